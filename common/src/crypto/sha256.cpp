@@ -1,0 +1,362 @@
+// SHA-256: kernel dispatch, self-test and the batch front end.
+//
+// The front end keeps one "job" per message: its chaining state, where its
+// next block is, and its final padded block(s). It fills every lane of the
+// kernel with a job, compresses one block in each lane, and refills a lane the
+// moment its job ends, so lanes stay busy whatever the message lengths. When
+// the queue is empty and fewer than half the wide kernel's lanes would be
+// busy, the remaining jobs move to the narrow kernel.
+
+#include "bmm/crypto/sha256.hpp"
+
+#include "sha256_kernels.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace bmm::crypto {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Jobs and the lane scheduler
+// ---------------------------------------------------------------------------
+
+struct job {
+    const unsigned char* data;      // the message's whole blocks
+    std::size_t full_blocks;        // blocks read straight from data
+    std::size_t next;               // index of the next block to compress
+    std::size_t total;              // full_blocks + tail blocks
+    bool second_pass;               // set while hashing the first digest (sha256d)
+    bool double_hash;
+    digest32* out;
+    alignas(16) std::uint32_t state[8];
+    alignas(16) unsigned char tail[128];  // the final one or two padded blocks
+
+    const unsigned char* block() const noexcept {
+        return next < full_blocks ? data + 64 * next : tail + 64 * (next - full_blocks);
+    }
+};
+
+void store_be32(unsigned char* p, std::uint32_t v) noexcept {
+    p[0] = static_cast<unsigned char>(v >> 24);
+    p[1] = static_cast<unsigned char>(v >> 16);
+    p[2] = static_cast<unsigned char>(v >> 8);
+    p[3] = static_cast<unsigned char>(v);
+}
+
+// Sets a job up to hash `len` bytes at `data` from the initial state.
+void start_job(job& j, const unsigned char* data, std::size_t len) noexcept {
+    j.data = data;
+    j.full_blocks = len / 64;
+    j.next = 0;
+    const std::size_t rest = len % 64;
+    const std::size_t tail_blocks = rest < 56 ? 1 : 2;
+    j.total = j.full_blocks + tail_blocks;
+    std::memset(j.tail, 0, 64 * tail_blocks);
+    if (rest) std::memcpy(j.tail, data + 64 * j.full_blocks, rest);
+    j.tail[rest] = 0x80;
+    const std::uint64_t bits = static_cast<std::uint64_t>(len) * 8;
+    unsigned char* end = j.tail + 64 * tail_blocks;
+    store_be32(end - 8, static_cast<std::uint32_t>(bits >> 32));
+    store_be32(end - 4, static_cast<std::uint32_t>(bits));
+    std::memcpy(j.state, k_sha256_init, sizeof j.state);
+}
+
+// Called when a job's last block is compressed. Returns true when the job is
+// finished; false when it starts its second pass (sha256d).
+bool finish_pass(job& j) noexcept {
+    unsigned char digest[32];
+    for (int i = 0; i < 8; ++i) store_be32(digest + 4 * i, j.state[i]);
+    if (j.double_hash && !j.second_pass) {
+        j.second_pass = true;
+        j.data = nullptr;
+        j.full_blocks = 0;
+        j.next = 0;
+        j.total = 1;
+        std::memcpy(j.tail, digest, 32);
+        std::memset(j.tail + 32, 0, 32);
+        j.tail[32] = 0x80;
+        j.tail[62] = 0x01;  // 256 bits, big-endian
+        std::memcpy(j.state, k_sha256_init, sizeof j.state);
+        return false;
+    }
+    std::memcpy(j.out->data(), digest, 32);
+    return true;
+}
+
+constexpr unsigned k_max_lanes = 16;
+
+// Runs jobs [queue, queue_end) plus the already active ones through `k`.
+// When `tail` is given, stops once the queue is empty and fewer than half the
+// lanes are busy, leaving the unfinished jobs in `active` for the caller.
+void run_lanes(const sha256_kernel& k, job** queue, job** queue_end, std::vector<job*>& active,
+               bool stop_for_tail) noexcept {
+    alignas(64) static thread_local std::uint32_t dummy_state[k_max_lanes][8];
+    static const unsigned char dummy_block[64] = {};
+    job* lane[k_max_lanes] = {};
+    unsigned busy = 0;
+    for (job* j : active) lane[busy++] = j;
+    active.clear();
+    for (unsigned i = busy; i < k.lanes && queue != queue_end; ++i) lane[busy++] = *queue++;
+
+    std::uint32_t* states[k_max_lanes];
+    const unsigned char* blocks[k_max_lanes];
+    while (busy > 0) {
+        if (stop_for_tail && queue == queue_end && 2 * busy < k.lanes) break;
+        for (unsigned i = 0; i < k.lanes; ++i) {
+            if (i < busy) {
+                states[i] = lane[i]->state;
+                blocks[i] = lane[i]->block();
+            } else {
+                states[i] = dummy_state[i];
+                blocks[i] = dummy_block;
+            }
+        }
+        k.transform(states, blocks);
+        for (unsigned i = 0; i < busy;) {
+            job& j = *lane[i];
+            if (++j.next < j.total || !finish_pass(j)) {
+                ++i;
+                continue;
+            }
+            // The job is done: refill the lane, or close the gap.
+            if (queue != queue_end) {
+                lane[i++] = *queue++;
+            } else {
+                lane[i] = lane[--busy];
+            }
+        }
+    }
+    for (unsigned i = 0; i < busy; ++i) active.push_back(lane[i]);
+}
+
+void run_jobs(const sha256_selection& sel, std::vector<job>& jobs) {
+    static thread_local std::vector<job*> order;
+    static thread_local std::vector<job*> active;
+    order.clear();
+    active.clear();
+    for (job& j : jobs) order.push_back(&j);
+    job** begin = order.data();
+    job** end = begin + order.size();
+    const bool split = sel.narrow && sel.narrow != sel.wide;
+    run_lanes(*sel.wide, begin, end, active, split);
+    if (!active.empty()) run_lanes(*sel.narrow, end, end, active, false);
+}
+
+void hash_messages(const sha256_selection& sel, std::span<const std::span<const unsigned char>> msgs,
+                   digest32* out, bool double_hash) {
+    static thread_local std::vector<job> jobs;
+    jobs.resize(msgs.size());
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+        start_job(jobs[i], msgs[i].data(), msgs[i].size());
+        jobs[i].double_hash = double_hash;
+        jobs[i].second_pass = false;
+        jobs[i].out = out + i;
+    }
+    run_jobs(sel, jobs);
+}
+
+// ---------------------------------------------------------------------------
+// Self-test and selection
+// ---------------------------------------------------------------------------
+
+// xorshift64*: a fixed pseudo-random sequence for the self-test.
+struct test_rng {
+    std::uint64_t s;
+    std::uint32_t next() noexcept {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        return static_cast<std::uint32_t>((s * 0x2545F4914F6CDD1DULL) >> 32);
+    }
+};
+
+const sha256_kernel* find_kernel(std::string_view name) noexcept {
+    for (const auto& k : sha256_all_kernels())
+        if (k.name == name) return &k;
+    return nullptr;
+}
+
+// Preference when nothing is forced, fastest first (measured with
+// bmm-verifier-bench; see README.md). The tail kernel is the first supported
+// one-lane kernel.
+constexpr std::string_view k_wide_preference[] = {"avx512-16way", "shani-2way", "avx2-16way",
+                                                  "avx2-8way",    "shani",      "scalar"};
+constexpr std::string_view k_narrow_preference[] = {"shani", "scalar"};
+
+bool usable(const sha256_kernel& k) {
+    static std::mutex mu;
+    static std::vector<std::pair<const sha256_kernel*, bool>> tested;
+    if (!k.supported(detect_cpu_features())) return false;
+    std::lock_guard lock(mu);
+    for (auto& [kk, ok] : tested)
+        if (kk == &k) return ok;
+    const bool ok = sha256_self_test(k);
+    tested.emplace_back(&k, ok);
+    if (!ok)
+        std::fprintf(stderr, "bmm: sha256 kernel %.*s failed its self-test against the scalar kernel; not using it\n",
+                     static_cast<int>(k.name.size()), k.name.data());
+    return ok;
+}
+
+}  // namespace
+
+bool sha256_self_test(const sha256_kernel& kernel) noexcept {
+    const sha256_kernel& ref = *find_kernel("scalar");
+    test_rng rng{0x5eed5eed12345678ULL};
+    // Blocks at every misalignment 0..15 from a 64-byte boundary.
+    alignas(64) unsigned char buf[k_max_lanes * 64 + 64];
+    for (auto& b : buf) b = static_cast<unsigned char>(rng.next());
+    for (unsigned round = 0; round < 16; ++round) {
+        std::uint32_t got[k_max_lanes][8], want[k_max_lanes][8];
+        std::uint32_t* got_p[k_max_lanes];
+        const unsigned char* blocks[k_max_lanes];
+        for (unsigned i = 0; i < kernel.lanes; ++i) {
+            for (int w = 0; w < 8; ++w) got[i][w] = want[i][w] = rng.next();
+            // Odd rounds repeat one block pointer in every lane, as idle lanes do.
+            blocks[i] = (round & 1) ? buf + round : buf + (i * 64 + round + i) % (k_max_lanes * 64);
+            got_p[i] = got[i];
+        }
+        kernel.transform(got_p, blocks);
+        for (unsigned i = 0; i < kernel.lanes; ++i) {
+            std::uint32_t* one = want[i];
+            ref.transform(&one, &blocks[i]);
+            if (std::memcmp(got[i], want[i], sizeof want[i]) != 0) return false;
+        }
+    }
+    // The front end over every batch size up to two full passes of lanes, with
+    // misaligned messages of assorted lengths.
+    const sha256_selection alone{&kernel, &kernel};
+    const sha256_selection scalar{&ref, &ref};
+    std::vector<unsigned char> data(4096 + 64);
+    for (auto& b : data) b = static_cast<unsigned char>(rng.next());
+    for (unsigned n = 1; n <= 2 * kernel.lanes + 1; ++n) {
+        std::vector<std::span<const unsigned char>> msgs;
+        for (unsigned i = 0; i < n; ++i) {
+            const std::size_t off = 1 + rng.next() % 63;
+            const std::size_t len = rng.next() % 300;
+            msgs.emplace_back(data.data() + off + i, len);
+        }
+        std::vector<digest32> a(n), b(n);
+        hash_messages(alone, msgs, a.data(), true);
+        hash_messages(scalar, msgs, b.data(), true);
+        if (a != b) return false;
+    }
+    return true;
+}
+
+std::string sha256_selection::describe() const {
+    if (!wide) return "none";
+    std::string s(wide->name);
+    if (narrow && narrow != wide) {
+        s += " (tail: ";
+        s += narrow->name;
+        s += ')';
+    }
+    return s;
+}
+
+result<sha256_selection> sha256_select(std::string_view family) {
+    std::string from_env;
+    if (family.empty()) {
+        if (const char* e = std::getenv("BMM_SHA256_KERNEL"); e && *e) {
+            from_env = e;
+            family = from_env;
+        }
+    }
+    const auto& cpu = detect_cpu_features();
+    if (family.empty() || family == "auto") {
+        sha256_selection sel;
+        for (auto name : k_wide_preference)
+            if (auto* k = find_kernel(name); k && usable(*k)) {
+                sel.wide = k;
+                break;
+            }
+        for (auto name : k_narrow_preference)
+            if (auto* k = find_kernel(name); k && usable(*k)) {
+                sel.narrow = k;
+                break;
+            }
+        return sel;
+    }
+    bool known = false, compiled_and_supported = false;
+    sha256_selection sel;
+    for (auto name : k_wide_preference) {
+        const sha256_kernel* k = find_kernel(name);
+        if (!k || k->family != family) {
+            if (!k && name.substr(0, name.find('-')) == family) known = true;
+            continue;
+        }
+        known = true;
+        if (!k->supported(cpu)) continue;
+        compiled_and_supported = true;
+        if (!usable(*k)) continue;
+        if (!sel.wide) sel.wide = k;
+        if (!sel.narrow || k->lanes < sel.narrow->lanes) sel.narrow = k;
+    }
+    if (!known)
+        return error{"unknown sha256 kernel family '" + std::string(family) +
+                     "' (expected one of: scalar, shani, avx2, avx512, auto)"};
+    if (!compiled_and_supported)
+        return error{"sha256 kernel family '" + std::string(family) +
+                     "' cannot run here: this CPU has only [" + cpu.describe() + "]"};
+    if (!sel.wide)
+        return error{"sha256 kernel family '" + std::string(family) +
+                     "' failed its self-test against the scalar kernel"};
+    return sel;
+}
+
+const sha256_selection& sha256_default_selection() {
+    static const sha256_selection sel = [] {
+        auto r = sha256_select();
+        if (!r) {
+            std::fprintf(stderr, "bmm: %s (unset BMM_SHA256_KERNEL or choose another)\n", r.error_message().c_str());
+            std::exit(2);
+        }
+        return *r;
+    }();
+    return sel;
+}
+
+void sha256_batch::sha256(std::span<const std::span<const unsigned char>> msgs, digest32* out) const {
+    hash_messages(sel_, msgs, out, false);
+}
+
+void sha256_batch::sha256d(std::span<const std::span<const unsigned char>> msgs, digest32* out) const {
+    hash_messages(sel_, msgs, out, true);
+}
+
+void sha256_batch::sha256d64(const unsigned char* in, digest32* out, std::size_t n) const {
+    static thread_local std::vector<job> jobs;
+    jobs.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        start_job(jobs[i], in + 64 * i, 64);
+        jobs[i].double_hash = true;
+        jobs[i].second_pass = false;
+        jobs[i].out = out + i;
+    }
+    run_jobs(sel_, jobs);
+}
+
+digest32 sha256_once(std::span<const unsigned char> data) noexcept {
+    job j;
+    digest32 out;
+    start_job(j, data.data(), data.size());
+    j.double_hash = false;
+    j.second_pass = false;
+    j.out = &out;
+    for (; j.next < j.total; ++j.next) sha256_scalar::transform_one(j.state, j.block());
+    finish_pass(j);
+    return out;
+}
+
+digest32 sha256d_once(std::span<const unsigned char> data) noexcept {
+    const digest32 first = sha256_once(data);
+    return sha256_once(first);
+}
+
+}  // namespace bmm::crypto

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs every Debian package BMM pool needs to build, test and run.
+# Safe to run any number of times: it installs only what is missing, and runs
+# `apt-get update` only when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  # libraries (ARCHITECTURE.md)
+  libuv1-dev libpq-dev libhiredis-dev libssl-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsimdjson-dev libtomlplusplus-dev libcli11-dev libcurl4-openssl-dev
+  libmicrohttpd-dev librapidcheck-dev
+  # the local stack and the tests' real parts
+  postgresql postgresql-client redis-server redis-tools litecoind
+  # scripts
+  curl jq python3 procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Debian starts the packaged services on install; the project runs its own
+# instances on other ports, so stop and disable the system-wide ones when
+# a service manager is present. Failure here is harmless.
+for svc in redis-server postgresql litecoind; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
+echo "install-deps: done"
