@@ -97,6 +97,31 @@ TEST_P(sha256_kernel_test, tail_runs_on_narrow_kernel_with_same_result) {
     }
 }
 
+TEST_P(sha256_kernel_test, same_length_batches_match_openssl) {
+    // Batches whose messages share one length take the grouped fast path;
+    // lengths around the one- and two-tail-block boundaries, with the wide
+    // kernel alone and with a scalar tail.
+    const sha256_kernel* scalar = &sha256_all_kernels()[0];
+    std::mt19937_64 rng(4);
+    const auto data = random_bytes(rng, 64 * 400 + 64);
+    for (const auto& sel : {alone(), sha256_selection{GetParam(), scalar}}) {
+        const sha256_batch batch(sel);
+        for (std::size_t len : {0u, 1u, 55u, 56u, 63u, 64u, 80u, 119u, 120u, 185u, 300u}) {
+            for (std::size_t n = 1; n <= 35; ++n) {
+                std::vector<std::span<const unsigned char>> msgs;
+                for (std::size_t i = 0; i < n; ++i) msgs.emplace_back(data.data() + 3 + 7 * i, len);
+                std::vector<digest32> one(n), two(n);
+                batch.sha256(msgs, one.data());
+                batch.sha256d(msgs, two.data());
+                for (std::size_t i = 0; i < n; ++i) {
+                    ASSERT_EQ(one[i], openssl_sha256(msgs[i].data(), len)) << "len " << len << " n " << n << " i " << i;
+                    ASSERT_EQ(two[i], openssl_sha256d(msgs[i].data(), len)) << "len " << len << " n " << n;
+                }
+            }
+        }
+    }
+}
+
 std::vector<const sha256_kernel*> all_kernels() {
     std::vector<const sha256_kernel*> v;
     for (const auto& k : sha256_all_kernels()) v.push_back(&k);

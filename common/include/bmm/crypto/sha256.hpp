@@ -60,6 +60,10 @@ bool sha256_self_test(const sha256_kernel& kernel) noexcept;
 struct sha256_selection {
     const sha256_kernel* wide = nullptr;
     const sha256_kernel* narrow = nullptr;
+    // At most this many unfinished messages go to the narrow kernel instead of
+    // a partly idle wide one. sha256_select() measures both kernels once and
+    // sets it; -1 (hand-made selections) means "fewer than half the lanes".
+    int tail_jobs = -1;
     std::string describe() const;  // e.g. "shani-2way (tail: shani)"
 };
 
