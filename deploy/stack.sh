@@ -1,0 +1,757 @@
+#!/usr/bin/env bash
+# The local stack BMM pool runs against: PostgreSQL, Redis and two peered
+# litecoind regtest nodes, all on 127.0.0.1 with every byte of state in one
+# folder, so that several stacks (a developer's, a test's) can run side by side.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: deploy/stack.sh up|down|status [options]
+
+Runs the local stack on 127.0.0.1: PostgreSQL 15, Redis, and two litecoind
+regtest nodes (A has the wallet "pool", B is A's peer). All state lives in one
+folder; the connection settings are written to <dir>/stack.env (shell
+KEY=value lines) and <dir>/stack.json (the same keys, one JSON object).
+
+Commands:
+  up        start what is not running, wait until every service answers,
+            then (re)write stack.env and stack.json. Idempotent; after `down`
+            it restarts with the data intact.
+  down      stop every service cleanly (bounded waits, then kill by pidfile).
+            Safe when already down.
+  status    print each service and whether it answers; exit 0 iff all do.
+
+Options:
+  --dir DIR              stack folder (env BMM_STACK_DIR; default <repo>/.stack)
+  --base-port N          ports are N+0..N+7 (env BMM_STACK_BASE_PORT; default
+                         19400, or the ports the stack last ran with):
+                           +0 postgres, +1 redis,
+                           +2 node A rpc, +3 node A p2p,
+                           +4 node B rpc, +5 node B p2p,
+                           +6 node A onion bind, +7 node B onion bind
+  --pg-port N            override one port (env BMM_STACK_PG_PORT)
+  --redis-port N         (env BMM_STACK_REDIS_PORT)
+  --node-rpc-port N      (env BMM_STACK_NODE_RPC_PORT)
+  --node-p2p-port N      (env BMM_STACK_NODE_P2P_PORT)
+  --node2-rpc-port N     (env BMM_STACK_NODE2_RPC_PORT)
+  --node2-p2p-port N     (env BMM_STACK_NODE2_P2P_PORT)
+  --timeout S            seconds to wait for each service (env
+                         BMM_STACK_TIMEOUT; default 90)
+  --purge                with `down`: also delete the stack folder
+  -h, --help             this text
+
+Environment: BMM_STACK_PG_BIN (default /usr/lib/postgresql/15/bin),
+BMM_STACK_LITECOIND (default /usr/lib/litecoin/litecoind),
+BMM_STACK_LITECOIN_CLI (default litecoin-cli).
+
+PostgreSQL refuses to run as root: when run as root, initdb and postgres run
+as the `postgres` user. If that user cannot reach <dir>/pg (a parent folder
+such as /root or a mktemp -d folder is closed to it), the data lives in
+/var/tmp/bmm-stack-pg-<hash> instead and <dir>/pg is a symlink to it.
+EOF
+}
+
+# ---------------------------------------------------------------- helpers --
+
+log() { echo "stack: $*"; }
+warn() { echo "stack: warning: $*" >&2; }
+die() { echo "stack: error: $*" >&2; exit 1; }
+
+# Prints the last lines of a log file to stderr, to go with an error.
+show_log_tail() {
+  local file=$1
+  if [ -r "$file" ]; then
+    echo "stack: --- last lines of $file ---" >&2
+    tail -n 15 "$file" >&2 || true
+    echo "stack: ---" >&2
+  fi
+}
+
+# A random hex string of 2*N characters (URL-, shell- and SQL-safe).
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+is_port() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+
+# True when something listens on TCP port $1 (any address).
+port_in_use() { [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
+
+# True when pid $1 is alive and its command line contains $2.
+pid_is() {
+  local pid=$1 what=$2
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$what"
+}
+
+# The pid in pidfile $1 (first line) if that process is alive and is $2.
+pidfile_pid() {
+  local file=$1 what=$2 pid
+  [ -r "$file" ] || return 1
+  pid=$(head -n 1 "$file" 2>/dev/null | tr -d '[:space:]')
+  pid_is "$pid" "$what" || return 1
+  echo "$pid"
+}
+
+# Waits up to $2 seconds for pid $1 to exit.
+wait_pid_exit() {
+  local pid=$1 limit=$2 waited=0
+  while [ -e "/proc/$pid" ]; do
+    [ "$waited" -ge $((limit * 10)) ] && return 1
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# Ends pid $1 (named $2 in messages): TERM, wait, then KILL.
+kill_pid() {
+  local pid=$1 name=$2
+  [ -e "/proc/$pid" ] || return 0
+  warn "$name (pid $pid) still running: sending TERM"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_pid_exit "$pid" 15; then
+    warn "$name (pid $pid) ignored TERM: sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_pid_exit "$pid" 5 || warn "$name (pid $pid) did not exit"
+  fi
+}
+
+# Runs a command as the user PostgreSQL runs as (postgres when we are root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# ---------------------------------------------------------- configuration --
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BIN=${BMM_STACK_PG_BIN:-/usr/lib/postgresql/15/bin}
+LITECOIND=${BMM_STACK_LITECOIND:-/usr/lib/litecoin/litecoind}
+LITECOIN_CLI=${BMM_STACK_LITECOIN_CLI:-litecoin-cli}
+DEFAULT_BASE_PORT=19400
+WALLET=pool
+PG_DB=bmm
+PG_USER=bmm
+
+command=""
+opt_dir=""
+opt_base=""
+opt_pg=""
+opt_redis=""
+opt_rpc_a=""
+opt_p2p_a=""
+opt_rpc_b=""
+opt_p2p_b=""
+opt_timeout=""
+purge=0
+
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    up|down|status)
+      [ -z "$command" ] || die "one command at a time (got $command and $1)"
+      command=$1 ;;
+    --dir) need_value "$@"; opt_dir=$2; shift ;;
+    --dir=*) opt_dir=${1#*=} ;;
+    --base-port) need_value "$@"; opt_base=$2; shift ;;
+    --base-port=*) opt_base=${1#*=} ;;
+    --pg-port) need_value "$@"; opt_pg=$2; shift ;;
+    --redis-port) need_value "$@"; opt_redis=$2; shift ;;
+    --node-rpc-port) need_value "$@"; opt_rpc_a=$2; shift ;;
+    --node-p2p-port) need_value "$@"; opt_p2p_a=$2; shift ;;
+    --node2-rpc-port) need_value "$@"; opt_rpc_b=$2; shift ;;
+    --node2-p2p-port) need_value "$@"; opt_p2p_b=$2; shift ;;
+    --timeout) need_value "$@"; opt_timeout=$2; shift ;;
+    --purge) purge=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+[ -n "$command" ] || { usage >&2; exit 2; }
+[ "$purge" -eq 0 ] || [ "$command" = down ] || die "--purge goes with down only"
+
+STACK_DIR=${opt_dir:-${BMM_STACK_DIR:-$REPO_ROOT/.stack}}
+# Absolute path, without requiring that it exists yet.
+case $STACK_DIR in /*) ;; *) STACK_DIR=$PWD/$STACK_DIR ;; esac
+STACK_DIR=${STACK_DIR%/}
+# The path ends up in config files, URLs and KEY=value lines: keep it plain.
+[[ $STACK_DIR =~ ^[A-Za-z0-9_./+-]+$ ]] \
+  || die "stack dir '$STACK_DIR' has characters other than A-Z a-z 0-9 _ . / + -"
+TIMEOUT=${opt_timeout:-${BMM_STACK_TIMEOUT:-90}}
+[[ $TIMEOUT =~ ^[0-9]+$ ]] || die "timeout '$TIMEOUT' is not a number of seconds"
+
+MARKER=$STACK_DIR/.bmm-stack
+PORTS_FILE=$STACK_DIR/ports.env
+SECRETS=$STACK_DIR/secrets
+REDIS_DIR=$STACK_DIR/redis
+NODE_A=$STACK_DIR/nodeA
+NODE_B=$STACK_DIR/nodeB
+ENV_FILE=$STACK_DIR/stack.env
+JSON_FILE=$STACK_DIR/stack.json
+
+# Resolves every port: flag > env var > the ports the stack last ran with
+# (only when the base port was not given anew) > base + offset.
+resolve_ports() {
+  local saved_base="" p_pg="" p_redis="" p_rpc_a="" p_p2p_a="" p_rpc_b="" p_p2p_b="" p_onion_a="" p_onion_b=""
+  if [ -r "$PORTS_FILE" ]; then
+    # shellcheck disable=SC1090
+    saved_base=$(. "$PORTS_FILE"; echo "${BASE_PORT:-}")
+  fi
+  BASE_PORT=${opt_base:-${BMM_STACK_BASE_PORT:-${saved_base:-$DEFAULT_BASE_PORT}}}
+  if ! is_port "$BASE_PORT" || [ "$BASE_PORT" -gt 65528 ]; then die "base port '$BASE_PORT' must be 1..65528"; fi
+  if [ -n "$saved_base" ] && [ "$saved_base" = "$BASE_PORT" ]; then
+    # shellcheck disable=SC1090
+    eval "$(. "$PORTS_FILE"; printf 'p_pg=%s p_redis=%s p_rpc_a=%s p_p2p_a=%s p_rpc_b=%s p_p2p_b=%s p_onion_a=%s p_onion_b=%s' \
+      "${PG_PORT:-}" "${REDIS_PORT:-}" "${NODE_RPC_PORT:-}" "${NODE_P2P_PORT:-}" \
+      "${NODE2_RPC_PORT:-}" "${NODE2_P2P_PORT:-}" "${NODE_ONION_PORT:-}" "${NODE2_ONION_PORT:-}")"
+  fi
+  PG_PORT=${opt_pg:-${BMM_STACK_PG_PORT:-${p_pg:-$((BASE_PORT + 0))}}}
+  REDIS_PORT=${opt_redis:-${BMM_STACK_REDIS_PORT:-${p_redis:-$((BASE_PORT + 1))}}}
+  NODE_RPC_PORT=${opt_rpc_a:-${BMM_STACK_NODE_RPC_PORT:-${p_rpc_a:-$((BASE_PORT + 2))}}}
+  NODE_P2P_PORT=${opt_p2p_a:-${BMM_STACK_NODE_P2P_PORT:-${p_p2p_a:-$((BASE_PORT + 3))}}}
+  NODE2_RPC_PORT=${opt_rpc_b:-${BMM_STACK_NODE2_RPC_PORT:-${p_rpc_b:-$((BASE_PORT + 4))}}}
+  NODE2_P2P_PORT=${opt_p2p_b:-${BMM_STACK_NODE2_P2P_PORT:-${p_p2p_b:-$((BASE_PORT + 5))}}}
+  NODE_ONION_PORT=${p_onion_a:-$((BASE_PORT + 6))}
+  NODE2_ONION_PORT=${p_onion_b:-$((BASE_PORT + 7))}
+  local p
+  for p in "$PG_PORT" "$REDIS_PORT" "$NODE_RPC_PORT" "$NODE_P2P_PORT" "$NODE2_RPC_PORT" "$NODE2_P2P_PORT"; do
+    is_port "$p" || die "port '$p' is not a TCP port number"
+  done
+  local all="$PG_PORT $REDIS_PORT $NODE_RPC_PORT $NODE_P2P_PORT $NODE2_RPC_PORT $NODE2_P2P_PORT $NODE_ONION_PORT $NODE2_ONION_PORT"
+  [ "$(tr ' ' '\n' <<<"$all" | sort -u | wc -l)" -eq 8 ] || die "ports must differ: $all"
+}
+
+# The resolved ports as KEY=value lines, as kept in ports.env.
+ports_text() {
+  printf '%s\n' "BASE_PORT=$BASE_PORT" "PG_PORT=$PG_PORT" "REDIS_PORT=$REDIS_PORT" \
+    "NODE_RPC_PORT=$NODE_RPC_PORT" "NODE_P2P_PORT=$NODE_P2P_PORT" \
+    "NODE2_RPC_PORT=$NODE2_RPC_PORT" "NODE2_P2P_PORT=$NODE2_P2P_PORT" \
+    "NODE_ONION_PORT=$NODE_ONION_PORT" "NODE2_ONION_PORT=$NODE2_ONION_PORT"
+}
+
+save_ports() {
+  { echo "# Ports this stack runs on (written by deploy/stack.sh up)."; ports_text; } >"$PORTS_FILE.tmp"
+  mv -f "$PORTS_FILE.tmp" "$PORTS_FILE"
+}
+
+# A secret kept in $SECRETS/<name> (mode 600), generated on first use.
+secret() {
+  local file=$SECRETS/$1
+  if [ ! -s "$file" ]; then
+    (umask 077; random_hex "${2:-24}" >"$file.tmp" && mv -f "$file.tmp" "$file")
+  fi
+  chmod 600 "$file"
+  cat "$file"
+}
+
+# Sets PG_ROOT, the folder holding the cluster (data/, run/, postgres.log),
+# owned by the user postgres runs as. When that user cannot reach
+# $STACK_DIR/pg, PG_ROOT is a folder under /var/tmp and $STACK_DIR/pg links to it.
+resolve_pg_root() {
+  local create=${1:-0}
+  if [ -L "$STACK_DIR/pg" ]; then
+    PG_ROOT=$(readlink "$STACK_DIR/pg")
+    if [ "$create" -eq 1 ] && [ ! -d "$PG_ROOT" ]; then
+      mkdir -p "$PG_ROOT"
+      chown postgres:postgres "$PG_ROOT"
+      chmod 700 "$PG_ROOT"
+    fi
+    return 0
+  fi
+  PG_ROOT=$STACK_DIR/pg
+  [ "$create" -eq 1 ] || return 0
+  mkdir -p "$PG_ROOT"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$PG_ROOT"
+    chmod 700 "$PG_ROOT"
+    if ! runuser -u postgres -- test -w "$PG_ROOT" 2>/dev/null; then
+      local hash outside
+      hash=$(printf '%s' "$STACK_DIR" | sha256sum | cut -c1-16)
+      outside=/var/tmp/bmm-stack-pg-$hash
+      warn "user postgres cannot reach $PG_ROOT (a parent folder is closed to it);"
+      warn "keeping the PostgreSQL data in $outside, linked from $STACK_DIR/pg"
+      rmdir "$PG_ROOT" 2>/dev/null || die "$PG_ROOT is not empty but unreachable for user postgres"
+      mkdir -p "$outside"
+      chown postgres:postgres "$outside"
+      chmod 700 "$outside"
+      ln -s "$outside" "$STACK_DIR/pg"
+      PG_ROOT=$outside
+    fi
+  fi
+}
+
+# ------------------------------------------------------------- postgres --
+
+pg_pid() { pidfile_pid "$PG_ROOT/data/postmaster.pid" postgres; }
+pg_admin() { as_pg id -un; }
+
+# psql as the cluster's superuser over the unix socket (peer auth).
+pg_admin_psql() {
+  as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_ROOT/run" -p "$PG_PORT" -U "$PG_ADMIN" "$@"
+}
+
+pg_url() { echo "postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"; }
+
+pg_answers() {
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1 &&
+    [ "$("$PG_BIN/psql" -X -tA -c 'SELECT 1' "$(pg_url)" 2>/dev/null)" = 1 ]
+}
+
+pg_up() {
+  resolve_pg_root 1
+  PG_ADMIN=$(pg_admin)
+  PG_PASSWORD=$(secret pg_password)
+  local data=$PG_ROOT/data logfile=$PG_ROOT/postgres.log
+  # The socket path must fit in sun_path (107 bytes).
+  [ ${#PG_ROOT} -le 80 ] || die "postgres socket folder $PG_ROOT/run is too long for a unix socket; use a shorter --dir"
+
+  if [ ! -s "$data/PG_VERSION" ]; then
+    log "postgres: initdb in $data"
+    as_pg rm -rf "$data"
+    as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_ADMIN" -E UTF8 --no-locale \
+      --auth-local=peer --auth-host=scram-sha-256 >"$STACK_DIR/logs/initdb.log" 2>&1 9>&- \
+      || { show_log_tail "$STACK_DIR/logs/initdb.log"; die "postgres: initdb failed (log: $STACK_DIR/logs/initdb.log)"; }
+    echo "include_if_exists = 'bmm_stack.conf'" | as_pg tee -a "$data/postgresql.conf" >/dev/null
+  fi
+  as_pg mkdir -p "$PG_ROOT/run"
+  # Rewritten on every `up`, so port changes take effect on the next start.
+  as_pg tee "$data/bmm_stack.conf" >/dev/null <<EOF
+# Written by deploy/stack.sh: loopback only, socket in the stack folder.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_ROOT/run'
+password_encryption = 'scram-sha-256'
+EOF
+  as_pg tee "$data/pg_hba.conf" >/dev/null <<EOF
+# Written by deploy/stack.sh: the superuser by peer over the socket, everyone
+# else by password, and nothing but loopback.
+local all $PG_ADMIN peer
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+EOF
+
+  if pg_pid >/dev/null; then
+    log "postgres: already running (pid $(pg_pid)) on 127.0.0.1:$PG_PORT"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" reload >/dev/null
+  else
+    port_in_use "$PG_PORT" && die "postgres: port $PG_PORT is already in use by another program"
+    log "postgres: starting on 127.0.0.1:$PG_PORT (log: $logfile)"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$logfile" -w -t "$TIMEOUT" start \
+      </dev/null >"$STACK_DIR/logs/pg_ctl.log" 2>&1 9>&- \
+      || { show_log_tail "$logfile"; die "postgres: did not start (log: $logfile)"; }
+  fi
+
+  local waited=0
+  until "$PG_BIN/pg_isready" -q -h "$PG_ROOT/run" -p "$PG_PORT" -t 2 >/dev/null 2>&1; do
+    [ "$waited" -lt "$TIMEOUT" ] || { show_log_tail "$logfile"; die "postgres: no answer on port $PG_PORT after ${TIMEOUT}s (log: $logfile)"; }
+    sleep 1
+    waited=$((waited + 1))
+  done
+
+  # The role and database the pool uses; the password is (re)set every time
+  # so the secret file is the truth.
+  pg_admin_psql -d postgres >/dev/null <<EOF
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN
+    CREATE ROLE $PG_USER LOGIN;
+  END IF;
+END \$\$;
+ALTER ROLE $PG_USER WITH LOGIN PASSWORD '$PG_PASSWORD';
+EOF
+  if [ "$(pg_admin_psql -d postgres -tA -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != 1 ]; then
+    log "postgres: creating database $PG_DB owned by $PG_USER"
+    pg_admin_psql -d postgres -c "CREATE DATABASE $PG_DB OWNER $PG_USER" >/dev/null
+  fi
+  pg_answers || { show_log_tail "$logfile"; die "postgres: SELECT 1 as $PG_USER over 127.0.0.1:$PG_PORT failed (log: $logfile)"; }
+  log "postgres: ok (database $PG_DB, user $PG_USER)"
+}
+
+pg_down() {
+  resolve_pg_root 0
+  local data=$PG_ROOT/data pid
+  pid=$(pg_pid) || { log "postgres: not running"; return 0; }
+  log "postgres: stopping (pid $pid)"
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t "$TIMEOUT" stop >/dev/null 2>&1 \
+    || warn "postgres: pg_ctl stop failed (log: $PG_ROOT/postgres.log)"
+  wait_pid_exit "$pid" 10 || kill_pid "$pid" postgres
+}
+
+# ---------------------------------------------------------------- redis --
+
+redis_pid() { pidfile_pid "$REDIS_DIR/redis.pid" redis-server; }
+redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+redis_answers() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
+
+redis_up() {
+  local conf=$REDIS_DIR/redis.conf logfile=$REDIS_DIR/redis.log
+  mkdir -p "$REDIS_DIR/data"
+  cat >"$conf" <<EOF
+# Written by deploy/stack.sh: loopback only, state in the stack folder,
+# append-only file on so a restart keeps the streams.
+bind 127.0.0.1
+port $REDIS_PORT
+protected-mode yes
+daemonize yes
+pidfile $REDIS_DIR/redis.pid
+logfile $logfile
+dir $REDIS_DIR/data
+appendonly yes
+appendfsync everysec
+EOF
+  if redis_pid >/dev/null; then
+    log "redis: already running (pid $(redis_pid)) on 127.0.0.1:$REDIS_PORT"
+  else
+    port_in_use "$REDIS_PORT" && die "redis: port $REDIS_PORT is already in use by another program"
+    log "redis: starting on 127.0.0.1:$REDIS_PORT (log: $logfile)"
+    redis-server "$conf" </dev/null >>"$STACK_DIR/logs/redis-start.log" 2>&1 9>&- \
+      || { show_log_tail "$logfile"; die "redis: did not start (log: $logfile)"; }
+  fi
+  local waited=0
+  # PING answers LOADING while the append-only file is replayed: wait for PONG.
+  until redis_answers; do
+    [ "$waited" -lt $((TIMEOUT * 2)) ] || { show_log_tail "$logfile"; die "redis: no PONG on port $REDIS_PORT after ${TIMEOUT}s (log: $logfile)"; }
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  log "redis: ok"
+}
+
+redis_down() {
+  local pid
+  pid=$(redis_pid) || { log "redis: not running"; return 0; }
+  log "redis: stopping (pid $pid)"
+  [ -r "$REDIS_DIR/redis.conf" ] && REDIS_PORT=$(awk '$1 == "port" {print $2}' "$REDIS_DIR/redis.conf")
+  redis_cli shutdown >/dev/null 2>&1 || true
+  wait_pid_exit "$pid" "$TIMEOUT" || kill_pid "$pid" redis-server
+}
+
+# ------------------------------------------------------------- litecoind --
+
+node_dir() { if [ "$1" = A ]; then echo "$NODE_A"; else echo "$NODE_B"; fi; }
+node_log() { echo "$(node_dir "$1")/regtest/debug.log"; }
+node_pid() { pidfile_pid "$(node_dir "$1")/litecoind.pid" litecoind; }
+# litecoin-cli against node $1; the datadir's litecoin.conf has port and credentials.
+cli() { local n=$1; shift; "$LITECOIN_CLI" -datadir="$(node_dir "$n")" "$@"; }
+wcli() { cli A -rpcwallet="$WALLET" "$@"; }
+node_answers() { cli "$1" getblockchaininfo >/dev/null 2>&1; }
+
+write_node_conf() {
+  local n=$1 dir rpc p2p onion
+  dir=$(node_dir "$n")
+  if [ "$n" = A ]; then rpc=$NODE_RPC_PORT p2p=$NODE_P2P_PORT onion=$NODE_ONION_PORT
+  else rpc=$NODE2_RPC_PORT p2p=$NODE2_P2P_PORT onion=$NODE2_ONION_PORT; fi
+  mkdir -p "$dir"
+  (umask 077; cat >"$dir/litecoin.conf.tmp" <<EOF
+# Written by deploy/stack.sh: regtest node $n, loopback only.
+regtest=1
+[regtest]
+server=1
+rpcuser=$RPC_USER
+rpcpassword=$RPC_PASSWORD
+rpcport=$rpc
+rpcbind=127.0.0.1
+rpcallowip=127.0.0.1
+port=$p2p
+bind=127.0.0.1:$p2p
+# 0.21 always binds an onion listener (regtest default 127.0.0.1:19444):
+# give each node its own port so two stacks do not clash.
+bind=127.0.0.1:$onion=onion
+listenonion=0
+dnsseed=0
+discover=0
+upnp=0
+# A regtest chain is idle for days: never fall back into initial block download.
+maxtipage=2000000000
+EOF
+  if [ "$n" = A ]; then
+    cat >>"$dir/litecoin.conf.tmp" <<EOF
+fallbackfee=0.0001
+txindex=1
+EOF
+  else
+    cat >>"$dir/litecoin.conf.tmp" <<EOF
+connect=127.0.0.1:$NODE_P2P_PORT
+EOF
+  fi
+  mv -f "$dir/litecoin.conf.tmp" "$dir/litecoin.conf")
+}
+
+node_start() {
+  local n=$1 dir logfile rpc p2p
+  dir=$(node_dir "$n")
+  logfile=$(node_log "$n")
+  if [ "$n" = A ]; then rpc=$NODE_RPC_PORT p2p=$NODE_P2P_PORT; else rpc=$NODE2_RPC_PORT p2p=$NODE2_P2P_PORT; fi
+  write_node_conf "$n"
+  if node_pid "$n" >/dev/null; then
+    log "litecoind $n: already running (pid $(node_pid "$n")), rpc 127.0.0.1:$rpc"
+    return 0
+  fi
+  port_in_use "$rpc" && die "litecoind $n: rpc port $rpc is already in use by another program"
+  port_in_use "$p2p" && die "litecoind $n: p2p port $p2p is already in use by another program"
+  log "litecoind $n: starting, rpc 127.0.0.1:$rpc, p2p 127.0.0.1:$p2p (log: $logfile)"
+  "$LITECOIND" -datadir="$dir" -daemon -pid="$dir/litecoind.pid" \
+    </dev/null >>"$dir/start.log" 2>&1 9>&- \
+    || { show_log_tail "$dir/start.log"; show_log_tail "$logfile"; die "litecoind $n: did not start (log: $logfile)"; }
+}
+
+# Waits until node $1 answers RPC (it answers -28 while warming up).
+node_wait() {
+  local n=$1 waited=0
+  until node_answers "$n"; do
+    if [ "$waited" -ge $((TIMEOUT * 2)) ]; then
+      show_log_tail "$(node_log "$n")"
+      die "litecoind $n: no RPC answer after ${TIMEOUT}s (log: $(node_log "$n"))"
+    fi
+    if [ "$waited" -ge 4 ] && ! node_pid "$n" >/dev/null; then
+      show_log_tail "$(node_dir "$n")/start.log"
+      show_log_tail "$(node_log "$n")"
+      die "litecoind $n: exited during startup (log: $(node_log "$n"))"
+    fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+}
+
+# Loads (or creates) the pool wallet on node A and settles the pool address.
+wallet_up() {
+  if ! cli A listwallets | jq -e --arg w "$WALLET" 'index($w) != null' >/dev/null; then
+    if cli A listwalletdir | jq -e --arg w "$WALLET" '.wallets | map(.name) | index($w) != null' >/dev/null; then
+      log "litecoind A: loading wallet $WALLET"
+      cli A loadwallet "$WALLET" >/dev/null
+    else
+      log "litecoind A: creating wallet $WALLET"
+      cli A createwallet "$WALLET" >/dev/null
+    fi
+  fi
+  local file=$STACK_DIR/pool_address addr=""
+  [ -s "$file" ] && addr=$(cat "$file")
+  if [ -z "$addr" ] || ! wcli getaddressinfo "$addr" 2>/dev/null | jq -e '.ismine == true' >/dev/null; then
+    addr=$(wcli getnewaddress "" bech32)
+    echo "$addr" >"$file"
+    log "litecoind A: new pool address $addr"
+  fi
+  POOL_ADDRESS=$addr
+}
+
+# Bounded wait for a shell condition, polling every half second.
+wait_for() {
+  local what=$1 hint=$2 waited=0
+  shift 2
+  until "$@"; do
+    [ "$waited" -lt $((TIMEOUT * 2)) ] || die "$what: not after ${TIMEOUT}s ($hint)"
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+}
+
+connected() { [ "$(cli A getconnectioncount 2>/dev/null || echo 0)" -ge 1 ] && [ "$(cli B getconnectioncount 2>/dev/null || echo 0)" -ge 1 ]; }
+synced() { [ "$(cli A getbestblockhash 2>/dev/null)" = "$(cli B getbestblockhash 2>/dev/null || echo none)" ]; }
+GBT_RULES='{"rules":["mweb","segwit"]}'
+
+nodes_up() {
+  RPC_USER=$(cat "$SECRETS/rpc_user" 2>/dev/null || true)
+  if [ -z "$RPC_USER" ]; then
+    (umask 077; echo "bmm_$(random_hex 4)" >"$SECRETS/rpc_user")
+    RPC_USER=$(cat "$SECRETS/rpc_user")
+  fi
+  RPC_PASSWORD=$(secret rpc_password)
+  node_start A
+  node_start B
+  node_wait A
+  node_wait B
+  wallet_up
+  wait_for "litecoind A and B peering" "A p2p 127.0.0.1:$NODE_P2P_PORT; logs $(node_log A), $(node_log B)" connected
+  # getblocktemplate answers -10 (initial block download) until the chain has a block.
+  if [ "$(cli A getblockcount)" -eq 0 ]; then
+    log "litecoind A: mining the first block to $POOL_ADDRESS"
+    wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
+  fi
+  wait_for "litecoind B syncing A's tip" "logs $(node_log A), $(node_log B)" synced
+  local tries=0 out
+  until out=$(cli A getblocktemplate "$GBT_RULES" 2>&1); do
+    tries=$((tries + 1))
+    if grep -q 'code: -10' <<<"$out" && [ "$tries" -le 3 ]; then
+      log "litecoind A: still in initial block download: mining one block"
+      wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
+      wait_for "litecoind B syncing A's tip" "logs $(node_log A), $(node_log B)" synced
+    elif [ "$tries" -ge $((TIMEOUT * 2)) ]; then
+      die "litecoind A: getblocktemplate fails: $out (log: $(node_log A))"
+    else
+      sleep 0.5
+    fi
+  done
+  log "litecoind: ok (height $(cli A getblockcount), A and B peered, getblocktemplate works)"
+}
+
+nodes_down() {
+  local n pid
+  for n in B A; do
+    pid=$(node_pid "$n") || { log "litecoind $n: not running"; continue; }
+    log "litecoind $n: stopping (pid $pid)"
+    cli "$n" stop >/dev/null 2>&1 || warn "litecoind $n: rpc stop failed"
+    wait_pid_exit "$pid" "$TIMEOUT" || kill_pid "$pid" "litecoind $n"
+  done
+}
+
+# ------------------------------------------------------------- settings --
+
+write_settings() {
+  local node_url=http://127.0.0.1:$NODE_RPC_PORT/ node2_url=http://127.0.0.1:$NODE2_RPC_PORT/
+  local url
+  url=$(pg_url)
+  (umask 077
+  cat >"$ENV_FILE.tmp" <<EOF
+# BMM pool local stack settings, written by deploy/stack.sh up. Shell KEY=value.
+BMM_STACK_DIR=$STACK_DIR
+BMM_PG_HOST=127.0.0.1
+BMM_PG_PORT=$PG_PORT
+BMM_PG_DB=$PG_DB
+BMM_PG_USER=$PG_USER
+BMM_PG_PASSWORD=$PG_PASSWORD
+BMM_PG_URL=$url
+BMM_PG_SOCKET_DIR=$PG_ROOT/run
+BMM_REDIS_HOST=127.0.0.1
+BMM_REDIS_PORT=$REDIS_PORT
+BMM_NODE_RPC_URL=$node_url
+BMM_NODE_RPC_PORT=$NODE_RPC_PORT
+BMM_NODE_RPC_USER=$RPC_USER
+BMM_NODE_RPC_PASSWORD=$RPC_PASSWORD
+BMM_NODE_WALLET=$WALLET
+BMM_NODE_P2P_PORT=$NODE_P2P_PORT
+BMM_NODE_DATADIR=$NODE_A
+BMM_NODE2_RPC_URL=$node2_url
+BMM_NODE2_RPC_PORT=$NODE2_RPC_PORT
+BMM_NODE2_P2P_PORT=$NODE2_P2P_PORT
+BMM_NODE2_DATADIR=$NODE_B
+BMM_POOL_ADDRESS=$POOL_ADDRESS
+EOF
+  # The JSON holds the same keys; ports are numbers.
+  grep -E '^[A-Z0-9_]+=' "$ENV_FILE.tmp" | jq -R -n '
+    [inputs | capture("^(?<k>[A-Z0-9_]+)=(?<v>.*)$")
+     | {key: .k, value: (if (.k | test("_PORT$")) then (.v | tonumber) else .v end)}]
+    | from_entries' >"$JSON_FILE.tmp"
+  mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+  mv -f "$JSON_FILE.tmp" "$JSON_FILE")
+  log "settings written to $ENV_FILE and $JSON_FILE"
+}
+
+# ------------------------------------------------------------- commands --
+
+# Serialises up/down on one stack folder. Children get `9>&-` so that no
+# daemon inherits the lock.
+take_lock() {
+  exec 9>"$STACK_DIR/.lock"
+  flock -w "$TIMEOUT" 9 || die "another stack.sh holds $STACK_DIR/.lock"
+}
+
+any_running() {
+  resolve_pg_root 0
+  pg_pid >/dev/null || redis_pid >/dev/null || node_pid A >/dev/null || node_pid B >/dev/null
+}
+
+# Fails before anything starts when a port of a stopped service is taken.
+preflight_ports() {
+  local taken=()
+  resolve_pg_root 0
+  pg_pid >/dev/null || { port_in_use "$PG_PORT" && taken+=("postgres $PG_PORT"); }
+  redis_pid >/dev/null || { port_in_use "$REDIS_PORT" && taken+=("redis $REDIS_PORT"); }
+  if ! node_pid A >/dev/null; then
+    port_in_use "$NODE_RPC_PORT" && taken+=("node A rpc $NODE_RPC_PORT")
+    port_in_use "$NODE_P2P_PORT" && taken+=("node A p2p $NODE_P2P_PORT")
+  fi
+  if ! node_pid B >/dev/null; then
+    port_in_use "$NODE2_RPC_PORT" && taken+=("node B rpc $NODE2_RPC_PORT")
+    port_in_use "$NODE2_P2P_PORT" && taken+=("node B p2p $NODE2_P2P_PORT")
+  fi
+  [ ${#taken[@]} -eq 0 ] || die "ports already in use by other programs: $(IFS=,; echo "${taken[*]}") (choose another --base-port)"
+}
+
+cmd_up() {
+  resolve_ports   # validates the port options before anything is created
+  mkdir -p "$STACK_DIR"
+  [ -e "$MARKER" ] || [ -z "$(ls -A "$STACK_DIR")" ] \
+    || die "$STACK_DIR exists, is not empty and is not a stack folder (no .bmm-stack)"
+  touch "$MARKER"
+  mkdir -p "$STACK_DIR/logs"
+  (umask 077; mkdir -p "$SECRETS")
+  chmod 700 "$SECRETS"
+  take_lock
+  resolve_ports
+  if any_running && [ -r "$PORTS_FILE" ]; then
+    local old new
+    old=$(grep -v '^#' "$PORTS_FILE")
+    new=$(ports_text)
+    [ "$old" = "$new" ] || die "the stack in $STACK_DIR is running on other ports (see $PORTS_FILE): run down first"
+  fi
+  preflight_ports
+  save_ports
+  log "up: $STACK_DIR (ports $BASE_PORT..: pg $PG_PORT, redis $REDIS_PORT, node A rpc $NODE_RPC_PORT p2p $NODE_P2P_PORT, node B rpc $NODE2_RPC_PORT p2p $NODE2_P2P_PORT)"
+  pg_up
+  redis_up
+  nodes_up
+  write_settings
+  log "up: all services answer"
+}
+
+cmd_down() {
+  if [ ! -d "$STACK_DIR" ]; then
+    log "down: no stack at $STACK_DIR"
+    return 0
+  fi
+  [ -e "$MARKER" ] || die "$STACK_DIR is not a stack folder (no .bmm-stack): refusing to touch it"
+  take_lock
+  resolve_ports
+  nodes_down
+  redis_down
+  pg_down
+  log "down: stopped"
+  if [ "$purge" -eq 1 ]; then
+    resolve_pg_root 0
+    if [ -L "$STACK_DIR/pg" ] && [[ $PG_ROOT == /var/tmp/bmm-stack-pg-* ]]; then
+      rm -rf "$PG_ROOT"
+    fi
+    rm -rf "$STACK_DIR"
+    log "down: purged $STACK_DIR"
+  fi
+}
+
+cmd_status() {
+  if [ ! -e "$MARKER" ]; then
+    log "status: no stack at $STACK_DIR"
+    return 1
+  fi
+  resolve_ports
+  resolve_pg_root 0
+  PG_PASSWORD=$(cat "$SECRETS/pg_password" 2>/dev/null || true)
+  local ok=0 bad=0 line
+  report() {
+    if [ "$1" -eq 0 ]; then ok=$((ok + 1)); line=up; else bad=$((bad + 1)); line=DOWN; fi
+    printf 'stack: %-10s %-5s %s\n' "$2" "$line" "$3"
+  }
+  local rc
+  pg_answers && rc=0 || rc=1
+  report $rc postgres "127.0.0.1:$PG_PORT db $PG_DB (log: $PG_ROOT/postgres.log)"
+  redis_answers && rc=0 || rc=1
+  report $rc redis "127.0.0.1:$REDIS_PORT (log: $REDIS_DIR/redis.log)"
+  local n rpc info
+  for n in A B; do
+    if [ "$n" = A ]; then rpc=$NODE_RPC_PORT; else rpc=$NODE2_RPC_PORT; fi
+    if info=$(cli "$n" getblockchaininfo 2>/dev/null); then
+      report 0 "node $n" "rpc 127.0.0.1:$rpc height $(jq -r .blocks <<<"$info") peers $(cli "$n" getconnectioncount 2>/dev/null || echo '?') (log: $(node_log "$n"))"
+    else
+      report 1 "node $n" "rpc 127.0.0.1:$rpc (log: $(node_log "$n"))"
+    fi
+  done
+  [ -s "$ENV_FILE" ] && log "settings: $ENV_FILE"
+  [ "$bad" -eq 0 ]
+}
+
+case $command in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+esac

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running pool: installs the packages,
+# builds, starts the local stack, then starts the pool programs that exist.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: deploy/up.sh [--no-deps] [--no-build] [stack.sh options]
+
+Installs the packages (deploy/install-deps.sh), builds (deploy/build.sh),
+starts the local stack (deploy/stack.sh up) and then every pool program that
+is built, each with its config file from deploy/config/<program>.toml and the
+stack's settings (stack.env) in its environment. Pidfiles and logs of the
+programs go to <stack dir>/run and <stack dir>/logs. Stop it all with
+deploy/down.sh (give it the same --dir).
+
+  --no-deps     skip deploy/install-deps.sh
+  --no-build    skip deploy/build.sh
+  env BMM_BIN_DIR  where the programs are (default <repo>/build/bin)
+  stack.sh options (--dir, --base-port, --pg-port, ...) pass through; see
+  deploy/stack.sh --help.
+USAGE
+}
+
+log() { echo "up: $*"; }
+die() { echo "up: error: $*" >&2; exit 1; }
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN_DIR=${BMM_BIN_DIR:-$REPO_ROOT/build/bin}
+CONFIG_DIR=$REPO_ROOT/deploy/config
+# The programs up.sh starts, in order, once they are built.
+POOL_PROGRAMS=(bmm-stratum)
+
+deps=1
+build=1
+stack_args=()
+STACK_DIR=${BMM_STACK_DIR:-$REPO_ROOT/.stack}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-deps) deps=0 ;;
+    --no-build) build=0 ;;
+    --dir) [ $# -ge 2 ] || die "--dir needs a value"; STACK_DIR=$2; stack_args+=("$1" "$2"); shift ;;
+    --dir=*) STACK_DIR=${1#*=}; stack_args+=("$1") ;;
+    -h|--help) usage; exit 0 ;;
+    *) stack_args+=("$1") ;;
+  esac
+  shift
+done
+case $STACK_DIR in /*) ;; *) STACK_DIR=$PWD/$STACK_DIR ;; esac
+
+# Starts build/bin/<name> in the background with the stack's settings in its
+# environment and --config deploy/config/<name>.toml when that file exists.
+# Returns 1 when the program is not built.
+start_program() {
+  local name=$1 bin=$BIN_DIR/$1 config=$CONFIG_DIR/$1.toml
+  local pidfile=$STACK_DIR/run/$name.pid logfile=$STACK_DIR/logs/$name.log pid args=()
+  [ -x "$bin" ] || return 1
+  mkdir -p "$STACK_DIR/run" "$STACK_DIR/logs"
+  if [ -s "$pidfile" ] && pid=$(cat "$pidfile") && [ -e "/proc/$pid" ] \
+     && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$bin"; then
+    log "$name already running (pid $pid, log $logfile)"
+    return 0
+  fi
+  [ -f "$config" ] && args+=(--config "$config")
+  log "starting $name (log $logfile)"
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$STACK_DIR/stack.env"
+    set +a
+    exec nohup "$bin" "${args[@]}" </dev/null >>"$logfile" 2>&1
+  ) &
+  pid=$!
+  echo "$pid" >"$pidfile"
+  sleep 1
+  if ! [ -e "/proc/$pid" ]; then
+    tail -n 20 "$logfile" >&2 || true
+    die "$name exited right after starting (log $logfile)"
+  fi
+  log "$name running (pid $pid)"
+}
+
+if [ "$deps" -eq 1 ]; then bash "$REPO_ROOT/deploy/install-deps.sh"; fi
+if [ "$build" -eq 1 ]; then bash "$REPO_ROOT/deploy/build.sh" --no-deps; fi
+bash "$REPO_ROOT/deploy/stack.sh" up "${stack_args[@]}"
+
+not_built=()
+for program in "${POOL_PROGRAMS[@]}"; do
+  start_program "$program" || not_built+=("$program")
+done
+
+down_cmd="deploy/down.sh"
+[ "$STACK_DIR" = "$REPO_ROOT/.stack" ] || down_cmd="deploy/down.sh --dir $STACK_DIR"
+log "the local stack is running (PostgreSQL, Redis, two litecoind regtest nodes)"
+log "connection settings: $STACK_DIR/stack.env (and stack.json)"
+log "stop everything with: $down_cmd"
+if [ ${#not_built[@]} -gt 0 ]; then
+  log "not built yet: ${not_built[*]} (no $BIN_DIR/<program>)"
+fi
+if [[ " ${not_built[*]} " == *" bmm-stratum "* ]]; then
+  log "bmm-stratum is not built yet, so there is nothing to point a miner at yet"
+fi
