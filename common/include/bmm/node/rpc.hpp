@@ -1,0 +1,67 @@
+#pragma once
+// JSON-RPC to a coin node (Bitcoin Core, Litecoin Core) over HTTP with basic
+// authentication, on libcurl.
+//
+// rpc_client is blocking and owns one curl handle (connections are reused), so
+// one client per thread. Errors say which call failed against which node and,
+// where it helps, what to check.
+
+#include "bmm/result.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace bmm::node {
+
+struct rpc_endpoint {
+    std::string url;        // e.g. http://127.0.0.1:19402/
+    std::string user;
+    std::string password;
+    std::string wallet;     // calls go to /wallet/<name> when set (wallet RPCs)
+};
+
+// What a failed call says. `code` is the node's JSON-RPC error code when the
+// node answered with one (e.g. -9 not connected, -10 in initial download),
+// otherwise 0 for transport, HTTP and decoding failures.
+struct rpc_failure {
+    int code = 0;
+    std::string message;
+    bool timed_out = false;  // the call ran past its timeout
+    bool aborted = false;    // the abort flag was raised during the call
+};
+
+class rpc_client {
+public:
+    explicit rpc_client(rpc_endpoint endpoint);
+    ~rpc_client();
+    rpc_client(const rpc_client&) = delete;
+    rpc_client& operator=(const rpc_client&) = delete;
+
+    // Calls `method` with `params_json` (a JSON array, e.g. "[]" or
+    // "[{\"rules\":[\"segwit\"]}]"). On success returns the "result" member as
+    // JSON text; on failure, *failure (if given) receives the details and the
+    // error's message names method, node and cause.
+    result<std::string> call(std::string_view method, std::string_view params_json = "[]",
+                             std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                             rpc_failure* failure = nullptr);
+
+    const rpc_endpoint& endpoint() const noexcept { return endpoint_; }
+
+    // While *flag is true, calls in progress stop within about 100 ms (for
+    // long polls that must end on shutdown or on a forced refresh).
+    void set_abort_flag(const std::atomic<bool>* flag) noexcept { abort_ = flag; }
+
+private:
+    const std::atomic<bool>* abort_ = nullptr;
+    rpc_endpoint endpoint_;
+    void* curl_ = nullptr;
+    std::uint64_t next_id_ = 1;
+};
+
+// Escapes a string for inclusion in JSON text (quotes not included).
+std::string json_escape(std::string_view s);
+
+}  // namespace bmm::node

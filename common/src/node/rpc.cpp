@@ -1,0 +1,133 @@
+#include "bmm/node/rpc.hpp"
+
+#include <curl/curl.h>
+#include <simdjson.h>
+
+#include <cstdio>
+#include <mutex>
+
+namespace bmm::node {
+namespace {
+
+void global_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::size_t append_body(char* data, std::size_t size, std::size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+int check_abort(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* f = static_cast<const std::atomic<bool>*>(flag);
+    return f && f->load() ? 1 : 0;
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out;
+}
+
+rpc_client::rpc_client(rpc_endpoint endpoint) : endpoint_(std::move(endpoint)) {
+    global_init();
+    curl_ = curl_easy_init();
+}
+
+rpc_client::~rpc_client() {
+    if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+result<std::string> rpc_client::call(std::string_view method, std::string_view params_json,
+                                     std::chrono::milliseconds timeout, rpc_failure* failure) {
+    std::string url = endpoint_.url;
+    if (!endpoint_.wallet.empty()) {
+        if (url.empty() || url.back() != '/') url += '/';
+        url += "wallet/" + endpoint_.wallet;
+    }
+    auto fail = [&](int code, std::string message) -> result<std::string> {
+        if (failure) *failure = {code, message};
+        return error{"node RPC " + std::string(method) + " at " + url + ": " + message};
+    };
+    CURL* c = static_cast<CURL*>(curl_);
+    if (!c) return fail(0, "libcurl could not be initialised");
+    const std::string body = "{\"jsonrpc\":\"1.0\",\"id\":" + std::to_string(next_id_++) + ",\"method\":\"" +
+                             json_escape(method) + "\",\"params\":" + std::string(params_json) + "}";
+    std::string reply;
+    char curl_error[CURL_ERROR_SIZE] = {};
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERNAME, endpoint_.user.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, endpoint_.password.c_str());
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_error);
+    if (abort_) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(abort_));
+    }
+    const CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+        std::string why = curl_error[0] ? curl_error : curl_easy_strerror(rc);
+        if (rc == CURLE_COULDNT_CONNECT) why += " (is the node running, and is its RPC port right?)";
+        auto r = fail(0, why);
+        if (failure) {
+            failure->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+            failure->aborted = rc == CURLE_ABORTED_BY_CALLBACK;
+        }
+        return r;
+    }
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 401) return fail(0, "HTTP 401: the node refused the RPC user or password");
+    if (status == 404 && !endpoint_.wallet.empty())
+        return fail(0, "HTTP 404: no wallet '" + endpoint_.wallet + "' is loaded on the node");
+
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(reply).get(doc))
+        return fail(0, "HTTP " + std::to_string(status) + " with a reply that is not JSON: " + reply.substr(0, 200));
+    simdjson::dom::element err;
+    if (doc["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
+        std::int64_t code = 0;
+        std::string_view message;
+        if (err["code"].get(code)) code = 0;
+        if (err["message"].get(message)) message = "(no message)";
+        return fail(static_cast<int>(code), "error " + std::to_string(code) + ": " + std::string(message));
+    }
+    simdjson::dom::element res;
+    if (doc["result"].get(res)) return fail(0, "reply has no result");
+    return simdjson::to_string(res);
+}
+
+}  // namespace bmm::node

@@ -1,0 +1,119 @@
+#pragma once
+// Test support: a throwaway local stack (PostgreSQL, Redis, two litecoind
+// regtest nodes) started by deploy/stack.sh in a temporary folder on free
+// loopback ports, and stopped and deleted afterwards. One stack per test
+// binary: register it with ::testing::AddGlobalTestEnvironment.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "vectors.hpp"
+
+namespace bmm::test {
+
+inline bool port_free(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+class stack_environment : public ::testing::Environment {
+public:
+    void SetUp() override {
+        const char* src = std::getenv("BMM_SOURCE_DIR");
+        source_ = src && *src ? src : ".";
+        char tmpl[] = "/tmp/bmm-test-stack-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+        base_ = tmpl;
+        ::chmod(base_.c_str(), 0755);  // the postgres user must reach its data folder
+        dir_ = base_ + "/stack";
+        // Ports: 8 consecutive free ones in 30000..45000, starting from a
+        // pid-dependent slot so that parallel test binaries rarely collide.
+        int base = 0;
+        for (int attempt = 0; attempt < 200 && !base; ++attempt) {
+            const int candidate = 30000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 1800) * 8;
+            bool all = true;
+            for (int p = candidate; p < candidate + 8 && all; ++p) all = port_free(p);
+            if (all) base = candidate;
+        }
+        if (!base) throw std::runtime_error("no 8 free loopback ports found for the test stack");
+        const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "' --base-port " +
+                                std::to_string(base) + " > '" + base_ + "/up.log' 2>&1";
+        if (std::system(cmd.c_str()) != 0) {
+            const std::string log = read_text(base_ + "/up.log");
+            stop();
+            throw std::runtime_error("deploy/stack.sh up failed:\n" + log);
+        }
+        simdjson::dom::parser parser;
+        simdjson::dom::object obj = parser.load(dir_ + "/stack.json");
+        for (auto [key, value] : obj) {
+            std::string v;
+            if (value.is_string()) v = std::string(std::string_view(value));
+            else if (value.is_int64()) v = std::to_string(std::int64_t(value));
+            settings_[std::string(key)] = v;
+        }
+        instance_ = this;
+    }
+
+    void TearDown() override { stop(); }
+
+    static stack_environment& get() {
+        if (!instance_) throw std::runtime_error("the test stack is not running");
+        return *instance_;
+    }
+
+    const std::string& setting(const std::string& key) const {
+        auto it = settings_.find(key);
+        if (it == settings_.end()) throw std::runtime_error("stack.json has no " + key);
+        return it->second;
+    }
+    const std::string& dir() const { return dir_; }
+    const std::string& source_dir() const { return source_; }
+
+    // litecoin-cli against node A (or B), for test set-up steps.
+    std::string cli(const std::string& args, bool node_b = false) const {
+        const std::string datadir = setting(node_b ? "BMM_NODE2_DATADIR" : "BMM_NODE_DATADIR");
+        const std::string cmd = "litecoin-cli -datadir='" + datadir + "' " + args + " 2>&1";
+        std::string out;
+        if (FILE* p = ::popen(cmd.c_str(), "r")) {
+            char buf[4096];
+            std::size_t n;
+            while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+            ::pclose(p);
+        }
+        while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+        return out;
+    }
+
+private:
+    void stop() {
+        if (dir_.empty()) return;
+        const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' down --purge --dir '" + dir_ + "' > /dev/null 2>&1";
+        if (std::system(cmd.c_str()) != 0) std::filesystem::remove_all(dir_);
+        std::filesystem::remove_all(base_);
+        dir_.clear();
+        instance_ = nullptr;
+    }
+
+    std::string source_, base_, dir_;
+    std::map<std::string, std::string> settings_;
+    static inline stack_environment* instance_ = nullptr;
+};
+
+}  // namespace bmm::test
