@@ -1,0 +1,84 @@
+#pragma once
+// The node side of bmm-stratum: templates in, blocks out.
+//
+// Threads:
+//  - template thread: getblocktemplate with long polling (the node answers when
+//    the tip or its mempool changes); a fresh template at least every
+//    template_refresh_seconds (fees); when the node has no long polling, plain
+//    polling every poll_seconds. Each template becomes a job, handed to
+//    `on_job`; a new previous block makes a clean job (clean_jobs = true).
+//    refresh() asks for a template now (SIGUSR1, -blocknotify).
+//  - submit thread: sends submitblock the moment a block is queued, logs the
+//    node's answer and reports it through `on_block_result`.
+// Both use their own blocking RPC client, so a slow long poll never delays a
+// block.
+
+#include "bmm/node/rpc.hpp"
+#include "bmm/stratum/config.hpp"
+#include "bmm/stratum/job.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace bmm::stratum {
+
+struct found_block {
+    std::string hash_hex;        // display order
+    std::int64_t height = 0;
+    std::string account, worker;
+    std::string job_id;
+    std::int64_t reward = 0;     // the template's coinbase value
+    std::vector<unsigned char> bytes;
+};
+
+class job_manager {
+public:
+    using job_callback = std::function<void(std::shared_ptr<const job>)>;
+    using block_callback = std::function<void(const found_block&, const std::string& node_answer, bool accepted)>;
+
+    job_manager(const server_config& cfg, job_callback on_job, block_callback on_block_result);
+    ~job_manager();
+
+    // Checks the node (reachable, right chain rules, the pool address valid
+    // for it), fetches the first template and starts the threads. The pool
+    // address's script comes from the node's validateaddress.
+    result<bool> start(unsigned wait_for_template_seconds = 60);
+    void stop();
+
+    void refresh();                       // fetch a template now
+    void submit(found_block block);       // queue a block; sent at once
+
+    std::shared_ptr<const job> current() const;
+    const std::vector<unsigned char>& payout_script() const { return params_.payout_script; }
+
+private:
+    result<std::shared_ptr<const job>> fetch(node::rpc_client& c, const std::string& longpollid,
+                                             std::chrono::milliseconds timeout, node::rpc_failure* failure);
+    void template_loop();
+    void submit_loop();
+    void publish(std::shared_ptr<const job> j);
+
+    const server_config cfg_;
+    job_callback on_job_;
+    block_callback on_block_;
+    coinbase_params params_;
+    std::string gbt_params_;
+    std::atomic<std::uint64_t> next_job_{1};
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::shared_ptr<const job> current_;
+    std::deque<found_block> blocks_;
+    bool stopping_ = false;
+    bool refresh_ = false;
+    std::atomic<bool> interrupt_{false};  // ends a long poll in progress
+    std::thread template_thread_, submit_thread_;
+};
+
+}  // namespace bmm::stratum

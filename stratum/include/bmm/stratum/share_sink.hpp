@@ -1,0 +1,98 @@
+#pragma once
+// The share sink: every verdict and every block goes to a Redis stream, and
+// nothing accepted is lost on the way.
+//
+// Records are first appended to a local journal file (one JSON object per
+// line) before the miner hears the verdict; one write() per batch, so a crash
+// of bmm-stratum after that point loses nothing (the kernel holds the data).
+// A publisher thread reads the journal from its committed offset, sends the
+// records to Redis with pipelined XADDs, and commits the new offset after
+// Redis has answered. While Redis is unreachable the journal simply grows
+// (the spool); when Redis returns, the backlog goes out in order. At start-up
+// the publisher resumes from the committed offset, so a restart replays what
+// was left.
+//
+// Delivery is at least once: a crash between XADD and the offset commit
+// re-sends a few records on restart. Every record carries a unique `uid`
+// (instance, boot time, sequence) by which the consumer drops repeats.
+
+#include "bmm/result.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace bmm::stratum {
+
+// A record: flat field/value pairs, as XADD takes them.
+using record = std::vector<std::pair<std::string, std::string>>;
+
+struct sink_config {
+    std::string redis_host = "127.0.0.1";
+    std::uint16_t redis_port = 6379;
+    std::string stream = "bmm:shares";
+    std::string spool_dir;      // holds journal.log and journal.offset
+    std::uint32_t instance_id = 0;
+};
+
+struct sink_stats {
+    std::uint64_t published = 0;      // records Redis has acknowledged since start
+    std::uint64_t backlog_bytes = 0;  // journal bytes not yet in Redis
+    bool redis_up = false;
+};
+
+class share_sink {
+public:
+    explicit share_sink(sink_config c);
+    ~share_sink();
+    share_sink(const share_sink&) = delete;
+    share_sink& operator=(const share_sink&) = delete;
+
+    // Opens (or creates) the journal and starts the publisher.
+    result<bool> start();
+
+    // Appends records to the journal; each gets a "uid" field added. Returns
+    // false (and logs) only if the journal cannot be written, which callers
+    // treat as fatal for accepting shares. Thread-safe.
+    bool append(std::vector<record>& records);
+
+    // Waits up to `timeout_ms` for the backlog to reach Redis, then stops the
+    // publisher. What is left stays in the journal for the next start.
+    void stop(unsigned timeout_ms);
+
+    sink_stats stats() const;
+
+private:
+    void run();
+    bool publish_from(std::uint64_t& offset);
+    void commit(std::uint64_t offset);
+
+    sink_config cfg_;
+    int journal_fd_ = -1;
+    int offset_fd_ = -1;
+    std::string boot_;
+    std::atomic<std::uint64_t> seq_{0};
+    std::atomic<std::uint64_t> written_{0};    // journal size
+    std::atomic<std::uint64_t> committed_{0};  // published up to here
+    std::atomic<std::uint64_t> published_{0};
+    std::atomic<bool> redis_up_{false};
+    std::atomic<bool> stopping_{false};
+    std::chrono::steady_clock::time_point stop_deadline_{};  // guarded by mu_
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::thread thread_;
+    void* redis_ = nullptr;
+};
+
+// Serialises a record as one JSON line (used by the journal; exposed for tests).
+std::string record_to_json_line(const record& r);
+// Parses a journal line back; false when it is not one.
+bool record_from_json_line(std::string_view line, record& out);
+
+}  // namespace bmm::stratum

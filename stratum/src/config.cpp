@@ -1,0 +1,248 @@
+#include "bmm/stratum/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace bmm::stratum {
+namespace {
+
+// Raised inside the parser and turned into one error message at the boundary.
+struct config_error {
+    std::string message;
+};
+
+std::string where(const std::string& file, const toml::source_region& r) {
+    if (!r.begin) return file;
+    return file + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+}
+
+// Expands ${NAME} from the environment.
+std::string expand(const std::string& s, const std::string& at, const std::string& key) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        if (s.compare(i, 2, "${") == 0) {
+            const std::size_t end = s.find('}', i + 2);
+            if (end == std::string::npos) throw config_error{at + ": " + key + ": unterminated ${ in \"" + s + "\""};
+            const std::string name = s.substr(i + 2, end - i - 2);
+            const char* v = std::getenv(name.c_str());
+            if (!v) throw config_error{at + ": " + key + ": environment variable " + name + " is not set"};
+            out += v;
+            i = end + 1;
+        } else {
+            out += s[i++];
+        }
+    }
+    return out;
+}
+
+class reader {
+public:
+    reader(const toml::table& t, std::string file, std::string section)
+        : t_(t), file_(std::move(file)), section_(std::move(section)) {}
+
+    std::string name(const char* key) const { return section_.empty() ? key : "[" + section_ + "] " + key; }
+    std::string at(const char* key) const {
+        const toml::node* n = t_.get(key);
+        return where(file_, n ? n->source() : t_.source());
+    }
+
+    void string(const char* key, std::string& out, bool required = false) const {
+        const toml::node* n = t_.get(key);
+        if (!n) {
+            if (required) throw config_error{where(file_, t_.source()) + ": " + name(key) + " is required"};
+            return;
+        }
+        auto v = n->value<std::string>();
+        if (!v) throw config_error{at(key) + ": " + name(key) + " must be a string"};
+        out = expand(*v, at(key), name(key));
+    }
+
+    void number(const char* key, double& out, double lo, double hi) const {
+        const toml::node* n = t_.get(key);
+        if (!n) return;
+        auto v = n->value<double>();
+        if (!v || !std::isfinite(*v) || *v < lo || *v > hi)
+            throw config_error{at(key) + ": " + name(key) + " must be a number from " + fmt(lo) + " to " + fmt(hi)};
+        out = *v;
+    }
+
+    template <class Int>
+    void integer(const char* key, Int& out, std::int64_t lo, std::int64_t hi) const {
+        const toml::node* n = t_.get(key);
+        if (!n) return;
+        auto v = n->value<std::int64_t>();
+        if (!v || !n->is_integer() || *v < lo || *v > hi)
+            throw config_error{at(key) + ": " + name(key) + " must be an integer from " + std::to_string(lo) +
+                               " to " + std::to_string(hi)};
+        out = static_cast<Int>(*v);
+    }
+
+    void boolean(const char* key, bool& out) const {
+        const toml::node* n = t_.get(key);
+        if (!n) return;
+        auto v = n->value<bool>();
+        if (!v) throw config_error{at(key) + ": " + name(key) + " must be true or false"};
+        out = *v;
+    }
+
+    void strings(const char* key, std::vector<std::string>& out) const {
+        const toml::node* n = t_.get(key);
+        if (!n) return;
+        const toml::array* a = n->as_array();
+        if (!a) throw config_error{at(key) + ": " + name(key) + " must be an array of strings"};
+        out.clear();
+        for (const auto& e : *a) {
+            auto v = e.value<std::string>();
+            if (!v) throw config_error{at(key) + ": " + name(key) + " must be an array of strings"};
+            out.push_back(*v);
+        }
+    }
+
+    // Keys that are not known are mistakes (a typo silently ignored is worse).
+    void only(std::initializer_list<const char*> keys) const {
+        for (const auto& [k, v] : t_) {
+            bool known = false;
+            for (const char* key : keys) known = known || k.str() == key;
+            if (!known)
+                throw config_error{where(file_, v.source()) + ": unknown setting " + name(std::string(k.str()).c_str())};
+        }
+    }
+
+private:
+    static std::string fmt(double d) {
+        std::ostringstream s;
+        s << d;
+        return s.str();
+    }
+    const toml::table& t_;
+    std::string file_, section_;
+};
+
+const toml::table& section(const toml::table& root, const char* name, const std::string& file, bool required) {
+    static const toml::table empty;
+    const toml::node* n = root.get(name);
+    if (!n) {
+        if (required) throw config_error{file + ": section [" + std::string(name) + "] is required"};
+        return empty;
+    }
+    const toml::table* t = n->as_table();
+    if (!t) throw config_error{where(file, n->source()) + ": " + name + " must be a section ([" + name + "])"};
+    return *t;
+}
+
+server_config parse(const toml::table& root, const std::string& file) {
+    server_config c;
+    c.file = file;
+    reader top(root, file, "");
+    top.only({"pool", "node", "redis", "log", "port"});
+
+    const auto& pool = section(root, "pool", file, true);
+    reader p(pool, file, "pool");
+    p.only({"instance_id", "algorithm", "coin", "address", "tag", "extranonce2_size", "version_mask", "threads",
+            "stale_grace_seconds"});
+    p.integer("instance_id", c.instance_id, 0, 255);
+    std::string algorithm = "scrypt";
+    p.string("algorithm", algorithm);
+    auto a = parse_pow_algorithm(algorithm);
+    if (!a) throw config_error{p.at("algorithm") + ": [pool] algorithm: " + a.error_message()};
+    c.algorithm = *a;
+    p.string("coin", c.coin);
+    p.string("address", c.address, true);
+    if (c.address.empty()) throw config_error{p.at("address") + ": [pool] address must not be empty"};
+    p.string("tag", c.tag);
+    if (c.tag.size() > 40) throw config_error{p.at("tag") + ": [pool] tag must be at most 40 bytes"};
+    p.integer("extranonce2_size", c.extranonce2_size, 2, 8);
+    std::string mask = "1fffe000";
+    p.string("version_mask", mask);
+    char* end = nullptr;
+    const unsigned long m = std::strtoul(mask.c_str(), &end, 16);
+    if (mask.empty() || mask.size() > 8 || *end)
+        throw config_error{p.at("version_mask") + ": [pool] version_mask must be up to 8 hex digits, e.g. \"1fffe000\""};
+    c.version_mask = static_cast<std::uint32_t>(m);
+    p.integer("threads", c.threads, 0, 256);
+    p.number("stale_grace_seconds", c.stale_grace_seconds, 0, 600);
+
+    const auto& node = section(root, "node", file, true);
+    reader n(node, file, "node");
+    n.only({"url", "user", "password", "rules", "template_refresh_seconds", "poll_seconds"});
+    n.string("url", c.node_url, true);
+    if (c.node_url.rfind("http://", 0) != 0)
+        throw config_error{n.at("url") + ": [node] url must start with http://, e.g. \"http://127.0.0.1:9332/\""};
+    n.string("user", c.node_user, true);
+    n.string("password", c.node_password, true);
+    n.strings("rules", c.rules);
+    n.number("template_refresh_seconds", c.template_refresh_seconds, 1, 3600);
+    n.number("poll_seconds", c.poll_seconds, 0.05, 60);
+
+    const auto& redis = section(root, "redis", file, false);
+    reader r(redis, file, "redis");
+    r.only({"host", "port", "stream", "spool_dir"});
+    r.string("host", c.redis_host);
+    r.integer("port", c.redis_port, 1, 65535);
+    r.string("stream", c.stream);
+    r.string("spool_dir", c.spool_dir, true);
+
+    const auto& log = section(root, "log", file, false);
+    reader l(log, file, "log");
+    l.only({"level"});
+    l.string("level", c.log_level);
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        throw config_error{l.at("level") + ": [log] level must be debug, info, warn or error"};
+
+    const toml::node* ports = root.get("port");
+    const toml::array* pa = ports ? ports->as_array() : nullptr;
+    if (!pa || pa->empty())
+        throw config_error{file + ": at least one [[port]] section is required (host, port, start_difficulty, ...)"};
+    for (const auto& e : *pa) {
+        const toml::table* t = e.as_table();
+        if (!t) throw config_error{where(file, e.source()) + ": [[port]] entries must be sections"};
+        reader q(*t, file, "port");
+        q.only({"host", "port", "tls", "start_difficulty", "min_difficulty", "max_difficulty", "target_share_seconds",
+                "retarget_seconds"});
+        port_config pc;
+        q.string("host", pc.host);
+        q.integer("port", pc.port, 1, 65535);
+        q.boolean("tls", pc.tls);
+        q.number("min_difficulty", pc.min_difficulty, 1e-12, 1e15);
+        q.number("max_difficulty", pc.max_difficulty, 1e-12, 1e15);
+        pc.start_difficulty = std::max(pc.min_difficulty, std::min(pc.start_difficulty, pc.max_difficulty));
+        q.number("start_difficulty", pc.start_difficulty, 1e-12, 1e15);
+        q.number("target_share_seconds", pc.target_share_seconds, 0.01, 3600);
+        q.number("retarget_seconds", pc.retarget_seconds, 0.1, 86400);
+        if (pc.min_difficulty > pc.max_difficulty)
+            throw config_error{where(file, t->source()) + ": [[port]] min_difficulty is above max_difficulty"};
+        if (pc.start_difficulty < pc.min_difficulty || pc.start_difficulty > pc.max_difficulty)
+            throw config_error{q.at("start_difficulty") +
+                               ": [[port]] start_difficulty must lie between min_difficulty and max_difficulty"};
+        if (pc.tls) throw config_error{q.at("tls") + ": [[port]] tls is not supported by this build yet"};
+        c.ports.push_back(pc);
+    }
+    return c;
+}
+
+}  // namespace
+
+result<server_config> parse_server_config(std::string_view text, const std::string& name) {
+    try {
+        toml::table root = toml::parse(text, name);
+        return parse(root, name);
+    } catch (const toml::parse_error& e) {
+        return error{where(name, e.source()) + ": " + std::string(e.description())};
+    } catch (const config_error& e) {
+        return error{e.message};
+    }
+}
+
+result<server_config> load_server_config(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return error{path + ": cannot read the configuration file"};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_server_config(ss.str(), path);
+}
+
+}  // namespace bmm::stratum

@@ -1,0 +1,219 @@
+#include "bmm/stratum/job_manager.hpp"
+
+#include "bmm/hex.hpp"
+#include "bmm/log.hpp"
+#include "bmm/stratum/protocol.hpp"
+
+#include <simdjson.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace bmm::stratum {
+namespace {
+
+using namespace std::chrono_literals;
+
+node::rpc_endpoint endpoint(const server_config& c) { return {c.node_url, c.node_user, c.node_password, ""}; }
+
+std::string job_id_hex(std::uint64_t n) {
+    char b[20];
+    std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(n));
+    return b;
+}
+
+}  // namespace
+
+job_manager::job_manager(const server_config& cfg, job_callback on_job, block_callback on_block_result)
+    : cfg_(cfg), on_job_(std::move(on_job)), on_block_(std::move(on_block_result)) {
+    params_.pool_tag = cfg.tag;
+    params_.extranonce1_size = 4;
+    params_.extranonce2_size = cfg.extranonce2_size;
+    std::string rules;
+    for (const auto& r : cfg.rules) rules += (rules.empty() ? "" : ",") + json_string(r);
+    gbt_params_ = "[{\"rules\":[" + rules + "]";
+}
+
+job_manager::~job_manager() { stop(); }
+
+result<std::shared_ptr<const job>> job_manager::fetch(node::rpc_client& c, const std::string& longpollid,
+                                                      std::chrono::milliseconds timeout, node::rpc_failure* failure) {
+    std::string params = gbt_params_;
+    if (!longpollid.empty()) params += ",\"longpollid\":" + json_string(longpollid);
+    params += "}]";
+    auto reply = c.call("getblocktemplate", params, timeout, failure);
+    if (!reply) return error{reply.error_message()};
+    auto tmpl = block_template::from_json(*reply);
+    if (!tmpl) return error{tmpl.error_message()};
+    bool clean = true;
+    {
+        std::lock_guard lock(mu_);
+        if (current_ && current_->tmpl->prevhash == tmpl->prevhash) clean = false;
+    }
+    return make_job(std::make_shared<block_template>(std::move(*tmpl)), params_, job_id_hex(next_job_++),
+                    cfg_.algorithm, cfg_.version_mask, clean);
+}
+
+result<bool> job_manager::start(unsigned wait_for_template_seconds) {
+    node::rpc_client c(endpoint(cfg_));
+    auto info = c.call("getblockchaininfo", "[]", 10s);
+    if (!info) return error{info.error_message() + " (check [node] url, user and password in " + cfg_.file + ")"};
+    auto v = c.call("validateaddress", "[" + json_string(cfg_.address) + "]", 10s);
+    if (!v) return error{v.error_message()};
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    bool valid = false;
+    std::string_view script;
+    if (parser.parse(*v).get(doc) || doc["isvalid"].get(valid) || !valid || doc["scriptPubKey"].get(script))
+        return error{"[pool] address " + cfg_.address + " in " + cfg_.file +
+                     " is not a valid address for this node's chain (validateaddress said " + *v + ")"};
+    params_.payout_script = *from_hex(script);
+
+    // The first template. A node still in initial download (-10) or without
+    // peers (-9) is waited for, with one clear line about why.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_for_template_seconds);
+    std::string last_error;
+    while (true) {
+        auto j = fetch(c, "", 30s, nullptr);
+        if (j) {
+            publish(*j);
+            break;
+        }
+        if (j.error_message() != last_error) {
+            log::warn("node", "no block template yet: {}; retrying", j.error_message());
+            last_error = j.error_message();
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            return error{"no block template from the node within " + std::to_string(wait_for_template_seconds) +
+                         " s: " + last_error};
+        std::this_thread::sleep_for(1s);
+    }
+    template_thread_ = std::thread([this] { template_loop(); });
+    submit_thread_ = std::thread([this] { submit_loop(); });
+    return true;
+}
+
+void job_manager::publish(std::shared_ptr<const job> j) {
+    {
+        std::lock_guard lock(mu_);
+        current_ = j;
+    }
+    log::debug("node", "job {} height {} clean {} txs {}", j->id, j->tmpl->height, j->clean,
+               j->tmpl->transactions.size());
+    on_job_(std::move(j));
+}
+
+std::shared_ptr<const job> job_manager::current() const {
+    std::lock_guard lock(mu_);
+    return current_;
+}
+
+void job_manager::template_loop() {
+    node::rpc_client c(endpoint(cfg_));
+    c.set_abort_flag(&interrupt_);
+    auto last_fresh = std::chrono::steady_clock::now();
+    std::string last_error;
+    const auto refresh_every = std::chrono::milliseconds(static_cast<long long>(cfg_.template_refresh_seconds * 1000));
+    const auto poll_every = std::chrono::milliseconds(static_cast<long long>(cfg_.poll_seconds * 1000));
+    while (true) {
+        std::string longpollid;
+        bool forced = false;
+        {
+            std::lock_guard lock(mu_);
+            if (stopping_) return;
+            if (current_) longpollid = current_->tmpl->longpollid;
+            forced = refresh_;
+            refresh_ = false;
+            interrupt_ = false;
+        }
+        const auto since = std::chrono::steady_clock::now() - last_fresh;
+        const bool due = forced || since >= refresh_every;
+        // Long poll until the refresh is due. A long poll that expires means
+        // "nothing changed"; one interrupted by refresh() or stop() is retried
+        // at once as a plain request, or ends the thread.
+        node::rpc_failure f;
+        result<std::shared_ptr<const job>> j = error{""};
+        if (due || longpollid.empty()) {
+            j = fetch(c, "", 30s, &f);
+        } else {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(refresh_every - since);
+            j = fetch(c, longpollid, std::max(left, std::chrono::milliseconds(200)), &f);
+            if (!j && (f.timed_out || f.aborted)) continue;
+        }
+        if (!j) {
+            if (f.aborted) continue;
+            if (j.error_message() != last_error) log::warn("node", "getblocktemplate failed: {}", j.error_message());
+            last_error = j.error_message();
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, poll_every, [this] { return stopping_ || refresh_; });
+            continue;
+        }
+        if (!last_error.empty()) log::info("node", "getblocktemplate works again");
+        last_error.clear();
+        last_fresh = std::chrono::steady_clock::now();
+        publish(*j);
+        if (longpollid.empty() && (*j)->tmpl->longpollid.empty()) {
+            // No long polling on this node: plain polling.
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, poll_every, [this] { return stopping_ || refresh_; });
+        }
+    }
+}
+
+void job_manager::submit_loop() {
+    node::rpc_client c(endpoint(cfg_));
+    while (true) {
+        found_block b;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [this] { return stopping_ || !blocks_.empty(); });
+            if (blocks_.empty()) return;
+            b = std::move(blocks_.front());
+            blocks_.pop_front();
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = c.call("submitblock", "[\"" + to_hex(b.bytes) + "\"]", 60s);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        // submitblock answers null when the block was accepted, else a reason.
+        const bool accepted = r && *r == "null";
+        const std::string answer = r ? *r : r.error_message();
+        if (accepted)
+            log::info("block", "block {} at height {} found by {}.{} accepted by the node ({:.1f} ms)", b.hash_hex,
+                      b.height, b.account, b.worker, ms);
+        else
+            log::error("block", "block {} at height {} found by {}.{} REJECTED by the node: {}", b.hash_hex, b.height,
+                       b.account, b.worker, answer);
+        on_block_(b, answer, accepted);
+        refresh();  // the tip has (probably) moved: new work at once
+    }
+}
+
+void job_manager::submit(found_block block) {
+    {
+        std::lock_guard lock(mu_);
+        blocks_.push_back(std::move(block));
+    }
+    cv_.notify_all();
+}
+
+void job_manager::refresh() {
+    {
+        std::lock_guard lock(mu_);
+        refresh_ = true;
+        interrupt_ = true;
+    }
+    cv_.notify_all();
+}
+
+void job_manager::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+        interrupt_ = true;
+    }
+    cv_.notify_all();
+    if (submit_thread_.joinable()) submit_thread_.join();
+    if (template_thread_.joinable()) template_thread_.join();
+}
+
+}  // namespace bmm::stratum
