@@ -6,9 +6,10 @@
 // Litecoin's scrypt is scrypt(P = header, S = header, N = 1024, r = 1, p = 1,
 // dkLen = 32): PBKDF2-HMAC-SHA256 stretches the header to one 128-byte block
 // B, ROMix mixes B through a 128 KiB table, and PBKDF2 again turns the result
-// into 32 bytes. The PBKDF2 halves live in scrypt_pbkdf2 (plain C++, shared
-// by every kernel: they cost about 17 SHA-256 compressions per hash, small
-// next to ROMix's 4096 Salsa20/8 cores); the kernels differ in ROMix only.
+// into 32 bytes. ROMix's 4096 Salsa20/8 cores are nearly all the work; the
+// PBKDF2 steps cost 17 SHA-256 compressions. scrypt_pbkdf2 does them for one
+// lane in plain C++ (the scalar kernel); the SIMD kernels run the same steps
+// on all their lanes at once (scrypt_lanes.hpp).
 
 #include "bmm/crypto/scrypt.hpp"
 

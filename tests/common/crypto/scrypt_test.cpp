@@ -15,7 +15,6 @@
 #include <fstream>
 #include <new>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -121,11 +120,16 @@ std::string shared_dir() {
     return "../shared";
 }
 
-// The string value of "key" in a flat JSON object: enough for the vector file.
+// The string value of "key" in a flat JSON object of string values: enough
+// for the vector file. Empty when the key is missing.
 std::string json_string(const std::string& json, const std::string& key) {
-    std::smatch m;
-    const std::regex re("\"" + key + "\"\\s*:\\s*\"([^\"]*)\"");
-    return std::regex_search(json, m, re) ? m[1].str() : std::string();
+    const std::size_t k = json.find('"' + key + '"');
+    if (k == std::string::npos) return {};
+    const std::size_t colon = json.find(':', k + key.size() + 2);
+    const std::size_t open = colon == std::string::npos ? colon : json.find('"', colon);
+    const std::size_t close = open == std::string::npos ? open : json.find('"', open + 1);
+    if (close == std::string::npos) return {};
+    return json.substr(open + 1, close - open - 1);
 }
 
 TEST(scrypt, litecoin_genesis_meets_its_target) {

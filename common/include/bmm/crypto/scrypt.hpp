@@ -2,9 +2,13 @@
 // scrypt with N = 1024, r = 1, p = 1 and a 32-byte result, password = salt =
 // the 80-byte block header: Litecoin's proof of work.
 //
-// Kernels (one translation unit each, each built with only its own ISA flags):
+// Kernels (one translation unit per ISA, each built with only its own flags):
 //   scalar        1 lane,  portable C++
 //   avx2-8way     8 lanes, AVX2, eight headers' Salsa20/8 side by side
+//   avx2-2x8way  16 lanes, AVX2, two 8-lane groups taking turns, so that each
+//                group's reads of the 128 KiB table are prefetched meanwhile
+//   avx2-16way   16 lanes, AVX2 build of the AVX-512 kernel's code: slower,
+//                there so that machines without AVX-512 test that code
 //   avx512-16way 16 lanes, AVX-512
 // Same dispatch, forcing (BMM_SCRYPT_KERNEL) and self-test as SHA-256.
 
@@ -36,7 +40,12 @@ struct scrypt_kernel {
 std::span<const scrypt_kernel> scrypt_all_kernels() noexcept;
 
 // Compares the kernel with the scalar kernel on fixed pseudo-random,
-// misaligned headers over every lane count up to its width.
+// misaligned headers: one call with a different header in every lane, one
+// with a single header pointer in all of them (as idle lanes get), and lane 0
+// of the first against Litecoin's genesis proof-of-work hash, so the scalar
+// kernel is checked too. Each call costs what a full batch does (about a
+// millisecond at 16 lanes), hence two calls, not one per lane count: every
+// lane runs the same code, so lane counts add no coverage.
 bool scrypt_self_test(const scrypt_kernel& kernel) noexcept;
 
 struct scrypt_selection {
@@ -49,7 +58,9 @@ struct scrypt_selection {
 result<scrypt_selection> scrypt_select(std::string_view family = {});
 const scrypt_selection& scrypt_default_selection();
 
-// Batch hashing. Owns its scratch memory, so one object per thread.
+// Batch hashing. Owns its scratch memory, so one object per thread. Full
+// groups go to the wide kernel; the rest to the narrow kernel, or to one
+// more wide call with idle lanes when that costs less.
 class scrypt_batch {
 public:
     explicit scrypt_batch(const scrypt_selection& selection);
@@ -68,7 +79,8 @@ private:
     void* scratch_ = nullptr;
 };
 
-// One-shot scrypt of an 80-byte header on the scalar kernel.
+// One-shot scrypt of an 80-byte header on the scalar kernel. Keeps one lane's
+// scratch (129 KiB) per calling thread.
 digest32 scrypt_once(std::span<const unsigned char, 80> header) noexcept;
 
 }  // namespace bmm::crypto
