@@ -466,6 +466,10 @@ discover=0
 upnp=0
 # A regtest chain is idle for days: never fall back into initial block download.
 maxtipage=2000000000
+# bmm-stratum keeps a long poll open and refreshes and submits on two more
+# connections; tests and tools call in as well.
+rpcthreads=16
+rpcworkqueue=64
 EOF
   if [ "$n" = A ]; then
     cat >>"$dir/litecoin.conf.tmp" <<EOF

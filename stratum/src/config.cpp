@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace bmm::stratum {
@@ -74,8 +75,17 @@ public:
     void integer(const char* key, Int& out, std::int64_t lo, std::int64_t hi) const {
         const toml::node* n = t_.get(key);
         if (!n) return;
-        auto v = n->value<std::int64_t>();
-        if (!v || !n->is_integer() || *v < lo || *v > hi)
+        std::optional<std::int64_t> v;
+        if (n->is_integer()) {
+            v = n->value<std::int64_t>();
+        } else if (auto str = n->value<std::string>()) {
+            // "${NAME}" references give integers as strings.
+            const std::string text = expand(*str, at(key), name(key));
+            char* end = nullptr;
+            const long long parsed = std::strtoll(text.c_str(), &end, 10);
+            if (!text.empty() && end && *end == '\0') v = parsed;
+        }
+        if (!v || *v < lo || *v > hi)
             throw config_error{at(key) + ": " + name(key) + " must be an integer from " + std::to_string(lo) +
                                " to " + std::to_string(hi)};
         out = static_cast<Int>(*v);

@@ -76,7 +76,7 @@ result<bool> job_manager::start(unsigned wait_for_template_seconds) {
     while (true) {
         auto j = fetch(c, "", 30s, nullptr);
         if (j) {
-            publish(*j);
+            publish(*j, true);
             break;
         }
         if (j.error_message() != last_error) {
@@ -89,13 +89,23 @@ result<bool> job_manager::start(unsigned wait_for_template_seconds) {
         std::this_thread::sleep_for(1s);
     }
     template_thread_ = std::thread([this] { template_loop(); });
+    refresh_thread_ = std::thread([this] { refresh_loop(); });
     submit_thread_ = std::thread([this] { submit_loop(); });
     return true;
 }
 
-void job_manager::publish(std::shared_ptr<const job> j) {
+void job_manager::publish(std::shared_ptr<const job> j, bool authoritative) {
     {
         std::lock_guard lock(mu_);
+        if (!authoritative && current_ && current_->tmpl->prevhash != j->tmpl->prevhash &&
+            j->tmpl->height <= current_->tmpl->height)
+            return;  // built on a tip that is no longer the newest
+        if (current_ && current_->tmpl->prevhash == j->tmpl->prevhash && j->clean) {
+            // Another thread published this tip first: not a new block for miners.
+            auto copy = std::make_shared<job>(*j);
+            copy->clean = false;
+            j = std::move(copy);
+        }
         current_ = j;
     }
     log::debug("node", "job {} height {} clean {} txs {}", j->id, j->tmpl->height, j->clean,
@@ -108,55 +118,74 @@ std::shared_ptr<const job> job_manager::current() const {
     return current_;
 }
 
+// The long poll: one request always outstanding, never abandoned except at
+// shutdown. (A long poll the client gives up on keeps one of the node's RPC
+// threads waiting until the next block; abandoning one per refresh starves
+// the node's RPC work queue.) Its answers are authoritative: a new tip.
 void job_manager::template_loop() {
     node::rpc_client c(endpoint(cfg_));
     c.set_abort_flag(&interrupt_);
-    auto last_fresh = std::chrono::steady_clock::now();
     std::string last_error;
-    const auto refresh_every = std::chrono::milliseconds(static_cast<long long>(cfg_.template_refresh_seconds * 1000));
     const auto poll_every = std::chrono::milliseconds(static_cast<long long>(cfg_.poll_seconds * 1000));
     while (true) {
         std::string longpollid;
-        bool forced = false;
         {
             std::lock_guard lock(mu_);
             if (stopping_) return;
             if (current_) longpollid = current_->tmpl->longpollid;
-            forced = refresh_;
-            refresh_ = false;
-            interrupt_ = false;
         }
-        const auto since = std::chrono::steady_clock::now() - last_fresh;
-        const bool due = forced || since >= refresh_every;
-        // Long poll until the refresh is due. A long poll that expires means
-        // "nothing changed"; one interrupted by refresh() or stop() is retried
-        // at once as a plain request, or ends the thread.
         node::rpc_failure f;
-        result<std::shared_ptr<const job>> j = error{""};
-        if (due || longpollid.empty()) {
-            j = fetch(c, "", 30s, &f);
-        } else {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(refresh_every - since);
-            j = fetch(c, longpollid, std::max(left, std::chrono::milliseconds(200)), &f);
-            if (!j && (f.timed_out || f.aborted)) continue;
-        }
+        // Without long polling on the node: plain polling every poll_seconds.
+        const auto t0 = std::chrono::steady_clock::now();
+        auto j = fetch(c, longpollid, longpollid.empty() ? 30000ms : std::chrono::milliseconds(3600 * 1000), &f);
+        const bool quick = std::chrono::steady_clock::now() - t0 < 1s;
         if (!j) {
-            if (f.aborted) continue;
+            if (f.aborted) return;
             if (j.error_message() != last_error) log::warn("node", "getblocktemplate failed: {}", j.error_message());
             last_error = j.error_message();
             std::unique_lock lock(mu_);
-            cv_.wait_for(lock, poll_every, [this] { return stopping_ || refresh_; });
+            cv_.wait_for(lock, poll_every, [this] { return stopping_; });
             continue;
         }
         if (!last_error.empty()) log::info("node", "getblocktemplate works again");
         last_error.clear();
-        last_fresh = std::chrono::steady_clock::now();
-        publish(*j);
-        if (longpollid.empty() && (*j)->tmpl->longpollid.empty()) {
-            // No long polling on this node: plain polling.
+        // A long poll that answers at once with nothing new is not waiting
+        // (litecoind does this after a restart until its next block): poll at
+        // the plain-polling pace instead, and publish nothing.
+        const bool unchanged = !longpollid.empty() && (*j)->tmpl->longpollid == longpollid;
+        if (unchanged && quick) {
             std::unique_lock lock(mu_);
-            cv_.wait_for(lock, poll_every, [this] { return stopping_ || refresh_; });
+            cv_.wait_for(lock, poll_every, [this] { return stopping_; });
+            continue;
         }
+        publish(*j, true);
+        if (longpollid.empty() && (*j)->tmpl->longpollid.empty()) {
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, poll_every, [this] { return stopping_; });
+        }
+    }
+}
+
+// Fresh templates on their own connection: at least every
+// template_refresh_seconds (new fees), and at once on refresh(). A refreshed
+// template is published only when it builds on the current tip or a newer
+// one, so it can never take miners back to an older block.
+void job_manager::refresh_loop() {
+    node::rpc_client c(endpoint(cfg_));
+    const auto refresh_every = std::chrono::milliseconds(static_cast<long long>(cfg_.template_refresh_seconds * 1000));
+    while (true) {
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, refresh_every, [this] { return stopping_ || refresh_; });
+            if (stopping_) return;
+            refresh_ = false;
+        }
+        auto j = fetch(c, "", 30000ms, nullptr);
+        if (!j) {
+            log::warn("node", "template refresh failed: {}", j.error_message());
+            continue;
+        }
+        publish(*j, false);
     }
 }
 
@@ -200,7 +229,6 @@ void job_manager::refresh() {
     {
         std::lock_guard lock(mu_);
         refresh_ = true;
-        interrupt_ = true;
     }
     cv_.notify_all();
 }
@@ -213,6 +241,7 @@ void job_manager::stop() {
     }
     cv_.notify_all();
     if (submit_thread_.joinable()) submit_thread_.join();
+    if (refresh_thread_.joinable()) refresh_thread_.join();
     if (template_thread_.joinable()) template_thread_.join();
 }
 

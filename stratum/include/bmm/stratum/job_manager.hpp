@@ -3,15 +3,16 @@
 //
 // Threads:
 //  - template thread: getblocktemplate with long polling (the node answers when
-//    the tip or its mempool changes); a fresh template at least every
-//    template_refresh_seconds (fees); when the node has no long polling, plain
-//    polling every poll_seconds. Each template becomes a job, handed to
-//    `on_job`; a new previous block makes a clean job (clean_jobs = true).
-//    refresh() asks for a template now (SIGUSR1, -blocknotify).
+//    the tip or its mempool changes); one request always outstanding. When the
+//    node has no long polling, plain polling every poll_seconds. Each template
+//    becomes a job, handed to `on_job`; a new previous block makes a clean job
+//    (clean_jobs = true).
+//  - refresh thread: a fresh template at least every template_refresh_seconds
+//    (fees), and at once on refresh() (SIGUSR1, -blocknotify, a found block).
 //  - submit thread: sends submitblock the moment a block is queued, logs the
 //    node's answer and reports it through `on_block_result`.
-// Both use their own blocking RPC client, so a slow long poll never delays a
-// block.
+// Each uses its own blocking RPC client, so a long poll never delays a block.
+// The node needs rpcthreads >= 4 for these three plus its other clients.
 
 #include "bmm/node/rpc.hpp"
 #include "bmm/stratum/config.hpp"
@@ -61,8 +62,9 @@ private:
     result<std::shared_ptr<const job>> fetch(node::rpc_client& c, const std::string& longpollid,
                                              std::chrono::milliseconds timeout, node::rpc_failure* failure);
     void template_loop();
+    void refresh_loop();
     void submit_loop();
-    void publish(std::shared_ptr<const job> j);
+    void publish(std::shared_ptr<const job> j, bool authoritative);
 
     const server_config cfg_;
     job_callback on_job_;
@@ -77,8 +79,8 @@ private:
     std::deque<found_block> blocks_;
     bool stopping_ = false;
     bool refresh_ = false;
-    std::atomic<bool> interrupt_{false};  // ends a long poll in progress
-    std::thread template_thread_, submit_thread_;
+    std::atomic<bool> interrupt_{false};  // ends the long poll in progress: shutdown only
+    std::thread template_thread_, refresh_thread_, submit_thread_;
 };
 
 }  // namespace bmm::stratum

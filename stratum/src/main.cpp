@@ -1,0 +1,167 @@
+// bmm-stratum: the Stratum v1 pool server. The work is in bmm_stratum; this
+// file reads the command line, wires the parts together and handles signals:
+//   SIGTERM, SIGINT  graceful stop (miners are told to reconnect, the journal
+//                    is flushed to Redis for up to 5 s)
+//   SIGUSR1          fetch a block template now (for -blocknotify hooks)
+
+#include "bmm/crypto/scrypt.hpp"
+#include "bmm/crypto/sha256.hpp"
+#include "bmm/log.hpp"
+#include "bmm/stratum/config.hpp"
+#include "bmm/stratum/job_manager.hpp"
+#include "bmm/stratum/server.hpp"
+#include "bmm/stratum/share_sink.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+const char* k_usage = R"(usage: bmm-stratum --config FILE [--check]
+
+The BMM pool Stratum v1 server. It builds jobs from the coin node's
+getblocktemplate, validates every share, submits blocks, and publishes every
+verdict and block to a Redis stream (spooling to a local journal while Redis is
+away).
+
+  --config FILE   the TOML configuration (see deploy/config/bmm-stratum.toml)
+  --check         check the configuration and the node, then exit
+  -h, --help      this text
+
+Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 fetches a new template now
+(use it from the node's -blocknotify: blocknotify=pkill -USR1 bmm-stratum).
+Environment: BMM_SHA256_KERNEL, BMM_SCRYPT_KERNEL force a hash kernel family
+(scalar, shani, avx2, avx512).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace bmm;
+    std::string config_path;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "-h" || a == "--help") {
+            std::fputs(k_usage, stdout);
+            return 0;
+        } else if (a == "--config" && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (a == "--check") {
+            check_only = true;
+        } else {
+            std::fprintf(stderr, "bmm-stratum: unknown argument '%s'\n\n%s", a.c_str(), k_usage);
+            return 2;
+        }
+    }
+    if (config_path.empty()) {
+        std::fprintf(stderr, "bmm-stratum: --config FILE is required\n\n%s", k_usage);
+        return 2;
+    }
+    auto cfg = stratum::load_server_config(config_path);
+    if (!cfg) {
+        std::fprintf(stderr, "bmm-stratum: bad configuration: %s\n", cfg.error_message().c_str());
+        return 2;
+    }
+    log::level lvl = log::level::info;
+    log::parse_level(cfg->log_level, lvl);
+    log::set_level(lvl);
+
+    // Block the signals in every thread; the main thread waits for them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    rlimit nofile{};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    if (nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    log::info("stratum", "open file limit {}: at most about {} miners on this process",
+              static_cast<unsigned long long>(nofile.rlim_cur),
+              static_cast<unsigned long long>(nofile.rlim_cur > 64 ? nofile.rlim_cur - 64 : 0));
+    log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
+              crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
+
+    stratum::share_sink sink({cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id});
+    std::atomic<stratum::server*> srv{nullptr};
+    stratum::job_manager jobs(
+        *cfg,
+        [&srv](std::shared_ptr<const stratum::job> j) {
+            if (auto* s = srv.load()) s->publish_job(std::move(j));
+        },
+        [&sink, &cfg](const stratum::found_block& b, const std::string& answer, bool accepted) {
+            std::vector<stratum::record> r = {{{"type", "block"},
+                                               {"instance", std::to_string(cfg->instance_id)},
+                                               {"coin", cfg->coin},
+                                               {"height", std::to_string(b.height)},
+                                               {"hash", b.hash_hex},
+                                               {"account", b.account},
+                                               {"worker", b.worker},
+                                               {"job", b.job_id},
+                                               {"reward", std::to_string(b.reward)},
+                                               {"accepted", accepted ? "1" : "0"},
+                                               {"answer", answer},
+                                               {"time_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                              std::chrono::system_clock::now().time_since_epoch())
+                                                                              .count())}}};
+            sink.append(r);
+        });
+    auto started = jobs.start();
+    if (!started) {
+        log::error("stratum", "cannot start: {}", started.error_message());
+        return 1;
+    }
+    if (check_only) {
+        log::info("stratum", "configuration {} and the node are fine; height {}", config_path,
+                  jobs.current()->tmpl->height);
+        jobs.stop();
+        return 0;
+    }
+    if (auto s = sink.start(); !s) {
+        log::error("stratum", "cannot start the share journal: {}", s.error_message());
+        return 1;
+    }
+    stratum::server server(*cfg, jobs, sink);
+    if (auto s = server.start(); !s) {
+        log::error("stratum", "cannot start: {}", s.error_message());
+        jobs.stop();
+        sink.stop(1000);
+        return 1;
+    }
+    srv = &server;
+    server.publish_job(jobs.current());  // a job that arrived while the loops started
+    for (const auto& p : cfg->ports)
+        log::info("stratum", "stratum+tcp://{}:{} ready (start difficulty {}, {} to {})", p.host, p.port,
+                  p.start_difficulty, p.min_difficulty, p.max_difficulty);
+
+    while (true) {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        if (sig == SIGUSR1) {
+            log::info("stratum", "SIGUSR1: fetching a new block template");
+            jobs.refresh();
+            continue;
+        }
+        log::info("stratum", "{}: stopping (miners are told to reconnect)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    srv = nullptr;
+    server.stop();
+    jobs.stop();
+    sink.stop(5000);
+    const auto st = server.stats();
+    log::info("stratum", "stopped: {} connections, {} shares accepted, {} rejected, {} blocks", st.connections,
+              st.accepted, st.rejected, st.blocks);
+    return 0;
+}

@@ -1,0 +1,813 @@
+// The Stratum server: loops, sessions, the share batch. See server.hpp for the
+// design; this file is organised as
+//   1. usernames and passwords
+//   2. the per-loop context and sessions
+//   3. writing, closing
+//   4. methods (subscribe, authorize, configure, suggest_difficulty, submit)
+//   5. the share batch
+//   6. jobs and periodic duties
+//   7. start and stop
+
+#include "bmm/stratum/server.hpp"
+
+#include "bmm/hex.hpp"
+#include "bmm/log.hpp"
+#include "bmm/stratum/protocol.hpp"
+#include "bmm/stratum/vardiff.hpp"
+#include "bmm/verifier/share_verifier.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace bmm::stratum {
+
+// ---------------------------------------------------------------------------
+// 1. Usernames and passwords
+// ---------------------------------------------------------------------------
+
+result<worker_name> parse_worker_name(std::string_view username) {
+    if (username.empty()) return error{"empty username (use account.worker)"};
+    if (username.size() > 128) return error{"username longer than 128 characters"};
+    for (char c : username)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+            return error{"username may only hold letters, digits, '.', '_' and '-'"};
+    const auto dot = username.find('.');
+    worker_name w;
+    w.account = std::string(username.substr(0, dot));
+    w.worker = dot == std::string_view::npos ? "default" : std::string(username.substr(dot + 1));
+    if (w.account.empty()) return error{"empty account name before the '.'"};
+    if (w.worker.empty()) w.worker = "default";
+    return w;
+}
+
+bool password_difficulty(std::string_view password, double& out) {
+    std::size_t pos = 0;
+    while (pos <= password.size()) {
+        const std::size_t end = std::min(password.find(',', pos), password.size());
+        const std::string_view opt = password.substr(pos, end - pos);
+        if (opt.size() > 2 && opt.substr(0, 2) == "d=") {
+            const std::string v(opt.substr(2));
+            char* e = nullptr;
+            const double d = std::strtod(v.c_str(), &e);
+            if (e && *e == '\0' && d > 0 && std::isfinite(d)) {
+                out = d;
+                return true;
+            }
+        }
+        pos = end + 1;
+    }
+    return false;
+}
+
+// ---------------------------------------------------------------------------
+// 2. The per-loop context and sessions
+// ---------------------------------------------------------------------------
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double now_seconds() { return std::chrono::duration<double>(clock_type::now().time_since_epoch()).count(); }
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+constexpr double k_unsubscribed_timeout = 30;    // seconds to subscribe after connecting
+constexpr double k_idle_timeout = 900;           // seconds without a line
+constexpr unsigned k_max_bad_lines = 20;         // malformed lines before the connection is closed
+constexpr std::size_t k_jobs_kept = 16;          // recent jobs a share may still refer to
+constexpr std::uint32_t k_ntime_future = 7200;   // seconds past now an ntime may be
+
+std::atomic<std::uint32_t> g_extranonce_counter{0};
+log::rate_limiter g_reject_log(20, std::chrono::seconds(10));
+
+}  // namespace
+
+struct session;
+
+struct pending_share {
+    session* s = nullptr;
+    std::string id_json;
+    std::string worker;                  // full username as submitted
+    std::string job_id, en2, ntime, nonce, version_bits;
+    std::shared_ptr<const job> j;
+    double difficulty = 0;
+    uint256 target;
+    // Set when the share is judged without hashing (unknown job, duplicate, ...).
+    int early_code = 0;
+    std::string early_message;
+};
+
+struct session {
+    uv_tcp_t tcp;  // first member: the handle's address is the session's
+    server::loop_ctx* loop = nullptr;
+    const port_config* port = nullptr;
+    std::uint64_t id = 0;
+    std::string ip;
+    std::string inbuf;
+    bool subscribed = false;
+    bool closed = false;     // uv_close called
+    bool released = false;   // close callback ran; delete when no share is pending
+    unsigned pending = 0;    // shares of this session in the current batch
+    std::array<unsigned char, 4> en1{};
+    std::string en1_hex;
+    std::unordered_set<std::string> workers;  // authorised usernames
+    std::string account;                      // the first authorised account
+    std::uint32_t version_mask = 0;           // negotiated with mining.configure
+    double suggested = 0;                     // suggest_difficulty / d=
+    vardiff_state vd;
+    double prev_difficulty = 0;
+    std::uint64_t diff_changed_after = 0;     // jobs up to this seq were sent before the last change
+    std::uint64_t last_job_sent = 0;
+    double last_line = 0;
+    double connected_at = 0;
+    unsigned bad_lines = 0;
+    std::uint64_t accepted = 0, rejected = 0;
+};
+
+struct dup_key_hash {
+    std::size_t operator()(const std::string& s) const noexcept { return std::hash<std::string>()(s); }
+};
+
+struct server::loop_ctx {
+    server* srv = nullptr;
+    unsigned index = 0;
+    uv_loop_t loop{};
+    std::vector<std::unique_ptr<uv_tcp_t>> listeners;
+    std::vector<const port_config*> listener_ports;
+    uv_async_t wake{};
+    uv_check_t batch_check{};
+    uv_timer_t tick{};
+    std::thread thread;
+
+    // Mailbox from other threads.
+    std::mutex mu;
+    std::vector<std::shared_ptr<const job>> incoming;
+    bool stop_requested = false;
+    bool stopping = false;
+
+    // Loop-private state.
+    std::unordered_map<std::string, std::shared_ptr<const job>> jobs;
+    std::deque<std::string> job_order;
+    std::unordered_map<std::string, std::unordered_set<std::string, dup_key_hash>> seen;
+    std::shared_ptr<const job> current;
+    std::unordered_set<session*> sessions;
+    std::vector<pending_share> batch;
+    std::unique_ptr<verifier::batch_verifier> verifier;
+    simdjson::dom::parser parser;
+    std::uint64_t next_session = 1;
+
+    std::atomic<std::uint64_t> connections{0}, accepted{0}, rejected{0}, blocks{0};
+};
+
+namespace {
+
+using loop_ctx = server::loop_ctx;
+
+std::uint64_t job_seq(const std::string& id) { return std::strtoull(id.c_str(), nullptr, 16); }
+
+// ---------------------------------------------------------------------------
+// 3. Writing, closing
+// ---------------------------------------------------------------------------
+
+struct write_req {
+    uv_write_t req;
+    std::string data;
+};
+
+void send(session* s, std::string text) {
+    if (s->closed || text.empty()) return;
+    auto* w = new write_req;
+    w->data = std::move(text);
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1, [](uv_write_t* r, int) {
+        delete reinterpret_cast<write_req*>(r);
+    });
+    if (rc != 0) delete w;
+}
+
+void on_closed(uv_handle_t* h) {
+    auto* s = reinterpret_cast<session*>(h);
+    s->released = true;
+    if (s->pending == 0) delete s;
+}
+
+void close_session(session* s, const char* why) {
+    if (s->closed) return;
+    s->closed = true;
+    s->loop->sessions.erase(s);
+    log::debug("stratum", "connection {} from {} closed: {}", s->id, s->ip, why);
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), on_closed);
+}
+
+double session_difficulty(const session* s) { return s->vd.difficulty; }
+
+void send_difficulty(session* s) {
+    std::string params = "[";
+    params += format_difficulty(session_difficulty(s));
+    params += ']';
+    send(s, notification("mining.set_difficulty", params));
+}
+
+void send_job(session* s, const job& j, bool clean) {
+    send(s, notification("mining.notify", j.notify_params_json(clean)));
+    s->last_job_sent = job_seq(j.id);
+}
+
+// The session's difficulty has changed from `old_difficulty` to
+// s->vd.difficulty: announce it and re-send the current job so miners apply
+// it; shares on jobs sent before the change count at the lower of the two.
+void announce_difficulty(session* s, double old_difficulty) {
+    s->prev_difficulty = old_difficulty;
+    s->diff_changed_after = s->last_job_sent;
+    send_difficulty(s);
+    if (s->loop->current) send_job(s, *s->loop->current, false);
+}
+
+// ---------------------------------------------------------------------------
+// 4. Methods
+// ---------------------------------------------------------------------------
+
+std::string hex32(std::uint32_t v) {
+    char b[9];
+    std::snprintf(b, sizeof b, "%08x", v);
+    return b;
+}
+
+void handle_subscribe(session* s, const request& r) {
+    if (!s->subscribed) {
+        const std::uint32_t n = g_extranonce_counter.fetch_add(1);
+        s->en1 = {static_cast<unsigned char>(s->loop->srv->config().instance_id), static_cast<unsigned char>(n >> 16),
+                  static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+        s->en1_hex = to_hex(s->en1);
+        s->subscribed = true;
+    }
+    const std::string sub = "\"" + std::to_string(s->id) + "\"";
+    send(s, reply_result(r.id_json, "[[[\"mining.set_difficulty\"," + sub + "],[\"mining.notify\"," + sub + "]],\"" +
+                                        s->en1_hex + "\"," +
+                                        std::to_string(s->loop->srv->config().extranonce2_size) + "]"));
+}
+
+void handle_authorize(session* s, const request& r) {
+    std::string_view user, pass;
+    if (!param_string(r, 0, user)) {
+        send(s, reply_error(r.id_json, stratum_error::other, "malformed parameters: expected [username, password]"));
+        return;
+    }
+    (void)param_string(r, 1, pass);
+    auto w = parse_worker_name(user);
+    if (!w) {
+        unsigned long dropped = 0;
+        if (g_reject_log.allow(&dropped))
+            log::info("stratum", "refused worker '{}' from {}: {}", user.substr(0, 64), s->ip, w.error_message());
+        send(s, "{\"id\":" + r.id_json + ",\"result\":false,\"error\":[24," +
+                    json_string("unauthorized worker: " + w.error_message()) + ",null]}\n");
+        return;
+    }
+    const bool first = s->workers.empty();
+    s->workers.insert(std::string(user));
+    if (first) s->account = w->account;
+    double d = 0;
+    if (password_difficulty(pass, d)) s->suggested = d;
+    send(s, reply_result(r.id_json, "true"));
+    if (first) {
+        log::info("stratum", "{} authorised {}.{} on port {} (connection {})", s->ip, w->account, w->worker,
+                  s->port->port, s->id);
+        const double start = s->suggested > 0 ? s->suggested : s->port->start_difficulty;
+        s->vd = vardiff_start(*s->port, start, now_seconds());
+        s->prev_difficulty = s->vd.difficulty;
+        if (s->subscribed) {
+            send_difficulty(s);
+            if (s->loop->current) send_job(s, *s->loop->current, true);
+        }
+    }
+}
+
+void handle_configure(session* s, const request& r) {
+    // BIP310: params [[extensions...], {options}].
+    simdjson::dom::array exts;
+    simdjson::dom::object opts;
+    if (!r.has_params || r.params.at(0).get(exts) || r.params.at(1).get(opts)) {
+        send(s, reply_error(r.id_json, stratum_error::other, "malformed parameters: expected [[extensions], {options}]"));
+        return;
+    }
+    std::string result = "{";
+    auto add = [&result](const std::string& kv) {
+        if (result.size() > 1) result += ',';
+        result += kv;
+    };
+    for (simdjson::dom::element e : exts) {
+        std::string_view name;
+        if (e.get(name)) continue;
+        if (name == "version-rolling") {
+            std::string_view mask_hex;
+            std::uint32_t miner_mask = 0xffffffffu;
+            if (opts["version-rolling.mask"].get(mask_hex) == simdjson::SUCCESS)
+                miner_mask = static_cast<std::uint32_t>(std::strtoul(std::string(mask_hex).c_str(), nullptr, 16));
+            s->version_mask = s->loop->srv->config().version_mask & miner_mask;
+            add("\"version-rolling\":true,\"version-rolling.mask\":\"" + hex32(s->version_mask) + "\"");
+        } else if (name == "minimum-difficulty") {
+            double v = 0;
+            std::int64_t iv = 0;
+            if (opts["minimum-difficulty.value"].get(v) == simdjson::SUCCESS) s->suggested = std::max(s->suggested, v);
+            else if (opts["minimum-difficulty.value"].get(iv) == simdjson::SUCCESS)
+                s->suggested = std::max(s->suggested, static_cast<double>(iv));
+            add("\"minimum-difficulty\":true");
+        } else if (name == "subscribe-extranonce") {
+            add("\"subscribe-extranonce\":true");
+        } else {
+            add(json_string(name) + ":false");
+        }
+    }
+    result += "}";
+    send(s, reply_result(r.id_json, result));
+}
+
+void handle_suggest_difficulty(session* s, const request& r) {
+    double d = 0;
+    if (!param_number(r, 0, d) || !(d > 0) || !std::isfinite(d)) {
+        send(s, reply_error(r.id_json, stratum_error::other, "malformed parameters: expected [difficulty]"));
+        return;
+    }
+    s->suggested = d;
+    send(s, reply_result(r.id_json, "true"));
+    if (!s->workers.empty()) {
+        const double old = s->vd.difficulty;
+        s->vd = vardiff_start(*s->port, d, now_seconds());
+        if (s->vd.difficulty != old) announce_difficulty(s, old);
+    }
+}
+
+void reject_early(pending_share& p, stratum_error code, std::string message) {
+    p.early_code = static_cast<int>(code);
+    p.early_message = std::move(message);
+}
+
+// Normalises hex to lower case, for the duplicate key.
+std::string lower(std::string_view v) {
+    std::string s(v);
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+void handle_submit(session* s, const request& r) {
+    pending_share p;
+    p.s = s;
+    p.id_json = r.id_json;
+    std::string_view worker, job_id, en2, ntime, nonce, vbits;
+    const bool shaped = param_string(r, 0, worker) && param_string(r, 1, job_id) && param_string(r, 2, en2) &&
+                        param_string(r, 3, ntime) && param_string(r, 4, nonce);
+    if (shaped) {
+        p.worker = std::string(worker);
+        p.job_id = std::string(job_id);
+        p.en2 = lower(en2);
+        p.ntime = lower(ntime);
+        p.nonce = lower(nonce);
+        if (param_string(r, 5, vbits)) p.version_bits = lower(vbits);
+    }
+    auto& L = *s->loop;
+    if (!s->subscribed) {
+        reject_early(p, stratum_error::not_subscribed, "not subscribed");
+    } else if (!shaped) {
+        reject_early(p, stratum_error::other,
+                     "malformed parameters: expected [worker, job_id, extranonce2, ntime, nonce, (version_bits)]");
+    } else if (!s->workers.count(p.worker)) {
+        reject_early(p, stratum_error::unauthorized, "unauthorized worker");
+    } else {
+        auto it = L.jobs.find(p.job_id);
+        if (it == L.jobs.end()) {
+            reject_early(p, stratum_error::stale_job, "job not found");
+        } else {
+            p.j = it->second;
+            std::uint32_t nt = 0;
+            unsigned char nb[4];
+            if (from_hex_into(p.ntime, nb)) {
+                nt = (std::uint32_t{nb[0]} << 24) | (std::uint32_t{nb[1]} << 16) | (std::uint32_t{nb[2]} << 8) | nb[3];
+                const auto now = static_cast<std::uint32_t>(unix_ms() / 1000);
+                if (nt < p.j->tmpl->mintime || nt > now + k_ntime_future)
+                    reject_early(p, stratum_error::other, "ntime out of range");
+            }
+            std::uint32_t bits = 0;
+            unsigned char vb[4];
+            if (!p.early_code && !p.version_bits.empty() && from_hex_into(p.version_bits, vb)) {
+                bits = (std::uint32_t{vb[0]} << 24) | (std::uint32_t{vb[1]} << 16) | (std::uint32_t{vb[2]} << 8) | vb[3];
+                if (bits & ~s->version_mask) reject_early(p, stratum_error::other, "version bits outside the negotiated mask");
+            }
+            if (!p.early_code) {
+                std::string key = s->en1_hex + ':' + p.en2 + ':' + p.ntime + ':' + p.nonce + ':' + p.version_bits;
+                if (!L.seen[p.job_id].insert(std::move(key)).second)
+                    reject_early(p, stratum_error::duplicate, "duplicate share");
+            }
+            const bool before_change = job_seq(p.job_id) <= s->diff_changed_after;
+            p.difficulty = before_change ? std::min(s->prev_difficulty, s->vd.difficulty) : s->vd.difficulty;
+            auto t = target_from_difficulty(p.difficulty, p.j->data.algorithm);
+            p.target = t ? *t : uint256();
+        }
+    }
+    ++s->pending;
+    L.batch.push_back(std::move(p));
+}
+
+void handle_line(session* s, std::string_view line) {
+    s->last_line = now_seconds();
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty()) return;
+    std::string id = "null";
+    auto r = parse_request(s->loop->parser, line, &id);
+    if (!r) {
+        send(s, reply_error(id, stratum_error::other, r.error_message()));
+        if (++s->bad_lines > k_max_bad_lines) close_session(s, "too many malformed lines");
+        return;
+    }
+    const std::string& m = r->method;
+    if (m == "mining.submit") handle_submit(s, *r);
+    else if (m == "mining.subscribe") handle_subscribe(s, *r);
+    else if (m == "mining.authorize") handle_authorize(s, *r);
+    else if (m == "mining.configure") handle_configure(s, *r);
+    else if (m == "mining.suggest_difficulty") handle_suggest_difficulty(s, *r);
+    else if (m == "mining.extranonce.subscribe") send(s, reply_result(r->id_json, "true"));
+    else send(s, reply_error(r->id_json, stratum_error::other, "unknown method " + m.substr(0, 64)));
+}
+
+void on_alloc(uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
+    buf->base = new char[suggested];
+    buf->len = suggested;
+}
+
+void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
+    auto* s = reinterpret_cast<session*>(stream);
+    if (n < 0) {
+        delete[] buf->base;
+        close_session(s, n == UV_EOF ? "closed by the miner" : uv_strerror(static_cast<int>(n)));
+        return;
+    }
+    s->inbuf.append(buf->base, static_cast<std::size_t>(n));
+    delete[] buf->base;
+    std::size_t start = 0;
+    while (!s->closed) {
+        const std::size_t nl = s->inbuf.find('\n', start);
+        if (nl == std::string::npos) break;
+        handle_line(s, std::string_view(s->inbuf).substr(start, nl - start));
+        start = nl + 1;
+    }
+    s->inbuf.erase(0, start);
+    if (s->inbuf.size() > k_max_line) close_session(s, "line too long");
+}
+
+void on_connection(uv_stream_t* listener, int status) {
+    auto* L = static_cast<loop_ctx*>(listener->data);
+    if (status < 0 || L->stopping) return;
+    auto* s = new session;
+    s->loop = L;
+    for (std::size_t i = 0; i < L->listeners.size(); ++i)
+        if (reinterpret_cast<uv_stream_t*>(L->listeners[i].get()) == listener) s->port = L->listener_ports[i];
+    uv_tcp_init(&L->loop, &s->tcp);
+    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&s->tcp)) != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), [](uv_handle_t* h) { delete reinterpret_cast<session*>(h); });
+        return;
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    sockaddr_storage peer{};
+    int len = sizeof peer;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (uv_tcp_getpeername(&s->tcp, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+        if (peer.ss_family == AF_INET) uv_ip4_name(reinterpret_cast<sockaddr_in*>(&peer), ip, sizeof ip);
+        else uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&peer), ip, sizeof ip);
+    }
+    s->ip = ip;
+    s->id = (static_cast<std::uint64_t>(L->index) << 48) | L->next_session++;
+    s->connected_at = s->last_line = now_seconds();
+    s->vd = vardiff_start(*s->port, s->port->start_difficulty, s->connected_at);
+    s->prev_difficulty = s->vd.difficulty;
+    L->sessions.insert(s);
+    ++L->connections;
+    log::debug("stratum", "connection {} from {} on port {}", s->id, s->ip, s->port->port);
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp), on_alloc, on_read);
+}
+
+// ---------------------------------------------------------------------------
+// 5. The share batch
+// ---------------------------------------------------------------------------
+
+record share_record(const server_config& cfg, const pending_share& p, const verifier::verdict* v, bool accepted,
+                    int code, const std::string& reason, bool block) {
+    auto w = parse_worker_name(p.worker);
+    record r = {{"type", "share"},
+                {"instance", std::to_string(cfg.instance_id)},
+                {"coin", cfg.coin},
+                {"algorithm", std::string(to_string(cfg.algorithm))},
+                {"account", w ? w->account : std::string()},
+                {"worker", w ? w->worker : p.worker},
+                {"ip", p.s->ip},
+                {"job", p.job_id},
+                {"height", p.j ? std::to_string(p.j->tmpl->height) : std::string("0")},
+                {"difficulty", format_difficulty(p.difficulty)},
+                {"target", p.j ? p.target.to_hex() : std::string()},
+                {"accepted", accepted ? "1" : "0"},
+                {"code", std::to_string(code)},
+                {"reason", reason},
+                {"block", block ? "1" : "0"},
+                {"time_ms", std::to_string(unix_ms())}};
+    if (v && v->ok()) {
+        auto h = v->pow_hash;
+        std::reverse(h.begin(), h.end());
+        r.emplace_back("hash", to_hex(h));
+    }
+    return r;
+}
+
+void process_batch(loop_ctx& L) {
+    if (L.batch.empty()) return;
+    const server_config& cfg = L.srv->config();
+    std::vector<verifier::share> shares;
+    std::vector<std::size_t> hashed;  // batch index of each share handed to the verifier
+    for (std::size_t i = 0; i < L.batch.size(); ++i) {
+        const pending_share& p = L.batch[i];
+        if (p.early_code) continue;
+        shares.push_back({&p.j->data, p.s->en1, p.en2, p.ntime, p.nonce, p.version_bits, p.target});
+        hashed.push_back(i);
+    }
+    std::vector<verifier::verdict> verdicts(shares.size());
+    if (!shares.empty()) L.verifier->verify(shares, verdicts);
+
+    std::vector<record> records;
+    std::vector<std::string> replies(L.batch.size());
+    std::vector<bool> accepted_flags(L.batch.size());
+    records.reserve(L.batch.size());
+    std::size_t h = 0;
+    for (std::size_t i = 0; i < L.batch.size(); ++i) {
+        pending_share& p = L.batch[i];
+        const verifier::verdict* v = nullptr;
+        if (!p.early_code) v = &verdicts[h++];
+        bool block = false;
+        // A block first, whatever else is wrong with the share for accounting.
+        if (v && v->ok() && v->meets_network_target) {
+            block = true;
+            found_block b;
+            auto hash = v->block_hash;
+            std::reverse(hash.begin(), hash.end());
+            b.hash_hex = to_hex(hash);
+            b.height = p.j->tmpl->height;
+            auto w = parse_worker_name(p.worker);
+            b.account = w ? w->account : p.worker;
+            b.worker = w ? w->worker : "";
+            b.job_id = p.job_id;
+            b.reward = p.j->tmpl->coinbase_value;
+            unsigned char en2[verifier::k_max_extranonce2_size];
+            from_hex_into(p.en2, {en2, p.j->data.extranonce2_size});
+            b.bytes = assemble_block(*p.j, *v, p.s->en1, {en2, p.j->data.extranonce2_size});
+            log::info("block", "share from {} meets the network target: block {} at height {}, submitting", p.worker,
+                      b.hash_hex, b.height);
+            L.srv->job_manager_ref().submit(std::move(b));
+            ++L.blocks;
+        }
+        int code = p.early_code;
+        std::string reason = p.early_message;
+        if (!code && v) {
+            if (!v->ok()) {
+                code = static_cast<int>(stratum_error::other);
+                reason = std::string(verifier::describe(v->status));
+            } else if (!L.current || p.j->tmpl->prevhash != L.current->tmpl->prevhash) {
+                code = static_cast<int>(stratum_error::stale_job);
+                reason = "stale share";
+            } else if (!v->meets_target) {
+                code = static_cast<int>(stratum_error::low_difficulty);
+                reason = "low difficulty share";
+            }
+        }
+        const bool accepted = code == 0;
+        accepted_flags[i] = accepted;
+        records.push_back(share_record(cfg, p, v, accepted, code, reason, block));
+        if (accepted) {
+            replies[i] = reply_result(p.id_json, "true");
+            ++p.s->accepted;
+            ++L.accepted;
+        } else {
+            replies[i] = reply_error(p.id_json, static_cast<stratum_error>(code), reason);
+            ++p.s->rejected;
+            ++L.rejected;
+            unsigned long dropped = 0;
+            if (g_reject_log.allow(&dropped))
+                log::info("stratum", "rejected share from {} ({}): {}{}", p.worker, p.s->ip, reason,
+                          dropped ? fmt::format(" ({} more rejections not logged)", dropped) : std::string());
+        }
+    }
+    // Journal first: a verdict the miner hears is a verdict that is kept.
+    if (!L.srv->sink_ref().append(records)) {
+        for (std::size_t i = 0; i < L.batch.size(); ++i)
+            replies[i] = reply_error(L.batch[i].id_json, stratum_error::other, "pool cannot record shares right now");
+    }
+    const double now = now_seconds();
+    for (std::size_t i = 0; i < L.batch.size(); ++i) {
+        pending_share& p = L.batch[i];
+        session* s = p.s;
+        if (!s->closed) {
+            send(s, std::move(replies[i]));
+            const double old = s->vd.difficulty;
+            if (accepted_flags[i] && vardiff_on_share(s->vd, *s->port, now)) announce_difficulty(s, old);
+        }
+        if (--s->pending == 0 && s->released) delete s;
+    }
+    L.batch.clear();
+}
+
+// ---------------------------------------------------------------------------
+// 6. Jobs and periodic duties
+// ---------------------------------------------------------------------------
+
+void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
+    if (L.jobs.count(j->id)) return;  // the same job handed over twice
+    const bool clean = !L.current || j->tmpl->prevhash != L.current->tmpl->prevhash;
+    L.jobs[j->id] = j;
+    L.job_order.push_back(j->id);
+    while (L.job_order.size() > k_jobs_kept) {
+        L.jobs.erase(L.job_order.front());
+        L.seen.erase(L.job_order.front());
+        L.job_order.pop_front();
+    }
+    L.current = j;
+    for (session* s : L.sessions)
+        if (s->subscribed && !s->workers.empty()) send_job(s, *j, clean);
+}
+
+void begin_stop(loop_ctx& L);
+
+void on_wake(uv_async_t* a) {
+    auto& L = *static_cast<loop_ctx*>(a->data);
+    std::vector<std::shared_ptr<const job>> jobs;
+    bool stop = false;
+    {
+        std::lock_guard lock(L.mu);
+        jobs.swap(L.incoming);
+        stop = L.stop_requested;
+    }
+    for (auto& j : jobs) take_job(L, std::move(j));
+    if (stop && !L.stopping) begin_stop(L);
+}
+
+void on_batch_check(uv_check_t* c) { process_batch(*static_cast<loop_ctx*>(c->data)); }
+
+// Periodic duties, once a second: vardiff for quiet miners; closing
+// connections that never subscribed or have gone idle.
+void on_tick(uv_timer_t* t) {
+    auto& L = *static_cast<loop_ctx*>(t->data);
+    const double now = now_seconds();
+    std::vector<session*> to_close;
+    for (session* s : L.sessions) {
+        if (!s->subscribed && now - s->connected_at > k_unsubscribed_timeout) to_close.push_back(s);
+        else if (now - s->last_line > k_idle_timeout) to_close.push_back(s);
+        else if (!s->workers.empty()) {
+            const double old = s->vd.difficulty;
+            if (vardiff_on_tick(s->vd, *s->port, now)) announce_difficulty(s, old);
+        }
+    }
+    for (session* s : to_close) close_session(s, "idle");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Start and stop
+// ---------------------------------------------------------------------------
+
+void begin_stop(loop_ctx& L) {
+    L.stopping = true;
+    for (auto& l : L.listeners) uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+    process_batch(L);
+    std::vector<session*> all(L.sessions.begin(), L.sessions.end());
+    for (session* s : all) {
+        send(s, notification("client.reconnect", "[]"));
+        close_session(s, "pool shutting down");
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&L.wake), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&L.batch_check), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&L.tick), nullptr);
+}
+
+result<bool> bind_listener(loop_ctx& L, const port_config& p) {
+    auto tcp = std::make_unique<uv_tcp_t>();
+    sockaddr_storage addr{};
+    const bool v6 = p.host.find(':') != std::string::npos;
+    int rc = v6 ? uv_ip6_addr(p.host.c_str(), p.port, reinterpret_cast<sockaddr_in6*>(&addr))
+                : uv_ip4_addr(p.host.c_str(), p.port, reinterpret_cast<sockaddr_in*>(&addr));
+    if (rc) return error{"[[port]] host " + p.host + " is not an IP address"};
+    uv_tcp_init_ex(&L.loop, tcp.get(), v6 ? AF_INET6 : AF_INET);
+    uv_os_fd_t fd;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(tcp.get()), &fd);
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    rc = uv_tcp_bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), 0);
+    if (!rc) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 4096, on_connection);
+    if (rc) {
+        uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+        return error{"cannot listen on " + p.host + ":" + std::to_string(p.port) + ": " + uv_strerror(rc) +
+                     " (is another program on that port?)"};
+    }
+    tcp->data = &L;
+    L.listeners.push_back(std::move(tcp));
+    L.listener_ports.push_back(&p);
+    return true;
+}
+
+}  // namespace
+
+server::server(const server_config& cfg, job_manager& jobs, share_sink& sink) : cfg_(cfg), jobs_(jobs), sink_(sink) {
+    std::random_device rd;
+    g_extranonce_counter = rd();
+}
+
+server::~server() { stop(); }
+
+result<bool> server::start() {
+    const unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) {
+        auto L = std::make_unique<loop_ctx>();
+        L->srv = this;
+        L->index = i;
+        uv_loop_init(&L->loop);
+        for (const auto& p : cfg_.ports) {
+            auto ok = bind_listener(*L, p);
+            if (!ok) {
+                uv_run(&L->loop, UV_RUN_NOWAIT);
+                for (auto& l : L->listeners) uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+                uv_run(&L->loop, UV_RUN_DEFAULT);
+                uv_loop_close(&L->loop);
+                stop();
+                return ok;
+            }
+        }
+        uv_async_init(&L->loop, &L->wake, on_wake);
+        L->wake.data = L.get();
+        uv_check_init(&L->loop, &L->batch_check);
+        L->batch_check.data = L.get();
+        uv_check_start(&L->batch_check, on_batch_check);
+        uv_timer_init(&L->loop, &L->tick);
+        L->tick.data = L.get();
+        uv_timer_start(&L->tick, on_tick, 1000, 1000);
+        L->verifier = std::make_unique<verifier::batch_verifier>();
+        if (auto j = jobs_.current()) take_job(*L, j);
+        loops_.push_back(std::move(L));
+    }
+    for (auto& L : loops_) {
+        loop_ctx* raw = L.get();
+        raw->thread = std::thread([raw] {
+            uv_run(&raw->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&raw->loop);
+        });
+    }
+    started_ = true;
+    log::info("stratum", "{} loop thread(s) listening on {} port(s); kernels: {}", n, cfg_.ports.size(),
+              loops_.front()->verifier->describe_kernels());
+    return true;
+}
+
+void server::publish_job(std::shared_ptr<const job> j) {
+    for (auto& L : loops_) {
+        {
+            std::lock_guard lock(L->mu);
+            L->incoming.push_back(j);
+        }
+        uv_async_send(&L->wake);
+    }
+}
+
+void server::stop() {
+    if (!started_) return;
+    started_ = false;
+    for (auto& L : loops_) {
+        {
+            std::lock_guard lock(L->mu);
+            L->stop_requested = true;
+        }
+        uv_async_send(&L->wake);
+    }
+    for (auto& L : loops_)
+        if (L->thread.joinable()) L->thread.join();
+    final_ = stats();
+    loops_.clear();
+}
+
+server_stats server::stats() const {
+    server_stats s = final_;
+    for (const auto& L : loops_) {
+        s.connections += L->connections;
+        s.accepted += L->accepted;
+        s.rejected += L->rejected;
+        s.blocks += L->blocks;
+    }
+    return s;
+}
+
+unsigned server::loops() const { return static_cast<unsigned>(loops_.size()); }
+
+}  // namespace bmm::stratum
