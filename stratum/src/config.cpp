@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -168,9 +170,10 @@ server_config parse(const toml::table& root, const std::string& file) {
     p.integer("extranonce2_size", c.extranonce2_size, 2, 8);
     std::string mask = "1fffe000";
     p.string("version_mask", mask);
-    char* end = nullptr;
-    const unsigned long m = std::strtoul(mask.c_str(), &end, 16);
-    if (mask.empty() || mask.size() > 8 || *end)
+    // Hex digits only: strtoul alone would take "-1", "+f", " f" and "0x1f".
+    const bool hex = std::all_of(mask.begin(), mask.end(), [](unsigned char ch) { return std::isxdigit(ch) != 0; });
+    const unsigned long m = std::strtoul(mask.c_str(), nullptr, 16);
+    if (mask.empty() || mask.size() > 8 || !hex)
         throw config_error{p.at("version_mask") + ": [pool] version_mask must be up to 8 hex digits, e.g. \"1fffe000\""};
     c.version_mask = static_cast<std::uint32_t>(m);
     p.integer("threads", c.threads, 0, 256);

@@ -38,8 +38,12 @@ std::optional<double> vardiff_on_share(vardiff_state& s, const port_config& port
 }
 
 std::optional<double> vardiff_on_tick(vardiff_state& s, const port_config& port, double now) {
-    if (s.shares > 0 || now - s.window_start < 2 * port.retarget_seconds) return std::nullopt;
-    return change(s, port, s.difficulty / 2, now);
+    const double elapsed = now - s.window_start;
+    if (elapsed < 2 * port.retarget_seconds) return std::nullopt;
+    if (s.shares == 0) return change(s, port, s.difficulty / 2, now);
+    // Shares early in the window, then silence for a window or more: lower on
+    // the rate so far rather than wait for a share that may not come.
+    return change(s, port, std::min(s.difficulty, s.difficulty * port.target_share_seconds * s.shares / elapsed), now);
 }
 
 }  // namespace bmm::stratum

@@ -7,7 +7,8 @@
 // so a fast miner ramps up within seconds), the new difficulty is
 // difficulty × expected interval / observed interval, limited to a factor of 4
 // per step and ignored when within 10 % of the current one. A miner silent for
-// two windows gets its difficulty halved, so a slow miner is never stuck.
+// two windows gets its difficulty halved (or, if it sent a few shares early in
+// them, lowered to the rate those show), so a slow miner is never stuck.
 
 #include "bmm/stratum/config.hpp"
 
