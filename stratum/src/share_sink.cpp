@@ -5,10 +5,13 @@
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
 #include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -18,7 +21,12 @@ namespace bmm::stratum {
 namespace {
 
 constexpr std::size_t k_batch_records = 512;
-constexpr std::uint64_t k_truncate_at = 64ull << 20;  // rewind a fully published journal past 64 MiB
+constexpr std::size_t k_read_window = 4u << 20;        // journal bytes read per batch (grown for a longer line)
+
+// journal.offset: the committed journal offset, then the last boot stamp used
+// in uids (absent in files written before it existed).
+constexpr off_t k_offset_at = 0;
+constexpr off_t k_boot_at = 8;
 
 bool write_all(int fd, const char* p, std::size_t n) {
     while (n > 0) {
@@ -33,6 +41,51 @@ bool write_all(int fd, const char* p, std::size_t n) {
     return true;
 }
 
+// Length of the well-formed UTF-8 sequence at s[i], 0 when there is none.
+std::size_t utf8_sequence_at(std::string_view s, std::size_t i) {
+    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = at(i);
+    if (c < 0x80) return 1;
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;  // no overlong forms
+        if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;  // nothing past U+10FFFF
+    } else {
+        return 0;
+    }
+    if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k)
+        if (at(i + k) < 0x80 || at(i + k) > 0xbf) return 0;
+    return n;
+}
+
+// A JSON string body for `s`; bytes that are not UTF-8 become U+FFFD, since a
+// line the journal reader cannot parse would lose the whole record.
+std::string json_string(std::string_view s) {
+    if (simdjson::validate_utf8(s.data(), s.size())) return node::json_escape(s);
+    std::string clean;
+    clean.reserve(s.size() + 8);
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = utf8_sequence_at(s, i);
+        if (n == 0) {
+            clean += "\xef\xbf\xbd";
+            ++i;
+        } else {
+            clean.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return node::json_escape(clean);
+}
+
 }  // namespace
 
 std::string record_to_json_line(const record& r) {
@@ -40,9 +93,9 @@ std::string record_to_json_line(const record& r) {
     for (std::size_t i = 0; i < r.size(); ++i) {
         if (i) s += ',';
         s += '"';
-        s += node::json_escape(r[i].first);
+        s += json_string(r[i].first);
         s += "\":\"";
-        s += node::json_escape(r[i].second);
+        s += json_string(r[i].second);
         s += '"';
     }
     s += "}\n";
@@ -50,7 +103,7 @@ std::string record_to_json_line(const record& r) {
 }
 
 bool record_from_json_line(std::string_view line, record& out) {
-    simdjson::dom::parser parser;
+    thread_local simdjson::dom::parser parser;
     simdjson::dom::object obj;
     if (parser.parse(line.data(), line.size()).get(obj)) return false;
     out.clear();
@@ -79,17 +132,36 @@ result<bool> share_sink::start() {
     if (journal_fd_ < 0) return error{journal + ": " + std::strerror(errno) + " (check [redis] spool_dir)"};
     offset_fd_ = ::open(offset.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (offset_fd_ < 0) return error{offset + ": " + std::strerror(errno)};
-    std::uint64_t committed = 0;
-    if (::pread(offset_fd_, &committed, sizeof committed, 0) != static_cast<ssize_t>(sizeof committed)) committed = 0;
+    std::uint64_t committed = 0, last_boot = 0;
+    if (::pread(offset_fd_, &committed, sizeof committed, k_offset_at) != static_cast<ssize_t>(sizeof committed))
+        committed = 0;
+    if (::pread(offset_fd_, &last_boot, sizeof last_boot, k_boot_at) != static_cast<ssize_t>(sizeof last_boot))
+        last_boot = 0;
     struct stat st {};
-    ::fstat(journal_fd_, &st);
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (::fstat(journal_fd_, &st) != 0) return error{journal + ": " + std::strerror(errno)};
+    auto size = static_cast<std::uint64_t>(st.st_size);
+    // A crash in the middle of a write leaves a torn last line; end it, so that
+    // it is skipped as malformed instead of swallowing the next record (and
+    // instead of the publisher waiting forever for its newline).
+    char last = '\n';
+    if (size > 0 && ::pread(journal_fd_, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n') {
+        log::warn("sink", "journal {} ends in the middle of a line (a crash while writing?); it will be skipped",
+                  journal);
+        if (!write_all(journal_fd_, "\n", 1)) return error{journal + ": " + std::strerror(errno)};
+        ++size;
+    }
     if (committed > size) committed = size;
     committed_ = committed;
     written_ = size;
-    boot_ = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count());
+    // The boot stamp makes uids unique across restarts: it never repeats, even
+    // when the sink restarts within the same millisecond or the clock steps back.
+    const auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count());
+    const std::uint64_t boot = std::max(now_ms, last_boot + 1);
+    if (::pwrite(offset_fd_, &boot, sizeof boot, k_boot_at) != static_cast<ssize_t>(sizeof boot))
+        return error{offset + ": " + std::strerror(errno)};
+    boot_ = std::to_string(boot);
     if (size > committed)
         log::info("sink", "journal {} holds {} bytes not yet in Redis: replaying them", journal, size - committed);
     thread_ = std::thread([this] { run(); });
@@ -106,8 +178,18 @@ bool share_sink::append(std::vector<record>& records) {
     {
         std::lock_guard lock(mu_);
         if (!write_all(journal_fd_, buf.data(), buf.size())) {
+            const int err = errno;
             log::error("sink", "cannot append to the journal in {}: {}; verdicts cannot be kept", cfg_.spool_dir,
-                       std::strerror(errno));
+                       std::strerror(err));
+            // Part of the batch may have gone in: cut it off, so that no record
+            // of a refused batch is published and no torn line swallows the
+            // next one. Failing that, end the torn line so it is skipped.
+            if (::ftruncate(journal_fd_, static_cast<off_t>(written_.load())) != 0) {
+                struct stat st {};
+                if (::fstat(journal_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > written_.load() &&
+                    write_all(journal_fd_, "\n", 1))
+                    written_ = static_cast<std::uint64_t>(st.st_size) + 1;
+            }
             return false;
         }
         written_ += buf.size();
@@ -118,32 +200,45 @@ bool share_sink::append(std::vector<record>& records) {
 
 void share_sink::commit(std::uint64_t offset) {
     committed_ = offset;
-    if (::pwrite(offset_fd_, &offset, sizeof offset, 0) != static_cast<ssize_t>(sizeof offset))
+    if (::pwrite(offset_fd_, &offset, sizeof offset, k_offset_at) != static_cast<ssize_t>(sizeof offset))
         log::warn("sink", "cannot record the journal offset: {}", std::strerror(errno));
 }
 
-// Sends records from `offset` on; advances it past what Redis acknowledged.
-// Returns false when Redis failed.
-bool share_sink::publish_from(std::uint64_t& offset) {
+// Sends the records from `offset` on and advances it past what Redis
+// acknowledged (malformed lines count as done). Each batch is one MULTI/EXEC
+// transaction: Redis takes all of it or none (a refusal such as OOM aborts the
+// whole batch), so a retry neither repeats records nor reorders the stream.
+share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
     redisContext* c = static_cast<redisContext*>(redis_);
     const std::uint64_t end = written_.load();
-    if (offset >= end) return true;
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - offset, 4u << 20));
-    std::string chunk(want, '\0');
-    const ssize_t got = ::pread(journal_fd_, chunk.data(), want, static_cast<off_t>(offset));
-    if (got <= 0) return true;
-    chunk.resize(static_cast<std::size_t>(got));
-    // Whole lines only; a line still being written is picked up next time.
+    if (offset >= end) return publish_status::ok;
+    // Whole lines only (append() writes whole batches, so there is always one
+    // unless a single line is longer than the window: then read more).
+    std::string chunk;
+    for (std::size_t window = k_read_window;; window *= 2) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end - offset, window));
+        chunk.resize(want);
+        const ssize_t got = ::pread(journal_fd_, chunk.data(), want, static_cast<off_t>(offset));
+        if (got <= 0) return publish_status::ok;
+        chunk.resize(static_cast<std::size_t>(got));
+        if (chunk.find('\n') != std::string::npos || chunk.size() < want || want == end - offset) break;
+    }
+
+    struct line {
+        std::uint64_t next;  // journal offset after the line
+        bool sent;           // false: malformed, skipped
+    };
+    std::vector<line> lines;
     std::size_t pos = 0, sent = 0;
-    std::vector<std::size_t> line_ends;
     record r;
     std::vector<const char*> argv;
     std::vector<std::size_t> argl;
-    while (pos < chunk.size() && line_ends.size() < k_batch_records) {
+    while (pos < chunk.size() && lines.size() < k_batch_records) {
         const std::size_t nl = chunk.find('\n', pos);
         if (nl == std::string::npos) break;
-        const std::string_view line(chunk.data() + pos, nl - pos);
-        if (record_from_json_line(line, r)) {
+        const std::string_view text(chunk.data() + pos, nl - pos);
+        if (record_from_json_line(text, r)) {
+            if (sent++ == 0) redisAppendCommand(c, "MULTI");
             argv.assign({"XADD", cfg_.stream.c_str(), "*"});
             argl.assign({4, cfg_.stream.size(), 1});
             for (auto& [k, v] : r) {
@@ -154,33 +249,75 @@ bool share_sink::publish_from(std::uint64_t& offset) {
             }
             // hiredis copies the arguments into its output buffer here.
             redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data());
-            ++sent;
+            lines.push_back({offset + nl + 1, true});
         } else {
             log::warn("sink", "skipping a malformed journal line at offset {}", offset + pos);
+            lines.push_back({offset + nl + 1, false});
         }
-        line_ends.push_back(nl + 1);
         pos = nl + 1;
     }
-    for (std::size_t i = 0; i < sent; ++i) {
-        void* reply = nullptr;
-        if (redisGetReply(c, &reply) != REDIS_OK) return false;
-        const auto* rep = static_cast<redisReply*>(reply);
-        const bool bad = rep && rep->type == REDIS_REPLY_ERROR;
-        if (bad) log::error("sink", "Redis refused XADD to {}: {}", cfg_.stream, rep->str);
-        freeReplyObject(reply);
-        if (bad) return false;
+    if (lines.empty()) return publish_status::ok;
+    if (sent == 0) {  // nothing but malformed lines
+        offset = lines.back().next;
+        commit(offset);
+        return publish_status::ok;
     }
-    if (!line_ends.empty()) {
-        offset += line_ends.back();
-        published_ += sent;
+    redisAppendCommand(c, "EXEC");
+
+    // Replies: +OK for MULTI, +QUEUED per XADD, then EXEC's array (or an error
+    // when the transaction was refused). All are read, to stay in step.
+    std::string refusal;
+    redisReply* exec = nullptr;
+    for (std::size_t i = 0; i < sent + 2; ++i) {
+        void* reply = nullptr;
+        if (redisGetReply(c, &reply) != REDIS_OK) return publish_status::lost;
+        auto* rep = static_cast<redisReply*>(reply);
+        if (rep && rep->type == REDIS_REPLY_ERROR && refusal.empty()) refusal.assign(rep->str, rep->len);
+        if (i == sent + 1) {
+            exec = rep;
+        } else {
+            freeReplyObject(reply);
+        }
+    }
+    // What EXEC ran; a command failing inside it (which XADD with an id of
+    // "*" does not do short of a wrong key type) ends the acknowledged prefix.
+    std::size_t acked = 0;
+    if (exec && exec->type == REDIS_REPLY_ARRAY && exec->elements == sent) {
+        while (acked < sent && exec->element[acked]->type != REDIS_REPLY_ERROR) ++acked;
+        if (acked < sent && refusal.empty())
+            refusal.assign(exec->element[acked]->str, exec->element[acked]->len);
+    } else if (refusal.empty()) {
+        refusal = "EXEC did not run the batch";
+    }
+    if (exec) freeReplyObject(exec);
+    std::uint64_t new_offset = offset;
+    for (std::size_t i = 0, n = 0; i < lines.size(); ++i) {
+        if (lines[i].sent && n++ >= acked) break;
+        new_offset = lines[i].next;
+    }
+    published_ += acked;
+    if (new_offset > offset) {
+        offset = new_offset;
         commit(offset);
     }
-    return true;
+    if (!refusal.empty()) {
+        log::error("sink", "Redis refused XADD to {}: {}", cfg_.stream, refusal);
+        return publish_status::refused;
+    }
+    return publish_status::ok;
 }
 
 void share_sink::run() {
+    // Writing to a connection Redis has closed must fail with EPIPE, not kill
+    // the process through SIGPIPE (hiredis writes with plain write()).
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+
     auto backoff = std::chrono::milliseconds(100);
     bool reported_down = false;
+    bool refusing = false;  // Redis answers but refuses the batch: keep backing off across reconnects
     while (true) {
         if (!redis_) {
             timeval tv{2, 0};
@@ -189,7 +326,7 @@ void share_sink::run() {
                 redisSetTimeout(c, tv);
                 redis_ = c;
                 redis_up_ = true;
-                backoff = std::chrono::milliseconds(100);
+                if (!refusing) backoff = std::chrono::milliseconds(100);
                 if (reported_down)
                     log::info("sink", "Redis at {}:{} is back; sending the spooled backlog", cfg_.redis_host,
                               cfg_.redis_port);
@@ -203,26 +340,47 @@ void share_sink::run() {
                 redis_up_ = false;
             }
         }
-        std::uint64_t offset = committed_.load();
-        if (redis_ && !publish_from(offset)) {
-            if (!reported_down)
-                log::warn("sink", "lost Redis at {}:{} ({}); spooling to {}/journal.log", cfg_.redis_host,
-                          cfg_.redis_port, static_cast<redisContext*>(redis_)->errstr, cfg_.spool_dir);
-            reported_down = true;
-            redisFree(static_cast<redisContext*>(redis_));
-            redis_ = nullptr;
-            redis_up_ = false;
+        bool progressed = false, refused = false;
+        if (redis_) {
+            const std::uint64_t before = committed_.load();
+            std::uint64_t offset = before;
+            const publish_status st = publish_from(offset);
+            progressed = offset > before;
+            if (st == publish_status::lost) {
+                if (!reported_down)
+                    log::warn("sink", "lost Redis at {}:{} ({}); spooling to {}/journal.log", cfg_.redis_host,
+                              cfg_.redis_port, static_cast<redisContext*>(redis_)->errstr, cfg_.spool_dir);
+                reported_down = true;
+                redis_up_ = false;
+            }
+            refused = st == publish_status::refused;
+            refusing = refused || (refusing && !progressed);
+            if (st != publish_status::ok) {
+                // A fresh connection after a refusal too: no transaction state
+                // can linger into the retry.
+                redisFree(static_cast<redisContext*>(redis_));
+                redis_ = nullptr;
+            }
+            if (progressed) backoff = std::chrono::milliseconds(100);
         }
         std::unique_lock lock(mu_);
-        // A fully published, large journal starts again from zero.
-        if (committed_ == written_ && written_ > k_truncate_at && ::ftruncate(journal_fd_, 0) == 0) {
+        // A fully published, large journal starts again from zero (appends,
+        // which take the same lock, go on at the new end).
+        if (committed_ == written_ && written_ > cfg_.rewind_bytes && ::ftruncate(journal_fd_, 0) == 0) {
             written_ = 0;
             commit(0);
         }
         const bool caught_up = committed_.load() >= written_.load();
-        if (stopping_ && (caught_up || !redis_ || std::chrono::steady_clock::now() >= stop_deadline_)) break;
-        if (!redis_) {
-            cv_.wait_for(lock, backoff, [this] { return stopping_.load(); });
+        const bool lost = !redis_ && !refused;
+        if (stopping_ && (caught_up || lost || std::chrono::steady_clock::now() >= stop_deadline_)) break;
+        if (!redis_ || refused || (!caught_up && !progressed)) {
+            // Back off: Redis is away, refuses writes, or there was nothing
+            // whole to send. New records do not cut this short; stop() does,
+            // and a stopping sink waits no longer than its deadline.
+            const bool was_stopping = stopping_.load();
+            auto until = std::chrono::steady_clock::now() + backoff;
+            if (was_stopping) until = std::min(until, stop_deadline_);
+            cv_.wait_until(lock, until, [&] { return stopping_.load() && !was_stopping; });
             backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
         } else if (caught_up) {
             cv_.wait_for(lock, std::chrono::milliseconds(200),

@@ -14,7 +14,9 @@
 //
 // Delivery is at least once: a crash between XADD and the offset commit
 // re-sends a few records on restart. Every record carries a unique `uid`
-// (instance, boot time, sequence) by which the consumer drops repeats.
+// (instance, boot time, sequence) by which the consumer drops repeats; the
+// boot time is kept in journal.offset and always moves forward, so a quick
+// restart (or a clock stepped back) cannot repeat a uid.
 
 #include "bmm/result.hpp"
 
@@ -24,6 +26,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -39,6 +42,8 @@ struct sink_config {
     std::string stream = "bmm:shares";
     std::string spool_dir;      // holds journal.log and journal.offset
     std::uint32_t instance_id = 0;
+    // A fully published journal larger than this starts again from zero.
+    std::uint64_t rewind_bytes = 64ull << 20;
 };
 
 struct sink_stats {
@@ -69,8 +74,9 @@ public:
     sink_stats stats() const;
 
 private:
+    enum class publish_status { ok, refused, lost };
     void run();
-    bool publish_from(std::uint64_t& offset);
+    publish_status publish_from(std::uint64_t& offset);
     void commit(std::uint64_t offset);
 
     sink_config cfg_;
@@ -91,6 +97,7 @@ private:
 };
 
 // Serialises a record as one JSON line (used by the journal; exposed for tests).
+// JSON strings are Unicode, so bytes that are not valid UTF-8 become U+FFFD.
 std::string record_to_json_line(const record& r);
 // Parses a journal line back; false when it is not one.
 bool record_from_json_line(std::string_view line, record& out);
