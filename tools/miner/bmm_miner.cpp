@@ -306,7 +306,7 @@ int main(int argc, char** argv) {
                 } else {
                     ++rejected;
                     std::string_view msg = "unknown";
-                    if (err.is_array()) (void)err.at(1).get(msg);
+                    if (err.is_array() && err.at(1).get(msg)) msg = "unknown";
                     ++reasons[std::string(msg)];
                 }
             }
@@ -368,7 +368,7 @@ int main(int argc, char** argv) {
             } else {
                 ++rejected;
                 std::string_view msg = "unknown";
-                if (err.is_array()) (void)err.at(1).get(msg);
+                if (err.is_array() && err.at(1).get(msg)) msg = "unknown";
                 ++reasons[std::string(msg)];
             }
         }
