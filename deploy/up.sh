@@ -99,4 +99,10 @@ if [ ${#not_built[@]} -gt 0 ]; then
 fi
 if [[ " ${not_built[*]} " == *" bmm-stratum "* ]]; then
   log "bmm-stratum is not built yet, so there is nothing to point a miner at yet"
+else
+  port=$(awk '/^\[\[port\]\]/{p=1} p && $1=="port"{print $3; exit}' "$CONFIG_DIR/bmm-stratum.toml")
+  log "Stratum (scrypt, litecoind regtest): stratum+tcp://127.0.0.1:${port}"
+  log "  worker: any account.worker name, e.g. alice.rig1 (password: x, or d=<difficulty>)"
+  log "  try it: $BIN_DIR/bmm-miner --url stratum+tcp://127.0.0.1:${port} --user alice.rig1 --shares 5"
+  log "  pool log: $STACK_DIR/logs/bmm-stratum.log; shares go to the Redis stream bmm:shares"
 fi
