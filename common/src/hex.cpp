@@ -29,6 +29,19 @@ std::string to_hex(std::span<const unsigned char> bytes) {
     return s;
 }
 
+std::string be32_hex(std::uint32_t v) {
+    const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                                static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+    return to_hex(b);
+}
+
+bool parse_be32_hex(std::string_view hex, std::uint32_t& out) noexcept {
+    unsigned char b[4];
+    if (!from_hex_into(hex, b)) return false;
+    out = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
+    return true;
+}
+
 bool is_hex(std::string_view hex) noexcept {
     if (hex.size() % 2 != 0) return false;
     for (char c : hex)

@@ -9,12 +9,6 @@
 namespace bmm::stratum {
 namespace {
 
-std::string be32_hex(std::uint32_t v) {
-    char b[9];
-    std::snprintf(b, sizeof b, "%08x", v);
-    return b;
-}
-
 }  // namespace
 
 std::vector<hash256> coinbase_merkle_branch(std::span<const hash256> txids) {

@@ -240,12 +240,6 @@ void announce_difficulty(session* s, double old_difficulty) {
 // 4. Methods
 // ---------------------------------------------------------------------------
 
-std::string hex32(std::uint32_t v) {
-    char b[9];
-    std::snprintf(b, sizeof b, "%08x", v);
-    return b;
-}
-
 void handle_subscribe(session* s, const request& r) {
     if (!s->subscribed) {
         const std::uint32_t n = g_extranonce_counter.fetch_add(1);
@@ -317,7 +311,7 @@ void handle_configure(session* s, const request& r) {
             if (opts["version-rolling.mask"].get(mask_hex) == simdjson::SUCCESS)
                 miner_mask = static_cast<std::uint32_t>(std::strtoul(std::string(mask_hex).c_str(), nullptr, 16));
             s->version_mask = s->loop->srv->config().version_mask & miner_mask;
-            add("\"version-rolling\":true,\"version-rolling.mask\":\"" + hex32(s->version_mask) + "\"");
+            add("\"version-rolling\":true,\"version-rolling.mask\":\"" + be32_hex(s->version_mask) + "\"");
         } else if (name == "minimum-difficulty") {
             double v = 0;
             std::int64_t iv = 0;
@@ -392,17 +386,13 @@ void handle_submit(session* s, const request& r) {
         } else {
             p.j = it->second;
             std::uint32_t nt = 0;
-            unsigned char nb[4];
-            if (from_hex_into(p.ntime, nb)) {
-                nt = (std::uint32_t{nb[0]} << 24) | (std::uint32_t{nb[1]} << 16) | (std::uint32_t{nb[2]} << 8) | nb[3];
+            if (parse_be32_hex(p.ntime, nt)) {
                 const auto now = static_cast<std::uint32_t>(unix_ms() / 1000);
                 if (nt < p.j->tmpl->mintime || nt > now + k_ntime_future)
                     reject_early(p, stratum_error::other, "ntime out of range");
             }
             std::uint32_t bits = 0;
-            unsigned char vb[4];
-            if (!p.early_code && !p.version_bits.empty() && from_hex_into(p.version_bits, vb)) {
-                bits = (std::uint32_t{vb[0]} << 24) | (std::uint32_t{vb[1]} << 16) | (std::uint32_t{vb[2]} << 8) | vb[3];
+            if (!p.early_code && !p.version_bits.empty() && parse_be32_hex(p.version_bits, bits)) {
                 if (bits & ~s->version_mask) reject_early(p, stratum_error::other, "version bits outside the negotiated mask");
             }
             if (!p.early_code) {

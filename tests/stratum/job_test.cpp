@@ -16,12 +16,6 @@
 namespace bmm::stratum {
 namespace {
 
-std::string be32_hex(std::uint32_t v) {
-    char b[9];
-    std::snprintf(b, sizeof b, "%08x", v);
-    return b;
-}
-
 std::uint32_t le32_at(const std::vector<unsigned char>& p, std::size_t off) {
     return std::uint32_t{p[off]} | (std::uint32_t{p[off + 1]} << 8) | (std::uint32_t{p[off + 2]} << 16) |
            (std::uint32_t{p[off + 3]} << 24);

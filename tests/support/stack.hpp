@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "process.hpp"
 #include "vectors.hpp"
 
 namespace bmm::test {
@@ -89,16 +90,7 @@ public:
     // litecoin-cli against node A (or B), for test set-up steps.
     std::string cli(const std::string& args, bool node_b = false) const {
         const std::string datadir = setting(node_b ? "BMM_NODE2_DATADIR" : "BMM_NODE_DATADIR");
-        const std::string cmd = "litecoin-cli -datadir='" + datadir + "' " + args + " 2>&1";
-        std::string out;
-        if (FILE* p = ::popen(cmd.c_str(), "r")) {
-            char buf[4096];
-            std::size_t n;
-            while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-            ::pclose(p);
-        }
-        while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-        return out;
+        return run_capture("litecoin-cli -datadir='" + datadir + "' " + args + " 2>&1");
     }
 
 private:

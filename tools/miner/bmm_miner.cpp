@@ -126,12 +126,6 @@ private:
     std::string in_;
 };
 
-std::string hex32(std::uint32_t v) {
-    char b[9];
-    std::snprintf(b, sizeof b, "%08x", v);
-    return b;
-}
-
 bool parse_args(int argc, char** argv, options& o) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -323,12 +317,12 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < en2_size; ++i) en2[i] = static_cast<unsigned char>(en2_counter >> (8 * i));
         const std::string en2_hex = to_hex(en2);
         const std::string vbits = o.version_rolling && version_mask
-                                      ? hex32(static_cast<std::uint32_t>(en2_counter * 0x2000u + nonce) & version_mask)
+                                      ? be32_hex(static_cast<std::uint32_t>(en2_counter * 0x2000u + nonce) & version_mask)
                                       : std::string();
         std::vector<std::string> nonces(o.batch);
         std::vector<verifier::share> shares(o.batch);
         for (unsigned i = 0; i < o.batch; ++i) {
-            nonces[i] = hex32(nonce + i);
+            nonces[i] = be32_hex(nonce + i);
             shares[i] = {&job->data, en1, en2_hex, ntime_hex, nonces[i], vbits, *target};
         }
         std::vector<verifier::verdict> out(o.batch);

@@ -7,6 +7,7 @@
 
 #include "bmm/crypto/scrypt.hpp"
 
+#include "kernel_select.hpp"
 #include "scrypt_kernels.hpp"
 
 #include <algorithm>
@@ -159,65 +160,16 @@ bool scrypt_self_test(const scrypt_kernel& kernel) noexcept {
     return ok;
 }
 
-std::string scrypt_selection::describe() const {
-    if (!wide) return "none";
-    std::string s(wide->name);
-    if (narrow && narrow != wide) {
-        s += " (tail: ";
-        s += narrow->name;
-        s += ')';
-    }
-    return s;
-}
+std::string scrypt_selection::describe() const { return detail::describe_pair(wide, narrow); }
 
 result<scrypt_selection> scrypt_select(std::string_view family) {
-    std::string from_env;
-    if (family.empty()) {
-        if (const char* e = std::getenv("BMM_SCRYPT_KERNEL"); e && *e) {
-            from_env = e;
-            family = from_env;
-        }
-    }
-    const auto& cpu = detect_cpu_features();
-    if (family.empty() || family == "auto") {
-        scrypt_selection sel;
-        for (auto name : k_wide_preference)
-            if (auto* k = find_kernel(name); k && usable(*k)) {
-                sel.wide = k;
-                break;
-            }
-        for (auto name : k_narrow_preference)
-            if (auto* k = find_kernel(name); k && usable(*k)) {
-                sel.narrow = k;
-                break;
-            }
-        if (!sel.wide || !sel.narrow) return error{"no scrypt kernel passed its self-test against the known answer"};
-        return sel;
-    }
-    bool known = false, compiled_and_supported = false;
+    auto pair = detail::select_pair<scrypt_kernel>(
+        family, "BMM_SCRYPT_KERNEL", "scrypt", k_wide_preference, k_narrow_preference, "scalar, avx2, avx512, auto",
+        [](std::string_view name) { return find_kernel(name); }, [](const scrypt_kernel& k) { return usable(k); });
+    if (!pair) return error{pair.error_message()};
     scrypt_selection sel;
-    for (auto name : k_wide_preference) {
-        const scrypt_kernel* k = find_kernel(name);
-        if (!k || k->family != family) {
-            if (!k && name.substr(0, name.find('-')) == family) known = true;
-            continue;
-        }
-        known = true;
-        if (!k->supported(cpu)) continue;
-        compiled_and_supported = true;
-        if (!usable(*k)) continue;
-        if (!sel.wide) sel.wide = k;
-        if (!sel.narrow || k->lanes < sel.narrow->lanes) sel.narrow = k;
-    }
-    if (!known)
-        return error{"unknown scrypt kernel family '" + std::string(family) +
-                     "' (expected one of: scalar, avx2, avx512, auto)"};
-    if (!compiled_and_supported)
-        return error{"scrypt kernel family '" + std::string(family) + "' cannot run here: this CPU has only [" +
-                     cpu.describe() + "]"};
-    if (!sel.wide)
-        return error{"scrypt kernel family '" + std::string(family) +
-                     "' failed its self-test against the scalar kernel"};
+    sel.wide = pair->first;
+    sel.narrow = pair->second;
     return sel;
 }
 

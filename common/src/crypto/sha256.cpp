@@ -9,6 +9,7 @@
 
 #include "bmm/crypto/sha256.hpp"
 
+#include "kernel_select.hpp"
 #include "sha256_kernels.hpp"
 
 #include <algorithm>
@@ -385,65 +386,16 @@ bool sha256_self_test(const sha256_kernel& kernel) noexcept {
     return true;
 }
 
-std::string sha256_selection::describe() const {
-    if (!wide) return "none";
-    std::string s(wide->name);
-    if (narrow && narrow != wide) {
-        s += " (tail: ";
-        s += narrow->name;
-        s += ')';
-    }
-    return s;
-}
+std::string sha256_selection::describe() const { return detail::describe_pair(wide, narrow); }
 
 result<sha256_selection> sha256_select(std::string_view family) {
-    std::string from_env;
-    if (family.empty()) {
-        if (const char* e = std::getenv("BMM_SHA256_KERNEL"); e && *e) {
-            from_env = e;
-            family = from_env;
-        }
-    }
-    const auto& cpu = detect_cpu_features();
-    if (family.empty() || family == "auto") {
-        sha256_selection sel;
-        for (auto name : k_wide_preference)
-            if (auto* k = find_kernel(name); k && usable(*k)) {
-                sel.wide = k;
-                break;
-            }
-        for (auto name : k_narrow_preference)
-            if (auto* k = find_kernel(name); k && usable(*k)) {
-                sel.narrow = k;
-                break;
-            }
-        if (sel.wide && sel.narrow) sel.tail_jobs = measured_tail_jobs(*sel.wide, *sel.narrow);
-        return sel;
-    }
-    bool known = false, compiled_and_supported = false;
+    auto pair = detail::select_pair<sha256_kernel>(
+        family, "BMM_SHA256_KERNEL", "sha256", k_wide_preference, k_narrow_preference, "scalar, shani, avx2, avx512, auto",
+        [](std::string_view name) { return find_kernel(name); }, [](const sha256_kernel& k) { return usable(k); });
+    if (!pair) return error{pair.error_message()};
     sha256_selection sel;
-    for (auto name : k_wide_preference) {
-        const sha256_kernel* k = find_kernel(name);
-        if (!k || k->family != family) {
-            if (!k && name.substr(0, name.find('-')) == family) known = true;
-            continue;
-        }
-        known = true;
-        if (!k->supported(cpu)) continue;
-        compiled_and_supported = true;
-        if (!usable(*k)) continue;
-        if (!sel.wide) sel.wide = k;
-        if (!sel.narrow || k->lanes < sel.narrow->lanes) sel.narrow = k;
-    }
-    if (!known)
-        return error{"unknown sha256 kernel family '" + std::string(family) +
-                     "' (expected one of: scalar, shani, avx2, avx512, auto)"};
-    if (!compiled_and_supported)
-        return error{"sha256 kernel family '" + std::string(family) +
-                     "' cannot run here: this CPU has only [" + cpu.describe() + "]"};
-    if (!sel.wide)
-        return error{"sha256 kernel family '" + std::string(family) +
-                     "' failed its self-test against the scalar kernel"};
+    sel.wide = pair->first;
+    sel.narrow = pair->second;
     sel.tail_jobs = measured_tail_jobs(*sel.wide, *sel.narrow);
     return sel;
 }

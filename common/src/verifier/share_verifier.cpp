@@ -26,15 +26,6 @@ void put_le32(unsigned char* p, std::uint32_t v) noexcept {
     p[3] = static_cast<unsigned char>(v >> 24);
 }
 
-// Parses exactly 8 hex digits as a big-endian 32-bit number (Stratum's form of
-// version, nbits, ntime and nonce).
-bool parse_be32(std::string_view hex, std::uint32_t& out) noexcept {
-    unsigned char b[4];
-    if (!from_hex_into(hex, b)) return false;
-    out = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
-    return true;
-}
-
 }  // namespace
 
 hash256 stratum_prevhash_swap(const hash256& h) noexcept {
@@ -67,8 +58,8 @@ result<job_data> job_data::from_stratum(pow_algorithm algorithm, std::string_vie
             return error{"merkle branch entry " + std::to_string(i) + " is not 64 hex digits"};
         j.merkle_branch.push_back(h);
     }
-    if (!parse_be32(version_hex, j.version)) return error{"version is not 8 hex digits"};
-    if (!parse_be32(nbits_hex, j.nbits)) return error{"nbits is not 8 hex digits"};
+    if (!parse_be32_hex(version_hex, j.version)) return error{"version is not 8 hex digits"};
+    if (!parse_be32_hex(nbits_hex, j.nbits)) return error{"nbits is not 8 hex digits"};
     auto t = target_from_nbits(j.nbits);
     if (!t) return error{"nbits " + std::string(nbits_hex) + ": " + t.error_message()};
     j.network_target = *t;
@@ -151,18 +142,18 @@ void batch_verifier::impl::verify(std::span<const share> shares, std::span<verdi
             v.status = share_status::bad_extranonce1;
             continue;
         }
-        if (!parse_be32(s.ntime_hex, v.ntime)) {
+        if (!parse_be32_hex(s.ntime_hex, v.ntime)) {
             v.status = share_status::bad_ntime;
             continue;
         }
-        if (!parse_be32(s.nonce_hex, v.nonce)) {
+        if (!parse_be32_hex(s.nonce_hex, v.nonce)) {
             v.status = share_status::bad_nonce;
             continue;
         }
         v.version = job.version;
         if (!s.version_bits_hex.empty()) {
             std::uint32_t bits = 0;
-            if (!parse_be32(s.version_bits_hex, bits)) {
+            if (!parse_be32_hex(s.version_bits_hex, bits)) {
                 v.status = share_status::bad_version_bits;
                 continue;
             }
