@@ -1,5 +1,8 @@
 #include "bmm/stratum/coinbase.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace bmm::stratum {
 namespace {
 
@@ -90,16 +93,15 @@ result<coinbase_parts> build_coinbase(const block_template& tmpl, const coinbase
 }
 
 std::vector<unsigned char> with_coinbase_witness(std::span<const unsigned char> cb) {
-    std::vector<unsigned char> out;
-    out.reserve(cb.size() + 2 + 34);
-    out.insert(out.end(), cb.begin(), cb.begin() + 4);  // version
-    out.push_back(0x00);                                // marker
-    out.push_back(0x01);                                // flag
-    out.insert(out.end(), cb.begin() + 4, cb.end() - 4);
-    out.push_back(0x01);  // one witness item
-    out.push_back(0x20);  // of 32 bytes
-    out.insert(out.end(), 32, 0x00);
-    out.insert(out.end(), cb.end() - 4, cb.end());  // lock time
+    // version | marker 00, flag 01 | inputs and outputs | one 32-byte zero witness item | lock time
+    static constexpr unsigned char marker_flag[2] = {0x00, 0x01};
+    static constexpr unsigned char witness[34] = {0x01, 0x20};
+    std::vector<unsigned char> out(cb.size() + sizeof marker_flag + sizeof witness);
+    auto it = std::copy(cb.begin(), cb.begin() + 4, out.begin());
+    it = std::copy(std::begin(marker_flag), std::end(marker_flag), it);
+    it = std::copy(cb.begin() + 4, cb.end() - 4, it);
+    it = std::copy(std::begin(witness), std::end(witness), it);
+    std::copy(cb.end() - 4, cb.end(), it);
     return out;
 }
 

@@ -30,7 +30,10 @@ job_manager::job_manager(const server_config& cfg, job_callback on_job, block_ca
     params_.extranonce1_size = 4;
     params_.extranonce2_size = cfg.extranonce2_size;
     std::string rules;
-    for (const auto& r : cfg.rules) rules += (rules.empty() ? "" : ",") + json_string(r);
+    for (const auto& r : cfg.rules) {
+        if (!rules.empty()) rules += ',';
+        rules += json_string(r);
+    }
     gbt_params_ = "[{\"rules\":[" + rules + "]";
 }
 
@@ -58,7 +61,10 @@ result<bool> job_manager::start(unsigned wait_for_template_seconds) {
     node::rpc_client c(endpoint(cfg_));
     auto info = c.call("getblockchaininfo", "[]", 10s);
     if (!info) return error{info.error_message() + " (check [node] url, user and password in " + cfg_.file + ")"};
-    auto v = c.call("validateaddress", "[" + json_string(cfg_.address) + "]", 10s);
+    std::string address_param = "[";
+    address_param += json_string(cfg_.address);
+    address_param += ']';
+    auto v = c.call("validateaddress", address_param, 10s);
     if (!v) return error{v.error_message()};
     simdjson::dom::parser parser;
     simdjson::dom::element doc;

@@ -56,7 +56,12 @@ bool param_number(const request& r, std::size_t i, double& out) {
     return !copy.empty() && end && *end == '\0';
 }
 
-std::string json_string(std::string_view s) { return "\"" + node::json_escape(s) + "\""; }
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    out += node::json_escape(s);
+    out += '"';
+    return out;
+}
 
 std::string reply_result(std::string_view id_json, std::string_view result_json) {
     std::string s;
