@@ -213,11 +213,13 @@ TEST_P(sha256_family_test, bad_input_is_reported_per_share_and_the_rest_still_ve
     const std::vector<unsigned char> long_en1(9, 0);
     const std::string en2 = to_hex(std::vector<unsigned char>(b.coinbase.begin() + 46, b.coinbase.begin() + 50));
     const std::string ntime = be32_hex(b.ntime), nonce = be32_hex(b.nonce);
+    // Shares hold views: the strings they view must outlive the batch.
+    const std::string en2_long = en2 + "00", en2_short = en2.substr(2), en2_not_hex = "zz" + en2.substr(2);
     const std::vector<share> shares = {
         {&*j, en1, en2, ntime, nonce, {}, b.target},               // good
-        {&*j, en1, en2 + "00", ntime, nonce, {}, b.target},        // extranonce2 too long
-        {&*j, en1, en2.substr(2), ntime, nonce, {}, b.target},     // too short
-        {&*j, en1, "zz" + en2.substr(2), ntime, nonce, {}, b.target},  // not hex
+        {&*j, en1, en2_long, ntime, nonce, {}, b.target},          // extranonce2 too long
+        {&*j, en1, en2_short, ntime, nonce, {}, b.target},         // too short
+        {&*j, en1, en2_not_hex, ntime, nonce, {}, b.target},       // not hex
         {&*j, en1, en2, "5747xd8b", nonce, {}, b.target},          // ntime not hex
         {&*j, en1, en2, ntime, "7e5fb9", {}, b.target},            // nonce too short
         {&huge, en1, en2, ntime, nonce, {}, b.target},             // coinbase too large
