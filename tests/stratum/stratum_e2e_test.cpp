@@ -322,7 +322,9 @@ TEST_F(stratum_e2e, the_stream_holds_exactly_the_verdicts_the_miner_saw_even_wit
     // The round's pattern: accepted, duplicate (22), low difficulty (23).
     EXPECT_EQ(seen[0], std::make_pair(true, 0));
     EXPECT_EQ(seen[1], std::make_pair(false, 22));
-    EXPECT_EQ(seen[2], std::make_pair(false, 23));
+    // Low difficulty, or stale when the first share's block already moved the tip.
+    EXPECT_TRUE(seen[2] == std::make_pair(false, 23) || seen[2] == std::make_pair(false, 21))
+        << seen[2].first << " " << seen[2].second;
 }
 
 TEST_F(stratum_e2e, bmm_miner_mines_real_blocks_paying_the_pool_address) {
