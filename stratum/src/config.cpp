@@ -154,8 +154,7 @@ server_config parse(const toml::table& root, const std::string& file) {
 
     const auto& pool = section(root, "pool", file, true);
     reader p(pool, file, "pool");
-    p.only({"instance_id", "algorithm", "coin", "address", "tag", "extranonce2_size", "version_mask", "threads",
-            "stale_grace_seconds"});
+    p.only({"instance_id", "algorithm", "coin", "address", "tag", "extranonce2_size", "version_mask", "threads"});
     p.integer("instance_id", c.instance_id, 0, 255);
     std::string algorithm = "scrypt";
     p.string("algorithm", algorithm);
@@ -177,7 +176,6 @@ server_config parse(const toml::table& root, const std::string& file) {
         throw config_error{p.at("version_mask") + ": [pool] version_mask must be up to 8 hex digits, e.g. \"1fffe000\""};
     c.version_mask = static_cast<std::uint32_t>(m);
     p.integer("threads", c.threads, 0, 256);
-    p.number("stale_grace_seconds", c.stale_grace_seconds, 0, 600);
 
     const auto& node = section(root, "node", file, true);
     reader n(node, file, "node");

@@ -220,7 +220,6 @@ tag = "/BMM pool: forty bytes is the limit, ok/"
 extranonce2_size = 8
 version_mask = "FFFFFFFF"
 threads = 256
-stale_grace_seconds = 0.5
 
 [node]
 url = "http://node:8332"
@@ -265,7 +264,6 @@ max_difficulty = 1
     EXPECT_EQ(cfg.extranonce2_size, 8u);
     EXPECT_EQ(cfg.version_mask, 0xffffffffu);
     EXPECT_EQ(cfg.threads, 256u);
-    EXPECT_DOUBLE_EQ(cfg.stale_grace_seconds, 0.5);
     EXPECT_EQ(cfg.node_url, "http://node:8332");
     EXPECT_EQ(cfg.rules, (std::vector<std::string>{"segwit"}));
     EXPECT_DOUBLE_EQ(cfg.template_refresh_seconds, 3600);
@@ -407,8 +405,9 @@ TEST(config, out_of_range_numbers) {
     EXPECT_CONFIG_ERROR(with_after(2, "threads = 257"), "test.toml:3:11: ", "[pool] threads must be an integer from 0 to 256");
     EXPECT_CONFIG_ERROR(with_line(13, "port = 0"), "test.toml:13:8: ", "[port] port must be an integer from 1 to 65535");
     EXPECT_CONFIG_ERROR(with_after(10, "port = 65536"), "test.toml:11:8: ", "[redis] port must be an integer from 1 to 65535");
-    EXPECT_CONFIG_ERROR(with_after(2, "stale_grace_seconds = 601"), "test.toml:3:23: ",
-                        "[pool] stale_grace_seconds must be a number from 0 to 600");
+    // A setting this build does not have is refused, not ignored.
+    EXPECT_CONFIG_ERROR(with_after(2, "stale_grace_seconds = 5"), "test.toml:3:23: ",
+                        "unknown setting [pool] stale_grace_seconds");
     EXPECT_CONFIG_ERROR(with_after(7, "poll_seconds = 0"), "test.toml:8:16: ",
                         "[node] poll_seconds must be a number from 0.05 to 60");
     EXPECT_CONFIG_ERROR(with_after(13, "max_difficulty = inf"), "test.toml:14:18: ",

@@ -9,11 +9,14 @@
 #include "bmm/crypto/cpu_features.hpp"
 #include "bmm/result.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace bmm::crypto::detail {
 
@@ -31,6 +34,25 @@ std::string describe_pair(const Kernel* wide, const Kernel* narrow) {
         s += ')';
     }
     return s;
+}
+
+// Whether the CPU runs `k` and it passed `self_test` (run once per kernel per
+// process; a failure is reported on stderr). Thread-safe.
+template <class Kernel, class SelfTest>
+bool usable_once(const Kernel& k, std::string_view algorithm, SelfTest self_test) {
+    static std::mutex mu;
+    static std::vector<std::pair<const Kernel*, bool>> tested;
+    if (!k.supported(detect_cpu_features())) return false;
+    std::lock_guard lock(mu);
+    for (auto& [kernel, ok] : tested)
+        if (kernel == &k) return ok;
+    const bool ok = self_test(k);
+    tested.emplace_back(&k, ok);
+    if (!ok)
+        std::fprintf(stderr, "bmm: %.*s kernel %.*s failed its self-test against the scalar kernel; not using it\n",
+                     static_cast<int>(algorithm.size()), algorithm.data(), static_cast<int>(k.name.size()),
+                     k.name.data());
+    return ok;
 }
 
 // `find(name)` returns the compiled kernel of that name or null; `usable(k)`

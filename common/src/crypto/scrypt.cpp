@@ -108,18 +108,7 @@ double cost_of(const scrypt_kernel& k) noexcept {
 }
 
 bool usable(const scrypt_kernel& k) {
-    static std::mutex mu;
-    static std::vector<std::pair<const scrypt_kernel*, bool>> tested;
-    if (!k.supported(detect_cpu_features())) return false;
-    std::lock_guard lock(mu);
-    for (auto& [kk, ok] : tested)
-        if (kk == &k) return ok;
-    const bool ok = scrypt_self_test(k);
-    tested.emplace_back(&k, ok);
-    if (!ok)
-        std::fprintf(stderr, "bmm: scrypt kernel %.*s failed its self-test against the scalar kernel; not using it\n",
-                     static_cast<int>(k.name.size()), k.name.data());
-    return ok;
+    return detail::usable_once(k, "scrypt", [](const scrypt_kernel& kk) { return scrypt_self_test(kk); });
 }
 
 }  // namespace

@@ -321,18 +321,7 @@ int measured_tail_jobs(const sha256_kernel& wide, const sha256_kernel& narrow) n
 }
 
 bool usable(const sha256_kernel& k) {
-    static std::mutex mu;
-    static std::vector<std::pair<const sha256_kernel*, bool>> tested;
-    if (!k.supported(detect_cpu_features())) return false;
-    std::lock_guard lock(mu);
-    for (auto& [kk, ok] : tested)
-        if (kk == &k) return ok;
-    const bool ok = sha256_self_test(k);
-    tested.emplace_back(&k, ok);
-    if (!ok)
-        std::fprintf(stderr, "bmm: sha256 kernel %.*s failed its self-test against the scalar kernel; not using it\n",
-                     static_cast<int>(k.name.size()), k.name.data());
-    return ok;
+    return detail::usable_once(k, "sha256", [](const sha256_kernel& kk) { return sha256_self_test(kk); });
 }
 
 }  // namespace

@@ -39,7 +39,6 @@ struct server_config {
     std::size_t extranonce2_size = 4;
     std::uint32_t version_mask = 0x1fffe000;
     unsigned threads = 0;                // loops; 0 = one per core
-    double stale_grace_seconds = 5;      // shares on the previous block's jobs still count as work for blocks
 
     // [node]
     std::string node_url;
