@@ -167,6 +167,7 @@ struct server::loop_ctx {
     std::vector<pending_share> batch;
     std::unique_ptr<verifier::batch_verifier> verifier;
     simdjson::dom::parser parser;
+    std::array<char, 64 * 1024> read_buffer{};
     std::uint64_t next_session = 1;
 
     std::atomic<std::uint64_t> connections{0}, accepted{0}, rejected{0}, blocks{0};
@@ -431,20 +432,21 @@ void handle_line(session* s, std::string_view line) {
     else send(s, reply_error(r->id_json, stratum_error::other, "unknown method " + m.substr(0, 64)));
 }
 
-void on_alloc(uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
-    buf->base = new char[suggested];
-    buf->len = suggested;
+// One read buffer per loop: on_read copies what arrived into the session's
+// line buffer before the loop reads again.
+void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+    auto& L = *reinterpret_cast<session*>(h)->loop;
+    buf->base = L.read_buffer.data();
+    buf->len = L.read_buffer.size();
 }
 
 void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
     auto* s = reinterpret_cast<session*>(stream);
     if (n < 0) {
-        delete[] buf->base;
         close_session(s, n == UV_EOF ? "closed by the miner" : uv_strerror(static_cast<int>(n)));
         return;
     }
     s->inbuf.append(buf->base, static_cast<std::size_t>(n));
-    delete[] buf->base;
     std::size_t start = 0;
     while (!s->closed) {
         const std::size_t nl = s->inbuf.find('\n', start);
