@@ -101,6 +101,7 @@ struct pending_share {
     session* s = nullptr;
     std::string id_json;
     std::string worker;                  // full username as submitted
+    worker_name name;                    // its account and worker ({"", worker} when malformed)
     std::string job_id, en2, ntime, nonce, version_bits;
     std::shared_ptr<const job> j;
     double difficulty = 0;
@@ -123,7 +124,7 @@ struct session {
     unsigned pending = 0;    // shares of this session in the current batch
     std::array<unsigned char, 4> en1{};
     std::string en1_hex;
-    std::unordered_set<std::string> workers;  // authorised usernames
+    std::unordered_map<std::string, worker_name> workers;  // authorised usernames, parsed
     std::string account;                      // the first authorised account
     std::uint32_t version_mask = 0;           // negotiated with mining.configure
     double suggested = 0;                     // suggest_difficulty / d=
@@ -272,7 +273,7 @@ void handle_authorize(session* s, const request& r) {
         return;
     }
     const bool first = s->workers.empty();
-    s->workers.insert(std::string(user));
+    s->workers.emplace(std::string(user), *w);
     if (first) s->account = w->account;
     double d = 0;
     if (password_difficulty(pass, d)) s->suggested = d;
@@ -378,7 +379,7 @@ void handle_submit(session* s, const request& r) {
     } else if (!shaped) {
         reject_early(p, stratum_error::other,
                      "malformed parameters: expected [worker, job_id, extranonce2, ntime, nonce, (version_bits)]");
-    } else if (!s->workers.count(p.worker)) {
+    } else if (auto known = s->workers.find(p.worker); known == s->workers.end()) {
         reject_early(p, stratum_error::unauthorized, "unauthorized worker");
     } else {
         auto it = L.jobs.find(p.job_id);
@@ -406,6 +407,15 @@ void handle_submit(session* s, const request& r) {
             auto t = target_from_difficulty(p.difficulty, p.j->data.algorithm);
             p.target = t ? *t : uint256();
         }
+    }
+    // The account and worker for the records: parsed at authorize for
+    // authorised workers, here (once) for the others.
+    if (auto known = s->workers.find(p.worker); known != s->workers.end()) {
+        p.name = known->second;
+    } else if (auto w = parse_worker_name(p.worker)) {
+        p.name = *w;
+    } else {
+        p.name = {"", p.worker};
     }
     ++s->pending;
     L.batch.push_back(std::move(p));
@@ -495,13 +505,12 @@ void on_connection(uv_stream_t* listener, int status) {
 
 record share_record(const server_config& cfg, const pending_share& p, const verifier::verdict* v, bool accepted,
                     int code, const std::string& reason, bool block) {
-    auto w = parse_worker_name(p.worker);
     record r = {{"type", "share"},
                 {"instance", std::to_string(cfg.instance_id)},
                 {"coin", cfg.coin},
                 {"algorithm", std::string(to_string(cfg.algorithm))},
-                {"account", w ? w->account : std::string()},
-                {"worker", w ? w->worker : p.worker},
+                {"account", p.name.account},
+                {"worker", p.name.worker},
                 {"ip", p.s->ip},
                 {"job", p.job_id},
                 {"height", p.j ? std::to_string(p.j->tmpl->height) : std::string("0")},
@@ -552,9 +561,8 @@ void process_batch(loop_ctx& L) {
             std::reverse(hash.begin(), hash.end());
             b.hash_hex = to_hex(hash);
             b.height = p.j->tmpl->height;
-            auto w = parse_worker_name(p.worker);
-            b.account = w ? w->account : p.worker;
-            b.worker = w ? w->worker : "";
+            b.account = p.name.account;
+            b.worker = p.name.worker;
             b.job_id = p.job_id;
             b.reward = p.j->tmpl->coinbase_value;
             unsigned char en2[verifier::k_max_extranonce2_size];
