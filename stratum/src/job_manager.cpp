@@ -106,16 +106,11 @@ void job_manager::publish(std::shared_ptr<const job> j, bool authoritative) {
         if (!authoritative && current_ && current_->tmpl->prevhash != j->tmpl->prevhash &&
             j->tmpl->height <= current_->tmpl->height)
             return;  // built on a tip that is no longer the newest
-        if (current_ && current_->tmpl->prevhash == j->tmpl->prevhash && j->clean) {
-            // Another thread published this tip first: not a new block for miners.
-            auto copy = std::make_shared<job>(*j);
-            copy->clean = false;
-            j = std::move(copy);
-        }
+        // Whether miners get clean_jobs is decided by each loop from the tip
+        // it last saw (server.cpp, take_job), not here.
         current_ = j;
     }
-    log::debug("node", "job {} height {} clean {} txs {}", j->id, j->tmpl->height, j->clean,
-               j->tmpl->transactions.size());
+    log::debug("node", "job {} height {} txs {}", j->id, j->tmpl->height, j->tmpl->transactions.size());
     on_job_(std::move(j));
 }
 
