@@ -113,17 +113,26 @@ struct share_fixture {
     }
 };
 
+// The selection a benchmark runs: the forced kernel alone, or the process
+// default when `kernel` is null. False (and the benchmark skipped with the
+// reason) when this CPU cannot run the kernel.
+template <class Kernel, class Selection>
+bool pick(benchmark::State& state, const Kernel* kernel, const Selection& fallback, Selection& out) {
+    if (!kernel) {
+        out = fallback;
+        return true;
+    }
+    if (!kernel->supported(crypto::detect_cpu_features())) {
+        state.SkipWithError(("this CPU lacks the instructions for " + std::string(kernel->name)).c_str());
+        return false;
+    }
+    out = {kernel, kernel};
+    return true;
+}
+
 void bm_sha256d_shares(benchmark::State& state, const crypto::sha256_kernel* kernel, std::size_t batch) {
     crypto::sha256_selection sel;
-    if (kernel) {
-        if (!kernel->supported(crypto::detect_cpu_features())) {
-            state.SkipWithError(("this CPU lacks the instructions for " + std::string(kernel->name)).c_str());
-            return;
-        }
-        sel = {kernel, kernel};
-    } else {
-        sel = crypto::sha256_default_selection();
-    }
+    if (!pick(state, kernel, crypto::sha256_default_selection(), sel)) return;
     auto scalar_scrypt = crypto::scrypt_select("scalar");
     verifier::batch_verifier v(sel, *scalar_scrypt);
     share_fixture f(batch);
@@ -144,15 +153,7 @@ void bm_sha256d_shares(benchmark::State& state, const crypto::sha256_kernel* ker
 
 void bm_scrypt(benchmark::State& state, const crypto::scrypt_kernel* kernel, std::size_t batch) {
     crypto::scrypt_selection sel;
-    if (kernel) {
-        if (!kernel->supported(crypto::detect_cpu_features())) {
-            state.SkipWithError(("this CPU lacks the instructions for " + std::string(kernel->name)).c_str());
-            return;
-        }
-        sel = {kernel, kernel};
-    } else {
-        sel = crypto::scrypt_default_selection();
-    }
+    if (!pick(state, kernel, crypto::scrypt_default_selection(), sel)) return;
     crypto::scrypt_batch hasher(sel);
     std::vector<unsigned char> headers(80 * batch);
     std::vector<const unsigned char*> ptrs(batch);
