@@ -1,5 +1,8 @@
 #include "bmm/stratum/config.hpp"
 
+#include "bmm/stratum/protocol.hpp"
+#include "bmm/stratum/tls.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -150,7 +153,7 @@ server_config parse(const toml::table& root, const std::string& file) {
     server_config c;
     c.file = file;
     reader top(root, file, "");
-    top.only({"pool", "node", "redis", "log", "port"});
+    top.only({"pool", "node", "redis", "log", "limits", "port"});
 
     const auto& pool = section(root, "pool", file, true);
     reader p(pool, file, "pool");
@@ -204,6 +207,27 @@ server_config parse(const toml::table& root, const std::string& file) {
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
         throw config_error{l.at("level") + ": [log] level must be debug, info, warn or error"};
 
+    const auto& limits = section(root, "limits", file, false);
+    reader lm(limits, file, "limits");
+    lm.only({"max_connections", "max_connections_per_ip", "max_line_bytes", "max_pending_requests",
+            "max_write_queue_bytes", "idle_timeout_seconds", "half_open_timeout_seconds",
+            "tls_handshake_timeout_seconds", "ban_threshold", "ban_half_life_seconds", "ban_seconds"});
+    limits_config& lim = c.limits;
+    lm.integer("max_connections", lim.max_connections, 1, 10000000);
+    lm.integer("max_connections_per_ip", lim.max_connections_per_ip, 1, 10000000);
+    lm.integer("max_line_bytes", lim.max_line_bytes, 256, static_cast<std::int64_t>(k_max_line));
+    lm.integer("max_pending_requests", lim.max_pending_requests, 1, 1000000);
+    lm.integer("max_write_queue_bytes", lim.max_write_queue_bytes, 4096, std::int64_t{1} << 32);
+    lm.number("idle_timeout_seconds", lim.idle_timeout_seconds, 1, 86400 * 7);
+    lm.number("half_open_timeout_seconds", lim.half_open_timeout_seconds, 1, 86400);
+    lm.number("tls_handshake_timeout_seconds", lim.tls_handshake_timeout_seconds, 0.5, 3600);
+    lm.number("ban_threshold", lim.ban_threshold, 0, 1e9);
+    lm.number("ban_half_life_seconds", lim.ban_half_life_seconds, 1, 86400 * 7);
+    lm.number("ban_seconds", lim.ban_seconds, 1, 86400 * 365);
+    if (lim.max_connections_per_ip > lim.max_connections)
+        throw config_error{lm.at("max_connections_per_ip") +
+                           ": [limits] max_connections_per_ip must not exceed max_connections"};
+
     const toml::node* ports = root.get("port");
     const toml::array* pa = ports ? ports->as_array() : nullptr;
     if (!pa || pa->empty())
@@ -212,12 +236,14 @@ server_config parse(const toml::table& root, const std::string& file) {
         const toml::table* t = e.as_table();
         if (!t) throw config_error{where(file, e.source()) + ": [[port]] entries must be sections"};
         reader q(*t, file, "port");
-        q.only({"host", "port", "tls", "start_difficulty", "min_difficulty", "max_difficulty", "target_share_seconds",
-                "retarget_seconds"});
+        q.only({"host", "port", "tls", "tls_cert", "tls_key", "start_difficulty", "min_difficulty", "max_difficulty",
+                "target_share_seconds", "retarget_seconds"});
         port_config pc;
         q.string("host", pc.host);
         q.integer("port", pc.port, 1, 65535);
         q.boolean("tls", pc.tls);
+        q.string("tls_cert", pc.tls_cert);
+        q.string("tls_key", pc.tls_key);
         q.number("min_difficulty", pc.min_difficulty, 1e-12, 1e15);
         q.number("max_difficulty", pc.max_difficulty, 1e-12, 1e15);
         pc.start_difficulty = std::max(pc.min_difficulty, std::min(pc.start_difficulty, pc.max_difficulty));
@@ -229,7 +255,19 @@ server_config parse(const toml::table& root, const std::string& file) {
         if (pc.start_difficulty < pc.min_difficulty || pc.start_difficulty > pc.max_difficulty)
             throw config_error{q.at("start_difficulty") +
                                ": [[port]] start_difficulty must lie between min_difficulty and max_difficulty"};
-        if (pc.tls) throw config_error{q.at("tls") + ": [[port]] tls is not supported by this build yet"};
+        if (pc.tls) {
+            // Load the pair now so that a wrong file stops the start, with its line here.
+            auto ctx = tls::make_server_context(pc.tls_cert, pc.tls_key);
+            if (!ctx) {
+                // The message starts with the setting it is about.
+                const std::string& msg = ctx.error_message();
+                const char* key = msg.rfind("tls_cert", 0) == 0 ? "tls_cert" : msg.rfind("tls_key", 0) == 0 ? "tls_key" : "tls";
+                throw config_error{q.at(key) + ": [[port]] " + msg};
+            }
+        } else if (!pc.tls_cert.empty() || !pc.tls_key.empty()) {
+            throw config_error{q.at(pc.tls_cert.empty() ? "tls_key" : "tls_cert") +
+                               ": [[port]] tls_cert and tls_key are only used with tls = true"};
+        }
         c.ports.push_back(pc);
     }
     return c;

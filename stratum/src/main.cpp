@@ -81,15 +81,25 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
 
+    // Every miner is one file descriptor: raise the soft limit to the hard
+    // one, and say when it, not [limits] max_connections, is the real cap.
     rlimit nofile{};
     getrlimit(RLIMIT_NOFILE, &nofile);
+    const auto soft_before = static_cast<unsigned long long>(nofile.rlim_cur);
     if (nofile.rlim_cur < nofile.rlim_max) {
         nofile.rlim_cur = nofile.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &nofile);
+        if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) getrlimit(RLIMIT_NOFILE, &nofile);
     }
-    log::info("stratum", "open file limit {}: at most about {} miners on this process",
-              static_cast<unsigned long long>(nofile.rlim_cur),
-              static_cast<unsigned long long>(nofile.rlim_cur > 64 ? nofile.rlim_cur - 64 : 0));
+    const auto open_files = static_cast<unsigned long long>(nofile.rlim_cur);
+    const unsigned long long fd_room = open_files > 64 ? open_files - 64 : 0;  // Redis, node, logs, loops
+    log::info("stratum", "open file limit {} (soft was {}, hard {}): room for about {} miners; "
+              "[limits] max_connections {}",
+              open_files, soft_before, static_cast<unsigned long long>(nofile.rlim_max), fd_room,
+              cfg->limits.max_connections);
+    if (fd_room < cfg->limits.max_connections)
+        log::warn("stratum", "the open file limit caps connections at about {}, below [limits] max_connections {}: "
+                  "raise it (systemd LimitNOFILE=, ulimit -n, /etc/security/limits.conf) or lower max_connections",
+                  fd_room, cfg->limits.max_connections);
     log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
               crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
 
@@ -142,8 +152,8 @@ int main(int argc, char** argv) {
     srv = &server;
     server.publish_job(jobs.current());  // a job that arrived while the loops started
     for (const auto& p : cfg->ports)
-        log::info("stratum", "stratum+tcp://{}:{} ready (start difficulty {}, {} to {})", p.host, p.port,
-                  p.start_difficulty, p.min_difficulty, p.max_difficulty);
+        log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp",
+                  p.host, p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
 
     while (true) {
         int sig = 0;
@@ -161,7 +171,9 @@ int main(int argc, char** argv) {
     jobs.stop();
     sink.stop(5000);
     const auto st = server.stats();
-    log::info("stratum", "stopped: {} connections, {} shares accepted, {} rejected, {} blocks", st.connections,
-              st.accepted, st.rejected, st.blocks);
+    log::info("stratum", "stopped: {} connections, {} shares accepted, {} rejected, {} blocks; "
+              "{} connections refused, {} addresses banned, {} closed by limits, {} TLS failures",
+              st.connections, st.accepted, st.rejected, st.blocks, st.refused, st.bans, st.closed_by_limits,
+              st.tls_failures);
     return 0;
 }

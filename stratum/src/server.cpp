@@ -3,6 +3,7 @@
 //   1. usernames and passwords
 //   2. the per-loop context and sessions
 //   3. writing, closing
+//   3b. limits, bans and TLS
 //   4. methods (subscribe, authorize, configure, suggest_difficulty, submit)
 //   5. the share batch
 //   6. jobs and periodic duties
@@ -12,7 +13,9 @@
 
 #include "bmm/hex.hpp"
 #include "bmm/log.hpp"
+#include "bmm/stratum/limits.hpp"
 #include "bmm/stratum/protocol.hpp"
+#include "bmm/stratum/tls.hpp"
 #include "bmm/stratum/vardiff.hpp"
 #include "bmm/verifier/share_verifier.hpp"
 
@@ -84,14 +87,13 @@ std::int64_t unix_ms() {
         .count();
 }
 
-constexpr double k_unsubscribed_timeout = 30;    // seconds to subscribe after connecting
-constexpr double k_idle_timeout = 900;           // seconds without a line
 constexpr unsigned k_max_bad_lines = 20;         // malformed lines before the connection is closed
 constexpr std::size_t k_jobs_kept = 16;          // recent jobs a share may still refer to
 constexpr std::uint32_t k_ntime_future = 7200;   // seconds past now an ntime may be
 
 std::atomic<std::uint32_t> g_extranonce_counter{0};
 log::rate_limiter g_reject_log(20, std::chrono::seconds(10));
+log::rate_limiter g_refuse_log(5, std::chrono::seconds(60));
 
 }  // namespace
 
@@ -136,6 +138,11 @@ struct session {
     double connected_at = 0;
     unsigned bad_lines = 0;
     std::uint64_t accepted = 0, rejected = 0;
+
+    // Limits and TLS (section 3b).
+    std::unique_ptr<tls::connection> tls;  // null on plain TCP ports
+    bool admitted = false;                 // counted in the admission table until closed
+    const char* doom = nullptr;            // why the next tick closes it (set where closing is unsafe)
 };
 
 struct dup_key_hash {
@@ -172,6 +179,14 @@ struct server::loop_ctx {
     std::uint64_t next_session = 1;
 
     std::atomic<std::uint64_t> connections{0}, accepted{0}, rejected{0}, blocks{0};
+
+    // Limits, bans and TLS (section 3b).
+    limits_config limits;
+    admission* admit = nullptr;                              // shared by all loops, used at accept and close
+    std::vector<tls::context> listener_tls;                  // per listener; null on plain TCP ports
+    std::unordered_map<std::string, ban_score> ban_scores;   // per source address, this loop's only
+    double next_score_prune = 0;
+    std::atomic<std::uint64_t> refused{0}, bans{0}, closed_by_limits{0}, tls_failures{0};
 };
 
 namespace {
@@ -189,15 +204,35 @@ struct write_req {
     std::string data;
 };
 
-void send(session* s, std::string text) {
-    if (s->closed || text.empty()) return;
+// Writes bytes to the socket as they are: plaintext on TCP ports, records on TLS ports.
+void write_raw(session* s, std::string bytes) {
+    if (s->closed || bytes.empty()) return;
     auto* w = new write_req;
-    w->data = std::move(text);
+    w->data = std::move(bytes);
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1, [](uv_write_t* r, int) {
         delete reinterpret_cast<write_req*>(r);
     });
     if (rc != 0) delete w;
+}
+
+// Sends one message. A miner that leaves more than max_write_queue_bytes
+// unread gets nothing more and is closed by the next tick (closing here could
+// pull a session out of a loop over the sessions).
+void send(session* s, std::string text) {
+    if (s->closed || s->doom || text.empty()) return;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&s->tcp);
+    if (uv_stream_get_write_queue_size(stream) > s->loop->limits.max_write_queue_bytes) {
+        s->doom = "the miner does not read: unsent data over [limits] max_write_queue_bytes";
+        return;
+    }
+    if (!s->tls) {
+        write_raw(s, std::move(text));
+    } else if (s->tls->write(text)) {
+        write_raw(s, s->tls->take_output());
+    } else {
+        s->doom = "TLS write failed";
+    }
 }
 
 void on_closed(uv_handle_t* h) {
@@ -210,8 +245,99 @@ void close_session(session* s, const char* why) {
     if (s->closed) return;
     s->closed = true;
     s->loop->sessions.erase(s);
+    if (s->admitted) s->loop->admit->release(s->ip);
     log::debug("stratum", "connection {} from {} closed: {}", s->id, s->ip, why);
     uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), on_closed);
+}
+
+// ---------------------------------------------------------------------------
+// 3b. Limits, bans and TLS
+//
+// Admission (connections per address and in total, bans) is one table for
+// the process, consulted at accept and close only. Ban scores are per loop:
+// +1 for a malformed line, a malformed submit or a share the verifier refuses
+// (never for stale or low-difficulty shares, which honest mining makes),
+// halving every ban_half_life_seconds. An address whose score on one loop
+// reaches ban_threshold is banned on all loops for ban_seconds, and its
+// connections on that loop are closed; its connections on other loops stay
+// until they misbehave themselves, or time out.
+// ---------------------------------------------------------------------------
+
+// Counts a new connection in the admission table, or refuses it (closes the
+// handle, which frees the session). False when refused.
+bool admit_connection(loop_ctx& L, session* s) {
+    const auto v = L.admit->admit(s->ip, now_seconds());
+    if (v == admission::verdict::admitted) {
+        s->admitted = true;
+        return true;
+    }
+    ++L.refused;
+    unsigned long dropped = 0;
+    if (v == admission::verdict::total_full && g_refuse_log.allow(&dropped))
+        log::warn("stratum", "refusing new connections: [limits] max_connections ({}) reached{}",
+                  L.limits.max_connections,
+                  dropped ? fmt::format(" ({} more refusals not logged)", dropped) : std::string());
+    else
+        log::debug("stratum", "refused a connection from {} on port {}: {}", s->ip, s->port->port, to_string(v));
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), [](uv_handle_t* h) { delete reinterpret_cast<session*>(h); });
+    return false;
+}
+
+// One point on the ban score of the session's address; at the threshold the
+// address is banned (logged once) and its connections on this loop closed.
+// Never called while iterating L.sessions.
+void penalise(session* s, const char* reason) {
+    auto& L = *s->loop;
+    const limits_config& lim = L.limits;
+    if (lim.ban_threshold <= 0) return;
+    const double now = now_seconds();
+    if (L.ban_scores[s->ip].add(1, now, lim.ban_half_life_seconds) < lim.ban_threshold) return;
+    L.ban_scores.erase(s->ip);
+    if (L.admit->ban(s->ip, now)) {
+        ++L.bans;
+        log::warn("stratum", "banned {} for {} s: {} (ban score reached [limits] ban_threshold {})", s->ip,
+                  lim.ban_seconds, reason, lim.ban_threshold);
+    }
+    std::vector<session*> same;
+    for (session* o : L.sessions)
+        if (o->ip == s->ip) same.push_back(o);
+    if (!s->closed && std::find(same.begin(), same.end(), s) == same.end()) same.push_back(s);
+    for (session* o : same) {
+        ++L.closed_by_limits;
+        close_session(o, "address banned");
+    }
+}
+
+// Why the tick should close `s` now, or null.
+const char* limit_reached(const session& s, const limits_config& lim, double now) {
+    if (s.doom) return s.doom;
+    if (s.tls && !s.tls->established() && now - s.connected_at > lim.tls_handshake_timeout_seconds)
+        return "TLS handshake not finished within [limits] tls_handshake_timeout_seconds";
+    if ((!s.subscribed || s.workers.empty()) && now - s.connected_at > lim.half_open_timeout_seconds)
+        return "half-open: not subscribed and authorised within [limits] half_open_timeout_seconds";
+    if (now - s.last_line > lim.idle_timeout_seconds) return "idle: no line within [limits] idle_timeout_seconds";
+    return nullptr;
+}
+
+// Forgets ban scores that have decayed to nothing (once a minute).
+void prune_ban_scores(loop_ctx& L, double now) {
+    if (now < L.next_score_prune) return;
+    L.next_score_prune = now + 60;
+    for (auto it = L.ban_scores.begin(); it != L.ban_scores.end();)
+        it = it->second.value_at(now, L.limits.ban_half_life_seconds) < 0.5 ? L.ban_scores.erase(it) : std::next(it);
+}
+
+// Ciphertext from the socket of a TLS session: the handshake advances, and
+// plaintext joins the line buffer. False when the session was closed (a TLS
+// failure, logged at debug level).
+bool take_tls(session* s, const char* data, std::size_t n) {
+    const bool ok = s->tls->feed(data, n, s->inbuf);
+    write_raw(s, s->tls->take_output());  // handshake messages, alerts
+    if (ok) return true;
+    ++s->loop->tls_failures;
+    const std::string why = "TLS: " + s->tls->error();
+    close_session(s, why.c_str());
+    return false;
 }
 
 double session_difficulty(const session* s) { return s->vd.difficulty; }
@@ -379,6 +505,7 @@ void handle_submit(session* s, const request& r) {
     } else if (!shaped) {
         reject_early(p, stratum_error::other,
                      "malformed parameters: expected [worker, job_id, extranonce2, ntime, nonce, (version_bits)]");
+        penalise(s, "malformed mining.submit");
     } else if (auto known = s->workers.find(p.worker); known == s->workers.end()) {
         reject_early(p, stratum_error::unauthorized, "unauthorized worker");
     } else {
@@ -430,10 +557,14 @@ void handle_line(session* s, std::string_view line) {
     if (!r) {
         send(s, reply_error(id, stratum_error::other, r.error_message()));
         if (++s->bad_lines > k_max_bad_lines) close_session(s, "too many malformed lines");
+        else penalise(s, "malformed lines");
         return;
     }
     const std::string& m = r->method;
-    if (m == "mining.submit") handle_submit(s, *r);
+    if (m == "mining.submit" && s->pending >= s->loop->limits.max_pending_requests)
+        send(s, reply_error(r->id_json, stratum_error::other,
+                            "too many requests awaiting an answer; wait for the answers before sending more"));
+    else if (m == "mining.submit") handle_submit(s, *r);
     else if (m == "mining.subscribe") handle_subscribe(s, *r);
     else if (m == "mining.authorize") handle_authorize(s, *r);
     else if (m == "mining.configure") handle_configure(s, *r);
@@ -456,16 +587,22 @@ void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
         close_session(s, n == UV_EOF ? "closed by the miner" : uv_strerror(static_cast<int>(n)));
         return;
     }
-    s->inbuf.append(buf->base, static_cast<std::size_t>(n));
+    if (!s->tls) s->inbuf.append(buf->base, static_cast<std::size_t>(n));
+    else if (!take_tls(s, buf->base, static_cast<std::size_t>(n))) return;
+    const std::size_t max_line = s->loop->limits.max_line_bytes;
     std::size_t start = 0;
     while (!s->closed) {
         const std::size_t nl = s->inbuf.find('\n', start);
         if (nl == std::string::npos) break;
+        if (nl - start > max_line) break;
         handle_line(s, std::string_view(s->inbuf).substr(start, nl - start));
         start = nl + 1;
     }
     s->inbuf.erase(0, start);
-    if (s->inbuf.size() > k_max_line) close_session(s, "line too long");
+    if (!s->closed && s->inbuf.size() > max_line) {
+        ++s->loop->closed_by_limits;
+        close_session(s, "line longer than [limits] max_line_bytes");
+    }
 }
 
 void on_connection(uv_stream_t* listener, int status) {
@@ -473,8 +610,12 @@ void on_connection(uv_stream_t* listener, int status) {
     if (status < 0 || L->stopping) return;
     auto* s = new session;
     s->loop = L;
+    SSL_CTX* tls_ctx = nullptr;
     for (std::size_t i = 0; i < L->listeners.size(); ++i)
-        if (reinterpret_cast<uv_stream_t*>(L->listeners[i].get()) == listener) s->port = L->listener_ports[i];
+        if (reinterpret_cast<uv_stream_t*>(L->listeners[i].get()) == listener) {
+            s->port = L->listener_ports[i];
+            tls_ctx = L->listener_tls[i].get();
+        }
     uv_tcp_init(&L->loop, &s->tcp);
     if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&s->tcp)) != 0) {
         uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), [](uv_handle_t* h) { delete reinterpret_cast<session*>(h); });
@@ -489,6 +630,8 @@ void on_connection(uv_stream_t* listener, int status) {
         else uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&peer), ip, sizeof ip);
     }
     s->ip = ip;
+    if (!admit_connection(*L, s)) return;
+    if (tls_ctx) s->tls = std::make_unique<tls::connection>(tls_ctx);
     s->id = (static_cast<std::uint64_t>(L->index) << 48) | L->next_session++;
     s->connected_at = s->last_line = now_seconds();
     s->vd = vardiff_start(*s->port, s->port->start_difficulty, s->connected_at);
@@ -579,6 +722,7 @@ void process_batch(loop_ctx& L) {
             if (!v->ok()) {
                 code = static_cast<int>(stratum_error::other);
                 reason = std::string(verifier::describe(v->status));
+                penalise(p.s, "invalid shares");
             } else if (!L.current || p.j->tmpl->prevhash != L.current->tmpl->prevhash) {
                 code = static_cast<int>(stratum_error::stale_job);
                 reason = "stale share";
@@ -660,20 +804,24 @@ void on_wake(uv_async_t* a) {
 void on_batch_check(uv_check_t* c) { process_batch(*static_cast<loop_ctx*>(c->data)); }
 
 // Periodic duties, once a second: vardiff for quiet miners; closing
-// connections that never subscribed or have gone idle.
+// connections that hit a limit (limit_reached: unread output, TLS handshake,
+// half-open, idle); forgetting decayed ban scores.
 void on_tick(uv_timer_t* t) {
     auto& L = *static_cast<loop_ctx*>(t->data);
     const double now = now_seconds();
-    std::vector<session*> to_close;
+    std::vector<std::pair<session*, const char*>> to_close;
     for (session* s : L.sessions) {
-        if (!s->subscribed && now - s->connected_at > k_unsubscribed_timeout) to_close.push_back(s);
-        else if (now - s->last_line > k_idle_timeout) to_close.push_back(s);
+        if (const char* why = limit_reached(*s, L.limits, now)) to_close.emplace_back(s, why);
         else if (!s->workers.empty()) {
             const double old = s->vd.difficulty;
             if (vardiff_on_tick(s->vd, *s->port, now)) announce_difficulty(s, old);
         }
     }
-    for (session* s : to_close) close_session(s, "idle");
+    for (auto& [s, why] : to_close) {
+        ++L.closed_by_limits;
+        close_session(s, why);
+    }
+    prune_ban_scores(L, now);
 }
 
 // ---------------------------------------------------------------------------
@@ -695,6 +843,12 @@ void begin_stop(loop_ctx& L) {
 }
 
 result<bool> bind_listener(loop_ctx& L, const port_config& p) {
+    tls::context tls_ctx;
+    if (p.tls) {
+        auto c = tls::make_server_context(p.tls_cert, p.tls_key);
+        if (!c) return error{"[[port]] " + p.host + ":" + std::to_string(p.port) + ": " + c.error_message()};
+        tls_ctx = std::move(*c);
+    }
     auto tcp = std::make_unique<uv_tcp_t>();
     sockaddr_storage addr{};
     const bool v6 = p.host.find(':') != std::string::npos;
@@ -716,6 +870,7 @@ result<bool> bind_listener(loop_ctx& L, const port_config& p) {
     tcp->data = &L;
     L.listeners.push_back(std::move(tcp));
     L.listener_ports.push_back(&p);
+    L.listener_tls.push_back(std::move(tls_ctx));
     return true;
 }
 
@@ -730,10 +885,13 @@ server::~server() { stop(); }
 
 result<bool> server::start() {
     const unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (!admission_) admission_ = std::make_unique<admission>(cfg_.limits);
     for (unsigned i = 0; i < n; ++i) {
         auto L = std::make_unique<loop_ctx>();
         L->srv = this;
         L->index = i;
+        L->limits = cfg_.limits;
+        L->admit = admission_.get();
         uv_loop_init(&L->loop);
         for (const auto& p : cfg_.ports) {
             auto ok = bind_listener(*L, p);
@@ -804,6 +962,10 @@ server_stats server::stats() const {
         s.accepted += L->accepted;
         s.rejected += L->rejected;
         s.blocks += L->blocks;
+        s.refused += L->refused;
+        s.bans += L->bans;
+        s.closed_by_limits += L->closed_by_limits;
+        s.tls_failures += L->tls_failures;
     }
     return s;
 }

@@ -20,11 +20,34 @@ struct port_config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 3333;
     bool tls = false;
+    std::string tls_cert;               // PEM certificate chain (tls = true); checked at load
+    std::string tls_key;                // PEM private key matching tls_cert
     double start_difficulty = 1;
     double min_difficulty = 0.001;
     double max_difficulty = 1e12;
     double target_share_seconds = 10;   // vardiff aims at one share per this many seconds
     double retarget_seconds = 30;       // how often vardiff may change a miner's difficulty
+};
+
+// [limits]: what one miner, one address, or the whole process may hold.
+// Every limit is enforced at accept, in the once-a-second tick, or by a
+// comparison on a path that already runs; none adds work to the share path.
+struct limits_config {
+    std::size_t max_connections = 100000;       // per process; the next is refused at accept
+    std::size_t max_connections_per_ip = 1000;  // per source address (farms behind one NAT need many)
+    std::size_t max_line_bytes = 16 * 1024;     // a longer line closes the connection
+    std::size_t max_pending_requests = 1000;    // submits awaiting their verdict; more get error 20
+    std::size_t max_write_queue_bytes = 1 << 20;  // unsent bytes to a miner that does not read
+    double idle_timeout_seconds = 900;          // without a line
+    double half_open_timeout_seconds = 30;      // to subscribe and authorise after connecting
+    double tls_handshake_timeout_seconds = 10;  // to finish the TLS handshake
+    // Ban score per source address: +1 for each malformed line or invalid
+    // share (not stale or low difficulty), halving every ban_half_life_seconds;
+    // reaching ban_threshold closes the connection and bans the address for
+    // ban_seconds. ban_threshold = 0 turns bans off.
+    double ban_threshold = 50;
+    double ban_half_life_seconds = 60;
+    double ban_seconds = 600;
 };
 
 struct server_config {
@@ -56,6 +79,8 @@ struct server_config {
 
     // [log]
     std::string log_level = "info";
+
+    limits_config limits;
 
     std::vector<port_config> ports;
 };

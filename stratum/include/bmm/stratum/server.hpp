@@ -33,7 +33,16 @@ struct server_stats {
     std::uint64_t accepted = 0;
     std::uint64_t rejected = 0;
     std::uint64_t blocks = 0;
+    // Limits (see [limits]): connections refused at accept (banned address,
+    // per-address or total maximum), addresses banned, connections closed by
+    // a limit (timeouts, unread output, long lines, bans), TLS failures.
+    std::uint64_t refused = 0;
+    std::uint64_t bans = 0;
+    std::uint64_t closed_by_limits = 0;
+    std::uint64_t tls_failures = 0;
 };
+
+class admission;
 
 class server {
 public:
@@ -64,6 +73,7 @@ private:
     job_manager& jobs_;
     share_sink& sink_;
     std::vector<std::unique_ptr<loop_ctx>> loops_;
+    std::unique_ptr<admission> admission_;  // connections per address, bans: shared by the loops
     server_stats final_;  // totals of loops already stopped
     bool started_ = false;
 };
