@@ -262,6 +262,7 @@ server_config parse(const toml::table& root, const std::string& file) {
                 // The message starts with the setting it is about.
                 const std::string& msg = ctx.error_message();
                 const char* key = msg.rfind("tls_cert", 0) == 0 ? "tls_cert" : msg.rfind("tls_key", 0) == 0 ? "tls_key" : "tls";
+                if (!t->get(key)) key = "tls";
                 throw config_error{q.at(key) + ": [[port]] " + msg};
             }
         } else if (!pc.tls_cert.empty() || !pc.tls_key.empty()) {

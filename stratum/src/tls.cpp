@@ -4,6 +4,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <cerrno>
@@ -50,9 +51,17 @@ result<context> make_server_context(const std::string& cert, const std::string& 
     SSL_CTX_set_default_passwd_cb(c.get(), [](char*, int, int, void*) { return 0; });
     if (SSL_CTX_use_certificate_chain_file(c.get(), cert.c_str()) != 1)
         return error{"tls_cert " + cert + " is not a PEM certificate chain: " + openssl_error()};
-    if (SSL_CTX_use_PrivateKey_file(c.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
-        return error{"tls_key " + key + " is not an unencrypted PEM private key: " + openssl_error()};
-    if (SSL_CTX_check_private_key(c.get()) != 1)
+    // Read the key apart from installing it, so that an unreadable key and a
+    // key of another certificate get different messages.
+    EVP_PKEY* pkey = nullptr;
+    if (BIO* b = BIO_new_file(key.c_str(), "r")) {
+        pkey = PEM_read_bio_PrivateKey(b, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+        BIO_free(b);
+    }
+    if (!pkey) return error{"tls_key " + key + " is not an unencrypted PEM private key: " + openssl_error()};
+    const int used = SSL_CTX_use_PrivateKey(c.get(), pkey);
+    EVP_PKEY_free(pkey);
+    if (used != 1 || SSL_CTX_check_private_key(c.get()) != 1)
         return error{"tls_key " + key + " does not belong to the certificate in tls_cert " + cert + ": " +
                      openssl_error()};
     return c;

@@ -208,6 +208,19 @@ TEST(config, minimal_file_gets_the_defaults) {
     EXPECT_DOUBLE_EQ(cfg.ports[0].max_difficulty, 1e12);
     EXPECT_DOUBLE_EQ(cfg.ports[0].target_share_seconds, 10);
     EXPECT_DOUBLE_EQ(cfg.ports[0].retarget_seconds, 30);
+    EXPECT_FALSE(cfg.ports[0].tls);
+    // [limits] defaults.
+    EXPECT_EQ(cfg.limits.max_connections, 100000u);
+    EXPECT_EQ(cfg.limits.max_connections_per_ip, 1000u);
+    EXPECT_EQ(cfg.limits.max_line_bytes, 16384u);
+    EXPECT_EQ(cfg.limits.max_pending_requests, 1000u);
+    EXPECT_EQ(cfg.limits.max_write_queue_bytes, 1048576u);
+    EXPECT_DOUBLE_EQ(cfg.limits.idle_timeout_seconds, 900);
+    EXPECT_DOUBLE_EQ(cfg.limits.half_open_timeout_seconds, 30);
+    EXPECT_DOUBLE_EQ(cfg.limits.tls_handshake_timeout_seconds, 10);
+    EXPECT_DOUBLE_EQ(cfg.limits.ban_threshold, 50);
+    EXPECT_DOUBLE_EQ(cfg.limits.ban_half_life_seconds, 60);
+    EXPECT_DOUBLE_EQ(cfg.limits.ban_seconds, 600);
 }
 
 TEST(config, every_setting_is_read) {
@@ -450,7 +463,146 @@ TEST(config, other_bad_values) {
     EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = \"verbose\"\n", "test.toml:15:9: ",
                         "[log] level must be debug, info, warn or error");
     EXPECT_CONFIG_ERROR(with_after(13, "tls = true"), "test.toml:14:7: ",
-                        "[[port]] tls is not supported by this build yet");
+                        "[[port]] tls_cert is required when tls = true");
+}
+
+// --------------------------------------------------------------------------
+// [limits]
+// --------------------------------------------------------------------------
+
+TEST(config, every_limit_is_read) {
+    auto r = parse_server_config(std::string(k_minimal) + R"([limits]
+max_connections = 50000
+max_connections_per_ip = 20
+max_line_bytes = 4096
+max_pending_requests = 64
+max_write_queue_bytes = 262144
+idle_timeout_seconds = 120
+half_open_timeout_seconds = 5
+tls_handshake_timeout_seconds = 3.5
+ban_threshold = 0
+ban_half_life_seconds = 30
+ban_seconds = 86400
+)",
+                                 "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    const limits_config& l = r->limits;
+    EXPECT_EQ(l.max_connections, 50000u);
+    EXPECT_EQ(l.max_connections_per_ip, 20u);
+    EXPECT_EQ(l.max_line_bytes, 4096u);
+    EXPECT_EQ(l.max_pending_requests, 64u);
+    EXPECT_EQ(l.max_write_queue_bytes, 262144u);
+    EXPECT_DOUBLE_EQ(l.idle_timeout_seconds, 120);
+    EXPECT_DOUBLE_EQ(l.half_open_timeout_seconds, 5);
+    EXPECT_DOUBLE_EQ(l.tls_handshake_timeout_seconds, 3.5);
+    EXPECT_DOUBLE_EQ(l.ban_threshold, 0);  // bans off
+    EXPECT_DOUBLE_EQ(l.ban_half_life_seconds, 30);
+    EXPECT_DOUBLE_EQ(l.ban_seconds, 86400);
+}
+
+TEST(config, bad_limits) {
+    const std::string base = std::string(k_minimal) + "[limits]\n";  // the setting is on line 15
+    EXPECT_EQ(error_of(base + "max_conections = 5\n"), "test.toml:15:18: unknown setting [limits] max_conections");
+    EXPECT_CONFIG_ERROR(base + "max_connections = 0\n", "test.toml:15:19: ",
+                        "[limits] max_connections must be an integer from 1 to 10000000");
+    EXPECT_CONFIG_ERROR(base + "max_connections_per_ip = -1\n", "test.toml:15:26: ",
+                        "[limits] max_connections_per_ip must be an integer from 1 to 10000000");
+    EXPECT_CONFIG_ERROR(base + "max_line_bytes = 100\n", "test.toml:15:18: ",
+                        "[limits] max_line_bytes must be an integer from 256 to 16384");
+    EXPECT_CONFIG_ERROR(base + "max_line_bytes = 16385\n", "test.toml:15:18: ",
+                        "[limits] max_line_bytes must be an integer from 256 to 16384");
+    EXPECT_CONFIG_ERROR(base + "max_pending_requests = 0\n", "test.toml:15:24: ",
+                        "[limits] max_pending_requests must be an integer from 1 to 1000000");
+    EXPECT_CONFIG_ERROR(base + "max_write_queue_bytes = 1000\n", "test.toml:15:25: ",
+                        "[limits] max_write_queue_bytes must be an integer from 4096 to 4294967296");
+    EXPECT_CONFIG_ERROR(base + "idle_timeout_seconds = 0\n", "test.toml:15:24: ",
+                        "[limits] idle_timeout_seconds must be a number from 1 to 604800");
+    EXPECT_CONFIG_ERROR(base + "half_open_timeout_seconds = \"30\"\n", "test.toml:15:29: ",
+                        "[limits] half_open_timeout_seconds must be a number from 1 to 86400");
+    EXPECT_CONFIG_ERROR(base + "tls_handshake_timeout_seconds = 0.1\n", "test.toml:15:33: ",
+                        "[limits] tls_handshake_timeout_seconds must be a number from 0.5 to 3600");
+    EXPECT_CONFIG_ERROR(base + "ban_threshold = -1\n", "test.toml:15:17: ",
+                        "[limits] ban_threshold must be a number from 0 to 1e+09");
+    EXPECT_CONFIG_ERROR(base + "ban_seconds = 0\n", "test.toml:15:15: ",
+                        "[limits] ban_seconds must be a number from 1 to 3.1536e+07");
+    EXPECT_CONFIG_ERROR(base + "max_connections = 10\nmax_connections_per_ip = 11\n", "test.toml:16:26: ",
+                        "[limits] max_connections_per_ip must not exceed max_connections");
+    EXPECT_CONFIG_ERROR("limits = 5\n" + std::string(k_minimal), "test.toml:1:10: ",
+                        "limits must be a section ([limits])");
+}
+
+// --------------------------------------------------------------------------
+// TLS ports: the certificate and key are loaded and matched at load time
+// --------------------------------------------------------------------------
+
+class tls_files : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/bmm-config-tls-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        make("a");
+        make("b");
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    // A self-signed certificate a.pem / a.key (openssl CLI).
+    void make(const std::string& name) {
+        const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" +
+                                path(name + ".key") + "' -out '" + path(name + ".pem") +
+                                "' -days 1 -subj /CN=test > /dev/null 2>&1";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    }
+    std::string path(const std::string& f) const { return dir_ + "/" + f; }
+    // k_minimal's port with tls = true and the given files (lines 14-16).
+    std::string tls_port(const std::string& cert, const std::string& key) const {
+        return with_after(13, "tls = true\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"");
+    }
+    std::string dir_;
+};
+
+TEST_F(tls_files, a_matching_pair_loads) {
+    auto r = parse_server_config(tls_port(path("a.pem"), path("a.key")), "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_TRUE(r->ports[0].tls);
+    EXPECT_EQ(r->ports[0].tls_cert, path("a.pem"));
+    EXPECT_EQ(r->ports[0].tls_key, path("a.key"));
+}
+
+TEST_F(tls_files, a_key_of_another_certificate_is_refused) {
+    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("b.key")), "test.toml:16:11: ",
+                        "[[port]] tls_key " + path("b.key") + " does not belong to the certificate in tls_cert " +
+                            path("a.pem"));
+}
+
+TEST_F(tls_files, missing_or_unreadable_files_are_named) {
+    EXPECT_CONFIG_ERROR(tls_port(path("none.pem"), path("a.key")), "test.toml:15:12: ",
+                        "[[port]] tls_cert " + path("none.pem") + " cannot be read: No such file or directory");
+    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("none.key")), "test.toml:16:11: ",
+                        "[[port]] tls_key " + path("none.key") + " cannot be read");
+    EXPECT_CONFIG_ERROR(with_after(13, "tls = true\ntls_cert = \"" + path("a.pem") + "\""), "test.toml:14:7: ",
+                        "[[port]] tls_key is required when tls = true");
+}
+
+TEST_F(tls_files, files_that_are_not_pem_are_refused) {
+    std::ofstream(path("junk.pem")) << "not a certificate\n";
+    EXPECT_CONFIG_ERROR(tls_port(path("junk.pem"), path("a.key")), "test.toml:15:12: ",
+                        "[[port]] tls_cert " + path("junk.pem") + " is not a PEM certificate chain");
+    // The certificate given as the key.
+    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("a.pem")), "test.toml:16:11: ",
+                        "[[port]] tls_key " + path("a.pem") + " is not an unencrypted PEM private key");
+}
+
+TEST_F(tls_files, an_encrypted_key_is_refused_without_asking_for_a_passphrase) {
+    const std::string cmd = "openssl pkey -in '" + path("a.key") + "' -aes256 -passout pass:secret -out '" +
+                            path("enc.key") + "' > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("enc.key")), "test.toml:16:11: ",
+                        "[[port]] tls_key " + path("enc.key") + " is not an unencrypted PEM private key");
+}
+
+TEST_F(tls_files, cert_and_key_without_tls_are_a_mistake) {
+    EXPECT_CONFIG_ERROR(with_after(13, "tls_cert = \"" + path("a.pem") + "\""), "test.toml:14:12: ",
+                        "[[port]] tls_cert and tls_key are only used with tls = true");
 }
 
 TEST(config, unset_environment_variables) {

@@ -41,8 +41,21 @@ struct stratum_job {
 
 class stratum_client {
 public:
-    explicit stratum_client(int port, const char* host = "127.0.0.1") {
+    // `source`: the local address to connect from (any 127.x.y.z works on
+    // loopback), so that tests can play several miners' addresses.
+    // `receive_buffer`: SO_RCVBUF in bytes (0: the system's), small to play a
+    // miner that does not read.
+    explicit stratum_client(int port, const char* host = "127.0.0.1", const char* source = nullptr,
+                            int receive_buffer = 0) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+        if (source) {
+            sockaddr_in l{};
+            l.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source, &l.sin_addr);
+            if (::bind(fd_, reinterpret_cast<sockaddr*>(&l), sizeof l) != 0)
+                throw std::runtime_error(std::string("cannot bind the client to ") + source);
+        }
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -53,6 +66,35 @@ public:
     ~stratum_client() { ::close(fd_); }
     stratum_client(const stratum_client&) = delete;
     stratum_client& operator=(const stratum_client&) = delete;
+
+    // Waits up to timeout_ms for the pool to close the connection (end of
+    // stream or reset), keeping what arrives before; true when it closed.
+    bool wait_closed(int timeout_ms) {
+        const auto end = deadline(timeout_ms);
+        while (true) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            char buf[65536];
+            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) return true;
+            in_.append(buf, static_cast<std::size_t>(n));
+            std::size_t start = 0, nl;
+            while ((nl = in_.find('\n', start)) != std::string::npos) {
+                lines_.push_back(in_.substr(start, nl - start));
+                start = nl + 1;
+            }
+            in_.erase(0, start);
+        }
+    }
+    // Sends raw bytes without waiting; false when the pool has closed the
+    // connection (or the socket buffer is full with dont_wait).
+    bool send_raw(const std::string& bytes, bool dont_wait = false) {
+        const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | (dont_wait ? MSG_DONTWAIT : 0));
+        return n == static_cast<ssize_t>(bytes.size());
+    }
 
     void send_line(const std::string& line) {
         const std::string l = line + "\n";

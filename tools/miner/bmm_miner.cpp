@@ -12,7 +12,11 @@
 #include "bmm/verifier/share_verifier.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <simdjson.h>
 #include <sys/socket.h>
@@ -38,7 +42,13 @@ const char* k_usage = R"(usage: bmm-miner --url stratum+tcp://HOST:PORT --user A
 A CPU miner for tests and demos. It mines at the difficulty the pool sets and
 stops by itself.
 
-  --url URL              stratum+tcp://127.0.0.1:3333
+  --url URL              stratum+tcp://127.0.0.1:3333, or stratum+ssl:// (also
+                         stratum+tls://) for a TLS port
+  --ca FILE              verify the pool's TLS certificate against the PEM CA
+                         (or self-signed certificate) in FILE, and the host name
+                         or IP address in --url against the certificate; without
+                         --ca the connection is encrypted but the pool is NOT
+                         authenticated (fine on loopback and in tests)
   --user NAME            account.worker
   --pass TEXT            password (default x; "d=0.5" asks for a difficulty)
   --algo ALGO            scrypt (default) or sha256d
@@ -58,6 +68,8 @@ at least one share was accepted, 1 otherwise, 2 on bad arguments or no pool.
 struct options {
     std::string host = "127.0.0.1";
     std::string port = "3333";
+    bool tls = false;
+    std::string ca;  // PEM file to verify the pool's certificate; empty: no verification
     std::string user;
     std::string pass = "x";
     pow_algorithm algo = pow_algorithm::scrypt;
@@ -74,6 +86,8 @@ struct miner_job {
     verifier::job_data data;
 };
 
+// One connection to the pool, plain TCP or TLS (OpenSSL on the socket,
+// which is non-blocking once the handshake is done).
 class connection {
 public:
     bool open(const std::string& host, const std::string& port) {
@@ -89,11 +103,42 @@ public:
         freeaddrinfo(res);
         return fd_ >= 0;
     }
+    // The TLS handshake on the open socket. `ca` empty: no verification.
+    bool start_tls(const std::string& host, const std::string& ca, std::string& why) {
+        ctx_ = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+        if (!ca.empty()) {
+            if (SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1) return tls_fail(why, "cannot load --ca " + ca);
+            SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+        }
+        ssl_ = SSL_new(ctx_);
+        SSL_set_fd(ssl_, fd_);
+        in6_addr a6{};
+        in_addr a4{};
+        const bool is_ip = inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+        if (!is_ip) SSL_set_tlsext_host_name(ssl_, host.c_str());
+        if (!ca.empty()) {
+            X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+            if (is_ip) X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+            else SSL_set1_host(ssl_, host.c_str());
+        }
+        if (SSL_connect(ssl_) != 1) {
+            const long v = SSL_get_verify_result(ssl_);
+            return tls_fail(why, v != X509_V_OK ? std::string("certificate check failed: ") +
+                                                     X509_verify_cert_error_string(v)
+                                               : std::string("TLS handshake failed"));
+        }
+        ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+        return true;
+    }
     ~connection() {
+        if (ssl_) SSL_free(ssl_);
+        if (ctx_) SSL_CTX_free(ctx_);
         if (fd_ >= 0) ::close(fd_);
     }
     bool send(const std::string& line) {
         const std::string l = line + "\n";
+        if (ssl_) return send_tls(l);
         std::size_t off = 0;
         while (off < l.size()) {
             const ssize_t n = ::send(fd_, l.data() + off, l.size() - off, MSG_NOSIGNAL);
@@ -106,11 +151,24 @@ public:
     // False when the pool closed the connection.
     bool read_lines(int timeout_ms, std::vector<std::string>& lines) {
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, timeout_ms) > 0) {
+        // OpenSSL may hold decrypted data the socket no longer shows.
+        const bool buffered = ssl_ && SSL_pending(ssl_) > 0;
+        if (buffered || ::poll(&p, 1, timeout_ms) > 0) {
             char buf[65536];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) return false;
-            in_.append(buf, static_cast<std::size_t>(n));
+            if (ssl_) {
+                const int n = SSL_read(ssl_, buf, sizeof buf);
+                if (n > 0) {
+                    in_.append(buf, static_cast<std::size_t>(n));
+                } else {
+                    const int e = SSL_get_error(ssl_, n);
+                    // A record not complete yet, or only a session ticket: nothing to read now.
+                    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return false;
+                }
+            } else {
+                const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+                if (n <= 0) return false;
+                in_.append(buf, static_cast<std::size_t>(n));
+            }
         }
         std::size_t start = 0, nl;
         while ((nl = in_.find('\n', start)) != std::string::npos) {
@@ -122,7 +180,37 @@ public:
     }
 
 private:
+    bool send_tls(const std::string& l) {
+        std::size_t off = 0;
+        while (off < l.size()) {
+            const int n = SSL_write(ssl_, l.data() + off, static_cast<int>(l.size() - off));
+            if (n > 0) {
+                off += static_cast<std::size_t>(n);
+                continue;
+            }
+            const int e = SSL_get_error(ssl_, n);
+            if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return false;
+            pollfd p{fd_, static_cast<short>(e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
+            if (::poll(&p, 1, 5000) <= 0) return false;
+        }
+        return true;
+    }
+    bool tls_fail(std::string& why, std::string text) {
+        const unsigned long e = ERR_get_error();
+        if (e) {
+            char buf[256];
+            ERR_error_string_n(e, buf, sizeof buf);
+            text += " (";
+            text += buf;
+            text += ")";
+        }
+        why = std::move(text);
+        return false;
+    }
+
     int fd_ = -1;
+    SSL_CTX* ctx_ = nullptr;
+    SSL* ssl_ = nullptr;
     std::string in_;
 };
 
@@ -138,12 +226,20 @@ bool parse_args(int argc, char** argv, options& o) {
             std::exit(0);
         } else if (a == "--url") {
             std::string u = next("--url");
-            const std::string scheme = "stratum+tcp://";
-            if (u.rfind(scheme, 0) == 0) u = u.substr(scheme.size());
+            for (const char* scheme : {"stratum+tcp://", "stratum+ssl://", "stratum+tls://"}) {
+                const std::string sch = scheme;
+                if (u.rfind(sch, 0) != 0) continue;
+                o.tls = sch != "stratum+tcp://";
+                u = u.substr(sch.size());
+            }
+            if (u.find("://") != std::string::npos)
+                throw std::runtime_error("--url must start with stratum+tcp://, stratum+ssl:// or stratum+tls://");
             const auto colon = u.rfind(':');
             if (colon == std::string::npos) throw std::runtime_error("--url needs host:port");
             o.host = u.substr(0, colon);
             o.port = u.substr(colon + 1);
+        } else if (a == "--ca") {
+            o.ca = next("--ca");
         } else if (a == "--user") {
             o.user = next("--user");
         } else if (a == "--pass") {
@@ -171,6 +267,7 @@ bool parse_args(int argc, char** argv, options& o) {
         }
     }
     if (o.user.empty()) throw std::runtime_error("--user is required");
+    if (!o.ca.empty() && !o.tls) throw std::runtime_error("--ca needs a stratum+ssl:// or stratum+tls:// --url");
     return true;
 }
 
@@ -188,6 +285,15 @@ int main(int argc, char** argv) {
     if (!c.open(o.host, o.port)) {
         std::fprintf(stderr, "bmm-miner: cannot connect to %s:%s\n", o.host.c_str(), o.port.c_str());
         return 2;
+    }
+    if (o.tls) {
+        std::string why;
+        if (!c.start_tls(o.host, o.ca, why)) {
+            std::fprintf(stderr, "bmm-miner: TLS to %s:%s failed: %s\n", o.host.c_str(), o.port.c_str(), why.c_str());
+            return 2;
+        }
+        if (o.ca.empty() && !o.quiet)
+            std::fprintf(stderr, "bmm-miner: TLS without --ca: encrypted, but the pool's certificate is not checked\n");
     }
     int next_id = 1;
     const int configure_id = next_id++, subscribe_id = next_id++, authorize_id = next_id++;
@@ -374,7 +480,8 @@ int main(int argc, char** argv) {
         reasons_json += (reasons_json.size() > 1 ? "," : "") + std::string("\"") + r + "\":" + std::to_string(n);
     reasons_json += "}";
     std::printf("{\"accepted\":%u,\"rejected\":%u,\"submitted\":%u,\"jobs\":%u,\"clean_jobs\":%u,\"seconds\":%.3f,"
-                "\"reasons\":%s}\n",
-                accepted, rejected, sent, jobs_seen, clean_jobs, elapsed(), reasons_json.c_str());
+                "\"tls\":%s,\"reasons\":%s}\n",
+                accepted, rejected, sent, jobs_seen, clean_jobs, elapsed(), o.tls ? "true" : "false",
+                reasons_json.c_str());
     return accepted > 0 ? 0 : 1;
 }
