@@ -16,6 +16,8 @@ packages=(
   postgresql postgresql-client redis-server redis-tools litecoind
   # scripts
   curl jq python3 procps iproute2
+  # the openssl CLI: tests make self-signed certificates for the TLS port
+  openssl
 )
 
 missing=()

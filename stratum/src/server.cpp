@@ -561,10 +561,11 @@ void handle_line(session* s, std::string_view line) {
         return;
     }
     const std::string& m = r->method;
-    if (m == "mining.submit" && s->pending >= s->loop->limits.max_pending_requests)
+    if (m == "mining.submit" && s->pending < s->loop->limits.max_pending_requests) handle_submit(s, *r);
+    // [limits] max_pending_requests: answered at once, neither judged nor recorded.
+    else if (m == "mining.submit")
         send(s, reply_error(r->id_json, stratum_error::other,
                             "too many requests awaiting an answer; wait for the answers before sending more"));
-    else if (m == "mining.submit") handle_submit(s, *r);
     else if (m == "mining.subscribe") handle_subscribe(s, *r);
     else if (m == "mining.authorize") handle_authorize(s, *r);
     else if (m == "mining.configure") handle_configure(s, *r);

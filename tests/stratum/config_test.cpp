@@ -162,6 +162,19 @@ TEST(config, shipped_stack_config_parses_with_its_environment) {
     EXPECT_DOUBLE_EQ(p.max_difficulty, 1000000);
     EXPECT_DOUBLE_EQ(p.target_share_seconds, 5);
     EXPECT_DOUBLE_EQ(p.retarget_seconds, 15);
+    // The shipped [limits] documents the defaults: the same values as an absent section.
+    const limits_config defaults;
+    EXPECT_EQ(cfg.limits.max_connections, defaults.max_connections);
+    EXPECT_EQ(cfg.limits.max_connections_per_ip, defaults.max_connections_per_ip);
+    EXPECT_EQ(cfg.limits.max_line_bytes, defaults.max_line_bytes);
+    EXPECT_EQ(cfg.limits.max_pending_requests, defaults.max_pending_requests);
+    EXPECT_EQ(cfg.limits.max_write_queue_bytes, defaults.max_write_queue_bytes);
+    EXPECT_DOUBLE_EQ(cfg.limits.idle_timeout_seconds, defaults.idle_timeout_seconds);
+    EXPECT_DOUBLE_EQ(cfg.limits.half_open_timeout_seconds, defaults.half_open_timeout_seconds);
+    EXPECT_DOUBLE_EQ(cfg.limits.tls_handshake_timeout_seconds, defaults.tls_handshake_timeout_seconds);
+    EXPECT_DOUBLE_EQ(cfg.limits.ban_threshold, defaults.ban_threshold);
+    EXPECT_DOUBLE_EQ(cfg.limits.ban_half_life_seconds, defaults.ban_half_life_seconds);
+    EXPECT_DOUBLE_EQ(cfg.limits.ban_seconds, defaults.ban_seconds);
 }
 
 TEST(config, shipped_stack_config_names_a_missing_variable) {
