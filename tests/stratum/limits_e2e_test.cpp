@@ -347,6 +347,10 @@ TEST_F(limits_e2e, stop_reports_refused_banned_and_closed_counts) {
     EXPECT_EQ(std::stoi(m[2]), 1);
     EXPECT_GE(std::stoi(m[3]), 5);
     EXPECT_GE(std::stoi(m[4]), 1);
+    // Start-up said what the open-file limit allows, beside [limits] max_connections.
+    EXPECT_TRUE(std::regex_search(log, std::regex("open file limit [0-9]+ \\(soft was [0-9]+, hard [0-9]+\\): room "
+                                                  "for about [0-9]+ miners; \\[limits\\] max_connections 100")))
+        << log.substr(0, 3000);
 }
 
 }  // namespace
