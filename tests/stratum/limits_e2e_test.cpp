@@ -334,6 +334,20 @@ TEST_F(limits_e2e, submits_over_max_pending_requests_get_an_error) {
     EXPECT_EQ(r.code, 21) << r.raw;
 }
 
+TEST_F(limits_e2e, start_up_warns_when_the_open_file_limit_caps_max_connections) {
+    // 120 descriptors leave room for about 56 miners, below max_connections = 100.
+    auto& st = stack_environment::get();
+    const std::string out = test::run_capture(
+        "ulimit -n 120 && BMM_NODE_RPC_USER='" + st.setting("BMM_NODE_RPC_USER") + "' BMM_NODE_RPC_PASSWORD='" +
+        st.setting("BMM_NODE_RPC_PASSWORD") + "' '" + bin("bmm-stratum") + "' --config '" + g_pool->config +
+        "' --check 2>&1");
+    EXPECT_NE(out.find("open file limit 120 (soft was 120, hard 120): room for about 56 miners"), std::string::npos)
+        << out;
+    EXPECT_NE(out.find("the open file limit caps connections at about 56, below [limits] max_connections 100"),
+              std::string::npos)
+        << out;
+}
+
 // Last: stopping reports the counters.
 TEST_F(limits_e2e, stop_reports_refused_banned_and_closed_counts) {
     ASSERT_EQ(g_pool->proc->stop(SIGTERM, 15000), 0);
