@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -180,6 +181,47 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
     }
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM epochs WHERE closed_at IS NOT NULL"), "8");
     EXPECT_GT(blocks, 0);
+}
+
+TEST_F(ledger_pg_test, books_a_large_close_in_one_transaction) {
+    // An epoch close of a big pool: 20,000 transfers, some with ids and
+    // account names that need escaping. Timings are printed, never asserted.
+    using acc::transfer_kind;
+    std::vector<acc::transfer> ts;
+    for (int i = 0; i < 20000; ++i) {
+        std::string user = "u";
+        user += std::to_string(i % 5000);
+        if (i % 997 == 0) user += "\\tab\there\nnew line";
+        std::string ref = "block:b";
+        ref += std::to_string(i / 5000);
+        std::string id = ref;
+        id += ":miner:";
+        id += user;
+        ts.push_back({id, "system:coinbase:LTC", acc::user_immature(user), "LTC", acc::amount(1000 + i),
+                      transfer_kind::block_miner, ref});
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = pg::book_transfers(db_, ts);
+    const auto t1 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(r.ok()) << r.error_message();
+    EXPECT_EQ(r->booked, ts.size());
+    auto again = pg::book_transfers(db_, ts);
+    const auto t2 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(again.ok()) << again.error_message();
+    EXPECT_EQ(again->booked, 0u);
+    EXPECT_EQ(again->already, ts.size());
+    std::printf("booking 20000 transfers: %.0f ms new, %.0f ms replayed\n",
+                std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                std::chrono::duration<double, std::milli>(t2 - t1).count());
+    acc::ledger model;
+    ASSERT_TRUE(model.apply_all(ts).ok());
+    auto balances = pg::load_balances(db_);
+    ASSERT_TRUE(balances.ok());
+    EXPECT_EQ(nonzero(*balances), nonzero(model.balances()));
+    auto back = pg::load_transfers(db_, "block:b0");
+    ASSERT_TRUE(back.ok());
+    ASSERT_EQ(back->size(), 5000u);
+    for (const auto& t : *back) EXPECT_EQ(*model.find(t.id), t);
 }
 
 TEST_F(ledger_pg_test, bad_input_changes_nothing) {
