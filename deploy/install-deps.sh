@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libtomlplusplus-dev libcli11-dev libcurl4-openssl-dev
   libmicrohttpd-dev librapidcheck-dev
+  libboost-dev libgmp-dev  # exact wide integers (accounting; GMP for the tests' reference model)
   # the local stack and the tests' real parts
   postgresql postgresql-client redis-server redis-tools litecoind
   # scripts
