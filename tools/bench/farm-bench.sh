@@ -184,26 +184,39 @@ wait_ready() {
   return 1
 }
 
-# idle_run NAME CONNECTIONS SERVERS BENCH_PROCESSES
+# held_now NAME: connections held per the bench's last progress line.
+held_now() {
+  tail -1 "$out/$1.progress" 2> /dev/null | sed -n 's/.*connections \([0-9]*\)\/.*/\1/p'
+}
+
+# idle_run NAME CONNECTIONS SERVERS BENCH_PROCESSES SOURCES
+# Each source address carries at most a few thousand connections: connect()'s
+# search for a free ephemeral port gets slow (in the kernel, blocking the
+# bench's loop) once one address has used most of its ~28,000 ports.
 idle_run() {
-  local name=$1 n=$2 ns=$3 bp=$4 i
+  local name=$1 n=$2 ns=$3 bp=$4 sources=$5 i
   log "$name: $n idle connections on $ns bmm-stratum process(es), bench over $bp process(es)"
   start_servers "$ns" "$([ "$ns" = 1 ] && echo "$threads" || echo 1)"
   local before=() after=()
   for i in "${servers[@]}"; do before+=("$(rss_kb "$i")"); done
   rm -f "$out/$name.ready"
+  local t0
+  t0=$(now_ms)
   "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections "$n" --ramp 5000 --processes "$bp" \
-    --mode idle --duration $((n / 5000 + 40)) --ready-file "$out/$name.ready" --json "$out/$name.json" \
+    --source-count "$sources" --mode idle --duration $((n / 1000 + 60)) --ready-file "$out/$name.ready" --json "$out/$name.json" \
     > "$out/$name.out" 2> "$out/$name.progress" &
   local bpid=$!
   pids+=("$bpid")
-  if ! wait_ready "$out/$name.ready" $((n / 1000 + 60)); then
-    log "$name: the bench never settled; see $out/$name.progress"
+  if wait_ready "$out/$name.ready" $((n / 1000 + 50)); then
+    echo "$name: all $n connections settled in $(( ($(now_ms) - t0) / 1000 )) s"
+  else
+    log "$name: the bench had not settled after $((n / 1000 + 50)) s; measuring what is held; see $out/$name.progress"
   fi
   sleep 3  # let the pool finish its per-connection work (jobs sent, buffers settled)
   for i in "${servers[@]}"; do after+=("$(rss_kb "$i")"); done
   local held
-  held=$(cat "$out/$name.ready" 2> /dev/null || echo 0)
+  held=$(held_now "$name")
+  held=${held:-0}
   kill -TERM "$bpid" 2> /dev/null || true
   wait "$bpid" || true
   stop_servers
@@ -219,41 +232,42 @@ idle_run() {
   head -1 "$out/$name.out"
 }
 
-shares_run() {
-  local n=1000
-  log "shares1k: $n connections, valid sha256d shares, as fast as the pool answers (window 16), ${shares_seconds} s"
-  start_servers 1 "$threads"
-  local pid=${servers[0]}
-  local c0 c1 t0 t1 hz
-  hz=$(getconf CLK_TCK)
+# shares_pass NAME ARGS...: one bmm-bench run of 1,000 connections in valid
+# mode against server ${servers[0]}; prints its figures with the server's CPU.
+shares_pass() {
+  local name=$1 pid=${servers[0]} c0 c1 t0 t1
+  shift
   c0=$(cpu_ticks "$pid"); t0=$(now_ms)
-  "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections $n --ramp 5000 --mode valid --rate 0 \
-    --window 16 --duration "$shares_seconds" --json "$out/shares1k-full.json" > "$out/shares1k-full.out" \
-    2> "$out/shares1k-full.progress" || true
+  "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections 1000 --ramp 5000 --mode valid \
+    --duration "$shares_seconds" --json "$out/$name.json" "$@" > "$out/$name.out" 2> "$out/$name.progress" || true
   c1=$(cpu_ticks "$pid"); t1=$(now_ms)
-  local answered aps
-  answered=$(json_get "$out/shares1k-full.json" 'd["shares"]["answered"]')
-  aps=$(json_get "$out/shares1k-full.json" 'd["shares"]["answers_per_second"]')
-  python3 - "$answered" "$aps" "$c0" "$c1" "$hz" "$t0" "$t1" <<'EOF'
-import sys
-answered, aps, c0, c1, hz, t0, t1 = sys.argv[1:]
+  python3 - "$out/$name.json" "$name" "$c0" "$c1" "$(getconf CLK_TCK)" "$t0" "$t1" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+name, c0, c1, hz, t0, t1 = sys.argv[2:]
 cpu = (int(c1) - int(c0)) / int(hz)
 wall = (int(t1) - int(t0)) / 1000
-print("shares1k full load: %d answers, %.0f answers/s; server CPU %.2f s over %.1f s (%.2f cores); "
-      "%.0f answers per CPU-second (answers/s per core used)" % (int(answered), float(aps), cpu, wall, cpu / wall,
-                                                                  int(answered) / cpu if cpu else 0))
-EOF
-  head -1 "$out/shares1k-full.out"
-  # Half that load, spread evenly over the connections.
+s, l = d["shares"], d["latency_ms"]
+print("%s: %d answers (%d rejected), %.0f answers/s; server CPU %.2f s over %.1f s = %.2f cores -> %.0f answers/s "
+      "per core used; latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms"
+      % (name, s["answered"], s["rejected"], s["answers_per_second"], cpu, wall, cpu / wall,
+         s["answered"] / cpu if cpu else 0, l["p50"], l["p90"], l["p99"], l["max"]))
+EOF2
+}
+
+# shares1k: saturation first, with every miner waiting for each answer before
+# its next share (one share per write, as miners submit), and again with 16
+# shares in flight per connection (pipelined: bigger batches per loop turn);
+# then half the first load as a steady rate, for the latency.
+shares_run() {
+  log "shares1k: 1000 connections, valid sha256d shares, ${shares_seconds} s per pass"
+  start_servers 1 "$threads"
+  shares_pass shares1k-saturated --rate 0 --window 1
+  shares_pass shares1k-pipelined --rate 0 --window 16
   local rate
-  rate=$(python3 -c "print(round($aps / 2 / $n, 3))")
-  log "shares1k: half load, $rate shares/s per connection"
-  c0=$(cpu_ticks "$pid"); t0=$(now_ms)
-  "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections $n --ramp 5000 --mode valid --rate "$rate" \
-    --window 64 --duration "$shares_seconds" --json "$out/shares1k-half.json" > "$out/shares1k-half.out" \
-    2> "$out/shares1k-half.progress" || true
-  c1=$(cpu_ticks "$pid"); t1=$(now_ms)
-  echo "shares1k half load: $(json_get "$out/shares1k-half.json" '"%.0f answers/s, latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms" % (d["shares"]["answers_per_second"], d["latency_ms"]["p50"], d["latency_ms"]["p90"], d["latency_ms"]["p99"], d["latency_ms"]["max"])'); server CPU $(python3 -c "print(round(($c1 - $c0) / $hz / (($t1 - $t0) / 1000), 2))") cores"
+  rate=$(python3 -c "import json; print(round(json.load(open('$out/shares1k-saturated.json'))['shares']['answers_per_second'] / 2 / 1000, 3))")
+  log "shares1k: half load: $rate shares/s per connection"
+  shares_pass shares1k-half --rate "$rate" --window 64
   stop_servers
 }
 
@@ -297,8 +311,8 @@ EOF
 echo "farm-bench: $(nproc) cores, open-file limit $(ulimit -Hn), ports $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -); logs in $out"
 for s in "${scenarios[@]}"; do
   case "$s" in
-    idle19k) idle_run idle19k 19000 1 2 ;;
-    idle50k) idle_run idle50k 50000 3 3 ;;
+    idle19k) idle_run idle19k 19000 1 2 4 ;;
+    idle50k) idle_run idle50k 50000 3 3 12 ;;
     shares1k) shares_run ;;
     clean10k) clean_run ;;
   esac
