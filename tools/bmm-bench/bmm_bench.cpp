@@ -268,7 +268,7 @@ options parse_args(int argc, char** argv) {
     std::string u = o.url;
     for (const char* scheme : {"stratum+tcp://", "stratum+ssl://", "stratum+tls://", "tcp://"}) {
         if (u.rfind(scheme, 0) == 0) {
-            if (std::string(scheme).find("s://") != std::string::npos && std::string(scheme) != "tcp://") o.tls = true;
+            if (std::string_view(scheme) == "stratum+ssl://" || std::string_view(scheme) == "stratum+tls://") o.tls = true;
             u = u.substr(std::strlen(scheme));
             break;
         }
