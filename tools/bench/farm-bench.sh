@@ -237,21 +237,27 @@ idle_run() {
 shares_pass() {
   local name=$1 pid=${servers[0]} c0 c1 t0 t1
   shift
+  local load0 load1 bench_cpu
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   c0=$(cpu_ticks "$pid"); t0=$(now_ms)
-  "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections 1000 --ramp 5000 --mode valid \
-    --duration "$shares_seconds" --json "$out/$name.json" "$@" > "$out/$name.out" 2> "$out/$name.progress" || true
+  local TIMEFORMAT='%U %S'
+  bench_cpu=$( { time "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections 1000 --ramp 5000 \
+    --mode valid --duration "$shares_seconds" --json "$out/$name.json" "$@" > "$out/$name.out" \
+    2> "$out/$name.progress" || true; } 2>&1 )
   c1=$(cpu_ticks "$pid"); t1=$(now_ms)
-  python3 - "$out/$name.json" "$name" "$c0" "$c1" "$(getconf CLK_TCK)" "$t0" "$t1" <<'EOF2'
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  python3 - "$out/$name.json" "$name" "$c0" "$c1" "$(getconf CLK_TCK)" "$t0" "$t1" "$bench_cpu" "$load0" "$load1" <<'EOF2'
 import json, sys
 d = json.load(open(sys.argv[1]))
-name, c0, c1, hz, t0, t1 = sys.argv[2:]
+name, c0, c1, hz, t0, t1, bench_cpu, load0, load1 = sys.argv[2:]
 cpu = (int(c1) - int(c0)) / int(hz)
 wall = (int(t1) - int(t0)) / 1000
+bcpu = sum(float(x) for x in bench_cpu.split())
 s, l = d["shares"], d["latency_ms"]
 print("%s: %d answers (%d rejected), %.0f answers/s; server CPU %.2f s over %.1f s = %.2f cores -> %.0f answers/s "
-      "per core used; latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms"
+      "per core used; latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms (bench CPU %.2f cores; load average %s -> %s)"
       % (name, s["answered"], s["rejected"], s["answers_per_second"], cpu, wall, cpu / wall,
-         s["answered"] / cpu if cpu else 0, l["p50"], l["p90"], l["p99"], l["max"]))
+         s["answered"] / cpu if cpu else 0, l["p50"], l["p90"], l["p99"], l["max"], bcpu / wall, load0, load1))
 EOF2
 }
 

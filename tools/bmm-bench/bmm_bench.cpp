@@ -841,12 +841,20 @@ void worker::submit_due(double dt) {
                 if (!ready[i]) items[i].nonce += lanes;
         }
     }
-    const std::uint64_t now_ns = uv_hrtime();
+    // Items come grouped by connection: each connection's lines go out in one
+    // write, and their latency clock starts just before that write.
+    connection* open_conn = nullptr;
+    std::uint64_t now_ns = 0;
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (!ready[i]) continue;
         due& d = items[i];
         connection* c = d.c;
         if (c->state != conn_state::held) continue;
+        if (c != open_conn) {
+            if (open_conn) flush(open_conn);
+            open_conn = c;
+            now_ns = uv_hrtime();
+        }
         const int id = c->next_id++;
         std::string line = "{\"id\":" + std::to_string(id) + ",\"method\":\"mining.submit\",\"params\":[\"";
         line += o_.user;
@@ -873,7 +881,7 @@ void worker::submit_due(double dt) {
         if (!st_.first_submit_unix_us) st_.first_submit_unix_us = unix_us();
         ++st_.sent;
     }
-    for (auto& cp : conns_) flush(cp.get());
+    if (open_conn) flush(open_conn);
 }
 
 void worker::tick() {
