@@ -25,7 +25,8 @@
 #   --build DIR   the build folder with bin/bmm-stratum and bin/bmm-bench (default build)
 #   --out DIR     where logs, configs and JSON reports go (default a new /tmp folder)
 # Environment: BENCH_THREADS (bmm-stratum loops per process, default 2),
-# BENCH_SHARES_SECONDS (length of each shares run, default 20).
+# BENCH_SHARES_SECONDS (length of each shares run, default 20), BENCH_CLEAN_PROCESSES (bench
+# processes in clean10k, default 4: the arrival times include the bench's own work).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -282,7 +283,7 @@ clean_run() {
   log "$name: $n connections; a new block on the node; the clean job's arrival at every connection"
   start_servers 1 "$threads"
   rm -f "$out/$name.ready"
-  "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections $n --ramp 5000 --processes 2 --mode idle \
+  "$bench" --url "stratum+tcp://127.0.0.1:$stratum_port" --connections $n --ramp 5000 --processes "${BENCH_CLEAN_PROCESSES:-4}" --mode idle \
     --duration 40 --clean-jobs-report --ready-file "$out/$name.ready" --json "$out/$name.json" \
     > "$out/$name.out" 2> "$out/$name.progress" &
   local bpid=$!
