@@ -14,8 +14,8 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 
-#include <hiredis/hiredis.h>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 #include <simdjson.h>
 
 #include <fstream>
@@ -85,7 +85,8 @@ std::vector<record> read_stream(const std::string& stream) {
         for (std::size_t i = 0; i < r->elements; ++i) {
             const redisReply* fields = r->element[i]->element[1];
             record m;
-            for (std::size_t k = 0; k + 1 < fields->elements; k += 2) m[fields->element[k]->str] = fields->element[k + 1]->str;
+            for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
+                m[fields->element[k]->str] = fields->element[k + 1]->str;
             out.push_back(std::move(m));
         }
     }
@@ -168,8 +169,8 @@ protected:
 TEST_F(bmm_bench, valid_shares_match_the_redis_stream_across_two_processes) {
     bench_run r;
     run_bench("valid",
-              {"--mode", "valid", "--algo", "scrypt", "--difficulty", "0.0001", "--user", "bvalid", "--connections", "4",
-               "--processes", "2", "--rate", "2", "--duration", "4", "--version-rolling", "--quiet"},
+              {"--mode", "valid", "--algo", "scrypt", "--difficulty", "0.0001", "--user", "bvalid", "--connections",
+               "4", "--processes", "2", "--rate", "2", "--duration", "4", "--version-rolling", "--quiet"},
               r);
     if (HasFatalFailure()) return;
     const auto held = u64(r.report, "connections", "held"), sent = u64(r.report, "shares", "sent");
@@ -225,8 +226,8 @@ TEST_F(bmm_bench, invalid_shares_are_all_rejected_as_low_difficulty_in_the_json_
 TEST_F(bmm_bench, refuses_a_non_loopback_target_without_allow_remote) {
     const std::string log = stack_environment::get().dir() + "/bench-pool/remote.log";
     // 192.0.2.1 is TEST-NET-1: never reached, as the bench refuses before connecting.
-    child_process p({bin("bmm-bench"), "--url", "stratum+tcp://192.0.2.1:3333", "--connections", "1", "--duration", "1"},
-                    log);
+    child_process p(
+        {bin("bmm-bench"), "--url", "stratum+tcp://192.0.2.1:3333", "--connections", "1", "--duration", "1"}, log);
     EXPECT_EQ(p.wait(10000), 2);
     const std::string text = read_text(log);
     EXPECT_NE(text.find("not a loopback address"), std::string::npos) << text;

@@ -9,9 +9,9 @@
 namespace bmm::bench {
 namespace {
 
-constexpr std::size_t k_exact = 100;      // microseconds counted exactly
-constexpr double k_growth = 1.01;         // bucket width above that
-constexpr std::size_t k_buckets = 2200;   // 100 us * 1.01^2100 is far past any run
+constexpr std::size_t k_exact = 100;     // microseconds counted exactly
+constexpr double k_growth = 1.01;        // bucket width above that
+constexpr std::size_t k_buckets = 2200;  // 100 us * 1.01^2100 is far past any run
 
 std::string escape(std::string_view s) {
     std::string o;
@@ -104,8 +104,7 @@ double latency_histogram::quantile_us(double q) const {
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < buckets_.size(); ++i) {
         seen += buckets_[i];
-        if (seen >= std::max<std::uint64_t>(rank, 1))
-            return std::min(upper_edge(i), static_cast<double>(max_));
+        if (seen >= std::max<std::uint64_t>(rank, 1)) return std::min(upper_edge(i), static_cast<double>(max_));
     }
     return static_cast<double>(max_);
 }
@@ -180,8 +179,9 @@ std::string run_stats::to_json() const {
                     ",\"reasons\":" + counts_json(reasons) + ",\"latency\":" + latency.to_json() +
                     ",\"first_submit_unix_us\":" + std::to_string(first_submit_unix_us) +
                     ",\"last_answer_unix_us\":" + std::to_string(last_answer_unix_us) +
-                    ",\"notifies\":" + std::to_string(notifies) + ",\"clean_notifies\":" +
-                    std::to_string(clean_notifies) + ",\"seconds\":" + fixed(seconds, 3) + ",\"clean_arrivals\":{";
+                    ",\"notifies\":" + std::to_string(notifies) +
+                    ",\"clean_notifies\":" + std::to_string(clean_notifies) + ",\"seconds\":" + fixed(seconds, 3) +
+                    ",\"clean_arrivals\":{";
     bool first = true;
     for (const auto& [k, v] : clean_arrivals) {
         if (!first) o += ',';
@@ -234,10 +234,9 @@ bool run_stats::from_json(std::string_view json) {
 
 std::string report_json(const report_context& ctx, const run_stats& s) {
     const double ms = 1e-3;
-    const double window =
-        s.first_submit_unix_us && s.last_answer_unix_us > s.first_submit_unix_us
-            ? static_cast<double>(s.last_answer_unix_us - s.first_submit_unix_us) / 1e6
-            : 0;
+    const double window = s.first_submit_unix_us && s.last_answer_unix_us > s.first_submit_unix_us
+                              ? static_cast<double>(s.last_answer_unix_us - s.first_submit_unix_us) / 1e6
+                              : 0;
     const std::uint64_t answered = s.accepted + s.rejected;
     std::string o = "{\"url\":\"" + escape(ctx.url) + "\",\"mode\":\"" + ctx.mode +
                     "\",\"processes\":" + std::to_string(ctx.processes) +
@@ -276,10 +275,9 @@ std::string report_json(const report_context& ctx, const run_stats& s) {
 
 std::string report_summary(const report_context& ctx, const run_stats& s) {
     const std::uint64_t answered = s.accepted + s.rejected;
-    const double window =
-        s.first_submit_unix_us && s.last_answer_unix_us > s.first_submit_unix_us
-            ? static_cast<double>(s.last_answer_unix_us - s.first_submit_unix_us) / 1e6
-            : 0;
+    const double window = s.first_submit_unix_us && s.last_answer_unix_us > s.first_submit_unix_us
+                              ? static_cast<double>(s.last_answer_unix_us - s.first_submit_unix_us) / 1e6
+                              : 0;
     std::string o = "bmm-bench " + ctx.mode + ": held " + std::to_string(s.held) + "/" +
                     std::to_string(ctx.connections) + " (peak " + std::to_string(s.peak_held) + ", failed " +
                     std::to_string(s.failed) + "), sent " + std::to_string(s.sent) + ", accepted " +

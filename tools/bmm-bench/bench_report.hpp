@@ -37,16 +37,16 @@ private:
 // One run's figures (one worker, or all of them merged).
 struct run_stats {
     // connections
-    std::uint64_t attempted = 0;      // connection attempts started
-    std::uint64_t held = 0;           // authorised and open when the run ended
-    std::uint64_t peak_held = 0;      // the most held at once
-    std::uint64_t failed = 0;         // attempts that never got authorised, or dropped later
+    std::uint64_t attempted = 0;                    // connection attempts started
+    std::uint64_t held = 0;                         // authorised and open when the run ended
+    std::uint64_t peak_held = 0;                    // the most held at once
+    std::uint64_t failed = 0;                       // attempts that never got authorised, or dropped later
     std::map<std::string, std::uint64_t> failures;  // reason -> count
     // shares
     std::uint64_t sent = 0, accepted = 0, rejected = 0;
-    std::map<std::string, std::uint64_t> reasons;   // "23 low difficulty share" -> count
+    std::map<std::string, std::uint64_t> reasons;  // "23 low difficulty share" -> count
     latency_histogram latency;
-    std::int64_t first_submit_unix_us = 0;          // 0 = none sent
+    std::int64_t first_submit_unix_us = 0;  // 0 = none sent
     std::int64_t last_answer_unix_us = 0;
     // jobs
     std::uint64_t notifies = 0, clean_notifies = 0;
@@ -56,7 +56,7 @@ struct run_stats {
     double seconds = 0;
 
     void merge(const run_stats& o);
-    std::string to_json() const;   // the transport form between processes
+    std::string to_json() const;  // the transport form between processes
     bool from_json(std::string_view json);
 };
 

@@ -208,10 +208,14 @@ options parse_args(int argc, char** argv) {
             o.ramp = positive_number(a, next());
         } else if (a == "--mode") {
             const std::string m = next();
-            if (m == "idle") o.mode = run_mode::idle;
-            else if (m == "valid") o.mode = run_mode::valid;
-            else if (m == "invalid") o.mode = run_mode::invalid;
-            else throw std::runtime_error("--mode is idle, valid or invalid, not '" + m + "'");
+            if (m == "idle")
+                o.mode = run_mode::idle;
+            else if (m == "valid")
+                o.mode = run_mode::valid;
+            else if (m == "invalid")
+                o.mode = run_mode::invalid;
+            else
+                throw std::runtime_error("--mode is idle, valid or invalid, not '" + m + "'");
         } else if (a == "--rate") {
             o.rate = positive_number(a, next(), true);
         } else if (a == "--window") {
@@ -232,8 +236,9 @@ options parse_args(int argc, char** argv) {
             o.difficulty = positive_number(a, next());
         } else if (a == "--user") {
             o.user = next();
-            if (o.user.empty() || o.user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                                      std::string::npos)
+            if (o.user.empty() ||
+                o.user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                    std::string::npos)
                 throw std::runtime_error("--user may only hold letters, digits, '_' and '-'");
         } else if (a == "--version-rolling") {
             o.version_rolling = true;
@@ -268,18 +273,21 @@ options parse_args(int argc, char** argv) {
     std::string u = o.url;
     for (const char* scheme : {"stratum+tcp://", "stratum+ssl://", "stratum+tls://", "tcp://"}) {
         if (u.rfind(scheme, 0) == 0) {
-            if (std::string_view(scheme) == "stratum+ssl://" || std::string_view(scheme) == "stratum+tls://") o.tls = true;
+            if (std::string_view(scheme) == "stratum+ssl://" || std::string_view(scheme) == "stratum+tls://")
+                o.tls = true;
             u = u.substr(std::strlen(scheme));
             break;
         }
     }
-    if (u.find("://") != std::string::npos) throw std::runtime_error("--url scheme is stratum+tcp:// or stratum+ssl://");
+    if (u.find("://") != std::string::npos)
+        throw std::runtime_error("--url scheme is stratum+tcp:// or stratum+ssl://");
     const auto colon = u.rfind(':');
     if (colon == std::string::npos || colon == 0) throw std::runtime_error("--url needs HOST:PORT");
     o.host = u.substr(0, colon);
     o.port = u.substr(colon + 1);
     if (!o.host.empty() && o.host.front() == '[' && o.host.back() == ']') o.host = o.host.substr(1, o.host.size() - 2);
     if (o.connections < o.processes) throw std::runtime_error("--connections must be at least --processes");
+    if (o.max_shares < o.processes) throw std::runtime_error("--max-shares must be at least --processes");
     if (sources_given && source_count) throw std::runtime_error("give --sources or --source-count, not both");
     if (source_count)
         for (unsigned k = 0; k < source_count; ++k) o.sources.push_back("127.0.0." + std::to_string(2 + k));
@@ -415,7 +423,9 @@ std::string display_hash(std::string_view stratum_prevhash) {
     return to_hex(h);
 }
 
-worker* as_worker(uv_handle_t* h) { return static_cast<worker*>(h->data); }
+worker* as_worker(uv_handle_t* h) {
+    return static_cast<worker*>(h->data);
+}
 
 void worker::fail(connection* c, const std::string& reason) {
     if (c->state == conn_state::closed) return;
@@ -474,12 +484,13 @@ void worker::open_one() {
     uv_tcp_nodelay(&cp->tcp, 1);
     auto* req = new uv_connect_t;
     req->data = cp;
-    const int rc = uv_tcp_connect(req, &cp->tcp, reinterpret_cast<const sockaddr*>(&target_), [](uv_connect_t* r, int status) {
-        auto* conn = static_cast<connection*>(r->data);
-        delete r;
-        if (status == UV_ECANCELED) return;
-        conn->w->on_connected(conn, status);
-    });
+    const int rc =
+        uv_tcp_connect(req, &cp->tcp, reinterpret_cast<const sockaddr*>(&target_), [](uv_connect_t* r, int status) {
+            auto* conn = static_cast<connection*>(r->data);
+            delete r;
+            if (status == UV_ECANCELED) return;
+            conn->w->on_connected(conn, status);
+        });
     if (rc) {
         delete req;
         fail(cp, std::string("connect: ") + uv_err_name(rc));
@@ -501,8 +512,11 @@ void worker::on_connected(connection* c, int status) {
         },
         [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
             auto* conn = static_cast<connection*>(s->data);
-            if (n > 0) conn->w->on_bytes(conn, buf->base, static_cast<std::size_t>(n));
-            else if (n < 0) conn->w->on_eof(conn, n == UV_EOF ? "closed by the pool" : std::string("read: ") + uv_err_name(static_cast<int>(n)));
+            if (n > 0)
+                conn->w->on_bytes(conn, buf->base, static_cast<std::size_t>(n));
+            else if (n < 0)
+                conn->w->on_eof(conn, n == UV_EOF ? "closed by the pool"
+                                                  : std::string("read: ") + uv_err_name(static_cast<int>(n)));
         });
     if (o_.tls) {
         c->ssl = SSL_new(ssl_ctx_);
@@ -529,8 +543,9 @@ void worker::on_connected(connection* c, int status) {
 void worker::start_session(connection* c) {
     c->state = conn_state::starting;
     if (o_.version_rolling)
-        send_line(c, "{\"id\":1,\"method\":\"mining.configure\",\"params\":[[\"version-rolling\"],"
-                     "{\"version-rolling.mask\":\"ffffffff\",\"version-rolling.min-bit-count\":2}]}");
+        send_line(c,
+                  "{\"id\":1,\"method\":\"mining.configure\",\"params\":[[\"version-rolling\"],"
+                  "{\"version-rolling.mask\":\"ffffffff\",\"version-rolling.min-bit-count\":2}]}");
     send_line(c, "{\"id\":2,\"method\":\"mining.subscribe\",\"params\":[\"bmm-bench/1.0\"]}");
     std::string pass = "x";
     if (o_.difficulty > 0) {
@@ -648,8 +663,10 @@ void worker::handle_line(connection* c, std::string_view line) {
         } else if (method == "mining.set_difficulty") {
             double d = 0;
             std::int64_t di = 0;
-            if (params.at(0).get(d) == simdjson::SUCCESS) c->difficulty = d;
-            else if (params.at(0).get(di) == simdjson::SUCCESS) c->difficulty = static_cast<double>(di);
+            if (params.at(0).get(d) == simdjson::SUCCESS)
+                c->difficulty = d;
+            else if (params.at(0).get(di) == simdjson::SUCCESS)
+                c->difficulty = static_cast<double>(di);
         } else if (method == "mining.set_version_mask") {
             std::string_view m;
             if (params.at(0).get(m) == simdjson::SUCCESS)
@@ -784,13 +801,16 @@ void worker::submit_due(double dt) {
                 d.nonce = static_cast<std::uint32_t>(rng_());
             } else {
                 ++c->en2_counter;  // a fresh extranonce2 per share: never a duplicate
-                for (std::size_t i = 0; i < en2.size(); ++i) en2[i] = static_cast<unsigned char>(c->en2_counter >> (8 * i));
+                for (std::size_t i = 0; i < en2.size(); ++i)
+                    en2[i] = static_cast<unsigned char>(c->en2_counter >> (8 * i));
                 d.nonce = 0;
             }
             d.en2 = to_hex(en2);
             const std::uint32_t mask = c->job->data.version_mask;
             if (o_.version_rolling && mask)
-                d.vbits = be32_hex(static_cast<std::uint32_t>(o_.mode == run_mode::invalid ? rng_() : c->en2_counter * 0x2000u) & mask);
+                d.vbits = be32_hex(
+                    static_cast<std::uint32_t>(o_.mode == run_mode::invalid ? rng_() : c->en2_counter * 0x2000u) &
+                    mask);
             auto t = target_from_difficulty(c->difficulty, o_.algo);
             d.target = t ? *t : uint256::max();
             items.push_back(std::move(d));
@@ -961,8 +981,10 @@ bench::run_stats worker::run() {
             SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_NONE, nullptr);
         } else {
             SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_PEER, nullptr);
-            if (!o_.ca_file.empty()) SSL_CTX_load_verify_locations(ssl_ctx_, o_.ca_file.c_str(), nullptr);
-            else SSL_CTX_set_default_verify_paths(ssl_ctx_);
+            if (!o_.ca_file.empty())
+                SSL_CTX_load_verify_locations(ssl_ctx_, o_.ca_file.c_str(), nullptr);
+            else
+                SSL_CTX_set_default_verify_paths(ssl_ctx_);
         }
     }
     uv_loop_init(&loop_);
@@ -971,17 +993,22 @@ bench::run_stats worker::run() {
         uv_timer_init(&loop_, t);
         t->data = this;
     }
-    uv_timer_start(&tick_timer_, [](uv_timer_t* t) { as_worker(reinterpret_cast<uv_handle_t*>(t))->tick(); }, 5, 5);
-    uv_timer_start(&progress_timer_, [](uv_timer_t* t) { as_worker(reinterpret_cast<uv_handle_t*>(t))->emit_progress(); },
-                   1000, 1000);
+    uv_timer_start(
+        &tick_timer_, [](uv_timer_t* t) { as_worker(reinterpret_cast<uv_handle_t*>(t))->tick(); }, 5, 5);
+    uv_timer_start(
+        &progress_timer_, [](uv_timer_t* t) { as_worker(reinterpret_cast<uv_handle_t*>(t))->emit_progress(); }, 1000,
+        1000);
     // The hard bound: whatever happens, the loop ends 5 s after the drain.
-    uv_timer_start(&hard_stop_, [](uv_timer_t* t) {
-        auto* w = as_worker(reinterpret_cast<uv_handle_t*>(t));
-        if (!w->stopping_) w->st_.held = w->held_now_;
-        w->draining_ = true;
-        w->stopping_ = true;
-        w->finish();
-    }, static_cast<std::uint64_t>((o_.duration + o_.drain + 5) * 1000), 0);
+    uv_timer_start(
+        &hard_stop_,
+        [](uv_timer_t* t) {
+            auto* w = as_worker(reinterpret_cast<uv_handle_t*>(t));
+            if (!w->stopping_) w->st_.held = w->held_now_;
+            w->draining_ = true;
+            w->stopping_ = true;
+            w->finish();
+        },
+        static_cast<std::uint64_t>((o_.duration + o_.drain + 5) * 1000), 0);
     for (uv_signal_t* s : {&sigint_, &sigterm_}) {
         uv_signal_init(&loop_, s);
         s->data = this;
@@ -1091,7 +1118,7 @@ bench::run_stats run_processes(const options& o) {
     std::uint64_t first = 0;
     // The parent passes SIGINT and SIGTERM on to its workers (which then
     // drain and report) instead of dying and losing their figures.
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = [](int sig) { g_parent_signal = sig; };
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
@@ -1177,8 +1204,10 @@ bench::run_stats run_processes(const options& o) {
         }
         int status = 0;
         ::waitpid(ch.pid, &status, 0);
-        if (ch.have_result) all.merge(ch.result);
-        else ++all.failures["a worker process sent no result (killed or crashed)"];
+        if (ch.have_result)
+            all.merge(ch.result);
+        else
+            ++all.failures["a worker process sent no result (killed or crashed)"];
     }
     return all;
 }
@@ -1216,7 +1245,8 @@ int main(int argc, char** argv) {
     // One source address has ~28,000 ephemeral ports towards one pool port,
     // and connect()'s search for a free one slows down (inside the kernel,
     // stalling the loop) well before they run out.
-    const std::uint64_t per_source = o.sources.empty() ? per_process : (o.connections + o.sources.size() - 1) / o.sources.size();
+    const std::uint64_t per_source =
+        o.sources.empty() ? per_process : (o.connections + o.sources.size() - 1) / o.sources.size();
     if (per_source > 10000)
         std::fprintf(stderr,
                      "bmm-bench: warning: %llu connections per source address; above ~10,000 connect() slows down "
