@@ -16,6 +16,11 @@ using namespace std::chrono_literals;
 
 node::rpc_endpoint endpoint(const server_config& c) { return {c.node_url, c.node_user, c.node_password, ""}; }
 
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 std::string job_id_hex(std::uint64_t n) {
     char b[20];
     std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(n));
@@ -109,7 +114,9 @@ void job_manager::publish(std::shared_ptr<const job> j, bool authoritative) {
         // Whether miners get clean_jobs is decided by each loop from the tip
         // it last saw (server.cpp, take_job), not here.
         current_ = j;
+        template_unix_ms_ = unix_ms();
     }
+    ++(authoritative ? templates_poll_ : templates_refresh_);
     log::debug("node", "job {} height {} txs {}", j->id, j->tmpl->height, j->tmpl->transactions.size());
     on_job_(std::move(j));
 }
@@ -117,6 +124,23 @@ void job_manager::publish(std::shared_ptr<const job> j, bool authoritative) {
 std::shared_ptr<const job> job_manager::current() const {
     std::lock_guard lock(mu_);
     return current_;
+}
+
+job_manager_stats job_manager::stats() const {
+    job_manager_stats s;
+    {
+        std::lock_guard lock(mu_);
+        if (current_) s.height = current_->tmpl->height;
+        s.template_unix_ms = template_unix_ms_;
+    }
+    s.longpoll_answer_unix_ms = longpoll_answer_unix_ms_.load();
+    s.templates_poll = templates_poll_.load();
+    s.templates_refresh = templates_refresh_.load();
+    s.template_errors = template_errors_.load();
+    s.blocks_submitted = blocks_submitted_.load();
+    s.blocks_accepted = blocks_accepted_.load();
+    s.blocks_rejected = blocks_rejected_.load();
+    return s;
 }
 
 // The long poll: one request always outstanding, never abandoned except at
@@ -142,12 +166,14 @@ void job_manager::template_loop() {
         const bool quick = std::chrono::steady_clock::now() - t0 < 1s;
         if (!j) {
             if (f.aborted) return;
+            ++template_errors_;
             if (j.error_message() != last_error) log::warn("node", "getblocktemplate failed: {}", j.error_message());
             last_error = j.error_message();
             std::unique_lock lock(mu_);
             cv_.wait_for(lock, poll_every, [this] { return stopping_; });
             continue;
         }
+        if (!longpollid.empty()) longpoll_answer_unix_ms_ = unix_ms();
         if (!last_error.empty()) log::info("node", "getblocktemplate works again");
         last_error.clear();
         // A long poll that answers at once with nothing new is not waiting
@@ -183,6 +209,7 @@ void job_manager::refresh_loop() {
         }
         auto j = fetch(c, "", 30000ms, nullptr);
         if (!j) {
+            ++template_errors_;
             log::warn("node", "template refresh failed: {}", j.error_message());
             continue;
         }
@@ -206,6 +233,8 @@ void job_manager::submit_loop() {
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         // submitblock answers null when the block was accepted, else a reason.
         const bool accepted = r && *r == "null";
+        ++blocks_submitted_;
+        ++(accepted ? blocks_accepted_ : blocks_rejected_);
         const std::string answer = r ? *r : r.error_message();
         if (accepted)
             log::info("block", "block {} at height {} found by {}.{} accepted by the node ({:.1f} ms)", b.hash_hex,

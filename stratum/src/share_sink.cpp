@@ -153,6 +153,7 @@ result<bool> share_sink::start() {
     if (committed > size) committed = size;
     committed_ = committed;
     written_ = size;
+    start_size_ = size;
     // The boot stamp makes uids unique across restarts: it never repeats, even
     // when the sink restarts within the same millisecond or the clock steps back.
     const auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -193,7 +194,9 @@ bool share_sink::append(std::vector<record>& records) {
             return false;
         }
         written_ += buf.size();
+        backlog_records_ += records.size();
     }
+    appended_ += records.size();
     cv_.notify_one();
     return true;
 }
@@ -260,6 +263,7 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
     if (sent == 0) {  // nothing but malformed lines
         offset = lines.back().next;
         commit(offset);
+        backlog_records_ -= std::min<std::uint64_t>(backlog_records_.load(), lines.size());
         return publish_status::ok;
     }
     redisAppendCommand(c, "EXEC");
@@ -291,10 +295,13 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
     }
     if (exec) freeReplyObject(exec);
     std::uint64_t new_offset = offset;
+    std::uint64_t consumed = 0;
     for (std::size_t i = 0, n = 0; i < lines.size(); ++i) {
         if (lines[i].sent && n++ >= acked) break;
         new_offset = lines[i].next;
+        ++consumed;
     }
+    backlog_records_ -= std::min<std::uint64_t>(backlog_records_.load(), consumed);
     published_ += acked;
     if (new_offset > offset) {
         offset = new_offset;
@@ -307,6 +314,24 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
     return publish_status::ok;
 }
 
+// Counts the records left in the journal by an earlier run (the lines from
+// the committed offset to the size at start), for stats(). Runs on the
+// publisher thread before it sends anything, so nothing is consumed meanwhile.
+void share_sink::count_backlog_lines() {
+    std::uint64_t pos = committed_.load();
+    const std::uint64_t end = start_size_;
+    std::uint64_t lines = 0;
+    std::vector<char> buf(1u << 20);
+    while (pos < end) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end - pos, buf.size()));
+        const ssize_t got = ::pread(journal_fd_, buf.data(), want, static_cast<off_t>(pos));
+        if (got <= 0) break;
+        lines += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + got, '\n'));
+        pos += static_cast<std::uint64_t>(got);
+    }
+    backlog_records_ += lines;
+}
+
 void share_sink::run() {
     // Writing to a connection Redis has closed must fail with EPIPE, not kill
     // the process through SIGPIPE (hiredis writes with plain write()).
@@ -314,6 +339,8 @@ void share_sink::run() {
     sigemptyset(&pipe_signal);
     sigaddset(&pipe_signal, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+
+    count_backlog_lines();
 
     auto backoff = std::chrono::milliseconds(100);
     bool reported_down = false;
@@ -407,7 +434,9 @@ void share_sink::stop(unsigned timeout_ms) {
 }
 
 sink_stats share_sink::stats() const {
-    return {published_.load(), written_.load() - std::min(written_.load(), committed_.load()), redis_up_.load()};
+    const std::uint64_t written = written_.load();
+    return {published_.load(), written - std::min(written, committed_.load()), redis_up_.load(), appended_.load(),
+            backlog_records_.load(), written};
 }
 
 }  // namespace bmm::stratum

@@ -38,6 +38,17 @@ struct found_block {
     std::vector<unsigned char> bytes;
 };
 
+// Counters and times for the metrics endpoint; any thread.
+struct job_manager_stats {
+    std::int64_t height = 0;                  // of the current template (0: none yet)
+    std::int64_t template_unix_ms = 0;        // when the current template was published
+    std::int64_t longpoll_answer_unix_ms = 0; // when a long poll last answered (0: never)
+    std::uint64_t templates_poll = 0;        // published by the template thread (start-up, long poll, polling)
+    std::uint64_t templates_refresh = 0;     // published by the refresh thread
+    std::uint64_t template_errors = 0;        // failed getblocktemplate calls
+    std::uint64_t blocks_submitted = 0, blocks_accepted = 0, blocks_rejected = 0;
+};
+
 class job_manager {
 public:
     using job_callback = std::function<void(std::shared_ptr<const job>)>;
@@ -56,6 +67,7 @@ public:
     void submit(found_block block);       // queue a block; sent at once
 
     std::shared_ptr<const job> current() const;
+    job_manager_stats stats() const;
     const std::vector<unsigned char>& payout_script() const { return params_.payout_script; }
 
 private:
@@ -80,6 +92,12 @@ private:
     bool stopping_ = false;
     bool refresh_ = false;
     std::atomic<bool> interrupt_{false};  // ends the long poll in progress: shutdown only
+
+    // For stats(): the current template's publication time is guarded by mu_.
+    std::int64_t template_unix_ms_ = 0;
+    std::atomic<std::int64_t> longpoll_answer_unix_ms_{0};
+    std::atomic<std::uint64_t> templates_poll_{0}, templates_refresh_{0}, template_errors_{0};
+    std::atomic<std::uint64_t> blocks_submitted_{0}, blocks_accepted_{0}, blocks_rejected_{0};
     std::thread template_thread_, refresh_thread_, submit_thread_;
 };
 

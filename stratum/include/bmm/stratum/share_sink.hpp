@@ -50,6 +50,10 @@ struct sink_stats {
     std::uint64_t published = 0;      // records Redis has acknowledged since start
     std::uint64_t backlog_bytes = 0;  // journal bytes not yet in Redis
     bool redis_up = false;
+    std::uint64_t appended = 0;         // records appended since start
+    std::uint64_t backlog_records = 0;  // journal records not yet in Redis (those left
+                                        // from before a restart once the publisher has counted them)
+    std::uint64_t journal_bytes = 0;    // size of journal.log: the spool on disk
 };
 
 class share_sink {
@@ -78,6 +82,7 @@ private:
     void run();
     publish_status publish_from(std::uint64_t& offset);
     void commit(std::uint64_t offset);
+    void count_backlog_lines();
 
     sink_config cfg_;
     int journal_fd_ = -1;
@@ -87,6 +92,9 @@ private:
     std::atomic<std::uint64_t> written_{0};    // journal size
     std::atomic<std::uint64_t> committed_{0};  // published up to here
     std::atomic<std::uint64_t> published_{0};
+    std::atomic<std::uint64_t> appended_{0};
+    std::uint64_t start_size_ = 0;  // journal size at start()
+    std::atomic<std::uint64_t> backlog_records_{0};  // lines between committed_ and written_
     std::atomic<bool> redis_up_{false};
     std::atomic<bool> stopping_{false};
     std::chrono::steady_clock::time_point stop_deadline_{};  // guarded by mu_
