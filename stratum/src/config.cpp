@@ -3,6 +3,7 @@
 #include "bmm/stratum/protocol.hpp"
 #include "bmm/stratum/tls.hpp"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -137,6 +138,11 @@ private:
     std::string file_, section_;
 };
 
+bool is_ip_address(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 const toml::table& section(const toml::table& root, const char* name, const std::string& file, bool required) {
     static const toml::table empty;
     const toml::node* n = root.get(name);
@@ -153,7 +159,7 @@ server_config parse(const toml::table& root, const std::string& file) {
     server_config c;
     c.file = file;
     reader top(root, file, "");
-    top.only({"pool", "node", "redis", "log", "limits", "port"});
+    top.only({"pool", "node", "redis", "log", "limits", "metrics", "port"});
 
     const auto& pool = section(root, "pool", file, true);
     reader p(pool, file, "pool");
@@ -227,6 +233,17 @@ server_config parse(const toml::table& root, const std::string& file) {
     if (lim.max_connections_per_ip > lim.max_connections)
         throw config_error{lm.at("max_connections_per_ip") +
                            ": [limits] max_connections_per_ip must not exceed max_connections"};
+
+    const auto& metrics = section(root, "metrics", file, false);
+    reader mt(metrics, file, "metrics");
+    mt.only({"host", "port", "worker_series", "hashrate_window_seconds"});
+    mt.string("host", c.metrics_host);
+    mt.integer("port", c.metrics_port, 0, 65535);
+    mt.integer("worker_series", c.metrics_worker_series, 0, 100000);
+    mt.number("hashrate_window_seconds", c.metrics_hashrate_window_seconds, 10, 86400);
+    if (!is_ip_address(c.metrics_host))
+        throw config_error{mt.at("host") + ": [metrics] host must be an IP address, e.g. \"127.0.0.1\" (got \"" +
+                           c.metrics_host + "\")"};
 
     const toml::node* ports = root.get("port");
     const toml::array* pa = ports ? ports->as_array() : nullptr;

@@ -9,15 +9,19 @@
 #include "bmm/log.hpp"
 #include "bmm/stratum/config.hpp"
 #include "bmm/stratum/job_manager.hpp"
+#include "bmm/stratum/metrics.hpp"
 #include "bmm/stratum/server.hpp"
 #include "bmm/stratum/share_sink.hpp"
+#include "bmm/verifier/share_verifier.hpp"
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 namespace {
@@ -33,11 +37,27 @@ away).
   --check         check the configuration and the node, then exit
   -h, --help      this text
 
+With [metrics] port set, GET http://HOST:PORT/metrics serves Prometheus text
+(connections, shares by verdict, hashrate, verify time, blocks, stream backlog).
+
 Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 fetches a new template now
 (use it from the node's -blocknotify: blocknotify=pkill -USR1 bmm-stratum).
 Environment: BMM_SHA256_KERNEL, BMM_SCRYPT_KERNEL force a hash kernel family
 (scalar, shani, avx2, avx512).
 )";
+
+#ifndef BMM_VERSION
+#define BMM_VERSION "unknown"
+#endif
+
+// "host:port" of the node's RPC URL, for the metrics' node label (never the
+// credentials a URL might carry).
+std::string node_label(const std::string& url) {
+    std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+    rest = rest.substr(0, rest.find('/'));
+    if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+    return rest;
+}
 
 }  // namespace
 
@@ -151,6 +171,44 @@ int main(int argc, char** argv) {
     }
     srv = &server;
     server.publish_job(jobs.current());  // a job that arrived while the loops started
+
+    // The metrics endpoint reads the server, the sink and the job manager; it
+    // starts after them and stops before them.
+    std::unique_ptr<stratum::metrics::http_endpoint> metrics;
+    if (cfg->metrics_port) {
+        stratum::metrics::process_info info;
+        info.instance_id = cfg->instance_id;
+        info.version = BMM_VERSION;
+        info.coin = cfg->coin;
+        info.algorithm = std::string(to_string(cfg->algorithm));
+        info.node = node_label(cfg->node_url);
+        info.sha256_kernel = crypto::sha256_default_selection().describe();
+        info.scrypt_kernel = crypto::scrypt_default_selection().describe();
+        info.verifier_kernels = verifier::batch_verifier().describe_kernels();
+        info.start_time_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        info.spool_dir = cfg->spool_dir;
+        auto page = [&server, &sink, &jobs, &metrics, info] {
+            struct statvfs fs {};
+            const double free_bytes = ::statvfs(info.spool_dir.c_str(), &fs) == 0
+                                          ? static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize)
+                                          : -1.0;
+            const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+            return stratum::metrics::render(server.metrics_snapshot(), sink.stats(), jobs.stats(), info,
+                                            metrics->stats(), now, free_bytes);
+        };
+        metrics = std::make_unique<stratum::metrics::http_endpoint>(
+            stratum::metrics::http_options{cfg->metrics_host, cfg->metrics_port}, page);
+        if (auto m = metrics->start(); !m) {
+            log::error("stratum", "cannot start: {}", m.error_message());
+            metrics.reset();
+            srv = nullptr;
+            server.stop();
+            jobs.stop();
+            sink.stop(1000);
+            return 1;
+        }
+        log::info("metrics", "Prometheus metrics at http://{}:{}/metrics", cfg->metrics_host, cfg->metrics_port);
+    }
     for (const auto& p : cfg->ports)
         log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp",
                   p.host, p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
@@ -166,6 +224,7 @@ int main(int argc, char** argv) {
         log::info("stratum", "{}: stopping (miners are told to reconnect)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    metrics.reset();
     srv = nullptr;
     server.stop();
     jobs.stop();

@@ -14,6 +14,7 @@
 #include "bmm/hex.hpp"
 #include "bmm/log.hpp"
 #include "bmm/stratum/limits.hpp"
+#include "bmm/stratum/metrics.hpp"
 #include "bmm/stratum/protocol.hpp"
 #include "bmm/stratum/tls.hpp"
 #include "bmm/stratum/vardiff.hpp"
@@ -187,6 +188,9 @@ struct server::loop_ctx {
     std::unordered_map<std::string, ban_score> ban_scores;   // per source address, this loop's only
     double next_score_prune = 0;
     std::atomic<std::uint64_t> refused{0}, bans{0}, closed_by_limits{0}, tls_failures{0};
+
+    // Counters for the metrics endpoint (one writer: this loop); see metrics.hpp.
+    std::unique_ptr<metrics::loop_metrics> metrics;
 };
 
 namespace {
@@ -194,6 +198,11 @@ namespace {
 using loop_ctx = server::loop_ctx;
 
 std::uint64_t job_seq(const std::string& id) { return std::strtoull(id.c_str(), nullptr, 16); }
+
+// The session's [[port]] as an index into the configuration's ports.
+std::size_t port_index(const session* s) {
+    return static_cast<std::size_t>(s->port - s->loop->srv->config().ports.data());
+}
 
 // ---------------------------------------------------------------------------
 // 3. Writing, closing
@@ -246,6 +255,7 @@ void close_session(session* s, const char* why) {
     s->closed = true;
     s->loop->sessions.erase(s);
     if (s->admitted) s->loop->admit->release(s->ip);
+    s->loop->metrics->port(port_index(s)).connections_closed.add();
     log::debug("stratum", "connection {} from {} closed: {}", s->id, s->ip, why);
     uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), on_closed);
 }
@@ -639,6 +649,7 @@ void on_connection(uv_stream_t* listener, int status) {
     s->prev_difficulty = s->vd.difficulty;
     L->sessions.insert(s);
     ++L->connections;
+    L->metrics->port(port_index(s)).connections_opened.add();
     log::debug("stratum", "connection {} from {} on port {}", s->id, s->ip, s->port->port);
     uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp), on_alloc, on_read);
 }
@@ -685,11 +696,19 @@ void process_batch(loop_ctx& L) {
         hashed.push_back(i);
     }
     std::vector<verifier::verdict> verdicts(shares.size());
-    if (!shares.empty()) L.verifier->verify(shares, verdicts);
+    if (!shares.empty()) {
+        const auto t0 = clock_type::now();
+        L.verifier->verify(shares, verdicts);
+        const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+        L.metrics->verify_batch_seconds.observe(seconds);
+        L.metrics->verify_share_seconds.observe(seconds / static_cast<double>(shares.size()), shares.size());
+        L.metrics->batch_shares.observe(static_cast<double>(shares.size()));
+    }
 
     std::vector<record> records;
     std::vector<std::string> replies(L.batch.size());
     std::vector<bool> accepted_flags(L.batch.size());
+    std::vector<metrics::share_result> results(L.batch.size());
     records.reserve(L.batch.size());
     std::size_t h = 0;
     for (std::size_t i = 0; i < L.batch.size(); ++i) {
@@ -716,6 +735,7 @@ void process_batch(loop_ctx& L) {
                       b.hash_hex, b.height);
             L.srv->job_manager_ref().submit(std::move(b));
             ++L.blocks;
+            L.metrics->blocks_found.add();
         }
         int code = p.early_code;
         std::string reason = p.early_message;
@@ -734,6 +754,7 @@ void process_batch(loop_ctx& L) {
         }
         const bool accepted = code == 0;
         accepted_flags[i] = accepted;
+        results[i] = metrics::classify(code, p.early_code != 0);
         records.push_back(share_record(cfg, p, v, accepted, code, reason, block));
         if (accepted) {
             replies[i] = reply_result(p.id_json, "true");
@@ -750,11 +771,28 @@ void process_batch(loop_ctx& L) {
         }
     }
     // Journal first: a verdict the miner hears is a verdict that is kept.
-    if (!L.srv->sink_ref().append(records)) {
+    const bool recorded = L.srv->sink_ref().append(records);
+    if (!recorded) {
         for (std::size_t i = 0; i < L.batch.size(); ++i)
             replies[i] = reply_error(L.batch[i].id_json, stratum_error::other, "pool cannot record shares right now");
     }
     const double now = now_seconds();
+    // Metrics: the verdicts as the miners hear them; accepted work per worker
+    // and port goes to the hashrate windows in one hand-over for the batch.
+    std::vector<metrics::work_item> work;
+    for (std::size_t i = 0; i < L.batch.size(); ++i) {
+        const pending_share& p = L.batch[i];
+        const std::size_t port = port_index(p.s);
+        auto& counters = L.metrics->port(port);
+        const auto r = recorded ? results[i] : metrics::share_result::not_recorded;
+        counters.shares[static_cast<std::size_t>(r)].add();
+        if (r != metrics::share_result::accepted) continue;
+        const double w = L.metrics->work_of(p.target);
+        counters.difficulty_accepted.add(p.difficulty);
+        counters.work_accepted.add(w);
+        work.push_back({p.name.account, p.name.worker, port, w});
+    }
+    L.metrics->add_work(work, now);
     for (std::size_t i = 0; i < L.batch.size(); ++i) {
         pending_share& p = L.batch[i];
         session* s = p.s;
@@ -893,6 +931,7 @@ result<bool> server::start() {
         L->index = i;
         L->limits = cfg_.limits;
         L->admit = admission_.get();
+        L->metrics = std::make_unique<metrics::loop_metrics>(cfg_.ports.size(), cfg_.metrics_hashrate_window_seconds);
         uv_loop_init(&L->loop);
         for (const auto& p : cfg_.ports) {
             auto ok = bind_listener(*L, p);
@@ -972,5 +1011,43 @@ server_stats server::stats() const {
 }
 
 unsigned server::loops() const { return static_cast<unsigned>(loops_.size()); }
+
+metrics::server_snapshot server::metrics_snapshot() const {
+    metrics::server_snapshot snap;
+    snap.loops = static_cast<unsigned>(loops_.size());
+    snap.window_seconds = cfg_.metrics_hashrate_window_seconds;
+    snap.worker_series_limit = cfg_.metrics_worker_series;
+    snap.ports.resize(cfg_.ports.size());
+    for (std::size_t i = 0; i < cfg_.ports.size(); ++i) {
+        snap.ports[i].host = cfg_.ports[i].host;
+        snap.ports[i].port = cfg_.ports[i].port;
+    }
+    const double now = now_seconds();
+    std::unordered_map<std::string, double> workers;
+    std::vector<double> port_rates(cfg_.ports.size());
+    for (const auto& L : loops_) {
+        const metrics::loop_metrics& m = *L->metrics;
+        for (std::size_t i = 0; i < snap.ports.size(); ++i) {
+            const metrics::port_counters& c = m.port(i);
+            // Closed before opened: a connection closing meanwhile never counts below zero.
+            const std::uint64_t closed = c.connections_closed.get();
+            const std::uint64_t opened = c.connections_opened.get();
+            auto& p = snap.ports[i];
+            p.connections_total += opened;
+            p.connections_current += opened - std::min(opened, closed);
+            for (std::size_t r = 0; r < metrics::k_share_results; ++r) p.shares[r] += c.shares[r].get();
+            p.difficulty_accepted += c.difficulty_accepted.get();
+            p.work_accepted += c.work_accepted.get();
+        }
+        snap.blocks_found += m.blocks_found.get();
+        snap.verify_batch_seconds.merge(m.verify_batch_seconds.snapshot());
+        snap.verify_share_seconds.merge(m.verify_share_seconds.snapshot());
+        snap.batch_shares.merge(m.batch_shares.snapshot());
+        m.add_hashrates(now, workers, port_rates);
+    }
+    for (std::size_t i = 0; i < snap.ports.size(); ++i) snap.ports[i].hashrate = port_rates[i];
+    metrics::top_workers(workers, cfg_.metrics_worker_series, snap);
+    return snap;
+}
 
 }  // namespace bmm::stratum

@@ -175,6 +175,8 @@ TEST(config, shipped_stack_config_parses_with_its_environment) {
     EXPECT_DOUBLE_EQ(cfg.limits.ban_threshold, defaults.ban_threshold);
     EXPECT_DOUBLE_EQ(cfg.limits.ban_half_life_seconds, defaults.ban_half_life_seconds);
     EXPECT_DOUBLE_EQ(cfg.limits.ban_seconds, defaults.ban_seconds);
+    EXPECT_EQ(cfg.metrics_host, "127.0.0.1");
+    EXPECT_EQ(cfg.metrics_port, 9310);
 }
 
 TEST(config, shipped_stack_config_names_a_missing_variable) {
@@ -656,6 +658,43 @@ TEST(config, malformed_toml) {
     EXPECT_EQ(no_value.rfind("test.toml:6:", 0), 0u) << no_value;
     const std::string bad_header = error_of(with_line(9, "[redis"));
     EXPECT_EQ(bad_header.rfind("test.toml:9:", 0), 0u) << bad_header;
+}
+
+
+// --------------------------------------------------------------------------
+// [metrics]: the Prometheus endpoint
+// --------------------------------------------------------------------------
+
+TEST(config, metrics_are_off_unless_a_port_is_given) {
+    auto r = parse_server_config(k_minimal, "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(r->metrics_port, 0);
+    EXPECT_EQ(r->metrics_host, "127.0.0.1");
+    EXPECT_EQ(r->metrics_worker_series, 100u);
+    EXPECT_DOUBLE_EQ(r->metrics_hashrate_window_seconds, 300);
+}
+
+TEST(config, metrics_settings_are_read) {
+    auto r = parse_server_config(std::string(k_minimal) + "[metrics]\nhost = \"::1\"\nport = 9310\n"
+                                                          "worker_series = 7\nhashrate_window_seconds = 60\n",
+                                 "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(r->metrics_host, "::1");
+    EXPECT_EQ(r->metrics_port, 9310);
+    EXPECT_EQ(r->metrics_worker_series, 7u);
+    EXPECT_DOUBLE_EQ(r->metrics_hashrate_window_seconds, 60);
+}
+
+TEST(config, bad_metrics_settings) {
+    const std::string m = std::string(k_minimal) + "[metrics]\n";
+    EXPECT_EQ(error_of(m + "port = 70000\n"), "test.toml:15:8: [metrics] port must be an integer from 0 to 65535");
+    EXPECT_EQ(error_of(m + "host = \"localhost\"\n"),
+              "test.toml:15:8: [metrics] host must be an IP address, e.g. \"127.0.0.1\" (got \"localhost\")");
+    EXPECT_EQ(error_of(m + "hashrate_window_seconds = 1\n"),
+              "test.toml:15:27: [metrics] hashrate_window_seconds must be a number from 10 to 86400");
+    EXPECT_EQ(error_of(m + "worker_series = -1\n"),
+              "test.toml:15:17: [metrics] worker_series must be an integer from 0 to 100000");
+    EXPECT_EQ(error_of(m + "path = \"/m\"\n"), "test.toml:15:8: unknown setting [metrics] path");
 }
 
 }  // namespace

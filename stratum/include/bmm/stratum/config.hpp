@@ -82,6 +82,12 @@ struct server_config {
 
     limits_config limits;
 
+    // [metrics]: the Prometheus endpoint (GET /metrics); port 0 turns it off.
+    std::string metrics_host = "127.0.0.1";
+    std::uint16_t metrics_port = 0;
+    std::size_t metrics_worker_series = 100;     // per-worker hashrate series: the busiest this many
+    double metrics_hashrate_window_seconds = 300;  // hashrate estimates average over this long
+
     std::vector<port_config> ports;
 };
 

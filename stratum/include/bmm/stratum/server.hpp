@@ -19,6 +19,7 @@
 #include "bmm/stratum/config.hpp"
 #include "bmm/stratum/job.hpp"
 #include "bmm/stratum/job_manager.hpp"
+#include "bmm/stratum/metrics.hpp"
 #include "bmm/stratum/share_sink.hpp"
 
 #include <atomic>
@@ -61,6 +62,8 @@ public:
 
     server_stats stats() const;
     unsigned loops() const;
+    // The loops' metrics, summed (any thread, between start() and stop()).
+    metrics::server_snapshot metrics_snapshot() const;
 
     const server_config& config() const noexcept { return cfg_; }
     job_manager& job_manager_ref() noexcept { return jobs_; }
