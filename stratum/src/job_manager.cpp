@@ -233,8 +233,6 @@ void job_manager::submit_loop() {
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         // submitblock answers null when the block was accepted, else a reason.
         const bool accepted = r && *r == "null";
-        ++blocks_submitted_;
-        ++(accepted ? blocks_accepted_ : blocks_rejected_);
         const std::string answer = r ? *r : r.error_message();
         if (accepted)
             log::info("block", "block {} at height {} found by {}.{} accepted by the node ({:.1f} ms)", b.hash_hex,
@@ -243,6 +241,10 @@ void job_manager::submit_loop() {
             log::error("block", "block {} at height {} found by {}.{} REJECTED by the node: {}", b.hash_hex, b.height,
                        b.account, b.worker, answer);
         on_block_(b, answer, accepted);
+        // Counted once the answer is recorded, so that a reader who sees the
+        // count also finds the block's record in the journal.
+        ++(accepted ? blocks_accepted_ : blocks_rejected_);
+        ++blocks_submitted_;
         refresh();  // the tip has (probably) moved: new work at once
     }
 }

@@ -114,10 +114,12 @@ double hashrate(double work, double now, std::int64_t bucket, double bucket_seco
 }
 
 double work_as_double(const uint256& target) noexcept {
-    const uint256 w = work_from_target(target);
-    double d = 0;
-    for (int i = 3; i >= 0; --i) d = d * 18446744073709551616.0 + static_cast<double>(w.limb(i));
-    return d;
+    // 2^256 / (T + 1) as a real number: work_from_target's integer floors it,
+    // which at the tiny difficulties of test miners (65.5 hashes a share at
+    // scrypt difficulty 0.001) would understate a hashrate by a percent.
+    double t = 0;
+    for (int i = 3; i >= 0; --i) t = t * 18446744073709551616.0 + static_cast<double>(target.limb(i));
+    return std::ldexp(1.0, 256) / (t + 1.0);
 }
 
 double steady_seconds() noexcept {

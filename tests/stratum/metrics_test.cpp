@@ -119,9 +119,14 @@ TEST(metrics_hashrate, work_of_difficulty_one_matches_each_algorithm) {
     EXPECT_NEAR(sha / scrypt, 65536.0, 0.01);
     // Difficulty scales work linearly.
     EXPECT_NEAR(work_as_double(*target_from_difficulty(1024, pow_algorithm::scrypt)) / scrypt, 1024.0, 1e-6);
-    // The exact integer from target.hpp, read as a double.
+    // target.hpp's integer is the floor of the same quotient.
     const uint256 t = *target_from_difficulty(0.001, pow_algorithm::scrypt);
     EXPECT_EQ(static_cast<std::uint64_t>(work_as_double(t)), work_from_target(t).low64());
+    EXPECT_NEAR(work_as_double(t), 0.001 * 4294967296.0 / 65535.0, 1e-9);
+    EXPECT_EQ(static_cast<std::uint64_t>(work_as_double(t)), 65u);
+    // The extremes: the easiest target is one hash, the hardest 2^256.
+    EXPECT_DOUBLE_EQ(work_as_double(uint256::max()), 1.0);
+    EXPECT_DOUBLE_EQ(work_as_double(uint256(0)), std::ldexp(1.0, 256));
 }
 
 TEST(metrics_hashrate, window_keeps_the_last_ten_buckets) {

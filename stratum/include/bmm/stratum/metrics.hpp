@@ -125,9 +125,10 @@ private:
 // more than `uptime` (a fresh process has not been listening that long).
 double hashrate(double work, double now, std::int64_t bucket, double bucket_seconds, double uptime) noexcept;
 
-// Expected hashes for one share at `target` (floor(2^256 / (target + 1)),
-// bmm::work_from_target) as a double: 2^32 × difficulty on sha256d, 2^16 ×
-// difficulty on scrypt. For rates and dashboards only, never for money.
+// Expected hashes for one share at `target`: 2^256 / (target + 1), the
+// quantity bmm::work_from_target gives as a floored integer, here as a real
+// number (about 2^32 × difficulty on sha256d, 2^16 × difficulty on scrypt).
+// For rates and dashboards only, never for money.
 double work_as_double(const uint256& target) noexcept;
 
 // ---------------------------------------------------------------------------
