@@ -105,4 +105,8 @@ else
   log "  worker: any account.worker name, e.g. alice.rig1 (password: x, or d=<difficulty>)"
   log "  try it: $BIN_DIR/bmm-miner --url stratum+tcp://127.0.0.1:${port} --user alice.rig1 --shares 5"
   log "  pool log: $STACK_DIR/logs/bmm-stratum.log; shares go to the Redis stream bmm:shares"
+  metrics_port=$(awk '/^\[metrics\]/{m=1; next} /^\[/{m=0} m && $1=="port"{print $3; exit}' "$CONFIG_DIR/bmm-stratum.toml")
+  if [[ -n "$metrics_port" && "$metrics_port" != 0 ]]; then
+    log "  metrics: curl -s http://127.0.0.1:${metrics_port}/metrics"
+  fi
 fi

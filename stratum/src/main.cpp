@@ -185,16 +185,18 @@ int main(int argc, char** argv) {
         info.sha256_kernel = crypto::sha256_default_selection().describe();
         info.scrypt_kernel = crypto::scrypt_default_selection().describe();
         info.verifier_kernels = verifier::batch_verifier().describe_kernels();
-        info.start_time_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        const auto unix_seconds = [] {
+            return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        };
+        info.start_time_unix = unix_seconds();
         info.spool_dir = cfg->spool_dir;
-        auto page = [&server, &sink, &jobs, &metrics, info] {
+        auto page = [&server, &sink, &jobs, &metrics, info, unix_seconds] {
             struct statvfs fs {};
             const double free_bytes = ::statvfs(info.spool_dir.c_str(), &fs) == 0
                                           ? static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize)
                                           : -1.0;
-            const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
             return stratum::metrics::render(server.metrics_snapshot(), sink.stats(), jobs.stats(), info,
-                                            metrics->stats(), now, free_bytes);
+                                            metrics->stats(), unix_seconds(), free_bytes);
         };
         metrics = std::make_unique<stratum::metrics::http_endpoint>(
             stratum::metrics::http_options{cfg->metrics_host, cfg->metrics_port}, page);

@@ -65,8 +65,8 @@ histogram_data histogram::snapshot() const {
 }
 
 std::vector<double> verify_seconds_bounds() {
-    return {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
-            2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+    return {1e-6,   2.5e-6, 5e-6, 1e-5,  2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3,
+            2.5e-3, 5e-3,   0.01, 0.025, 0.05,   0.1,  0.25, 0.5,    1};
 }
 
 std::vector<double> batch_shares_bounds() { return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}; }
@@ -108,7 +108,8 @@ double work_window::sum(std::int64_t bucket) const noexcept {
 }
 
 double hashrate(double work, double now, std::int64_t bucket, double bucket_seconds, double uptime) noexcept {
-    const double covered = (work_window::k_buckets - 1) * bucket_seconds + (now - static_cast<double>(bucket) * bucket_seconds);
+    const double covered =
+        (work_window::k_buckets - 1) * bucket_seconds + (now - static_cast<double>(bucket) * bucket_seconds);
     const double span = std::min(covered, uptime);
     return span > 0 ? work / span : 0;
 }
@@ -217,15 +218,15 @@ void top_workers(const std::unordered_map<std::string, double>& rates, std::size
         if (v > 0) all.emplace_back(k, v);
     out.workers_active = all.size();
     const std::size_t n = std::min(limit, all.size());
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), [](const auto& a, const auto& b) {
-        return a.second != b.second ? a.second > b.second : a.first < b.first;
-    });
+    std::partial_sort(
+        all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
+        [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
     out.workers.clear();
     for (std::size_t i = 0; i < n; ++i) {
         const auto dot = all[i].first.find('.');
-        out.workers.push_back({std::string(all[i].first.substr(0, dot)),
-                               dot == std::string_view::npos ? std::string() : std::string(all[i].first.substr(dot + 1)),
-                               all[i].second});
+        out.workers.push_back(
+            {std::string(all[i].first.substr(0, dot)),
+             dot == std::string_view::npos ? std::string() : std::string(all[i].first.substr(dot + 1)), all[i].second});
     }
 }
 
@@ -237,10 +238,12 @@ std::string escape_label_value(std::string_view v) {
     std::string out;
     out.reserve(v.size());
     for (char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        switch (c) {
+            case '\\': out += "\\\\"; break;
+            case '"': out += "\\\""; break;
+            case '\n': out += "\\n"; break;
+            default: out += c;
+        }
     }
     return out;
 }
@@ -249,9 +252,11 @@ std::string escape_help(std::string_view v) {
     std::string out;
     out.reserve(v.size());
     for (char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        switch (c) {
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            default: out += c;
+        }
     }
     return out;
 }
@@ -351,7 +356,8 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     // Ports: the port number as the label, host:port where two share a number.
     std::vector<labels> port_labels;
     for (const auto& p : s.ports) {
-        const bool shared = std::count_if(s.ports.begin(), s.ports.end(), [&](const auto& q) { return q.port == p.port; }) > 1;
+        const bool shared =
+            std::count_if(s.ports.begin(), s.ports.end(), [&](const auto& q) { return q.port == p.port; }) > 1;
         std::string v = std::to_string(p.port);
         if (shared) v = p.host + ":" + v;
         port_labels.push_back({{"port", v}});
@@ -383,11 +389,13 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     w.sample("bmm_stratum_hashrate_window_seconds", {}, s.window_seconds);
     w.family("bmm_stratum_port_hashrate", "gauge",
              "Estimated hashes per second on a port: accepted work over the window.");
-    for (std::size_t i = 0; i < s.ports.size(); ++i) w.sample("bmm_stratum_port_hashrate", port_labels[i], s.ports[i].hashrate);
+    for (std::size_t i = 0; i < s.ports.size(); ++i)
+        w.sample("bmm_stratum_port_hashrate", port_labels[i], s.ports[i].hashrate);
     w.family("bmm_stratum_worker_hashrate", "gauge",
              "Estimated hashes per second of a worker (account.worker, all its connections): accepted work over the "
              "window. Only the busiest workers, up to bmm_stratum_worker_series_limit.");
-    for (const auto& wk : s.workers) w.sample("bmm_stratum_worker_hashrate", {{"account", wk.account}, {"worker", wk.worker}}, wk.hashrate);
+    for (const auto& wk : s.workers)
+        w.sample("bmm_stratum_worker_hashrate", {{"account", wk.account}, {"worker", wk.worker}}, wk.hashrate);
     w.family("bmm_stratum_workers_active", "gauge", "Workers with accepted shares in the window.");
     w.sample("bmm_stratum_workers_active", {}, static_cast<std::uint64_t>(s.workers_active));
     w.family("bmm_stratum_worker_series_limit", "gauge", "At most this many bmm_stratum_worker_hashrate series.");
@@ -402,7 +410,8 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     w.histogram("bmm_stratum_verify_batch_shares", {}, s.batch_shares);
 
     const labels node{{"node", info.node}};
-    w.family("bmm_stratum_blocks_found_total", "counter", "Shares that met the network target (blocks queued for submitblock).");
+    w.family("bmm_stratum_blocks_found_total", "counter",
+             "Shares that met the network target (blocks queued for submitblock).");
     w.sample("bmm_stratum_blocks_found_total", {}, s.blocks_found);
     w.family("bmm_stratum_blocks_submitted_total", "counter", "submitblock calls answered or failed.");
     w.sample("bmm_stratum_blocks_submitted_total", node, jobs.blocks_submitted);
@@ -413,7 +422,8 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
 
     w.family("bmm_stratum_template_height", "gauge", "Height of the block the current job builds.");
     w.sample("bmm_stratum_template_height", node, static_cast<double>(jobs.height));
-    w.family("bmm_stratum_template_age_seconds", "gauge", "Seconds since the current template was published to miners.");
+    w.family("bmm_stratum_template_age_seconds", "gauge",
+             "Seconds since the current template was published to miners.");
     w.sample("bmm_stratum_template_age_seconds", node,
              jobs.template_unix_ms ? std::max(0.0, now_unix - static_cast<double>(jobs.template_unix_ms) / 1000) : 0.0);
     w.family("bmm_stratum_template_published_unix_ms", "gauge", "When the current template was published (Unix ms).");
@@ -634,14 +644,16 @@ void http_endpoint::judge(client& c) {
     // Bytes no request line can hold (a TLS hello, binary noise) are refused
     // at once rather than after the time limit.
     const std::string_view first = std::string_view(c.in).substr(0, std::min(nl, c.in.size()));
-    const bool printable = std::all_of(first.begin(), first.end(), [](char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\r'; });
+    const bool printable =
+        std::all_of(first.begin(), first.end(), [](char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\r'; });
     if (!printable || (!first.empty() && (first[0] < 'A' || first[0] > 'Z'))) {
         respond(c, 400, text, "not an HTTP request; try: GET /metrics HTTP/1.1\n", false);
         return;
     }
     if (nl == std::string::npos) {
         if (c.in.size() > opt_.max_request_bytes)
-            respond(c, 431, text, "request line longer than " + std::to_string(opt_.max_request_bytes) + " bytes\n", false);
+            respond(c, 431, text, "request line longer than " + std::to_string(opt_.max_request_bytes) + " bytes\n",
+                    false);
         return;
     }
     std::string_view method, target;

@@ -250,7 +250,8 @@ protected:
     void TearDown() override {
         if (HasFailure() && g_pool) {
             const std::string all = test::read_text(g_pool->log);
-            std::cerr << "---- bmm-stratum log (tail) ----\n" << all.substr(all.size() > 4000 ? all.size() - 4000 : 0) << "\n";
+            std::cerr << "---- bmm-stratum log (tail) ----\n"
+                      << all.substr(all.size() > 4000 ? all.size() - 4000 : 0) << "\n";
         }
     }
 };
@@ -297,7 +298,8 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     // The submit thread may still be talking to the node: wait until every
     // block found has its answer.
     const scrape s = wait_for([&](const scrape& x) {
-        return x.at("bmm_stratum_blocks_submitted_total", node) - before.at("bmm_stratum_blocks_submitted_total", node) ==
+        return x.at("bmm_stratum_blocks_submitted_total", node) -
+                   before.at("bmm_stratum_blocks_submitted_total", node) ==
                x.at("bmm_stratum_blocks_found_total") - before.at("bmm_stratum_blocks_found_total");
     });
     const double accepted = shares(s, "accepted") - shares(before, "accepted");
@@ -309,8 +311,7 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     // and stale ones too (blocks are submitted whatever accounting thinks).
     const double found = s.at("bmm_stratum_blocks_found_total") - before.at("bmm_stratum_blocks_found_total");
     EXPECT_GE(found, accepted);
-    EXPECT_EQ(s.at("bmm_stratum_blocks_submitted_total", node) -
-                  before.at("bmm_stratum_blocks_submitted_total", node),
+    EXPECT_EQ(s.at("bmm_stratum_blocks_submitted_total", node) - before.at("bmm_stratum_blocks_submitted_total", node),
               found);
     const double node_accepted =
         s.at("bmm_stratum_blocks_accepted_total", node) - before.at("bmm_stratum_blocks_accepted_total", node);
@@ -334,7 +335,8 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     // Verify time: every hashed share is in the histograms.
     EXPECT_GE(s.at("bmm_stratum_verify_share_seconds_count") - before.at("bmm_stratum_verify_share_seconds_count"),
               accepted);
-    EXPECT_EQ(s.at("bmm_stratum_verify_share_seconds_bucket", "le=\"+Inf\""), s.at("bmm_stratum_verify_share_seconds_count"));
+    EXPECT_EQ(s.at("bmm_stratum_verify_share_seconds_bucket", "le=\"+Inf\""),
+              s.at("bmm_stratum_verify_share_seconds_count"));
     EXPECT_GT(s.at("bmm_stratum_verify_batch_seconds_sum"), 0);
     EXPECT_GT(s.at("bmm_stratum_longpoll_answer_unix_ms", node), 0);
     EXPECT_EQ(s.at("bmm_stratum_template_height", node), static_cast<double>(block_count() + 1));
@@ -427,9 +429,10 @@ TEST_F(metrics_e2e, backlog_counts_the_spool_while_redis_is_away) {
               static_cast<double>(std::filesystem::file_size(g_pool->dir + "/spool/journal.log")));
 
     // Redis returns: the backlog drains, record for record.
-    ASSERT_EQ(std::system(("bash '" + st.source_dir() + "/deploy/stack.sh' up --dir '" + st.dir() + "' > /dev/null 2>&1")
-                              .c_str()),
-              0);
+    ASSERT_EQ(
+        std::system(
+            ("bash '" + st.source_dir() + "/deploy/stack.sh' up --dir '" + st.dir() + "' > /dev/null 2>&1").c_str()),
+        0);
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     do {
         s = get_metrics();
@@ -449,7 +452,8 @@ TEST_F(metrics_e2e, garbage_requests_get_errors_and_the_endpoint_keeps_serving) 
     EXPECT_EQ(http(std::string("\x16\x03\x01\x00\xa5\x01\x00\x00", 8)).rfind("HTTP/1.1 400 ", 0), 0u);
     EXPECT_EQ(http("GET / HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404 ", 0), 0u);
     EXPECT_EQ(http("DELETE /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0), 0u);
-    EXPECT_EQ(http("GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'x') + "\r\n\r\n").rfind("HTTP/1.1 431 ", 0), 0u);
+    EXPECT_EQ(http("GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'x') + "\r\n\r\n").rfind("HTTP/1.1 431 ", 0),
+              0u);
     const scrape s = get_metrics();
     EXPECT_EQ(s.at("bmm_stratum_metrics_responses_total", "code=\"400\"") - bad_before, 2);
     EXPECT_GE(s.at("bmm_stratum_metrics_responses_total", "code=\"404\""), 1);

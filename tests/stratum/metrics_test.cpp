@@ -69,10 +69,10 @@ TEST(metrics_text, samples_carry_the_constant_labels_first) {
 
 TEST(metrics_text, histogram_buckets_are_cumulative_with_inf_sum_and_count) {
     histogram h({0.1, 1, 10});
-    h.observe(0.05);     // <= 0.1
-    h.observe(0.1);      // <= 0.1 (bounds are inclusive)
-    h.observe(0.5, 3);   // three observations of 0.5
-    h.observe(20);       // above every bound
+    h.observe(0.05);    // <= 0.1
+    h.observe(0.1);     // <= 0.1 (bounds are inclusive)
+    h.observe(0.5, 3);  // three observations of 0.5
+    h.observe(20);      // above every bound
     const histogram_data d = h.snapshot();
     ASSERT_EQ(d.counts, (std::vector<std::uint64_t>{2, 3, 0, 1}));
     EXPECT_EQ(d.count, 6u);
@@ -136,13 +136,13 @@ TEST(metrics_hashrate, window_keeps_the_last_ten_buckets) {
     w.add(1, 100);
     w.add(2, 103);
     EXPECT_EQ(w.sum(103), 8);
-    EXPECT_EQ(w.sum(109), 8);   // bucket 100 is the oldest still inside (100..109)
-    EXPECT_EQ(w.sum(110), 2);   // bucket 100 has left
+    EXPECT_EQ(w.sum(109), 8);  // bucket 100 is the oldest still inside (100..109)
+    EXPECT_EQ(w.sum(110), 2);  // bucket 100 has left
     EXPECT_EQ(w.sum(113), 0);
     EXPECT_TRUE(w.empty_at(113));
-    w.add(4, 111);              // moving on zeroes the buckets that were skipped
+    w.add(4, 111);  // moving on zeroes the buckets that were skipped
     EXPECT_EQ(w.sum(111), 6);
-    w.add(1, 200);              // a long gap clears everything
+    w.add(1, 200);  // a long gap clears everything
     EXPECT_EQ(w.sum(200), 1);
 }
 
@@ -192,8 +192,8 @@ TEST(metrics_hashrate, work_cache_follows_the_target) {
 }
 
 TEST(metrics_hashrate, top_workers_caps_the_series_busiest_first) {
-    std::unordered_map<std::string, double> rates = {
-        {"a.1", 10}, {"b.2", 30}, {"c.3", 20}, {"d.4", 20}, {"e", 5}, {"idle.w", 0}};
+    std::unordered_map<std::string, double> rates = {{"a.1", 10}, {"b.2", 30}, {"c.3", 20},
+                                                     {"d.4", 20}, {"e", 5},    {"idle.w", 0}};
     server_snapshot s;
     top_workers(rates, 3, s);
     EXPECT_EQ(s.workers_active, 5u);
@@ -254,9 +254,9 @@ std::map<std::string, std::string> parse_page(const std::string& page) {
             family_type = m[2];
         } else if (std::regex_match(line, m, sample)) {
             const std::string name = m[1];
-            const bool ours = name == family || (family_type == "histogram" && (name == family + "_bucket" ||
-                                                                                 name == family + "_sum" ||
-                                                                                 name == family + "_count"));
+            const bool ours = name == family ||
+                              (family_type == "histogram" &&
+                               (name == family + "_bucket" || name == family + "_sum" || name == family + "_count"));
             EXPECT_TRUE(ours) << "sample outside its family " << family << ": " << line;
             const std::string v = m[3];
             if (v != "NaN" && v != "+Inf" && v != "-Inf") {
@@ -354,9 +354,10 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     EXPECT_EQ(at("bmm_stratum_verify_share_seconds_bucket{" + i + ",le=\"+Inf\"}"), "8");
     EXPECT_EQ(at("bmm_stratum_verify_share_seconds_count{" + i + "}"), "8");
     EXPECT_EQ(at("bmm_stratum_metrics_responses_total{" + i + ",code=\"200\"}"), "5");
-    EXPECT_EQ(at("bmm_stratum_info{" + i +
-                  ",version=\"0.1.0\",coin=\"LTC\",algorithm=\"scrypt\",sha256_kernel=\"\",scrypt_kernel=\"\",verifier=\"\"}"),
-              "1");
+    EXPECT_EQ(
+        at("bmm_stratum_info{" + i +
+           ",version=\"0.1.0\",coin=\"LTC\",algorithm=\"scrypt\",sha256_kernel=\"\",scrypt_kernel=\"\",verifier=\"\"}"),
+        "1");
     // Without statvfs the free-space family is left out rather than made up.
     const auto m2 = parse_page(render(s, sink, jobs, info, http, 1'700'000'002.0, -1));
     for (const auto& [k, v] : m2) EXPECT_EQ(k.find("spool_free"), std::string::npos) << k;

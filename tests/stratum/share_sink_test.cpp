@@ -454,6 +454,9 @@ TEST_F(share_sink_test, spools_while_redis_is_down_then_delivers_in_order) {
     EXPECT_GT(s.backlog_bytes, 0u);
     EXPECT_EQ(s.backlog_bytes, file_size(journal()));
     EXPECT_EQ(s.published, 0u);
+    EXPECT_EQ(s.appended, 500u);
+    EXPECT_EQ(s.backlog_records, 500u);
+    EXPECT_EQ(s.journal_bytes, file_size(journal()));
 
     redis.start();
     ASSERT_TRUE(delivered(sink, redis.port(), stream_, 500)) << "backlog " << sink.stats().backlog_bytes;
@@ -461,6 +464,8 @@ TEST_F(share_sink_test, spools_while_redis_is_down_then_delivers_in_order) {
     EXPECT_TRUE(s.redis_up);
     EXPECT_EQ(s.backlog_bytes, 0u);
     EXPECT_EQ(s.published, 500u);
+    EXPECT_EQ(s.backlog_records, 0u);
+    EXPECT_EQ(s.journal_bytes, file_size(journal()));
     sink.stop(5000);
     expect_exactly(read_stream(redis.port(), stream_), appended);
 }
@@ -584,6 +589,32 @@ TEST_F(share_sink_test, restarted_sink_replays_the_journal_with_the_same_uids) {
     EXPECT_EQ(stream_length(redis.port(), stream_), 220);
 }
 
+// The backlog in records (for the metrics endpoint) includes what an earlier
+// run left in the journal, counted by the publisher before it sends anything.
+TEST_F(share_sink_test, backlog_records_count_what_an_earlier_run_left) {
+    redis_server redis;  // down until the end
+    {
+        share_sink first(config(redis.port()));
+        ASSERT_TRUE(first.start().ok());
+        append_numbered(first, 0, 200);
+        first.stop(100);
+        EXPECT_EQ(first.stats().backlog_records, 200u);
+    }
+    share_sink second(config(redis.port()));
+    ASSERT_TRUE(second.start().ok());
+    ASSERT_TRUE(wait_until([&] { return second.stats().backlog_records == 200; }, 10s))
+        << second.stats().backlog_records;
+    EXPECT_EQ(second.stats().appended, 0u);
+    append_numbered(second, 1, 20);
+    EXPECT_EQ(second.stats().backlog_records, 220u);
+    EXPECT_EQ(second.stats().appended, 20u);
+    redis.start();
+    ASSERT_TRUE(delivered(second, redis.port(), stream_, 220)) << "backlog " << second.stats().backlog_bytes;
+    EXPECT_EQ(second.stats().backlog_records, 0u);
+    EXPECT_EQ(second.stats().published, 220u);
+    second.stop(5000);
+}
+
 // The uid must stay unique however quickly the sink is restarted on the same
 // spool (same instance): a consumer dropping repeats would otherwise drop
 // real records.
@@ -686,6 +717,7 @@ TEST_F(share_sink_test, malformed_and_torn_journal_lines_are_skipped_without_blo
     const std::string log = capture.text();
     ASSERT_TRUE(ok) << "backlog " << sink.stats().backlog_bytes << "\n" << log;
     EXPECT_NE(log.find("malformed journal line"), std::string::npos) << log;
+    EXPECT_EQ(sink.stats().backlog_records, 0u) << "skipped lines leave the backlog too";
 
     std::vector<record> expected = {before, between};
     expected.insert(expected.end(), after.begin(), after.end());

@@ -305,10 +305,10 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
 
 struct http_options {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 0;  // 0: any free port (tests); see port()
-    std::size_t max_request_bytes = 8192;                 // request line and headers
-    std::chrono::milliseconds request_timeout{5000};      // from accept to the last byte sent
-    unsigned max_clients = 16;                            // more are answered 503 at once
+    std::uint16_t port = 0;                           // 0: any free port (tests); see port()
+    std::size_t max_request_bytes = 8192;             // request line and headers
+    std::chrono::milliseconds request_timeout{5000};  // from accept to the last byte sent
+    unsigned max_clients = 16;                        // more are answered 503 at once
 };
 
 class http_endpoint {
