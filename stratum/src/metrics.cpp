@@ -142,6 +142,7 @@ std::string_view to_string(share_result r) noexcept {
         case share_result::not_subscribed: return "not_subscribed";
         case share_result::invalid: return "invalid";
         case share_result::not_recorded: return "not_recorded";
+        case share_result::too_many_pending: return "too_many_pending";
     }
     return "invalid";
 }
@@ -371,13 +372,23 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     w.family("bmm_stratum_shares_total", "counter",
              "Shares by the verdict the miner was told: accepted, stale and job_not_found (21), duplicate (22), "
              "low_difficulty (23), unauthorized (24), not_subscribed (25), invalid (20), not_recorded (20: the "
-             "journal could not be written).");
+             "journal could not be written), too_many_pending (20: [limits] max_pending_requests, not judged).");
     for (std::size_t i = 0; i < s.ports.size(); ++i)
         for (std::size_t r = 0; r < k_share_results; ++r) {
             labels l = port_labels[i];
             l.emplace_back("result", std::string(to_string(static_cast<share_result>(r))));
             w.sample("bmm_stratum_shares_total", l, s.ports[i].shares[r]);
         }
+    w.family("bmm_stratum_connections_refused_total", "counter",
+             "Connections closed at accept: [limits] max_connections or max_connections_per_ip, or a banned address.");
+    w.sample("bmm_stratum_connections_refused_total", {}, s.connections_refused);
+    w.family("bmm_stratum_connections_closed_by_limits_total", "counter",
+             "Connections closed by a [limits] rule: timeouts, unread output, long lines, bans.");
+    w.sample("bmm_stratum_connections_closed_by_limits_total", {}, s.closed_by_limits);
+    w.family("bmm_stratum_bans_total", "counter", "Addresses banned for reaching [limits] ban_threshold.");
+    w.sample("bmm_stratum_bans_total", {}, s.bans);
+    w.family("bmm_stratum_tls_failures_total", "counter", "TLS handshakes or sessions that failed.");
+    w.sample("bmm_stratum_tls_failures_total", {}, s.tls_failures);
     w.family("bmm_stratum_accepted_difficulty_total", "counter", "Sum of the Stratum difficulty of accepted shares.");
     for (std::size_t i = 0; i < s.ports.size(); ++i)
         w.sample("bmm_stratum_accepted_difficulty_total", port_labels[i], s.ports[i].difficulty_accepted);
@@ -700,6 +711,14 @@ bool http_endpoint::accept_all(std::vector<std::unique_ptr<client>>& clients) {
         auto c = std::make_unique<client>();
         c->fd = fd;
         c->deadline = std::chrono::steady_clock::now() + opt_.request_timeout;
+        if (clients.size() >= opt_.max_clients) {
+            // Full: first let go of clients that have hung up unseen (a burst
+            // of connect-and-close must not shut out a real scraper).
+            std::erase_if(clients, [](const auto& k) {
+                char b;
+                return !k->responding && ::recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+            });
+        }
         if (clients.size() >= opt_.max_clients) {
             // Busy: say so at once (one try, the socket buffer takes it) and close.
             respond(*c, 503, "text/plain; charset=utf-8", "too many metrics clients at once; try again\n", false);

@@ -573,9 +573,12 @@ void handle_line(session* s, std::string_view line) {
     const std::string& m = r->method;
     if (m == "mining.submit" && s->pending < s->loop->limits.max_pending_requests) handle_submit(s, *r);
     // [limits] max_pending_requests: answered at once, neither judged nor recorded.
-    else if (m == "mining.submit")
+    else if (m == "mining.submit") {
+        constexpr auto unjudged = static_cast<std::size_t>(metrics::share_result::too_many_pending);
+        s->loop->metrics->port(port_index(s)).shares[unjudged].add();
         send(s, reply_error(r->id_json, stratum_error::other,
                             "too many requests awaiting an answer; wait for the answers before sending more"));
+    }
     else if (m == "mining.subscribe") handle_subscribe(s, *r);
     else if (m == "mining.authorize") handle_authorize(s, *r);
     else if (m == "mining.configure") handle_configure(s, *r);
@@ -1040,6 +1043,10 @@ metrics::server_snapshot server::metrics_snapshot() const {
             p.work_accepted += c.work_accepted.get();
         }
         snap.blocks_found += m.blocks_found.get();
+        snap.connections_refused += L->refused;
+        snap.bans += L->bans;
+        snap.closed_by_limits += L->closed_by_limits;
+        snap.tls_failures += L->tls_failures;
         snap.verify_batch_seconds.merge(m.verify_batch_seconds.snapshot());
         snap.verify_share_seconds.merge(m.verify_share_seconds.snapshot());
         snap.batch_shares.merge(m.batch_shares.snapshot());

@@ -51,7 +51,7 @@ struct pool_process {
         std::filesystem::create_directories(dir);
         config = dir + "/bmm-stratum.toml";
         log = dir + "/bmm-stratum.log";
-        port = free_port(46000 + (static_cast<int>(::getpid()) % 500) * 4);
+        port = free_port(49000 + (static_cast<int>(::getpid()) % 500) * 4);
         metrics_port = free_port(port + 1);
         std::ofstream f(config);
         f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\nthreads = 2\naddress = \""
@@ -155,7 +155,7 @@ double shares(const scrape& s, const std::string& result) {
 double all_shares(const scrape& s) {
     double n = 0;
     for (const char* r : {"accepted", "stale", "job_not_found", "duplicate", "low_difficulty", "unauthorized",
-                          "not_subscribed", "invalid", "not_recorded"})
+                          "not_subscribed", "invalid", "not_recorded", "too_many_pending"})
         n += shares(s, r);
     return n;
 }
@@ -268,8 +268,12 @@ TEST_F(metrics_e2e, the_page_describes_the_process_before_any_miner) {
     const double start = s.at("bmm_stratum_start_time_seconds");
     EXPECT_GT(start, 1.7e9);
     EXPECT_LE(start, static_cast<double>(std::time(nullptr)) + 1);
-    EXPECT_EQ(s.at("bmm_stratum_redis_up"), 1);
+    // The publisher connects on its own thread, a moment after start-up.
+    EXPECT_EQ(wait_for([](const scrape& x) { return x.at("bmm_stratum_redis_up") == 1; }).at("bmm_stratum_redis_up"), 1);
     EXPECT_EQ(s.at("bmm_stratum_worker_series_limit"), 50);
+    EXPECT_EQ(s.at("bmm_stratum_connections_refused_total"), 0);
+    EXPECT_EQ(s.at("bmm_stratum_bans_total"), 0);
+    EXPECT_EQ(s.at("bmm_stratum_tls_failures_total"), 0);
     EXPECT_EQ(s.at("bmm_stratum_hashrate_window_seconds"), 60);
 }
 

@@ -292,6 +292,10 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     s.workers = {{"alice", "rig \"1\"", 12.5}};
     s.workers_active = 1;
     s.blocks_found = 4;
+    s.connections_refused = 6;
+    s.bans = 1;
+    s.closed_by_limits = 2;
+    s.tls_failures = 3;
     histogram h(verify_seconds_bounds());
     h.observe(2e-4, 8);
     s.verify_share_seconds = h.snapshot();
@@ -339,6 +343,11 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     EXPECT_EQ(at("bmm_stratum_worker_hashrate{" + i + ",account=\"alice\",worker=\"rig \\\"1\\\"\"}"), "12.5");
     EXPECT_EQ(at("bmm_stratum_workers_active{" + i + "}"), "1");
     EXPECT_EQ(at("bmm_stratum_blocks_found_total{" + i + "}"), "4");
+    EXPECT_EQ(at("bmm_stratum_connections_refused_total{" + i + "}"), "6");
+    EXPECT_EQ(at("bmm_stratum_bans_total{" + i + "}"), "1");
+    EXPECT_EQ(at("bmm_stratum_connections_closed_by_limits_total{" + i + "}"), "2");
+    EXPECT_EQ(at("bmm_stratum_tls_failures_total{" + i + "}"), "3");
+    EXPECT_EQ(at("bmm_stratum_shares_total{" + i + ",port=\"127.0.0.1:3333\",result=\"too_many_pending\"}"), "0");
     EXPECT_EQ(at("bmm_stratum_blocks_accepted_total{" + i + ",node=\"127.0.0.1:19443\"}"), "3");
     EXPECT_EQ(at("bmm_stratum_blocks_rejected_total{" + i + ",node=\"127.0.0.1:19443\"}"), "1");
     EXPECT_EQ(at("bmm_stratum_template_height{" + i + ",node=\"127.0.0.1:19443\"}"), "432");

@@ -139,7 +139,8 @@ double work_as_double(const uint256& target) noexcept;
 // accepted none; stale and job_not_found 21; duplicate 22; low_difficulty 23;
 // unauthorized 24; not_subscribed 25; invalid 20 (malformed parameters, ntime
 // or version bits out of range, a share that cannot be hashed);
-// not_recorded 20 (the journal could not be written, so the share was refused).
+// not_recorded 20 (the journal could not be written, so the share was refused);
+// too_many_pending 20 ([limits] max_pending_requests: answered unjudged).
 enum class share_result : std::uint8_t {
     accepted,
     stale,
@@ -150,8 +151,9 @@ enum class share_result : std::uint8_t {
     not_subscribed,
     invalid,
     not_recorded,
+    too_many_pending,
 };
-inline constexpr std::size_t k_share_results = 9;
+inline constexpr std::size_t k_share_results = 10;
 std::string_view to_string(share_result r) noexcept;
 // The result for a Stratum error code (0: accepted). `early`: judged before
 // hashing (code 21 is then "job not found", otherwise a stale share).
@@ -241,6 +243,9 @@ struct server_snapshot {
     std::size_t worker_series_limit = 0;
     double window_seconds = 0;
     std::uint64_t blocks_found = 0;
+    // [limits]: connections refused at accept, bans, connections closed by a
+    // limit, TLS failures.
+    std::uint64_t connections_refused = 0, bans = 0, closed_by_limits = 0, tls_failures = 0;
     histogram_data verify_batch_seconds, verify_share_seconds, batch_shares;
 };
 
