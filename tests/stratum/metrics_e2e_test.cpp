@@ -10,6 +10,8 @@
 //  - blocks found, submitted and accepted match the node's chain growth;
 //  - with Redis away the backlog counts exactly the records spooled, and
 //    drains to zero when it returns; the spool size is journal.log's size;
+//  - [limits] at work: a connection over max_connections_per_ip is refused
+//    and counted; submits beyond max_pending_requests count as too_many_pending;
 //  - garbage HTTP gets an error and the endpoint keeps serving.
 
 #include "../support/process.hpp"
@@ -61,6 +63,7 @@ struct pool_process {
           << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
           << "\"\nspool_dir = \"" << dir << "/spool\"\n"
           << "[log]\nlevel = \"info\"\n"
+          << "[limits]\nmax_connections_per_ip = 16\nmax_pending_requests = 64\n"
           << "[metrics]\nhost = \"127.0.0.1\"\nport = " << metrics_port
           << "\nworker_series = 50\nhashrate_window_seconds = 60\n"
           << "[[port]]\nhost = \"127.0.0.1\"\nport = " << port
@@ -448,6 +451,61 @@ TEST_F(metrics_e2e, backlog_counts_the_spool_while_redis_is_away) {
     EXPECT_EQ(s.at("bmm_stratum_stream_published_total") - published, spooled) << "the stream ends with\n"
                                                                                << stream_tail(8);
     EXPECT_EQ(s.at("bmm_stratum_redis_up"), 1);
+}
+
+TEST_F(metrics_e2e, limits_show_refused_connections_and_unjudged_submits) {
+    // Submits beyond [limits] max_pending_requests (64 here) in one loop
+    // turn: 66 in one write, all from an unauthorised worker (judged without
+    // hashing); the last two are answered at once, unjudged.
+    {
+        test::stratum_client c(g_pool->port);
+        std::string why;
+        ASSERT_TRUE(c.login("pending.w1", &why)) << why;
+        const scrape before = get_metrics();
+        std::string lines;
+        for (int i = 0; i < 66; ++i) {
+            if (i) lines += '\n';
+            lines += "{\"id\":" + std::to_string(1000 + i) +
+                     R"(,"method":"mining.submit","params":["nobody.x","1","00000000","00000000","00000000"]})";
+        }
+        c.send_line(lines);
+        int answered = 0;
+        for (int i = 0; i < 66; ++i) answered += c.reply(1000 + i).received ? 1 : 0;
+        EXPECT_EQ(answered, 66);
+        const scrape after = get_metrics();
+        const double unjudged = shares(after, "too_many_pending") - shares(before, "too_many_pending");
+        const double unauthorised = shares(after, "unauthorized") - shares(before, "unauthorized");
+        EXPECT_EQ(unjudged + unauthorised, 66);
+        EXPECT_EQ(unjudged, 2) << "the 66 lines did not arrive in one read";
+    }
+    // Connections per address: 16 allowed (all of ours come from 127.0.0.1).
+    wait_for([](const scrape& x) { return x.at("bmm_stratum_connections", port_label()) == 0; });
+    const double refused = get_metrics().at("bmm_stratum_connections_refused_total");
+    std::vector<int> fds;
+    auto open_one = [] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(g_pool->port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        timeval tv{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        return fd;
+    };
+    for (int i = 0; i < 16; ++i) fds.push_back(open_one());
+    scrape s = wait_for([](const scrape& x) { return x.at("bmm_stratum_connections", port_label()) == 16; });
+    EXPECT_EQ(s.at("bmm_stratum_connections", port_label()), 16);
+    const int extra = open_one();
+    char b;
+    EXPECT_EQ(::recv(extra, &b, 1, 0), 0) << "the 17th connection from one address was not closed";
+    ::close(extra);
+    s = get_metrics();
+    EXPECT_EQ(s.at("bmm_stratum_connections_refused_total") - refused, 1);
+    EXPECT_EQ(s.at("bmm_stratum_connections", port_label()), 16);
+    for (int fd : fds) ::close(fd);
+    s = wait_for([](const scrape& x) { return x.at("bmm_stratum_connections", port_label()) == 0; });
+    EXPECT_EQ(s.at("bmm_stratum_connections", port_label()), 0);
 }
 
 TEST_F(metrics_e2e, garbage_requests_get_errors_and_the_endpoint_keeps_serving) {
