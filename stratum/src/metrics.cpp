@@ -628,7 +628,9 @@ bool http_endpoint::flush(client& c) {
 void http_endpoint::on_input(client& c) {
     char buf[4096];
     bool eof = false;
-    while (true) {
+    // At most 16 reads a wake-up: a client that streams bytes cannot keep
+    // the thread from the others (what it sends past the request is dropped).
+    for (int reads = 0; reads < 16; ++reads) {
         const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
         if (n == 0) {
             eof = true;

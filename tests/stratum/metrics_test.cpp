@@ -475,6 +475,12 @@ TEST_F(metrics_http, get_metrics_serves_the_page) {
     EXPECT_EQ(responses(200), 3u);
 }
 
+TEST_F(metrics_http, bytes_after_the_request_are_dropped_and_the_answer_still_comes) {
+    const std::string r = http_exchange(port_, "GET /metrics HTTP/1.1\r\n\r\n" + std::string(200000, 'z'));
+    EXPECT_EQ(status_of(r), 200) << r.substr(0, 200);
+    EXPECT_EQ(body_of(r), "# HELP t Test.\n# TYPE t counter\nt 1\n");
+}
+
 TEST_F(metrics_http, a_client_that_half_closes_still_gets_the_answer) {
     EXPECT_EQ(status_of(http_exchange(port_, "GET /metrics HTTP/1.1\r\n\r\n", true)), 200);
 }
