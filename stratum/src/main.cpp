@@ -226,6 +226,9 @@ int main(int argc, char** argv) {
         log::info("stratum", "{}: stopping (miners are told to reconnect)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    // Join the endpoint's thread before the pointer it reads through goes
+    // (unique_ptr::reset clears the pointer before the destructor joins).
+    if (metrics) metrics->stop();
     metrics.reset();
     srv = nullptr;
     server.stop();
