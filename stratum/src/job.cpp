@@ -1,4 +1,5 @@
 #include "bmm/stratum/job.hpp"
+#include "bmm/stratum/protocol.hpp"
 
 #include "bmm/crypto/sha256.hpp"
 #include "bmm/hex.hpp"
@@ -106,6 +107,7 @@ result<std::shared_ptr<const job>> make_job_with_coinbase(std::shared_ptr<const 
     for (const auto& b : branch) j->branch_hex.push_back(to_hex(b));
     j->clean = clean;
     j->tmpl = std::move(tmpl);
+    for (int c = 0; c < 2; ++c) j->notify_line[c] = notification("mining.notify", j->notify_params_json(c == 1));
     return std::shared_ptr<const job>(std::move(j));
 }
 

@@ -211,7 +211,10 @@ std::size_t port_index(const session* s) {
 struct write_req {
     uv_write_t req;
     std::string data;
+    std::shared_ptr<const job> keep;  // when the bytes are a job's notify line (no copy)
 };
+
+void on_written(uv_write_t* r, int) { delete reinterpret_cast<write_req*>(r); }
 
 // Writes bytes to the socket as they are: plaintext on TCP ports, records on TLS ports.
 void write_raw(session* s, std::string bytes) {
@@ -219,22 +222,23 @@ void write_raw(session* s, std::string bytes) {
     auto* w = new write_req;
     w->data = std::move(bytes);
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1, [](uv_write_t* r, int) {
-        delete reinterpret_cast<write_req*>(r);
-    });
-    if (rc != 0) delete w;
+    if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1, on_written) != 0) delete w;
 }
 
 // Sends one message. A miner that leaves more than max_write_queue_bytes
 // unread gets nothing more and is closed by the next tick (closing here could
 // pull a session out of a loop over the sessions).
-void send(session* s, std::string text) {
-    if (s->closed || s->doom || text.empty()) return;
-    auto* stream = reinterpret_cast<uv_stream_t*>(&s->tcp);
-    if (uv_stream_get_write_queue_size(stream) > s->loop->limits.max_write_queue_bytes) {
+bool may_send(session* s) {
+    if (s->closed || s->doom) return false;
+    if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&s->tcp)) > s->loop->limits.max_write_queue_bytes) {
         s->doom = "the miner does not read: unsent data over [limits] max_write_queue_bytes";
-        return;
+        return false;
     }
+    return true;
+}
+
+void send(session* s, std::string text) {
+    if (text.empty() || !may_send(s)) return;
     if (!s->tls) {
         write_raw(s, std::move(text));
     } else if (s->tls->write(text)) {
@@ -359,9 +363,21 @@ void send_difficulty(session* s) {
     send(s, notification("mining.set_difficulty", params));
 }
 
-void send_job(session* s, const job& j, bool clean) {
-    send(s, notification("mining.notify", j.notify_params_json(clean)));
-    s->last_job_sent = job_seq(j.id);
+// A job's notify line: on plain TCP the write points into the job itself
+// (kept alive by the request), so a new block costs one write call per miner
+// and no copy; TLS sessions encrypt their own copy.
+void send_job(session* s, const std::shared_ptr<const job>& j, bool clean) {
+    const std::string& line = j->notify_line[clean ? 1 : 0];
+    s->last_job_sent = job_seq(j->id);
+    if (s->tls) {
+        send(s, line);
+        return;
+    }
+    if (!may_send(s)) return;
+    auto* w = new write_req;
+    w->keep = j;
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(line.data()), static_cast<unsigned>(line.size()));
+    if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&s->tcp), &buf, 1, on_written) != 0) delete w;
 }
 
 // The session's difficulty has changed from `old_difficulty` to
@@ -371,7 +387,7 @@ void announce_difficulty(session* s, double old_difficulty) {
     s->prev_difficulty = old_difficulty;
     s->diff_changed_after = s->last_job_sent;
     send_difficulty(s);
-    if (s->loop->current) send_job(s, *s->loop->current, false);
+    if (s->loop->current) send_job(s, s->loop->current, false);
 }
 
 // ---------------------------------------------------------------------------
@@ -422,7 +438,7 @@ void handle_authorize(session* s, const request& r) {
         s->prev_difficulty = s->vd.difficulty;
         if (s->subscribed) {
             send_difficulty(s);
-            if (s->loop->current) send_job(s, *s->loop->current, true);
+            if (s->loop->current) send_job(s, s->loop->current, true);
         }
     }
 }
@@ -825,7 +841,7 @@ void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
     }
     L.current = j;
     for (session* s : L.sessions)
-        if (s->subscribed && !s->workers.empty()) send_job(s, *j, clean);
+        if (s->subscribed && !s->workers.empty()) send_job(s, j, clean);
 }
 
 void begin_stop(loop_ctx& L);

@@ -115,6 +115,10 @@ TEST(job, notify_params_have_stratum_field_order) {
     EXPECT_EQ(n.substr(0, 6), "[\"2a\",");
     EXPECT_NE(n.find("\"20000000\",\"207fffff\",\"5f5e1000\",true]"), std::string::npos) << n;
     EXPECT_NE(n.find(",[],"), std::string::npos);  // no transactions: empty branch
+    // The lines sent to miners are made once per job, one per clean_jobs value.
+    EXPECT_EQ((*j)->notify_line[1], "{\"id\":null,\"method\":\"mining.notify\",\"params\":" + n + "}\n");
+    const std::string& stale = (*j)->notify_line[0];
+    EXPECT_NE(stale.find(",false]}\n"), std::string::npos) << stale;
 }
 
 TEST(block_template, malformed_replies_name_the_field) {
