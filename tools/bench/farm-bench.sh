@@ -102,9 +102,8 @@ done
 # write_config FILE INSTANCE_ID THREADS
 # The difficulty is pinned at 1e-10: below 2^-32 every sha256d hash meets it,
 # so the bench mines each valid share with one hash (the pool still hashes it
-# in full, as every share). When bmm-stratum gains connection limits (a
-# [limits] section, per-IP caps), set them generously here: every bench
-# connection comes from 127.0.0.x.
+# in full, as every share). [limits] are generous: every bench connection
+# comes from a few 127.0.0.x addresses, and bans are off.
 write_config() {
   cat > "$1" <<EOF
 [pool]
@@ -133,6 +132,12 @@ spool_dir = "$out/spool-$2"
 
 [log]
 level = "warn"
+
+[limits]
+max_connections = 100000
+max_connections_per_ip = 100000
+max_pending_requests = 100000
+ban_threshold = 0
 
 [[port]]
 host = "127.0.0.1"
