@@ -5,10 +5,10 @@
 
 #include "bmm/stratum/server.hpp"
 
+#include "bmm/stratum/protocol.hpp"
+
 #include <algorithm>
 #include <cctype>
-#include <cmath>
-#include <cstdlib>
 
 namespace bmm::stratum {
 
@@ -32,14 +32,10 @@ bool password_difficulty(std::string_view password, double& out) {
     while (pos <= password.size()) {
         const std::size_t end = std::min(password.find(',', pos), password.size());
         const std::string_view opt = password.substr(pos, end - pos);
-        if (opt.size() > 2 && opt.substr(0, 2) == "d=") {
-            const std::string v(opt.substr(2));
-            char* e = nullptr;
-            const double d = std::strtod(v.c_str(), &e);
-            if (e && *e == '\0' && d > 0 && std::isfinite(d)) {
-                out = d;
-                return true;
-            }
+        double d = 0;
+        if (opt.size() > 2 && opt.substr(0, 2) == "d=" && parse_decimal(opt.substr(2), d) && d > 0) {
+            out = d;
+            return true;
         }
         pos = end + 1;
     }
