@@ -13,18 +13,23 @@
 namespace bmm::node {
 namespace {
 
-constexpr std::size_t k_excerpt = 200;  // bytes of a bad reply quoted in an error
+constexpr std::size_t k_excerpt = 200;   // bytes of a bad reply quoted in an error
+constexpr std::size_t k_message = 1000;  // bytes of the node's own error message kept
 
-// At most k_excerpt bytes of text for an error message, on one line and in
-// plain ASCII: anything else is written as \xNN, so a hostile or broken reply
-// cannot forge log lines or break a terminal.
-std::string excerpt(std::string_view text) {
+// At most `limit` bytes of text for an error message, on one line: control
+// characters (DEL included) and backslashes are written as \xNN, so a hostile
+// or broken reply cannot forge log lines or drive a terminal. With utf8 (text
+// simdjson has validated) bytes from 0x80 up are kept and the cut falls on a
+// character boundary; otherwise they are escaped too.
+std::string excerpt(std::string_view text, std::size_t limit, bool utf8 = false) {
     std::string out;
-    const std::size_t n = std::min(text.size(), k_excerpt);
+    std::size_t n = std::min(text.size(), limit);
+    if (utf8)
+        while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
     out.reserve(n + 16);
     for (std::size_t i = 0; i < n; ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+        if ((c >= 0x20 && c < 0x7f && c != '\\') || (utf8 && c >= 0x80)) {
             out += static_cast<char>(c);
         } else {
             char buf[8];
@@ -66,13 +71,13 @@ result<std::string> parse_rpc_reply(std::string_view body, int* code) {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (parser.parse(body.data(), body.size()).get(doc))
-        return error{"reply is not JSON: \"" + excerpt(body) + "\""};
+        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
     simdjson::dom::object reply;
-    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body) + "\""};
+    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
     simdjson::dom::element err;
     if (reply["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
         simdjson::dom::object e;
-        if (err.get(e)) return error{"error (not an object): " + excerpt(simdjson::to_string(err))};
+        if (err.get(e)) return error{"error (not an object): " + excerpt(simdjson::to_string(err), k_excerpt)};
         std::int64_t c = 0;
         std::string_view message;
         if (e["code"].get(c)) c = 0;
@@ -80,10 +85,10 @@ result<std::string> parse_rpc_reply(std::string_view body, int* code) {
         // A code that does not fit an int is no code the node defines.
         if (code && c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max())
             *code = static_cast<int>(c);
-        return error{"error " + std::to_string(c) + ": " + json_escape(message)};
+        return error{"error " + std::to_string(c) + ": " + excerpt(message, k_message, true)};
     }
     simdjson::dom::element res;
-    if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body) + "\""};
+    if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
     return simdjson::to_string(res);
 }
 

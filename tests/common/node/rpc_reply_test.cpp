@@ -48,6 +48,19 @@ TEST(rpc_reply, node_errors_give_code_and_message) {
     EXPECT_EQ(error_of(R"({"result":null,"error":{"code":-8},"id":5})", &code), "error -8: (no message)");
 }
 
+// Found by fuzz_rpc_reply: the node's message went into the error (and so the
+// log) with a DEL byte as sent; control characters must not reach a log line.
+TEST(rpc_reply, node_messages_are_kept_on_one_clean_line) {
+    EXPECT_EQ(error_of(R"({"result":null,"error":{"code":-8,"message":"getbl\u007fck\nforged line\\"},"id":6})"),
+              "error -8: getbl\\x7fck\\x0aforged line\\x5c");
+    // UTF-8 stays (simdjson has checked it); a long message is cut on a character boundary.
+    EXPECT_EQ(error_of(R"({"result":null,"error":{"code":-1,"message":"caf\u00e9"},"id":1})"), "error -1: caf\xc3\xa9");
+    std::string long_message(999, 'a');
+    long_message += "\xc3\xa9tail";
+    const std::string e = error_of(R"({"result":null,"error":{"code":-1,"message":")" + long_message + R"("},"id":1})");
+    EXPECT_EQ(e, "error -1: " + std::string(999, 'a') + "...");
+}
+
 TEST(rpc_reply, a_code_beyond_int_is_reported_but_not_passed_on) {
     int code = 1;
     EXPECT_EQ(error_of(R"({"result":1,"error":{"code":99999999999,"message":"m"},"id":1})", &code),
