@@ -113,12 +113,15 @@ for t in "${targets[@]}"; do
     echo "fuzz: replay with: $bin <input>" >&2
     exit 1
   fi
-  done_line="$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)"
-  execs="$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}')"
-  rate="$(grep -E '^stat::average_exec_per_sec:' "$log" | awk '{print $2}')"
-  cov="$(echo "$done_line" | grep -oE 'cov: [0-9]+' | awk '{print $2}')"
-  ft="$(echo "$done_line" | grep -oE 'ft: [0-9]+' | awk '{print $2}')"
-  corp="$(echo "$done_line" | grep -oE 'corp: [0-9]+' | awk '{print $2}')"
+  # libFuzzer's closing line: "#<runs><TAB>DONE   cov: N ft: N corp: N/..."
+  done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)" || true
+  fuzz_stat() { grep -E "^stat::$1:" "$log" | awk '{print $2}' || true; }
+  field() { echo "$done_line" | grep -oE "$1: [0-9]+" | awk '{print $2}' || true; }
+  execs="$(fuzz_stat number_of_executed_units)"
+  rate="$(fuzz_stat average_exec_per_sec)"
+  cov="$(field cov)"
+  ft="$(field ft)"
+  corp="$(field corp)"
   summary+=("$(printf '%-22s %10s execs %8s/s  cov %5s  ft %6s  corpus %5s' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")")
   if [ -n "$keep_corpus" ]; then
     mkdir -p "$keep_corpus/$t"
