@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace bmm::stratum {
 namespace {
@@ -29,9 +30,13 @@ result<block_template> block_template::from_json(std::string_view json) {
         return error{std::string("getblocktemplate field '") + name + "' " + what};
     };
 
+    // Every number is checked against the type it goes into: a value that
+    // does not fit is an error, never silently wrapped (found by fuzzing).
     std::int64_t i64 = 0;
     std::string_view sv;
-    if (doc["version"].get(i64)) return field_error("version", "is missing or not an integer");
+    if (doc["version"].get(i64) || i64 < std::numeric_limits<std::int32_t>::min() ||
+        i64 > std::numeric_limits<std::int32_t>::max())
+        return field_error("version", "is missing or not a 32-bit signed integer");
     t.version = static_cast<std::int32_t>(i64);
     if (doc["previousblockhash"].get(sv) || !parse_display_hash(sv, t.prevhash))
         return field_error("previousblockhash", "is missing or not 64 hex digits");
@@ -44,10 +49,18 @@ result<block_template> block_template::from_json(std::string_view json) {
         if (!target) return field_error("bits", target.error_message().c_str());
         t.target = *target;
     }
-    if (doc["height"].get(t.height) || t.height < 0) return field_error("height", "is missing or negative");
-    if (doc["curtime"].get(i64) || i64 < 0) return field_error("curtime", "is missing or negative");
+    // Block heights are 32-bit signed in the node (and the lock time is height - 1).
+    if (doc["height"].get(t.height) || t.height < 0 || t.height > std::numeric_limits<std::int32_t>::max())
+        return field_error("height", "is missing, negative or above 2^31 - 1");
+    if (doc["curtime"].get(i64) || i64 < 0 || i64 > std::numeric_limits<std::uint32_t>::max())
+        return field_error("curtime", "is missing or not a 32-bit unsigned integer");
     t.curtime = static_cast<std::uint32_t>(i64);
-    if (doc["mintime"].get(i64) == simdjson::SUCCESS) t.mintime = static_cast<std::uint32_t>(i64);
+    simdjson::dom::element mintime;
+    if (doc["mintime"].get(mintime) == simdjson::SUCCESS) {  // optional (BIP23)
+        if (mintime.get(i64) || i64 < 0 || i64 > std::numeric_limits<std::uint32_t>::max())
+            return field_error("mintime", "is not a 32-bit unsigned integer");
+        t.mintime = static_cast<std::uint32_t>(i64);
+    }
     if (doc["coinbasevalue"].get(t.coinbase_value) || t.coinbase_value < 0)
         return field_error("coinbasevalue", "is missing or negative");
 

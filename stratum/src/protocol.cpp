@@ -3,7 +3,7 @@
 #include "bmm/node/rpc.hpp"
 
 #include <charconv>
-#include <cstdlib>
+#include <cmath>
 
 namespace bmm::stratum {
 
@@ -50,10 +50,20 @@ bool param_number(const request& r, std::size_t i, double& out) {
     }
     std::string_view s;
     if (e.get(s)) return false;
-    const std::string copy(s);
-    char* end = nullptr;
-    out = std::strtod(copy.c_str(), &end);
-    return !copy.empty() && end && *end == '\0';
+    return parse_decimal(s, out);
+}
+
+bool parse_decimal(std::string_view text, double& out) {
+    // from_chars alone would take "inf" and "nan"; strtod (used before) also
+    // took leading spaces, hex, and stopped at an embedded NUL.
+    if (text.empty()) return false;
+    for (char c : text)
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) return false;
+    double v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) return false;
+    out = v;
+    return true;
 }
 
 std::string json_string(std::string_view s) {

@@ -41,39 +41,9 @@ namespace bmm::stratum {
 // 1. Usernames and passwords
 // ---------------------------------------------------------------------------
 
-result<worker_name> parse_worker_name(std::string_view username) {
-    if (username.empty()) return error{"empty username (use account.worker)"};
-    if (username.size() > 128) return error{"username longer than 128 characters"};
-    for (char c : username)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
-            return error{"username may only hold letters, digits, '.', '_' and '-'"};
-    const auto dot = username.find('.');
-    worker_name w;
-    w.account = std::string(username.substr(0, dot));
-    w.worker = dot == std::string_view::npos ? "default" : std::string(username.substr(dot + 1));
-    if (w.account.empty()) return error{"empty account name before the '.'"};
-    if (w.worker.empty()) w.worker = "default";
-    return w;
-}
-
-bool password_difficulty(std::string_view password, double& out) {
-    std::size_t pos = 0;
-    while (pos <= password.size()) {
-        const std::size_t end = std::min(password.find(',', pos), password.size());
-        const std::string_view opt = password.substr(pos, end - pos);
-        if (opt.size() > 2 && opt.substr(0, 2) == "d=") {
-            const std::string v(opt.substr(2));
-            char* e = nullptr;
-            const double d = std::strtod(v.c_str(), &e);
-            if (e && *e == '\0' && d > 0 && std::isfinite(d)) {
-                out = d;
-                return true;
-            }
-        }
-        pos = end + 1;
-    }
-    return false;
-}
+// parse_worker_name and password_difficulty (declared in server.hpp) live in
+// server_names.cpp: they are pure, and the fuzzers (tests/fuzz) link them
+// without the server.
 
 // ---------------------------------------------------------------------------
 // 2. The per-loop context and sessions

@@ -12,6 +12,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace bmm::stratum {
 namespace {
@@ -133,6 +137,42 @@ TEST(block_template, malformed_replies_name_the_field) {
                                             "\"transactions\":[{\"data\":\"zz\",\"txid\":\"" + prev + "\"}]}");
     ASSERT_FALSE(bad_tx);
     EXPECT_NE(bad_tx.error_message().find("entry 0 has bad hex"), std::string::npos);
+}
+
+// Found by fuzz_block_template: curtime 5975146018 was wrapped to 32 bits
+// (and version, height and mintime likewise) instead of being refused.
+TEST(block_template, numbers_that_do_not_fit_their_field_are_refused) {
+    const std::string prev(64, '0');
+    auto with = [&](const std::string& fields) {
+        return block_template::from_json("{\"previousblockhash\":\"" + prev +
+                                         "\",\"bits\":\"207fffff\",\"coinbasevalue\":1,\"transactions\":[]," + fields + "}");
+    };
+    const std::string ok = "\"version\":536870912,\"height\":432,\"curtime\":1795546090";
+    auto t = with(ok + ",\"mintime\":1795546000");
+    ASSERT_TRUE(t) << t.error_message();
+    EXPECT_EQ(t->curtime, 1795546090u);
+    EXPECT_EQ(t->mintime, 1795546000u);
+    auto edges = with("\"version\":-2147483648,\"height\":2147483647,\"curtime\":4294967295,\"mintime\":0");
+    ASSERT_TRUE(edges) << edges.error_message();
+    EXPECT_EQ(edges->version, std::numeric_limits<std::int32_t>::min());
+    EXPECT_EQ(edges->height, 2147483647);
+    EXPECT_EQ(edges->curtime, 4294967295u);
+
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"\"version\":2147483648,\"height\":1,\"curtime\":1", "'version' is missing or not a 32-bit signed integer"},
+        {"\"version\":-2147483649,\"height\":1,\"curtime\":1", "'version' is missing or not a 32-bit signed integer"},
+        {"\"version\":1,\"height\":2147483648,\"curtime\":1", "'height' is missing, negative or above 2^31 - 1"},
+        {"\"version\":1,\"height\":1,\"curtime\":5975146018", "'curtime' is missing or not a 32-bit unsigned integer"},
+        {"\"version\":1,\"height\":1,\"curtime\":-1", "'curtime' is missing or not a 32-bit unsigned integer"},
+        {ok + ",\"mintime\":4294967296", "'mintime' is not a 32-bit unsigned integer"},
+        {ok + ",\"mintime\":-5", "'mintime' is not a 32-bit unsigned integer"},
+        {ok + ",\"mintime\":\"1795546000\"", "'mintime' is not a 32-bit unsigned integer"},
+    };
+    for (const auto& [fields, message] : bad) {
+        auto r = with(fields);
+        ASSERT_FALSE(r) << fields;
+        EXPECT_EQ(r.error_message(), "getblocktemplate field " + message) << fields;
+    }
 }
 
 }  // namespace

@@ -203,6 +203,40 @@ TEST(protocol, param_number) {
     EXPECT_FALSE(param_number(r, 12, d));  // past the end
 }
 
+// Found by fuzz_stratum_line: strtod took "504e860" as infinity, and would
+// take " 12", "0x10" and "12\u0000junk" (it stopped at the NUL) as numbers.
+TEST(protocol, param_number_strings_must_be_finite_decimals_throughout) {
+    simdjson::dom::parser parser;
+    const request r = parse_ok(
+        parser,
+        R"({"id":1,"method":"mining.suggest_difficulty","params":["504e860"," 12","12 ","0x10","12\u0000junk","inf","nan","+5","1e+3","-0.5","1E-3"]})");
+    double d = 77;
+    for (std::size_t i = 0; i < 8; ++i) EXPECT_FALSE(param_number(r, i, d)) << "param " << i;
+    EXPECT_EQ(d, 77);
+    ASSERT_TRUE(param_number(r, 8, d));
+    EXPECT_EQ(d, 1000);
+    ASSERT_TRUE(param_number(r, 9, d));
+    EXPECT_EQ(d, -0.5);
+    ASSERT_TRUE(param_number(r, 10, d));
+    EXPECT_EQ(d, 1e-3);
+}
+
+TEST(protocol, parse_decimal) {
+    double d = 0;
+    ASSERT_TRUE(parse_decimal("512", d));
+    EXPECT_EQ(d, 512);
+    ASSERT_TRUE(parse_decimal("0.0625", d));
+    EXPECT_EQ(d, 0.0625);
+    ASSERT_TRUE(parse_decimal("1.7976931348623157e308", d));
+    EXPECT_EQ(d, 1.7976931348623157e308);
+    d = 9;
+    for (const char* bad : {"", "-", ".", "e3", "1e", "1e999", "-1e999", "inf", "-inf", "nan", "0x1p4", " 1", "1 ",
+                            "1,5", "1.5.5", "+1"})
+        EXPECT_FALSE(parse_decimal(bad, d)) << bad;
+    EXPECT_FALSE(parse_decimal(std::string_view("8\0junk", 6), d));
+    EXPECT_EQ(d, 9);
+}
+
 TEST(protocol, params_follow_the_latest_parse) {
     simdjson::dom::parser parser;
     const request first = parse_ok(parser, R"({"id":1,"method":"a","params":["one"]})");

@@ -107,5 +107,17 @@ TEST(password_difficulty, unusable_values) {
     }
 }
 
+// Found by fuzz_stratum_fields: strtod skipped the space in "d= 16" and read
+// hex floats; a NUL inside the option ended the number early.
+TEST(password_difficulty, the_value_must_be_a_plain_decimal_throughout) {
+    for (std::string_view p : {std::string_view("d= 16"), std::string_view("d=16 "), std::string_view("d=0x1p4"),
+                               std::string_view("d=+16"), std::string_view("d=8\0junk", 9)}) {
+        double d = 7;
+        EXPECT_FALSE(password_difficulty(p, d)) << p;
+        EXPECT_EQ(d, 7) << p;
+    }
+    EXPECT_EQ(difficulty_of("d= 16,d=32"), 32);
+}
+
 }  // namespace
 }  // namespace bmm::stratum

@@ -1,9 +1,7 @@
 #include "bmm/node/rpc.hpp"
 
 #include <curl/curl.h>
-#include <simdjson.h>
 
-#include <cstdio>
 #include <mutex>
 
 namespace bmm::node {
@@ -25,29 +23,6 @@ int check_abort(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 }  // namespace
-
-std::string json_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    for (char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
 
 rpc_client::rpc_client(rpc_endpoint endpoint) : endpoint_(std::move(endpoint)) {
     global_init();
@@ -113,21 +88,16 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
     if (status == 404 && !endpoint_.wallet.empty())
         return fail(0, "HTTP 404: no wallet '" + endpoint_.wallet + "' is loaded on the node");
 
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(reply).get(doc))
-        return fail(0, "HTTP " + std::to_string(status) + " with a reply that is not JSON: " + reply.substr(0, 200));
-    simdjson::dom::element err;
-    if (doc["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
-        std::int64_t code = 0;
-        std::string_view message;
-        if (err["code"].get(code)) code = 0;
-        if (err["message"].get(message)) message = "(no message)";
-        return fail(static_cast<int>(code), "error " + std::to_string(code) + ": " + std::string(message));
+    int code = 0;
+    auto decoded = parse_rpc_reply(reply, &code);
+    if (!decoded) {
+        // The node answers errors with HTTP 500 (404 for an unknown method);
+        // the status goes in front when it is not 200, for replies from proxies.
+        std::string why = status == 200 ? std::string() : "HTTP " + std::to_string(status) + ": ";
+        why += decoded.error_message();
+        return fail(code, std::move(why));
     }
-    simdjson::dom::element res;
-    if (doc["result"].get(res)) return fail(0, "reply has no result");
-    return simdjson::to_string(res);
+    return decoded;
 }
 
 }  // namespace bmm::node

@@ -64,4 +64,13 @@ private:
 // Escapes a string for inclusion in JSON text (quotes not included).
 std::string json_escape(std::string_view s);
 
+// Decodes a JSON-RPC reply body (what the node sends back over HTTP). On
+// success returns the "result" member as JSON text ("null" for calls such as
+// submitblock that return nothing). On failure the error says what was wrong:
+// the node's "error <code>: <message>", a body that is not JSON (quoted, cut
+// to 200 bytes, control characters escaped), or a reply without a result; and
+// *code, if given, receives the node's JSON-RPC error code, or 0 when the node
+// sent none. Pure (no I/O), so rpc_client::call and the fuzzer share it.
+result<std::string> parse_rpc_reply(std::string_view body, int* code = nullptr);
+
 }  // namespace bmm::node

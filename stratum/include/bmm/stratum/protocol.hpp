@@ -43,8 +43,14 @@ result<request> parse_request(simdjson::dom::parser& parser, std::string_view li
 
 // The i-th parameter as a string; false when absent or not a string.
 bool param_string(const request& r, std::size_t i, std::string_view& out);
-// The i-th parameter as a number (JSON number or numeric string).
+// The i-th parameter as a number (JSON number, or a string that parse_decimal
+// reads entirely).
 bool param_number(const request& r, std::size_t i, double& out);
+
+// Reads text that is entirely a finite decimal number ("512", "0.5", "-3",
+// "1e-3"): no spaces, no hex, no inf or nan, no trailing bytes (NUL included),
+// no overflow. Locale-independent. Used for numbers miners send as strings.
+bool parse_decimal(std::string_view text, double& out);
 
 std::string reply_result(std::string_view id_json, std::string_view result_json);
 std::string reply_error(std::string_view id_json, stratum_error code, std::string_view message);

@@ -1,0 +1,95 @@
+// The pure half of the node RPC client: escaping strings for the requests and
+// decoding the replies. Kept apart from rpc.cpp (libcurl) so that the Stratum
+// protocol code and the fuzzers (tests/fuzz) link it without libcurl.
+
+#include "bmm/node/rpc.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+namespace bmm::node {
+namespace {
+
+constexpr std::size_t k_excerpt = 200;   // bytes of a bad reply quoted in an error
+constexpr std::size_t k_message = 1000;  // bytes of the node's own error message kept
+
+// At most `limit` bytes of text for an error message, on one line: control
+// characters (DEL included) and backslashes are written as \xNN, so a hostile
+// or broken reply cannot forge log lines or drive a terminal. With utf8 (text
+// simdjson has validated) bytes from 0x80 up are kept and the cut falls on a
+// character boundary; otherwise they are escaped too.
+std::string excerpt(std::string_view text, std::size_t limit, bool utf8 = false) {
+    std::string out;
+    std::size_t n = std::min(text.size(), limit);
+    if (utf8)
+        while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
+    out.reserve(n + 16);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if ((c >= 0x20 && c < 0x7f && c != '\\') || (utf8 && c >= 0x80)) {
+            out += static_cast<char>(c);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
+            out += buf;
+        }
+    }
+    if (text.size() > n) out += "...";
+    return out;
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out;
+}
+
+result<std::string> parse_rpc_reply(std::string_view body, int* code) {
+    if (code) *code = 0;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc))
+        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    simdjson::dom::object reply;
+    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+    simdjson::dom::element err;
+    if (reply["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
+        simdjson::dom::object e;
+        if (err.get(e)) return error{"error (not an object): " + excerpt(simdjson::to_string(err), k_excerpt)};
+        std::int64_t c = 0;
+        std::string_view message;
+        if (e["code"].get(c)) c = 0;
+        if (e["message"].get(message)) message = "(no message)";
+        // A code that does not fit an int is no code the node defines.
+        if (code && c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max())
+            *code = static_cast<int>(c);
+        return error{"error " + std::to_string(c) + ": " + excerpt(message, k_message, true)};
+    }
+    simdjson::dom::element res;
+    if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
+    return simdjson::to_string(res);
+}
+
+}  // namespace bmm::node

@@ -1,0 +1,45 @@
+// What the server takes from mining.authorize: the "account.worker" username
+// and the d=<difficulty> option of the password (declared in server.hpp).
+// Pure functions in their own file, so that the fuzzers (tests/fuzz) link them
+// without the server and libuv.
+
+#include "bmm/stratum/server.hpp"
+
+#include "bmm/stratum/protocol.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace bmm::stratum {
+
+result<worker_name> parse_worker_name(std::string_view username) {
+    if (username.empty()) return error{"empty username (use account.worker)"};
+    if (username.size() > 128) return error{"username longer than 128 characters"};
+    for (char c : username)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+            return error{"username may only hold letters, digits, '.', '_' and '-'"};
+    const auto dot = username.find('.');
+    worker_name w;
+    w.account = std::string(username.substr(0, dot));
+    w.worker = dot == std::string_view::npos ? "default" : std::string(username.substr(dot + 1));
+    if (w.account.empty()) return error{"empty account name before the '.'"};
+    if (w.worker.empty()) w.worker = "default";
+    return w;
+}
+
+bool password_difficulty(std::string_view password, double& out) {
+    std::size_t pos = 0;
+    while (pos <= password.size()) {
+        const std::size_t end = std::min(password.find(',', pos), password.size());
+        const std::string_view opt = password.substr(pos, end - pos);
+        double d = 0;
+        if (opt.size() > 2 && opt.substr(0, 2) == "d=" && parse_decimal(opt.substr(2), d) && d > 0) {
+            out = d;
+            return true;
+        }
+        pos = end + 1;
+    }
+    return false;
+}
+
+}  // namespace bmm::stratum
