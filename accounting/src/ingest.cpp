@@ -225,11 +225,14 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e) {
 namespace {
 
 // The shares of the staging table that are new, and their rollups, in one
-// statement. Returns the number of shares inserted.
+// statement. Returns the number of shares inserted. A uid twice in one round
+// is caught by DO NOTHING too (it skips rows that conflict with rows the same
+// statement inserted). Rollup rows are written in key order, so that two
+// consumers of one group lock them in the same order and never deadlock.
 constexpr const char* k_insert_shares = R"sql(
 WITH ins AS (
     INSERT INTO shares
-    SELECT DISTINCT ON (uid, time) * FROM shares_stage ORDER BY uid, time
+    SELECT * FROM shares_stage
     ON CONFLICT (uid, time) DO NOTHING
     RETURNING coin, account, worker, time, accepted, code, block, work
 ), agg AS (
@@ -247,7 +250,7 @@ WITH ins AS (
     FROM ins GROUP BY 1, 2, 3, 4
 ), up AS (
     INSERT INTO share_minutes AS m
-    SELECT * FROM agg
+    SELECT * FROM agg ORDER BY coin, account, worker, minute
     ON CONFLICT (coin, account, worker, minute) DO UPDATE SET
         accepted = m.accepted + EXCLUDED.accepted,
         rejected = m.rejected + EXCLUDED.rejected,
@@ -444,16 +447,25 @@ result<std::size_t> ingestor::step(int block_ms) {
     if (auto c = connect(); !c) return error{c.error_message()};
     if (auto a = ensure_partitions_ahead(); !a) return error{a.error_message()};
     batch b;
-    const bool pending = reading_pending_;
-    auto n = redis_.read(pending ? pending_from_ : ">", cfg_.ingest.batch_size, pending ? 0 : block_ms,
-                         [&](const stream_entry_view& e) { add_entry(b, e); });
-    if (!n) return error{n.error_message()};
-    if (*n == 0) {
-        reading_pending_ = false;  // the pending entries are done: on to new ones
-        return std::size_t{0};
+    bool pending = reading_pending_;
+    auto read = [&] {
+        return redis_.read(pending ? pending_from_ : ">", cfg_.ingest.batch_size, pending ? 0 : block_ms,
+                           [&](const stream_entry_view& e) { add_entry(b, e); });
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    auto n = read();
+    if (n && *n == 0 && pending) {
+        reading_pending_ = pending = false;  // the pending entries are done: on to new ones
+        n = read();
     }
+    if (!n) return error{n.error_message()};
+    if (*n == 0) return std::size_t{0};
     if (pending) pending_from_ = b.last.to_string();
+    const auto t1 = std::chrono::steady_clock::now();
     if (auto s = store(b); !s) return error{s.error_message()};
+    log::debug("ingest", "round of {} entries: read {:.1f} ms, stored in {:.1f} ms", *n,
+               std::chrono::duration<double, std::milli>(t1 - t0).count(),
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
     if (auto a = redis_.ack(b.ack_ids, cfg_.ingest.delete_acked); !a)
         return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
     stats_.entries += b.ack_ids.size();

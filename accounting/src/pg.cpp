@@ -1,5 +1,7 @@
 #include "bmm/accounting/pg.hpp"
 
+#include "bmm/log.hpp"
+
 #include <libpq-fe.h>
 
 #include <cstdlib>
@@ -80,6 +82,9 @@ result<pg_connection> pg_connection::open(const pg_settings& s) {
         return error{"cannot connect to PostgreSQL " + s.describe() + ": " + msg +
                      " (check [postgres] in the configuration and that the server runs)"};
     }
+    // Server notices ("relation ... already exists, skipping") go to the debug log.
+    PQsetNoticeProcessor(
+        c, [](void*, const char* msg) { bmm::log::debug("postgres", "{}", trim(msg)); }, nullptr);
     pg_connection pc;
     pc.c_.reset(c);
     pc.where_ = s.describe();
