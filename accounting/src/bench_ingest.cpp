@@ -15,7 +15,9 @@
 #include <hiredis/hiredis.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 
 namespace bmm::accounting {
@@ -49,8 +51,12 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     auto fill_start = std::chrono::steady_clock::now();
     std::size_t queued = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        const std::string uid = "bench:" + pid + ":" + std::to_string(i), account = prefix + std::to_string(i % 200),
-                          worker = "w" + std::to_string(i % 8), d = std::to_string(diffs[i % 4]);
+        std::string uid = "bench:", worker = "w";
+        uid += pid;
+        uid += ':';
+        uid += std::to_string(i);
+        worker += std::to_string(i % 8);
+        const std::string account = prefix + std::to_string(i % 200), d = std::to_string(diffs[i % 4]);
         const bool ok = i % 20 != 0;
         redisAppendCommand(rc,
                            "XADD %s * type share uid %s instance 1 coin LTC algorithm scrypt account %s worker %s "
@@ -91,21 +97,20 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
 
     // 3. The ingest itself.
     ingestor ing(cfg);
+    std::atomic<bool> stop{false};
     auto ingest_start = std::chrono::steady_clock::now();
-    while (ing.stats().entries < n) {
-        auto s = ing.step(0);
-        if (!s) {
-            std::fprintf(stderr, "bench-ingest: %s\n", s.error_message().c_str());
-            return 1;
-        }
-        if (*s == 0 && ing.stats().entries < n) {
-            std::fprintf(stderr, "bench-ingest: the stream ended after %llu of %zu entries\n",
-                         static_cast<unsigned long long>(ing.stats().entries), n);
-            return 1;
-        }
-    }
+    std::thread runner([&] { ing.run(stop); });
+    const auto deadline = ingest_start + std::chrono::seconds(600);
+    while (ing.entries_acked() < n && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     const double ingest_s = seconds_since(ingest_start);
-    ing.disconnect();
+    stop.store(true);
+    runner.join();
+    if (ing.entries_acked() < n) {
+        std::fprintf(stderr, "bench-ingest: only %llu of %zu entries were stored in 600 s\n",
+                     static_cast<unsigned long long>(ing.entries_acked()), n);
+        return 1;
+    }
 
     // 4. Baseline: one COPY of the same rows into a plain table like shares.
     auto db = pg_connection::open(cfg.postgres);
@@ -113,7 +118,9 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
         std::fprintf(stderr, "bench-ingest: %s\n", db.error_message().c_str());
         return 1;
     }
-    (void)db->exec("CREATE TEMP TABLE bench_copy (LIKE shares INCLUDING INDEXES)");
+    // A regular (WAL-logged) table like one daily partition of shares, with its indexes.
+    const std::string copy_table = "bench_copy_" + pid;
+    (void)db->exec("CREATE TABLE " + copy_table + " (LIKE shares INCLUDING INDEXES)");
     auto rows = db->exec("SELECT count(*) FROM shares WHERE account LIKE $1", {prefix + "%"});
     std::string copy;
     auto sample = db->exec("SELECT time, uid, stream_id, instance, coin, algorithm, account, worker, ip, job, height, "
@@ -132,7 +139,7 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
         copy += '\n';
     }
     auto copy_start = std::chrono::steady_clock::now();
-    auto cp = db->copy_in("COPY bench_copy FROM STDIN", copy);
+    auto cp = db->copy_in("COPY " + copy_table + " FROM STDIN", copy);
     const double copy_s = seconds_since(copy_start);
     if (!cp) std::fprintf(stderr, "bench-ingest: baseline COPY: %s\n", cp.error_message().c_str());
 
@@ -141,7 +148,7 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
                 cfg.ingest.batch_size);
     std::printf("  fill (pipelined XADD):            %10.0f entries/s\n", static_cast<double>(n) / fill_s);
     std::printf("  baseline Redis XRANGE read:       %10.0f entries/s\n", static_cast<double>(read) / read_s);
-    std::printf("  baseline PostgreSQL COPY (same rows into a table like shares): %10.0f rows/s\n",
+    std::printf("  baseline PostgreSQL COPY (same rows, one table like a partition): %10.0f rows/s\n",
                 static_cast<double>(sample->rows()) / copy_s);
     std::printf("  ingest (read+COPY+dedupe+rollups+commit+XACK): %10.0f shares/s (%lld rows stored)\n",
                 static_cast<double>(n) / ingest_s, stored);
@@ -149,6 +156,7 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
                                                       (static_cast<double>(sample->rows()) / copy_s));
 
     // 5. Clean up.
+    (void)db->exec("DROP TABLE " + copy_table);
     (void)db->exec("DELETE FROM shares WHERE account LIKE $1", {prefix + "%"});
     (void)db->exec("DELETE FROM share_minutes WHERE account LIKE $1", {prefix + "%"});
     (void)db->exec("DELETE FROM stream_state WHERE stream = $1", {cfg.redis.stream});

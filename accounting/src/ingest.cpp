@@ -12,6 +12,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 namespace bmm::accounting {
@@ -89,9 +93,24 @@ struct fields_view {
 
 }  // namespace
 
+// One share row of a round: where its COPY line is, and what the rollups need.
+struct share_meta {
+    std::size_t begin = 0, end = 0;  // its line in batch::copy
+    std::string uid;
+    std::string key;                 // coin \t account \t worker (COPY-escaped), the rollup key without the minute
+    std::int64_t minute_ms = 0;
+    bool accepted = false, block = false;
+    int code = 0;
+    uint256 work;
+};
+
 struct ingestor::batch {
     std::string copy;  // shares rows in COPY text format
+    std::vector<share_meta> rows;
+    std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
     std::size_t share_rows = 0;
+    std::size_t repeats = 0;               // shares skipped as repeats (within the round or already stored)
+    std::int64_t min_ms = 0, max_ms = 0;
     std::vector<std::vector<std::optional<std::string>>> blocks, errors;
     std::vector<std::string> ack_ids;
     stream_id last;  // the highest id of the round
@@ -100,33 +119,37 @@ struct ingestor::batch {
     std::map<std::string, std::string> names;  // account name -> coin, of this round's shares
     std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
     std::size_t skipped = 0;                   // entries at or below the stored last id
+    std::string failure;                       // the read failed (nothing else is set)
+    double read_ms = 0;
 };
 
-const std::string& ingestor::work_of(const std::string& target_hex) {
-    auto it = work_cache_.find(target_hex);
+// Work and its decimal text per target; miners keep one target for many
+// shares, so the 256-bit division and the decimal conversion run rarely.
+const std::pair<uint256, std::string>& ingestor::work_of(std::string_view target_hex) {
+    auto it = work_cache_.find(std::string(target_hex));
     if (it != work_cache_.end()) return it->second;
     if (work_cache_.size() > 100000) work_cache_.clear();
-    const auto t = uint256::from_hex(target_hex);
-    return work_cache_[target_hex] = work_from_target(*t).to_decimal();
+    const uint256 w = work_from_target(*uint256::from_hex(target_hex));
+    return work_cache_[std::string(target_hex)] = {w, w.to_decimal()};
 }
 
-void ingestor::add_entry(batch& b, const stream_entry_view& e) {
+void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto) {
     b.ack_ids.emplace_back(e.id_text);
     if (!b.any || b.last < e.id) b.last = e.id;
     b.any = true;
-    if (e.id <= last_) {  // stored by an earlier transaction, not yet acknowledged
+    if (e.id <= stored_upto) {  // stored by an earlier transaction, not yet acknowledged
         ++b.skipped;
         return;
     }
     if (e.deleted) {
         log::warn("ingest", "{} entry {} was deleted from the stream before it was stored; nothing to store",
-                  redis_.describe(), e.id_text);
+                  reader_.describe(), e.id_text);
         return;
     }
     const fields_view f{e.fields};
     std::string why;
     auto bad = [&](std::string reason) {
-        b.errors.push_back({redis_.stream(), std::string(e.id_text), fields_json(e.fields), std::move(reason)});
+        b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), std::move(reason)});
     };
     const std::string_view* type = f.get("type");
     if (!type) return bad("no type field");
@@ -163,8 +186,23 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e) {
             return bad("target is not 64 hex digits");
         if (accepted == "1" && target.empty()) return bad("an accepted share without a target");
         if (account.empty()) return bad("empty account");
-        static const std::string zero = "0";
-        const std::string& work = accepted == "1" ? work_of(std::string(target)) : zero;
+        if (!b.uids.insert(std::string(uid)).second) {  // the same record twice in one round
+            ++b.repeats;
+            return;
+        }
+        share_meta m;
+        m.begin = b.copy.size();
+        m.uid = std::string(uid);
+        m.minute_ms = ms / 60000 * 60000;
+        m.accepted = accepted == "1";
+        m.block = block == "1";
+        m.code = static_cast<int>(c);
+        const std::string* work_text = nullptr;
+        if (m.accepted) {
+            const auto& w = work_of(target);
+            m.work = w.first;
+            work_text = &w.second;
+        }
         std::string& o = b.copy;
         append_time(o, ms);
         o += '\t';
@@ -190,11 +228,21 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e) {
         o += block == "1" ? "\tt\t" : "\tf\t";
         if (hash) copy_escape(o, *hash);
         o += '\t';
-        o += work;
+        if (work_text) o += *work_text;
+        else o += '0';
         o += '\n';
+        m.end = o.size();
+        copy_escape(m.key, coin);
+        m.key += '\t';
+        copy_escape(m.key, account);
+        m.key += '\t';
+        copy_escape(m.key, worker);
+        b.rows.push_back(std::move(m));
+        if (b.share_rows == 0 || ms < b.min_ms) b.min_ms = ms;
+        if (b.share_rows == 0 || ms > b.max_ms) b.max_ms = ms;
         ++b.share_rows;
         b.days.insert(ms / k_day_ms);
-        if (!known_accounts_.count(std::string(account))) b.names.emplace(account, coin);
+        b.names.emplace(account, coin);
     } else if (*type == "block") {
         const std::string_view uid = need("uid"), instance = need("instance"), coin = need("coin"),
                                height = need("height"), hash = need("hash"), account = need("account"),
@@ -224,84 +272,87 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e) {
 
 namespace {
 
-// The shares of the staging table that are new, and their rollups, in one
-// statement. Returns the number of shares inserted. A uid twice in one round
-// is caught by DO NOTHING too (it skips rows that conflict with rows the same
-// statement inserted). Rollup rows are written in key order, so that two
-// consumers of one group lock them in the same order and never deadlock.
-constexpr const char* k_insert_shares = R"sql(
-WITH ins AS (
-    INSERT INTO shares
-    SELECT * FROM shares_stage
-    ON CONFLICT (uid, time) DO NOTHING
-    RETURNING coin, account, worker, time, accepted, code, block, work
-), agg AS (
-    SELECT coin, account, worker, date_trunc('minute', time) AS minute,
-           count(*) FILTER (WHERE accepted) AS accepted,
-           count(*) FILTER (WHERE NOT accepted) AS rejected,
-           count(*) FILTER (WHERE NOT accepted AND code NOT IN (21, 22, 23, 24, 25)) AS rejected_other,
-           count(*) FILTER (WHERE NOT accepted AND code = 21) AS rejected_stale,
-           count(*) FILTER (WHERE NOT accepted AND code = 22) AS rejected_duplicate,
-           count(*) FILTER (WHERE NOT accepted AND code = 23) AS rejected_low_difficulty,
-           count(*) FILTER (WHERE NOT accepted AND code = 24) AS rejected_unauthorized,
-           count(*) FILTER (WHERE NOT accepted AND code = 25) AS rejected_not_subscribed,
-           count(*) FILTER (WHERE block) AS blocks,
-           sum(work) AS work
-    FROM ins GROUP BY 1, 2, 3, 4
-), up AS (
-    INSERT INTO share_minutes AS m
-    SELECT * FROM agg ORDER BY coin, account, worker, minute
-    ON CONFLICT (coin, account, worker, minute) DO UPDATE SET
-        accepted = m.accepted + EXCLUDED.accepted,
-        rejected = m.rejected + EXCLUDED.rejected,
-        rejected_other = m.rejected_other + EXCLUDED.rejected_other,
-        rejected_stale = m.rejected_stale + EXCLUDED.rejected_stale,
-        rejected_duplicate = m.rejected_duplicate + EXCLUDED.rejected_duplicate,
-        rejected_low_difficulty = m.rejected_low_difficulty + EXCLUDED.rejected_low_difficulty,
-        rejected_unauthorized = m.rejected_unauthorized + EXCLUDED.rejected_unauthorized,
-        rejected_not_subscribed = m.rejected_not_subscribed + EXCLUDED.rejected_not_subscribed,
-        blocks = m.blocks + EXCLUDED.blocks,
-        work = m.work + EXCLUDED.work
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM up)
+// Rollup rows of a round are upserted from a staging table, in key order, so
+// that two consumers of one group lock them in the same order and never
+// deadlock. Work arrives as low 256 bits plus a count of 2^256 carries, so
+// that a sum never overflows on the way.
+constexpr const char* k_upsert_minutes = R"sql(
+INSERT INTO share_minutes AS m
+SELECT coin, account, worker, minute, accepted, rejected, rejected_other, rejected_stale, rejected_duplicate,
+       rejected_low_difficulty, rejected_unauthorized, rejected_not_subscribed, blocks,
+       work_low + work_carry * 115792089237316195423570985008687907853269984665640564039457584007913129639936
+FROM minutes_stage ORDER BY coin, account, worker, minute
+ON CONFLICT (coin, account, worker, minute) DO UPDATE SET
+    accepted = m.accepted + EXCLUDED.accepted,
+    rejected = m.rejected + EXCLUDED.rejected,
+    rejected_other = m.rejected_other + EXCLUDED.rejected_other,
+    rejected_stale = m.rejected_stale + EXCLUDED.rejected_stale,
+    rejected_duplicate = m.rejected_duplicate + EXCLUDED.rejected_duplicate,
+    rejected_low_difficulty = m.rejected_low_difficulty + EXCLUDED.rejected_low_difficulty,
+    rejected_unauthorized = m.rejected_unauthorized + EXCLUDED.rejected_unauthorized,
+    rejected_not_subscribed = m.rejected_not_subscribed + EXCLUDED.rejected_not_subscribed,
+    blocks = m.blocks + EXCLUDED.blocks,
+    work = m.work + EXCLUDED.work
 )sql";
+
+struct minute_sum {
+    std::int64_t accepted = 0, rejected = 0, by_code[6] = {0, 0, 0, 0, 0, 0}, blocks = 0;
+    uint256 work_low;
+    std::uint64_t work_carry = 0;
+};
+
+// A text[] literal for the values.
+std::string text_array(const std::vector<const std::string*>& values) {
+    std::string a = "{";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) a += ',';
+        a += '"';
+        for (char c : *values[i]) {
+            if (c == '"' || c == '\\') a += '\\';
+            a += c;
+        }
+        a += '"';
+    }
+    a += '}';
+    return a;
+}
 
 }  // namespace
 
 ingestor::ingestor(accountd_config cfg)
     : cfg_(std::move(cfg)),
-      redis_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      reader_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      acker_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
       validator_(cfg_.node) {}
 
 void ingestor::disconnect() {
-    redis_.disconnect();
+    reader_.disconnect();
+    acker_.disconnect();
     db_ = pg_connection();
 }
 
 result<bool> ingestor::connect() {
-    if (!db_.is_open() || !db_.healthy()) {
-        auto c = pg_connection::open(cfg_.postgres);
-        if (!c) return error{c.error_message()};
-        db_ = std::move(*c);
-        if (auto r = db_.exec("CREATE TEMP TABLE shares_stage (LIKE shares) ON COMMIT DELETE ROWS"); !r)
-            return error{r.error_message() + " (has `bmm-accountd migrate` run?)"};
-        auto st = db_.exec("SELECT last_ms, last_seq FROM stream_state WHERE stream = $1 AND grp = $2 AND consumer = $3",
-                           {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer});
-        if (!st) return error{st.error_message()};
-        last_ = st->rows() ? stream_id{static_cast<std::uint64_t>(st->integer(0, 0)),
-                                       static_cast<std::uint64_t>(st->integer(0, 1))}
-                           : stream_id{};
-        days_ready_.clear();
-        ahead_checked_day_ = -1;
-        reading_pending_ = true;
-        pending_from_ = "0";
-    }
-    if (!redis_.connected()) {
-        if (auto r = redis_.connect(); !r) return r;
-        reading_pending_ = true;
-        pending_from_ = "0";
-    }
+    disconnect();
+    auto c = pg_connection::open(cfg_.postgres);
+    if (!c) return error{c.error_message()};
+    db_ = std::move(*c);
+    if (auto r = db_.exec("CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
+                          "minute timestamptz, accepted bigint, rejected bigint, rejected_other bigint, "
+                          "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
+                          "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
+                          "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
+        !r)
+        return error{r.error_message()};
+    auto st = db_.exec("SELECT last_ms, last_seq FROM stream_state WHERE stream = $1 AND grp = $2 AND consumer = $3",
+                       {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer});
+    if (!st) return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+    last_ = st->rows() ? stream_id{static_cast<std::uint64_t>(st->integer(0, 0)),
+                                   static_cast<std::uint64_t>(st->integer(0, 1))}
+                       : stream_id{};
+    days_ready_.clear();
+    ahead_checked_day_ = -1;
+    if (auto r = reader_.connect(); !r) return r;
+    if (auto r = acker_.connect(); !r) return r;
     return true;
 }
 
@@ -320,6 +371,7 @@ result<bool> ingestor::ensure_partitions_ahead() {
 }
 
 result<bool> ingestor::resolve_accounts(batch& b) {
+    for (auto it = b.names.begin(); it != b.names.end();) it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
     if (b.names.empty()) return true;
     std::string arr = "{";
     bool first = true;
@@ -376,10 +428,65 @@ result<bool> ingestor::store(batch& b) {
     };
     std::uint64_t inserted = 0;
     if (b.share_rows) {
-        if (auto r = db_.copy_in("COPY shares_stage FROM STDIN", b.copy); !r) return fail(r.error_message());
-        auto r = db_.exec(k_insert_shares);
-        if (!r) return fail(r.error_message());
-        inserted = static_cast<std::uint64_t>(r->integer(0, 0));
+        // Records stored before (bmm-stratum sent them again): found by uid
+        // within the round's time span, and left out. The (uid, time) key is
+        // the backstop: a concurrent consumer storing the same uid in between
+        // makes the COPY fail, and the round is read and tried again.
+        std::vector<const std::string*> uids;
+        uids.reserve(b.rows.size());
+        for (const auto& m : b.rows) uids.push_back(&m.uid);
+        std::string lo, hi;
+        append_time(lo, b.min_ms);
+        append_time(hi, b.max_ms);
+        auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
+                              {text_array(uids), lo, hi});
+        if (!found) return fail(found.error_message());
+        std::unordered_set<std::string> stored;
+        for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
+        std::string kept;
+        const std::string* data = &b.copy;
+        if (!stored.empty()) {
+            kept.reserve(b.copy.size());
+            for (const auto& m : b.rows)
+                if (!stored.count(m.uid)) kept.append(b.copy, m.begin, m.end - m.begin);
+            data = &kept;
+        }
+        std::map<std::pair<std::string, std::int64_t>, minute_sum> minutes;
+        for (const auto& m : b.rows) {
+            if (stored.count(m.uid)) continue;
+            minute_sum& x = minutes[{m.key, m.minute_ms}];
+            if (m.accepted) {
+                ++x.accepted;
+                x.work_low += m.work;
+                if (x.work_low < m.work) ++x.work_carry;
+            } else {
+                ++x.rejected;
+                ++x.by_code[m.code >= 21 && m.code <= 25 ? m.code - 20 : 0];
+            }
+            if (m.block) ++x.blocks;
+            ++inserted;
+        }
+        if (!data->empty()) {
+            if (auto r = db_.copy_in("COPY shares FROM STDIN", *data); !r) return fail(r.error_message());
+            std::string rows;
+            for (const auto& [key, x] : minutes) {
+                rows += key.first;
+                rows += '\t';
+                append_time(rows, key.second);
+                for (std::int64_t v : {x.accepted, x.rejected, x.by_code[0], x.by_code[1], x.by_code[2], x.by_code[3],
+                                       x.by_code[4], x.by_code[5], x.blocks}) {
+                    rows += '\t';
+                    rows += std::to_string(v);
+                }
+                rows += '\t';
+                rows += x.work_low.to_decimal();
+                rows += '\t';
+                rows += std::to_string(x.work_carry);
+                rows += '\n';
+            }
+            if (auto r = db_.copy_in("COPY minutes_stage FROM STDIN", rows); !r) return fail(r.error_message());
+            if (auto r = db_.exec(k_upsert_minutes); !r) return fail(r.error_message());
+        }
     }
     std::uint64_t blocks = 0;
     for (const auto& blk : b.blocks) {
@@ -426,7 +533,7 @@ result<bool> ingestor::store(batch& b) {
         log::info("ingest", "account {} made from its username ({} wallet {} at 100 %)", name, w.first, w.second);
     }
     stats_.shares += inserted;
-    stats_.duplicates += (b.share_rows - inserted) + (b.blocks.size() - blocks) + b.skipped;
+    stats_.duplicates += (b.share_rows - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
     stats_.blocks += blocks;
     stats_.bad += b.errors.size();
     stats_.accounts += made;
@@ -443,57 +550,94 @@ result<bool> ingestor::store(batch& b) {
 // 3. Rounds and the loop
 // ---------------------------------------------------------------------------
 
-result<std::size_t> ingestor::step(int block_ms) {
-    if (auto c = connect(); !c) return error{c.error_message()};
-    if (auto a = ensure_partitions_ahead(); !a) return error{a.error_message()};
-    batch b;
-    bool pending = reading_pending_;
-    auto read = [&] {
-        return redis_.read(pending ? pending_from_ : ">", cfg_.ingest.batch_size, pending ? 0 : block_ms,
-                           [&](const stream_entry_view& e) { add_entry(b, e); });
-    };
-    const auto t0 = std::chrono::steady_clock::now();
-    auto n = read();
-    if (n && *n == 0 && pending) {
-        reading_pending_ = pending = false;  // the pending entries are done: on to new ones
-        n = read();
+// The reader thread of a session: reads rounds with XREADGROUP on its own
+// connection (this consumer's pending entries first, then new ones) and hands
+// them to the storing thread through a queue of at most two, so that Redis
+// and PostgreSQL work at the same time. Reading ahead is safe: an entry read
+// and not stored stays pending and is read again by the next session.
+struct ingestor::session {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<batch>> queue;
+    bool stop = false;
+    stream_id stored_upto;  // stream_state's last id when the session began
+};
+
+void ingestor::read_rounds(session& s) {
+    bool pending = true;
+    std::string from = "0";
+    for (;;) {
+        {
+            std::unique_lock lock(s.mu);
+            s.cv.wait(lock, [&] { return s.stop || s.queue.size() < 2; });
+            if (s.stop) return;
+        }
+        auto b = std::make_unique<batch>();
+        const auto t0 = std::chrono::steady_clock::now();
+        auto n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
+                              [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+        if (!n) {
+            b->failure = n.error_message();
+        } else if (*n == 0) {
+            pending = false;  // the pending entries are done (or nothing new came): read new ones
+            continue;
+        } else if (pending) {
+            from = b->last.to_string();
+        }
+        b->read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const bool failed = !b->failure.empty();
+        {
+            std::lock_guard lock(s.mu);
+            s.queue.push_back(std::move(b));
+        }
+        s.cv.notify_all();
+        if (failed) return;
     }
-    if (!n) return error{n.error_message()};
-    if (*n == 0) return std::size_t{0};
-    if (pending) pending_from_ = b.last.to_string();
-    const auto t1 = std::chrono::steady_clock::now();
-    if (auto s = store(b); !s) return error{s.error_message()};
-    log::debug("ingest", "round of {} entries: read {:.1f} ms, stored in {:.1f} ms", *n,
-               std::chrono::duration<double, std::milli>(t1 - t0).count(),
-               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
-    if (auto a = redis_.ack(b.ack_ids, cfg_.ingest.delete_acked); !a)
-        return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
-    stats_.entries += b.ack_ids.size();
-    return *n;
 }
 
-int ingestor::run(const std::atomic<bool>& stop) {
-    log::info("ingest", "reading {} as {}/{} into PostgreSQL {}", redis_.describe(), cfg_.redis.group,
-              cfg_.redis.consumer, cfg_.postgres.describe());
-    auto backoff = std::chrono::milliseconds(100);
+result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing) {
+    if (auto c = connect(); !c) return c;
+    if (auto a = ensure_partitions_ahead(); !a) return a;
+    if (failing) log::info("ingest", "connected again; ingest resumed from stream id {}", last_.to_string());
+    failing = false;
+    session s;
+    s.stored_upto = last_;
+    std::thread reader([&] { read_rounds(s); });
+    struct joiner {
+        session& s;
+        std::thread& t;
+        ~joiner() {
+            {
+                std::lock_guard lock(s.mu);
+                s.stop = true;
+            }
+            s.cv.notify_all();
+            t.join();
+        }
+    } join_at_exit{s, reader};
+
     auto last_report = std::chrono::steady_clock::now();
     ingest_stats reported = stats_;
-    bool failing = false;
     while (!stop.load()) {
-        auto r = step(cfg_.ingest.block_ms);
-        if (!r) {
-            log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
-            disconnect();
-            failing = true;
-            const auto until = std::chrono::steady_clock::now() + backoff;
-            while (!stop.load() && std::chrono::steady_clock::now() < until)
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-            continue;
+        std::unique_ptr<batch> b;
+        {
+            std::unique_lock lock(s.mu);
+            s.cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !s.queue.empty(); });
+            if (s.queue.empty()) continue;
+            b = std::move(s.queue.front());
+            s.queue.pop_front();
         }
-        if (failing) log::info("ingest", "connected again; ingest resumed");
-        failing = false;
-        backoff = std::chrono::milliseconds(100);
+        s.cv.notify_all();
+        if (!b->failure.empty()) return error{b->failure};
+        if (auto a = ensure_partitions_ahead(); !a) return a;
+        const auto t1 = std::chrono::steady_clock::now();
+        if (auto r = store(*b); !r) return r;
+        log::debug("ingest", "round of {} entries: read {:.1f} ms, stored in {:.1f} ms", b->ack_ids.size(), b->read_ms,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
+        if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
+            return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
+        stats_.entries += b->ack_ids.size();
+        acked_.fetch_add(b->ack_ids.size());
         const auto now = std::chrono::steady_clock::now();
         if (now - last_report >= std::chrono::seconds(10)) {
             const double secs = std::chrono::duration<double>(now - last_report).count();
@@ -506,9 +650,29 @@ int ingestor::run(const std::atomic<bool>& stop) {
             last_report = now;
         }
     }
+    return true;
+}
+
+int ingestor::run(const std::atomic<bool>& stop) {
+    log::info("ingest", "reading {} as {}/{} into PostgreSQL {}", reader_.describe(), cfg_.redis.group,
+              cfg_.redis.consumer, cfg_.postgres.describe());
+    auto backoff = std::chrono::milliseconds(100);
+    bool failing = false;
+    while (!stop.load()) {
+        const std::uint64_t before = acked_.load();
+        auto r = run_session(stop, failing);
+        disconnect();
+        if (r) break;
+        if (acked_.load() != before) backoff = std::chrono::milliseconds(100);
+        log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
+        failing = true;
+        const auto until = std::chrono::steady_clock::now() + backoff;
+        while (!stop.load() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
     log::info("ingest", "stopping: {} entries, {} shares, {} duplicates skipped, {} blocks in this run", stats_.entries,
               stats_.shares, stats_.duplicates, stats_.blocks);
-    disconnect();
     return 0;
 }
 
