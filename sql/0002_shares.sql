@@ -84,7 +84,7 @@ CREATE TABLE share_minutes (
     rejected_low_difficulty bigint NOT NULL DEFAULT 0,  -- 23
     rejected_unauthorized   bigint NOT NULL DEFAULT 0,  -- 24
     rejected_not_subscribed bigint NOT NULL DEFAULT 0,  -- 25
-    blocks                  bigint NOT NULL DEFAULT 0,
+    blocks                  bigint NOT NULL DEFAULT 0,  -- shares that were also blocks (a stale share can be one)
     work                    numeric NOT NULL DEFAULT 0,
     PRIMARY KEY (coin, account, worker, minute)
 );
