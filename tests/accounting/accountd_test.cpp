@@ -195,6 +195,25 @@ public:
         }
         return last;
     }
+    // The stream's records and the last id, oldest first.
+    std::vector<record> xrange(const std::string& stream, std::string* last_id) {
+        std::vector<record> out;
+        auto* r = static_cast<redisReply*>(redisCommand(c_, "XRANGE %s - +", stream.c_str()));
+        if (r && r->type == REDIS_REPLY_ARRAY) {
+            for (std::size_t i = 0; i < r->elements; ++i) {
+                const redisReply* entry = r->element[i];
+                if (last_id) last_id->assign(entry->element[0]->str, entry->element[0]->len);
+                const redisReply* fields = entry->element[1];
+                record m;
+                for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
+                    m.emplace_back(std::string(fields->element[k]->str, fields->element[k]->len),
+                                   std::string(fields->element[k + 1]->str, fields->element[k + 1]->len));
+                out.push_back(std::move(m));
+            }
+        }
+        if (r) freeReplyObject(r);
+        return out;
+    }
     long long pending(const std::string& stream, const std::string& group) {
         auto* r = static_cast<redisReply*>(redisCommand(c_, "XPENDING %s %s", stream.c_str(), group.c_str()));
         long long n = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
@@ -560,6 +579,98 @@ TEST(accountd, account_commands_check_addresses) {
                      "'0xde709f2102306220921060314715629080e2fb77'"),
               "BMM 1000000");
     EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = $1", {field(s[2], "account")}), "0");
+}
+
+
+TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
+    migrate_once();
+    // The real pool on the regtest node, writing its own stream.
+    const std::string stream = "bmm:test:pool", dir = st().dir() + "/pool";
+    std::filesystem::create_directories(dir);
+    int port = 0;
+    for (int p = 34000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
+        if (test::port_free(p)) port = p;
+    {
+        std::ofstream f(dir + "/bmm-stratum.toml");
+        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
+          << st().setting("BMM_POOL_ADDRESS") << "\"\n[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL")
+          << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER") << "\"\npassword = \""
+          << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\nrules = [\"mweb\", \"segwit\"]\n"
+          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+          << "\"\nspool_dir = \"" << dir << "/spool\"\n[[port]]\nhost = \"127.0.0.1\"\nport = " << port
+          << "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    }
+    test::child_process pool({bin("bmm-stratum"), "--config", dir + "/bmm-stratum.toml"}, dir + "/bmm-stratum.log");
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (test::port_free(port)) {
+        ASSERT_TRUE(pool.running() && std::chrono::steady_clock::now() < end) << test::read_text(dir + "/bmm-stratum.log");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const std::string address = st().cli("-rpcwallet=pool getnewaddress");
+    const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
+    for (const std::string& user : {std::string("carol.rig1"), std::string("carol.rig2"), address}) {
+        test::child_process miner({bin("bmm-miner"), "--url", url, "--user", user, "--shares", "8", "--seconds", "60",
+                                   "--quiet"},
+                                  dir + "/miner.log");
+        EXPECT_EQ(miner.wait(90000), 0) << test::read_text(dir + "/miner.log");
+    }
+    // The sink publishes from its journal a moment later; then the pool stops.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_EQ(pool.stop(SIGTERM, 20000), 0);
+
+    redis rd;
+    std::string last;
+    const auto records = rd.xrange(stream, &last);
+    ASSERT_FALSE(records.empty());
+    test::child_process acc({bin("bmm-accountd"), "run", "--config", write_config(stream, "pool")},
+                            st().dir() + "/accountd/pool.log");
+    ASSERT_TRUE(wait_stored(stream, "pool", last, 60, &acc)) << test::read_text(st().dir() + "/accountd/pool.log");
+    EXPECT_EQ(acc.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending(stream, "accountd"), 0);
+
+    // Shares: rollups equal an independent reading of the stream.
+    std::vector<record> shares;
+    std::size_t blocks = 0;
+    for (const auto& r : records) {
+        if (field(r, "type") == "share") {
+            record x = r;
+            for (auto& [k, v] : x)  // strip_prefix() cuts up to the first '-': give every account one
+                if (k == "account") v = "p-" + v;
+            shares.push_back(x);
+        } else {
+            ASSERT_EQ(field(r, "type"), "block");
+            ++blocks;
+        }
+    }
+    EXPECT_GE(shares.size(), 24u);
+    EXPECT_GE(blocks, 1u);
+    auto want = expected_rollups(shares);
+    std::map<rollup_key, rollup> got;
+    for (const auto& row : query("SELECT account, worker, extract(epoch FROM minute)::bigint, accepted, rejected, "
+                                 "rejected_other, rejected_stale, rejected_duplicate, rejected_low_difficulty, "
+                                 "rejected_unauthorized, rejected_not_subscribed, blocks, work::text "
+                                 "FROM share_minutes WHERE account IN ('carol', $1)",
+                                 {address})) {
+        auto& x = got[{row[0], row[1], std::stoll(row[2])}];
+        x.accepted = std::stoll(row[3]);
+        x.rejected = std::stoll(row[4]);
+        for (int i = 0; i < 6; ++i) x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
+        x.blocks = std::stoll(row[11]);
+        uint256 w;
+        for (char c : row[12]) w = w * uint256(10) + uint256(static_cast<std::uint64_t>(c - '0'));
+        x.work = w;
+    }
+    EXPECT_TRUE(got == want) << "share_minutes differ from the stream bmm-stratum wrote";
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE account IN ('carol', $1)", {address}),
+              std::to_string(shares.size()));
+    EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE account IN ('carol', $1)", {address}),
+              std::to_string(blocks));
+    // Every found block the node accepted is in the node's chain.
+    for (const auto& row : query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address}))
+        EXPECT_EQ(st().cli("getblockheader " + row[0] + " | grep -c '\"hash\"'"), "1") << row[0];
+    // The address username made its account; carol (a plain name) did not.
+    EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = $1", {address}), "LTC 1000000");
+    EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = 'carol'"), "0");
 }
 
 }  // namespace
