@@ -56,12 +56,13 @@ accountd_config parse(const toml::table& root, const std::string& file) {
         throw config_error{n.at("url") + ": [node] url must start with http://, e.g. \"http://127.0.0.1:9332/\""};
 
     toml_reader i(section(root, "ingest", file, false), file, "ingest");
-    i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts"});
+    i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts", "keep_days"});
     i.integer("batch_size", c.ingest.batch_size, 1, 1000000);
     i.integer("block_ms", c.ingest.block_ms, 1, 60000);
     i.integer("partition_days_ahead", c.ingest.partition_days_ahead, 0, 366);
     i.boolean("delete_acked", c.ingest.delete_acked);
     i.boolean("auto_accounts", c.ingest.auto_accounts);
+    i.integer("keep_days", c.ingest.keep_days, 0, 36500);
 
     toml_reader l(section(root, "log", file, false), file, "log");
     l.only({"level"});

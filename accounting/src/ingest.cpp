@@ -366,6 +366,12 @@ result<bool> ingestor::ensure_partitions_ahead() {
         if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
         days_ready_.insert(d);
     }
+    if (cfg_.ingest.keep_days > 0) {
+        auto r = db_.exec("SELECT bmm_drop_share_partitions_before($1::date)", {day_text(today - cfg_.ingest.keep_days)});
+        if (!r) return error{r.error_message()};
+        for (int i = 0; i < r->rows(); ++i)
+            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", r->text(i, 0), cfg_.ingest.keep_days);
+    }
     ahead_checked_day_ = today;
     return true;
 }

@@ -582,6 +582,27 @@ TEST(accountd, account_commands_check_addresses) {
 }
 
 
+TEST(accountd, old_share_partitions_are_dropped_whole_and_rollups_stay) {
+    migrate_once();
+    // Records of 2025-01-01 (older than every other test's), stored, then that day dropped.
+    auto rs = make_shares("old", 500, 5);
+    for (auto& r : rs)
+        for (auto& [k, v] : r)
+            if (k == "time_ms") v = std::to_string(1735689600000LL + (std::stoll(v) - k_base_ms));
+    redis rd;
+    const std::string last = rd.xadd("bmm:test:old", rs);
+    test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:old", "old")},
+                          st().dir() + "/accountd/old.log");
+    ASSERT_TRUE(wait_stored("bmm:test:old", "old", last, 60, &p)) << test::read_text(st().dir() + "/accountd/old.log");
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares_20250101"), "500");
+    EXPECT_EQ(scalar("SELECT string_agg(p, ',') FROM bmm_drop_share_partitions_before('2025-01-02') p"), "shares_20250101");
+    EXPECT_EQ(scalar("SELECT to_regclass('shares_20250101') IS NULL"), "t");
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'old:%'"), "0");
+    EXPECT_TRUE(stored_rollups("old") == expected_rollups(rs)) << "rollups must outlive the raw shares";
+    EXPECT_EQ(scalar("SELECT count(*) FROM bmm_drop_share_partitions_before('2025-01-02')"), "0");
+}
+
 TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     migrate_once();
     // The real pool on the regtest node, writing its own stream.
