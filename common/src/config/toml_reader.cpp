@@ -1,6 +1,8 @@
 #include "bmm/config/toml_reader.hpp"
 
+#include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 namespace bmm::config {
 
@@ -69,6 +71,31 @@ void toml_reader::integer(const char* key, std::int64_t& out, std::int64_t lo, s
         throw config_error{at(key) + ": " + name(key) + " must be an integer from " + std::to_string(lo) + " to " +
                            std::to_string(hi)};
     out = *v;
+}
+
+void toml_reader::number(const char* key, double& out, double lo, double hi) const {
+    const toml::node* n = t_.get(key);
+    if (!n) return;
+    auto v = n->value<double>();
+    if (!v || !std::isfinite(*v) || *v < lo || *v > hi) {
+        std::ostringstream m;
+        m << at(key) << ": " << name(key) << " must be a number from " << lo << " to " << hi;
+        throw config_error{m.str()};
+    }
+    out = *v;
+}
+
+void toml_reader::strings(const char* key, std::vector<std::string>& out) const {
+    const toml::node* n = t_.get(key);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) throw config_error{at(key) + ": " + name(key) + " must be an array of strings"};
+    out.clear();
+    for (const auto& e : *a) {
+        auto v = e.value<std::string>();
+        if (!v) throw config_error{at(key) + ": " + name(key) + " must be an array of strings"};
+        out.push_back(*v);
+    }
 }
 
 void toml_reader::boolean(const char* key, bool& out) const {

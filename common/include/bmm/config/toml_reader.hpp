@@ -7,7 +7,7 @@
 //
 // The parser side throws config_error; parse functions catch it at their
 // boundary and return result<T> (see accounting/src/config.cpp).
-// stratum/src/config.cpp has the same helpers inline; it can move to these.
+// Used by stratum/src/config.cpp and accounting/src/config.cpp.
 
 #include <toml++/toml.h>
 
@@ -45,7 +45,9 @@ public:
         integer(key, v, lo, hi);
         out = static_cast<Int>(v);
     }
+    void number(const char* key, double& out, double lo, double hi) const;
     void boolean(const char* key, bool& out) const;
+    void strings(const char* key, std::vector<std::string>& out) const;
     void only(std::initializer_list<const char*> keys) const;
 
 private:
