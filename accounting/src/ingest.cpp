@@ -36,8 +36,12 @@ bool parse_int(std::string_view s, std::int64_t& out) {
 
 // Text PostgreSQL can store: UTF-8 without NUL bytes.
 bool storable(std::string_view s) {
-    if (s.find('\0') != std::string_view::npos) return false;
-    return simdjson::validate_utf8(s.data(), s.size());
+    bool ascii = true;
+    for (char c : s) {
+        if (c == '\0') return false;
+        ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+    }
+    return ascii || simdjson::validate_utf8(s.data(), s.size());
 }
 
 // "2026-11-24 18:45:44.123+00" for a time in ms since 1970.
@@ -116,7 +120,7 @@ struct ingestor::batch {
     stream_id last;  // the highest id of the round
     bool any = false;
     std::set<std::int64_t> days;
-    std::map<std::string, std::string> names;  // account name -> coin, of this round's shares
+    std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
     std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
     std::size_t skipped = 0;                   // entries at or below the stored last id
     std::string failure;                       // the read failed (nothing else is set)
@@ -126,7 +130,7 @@ struct ingestor::batch {
 // Work and its decimal text per target; miners keep one target for many
 // shares, so the 256-bit division and the decimal conversion run rarely.
 const std::pair<uint256, std::string>& ingestor::work_of(std::string_view target_hex) {
-    auto it = work_cache_.find(std::string(target_hex));
+    auto it = work_cache_.find(target_hex);
     if (it != work_cache_.end()) return it->second;
     if (work_cache_.size() > 100000) work_cache_.clear();
     const uint256 w = work_from_target(*uint256::from_hex(target_hex));
@@ -190,6 +194,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
             ++b.repeats;
             return;
         }
+        if (b.copy.empty()) b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
         share_meta m;
         m.begin = b.copy.size();
         m.uid = std::string(uid);
@@ -210,19 +215,19 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         o += '\t';
         o.append(e.id_text);
         o += '\t';
-        o += std::to_string(inst);
+        o.append(instance);  // checked digits: as sent
         for (std::string_view v : {coin, algorithm, account, worker, ip, job}) {
             o += '\t';
             copy_escape(o, v);
         }
         o += '\t';
-        o += std::to_string(h);
+        o.append(height);
         o += '\t';
         o += diff;
         o += '\t';
         o.append(target);
         o += accepted == "1" ? "\tt\t" : "\tf\t";
-        o += std::to_string(c);
+        o.append(code);
         o += '\t';
         copy_escape(o, reason);
         o += block == "1" ? "\tt\t" : "\tf\t";
@@ -242,7 +247,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         if (b.share_rows == 0 || ms > b.max_ms) b.max_ms = ms;
         ++b.share_rows;
         b.days.insert(ms / k_day_ms);
-        b.names.emplace(account, coin);
+        if (b.names.find(account) == b.names.end()) b.names.emplace(account, coin);
     } else if (*type == "block") {
         const std::string_view uid = need("uid"), instance = need("instance"), coin = need("coin"),
                                height = need("height"), hash = need("hash"), account = need("account"),

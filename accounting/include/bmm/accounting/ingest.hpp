@@ -84,7 +84,11 @@ private:
     std::set<std::int64_t> days_ready_;  // UTC days (since 1970) whose partition exists
     std::int64_t ahead_checked_day_ = -1;
     std::unordered_set<std::string> known_accounts_, not_addresses_;
-    std::unordered_map<std::string, std::pair<uint256, std::string>> work_cache_;
+    struct text_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::pair<uint256, std::string>, text_hash, std::equal_to<>> work_cache_;
     ingest_stats stats_;
     std::atomic<std::uint64_t> acked_{0};
 };
