@@ -1,6 +1,7 @@
 // bmm-accountd bench-ingest: the ingest rate Redis -> PostgreSQL in shares/s,
-// next to two baselines measured in the same run on the same machine:
-//   - Redis alone: XRANGE of the same entries (the read side's ceiling);
+// next to baselines measured in the same run on the same machine:
+//   - Redis alone: XRANGE of the same entries, and XREADGROUP + XACK of them
+//     in a group of their own (the read side's ceilings);
 //   - PostgreSQL alone: one COPY of the same rows into a table like shares
 //     (the write side's ceiling).
 // It writes its own stream (<stream>:bench:<pid>) and accounts named
@@ -9,6 +10,7 @@
 #include "bmm/accounting/bench_ingest.hpp"
 
 #include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/redis_stream.hpp"
 #include "bmm/log.hpp"
 #include "bmm/target.hpp"
 
@@ -95,6 +97,29 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     }
     const double read_s = seconds_since(read_start);
 
+    // 2b. Baseline: the consumer-group path alone (XREADGROUP, then XACK of
+    // the round's ids), in a group of its own, through the same client code.
+    std::size_t group_read = 0;
+    double group_s = 0;
+    {
+        redis_stream raw(cfg.redis.host, cfg.redis.port, cfg.redis.stream, "bench-raw", "raw");
+        if (auto c = raw.connect(); !c) {
+            std::fprintf(stderr, "bench-ingest: %s\n", c.error_message().c_str());
+            return 1;
+        }
+        auto start = std::chrono::steady_clock::now();
+        std::vector<std::string> ids;
+        for (;;) {
+            ids.clear();
+            auto got = raw.read(">", cfg.ingest.batch_size, 0,
+                                [&](const stream_entry_view& e) { ids.emplace_back(e.id_text); });
+            if (!got || *got == 0) break;
+            group_read += *got;
+            if (auto a = raw.ack(ids, false); !a) break;
+        }
+        group_s = seconds_since(start);
+    }
+
     // 3. The ingest itself.
     ingestor ing(cfg);
     std::atomic<bool> stop{false};
@@ -148,10 +173,13 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
                 cfg.ingest.batch_size);
     std::printf("  fill (pipelined XADD):            %10.0f entries/s\n", static_cast<double>(n) / fill_s);
     std::printf("  baseline Redis XRANGE read:       %10.0f entries/s\n", static_cast<double>(read) / read_s);
+    std::printf("  baseline Redis XREADGROUP+XACK:   %10.0f entries/s\n", static_cast<double>(group_read) / group_s);
     std::printf("  baseline PostgreSQL COPY (same rows, one table like a partition): %10.0f rows/s\n",
                 static_cast<double>(sample->rows()) / copy_s);
     std::printf("  ingest (read+COPY+dedupe+rollups+commit+XACK): %10.0f shares/s (%lld rows stored)\n",
                 static_cast<double>(n) / ingest_s, stored);
+    std::printf("  ingest / XREADGROUP+XACK baseline: %.2f\n",
+                (static_cast<double>(n) / ingest_s) / (static_cast<double>(group_read) / group_s));
     std::printf("  ingest / COPY baseline: %.2f\n", (static_cast<double>(n) / ingest_s) /
                                                       (static_cast<double>(sample->rows()) / copy_s));
 
