@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
 
     auto db = open_db(*cfg);
     if (!db) return fail(db.error_message());
+    if (auto s = check_schema(*db, cfg->migrations_dir); !s) return fail(s.error_message());
     address_validator validator(cfg->node);
     if (*create_cmd) {
         if (auto r = create_account(*db, name); !r) return fail(r.error_message());

@@ -104,4 +104,33 @@ result<migrate_report> migrate(pg_connection& db, const std::string& dir) {
     return rep;
 }
 
+result<bool> check_schema(pg_connection& db, const std::string& dir) {
+    auto files = load_migrations(dir);
+    if (!files) return error{files.error_message()};
+    auto table = db.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
+    if (!table) return error{table.error_message()};
+    if (table->get(0, 0) != "t") return error{"the database has no schema yet: run `bmm-accountd migrate` first"};
+    auto applied = db.exec("SELECT version, name, checksum FROM schema_migrations");
+    if (!applied) return error{applied.error_message()};
+    std::map<int, std::pair<std::string, std::string>> in_db;
+    for (int i = 0; i < applied->rows(); ++i)
+        in_db[static_cast<int>(applied->integer(i, 0))] = {applied->text(i, 1), applied->text(i, 2)};
+    std::string missing;
+    for (const auto& f : *files) {
+        auto it = in_db.find(f.version);
+        if (it == in_db.end()) {
+            if (!missing.empty()) missing += ", ";
+            missing += f.name;
+        } else if (it->second.second != f.checksum) {
+            return error{"migration " + f.name + " differs from the one applied to the database; restore the file"};
+        }
+        in_db.erase(f.version);
+    }
+    if (!in_db.empty())
+        return error{"the database has migration " + in_db.begin()->second.first + ", which " + dir +
+                     " does not have: this bmm-accountd is older than the database"};
+    if (!missing.empty()) return error{"the database lacks migration(s) " + missing + ": run `bmm-accountd migrate`"};
+    return true;
+}
+
 }  // namespace bmm::accounting

@@ -316,6 +316,10 @@ void migrate_once() {
 // ---------------------------------------------------------------------------
 
 TEST(accountd, migrations_apply_once_and_refuse_an_edited_file) {
+    // Before any migration, commands that need the schema refuse and say what to run.
+    auto early = accountd({"account", "list", "--config", write_config("unused", "migrate")});
+    EXPECT_EQ(early.code, 1);
+    EXPECT_NE(early.out.find("run `bmm-accountd migrate`"), std::string::npos) << early.out;
     migrate_once();
     const std::string count = scalar("SELECT count(*) FROM schema_migrations");
     EXPECT_GE(std::stoi(count), 3);
@@ -335,6 +339,9 @@ TEST(accountd, migrations_apply_once_and_refuse_an_edited_file) {
     EXPECT_NE(refused.out.find("0002_shares.sql was changed after it was applied"), std::string::npos) << refused.out;
     EXPECT_EQ(scalar("SELECT to_regclass('must_not_exist') IS NULL"), "t");
     EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), count);
+    auto list_edited = accountd({"account", "list", "--config", write_config("unused", "migrate"), "--sql-dir", edited});
+    EXPECT_EQ(list_edited.code, 1);
+    EXPECT_NE(list_edited.out.find("0002_shares.sql differs"), std::string::npos) << list_edited.out;
 
     // A migration that fails is rolled back whole and not recorded.
     std::filesystem::remove_all(edited);

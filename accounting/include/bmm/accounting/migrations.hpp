@@ -33,4 +33,9 @@ struct migrate_report {
 // Applies the pending migrations of `dir` (checking the applied ones first).
 result<migrate_report> migrate(pg_connection& db, const std::string& dir);
 
+// Checks without changing anything that the database has exactly the
+// migrations of `dir`; the error names what is missing or changed and says
+// to run `bmm-accountd migrate` (for commands that must not migrate).
+result<bool> check_schema(pg_connection& db, const std::string& dir);
+
 }  // namespace bmm::accounting
