@@ -44,7 +44,8 @@ stack_environment& st() { return stack_environment::get(); }
 std::string sql_dir() { return st().source_dir() + "/sql"; }
 
 // A configuration for one stream and consumer, with literal values.
-std::string write_config(const std::string& stream, const std::string& consumer, int batch = 2000) {
+std::string write_config(const std::string& stream, const std::string& consumer, int batch = 2000,
+                         const std::string& ingest_extra = "") {
     const std::string dir = st().dir() + "/accountd";
     std::filesystem::create_directories(dir);
     const std::string path = dir + "/" + consumer + ".toml";
@@ -56,7 +57,7 @@ std::string write_config(const std::string& stream, const std::string& consumer,
       << "\"\ngroup = \"accountd\"\nconsumer = \"" << consumer << "\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = " << batch << "\nblock_ms = 200\n[log]\nlevel = \"info\"\n";
+      << "[ingest]\nbatch_size = " << batch << "\nblock_ms = 200\n" << ingest_extra << "[log]\nlevel = \"info\"\n";
     return path;
 }
 
@@ -213,6 +214,12 @@ public:
         }
         if (r) freeReplyObject(r);
         return out;
+    }
+    long long length(const std::string& stream) {
+        auto* r = static_cast<redisReply*>(redisCommand(c_, "XLEN %s", stream.c_str()));
+        long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        if (r) freeReplyObject(r);
+        return n;
     }
     long long pending(const std::string& stream, const std::string& group) {
         auto* r = static_cast<redisReply*>(redisCommand(c_, "XPENDING %s %s", stream.c_str(), group.c_str()));
@@ -608,6 +615,35 @@ TEST(accountd, old_share_partitions_are_dropped_whole_and_rollups_stay) {
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'old:%'"), "0");
     EXPECT_TRUE(stored_rollups("old") == expected_rollups(rs)) << "rollups must outlive the raw shares";
     EXPECT_EQ(scalar("SELECT count(*) FROM bmm_drop_share_partitions_before('2025-01-02')"), "0");
+}
+
+TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
+    migrate_once();
+    // Two bmm-accountd processes in one consumer group (the scale-out path),
+    // deleting entries once stored: each entry is stored once by one of them.
+    constexpr int n = 30000;
+    auto rs = make_shares("two", n, 11);
+    for (int i = 0; i < 500; ++i) rs.push_back(rs[static_cast<std::size_t>(i * 41)]);  // repeats of a uid
+    redis rd;
+    const std::string extra = "delete_acked = true\n";
+    test::child_process a({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:two", "two-a", 1000, extra)},
+                          st().dir() + "/accountd/two-a.log");
+    test::child_process b({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:two", "two-b", 1000, extra)},
+                          st().dir() + "/accountd/two-b.log");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    rd.xadd("bmm:test:two", rs);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (rd.length("bmm:test:two") != 0 && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(rd.length("bmm:test:two"), 0) << "every entry is deleted once stored";
+    EXPECT_EQ(a.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(b.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending("bmm:test:two", "accountd"), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'two:%'"), std::to_string(n));
+    EXPECT_TRUE(stored_rollups("two") == expected_rollups(rs));
+    EXPECT_EQ(scalar("SELECT sum(entries) FROM stream_state WHERE stream = 'bmm:test:two'"), std::to_string(rs.size()));
+    EXPECT_EQ(scalar("SELECT count(*) FROM stream_state WHERE stream = 'bmm:test:two' AND entries > 0"), "2")
+        << "both consumers took part";
 }
 
 TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
