@@ -1,5 +1,6 @@
 #include "bmm/stratum/config.hpp"
 
+#include "bmm/config/toml_reader.hpp"
 #include "bmm/stratum/protocol.hpp"
 #include "bmm/stratum/tls.hpp"
 
@@ -17,143 +18,18 @@
 namespace bmm::stratum {
 namespace {
 
-// Raised inside the parser and turned into one error message at the boundary.
-struct config_error {
-    std::string message;
-};
-
-std::string where(const std::string& file, const toml::source_region& r) {
-    if (!r.begin) return file;
-    return file + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
-}
-
-// Expands ${NAME} from the environment.
-std::string expand(const std::string& s, const std::string& at, const std::string& key) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size();) {
-        if (s.compare(i, 2, "${") == 0) {
-            const std::size_t end = s.find('}', i + 2);
-            if (end == std::string::npos) throw config_error{at + ": " + key + ": unterminated ${ in \"" + s + "\""};
-            const std::string name = s.substr(i + 2, end - i - 2);
-            const char* v = std::getenv(name.c_str());
-            if (!v) throw config_error{at + ": " + key + ": environment variable " + name + " is not set"};
-            out += v;
-            i = end + 1;
-        } else {
-            out += s[i++];
-        }
-    }
-    return out;
-}
-
-class reader {
-public:
-    reader(const toml::table& t, std::string file, std::string section)
-        : t_(t), file_(std::move(file)), section_(std::move(section)) {}
-
-    std::string name(const char* key) const { return section_.empty() ? key : "[" + section_ + "] " + key; }
-    std::string at(const char* key) const {
-        const toml::node* n = t_.get(key);
-        return where(file_, n ? n->source() : t_.source());
-    }
-
-    void string(const char* key, std::string& out, bool required = false) const {
-        const toml::node* n = t_.get(key);
-        if (!n) {
-            if (required) throw config_error{where(file_, t_.source()) + ": " + name(key) + " is required"};
-            return;
-        }
-        auto v = n->value<std::string>();
-        if (!v) throw config_error{at(key) + ": " + name(key) + " must be a string"};
-        out = expand(*v, at(key), name(key));
-    }
-
-    void number(const char* key, double& out, double lo, double hi) const {
-        const toml::node* n = t_.get(key);
-        if (!n) return;
-        auto v = n->value<double>();
-        if (!v || !std::isfinite(*v) || *v < lo || *v > hi)
-            throw config_error{at(key) + ": " + name(key) + " must be a number from " + fmt(lo) + " to " + fmt(hi)};
-        out = *v;
-    }
-
-    template <class Int>
-    void integer(const char* key, Int& out, std::int64_t lo, std::int64_t hi) const {
-        const toml::node* n = t_.get(key);
-        if (!n) return;
-        std::optional<std::int64_t> v;
-        if (n->is_integer()) {
-            v = n->value<std::int64_t>();
-        } else if (auto str = n->value<std::string>()) {
-            // "${NAME}" references give integers as strings.
-            const std::string text = expand(*str, at(key), name(key));
-            char* end = nullptr;
-            const long long parsed = std::strtoll(text.c_str(), &end, 10);
-            if (!text.empty() && end && *end == '\0') v = parsed;
-        }
-        if (!v || *v < lo || *v > hi)
-            throw config_error{at(key) + ": " + name(key) + " must be an integer from " + std::to_string(lo) +
-                               " to " + std::to_string(hi)};
-        out = static_cast<Int>(*v);
-    }
-
-    void boolean(const char* key, bool& out) const {
-        const toml::node* n = t_.get(key);
-        if (!n) return;
-        auto v = n->value<bool>();
-        if (!v) throw config_error{at(key) + ": " + name(key) + " must be true or false"};
-        out = *v;
-    }
-
-    void strings(const char* key, std::vector<std::string>& out) const {
-        const toml::node* n = t_.get(key);
-        if (!n) return;
-        const toml::array* a = n->as_array();
-        if (!a) throw config_error{at(key) + ": " + name(key) + " must be an array of strings"};
-        out.clear();
-        for (const auto& e : *a) {
-            auto v = e.value<std::string>();
-            if (!v) throw config_error{at(key) + ": " + name(key) + " must be an array of strings"};
-            out.push_back(*v);
-        }
-    }
-
-    // Keys that are not known are mistakes (a typo silently ignored is worse).
-    void only(std::initializer_list<const char*> keys) const {
-        for (const auto& [k, v] : t_) {
-            bool known = false;
-            for (const char* key : keys) known = known || k.str() == key;
-            if (!known)
-                throw config_error{where(file_, v.source()) + ": unknown setting " + name(std::string(k.str()).c_str())};
-        }
-    }
-
-private:
-    static std::string fmt(double d) {
-        std::ostringstream s;
-        s << d;
-        return s.str();
-    }
-    const toml::table& t_;
-    std::string file_, section_;
-};
+// The generic TOML helpers (file:line:col errors, ${ENV}, unknown keys
+// refused) live in common/ (bmm/config/toml_reader.hpp), shared with bmm-accountd.
+using config::config_error;
+using config::section;
+using config::where;
+using reader = config::toml_reader;
 
 bool is_ip_address(const std::string& host) {
     unsigned char buf[sizeof(in6_addr)];
     return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-const toml::table& section(const toml::table& root, const char* name, const std::string& file, bool required) {
-    static const toml::table empty;
-    const toml::node* n = root.get(name);
-    if (!n) {
-        if (required) throw config_error{file + ": section [" + std::string(name) + "] is required"};
-        return empty;
-    }
-    const toml::table* t = n->as_table();
-    if (!t) throw config_error{where(file, n->source()) + ": " + name + " must be a section ([" + name + "])"};
-    return *t;
-}
 
 server_config parse(const toml::table& root, const std::string& file) {
     server_config c;

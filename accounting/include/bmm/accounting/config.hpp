@@ -1,0 +1,55 @@
+#pragma once
+// bmm-accountd's configuration: one TOML file (deploy/config/bmm-accountd.toml).
+// "${NAME}" reads the environment; errors name file, line, column and setting;
+// unknown settings are refused.
+
+#include "bmm/accounting/pg.hpp"
+#include "bmm/result.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace bmm::accounting {
+
+struct redis_settings {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    std::string stream = "bmm:shares";    // bmm-stratum's [redis] stream
+    std::string group = "bmm-accountd";   // consumer group
+    std::string consumer = "accountd-1";  // this consumer's name in the group (unique per process)
+};
+
+struct node_settings {
+    std::string url;  // empty: no node (only ERC-20 addresses can be checked)
+    std::string user;
+    std::string password;
+    std::string currency = "LTC";  // the currency whose addresses the node validates
+};
+
+struct ingest_settings {
+    int batch_size = 10000;           // stream entries per transaction
+    int block_ms = 1000;              // how long one XREADGROUP waits for new entries
+    int partition_days_ahead = 2;     // daily shares partitions created ahead of today
+    bool delete_acked = false;        // XDEL entries once acknowledged (keeps the stream short)
+    bool auto_accounts = true;        // a username that is a payout address makes an account
+    // Daily shares partitions older than this many days are dropped (0: keep
+    // all). Keep at least what the reward schemes read (PPLNS windows, open
+    // epochs) and more than a record can wait in bmm-stratum's journal: a
+    // repeat of a record whose day was dropped would be stored again.
+    int keep_days = 0;
+};
+
+struct accountd_config {
+    std::string file;
+    pg_settings postgres;
+    std::string migrations_dir;  // the sql/ folder; default: the one of the source tree built from
+    redis_settings redis;
+    node_settings node;
+    ingest_settings ingest;
+    std::string log_level = "info";
+};
+
+result<accountd_config> parse_accountd_config(std::string_view text, const std::string& name);
+result<accountd_config> load_accountd_config(const std::string& path);
+
+}  // namespace bmm::accounting

@@ -1,0 +1,80 @@
+#pragma once
+// A thin libpq wrapper: one connection, results as rows of text, COPY FROM
+// STDIN, and errors that say which statement failed against which server.
+// Not thread-safe: one connection per thread.
+
+#include "bmm/result.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace bmm::accounting {
+
+struct pg_settings {
+    std::string host = "127.0.0.1";
+    int port = 5432;
+    std::string user;
+    std::string dbname;
+    std::string password;
+    // libpq connection string (keyword=value, values quoted).
+    std::string conninfo() const;
+    std::string describe() const;  // "user@host:port/db", for messages
+};
+
+// The rows of a finished statement, as text (NULL as an empty optional).
+class pg_rows {
+public:
+    pg_rows() = default;
+    explicit pg_rows(pg_result* r);
+    int rows() const;
+    int columns() const;
+    bool is_null(int row, int col) const;
+    std::string_view get(int row, int col) const;
+    std::string text(int row, int col) const { return std::string(get(row, col)); }
+    long long integer(int row, int col) const;
+    long long affected() const;  // rows an INSERT/UPDATE/DELETE touched
+
+private:
+    std::shared_ptr<pg_result> r_;
+};
+
+class pg_connection {
+public:
+    static result<pg_connection> open(const pg_settings& s);
+    pg_connection() = default;
+    pg_connection(pg_connection&&) noexcept = default;
+    pg_connection& operator=(pg_connection&&) noexcept = default;
+
+    bool is_open() const noexcept { return c_ != nullptr; }
+    bool healthy() const noexcept;  // the connection has not failed
+
+    // One or more statements without parameters (migrations, BEGIN/COMMIT).
+    result<pg_rows> exec(std::string_view sql);
+    // One statement with text parameters ($1, $2, ...); nullopt is NULL.
+    result<pg_rows> exec(std::string_view sql, const std::vector<std::optional<std::string>>& params);
+    // COPY ... FROM STDIN with `data` in COPY's text format.
+    result<bool> copy_in(std::string_view copy_sql, std::string_view data);
+
+    // The SQLSTATE of the last failed statement ("" when unknown).
+    const std::string& last_sqlstate() const noexcept { return sqlstate_; }
+
+private:
+    struct closer {
+        void operator()(pg_conn* c) const noexcept;
+    };
+    result<pg_rows> check(pg_result* r, std::string_view sql);
+    std::unique_ptr<pg_conn, closer> c_;
+    std::string where_;
+    std::string sqlstate_;
+};
+
+// Escapes a value for COPY's text format (backslash, tab, newline, CR).
+void copy_escape(std::string& out, std::string_view v);
+
+}  // namespace bmm::accounting

@@ -1,0 +1,74 @@
+#pragma once
+// The consumer side of the Redis stream bmm-stratum writes: a consumer group,
+// XREADGROUP, XACK. Blocking (hiredis' synchronous API) with a socket timeout,
+// one connection, one thread.
+
+#include "bmm/result.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+struct redisContext;
+
+namespace bmm::accounting {
+
+// A stream id "ms-seq", ordered as Redis orders them.
+struct stream_id {
+    std::uint64_t ms = 0, seq = 0;
+    friend auto operator<=>(const stream_id&, const stream_id&) = default;
+    static bool parse(std::string_view text, stream_id& out);
+    std::string to_string() const;
+};
+
+using field_list = std::vector<std::pair<std::string_view, std::string_view>>;
+
+// One entry as read; views point into the reply and live until the callback returns.
+// `deleted` marks a pending entry whose data was removed from the stream
+// (XDEL/XTRIM) before it was acknowledged: it has no fields.
+struct stream_entry_view {
+    std::string_view id_text;
+    stream_id id;
+    const field_list& fields;
+    bool deleted;
+};
+
+class redis_stream {
+public:
+    redis_stream(std::string host, int port, std::string stream, std::string group, std::string consumer);
+    ~redis_stream();
+    redis_stream(const redis_stream&) = delete;
+    redis_stream& operator=(const redis_stream&) = delete;
+
+    // Connects (again) and creates the group at the stream's start when it
+    // does not exist (and the stream with it).
+    result<bool> connect();
+    bool connected() const noexcept { return c_ != nullptr; }
+    void disconnect() noexcept;
+
+    // XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS s <from>: from ">" reads
+    // new entries, from an id reads this consumer's pending entries after it.
+    // Calls `each` per entry in order; returns the count.
+    result<std::size_t> read(std::string_view from, int count, int block_ms,
+                             const std::function<void(const stream_entry_view&)>& each);
+
+    // XACK (and, with del, XDEL) of the ids, in one round trip.
+    result<bool> ack(const std::vector<std::string>& ids, bool del);
+
+    const std::string& stream() const noexcept { return stream_; }
+    const std::string& group() const noexcept { return group_; }
+    const std::string& consumer() const noexcept { return consumer_; }
+    std::string describe() const;
+
+private:
+    std::string host_;
+    int port_;
+    std::string stream_, group_, consumer_;
+    redisContext* c_ = nullptr;
+};
+
+}  // namespace bmm::accounting

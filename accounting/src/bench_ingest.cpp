@@ -1,0 +1,196 @@
+// bmm-accountd bench-ingest: the ingest rate Redis -> PostgreSQL in shares/s,
+// next to baselines measured in the same run on the same machine:
+//   - Redis alone: XRANGE of the same entries, and XREADGROUP + XACK of them
+//     in a group of their own (the read side's ceilings);
+//   - PostgreSQL alone: one COPY of the same rows into a table like shares
+//     (the write side's ceiling).
+// It writes its own stream (<stream>:bench:<pid>) and accounts named
+// bench-<pid>-N, and deletes both afterwards.
+
+#include "bmm/accounting/bench_ingest.hpp"
+
+#include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/redis_stream.hpp"
+#include "bmm/log.hpp"
+#include "bmm/target.hpp"
+
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <cstdio>
+
+namespace bmm::accounting {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+}  // namespace
+
+int bench_ingest(const accountd_config& base, std::size_t n) {
+    const std::string pid = std::to_string(::getpid());
+    accountd_config cfg = base;
+    cfg.redis.stream = base.redis.stream + ":bench:" + pid;
+    cfg.redis.group = "bench";
+    cfg.redis.consumer = "bench";
+    cfg.ingest.auto_accounts = false;
+    const std::string prefix = "bench-" + pid + "-";
+
+    redisContext* rc = redisConnect(cfg.redis.host.c_str(), cfg.redis.port);
+    if (!rc || rc->err) {
+        std::fprintf(stderr, "bench-ingest: cannot connect to Redis %s:%d\n", cfg.redis.host.c_str(), cfg.redis.port);
+        return 1;
+    }
+    // 1. Fill the stream the way bmm-stratum's share sink does.
+    const double diffs[] = {0.001, 0.01, 0.5, 16};
+    std::string targets[4];
+    for (int i = 0; i < 4; ++i) targets[i] = target_from_difficulty(diffs[i], pow_algorithm::scrypt)->to_hex();
+    const std::string now_ms = std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    auto fill_start = std::chrono::steady_clock::now();
+    std::size_t queued = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string uid = "bench:", worker = "w";
+        uid += pid;
+        uid += ':';
+        uid += std::to_string(i);
+        worker += std::to_string(i % 8);
+        const std::string account = prefix + std::to_string(i % 200), d = std::to_string(diffs[i % 4]);
+        const bool ok = i % 20 != 0;
+        redisAppendCommand(rc,
+                           "XADD %s * type share uid %s instance 1 coin LTC algorithm scrypt account %s worker %s "
+                           "ip 127.0.0.1 job 1a2b height 1000 difficulty %s target %s accepted %s code %s reason %s "
+                           "block 0 time_ms %s hash %s",
+                           cfg.redis.stream.c_str(), uid.c_str(), account.c_str(), worker.c_str(), d.c_str(),
+                           targets[i % 4].c_str(), ok ? "1" : "0", ok ? "0" : "23", ok ? "-" : "low-difficulty",
+                           now_ms.c_str(), "00000000000000000000000000000000000000000000000000000000000000ff");
+        if (++queued == 1000 || i + 1 == n) {
+            for (; queued > 0; --queued) {
+                void* r = nullptr;
+                if (redisGetReply(rc, &r) != REDIS_OK) {
+                    std::fprintf(stderr, "bench-ingest: XADD failed: %s\n", rc->errstr);
+                    return 1;
+                }
+                freeReplyObject(r);
+            }
+        }
+    }
+    const double fill_s = seconds_since(fill_start);
+
+    // 2. Baseline: reading the same entries with XRANGE.
+    auto read_start = std::chrono::steady_clock::now();
+    std::size_t read = 0;
+    std::string from = "-";
+    for (;;) {
+        auto* r = static_cast<redisReply*>(
+            redisCommand(rc, "XRANGE %s %s + COUNT %d", cfg.redis.stream.c_str(), from.c_str(), cfg.ingest.batch_size));
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+            if (r) freeReplyObject(r);
+            break;
+        }
+        read += r->elements;
+        from = "(" + std::string(r->element[r->elements - 1]->element[0]->str);
+        freeReplyObject(r);
+    }
+    const double read_s = seconds_since(read_start);
+
+    // 2b. Baseline: the consumer-group path alone (XREADGROUP, then XACK of
+    // the round's ids), in a group of its own, through the same client code.
+    std::size_t group_read = 0;
+    double group_s = 0;
+    {
+        redis_stream raw(cfg.redis.host, cfg.redis.port, cfg.redis.stream, "bench-raw", "raw");
+        if (auto c = raw.connect(); !c) {
+            std::fprintf(stderr, "bench-ingest: %s\n", c.error_message().c_str());
+            return 1;
+        }
+        auto start = std::chrono::steady_clock::now();
+        std::vector<std::string> ids;
+        for (;;) {
+            ids.clear();
+            auto got = raw.read(">", cfg.ingest.batch_size, 0,
+                                [&](const stream_entry_view& e) { ids.emplace_back(e.id_text); });
+            if (!got || *got == 0) break;
+            group_read += *got;
+            if (auto a = raw.ack(ids, false); !a) break;
+        }
+        group_s = seconds_since(start);
+    }
+
+    // 3. The ingest itself.
+    ingestor ing(cfg);
+    std::atomic<bool> stop{false};
+    auto ingest_start = std::chrono::steady_clock::now();
+    std::thread runner([&] { ing.run(stop); });
+    const auto deadline = ingest_start + std::chrono::seconds(600);
+    while (ing.entries_acked() < n && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const double ingest_s = seconds_since(ingest_start);
+    stop.store(true);
+    runner.join();
+    if (ing.entries_acked() < n) {
+        std::fprintf(stderr, "bench-ingest: only %llu of %zu entries were stored in 600 s\n",
+                     static_cast<unsigned long long>(ing.entries_acked()), n);
+        return 1;
+    }
+
+    // 4. Baseline: one COPY of the same rows into a plain table like shares.
+    auto db = pg_connection::open(cfg.postgres);
+    if (!db) {
+        std::fprintf(stderr, "bench-ingest: %s\n", db.error_message().c_str());
+        return 1;
+    }
+    // A regular (WAL-logged) table like one daily partition of shares, with its indexes.
+    const std::string copy_table = "bench_copy_" + pid;
+    (void)db->exec("CREATE TABLE " + copy_table + " (LIKE shares INCLUDING INDEXES)");
+    auto rows = db->exec("SELECT count(*) FROM shares WHERE account LIKE $1", {prefix + "%"});
+    std::string copy;
+    auto sample = db->exec("SELECT time, uid, stream_id, instance, coin, algorithm, account, worker, ip, job, height, "
+                           "difficulty, target, accepted, code, reason, block, hash, work FROM shares "
+                           "WHERE account LIKE $1",
+                           {prefix + "%"});
+    if (!sample) {
+        std::fprintf(stderr, "bench-ingest: %s\n", sample.error_message().c_str());
+        return 1;
+    }
+    for (int i = 0; i < sample->rows(); ++i) {
+        for (int c = 0; c < sample->columns(); ++c) {
+            if (c) copy += '\t';
+            copy_escape(copy, sample->get(i, c));
+        }
+        copy += '\n';
+    }
+    auto copy_start = std::chrono::steady_clock::now();
+    auto cp = db->copy_in("COPY " + copy_table + " FROM STDIN", copy);
+    const double copy_s = seconds_since(copy_start);
+    if (!cp) std::fprintf(stderr, "bench-ingest: baseline COPY: %s\n", cp.error_message().c_str());
+
+    const auto stored = rows ? rows->integer(0, 0) : -1;
+    std::printf("bench-ingest: %zu share records (95 %% accepted, 200 accounts x 8 workers), batch %d\n", n,
+                cfg.ingest.batch_size);
+    std::printf("  fill (pipelined XADD):            %10.0f entries/s\n", static_cast<double>(n) / fill_s);
+    std::printf("  baseline Redis XRANGE read:       %10.0f entries/s\n", static_cast<double>(read) / read_s);
+    std::printf("  baseline Redis XREADGROUP+XACK:   %10.0f entries/s\n", static_cast<double>(group_read) / group_s);
+    std::printf("  baseline PostgreSQL COPY (same rows, one table like a partition): %10.0f rows/s\n",
+                static_cast<double>(sample->rows()) / copy_s);
+    std::printf("  ingest (read+COPY+dedupe+rollups+commit+XACK): %10.0f shares/s (%lld rows stored)\n",
+                static_cast<double>(n) / ingest_s, stored);
+    std::printf("  ingest / XREADGROUP+XACK baseline: %.2f\n",
+                (static_cast<double>(n) / ingest_s) / (static_cast<double>(group_read) / group_s));
+    std::printf("  ingest / COPY baseline: %.2f\n", (static_cast<double>(n) / ingest_s) /
+                                                      (static_cast<double>(sample->rows()) / copy_s));
+
+    // 5. Clean up.
+    (void)db->exec("DROP TABLE " + copy_table);
+    (void)db->exec("DELETE FROM shares WHERE account LIKE $1", {prefix + "%"});
+    (void)db->exec("DELETE FROM share_minutes WHERE account LIKE $1", {prefix + "%"});
+    (void)db->exec("DELETE FROM stream_state WHERE stream = $1", {cfg.redis.stream});
+    freeReplyObject(redisCommand(rc, "DEL %s", cfg.redis.stream.c_str()));
+    redisFree(rc);
+    return stored == static_cast<long long>(n) ? 0 : 1;
+}
+
+}  // namespace bmm::accounting

@@ -1,0 +1,96 @@
+#include "bmm/accounting/config.hpp"
+
+#include "bmm/config/toml_reader.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#ifndef BMM_SQL_DIR
+#define BMM_SQL_DIR "sql"
+#endif
+
+namespace bmm::accounting {
+namespace {
+
+using config::config_error;
+using config::section;
+using config::toml_reader;
+
+accountd_config parse(const toml::table& root, const std::string& file) {
+    accountd_config c;
+    c.file = file;
+    c.migrations_dir = BMM_SQL_DIR;
+    toml_reader top(root, file, "");
+    top.only({"postgres", "redis", "node", "ingest", "log"});
+
+    toml_reader p(section(root, "postgres", file, true), file, "postgres");
+    p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
+    p.string("host", c.postgres.host);
+    p.integer("port", c.postgres.port, 1, 65535);
+    p.string("user", c.postgres.user, true);
+    p.string("dbname", c.postgres.dbname, true);
+    p.string("password", c.postgres.password);
+    p.string("migrations_dir", c.migrations_dir);
+
+    toml_reader r(section(root, "redis", file, true), file, "redis");
+    r.only({"host", "port", "stream", "group", "consumer"});
+    r.string("host", c.redis.host);
+    r.integer("port", c.redis.port, 1, 65535);
+    r.string("stream", c.redis.stream);
+    r.string("group", c.redis.group);
+    r.string("consumer", c.redis.consumer);
+    for (const char* k : {"stream", "group", "consumer"}) {
+        const std::string& v = std::string_view(k) == "stream" ? c.redis.stream
+                               : std::string_view(k) == "group" ? c.redis.group
+                                                                : c.redis.consumer;
+        if (v.empty()) throw config_error{r.at(k) + ": " + r.name(k) + " must not be empty"};
+    }
+
+    toml_reader n(section(root, "node", file, false), file, "node");
+    n.only({"url", "user", "password", "currency"});
+    n.string("url", c.node.url);
+    n.string("user", c.node.user);
+    n.string("password", c.node.password);
+    n.string("currency", c.node.currency);
+    if (!c.node.url.empty() && c.node.url.rfind("http://", 0) != 0)
+        throw config_error{n.at("url") + ": [node] url must start with http://, e.g. \"http://127.0.0.1:9332/\""};
+
+    toml_reader i(section(root, "ingest", file, false), file, "ingest");
+    i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts", "keep_days"});
+    i.integer("batch_size", c.ingest.batch_size, 1, 1000000);
+    i.integer("block_ms", c.ingest.block_ms, 1, 60000);
+    i.integer("partition_days_ahead", c.ingest.partition_days_ahead, 0, 366);
+    i.boolean("delete_acked", c.ingest.delete_acked);
+    i.boolean("auto_accounts", c.ingest.auto_accounts);
+    i.integer("keep_days", c.ingest.keep_days, 0, 36500);
+
+    toml_reader l(section(root, "log", file, false), file, "log");
+    l.only({"level"});
+    l.string("level", c.log_level);
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        throw config_error{l.at("level") + ": [log] level must be debug, info, warn or error"};
+    return c;
+}
+
+}  // namespace
+
+result<accountd_config> parse_accountd_config(std::string_view text, const std::string& name) {
+    try {
+        toml::table root = toml::parse(text, name);
+        return parse(root, name);
+    } catch (const toml::parse_error& e) {
+        return error{config::where(name, e.source()) + ": " + std::string(e.description())};
+    } catch (const config_error& e) {
+        return error{e.message};
+    }
+}
+
+result<accountd_config> load_accountd_config(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) return error{path + ": cannot read the configuration file"};
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse_accountd_config(ss.str(), path);
+}
+
+}  // namespace bmm::accounting

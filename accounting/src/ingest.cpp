@@ -1,0 +1,690 @@
+#include "bmm/accounting/ingest.hpp"
+
+#include "bmm/log.hpp"
+#include "bmm/node/rpc.hpp"
+#include "bmm/target.hpp"
+#include "bmm/uint256.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace bmm::accounting {
+
+// ---------------------------------------------------------------------------
+// 1. Reading records
+// ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t k_day_ms = 86400000;
+
+bool parse_int(std::string_view s, std::int64_t& out) {
+    if (s.empty()) return false;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+// Text PostgreSQL can store: UTF-8 without NUL bytes.
+bool storable(std::string_view s) {
+    bool ascii = true;
+    for (char c : s) {
+        if (c == '\0') return false;
+        ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+    }
+    return ascii || simdjson::validate_utf8(s.data(), s.size());
+}
+
+// "2026-11-24 18:45:44.123+00" for a time in ms since 1970.
+void append_time(std::string& out, std::int64_t ms) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    out += buf;
+}
+
+std::string day_text(std::int64_t day) {
+    const std::time_t secs = static_cast<std::time_t>(day * 86400);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return buf;
+}
+
+// The record's fields as a JSON object (for ingest_errors), bytes that are not
+// UTF-8 replaced so that the row itself can always be stored.
+std::string fields_json(const field_list& fields) {
+    auto clean = [](std::string_view s) {
+        std::string o;
+        for (char c : s) o += (static_cast<unsigned char>(c) >= 0x80 || c == '\0') ? '?' : c;
+        return o;
+    };
+    std::string s = "{";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (i) s += ',';
+        s += '"';
+        s += node::json_escape(storable(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
+        s += "\":\"";
+        s += node::json_escape(storable(fields[i].second) ? std::string(fields[i].second) : clean(fields[i].second));
+        s += '"';
+    }
+    s += '}';
+    return s;
+}
+
+// Field lookup by name over the (short) field list.
+struct fields_view {
+    const field_list& f;
+    const std::string_view* get(std::string_view k) const {
+        for (const auto& [key, v] : f)
+            if (key == k) return &v;
+        return nullptr;
+    }
+};
+
+}  // namespace
+
+// One share row of a round: where its COPY line is, and what the rollups need.
+struct share_meta {
+    std::size_t begin = 0, end = 0;  // its line in batch::copy
+    std::string uid;
+    std::string key;                 // coin \t account \t worker (COPY-escaped), the rollup key without the minute
+    std::int64_t minute_ms = 0;
+    bool accepted = false, block = false;
+    int code = 0;
+    uint256 work;
+};
+
+struct ingestor::batch {
+    std::string copy;  // shares rows in COPY text format
+    std::vector<share_meta> rows;
+    std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
+    std::size_t share_rows = 0;
+    std::size_t repeats = 0;               // shares skipped as repeats (within the round or already stored)
+    std::int64_t min_ms = 0, max_ms = 0;
+    std::vector<std::vector<std::optional<std::string>>> blocks, errors;
+    std::vector<std::string> ack_ids;
+    stream_id last;  // the highest id of the round
+    bool any = false;
+    std::set<std::int64_t> days;
+    std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
+    std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
+    std::size_t skipped = 0;                   // entries at or below the stored last id
+    std::string failure;                       // the read failed (nothing else is set)
+    double read_ms = 0;
+};
+
+// Work and its decimal text per target; miners keep one target for many
+// shares, so the 256-bit division and the decimal conversion run rarely.
+const std::pair<uint256, std::string>& ingestor::work_of(std::string_view target_hex) {
+    auto it = work_cache_.find(target_hex);
+    if (it != work_cache_.end()) return it->second;
+    if (work_cache_.size() > 100000) work_cache_.clear();
+    const uint256 w = work_from_target(*uint256::from_hex(target_hex));
+    return work_cache_[std::string(target_hex)] = {w, w.to_decimal()};
+}
+
+void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto) {
+    b.ack_ids.emplace_back(e.id_text);
+    if (!b.any || b.last < e.id) b.last = e.id;
+    b.any = true;
+    if (e.id <= stored_upto) {  // stored by an earlier transaction, not yet acknowledged
+        ++b.skipped;
+        return;
+    }
+    if (e.deleted) {
+        log::warn("ingest", "{} entry {} was deleted from the stream before it was stored; nothing to store",
+                  reader_.describe(), e.id_text);
+        return;
+    }
+    const fields_view f{e.fields};
+    std::string why;
+    auto bad = [&](std::string reason) {
+        b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), std::move(reason)});
+    };
+    const std::string_view* type = f.get("type");
+    if (!type) return bad("no type field");
+    for (const auto& [k, v] : e.fields)
+        if (!storable(k) || !storable(v)) return bad("field " + std::string(k.substr(0, 40)) + " is not UTF-8 text");
+
+    auto need = [&](const char* k) -> std::string_view {
+        const std::string_view* v = f.get(k);
+        if (!v && why.empty()) why = std::string("no ") + k + " field";
+        return v ? *v : std::string_view();
+    };
+    if (*type == "share") {
+        const std::string_view uid = need("uid"), instance = need("instance"), coin = need("coin"),
+                               algorithm = need("algorithm"), account = need("account"), worker = need("worker"),
+                               ip = need("ip"), job = need("job"), height = need("height"),
+                               difficulty = need("difficulty"), target = need("target"), accepted = need("accepted"),
+                               code = need("code"), reason = need("reason"), block = need("block"),
+                               time_ms = need("time_ms");
+        const std::string_view* hash = f.get("hash");
+        if (!why.empty()) return bad(why);
+        std::int64_t ms = 0, inst = 0, h = 0, c = 0;
+        if (uid.empty()) return bad("empty uid");
+        if (!parse_int(time_ms, ms) || ms <= 0) return bad("time_ms is not a positive integer");
+        if (!parse_int(instance, inst)) return bad("instance is not an integer");
+        if (!parse_int(height, h)) return bad("height is not an integer");
+        if (!parse_int(code, c)) return bad("code is not an integer");
+        if (accepted != "0" && accepted != "1") return bad("accepted is not 0 or 1");
+        if (block != "0" && block != "1") return bad("block is not 0 or 1");
+        const std::string diff(difficulty);
+        char* end = nullptr;
+        const double d = std::strtod(diff.c_str(), &end);
+        if (diff.empty() || *end != '\0' || !(d >= 0)) return bad("difficulty is not a number");
+        if (!target.empty() && (target.size() != 64 || !uint256::from_hex(target)))
+            return bad("target is not 64 hex digits");
+        if (accepted == "1" && target.empty()) return bad("an accepted share without a target");
+        if (account.empty()) return bad("empty account");
+        if (!b.uids.insert(std::string(uid)).second) {  // the same record twice in one round
+            ++b.repeats;
+            return;
+        }
+        if (b.copy.empty()) b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
+        share_meta m;
+        m.begin = b.copy.size();
+        m.uid = std::string(uid);
+        m.minute_ms = ms / 60000 * 60000;
+        m.accepted = accepted == "1";
+        m.block = block == "1";
+        m.code = static_cast<int>(c);
+        const std::string* work_text = nullptr;
+        if (m.accepted) {
+            const auto& w = work_of(target);
+            m.work = w.first;
+            work_text = &w.second;
+        }
+        std::string& o = b.copy;
+        append_time(o, ms);
+        o += '\t';
+        copy_escape(o, uid);
+        o += '\t';
+        o.append(e.id_text);
+        o += '\t';
+        o.append(instance);  // checked digits: as sent
+        for (std::string_view v : {coin, algorithm, account, worker, ip, job}) {
+            o += '\t';
+            copy_escape(o, v);
+        }
+        o += '\t';
+        o.append(height);
+        o += '\t';
+        o += diff;
+        o += '\t';
+        o.append(target);
+        o += accepted == "1" ? "\tt\t" : "\tf\t";
+        o.append(code);
+        o += '\t';
+        copy_escape(o, reason);
+        o += block == "1" ? "\tt\t" : "\tf\t";
+        if (hash) copy_escape(o, *hash);
+        o += '\t';
+        if (work_text) o += *work_text;
+        else o += '0';
+        o += '\n';
+        m.end = o.size();
+        copy_escape(m.key, coin);
+        m.key += '\t';
+        copy_escape(m.key, account);
+        m.key += '\t';
+        copy_escape(m.key, worker);
+        b.rows.push_back(std::move(m));
+        if (b.share_rows == 0 || ms < b.min_ms) b.min_ms = ms;
+        if (b.share_rows == 0 || ms > b.max_ms) b.max_ms = ms;
+        ++b.share_rows;
+        b.days.insert(ms / k_day_ms);
+        if (b.names.find(account) == b.names.end()) b.names.emplace(account, coin);
+    } else if (*type == "block") {
+        const std::string_view uid = need("uid"), instance = need("instance"), coin = need("coin"),
+                               height = need("height"), hash = need("hash"), account = need("account"),
+                               worker = need("worker"), job = need("job"), reward = need("reward"),
+                               accepted = need("accepted"), answer = need("answer"), time_ms = need("time_ms");
+        if (!why.empty()) return bad(why);
+        std::int64_t ms = 0, inst = 0, h = 0, rw = 0;
+        if (uid.empty()) return bad("empty uid");
+        if (!parse_int(time_ms, ms) || ms <= 0) return bad("time_ms is not a positive integer");
+        if (!parse_int(instance, inst)) return bad("instance is not an integer");
+        if (!parse_int(height, h)) return bad("height is not an integer");
+        if (!parse_int(reward, rw) || rw < 0) return bad("reward is not a non-negative integer");
+        if (accepted != "0" && accepted != "1") return bad("accepted is not 0 or 1");
+        std::string t;
+        append_time(t, ms);
+        b.blocks.push_back({std::string(uid), std::string(e.id_text), t, std::to_string(inst), std::string(coin),
+                            std::to_string(h), std::string(hash), std::string(account), std::string(worker),
+                            std::string(job), std::to_string(rw), accepted == "1" ? "t" : "f", std::string(answer)});
+    } else {
+        bad("unknown record type \"" + std::string(type->substr(0, 40)) + "\"");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Storing a round
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Rollup rows of a round are upserted from a staging table, in key order, so
+// that two consumers of one group lock them in the same order and never
+// deadlock. Work arrives as low 256 bits plus a count of 2^256 carries, so
+// that a sum never overflows on the way.
+constexpr const char* k_upsert_minutes = R"sql(
+INSERT INTO share_minutes AS m
+SELECT coin, account, worker, minute, accepted, rejected, rejected_other, rejected_stale, rejected_duplicate,
+       rejected_low_difficulty, rejected_unauthorized, rejected_not_subscribed, blocks,
+       work_low + work_carry * 115792089237316195423570985008687907853269984665640564039457584007913129639936
+FROM minutes_stage ORDER BY coin, account, worker, minute
+ON CONFLICT (coin, account, worker, minute) DO UPDATE SET
+    accepted = m.accepted + EXCLUDED.accepted,
+    rejected = m.rejected + EXCLUDED.rejected,
+    rejected_other = m.rejected_other + EXCLUDED.rejected_other,
+    rejected_stale = m.rejected_stale + EXCLUDED.rejected_stale,
+    rejected_duplicate = m.rejected_duplicate + EXCLUDED.rejected_duplicate,
+    rejected_low_difficulty = m.rejected_low_difficulty + EXCLUDED.rejected_low_difficulty,
+    rejected_unauthorized = m.rejected_unauthorized + EXCLUDED.rejected_unauthorized,
+    rejected_not_subscribed = m.rejected_not_subscribed + EXCLUDED.rejected_not_subscribed,
+    blocks = m.blocks + EXCLUDED.blocks,
+    work = m.work + EXCLUDED.work
+)sql";
+
+struct minute_sum {
+    std::int64_t accepted = 0, rejected = 0, by_code[6] = {0, 0, 0, 0, 0, 0}, blocks = 0;
+    uint256 work_low;
+    std::uint64_t work_carry = 0;
+};
+
+// A text[] literal for the values.
+std::string text_array(const std::vector<const std::string*>& values) {
+    std::string a = "{";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) a += ',';
+        a += '"';
+        for (char c : *values[i]) {
+            if (c == '"' || c == '\\') a += '\\';
+            a += c;
+        }
+        a += '"';
+    }
+    a += '}';
+    return a;
+}
+
+}  // namespace
+
+ingestor::ingestor(accountd_config cfg)
+    : cfg_(std::move(cfg)),
+      reader_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      acker_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      validator_(cfg_.node) {}
+
+void ingestor::disconnect() {
+    reader_.disconnect();
+    acker_.disconnect();
+    db_ = pg_connection();
+}
+
+result<bool> ingestor::connect() {
+    disconnect();
+    auto c = pg_connection::open(cfg_.postgres);
+    if (!c) return error{c.error_message()};
+    db_ = std::move(*c);
+    if (auto r = db_.exec("CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
+                          "minute timestamptz, accepted bigint, rejected bigint, rejected_other bigint, "
+                          "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
+                          "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
+                          "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
+        !r)
+        return error{r.error_message()};
+    auto st = db_.exec("SELECT last_ms, last_seq FROM stream_state WHERE stream = $1 AND grp = $2 AND consumer = $3",
+                       {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer});
+    if (!st) return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+    last_ = st->rows() ? stream_id{static_cast<std::uint64_t>(st->integer(0, 0)),
+                                   static_cast<std::uint64_t>(st->integer(0, 1))}
+                       : stream_id{};
+    days_ready_.clear();
+    ahead_checked_day_ = -1;
+    if (auto r = reader_.connect(); !r) return r;
+    if (auto r = acker_.connect(); !r) return r;
+    return true;
+}
+
+result<bool> ingestor::ensure_partitions_ahead() {
+    const std::int64_t today =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() /
+        k_day_ms;
+    if (today == ahead_checked_day_) return true;
+    for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
+        if (days_ready_.count(d)) continue;
+        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
+        days_ready_.insert(d);
+    }
+    if (cfg_.ingest.keep_days > 0) {
+        auto r = db_.exec("SELECT bmm_drop_share_partitions_before($1::date)", {day_text(today - cfg_.ingest.keep_days)});
+        if (!r) return error{r.error_message()};
+        for (int i = 0; i < r->rows(); ++i)
+            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", r->text(i, 0), cfg_.ingest.keep_days);
+    }
+    ahead_checked_day_ = today;
+    return true;
+}
+
+result<bool> ingestor::resolve_accounts(batch& b) {
+    for (auto it = b.names.begin(); it != b.names.end();) it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
+    if (b.names.empty()) return true;
+    std::string arr = "{";
+    bool first = true;
+    for (const auto& [name, coin] : b.names) {
+        if (!first) arr += ',';
+        first = false;
+        arr += '"';
+        for (char c : name) {
+            if (c == '"' || c == '\\') arr += '\\';
+            arr += c;
+        }
+        arr += '"';
+    }
+    arr += '}';
+    auto r = db_.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {arr});
+    if (!r) return error{r.error_message()};
+    for (int i = 0; i < r->rows(); ++i) {
+        known_accounts_.insert(r->text(i, 0));
+        b.names.erase(r->text(i, 0));
+    }
+    if (!cfg_.ingest.auto_accounts) return true;
+    static log::rate_limiter limiter(5, std::chrono::seconds(60));
+    for (const auto& [name, coin] : b.names) {
+        if (not_addresses_.count(name)) continue;
+        auto c = validator_.classify(name);
+        if (!c) {
+            unsigned long dropped = 0;
+            if (limiter.allow(&dropped))
+                log::warn("ingest", "{}; the shares are stored, the account is made later ({} similar suppressed)",
+                          c.error_message(), dropped);
+            continue;
+        }
+        if (!*c) {
+            if (not_addresses_.size() > 100000) not_addresses_.clear();
+            not_addresses_.insert(name);
+            continue;
+        }
+        b.auto_accounts.push_back({name, **c});
+    }
+    return true;
+}
+
+result<bool> ingestor::store(batch& b) {
+    for (std::int64_t d : b.days) {
+        if (days_ready_.count(d)) continue;
+        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
+        days_ready_.insert(d);
+    }
+    if (auto r = resolve_accounts(b); !r) return r;
+    if (auto r = db_.exec("BEGIN"); !r) return error{r.error_message()};
+    auto fail = [&](const std::string& m) -> result<bool> {
+        (void)db_.exec("ROLLBACK");
+        return error{m};
+    };
+    std::uint64_t inserted = 0;
+    if (b.share_rows) {
+        // Records stored before (bmm-stratum sent them again): found by uid
+        // within the round's time span, and left out. The (uid, time) key is
+        // the backstop: a concurrent consumer storing the same uid in between
+        // makes the COPY fail, and the round is read and tried again.
+        std::vector<const std::string*> uids;
+        uids.reserve(b.rows.size());
+        for (const auto& m : b.rows) uids.push_back(&m.uid);
+        std::string lo, hi;
+        append_time(lo, b.min_ms);
+        append_time(hi, b.max_ms);
+        auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
+                              {text_array(uids), lo, hi});
+        if (!found) return fail(found.error_message());
+        std::unordered_set<std::string> stored;
+        for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
+        std::string kept;
+        const std::string* data = &b.copy;
+        if (!stored.empty()) {
+            kept.reserve(b.copy.size());
+            for (const auto& m : b.rows)
+                if (!stored.count(m.uid)) kept.append(b.copy, m.begin, m.end - m.begin);
+            data = &kept;
+        }
+        std::map<std::pair<std::string, std::int64_t>, minute_sum> minutes;
+        for (const auto& m : b.rows) {
+            if (stored.count(m.uid)) continue;
+            minute_sum& x = minutes[{m.key, m.minute_ms}];
+            if (m.accepted) {
+                ++x.accepted;
+                x.work_low += m.work;
+                if (x.work_low < m.work) ++x.work_carry;
+            } else {
+                ++x.rejected;
+                ++x.by_code[m.code >= 21 && m.code <= 25 ? m.code - 20 : 0];
+            }
+            if (m.block) ++x.blocks;
+            ++inserted;
+        }
+        if (!data->empty()) {
+            if (auto r = db_.copy_in("COPY shares FROM STDIN", *data); !r) return fail(r.error_message());
+            std::string rows;
+            for (const auto& [key, x] : minutes) {
+                rows += key.first;
+                rows += '\t';
+                append_time(rows, key.second);
+                for (std::int64_t v : {x.accepted, x.rejected, x.by_code[0], x.by_code[1], x.by_code[2], x.by_code[3],
+                                       x.by_code[4], x.by_code[5], x.blocks}) {
+                    rows += '\t';
+                    rows += std::to_string(v);
+                }
+                rows += '\t';
+                rows += x.work_low.to_decimal();
+                rows += '\t';
+                rows += std::to_string(x.work_carry);
+                rows += '\n';
+            }
+            if (auto r = db_.copy_in("COPY minutes_stage FROM STDIN", rows); !r) return fail(r.error_message());
+            if (auto r = db_.exec(k_upsert_minutes); !r) return fail(r.error_message());
+        }
+    }
+    std::uint64_t blocks = 0;
+    for (const auto& blk : b.blocks) {
+        auto r = db_.exec("INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
+                          "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
+                          "ON CONFLICT (uid) DO NOTHING",
+                          blk);
+        if (!r) return fail(r.error_message());
+        blocks += static_cast<std::uint64_t>(r->affected());
+    }
+    for (const auto& e : b.errors) {
+        auto r = db_.exec("INSERT INTO ingest_errors (stream, stream_id, fields, error) VALUES ($1, $2, $3::jsonb, $4) "
+                          "ON CONFLICT DO NOTHING",
+                          e);
+        if (!r) return fail(r.error_message());
+    }
+    std::uint64_t made = 0;
+    for (const auto& [name, wallet] : b.auto_accounts) {
+        auto r = db_.exec("WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
+                          "ON CONFLICT (name) DO NOTHING RETURNING name) "
+                          "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
+                          {name, wallet.first, wallet.second});
+        if (!r) return fail(r.error_message());
+        made += static_cast<std::uint64_t>(r->affected());
+    }
+    if (b.any && last_ < b.last) {
+        auto r = db_.exec("INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
+                          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
+                          "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
+                          "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
+                          {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer, std::to_string(b.last.ms),
+                           std::to_string(b.last.seq), std::to_string(b.ack_ids.size() - b.skipped)});
+        if (!r) return fail(r.error_message());
+    }
+    if (auto r = db_.exec("COMMIT"); !r) {
+        // The outcome is unknown (the connection may have died after the
+        // server committed): reconnect and reload the stored last id.
+        db_ = pg_connection();
+        return error{r.error_message()};
+    }
+    if (last_ < b.last) last_ = b.last;
+    for (const auto& [name, w] : b.auto_accounts) {
+        known_accounts_.insert(name);
+        log::info("ingest", "account {} made from its username ({} wallet {} at 100 %)", name, w.first, w.second);
+    }
+    stats_.shares += inserted;
+    stats_.duplicates += (b.share_rows - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
+    stats_.blocks += blocks;
+    stats_.bad += b.errors.size();
+    stats_.accounts += made;
+    ++stats_.batches;
+    if (!b.errors.empty())
+        log::warn("ingest", "{} unreadable record(s) kept in table ingest_errors (first: {} {})", b.errors.size(),
+                  *b.errors[0][1], *b.errors[0][3]);
+    for (std::size_t i = 0; i < b.blocks.size(); ++i)
+        log::info("ingest", "block {} at height {} by {} stored", *b.blocks[i][6], *b.blocks[i][5], *b.blocks[i][7]);
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+// 3. Rounds and the loop
+// ---------------------------------------------------------------------------
+
+// The reader thread of a session: reads rounds with XREADGROUP on its own
+// connection (this consumer's pending entries first, then new ones) and hands
+// them to the storing thread through a queue of at most two, so that Redis
+// and PostgreSQL work at the same time. Reading ahead is safe: an entry read
+// and not stored stays pending and is read again by the next session.
+struct ingestor::session {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<batch>> queue;
+    bool stop = false;
+    stream_id stored_upto;  // stream_state's last id when the session began
+};
+
+void ingestor::read_rounds(session& s) {
+    bool pending = true;
+    std::string from = "0";
+    for (;;) {
+        {
+            std::unique_lock lock(s.mu);
+            s.cv.wait(lock, [&] { return s.stop || s.queue.size() < 2; });
+            if (s.stop) return;
+        }
+        auto b = std::make_unique<batch>();
+        const auto t0 = std::chrono::steady_clock::now();
+        auto n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
+                              [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+        if (!n) {
+            b->failure = n.error_message();
+        } else if (*n == 0) {
+            pending = false;  // the pending entries are done (or nothing new came): read new ones
+            continue;
+        } else if (pending) {
+            from = b->last.to_string();
+        }
+        b->read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const bool failed = !b->failure.empty();
+        {
+            std::lock_guard lock(s.mu);
+            s.queue.push_back(std::move(b));
+        }
+        s.cv.notify_all();
+        if (failed) return;
+    }
+}
+
+result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing) {
+    if (auto c = connect(); !c) return c;
+    if (auto a = ensure_partitions_ahead(); !a) return a;
+    if (failing) log::info("ingest", "connected again; ingest resumed from stream id {}", last_.to_string());
+    failing = false;
+    session s;
+    s.stored_upto = last_;
+    std::thread reader([&] { read_rounds(s); });
+    struct joiner {
+        session& s;
+        std::thread& t;
+        ~joiner() {
+            {
+                std::lock_guard lock(s.mu);
+                s.stop = true;
+            }
+            s.cv.notify_all();
+            t.join();
+        }
+    } join_at_exit{s, reader};
+
+    auto last_report = std::chrono::steady_clock::now();
+    ingest_stats reported = stats_;
+    while (!stop.load()) {
+        std::unique_ptr<batch> b;
+        {
+            std::unique_lock lock(s.mu);
+            s.cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !s.queue.empty(); });
+            if (s.queue.empty()) continue;
+            b = std::move(s.queue.front());
+            s.queue.pop_front();
+        }
+        s.cv.notify_all();
+        if (!b->failure.empty()) return error{b->failure};
+        if (auto a = ensure_partitions_ahead(); !a) return a;
+        const auto t1 = std::chrono::steady_clock::now();
+        if (auto r = store(*b); !r) return r;
+        log::debug("ingest", "round of {} entries: read {:.1f} ms, stored in {:.1f} ms", b->ack_ids.size(), b->read_ms,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
+        if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
+            return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
+        stats_.entries += b->ack_ids.size();
+        acked_.fetch_add(b->ack_ids.size());
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_report >= std::chrono::seconds(10)) {
+            const double secs = std::chrono::duration<double>(now - last_report).count();
+            log::info("ingest", "{} entries ({:.0f}/s), {} shares, {} duplicates, {} blocks, {} unreadable; last id {}",
+                      stats_.entries - reported.entries,
+                      static_cast<double>(stats_.entries - reported.entries) / secs, stats_.shares - reported.shares,
+                      stats_.duplicates - reported.duplicates, stats_.blocks - reported.blocks,
+                      stats_.bad - reported.bad, last_.to_string());
+            reported = stats_;
+            last_report = now;
+        }
+    }
+    return true;
+}
+
+int ingestor::run(const std::atomic<bool>& stop) {
+    log::info("ingest", "reading {} as {}/{} into PostgreSQL {}", reader_.describe(), cfg_.redis.group,
+              cfg_.redis.consumer, cfg_.postgres.describe());
+    auto backoff = std::chrono::milliseconds(100);
+    bool failing = false;
+    while (!stop.load()) {
+        const std::uint64_t before = acked_.load();
+        auto r = run_session(stop, failing);
+        disconnect();
+        if (r) break;
+        if (acked_.load() != before) backoff = std::chrono::milliseconds(100);
+        log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
+        failing = true;
+        const auto until = std::chrono::steady_clock::now() + backoff;
+        while (!stop.load() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+    log::info("ingest", "stopping: {} entries, {} shares, {} duplicates skipped, {} blocks in this run", stats_.entries,
+              stats_.shares, stats_.duplicates, stats_.blocks);
+    return 0;
+}
+
+}  // namespace bmm::accounting

@@ -1,0 +1,138 @@
+// bmm-accountd: the accounting daemon. This file only parses the command line
+// and calls the library (accounting/src/*.cpp).
+
+#include "bmm/accounting/accounts.hpp"
+#include "bmm/accounting/bench_ingest.hpp"
+#include "bmm/accounting/config.hpp"
+#include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/migrations.hpp"
+#include "bmm/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+
+namespace {
+
+using namespace bmm;
+using namespace bmm::accounting;
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+result<accountd_config> load(const std::string& path, const std::string& sql_dir) {
+    auto c = load_accountd_config(path);
+    if (!c) return c;
+    if (!sql_dir.empty()) c->migrations_dir = sql_dir;
+    log::level lv{};
+    if (log::parse_level(c->log_level, lv)) log::set_level(lv);
+    return c;
+}
+
+result<pg_connection> open_db(const accountd_config& c) { return pg_connection::open(c.postgres); }
+
+int fail(const std::string& msg) {
+    std::fprintf(stderr, "bmm-accountd: %s\n", msg.c_str());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets)"};
+    app.require_subcommand(1);
+    std::string config_path, sql_dir;
+    auto add_config = [&](CLI::App* s) {
+        s->add_option("--config,-c", config_path, "the TOML configuration file (deploy/config/bmm-accountd.toml)")
+            ->required();
+        s->add_option("--sql-dir", sql_dir, "the migrations folder (default: [postgres] migrations_dir)");
+    };
+
+    auto* migrate_cmd = app.add_subcommand("migrate", "apply the pending schema migrations (sql/NNNN_*.sql) and exit");
+    add_config(migrate_cmd);
+    auto* run_cmd = app.add_subcommand("run", "apply pending migrations, then ingest the share stream until SIGTERM");
+    add_config(run_cmd);
+    std::size_t bench_n = 200000;
+    auto* bench_cmd = app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
+    add_config(bench_cmd);
+    bench_cmd->add_option("--records,-n", bench_n, "share records to write and ingest")->check(CLI::Range(1, 100000000));
+
+    auto* account_cmd = app.add_subcommand("account", "accounts and payout wallets");
+    account_cmd->require_subcommand(1);
+    std::string name, currency, address;
+    std::optional<std::int64_t> share;
+    auto* create_cmd = account_cmd->add_subcommand("create", "create an account (the name miners put before the '.')");
+    add_config(create_cmd);
+    create_cmd->add_option("name", name, "account name: letters, digits, '_' and '-'")->required();
+    auto* bind_cmd = account_cmd->add_subcommand(
+        "bind", "bind a payout wallet; a currency's wallet shares always add up to 1000000 ppm");
+    add_config(bind_cmd);
+    bind_cmd->add_option("name", name, "account name")->required();
+    bind_cmd->add_option("currency", currency, "LTC, BTC (checked by the node's validateaddress) or BMM (ERC-20, EIP-55)")
+        ->required();
+    bind_cmd->add_option("address", address, "payout address")->required();
+    bind_cmd->add_option("--share", share,
+                         "this wallet's share in ppm (1000000 = 100 %); required when the account already has a "
+                         "wallet in the currency, whose shares are then scaled down to the rest");
+    auto* unbind_cmd = account_cmd->add_subcommand("unbind", "unbind a payout wallet (the others of the currency share its part)");
+    add_config(unbind_cmd);
+    unbind_cmd->add_option("name", name, "account name")->required();
+    unbind_cmd->add_option("currency", currency, "currency")->required();
+    unbind_cmd->add_option("address", address, "payout address")->required();
+    auto* list_cmd = account_cmd->add_subcommand("list", "list accounts and their wallets (one account when named)");
+    add_config(list_cmd);
+    list_cmd->add_option("name", name, "account name (default: all)");
+
+    CLI11_PARSE(app, argc, argv);
+
+    auto cfg = load(config_path, sql_dir);
+    if (!cfg) return fail(cfg.error_message());
+
+    if (*migrate_cmd || *run_cmd) {
+        auto db = open_db(*cfg);
+        if (!db) return fail(db.error_message());
+        auto m = migrate(*db, cfg->migrations_dir);
+        if (!m) return fail(m.error_message());
+        log::info("migrate", "schema up to date: {} applied now, {} before", m->applied.size(), m->already);
+        if (*migrate_cmd) return 0;
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGPIPE, SIG_IGN);
+        ingestor ing(*cfg);
+        return ing.run(g_stop);
+    }
+    if (*bench_cmd) {
+        auto db = open_db(*cfg);
+        if (!db) return fail(db.error_message());
+        if (auto m = migrate(*db, cfg->migrations_dir); !m) return fail(m.error_message());
+        return bench_ingest(*cfg, bench_n);
+    }
+
+    auto db = open_db(*cfg);
+    if (!db) return fail(db.error_message());
+    if (auto s = check_schema(*db, cfg->migrations_dir); !s) return fail(s.error_message());
+    address_validator validator(cfg->node);
+    if (*create_cmd) {
+        if (auto r = create_account(*db, name); !r) return fail(r.error_message());
+        std::printf("account %s created\n", name.c_str());
+    } else if (*bind_cmd) {
+        auto r = bind_wallet(*db, validator, name, currency, address, share);
+        if (!r) return fail(r.error_message());
+        std::printf("%s: %s wallet %s bound with %lld ppm\n", name.c_str(), r->currency.c_str(), r->address.c_str(),
+                    static_cast<long long>(r->share_ppm));
+    } else if (*unbind_cmd) {
+        if (auto r = unbind_wallet(*db, name, currency, address); !r) return fail(r.error_message());
+        std::printf("%s: %s wallet %s unbound\n", name.c_str(), currency.c_str(), address.c_str());
+    } else if (*list_cmd) {
+        auto r = list_accounts(*db, name.empty() ? std::nullopt : std::optional<std::string>(name));
+        if (!r) return fail(r.error_message());
+        for (const auto& a : *r) {
+            std::printf("%s\t%s\t%s\n", a.name.c_str(), a.kind.c_str(), a.created_at.c_str());
+            for (const auto& w : a.wallets)
+                std::printf("  %s\t%s\t%lld ppm\n", w.currency.c_str(), w.address.c_str(),
+                            static_cast<long long>(w.share_ppm));
+        }
+    }
+    return 0;
+}

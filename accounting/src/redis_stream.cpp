@@ -1,0 +1,171 @@
+#include "bmm/accounting/redis_stream.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace bmm::accounting {
+
+bool stream_id::parse(std::string_view text, stream_id& out) {
+    const auto dash = text.find('-');
+    if (dash == std::string_view::npos) return false;
+    const char* b = text.data();
+    auto r1 = std::from_chars(b, b + dash, out.ms);
+    auto r2 = std::from_chars(b + dash + 1, b + text.size(), out.seq);
+    return r1.ec == std::errc() && r1.ptr == b + dash && r2.ec == std::errc() && r2.ptr == b + text.size() && dash > 0;
+}
+
+std::string stream_id::to_string() const {
+    std::string s = std::to_string(ms);
+    s += '-';
+    s += std::to_string(seq);
+    return s;
+}
+
+redis_stream::redis_stream(std::string host, int port, std::string stream, std::string group, std::string consumer)
+    : host_(std::move(host)), port_(port), stream_(std::move(stream)), group_(std::move(group)),
+      consumer_(std::move(consumer)) {}
+
+redis_stream::~redis_stream() { disconnect(); }
+
+void redis_stream::disconnect() noexcept {
+    if (c_) redisFree(c_);
+    c_ = nullptr;
+}
+
+std::string redis_stream::describe() const {
+    std::string s = "Redis ";
+    s += host_;
+    s += ':';
+    s += std::to_string(port_);
+    s += " stream ";
+    s += stream_;
+    return s;
+}
+
+namespace {
+
+struct reply_ptr {
+    redisReply* r = nullptr;
+    ~reply_ptr() {
+        if (r) freeReplyObject(r);
+    }
+};
+
+}  // namespace
+
+result<bool> redis_stream::connect() {
+    disconnect();
+    timeval tv{5, 0};
+    c_ = redisConnectWithTimeout(host_.c_str(), port_, tv);
+    if (!c_ || c_->err) {
+        std::string msg = c_ ? c_->errstr : "out of memory";
+        disconnect();
+        return error{"cannot connect to " + describe() + ": " + msg + " (check [redis] and that Redis runs)"};
+    }
+    // Socket timeout: above the longest BLOCK we ask for.
+    timeval io{70, 0};
+    redisSetTimeout(c_, io);
+    const char* argv[] = {"XGROUP", "CREATE", stream_.c_str(), group_.c_str(), "0", "MKSTREAM"};
+    const std::size_t argl[] = {6, 6, stream_.size(), group_.size(), 1, 8};
+    reply_ptr rep{static_cast<redisReply*>(redisCommandArgv(c_, 6, argv, argl))};
+    if (!rep.r) {
+        std::string msg = c_->errstr;
+        disconnect();
+        return error{describe() + ": XGROUP CREATE failed: " + msg};
+    }
+    if (rep.r->type == REDIS_REPLY_ERROR && std::strncmp(rep.r->str, "BUSYGROUP", 9) != 0) {
+        std::string msg(rep.r->str, rep.r->len);
+        disconnect();
+        return error{describe() + ": XGROUP CREATE failed: " + msg};
+    }
+    return true;
+}
+
+result<std::size_t> redis_stream::read(std::string_view from, int count, int block_ms,
+                                        const std::function<void(const stream_entry_view&)>& each) {
+    if (!c_) return error{describe() + ": not connected"};
+    const std::string cnt = std::to_string(count), blk = std::to_string(block_ms), f(from);
+    std::vector<const char*> argv = {"XREADGROUP", "GROUP", group_.c_str(), consumer_.c_str(), "COUNT", cnt.c_str()};
+    std::vector<std::size_t> argl = {10, 5, group_.size(), consumer_.size(), 5, cnt.size()};
+    if (block_ms > 0) {
+        argv.insert(argv.end(), {"BLOCK", blk.c_str()});
+        argl.insert(argl.end(), {5, blk.size()});
+    }
+    argv.insert(argv.end(), {"STREAMS", stream_.c_str(), f.c_str()});
+    argl.insert(argl.end(), {7, stream_.size(), f.size()});
+    reply_ptr rep{static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), argl.data()))};
+    if (!rep.r) {
+        std::string msg = c_->errstr;
+        disconnect();
+        return error{describe() + ": XREADGROUP failed: " + msg};
+    }
+    if (rep.r->type == REDIS_REPLY_ERROR) {
+        std::string msg(rep.r->str, rep.r->len);
+        // The group vanished (stream deleted, Redis restarted without its data):
+        // reconnecting creates it again.
+        if (msg.rfind("NOGROUP", 0) == 0) disconnect();
+        return error{describe() + ": XREADGROUP failed: " + msg};
+    }
+    if (rep.r->type == REDIS_REPLY_NIL) return std::size_t{0};  // BLOCK timed out
+    // [[stream, [[id, [k, v, ...]], ...]]]
+    if (rep.r->type != REDIS_REPLY_ARRAY || rep.r->elements < 1) return std::size_t{0};
+    const redisReply* s = rep.r->element[0];
+    if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 || s->element[1]->type != REDIS_REPLY_ARRAY)
+        return error{describe() + ": XREADGROUP gave an unexpected reply"};
+    const redisReply* entries = s->element[1];
+    field_list fields;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < entries->elements; ++i) {
+        const redisReply* e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING)
+            return error{describe() + ": XREADGROUP gave an unexpected entry"};
+        const std::string_view idt(e->element[0]->str, e->element[0]->len);
+        stream_id id;
+        if (!stream_id::parse(idt, id)) return error{describe() + ": bad stream id " + std::string(idt)};
+        fields.clear();
+        bool deleted = e->elements < 2 || e->element[1]->type != REDIS_REPLY_ARRAY;
+        if (!deleted) {
+            const redisReply* kv = e->element[1];
+            for (std::size_t k = 0; k + 1 < kv->elements; k += 2)
+                fields.emplace_back(std::string_view(kv->element[k]->str, kv->element[k]->len),
+                                    std::string_view(kv->element[k + 1]->str, kv->element[k + 1]->len));
+        }
+        each(stream_entry_view{idt, id, fields, deleted});
+        ++n;
+    }
+    return n;
+}
+
+result<bool> redis_stream::ack(const std::vector<std::string>& ids, bool del) {
+    if (ids.empty()) return true;
+    if (!c_) return error{describe() + ": not connected"};
+    std::vector<const char*> argv = {"XACK", stream_.c_str(), group_.c_str()};
+    std::vector<std::size_t> argl = {4, stream_.size(), group_.size()};
+    for (const auto& id : ids) {
+        argv.push_back(id.c_str());
+        argl.push_back(id.size());
+    }
+    redisAppendCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), argl.data());
+    if (del) {
+        argv.erase(argv.begin(), argv.begin() + 3);
+        argl.erase(argl.begin(), argl.begin() + 3);
+        argv.insert(argv.begin(), {"XDEL", stream_.c_str()});
+        argl.insert(argl.begin(), {4, stream_.size()});
+        redisAppendCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), argl.data());
+    }
+    for (int i = 0; i < (del ? 2 : 1); ++i) {
+        void* r = nullptr;
+        if (redisGetReply(c_, &r) != REDIS_OK) {
+            std::string msg = c_->errstr;
+            disconnect();
+            return error{describe() + ": XACK failed: " + msg};
+        }
+        reply_ptr rep{static_cast<redisReply*>(r)};
+        if (rep.r->type == REDIS_REPLY_ERROR) return error{describe() + ": XACK failed: " + std::string(rep.r->str, rep.r->len)};
+    }
+    return true;
+}
+
+}  // namespace bmm::accounting

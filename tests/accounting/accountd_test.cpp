@@ -1,0 +1,747 @@
+// bmm-accountd against the real stack (PostgreSQL, Redis, litecoind regtest,
+// started by the test on loopback), through the real program:
+//  - migrations apply once, and an edited applied migration is refused;
+//  - records XADDed in exactly the share sink's format give shares and
+//    rollups equal to an independent computation from the records; repeats of
+//    a uid (with new stream ids) are skipped; blocks and unreadable records
+//    land in their tables;
+//  - kill -9 at random moments during the ingest of 200,000 records, several
+//    times: the tables end up equal to those of an uninterrupted run;
+//  - Redis and PostgreSQL restarted during the ingest: nothing lost, nothing
+//    twice;
+//  - account commands with good and bad addresses (the node's
+//    validateaddress; EIP-55), and an account made from an address username.
+
+#include "../support/process.hpp"
+#include "../support/stack.hpp"
+
+#include "bmm/accounting/pg.hpp"
+#include "bmm/target.hpp"
+#include "bmm/uint256.hpp"
+
+#include <hiredis/hiredis.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+#include <tuple>
+
+namespace bmm::accounting {
+namespace {
+
+using test::stack_environment;
+
+std::string bin(const std::string& name) {
+    const char* d = std::getenv("BMM_BIN_DIR");
+    return std::string(d && *d ? d : "build/bin") + "/" + name;
+}
+
+stack_environment& st() { return stack_environment::get(); }
+
+std::string sql_dir() { return st().source_dir() + "/sql"; }
+
+// A configuration for one stream and consumer, with literal values.
+std::string write_config(const std::string& stream, const std::string& consumer, int batch = 2000,
+                         const std::string& ingest_extra = "") {
+    const std::string dir = st().dir() + "/accountd";
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/" + consumer + ".toml";
+    std::ofstream f(path);
+    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
+      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
+      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << sql_dir() << "\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+      << "\"\ngroup = \"accountd\"\nconsumer = \"" << consumer << "\"\n"
+      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
+      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
+      << "[ingest]\nbatch_size = " << batch << "\nblock_ms = 200\n" << ingest_extra << "[log]\nlevel = \"info\"\n";
+    return path;
+}
+
+pg_connection db() {
+    pg_settings s;
+    s.host = "127.0.0.1";
+    s.port = std::stoi(st().setting("BMM_PG_PORT"));
+    s.user = st().setting("BMM_PG_USER");
+    s.dbname = st().setting("BMM_PG_DB");
+    s.password = st().setting("BMM_PG_PASSWORD");
+    // PostgreSQL may be restarting in one of the tests: try for a while.
+    for (int i = 0; i < 100; ++i) {
+        auto c = pg_connection::open(s);
+        if (c) return std::move(*c);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    throw std::runtime_error("cannot connect to the test PostgreSQL");
+}
+
+std::vector<std::vector<std::string>> query(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
+    auto c = db();
+    auto r = p.empty() ? c.exec(sql) : c.exec(sql, p);
+    if (!r) throw std::runtime_error(r.error_message());
+    std::vector<std::vector<std::string>> out;
+    for (int i = 0; i < r->rows(); ++i) {
+        out.emplace_back();
+        for (int j = 0; j < r->columns(); ++j) out.back().push_back(r->text(i, j));
+    }
+    return out;
+}
+
+std::string scalar(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
+    auto rows = query(sql, p);
+    return rows.empty() || rows[0].empty() ? "" : rows[0][0];
+}
+
+struct run_result {
+    int code;
+    std::string out;
+};
+
+// Runs bmm-accountd with arguments to the end (bounded) and returns its exit code and output.
+run_result accountd(const std::vector<std::string>& args) {
+    const std::string log = st().dir() + "/accountd/cmd.log";
+    std::filesystem::create_directories(st().dir() + "/accountd");
+    std::filesystem::remove(log);
+    std::vector<std::string> argv = {bin("bmm-accountd")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    test::child_process p(argv, log);
+    const int rc = p.wait(60000);
+    return {rc, test::read_text(log)};
+}
+
+// ---------------------------------------------------------------------------
+// Records as bmm-stratum's share sink writes them (server.cpp share_record(),
+// main.cpp's block record, share_sink.cpp's uid).
+// ---------------------------------------------------------------------------
+
+using record = std::vector<std::pair<std::string, std::string>>;
+
+// 2026-03-01 23:59:30 UTC: a run of records (9 ms apart) crosses midnight
+// into a second day, so two daily partitions are made.
+constexpr std::int64_t k_base_ms = 1772409570000LL;
+
+std::vector<record> make_shares(const std::string& prefix, int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    const double diffs[] = {0.001, 0.004, 0.02, 0.5, 3, 1024};
+    const int codes[] = {20, 21, 22, 23, 24, 25};
+    std::vector<record> out;
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        const double d = diffs[rng() % 6];
+        const bool accepted = rng() % 10 != 0;
+        const int code = accepted ? 0 : codes[rng() % 6];
+        const bool block = accepted && rng() % 500 == 0;
+        const std::string target = code == 21 && rng() % 2 ? "" : target_from_difficulty(d, pow_algorithm::scrypt)->to_hex();
+        const std::int64_t ms = k_base_ms + static_cast<std::int64_t>(i) * 9 + static_cast<std::int64_t>(rng() % 5);
+        out.push_back({{"type", "share"},
+                       {"instance", "7"},
+                       {"coin", "LTC"},
+                       {"algorithm", "scrypt"},
+                       {"account", prefix + "-acc" + std::to_string(rng() % 23)},
+                       {"worker", "rig" + std::to_string(rng() % 4)},
+                       {"ip", "127.0.0.1"},
+                       {"job", "5f"},
+                       {"height", "432"},
+                       {"difficulty", std::to_string(d)},
+                       {"target", target},
+                       {"accepted", accepted ? "1" : "0"},
+                       {"code", std::to_string(code)},
+                       {"reason", accepted ? "" : "rejected\twith a tab"},
+                       {"block", block ? "1" : "0"},
+                       {"time_ms", std::to_string(ms)},
+                       {"hash", "00000000000000000000000000000000000000000000000000000000000000" + std::to_string(10 + rng() % 80)},
+                       {"uid", prefix + ":7:1700000000:" + std::to_string(i)}});
+    }
+    return out;
+}
+
+const std::string& field(const record& r, const std::string& k) {
+    for (const auto& [key, v] : r)
+        if (key == k) return v;
+    throw std::runtime_error("record without " + k);
+}
+
+class redis {
+public:
+    redis() {
+        c_ = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+        if (!c_ || c_->err) throw std::runtime_error("cannot connect to the test Redis");
+    }
+    ~redis() { redisFree(c_); }
+    // Pipelined XADDs; returns the last id.
+    std::string xadd(const std::string& stream, const std::vector<record>& rs) {
+        std::string last;
+        std::size_t queued = 0;
+        for (std::size_t i = 0; i < rs.size(); ++i) {
+            std::vector<const char*> argv = {"XADD", stream.c_str(), "*"};
+            std::vector<std::size_t> argl = {4, stream.size(), 1};
+            for (const auto& [k, v] : rs[i]) {
+                argv.push_back(k.c_str());
+                argl.push_back(k.size());
+                argv.push_back(v.c_str());
+                argl.push_back(v.size());
+            }
+            redisAppendCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), argl.data());
+            if (++queued == 1000 || i + 1 == rs.size()) {
+                for (; queued; --queued) {
+                    void* r = nullptr;
+                    if (redisGetReply(c_, &r) != REDIS_OK) throw std::runtime_error("XADD failed");
+                    auto* rep = static_cast<redisReply*>(r);
+                    if (rep->type == REDIS_REPLY_STRING) last.assign(rep->str, rep->len);
+                    freeReplyObject(r);
+                }
+            }
+        }
+        return last;
+    }
+    // The stream's records and the last id, oldest first.
+    std::vector<record> xrange(const std::string& stream, std::string* last_id) {
+        std::vector<record> out;
+        auto* r = static_cast<redisReply*>(redisCommand(c_, "XRANGE %s - +", stream.c_str()));
+        if (r && r->type == REDIS_REPLY_ARRAY) {
+            for (std::size_t i = 0; i < r->elements; ++i) {
+                const redisReply* entry = r->element[i];
+                if (last_id) last_id->assign(entry->element[0]->str, entry->element[0]->len);
+                const redisReply* fields = entry->element[1];
+                record m;
+                for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
+                    m.emplace_back(std::string(fields->element[k]->str, fields->element[k]->len),
+                                   std::string(fields->element[k + 1]->str, fields->element[k + 1]->len));
+                out.push_back(std::move(m));
+            }
+        }
+        if (r) freeReplyObject(r);
+        return out;
+    }
+    long long length(const std::string& stream) {
+        auto* r = static_cast<redisReply*>(redisCommand(c_, "XLEN %s", stream.c_str()));
+        long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        if (r) freeReplyObject(r);
+        return n;
+    }
+    long long pending(const std::string& stream, const std::string& group) {
+        auto* r = static_cast<redisReply*>(redisCommand(c_, "XPENDING %s %s", stream.c_str(), group.c_str()));
+        long long n = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
+        if (r) freeReplyObject(r);
+        return n;
+    }
+
+private:
+    redisContext* c_;
+};
+
+// Waits until the consumer has stored up to `last_id` (bounded).
+bool wait_stored(const std::string& stream, const std::string& consumer, const std::string& last_id, int seconds,
+                 test::child_process* p = nullptr) {
+    const auto dash = last_id.find('-');
+    const std::string ms = last_id.substr(0, dash), seq = last_id.substr(dash + 1);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+        if (p && !p->running()) return false;
+        try {
+            if (scalar("SELECT count(*) FROM stream_state WHERE stream = $1 AND consumer = $2 AND last_ms = $3 AND last_seq = $4",
+                       {stream, consumer, ms, seq}) == "1")
+                return true;
+        } catch (const std::exception&) {
+            // PostgreSQL restarting: ask again.
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+
+// The rollups an independent reading of the records gives: per (account
+// without its prefix, worker, minute): accepted, rejected, the six rejected
+// columns, blocks, work. Repeated uids count once.
+using rollup_key = std::tuple<std::string, std::string, std::int64_t>;
+struct rollup {
+    long long accepted = 0, rejected = 0, by_code[6] = {0, 0, 0, 0, 0, 0}, blocks = 0;
+    uint256 work;
+    bool operator==(const rollup& o) const {
+        return accepted == o.accepted && rejected == o.rejected && std::equal(by_code, by_code + 6, o.by_code) &&
+               blocks == o.blocks && work == o.work;
+    }
+};
+
+std::string strip_prefix(const std::string& account) { return account.substr(account.find('-') + 1); }
+
+std::map<rollup_key, rollup> expected_rollups(const std::vector<record>& rs) {
+    std::map<rollup_key, rollup> out;
+    std::set<std::string> seen;
+    for (const auto& r : rs) {
+        if (!seen.insert(field(r, "uid")).second) continue;
+        const std::int64_t minute = std::stoll(field(r, "time_ms")) / 60000 * 60;
+        auto& x = out[{strip_prefix(field(r, "account")), field(r, "worker"), minute}];
+        if (field(r, "accepted") == "1") {
+            ++x.accepted;
+            x.work += work_from_target(*uint256::from_hex(field(r, "target")));
+        } else {
+            ++x.rejected;
+            const int code = std::stoi(field(r, "code"));
+            // columns: other (20 and unknown), stale 21, duplicate 22, low difficulty 23, unauthorized 24, not subscribed 25
+            ++x.by_code[code >= 21 && code <= 25 ? code - 20 : 0];
+        }
+        if (field(r, "block") == "1") ++x.blocks;
+    }
+    return out;
+}
+
+std::map<rollup_key, rollup> stored_rollups(const std::string& prefix) {
+    std::map<rollup_key, rollup> out;
+    for (const auto& row : query("SELECT account, worker, extract(epoch FROM minute)::bigint, accepted, rejected, "
+                                 "rejected_other, rejected_stale, rejected_duplicate, rejected_low_difficulty, "
+                                 "rejected_unauthorized, rejected_not_subscribed, blocks, work::text "
+                                 "FROM share_minutes WHERE account LIKE $1",
+                                 {prefix + "-%"})) {
+        auto& x = out[{strip_prefix(row[0]), row[1], std::stoll(row[2])}];
+        x.accepted = std::stoll(row[3]);
+        x.rejected = std::stoll(row[4]);
+        for (int i = 0; i < 6; ++i) x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
+        x.blocks = std::stoll(row[11]);
+        // numeric as decimal text -> uint256
+        uint256 w;
+        for (char c : row[12]) w = w * uint256(10) + uint256(static_cast<std::uint64_t>(c - '0'));
+        x.work = w;
+    }
+    return out;
+}
+
+// A canonical dump of a prefix's shares (uid and account without the prefix).
+std::vector<std::vector<std::string>> shares_dump(const std::string& prefix) {
+    return query("SELECT substr(uid, length($1) + 2), substr(account, length($1) + 2), worker, time, accepted, code, "
+                 "target, work::text, block, reason FROM shares WHERE uid LIKE $1 || ':%' ORDER BY 1",
+                 {prefix});
+}
+
+void migrate_once() {
+    auto r = accountd({"migrate", "--config", write_config("unused", "migrate")});
+    ASSERT_EQ(r.code, 0) << r.out;
+}
+
+// ---------------------------------------------------------------------------
+
+TEST(accountd, migrations_apply_once_and_refuse_an_edited_file) {
+    // Before any migration, commands that need the schema refuse and say what to run.
+    auto early = accountd({"account", "list", "--config", write_config("unused", "migrate")});
+    EXPECT_EQ(early.code, 1);
+    EXPECT_NE(early.out.find("run `bmm-accountd migrate`"), std::string::npos) << early.out;
+    migrate_once();
+    const std::string count = scalar("SELECT count(*) FROM schema_migrations");
+    EXPECT_GE(std::stoi(count), 3);
+    auto again = accountd({"migrate", "--config", write_config("unused", "migrate")});
+    ASSERT_EQ(again.code, 0) << again.out;
+    EXPECT_NE(again.out.find("0 applied now"), std::string::npos) << again.out;
+    EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), count);
+
+    // An applied migration edited afterwards: refused, with the file named, nothing applied.
+    const std::string edited = st().dir() + "/sql-edited";
+    std::filesystem::remove_all(edited);
+    std::filesystem::copy(sql_dir(), edited);
+    { std::ofstream(edited + "/0002_shares.sql", std::ios::app) << "\n-- an edit\n"; }
+    { std::ofstream(edited + "/0999_never.sql") << "CREATE TABLE must_not_exist (x int);\n"; }
+    auto refused = accountd({"migrate", "--config", write_config("unused", "migrate"), "--sql-dir", edited});
+    EXPECT_EQ(refused.code, 1) << refused.out;
+    EXPECT_NE(refused.out.find("0002_shares.sql was changed after it was applied"), std::string::npos) << refused.out;
+    EXPECT_EQ(scalar("SELECT to_regclass('must_not_exist') IS NULL"), "t");
+    EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), count);
+    auto list_edited = accountd({"account", "list", "--config", write_config("unused", "migrate"), "--sql-dir", edited});
+    EXPECT_EQ(list_edited.code, 1);
+    EXPECT_NE(list_edited.out.find("0002_shares.sql differs"), std::string::npos) << list_edited.out;
+
+    // A migration that fails is rolled back whole and not recorded.
+    std::filesystem::remove_all(edited);
+    std::filesystem::copy(sql_dir(), edited);
+    { std::ofstream(edited + "/0998_broken.sql") << "CREATE TABLE half_made (x int);\nSELECT no_such_function();\n"; }
+    auto broken = accountd({"migrate", "--config", write_config("unused", "migrate"), "--sql-dir", edited});
+    EXPECT_EQ(broken.code, 1);
+    EXPECT_NE(broken.out.find("0998_broken.sql failed and was rolled back"), std::string::npos) << broken.out;
+    EXPECT_EQ(scalar("SELECT to_regclass('half_made') IS NULL"), "t");
+    EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), count);
+}
+
+TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids) {
+    migrate_once();
+    const std::string stream = "bmm:test:equal";
+    auto shares = make_shares("eq", 6000, 1);
+    // bmm-stratum's at-least-once delivery: 300 records sent again (same
+    // uid, same line, new stream id), some far later.
+    std::vector<record> all = shares;
+    for (int i = 0; i < 300; ++i) all.push_back(shares[static_cast<std::size_t>(i * 17)]);
+    record blk = {{"type", "block"},      {"instance", "7"},     {"coin", "LTC"},   {"height", "433"},
+                  {"hash", std::string(64, 'a')}, {"account", "eq-acc1"}, {"worker", "rig0"}, {"job", "5f"},
+                  {"reward", "1250000000"}, {"accepted", "1"},    {"answer", "null"}, {"time_ms", std::to_string(k_base_ms)},
+                  {"uid", "eq:7:1700000000:block1"}};
+    all.push_back(blk);
+    all.push_back(blk);  // a repeat of the block record too
+    record bad_time = shares[0];
+    for (auto& [k, v] : bad_time) {
+        if (k == "time_ms") v = "not a time";
+        if (k == "uid") v = "eq:bad:1";
+    }
+    all.push_back(bad_time);
+    all.push_back({{"type", "mystery"}, {"uid", "eq:bad:2"}});
+    redis rd;
+    const std::string last = rd.xadd(stream, all);
+
+    const std::string cfg = write_config(stream, "equal");
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/equal.log");
+    ASSERT_TRUE(wait_stored(stream, "equal", last, 120, &p)) << test::read_text(st().dir() + "/accountd/equal.log");
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0) << "SIGTERM must end it cleanly";
+    EXPECT_EQ(rd.pending(stream, "accountd"), 0) << "every entry is acknowledged after its commit";
+
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%'"), "6000");
+    const auto want = expected_rollups(std::vector<record>(all.begin(), all.begin() + 6300));
+    const auto got = stored_rollups("eq");
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "share_minutes differ from the records";
+    EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1");
+    EXPECT_EQ(scalar("SELECT reward FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1250000000");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "2");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error LIKE '%time_ms%'", {stream}), "1");
+    // The tab in the reason survived COPY's text format.
+    EXPECT_EQ(scalar("SELECT count(DISTINCT reason) FROM shares WHERE uid LIKE 'eq:%' AND NOT accepted"),
+              "1");
+    EXPECT_EQ(scalar("SELECT min(reason) FROM shares WHERE uid LIKE 'eq:%' AND NOT accepted"), "rejected\twith a tab");
+    // Two daily partitions (the records cross midnight UTC).
+    EXPECT_EQ(scalar("SELECT count(*) FROM pg_class WHERE relname IN ('shares_20260301', 'shares_20260302')"), "2");
+    // The per-account view adds up the workers.
+    EXPECT_EQ(scalar("SELECT sum(accepted) FROM account_minutes WHERE account LIKE 'eq-%'"),
+              scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND accepted"));
+
+    // Running again over the same stream stores nothing new.
+    const std::string before = scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'");
+    rd.xadd(stream, std::vector<record>(shares.begin(), shares.begin() + 50));  // and 50 more repeats
+    test::child_process p2({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/equal2.log");
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    EXPECT_EQ(p2.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending(stream, "accountd"), 0);
+    EXPECT_EQ(scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'"),
+              before);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%'"), "6000");
+}
+
+TEST(accountd, kill_9_at_random_moments_changes_nothing) {
+    migrate_once();
+    constexpr int n = 200000;
+    redis rd;
+    // Run A: the same records, uninterrupted.
+    auto a = make_shares("ka", n, 7);
+    for (int i = 0; i < 2000; ++i) a.push_back(a[static_cast<std::size_t>(i * 97)]);
+    const std::string last_a = rd.xadd("bmm:test:ka", a);
+    {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:ka", "ka", 5000)},
+                              st().dir() + "/accountd/ka.log");
+        ASSERT_TRUE(wait_stored("bmm:test:ka", "ka", last_a, 300, &p)) << test::read_text(st().dir() + "/accountd/ka.log");
+        EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    }
+    // Run B: the same records, killed with SIGKILL at random moments.
+    auto b = make_shares("kb", n, 7);
+    for (int i = 0; i < 2000; ++i) b.push_back(b[static_cast<std::size_t>(i * 97)]);
+    const std::string last_b = rd.xadd("bmm:test:kb", b);
+    const std::string cfg_b = write_config("bmm:test:kb", "kb", 5000);
+    std::mt19937 rng(12345);
+    int kills = 0;
+    for (int round = 0; round < 8; ++round) {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kb.log");
+        std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 900));
+        if (!p.running()) break;
+        p.signal(SIGKILL);
+        p.wait(5000);
+        ++kills;
+    }
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kb.log");
+    ASSERT_TRUE(wait_stored("bmm:test:kb", "kb", last_b, 300, &p)) << test::read_text(st().dir() + "/accountd/kb.log");
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_GE(kills, 4) << "the ingest ended before most kills: the test proves little";
+    EXPECT_EQ(rd.pending("bmm:test:kb", "accountd"), 0);
+
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'kb:%'"), std::to_string(n));
+    EXPECT_TRUE(stored_rollups("kb") == stored_rollups("ka")) << "rollups after kills differ from the uninterrupted run";
+    EXPECT_TRUE(stored_rollups("ka") == expected_rollups(a)) << "the uninterrupted run differs from the records";
+    EXPECT_TRUE(shares_dump("kb") == shares_dump("ka")) << "shares after kills differ from the uninterrupted run";
+}
+
+TEST(accountd, redis_and_postgresql_restarts_lose_nothing) {
+    migrate_once();
+    constexpr int n = 60000;
+    redis rd0;
+    auto rs = make_shares("rs", n, 3);
+    const std::string last = rd0.xadd("bmm:test:rs", rs);
+    const std::string cfg = write_config("bmm:test:rs", "rs", 1000);
+    const std::string log = st().dir() + "/accountd/rs.log";
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    const std::string up = "bash '" + st().source_dir() + "/deploy/stack.sh' up --dir '" + st().dir() + "' > /dev/null 2>&1";
+    // Redis goes away and comes back (its append-only file keeps the stream and the group).
+    test::run_capture("redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " shutdown 2>&1");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    ASSERT_EQ(std::system(up.c_str()), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // PostgreSQL stops at once (as in a crash) and comes back.
+    test::run_capture("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D '" + st().dir() +
+                      "/pg/data' -m immediate stop 2>&1");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    ASSERT_EQ(std::system(up.c_str()), 0);
+    ASSERT_TRUE(wait_stored("bmm:test:rs", "rs", last, 300, &p)) << test::read_text(log);
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    const std::string text = test::read_text(log);
+    EXPECT_NE(text.find("retrying in"), std::string::npos) << "the outages were not noticed:\n" << text;
+    EXPECT_NE(text.find("ingest resumed"), std::string::npos) << text;
+    redis rd;
+    EXPECT_EQ(rd.pending("bmm:test:rs", "accountd"), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'rs:%'"), std::to_string(n));
+    EXPECT_TRUE(stored_rollups("rs") == expected_rollups(rs));
+}
+
+TEST(accountd, account_commands_check_addresses) {
+    migrate_once();
+    const std::string cfg = write_config("unused", "accounts");
+    const std::string a1 = st().cli("-rpcwallet=pool getnewaddress"), a2 = st().cli("-rpcwallet=pool getnewaddress"),
+                      a3 = st().cli("-rpcwallet=pool getnewaddress");
+    ASSERT_EQ(a1.rfind("rltc1", 0), 0u) << a1;
+
+    auto r = accountd({"account", "create", "alice", "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = accountd({"account", "create", "alice", "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
+    r = accountd({"account", "create", "al ice", "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("only letters, digits"), std::string::npos) << r.out;
+
+    // A bad coin address: the node's validateaddress refuses it; nothing is stored.
+    std::string bad = a1;
+    bad.back() = bad.back() == 'q' ? 'p' : 'q';
+    r = accountd({"account", "bind", "alice", "LTC", bad, "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("is not a valid LTC address"), std::string::npos) << r.out;
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = 'alice'"), "0");
+    r = accountd({"account", "bind", "alice", "LTC", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "--config", cfg});  // mainnet BTC
+    EXPECT_EQ(r.code, 1) << r.out;
+
+    r = accountd({"account", "bind", "alice", "LTC", a1, "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "1000000");
+    // A second wallet needs its share; the first one is scaled to the rest.
+    r = accountd({"account", "bind", "alice", "LTC", a2, "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("--share"), std::string::npos) << r.out;
+    r = accountd({"account", "bind", "alice", "LTC", a2, "--share", "300000", "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = accountd({"account", "bind", "alice", "LTC", a3, "--share", "333333", "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(scalar("SELECT sum(share_ppm) FROM wallets WHERE account = 'alice' AND currency = 'LTC'"), "1000000");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a3}), "333333");
+    // a1:a2 stay 7:3 of the remaining 666667 (largest remainder: 466667 / 200000).
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "466667");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a2}), "200000");
+    r = accountd({"account", "bind", "alice", "LTC", a2, "--share", "1", "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("already bound"), std::string::npos) << r.out;
+
+    // BMM: ERC-20 addresses with the EIP-55 checksum.
+    r = accountd({"account", "bind", "alice", "BMM", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("EIP-55"), std::string::npos) << r.out;
+    r = accountd({"account", "bind", "alice", "bmm", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(scalar("SELECT address FROM wallets WHERE account = 'alice' AND currency = 'BMM'"),
+              "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+
+    r = accountd({"account", "list", "alice", "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find(a3 + "\t333333 ppm"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\t1000000 ppm"), std::string::npos) << r.out;
+
+    // Unbinding gives the freed share to the others, in proportion.
+    r = accountd({"account", "unbind", "alice", "LTC", a3, "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "700000");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a2}), "300000");
+    r = accountd({"account", "unbind", "alice", "LTC", a3, "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("is not bound"), std::string::npos) << r.out;
+    r = accountd({"account", "bind", "nobody", "LTC", a1, "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("account create nobody"), std::string::npos) << r.out;
+
+    // The database itself refuses shares that do not add up.
+    auto c = db();
+    EXPECT_FALSE(c.exec("UPDATE wallets SET share_ppm = 1 WHERE account = 'alice' AND address = $1", {a1}).ok());
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "700000");
+
+    // A username that is a bare payout address makes its account on first use;
+    // a plain name that is not an address makes none.
+    const std::string a4 = st().cli("-rpcwallet=pool getnewaddress");
+    auto s = make_shares("auto", 3, 9);
+    for (auto& [k, v] : s[0])
+        if (k == "account") v = a4;
+    for (auto& [k, v] : s[1])
+        if (k == "account") v = "0xde709f2102306220921060314715629080e2fb77";
+    redis rd;
+    const std::string last = rd.xadd("bmm:test:auto", s);
+    test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:auto", "auto")},
+                          st().dir() + "/accountd/auto.log");
+    ASSERT_TRUE(wait_stored("bmm:test:auto", "auto", last, 60, &p)) << test::read_text(st().dir() + "/accountd/auto.log");
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(scalar("SELECT kind FROM accounts WHERE name = $1", {a4}), "address");
+    EXPECT_EQ(scalar("SELECT currency || ' ' || address || ' ' || share_ppm FROM wallets WHERE account = $1", {a4}),
+              "LTC " + a4 + " 1000000");
+    EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = "
+                     "'0xde709f2102306220921060314715629080e2fb77'"),
+              "BMM 1000000");
+    EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = $1", {field(s[2], "account")}), "0");
+}
+
+
+TEST(accountd, old_share_partitions_are_dropped_whole_and_rollups_stay) {
+    migrate_once();
+    // Records of 2025-01-01 (older than every other test's), stored, then that day dropped.
+    auto rs = make_shares("old", 500, 5);
+    for (auto& r : rs)
+        for (auto& [k, v] : r)
+            if (k == "time_ms") v = std::to_string(1735689600000LL + (std::stoll(v) - k_base_ms));
+    redis rd;
+    const std::string last = rd.xadd("bmm:test:old", rs);
+    test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:old", "old")},
+                          st().dir() + "/accountd/old.log");
+    ASSERT_TRUE(wait_stored("bmm:test:old", "old", last, 60, &p)) << test::read_text(st().dir() + "/accountd/old.log");
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares_20250101"), "500");
+    EXPECT_EQ(scalar("SELECT string_agg(p, ',') FROM bmm_drop_share_partitions_before('2025-01-02') p"), "shares_20250101");
+    EXPECT_EQ(scalar("SELECT to_regclass('shares_20250101') IS NULL"), "t");
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'old:%'"), "0");
+    EXPECT_TRUE(stored_rollups("old") == expected_rollups(rs)) << "rollups must outlive the raw shares";
+    EXPECT_EQ(scalar("SELECT count(*) FROM bmm_drop_share_partitions_before('2025-01-02')"), "0");
+}
+
+TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
+    migrate_once();
+    // Two bmm-accountd processes in one consumer group (the scale-out path),
+    // deleting entries once stored: each entry is stored once by one of them.
+    constexpr int n = 30000;
+    auto rs = make_shares("two", n, 11);
+    for (int i = 0; i < 500; ++i) rs.push_back(rs[static_cast<std::size_t>(i * 41)]);  // repeats of a uid
+    redis rd;
+    const std::string extra = "delete_acked = true\n";
+    test::child_process a({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:two", "two-a", 1000, extra)},
+                          st().dir() + "/accountd/two-a.log");
+    test::child_process b({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:two", "two-b", 1000, extra)},
+                          st().dir() + "/accountd/two-b.log");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    rd.xadd("bmm:test:two", rs);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (rd.length("bmm:test:two") != 0 && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(rd.length("bmm:test:two"), 0) << "every entry is deleted once stored";
+    EXPECT_EQ(a.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(b.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending("bmm:test:two", "accountd"), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'two:%'"), std::to_string(n));
+    EXPECT_TRUE(stored_rollups("two") == expected_rollups(rs));
+    EXPECT_EQ(scalar("SELECT sum(entries) FROM stream_state WHERE stream = 'bmm:test:two'"), std::to_string(rs.size()));
+    EXPECT_EQ(scalar("SELECT count(*) FROM stream_state WHERE stream = 'bmm:test:two' AND entries > 0"), "2")
+        << "both consumers took part";
+}
+
+TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
+    migrate_once();
+    // The real pool on the regtest node, writing its own stream.
+    const std::string stream = "bmm:test:pool", dir = st().dir() + "/pool";
+    std::filesystem::create_directories(dir);
+    int port = 0;
+    for (int p = 34000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
+        if (test::port_free(p)) port = p;
+    {
+        std::ofstream f(dir + "/bmm-stratum.toml");
+        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
+          << st().setting("BMM_POOL_ADDRESS") << "\"\n[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL")
+          << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER") << "\"\npassword = \""
+          << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\nrules = [\"mweb\", \"segwit\"]\n"
+          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+          << "\"\nspool_dir = \"" << dir << "/spool\"\n[[port]]\nhost = \"127.0.0.1\"\nport = " << port
+          << "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    }
+    test::child_process pool({bin("bmm-stratum"), "--config", dir + "/bmm-stratum.toml"}, dir + "/bmm-stratum.log");
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (test::port_free(port)) {
+        ASSERT_TRUE(pool.running() && std::chrono::steady_clock::now() < end) << test::read_text(dir + "/bmm-stratum.log");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const std::string address = st().cli("-rpcwallet=pool getnewaddress");
+    const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
+    for (const std::string& user : {std::string("carol.rig1"), std::string("carol.rig2"), address}) {
+        test::child_process miner({bin("bmm-miner"), "--url", url, "--user", user, "--shares", "8", "--seconds", "60",
+                                   "--quiet"},
+                                  dir + "/miner.log");
+        EXPECT_EQ(miner.wait(90000), 0) << test::read_text(dir + "/miner.log");
+    }
+    // The sink publishes from its journal a moment later; then the pool stops.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_EQ(pool.stop(SIGTERM, 20000), 0);
+
+    redis rd;
+    std::string last;
+    const auto records = rd.xrange(stream, &last);
+    ASSERT_FALSE(records.empty());
+    test::child_process acc({bin("bmm-accountd"), "run", "--config", write_config(stream, "pool")},
+                            st().dir() + "/accountd/pool.log");
+    ASSERT_TRUE(wait_stored(stream, "pool", last, 60, &acc)) << test::read_text(st().dir() + "/accountd/pool.log");
+    EXPECT_EQ(acc.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending(stream, "accountd"), 0);
+
+    // Shares: rollups equal an independent reading of the stream.
+    std::vector<record> shares;
+    std::size_t blocks = 0;
+    for (const auto& r : records) {
+        if (field(r, "type") == "share") {
+            record x = r;
+            for (auto& [k, v] : x)  // strip_prefix() cuts up to the first '-': give every account one
+                if (k == "account") v = "p-" + v;
+            shares.push_back(x);
+        } else {
+            ASSERT_EQ(field(r, "type"), "block");
+            ++blocks;
+        }
+    }
+    EXPECT_GE(shares.size(), 24u);
+    EXPECT_GE(blocks, 1u);
+    auto want = expected_rollups(shares);
+    std::map<rollup_key, rollup> got;
+    for (const auto& row : query("SELECT account, worker, extract(epoch FROM minute)::bigint, accepted, rejected, "
+                                 "rejected_other, rejected_stale, rejected_duplicate, rejected_low_difficulty, "
+                                 "rejected_unauthorized, rejected_not_subscribed, blocks, work::text "
+                                 "FROM share_minutes WHERE account IN ('carol', $1)",
+                                 {address})) {
+        auto& x = got[{row[0], row[1], std::stoll(row[2])}];
+        x.accepted = std::stoll(row[3]);
+        x.rejected = std::stoll(row[4]);
+        for (int i = 0; i < 6; ++i) x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
+        x.blocks = std::stoll(row[11]);
+        uint256 w;
+        for (char c : row[12]) w = w * uint256(10) + uint256(static_cast<std::uint64_t>(c - '0'));
+        x.work = w;
+    }
+    EXPECT_TRUE(got == want) << "share_minutes differ from the stream bmm-stratum wrote";
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE account IN ('carol', $1)", {address}),
+              std::to_string(shares.size()));
+    EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE account IN ('carol', $1)", {address}),
+              std::to_string(blocks));
+    // Every found block the node accepted is in the node's chain.
+    for (const auto& row : query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address}))
+        EXPECT_EQ(st().cli("getblockheader " + row[0] + " | grep -c '\"hash\"'"), "1") << row[0];
+    // The address username made its account; carol (a plain name) did not.
+    EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = $1", {address}), "LTC 1000000");
+    EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = 'carol'"), "0");
+}
+
+}  // namespace
+}  // namespace bmm::accounting
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    ::testing::AddGlobalTestEnvironment(new bmm::test::stack_environment);
+    return RUN_ALL_TESTS();
+}

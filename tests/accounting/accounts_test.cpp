@@ -1,0 +1,49 @@
+// The pure parts of accounts.cpp: names and the largest-remainder split that
+// keeps wallet shares adding up to 1,000,000.
+#include "bmm/accounting/accounts.hpp"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <random>
+
+namespace bmm::accounting {
+namespace {
+
+TEST(accounts, names) {
+    EXPECT_TRUE(check_account_name("alice").ok());
+    EXPECT_TRUE(check_account_name("a_b-9").ok());
+    EXPECT_FALSE(check_account_name("").ok());
+    EXPECT_FALSE(check_account_name("a.b").ok());  // the '.' starts the worker name
+    EXPECT_FALSE(check_account_name("a b").ok());
+    EXPECT_FALSE(check_account_name(std::string(129, 'a')).ok());
+}
+
+TEST(accounts, largest_remainder_split_examples) {
+    // 666,667 over 7:3 -> 466,666.9 and 200,000.1: the remainder unit goes to the first.
+    EXPECT_EQ(split_largest_remainder(666667, {700000, 300000}), (std::vector<std::int64_t>{466667, 200000}));
+    // Equal remainders: the lower index (the address that sorts first) wins.
+    EXPECT_EQ(split_largest_remainder(1000000, {1, 1, 1}), (std::vector<std::int64_t>{333334, 333333, 333333}));
+    EXPECT_EQ(split_largest_remainder(10, {0, 0}), (std::vector<std::int64_t>{0, 0}));  // nothing to weigh by
+    EXPECT_EQ(split_largest_remainder(0, {5, 7}), (std::vector<std::int64_t>{0, 0}));
+}
+
+TEST(accounts, largest_remainder_split_adds_up_and_stays_within_one_unit) {
+    std::mt19937 rng(42);
+    for (int round = 0; round < 2000; ++round) {
+        const std::size_t n = 1 + rng() % 8;
+        std::vector<std::int64_t> w(n);
+        for (auto& x : w) x = 1 + static_cast<std::int64_t>(rng() % 1000000);
+        const std::int64_t total = static_cast<std::int64_t>(rng() % 1000001);
+        const auto parts = split_largest_remainder(total, w);
+        const std::int64_t sum = std::accumulate(w.begin(), w.end(), std::int64_t{0});
+        EXPECT_EQ(std::accumulate(parts.begin(), parts.end(), std::int64_t{0}), total);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::int64_t floor_part = total * w[i] / sum;
+            EXPECT_TRUE(parts[i] == floor_part || parts[i] == floor_part + 1);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace bmm::accounting
