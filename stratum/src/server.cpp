@@ -430,10 +430,20 @@ void handle_configure(session* s, const request& r) {
         std::string_view name;
         if (e.get(name)) continue;
         if (name == "version-rolling") {
+            // BIP310: the mask is hex, up to 8 digits; anything else (signs,
+            // spaces, "0x", more than 32 bits) refuses version rolling.
             std::string_view mask_hex;
             std::uint32_t miner_mask = 0xffffffffu;
-            if (opts["version-rolling.mask"].get(mask_hex) == simdjson::SUCCESS)
-                miner_mask = static_cast<std::uint32_t>(std::strtoul(std::string(mask_hex).c_str(), nullptr, 16));
+            bool mask_ok = true;
+            if (opts["version-rolling.mask"].get(mask_hex) == simdjson::SUCCESS) {
+                mask_ok = !mask_hex.empty() && mask_hex.size() <= 8 &&
+                          parse_be32_hex(std::string(8 - mask_hex.size(), '0').append(mask_hex), miner_mask);
+            }
+            if (!mask_ok) {
+                s->version_mask = 0;
+                add("\"version-rolling\":false");
+                continue;
+            }
             s->version_mask = s->loop->srv->config().version_mask & miner_mask;
             add("\"version-rolling\":true,\"version-rolling.mask\":\"" + be32_hex(s->version_mask) + "\"");
         } else if (name == "minimum-difficulty") {

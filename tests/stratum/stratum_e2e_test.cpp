@@ -221,6 +221,28 @@ TEST_F(stratum_e2e, every_rejection_path_gives_the_exact_error) {
     await_new_tip(c, prev);
 }
 
+TEST_F(stratum_e2e, version_rolling_masks_are_read_as_bip310_hex_only) {
+    // The pool's mask is 1fffe000 (deploy default); the answer is the intersection.
+    const std::pair<const char*, const char*> cases[] = {
+        {"ffffffff", R"("version-rolling":true,"version-rolling.mask":"1fffe000")"},
+        {"00ffe000", R"("version-rolling":true,"version-rolling.mask":"00ffe000")"},
+        {"ffe000", R"("version-rolling":true,"version-rolling.mask":"00ffe000")"},
+        {"-1", R"("version-rolling":false)"},
+        {"0x1fffe000", R"("version-rolling":false)"},
+        {" 1fffe000", R"("version-rolling":false)"},
+        {"1fffe0000", R"("version-rolling":false)"},
+        {"", R"("version-rolling":false)"},
+    };
+    for (const auto& [mask, expected] : cases) {
+        test::stratum_client c(g_pool->port);
+        auto r = c.reply(c.request("mining.configure",
+                                   std::string(R"([["version-rolling"],{"version-rolling.mask":")") + mask + "\"}]"));
+        ASSERT_TRUE(r.received) << mask;
+        EXPECT_TRUE(r.ok) << r.raw;
+        EXPECT_NE(r.result.find(expected), std::string::npos) << "mask '" << mask << "': " << r.raw;
+    }
+}
+
 TEST_F(stratum_e2e, a_new_block_reaches_miners_as_clean_jobs_and_old_shares_are_stale) {
     test::stratum_client c(g_pool->port);
     std::string why;
