@@ -820,8 +820,17 @@ void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
         L.job_order.pop_front();
     }
     L.current = j;
-    for (session* s : L.sessions)
-        if (s->subscribed && !s->workers.empty()) send_job(s, j, clean);
+    const auto began = clock_type::now();
+    std::size_t sent = 0;
+    for (session* s : L.sessions) {
+        if (!s->subscribed || s->workers.empty()) continue;
+        send_job(s, j, clean);
+        ++sent;
+    }
+    const double took = std::chrono::duration<double>(clock_type::now() - began).count();
+    L.metrics->job_broadcast_seconds.observe(took);
+    log::debug("stratum", "loop {}: job {}{} written to {} miners in {:.1f} ms", L.index, j->id,
+               clean ? " (clean)" : "", sent, took * 1000);
 }
 
 void begin_stop(loop_ctx& L);
@@ -1046,6 +1055,7 @@ metrics::server_snapshot server::metrics_snapshot() const {
         snap.verify_batch_seconds.merge(m.verify_batch_seconds.snapshot());
         snap.verify_share_seconds.merge(m.verify_share_seconds.snapshot());
         snap.batch_shares.merge(m.batch_shares.snapshot());
+        snap.job_broadcast_seconds.merge(m.job_broadcast_seconds.snapshot());
         m.add_hashrates(now, workers, port_rates);
     }
     for (std::size_t i = 0; i < snap.ports.size(); ++i) snap.ports[i].hashrate = port_rates[i];

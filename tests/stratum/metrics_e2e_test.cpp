@@ -345,6 +345,12 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     EXPECT_EQ(s.at("bmm_stratum_verify_share_seconds_bucket", "le=\"+Inf\""),
               s.at("bmm_stratum_verify_share_seconds_count"));
     EXPECT_GT(s.at("bmm_stratum_verify_batch_seconds_sum"), 0);
+    // New tips mean new jobs: every loop wrote each one to its miners.
+    if (node_accepted > 0) {
+        EXPECT_GT(s.at("bmm_stratum_job_broadcast_seconds_count"), before.at("bmm_stratum_job_broadcast_seconds_count"));
+    }
+    EXPECT_EQ(s.at("bmm_stratum_job_broadcast_seconds_bucket", "le=\"+Inf\""),
+              s.at("bmm_stratum_job_broadcast_seconds_count"));
     EXPECT_GT(s.at("bmm_stratum_longpoll_answer_unix_ms", node), 0);
     EXPECT_EQ(s.at("bmm_stratum_template_height", node), static_cast<double>(block_count() + 1));
 }
