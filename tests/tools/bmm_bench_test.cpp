@@ -11,6 +11,7 @@
 // The bench's speed is not asserted (it is a benchmark tool); each run is a
 // few seconds, bounded by --duration and the test's own waits.
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 
@@ -25,49 +26,8 @@
 namespace bmm::test {
 namespace {
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
-
-struct pool_process {
-    std::string dir, config, log;
-    int port = 0;
-    std::string stream = "bmm:shares:bench-test";
-    std::unique_ptr<child_process> proc;
-
-    void start() {
-        auto& st = stack_environment::get();
-        dir = st.dir() + "/bench-pool";
-        std::filesystem::create_directories(dir);
-        config = dir + "/bmm-stratum.toml";
-        log = dir + "/bmm-stratum.log";
-        for (int p = 41000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
-            if (port_free(p)) port = p;
-        std::ofstream f(config);
-        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
-          << st.setting("BMM_POOL_ADDRESS") << "\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"${BMM_NODE_RPC_USER}\"\n"
-          << "password = \"${BMM_NODE_RPC_PASSWORD}\"\ntemplate_refresh_seconds = 30\npoll_seconds = 0.2\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-          << "\"\nspool_dir = \"" << dir << "/spool\"\n"
-          << "[log]\nlevel = \"info\"\n"
-          << "[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.001\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n"
-          << "target_share_seconds = 5\nretarget_seconds = 600\n";
-        f.close();
-        proc = std::make_unique<child_process>(
-            std::vector<std::string>{bin("bmm-stratum"), "--config", config}, log,
-            std::map<std::string, std::string>{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
-                                               {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (port_free(port)) {
-            if (!proc->running() || std::chrono::steady_clock::now() > end)
-                throw std::runtime_error("bmm-stratum did not start; its log:\n" + read_text(log));
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    }
-};
+using test::bin;
+using test::pool_process;
 
 pool_process* g_pool = nullptr;
 
@@ -158,9 +118,14 @@ class bmm_bench : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g_pool = new pool_process;
-        g_pool->start();
+        test::pool_options o;
+        o.name = "bench-pool";
+        o.stream = "bmm:shares:bench-test";
+        o.ports = {test::free_port_near(41000)};
+        g_pool->start(o);
     }
     static void TearDownTestSuite() {
+        if (g_pool) g_pool->stop();
         delete g_pool;
         g_pool = nullptr;
     }
