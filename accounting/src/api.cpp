@@ -489,8 +489,8 @@ std::string ledger_json(snapshot& db, const std::string& name, long long limit, 
     auto r = db.run(
         "SELECT id, bmm_api_time(created_at), kind, reference, currency, amount::text, debit, credit"
         " FROM ledger_transfers WHERE (debit IN ($1, $2) OR credit IN ($1, $2))"
-        " AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::text))"
-        " ORDER BY created_at DESC, id DESC LIMIT $5::bigint",
+        " AND ($3::timestamptz IS NULL OR (created_at, id COLLATE \"C\") < ($3::timestamptz, $4::text COLLATE \"C\"))"
+        " ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $5::bigint",
         {avail, imm, t, id, std::to_string(limit)});
     json j;
     j.begin_object().key("account").str(name).key("transfers").begin_array();
