@@ -10,6 +10,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 
+#include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
 #include "bmm/accounting/ledger.hpp"
 #include "bmm/accounting/ledger_pg.hpp"
@@ -49,7 +50,7 @@ int free_port(int from) {
     throw std::runtime_error("no free loopback port");
 }
 
-std::string write_config(const std::string& tag, int api_port) {
+std::string write_config(const std::string& tag, int api_port, int statement_timeout_ms = 5000) {
     const std::string dir = st().dir() + "/api";
     std::filesystem::create_directories(dir);
     const std::string path = dir + "/" + tag + ".toml";
@@ -59,7 +60,7 @@ std::string write_config(const std::string& tag, int api_port) {
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
       << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"api-test\"\n"
       << "group = \"accountd\"\nconsumer = \"" << tag << "\"\n"
-      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port << "\nthreads = 2\nstatement_timeout_ms = 5000\n"
+      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port << "\nthreads = 2\nstatement_timeout_ms = " << statement_timeout_ms << "\n"
       << "connection_timeout_s = 3\n"
       << "[log]\nlevel = \"info\"\n";
     return path;
@@ -618,6 +619,7 @@ TEST_F(api_test, bad_requests_get_clear_errors) {
                                   std::string("GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nX: ") + std::string(200000, 'a') +
                                       "\r\n\r\n"}) {
         auto r = raw_request(g->port, bad);
+        std::printf("malformed request %s... -> %d\n", bad.substr(0, bad.find('\r')).substr(0, 40).c_str(), r.status);
         EXPECT_TRUE(r.status == 0 || (r.status >= 400 && r.status < 600)) << bad.substr(0, 40) << " -> " << r.status;
     }
     // A client that connects and sends nothing does not hold up others, and is dropped.
@@ -643,6 +645,48 @@ TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
     ss << f.rdbuf();
     EXPECT_EQ(r.body, ss.str());  // served exactly as written
     EXPECT_EQ(request(g->port, "GET", "/?account=alice").status, 200);
+}
+
+TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
+    // A second server with a 300 ms statement timeout; the test holds a lock on
+    // blocks, so reading it waits until the timeout cancels the query.
+    const int port = free_port(g->port + 100);
+    test::child_process api({bin("bmm-accountd"), "api", "--config", write_config("slow", port, 300)},
+                            st().dir() + "/api/slow.log");
+    int status = 0;
+    for (int i = 0; i < 250 && status != 200; ++i) {
+        status = request(port, "GET", "/api/v1/blocks").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(status, 200);
+    exec_ok("BEGIN; LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE");
+    auto slow = request(port, "GET", "/api/v1/blocks");
+    exec_ok("ROLLBACK");
+    EXPECT_EQ(slow.status, 503);
+    EXPECT_NE(slow.body.find("statement_timeout_ms"), std::string::npos) << slow.body;
+    EXPECT_EQ(request(port, "GET", "/api/v1/blocks").status, 200);
+    EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
+}
+
+TEST(api_config, the_api_section) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto none = parse_accountd_config(base, "a.toml");
+    ASSERT_TRUE(none.ok()) << none.error_message();
+    EXPECT_FALSE(none->api.present);  // `run` serves no API without the section
+    EXPECT_EQ(none->api.host, "127.0.0.1");
+    auto some = parse_accountd_config(base + "[api]\nport = 9000\nthreads = 3\ncors = true\n", "a.toml");
+    ASSERT_TRUE(some.ok()) << some.error_message();
+    EXPECT_TRUE(some->api.present && some->api.enabled && some->api.cors);
+    EXPECT_EQ(some->api.port, 9000);
+    EXPECT_EQ(some->api.threads, 3);
+    auto bad = parse_accountd_config(base + "[api]\nport = 70000\n", "a.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error_message().find("port"), std::string::npos) << bad.error_message();
+    auto unknown = parse_accountd_config(base + "[api]\nlisten = \"x\"\n", "a.toml");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_NE(unknown.error_message().find("listen"), std::string::npos) << unknown.error_message();
+    auto empty_host = parse_accountd_config(base + "[api]\nhost = \"\"\n", "a.toml");
+    ASSERT_FALSE(empty_host.ok());
 }
 
 TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
