@@ -10,6 +10,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 
+#include "bmm/accounting/api.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
 #include "bmm/accounting/ledger.hpp"
@@ -645,6 +646,43 @@ TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
     ss << f.rdbuf();
     EXPECT_EQ(r.body, ss.str());  // served exactly as written
     EXPECT_EQ(request(g->port, "GET", "/?account=alice").status, 200);
+}
+
+// Base units as the page shows them: "1,234.5" (decimals places, trailing zeros cut).
+std::string shown(const std::string& base_units, int decimals) {
+    std::string d = base_units;
+    while (d.size() < static_cast<std::size_t>(decimals) + 1) d.insert(0, "0");
+    std::string whole = d.substr(0, d.size() - static_cast<std::size_t>(decimals));
+    std::string frac = d.substr(d.size() - static_cast<std::size_t>(decimals));
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<std::size_t>(i), ",");
+    return frac.empty() ? whole : whole + "." + frac;
+}
+
+TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
+    if (!std::filesystem::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    const std::string dir = st().dir() + "/api/chromium";
+    std::filesystem::create_directories(dir);
+    const std::string out = dir + "/dom.html";
+    test::child_process browser({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                 "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + dir + "/profile",
+                                 "--virtual-time-budget=10000", "--dump-dom",
+                                 "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice"},
+                                out, {{"HOME", dir}});
+    ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
+    const std::string dom = test::read_text(out);
+    EXPECT_NE(dom.find("<span id=\"acc-name\">alice (user)</span>"), std::string::npos) << dom.substr(0, 4000);
+    EXPECT_NE(dom.find("3 accounts"), std::string::npos);
+    // Every balance, formatted from the model's base units.
+    for (const auto& [key, v] : g->model.balances()) {
+        if (key.first != user_available("alice") || v == 0) continue;
+        const std::string cell = "<td class=\"n\">" + shown(to_decimal(v), currency_decimals(key.second)) + "</td>";
+        EXPECT_NE(dom.find(cell), std::string::npos) << key.second << ": " << cell;
+    }
+    for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<td>mxAliceOne</td>", "<td>0xAlice\"quote</td>"})
+        EXPECT_NE(dom.find(text), std::string::npos) << text;
+    EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
+    EXPECT_EQ(dom.find("<p id=\"error\" role=\"alert\"></p>") == std::string::npos, false) << "the page shows an error";
 }
 
 TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
