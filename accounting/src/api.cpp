@@ -756,7 +756,8 @@ result<bool> api_server::start() {
     const bool v6 = ai->ai_family == AF_INET6;
     ::freeaddrinfo(ai);
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    // MHD_USE_AUTO: epoll (or poll) rather than select, so max_connections may pass FD_SETSIZE.
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
     impl_->daemon = MHD_start_daemon(
         flags, static_cast<std::uint16_t>(a.port), nullptr, nullptr, &impl::on_request, impl_.get(),
