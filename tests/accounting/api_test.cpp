@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -683,6 +684,26 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
         EXPECT_NE(dom.find(text), std::string::npos) << text;
     EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
     EXPECT_EQ(dom.find("<p id=\"error\" role=\"alert\"></p>") == std::string::npos, false) << "the page shows an error";
+}
+
+TEST_F(api_test, concurrent_clients_get_the_same_answers) {
+    // 8 clients x 25 requests over 2 server threads and their connection pool.
+    const std::vector<std::string> targets = {"/api/v1/accounts/alice", "/api/v1/accounts/alice/ledger?limit=3",
+                                              "/api/v1/epochs", "/api/v1/accounts/bob/epochs"};
+    std::vector<std::string> first;
+    for (const auto& t : targets) first.push_back(request(g->port, "GET", t).body);
+    std::atomic<int> bad{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c)
+        clients.emplace_back([&, c] {
+            for (int i = 0; i < 25; ++i) {
+                const std::size_t k = static_cast<std::size_t>(c + i) % targets.size();
+                auto r = request(g->port, "GET", targets[k]);
+                if (r.status != 200 || r.body != first[k]) bad.fetch_add(1);
+            }
+        });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(bad.load(), 0);
 }
 
 TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
