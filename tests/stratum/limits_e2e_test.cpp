@@ -35,14 +35,7 @@ constexpr int k_pending = 4;
 using test::bin;
 using test::free_port;
 
-// A self-signed certificate for 127.0.0.1 (and its key), made with the openssl CLI.
-void make_certificate(const std::string& cert, const std::string& key) {
-    const std::string out = test::run_capture(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key + "' -out '" +
-        cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
-    if (!std::filesystem::exists(cert) || !std::filesystem::exists(key))
-        throw std::runtime_error("openssl could not make a test certificate: " + out);
-}
+using test::make_certificate;
 
 // The pool: a plain port and a TLS port, tight [limits], two loops.
 struct pool_process : test::pool_process {

@@ -42,6 +42,15 @@ inline int free_port(int from) {
 // running side by side rarely reach for the same one.
 inline int free_port_near(int base) { return free_port(base + (static_cast<int>(::getpid()) % 500) * 4); }
 
+// A self-signed certificate for 127.0.0.1 (and its key), made with the openssl CLI.
+void make_certificate(const std::string& cert, const std::string& key) {
+    const std::string out = run_capture(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key + "' -out '" +
+        cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
+    if (!std::filesystem::exists(cert) || !std::filesystem::exists(key))
+        throw std::runtime_error("openssl could not make a test certificate: " + out);
+}
+
 // One [[port]] section for scrypt on the stack (difficulty 0.001: regtest's
 // network target is easier still, so nearly every share is a block).
 inline std::string stratum_port_toml(int port, const std::string& extra = {}) {

@@ -30,6 +30,8 @@ using test::bin;
 using test::pool_process;
 
 pool_process* g_pool = nullptr;
+int g_tls_port = 0;
+std::string g_cert;
 
 using record = std::map<std::string, std::string>;
 
@@ -79,11 +81,13 @@ struct bench_run {
 };
 
 // Runs bmm-bench with `args` (its JSON to a file) and parses the report.
-void run_bench(const std::string& name, std::vector<std::string> args, bench_run& out) {
+// `url` defaults to the pool's plain port.
+void run_bench(const std::string& name, std::vector<std::string> args, bench_run& out, std::string url = {}) {
     const std::string dir = stack_environment::get().dir() + "/bench-pool";
     const std::string log = dir + "/" + name + ".log", json = dir + "/" + name + ".json";
+    if (url.empty()) url = "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port);
     args.insert(args.begin(), bin("bmm-bench"));
-    args.insert(args.end(), {"--url", "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port), "--json", json});
+    args.insert(args.end(), {"--url", url, "--json", json});
     child_process p(args, log);
     out.exit_code = p.wait(60000);
     out.output = read_text(log);
@@ -122,6 +126,15 @@ protected:
         o.name = "bench-pool";
         o.stream = "bmm:shares:bench-test";
         o.ports = {test::free_port_near(41000)};
+        g_tls_port = test::free_port(o.ports[0] + 1);
+        o.ports.push_back(g_tls_port);
+        const std::string dir = stack_environment::get().dir() + "/bench-pool";
+        std::filesystem::create_directories(dir);
+        g_cert = dir + "/cert.pem";
+        test::make_certificate(g_cert, dir + "/key.pem");
+        o.port_sections = test::stratum_port_toml(o.ports[0]) +
+                          test::stratum_port_toml(g_tls_port, "tls = true\ntls_cert = \"" + g_cert +
+                                                                  "\"\ntls_key = \"" + dir + "/key.pem\"\n");
         g_pool->start(o);
     }
     static void TearDownTestSuite() {
@@ -186,6 +199,23 @@ TEST_F(bmm_bench, invalid_shares_are_all_rejected_as_low_difficulty_in_the_json_
         EXPECT_EQ(rec.at("ip"), "127.0.0.1");
         EXPECT_TRUE(rec.count("hash")) << "the pool hashed the share in full";
     }
+}
+
+TEST_F(bmm_bench, valid_shares_over_tls_with_the_pools_certificate) {
+    bench_run r;
+    run_bench("tls",
+              {"--mode", "valid", "--algo", "scrypt", "--difficulty", "0.0001", "--user", "btls", "--connections", "3",
+               "--rate", "2", "--duration", "3", "--ca", g_cert, "--quiet"},
+              r, "stratum+ssl://127.0.0.1:" + std::to_string(g_tls_port));
+    if (HasFatalFailure()) return;
+    const auto accepted = u64(r.report, "shares", "accepted"), rejected = u64(r.report, "shares", "rejected");
+    EXPECT_EQ(u64(r.report, "connections", "held"), 3u) << r.output;
+    EXPECT_GT(accepted, 0u) << r.output;
+    EXPECT_EQ(accepted + rejected, u64(r.report, "shares", "sent")) << r.output;
+    expect_latency_ordered(r.report, accepted + rejected);
+    std::uint64_t in_stream_accepted = 0;
+    for (const auto& rec : shares_of("btls", accepted + rejected)) in_stream_accepted += rec.at("accepted") == "1";
+    EXPECT_EQ(in_stream_accepted, accepted) << r.output;
 }
 
 TEST_F(bmm_bench, refuses_a_non_loopback_target_without_allow_remote) {
