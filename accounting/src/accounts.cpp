@@ -1,4 +1,5 @@
 #include "bmm/accounting/accounts.hpp"
+#include "bmm/accounting/rules.hpp"
 
 #include "bmm/crypto/keccak.hpp"
 #include "bmm/node/rpc.hpp"
@@ -6,6 +7,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <cctype>
 #include <numeric>
 
@@ -101,20 +104,25 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     return out_t{{upper(node_.currency), std::string(canon)}};
 }
 
+// The one largest-remainder split of the ledger (rules.hpp), keyed by the
+// index as fixed-width digits, so that its tie rule (the name that sorts
+// first bytewise) is "the lower index" here; zero weights get 0.
 std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std::vector<std::int64_t>& weights) {
     std::vector<std::int64_t> out(weights.size(), 0);
-    const std::int64_t sum = std::accumulate(weights.begin(), weights.end(), std::int64_t{0});
-    if (sum <= 0) return out;
-    std::vector<std::pair<std::int64_t, std::size_t>> rem;
-    std::int64_t given = 0;
+    std::map<std::string, amount> keyed;
+    std::vector<std::string> keys(weights.size());
     for (std::size_t i = 0; i < weights.size(); ++i) {
-        const std::int64_t prod = total * weights[i];  // total and weights are below 2^31
-        out[i] = prod / sum;
-        rem.emplace_back(prod % sum, i);
-        given += out[i];
+        char key[24];
+        std::snprintf(key, sizeof key, "%020zu", i);
+        keys[i] = key;
+        if (weights[i] > 0) keyed.emplace(keys[i], amount(weights[i]));
     }
-    std::stable_sort(rem.begin(), rem.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (std::size_t k = 0; given < total && k < rem.size(); ++k, ++given) ++out[rem[k].second];
+    auto parts = accounting::split_largest_remainder(amount(total), keyed);
+    if (!parts) return out;  // a negative total: nothing to give (callers pass 0..1,000,000)
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        auto it = parts->find(keys[i]);
+        if (it != parts->end()) out[i] = static_cast<std::int64_t>(it->second);
+    }
     return out;
 }
 

@@ -28,6 +28,10 @@ namespace {
 
 constexpr std::int64_t k_day_ms = 86400000;
 
+double ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
 bool parse_int(std::string_view s, std::int64_t& out) {
     if (s.empty()) return false;
     auto r = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -125,6 +129,7 @@ struct ingestor::batch {
     std::size_t skipped = 0;                   // entries at or below the stored last id
     std::string failure;                       // the read failed (nothing else is set)
     double read_ms = 0;
+    double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
 };
 
 // Work and its decimal text per target; miners keep one target for many
@@ -443,6 +448,7 @@ result<bool> ingestor::store(batch& b) {
         // within the round's time span, and left out. The (uid, time) key is
         // the backstop: a concurrent consumer storing the same uid in between
         // makes the COPY fail, and the round is read and tried again.
+        auto t_dedupe = std::chrono::steady_clock::now();
         std::vector<const std::string*> uids;
         uids.reserve(b.rows.size());
         for (const auto& m : b.rows) uids.push_back(&m.uid);
@@ -462,6 +468,7 @@ result<bool> ingestor::store(batch& b) {
                 if (!stored.count(m.uid)) kept.append(b.copy, m.begin, m.end - m.begin);
             data = &kept;
         }
+        b.dedupe_ms = ms_since(t_dedupe);
         std::map<std::pair<std::string, std::int64_t>, minute_sum> minutes;
         for (const auto& m : b.rows) {
             if (stored.count(m.uid)) continue;
@@ -478,7 +485,10 @@ result<bool> ingestor::store(batch& b) {
             ++inserted;
         }
         if (!data->empty()) {
+            auto t_copy = std::chrono::steady_clock::now();
             if (auto r = db_.copy_in("COPY shares FROM STDIN", *data); !r) return fail(r.error_message());
+            b.copy_ms = ms_since(t_copy);
+            auto t_rollup = std::chrono::steady_clock::now();
             std::string rows;
             for (const auto& [key, x] : minutes) {
                 rows += key.first;
@@ -497,6 +507,7 @@ result<bool> ingestor::store(batch& b) {
             }
             if (auto r = db_.copy_in("COPY minutes_stage FROM STDIN", rows); !r) return fail(r.error_message());
             if (auto r = db_.exec(k_upsert_minutes); !r) return fail(r.error_message());
+            b.rollup_ms = ms_since(t_rollup);
         }
     }
     std::uint64_t blocks = 0;
@@ -532,12 +543,14 @@ result<bool> ingestor::store(batch& b) {
                            std::to_string(b.last.seq), std::to_string(b.ack_ids.size() - b.skipped)});
         if (!r) return fail(r.error_message());
     }
+    auto t_commit = std::chrono::steady_clock::now();
     if (auto r = db_.exec("COMMIT"); !r) {
         // The outcome is unknown (the connection may have died after the
         // server committed): reconnect and reload the stored last id.
         db_ = pg_connection();
         return error{r.error_message()};
     }
+    b.commit_ms = ms_since(t_commit);
     if (last_ < b.last) last_ = b.last;
     for (const auto& [name, w] : b.auto_accounts) {
         known_accounts_.insert(name);
@@ -643,8 +656,10 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         if (auto a = ensure_partitions_ahead(); !a) return a;
         const auto t1 = std::chrono::steady_clock::now();
         if (auto r = store(*b); !r) return r;
-        log::debug("ingest", "round of {} entries: read {:.1f} ms, stored in {:.1f} ms", b->ack_ids.size(), b->read_ms,
-                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
+        log::debug("ingest",
+                   "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
+                   "commit {:.1f})",
+                   b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
         if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
             return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
         stats_.entries += b->ack_ids.size();

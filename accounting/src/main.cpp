@@ -3,6 +3,7 @@
 
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/api.hpp"
+#include "bmm/accounting/bench_epoch.hpp"
 #include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/ingest.hpp"
@@ -63,6 +64,16 @@ int main(int argc, char** argv) {
     auto* bench_cmd = app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
     add_config(bench_cmd);
     bench_cmd->add_option("--records,-n", bench_n, "share records to write and ingest")->check(CLI::Range(1, 100000000));
+    bench_epoch_options epoch_opts;
+    auto* bench_epoch_cmd = app.add_subcommand(
+        "bench-epoch", "measure the time to close one epoch for N accounts (in a schema of its own, dropped after)");
+    add_config(bench_epoch_cmd);
+    bench_epoch_cmd->add_option("--accounts", epoch_opts.accounts, "accounts with work in the epoch")
+        ->check(CLI::Range(1, 10000000));
+    bench_epoch_cmd->add_option("--shares", epoch_opts.shares_per_account, "share rows per account")
+        ->check(CLI::Range(1, 1000));
+    bench_epoch_cmd->add_option("--blocks", epoch_opts.blocks, "blocks found in the epoch")->check(CLI::Range(0, 1000));
+    bench_epoch_cmd->add_flag("--keep", epoch_opts.keep, "keep the bench schema afterwards");
 
     auto* account_cmd = app.add_subcommand("account", "accounts and payout wallets");
     account_cmd->require_subcommand(1);
@@ -128,6 +139,7 @@ int main(int argc, char** argv) {
         if (auto m = migrate(*db, cfg->migrations_dir); !m) return fail(m.error_message());
         return bench_ingest(*cfg, bench_n);
     }
+    if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
 
     auto db = open_db(*cfg);
     if (!db) return fail(db.error_message());

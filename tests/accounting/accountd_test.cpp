@@ -453,7 +453,7 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     }
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kb.log");
     ASSERT_TRUE(wait_stored("bmm:test:kb", "kb", last_b, 300, &p)) << test::read_text(st().dir() + "/accountd/kb.log");
-    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0) << test::read_text(st().dir() + "/accountd/ka.log");
     EXPECT_GE(kills, 4) << "the ingest ended before most kills: the test proves little";
     EXPECT_EQ(rd.pending("bmm:test:kb", "accountd"), 0);
 

@@ -242,6 +242,22 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "1");
     EXPECT_EQ(PQtransactionStatus(db_), PQTRANS_IDLE);
 
+    // Repeats within one list: an identical repeat is booked once; the same
+    // id with other content refuses the whole list, naming the id.
+    std::vector<acc::transfer> twice{{"t3", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+                                     {"t3", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"}};
+    auto tw = pg::book_transfers(db_, twice);
+    ASSERT_TRUE(tw.ok()) << tw.error_message();
+    EXPECT_EQ(tw->booked, 1u);
+    EXPECT_EQ(tw->already, 1u);
+    std::vector<acc::transfer> clash{{"t5", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+                                     {"t4", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+                                     {"t4", "system:test:TST", "user:zed:available", "TST", 7, transfer_kind::emission, "test"}};
+    auto cl = pg::book_transfers(db_, clash);
+    ASSERT_FALSE(cl.ok());
+    EXPECT_NE(cl.error_message().find("transfer id t4 appears twice"), std::string::npos) << cl.error_message();
+    EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
+
     // Append-only.
     PGresult* u = PQexec(db_, "UPDATE ledger_transfers SET amount = 1");
     EXPECT_EQ(PQresultStatus(u), PGRES_FATAL_ERROR);
@@ -250,7 +266,7 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     PGresult* d = PQexec(db_, "DELETE FROM ledger_transfers");
     EXPECT_EQ(PQresultStatus(d), PGRES_FATAL_ERROR);
     PQclear(d);
-    EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "1");
+    EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
 
     // Epoch bounds, closing an epoch without a row, block states.
     ASSERT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());

@@ -55,8 +55,9 @@ struct account_info {
 };
 
 // Splits `total` over `weights` by largest remainder (ties to the lower
-// index). Every part is floor(total * w_i / sum) or one more. total and the
-// weights must be below 2^31 (they are ppm here).
+// index). Every part is floor(total * w_i / sum) or one more; weights <= 0
+// get 0. The ledger's exact split (rules.hpp split_largest_remainder) does
+// the arithmetic; this is its index-keyed form for wallet share_ppm.
 std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std::vector<std::int64_t>& weights);
 
 result<bool> create_account(pg_connection& db, std::string_view name, std::string_view kind = "user");

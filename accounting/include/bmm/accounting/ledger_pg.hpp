@@ -48,6 +48,12 @@ result<bool> ensure_epoch(pg_conn* db, std::uint64_t k, std::string_view start_a
 // a closed epoch again books nothing (same ids) and errors only when the
 // stored figures differ. Errors when the epoch has no row (ensure_epoch).
 result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out);
+// The same, timing its parts (seconds) for benchmarks: the transfers (COPY,
+// checks, INSERT), the account_epochs rows, and the COMMIT.
+struct book_timings {
+    double transfers_s = 0, accounts_s = 0, commit_s = 0;
+};
+result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out, book_timings* timings);
 
 // Whether epoch k is closed, and what it carried into k + 1 (0 when open or absent).
 struct epoch_state {

@@ -17,6 +17,8 @@ struct redisContext;
 
 namespace bmm::accounting {
 
+struct reply_arena;
+
 // A stream id "ms-seq", ordered as Redis orders them.
 struct stream_id {
     std::uint64_t ms = 0, seq = 0;
@@ -69,6 +71,7 @@ private:
     int port_;
     std::string stream_, group_, consumer_;
     redisContext* c_ = nullptr;
+    std::shared_ptr<reply_arena> arena_;  // the nodes of read()'s replies (redis_stream.cpp)
 };
 
 }  // namespace bmm::accounting
