@@ -106,6 +106,14 @@ int main(int argc, char** argv) {
     auto cfg = load(config_path, sql_dir);
     if (!cfg) return fail(cfg.error_message());
 
+    // The daemons take SIGTERM as "stop cleanly" from the first moment, so a
+    // stop that arrives while they are still connecting or migrating is not a
+    // kill (exit 0 once the current step is done).
+    if (*run_cmd || *api_cmd) {
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGPIPE, SIG_IGN);
+    }
     if (*migrate_cmd || *run_cmd) {
         auto db = open_db(*cfg);
         if (!db) return fail(db.error_message());
@@ -113,9 +121,6 @@ int main(int argc, char** argv) {
         if (!m) return fail(m.error_message());
         log::info("migrate", "schema up to date: {} applied now, {} before", m->applied.size(), m->already);
         if (*migrate_cmd) return 0;
-        std::signal(SIGTERM, on_signal);
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGPIPE, SIG_IGN);
         std::optional<api_server> api;
         if (cfg->api.present && cfg->api.enabled) {
             api.emplace(cfg->api, cfg->postgres);
@@ -128,9 +133,6 @@ int main(int argc, char** argv) {
         auto db = open_db(*cfg);
         if (!db) return fail(db.error_message());
         if (auto s = check_schema(*db, cfg->migrations_dir); !s) return fail(s.error_message());
-        std::signal(SIGTERM, on_signal);
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGPIPE, SIG_IGN);
         return run_api(*cfg, g_stop);
     }
     if (*bench_cmd) {

@@ -252,6 +252,21 @@ bool wait_stored(const std::string& stream, const std::string& consumer, const s
     return false;
 }
 
+// Waits (bounded) until `needle` stands in the log at `path` more than
+// `before` times: a process started just now has got that far (its signal
+// handlers are in place, so a SIGTERM is a clean stop, not a kill).
+bool wait_log_count(const std::string& path, const std::string& needle, std::size_t before, int seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+        const std::string text = test::read_text(path);
+        std::size_t n = 0;
+        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+        if (n > before) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
 // The rollups an independent reading of the records gives: per (account
 // without its prefix, worker, minute): accepted, rejected, the six rejected
 // columns, blocks, work. Repeated uids count once.
@@ -451,9 +466,19 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
         p.wait(5000);
         ++kills;
     }
-    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kb.log");
-    ASSERT_TRUE(wait_stored("bmm:test:kb", "kb", last_b, 300, &p)) << test::read_text(st().dir() + "/accountd/kb.log");
-    EXPECT_EQ(p.stop(SIGTERM, 10000), 0) << test::read_text(st().dir() + "/accountd/ka.log");
+    const std::string log_b = st().dir() + "/accountd/kb.log";
+    const std::string started = "ingest: reading Redis";
+    std::size_t starts = 0;
+    {
+        const std::string text = test::read_text(log_b);
+        for (auto at = text.find(started); at != std::string::npos; at = text.find(started, at + 1)) ++starts;
+    }
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, log_b);
+    // The last kill may have come after everything was stored: then wait for
+    // this process to be up before stopping it.
+    ASSERT_TRUE(wait_log_count(log_b, started, starts, 60)) << test::read_text(log_b);
+    ASSERT_TRUE(wait_stored("bmm:test:kb", "kb", last_b, 300, &p)) << test::read_text(log_b);
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0) << test::read_text(log_b);
     EXPECT_GE(kills, 4) << "the ingest ended before most kills: the test proves little";
     EXPECT_EQ(rd.pending("bmm:test:kb", "accountd"), 0);
 
