@@ -5,6 +5,7 @@
 #include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/ledger_daemon.hpp"
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/log.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 namespace {
 
@@ -51,8 +53,13 @@ int main(int argc, char** argv) {
 
     auto* migrate_cmd = app.add_subcommand("migrate", "apply the pending schema migrations (sql/NNNN_*.sql) and exit");
     add_config(migrate_cmd);
-    auto* run_cmd = app.add_subcommand("run", "apply pending migrations, then ingest the share stream until SIGTERM");
+    auto* run_cmd = app.add_subcommand(
+        "run", "apply pending migrations, then ingest the share stream and (with [epochs]) close epochs and follow "
+               "blocks until SIGTERM");
     add_config(run_cmd);
+    auto* audit_cmd = app.add_subcommand(
+        "audit", "check the ledger's invariants (ledger_audit() and the C++ checks); exit 0 when clean, 1 otherwise");
+    add_config(audit_cmd);
     std::size_t bench_n = 200000;
     auto* bench_cmd = app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
     add_config(bench_cmd);
@@ -99,8 +106,13 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
         std::signal(SIGPIPE, SIG_IGN);
+        ledger_keeper keeper(*cfg);
+        std::thread ledger([&] { keeper.run(g_stop); });
         ingestor ing(*cfg);
-        return ing.run(g_stop);
+        const int rc = ing.run(g_stop);
+        g_stop.store(true);
+        ledger.join();
+        return rc;
     }
     if (*bench_cmd) {
         auto db = open_db(*cfg);
@@ -108,6 +120,8 @@ int main(int argc, char** argv) {
         if (auto m = migrate(*db, cfg->migrations_dir); !m) return fail(m.error_message());
         return bench_ingest(*cfg, bench_n);
     }
+
+    if (*audit_cmd) return run_audit(*cfg);
 
     auto db = open_db(*cfg);
     if (!db) return fail(db.error_message());
