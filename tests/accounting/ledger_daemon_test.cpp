@@ -98,7 +98,7 @@ std::vector<record> xrange(const std::string& stream) {
 }
 
 struct settings {
-    std::int64_t genesis = 0, length = 4;
+    std::int64_t genesis = 0, length = 3;
 };
 
 std::string write_config(const std::string& stream, const settings& s) {
@@ -246,23 +246,31 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
     const std::string acc_log = st().dir() + "/accountd/run.log";
     auto acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
                                                      acc_log);
-    // Mining starts after genesis.
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-        std::max<std::int64_t>(0, s.genesis * 1000 - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                         std::chrono::system_clock::now().time_since_epoch()).count())));
 
-    // Three miners of different speeds in work: difficulty x shares.
+    // Three miners of different speeds in work (difficulty x shares), in
+    // rounds that start with epochs 0..3: streaks grow (e above 1.0), carol
+    // skips round 1 (her streak resets), and some epochs may have no work
+    // (their emission is carried forward).
     const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
     struct miner_spec { std::string user, diff, shares; };
-    const std::vector<miner_spec> specs = {{"alice.r1", "0.001", "40"}, {"bob.r1", "0.004", "20"}, {"carol.r1", "0.016", "8"}};
-    std::vector<std::unique_ptr<test::child_process>> miners;
-    for (const auto& m : specs)
-        miners.push_back(std::make_unique<test::child_process>(
-            std::vector<std::string>{bin("bmm-miner"), "--url", url, "--user", m.user, "--suggest-difficulty", m.diff,
-                                     "--shares", m.shares, "--seconds", "90", "--quiet"},
-            dir + "/miner-" + m.user + ".log"));
-    for (std::size_t i = 0; i < miners.size(); ++i)
-        EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(dir + "/miner-" + specs[i].user + ".log");
+    const std::vector<miner_spec> specs = {{"alice.r1", "0.001", "12"}, {"bob.r1", "0.004", "6"}, {"carol.r1", "0.016", "3"}};
+    for (int round = 0; round < 4; ++round) {
+        const std::int64_t start_ms = (s.genesis + round * s.length) * 1000;
+        const std::int64_t wait = start_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch()).count();
+        if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
+        std::vector<std::unique_ptr<test::child_process>> miners;
+        std::vector<std::string> logs;
+        for (const auto& m : specs) {
+            if (round == 1 && m.user == "carol.r1") continue;
+            logs.push_back(dir + "/miner-" + m.user + "-" + std::to_string(round) + ".log");
+            miners.push_back(std::make_unique<test::child_process>(
+                std::vector<std::string>{bin("bmm-miner"), "--url", url, "--user", m.user, "--suggest-difficulty", m.diff,
+                                         "--shares", m.shares, "--seconds", "90", "--quiet"},
+                logs.back()));
+        }
+        for (std::size_t i = 0; i < miners.size(); ++i) EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(logs[i]);
+    }
     std::this_thread::sleep_for(std::chrono::seconds(2));
     EXPECT_EQ(pool.stop(SIGTERM, 20000), 0);
 
@@ -314,7 +322,9 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
     EXPECT_EQ(acc->stop(SIGTERM, 20000), 0) << test::read_text(acc_log);
 
     const std::int64_t last = std::stoll(scalar("SELECT max(k) FROM epochs WHERE closed_at IS NOT NULL"));
-    EXPECT_GE(last, 2);
+    EXPECT_GE(last, 3);
+    EXPECT_GT(std::stoi(scalar("SELECT max(e_bp) FROM account_epochs")), 10000) << "no streak grew past one epoch";
+    EXPECT_GE(std::stoi(scalar("SELECT count(DISTINCT b.epoch) FROM blocks b")), 2) << "blocks in one epoch only";
     const auto want = expected_balances(shares, blocks, s, last);
     std::map<std::pair<std::string, std::string>, big> got;
     for (const auto& row : query("SELECT account, currency, balance::text FROM balances WHERE balance <> 0 AND "
