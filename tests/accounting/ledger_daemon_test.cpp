@@ -15,6 +15,7 @@
 #include "../support/stack.hpp"
 
 #include "bmm/accounting/pg.hpp"
+#include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
 #include <boost/multiprecision/cpp_int.hpp>
@@ -23,6 +24,7 @@
 
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -99,6 +101,7 @@ std::vector<record> xrange(const std::string& stream) {
 
 struct settings {
     std::int64_t genesis = 0, length = 3;
+    int batch = 500;
 };
 
 std::string write_config(const std::string& stream, const settings& s) {
@@ -113,7 +116,7 @@ std::string write_config(const std::string& stream, const settings& s) {
       << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
+      << "[ingest]\nbatch_size = " << s.batch << "\nblock_ms = 100\n"
       << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
       << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
       << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n"
@@ -346,6 +349,151 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
     // The audit is clean.
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit.log");
+}
+
+// ---------------------------------------------------------------------------
+// kill -9 during ingest and epoch closes
+// ---------------------------------------------------------------------------
+
+// XADDs records with explicit ids "<time_ms>-<i>" (as if bmm-stratum had
+// written them live: a stream id's time is the share's time).
+void xadd_at(const std::string& stream, const std::vector<record>& rs) {
+    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    if (!c || c->err) throw std::runtime_error("cannot connect to the test Redis");
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        const std::string id = rs[i].at("time_ms") + "-" + std::to_string(i);
+        std::vector<const char*> argv = {"XADD", stream.c_str(), id.c_str()};
+        std::vector<std::size_t> argl = {4, stream.size(), id.size()};
+        for (const auto& [k, v] : rs[i]) {
+            argv.push_back(k.c_str());
+            argl.push_back(k.size());
+            argv.push_back(v.c_str());
+            argl.push_back(v.size());
+        }
+        auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
+        const bool ok = r && r->type == REDIS_REPLY_STRING;
+        if (r) freeReplyObject(r);
+        if (!ok) throw std::runtime_error("XADD " + id + " failed");
+    }
+    redisFree(c);
+}
+
+// An empty schema, migrated: a fresh ledger for the next run.
+void reset_schema(const std::string& cfg) {
+    auto c = db();
+    auto r = c.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    if (!r) throw std::runtime_error(r.error_message());
+    test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
+    if (m.wait(60000) != 0) throw std::runtime_error(test::read_text(st().dir() + "/accountd/migrate.log"));
+}
+
+// What the ledger holds for epochs up to `last`, as text rows.
+std::vector<std::vector<std::string>> ledger_dump(std::int64_t last) {
+    auto rows = query("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers ORDER BY id");
+    for (auto& r : query("SELECT 'epoch', k::text, emission::text, emission_paid::text, emission_carried::text "
+                         "FROM epochs WHERE k <= $1::bigint ORDER BY k",
+                         {std::to_string(last)}))
+        rows.push_back(r);
+    for (auto& r : query("SELECT 'account_epoch', account, k::text, dpp::text, streak::text, e_bp::text, pp::text "
+                         "FROM account_epochs WHERE k <= $1::bigint ORDER BY account, k",
+                         {std::to_string(last)}))
+        rows.push_back(r);
+    for (auto& r : query("SELECT 'block', hash, found_epoch::text, epoch::text, reward::text, finder FROM blocks ORDER BY hash"))
+        rows.push_back(r);
+    return rows;
+}
+
+TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_uninterrupted_run) {
+    // 4,000 shares and 12 blocks over the last 60 s: 30 epochs of 2 s are due
+    // at once, so the daemon catches up while it ingests.
+    settings s;
+    s.length = 2;
+    s.batch = 20;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    s.genesis = now_ms / 1000 - 60;
+    std::mt19937 rng(4242);
+    std::vector<record> rs;
+    const double diffs[] = {0.001, 0.004, 0.02, 0.5};
+    const int n = 4000;
+    for (int i = 0; i < n; ++i) {
+        const std::int64_t ms = s.genesis * 1000 + 100 + static_cast<std::int64_t>(i) * 13;  // epochs 0..26
+        std::string account = "k", worker = "w";
+        account += std::to_string(rng() % 6);
+        worker += std::to_string(rng() % 3);
+        const bool accepted = rng() % 8 != 0;
+        rs.push_back({{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"},
+                      {"account", account}, {"worker", worker}, {"ip", "127.0.0.1"},
+                      {"job", "1"}, {"height", "500"}, {"difficulty", "1"},
+                      {"target", target_from_difficulty(diffs[rng() % 4], pow_algorithm::scrypt)->to_hex()},
+                      {"accepted", accepted ? "1" : "0"}, {"code", accepted ? "0" : "23"},
+                      {"reason", accepted ? "" : "low difficulty"}, {"block", "0"}, {"time_ms", std::to_string(ms)},
+                      {"hash", std::string(64, '0')}, {"uid", "kill:" + std::to_string(i)}});
+        if (i % 333 == 100) {
+            char hash[65];
+            std::snprintf(hash, sizeof hash, "%064x", 0xb10c00 + i);
+            rs.push_back({{"type", "block"}, {"instance", "3"}, {"coin", "LTC"}, {"height", std::to_string(600 + i)},
+                          {"hash", hash}, {"account", account}, {"worker", "w0"}, {"job", "1"},
+                          {"reward", std::to_string(1250000000 + rng() % 100000)}, {"accepted", "1"},
+                          {"answer", "null"}, {"time_ms", std::to_string(ms)}, {"uid", "kill:block:" + std::to_string(i)}});
+        }
+    }
+    const std::int64_t last_epoch = (rs.back().count("time_ms") ? std::stoll(rs.back().at("time_ms")) : 0) / 1000;
+    const std::int64_t k_last = (last_epoch - s.genesis) / s.length + 1;  // one past the last epoch with work
+    // The daemon has started its ledger thread (after its signal handlers).
+    auto ledger_running = [&](const std::string& log) {
+        std::ifstream f(st().dir() + "/accountd/" + log);
+        std::string line;
+        while (std::getline(f, line))
+            if (line.find("running the ledger") != std::string::npos) return true;
+        return false;
+    };
+    auto closed_through = [&](std::int64_t k) {
+        const std::string v = scalar("SELECT coalesce(max(k), -1) FROM epochs WHERE closed_at IS NOT NULL");
+        return !v.empty() && std::stoll(v) >= k;
+    };
+
+    // The uninterrupted run.
+    const std::string cfg_a = write_config("bmm:test:kill-a", s);
+    reset_schema(cfg_a);
+    xadd_at("bmm:test:kill-a", rs);
+    {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_a}, st().dir() + "/accountd/kill-a.log");
+        ASSERT_TRUE(wait_for([&] { return closed_through(k_last) && ledger_running("kill-a.log"); }, 120))
+            << test::read_text(st().dir() + "/accountd/kill-a.log");
+        EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    }
+    const auto want = ledger_dump(k_last);
+    ASSERT_GT(want.size(), 100u);
+    EXPECT_EQ(scalar("SELECT count(*) FROM blocks"), "12");
+
+    // The same records, with kill -9 at random moments.
+    const std::string cfg_b = write_config("bmm:test:kill-b", s);
+    reset_schema(cfg_b);
+    xadd_at("bmm:test:kill-b", rs);
+    std::mt19937 when(7);
+    int kills = 0;
+    for (int i = 0; i < 10 && !closed_through(k_last); ++i) {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kill-b.log");
+        std::this_thread::sleep_for(std::chrono::milliseconds(30 + when() % 400));
+        p.stop(SIGKILL, 5000);
+        ++kills;
+        const std::string closed = scalar("SELECT count(*) FROM epochs WHERE closed_at IS NOT NULL");
+        const std::string stored = scalar("SELECT count(*) FROM shares");
+        std::printf("kill -9 #%d: %s epochs closed, %s shares stored\n", kills, closed.c_str(), stored.c_str());
+    }
+    EXPECT_GE(kills, 3) << "the run ended before enough kills";
+    {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kill-b-end.log");
+        ASSERT_TRUE(wait_for([&] { return closed_through(k_last) && ledger_running("kill-b-end.log"); }, 120))
+            << test::read_text(st().dir() + "/accountd/kill-b-end.log");
+        EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    }
+    const auto got = ledger_dump(k_last);
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "the ledger after kill -9 differs from the uninterrupted run's";
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b}, st().dir() + "/accountd/audit-kill.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-kill.log");
 }
 
 }  // namespace
