@@ -144,5 +144,21 @@ TEST(accountd_config, epochs_and_coins) {
     expect_error("[coins.LTC]\nnode_url = \"https://x/\"\n", "node_url must start with http://");
 }
 
+TEST(accountd_config, the_sample_in_deploy_parses) {
+    const char* src = std::getenv("BMM_SOURCE_DIR");
+    const std::string path = std::string(src && *src ? src : ".") + "/deploy/config/bmm-accountd.toml";
+    for (const char* v : {"BMM_PG_HOST", "BMM_PG_USER", "BMM_PG_DB", "BMM_PG_PASSWORD", "BMM_REDIS_HOST",
+                          "BMM_NODE_RPC_USER", "BMM_NODE_RPC_PASSWORD"})
+        ::setenv(v, "x", 1);
+    ::setenv("BMM_PG_PORT", "5432", 1);
+    ::setenv("BMM_REDIS_PORT", "6379", 1);
+    ::setenv("BMM_NODE_RPC_URL", "http://127.0.0.1:19443/", 1);
+    auto c = load_accountd_config(path);
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_TRUE(c->epochs.enabled);
+    EXPECT_EQ(c->coins.at("LTC").node.url, "http://127.0.0.1:19443/");
+    EXPECT_TRUE(validate_config(rules_of(*c)).ok());
+}
+
 }  // namespace
 }  // namespace bmm::accounting
