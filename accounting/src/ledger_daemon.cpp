@@ -45,35 +45,42 @@ std::string text_of(const redisReply* r) {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string(r->str, r->len) : "";
 }
 
-// The consumer group has been handed every entry of the stream and has
-// acknowledged all of them (so all are stored: ingest.hpp acknowledges after
-// COMMIT). XINFO GROUPS is read before XINFO STREAM, so an entry appended in
-// between makes the ids differ and the answer "not yet".
-result<bool> group_caught_up(const accountd_config& cfg) {
+// Redis' side of "every entry appended before t_ms is stored" (ingest.hpp
+// acknowledges an entry only after the COMMIT that stored it):
+//   - every entry with an id below t_ms has been handed to a consumer of the
+//     group: `stored_at_or_past` (stream_state holds a stored id >= t_ms, so
+//     all earlier ids were delivered before it), or the group has been handed
+//     the whole stream (XINFO GROUPS last-delivered-id = XINFO STREAM
+//     last-generated-id, read in that order so that an entry appended in
+//     between makes them differ) for an idle stream;
+//   - and none of them is still pending (XPENDING over ids below t_ms), which
+//     also covers another consumer of the group that is behind.
+result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms, bool stored_at_or_past) {
     timeval tv{5, 0};
     std::unique_ptr<redisContext, context_free> c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
     const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
     if (!c || c->err) return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
     redisSetTimeout(c.get(), tv);
-    reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", cfg.redis.stream.c_str())));
-    if (!groups) return error{where + ": XINFO GROUPS failed: " + c->errstr};
-    if (groups->type == REDIS_REPLY_ERROR) return false;  // no stream yet
-    std::string delivered;
-    bool found = false;
-    for (std::size_t i = 0; groups->type == REDIS_REPLY_ARRAY && i < groups->elements; ++i) {
-        const redisReply* g = groups->element[i];
-        if (text_of(field(g, "name")) != cfg.redis.group) continue;
-        const redisReply* pending = field(g, "pending");
-        if (!pending || pending->type != REDIS_REPLY_INTEGER || pending->integer != 0) return false;
-        delivered = text_of(field(g, "last-delivered-id"));
-        found = true;
+    if (!stored_at_or_past) {
+        reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", cfg.redis.stream.c_str())));
+        if (!groups) return error{where + ": XINFO GROUPS failed: " + c->errstr};
+        if (groups->type != REDIS_REPLY_ARRAY) return false;  // no stream yet
+        std::string delivered;
+        for (std::size_t i = 0; i < groups->elements; ++i)
+            if (text_of(field(groups->element[i], "name")) == cfg.redis.group)
+                delivered = text_of(field(groups->element[i], "last-delivered-id"));
+        if (delivered.empty()) return false;  // no group yet
+        reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", cfg.redis.stream.c_str())));
+        if (!info) return error{where + ": XINFO STREAM failed: " + c->errstr};
+        if (text_of(field(info.get(), "last-generated-id")) != delivered) return false;
     }
-    if (!found) return false;
-    reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", cfg.redis.stream.c_str())));
-    if (!info) return error{where + ": XINFO STREAM failed: " + c->errstr};
-    if (info->type == REDIS_REPLY_ERROR) return false;
-    const std::string generated = text_of(field(info.get(), "last-generated-id"));
-    return !generated.empty() && generated == delivered;
+    if (t_ms <= 0) return true;
+    const std::string below = std::to_string(t_ms - 1) + "-18446744073709551615";
+    reply_ptr p(static_cast<redisReply*>(
+        redisCommand(c.get(), "XPENDING %s %s - %s 1", cfg.redis.stream.c_str(), cfg.redis.group.c_str(), below.c_str())));
+    if (!p) return error{where + ": XPENDING failed: " + c->errstr};
+    if (p->type == REDIS_REPLY_ERROR) return error{where + ": XPENDING: " + std::string(p->str, p->len)};
+    return p->type == REDIS_REPLY_ARRAY && p->elements == 0;
 }
 
 void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
@@ -88,8 +95,7 @@ result<bool> stream_stored_through(const accountd_config& cfg, pg_connection& db
     auto r = db.exec("SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
                      {cfg.redis.stream, cfg.redis.group});
     if (!r) return error{"reading stream_state: " + r.error_message()};
-    if (r->integer(0, 0) >= t_ms) return true;
-    return group_caught_up(cfg);
+    return redis_stored_through(cfg, t_ms, r->integer(0, 0) >= t_ms);
 }
 
 void ledger_keeper::run(const std::atomic<bool>& stop) {

@@ -7,8 +7,8 @@
 //   1. its end has passed by [epochs] close_grace_ms, and
 //   2. every share up to its end is stored: the caller's `stored_through(T)`
 //      says that every stream entry appended before T (ms) is in PostgreSQL
-//      (ledger_daemon.cpp: stream_state's last stored id is at or past T, or
-//      the consumer group has read and acknowledged the whole stream). With
+//      (ledger_daemon.hpp stream_stored_through: all entries below T were
+//      delivered to the group and none of them is pending). With
 //      T = end + grace, a share found before the end and appended to Redis
 //      within the grace is counted; the grace covers bmm-stratum's batching
 //      and clock skew (a share that reaches Redis later, e.g. from the spool

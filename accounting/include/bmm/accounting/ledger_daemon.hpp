@@ -33,10 +33,12 @@ private:
     accountd_config cfg_;
 };
 
-// Whether every stream entry appended before `t_ms` is stored: stream_state's
-// last stored id of the group is at or past t_ms, or (when the stream is idle)
-// the group has read the whole stream and acknowledged all of it. Call only
-// once the clock is past t_ms.
+// Whether every stream entry appended before `t_ms` is stored: the group's
+// entries below t_ms have all been delivered (stream_state holds a stored id at
+// or past t_ms, or, for an idle stream, the group has been handed the whole
+// stream) and none of them is pending (XPENDING), so each was acknowledged
+// after the commit that stored it. Exact for several consumers in the group.
+// Call only once the clock is past t_ms.
 result<bool> stream_stored_through(const accountd_config& cfg, pg_connection& db, std::int64_t t_ms);
 
 // `bmm-accountd audit`: ledger_audit() and the C++ invariants
