@@ -9,7 +9,12 @@
 // splits), to the base unit; the invalidated block's rewards are reversed by
 // new transfers; `bmm-accountd audit` exits 0.
 //
-// Its own test binary: the ledger is one per database, so this file owns its stack.
+// Also: a block orphaned or matured before its epoch closes is booked at the
+// close and reversed or released right after; 10 kill -9 during ingest and a
+// 30-epoch catch-up leave the ledger of an uninterrupted run.
+//
+// Its own test binary: the ledger is one per database, so this file owns its
+// stack (and resets the schema between its runs).
 
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
@@ -494,6 +499,85 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     EXPECT_TRUE(got == want) << "the ledger after kill -9 differs from the uninterrupted run's";
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b}, st().dir() + "/accountd/audit-kill.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-kill.log");
+}
+
+TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booked_then_reversed_or_released) {
+    // Two real node blocks stand in for pool blocks: one buried under 100
+    // (mature at once) and one invalidated (orphaned at once), both found in
+    // epoch 0 while it is still open.
+    const std::string addr = st().cli("-rpcwallet=pool getnewaddress");
+    st().cli("generatetoaddress 101 " + addr);
+    const std::int64_t tip = std::stoll(st().cli("getblockcount"));
+    const std::string mature_hash = st().cli("getblockhash " + std::to_string(tip - 100));
+    const std::string orphan_json = st().cli("generatetoaddress 1 " + addr);
+    const std::string orphan_hash = orphan_json.substr(orphan_json.find('"') + 1, 64);
+    st().cli("invalidateblock " + orphan_hash);
+    ASSERT_EQ(st().cli("getblockheader " + orphan_hash + " | grep -c '\"confirmations\": -1,'"), "1");
+
+    settings s;
+    s.length = 8;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    s.genesis = now_ms / 1000 - 1;
+    std::vector<record> rs;
+    for (int i = 0; i < 20; ++i) {
+        std::string account = i % 2 ? "early" : "late";
+        rs.push_back({{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"}, {"account", account},
+                      {"worker", "w"}, {"ip", "127.0.0.1"}, {"job", "1"}, {"height", "500"}, {"difficulty", "1"},
+                      {"target", target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex()},
+                      {"accepted", "1"}, {"code", "0"}, {"reason", ""}, {"block", "0"},
+                      {"time_ms", std::to_string(now_ms - 900 + i * 10)}, {"hash", std::string(64, '0')},
+                      {"uid", "before:" + std::to_string(i)}});
+    }
+    int n = 0;
+    for (const std::string& h : {mature_hash, orphan_hash})
+        rs.push_back({{"type", "block"}, {"instance", "3"}, {"coin", "LTC"}, {"height", "1"}, {"hash", h},
+                      {"account", "early"}, {"worker", "w"}, {"job", "1"}, {"reward", "5000000000"}, {"accepted", "1"},
+                      {"answer", "null"}, {"time_ms", std::to_string(now_ms - 600 + n * 10)},
+                      {"uid", "before:block:" + std::to_string(n++)}});
+    const std::string cfg = write_config("bmm:test:before", s);
+    reset_schema(cfg);
+    xadd_at("bmm:test:before", rs);
+    const std::string log = st().dir() + "/accountd/before.log";
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
+
+    // Recorded while epoch 0 is open: immature, nothing booked, status not followed yet.
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks") == "2"; }, 30)) << test::read_text(log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const bool still_open = scalar("SELECT count(*) FROM epochs WHERE k = 0 AND closed_at IS NOT NULL") == "0";
+    if (still_open) {
+        EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE status = 'immature' AND epoch = 0"), "2");
+        EXPECT_EQ(scalar("SELECT count(*) FROM ledger_transfers WHERE reference LIKE 'block:%'"), "0");
+    }
+    EXPECT_TRUE(still_open) << "epoch 0 closed before the test could look (a slow machine?)";
+
+    // After the close: booked immature, then released or reversed at the next step.
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 60))
+        << test::read_text(log);
+    EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {mature_hash}), "mature");
+    EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {orphan_hash}), "orphaned");
+    for (const std::string& h : {mature_hash, orphan_hash}) {
+        const std::string ref = "block:" + h;
+        EXPECT_EQ(scalar("SELECT sum(amount) FILTER (WHERE kind IN ('block_fee', 'block_dividend', 'block_miner', "
+                         "'block_undistributed')) FROM ledger_transfers WHERE reference = $1",
+                         {ref}),
+                  "5000000000");
+    }
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_mature' AND reference = $1",
+                     {"block:" + mature_hash}),
+              "5000000000");
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
+                     {"block:" + orphan_hash}),
+              "5000000000");
+    // What stays is one block's worth, all of it available; nothing immature.
+    EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE '%immature' AND balance <> 0"),
+              "0");
+    EXPECT_EQ(scalar("SELECT sum(balance) FROM balances WHERE currency = 'LTC' AND balance > 0"), "5000000000");
+    EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:early:available'"), "");
+    EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:late:available'"), "");
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-before.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-before.log");
 }
 
 }  // namespace
