@@ -31,6 +31,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace bmm::accounting {
@@ -578,6 +579,32 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:late:available'"), "");
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-before.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-before.log");
+
+    // Running again books nothing new (the closed epoch, the blocks, the premine).
+    const std::string transfers = scalar("SELECT count(*) || ' ' || sum(amount) FROM ledger_transfers");
+    {
+        test::child_process again({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/again.log");
+        ASSERT_TRUE(wait_for(
+            [&] {
+                std::ifstream f(st().dir() + "/accountd/again.log");
+                std::stringstream ss;
+                ss << f.rdbuf();
+                return ss.str().find("running the ledger") != std::string::npos;
+            },
+            30));
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        EXPECT_EQ(again.stop(SIGTERM, 20000), 0);
+    }
+    EXPECT_EQ(scalar("SELECT count(*) || ' ' || sum(amount) FROM ledger_transfers"), transfers);
+
+    // A transfer that overdraws a user: the audit names it and exits 1.
+    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) "
+          "VALUES ('test:overdraw', 'user:nobody:available', 'pool:fees:LTC', 'LTC', 7, 'block_fee', 'test')");
+    test::child_process bad({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-bad.log");
+    EXPECT_EQ(bad.wait(60000), 1);
+    const std::string out = test::read_text(st().dir() + "/accountd/audit-bad.log");
+    EXPECT_NE(out.find("account user:nobody:available holds -7 LTC, below zero"), std::string::npos) << out;
+    EXPECT_NE(out.find("invariant: "), std::string::npos) << "the C++ check reports it too:\n" << out;
 }
 
 }  // namespace
