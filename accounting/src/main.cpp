@@ -42,7 +42,9 @@ int fail(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets)"};
+    CLI::App app{
+        "bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets, epochs, "
+        "block rewards, the ledger)"};
     app.require_subcommand(1);
     std::string config_path, sql_dir;
     auto add_config = [&](CLI::App* s) {
