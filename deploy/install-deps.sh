@@ -17,6 +17,8 @@ packages=(
   postgresql postgresql-client redis-server redis-tools litecoind
   # scripts
   curl jq python3 procps iproute2
+  # api_test opens the holders' web page in a headless browser
+  chromium
   # the openssl CLI: tests make self-signed certificates for the TLS port
   openssl
 )

@@ -29,7 +29,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN_DIR=${BMM_BIN_DIR:-$REPO_ROOT/build/bin}
 CONFIG_DIR=$REPO_ROOT/deploy/config
 # The programs up.sh starts, in order, once they are built.
-POOL_PROGRAMS=(bmm-stratum)
+POOL_PROGRAMS=(bmm-stratum bmm-accountd)
 
 deps=1
 build=1
@@ -61,6 +61,8 @@ start_program() {
     log "$name already running (pid $pid, log $logfile)"
     return 0
   fi
+  # bmm-accountd has subcommands: the daemon is `run` (ingest, blocks, epochs, API).
+  [ "$name" = bmm-accountd ] && args+=(run)
   [ -f "$config" ] && args+=(--config "$config")
   log "starting $name (log $logfile)"
   (
@@ -109,4 +111,10 @@ else
   if [[ -n "$metrics_port" && "$metrics_port" != 0 ]]; then
     log "  metrics: curl -s http://127.0.0.1:${metrics_port}/metrics"
   fi
+fi
+if [[ " ${not_built[*]} " != *" bmm-accountd "* ]]; then
+  api_port=$(awk '/^\[api\]/{m=1; next} /^\[/{m=0} m && $1=="port"{print $3; exit}' "$CONFIG_DIR/bmm-accountd.toml")
+  log "bmm-accountd: ingests the stream into PostgreSQL (log $STACK_DIR/logs/bmm-accountd.log)"
+  [ -n "$api_port" ] && log "  holders' page and API: http://127.0.0.1:${api_port}/ (e.g. /api/v1/pool)"
+  log "  accounts: $BIN_DIR/bmm-accountd account --help (with --config $CONFIG_DIR/bmm-accountd.toml and stack.env loaded)"
 fi

@@ -21,7 +21,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     c.file = file;
     c.migrations_dir = BMM_SQL_DIR;
     toml_reader top(root, file, "");
-    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "log"});
+    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log"});
 
     toml_reader p(section(root, "postgres", file, true), file, "postgres");
     p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
@@ -138,6 +138,20 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     }
     if (c.epochs.enabled && c.coins.empty())
         throw config_error{file + ": [epochs] needs at least one [coins.<COIN>] section (e.g. [coins.LTC])"};
+
+    c.api.present = root.contains("api");
+    toml_reader a(section(root, "api", file, false), file, "api");
+    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections", "connection_timeout_s",
+            "cors"});
+    a.boolean("enabled", c.api.enabled);
+    a.string("host", c.api.host);
+    a.integer("port", c.api.port, 1, 65535);
+    a.integer("threads", c.api.threads, 1, 64);
+    a.integer("statement_timeout_ms", c.api.statement_timeout_ms, 10, 600000);
+    a.integer("max_connections", c.api.max_connections, 1, 100000);
+    a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
+    a.boolean("cors", c.api.cors);
+    if (c.api.host.empty()) throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};
 
     toml_reader l(section(root, "log", file, false), file, "log");
     l.only({"level"});

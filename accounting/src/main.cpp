@@ -2,6 +2,7 @@
 // and calls the library (accounting/src/*.cpp).
 
 #include "bmm/accounting/accounts.hpp"
+#include "bmm/accounting/api.hpp"
 #include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/ingest.hpp"
@@ -56,12 +57,15 @@ int main(int argc, char** argv) {
     auto* migrate_cmd = app.add_subcommand("migrate", "apply the pending schema migrations (sql/NNNN_*.sql) and exit");
     add_config(migrate_cmd);
     auto* run_cmd = app.add_subcommand(
-        "run", "apply pending migrations, then ingest the share stream and (with [epochs]) close epochs and follow "
-               "blocks until SIGTERM");
+        "run", "apply pending migrations, then ingest the share stream until SIGTERM; with [epochs] also close "
+               "epochs and follow blocks, with [api] also serve the API");
     add_config(run_cmd);
     auto* audit_cmd = app.add_subcommand(
         "audit", "check the ledger's invariants (ledger_audit() and the C++ checks); exit 0 when clean, 1 otherwise");
     add_config(audit_cmd);
+    auto* api_cmd = app.add_subcommand(
+        "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
+    add_config(api_cmd);
     std::size_t bench_n = 200000;
     auto* bench_cmd = app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
     add_config(bench_cmd);
@@ -108,6 +112,11 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
         std::signal(SIGPIPE, SIG_IGN);
+        std::optional<api_server> api;
+        if (cfg->api.present && cfg->api.enabled) {
+            api.emplace(cfg->api, cfg->postgres);
+            if (auto s = api->start(); !s) return fail(s.error_message());
+        }
         ledger_keeper keeper(*cfg);
         std::thread ledger([&] { keeper.run(g_stop); });
         ingestor ing(*cfg);
@@ -115,6 +124,15 @@ int main(int argc, char** argv) {
         g_stop.store(true);
         ledger.join();
         return rc;
+    }
+    if (*api_cmd) {
+        auto db = open_db(*cfg);
+        if (!db) return fail(db.error_message());
+        if (auto s = check_schema(*db, cfg->migrations_dir); !s) return fail(s.error_message());
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGPIPE, SIG_IGN);
+        return run_api(*cfg, g_stop);
     }
     if (*bench_cmd) {
         auto db = open_db(*cfg);

@@ -419,6 +419,9 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     w.histogram("bmm_stratum_verify_share_seconds", {}, s.verify_share_seconds);
     w.family("bmm_stratum_verify_batch_shares", "histogram", "Shares hashed together in one batch.");
     w.histogram("bmm_stratum_verify_batch_shares", {}, s.batch_shares);
+    w.family("bmm_stratum_job_broadcast_seconds", "histogram",
+             "Time for one loop to write a new job to all of its miners (one observation per job and loop).");
+    w.histogram("bmm_stratum_job_broadcast_seconds", {}, s.job_broadcast_seconds);
 
     const labels node{{"node", info.node}};
     w.family("bmm_stratum_blocks_found_total", "counter",

@@ -430,10 +430,20 @@ void handle_configure(session* s, const request& r) {
         std::string_view name;
         if (e.get(name)) continue;
         if (name == "version-rolling") {
+            // BIP310: the mask is hex, up to 8 digits; anything else (signs,
+            // spaces, "0x", more than 32 bits) refuses version rolling.
             std::string_view mask_hex;
             std::uint32_t miner_mask = 0xffffffffu;
-            if (opts["version-rolling.mask"].get(mask_hex) == simdjson::SUCCESS)
-                miner_mask = static_cast<std::uint32_t>(std::strtoul(std::string(mask_hex).c_str(), nullptr, 16));
+            bool mask_ok = true;
+            if (opts["version-rolling.mask"].get(mask_hex) == simdjson::SUCCESS) {
+                mask_ok = !mask_hex.empty() && mask_hex.size() <= 8 &&
+                          parse_be32_hex(std::string(8 - mask_hex.size(), '0').append(mask_hex), miner_mask);
+            }
+            if (!mask_ok) {
+                s->version_mask = 0;
+                add("\"version-rolling\":false");
+                continue;
+            }
             s->version_mask = s->loop->srv->config().version_mask & miner_mask;
             add("\"version-rolling\":true,\"version-rolling.mask\":\"" + be32_hex(s->version_mask) + "\"");
         } else if (name == "minimum-difficulty") {
@@ -810,8 +820,17 @@ void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
         L.job_order.pop_front();
     }
     L.current = j;
-    for (session* s : L.sessions)
-        if (s->subscribed && !s->workers.empty()) send_job(s, j, clean);
+    const auto began = clock_type::now();
+    std::size_t sent = 0;
+    for (session* s : L.sessions) {
+        if (!s->subscribed || s->workers.empty()) continue;
+        send_job(s, j, clean);
+        ++sent;
+    }
+    const double took = std::chrono::duration<double>(clock_type::now() - began).count();
+    L.metrics->job_broadcast_seconds.observe(took);
+    log::debug("stratum", "loop {}: job {}{} written to {} miners in {:.1f} ms", L.index, j->id,
+               clean ? " (clean)" : "", sent, took * 1000);
 }
 
 void begin_stop(loop_ctx& L);
@@ -1036,6 +1055,7 @@ metrics::server_snapshot server::metrics_snapshot() const {
         snap.verify_batch_seconds.merge(m.verify_batch_seconds.snapshot());
         snap.verify_share_seconds.merge(m.verify_share_seconds.snapshot());
         snap.batch_shares.merge(m.batch_shares.snapshot());
+        snap.job_broadcast_seconds.merge(m.job_broadcast_seconds.snapshot());
         m.add_hashrates(now, workers, port_rates);
     }
     for (std::size_t i = 0; i < snap.ports.size(); ++i) snap.ports[i].hashrate = port_rates[i];

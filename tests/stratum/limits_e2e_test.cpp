@@ -13,6 +13,7 @@
 //   127.0.0.9  TCP on the TLS port without a handshake: handshake timeout
 // The pool runs two loops, so that a ban made on one loop must hold on both.
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stratum_client.hpp"
@@ -31,73 +32,43 @@ using test::stack_environment;
 constexpr int k_per_ip = 3;
 constexpr int k_pending = 4;
 
-int free_port(int from) {
-    for (int p = from; p < 60000; p += 7)
-        if (test::port_free(p)) return p;
-    throw std::runtime_error("no free port");
-}
+using test::bin;
+using test::free_port;
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
+using test::make_certificate;
 
-// A self-signed certificate for 127.0.0.1 (and its key), made with the openssl CLI.
-void make_certificate(const std::string& cert, const std::string& key) {
-    const std::string out = test::run_capture(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key + "' -out '" +
-        cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
-    if (!std::filesystem::exists(cert) || !std::filesystem::exists(key))
-        throw std::runtime_error("openssl could not make a test certificate: " + out);
-}
-
-struct pool_process {
-    std::string dir, config, log, cert, key, other_cert, other_key;
-    int port = 0, tls_port = 0;
-    std::unique_ptr<test::child_process> proc;
+// The pool: a plain port and a TLS port, tight [limits], two loops.
+struct pool_process : test::pool_process {
+    std::string cert, key, other_cert, other_key;
+    int tls_port = 0;
 
     void start() {
         auto& st = stack_environment::get();
-        dir = st.dir() + "/limits-pool";
-        std::filesystem::create_directories(dir);
-        config = dir + "/bmm-stratum.toml";
-        log = dir + "/bmm-stratum.log";
-        cert = dir + "/cert.pem";
-        key = dir + "/key.pem";
-        other_cert = dir + "/other-cert.pem";
-        other_key = dir + "/other-key.pem";
+        const std::string d = st.dir() + "/limits-pool";
+        std::filesystem::create_directories(d);
+        cert = d + "/cert.pem";
+        key = d + "/key.pem";
+        other_cert = d + "/other-cert.pem";
+        other_key = d + "/other-key.pem";
         make_certificate(cert, key);
         make_certificate(other_cert, other_key);  // a stranger's: not the pool's CA
-        port = free_port(34000 + (static_cast<int>(::getpid()) % 500) * 4);
-        tls_port = free_port(port + 1);
-        std::ofstream f(config);
-        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\nthreads = 2\naddress = \""
-          << st.setting("BMM_POOL_ADDRESS") << "\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"${BMM_NODE_RPC_USER}\"\n"
-          << "password = \"${BMM_NODE_RPC_PASSWORD}\"\ntemplate_refresh_seconds = 30\npoll_seconds = 0.2\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT")
-          << "\nstream = \"bmm:shares:limits\"\nspool_dir = \"" << dir << "/spool\"\n"
-          << "[log]\nlevel = \"debug\"\n"
-          << "[limits]\nmax_connections = 100\nmax_connections_per_ip = " << k_per_ip
-          << "\nmax_line_bytes = 1024\nmax_pending_requests = " << k_pending
-          << "\nmax_write_queue_bytes = 65536\nhalf_open_timeout_seconds = 3\ntls_handshake_timeout_seconds = 2\n"
-          << "ban_threshold = 10\nban_half_life_seconds = 600\nban_seconds = 60\n"
-          << "[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.001\nmin_difficulty = 0.0001\nmax_difficulty = 1000\nretarget_seconds = 600\n"
-          << "[[port]]\nhost = \"127.0.0.1\"\nport = " << tls_port << "\ntls = true\ntls_cert = \"" << cert
-          << "\"\ntls_key = \"" << key
-          << "\"\nstart_difficulty = 0.001\nmin_difficulty = 0.0001\nmax_difficulty = 1000\nretarget_seconds = 600\n";
-        f.close();
-        proc = std::make_unique<test::child_process>(
-            std::vector<std::string>{bin("bmm-stratum"), "--config", config}, log,
-            std::map<std::string, std::string>{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
-                                               {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (test::port_free(port) || test::port_free(tls_port)) {
-            if (!proc->running() || std::chrono::steady_clock::now() > end)
-                throw std::runtime_error("bmm-stratum did not start; its log:\n" + test::read_text(log));
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+        test::pool_options o;
+        o.name = "limits-pool";
+        o.stream = "bmm:shares:limits";
+        o.threads = 2;
+        o.log_level = "debug";
+        o.ports = {test::free_port_near(34000)};
+        tls_port = free_port(o.ports[0] + 1);
+        o.ports.push_back(tls_port);
+        o.sections = "[limits]\nmax_connections = 100\nmax_connections_per_ip = " + std::to_string(k_per_ip) +
+                     "\nmax_line_bytes = 1024\nmax_pending_requests = " + std::to_string(k_pending) +
+                     "\nmax_write_queue_bytes = 65536\nhalf_open_timeout_seconds = 3\n"
+                     "tls_handshake_timeout_seconds = 2\nban_threshold = 10\nban_half_life_seconds = 600\n"
+                     "ban_seconds = 60\n";
+        o.port_sections = test::stratum_port_toml(o.ports[0]) +
+                          test::stratum_port_toml(tls_port, "tls = true\ntls_cert = \"" + cert +
+                                                                "\"\ntls_key = \"" + key + "\"\n");
+        test::pool_process::start(o);
     }
 };
 
@@ -158,15 +129,13 @@ protected:
         g_pool->start();
     }
     static void TearDownTestSuite() {
-        if (g_pool && g_pool->proc) g_pool->proc->stop(SIGTERM, 15000);
+        if (g_pool) g_pool->stop();
         delete g_pool;
         g_pool = nullptr;
     }
     void TearDown() override {
         if (HasFailure() && g_pool) {
-            const std::string all = test::read_text(g_pool->log);
-            std::cerr << "---- bmm-stratum log (tail) ----\n" << all.substr(all.size() > 6000 ? all.size() - 6000 : 0)
-                      << "\n";
+            std::cerr << "---- bmm-stratum log (tail) ----\n" << g_pool->log_tail(6000) << "\n";
         }
         // Let the pool see closed connections before the next test counts them.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));

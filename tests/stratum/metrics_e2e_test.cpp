@@ -14,6 +14,7 @@
 //    and counted; submits beyond max_pending_requests count as too_many_pending;
 //  - garbage HTTP gets an error and the endpoint keeps serving.
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stratum_client.hpp"
@@ -30,60 +31,11 @@ namespace {
 
 using test::stack_environment;
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
-
-int free_port(int from) {
-    for (int p = from; p < 60000; p += 7)
-        if (test::port_free(p)) return p;
-    throw std::runtime_error("no free loopback port");
-}
-
-struct pool_process {
-    std::string dir, config, log;
-    int port = 0, metrics_port = 0;
-    std::string stream = "bmm:shares:metrics-e2e";
-    std::unique_ptr<test::child_process> proc;
-
-    void start() {
-        auto& st = stack_environment::get();
-        dir = st.dir() + "/pool-metrics";
-        std::filesystem::create_directories(dir);
-        config = dir + "/bmm-stratum.toml";
-        log = dir + "/bmm-stratum.log";
-        port = free_port(49000 + (static_cast<int>(::getpid()) % 500) * 4);
-        metrics_port = free_port(port + 1);
-        std::ofstream f(config);
-        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\nthreads = 2\naddress = \""
-          << st.setting("BMM_POOL_ADDRESS") << "\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"${BMM_NODE_RPC_USER}\"\n"
-          << "password = \"${BMM_NODE_RPC_PASSWORD}\"\ntemplate_refresh_seconds = 30\npoll_seconds = 0.2\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-          << "\"\nspool_dir = \"" << dir << "/spool\"\n"
-          << "[log]\nlevel = \"info\"\n"
-          << "[limits]\nmax_connections_per_ip = 16\nmax_pending_requests = 64\n"
-          << "[metrics]\nhost = \"127.0.0.1\"\nport = " << metrics_port
-          << "\nworker_series = 50\nhashrate_window_seconds = 60\n"
-          << "[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.001\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n"
-          << "target_share_seconds = 5\nretarget_seconds = 600\n";
-        f.close();
-        proc = std::make_unique<test::child_process>(
-            std::vector<std::string>{bin("bmm-stratum"), "--config", config}, log,
-            std::map<std::string, std::string>{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
-                                               {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (test::port_free(port) || test::port_free(metrics_port)) {
-            if (!proc->running() || std::chrono::steady_clock::now() > end)
-                throw std::runtime_error("bmm-stratum did not start; its log:\n" + test::read_text(log));
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    }
-};
+using test::bin;
+using test::pool_process;
 
 pool_process* g_pool = nullptr;
+int g_metrics_port = 0;
 
 // One HTTP exchange with the metrics port: the whole response, or "" when
 // the connection failed. Bounded by a 5 s receive timeout.
@@ -91,7 +43,7 @@ std::string http(const std::string& request) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(g_pool->metrics_port));
+    a.sin_port = htons(static_cast<std::uint16_t>(g_metrics_port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -243,18 +195,26 @@ class metrics_e2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g_pool = new pool_process;
-        g_pool->start();
+        test::pool_options o;
+        o.name = "pool-metrics";
+        o.stream = "bmm:shares:metrics-e2e";
+        o.threads = 2;
+        o.ports = {test::free_port_near(49000)};
+        g_metrics_port = test::free_port(o.ports[0] + 1);
+        o.ports.push_back(g_metrics_port);
+        o.sections = "[limits]\nmax_connections_per_ip = 16\nmax_pending_requests = 64\n"
+                     "[metrics]\nhost = \"127.0.0.1\"\nport = " + std::to_string(g_metrics_port) +
+                     "\nworker_series = 50\nhashrate_window_seconds = 60\n";
+        g_pool->start(o);
     }
     static void TearDownTestSuite() {
-        if (g_pool && g_pool->proc) g_pool->proc->stop(SIGTERM, 15000);
+        if (g_pool) g_pool->stop();
         delete g_pool;
         g_pool = nullptr;
     }
     void TearDown() override {
         if (HasFailure() && g_pool) {
-            const std::string all = test::read_text(g_pool->log);
-            std::cerr << "---- bmm-stratum log (tail) ----\n"
-                      << all.substr(all.size() > 4000 ? all.size() - 4000 : 0) << "\n";
+            std::cerr << "---- bmm-stratum log (tail) ----\n" << g_pool->log_tail() << "\n";
         }
     }
 };
@@ -345,6 +305,12 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     EXPECT_EQ(s.at("bmm_stratum_verify_share_seconds_bucket", "le=\"+Inf\""),
               s.at("bmm_stratum_verify_share_seconds_count"));
     EXPECT_GT(s.at("bmm_stratum_verify_batch_seconds_sum"), 0);
+    // New tips mean new jobs: every loop wrote each one to its miners.
+    if (node_accepted > 0) {
+        EXPECT_GT(s.at("bmm_stratum_job_broadcast_seconds_count"), before.at("bmm_stratum_job_broadcast_seconds_count"));
+    }
+    EXPECT_EQ(s.at("bmm_stratum_job_broadcast_seconds_bucket", "le=\"+Inf\""),
+              s.at("bmm_stratum_job_broadcast_seconds_count"));
     EXPECT_GT(s.at("bmm_stratum_longpoll_answer_unix_ms", node), 0);
     EXPECT_EQ(s.at("bmm_stratum_template_height", node), static_cast<double>(block_count() + 1));
 }

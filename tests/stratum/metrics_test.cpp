@@ -301,6 +301,7 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     s.verify_share_seconds = h.snapshot();
     s.verify_batch_seconds = histogram(verify_seconds_bounds()).snapshot();
     s.batch_shares = histogram(batch_shares_bounds()).snapshot();
+    s.job_broadcast_seconds = histogram(verify_seconds_bounds()).snapshot();
     sink_stats sink;
     sink.published = 30;
     sink.appended = 42;

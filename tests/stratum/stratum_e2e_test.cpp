@@ -12,6 +12,7 @@
 // In regtest nearly every share also meets the network target, so accepted
 // shares are blocks and the tests wait for the clean job that follows.
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stratum_client.hpp"
@@ -28,49 +29,7 @@ namespace {
 using test::stack_environment;
 
 // The pool process, started once for all tests here.
-struct pool_process {
-    std::string dir, config, log;
-    int port = 0;
-    std::string stream = "bmm:shares:e2e";
-    std::unique_ptr<test::child_process> proc;
-
-    void start() {
-        auto& st = stack_environment::get();
-        dir = st.dir() + "/pool";
-        std::filesystem::create_directories(dir);
-        config = dir + "/bmm-stratum.toml";
-        log = dir + "/bmm-stratum.log";
-        for (int p = 33000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
-            if (test::port_free(p)) port = p;
-        std::ofstream f(config);
-        f << "[pool]\ninstance_id = 7\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
-          << st.setting("BMM_POOL_ADDRESS") << "\"\ntag = \"/BMM pool/\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"${BMM_NODE_RPC_USER}\"\n"
-          << "password = \"${BMM_NODE_RPC_PASSWORD}\"\ntemplate_refresh_seconds = 30\npoll_seconds = 0.2\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-          << "\"\nspool_dir = \"" << dir << "/spool\"\n"
-          << "[log]\nlevel = \"debug\"\n"
-          << "[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.001\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n"
-          << "target_share_seconds = 5\nretarget_seconds = 600\n";
-        f.close();
-        proc = std::make_unique<test::child_process>(
-            std::vector<std::string>{bin("bmm-stratum"), "--config", config}, log,
-            std::map<std::string, std::string>{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
-                                               {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (test::port_free(port)) {
-            if (!proc->running() || std::chrono::steady_clock::now() > end)
-                throw std::runtime_error("bmm-stratum did not start; its log:\n" + test::read_text(log));
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    }
-
-    static std::string bin(const std::string& name) {
-        const char* d = std::getenv("BMM_BIN_DIR");
-        return std::string(d && *d ? d : "build/bin") + "/" + name;
-    }
-};
+using test::pool_process;
 
 pool_process* g_pool = nullptr;
 
@@ -117,7 +76,7 @@ void await_new_tip(test::stratum_client& c, const std::string& old_prevhash) {
 // keeps one, so the number of shares per block varies). Bounded: 8 rounds.
 void mine_until(long target_height, const std::string& user, const std::string& log, bool version_rolling = false) {
     for (int round = 0; round < 8 && block_count() < target_height; ++round) {
-        std::vector<std::string> args = {pool_process::bin("bmm-miner"), "--url",
+        std::vector<std::string> args = {test::bin("bmm-miner"), "--url",
                                          "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port), "--user", user,
                                          "--shares", "5", "--seconds", "60", "--quiet"};
         if (version_rolling) args.push_back("--version-rolling");
@@ -136,19 +95,21 @@ class stratum_e2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g_pool = new pool_process;
-        g_pool->start();
+        test::pool_options o;
+        o.name = "pool";
+        o.stream = "bmm:shares:e2e";
+        o.instance_id = 7;
+        o.log_level = "debug";
+        o.ports = {test::free_port_near(33000)};
+        g_pool->start(o);
     }
     static void TearDownTestSuite() {
-        if (g_pool && g_pool->proc) g_pool->proc->stop(SIGTERM, 15000);
+        if (g_pool) g_pool->stop();
         delete g_pool;
         g_pool = nullptr;
     }
     void TearDown() override {
-        if (HasFailure() && g_pool) std::cerr << "---- bmm-stratum log (tail) ----\n" << tail(g_pool->log, 4000) << "\n";
-    }
-    static std::string tail(const std::string& path, std::size_t bytes) {
-        const std::string all = test::read_text(path);
-        return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+        if (HasFailure() && g_pool) std::cerr << "---- bmm-stratum log (tail) ----\n" << g_pool->log_tail() << "\n";
     }
 };
 
@@ -219,6 +180,28 @@ TEST_F(stratum_e2e, every_rejection_path_gives_the_exact_error) {
     EXPECT_NE(ok.raw.find("\"error\":null"), std::string::npos);
     expect(c.submit(good), 22, "duplicate share");
     await_new_tip(c, prev);
+}
+
+TEST_F(stratum_e2e, version_rolling_masks_are_read_as_bip310_hex_only) {
+    // The pool's mask is 1fffe000 (deploy default); the answer is the intersection.
+    const std::pair<const char*, const char*> cases[] = {
+        {"ffffffff", R"("version-rolling":true,"version-rolling.mask":"1fffe000")"},
+        {"00ffe000", R"("version-rolling":true,"version-rolling.mask":"00ffe000")"},
+        {"ffe000", R"("version-rolling":true,"version-rolling.mask":"00ffe000")"},
+        {"-1", R"("version-rolling":false)"},
+        {"0x1fffe000", R"("version-rolling":false)"},
+        {" 1fffe000", R"("version-rolling":false)"},
+        {"1fffe0000", R"("version-rolling":false)"},
+        {"", R"("version-rolling":false)"},
+    };
+    for (const auto& [mask, expected] : cases) {
+        test::stratum_client c(g_pool->port);
+        auto r = c.reply(c.request("mining.configure",
+                                   std::string(R"([["version-rolling"],{"version-rolling.mask":")") + mask + "\"}]"));
+        ASSERT_TRUE(r.received) << mask;
+        EXPECT_TRUE(r.ok) << r.raw;
+        EXPECT_NE(r.result.find(expected), std::string::npos) << "mask '" << mask << "': " << r.raw;
+    }
 }
 
 TEST_F(stratum_e2e, a_new_block_reaches_miners_as_clean_jobs_and_old_shares_are_stale) {

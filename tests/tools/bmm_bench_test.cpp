@@ -11,6 +11,7 @@
 // The bench's speed is not asserted (it is a benchmark tool); each run is a
 // few seconds, bounded by --duration and the test's own waits.
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 
@@ -25,51 +26,12 @@
 namespace bmm::test {
 namespace {
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
-
-struct pool_process {
-    std::string dir, config, log;
-    int port = 0;
-    std::string stream = "bmm:shares:bench-test";
-    std::unique_ptr<child_process> proc;
-
-    void start() {
-        auto& st = stack_environment::get();
-        dir = st.dir() + "/bench-pool";
-        std::filesystem::create_directories(dir);
-        config = dir + "/bmm-stratum.toml";
-        log = dir + "/bmm-stratum.log";
-        for (int p = 41000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
-            if (port_free(p)) port = p;
-        std::ofstream f(config);
-        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
-          << st.setting("BMM_POOL_ADDRESS") << "\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"${BMM_NODE_RPC_USER}\"\n"
-          << "password = \"${BMM_NODE_RPC_PASSWORD}\"\ntemplate_refresh_seconds = 30\npoll_seconds = 0.2\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-          << "\"\nspool_dir = \"" << dir << "/spool\"\n"
-          << "[log]\nlevel = \"info\"\n"
-          << "[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.001\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n"
-          << "target_share_seconds = 5\nretarget_seconds = 600\n";
-        f.close();
-        proc = std::make_unique<child_process>(
-            std::vector<std::string>{bin("bmm-stratum"), "--config", config}, log,
-            std::map<std::string, std::string>{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
-                                               {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (port_free(port)) {
-            if (!proc->running() || std::chrono::steady_clock::now() > end)
-                throw std::runtime_error("bmm-stratum did not start; its log:\n" + read_text(log));
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    }
-};
+using test::bin;
+using test::pool_process;
 
 pool_process* g_pool = nullptr;
+int g_tls_port = 0;
+std::string g_cert;
 
 using record = std::map<std::string, std::string>;
 
@@ -119,11 +81,13 @@ struct bench_run {
 };
 
 // Runs bmm-bench with `args` (its JSON to a file) and parses the report.
-void run_bench(const std::string& name, std::vector<std::string> args, bench_run& out) {
+// `url` defaults to the pool's plain port.
+void run_bench(const std::string& name, std::vector<std::string> args, bench_run& out, std::string url = {}) {
     const std::string dir = stack_environment::get().dir() + "/bench-pool";
     const std::string log = dir + "/" + name + ".log", json = dir + "/" + name + ".json";
+    if (url.empty()) url = "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port);
     args.insert(args.begin(), bin("bmm-bench"));
-    args.insert(args.end(), {"--url", "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port), "--json", json});
+    args.insert(args.end(), {"--url", url, "--json", json});
     child_process p(args, log);
     out.exit_code = p.wait(60000);
     out.output = read_text(log);
@@ -158,9 +122,23 @@ class bmm_bench : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g_pool = new pool_process;
-        g_pool->start();
+        test::pool_options o;
+        o.name = "bench-pool";
+        o.stream = "bmm:shares:bench-test";
+        o.ports = {test::free_port_near(41000)};
+        g_tls_port = test::free_port(o.ports[0] + 1);
+        o.ports.push_back(g_tls_port);
+        const std::string dir = stack_environment::get().dir() + "/bench-pool";
+        std::filesystem::create_directories(dir);
+        g_cert = dir + "/cert.pem";
+        test::make_certificate(g_cert, dir + "/key.pem");
+        o.port_sections = test::stratum_port_toml(o.ports[0]) +
+                          test::stratum_port_toml(g_tls_port, "tls = true\ntls_cert = \"" + g_cert +
+                                                                  "\"\ntls_key = \"" + dir + "/key.pem\"\n");
+        g_pool->start(o);
     }
     static void TearDownTestSuite() {
+        if (g_pool) g_pool->stop();
         delete g_pool;
         g_pool = nullptr;
     }
@@ -221,6 +199,23 @@ TEST_F(bmm_bench, invalid_shares_are_all_rejected_as_low_difficulty_in_the_json_
         EXPECT_EQ(rec.at("ip"), "127.0.0.1");
         EXPECT_TRUE(rec.count("hash")) << "the pool hashed the share in full";
     }
+}
+
+TEST_F(bmm_bench, valid_shares_over_tls_with_the_pools_certificate) {
+    bench_run r;
+    run_bench("tls",
+              {"--mode", "valid", "--algo", "scrypt", "--difficulty", "0.0001", "--user", "btls", "--connections", "3",
+               "--rate", "2", "--duration", "3", "--ca", g_cert, "--quiet"},
+              r, "stratum+ssl://127.0.0.1:" + std::to_string(g_tls_port));
+    if (HasFatalFailure()) return;
+    const auto accepted = u64(r.report, "shares", "accepted"), rejected = u64(r.report, "shares", "rejected");
+    EXPECT_EQ(u64(r.report, "connections", "held"), 3u) << r.output;
+    EXPECT_GT(accepted, 0u) << r.output;
+    EXPECT_EQ(accepted + rejected, u64(r.report, "shares", "sent")) << r.output;
+    expect_latency_ordered(r.report, accepted + rejected);
+    std::uint64_t in_stream_accepted = 0;
+    for (const auto& rec : shares_of("btls", accepted + rejected)) in_stream_accepted += rec.at("accepted") == "1";
+    EXPECT_EQ(in_stream_accepted, accepted) << r.output;
 }
 
 TEST_F(bmm_bench, refuses_a_non_loopback_target_without_allow_remote) {

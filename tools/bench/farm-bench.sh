@@ -69,6 +69,7 @@ pick_port() {
 node_port=$(pick_port 38400)
 redis_port=$(pick_port 38600)
 stratum_port=$(pick_port 38800)
+metrics_port=$(pick_port 39000)  # instance i serves /metrics on metrics_port + i
 
 pids=()
 cleanup() {
@@ -138,6 +139,10 @@ max_connections = 100000
 max_connections_per_ip = 100000
 max_pending_requests = 100000
 ban_threshold = 0
+
+[metrics]
+host = "127.0.0.1"
+port = $((metrics_port + $2))
 
 [[port]]
 host = "127.0.0.1"
@@ -296,11 +301,33 @@ clean_run() {
   wait_ready "$out/$name.ready" 60 || log "$name: the bench never settled; see $out/$name.progress"
   sleep 2
   local tip
+  curl -s "http://127.0.0.1:$((metrics_port + 1))/metrics" > "$out/$name.metrics-before" || true
   tip=$(curl -s -u bench:bench --data '{"id":1,"method":"bench_newblock","params":[]}' "http://127.0.0.1:$node_port/")
   sleep 5
+  curl -s "http://127.0.0.1:$((metrics_port + 1))/metrics" > "$out/$name.metrics-after" || true
   kill -TERM "$bpid" 2> /dev/null || true
   wait "$bpid" || true
   stop_servers
+  python3 - "$out/$name.metrics-before" "$out/$name.metrics-after" <<'EOF'
+import re, sys
+# The server's own side: bmm_stratum_job_broadcast_seconds observations
+# (one per job and loop) between the two scrapes; the largest one's bucket.
+def buckets(path):
+    b = {}
+    for line in open(path):
+        m = re.match(r'bmm_stratum_job_broadcast_seconds_bucket\{.*le="([^"]+)".*\} (\S+)', line)
+        if m: b[m.group(1)] = float(m.group(2))
+    return b
+try:
+    before, after = buckets(sys.argv[1]), buckets(sys.argv[2])
+except OSError:
+    sys.exit(0)
+bounds = sorted((k for k in after if k != "+Inf"), key=float)
+new = after.get("+Inf", 0) - before.get("+Inf", 0)
+top = next((b for b in bounds if after[b] - before.get(b, 0) >= new), "+Inf")
+print("clean10k: server side: %d job broadcast(s) by the loops, the slowest under %s ms"
+      % (new, "inf" if top == "+Inf" else "%g" % (float(top) * 1000)))
+EOF
   python3 - "$out/$name.json" "$out/node-events.log" "$tip" <<'EOF'
 import json, sys
 report = json.load(open(sys.argv[1]))

@@ -63,6 +63,22 @@ struct coin_settings {
     node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
 };
 
+// The read API (api.hpp). `bmm-accountd api` always serves it; `bmm-accountd
+// run` serves it too when the file has an [api] section with enabled = true
+// (the default inside the section), so that several ingest processes on one
+// host need not share a port.
+struct api_settings {
+    bool present = false;              // the file has an [api] section
+    bool enabled = true;
+    std::string host = "127.0.0.1";    // loopback by default: put a reverse proxy in front
+    int port = 8390;
+    int threads = 4;                   // HTTP worker threads, each with its own PostgreSQL connection
+    int statement_timeout_ms = 5000;   // per SQL statement; a slower query answers 503
+    int max_connections = 256;         // concurrent HTTP connections
+    int connection_timeout_s = 15;     // an idle or slow client is dropped after this long
+    bool cors = false;                 // send Access-Control-Allow-Origin: * (dashboards on other origins)
+};
+
 struct accountd_config {
     std::string file;
     pg_settings postgres;
@@ -72,6 +88,7 @@ struct accountd_config {
     ingest_settings ingest;
     epoch_settings epochs;
     std::map<std::string, coin_settings> coins;  // "LTC" -> ...
+    api_settings api;
     std::string log_level = "info";
 };
 

@@ -183,6 +183,8 @@ public:
     histogram verify_batch_seconds{verify_seconds_bounds()};
     histogram verify_share_seconds{verify_seconds_bounds()};
     histogram batch_shares{batch_shares_bounds()};
+    // Time to write a new job to every miner of the loop (one per job).
+    histogram job_broadcast_seconds{verify_seconds_bounds()};
     // work_as_double with a one-entry cache (a session's target rarely changes).
     double work_of(const uint256& target) noexcept;
     // Adds a batch's accepted work to the per-worker and per-port windows;
@@ -246,7 +248,7 @@ struct server_snapshot {
     // [limits]: connections refused at accept, bans, connections closed by a
     // limit, TLS failures.
     std::uint64_t connections_refused = 0, bans = 0, closed_by_limits = 0, tls_failures = 0;
-    histogram_data verify_batch_seconds, verify_share_seconds, batch_shares;
+    histogram_data verify_batch_seconds, verify_share_seconds, batch_shares, job_broadcast_seconds;
 };
 
 // Folds per-worker hashrates into `out`: the `limit` highest (ties by name),

@@ -1,0 +1,63 @@
+#pragma once
+// bmm-accountd's read API: JSON over HTTP (libmicrohttpd) for holders and
+// dashboards, and the holders' web page at "/" (accounting/web/index.html).
+//
+//   GET /api/v1/pool                          pool statistics
+//   GET /api/v1/accounts/{name}               wallets, balances, hashrate per coin
+//   GET /api/v1/accounts/{name}/workers       per worker: hashrate (10 min, 1 h), counts, last share
+//   GET /api/v1/accounts/{name}/epochs        DPP, streak, e_bp, PP and BMM earned per epoch
+//   GET /api/v1/accounts/{name}/ledger        transfers touching the account, newest first
+//   GET /api/v1/blocks                        blocks the pool found, newest first
+//   GET /api/v1/epochs                        epochs, newest first
+//
+// Money is never a JSON number: amounts are decimal strings of base units,
+// next to the currency's "decimals" (BMM 18, coins 8). Hashrates are JSON
+// integers (hashes per second, truncated). Times are ISO 8601 UTC strings.
+// Errors are {"error": "..."} with 400 (bad parameter), 404 (unknown path or
+// account), 405 (a method other than GET/HEAD) or 503 (database unavailable
+// or too slow). Queries are read-only (default_transaction_read_only) and
+// bounded by [api] statement_timeout_ms; each response reads one snapshot.
+//
+// Threads: libmicrohttpd's internal pool of [api] threads; each request takes
+// a PostgreSQL connection from a small pool (one per thread at most) and
+// gives it back, or drops it after a failure.
+
+#include "bmm/accounting/config.hpp"
+#include "bmm/result.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace bmm::accounting {
+
+// Decimal places of a currency's base unit: BMM 18 (ERC-20 wei), any coin 8 (satoshis).
+int currency_decimals(std::string_view currency) noexcept;
+
+// The holders' web page (accounting/web/index.html, embedded at build time).
+std::string_view api_index_html() noexcept;
+
+class api_server {
+public:
+    api_server(api_settings api, pg_settings postgres);
+    ~api_server();
+    api_server(const api_server&) = delete;
+    api_server& operator=(const api_server&) = delete;
+
+    // Binds [api] host:port and starts the worker threads. Errors (the
+    // address is in use, the host does not resolve) say which setting to change.
+    result<bool> start();
+    // Stops accepting, finishes nothing further, and joins the threads.
+    void stop();
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+// `bmm-accountd api`: serves until `stop` is set; returns the exit code.
+int run_api(const accountd_config& c, const std::atomic<bool>& stop);
+
+}  // namespace bmm::accounting

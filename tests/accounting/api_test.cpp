@@ -1,0 +1,771 @@
+// bmm-accountd's read API against the real stack (tests/support/stack.hpp):
+// a migrated database filled with known accounts, wallets, share_minutes
+// rows, and epochs and blocks closed by the rules library and booked through
+// bmm_ledger_pg (alongside the in-memory ledger model); then the real
+// `bmm-accountd api` is started and every endpoint is read over HTTP with a
+// bounded raw-socket client. Expected values come from the inserted rows and
+// the model, computed here independently of the API's SQL. Also: 400/404/405
+// answers, malformed HTTP, pagination, the web page, and `run` serving the API.
+
+#include "../support/process.hpp"
+#include "../support/stack.hpp"
+
+#include "bmm/accounting/api.hpp"
+#include "bmm/accounting/config.hpp"
+#include "bmm/accounting/epoch_close.hpp"
+#include "bmm/accounting/ledger.hpp"
+#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/pg.hpp"
+#include "bmm/accounting/rules.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <thread>
+
+namespace bmm::accounting {
+namespace {
+
+using test::stack_environment;
+namespace pgl = bmm::accounting::pg;
+
+stack_environment& st() { return stack_environment::get(); }
+
+std::string bin(const std::string& name) {
+    const char* d = std::getenv("BMM_BIN_DIR");
+    return std::string(d && *d ? d : "build/bin") + "/" + name;
+}
+
+int free_port(int from) {
+    for (int p = from; p < from + 2000; ++p)
+        if (test::port_free(p)) return p;
+    throw std::runtime_error("no free loopback port");
+}
+
+std::string write_config(const std::string& tag, int api_port, int statement_timeout_ms = 5000) {
+    const std::string dir = st().dir() + "/api";
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/" + tag + ".toml";
+    std::ofstream f(path);
+    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
+      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
+      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"api-test\"\n"
+      << "group = \"accountd\"\nconsumer = \"" << tag << "\"\n"
+      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port << "\nthreads = 2\nstatement_timeout_ms = " << statement_timeout_ms << "\n"
+      << "connection_timeout_s = 3\n"
+      << "[log]\nlevel = \"info\"\n";
+    return path;
+}
+
+// ---------------------------------------------------------------------------
+// A bounded HTTP client: one request per connection, 5 s per read or write,
+// at most 8 MB read.
+// ---------------------------------------------------------------------------
+
+struct http_reply {
+    int status = 0;  // 0: no status line (the server closed the connection)
+    std::string headers;
+    std::string body;
+    std::string header(const std::string& name) const {
+        std::string lower_h = headers, lower_n = name + ":";
+        std::transform(lower_h.begin(), lower_h.end(), lower_h.begin(), ::tolower);
+        std::transform(lower_n.begin(), lower_n.end(), lower_n.begin(), ::tolower);
+        auto p = lower_h.find("\r\n" + lower_n);
+        if (p == std::string::npos) return "";
+        p += 2 + lower_n.size();
+        auto e = headers.find("\r\n", p);
+        std::string v = headers.substr(p, e - p);
+        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        return v;
+    }
+};
+
+int connect_to(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("socket failed");
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+http_reply raw_request(int port, const std::string& bytes) {
+    http_reply rep;
+    const int fd = connect_to(port);
+    if (fd < 0) return rep;
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+    }
+    std::string in;
+    char buf[16384];
+    while (in.size() < (8u << 20)) {
+        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    const auto end = in.find("\r\n\r\n");
+    if (in.rfind("HTTP/1.", 0) != 0 || end == std::string::npos) return rep;
+    rep.status = std::atoi(in.c_str() + 9);
+    rep.headers = in.substr(0, end + 2);
+    rep.body = in.substr(end + 4);
+    return rep;
+}
+
+http_reply request(int port, const std::string& method, const std::string& target) {
+    return raw_request(port, method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// The data set
+// ---------------------------------------------------------------------------
+
+struct minute_row {
+    std::string coin, account, worker;
+    int minutes_ago;  // before the current minute
+    long long accepted, rejected;
+    unsigned long long work;
+};
+
+// Away from the window edges (9, 59 and 1439 minutes back), so that a minute
+// turning during the test moves no row across one.
+const std::vector<minute_row> k_minutes = {
+    {"LTC", "alice", "rig1", 1, 10, 1, 600000000ULL},
+    {"LTC", "alice", "rig1", 5, 20, 0, 1200000000ULL},
+    {"LTC", "alice", "rig1", 30, 30, 3, 3600000000ULL},
+    {"LTC", "alice", "rig2", 2, 5, 2, 300000001ULL},
+    {"BTC", "alice", "rig1", 3, 1, 0, 7ULL},
+    {"LTC", "bob", "rigA", 120, 4, 4, 999ULL},
+    {"LTC", "bob", "rigB", 2000, 9, 0, 123456ULL},
+};
+
+struct window_sum {
+    unsigned long long work10 = 0, work60 = 0;
+    long long acc60 = 0, rej60 = 0, acc24 = 0, rej24 = 0;
+    bool in10 = false, in24 = false;
+};
+
+std::string day(std::uint64_t k) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "2026-01-%02u 00:00:00+00", static_cast<unsigned>(k + 1));
+    return buf;
+}
+
+// State shared by the tests: the database is filled once, the server started once.
+struct world {
+    PGconn* db = nullptr;
+    ledger model;
+    std::vector<epoch_close_output> closes;
+    std::vector<std::vector<std::string>> alice_batches;  // ids touching alice, per booking transaction
+    std::vector<std::string> block_hashes;                // in found order
+    int port = 0;
+    std::unique_ptr<test::child_process> api;
+    std::string config;
+};
+world* g = nullptr;
+
+void exec_ok(const std::string& sql) {
+    PGresult* r = PQexec(g->db, sql.c_str());
+    const auto s = PQresultStatus(r);
+    const std::string err = PQerrorMessage(g->db);
+    PQclear(r);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) throw std::runtime_error(err + " in " + sql.substr(0, 200));
+}
+
+std::string scalar(const std::string& sql) {
+    PGresult* r = PQexec(g->db, sql.c_str());
+    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "<error>";
+    PQclear(r);
+    return v;
+}
+
+void note_batch(std::span<const transfer> ts) {
+    std::vector<std::string> ids;
+    const std::set<std::string> mine = {user_available("alice"), user_immature("alice")};
+    for (const auto& t : ts)
+        if (mine.count(t.debit) || mine.count(t.credit)) ids.push_back(t.id);
+    if (!ids.empty()) g->alice_batches.push_back(ids);
+}
+
+void book(std::span<const transfer> ts) {
+    auto r = pgl::book_transfers(g->db, ts);
+    if (!r) throw std::runtime_error(r.error_message());
+    if (!g->model.apply_all(ts)) throw std::runtime_error("model refused a transfer");
+    note_batch(ts);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct created_at per transaction
+}
+
+void fill_database() {
+    exec_ok("INSERT INTO accounts (name, kind) VALUES ('alice', 'user'), ('bob', 'user'), ('carol', 'user')");
+    exec_ok("INSERT INTO wallets (account, currency, address, share_ppm) VALUES"
+            " ('alice', 'LTC', 'mxAliceOne', 600000), ('alice', 'LTC', 'mxAliceTwo', 400000),"
+            " ('alice', 'BMM', '0xAlice\"quote', 1000000)");
+    for (const auto& m : k_minutes)
+        exec_ok("INSERT INTO share_minutes (coin, account, worker, minute, accepted, rejected, work) VALUES ('" + m.coin +
+                "', '" + m.account + "', '" + m.worker + "', date_trunc('minute', now()) - interval '" +
+                std::to_string(m.minutes_ago) + " minutes', " + std::to_string(m.accepted) + ", " +
+                std::to_string(m.rejected) + ", " + std::to_string(m.work) + ")");
+
+    book(genesis_transfers());
+
+    accounting_config cfg;
+    cfg.coins["LTC"] = coin_rules{10000, 200000, payout_scheme::pp, 1000000, 2000000};
+    cfg.coins["BTC"] = coin_rules{20000, 200000, payout_scheme::solo, 1000000, 2000000};
+    cfg.halving_period = 3;
+    std::map<std::string, std::uint32_t> streaks;
+    amount carried = 0;
+    // Epoch 0: alice and bob mine; 1: alice only, a block by alice; 2: both, a block by bob.
+    const std::vector<std::map<std::string, std::map<std::string, amount>>> work = {
+        {{"alice", {{"LTC", amount(3) << 200}}}, {"bob", {{"LTC", amount(1) << 200}}}},
+        {{"alice", {{"LTC", amount(12345678901234567ULL)}}}},
+        {{"alice", {{"LTC", amount(5)}}}, {"bob", {{"BTC", (amount(1) << 250) + 17}}}},
+    };
+    for (std::uint64_t k = 0; k < work.size(); ++k) {
+        if (auto e = pgl::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) throw std::runtime_error(e.error_message());
+        epoch_close_input in;
+        in.k = k;
+        in.config = cfg;
+        in.work = work[k];
+        in.previous_streaks = streaks;
+        in.bmm_holdings = g->model.bmm_holdings();
+        in.carried_emission = carried;
+        if (k >= 1) {
+            block_input b;
+            b.hash = k == 1 ? "00aa01" : "00bb02";
+            b.coin = k == 1 ? "LTC" : "BTC";
+            b.height = 1000 + k;
+            b.reward = amount(k == 1 ? 2500000000ULL : 625000001ULL);
+            b.finder = k == 1 ? "alice" : "bob";
+            b.found_epoch = k;
+            const std::string found = k == 1 ? "2026-01-02 12:00:00+00" : "2026-01-03 06:30:00+00";
+            if (auto r = pgl::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k}); !r)
+                throw std::runtime_error(r.error_message());
+            in.blocks.push_back(b);
+            g->block_hashes.push_back(b.hash);
+        }
+        auto out = close_epoch(in);
+        if (!out) throw std::runtime_error(out.error_message());
+        auto r = pgl::book_epoch_close(g->db, *out);
+        if (!r) throw std::runtime_error(r.error_message());
+        if (!g->model.apply_all(out->transfers)) throw std::runtime_error("model refused the close");
+        note_batch(out->transfers);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        for (const auto& [u, a] : out->accounts) streaks[u] = a.streak;
+        carried = out->carried_emission;
+        g->closes.push_back(*out);
+    }
+    // alice's block matures; bob's stays immature.
+    auto stored = pgl::load_transfers(g->db, "block:00aa01");
+    if (!stored) throw std::runtime_error(stored.error_message());
+    auto ts = block_maturity_transfers("00aa01", *stored);
+    if (!ts) throw std::runtime_error(ts.error_message());
+    auto r = pgl::book_block_status(g->db, "00aa01", "mature", *ts);
+    if (!r) throw std::runtime_error(r.error_message());
+    if (!g->model.apply_all(*ts)) throw std::runtime_error("model refused the maturity");
+    note_batch(*ts);
+}
+
+class api_test : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        g = new world;
+        g->db = PQconnectdb(st().setting("BMM_PG_URL").c_str());
+        if (PQstatus(g->db) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(g->db));
+        g->port = free_port(46000);
+        g->config = write_config("api", g->port);
+        {
+            const std::string log = st().dir() + "/api/migrate.log";
+            test::child_process m({bin("bmm-accountd"), "migrate", "--config", g->config}, log);
+            if (m.wait(60000) != 0) throw std::runtime_error("migrate failed: " + test::read_text(log));
+        }
+        fill_database();
+        g->api = std::make_unique<test::child_process>(
+            std::vector<std::string>{bin("bmm-accountd"), "api", "--config", g->config}, st().dir() + "/api/api.log");
+        for (int i = 0; i < 250; ++i) {  // up to 5 s
+            if (request(g->port, "GET", "/api/v1/pool").status == 200) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        throw std::runtime_error("bmm-accountd api did not answer: " + test::read_text(st().dir() + "/api/api.log"));
+    }
+    static void TearDownTestSuite() {
+        if (!g) return;
+        if (g->api) {
+            EXPECT_EQ(g->api->stop(SIGTERM, 10000), 0) << "bmm-accountd api should exit 0 on SIGTERM";
+        }
+        if (g->db) PQfinish(g->db);
+        delete g;
+        g = nullptr;
+    }
+
+    // GET `target`, expect `status`, parse the body.
+    simdjson::dom::element get_json(const std::string& target, int status = 200) {
+        auto r = request(g->port, "GET", target);
+        EXPECT_EQ(r.status, status) << target << " -> " << r.body;
+        EXPECT_EQ(r.header("Content-Type"), "application/json; charset=utf-8") << target;
+        bodies_.push_back(std::make_unique<std::string>(r.body));
+        auto doc = parser_.emplace_back(std::make_unique<simdjson::dom::parser>())->parse(*bodies_.back());
+        if (doc.error()) throw std::runtime_error(target + ": not JSON: " + r.body);
+        return doc.value();
+    }
+    std::string error_of(const std::string& target, int status) {
+        auto e = get_json(target, status);
+        std::string_view msg;
+        if (e["error"].get(msg)) return "<no error field>";
+        return std::string(msg);
+    }
+
+    std::vector<std::unique_ptr<std::string>> bodies_;
+    std::vector<std::unique_ptr<simdjson::dom::parser>> parser_;
+};
+
+std::string s(simdjson::dom::element e) { return std::string(std::string_view(e)); }
+long long n(simdjson::dom::element e) { return std::int64_t(e); }
+std::size_t count(simdjson::dom::element e) { return simdjson::dom::array(e).size(); }
+
+window_sum sums(const std::string& account, const std::string& worker, const std::string& coin) {
+    window_sum w;
+    for (const auto& m : k_minutes) {
+        if ((!account.empty() && m.account != account) || (!worker.empty() && m.worker != worker) ||
+            (!coin.empty() && m.coin != coin))
+            continue;
+        if (m.minutes_ago <= 9) w.work10 += m.work, w.in10 = true;
+        if (m.minutes_ago <= 59) w.work60 += m.work, w.acc60 += m.accepted, w.rej60 += m.rejected;
+        if (m.minutes_ago <= 1439) w.acc24 += m.accepted, w.rej24 += m.rejected, w.in24 = true;
+    }
+    return w;
+}
+
+TEST_F(api_test, pool_stats_match_the_data) {
+    auto p = get_json("/api/v1/pool");
+    EXPECT_EQ(n(p["accounts"]), 3);
+    std::set<std::pair<std::string, std::string>> active;
+    for (const auto& m : k_minutes)
+        if (m.minutes_ago <= 9) active.insert({m.account, m.worker});
+    EXPECT_EQ(n(p["workers_active"]), static_cast<long long>(active.size()));
+    const auto all = sums("", "", "");
+    EXPECT_EQ(n(p["shares_1h"]["accepted"]), all.acc60);
+    EXPECT_EQ(n(p["shares_1h"]["rejected"]), all.rej60);
+    std::vector<std::string> coins;
+    for (auto c : p["coins"].get_array()) {
+        const std::string coin = s(c["coin"]);
+        coins.push_back(coin);
+        const auto w = sums("", "", coin);
+        EXPECT_EQ(n(c["hashrate_10m"]), static_cast<long long>(w.work10 / 600)) << coin;
+        EXPECT_EQ(n(c["hashrate_1h"]), static_cast<long long>(w.work60 / 3600)) << coin;
+    }
+    EXPECT_EQ(coins, (std::vector<std::string>{"BTC", "LTC"}));
+    EXPECT_EQ(n(p["blocks"]["immature"]), 1);
+    EXPECT_EQ(n(p["blocks"]["mature"]), 1);
+    EXPECT_EQ(n(p["blocks"]["orphaned"]), 0);
+    EXPECT_EQ(n(p["last_closed_epoch"]["k"]), 2);
+    EXPECT_EQ(s(p["last_closed_epoch"]["emission_paid"]), to_decimal(g->closes.back().emission_paid));
+    EXPECT_EQ(s(p["bmm"]["issued"]), to_decimal(g->model.bmm_issued()));
+    EXPECT_EQ(s(p["bmm"]["premine"]), to_decimal(bmm_premine_total()));
+    EXPECT_EQ(s(p["bmm"]["supply"]), to_decimal(bmm_total_supply()));
+    EXPECT_EQ(n(p["bmm"]["decimals"]), 18);
+}
+
+TEST_F(api_test, account_balances_to_the_base_unit_wallets_and_hashrate) {
+    for (const std::string name : {"alice", "bob", "carol"}) {
+        SCOPED_TRACE(name);
+        auto a = get_json("/api/v1/accounts/" + name);
+        EXPECT_EQ(s(a["name"]), name);
+        EXPECT_EQ(s(a["kind"]), "user");
+        std::map<std::string, std::pair<std::string, std::string>> got, want;
+        for (auto b : a["balances"].get_array()) {
+            got[s(b["currency"])] = {s(b["available"]), s(b["immature"])};
+            EXPECT_EQ(n(b["decimals"]), s(b["currency"]) == "BMM" ? 18 : 8);
+        }
+        for (const auto& [key, v] : g->model.balances()) {
+            if (key.first == user_available(name)) want[key.second].first = to_decimal(v);
+            if (key.first == user_immature(name)) want[key.second].second = to_decimal(v);
+        }
+        for (auto& [cur, v] : want) {
+            if (v.first.empty()) v.first = "0";
+            if (v.second.empty()) v.second = "0";
+        }
+        EXPECT_EQ(got, want);
+        for (auto h : a["hashrate"].get_array()) {
+            const auto w = sums(name, "", s(h["coin"]));
+            EXPECT_EQ(n(h["hashrate_10m"]), static_cast<long long>(w.work10 / 600));
+            EXPECT_EQ(n(h["hashrate_1h"]), static_cast<long long>(w.work60 / 3600));
+        }
+    }
+    // alice: LTC available (her block matured), BMM (emission), BTC immature (dividend of bob's block).
+    auto a = get_json("/api/v1/accounts/alice");
+    std::vector<std::string> shape;
+    for (auto x : a["balances"].get_array())
+        shape.push_back(s(x["currency"]) + (s(x["available"]) == "0" ? " -" : " A") + (s(x["immature"]) == "0" ? "-" : "I"));
+    EXPECT_EQ(shape, (std::vector<std::string>{"BMM A-", "BTC -I", "LTC A-"}));
+    std::vector<std::string> wallets;
+    for (auto w : a["wallets"].get_array())
+        wallets.push_back(s(w["currency"]) + " " + s(w["address"]) + " " + std::to_string(n(w["share_ppm"])));
+    EXPECT_EQ(wallets, (std::vector<std::string>{"BMM 0xAlice\"quote 1000000", "LTC mxAliceOne 600000",
+                                                 "LTC mxAliceTwo 400000"}));
+    EXPECT_EQ(count(a["hashrate"]), 2u);  // BTC and LTC in the last hour
+    auto b = get_json("/api/v1/accounts/bob");
+    EXPECT_EQ(count(b["hashrate"]), 0u);  // bob's shares are older than an hour
+    bool bob_btc_immature = false;
+    for (auto x : b["balances"].get_array())
+        if (s(x["currency"]) == "BTC" && s(x["immature"]) != "0") bob_btc_immature = true;
+    EXPECT_TRUE(bob_btc_immature);
+}
+
+TEST_F(api_test, workers_hashrate_counts_and_last_share) {
+    auto w = get_json("/api/v1/accounts/alice/workers");
+    std::vector<std::string> seen;
+    for (auto x : w["workers"].get_array()) {
+        const std::string worker = s(x["worker"]), coin = s(x["coin"]);
+        seen.push_back(worker + "/" + coin);
+        const auto sum = sums("alice", worker, coin);
+        EXPECT_EQ(n(x["hashrate_10m"]), static_cast<long long>(sum.work10 / 600)) << worker;
+        EXPECT_EQ(n(x["hashrate_1h"]), static_cast<long long>(sum.work60 / 3600)) << worker;
+        EXPECT_EQ(n(x["accepted_1h"]), sum.acc60);
+        EXPECT_EQ(n(x["rejected_1h"]), sum.rej60);
+        EXPECT_EQ(n(x["accepted_24h"]), sum.acc24);
+        EXPECT_EQ(n(x["rejected_24h"]), sum.rej24);
+        EXPECT_EQ(s(x["last_share_minute"]),
+                  scalar("SELECT bmm_api_time(max(minute)) FROM share_minutes WHERE account = 'alice' AND worker = '" +
+                         worker + "' AND coin = '" + coin + "'"));
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"rig1/BTC", "rig1/LTC", "rig2/LTC"}));
+    // LTC rig1: (600000000 + 1200000000) / 600 in 10 min, written out once as a check on sums().
+    EXPECT_EQ(sums("alice", "rig1", "LTC").work10 / 600, 3000000u);
+
+    // bob: rigA (2 h ago) is listed with zero hashrate; rigB (33 h ago) is not.
+    auto b = get_json("/api/v1/accounts/bob/workers");
+    ASSERT_EQ(count(b["workers"]), 1u);
+    EXPECT_EQ(s(b["workers"].at(0)["worker"]), "rigA");
+    EXPECT_EQ(n(b["workers"].at(0)["hashrate_1h"]), 0);
+    EXPECT_EQ(n(b["workers"].at(0)["accepted_24h"]), 4);
+    EXPECT_EQ(count(get_json("/api/v1/accounts/carol/workers")["workers"]), 0u);
+}
+
+TEST_F(api_test, account_epochs_are_the_closes_dpp_streak_e_and_pp) {
+    auto e = get_json("/api/v1/accounts/alice/epochs");
+    std::vector<long long> ks;
+    for (auto x : e["epochs"].get_array()) {
+        const auto k = static_cast<std::size_t>(n(x["k"]));
+        ks.push_back(n(x["k"]));
+        const auto& out = g->closes.at(k);
+        const auto& mine = out.accounts.at("alice");
+        EXPECT_EQ(s(x["dpp"]), to_decimal(mine.dpp));
+        EXPECT_EQ(n(x["streak"]), mine.streak);
+        EXPECT_EQ(n(x["e_bp"]), mine.e_bp);
+        EXPECT_EQ(s(x["pp"]), to_decimal(mine.pp));
+        amount total = 0;
+        for (const auto& [u, a] : out.accounts) total += a.pp;
+        EXPECT_EQ(s(x["pp_total"]), to_decimal(total));
+        // No transfer when alice's share of E(k) rounds down to zero (epoch 2: bob's PP dwarfs hers).
+        const transfer* t = g->model.find("epoch:" + std::to_string(k) + ":emission:alice");
+        EXPECT_EQ(s(x["bmm_emission"]["amount"]), t ? to_decimal(t->value) : "0") << "epoch " << k;
+        if (k == 0) {
+            EXPECT_NE(t, nullptr);
+        }
+        EXPECT_EQ(s(x["start"]), scalar("SELECT bmm_api_time('" + day(k) + "'::timestamptz)"));
+    }
+    EXPECT_EQ(ks, (std::vector<long long>{2, 1, 0}));
+    EXPECT_TRUE(e["next_before"].is_null());
+    // Pages of one: 2, then 1 (before=2), then 0.
+    auto p1 = get_json("/api/v1/accounts/alice/epochs?limit=1");
+    EXPECT_EQ(n(p1["epochs"].at(0)["k"]), 2);
+    EXPECT_EQ(n(p1["next_before"]), 2);
+    auto p2 = get_json("/api/v1/accounts/alice/epochs?limit=1&before=2");
+    EXPECT_EQ(n(p2["epochs"].at(0)["k"]), 1);
+    auto p3 = get_json("/api/v1/accounts/alice/epochs?limit=5&before=1");
+    EXPECT_EQ(count(p3["epochs"]), 1u);
+    EXPECT_TRUE(p3["next_before"].is_null());
+    // bob missed epoch 1 (streak 0 there), and starts again at 1 in epoch 2.
+    auto b = get_json("/api/v1/accounts/bob/epochs");
+    std::vector<std::string> got, want;
+    for (auto x : b["epochs"].get_array())
+        got.push_back(std::to_string(n(x["k"])) + ":" + std::to_string(n(x["streak"])) + ":" + s(x["pp"]));
+    for (auto it = g->closes.rbegin(); it != g->closes.rend(); ++it)
+        if (auto f = it->accounts.find("bob"); f != it->accounts.end())
+            want.push_back(std::to_string(it->k) + ":" + std::to_string(f->second.streak) + ":" + to_decimal(f->second.pp));
+    EXPECT_EQ(got, want);
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ(want.front(), "2:1:" + to_decimal(g->closes[2].accounts.at("bob").pp));
+}
+
+TEST_F(api_test, ledger_pages_newest_first_and_every_transfer_once) {
+    std::vector<std::string> want;
+    for (auto it = g->alice_batches.rbegin(); it != g->alice_batches.rend(); ++it) {
+        auto ids = *it;
+        std::sort(ids.rbegin(), ids.rend());  // bytewise, newest batch first, ids descending
+        want.insert(want.end(), ids.begin(), ids.end());
+    }
+    ASSERT_GE(want.size(), 5u);
+
+    auto whole = get_json("/api/v1/accounts/alice/ledger?limit=1000");
+    std::vector<std::string> got;
+    std::map<std::string, amount> net;  // currency -> available + immature, from the deltas
+    for (auto x : whole["transfers"].get_array()) {
+        got.push_back(s(x["id"]));
+        const transfer* t = g->model.find(s(x["id"]));
+        ASSERT_NE(t, nullptr);
+        EXPECT_EQ(s(x["amount"]), to_decimal(t->value));
+        EXPECT_EQ(s(x["debit"]), t->debit);
+        EXPECT_EQ(s(x["credit"]), t->credit);
+        EXPECT_EQ(s(x["kind"]), std::string(to_string(t->kind)));
+        net[s(x["currency"])] += *parse_amount(s(x["available"])) + *parse_amount(s(x["immature"]));
+    }
+    EXPECT_EQ(got, want);
+    for (const auto& [cur, v] : net)
+        EXPECT_EQ(v, g->model.balance(user_available("alice"), cur) + g->model.balance(user_immature("alice"), cur)) << cur;
+
+    // Pages of 2 following next_before give the same list.
+    std::vector<std::string> paged;
+    std::string target = "/api/v1/accounts/alice/ledger?limit=2";
+    for (int page = 0; page < 100; ++page) {
+        auto p = get_json(target);
+        for (auto x : p["transfers"].get_array()) paged.push_back(s(x["id"]));
+        if (p["next_before"].is_null()) break;
+        std::string cursor = s(p["next_before"]), enc;
+        for (char c : cursor) {
+            if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') {
+                enc += c;
+            } else {
+                char b[4];
+                std::snprintf(b, sizeof b, "%%%02X", static_cast<unsigned char>(c));
+                enc += b;
+            }
+        }
+        target = "/api/v1/accounts/alice/ledger?limit=2&before=" + enc;
+    }
+    EXPECT_EQ(paged, want);
+}
+
+TEST_F(api_test, blocks_and_epochs_newest_first) {
+    auto b = get_json("/api/v1/blocks");
+    std::vector<std::string> got;
+    for (auto x : b["blocks"].get_array())
+        got.push_back(s(x["hash"]) + " " + s(x["status"]) + " " + s(x["reward"]) + " " + std::to_string(n(x["decimals"])));
+    EXPECT_EQ(got, (std::vector<std::string>{"00bb02 immature 625000001 8", "00aa01 mature 2500000000 8"}));
+    EXPECT_EQ(s(b["blocks"].at(1)["found_at"]), "2026-01-02T12:00:00.000000Z");
+    EXPECT_EQ(count(get_json("/api/v1/blocks?limit=1")["blocks"]), 1u);
+
+    auto e = get_json("/api/v1/epochs?limit=2");
+    ASSERT_EQ(count(e["epochs"]), 2u);
+    for (auto x : e["epochs"].get_array()) {
+        const auto& out = g->closes.at(static_cast<std::size_t>(n(x["k"])));
+        EXPECT_EQ(s(x["emission"]), to_decimal(out.emission));
+        EXPECT_EQ(s(x["emission_paid"]), to_decimal(out.emission_paid));
+        EXPECT_EQ(s(x["emission_carried"]), to_decimal(out.carried_emission));
+        EXPECT_EQ(n(x["accounts"]), static_cast<long long>(out.accounts.size()));
+        amount pp = 0;
+        for (const auto& [u, a] : out.accounts) pp += a.pp;
+        EXPECT_EQ(s(x["pp_total"]), to_decimal(pp));
+        EXPECT_EQ(n(x["blocks"]), 1);
+    }
+    EXPECT_EQ(n(e["next_before"]), 1);
+    EXPECT_EQ(n(get_json("/api/v1/epochs?before=1")["epochs"].at(0)["k"]), 0);
+}
+
+TEST_F(api_test, bad_requests_get_clear_errors) {
+    EXPECT_EQ(error_of("/api/v1/accounts/nobody", 404), "no account \"nobody\"");
+    EXPECT_EQ(error_of("/api/v1/accounts/nobody/ledger", 404), "no account \"nobody\"");
+    EXPECT_NE(error_of("/api/v1/accounts/bad%21name", 400).find("only letters, digits"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/" + std::string(129, 'a'), 400).find("1 to 128"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=0", 400).find("from 1 to 1000"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=1001", 400).find("from 1 to 1000"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=-1", 400).find("from 1 to 1000"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=1e3", 400).find("from 1 to 1000"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=99999999999999999999", 400).find("from 1 to 1000"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=", 400).find("has no value"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/blocks?limit=1&limit=2", 400).find("given twice"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/pool?x=1", 400).find("unknown parameter \"x\""), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/alice/ledger?before=yesterday", 400).find("next_before"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/alice/ledger?before=2026-01-01T00:00:00.000000Z/", 400).find("next_before"),
+              std::string::npos);
+    EXPECT_NE(error_of("/api/v1/epochs?before=x", 400).find("\"before\""), std::string::npos);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/nothing").status, 404);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/accounts/alice/nothing").status, 404);
+    EXPECT_EQ(request(g->port, "GET", "/etc/passwd").status, 404);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/pool/").status, 404);
+
+    auto post = raw_request(g->port, "POST /api/v1/pool HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(post.header("Allow"), "GET, HEAD");
+    EXPECT_EQ(request(g->port, "DELETE", "/api/v1/accounts/alice").status, 405);
+
+    auto head = request(g->port, "HEAD", "/api/v1/pool");
+    EXPECT_EQ(head.status, 200);
+    EXPECT_TRUE(head.body.empty());
+
+    // Malformed HTTP: a 400 or a closed connection, never a hang; the server serves on.
+    for (const std::string& bad : std::vector<std::string>{"GARBAGE\r\n\r\n", "GET /api/v1/pool HTTP/9.9\r\n\r\n", "GET\r\n\r\n",
+                                  "GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nBad header line\r\n\r\n",
+                                  std::string("GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nX: ") + std::string(200000, 'a') +
+                                      "\r\n\r\n"}) {
+        auto r = raw_request(g->port, bad);
+        std::printf("malformed request %s... -> %d\n", bad.substr(0, bad.find('\r')).substr(0, 40).c_str(), r.status);
+        EXPECT_TRUE(r.status == 0 || (r.status >= 400 && r.status < 600)) << bad.substr(0, 40) << " -> " << r.status;
+    }
+    // A client that connects and sends nothing does not hold up others, and is dropped.
+    const int idle = connect_to(g->port);
+    ASSERT_GE(idle, 0);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/pool").status, 200);
+    char c = 0;
+    EXPECT_EQ(::recv(idle, &c, 1, 0), 0) << "an idle client is dropped after [api] connection_timeout_s (3 s here)";
+    ::close(idle);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/pool").status, 200);
+}
+
+TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
+    auto r = request(g->port, "GET", "/");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_NE(r.header("Content-Security-Policy").find("connect-src 'self'"), std::string::npos);
+    for (const char* needle : {"<!doctype html>", "const API = \"/api/v1/\"", "\"accounts/\"", "/workers\"",
+                               "/epochs?limit=30\"", "get(\"pool\")"})
+        EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
+    std::ifstream f(st().source_dir() + "/accounting/web/index.html");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    EXPECT_EQ(r.body, ss.str());  // served exactly as written
+    EXPECT_EQ(request(g->port, "GET", "/?account=alice").status, 200);
+}
+
+// Base units as the page shows them: "1,234.5" (decimals places, trailing zeros cut).
+std::string shown(const std::string& base_units, int decimals) {
+    std::string d = base_units;
+    while (d.size() < static_cast<std::size_t>(decimals) + 1) d.insert(0, "0");
+    std::string whole = d.substr(0, d.size() - static_cast<std::size_t>(decimals));
+    std::string frac = d.substr(d.size() - static_cast<std::size_t>(decimals));
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<std::size_t>(i), ",");
+    return frac.empty() ? whole : whole + "." + frac;
+}
+
+TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
+    if (!std::filesystem::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    const std::string dir = st().dir() + "/api/chromium";
+    std::filesystem::create_directories(dir);
+    const std::string out = dir + "/dom.html";
+    test::child_process browser({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                 "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + dir + "/profile",
+                                 "--virtual-time-budget=10000", "--dump-dom",
+                                 "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice"},
+                                out, {{"HOME", dir}});
+    ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
+    const std::string dom = test::read_text(out);
+    EXPECT_NE(dom.find("<span id=\"acc-name\">alice (user)</span>"), std::string::npos) << dom.substr(0, 4000);
+    EXPECT_NE(dom.find("3 accounts"), std::string::npos);
+    // Every balance, formatted from the model's base units.
+    for (const auto& [key, v] : g->model.balances()) {
+        if (key.first != user_available("alice") || v == 0) continue;
+        const std::string cell = "<td class=\"n\">" + shown(to_decimal(v), currency_decimals(key.second)) + "</td>";
+        EXPECT_NE(dom.find(cell), std::string::npos) << key.second << ": " << cell;
+    }
+    for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<td>mxAliceOne</td>", "<td>0xAlice\"quote</td>"})
+        EXPECT_NE(dom.find(text), std::string::npos) << text;
+    EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
+    EXPECT_EQ(dom.find("<p id=\"error\" role=\"alert\"></p>") == std::string::npos, false) << "the page shows an error";
+}
+
+TEST_F(api_test, concurrent_clients_get_the_same_answers) {
+    // 8 clients x 25 requests over 2 server threads and their connection pool.
+    const std::vector<std::string> targets = {"/api/v1/accounts/alice", "/api/v1/accounts/alice/ledger?limit=3",
+                                              "/api/v1/epochs", "/api/v1/accounts/bob/epochs"};
+    std::vector<std::string> first;
+    for (const auto& t : targets) first.push_back(request(g->port, "GET", t).body);
+    std::atomic<int> bad{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c)
+        clients.emplace_back([&, c] {
+            for (int i = 0; i < 25; ++i) {
+                const std::size_t k = static_cast<std::size_t>(c + i) % targets.size();
+                auto r = request(g->port, "GET", targets[k]);
+                if (r.status != 200 || r.body != first[k]) bad.fetch_add(1);
+            }
+        });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
+    // A second server with a 300 ms statement timeout; the test holds a lock on
+    // blocks, so reading it waits until the timeout cancels the query.
+    const int port = free_port(g->port + 100);
+    test::child_process api({bin("bmm-accountd"), "api", "--config", write_config("slow", port, 300)},
+                            st().dir() + "/api/slow.log");
+    int status = 0;
+    for (int i = 0; i < 250 && status != 200; ++i) {
+        status = request(port, "GET", "/api/v1/blocks").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(status, 200);
+    exec_ok("BEGIN; LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE");
+    auto slow = request(port, "GET", "/api/v1/blocks");
+    exec_ok("ROLLBACK");
+    EXPECT_EQ(slow.status, 503);
+    EXPECT_NE(slow.body.find("statement_timeout_ms"), std::string::npos) << slow.body;
+    EXPECT_EQ(request(port, "GET", "/api/v1/blocks").status, 200);
+    EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
+}
+
+TEST(api_config, the_api_section) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto none = parse_accountd_config(base, "a.toml");
+    ASSERT_TRUE(none.ok()) << none.error_message();
+    EXPECT_FALSE(none->api.present);  // `run` serves no API without the section
+    EXPECT_EQ(none->api.host, "127.0.0.1");
+    auto some = parse_accountd_config(base + "[api]\nport = 9000\nthreads = 3\ncors = true\n", "a.toml");
+    ASSERT_TRUE(some.ok()) << some.error_message();
+    EXPECT_TRUE(some->api.present && some->api.enabled && some->api.cors);
+    EXPECT_EQ(some->api.port, 9000);
+    EXPECT_EQ(some->api.threads, 3);
+    auto bad = parse_accountd_config(base + "[api]\nport = 70000\n", "a.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error_message().find("port"), std::string::npos) << bad.error_message();
+    auto unknown = parse_accountd_config(base + "[api]\nlisten = \"x\"\n", "a.toml");
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_NE(unknown.error_message().find("listen"), std::string::npos) << unknown.error_message();
+    auto empty_host = parse_accountd_config(base + "[api]\nhost = \"\"\n", "a.toml");
+    ASSERT_FALSE(empty_host.ok());
+}
+
+TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
+    const int port = free_port(g->port + 1);
+    const std::string cfg = write_config("run", port);
+    test::child_process run({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/api/run.log");
+    int status = 0;
+    for (int i = 0; i < 500 && status != 200; ++i) {  // up to 10 s
+        status = request(port, "GET", "/api/v1/accounts/alice").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(status, 200) << test::read_text(st().dir() + "/api/run.log");
+    EXPECT_EQ(run.stop(SIGTERM, 15000), 0) << test::read_text(st().dir() + "/api/run.log");
+}
+
+}  // namespace
+}  // namespace bmm::accounting
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    ::testing::AddGlobalTestEnvironment(new bmm::test::stack_environment);
+    return RUN_ALL_TESTS();
+}
