@@ -86,6 +86,14 @@ if [ "$deps" -eq 1 ]; then bash "$REPO_ROOT/deploy/install-deps.sh"; fi
 if [ "$build" -eq 1 ]; then bash "$REPO_ROOT/deploy/build.sh" --no-deps; fi
 bash "$REPO_ROOT/deploy/stack.sh" up "${stack_args[@]}"
 
+# bmm-accountd's epoch 0 starts once per local stack, at the hour it was
+# first brought up (kept with the stack, so restarts keep the same epochs).
+if [ ! -s "$STACK_DIR/epoch-genesis" ]; then
+  echo $(( $(date +%s) / 3600 * 3600 )) > "$STACK_DIR/epoch-genesis"
+fi
+export BMM_EPOCH_GENESIS
+BMM_EPOCH_GENESIS=$(cat "$STACK_DIR/epoch-genesis")
+
 not_built=()
 for program in "${POOL_PROGRAMS[@]}"; do
   start_program "$program" || not_built+=("$program")

@@ -7,6 +7,7 @@
 #include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/ledger_daemon.hpp"
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/log.hpp"
 
@@ -14,6 +15,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 namespace {
 
@@ -42,7 +44,9 @@ int fail(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets)"};
+    CLI::App app{
+        "bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets, epochs, "
+        "block rewards, the ledger)"};
     app.require_subcommand(1);
     std::string config_path, sql_dir;
     auto add_config = [&](CLI::App* s) {
@@ -54,9 +58,12 @@ int main(int argc, char** argv) {
     auto* migrate_cmd = app.add_subcommand("migrate", "apply the pending schema migrations (sql/NNNN_*.sql) and exit");
     add_config(migrate_cmd);
     auto* run_cmd = app.add_subcommand(
-        "run", "apply pending migrations, then ingest the share stream until SIGTERM (and serve the API when the "
-               "file has an [api] section)");
+        "run", "apply pending migrations, then ingest the share stream until SIGTERM; with [epochs] also close "
+               "epochs and follow blocks, with [api] also serve the API");
     add_config(run_cmd);
+    auto* audit_cmd = app.add_subcommand(
+        "audit", "check the ledger's invariants (ledger_audit() and the C++ checks); exit 0 when clean, 1 otherwise");
+    add_config(audit_cmd);
     auto* api_cmd = app.add_subcommand(
         "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
     add_config(api_cmd);
@@ -126,8 +133,13 @@ int main(int argc, char** argv) {
             api.emplace(cfg->api, cfg->postgres);
             if (auto s = api->start(); !s) return fail(s.error_message());
         }
+        ledger_keeper keeper(*cfg);
+        std::thread ledger([&] { keeper.run(g_stop); });
         ingestor ing(*cfg);
-        return ing.run(g_stop);
+        const int rc = ing.run(g_stop);
+        g_stop.store(true);
+        ledger.join();
+        return rc;
     }
     if (*api_cmd) {
         auto db = open_db(*cfg);
@@ -142,6 +154,8 @@ int main(int argc, char** argv) {
         return bench_ingest(*cfg, bench_n);
     }
     if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
+
+    if (*audit_cmd) return run_audit(*cfg);
 
     auto db = open_db(*cfg);
     if (!db) return fail(db.error_message());

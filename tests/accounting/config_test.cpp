@@ -77,5 +77,90 @@ TEST(accountd_config, errors_name_file_line_column_and_setting) {
     EXPECT_EQ(syntax.error_message().rfind("c.toml:1:", 0), 0u) << syntax.error_message();
 }
 
+TEST(accountd_config, epochs_and_coins) {
+    auto none = parse_accountd_config(k_minimal, "a.toml");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->epochs.enabled) << "without [epochs] the daemon only ingests";
+    EXPECT_TRUE(none->coins.empty());
+
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n"
+                             "[node]\nurl = \"http://127.0.0.1:1/\"\nuser = \"n\"\npassword = \"p\"\ncurrency = \"LTC\"\n";
+    auto c = parse_accountd_config(base + "[epochs]\ngenesis = 1767225600\n[coins.LTC]\n", "e.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_TRUE(c->epochs.enabled);
+    EXPECT_EQ(c->epochs.genesis, 1767225600);
+    EXPECT_EQ(c->epochs.length_seconds, 86400);
+    EXPECT_EQ(c->epochs.genesis, 1767225600);
+    EXPECT_EQ(c->epochs.halving_period, 1461u);
+    EXPECT_EQ(c->epochs.persistence.e_step_bp, 100u);
+    EXPECT_EQ(c->epochs.persistence.e_max_bp, 15000u);
+    EXPECT_EQ(c->epochs.persistence.min_epoch_dpp, 1);
+    ASSERT_EQ(c->coins.count("LTC"), 1u);
+    const auto& ltc = c->coins.at("LTC");
+    EXPECT_EQ(ltc.rules.fee_ppm, 10000u);
+    EXPECT_EQ(ltc.rules.holders_ppm, 200000u);
+    EXPECT_EQ(ltc.rules.scheme, payout_scheme::pp);
+    EXPECT_EQ(ltc.rules.resource_weight_ppm, 1000000u);
+    EXPECT_EQ(ltc.maturity, 100);
+    EXPECT_EQ(ltc.node.url, "http://127.0.0.1:1/") << "the coin's node defaults to [node] of the same currency";
+    EXPECT_EQ(ltc.node.user, "n");
+
+    auto set = parse_accountd_config(base + "[epochs]\ngenesis = 10\nlength_seconds = 5\nhalving_period = 7\n"
+                                            "e_step_bp = 50\ne_max_bp = 12000\nmin_epoch_dpp = \"123456789012345678901234567890\"\n"
+                                            "close_grace_ms = 250\nstep_ms = 100\n"
+                                            "[coins.LTC]\nfee_ppm = 0\nholders_ppm = 1000000\nscheme = \"solo\"\n"
+                                            "resource_weight_ppm = 2500000\nmaturity = 6\nnode_url = \"http://10.0.0.1:9332/\"\n"
+                                            "[coins.BTC]\nscheme = \"pp\"\n",
+                                     "s.toml");
+    ASSERT_TRUE(set.ok()) << set.error_message();
+    EXPECT_EQ(set->epochs.length_seconds, 5);
+    EXPECT_EQ(set->epochs.halving_period, 7u);
+    EXPECT_EQ(set->epochs.persistence.min_epoch_dpp, amount("123456789012345678901234567890"));
+    EXPECT_EQ(set->epochs.close_grace_ms, 250);
+    EXPECT_EQ(set->coins.at("LTC").rules.scheme, payout_scheme::solo);
+    EXPECT_EQ(set->coins.at("LTC").rules.resource_weight_ppm, 2500000u);
+    EXPECT_EQ(set->coins.at("LTC").maturity, 6);
+    EXPECT_EQ(set->coins.at("LTC").node.url, "http://10.0.0.1:9332/");
+    EXPECT_TRUE(set->coins.at("BTC").node.url.empty()) << "[node] is an LTC node";
+    const auto rules = rules_of(*set);
+    EXPECT_EQ(rules.halving_period, 7u);
+    EXPECT_EQ(rules.coins.size(), 2u);
+    EXPECT_TRUE(validate_config(rules).ok());
+
+    auto expect_error = [&](const std::string& text, const std::string& part) {
+        auto r = parse_accountd_config(base + text, "x.toml");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error_message().find(part), std::string::npos) << r.error_message();
+    };
+    expect_error("[epochs]\nlength_seconds = 5\n[coins.LTC]\n", "[epochs] genesis");
+    expect_error("[epochs]\ngenesis = 1\n", "at least one [coins.<COIN>]");
+    expect_error("[epochs]\ngenesis = 1\nlength_seconds = 0\n[coins.LTC]\n", "[epochs] length_seconds must be");
+    expect_error("[epochs]\ngenesis = 1\nmin_epoch_dpp = \"1.5\"\n[coins.LTC]\n", "min_epoch_dpp must be a positive integer");
+    expect_error("[epochs]\ngenesis = 1\nlenght = 1\n[coins.LTC]\n", "unknown setting [epochs] lenght");
+    expect_error("[coins.LTC]\nfee_ppm = 900000\nholders_ppm = 200000\n", "fee_ppm + holders_ppm must not exceed");
+    expect_error("[coins.LTC]\nscheme = \"prop\"\n", "scheme must be pp, pplns, pps or solo");
+    expect_error("[coins.LTC]\nscheme = \"pplns\"\n", "not supported by bmm-accountd yet");
+    expect_error("[coins.ltc]\n", "capital letters");
+    expect_error("[coins.LTC]\nmaturity = 0\n", "[coins.LTC] maturity must be");
+    expect_error("[coins.LTC]\nnode_url = \"https://x/\"\n", "node_url must start with http://");
+}
+
+TEST(accountd_config, the_sample_in_deploy_parses) {
+    const char* src = std::getenv("BMM_SOURCE_DIR");
+    const std::string path = std::string(src && *src ? src : ".") + "/deploy/config/bmm-accountd.toml";
+    for (const char* v : {"BMM_PG_HOST", "BMM_PG_USER", "BMM_PG_DB", "BMM_PG_PASSWORD", "BMM_REDIS_HOST",
+                          "BMM_NODE_RPC_USER", "BMM_NODE_RPC_PASSWORD"})
+        ::setenv(v, "x", 1);
+    ::setenv("BMM_PG_PORT", "5432", 1);
+    ::setenv("BMM_REDIS_PORT", "6379", 1);
+    ::setenv("BMM_NODE_RPC_URL", "http://127.0.0.1:19443/", 1);
+    ::setenv("BMM_EPOCH_GENESIS", "1767225600", 1);
+    auto c = load_accountd_config(path);
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_TRUE(c->epochs.enabled);
+    EXPECT_EQ(c->coins.at("LTC").node.url, "http://127.0.0.1:19443/");
+    EXPECT_TRUE(validate_config(rules_of(*c)).ok());
+}
+
 }  // namespace
 }  // namespace bmm::accounting

@@ -3,9 +3,12 @@
 // "${NAME}" reads the environment; errors name file, line, column and setting;
 // unknown settings are refused.
 
+#include "bmm/accounting/epoch_close.hpp"
 #include "bmm/accounting/pg.hpp"
 #include "bmm/result.hpp"
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -39,6 +42,27 @@ struct ingest_settings {
     int keep_days = 0;
 };
 
+// [epochs]: the ledger side of the daemon (genesis premine, epoch closes,
+// block tracking). Without an [epochs] section `run` only ingests.
+struct epoch_settings {
+    bool enabled = false;                 // an [epochs] section is present
+    std::int64_t length_seconds = 86400;  // one UTC day
+    std::int64_t genesis = 0;             // start of epoch 0 (unix seconds); required
+    std::uint64_t halving_period = default_halving_period;  // H, in epochs
+    persistence_params persistence;       // e_step_bp, e_max_bp, min_epoch_dpp
+    // An epoch closes once now >= end + close_grace_ms and every stream entry
+    // appended before end + close_grace_ms is stored (see epoch_closer.hpp).
+    std::int64_t close_grace_ms = 60000;
+    int step_ms = 1000;                   // how often the ledger thread looks for work
+};
+
+// [coins.<COIN>]: one coin the pool mines: its reward rules, maturity and node.
+struct coin_settings {
+    coin_rules rules;
+    int maturity = 100;  // confirmations before a block's rewards are available
+    node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
+};
+
 // The read API (api.hpp). `bmm-accountd api` always serves it; `bmm-accountd
 // run` serves it too when the file has an [api] section with enabled = true
 // (the default inside the section), so that several ingest processes on one
@@ -62,9 +86,14 @@ struct accountd_config {
     redis_settings redis;
     node_settings node;
     ingest_settings ingest;
+    epoch_settings epochs;
+    std::map<std::string, coin_settings> coins;  // "LTC" -> ...
     api_settings api;
     std::string log_level = "info";
 };
+
+// The rules of the configured coins and epochs, for close_epoch.
+accounting_config rules_of(const accountd_config& c);
 
 result<accountd_config> parse_accountd_config(std::string_view text, const std::string& name);
 result<accountd_config> load_accountd_config(const std::string& path);

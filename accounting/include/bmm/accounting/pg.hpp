@@ -61,6 +61,9 @@ public:
     // COPY ... FROM STDIN with `data` in COPY's text format.
     result<bool> copy_in(std::string_view copy_sql, std::string_view data);
 
+    // The libpq connection, for the ledger functions (ledger_pg.hpp) that take one.
+    pg_conn* native() const noexcept { return c_.get(); }
+
     // The SQLSTATE of the last failed statement ("" when unknown).
     const std::string& last_sqlstate() const noexcept { return sqlstate_; }
 

@@ -1,0 +1,147 @@
+#include "bmm/accounting/epoch_closer.hpp"
+
+#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/log.hpp"
+
+#include <ctime>
+
+namespace bmm::accounting {
+
+std::int64_t epoch_start_ms(const epoch_settings& e, std::uint64_t k) {
+    return (e.genesis + static_cast<std::int64_t>(k) * e.length_seconds) * 1000;
+}
+
+std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms) {
+    const std::int64_t since = ms - e.genesis * 1000;
+    if (since < 0) return -1;
+    return since / (e.length_seconds * 1000);
+}
+
+std::string timestamp_text(std::int64_t ms) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    return buf;
+}
+
+namespace {
+
+result<amount> numeric(const pg_rows& r, int row, int col, const char* what) {
+    auto a = parse_amount(r.get(row, col));
+    if (!a) return error{std::string("PostgreSQL: ") + what + ": " + a.error_message()};
+    return a;
+}
+
+}  // namespace
+
+result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_config& cfg, std::uint64_t k) {
+    epoch_close_input in;
+    in.k = k;
+    in.config = rules_of(cfg);
+    const std::string ks = std::to_string(k);
+    std::string coins = "{";
+    for (const auto& [coin, rules] : cfg.coins) {
+        if (coins.size() > 1) coins += ',';
+        coins += coin;
+    }
+    coins += '}';
+
+    // Accepted work per account and coin, summed exactly by PostgreSQL.
+    auto w = db.exec("SELECT account, coin, sum(work)::text FROM shares "
+                     "WHERE accepted AND time >= $1::timestamptz AND time < $2::timestamptz "
+                     "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
+                     "GROUP BY account, coin HAVING sum(work) > 0",
+                     {timestamp_text(epoch_start_ms(cfg.epochs, k)), timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
+                      coins});
+    if (!w) return error{"epoch " + ks + ": reading the shares' work: " + w.error_message()};
+    for (int i = 0; i < w->rows(); ++i) {
+        auto a = numeric(*w, i, 2, "shares.work");
+        if (!a) return error{a.error_message()};
+        in.work[w->text(i, 0)][w->text(i, 1)] = std::move(*a);
+    }
+
+    if (k > 0) {
+        auto prev = pg::load_epoch(db.native(), k - 1);
+        if (!prev) return error{prev.error_message()};
+        if (!prev->closed) return error{"epoch " + ks + " cannot close before epoch " + std::to_string(k - 1)};
+        in.carried_emission = prev->emission_carried;
+        auto s = db.exec("SELECT account, streak FROM account_epochs WHERE k = $1::bigint AND streak > 0",
+                         {std::to_string(k - 1)});
+        if (!s) return error{"epoch " + ks + ": reading the previous streaks: " + s.error_message()};
+        for (int i = 0; i < s->rows(); ++i)
+            in.previous_streaks[s->text(i, 0)] = static_cast<std::uint32_t>(s->integer(i, 1));
+    }
+
+    auto b = db.exec("SELECT hash, coin, height, reward::text, finder, found_epoch FROM blocks "
+                     "WHERE epoch = $1::bigint ORDER BY hash",
+                     {ks});
+    if (!b) return error{"epoch " + ks + ": reading its blocks: " + b.error_message()};
+    for (int i = 0; i < b->rows(); ++i) {
+        block_input bi;
+        bi.hash = b->text(i, 0);
+        bi.coin = b->text(i, 1);
+        bi.height = static_cast<std::uint64_t>(b->integer(i, 2));
+        auto r = numeric(*b, i, 3, "blocks.reward");
+        if (!r) return error{r.error_message()};
+        bi.reward = std::move(*r);
+        bi.finder = b->text(i, 4);
+        bi.found_epoch = static_cast<std::uint64_t>(b->integer(i, 5));
+        if (bi.found_epoch != k) {
+            // A block booked after its found epoch closed: the PP of that epoch.
+            auto pp = db.exec("SELECT account, pp::text FROM account_epochs WHERE k = $1::bigint AND pp > 0",
+                              {std::to_string(bi.found_epoch)});
+            if (!pp) return error{"epoch " + ks + ": reading the PP of epoch " + std::to_string(bi.found_epoch) + ": " +
+                                  pp.error_message()};
+            for (int j = 0; j < pp->rows(); ++j) {
+                auto v = numeric(*pp, j, 1, "account_epochs.pp");
+                if (!v) return error{v.error_message()};
+                bi.found_epoch_pp[pp->text(j, 0)] = std::move(*v);
+            }
+        }
+        in.blocks.push_back(std::move(bi));
+    }
+
+    auto h = pg::load_bmm_holdings(db.native());
+    if (!h) return error{h.error_message()};
+    in.bmm_holdings = std::move(*h);
+    return in;
+}
+
+result<close_report> close_due_epochs(pg_connection& db, const accountd_config& cfg, std::int64_t now_ms,
+                                      const std::function<result<bool>(std::int64_t)>& stored_through,
+                                      const std::function<result<bool>()>& record_blocks, std::uint64_t max_epochs) {
+    close_report rep;
+    // Epochs close in order, so the open ones follow the last closed one.
+    auto n = db.exec("SELECT coalesce(max(k) + 1, 0) FROM epochs WHERE closed_at IS NOT NULL");
+    if (!n) return error{"reading the last closed epoch: " + n.error_message()};
+    rep.next = static_cast<std::uint64_t>(n->integer(0, 0));
+    while (rep.closed < max_epochs) {
+        const std::uint64_t k = rep.next;
+        const std::int64_t start = epoch_start_ms(cfg.epochs, k), end = epoch_start_ms(cfg.epochs, k + 1);
+        const std::int64_t due = end + cfg.epochs.close_grace_ms;
+        if (now_ms < due) break;
+        auto stored = stored_through(due);
+        if (!stored) return error{"epoch " + std::to_string(k) + ": " + stored.error_message()};
+        if (!*stored) break;  // shares up to its end may still be on their way
+        if (auto e = pg::ensure_epoch(db.native(), k, timestamp_text(start), timestamp_text(end)); !e)
+            return error{e.error_message()};
+        if (auto r = record_blocks(); !r) return error{r.error_message()};
+        auto in = gather_epoch_input(db, cfg, k);
+        if (!in) return error{in.error_message()};
+        auto out = close_epoch(*in);
+        if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
+        auto booked = pg::book_epoch_close(db.native(), *out);
+        if (!booked) return error{booked.error_message()};
+        log::info("epochs", "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked",
+                  k, out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),
+                  to_decimal(out->carried_emission), booked->booked);
+        ++rep.closed;
+        ++rep.next;
+    }
+    return rep;
+}
+
+}  // namespace bmm::accounting

@@ -1,0 +1,617 @@
+// bmm-accountd's ledger side end to end (block tracker, epoch closer, genesis,
+// audit), against the real stack: three bmm-miner processes of different
+// difficulties and share counts mine through the real bmm-stratum into
+// litecoind regtest; bmm-accountd ingests the stream and closes epochs of a
+// few seconds; the node buries the pool's blocks under 101 more; one pool
+// block is invalidated on the node. Every account's LTC and BMM balances must
+// then equal what this file computes on its own from the raw stream records
+// (work from each share's target, streaks, e, PP, E(k), the largest-remainder
+// splits), to the base unit; the invalidated block's rewards are reversed by
+// new transfers; `bmm-accountd audit` exits 0.
+//
+// Also: a block orphaned or matured before its epoch closes is booked at the
+// close and reversed or released right after; 10 kill -9 during ingest and a
+// 30-epoch catch-up leave the ledger of an uninterrupted run.
+//
+// Its own test binary: the ledger is one per database, so this file owns its
+// stack (and resets the schema between its runs).
+
+#include "../support/process.hpp"
+#include "../support/stack.hpp"
+
+#include "bmm/accounting/pg.hpp"
+#include "bmm/target.hpp"
+#include "bmm/uint256.hpp"
+
+#include <boost/multiprecision/cpp_int.hpp>
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace bmm::accounting {
+namespace {
+
+using test::stack_environment;
+using big = boost::multiprecision::cpp_int;
+using record = std::map<std::string, std::string>;
+
+stack_environment& st() { return stack_environment::get(); }
+
+std::string bin(const std::string& name) {
+    const char* d = std::getenv("BMM_BIN_DIR");
+    return std::string(d && *d ? d : "build/bin") + "/" + name;
+}
+
+pg_connection db() {
+    pg_settings s;
+    s.host = "127.0.0.1";
+    s.port = std::stoi(st().setting("BMM_PG_PORT"));
+    s.user = st().setting("BMM_PG_USER");
+    s.dbname = st().setting("BMM_PG_DB");
+    s.password = st().setting("BMM_PG_PASSWORD");
+    auto c = pg_connection::open(s);
+    if (!c) throw std::runtime_error(c.error_message());
+    return std::move(*c);
+}
+
+std::vector<std::vector<std::string>> query(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
+    auto c = db();
+    auto r = p.empty() ? c.exec(sql) : c.exec(sql, p);
+    if (!r) throw std::runtime_error(r.error_message());
+    std::vector<std::vector<std::string>> out;
+    for (int i = 0; i < r->rows(); ++i) {
+        out.emplace_back();
+        for (int j = 0; j < r->columns(); ++j) out.back().push_back(r->text(i, j));
+    }
+    return out;
+}
+
+std::string scalar(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
+    auto rows = query(sql, p);
+    return rows.empty() || rows[0].empty() ? "" : rows[0][0];
+}
+
+// Waits (bounded) until `cond` holds.
+template <class F>
+bool wait_for(F cond, int seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return cond();
+}
+
+std::vector<record> xrange(const std::string& stream) {
+    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    if (!c || c->err) throw std::runtime_error("cannot connect to the test Redis");
+    std::vector<record> out;
+    auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
+    for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+        const redisReply* f = r->element[i]->element[1];
+        record m;
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2)
+            m[std::string(f->element[k]->str, f->element[k]->len)] = std::string(f->element[k + 1]->str, f->element[k + 1]->len);
+        out.push_back(std::move(m));
+    }
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return out;
+}
+
+struct settings {
+    std::int64_t genesis = 0, length = 3;
+    int batch = 500;
+};
+
+std::string write_config(const std::string& stream, const settings& s) {
+    const std::string dir = st().dir() + "/accountd";
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/ledger.toml";
+    std::ofstream f(path);
+    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
+      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
+      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+      << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
+      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
+      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
+      << "[ingest]\nbatch_size = " << s.batch << "\nblock_ms = 100\n"
+      << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
+      << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
+      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n"
+      << "[log]\nlevel = \"info\"\n";
+    return path;
+}
+
+// ---------------------------------------------------------------------------
+// The independent computation (ACCOUNTING.md, written out plainly here).
+// ---------------------------------------------------------------------------
+
+// Largest remainder: floor(A W_i / sum), leftovers one each to the largest
+// remainders, ties to the name that sorts first.
+std::map<std::string, big> split(const big& a, const std::map<std::string, big>& w) {
+    big sum = 0;
+    for (const auto& [k, v] : w) sum += v;
+    std::map<std::string, big> out;
+    if (sum == 0) return out;
+    big given = 0;
+    std::vector<std::pair<big, std::string>> rem;
+    for (const auto& [k, v] : w) {
+        if (v == 0) continue;
+        out[k] = a * v / sum;
+        given += out[k];
+        rem.emplace_back(a * v % sum, k);
+    }
+    std::sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) {
+        return x.first != y.first ? x.first > y.first : x.second < y.second;
+    });
+    for (std::size_t i = 0; given < a; ++i, ++given) out[rem[i].second] += 1;
+    return out;
+}
+
+big work_of(const std::string& target_hex) {
+    big t = 0;
+    for (char c : target_hex) t = t * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    return (big(1) << 256) / (t + 1);
+}
+
+struct share_rec { std::int64_t ms; std::string account; big work; };
+struct block_rec { std::string hash; std::int64_t ms; big reward; bool orphaned; };
+
+// Final (account, currency) balances of user, foundation and pool accounts
+// once every non-orphaned block has matured, after epochs 0..last closed.
+std::map<std::pair<std::string, std::string>, big> expected_balances(const std::vector<share_rec>& shares,
+                                                                     const std::vector<block_rec>& blocks,
+                                                                     const settings& s, std::int64_t last) {
+    std::map<std::pair<std::string, std::string>, big> bal;
+    const big unit = big(1000000000000000000ULL);
+    bal[{"foundation:airdrop", "BMM"}] = 27800000 * unit;
+    bal[{"foundation:developers", "BMM"}] = 27800000 * unit;
+    bal[{"foundation:ecosystem", "BMM"}] = 83400000 * unit;
+    const big e0 = big(1251000000) * unit / (2 * 1461);
+    auto epoch_of = [&](std::int64_t ms) { return ms < s.genesis * 1000 ? -1 : (ms - s.genesis * 1000) / (s.length * 1000); };
+    std::map<std::string, std::uint32_t> streak;
+    big carried = 0;
+    for (std::int64_t k = 0; k <= last; ++k) {
+        std::map<std::string, big> work;
+        for (const auto& sh : shares)
+            if (epoch_of(sh.ms) == k) work[sh.account] += sh.work;
+        std::map<std::string, big> pp;
+        std::map<std::string, std::uint32_t> next;
+        for (const auto& [u, w] : work) {
+            const big dpp = w * 1000000;
+            const std::uint32_t sk = dpp >= 1 ? streak[u] + 1 : 0;
+            next[u] = sk;
+            const std::uint32_t e = sk == 0 ? 0 : std::min<std::uint32_t>(15000, 10000 + 100 * (sk - 1));
+            pp[u] = dpp * e;
+        }
+        streak = next;  // a user without work this epoch is back to 0
+        std::map<std::string, big> holdings;
+        for (const auto& [key, v] : bal)
+            if (key.second == "BMM" && v > 0 &&
+                (key.first.rfind("foundation:", 0) == 0 ||
+                 (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
+                  key.first.compare(key.first.size() - 10, 10, ":available") == 0)))
+                holdings[key.first] = v;
+        // 1. fees and dividends, 3. miners' parts (emission, 2., does not touch LTC).
+        const big e_k = e0 >> static_cast<unsigned>(k / 1461);
+        for (const auto& b : blocks) {
+            if (epoch_of(b.ms) != k || b.orphaned) continue;
+            const big fee = b.reward * 10000 / 1000000, div = b.reward * 200000 / 1000000, miners = b.reward - fee - div;
+            bal[{"pool:fees:LTC", "LTC"}] += fee;
+            auto d = split(div, holdings);
+            if (d.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += div;
+            for (const auto& [a, v] : d) bal[{a, "LTC"}] += v;
+            auto m = split(miners, pp);
+            if (m.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += miners;
+            for (const auto& [u, v] : m) bal[{"user:" + u + ":available", "LTC"}] += v;
+        }
+        const big pay = e_k + carried;
+        auto em = split(pay, pp);
+        if (em.empty()) carried = pay;
+        else carried = 0;
+        for (const auto& [u, v] : em) bal[{"user:" + u + ":available", "BMM"}] += v;
+    }
+    return bal;
+}
+
+// ---------------------------------------------------------------------------
+
+TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independent_computation) {
+    const std::string stream = "bmm:test:ledger", dir = st().dir() + "/pool";
+    std::filesystem::create_directories(dir);
+    settings s;
+    s.genesis = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                    .count() + 3;
+    const std::string cfg = write_config(stream, s);
+    {
+        test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
+        ASSERT_EQ(m.wait(60000), 0) << test::read_text(st().dir() + "/accountd/migrate.log");
+    }
+
+    int port = 0;
+    for (int p = 36000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
+        if (test::port_free(p)) port = p;
+    {
+        std::ofstream f(dir + "/bmm-stratum.toml");
+        f << "[pool]\ninstance_id = 5\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
+          << st().setting("BMM_POOL_ADDRESS") << "\"\n[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL")
+          << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER") << "\"\npassword = \""
+          << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\nrules = [\"mweb\", \"segwit\"]\n"
+          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+          << "\"\nspool_dir = \"" << dir << "/spool\"\n[[port]]\nhost = \"127.0.0.1\"\nport = " << port
+          << "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    }
+    test::child_process pool({bin("bmm-stratum"), "--config", dir + "/bmm-stratum.toml"}, dir + "/bmm-stratum.log");
+    ASSERT_TRUE(wait_for([&] { return !test::port_free(port) || !pool.running(); }, 60) && pool.running())
+        << test::read_text(dir + "/bmm-stratum.log");
+    const std::string acc_log = st().dir() + "/accountd/run.log";
+    auto acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
+                                                     acc_log);
+
+    // Three miners of different speeds in work (difficulty x shares), in
+    // rounds that start with epochs 0..3: streaks grow (e above 1.0), carol
+    // skips round 1 (her streak resets), and some epochs may have no work
+    // (their emission is carried forward).
+    const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
+    struct miner_spec { std::string user, diff, shares; };
+    const std::vector<miner_spec> specs = {{"alice.r1", "0.001", "12"}, {"bob.r1", "0.004", "6"}, {"carol.r1", "0.016", "3"}};
+    for (int round = 0; round < 4; ++round) {
+        const std::int64_t start_ms = (s.genesis + round * s.length) * 1000;
+        const std::int64_t wait = start_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch()).count();
+        if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
+        std::vector<std::unique_ptr<test::child_process>> miners;
+        std::vector<std::string> logs;
+        for (const auto& m : specs) {
+            if (round == 1 && m.user == "carol.r1") continue;
+            logs.push_back(dir + "/miner-" + m.user + "-" + std::to_string(round) + ".log");
+            miners.push_back(std::make_unique<test::child_process>(
+                std::vector<std::string>{bin("bmm-miner"), "--url", url, "--user", m.user, "--suggest-difficulty", m.diff,
+                                         "--shares", m.shares, "--seconds", "90", "--quiet"},
+                logs.back()));
+        }
+        for (std::size_t i = 0; i < miners.size(); ++i) EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(logs[i]);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_EQ(pool.stop(SIGTERM, 20000), 0);
+
+    // The raw records, as bmm-stratum wrote them.
+    const auto records = xrange(stream);
+    std::vector<share_rec> shares;
+    std::vector<block_rec> blocks;
+    std::set<std::string> uids;
+    for (const auto& r : records) {
+        if (!uids.insert(r.at("uid")).second) continue;
+        const std::int64_t ms = std::stoll(r.at("time_ms"));
+        if (r.at("type") == "share" && r.at("accepted") == "1")
+            shares.push_back({ms, r.at("account"), work_of(r.at("target"))});
+        if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= s.genesis * 1000)
+            blocks.push_back({r.at("hash"), ms, big(r.at("reward")), false});
+    }
+    ASSERT_GE(blocks.size(), 2u) << "the miners found too few blocks to test with";
+
+    // Every pool block recorded and its epoch closed (booked immature).
+    ASSERT_TRUE(wait_for(
+        [&] {
+            return scalar("SELECT count(*) FROM blocks b JOIN epochs e ON e.k = b.epoch AND e.closed_at IS NOT NULL") ==
+                   std::to_string(blocks.size());
+        },
+        90))
+        << test::read_text(acc_log);
+    EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE status <> 'immature'"), "0");
+    // Booked immature: users hold LTC only in their immature accounts so far.
+    EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:available' "
+                     "AND balance <> 0"), "0");
+    EXPECT_NE(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:immature' "
+                     "AND balance > 0"), "0");
+
+    // The newest pool block is invalidated (orphaned); then 101 blocks bury the rest.
+    std::sort(blocks.begin(), blocks.end(), [](const auto& a, const auto& b) { return a.ms < b.ms; });
+    block_rec& victim = blocks.back();
+    EXPECT_EQ(st().cli("getblockheader " + victim.hash + " | grep -c '\"confirmations\": 1,'"), "1")
+        << "the newest pool block is the node's tip";
+    st().cli("invalidateblock " + victim.hash);
+    victim.orphaned = true;
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim.hash}) == "orphaned"; }, 60))
+        << test::read_text(acc_log);
+    EXPECT_NE(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
+                     {"block:" + victim.hash}), "0");
+    const std::string addr = st().cli("-rpcwallet=pool getnewaddress");
+    st().cli("generatetoaddress 101 " + addr);
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
+        << test::read_text(acc_log);
+    EXPECT_EQ(acc->stop(SIGTERM, 20000), 0) << test::read_text(acc_log);
+
+    const std::int64_t last = std::stoll(scalar("SELECT max(k) FROM epochs WHERE closed_at IS NOT NULL"));
+    EXPECT_GE(last, 3);
+    EXPECT_GT(std::stoi(scalar("SELECT max(e_bp) FROM account_epochs")), 10000) << "no streak grew past one epoch";
+    EXPECT_GE(std::stoi(scalar("SELECT count(DISTINCT b.epoch) FROM blocks b")), 2) << "blocks in one epoch only";
+    const auto want = expected_balances(shares, blocks, s, last);
+    std::map<std::pair<std::string, std::string>, big> got;
+    for (const auto& row : query("SELECT account, currency, balance::text FROM balances WHERE balance <> 0 AND "
+                                 "(account LIKE 'user:%' OR account LIKE 'foundation:%' OR account LIKE 'pool:%')"))
+        got[{row[0], row[1]}] = big(row[2]);
+    std::map<std::pair<std::string, std::string>, big> want_nonzero;
+    for (const auto& [k, v] : want)
+        if (v != 0) want_nonzero[k] = v;
+    EXPECT_EQ(got.size(), want_nonzero.size());
+    for (const auto& [k, v] : want_nonzero) {
+        auto it = got.find(k);
+        ASSERT_NE(it, got.end()) << k.first << " " << k.second << " expected " << v;
+        EXPECT_EQ(it->second, v) << k.first << " " << k.second;
+    }
+    for (const auto& [k, v] : got) EXPECT_TRUE(want_nonzero.count(k)) << k.first << " " << k.second << " = " << v;
+    for (const char* u : {"alice", "bob", "carol"})
+        EXPECT_TRUE(got.count({std::string("user:") + u + ":available", "BMM"})) << u << " earned no BMM";
+
+    // The audit is clean.
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit.log");
+}
+
+// ---------------------------------------------------------------------------
+// kill -9 during ingest and epoch closes
+// ---------------------------------------------------------------------------
+
+// XADDs records with explicit ids "<time_ms>-<i>" (as if bmm-stratum had
+// written them live: a stream id's time is the share's time).
+void xadd_at(const std::string& stream, const std::vector<record>& rs) {
+    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    if (!c || c->err) throw std::runtime_error("cannot connect to the test Redis");
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        const std::string id = rs[i].at("time_ms") + "-" + std::to_string(i);
+        std::vector<const char*> argv = {"XADD", stream.c_str(), id.c_str()};
+        std::vector<std::size_t> argl = {4, stream.size(), id.size()};
+        for (const auto& [k, v] : rs[i]) {
+            argv.push_back(k.c_str());
+            argl.push_back(k.size());
+            argv.push_back(v.c_str());
+            argl.push_back(v.size());
+        }
+        auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
+        const bool ok = r && r->type == REDIS_REPLY_STRING;
+        if (r) freeReplyObject(r);
+        if (!ok) throw std::runtime_error("XADD " + id + " failed");
+    }
+    redisFree(c);
+}
+
+// An empty schema, migrated: a fresh ledger for the next run.
+void reset_schema(const std::string& cfg) {
+    auto c = db();
+    auto r = c.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    if (!r) throw std::runtime_error(r.error_message());
+    test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
+    if (m.wait(60000) != 0) throw std::runtime_error(test::read_text(st().dir() + "/accountd/migrate.log"));
+}
+
+// What the ledger holds for epochs up to `last`, as text rows.
+std::vector<std::vector<std::string>> ledger_dump(std::int64_t last) {
+    auto rows = query("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers ORDER BY id");
+    for (auto& r : query("SELECT 'epoch', k::text, emission::text, emission_paid::text, emission_carried::text "
+                         "FROM epochs WHERE k <= $1::bigint ORDER BY k",
+                         {std::to_string(last)}))
+        rows.push_back(r);
+    for (auto& r : query("SELECT 'account_epoch', account, k::text, dpp::text, streak::text, e_bp::text, pp::text "
+                         "FROM account_epochs WHERE k <= $1::bigint ORDER BY account, k",
+                         {std::to_string(last)}))
+        rows.push_back(r);
+    for (auto& r : query("SELECT 'block', hash, found_epoch::text, epoch::text, reward::text, finder FROM blocks ORDER BY hash"))
+        rows.push_back(r);
+    return rows;
+}
+
+TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_uninterrupted_run) {
+    // 4,000 shares and 12 blocks over the last 60 s: 30 epochs of 2 s are due
+    // at once, so the daemon catches up while it ingests.
+    settings s;
+    s.length = 2;
+    s.batch = 20;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    s.genesis = now_ms / 1000 - 60;
+    std::mt19937 rng(4242);
+    std::vector<record> rs;
+    const double diffs[] = {0.001, 0.004, 0.02, 0.5};
+    const int n = 4000;
+    for (int i = 0; i < n; ++i) {
+        const std::int64_t ms = s.genesis * 1000 + 100 + static_cast<std::int64_t>(i) * 13;  // epochs 0..26
+        std::string account = "k", worker = "w";
+        account += std::to_string(rng() % 6);
+        worker += std::to_string(rng() % 3);
+        const bool accepted = rng() % 8 != 0;
+        rs.push_back({{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"},
+                      {"account", account}, {"worker", worker}, {"ip", "127.0.0.1"},
+                      {"job", "1"}, {"height", "500"}, {"difficulty", "1"},
+                      {"target", target_from_difficulty(diffs[rng() % 4], pow_algorithm::scrypt)->to_hex()},
+                      {"accepted", accepted ? "1" : "0"}, {"code", accepted ? "0" : "23"},
+                      {"reason", accepted ? "" : "low difficulty"}, {"block", "0"}, {"time_ms", std::to_string(ms)},
+                      {"hash", std::string(64, '0')}, {"uid", "kill:" + std::to_string(i)}});
+        if (i % 333 == 100) {
+            char hash[65];
+            std::snprintf(hash, sizeof hash, "%064x", 0xb10c00 + i);
+            rs.push_back({{"type", "block"}, {"instance", "3"}, {"coin", "LTC"}, {"height", std::to_string(600 + i)},
+                          {"hash", hash}, {"account", account}, {"worker", "w0"}, {"job", "1"},
+                          {"reward", std::to_string(1250000000 + rng() % 100000)}, {"accepted", "1"},
+                          {"answer", "null"}, {"time_ms", std::to_string(ms)}, {"uid", "kill:block:" + std::to_string(i)}});
+        }
+    }
+    const std::int64_t last_epoch = (rs.back().count("time_ms") ? std::stoll(rs.back().at("time_ms")) : 0) / 1000;
+    const std::int64_t k_last = (last_epoch - s.genesis) / s.length + 1;  // one past the last epoch with work
+    // The daemon has started its ledger thread (after its signal handlers).
+    auto ledger_running = [&](const std::string& log) {
+        std::ifstream f(st().dir() + "/accountd/" + log);
+        std::string line;
+        while (std::getline(f, line))
+            if (line.find("running the ledger") != std::string::npos) return true;
+        return false;
+    };
+    auto closed_through = [&](std::int64_t k) {
+        const std::string v = scalar("SELECT coalesce(max(k), -1) FROM epochs WHERE closed_at IS NOT NULL");
+        return !v.empty() && std::stoll(v) >= k;
+    };
+
+    // The uninterrupted run.
+    const std::string cfg_a = write_config("bmm:test:kill-a", s);
+    reset_schema(cfg_a);
+    xadd_at("bmm:test:kill-a", rs);
+    {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_a}, st().dir() + "/accountd/kill-a.log");
+        ASSERT_TRUE(wait_for([&] { return closed_through(k_last) && ledger_running("kill-a.log"); }, 120))
+            << test::read_text(st().dir() + "/accountd/kill-a.log");
+        EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    }
+    const auto want = ledger_dump(k_last);
+    ASSERT_GT(want.size(), 100u);
+    EXPECT_EQ(scalar("SELECT count(*) FROM blocks"), "12");
+
+    // The same records, with kill -9 at random moments.
+    const std::string cfg_b = write_config("bmm:test:kill-b", s);
+    reset_schema(cfg_b);
+    xadd_at("bmm:test:kill-b", rs);
+    std::mt19937 when(7);
+    int kills = 0;
+    for (int i = 0; i < 10 && !closed_through(k_last); ++i) {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kill-b.log");
+        std::this_thread::sleep_for(std::chrono::milliseconds(30 + when() % 400));
+        p.stop(SIGKILL, 5000);
+        ++kills;
+        const std::string closed = scalar("SELECT count(*) FROM epochs WHERE closed_at IS NOT NULL");
+        const std::string stored = scalar("SELECT count(*) FROM shares");
+        std::printf("kill -9 #%d: %s epochs closed, %s shares stored\n", kills, closed.c_str(), stored.c_str());
+    }
+    EXPECT_GE(kills, 3) << "the run ended before enough kills";
+    {
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kill-b-end.log");
+        ASSERT_TRUE(wait_for([&] { return closed_through(k_last) && ledger_running("kill-b-end.log"); }, 120))
+            << test::read_text(st().dir() + "/accountd/kill-b-end.log");
+        EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    }
+    const auto got = ledger_dump(k_last);
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "the ledger after kill -9 differs from the uninterrupted run's";
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b}, st().dir() + "/accountd/audit-kill.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-kill.log");
+}
+
+TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booked_then_reversed_or_released) {
+    // Two real node blocks stand in for pool blocks: one buried under 100
+    // (mature at once) and one invalidated (orphaned at once), both found in
+    // epoch 0 while it is still open.
+    const std::string addr = st().cli("-rpcwallet=pool getnewaddress");
+    st().cli("generatetoaddress 101 " + addr);
+    const std::int64_t tip = std::stoll(st().cli("getblockcount"));
+    const std::string mature_hash = st().cli("getblockhash " + std::to_string(tip - 100));
+    const std::string orphan_json = st().cli("generatetoaddress 1 " + addr);
+    const std::string orphan_hash = orphan_json.substr(orphan_json.find('"') + 1, 64);
+    st().cli("invalidateblock " + orphan_hash);
+    ASSERT_EQ(st().cli("getblockheader " + orphan_hash + " | grep -c '\"confirmations\": -1,'"), "1");
+
+    settings s;
+    s.length = 8;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    s.genesis = now_ms / 1000 - 1;
+    std::vector<record> rs;
+    for (int i = 0; i < 20; ++i) {
+        std::string account = i % 2 ? "early" : "late";
+        rs.push_back({{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"}, {"account", account},
+                      {"worker", "w"}, {"ip", "127.0.0.1"}, {"job", "1"}, {"height", "500"}, {"difficulty", "1"},
+                      {"target", target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex()},
+                      {"accepted", "1"}, {"code", "0"}, {"reason", ""}, {"block", "0"},
+                      {"time_ms", std::to_string(now_ms - 900 + i * 10)}, {"hash", std::string(64, '0')},
+                      {"uid", "before:" + std::to_string(i)}});
+    }
+    int n = 0;
+    for (const std::string& h : {mature_hash, orphan_hash})
+        rs.push_back({{"type", "block"}, {"instance", "3"}, {"coin", "LTC"}, {"height", "1"}, {"hash", h},
+                      {"account", "early"}, {"worker", "w"}, {"job", "1"}, {"reward", "5000000000"}, {"accepted", "1"},
+                      {"answer", "null"}, {"time_ms", std::to_string(now_ms - 600 + n * 10)},
+                      {"uid", "before:block:" + std::to_string(n++)}});
+    const std::string cfg = write_config("bmm:test:before", s);
+    reset_schema(cfg);
+    xadd_at("bmm:test:before", rs);
+    const std::string log = st().dir() + "/accountd/before.log";
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
+
+    // Recorded while epoch 0 is open: immature, nothing booked, status not followed yet.
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks") == "2"; }, 30)) << test::read_text(log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const bool still_open = scalar("SELECT count(*) FROM epochs WHERE k = 0 AND closed_at IS NOT NULL") == "0";
+    if (still_open) {
+        EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE status = 'immature' AND epoch = 0"), "2");
+        EXPECT_EQ(scalar("SELECT count(*) FROM ledger_transfers WHERE reference LIKE 'block:%'"), "0");
+    }
+    EXPECT_TRUE(still_open) << "epoch 0 closed before the test could look (a slow machine?)";
+
+    // After the close: booked immature, then released or reversed at the next step.
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 60))
+        << test::read_text(log);
+    EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {mature_hash}), "mature");
+    EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {orphan_hash}), "orphaned");
+    for (const std::string& h : {mature_hash, orphan_hash}) {
+        const std::string ref = "block:" + h;
+        EXPECT_EQ(scalar("SELECT sum(amount) FILTER (WHERE kind IN ('block_fee', 'block_dividend', 'block_miner', "
+                         "'block_undistributed')) FROM ledger_transfers WHERE reference = $1",
+                         {ref}),
+                  "5000000000");
+    }
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_mature' AND reference = $1",
+                     {"block:" + mature_hash}),
+              "5000000000");
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
+                     {"block:" + orphan_hash}),
+              "5000000000");
+    // What stays is one block's worth, all of it available; nothing immature.
+    EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE '%immature' AND balance <> 0"),
+              "0");
+    EXPECT_EQ(scalar("SELECT sum(balance) FROM balances WHERE currency = 'LTC' AND balance > 0"), "5000000000");
+    EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:early:available'"), "");
+    EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:late:available'"), "");
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-before.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-before.log");
+
+    // Running again books nothing new (the closed epoch, the blocks, the premine).
+    const std::string transfers = scalar("SELECT count(*) || ' ' || sum(amount) FROM ledger_transfers");
+    {
+        test::child_process again({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/again.log");
+        ASSERT_TRUE(wait_for(
+            [&] {
+                std::ifstream f(st().dir() + "/accountd/again.log");
+                std::stringstream ss;
+                ss << f.rdbuf();
+                return ss.str().find("running the ledger") != std::string::npos;
+            },
+            30));
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        EXPECT_EQ(again.stop(SIGTERM, 20000), 0);
+    }
+    EXPECT_EQ(scalar("SELECT count(*) || ' ' || sum(amount) FROM ledger_transfers"), transfers);
+
+    // A transfer that overdraws a user: the audit names it and exits 1.
+    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) "
+          "VALUES ('test:overdraw', 'user:nobody:available', 'pool:fees:LTC', 'LTC', 7, 'block_fee', 'test')");
+    test::child_process bad({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-bad.log");
+    EXPECT_EQ(bad.wait(60000), 1);
+    const std::string out = test::read_text(st().dir() + "/accountd/audit-bad.log");
+    EXPECT_NE(out.find("account user:nobody:available holds -7 LTC, below zero"), std::string::npos) << out;
+    EXPECT_NE(out.find("invariant: "), std::string::npos) << "the C++ check reports it too:\n" << out;
+}
+
+}  // namespace
+}  // namespace bmm::accounting
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    ::testing::AddGlobalTestEnvironment(new bmm::test::stack_environment);
+    return RUN_ALL_TESTS();
+}
