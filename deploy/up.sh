@@ -93,6 +93,12 @@ if [ ! -s "$STACK_DIR/epoch-genesis" ]; then
 fi
 export BMM_EPOCH_GENESIS
 BMM_EPOCH_GENESIS=$(cat "$STACK_DIR/epoch-genesis")
+# ... and in stack.env, so that commands run by hand (audit, account) see it too.
+if grep -q '^BMM_EPOCH_GENESIS=' "$STACK_DIR/stack.env"; then
+  sed -i "s/^BMM_EPOCH_GENESIS=.*/BMM_EPOCH_GENESIS=$BMM_EPOCH_GENESIS/" "$STACK_DIR/stack.env"
+else
+  echo "BMM_EPOCH_GENESIS=$BMM_EPOCH_GENESIS" >> "$STACK_DIR/stack.env"
+fi
 
 not_built=()
 for program in "${POOL_PROGRAMS[@]}"; do
