@@ -1,5 +1,7 @@
 #include "bmm/accounting/ledger_pg.hpp"
 
+#include "bmm/accounting/copy_text.hpp"
+
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -74,19 +76,6 @@ result<amount> read_amount(const pq_result& r, int row, int col, std::string_vie
     return a;
 }
 
-// COPY's text format: backslash, tab, newline and carriage return escaped.
-void copy_field(std::string& out, std::string_view v) {
-    for (char c : v) {
-        switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            default: out += c;
-        }
-    }
-}
-
 result<bool> copy_in(pg_conn* db, const char* sql, const std::string& data, std::string_view what = "transfers") {
     pq_result start(PQexec(db, sql));
     if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
@@ -144,14 +133,14 @@ result<book_report> insert_transfers(pg_conn* db, std::span<const transfer> ts) 
         }
         for (std::string_view f : {std::string_view(t.id), std::string_view(t.debit), std::string_view(t.credit),
                                    std::string_view(t.currency)}) {
-            copy_field(data, f);
+            copy_escape(data, f);
             data += '\t';
         }
         data += to_decimal(t.value);
         data += '\t';
         data += to_string(t.kind);
         data += '\t';
-        copy_field(data, t.reference);
+        copy_escape(data, t.reference);
         data += '\n';
     }
     if (clash) return error{join({"transfer id ", *clash, " appears twice in the list with different content; nothing booked"})};
@@ -267,7 +256,7 @@ result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out,
                     if (account.find('\0') != std::string::npos) {
                         return error{join({"account ", account, ": the name holds a NUL byte; nothing booked"})};
                     }
-                    copy_field(data, account);
+                    copy_escape(data, account);
                     data += '\t';
                     data += to_decimal(a.dpp);
                     data += '\t';

@@ -151,16 +151,5 @@ result<bool> pg_connection::copy_in(std::string_view copy_sql, std::string_view 
     return true;
 }
 
-void copy_escape(std::string& out, std::string_view v) {
-    for (char c : v) {
-        switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            default: out += c;
-        }
-    }
-}
 
 }  // namespace bmm::accounting

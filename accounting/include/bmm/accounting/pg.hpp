@@ -3,6 +3,7 @@
 // STDIN, and errors that say which statement failed against which server.
 // Not thread-safe: one connection per thread.
 
+#include "bmm/accounting/copy_text.hpp"
 #include "bmm/result.hpp"
 
 #include <memory>
@@ -76,8 +77,5 @@ private:
     std::string where_;
     std::string sqlstate_;
 };
-
-// Escapes a value for COPY's text format (backslash, tab, newline, CR).
-void copy_escape(std::string& out, std::string_view v);
 
 }  // namespace bmm::accounting
