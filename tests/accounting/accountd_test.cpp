@@ -677,7 +677,7 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     const std::string stream = "bmm:test:pool", dir = st().dir() + "/pool";
     std::filesystem::create_directories(dir);
     int port = 0;
-    for (int p = 34000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
+    for (int p = 28000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
         if (test::port_free(p)) port = p;
     {
         std::ofstream f(dir + "/bmm-stratum.toml");

@@ -293,7 +293,7 @@ protected:
         g = new world;
         g->db = PQconnectdb(st().setting("BMM_PG_URL").c_str());
         if (PQstatus(g->db) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(g->db));
-        g->port = free_port(46000);
+        g->port = free_port(32000);
         g->config = write_config("api", g->port);
         {
             const std::string log = st().dir() + "/api/migrate.log";

@@ -237,7 +237,7 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
     }
 
     int port = 0;
-    for (int p = 36000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
+    for (int p = 30000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
         if (test::port_free(p)) port = p;
     {
         std::ofstream f(dir + "/bmm-stratum.toml");

@@ -57,7 +57,7 @@ struct pool_process : test::pool_process {
         o.stream = "bmm:shares:limits";
         o.threads = 2;
         o.log_level = "debug";
-        o.ports = {test::free_port_near(34000)};
+        o.ports = {test::free_port_near(22000)};
         tls_port = free_port(o.ports[0] + 1);
         o.ports.push_back(tls_port);
         o.sections = "[limits]\nmax_connections = 100\nmax_connections_per_ip = " + std::to_string(k_per_ip) +

@@ -199,7 +199,7 @@ protected:
         o.name = "pool-metrics";
         o.stream = "bmm:shares:metrics-e2e";
         o.threads = 2;
-        o.ports = {test::free_port_near(49000)};
+        o.ports = {test::free_port_near(24000)};
         g_metrics_port = test::free_port(o.ports[0] + 1);
         o.ports.push_back(g_metrics_port);
         o.sections = "[limits]\nmax_connections_per_ip = 16\nmax_pending_requests = 64\n"

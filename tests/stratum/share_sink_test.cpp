@@ -1,5 +1,5 @@
 // The share sink against a real Redis. Each test starts its own throwaway
-// redis-server on a free loopback port (46000-48000) in a temporary folder,
+// redis-server on a free loopback port (8000-9999) in a temporary folder,
 // stops and restarts it where the test calls for it, and reads the stream back
 // with hiredis. No other part of the stack is needed.
 
@@ -78,15 +78,15 @@ bool port_free(std::uint16_t port) {
     return ok;
 }
 
-// A free port in 46000-48000, from a pid-dependent start so that parallel
+// A free port in 8000-9999 (below the ephemeral range), from a pid-dependent start so that parallel
 // test binaries rarely collide; successive calls move on.
 std::uint16_t pick_port() {
     static std::uint32_t next = static_cast<std::uint32_t>(::getpid()) * 7919u;
     for (int i = 0; i < 2000; ++i) {
-        const auto port = static_cast<std::uint16_t>(46000 + next++ % 2000);
+        const auto port = static_cast<std::uint16_t>(8000 + next++ % 2000);
         if (port_free(port)) return port;
     }
-    throw std::runtime_error("no free loopback port in 46000-48000");
+    throw std::runtime_error("no free loopback port in 8000-9999");
 }
 
 struct reply_deleter {

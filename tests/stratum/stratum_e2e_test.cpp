@@ -100,7 +100,7 @@ protected:
         o.stream = "bmm:shares:e2e";
         o.instance_id = 7;
         o.log_level = "debug";
-        o.ports = {test::free_port_near(33000)};
+        o.ports = {test::free_port_near(20000)};
         g_pool->start(o);
     }
     static void TearDownTestSuite() {

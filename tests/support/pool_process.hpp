@@ -39,7 +39,12 @@ inline int free_port(int from) {
 }
 
 // A free port in a pid-dependent slot above `base`, so that test binaries
-// running side by side rarely reach for the same one.
+// running side by side rarely reach for the same one. Tests keep their ports
+// in 20000..32767, below the ephemeral range (32768..) where outgoing
+// connections could take a port between the check and the bind, and above
+// the test stacks (10000..19999):
+//   stratum_e2e 20000, limits_e2e 22000, metrics_e2e 24000, bmm_bench 26000,
+//   accountd 28000, ledger_daemon 30000, api 32000.
 inline int free_port_near(int base) { return free_port(base + (static_cast<int>(::getpid()) % 500) * 4); }
 
 // A self-signed certificate for 127.0.0.1 (and its key), made with the openssl CLI.

@@ -44,11 +44,13 @@ public:
         base_ = tmpl;
         ::chmod(base_.c_str(), 0755);  // the postgres user must reach its data folder
         dir_ = base_ + "/stack";
-        // Ports: 8 consecutive free ones in 30000..45000, starting from a
+        // Ports: 8 consecutive free ones in 10000..19999 (below the kernel's
+        // ephemeral range, 32768.., so that no outgoing connection can take
+        // one between this check and the server's bind), starting from a
         // pid-dependent slot so that parallel test binaries rarely collide.
         int base = 0;
         for (int attempt = 0; attempt < 200 && !base; ++attempt) {
-            const int candidate = 30000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 1800) * 8;
+            const int candidate = 10000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 1250) * 8;
             bool all = true;
             for (int p = candidate; p < candidate + 8 && all; ++p) all = port_free(p);
             if (all) base = candidate;

@@ -125,7 +125,7 @@ protected:
         test::pool_options o;
         o.name = "bench-pool";
         o.stream = "bmm:shares:bench-test";
-        o.ports = {test::free_port_near(41000)};
+        o.ports = {test::free_port_near(26000)};
         g_tls_port = test::free_port(o.ports[0] + 1);
         o.ports.push_back(g_tls_port);
         const std::string dir = stack_environment::get().dir() + "/bench-pool";
