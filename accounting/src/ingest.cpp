@@ -178,6 +178,8 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
                                code = need("code"), reason = need("reason"), block = need("block"),
                                time_ms = need("time_ms");
         const std::string_view* hash = f.get("hash");
+        const std::string_view* network_target = f.get("network_target");  // optional (pplns, pps)
+        const std::string_view* share_reward = f.get("reward");             // optional (pps)
         if (!why.empty()) return bad(why);
         std::int64_t ms = 0, inst = 0, h = 0, c = 0;
         if (uid.empty()) return bad("empty uid");
@@ -195,6 +197,11 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
             return bad("target is not 64 hex digits");
         if (accepted == "1" && target.empty()) return bad("an accepted share without a target");
         if (account.empty()) return bad("empty account");
+        if (network_target && (network_target->size() != 64 || !uint256::from_hex(*network_target)))
+            return bad("network_target is not 64 hex digits");
+        std::int64_t share_rw = 0;
+        if (share_reward && (!parse_int(*share_reward, share_rw) || share_rw < 0))
+            return bad("reward is not a non-negative integer");
         if (!b.uids.insert(std::string(uid)).second) {  // the same record twice in one round
             ++b.repeats;
             return;
@@ -240,6 +247,12 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         o += '\t';
         if (work_text) o += *work_text;
         else o += '0';
+        o += '\t';
+        if (network_target) o += work_of(*network_target).second;
+        else o += "\\N";
+        o += '\t';
+        if (share_reward) o += std::to_string(share_rw);
+        else o += "\\N";
         o += '\n';
         m.end = o.size();
         copy_escape(m.key, coin);

@@ -675,6 +675,12 @@ record share_record(const server_config& cfg, const pending_share& p, const veri
                 {"reason", reason},
                 {"block", block ? "1" : "0"},
                 {"time_ms", std::to_string(unix_ms())}};
+    if (p.j) {
+        // What the accounting daemon needs for pplns and pps: the job's
+        // network target and its expected block reward (coinbase value).
+        r.emplace_back("network_target", p.j->tmpl->target.to_hex());
+        r.emplace_back("reward", std::to_string(p.j->tmpl->coinbase_value));
+    }
     if (v && v->ok()) {
         auto h = v->pow_hash;
         std::reverse(h.begin(), h.end());

@@ -153,8 +153,46 @@ std::vector<record> make_shares(const std::string& prefix, int n, unsigned seed)
                        {"time_ms", std::to_string(ms)},
                        {"hash", "00000000000000000000000000000000000000000000000000000000000000" + std::to_string(10 + rng() % 80)},
                        {"uid", prefix + ":7:1700000000:" + std::to_string(i)}});
+        // Two records in three carry what pplns and pps need (a job's
+        // network target and expected reward); the third is from a
+        // bmm-stratum that did not send them.
+        if (i % 3 != 2) {
+            out.back().push_back({"network_target", target_from_difficulty(i % 3 ? 0.25 : 2.0, pow_algorithm::scrypt)->to_hex()});
+            out.back().push_back({"reward", std::to_string(1250000000 + i)});
+        }
     }
     return out;
+}
+
+const std::string& field(const record& r, const std::string& k);
+
+const std::string* find_field(const record& r, const std::string& k) {
+    for (const auto& [key, v] : r)
+        if (key == k) return &v;
+    return nullptr;
+}
+
+// Every share record's network_work and reward as stored: the work of its
+// network_target (exact, like work) and its reward; NULL (\N here) without them.
+void expect_network_fields(const std::vector<record>& rs) {
+    std::map<std::string, std::pair<std::string, std::string>> want;
+    std::string uids = "{";
+    for (const auto& r : rs) {
+        if (*find_field(r, "type") != "share") continue;
+        const std::string* nt = find_field(r, "network_target");
+        const std::string* rw = find_field(r, "reward");
+        want[field(r, "uid")] = {nt ? work_from_target(*uint256::from_hex(*nt)).to_decimal() : "NULL", rw ? *rw : "NULL"};
+        if (uids.size() > 1) uids += ',';
+        uids += '"' + field(r, "uid") + '"';
+    }
+    uids += '}';
+    std::map<std::string, std::pair<std::string, std::string>> got;
+    for (const auto& row : query("SELECT uid, coalesce(network_work::text, 'NULL'), coalesce(reward::text, 'NULL') "
+                                 "FROM shares WHERE uid = ANY($1::text[])",
+                                 {uids}))
+        got[row[0]] = {row[1], row[2]};
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "shares.network_work / reward differ from the records";
 }
 
 const std::string& field(const record& r, const std::string& k) {
@@ -411,6 +449,9 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     const auto got = stored_rollups("eq");
     EXPECT_EQ(got.size(), want.size());
     EXPECT_TRUE(got == want) << "share_minutes differ from the records";
+    expect_network_fields(shares);
+    EXPECT_GT(std::stoll(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND network_work IS NULL")), 0);
+    EXPECT_GT(std::stoll(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND network_work IS NOT NULL")), 0);
     EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1");
     EXPECT_EQ(scalar("SELECT reward FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1250000000");
     EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "2");
@@ -752,6 +793,19 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     EXPECT_TRUE(got == want) << "share_minutes differ from the stream bmm-stratum wrote";
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE account IN ('carol', $1)", {address}),
               std::to_string(shares.size()));
+    // bmm-stratum sends each share's network target and expected reward (the
+    // job's): stored as the network target's work and the reward.
+    for (const auto& r : shares) {
+        if (field(r, "target").empty()) continue;  // no job
+        ASSERT_NE(find_field(r, "network_target"), nullptr) << "a share with a job has network_target";
+        ASSERT_NE(find_field(r, "reward"), nullptr) << "a share with a job has reward";
+        EXPECT_EQ(field(r, "network_target").size(), 64u);
+        EXPECT_GT(std::stoll(field(r, "reward")), 0);
+    }
+    expect_network_fields(shares);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE account IN ('carol', $1) AND accepted AND network_work IS NULL",
+                     {address}),
+              "0");
     EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE account IN ('carol', $1)", {address}),
               std::to_string(blocks));
     // Every found block the node accepted is in the node's chain.
