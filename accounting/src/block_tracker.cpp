@@ -18,12 +18,7 @@ node::rpc_client* block_tracker::client(const std::string& coin) {
 }
 
 result<std::size_t> block_tracker::record_new_blocks(pg_connection& db) {
-    std::string coins = "{";
-    for (const auto& [coin, rules] : cfg_.coins) {
-        if (coins.size() > 1) coins += ',';
-        coins += coin;
-    }
-    coins += '}';
+    const std::string coins = coins_array_literal(cfg_);
     auto r = db.exec("SELECT DISTINCT ON (f.hash) f.hash, f.coin, f.height, f.reward, f.account, "
                      "(extract(epoch FROM f.time) * 1000)::bigint FROM blocks_found f "
                      "WHERE f.accepted AND f.coin = ANY($1::text[]) AND f.account <> '' "

@@ -163,6 +163,16 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
 }  // namespace
 
+std::string coins_array_literal(const accountd_config& c) {
+    std::string coins = "{";
+    for (const auto& [coin, rules] : c.coins) {
+        if (coins.size() > 1) coins += ',';
+        coins += coin;
+    }
+    coins += '}';
+    return coins;
+}
+
 accounting_config rules_of(const accountd_config& c) {
     accounting_config a;
     for (const auto& [coin, cs] : c.coins) a.coins.emplace(coin, cs.rules);

@@ -42,12 +42,7 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
     in.k = k;
     in.config = rules_of(cfg);
     const std::string ks = std::to_string(k);
-    std::string coins = "{";
-    for (const auto& [coin, rules] : cfg.coins) {
-        if (coins.size() > 1) coins += ',';
-        coins += coin;
-    }
-    coins += '}';
+    const std::string coins = coins_array_literal(cfg);
 
     // Accepted work per account and coin, summed exactly by PostgreSQL.
     auto w = db.exec("SELECT account, coin, sum(work)::text FROM shares "
