@@ -15,6 +15,7 @@
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/stream.hpp"
 #include "../support/stratum_client.hpp"
 
 #include <hiredis/hiredis.h>
@@ -36,30 +37,7 @@ pool_process* g_pool = nullptr;
 std::string cli(const std::string& args) { return stack_environment::get().cli(args); }
 long block_count() { return std::stol(cli("getblockcount")); }
 
-// The stream's records, oldest first.
-std::vector<std::map<std::string, std::string>> read_stream(const std::string& stream) {
-    auto& st = stack_environment::get();
-    std::vector<std::map<std::string, std::string>> out;
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
-    if (!c || c->err) {
-        if (c) redisFree(c);
-        return out;
-    }
-    auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (std::size_t i = 0; i < r->elements; ++i) {
-            const redisReply* entry = r->element[i];
-            const redisReply* fields = entry->element[1];
-            std::map<std::string, std::string> m;
-            for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
-                m[fields->element[k]->str] = fields->element[k + 1]->str;
-            out.push_back(std::move(m));
-        }
-    }
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return out;
-}
+using test::read_stream;
 
 // After an accepted share (a block here), wait for the job on the new tip.
 void await_new_tip(test::stratum_client& c, const std::string& old_prevhash) {

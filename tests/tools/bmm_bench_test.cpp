@@ -14,6 +14,7 @@
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/stream.hpp"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
@@ -35,27 +36,7 @@ std::string g_cert;
 
 using record = std::map<std::string, std::string>;
 
-std::vector<record> read_stream(const std::string& stream) {
-    std::vector<record> out;
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(stack_environment::get().setting("BMM_REDIS_PORT")));
-    if (!c || c->err) {
-        if (c) redisFree(c);
-        return out;
-    }
-    auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (std::size_t i = 0; i < r->elements; ++i) {
-            const redisReply* fields = r->element[i]->element[1];
-            record m;
-            for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
-                m[fields->element[k]->str] = fields->element[k + 1]->str;
-            out.push_back(std::move(m));
-        }
-    }
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return out;
-}
+using test::read_stream;
 
 // The share records of one account, once the stream holds `expected` of them
 // (the pool's publisher moves its journal to Redis shortly after answering);
