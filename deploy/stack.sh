@@ -38,6 +38,10 @@ Options:
   --timeout S            seconds to wait for each service (env
                          BMM_STACK_TIMEOUT; default 90)
   --purge                with `down`: also delete the stack folder
+  --no-mweb              with `up`: do not activate MWEB (by default `up`
+                         mines to height 432 with a peg-in so that Litecoin's
+                         MWEB is active, as on mainnet; a test that mines the
+                         activation block itself asks for this)
   -h, --help             this text
 
 Environment: BMM_STACK_PG_BIN (default /usr/lib/postgresql/15/bin),
@@ -146,6 +150,7 @@ opt_rpc_b=""
 opt_p2p_b=""
 opt_timeout=""
 purge=0
+activate_mweb=1
 
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 
@@ -166,6 +171,7 @@ while [ $# -gt 0 ]; do
     --node2-p2p-port) need_value "$@"; opt_p2p_b=$2; shift ;;
     --timeout) need_value "$@"; opt_timeout=$2; shift ;;
     --purge) purge=1 ;;
+    --no-mweb) activate_mweb=0 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -173,6 +179,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$command" ] || { usage >&2; exit 2; }
 [ "$purge" -eq 0 ] || [ "$command" = down ] || die "--purge goes with down only"
+[ "$activate_mweb" -eq 1 ] || [ "$command" = up ] || die "--no-mweb goes with up only"
 
 STACK_DIR=${opt_dir:-${BMM_STACK_DIR:-$REPO_ROOT/.stack}}
 # Absolute path, without requiring that it exists yet.
@@ -556,6 +563,34 @@ connected() { [ "$(cli A getconnectioncount 2>/dev/null || echo 0)" -ge 1 ] && [
 synced() { [ "$(cli A getbestblockhash 2>/dev/null)" = "$(cli B getbestblockhash 2>/dev/null || echo none)" ]; }
 GBT_RULES='{"rules":["mweb","segwit"]}'
 
+# Litecoin's MWEB activates at height 432 on regtest, and its first MWEB block
+# must carry a peg-in: with none in the mempool, getblocktemplate and
+# generatetoaddress fail from height 431 on with "bad-txns-vin-empty"
+# (litecoin-project/litecoin#807, #1082). The stack activates MWEB when it
+# starts, so the pool always works on a chain like mainnet's (templates with
+# an extension block) and never meets that wall in the middle of a test.
+# True once the chain holds the first MWEB block (the node reports MWEB
+# "active" one block early, when the next block must carry it).
+mweb_active() {
+  cli A getblockchaininfo | jq -e '.softforks.mweb.active == true and .blocks >= .softforks.mweb.bip9.since' >/dev/null
+}
+
+mweb_up() {
+  mweb_active && return 0
+  local height pegin
+  height=$(cli A getblockcount)
+  if [ "$height" -lt 431 ]; then
+    log "litecoind A: mining $((431 - height)) blocks to $POOL_ADDRESS to reach MWEB activation (height 432)"
+    wcli generatetoaddress $((431 - height)) "$POOL_ADDRESS" >/dev/null
+  fi
+  pegin=$(wcli getnewaddress "" mweb)
+  wcli sendtoaddress "$pegin" 1 >/dev/null ||
+    die "litecoind A: the peg-in that activates MWEB failed (wallet $WALLET needs 1 LTC of mature coinbase; log: $(node_log A))"
+  wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
+  mweb_active || die "litecoind A: MWEB is not active at height $(cli A getblockcount) after the peg-in (log: $(node_log A))"
+  log "litecoind A: MWEB active from height $(cli A getblockchaininfo | jq -r '.softforks.mweb.bip9.since')"
+}
+
 nodes_up() {
   RPC_USER=$(cat "$SECRETS/rpc_user" 2>/dev/null || true)
   if [ -z "$RPC_USER" ]; then
@@ -574,6 +609,7 @@ nodes_up() {
     log "litecoind A: mining the first block to $POOL_ADDRESS"
     wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
   fi
+  [ "$activate_mweb" -eq 0 ] || mweb_up
   wait_for "litecoind B syncing A's tip" "logs $(node_log A), $(node_log B)" synced
   local tries=0 out
   until out=$(cli A getblocktemplate "$GBT_RULES" 2>&1); do

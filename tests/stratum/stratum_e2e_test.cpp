@@ -262,10 +262,7 @@ TEST_F(stratum_e2e, the_stream_holds_exactly_the_verdicts_the_miner_saw_even_wit
         << "the pool did not notice Redis going away";
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     // ... and comes back: the backlog goes out in order.
-    ASSERT_EQ(std::system(("bash '" + st.source_dir() + "/deploy/stack.sh' up --dir '" + st.dir() +
-                           "' > /dev/null 2>&1")
-                              .c_str()),
-              0);
+    ASSERT_TRUE(st.up_again());
     for (int i = 0; i < 2; ++i) round();
 
     std::vector<std::pair<bool, int>> stored;
@@ -361,6 +358,6 @@ TEST_F(stratum_e2e, sigterm_tells_miners_to_reconnect_and_exits_cleanly) {
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
-    ::testing::AddGlobalTestEnvironment(new bmm::test::stack_environment);
+    ::testing::AddGlobalTestEnvironment(new bmm::test::stack_environment(/*activate_mweb=*/false));
     return RUN_ALL_TESTS();
 }

@@ -36,6 +36,10 @@ inline bool port_free(int port) {
 
 class stack_environment : public ::testing::Environment {
 public:
+    // activate_mweb: deploy/stack.sh up activates Litecoin's MWEB (height
+    // 432 with a peg-in) unless false, for a test that mines that block itself.
+    explicit stack_environment(bool activate_mweb = true) : activate_mweb_(activate_mweb) {}
+
     void SetUp() override {
         const char* src = std::getenv("BMM_SOURCE_DIR");
         source_ = src && *src ? src : ".";
@@ -57,7 +61,8 @@ public:
         }
         if (!base) throw std::runtime_error("no 8 free loopback ports found for the test stack");
         const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "' --base-port " +
-                                std::to_string(base) + " > '" + base_ + "/up.log' 2>&1";
+                                std::to_string(base) + (activate_mweb_ ? "" : " --no-mweb") + " > '" + base_ +
+                                "/up.log' 2>&1";
         if (std::system(cmd.c_str()) != 0) {
             const std::string log = read_text(base_ + "/up.log");
             stop();
@@ -89,6 +94,14 @@ public:
     const std::string& dir() const { return dir_; }
     const std::string& source_dir() const { return source_; }
 
+    // deploy/stack.sh up again, with the options the stack started with:
+    // starts what a test stopped (Redis, PostgreSQL, a node). True on success.
+    bool up_again() const {
+        const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "'" +
+                                (activate_mweb_ ? "" : " --no-mweb") + " > '" + base_ + "/up-again.log' 2>&1";
+        return std::system(cmd.c_str()) == 0;
+    }
+
     // litecoin-cli against node A (or B), for test set-up steps.
     std::string cli(const std::string& args, bool node_b = false) const {
         const std::string datadir = setting(node_b ? "BMM_NODE2_DATADIR" : "BMM_NODE_DATADIR");
@@ -106,6 +119,7 @@ private:
     }
 
     std::string source_, base_, dir_;
+    bool activate_mweb_ = true;
     std::map<std::string, std::string> settings_;
     static inline stack_environment* instance_ = nullptr;
 };
