@@ -180,6 +180,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         const std::string_view* hash = f.get("hash");
         const std::string_view* network_target = f.get("network_target");  // optional (pplns, pps)
         const std::string_view* share_reward = f.get("reward");             // optional (pps)
+        const std::string_view* block_hash = f.get("block_hash");           // optional (pplns)
         if (!why.empty()) return bad(why);
         std::int64_t ms = 0, inst = 0, h = 0, c = 0;
         if (uid.empty()) return bad("empty uid");
@@ -202,6 +203,8 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         std::int64_t share_rw = 0;
         if (share_reward && (!parse_int(*share_reward, share_rw) || share_rw < 0))
             return bad("reward is not a non-negative integer");
+        if (block_hash && (block != "1" || block_hash->size() != 64 || !uint256::from_hex(*block_hash)))
+            return bad(block != "1" ? "block_hash on a share with block 0" : "block_hash is not 64 hex digits");
         if (!b.uids.insert(std::string(uid)).second) {  // the same record twice in one round
             ++b.repeats;
             return;
@@ -252,6 +255,9 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         else o += "\\N";
         o += '\t';
         if (share_reward) o += std::to_string(share_rw);
+        else o += "\\N";
+        o += '\t';
+        if (block_hash) o.append(*block_hash);  // checked hex digits: as sent
         else o += "\\N";
         o += '\n';
         m.end = o.size();

@@ -657,8 +657,11 @@ void on_connection(uv_stream_t* listener, int status) {
 // 5. The share batch
 // ---------------------------------------------------------------------------
 
+// block_hash: the block's hash (display order) when the share meets the
+// network target, else empty.
 record share_record(const server_config& cfg, const pending_share& p, const verifier::verdict* v, bool accepted,
-                    int code, const std::string& reason, bool block) {
+                    int code, const std::string& reason, const std::string& block_hash) {
+    const bool block = !block_hash.empty();
     record r = {{"type", "share"},
                 {"instance", std::to_string(cfg.instance_id)},
                 {"coin", cfg.coin},
@@ -686,6 +689,8 @@ record share_record(const server_config& cfg, const pending_share& p, const veri
         std::reverse(h.begin(), h.end());
         r.emplace_back("hash", to_hex(h));
     }
+    // pplns finds the block's own share by it (the window ends there).
+    if (block) r.emplace_back("block_hash", block_hash);
     return r;
 }
 
@@ -720,14 +725,14 @@ void process_batch(loop_ctx& L) {
         pending_share& p = L.batch[i];
         const verifier::verdict* v = nullptr;
         if (!p.early_code) v = &verdicts[h++];
-        bool block = false;
+        std::string block_hash;
         // A block first, whatever else is wrong with the share for accounting.
         if (v && v->ok() && v->meets_network_target) {
-            block = true;
             found_block b;
             auto hash = v->block_hash;
             std::reverse(hash.begin(), hash.end());
             b.hash_hex = to_hex(hash);
+            block_hash = b.hash_hex;
             b.height = p.j->tmpl->height;
             b.account = p.name.account;
             b.worker = p.name.worker;
@@ -760,7 +765,7 @@ void process_batch(loop_ctx& L) {
         const bool accepted = code == 0;
         accepted_flags[i] = accepted;
         results[i] = metrics::classify(code, p.early_code != 0);
-        records.push_back(share_record(cfg, p, v, accepted, code, reason, block));
+        records.push_back(share_record(cfg, p, v, accepted, code, reason, block_hash));
         if (accepted) {
             replies[i] = reply_result(p.id_json, "true");
             ++p.s->accepted;

@@ -160,6 +160,12 @@ std::vector<record> make_shares(const std::string& prefix, int n, unsigned seed)
             out.back().push_back({"network_target", target_from_difficulty(i % 3 ? 0.25 : 2.0, pow_algorithm::scrypt)->to_hex()});
             out.back().push_back({"reward", std::to_string(1250000000 + i)});
         }
+        // A block share names its block (pplns ends the block's window there).
+        if (block) {
+            char h[65];
+            std::snprintf(h, sizeof h, "%064x", i + 1);
+            out.back().push_back({"block_hash", h});
+        }
     }
     return out;
 }
@@ -172,27 +178,30 @@ const std::string* find_field(const record& r, const std::string& k) {
     return nullptr;
 }
 
-// Every share record's network_work and reward as stored: the work of its
-// network_target (exact, like work) and its reward; NULL (\N here) without them.
+// Every share record's network_work, reward and block_hash as stored: the
+// work of its network_target (exact, like work), its reward and block hash;
+// NULL without them.
 void expect_network_fields(const std::vector<record>& rs) {
-    std::map<std::string, std::pair<std::string, std::string>> want;
+    std::map<std::string, std::tuple<std::string, std::string, std::string>> want;
     std::string uids = "{";
     for (const auto& r : rs) {
         if (*find_field(r, "type") != "share") continue;
         const std::string* nt = find_field(r, "network_target");
         const std::string* rw = find_field(r, "reward");
-        want[field(r, "uid")] = {nt ? work_from_target(*uint256::from_hex(*nt)).to_decimal() : "NULL", rw ? *rw : "NULL"};
+        const std::string* bh = find_field(r, "block_hash");
+        want[field(r, "uid")] = {nt ? work_from_target(*uint256::from_hex(*nt)).to_decimal() : "NULL", rw ? *rw : "NULL",
+                                 bh ? *bh : "NULL"};
         if (uids.size() > 1) uids += ',';
         uids += '"' + field(r, "uid") + '"';
     }
     uids += '}';
-    std::map<std::string, std::pair<std::string, std::string>> got;
-    for (const auto& row : query("SELECT uid, coalesce(network_work::text, 'NULL'), coalesce(reward::text, 'NULL') "
-                                 "FROM shares WHERE uid = ANY($1::text[])",
+    std::map<std::string, std::tuple<std::string, std::string, std::string>> got;
+    for (const auto& row : query("SELECT uid, coalesce(network_work::text, 'NULL'), coalesce(reward::text, 'NULL'), "
+                                 "coalesce(block_hash, 'NULL') FROM shares WHERE uid = ANY($1::text[])",
                                  {uids}))
-        got[row[0]] = {row[1], row[2]};
+        got[row[0]] = {row[1], row[2], row[3]};
     EXPECT_EQ(got.size(), want.size());
-    EXPECT_TRUE(got == want) << "shares.network_work / reward differ from the records";
+    EXPECT_TRUE(got == want) << "shares.network_work / reward / block_hash differ from the records";
 }
 
 const std::string& field(const record& r, const std::string& k) {
@@ -435,6 +444,11 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     }
     all.push_back(bad_time);
     all.push_back({{"type", "mystery"}, {"uid", "eq:bad:2"}});
+    record bad_hash;  // a block hash on a share that found no block
+    for (const auto& [k, v] : shares[1])
+        if (k != "block_hash") bad_hash.push_back({k, k == "uid" ? "eq:bad:3" : k == "block" ? "0" : v});
+    bad_hash.push_back({"block_hash", std::string(64, 'b')});
+    all.push_back(bad_hash);
     redis rd;
     const std::string last = rd.xadd(stream, all);
 
@@ -454,8 +468,12 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     EXPECT_GT(std::stoll(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND network_work IS NOT NULL")), 0);
     EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1");
     EXPECT_EQ(scalar("SELECT reward FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1250000000");
-    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "2");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "3");
     EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error LIKE '%time_ms%'", {stream}), "1");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error LIKE '%block_hash on a share%'",
+                     {stream}),
+              "1");
+    EXPECT_GT(std::stoll(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND block_hash IS NOT NULL")), 0);
     // The tab in the reason survived COPY's text format.
     EXPECT_EQ(scalar("SELECT count(DISTINCT reason) FROM shares WHERE uid LIKE 'eq:%' AND NOT accepted"),
               "1");
@@ -802,6 +820,13 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
         EXPECT_GT(std::stoll(field(r, "reward")), 0);
     }
     expect_network_fields(shares);
+    // Each block share names the block it found: the hash bmm-stratum submitted.
+    for (const auto& r : shares)
+        EXPECT_EQ(find_field(r, "block_hash") != nullptr, field(r, "block") == "1") << field(r, "uid");
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares s WHERE account IN ('carol', $1) AND block "
+                     "AND NOT EXISTS (SELECT 1 FROM blocks_found f WHERE f.hash = s.block_hash)",
+                     {address}),
+              "0");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE account IN ('carol', $1) AND accepted AND network_work IS NULL",
                      {address}),
               "0");
