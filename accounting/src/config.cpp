@@ -109,13 +109,6 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             k.string("scheme", scheme);
             auto sch = parse_payout_scheme(scheme);
             if (!sch) throw config_error{k.at("scheme") + ": [" + sec + "] scheme must be pp, pplns, pps or solo"};
-            // pplns needs each block's network target and pps each share's
-            // network target and expected reward, which the schema does not
-            // store yet: refused rather than booked wrong.
-            if (*sch == payout_scheme::pplns || *sch == payout_scheme::pps)
-                throw config_error{k.at("scheme") + ": [" + sec + "] scheme " + scheme +
-                                   " is not supported by bmm-accountd yet (it needs network targets the shares "
-                                   "table does not keep); use pp or solo"};
             cs.rules.scheme = *sch;
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);

@@ -35,6 +35,67 @@ result<amount> numeric(const pg_rows& r, int row, int col, const char* what) {
     return a;
 }
 
+// The pplns window of a block (ACCOUNTING.md): the coin's accepted shares
+// from the block-finding share (inclusive when accepted) back in time, oldest
+// first, enough to cover floor(n_ppm x network_work / 10^6) of work (older
+// ones would count nothing). The finding share is the share whose block_hash
+// is the block's (sql/0013); its network_work is the block's. Shares are read
+// newest first in time slices that double from a minute to a day, so that
+// the BRIN index on time bounds each read, down to the oldest kept day.
+result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64_t n_ppm) {
+    const std::string what = "block " + bi.hash + " (pplns): ";
+    auto f = db.exec("SELECT time::text, uid, network_work::text FROM shares WHERE block_hash = $1 AND coin = $2 "
+                     "ORDER BY time, uid COLLATE \"C\" LIMIT 1",
+                     {bi.hash, bi.coin});
+    if (!f) return error{what + "finding its share: " + f.error_message()};
+    if (f->rows() == 0)
+        return error{what + "no share with this block_hash in shares (were its day's shares dropped, or did a "
+                     "bmm-stratum older than this bmm-accountd send it?); it cannot be split"};
+    if (f->text(0, 2).empty())
+        return error{what + "its share has no network_work (a bmm-stratum older than this bmm-accountd wrote it); "
+                     "it cannot be split by pplns"};
+    auto nw = numeric(*f, 0, 2, "shares.network_work");
+    if (!nw) return error{nw.error_message()};
+    bi.network_work = *nw;
+    auto oldest = db.exec("SELECT coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), current_date)::text "
+                          "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                          "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
+    if (!oldest) return error{what + "reading the oldest day of shares: " + oldest.error_message()};
+    const amount window = bi.network_work * n_ppm / 1000000;
+    const std::string found_time = f->text(0, 0), found_uid = f->text(0, 1), floor_day = oldest->text(0, 0);
+    std::vector<pplns_share> newest_first;
+    amount covered = 0;
+    std::string end = found_time;  // the newest slice ends at the finding share (inclusive), later ones before end
+    bool reached_floor = false;
+    for (std::int64_t span_s = 60; covered < window && !reached_floor;
+         span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
+        auto lo = db.exec("SELECT ($1::timestamptz - make_interval(secs => $2::bigint))::text, "
+                          "$1::timestamptz - make_interval(secs => $2::bigint) < $3::date::timestamptz",
+                          {end, std::to_string(span_s), floor_day});
+        if (!lo) return error{what + "reading its window: " + lo.error_message()};
+        const bool newest = end == found_time;
+        auto r = db.exec(std::string("SELECT uid, account, work::text FROM shares WHERE accepted AND coin = $1 "
+                                     "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz "
+                                     "AND ") +
+                             (newest ? "(time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
+                                     : "time < $3::timestamptz") +
+                             " ORDER BY time DESC, uid COLLATE \"C\" DESC",
+                         newest ? std::vector<std::optional<std::string>>{bi.coin, lo->text(0, 0), end, found_uid}
+                                : std::vector<std::optional<std::string>>{bi.coin, lo->text(0, 0), end});
+        if (!r) return error{what + "reading its window: " + r.error_message()};
+        for (int i = 0; i < r->rows() && covered < window; ++i) {
+            auto w = numeric(*r, i, 2, "shares.work");
+            if (!w) return error{w.error_message()};
+            covered += *w;
+            newest_first.push_back({r->text(i, 1), std::move(*w)});
+        }
+        end = lo->text(0, 0);
+        reached_floor = lo->text(0, 1) == "t";
+    }
+    bi.pplns_shares.assign(newest_first.rbegin(), newest_first.rend());
+    return true;
+}
+
 }  // namespace
 
 result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_config& cfg, std::uint64_t k) {
@@ -70,6 +131,44 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
             in.previous_streaks[s->text(i, 0)] = static_cast<std::uint32_t>(s->integer(i, 1));
     }
 
+    // pps: accepted work per (account, coin, network work, expected reward).
+    std::string pps_coins = "{";
+    for (const auto& [coin, cs] : cfg.coins)
+        if (cs.rules.scheme == payout_scheme::pps) {
+            if (pps_coins.size() > 1) pps_coins += ',';
+            pps_coins += coin;
+        }
+    pps_coins += '}';
+    if (pps_coins.size() > 2) {
+        auto p = db.exec("SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
+                         "bool_or(network_work IS NULL OR reward IS NULL) FROM shares "
+                         "WHERE accepted AND time >= $1::timestamptz AND time < $2::timestamptz "
+                         "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
+                         "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
+                         {timestamp_text(epoch_start_ms(cfg.epochs, k)),
+                          timestamp_text(epoch_start_ms(cfg.epochs, k + 1)), pps_coins});
+        if (!p) return error{"epoch " + ks + ": reading the pps shares: " + p.error_message()};
+        for (int i = 0; i < p->rows(); ++i) {
+            if (p->text(i, 2).empty() || p->text(i, 3).empty()) {
+                log::warn("epochs", "epoch {}: {} has accepted {} work {} without network target or reward (written "
+                          "by an older bmm-stratum); pps credits it nothing",
+                          k, p->text(i, 0), p->text(i, 1), p->text(i, 4));
+                continue;
+            }
+            pps_work pw;
+            pw.user = p->text(i, 0);
+            pw.coin = p->text(i, 1);
+            auto nw = numeric(*p, i, 2, "shares.network_work");
+            auto rw = numeric(*p, i, 3, "shares.reward");
+            auto sw = numeric(*p, i, 4, "shares.work");
+            if (!nw || !rw || !sw) return error{!nw ? nw.error_message() : !rw ? rw.error_message() : sw.error_message()};
+            pw.network_work = std::move(*nw);
+            pw.expected_reward = std::move(*rw);
+            pw.work = std::move(*sw);
+            in.pps.push_back(std::move(pw));
+        }
+    }
+
     auto b = db.exec("SELECT hash, coin, height, reward::text, finder, found_epoch FROM blocks "
                      "WHERE epoch = $1::bigint ORDER BY hash",
                      {ks});
@@ -96,6 +195,10 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
                 bi.found_epoch_pp[pp->text(j, 0)] = std::move(*v);
             }
         }
+        if (auto cs = cfg.coins.find(bi.coin);
+            cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
+            if (auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm); !g)
+                return error{"epoch " + ks + ": " + g.error_message()};
         in.blocks.push_back(std::move(bi));
     }
 

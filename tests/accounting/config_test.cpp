@@ -139,7 +139,13 @@ TEST(accountd_config, epochs_and_coins) {
     expect_error("[epochs]\ngenesis = 1\nlenght = 1\n[coins.LTC]\n", "unknown setting [epochs] lenght");
     expect_error("[coins.LTC]\nfee_ppm = 900000\nholders_ppm = 200000\n", "fee_ppm + holders_ppm must not exceed");
     expect_error("[coins.LTC]\nscheme = \"prop\"\n", "scheme must be pp, pplns, pps or solo");
-    expect_error("[coins.LTC]\nscheme = \"pplns\"\n", "not supported by bmm-accountd yet");
+    for (const char* scheme : {"pp", "pplns", "pps", "solo"}) {
+        auto r = parse_accountd_config(base + "[coins.LTC]\nscheme = \"" + scheme + "\"\npplns_n_ppm = 3000000\n", "x.toml");
+        ASSERT_TRUE(r.ok()) << scheme << ": " << r.error_message();
+        EXPECT_EQ(to_string(r->coins.at("LTC").rules.scheme), scheme);
+        EXPECT_EQ(r->coins.at("LTC").rules.pplns_n_ppm, 3000000u);
+    }
+    expect_error("[coins.LTC]\nscheme = \"pplns\"\npplns_n_ppm = 0\n", "pplns_n_ppm");
     expect_error("[coins.ltc]\n", "capital letters");
     expect_error("[coins.LTC]\nmaturity = 0\n", "[coins.LTC] maturity must be");
     expect_error("[coins.LTC]\nnode_url = \"https://x/\"\n", "node_url must start with http://");

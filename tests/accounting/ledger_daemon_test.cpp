@@ -33,6 +33,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace bmm::accounting {
 namespace {
@@ -108,6 +109,8 @@ std::vector<record> xrange(const std::string& stream) {
 struct settings {
     std::int64_t genesis = 0, length = 3;
     int batch = 500;
+    std::string scheme = "pp";
+    std::string pplns_n_ppm = "2000000";
 };
 
 std::string write_config(const std::string& stream, const settings& s) {
@@ -125,7 +128,8 @@ std::string write_config(const std::string& stream, const settings& s) {
       << "[ingest]\nbatch_size = " << s.batch << "\nblock_ms = 100\n"
       << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
       << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n"
+      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme << "\"\npplns_n_ppm = " << s.pplns_n_ppm
+      << "\nmaturity = 100\n"
       << "[log]\nlevel = \"info\"\n";
     return path;
 }
@@ -162,8 +166,44 @@ big work_of(const std::string& target_hex) {
     return (big(1) << 256) / (t + 1);
 }
 
-struct share_rec { std::int64_t ms; std::string account; big work; };
-struct block_rec { std::string hash; std::int64_t ms; big reward; bool orphaned; };
+// A share: when, whose, its work; for pplns and pps also its uid, the hash of
+// the block it found (else empty), the work of its job's network target and
+// the job's expected reward.
+struct share_rec {
+    std::int64_t ms;
+    std::string account;
+    big work;
+    std::string uid;
+    std::string block_hash;
+    big network_work;
+    big expected;
+};
+struct block_rec { std::string hash; std::int64_t ms; big reward; bool orphaned; std::string finder; };
+
+// pplns weights of a block (ACCOUNTING.md): its finding share is the one
+// whose record names the block's hash; walk the accepted shares (by time,
+// then uid) from it back, each counting min(its work, what is left of
+// floor(n_ppm x network_work / 10^6)).
+std::map<std::string, big> pplns_weights_of(const std::vector<share_rec>& shares, const block_rec& b,
+                                            const std::string& n_ppm) {
+    std::vector<const share_rec*> order;
+    for (const auto& sh : shares) order.push_back(&sh);
+    std::sort(order.begin(), order.end(),
+              [](const share_rec* x, const share_rec* y) { return x->ms != y->ms ? x->ms < y->ms : x->uid < y->uid; });
+    std::ptrdiff_t f = -1;
+    for (std::size_t i = 0; i < order.size() && f < 0; ++i)
+        if (order[i]->block_hash == b.hash) f = static_cast<std::ptrdiff_t>(i);
+    std::map<std::string, big> w;
+    if (f < 0) return w;
+    big left = order[static_cast<std::size_t>(f)]->network_work * big(n_ppm) / 1000000;
+    for (std::ptrdiff_t i = f; i >= 0 && left > 0; --i) {
+        const share_rec& sh = *order[static_cast<std::size_t>(i)];
+        const big c = sh.work < left ? sh.work : left;
+        w[sh.account] += c;
+        left -= c;
+    }
+    return w;
+}
 
 // Final (account, currency) balances of user, foundation and pool accounts
 // once every non-orphaned block has matured, after epochs 0..last closed.
@@ -209,9 +249,28 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
             auto d = split(div, holdings);
             if (d.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += div;
             for (const auto& [a, v] : d) bal[{a, "LTC"}] += v;
-            auto m = split(miners, pp);
+            if (s.scheme == "pps") {
+                bal[{"pool:pps:LTC", "LTC"}] += miners;
+                continue;
+            }
+            auto m = split(miners, s.scheme == "pplns" ? pplns_weights_of(shares, b, s.pplns_n_ppm) : pp);
             if (m.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += miners;
             for (const auto& [u, v] : m) bal[{"user:" + u + ":available", "LTC"}] += v;
+        }
+        // pps: each (user, network work, expected reward) group of the
+        // epoch's accepted work earns floor(sum w x M / network work), M the
+        // miners' part of the expected reward; paid from pool:pps:LTC at once.
+        if (s.scheme == "pps") {
+            std::map<std::tuple<std::string, big, big>, big> groups;
+            for (const auto& sh : shares)
+                if (epoch_of(sh.ms) == k) groups[{sh.account, sh.network_work, sh.expected}] += sh.work;
+            for (const auto& [g, w] : groups) {
+                const auto& [u, nw, r] = g;
+                const big m = r - r * 10000 / 1000000 - r * 200000 / 1000000;
+                const big c = w * m / nw;
+                bal[{"user:" + u + ":available", "LTC"}] += c;
+                bal[{"pool:pps:LTC", "LTC"}] -= c;
+            }
         }
         const big pay = e_k + carried;
         auto em = split(pay, pp);
@@ -224,10 +283,15 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
 
 // ---------------------------------------------------------------------------
 
-TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independent_computation) {
-    const std::string stream = "bmm:test:ledger", dir = st().dir() + "/pool";
+// Mines through the real pool with `scheme` on LTC and checks every balance.
+void mine_and_check(const std::string& scheme) {
+    const std::string stream = "bmm:test:ledger:" + scheme, dir = st().dir() + "/pool-" + scheme;
     std::filesystem::create_directories(dir);
     settings s;
+    s.scheme = scheme;
+    // pplns: a window of ~3000 network works, about one round of the miners'
+    // work on regtest (network work ~2), so windows cut through shares.
+    if (scheme == "pplns") s.pplns_n_ppm = "3000000000";
     s.genesis = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                     .count() + 3;
     const std::string cfg = write_config(stream, s);
@@ -292,9 +356,10 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
         if (!uids.insert(r.at("uid")).second) continue;
         const std::int64_t ms = std::stoll(r.at("time_ms"));
         if (r.at("type") == "share" && r.at("accepted") == "1")
-            shares.push_back({ms, r.at("account"), work_of(r.at("target"))});
+            shares.push_back({ms, r.at("account"), work_of(r.at("target")), r.at("uid"), r.count("block_hash") ? r.at("block_hash") : std::string(),
+                              work_of(r.at("network_target")), big(r.at("reward"))});
         if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= s.genesis * 1000)
-            blocks.push_back({r.at("hash"), ms, big(r.at("reward")), false});
+            blocks.push_back({r.at("hash"), ms, big(r.at("reward")), false, r.at("account")});
     }
     ASSERT_GE(blocks.size(), 2u) << "the miners found too few blocks to test with";
 
@@ -307,11 +372,14 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
         90))
         << test::read_text(acc_log);
     EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE status <> 'immature'"), "0");
-    // Booked immature: users hold LTC only in their immature accounts so far.
+    // Booked immature: users hold LTC only in their immature accounts so far
+    // (pps credits are available at once).
+    if (scheme != "pps") {
     EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:available' "
                      "AND balance <> 0"), "0");
     EXPECT_NE(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:immature' "
                      "AND balance > 0"), "0");
+    }
 
     // The newest pool block is invalidated (orphaned); then 101 blocks bury the rest.
     std::sort(blocks.begin(), blocks.end(), [](const auto& a, const auto& b) { return a.ms < b.ms; });
@@ -355,6 +423,13 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
     // The audit is clean.
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit.log");
+    if (scheme == "pps") {
+        EXPECT_NE(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'pps_credit'"), "0") << "no pps credit";
+    }
+}
+
+TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independent_computation) {
+    mine_and_check("pp");
 }
 
 // ---------------------------------------------------------------------------
@@ -605,6 +680,17 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     const std::string out = test::read_text(st().dir() + "/accountd/audit-bad.log");
     EXPECT_NE(out.find("account user:nobody:available holds -7 LTC, below zero"), std::string::npos) << out;
     EXPECT_NE(out.find("invariant: "), std::string::npos) << "the C++ check reports it too:\n" << out;
+}
+
+// pplns and pps on the same mining run shape, each on a fresh ledger.
+TEST(ledger_daemon, pplns_mined_blocks_equal_an_independent_computation) {
+    reset_schema(write_config("unused", settings{}));
+    mine_and_check("pplns");
+}
+
+TEST(ledger_daemon, pps_mined_blocks_equal_an_independent_computation) {
+    reset_schema(write_config("unused", settings{}));
+    mine_and_check("pps");
 }
 
 }  // namespace
