@@ -463,31 +463,41 @@ result<bool> ingestor::store(batch& b) {
     };
     std::uint64_t inserted = 0;
     if (b.share_rows) {
-        // Records stored before (bmm-stratum sent them again): found by uid
-        // within the round's time span, and left out. The (uid, time) key is
-        // the backstop: a concurrent consumer storing the same uid in between
-        // makes the COPY fail, and the round is read and tried again.
-        auto t_dedupe = std::chrono::steady_clock::now();
-        std::vector<const std::string*> uids;
-        uids.reserve(b.rows.size());
-        for (const auto& m : b.rows) uids.push_back(&m.uid);
-        std::string lo, hi;
-        append_time(lo, b.min_ms);
-        append_time(hi, b.max_ms);
-        auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
-                              {text_array(uids), lo, hi});
-        if (!found) return fail(found.error_message());
+        // Records stored before (bmm-stratum sent them again, or a round read
+        // again after a crash between COMMIT and XACK) are rare: the round's
+        // rows are copied as they are, and the (uid, time) key refuses the
+        // COPY if any was stored before. Then, back at the savepoint, those
+        // are found by uid within the round's time span and left out. A
+        // concurrent consumer storing the same uid in between makes the second
+        // COPY fail too, and the round is read and tried again.
         std::unordered_set<std::string> stored;
-        for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
-        std::string kept;
-        const std::string* data = &b.copy;
-        if (!stored.empty()) {
+        auto t_copy = std::chrono::steady_clock::now();
+        if (auto r = db_.exec("SAVEPOINT round_shares"); !r) return fail(r.error_message());
+        if (auto r = db_.copy_in("COPY shares FROM STDIN", b.copy); !r) {
+            if (db_.last_sqlstate() != "23505") return fail(r.error_message());  // not a unique violation
+            b.copy_ms = ms_since(t_copy);
+            auto t_dedupe = std::chrono::steady_clock::now();
+            if (auto rb = db_.exec("ROLLBACK TO SAVEPOINT round_shares"); !rb) return fail(rb.error_message());
+            std::vector<const std::string*> uids;
+            uids.reserve(b.rows.size());
+            for (const auto& m : b.rows) uids.push_back(&m.uid);
+            std::string lo, hi;
+            append_time(lo, b.min_ms);
+            append_time(hi, b.max_ms);
+            auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
+                                  {text_array(uids), lo, hi});
+            if (!found) return fail(found.error_message());
+            for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
+            std::string kept;
             kept.reserve(b.copy.size());
             for (const auto& m : b.rows)
                 if (!stored.count(m.uid)) kept.append(b.copy, m.begin, m.end - m.begin);
-            data = &kept;
+            b.dedupe_ms = ms_since(t_dedupe);
+            t_copy = std::chrono::steady_clock::now();
+            if (!kept.empty())
+                if (auto r2 = db_.copy_in("COPY shares FROM STDIN", kept); !r2) return fail(r2.error_message());
         }
-        b.dedupe_ms = ms_since(t_dedupe);
+        b.copy_ms += ms_since(t_copy);
         std::map<std::pair<std::string, std::int64_t>, minute_sum> minutes;
         for (const auto& m : b.rows) {
             if (stored.count(m.uid)) continue;
@@ -503,10 +513,7 @@ result<bool> ingestor::store(batch& b) {
             if (m.block) ++x.blocks;
             ++inserted;
         }
-        if (!data->empty()) {
-            auto t_copy = std::chrono::steady_clock::now();
-            if (auto r = db_.copy_in("COPY shares FROM STDIN", *data); !r) return fail(r.error_message());
-            b.copy_ms = ms_since(t_copy);
+        if (inserted) {
             auto t_rollup = std::chrono::steady_clock::now();
             std::string rows;
             for (const auto& [key, x] : minutes) {

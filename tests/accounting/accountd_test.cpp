@@ -484,9 +484,13 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     EXPECT_EQ(scalar("SELECT sum(accepted) FROM account_minutes WHERE account LIKE 'eq-%'"),
               scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND accepted"));
 
-    // Running again over the same stream stores nothing new.
+    // Running again over the same stream stores nothing again: 50 more
+    // repeats, in one round with 40 new records (stored, counted once).
     const std::string before = scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'");
-    rd.xadd(stream, std::vector<record>(shares.begin(), shares.begin() + 50));  // and 50 more repeats
+    std::vector<record> mixed(shares.begin(), shares.begin() + 50);
+    const auto fresh = make_shares("eqn", 40, 2);
+    mixed.insert(mixed.begin() + 25, fresh.begin(), fresh.end());
+    rd.xadd(stream, mixed);
     test::child_process p2({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/equal2.log");
     std::this_thread::sleep_for(std::chrono::seconds(3));
     EXPECT_EQ(p2.stop(SIGTERM, 10000), 0);
@@ -494,6 +498,8 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     EXPECT_EQ(scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'"),
               before);
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%'"), "6000");
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eqn:%'"), "40");
+    EXPECT_TRUE(stored_rollups("eqn") == expected_rollups(fresh)) << "the new records of a round with repeats";
 }
 
 TEST(accountd, kill_9_at_random_moments_changes_nothing) {
