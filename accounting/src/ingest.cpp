@@ -127,6 +127,11 @@ struct ingestor::batch {
     std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
     std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
     std::size_t skipped = 0;                   // entries at or below the stored last id
+    // Taken over with XAUTOCLAIM from the pending list (another consumer's,
+    // gone for good, or ours): not in this consumer's id order, so they are
+    // not checked against, and do not advance, the stored last id; repeats
+    // among them are found by uid like any other repeat.
+    bool claimed = false;
     std::string failure;                       // the read failed (nothing else is set)
     double read_ms = 0;
     double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
@@ -146,7 +151,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     b.ack_ids.emplace_back(e.id_text);
     if (!b.any || b.last < e.id) b.last = e.id;
     b.any = true;
-    if (e.id <= stored_upto) {  // stored by an earlier transaction, not yet acknowledged
+    if (!b.claimed && e.id <= stored_upto) {  // stored by an earlier transaction, not yet acknowledged
         ++b.skipped;
         return;
     }
@@ -560,7 +565,7 @@ result<bool> ingestor::store(batch& b) {
         if (!r) return fail(r.error_message());
         made += static_cast<std::uint64_t>(r->affected());
     }
-    if (b.any && last_ < b.last) {
+    if (b.any && !b.claimed && last_ < b.last) {
         auto r = db_.exec("INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
                           "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
                           "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
@@ -577,7 +582,7 @@ result<bool> ingestor::store(batch& b) {
         return error{r.error_message()};
     }
     b.commit_ms = ms_since(t_commit);
-    if (last_ < b.last) last_ = b.last;
+    if (!b.claimed && last_ < b.last) last_ = b.last;
     for (const auto& [name, w] : b.auto_accounts) {
         known_accounts_.insert(name);
         log::info("ingest", "account {} made from its username ({} wallet {} at 100 %)", name, w.first, w.second);
@@ -616,6 +621,14 @@ struct ingestor::session {
 void ingestor::read_rounds(session& s) {
     bool pending = true;
     std::string from = "0";
+    // [ingest] claim_idle_ms: entries pending that long on any consumer are
+    // taken over (a consumer that is gone would otherwise hold them, and
+    // every epoch close after them, for ever). One XAUTOCLAIM per round while
+    // a scan of the pending list is under way, then a new scan after
+    // claim_idle_ms / 2.
+    const auto claim_every = std::chrono::milliseconds(std::max(500, cfg_.ingest.claim_idle_ms / 2));
+    auto next_claim = std::chrono::steady_clock::now() + claim_every;
+    std::string claim_cursor = "0-0";
     for (;;) {
         {
             std::unique_lock lock(s.mu);
@@ -624,14 +637,27 @@ void ingestor::read_rounds(session& s) {
         }
         auto b = std::make_unique<batch>();
         const auto t0 = std::chrono::steady_clock::now();
-        auto n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
+        result<std::size_t> n = std::size_t{0};
+        if (!pending && cfg_.ingest.claim_idle_ms > 0 && t0 >= next_claim) {
+            b->claimed = true;
+            n = reader_.claim(cfg_.ingest.claim_idle_ms, claim_cursor, cfg_.ingest.batch_size,
                               [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+            if (n && claim_cursor == "0-0") next_claim = t0 + claim_every;  // scanned through
+            if (n && *n > 0)
+                log::warn("ingest", "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
+                          "stopped or stalls); storing them (repeats are found by uid)",
+                          *n, cfg_.ingest.claim_idle_ms, reader_.group(), reader_.stream());
+            if (n && *n == 0) continue;
+        } else {
+            n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
+                             [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+        }
         if (!n) {
             b->failure = n.error_message();
         } else if (*n == 0) {
             pending = false;  // the pending entries are done (or nothing new came): read new ones
             continue;
-        } else if (pending) {
+        } else if (pending && !b->claimed) {
             from = b->last.to_string();
         }
         b->read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -222,13 +222,22 @@ result<std::size_t> redis_stream::read(std::string_view from, int count, int blo
     const redisReply* s = rep.r->element[0];
     if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 || s->element[1]->type != REDIS_REPLY_ARRAY)
         return error{describe() + ": XREADGROUP gave an unexpected reply"};
-    const redisReply* entries = s->element[1];
+    return each_entry(s->element[1], "XREADGROUP", each);
+}
+
+// Calls `each` for the entries of an XREADGROUP or XAUTOCLAIM reply:
+// [[id, [k, v, ...]], ...], where a pending entry deleted from the stream
+// comes as [id, nil] (or, from older servers, as a nil).
+result<std::size_t> redis_stream::each_entry(const void* list, const char* command,
+                                             const std::function<void(const stream_entry_view&)>& each) {
+    const auto* entries = static_cast<const redisReply*>(list);
     field_list fields;
     std::size_t n = 0;
     for (std::size_t i = 0; i < entries->elements; ++i) {
         const redisReply* e = entries->element[i];
+        if (e->type == REDIS_REPLY_NIL) continue;
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING)
-            return error{describe() + ": XREADGROUP gave an unexpected entry"};
+            return error{describe() + ": " + command + " gave an unexpected entry"};
         const std::string_view idt(e->element[0]->str, e->element[0]->len);
         stream_id id;
         if (!stream_id::parse(idt, id)) return error{describe() + ": bad stream id " + std::string(idt)};
@@ -244,6 +253,36 @@ result<std::size_t> redis_stream::read(std::string_view from, int count, int blo
         ++n;
     }
     return n;
+}
+
+result<std::size_t> redis_stream::claim(int min_idle_ms, std::string& cursor, int count,
+                                        const std::function<void(const stream_entry_view&)>& each) {
+    if (!c_) return error{describe() + ": not connected"};
+    const std::string idle = std::to_string(min_idle_ms), cnt = std::to_string(count), from = cursor;
+    const char* argv[] = {"XAUTOCLAIM", stream_.c_str(), group_.c_str(), consumer_.c_str(), idle.c_str(),
+                          from.c_str(), "COUNT", cnt.c_str()};
+    const std::size_t argl[] = {10, stream_.size(), group_.size(), consumer_.size(), idle.size(), from.size(), 5,
+                                cnt.size()};
+    if (!arena_) arena_ = std::make_shared<reply_arena>();
+    std::optional<arena_scope> scope(std::in_place, c_, *arena_);
+    auto* r = static_cast<redisReply*>(redisCommandArgv(c_, 8, argv, argl));
+    scope.reset();  // the reply stays valid until the next read or claim resets the arena
+    if (!r) {
+        std::string msg = c_->errstr;
+        disconnect();
+        return error{describe() + ": XAUTOCLAIM failed: " + msg};
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        std::string msg(r->str, r->len);
+        if (msg.rfind("NOGROUP", 0) == 0) disconnect();
+        return error{describe() + ": XAUTOCLAIM failed: " + msg};
+    }
+    // [next-cursor, [[id, [k, v, ...]], ...], [deleted ids]]
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_ARRAY)
+        return error{describe() + ": XAUTOCLAIM gave an unexpected reply"};
+    cursor.assign(r->element[0]->str, r->element[0]->len);
+    return each_entry(r->element[1], "XAUTOCLAIM", each);
 }
 
 result<bool> redis_stream::ack(const std::vector<std::string>& ids, bool del) {

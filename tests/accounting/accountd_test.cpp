@@ -735,6 +735,46 @@ TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
         << "both consumers took part";
 }
 
+TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
+    migrate_once();
+    // Consumer "gone" reads 3,000 entries and never comes back. "live" stores
+    // the rest, stops, and starts again with claim_idle_ms = 1000: it takes
+    // the 3,000 over although their ids lie below its own stored last id, and
+    // stores each once (100 of them were sent again later and stored already).
+    const std::string stream = "bmm:test:claim";
+    auto rs = make_shares("clm", 5000, 21);
+    for (int i = 0; i < 100; ++i) rs.push_back(rs[static_cast<std::size_t>(i * 29)]);  // repeats of gone's
+    const std::string cli = "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " ";
+    ASSERT_EQ(test::run_capture(cli + "XGROUP CREATE " + stream + " accountd 0 MKSTREAM 2>&1"), "OK");
+    redis rd;
+    const std::string last = rd.xadd(stream, rs);
+    (void)test::run_capture(cli + "XREADGROUP GROUP accountd gone COUNT 3000 STREAMS " + stream + " '>' > /dev/null 2>&1");
+    ASSERT_EQ(rd.pending(stream, "accountd"), 3000);
+
+    const std::string log = st().dir() + "/accountd/claim.log";
+    {
+        test::child_process p({bin("bmm-accountd"), "run", "--config",
+                               write_config(stream, "live", 1000, "claim_idle_ms = 0\n")},
+                              log);
+        ASSERT_TRUE(wait_stored(stream, "live", last, 120, &p)) << test::read_text(log);
+        EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    }
+    EXPECT_EQ(rd.pending(stream, "accountd"), 3000) << "claim_idle_ms = 0 takes nothing over";
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'clm:%'"), "2100");
+
+    test::child_process p({bin("bmm-accountd"), "run", "--config",
+                           write_config(stream, "live", 1000, "claim_idle_ms = 1000\n")},
+                          log + ".2");
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (rd.pending(stream, "accountd") != 0 && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending(stream, "accountd"), 0) << test::read_text(log + ".2");
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'clm:%'"), "5000");
+    EXPECT_TRUE(stored_rollups("clm") == expected_rollups(rs)) << "each entry counted once";
+    EXPECT_NE(test::read_text(log + ".2").find("took over 1000 entries"), std::string::npos) << test::read_text(log + ".2");
+}
+
 TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     migrate_once();
     // The real pool on the regtest node, writing its own stream.

@@ -25,6 +25,7 @@ TEST(accountd_config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(c->redis.stream, "bmm:shares");
     EXPECT_EQ(c->redis.group, "bmm-accountd");
     EXPECT_EQ(c->ingest.batch_size, 10000);
+    EXPECT_EQ(c->ingest.claim_idle_ms, 300000);
     EXPECT_TRUE(c->node.url.empty());
 }
 
@@ -40,12 +41,14 @@ password = "${BMM_TEST_PG_PASSWORD}"
 [redis]
 [ingest]
 batch_size = 500
+claim_idle_ms = 0
 )",
                                    "b.toml");
     ASSERT_TRUE(c.ok()) << c.error_message();
     EXPECT_EQ(c->postgres.port, 41234);
     EXPECT_EQ(c->postgres.password, "s3cret");
     EXPECT_EQ(c->ingest.batch_size, 500);
+    EXPECT_EQ(c->ingest.claim_idle_ms, 0) << "0: never take entries over";
 }
 
 TEST(accountd_config, errors_name_file_line_column_and_setting) {

@@ -40,6 +40,10 @@ struct ingest_settings {
     // epochs) and more than a record can wait in bmm-stratum's journal: a
     // repeat of a record whose day was dropped would be stored again.
     int keep_days = 0;
+    // Entries pending on a consumer of the group (another one, gone for good,
+    // or this one) for this long are taken over and stored (XAUTOCLAIM);
+    // 0: never. Longer than a round can take to store.
+    int claim_idle_ms = 300000;
 };
 
 // [epochs]: the ledger side of the daemon (genesis premine, epoch closes,

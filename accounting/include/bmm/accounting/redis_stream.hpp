@@ -58,6 +58,15 @@ public:
     result<std::size_t> read(std::string_view from, int count, int block_ms,
                              const std::function<void(const stream_entry_view&)>& each);
 
+    // XAUTOCLAIM s g c <min_idle_ms> <cursor> COUNT n: takes over entries
+    // pending on any consumer of the group (this one included) for at least
+    // min_idle_ms, e.g. those of a consumer that is gone for good, and calls
+    // `each` per claimed entry. `cursor` starts at "0-0" and is advanced;
+    // back at "0-0" the pending list has been scanned through. Entries
+    // deleted from the stream while pending are dropped from it by Redis.
+    result<std::size_t> claim(int min_idle_ms, std::string& cursor, int count,
+                              const std::function<void(const stream_entry_view&)>& each);
+
     // XACK (and, with del, XDEL) of the ids, in one round trip.
     result<bool> ack(const std::vector<std::string>& ids, bool del);
 
@@ -67,6 +76,9 @@ public:
     std::string describe() const;
 
 private:
+    result<std::size_t> each_entry(const void* entries, const char* command,
+                                   const std::function<void(const stream_entry_view&)>& each);
+
     std::string host_;
     int port_;
     std::string stream_, group_, consumer_;
