@@ -14,6 +14,7 @@
 
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include "bmm/accounting/pg.hpp"
 #include "bmm/target.hpp"
@@ -61,38 +62,9 @@ std::string write_config(const std::string& stream, const std::string& consumer,
     return path;
 }
 
-pg_connection db() {
-    pg_settings s;
-    s.host = "127.0.0.1";
-    s.port = std::stoi(st().setting("BMM_PG_PORT"));
-    s.user = st().setting("BMM_PG_USER");
-    s.dbname = st().setting("BMM_PG_DB");
-    s.password = st().setting("BMM_PG_PASSWORD");
-    // PostgreSQL may be restarting in one of the tests: try for a while.
-    for (int i = 0; i < 100; ++i) {
-        auto c = pg_connection::open(s);
-        if (c) return std::move(*c);
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    throw std::runtime_error("cannot connect to the test PostgreSQL");
-}
-
-std::vector<std::vector<std::string>> query(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
-    auto c = db();
-    auto r = p.empty() ? c.exec(sql) : c.exec(sql, p);
-    if (!r) throw std::runtime_error(r.error_message());
-    std::vector<std::vector<std::string>> out;
-    for (int i = 0; i < r->rows(); ++i) {
-        out.emplace_back();
-        for (int j = 0; j < r->columns(); ++j) out.back().push_back(r->text(i, j));
-    }
-    return out;
-}
-
-std::string scalar(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
-    auto rows = query(sql, p);
-    return rows.empty() || rows[0].empty() ? "" : rows[0][0];
-}
+using test::db;
+using test::query;
+using test::scalar;
 
 struct run_result {
     int code;

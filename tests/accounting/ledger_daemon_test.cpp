@@ -18,6 +18,7 @@
 
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include "bmm/accounting/pg.hpp"
 #include "bmm/target.hpp"
@@ -49,34 +50,9 @@ std::string bin(const std::string& name) {
     return std::string(d && *d ? d : "build/bin") + "/" + name;
 }
 
-pg_connection db() {
-    pg_settings s;
-    s.host = "127.0.0.1";
-    s.port = std::stoi(st().setting("BMM_PG_PORT"));
-    s.user = st().setting("BMM_PG_USER");
-    s.dbname = st().setting("BMM_PG_DB");
-    s.password = st().setting("BMM_PG_PASSWORD");
-    auto c = pg_connection::open(s);
-    if (!c) throw std::runtime_error(c.error_message());
-    return std::move(*c);
-}
-
-std::vector<std::vector<std::string>> query(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
-    auto c = db();
-    auto r = p.empty() ? c.exec(sql) : c.exec(sql, p);
-    if (!r) throw std::runtime_error(r.error_message());
-    std::vector<std::vector<std::string>> out;
-    for (int i = 0; i < r->rows(); ++i) {
-        out.emplace_back();
-        for (int j = 0; j < r->columns(); ++j) out.back().push_back(r->text(i, j));
-    }
-    return out;
-}
-
-std::string scalar(const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
-    auto rows = query(sql, p);
-    return rows.empty() || rows[0].empty() ? "" : rows[0][0];
-}
+using test::db;
+using test::query;
+using test::scalar;
 
 // Waits (bounded) until `cond` holds.
 template <class F>
