@@ -1,8 +1,9 @@
 // bmm-accountd bench-epoch: the time to close one epoch for N accounts,
-// through the library calls the daemon's closer makes: read the inputs with
-// SQL (accepted work per account and coin from `shares` in the epoch's
-// window, the previous streaks, the BMM holdings, the epoch's blocks, the
-// carried emission), close_epoch, book_epoch_close.
+// through the calls the daemon's closer makes: gather_epoch_input (accepted
+// work per account and coin from `shares` in the epoch's window, the previous
+// streaks, the epoch's blocks with their pplns windows, the pps work, the
+// carried emission), the BMM holdings, close_epoch, book_epoch_close. Both
+// coins use the --scheme given (pp by default).
 //
 // It works in a schema of its own (bmm_bench_epoch_<pid> in the configured
 // database, first on the search_path of its sessions, migrated, and dropped
@@ -13,6 +14,7 @@
 #include "bmm/accounting/bench_epoch.hpp"
 
 #include "bmm/accounting/epoch_close.hpp"
+#include "bmm/accounting/epoch_closer.hpp"
 #include "bmm/accounting/ledger.hpp"
 #include "bmm/accounting/ledger_pg.hpp"
 #include "bmm/accounting/migrations.hpp"
@@ -45,13 +47,25 @@ struct conn_closer {
 constexpr const char* k_prev_start = "2026-01-01 00:00:00+00";
 constexpr const char* k_start = "2026-01-02 00:00:00+00";
 constexpr const char* k_end = "2026-01-03 00:00:00+00";
+constexpr std::int64_t k_genesis = 1767225600;  // 2026-01-01 00:00:00 UTC: epoch 0, one day each
 
 }  // namespace
 
 int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
     const std::string pid = std::to_string(::getpid());
     const std::string schema = "bmm_bench_epoch_" + pid;
-    const accountd_config& cfg = base;
+    const auto scheme = parse_payout_scheme(o.scheme);
+    if (!scheme) return fail("--scheme must be pp, pplns, pps or solo, not " + o.scheme);
+    // The configured database and rules, on the bench's own epochs (days from
+    // 2026-01-01) and coins: LTC, and BTC at a quarter of the resource weight.
+    accountd_config cfg = base;
+    cfg.epochs.enabled = true;
+    cfg.epochs.genesis = k_genesis;
+    cfg.epochs.length_seconds = 86400;
+    cfg.coins.clear();
+    cfg.coins["LTC"].rules.scheme = *scheme;
+    cfg.coins["BTC"].rules.scheme = *scheme;
+    cfg.coins["BTC"].rules.resource_weight_ppm = 250000;
     auto admin = pg_connection::open(cfg.postgres);
     if (!admin) return fail(admin.error_message());
     if (auto r = admin->exec("CREATE SCHEMA " + schema); !r)
@@ -76,11 +90,7 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         const auto fill_start = clock::now();
         if (auto r = pg::ensure_epoch(c, 0, k_prev_start, k_start); !r) return fail(r.error_message());
         if (auto r = pg::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
-        accounting_config acfg;
-        acfg.coins["LTC"] = coin_rules{};
-        coin_rules btc;
-        btc.resource_weight_ppm = 250000;
-        acfg.coins["BTC"] = btc;
+        const accounting_config acfg = rules_of(cfg);
         // Epoch 0 closed with nothing carried (its figures as a close with PP would book).
         const std::string e0 = to_decimal(epoch_emission(0, acfg.halving_period));
         if (auto r = db->exec("UPDATE epochs SET closed_at = now(), emission = $1::numeric, emission_paid = $1::numeric, "
@@ -113,40 +123,86 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             auto tb = target_from_difficulty(d * 65536, pow_algorithm::sha256d);
             btc_t.push_back({std::to_string(d * 65536), tb->to_hex(), work_from_target(*tb).to_decimal()});
         }
+        // The blocks found in the epoch, each by a share of an account mining
+        // its coin (every tenth account mines BTC), named by block_hash.
+        // Network difficulties put a pplns window (N = 2) at about a tenth of
+        // the epoch's work on each coin.
+        struct found {
+            std::string hash, coin;
+            std::size_t finder = 0;
+        };
+        std::vector<found> founds;
+        std::map<std::size_t, std::vector<std::size_t>> found_by;  // account -> indexes into founds
+        for (std::size_t b = 0; b < o.blocks; ++b) {
+            found f;
+            char hash[65];
+            std::snprintf(hash, sizeof hash, "%064zx", 0xb10c0000 + b);
+            f.hash = hash;
+            f.coin = b % 4 == 3 ? "BTC" : "LTC";
+            std::size_t i = (b * 31) % o.accounts, tries = 0;
+            while (tries++ < o.accounts &&
+                   ((i % 10 == 9) != (f.coin == "BTC") || found_by[i].size() >= o.shares_per_account))
+                i = (i + 1) % o.accounts;
+            if ((i % 10 == 9) != (f.coin == "BTC") || found_by[i].size() >= o.shares_per_account)
+                return fail("no account mines " + f.coin + " with a share left to find block " + std::to_string(b) +
+                            " (more --accounts or --shares)");
+            f.finder = i;
+            found_by[i].push_back(founds.size());
+            founds.push_back(std::move(f));
+        }
+        const std::string ltc_network_work = work_from_target(*target_from_difficulty(3e7, pow_algorithm::scrypt)).to_decimal();
+        const std::string btc_network_work = work_from_target(*target_from_difficulty(2e11, pow_algorithm::sha256d)).to_decimal();
         std::size_t rows = 0;
         data.clear();
         auto flush = [&]() -> result<bool> {
             auto r = db->copy_in("COPY shares (time, uid, stream_id, instance, coin, algorithm, account, worker, ip, job, "
-                                 "height, difficulty, target, accepted, code, reason, block, hash, work) FROM STDIN",
+                                 "height, difficulty, target, accepted, code, reason, block, hash, work, network_work, "
+                                 "reward, block_hash) FROM STDIN",
                                  data);
             data.clear();
             return r;
         };
+        // Rows go in in time order, as the ingest stores a stream (the BRIN
+        // index on time that the pplns windows read by is only of use then).
+        std::vector<std::string> by_second(86400);
         for (std::size_t i = 0; i < o.accounts; ++i) {
             const bool on_btc = i % 10 == 9;
             const auto& dw = on_btc ? btc_t[i % btc_t.size()] : ltc[i % ltc.size()];
+            const auto finds = found_by.find(i);
             for (std::size_t j = 0; j < o.shares_per_account; ++j) {
-                const bool ok = (i + j) % 20 != 0;
+                const std::string* block_hash =
+                    finds != found_by.end() && j < finds->second.size() ? &founds[finds->second[j]].hash : nullptr;
+                const bool ok = block_hash || (i + j) % 20 != 0;
                 const std::size_t sec = (i * 7919 + j * 104729) % 86400;
+                std::string& row = by_second[sec];
                 char when[64];
                 std::snprintf(when, sizeof when, "2026-01-02 %02zu:%02zu:%02zu+00", sec / 3600, sec / 60 % 60, sec % 60);
-                data += when;
-                data += "\tu";
-                data += std::to_string(rows);
-                data += '\t';
-                data += std::to_string(rows);
-                data += "-0\t1\t";
-                data += on_btc ? "BTC\tsha256d\t" : "LTC\tscrypt\t";
-                data += name(i);
-                data += "\tw1\t127.0.0.1\t1a\t1000\t";
-                data += dw.diff;
-                data += '\t';
-                data += dw.target;
-                data += ok ? "\tt\t0\t-\tf\t\t" : "\tf\t23\tlow-difficulty\tf\t\t";
-                data += ok ? dw.work : "0";
-                data += '\n';
+                row += when;
+                row += "\tu";
+                row += std::to_string(rows);
+                row += '\t';
+                row += std::to_string(rows);
+                row += "-0\t1\t";
+                row += on_btc ? "BTC\tsha256d\t" : "LTC\tscrypt\t";
+                row += name(i);
+                row += "\tw1\t127.0.0.1\t1a\t1000\t";
+                row += dw.diff;
+                row += '\t';
+                row += dw.target;
+                row += ok ? "\tt\t0\t-\t" : "\tf\t23\tlow-difficulty\t";
+                row += block_hash ? "t\t\t" : "f\t\t";
+                row += ok ? dw.work : "0";
+                row += '\t';
+                row += on_btc ? btc_network_work : ltc_network_work;
+                row += on_btc ? "\t312500000\t" : "\t625000000\t";
+                row += block_hash ? *block_hash : std::string("\\N");
+                row += '\n';
                 ++rows;
             }
+        }
+        for (auto& rows_of_second : by_second) {
+            data += rows_of_second;
+            std::string().swap(rows_of_second);
             if (data.size() > (64u << 20))
                 if (auto r = flush(); !r) return fail(r.error_message());
         }
@@ -178,63 +234,31 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
                                             std::string(bmm_currency), v, transfer_kind::emission, "epoch:0"});
         }
         if (auto r = pg::book_transfers(c, held); !r) return fail(r.error_message());
-        // A few blocks found in the epoch.
-        for (std::size_t b = 0; b < o.blocks; ++b) {
+        for (std::size_t b = 0; b < founds.size(); ++b) {
             pg::block_row row;
-            char hash[65];
-            std::snprintf(hash, sizeof hash, "%064zx", 0xb10c0000 + b);
-            row.hash = hash;
-            row.coin = b % 4 == 3 ? "BTC" : "LTC";
+            row.hash = founds[b].hash;
+            row.coin = founds[b].coin;
             row.height = 1000 + b;
             row.reward = row.coin == "BTC" ? amount(312500000) : amount(625000000);
-            row.finder = name((b * 31) % o.accounts);
+            row.finder = name(founds[b].finder);
             row.found_at = "2026-01-02 12:00:00+00";
             row.found_epoch = 1;
             row.epoch = 1;
             if (auto r = pg::record_block(c, row); !r) return fail(r.error_message());
         }
-        if (auto r = db->exec("ANALYZE accounts, shares, account_epochs, ledger_transfers, blocks, epochs"); !r) return fail(r.error_message());
+        // A day's shares arrive over the day, and autovacuum (insert-driven
+        // since PostgreSQL 13) has gone over them before the day closes: the
+        // bench's just-copied rows are vacuumed too, or the first close to
+        // read them would pay for setting their hint bits.
+        if (auto r = db->exec("VACUUM (ANALYZE) accounts, shares, account_epochs, ledger_transfers, blocks, epochs"); !r)
+            return fail(r.error_message());
         const double fill_s = seconds_since(fill_start);
 
         // ---- 2. The close, timed ----
         const auto t_read = clock::now();
-        epoch_close_input in;
-        in.k = 1;
-        in.config = acfg;
-        auto work = db->exec("SELECT account, coin, sum(work)::text FROM shares WHERE accepted AND time >= $1 "
-                             "AND time < $2 GROUP BY account, coin",
-                             {std::string(k_start), std::string(k_end)});
-        if (!work) return fail(work.error_message());
-        for (int i = 0; i < work->rows(); ++i) {
-            auto w = parse_amount(work->get(i, 2));
-            if (!w) return fail(w.error_message());
-            in.work[work->text(i, 0)][work->text(i, 1)] = std::move(*w);
-        }
-        auto streaks = db->exec("SELECT account, streak FROM account_epochs WHERE k = 0 AND streak > 0");
-        if (!streaks) return fail(streaks.error_message());
-        for (int i = 0; i < streaks->rows(); ++i)
-            in.previous_streaks.emplace(streaks->text(i, 0), static_cast<std::uint32_t>(streaks->integer(i, 1)));
-        auto holdings = pg::load_bmm_holdings(c);
-        if (!holdings) return fail(holdings.error_message());
-        in.bmm_holdings = std::move(*holdings);
-        auto blocks = db->exec("SELECT hash, coin, height, reward::text, finder, found_epoch FROM blocks "
-                               "WHERE epoch = 1 AND status <> 'orphaned' ORDER BY found_at, hash");
-        if (!blocks) return fail(blocks.error_message());
-        for (int i = 0; i < blocks->rows(); ++i) {
-            block_input b;
-            b.hash = blocks->text(i, 0);
-            b.coin = blocks->text(i, 1);
-            b.height = static_cast<std::uint64_t>(blocks->integer(i, 2));
-            auto r = parse_amount(blocks->get(i, 3));
-            if (!r) return fail(r.error_message());
-            b.reward = std::move(*r);
-            b.finder = blocks->text(i, 4);
-            b.found_epoch = static_cast<std::uint64_t>(blocks->integer(i, 5));
-            in.blocks.push_back(std::move(b));
-        }
-        auto prev = pg::load_epoch(c, 0);
-        if (!prev) return fail(prev.error_message());
-        in.carried_emission = prev->emission_carried;
+        auto gathered = gather_epoch_input(*db, cfg, 1);
+        if (!gathered) return fail(gathered.error_message());
+        epoch_close_input in = std::move(*gathered);
         const double read_s = seconds_since(t_read);
 
         const auto t_compute = clock::now();
@@ -258,10 +282,13 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         if (!again) return fail(again.error_message());
         const double replay_s = seconds_since(t_replay);
 
+        std::size_t window = 0;
+        for (const auto& b : in.blocks) window += b.pplns_shares.size();
         std::printf("bench-epoch: %zu accounts, %zu shares each (%zu rows, 95 %% accepted; LTC and BTC), "
-                    "%zu previous streaks, %zu BMM holders, %zu blocks; fill %.1f s\n",
+                    "%zu previous streaks, %zu BMM holders, %zu blocks, scheme %s (%zu pplns window shares, %zu pps "
+                    "groups); fill %.1f s\n",
                     o.accounts, o.shares_per_account, rows, in.previous_streaks.size(), in.bmm_holdings.size(),
-                    in.blocks.size(), fill_s);
+                    in.blocks.size(), o.scheme.c_str(), window, in.pps.size(), fill_s);
         std::printf("  close epoch 1: %zu accounts, %zu transfers booked\n", out->accounts.size(), rep->booked);
         std::printf("    read inputs (SQL):            %7.2f s\n", read_s);
         std::printf("    compute (close_epoch):        %7.2f s\n", compute_s);

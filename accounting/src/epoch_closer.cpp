@@ -44,8 +44,8 @@ result<amount> numeric(const pg_rows& r, int row, int col, const char* what) {
 // the BRIN index on time bounds each read, down to the oldest kept day.
 result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
-    auto f = db.exec("SELECT time::text, uid, network_work::text FROM shares WHERE block_hash = $1 AND coin = $2 "
-                     "ORDER BY time, uid COLLATE \"C\" LIMIT 1",
+    auto f = db.exec("SELECT s.time::text, s.uid, s.network_work::text FROM shares s WHERE s.block_hash = $1 "
+                     "AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
                      {bi.hash, bi.coin});
     if (!f) return error{what + "finding its share: " + f.error_message()};
     if (f->rows() == 0)
@@ -64,6 +64,7 @@ result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64
     const amount window = bi.network_work * n_ppm / 1000000;
     const std::string found_time = f->text(0, 0), found_uid = f->text(0, 1), floor_day = oldest->text(0, 0);
     std::vector<pplns_share> newest_first;
+    std::map<std::string, amount, std::less<>> parsed;  // work text -> work
     amount covered = 0;
     std::string end = found_time;  // the newest slice ends at the finding share (inclusive), later ones before end
     bool reached_floor = false;
@@ -74,20 +75,25 @@ result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64
                           {end, std::to_string(span_s), floor_day});
         if (!lo) return error{what + "reading its window: " + lo.error_message()};
         const bool newest = end == found_time;
-        auto r = db.exec(std::string("SELECT uid, account, work::text FROM shares WHERE accepted AND coin = $1 "
+        auto r = db.exec(std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
                                      "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz "
                                      "AND ") +
-                             (newest ? "(time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
+                             (newest ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
                                      : "time < $3::timestamptz") +
                              " ORDER BY time DESC, uid COLLATE \"C\" DESC",
                          newest ? std::vector<std::optional<std::string>>{bi.coin, lo->text(0, 0), end, found_uid}
                                 : std::vector<std::optional<std::string>>{bi.coin, lo->text(0, 0), end});
         if (!r) return error{what + "reading its window: " + r.error_message()};
         for (int i = 0; i < r->rows() && covered < window; ++i) {
-            auto w = numeric(*r, i, 2, "shares.work");
-            if (!w) return error{w.error_message()};
-            covered += *w;
-            newest_first.push_back({r->text(i, 1), std::move(*w)});
+            // Miners keep a difficulty for many shares: each work text is parsed once.
+            auto it = parsed.find(r->get(i, 1));
+            if (it == parsed.end()) {
+                auto w = numeric(*r, i, 1, "shares.work");
+                if (!w) return error{w.error_message()};
+                it = parsed.emplace(r->text(i, 1), std::move(*w)).first;
+            }
+            covered += it->second;
+            newest_first.push_back({r->text(i, 0), it->second});
         }
         end = lo->text(0, 0);
         reached_floor = lo->text(0, 1) == "t";

@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1000));
     bench_epoch_cmd->add_option("--blocks", epoch_opts.blocks, "blocks found in the epoch")->check(CLI::Range(0, 1000));
     bench_epoch_cmd->add_flag("--keep", epoch_opts.keep, "keep the bench schema afterwards");
+    bench_epoch_cmd->add_option("--scheme", epoch_opts.scheme, "payout scheme of both coins: pp, pplns, pps or solo")
+        ->check(CLI::IsMember({"pp", "pplns", "pps", "solo"}));
 
     auto* account_cmd = app.add_subcommand("account", "accounts and payout wallets");
     account_cmd->require_subcommand(1);

@@ -747,6 +747,39 @@ TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
     EXPECT_NE(test::read_text(log + ".2").find("took over 1000 entries"), std::string::npos) << test::read_text(log + ".2");
 }
 
+// The benchmarks check what they measure (bench-epoch: the ledger audit is
+// clean and a replay books nothing; bench-ingest: every record stored once,
+// every baseline ran): small runs keep them working. Their rates are printed,
+// not judged here.
+TEST(accountd, the_benchmarks_run_and_check_themselves) {
+    migrate_once();
+    // bench-epoch needs [epochs] in the file it is given (it uses its own days).
+    const std::string cfg = write_config("bmm:test:bench-ingest", "bench");
+    {
+        std::ofstream f(cfg, std::ios::app);
+        f << "[epochs]\ngenesis = 1\n[coins.LTC]\n";
+    }
+    for (const char* scheme : {"pp", "pplns", "pps", "solo"}) {
+        auto r = accountd({"bench-epoch", "--accounts", "300", "--blocks", "8", "--scheme", scheme, "--config", cfg});
+        EXPECT_EQ(r.code, 0) << scheme << ":\n" << r.out;
+        EXPECT_NE(r.out.find("replay of the same close: 0 booked"), std::string::npos) << r.out;
+        if (std::string(scheme) == "pplns") {
+            EXPECT_EQ(r.out.find("(0 pplns window shares"), std::string::npos) << "windows were gathered:\n" << r.out;
+        }
+        if (std::string(scheme) == "pps") {
+            EXPECT_EQ(r.out.find(", 0 pps groups"), std::string::npos) << "pps work was gathered:\n" << r.out;
+        }
+    }
+    auto bad = accountd({"bench-epoch", "--accounts", "5", "--blocks", "8", "--config", cfg});
+    EXPECT_NE(bad.code, 0) << "8 blocks cannot all find an account of their coin among 5:\n" << bad.out;
+    auto ingest = accountd({"bench-ingest", "-n", "3000", "--config", cfg});
+    EXPECT_EQ(ingest.code, 0) << ingest.out;
+    EXPECT_NE(ingest.out.find("baseline PostgreSQL COPY"), std::string::npos) << ingest.out;
+    EXPECT_NE(ingest.out.find("(3000 rows stored)"), std::string::npos) << ingest.out;
+    EXPECT_EQ(scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bmm_bench_epoch_%'"), "0")
+        << "bench-epoch drops its schema";
+}
+
 TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     migrate_once();
     // The real pool on the regtest node, writing its own stream.
