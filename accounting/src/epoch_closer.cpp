@@ -112,12 +112,14 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
     const std::string coins = coins_array_literal(cfg);
 
     // Accepted work per account and coin, summed exactly by PostgreSQL.
+    // The epoch's shares stored in time, and the late ones counted in it (sql/0014).
     auto w = db.exec("SELECT account, coin, sum(work)::text FROM shares "
-                     "WHERE accepted AND time >= $1::timestamptz AND time < $2::timestamptz "
+                     "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz AND late_epoch IS NULL) "
+                     "OR late_epoch = $4::bigint) "
                      "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
                      "GROUP BY account, coin HAVING sum(work) > 0",
                      {timestamp_text(epoch_start_ms(cfg.epochs, k)), timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
-                      coins});
+                      coins, ks});
     if (!w) return error{"epoch " + ks + ": reading the shares' work: " + w.error_message()};
     for (int i = 0; i < w->rows(); ++i) {
         auto a = numeric(*w, i, 2, "shares.work");
@@ -148,11 +150,12 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
     if (pps_coins.size() > 2) {
         auto p = db.exec("SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
                          "bool_or(network_work IS NULL OR reward IS NULL) FROM shares "
-                         "WHERE accepted AND time >= $1::timestamptz AND time < $2::timestamptz "
+                         "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz "
+                         "AND late_epoch IS NULL) OR late_epoch = $4::bigint) "
                          "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
                          "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
                          {timestamp_text(epoch_start_ms(cfg.epochs, k)),
-                          timestamp_text(epoch_start_ms(cfg.epochs, k + 1)), pps_coins});
+                          timestamp_text(epoch_start_ms(cfg.epochs, k + 1)), pps_coins, ks});
         if (!p) return error{"epoch " + ks + ": reading the pps shares: " + p.error_message()};
         for (int i = 0; i < p->rows(); ++i) {
             if (p->text(i, 2).empty() || p->text(i, 3).empty()) {
@@ -233,6 +236,15 @@ result<close_report> close_due_epochs(pg_connection& db, const accountd_config& 
         if (auto e = pg::ensure_epoch(db.native(), k, timestamp_text(start), timestamp_text(end)); !e)
             return error{e.error_message()};
         if (auto r = record_blocks(); !r) return error{r.error_message()};
+        // From reading the epoch's shares to committing its close, no share
+        // is stored (the ingest takes this lock shared): a share stored before
+        // is read here, one stored after sees the epoch closed and is late.
+        if (auto l = db.exec(std::string("SELECT pg_advisory_lock(") + k_close_lock_sql + ")"); !l)
+            return error{"epoch " + std::to_string(k) + ": taking the close lock: " + l.error_message()};
+        struct unlock {
+            pg_connection& db;
+            ~unlock() { (void)db.exec(std::string("SELECT pg_advisory_unlock(") + k_close_lock_sql + ")"); }
+        } unlock_at_exit{db};
         auto in = gather_epoch_input(db, cfg, k);
         if (!in) return error{in.error_message()};
         auto out = close_epoch(*in);

@@ -1,5 +1,7 @@
 #include "bmm/accounting/ingest.hpp"
 
+#include "bmm/accounting/epoch_closer.hpp"
+
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
 #include "bmm/target.hpp"
@@ -106,7 +108,7 @@ struct share_meta {
     std::size_t begin = 0, end = 0;  // its line in batch::copy
     std::string uid;
     std::string key;                 // coin \t account \t worker (COPY-escaped), the rollup key without the minute
-    std::int64_t minute_ms = 0;
+    std::int64_t ms = 0, minute_ms = 0;
     bool accepted = false, block = false;
     int code = 0;
     uint256 work;
@@ -132,6 +134,8 @@ struct ingestor::batch {
     // not checked against, and do not advance, the stored last id; repeats
     // among them are found by uid like any other repeat.
     bool claimed = false;
+    // Set in store(): shares in [late_from_ms, late_before_ms) are of closed epochs.
+    std::int64_t late_from_ms = 0, late_before_ms = 0;
     std::string failure;                       // the read failed (nothing else is set)
     double read_ms = 0;
     double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
@@ -218,6 +222,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         share_meta m;
         m.begin = b.copy.size();
         m.uid = std::string(uid);
+        m.ms = ms;
         m.minute_ms = ms / 60000 * 60000;
         m.accepted = accepted == "1";
         m.block = block == "1";
@@ -264,7 +269,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         o += '\t';
         if (block_hash) o.append(*block_hash);  // checked hex digits: as sent
         else o += "\\N";
-        o += '\n';
+        o += "\t\\N\n";  // late_epoch: set in store() when its epoch has closed
         m.end = o.size();
         copy_escape(m.key, coin);
         m.key += '\t';
@@ -466,8 +471,26 @@ result<bool> ingestor::store(batch& b) {
         (void)db_.exec("ROLLBACK");
         return error{m};
     };
-    std::uint64_t inserted = 0;
+    std::uint64_t inserted = 0, late = 0;
+    std::int64_t late_epoch = 0;
     if (b.share_rows) {
+        // The shared side of the epoch close lock (epoch_closer.hpp): no
+        // close is between reading its shares and committing while this
+        // transaction stores shares, so a share either is read by its
+        // epoch's close or sees that epoch closed here and is stored late.
+        if (auto r = db_.exec(std::string("SELECT pg_advisory_xact_lock_shared(") + k_close_lock_sql + ")"); !r)
+            return fail(r.error_message());
+        // Epochs close in order from 0: the closed ones span [genesis, first open).
+        auto open = db_.exec("SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
+                             "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
+                             "FROM epochs WHERE closed_at IS NOT NULL");
+        if (!open) return fail(open.error_message());
+        late_epoch = open->integer(0, 0);
+        const std::int64_t open_from_ms = open->integer(0, 1);
+        if (b.min_ms < open_from_ms) {
+            b.late_before_ms = open_from_ms;
+            b.late_from_ms = open->integer(0, 2);  // before genesis a share counts nowhere
+        }
         // Records stored before (bmm-stratum sent them again, or a round read
         // again after a crash between COMMIT and XACK) are rare: the round's
         // rows are copied as they are, and the (uid, time) key refuses the
@@ -517,6 +540,23 @@ result<bool> ingestor::store(batch& b) {
             }
             if (m.block) ++x.blocks;
             ++inserted;
+        }
+        if (b.late_before_ms) {
+            // Shares of closed epochs count in the first open one (sql/0014).
+            std::vector<const std::string*> late_uids;
+            for (const auto& m : b.rows)
+                if (m.ms >= b.late_from_ms && m.ms < b.late_before_ms && !stored.count(m.uid))
+                    late_uids.push_back(&m.uid);
+            if (!late_uids.empty()) {
+                std::string lo, hi;
+                append_time(lo, b.min_ms);
+                append_time(hi, b.late_before_ms);
+                auto u = db_.exec("UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
+                                  "AND time < $3::timestamptz AND uid = ANY($4::text[])",
+                                  {std::to_string(late_epoch), lo, hi, text_array(late_uids)});
+                if (!u) return fail(u.error_message());
+                late = static_cast<std::uint64_t>(u->affected());
+            }
         }
         if (inserted) {
             auto t_rollup = std::chrono::steady_clock::now();
@@ -598,6 +638,11 @@ result<bool> ingestor::store(batch& b) {
                   *b.errors[0][1], *b.errors[0][3]);
     for (std::size_t i = 0; i < b.blocks.size(); ++i)
         log::info("ingest", "block {} at height {} by {} stored", *b.blocks[i][6], *b.blocks[i][5], *b.blocks[i][7]);
+    if (late)
+        log::warn("ingest", "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
+                  "the first one open. If bmm-stratum was cut off from Redis for longer than [epochs] close_grace_ms, "
+                  "a longer grace keeps shares in their own epoch",
+                  late, timestamp_text(b.min_ms), late_epoch);
     return true;
 }
 

@@ -658,6 +658,57 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     EXPECT_NE(out.find("invariant: "), std::string::npos) << "the C++ check reports it too:\n" << out;
 }
 
+// A share that reaches the stream after its epoch has closed (bmm-stratum's
+// spool after a long Redis outage) counts once, in the first epoch still open
+// when it is stored: its DPP there equals that of the same share in time.
+TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_open_epoch) {
+    settings s;
+    s.length = 2;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    s.genesis = now_ms / 1000 - 1;
+    const std::string target = target_from_difficulty(0.004, pow_algorithm::scrypt)->to_hex();
+    auto share = [&](const std::string& account, const std::string& uid, std::int64_t ms) {
+        return record{{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"},
+                      {"account", account}, {"worker", "w"}, {"ip", "127.0.0.1"}, {"job", "1"}, {"height", "500"},
+                      {"difficulty", "0.004"}, {"target", target}, {"accepted", "1"}, {"code", "0"}, {"reason", "-"},
+                      {"block", "0"}, {"time_ms", std::to_string(ms)}, {"hash", std::string(64, '0')}, {"uid", uid}};
+    };
+    const std::int64_t in_epoch0 = s.genesis * 1000 + 300;
+    const std::string stream = "bmm:test:late", cfg = write_config(stream, s);
+    reset_schema(cfg);
+    xadd_at(stream, {share("ontime", "late-test:1", in_epoch0)});
+    const std::string log = st().dir() + "/accountd/late.log";
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM epochs WHERE k = 1 AND closed_at IS NOT NULL") == "1"; },
+                         30))
+        << test::read_text(log);
+
+    // The same share of another account, appended now with its time in epoch 0.
+    const record r = share("tardy", "late-test:2", in_epoch0);
+    std::string cmd = "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " XADD " + stream + " '*'";
+    for (const auto& [k, v] : r) cmd += " " + k + " '" + v + "'";
+    ASSERT_EQ(test::run_capture(cmd + " 2>&1").size(), std::string("1700000000000-0").size());
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT coalesce(late_epoch::text, 'in time') FROM shares WHERE uid = 'late-test:2'") != ""; },
+                         30))
+        << test::read_text(log);
+    const std::string k = scalar("SELECT late_epoch::text FROM shares WHERE uid = 'late-test:2'");
+    ASSERT_NE(k, "") << "stored after epoch 0 and 1 closed, it is late";
+    EXPECT_GE(std::stoll(k), 2);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE late_epoch IS NOT NULL"), "1") << "the share in time is not late";
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM epochs WHERE k = $1::bigint AND closed_at IS NOT NULL", {k}) == "1"; },
+                         30))
+        << test::read_text(log);
+    EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+    EXPECT_EQ(scalar("SELECT string_agg(k::text, ',') FROM account_epochs WHERE account = 'tardy' AND dpp > 0"), k)
+        << "counted once, in epoch " << k;
+    EXPECT_EQ(scalar("SELECT dpp::text FROM account_epochs WHERE account = 'tardy' AND k = $1::bigint", {k}),
+              scalar("SELECT dpp::text FROM account_epochs WHERE account = 'ontime' AND k = 0"));
+    EXPECT_NE(test::read_text(log).find("arrived after their epoch had closed"), std::string::npos) << test::read_text(log);
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-late.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-late.log");
+}
+
 // pplns and pps on the same mining run shape, each on a fresh ledger.
 TEST(ledger_daemon, pplns_mined_blocks_equal_an_independent_computation) {
     reset_schema(write_config("unused", settings{}));

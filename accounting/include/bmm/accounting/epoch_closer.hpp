@@ -11,12 +11,17 @@
 //      delivered to the group and none of them is pending). With
 //      T = end + grace, a share found before the end and appended to Redis
 //      within the grace is counted; the grace covers bmm-stratum's batching
-//      and clock skew (a share that reaches Redis later, e.g. from the spool
-//      file after a long Redis outage, is stored but not counted in a closed
-//      epoch).
+//      and clock skew. A share that reaches Redis later (e.g. from the spool
+//      file after a long Redis outage) is stored "late": it counts in the
+//      first epoch still open when the ingest stores it (shares.late_epoch,
+//      sql/0014). The closer holds the close lock (k_close_lock_sql,
+//      exclusive) from reading an epoch's shares to committing its close, and
+//      the ingest takes it shared in every transaction that stores shares, so
+//      each share is counted exactly once.
 // Closing reads, in one session:
 //   - Σ work of accepted shares per account and coin with time in [start, end)
-//     (SQL numeric sums, coins without [coins.X] rules left out);
+//     and stored in time, plus the late ones counted in k (SQL numeric sums,
+//     coins without [coins.X] rules left out);
 //   - the streaks after epoch k - 1 (account_epochs) and the emission it
 //     carried (epochs);
 //   - the pool blocks booked at epoch k (blocks.epoch = k, recorded from
@@ -37,6 +42,9 @@
 #include <string>
 
 namespace bmm::accounting {
+
+// The advisory lock key (SQL) between epoch closes and the ingest's stores.
+inline constexpr const char* k_close_lock_sql = "hashtext('bmm-accountd epoch close')";
 
 // Epoch bounds in ms since 1970.
 std::int64_t epoch_start_ms(const epoch_settings& e, std::uint64_t k);
