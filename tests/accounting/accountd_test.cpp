@@ -421,6 +421,12 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
         if (k != "block_hash") bad_hash.push_back({k, k == "uid" ? "eq:bad:3" : k == "block" ? "0" : v});
     bad_hash.push_back({"block_hash", std::string(64, 'b')});
     all.push_back(bad_hash);
+    for (const char* d : {"0x1p-3", " 16", "1,5"}) {  // a difficulty must be a plain decimal number
+        record bad_diff;
+        for (const auto& [k, v] : shares[2])
+            bad_diff.push_back({k, k == "uid" ? std::string("eq:bad:d") + d : k == "difficulty" ? std::string(d) : v});
+        all.push_back(bad_diff);
+    }
     redis rd;
     const std::string last = rd.xadd(stream, all);
 
@@ -440,7 +446,10 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     EXPECT_GT(std::stoll(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND network_work IS NOT NULL")), 0);
     EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1");
     EXPECT_EQ(scalar("SELECT reward FROM blocks_found WHERE uid = 'eq:7:1700000000:block1'"), "1250000000");
-    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "3");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "6");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error = 'difficulty is not a number'",
+                     {stream}),
+              "3");
     EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error LIKE '%time_ms%'", {stream}), "1");
     EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error LIKE '%block_hash on a share%'",
                      {stream}),
