@@ -50,16 +50,6 @@ bool storable(std::string_view s) {
     return ascii || simdjson::validate_utf8(s.data(), s.size());
 }
 
-// "2026-11-24 18:45:44.123+00" for a time in ms since 1970.
-void append_time(std::string& out, std::int64_t ms) {
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    out += buf;
-}
 
 std::string day_text(std::int64_t day) {
     const std::time_t secs = static_cast<std::time_t>(day * 86400);
@@ -248,7 +238,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
             work_text = &w.second;
         }
         std::string& o = b.copy;
-        append_time(o, ms);
+        append_timestamp(o, ms);
         o += '\t';
         copy_escape(o, uid);
         o += '\t';
@@ -310,7 +300,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         if (!parse_int(reward, rw) || rw < 0) return bad("reward is not a non-negative integer");
         if (accepted != "0" && accepted != "1") return bad("accepted is not 0 or 1");
         std::string t;
-        append_time(t, ms);
+        append_timestamp(t, ms);
         b.blocks.push_back({std::string(uid), std::string(e.id_text), t, std::to_string(inst), std::string(coin),
                             std::to_string(h), std::string(hash), std::string(account), std::string(worker),
                             std::string(job), std::to_string(rw), accepted == "1" ? "t" : "f", std::string(answer)});
@@ -524,8 +514,8 @@ result<bool> ingestor::store(batch& b) {
             uids.reserve(b.rows.size());
             for (const auto& m : b.rows) uids.push_back(&m.uid);
             std::string lo, hi;
-            append_time(lo, b.min_ms);
-            append_time(hi, b.max_ms);
+            append_timestamp(lo, b.min_ms);
+            append_timestamp(hi, b.max_ms);
             auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
                                   {text_array(uids), lo, hi});
             if (!found) return fail(found.error_message());
@@ -563,8 +553,8 @@ result<bool> ingestor::store(batch& b) {
                     late_uids.push_back(&m.uid);
             if (!late_uids.empty()) {
                 std::string lo, hi;
-                append_time(lo, b.min_ms);
-                append_time(hi, b.late_before_ms);
+                append_timestamp(lo, b.min_ms);
+                append_timestamp(hi, b.late_before_ms);
                 auto u = db_.exec("UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
                                   "AND time < $3::timestamptz AND uid = ANY($4::text[])",
                                   {std::to_string(late_epoch), lo, hi, text_array(late_uids)});
@@ -578,7 +568,7 @@ result<bool> ingestor::store(batch& b) {
             for (const auto& [key, x] : minutes) {
                 rows += key.first;
                 rows += '\t';
-                append_time(rows, key.second);
+                append_timestamp(rows, key.second);
                 for (std::int64_t v : {x.accepted, x.rejected, x.by_code[0], x.by_code[1], x.by_code[2], x.by_code[3],
                                        x.by_code[4], x.by_code[5], x.blocks}) {
                     rows += '\t';

@@ -52,6 +52,8 @@ std::int64_t epoch_start_ms(const epoch_settings& e, std::uint64_t k);
 std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms);
 // "2026-11-24 18:45:44.123+00", a timestamptz PostgreSQL reads.
 std::string timestamp_text(std::int64_t ms);
+// The same text appended to `out` (the ingest writes one per share row).
+void append_timestamp(std::string& out, std::int64_t ms);
 
 // The inputs of epoch k's close from the database (the epoch must exist).
 result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_config& cfg, std::uint64_t k);
