@@ -50,8 +50,8 @@ result<amount> numeric(const pg_rows& r, int row, int col, const char* what) {
 // the BRIN index on time bounds each read, down to the oldest kept day.
 result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
-    auto f = db.exec("SELECT s.time::text, s.uid, s.network_work::text FROM shares s WHERE s.block_hash = $1 "
-                     "AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
+    auto f = db.exec("SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
+                     "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
                      {bi.hash, bi.coin});
     if (!f) return error{what + "finding its share: " + f.error_message()};
     if (f->rows() == 0)
@@ -63,32 +63,32 @@ result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64
     auto nw = numeric(*f, 0, 2, "shares.network_work");
     if (!nw) return error{nw.error_message()};
     bi.network_work = *nw;
-    auto oldest = db.exec("SELECT coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), current_date)::text "
+    auto oldest = db.exec("SELECT (extract(epoch FROM coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), "
+                          "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
                           "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                           "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
     if (!oldest) return error{what + "reading the oldest day of shares: " + oldest.error_message()};
     const amount window = bi.network_work * n_ppm / 1000000;
-    const std::string found_time = f->text(0, 0), found_uid = f->text(0, 1), floor_day = oldest->text(0, 0);
+    const std::int64_t found_ms = f->integer(0, 0), floor_ms = oldest->integer(0, 0);
+    const std::string found_uid = f->text(0, 1);
     std::vector<pplns_share> newest_first;
     std::map<std::string, amount, std::less<>> parsed;  // work text -> work
     amount covered = 0;
-    std::string end = found_time;  // the newest slice ends at the finding share (inclusive), later ones before end
-    bool reached_floor = false;
-    for (std::int64_t span_s = 60; covered < window && !reached_floor;
-         span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
-        auto lo = db.exec("SELECT ($1::timestamptz - make_interval(secs => $2::bigint))::text, "
-                          "$1::timestamptz - make_interval(secs => $2::bigint) < $3::date::timestamptz",
-                          {end, std::to_string(span_s), floor_day});
-        if (!lo) return error{what + "reading its window: " + lo.error_message()};
-        const bool newest = end == found_time;
+    // Slices [lo, end): the newest ends at the finding share (inclusive).
+    std::int64_t end_ms = found_ms;
+    for (std::int64_t span_s = 60; covered < window; span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
+        const bool newest = end_ms == found_ms;
+        const std::int64_t lo_ms = end_ms - span_s * 1000;
         auto r = db.exec(std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
                                      "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz "
                                      "AND ") +
                              (newest ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
                                      : "time < $3::timestamptz") +
                              " ORDER BY time DESC, uid COLLATE \"C\" DESC",
-                         newest ? std::vector<std::optional<std::string>>{bi.coin, lo->text(0, 0), end, found_uid}
-                                : std::vector<std::optional<std::string>>{bi.coin, lo->text(0, 0), end});
+                         newest ? std::vector<std::optional<std::string>>{bi.coin, timestamp_text(lo_ms),
+                                                                           timestamp_text(end_ms), found_uid}
+                                : std::vector<std::optional<std::string>>{bi.coin, timestamp_text(lo_ms),
+                                                                           timestamp_text(end_ms)});
         if (!r) return error{what + "reading its window: " + r.error_message()};
         for (int i = 0; i < r->rows() && covered < window; ++i) {
             // Miners keep a difficulty for many shares: each work text is parsed once.
@@ -101,8 +101,8 @@ result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64
             covered += it->second;
             newest_first.push_back({r->text(i, 0), it->second});
         }
-        end = lo->text(0, 0);
-        reached_floor = lo->text(0, 1) == "t";
+        if (lo_ms < floor_ms) break;  // nothing older is kept: all of it counts
+        end_ms = lo_ms;
     }
     bi.pplns_shares.assign(newest_first.rbegin(), newest_first.rend());
     return true;
