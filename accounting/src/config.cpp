@@ -158,9 +158,10 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
 }  // namespace
 
-std::string coins_array_literal(const accountd_config& c) {
+std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme) {
     std::string coins = "{";
-    for (const auto& [coin, rules] : c.coins) {
+    for (const auto& [coin, cs] : c.coins) {
+        if (scheme && cs.rules.scheme != *scheme) continue;
         if (coins.size() > 1) coins += ',';
         coins += coin;
     }

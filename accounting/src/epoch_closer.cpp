@@ -146,14 +146,8 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
     }
 
     // pps: accepted work per (account, coin, network work, expected reward).
-    std::string pps_coins = "{";
-    for (const auto& [coin, cs] : cfg.coins)
-        if (cs.rules.scheme == payout_scheme::pps) {
-            if (pps_coins.size() > 1) pps_coins += ',';
-            pps_coins += coin;
-        }
-    pps_coins += '}';
-    if (pps_coins.size() > 2) {
+    const std::string pps_coins = coins_array_literal(cfg, payout_scheme::pps);
+    if (pps_coins != "{}") {
         auto p = db.exec("SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
                          "bool_or(network_work IS NULL OR reward IS NULL) FROM shares "
                          "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz "

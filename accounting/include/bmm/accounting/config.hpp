@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -98,8 +99,9 @@ struct accountd_config {
 
 // The rules of the configured coins and epochs, for close_epoch.
 accounting_config rules_of(const accountd_config& c);
-// The configured coins as a PostgreSQL text[] literal, e.g. {BTC,LTC}, for `coin = ANY($n::text[])`.
-std::string coins_array_literal(const accountd_config& c);
+// The configured coins (only those paid by `scheme`, when given) as a
+// PostgreSQL text[] literal, e.g. {BTC,LTC}, for `coin = ANY($n::text[])`.
+std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme = std::nullopt);
 
 result<accountd_config> parse_accountd_config(std::string_view text, const std::string& name);
 result<accountd_config> load_accountd_config(const std::string& path);
