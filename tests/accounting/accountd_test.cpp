@@ -12,6 +12,7 @@
 //  - account commands with good and bad addresses (the node's
 //    validateaddress; EIP-55), and an account made from an address username.
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
@@ -35,10 +36,7 @@ namespace {
 
 using test::stack_environment;
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
+using test::bin;
 
 stack_environment& st() { return stack_environment::get(); }
 
@@ -322,14 +320,16 @@ std::map<rollup_key, rollup> expected_rollups(const std::vector<record>& rs) {
     return out;
 }
 
-std::map<rollup_key, rollup> stored_rollups(const std::string& prefix) {
+// The share_minutes rows whose account matches `where` ($1 = param), keyed by
+// (account, worker, minute); `strip` takes the test prefix off the account.
+std::map<rollup_key, rollup> read_rollups(const std::string& where, const std::string& param, bool strip) {
     std::map<rollup_key, rollup> out;
     for (const auto& row : query("SELECT account, worker, extract(epoch FROM minute)::bigint, accepted, rejected, "
                                  "rejected_other, rejected_stale, rejected_duplicate, rejected_low_difficulty, "
                                  "rejected_unauthorized, rejected_not_subscribed, blocks, work::text "
-                                 "FROM share_minutes WHERE account LIKE $1",
-                                 {prefix + "-%"})) {
-        auto& x = out[{strip_prefix(row[0]), row[1], std::stoll(row[2])}];
+                                 "FROM share_minutes WHERE " + where,
+                                 {param})) {
+        auto& x = out[{strip ? strip_prefix(row[0]) : row[0], row[1], std::stoll(row[2])}];
         x.accepted = std::stoll(row[3]);
         x.rejected = std::stoll(row[4]);
         for (int i = 0; i < 6; ++i) x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
@@ -340,6 +340,10 @@ std::map<rollup_key, rollup> stored_rollups(const std::string& prefix) {
         x.work = w;
     }
     return out;
+}
+
+std::map<rollup_key, rollup> stored_rollups(const std::string& prefix) {
+    return read_rollups("account LIKE $1", prefix + "-%", true);
 }
 
 // A canonical dump of a prefix's shares (uid and account without the prefix).
@@ -792,27 +796,16 @@ TEST(accountd, the_benchmarks_run_and_check_themselves) {
 TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     migrate_once();
     // The real pool on the regtest node, writing its own stream.
-    const std::string stream = "bmm:test:pool", dir = st().dir() + "/pool";
-    std::filesystem::create_directories(dir);
-    int port = 0;
-    for (int p = 28000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
-        if (test::port_free(p)) port = p;
-    {
-        std::ofstream f(dir + "/bmm-stratum.toml");
-        f << "[pool]\ninstance_id = 9\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
-          << st().setting("BMM_POOL_ADDRESS") << "\"\n[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL")
-          << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER") << "\"\npassword = \""
-          << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\nrules = [\"mweb\", \"segwit\"]\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-          << "\"\nspool_dir = \"" << dir << "/spool\"\n[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
-    }
-    test::child_process pool({bin("bmm-stratum"), "--config", dir + "/bmm-stratum.toml"}, dir + "/bmm-stratum.log");
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (test::port_free(port)) {
-        ASSERT_TRUE(pool.running() && std::chrono::steady_clock::now() < end) << test::read_text(dir + "/bmm-stratum.log");
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    const std::string stream = "bmm:test:pool";
+    const int port = test::free_port_near(28000);
+    test::pool_process pool;
+    test::pool_options o;
+    o.stream = stream;
+    o.ports = {port};
+    o.port_sections = "[[port]]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                      "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    ASSERT_NO_THROW(pool.start(o));
+    const std::string dir = pool.dir;
     const std::string address = st().cli("-rpcwallet=pool getnewaddress");
     const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
     for (const std::string& user : {std::string("carol.rig1"), std::string("carol.rig2"), address}) {
@@ -823,7 +816,7 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     }
     // The sink publishes from its journal a moment later; then the pool stops.
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    EXPECT_EQ(pool.stop(SIGTERM, 20000), 0);
+    EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
 
     redis rd;
     std::string last;
@@ -852,21 +845,7 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     EXPECT_GE(shares.size(), 24u);
     EXPECT_GE(blocks, 1u);
     auto want = expected_rollups(shares);
-    std::map<rollup_key, rollup> got;
-    for (const auto& row : query("SELECT account, worker, extract(epoch FROM minute)::bigint, accepted, rejected, "
-                                 "rejected_other, rejected_stale, rejected_duplicate, rejected_low_difficulty, "
-                                 "rejected_unauthorized, rejected_not_subscribed, blocks, work::text "
-                                 "FROM share_minutes WHERE account IN ('carol', $1)",
-                                 {address})) {
-        auto& x = got[{row[0], row[1], std::stoll(row[2])}];
-        x.accepted = std::stoll(row[3]);
-        x.rejected = std::stoll(row[4]);
-        for (int i = 0; i < 6; ++i) x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
-        x.blocks = std::stoll(row[11]);
-        uint256 w;
-        for (char c : row[12]) w = w * uint256(10) + uint256(static_cast<std::uint64_t>(c - '0'));
-        x.work = w;
-    }
+    const auto got = read_rollups("account IN ('carol', $1)", address, false);
     EXPECT_TRUE(got == want) << "share_minutes differ from the stream bmm-stratum wrote";
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE account IN ('carol', $1)", {address}),
               std::to_string(shares.size()));

@@ -16,6 +16,7 @@
 // Its own test binary: the ledger is one per database, so this file owns its
 // stack (and resets the schema between its runs).
 
+#include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
@@ -45,10 +46,7 @@ using record = std::map<std::string, std::string>;
 
 stack_environment& st() { return stack_environment::get(); }
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
+using test::bin;
 
 using test::db;
 using test::query;
@@ -261,8 +259,7 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
 
 // Mines through the real pool with `scheme` on LTC and checks every balance.
 void mine_and_check(const std::string& scheme) {
-    const std::string stream = "bmm:test:ledger:" + scheme, dir = st().dir() + "/pool-" + scheme;
-    std::filesystem::create_directories(dir);
+    const std::string stream = "bmm:test:ledger:" + scheme;
     settings s;
     s.scheme = scheme;
     // pplns: a window of ~3000 network works, about one round of the miners'
@@ -276,22 +273,17 @@ void mine_and_check(const std::string& scheme) {
         ASSERT_EQ(m.wait(60000), 0) << test::read_text(st().dir() + "/accountd/migrate.log");
     }
 
-    int port = 0;
-    for (int p = 30000 + (static_cast<int>(::getpid()) % 500) * 4; p < 60000 && !port; p += 7)
-        if (test::port_free(p)) port = p;
-    {
-        std::ofstream f(dir + "/bmm-stratum.toml");
-        f << "[pool]\ninstance_id = 5\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\naddress = \""
-          << st().setting("BMM_POOL_ADDRESS") << "\"\n[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL")
-          << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER") << "\"\npassword = \""
-          << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\nrules = [\"mweb\", \"segwit\"]\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-          << "\"\nspool_dir = \"" << dir << "/spool\"\n[[port]]\nhost = \"127.0.0.1\"\nport = " << port
-          << "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
-    }
-    test::child_process pool({bin("bmm-stratum"), "--config", dir + "/bmm-stratum.toml"}, dir + "/bmm-stratum.log");
-    ASSERT_TRUE(wait_for([&] { return !test::port_free(port) || !pool.running(); }, 60) && pool.running())
-        << test::read_text(dir + "/bmm-stratum.log");
+    const int port = test::free_port_near(30000);
+    test::pool_process pool;
+    test::pool_options o;
+    o.name = "pool-" + scheme;
+    o.stream = stream;
+    o.instance_id = 5;
+    o.ports = {port};
+    o.port_sections = "[[port]]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                      "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    ASSERT_NO_THROW(pool.start(o));
+    const std::string dir = pool.dir;
     const std::string acc_log = st().dir() + "/accountd/run.log";
     auto acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
                                                      acc_log);
@@ -321,7 +313,7 @@ void mine_and_check(const std::string& scheme) {
         for (std::size_t i = 0; i < miners.size(); ++i) EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(logs[i]);
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    EXPECT_EQ(pool.stop(SIGTERM, 20000), 0);
+    EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
 
     // The raw records, as bmm-stratum wrote them.
     const auto records = xrange(stream);
