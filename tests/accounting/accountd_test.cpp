@@ -82,7 +82,7 @@ run_result accountd(const std::vector<std::string>& args) {
 }
 
 // ---------------------------------------------------------------------------
-// Records as bmm-stratum's share sink writes them (server.cpp share_record(),
+// Records as bmm-stratum's share sink writes them (server_batch.cpp share_record(),
 // main.cpp's block record, share_sink.cpp's uid).
 // ---------------------------------------------------------------------------
 

@@ -44,6 +44,9 @@ struct server_stats {
 };
 
 class admission;
+namespace detail {
+struct loop_ctx;  // one event loop and its sessions (stratum/src/server_loop.hpp)
+}  // namespace detail
 
 class server {
 public:
@@ -69,13 +72,11 @@ public:
     job_manager& job_manager_ref() noexcept { return jobs_; }
     share_sink& sink_ref() noexcept { return sink_; }
 
-    struct loop_ctx;  // private; public for the C callbacks
-
 private:
     const server_config& cfg_;
     job_manager& jobs_;
     share_sink& sink_;
-    std::vector<std::unique_ptr<loop_ctx>> loops_;
+    std::vector<std::unique_ptr<detail::loop_ctx>> loops_;
     std::unique_ptr<admission> admission_;  // connections per address, bans: shared by the loops
     server_stats final_;  // totals of loops already stopped
     bool started_ = false;
