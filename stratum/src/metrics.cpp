@@ -6,6 +6,7 @@
 //   5. the HTTP endpoint
 
 #include "bmm/stratum/metrics.hpp"
+#include "metrics_detail.hpp"
 
 #include "bmm/log.hpp"
 #include "bmm/stratum/job_manager.hpp"

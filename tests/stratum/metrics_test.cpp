@@ -4,6 +4,7 @@
 // with well-behaved, garbage, oversized, slow and too many clients.
 
 #include "bmm/stratum/metrics.hpp"
+#include "metrics_detail.hpp"
 
 #include "bmm/stratum/job_manager.hpp"
 #include "bmm/stratum/share_sink.hpp"

@@ -120,17 +120,6 @@ private:
     std::int64_t head_ = -1;  // the newest bucket written; -1: none
 };
 
-// Hashes per second from the work in a window: the window spans
-// (k_buckets - 1) whole buckets plus the part of the current one, but no
-// more than `uptime` (a fresh process has not been listening that long).
-double hashrate(double work, double now, std::int64_t bucket, double bucket_seconds, double uptime) noexcept;
-
-// Expected hashes for one share at `target`: 2^256 / (target + 1), the
-// quantity bmm::work_from_target gives as a floored integer, here as a real
-// number (about 2^32 × difficulty on sha256d, 2^16 × difficulty on scrypt).
-// For rates and dashboards only, never for money.
-double work_as_double(const uint256& target) noexcept;
-
 // ---------------------------------------------------------------------------
 // What a loop counts
 // ---------------------------------------------------------------------------
@@ -185,7 +174,9 @@ public:
     histogram batch_shares{batch_shares_bounds()};
     // Time to write a new job to every miner of the loop (one per job).
     histogram job_broadcast_seconds{verify_seconds_bounds()};
-    // work_as_double with a one-entry cache (a session's target rarely changes).
+    // Expected hashes for one share at `target` (2^256 / (target + 1) as a double,
+    // work_as_double in metrics_detail.hpp), with a one-entry cache (a session's
+    // target rarely changes).
     double work_of(const uint256& target) noexcept;
     // Adds a batch's accepted work to the per-worker and per-port windows;
     // one lock for the batch. Drops workers idle for a whole window now and then.
@@ -215,9 +206,6 @@ private:
     std::vector<work_window> port_windows_;                 // guarded by mu_
     std::int64_t last_prune_ = 0;                           // guarded by mu_
 };
-
-// Steady-clock seconds, the time base of the windows.
-double steady_seconds() noexcept;
 
 // ---------------------------------------------------------------------------
 // A scrape's inputs
@@ -273,34 +261,7 @@ struct process_info {
 // The text exposition format (Prometheus 0.0.4)
 // ---------------------------------------------------------------------------
 
-using labels = std::vector<std::pair<std::string, std::string>>;
-
-// Escapes a label value: backslash, double quote and newline.
-std::string escape_label_value(std::string_view v);
-// Escapes HELP text: backslash and newline.
-std::string escape_help(std::string_view v);
-// A sample value: integers exactly, others in the shortest form that reads
-// back the same; NaN, +Inf, -Inf as Prometheus spells them.
-std::string format_value(double v);
-
-// Writes families one after another: family() starts one (HELP and TYPE),
-// then its samples follow. Every sample gets the writer's constant labels
-// first. Label names are the caller's (fixed identifiers); values are escaped.
-class text_writer {
-public:
-    explicit text_writer(labels constant = {}) : constant_(std::move(constant)) {}
-    void family(std::string_view name, std::string_view type, std::string_view help);
-    void sample(std::string_view name, const labels& l, double v);
-    void sample(std::string_view name, const labels& l, std::uint64_t v);
-    // name_bucket (cumulative, le="+Inf" last), name_sum, name_count.
-    void histogram(std::string_view name, const labels& l, const histogram_data& h);
-    const std::string& text() const noexcept { return out_; }
-
-private:
-    void series(std::string_view name, const labels& l, const std::pair<std::string, std::string>* extra);
-    labels constant_;
-    std::string out_;
-};
+// The writer and its escaping are private (stratum/src/metrics_detail.hpp).
 
 // The whole /metrics page. `spool_free_bytes` < 0: unknown.
 std::string render(const server_snapshot& s, const sink_stats& sink, const job_manager_stats& jobs,
