@@ -135,6 +135,8 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
                   reader_.describe(), e.id_text);
         return;
     }
+    // What a record is, and which versions this build reads, is defined once
+    // (bmm/record/stream_record.hpp); a refusal names what is wrong.
     auto decoded = record::decode(e.fields);
     if (!decoded) {
         b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), decoded.error_message()});
