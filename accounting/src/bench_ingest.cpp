@@ -12,6 +12,7 @@
 #include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/redis_stream.hpp"
 #include "bmm/log.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 
 #include <hiredis/hiredis.h>
@@ -44,31 +45,54 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
         std::fprintf(stderr, "bench-ingest: cannot connect to Redis %s:%d\n", cfg.redis.host.c_str(), cfg.redis.port);
         return 1;
     }
-    // 1. Fill the stream the way bmm-stratum's share sink does.
+    // 1. Fill the stream the way bmm-stratum's share sink does: typed share
+    // records (bmm/record/stream_record.hpp) encoded as journal lines, whose
+    // fields the publisher sends with XADD.
     const double diffs[] = {0.001, 0.01, 0.5, 16};
-    std::string targets[4];
-    for (int i = 0; i < 4; ++i) targets[i] = target_from_difficulty(diffs[i], pow_algorithm::scrypt)->to_hex();
-    const std::string network_target = target_from_difficulty(2000000.0, pow_algorithm::scrypt)->to_hex();
-    const std::string now_ms = std::to_string(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    uint256 targets[4];
+    for (int i = 0; i < 4; ++i) targets[i] = *target_from_difficulty(diffs[i], pow_algorithm::scrypt);
+    const uint256 network_target = *target_from_difficulty(2000000.0, pow_algorithm::scrypt);
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto fill_start = std::chrono::steady_clock::now();
     std::size_t queued = 0;
+    record::share_record share;
+    share.instance = 1;
+    share.coin = "LTC";
+    share.algorithm = "scrypt";
+    share.ip = "127.0.0.1";
+    share.job = "1a2b";
+    share.height = 1000;
+    share.time_ms = now_ms;
+    share.hash = "00000000000000000000000000000000000000000000000000000000000000ff";
+    share.network_target = network_target;
+    share.reward = 625000000;
+    std::vector<const char*> argv;
+    std::vector<std::size_t> argl;
     for (std::size_t i = 0; i < n; ++i) {
-        std::string uid = "bench:", worker = "w";
-        uid += pid;
-        uid += ':';
-        uid += std::to_string(i);
-        worker += std::to_string(i % 8);
-        const std::string account = prefix + std::to_string(i % 200), d = std::to_string(diffs[i % 4]);
         const bool ok = i % 20 != 0;
-        redisAppendCommand(rc,
-                           "XADD %s * type share uid %s instance 1 coin LTC algorithm scrypt account %s worker %s "
-                           "ip 127.0.0.1 job 1a2b height 1000 difficulty %s target %s accepted %s code %s reason %s "
-                           "block 0 time_ms %s hash %s network_target %s reward 625000000",
-                           cfg.redis.stream.c_str(), uid.c_str(), account.c_str(), worker.c_str(), d.c_str(),
-                           targets[i % 4].c_str(), ok ? "1" : "0", ok ? "0" : "23", ok ? "-" : "low-difficulty",
-                           now_ms.c_str(), "00000000000000000000000000000000000000000000000000000000000000ff",
-                           network_target.c_str());
+        share.account = prefix + std::to_string(i % 200);
+        share.worker = "w" + std::to_string(i % 8);
+        share.difficulty = diffs[i % 4];
+        share.target = targets[i % 4];
+        share.accepted = ok;
+        share.code = ok ? 0 : 23;
+        share.reason = ok ? "-" : "low-difficulty";
+        const auto line = record::to_json_line(share, "bench:" + pid + ":" + std::to_string(i));
+        const auto fields = record::fields_from_json_line(std::string_view(line).substr(0, line.size() - 1));
+        if (!fields) {
+            std::fprintf(stderr, "bench-ingest: a journal line does not read back: %s", line.c_str());
+            return 1;
+        }
+        argv.assign({"XADD", cfg.redis.stream.c_str(), "*"});
+        argl.assign({4, cfg.redis.stream.size(), 1});
+        for (const auto& [k, v] : *fields) {
+            argv.push_back(k.data());
+            argl.push_back(k.size());
+            argv.push_back(v.data());
+            argl.push_back(v.size());
+        }
+        redisAppendCommandArgv(rc, static_cast<int>(argv.size()), argv.data(), argl.data());
         if (++queued == 1000 || i + 1 == n) {
             for (; queued > 0; --queued) {
                 void* r = nullptr;

@@ -55,11 +55,12 @@ result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64
                      {bi.hash, bi.coin});
     if (!f) return error{what + "finding its share: " + f.error_message()};
     if (f->rows() == 0)
-        return error{what + "no share with this block_hash in shares (were its day's shares dropped, or did a "
-                     "bmm-stratum older than this bmm-accountd send it?); it cannot be split"};
+        return error{what + "no share with this block_hash in shares (were its day's shares dropped? or was the "
+                     "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
+                     "it); it cannot be split"};
     if (f->text(0, 2).empty())
-        return error{what + "its share has no network_work (a bmm-stratum older than this bmm-accountd wrote it); "
-                     "it cannot be split by pplns"};
+        return error{what + "its share has no network_work (a version 1 stream record without network_target: "
+                     "version 2 always carries it); it cannot be split by pplns"};
     auto nw = numeric(*f, 0, 2, "shares.network_work");
     if (!nw) return error{nw.error_message()};
     bi.network_work = *nw;
@@ -159,8 +160,8 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
         if (!p) return error{"epoch " + ks + ": reading the pps shares: " + p.error_message()};
         for (int i = 0; i < p->rows(); ++i) {
             if (p->text(i, 2).empty() || p->text(i, 3).empty()) {
-                log::warn("epochs", "epoch {}: {} has accepted {} work {} without network target or reward (written "
-                          "by an older bmm-stratum); pps credits it nothing",
+                log::warn("epochs", "epoch {}: {} has accepted {} work {} without network target or reward (version "
+                          "1 stream records: version 2 always carries both); pps credits it nothing",
                           k, p->text(i, 0), p->text(i, 1), p->text(i, 4));
                 continue;
             }

@@ -4,6 +4,7 @@
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
@@ -34,22 +35,12 @@ double ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-bool parse_int(std::string_view s, std::int64_t& out) {
-    if (s.empty()) return false;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+// A checked integer field, as COPY text.
+void append_int(std::string& o, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    o.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
-
-// Text PostgreSQL can store: UTF-8 without NUL bytes.
-bool storable(std::string_view s) {
-    bool ascii = true;
-    for (char c : s) {
-        if (c == '\0') return false;
-        ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-    }
-    return ascii || simdjson::validate_utf8(s.data(), s.size());
-}
-
 
 std::string day_text(std::int64_t day) {
     const std::time_t secs = static_cast<std::time_t>(day * 86400);
@@ -72,38 +63,13 @@ std::string fields_json(const field_list& fields) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
         if (i) s += ',';
         s += '"';
-        s += node::json_escape(storable(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
+        s += node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
         s += "\":\"";
-        s += node::json_escape(storable(fields[i].second) ? std::string(fields[i].second) : clean(fields[i].second));
+        s += node::json_escape(record::is_text(fields[i].second) ? std::string(fields[i].second) : clean(fields[i].second));
         s += '"';
     }
     s += '}';
     return s;
-}
-
-// Field lookup by name over the (short) field list. The search starts after
-// the last field found: looked up in the order bmm-stratum writes them, each
-// is found in a compare or two instead of a scan of twenty.
-struct fields_view {
-    const field_list& f;
-    mutable std::size_t next = 0;
-    const std::string_view* get(std::string_view k) const {
-        const std::size_t n = f.size();
-        for (std::size_t i = 0, at = next; i < n; ++i, at = at + 1 == n ? 0 : at + 1)
-            if (f[at].first == k) {
-                next = at + 1 == n ? 0 : at + 1;
-                return &f[at].second;
-            }
-        return nullptr;
-    }
-};
-
-// 64 hex digits (a target or hash as bmm-stratum writes it).
-bool hex64(std::string_view s) {
-    if (s.size() != 64) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-    return true;
 }
 
 }  // namespace
@@ -169,144 +135,91 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
                   reader_.describe(), e.id_text);
         return;
     }
-    const fields_view f{e.fields};
-    std::string why;
-    auto bad = [&](std::string reason) {
-        b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), std::move(reason)});
-    };
-    const std::string_view* type = f.get("type");
-    if (!type) return bad("no type field");
-    for (const auto& [k, v] : e.fields)
-        if (!storable(k) || !storable(v)) return bad("field " + std::string(k.substr(0, 40)) + " is not UTF-8 text");
-
-    auto need = [&](const char* k) -> std::string_view {
-        const std::string_view* v = f.get(k);
-        if (!v && why.empty()) why = std::string("no ") + k + " field";
-        return v ? *v : std::string_view();
-    };
-    if (*type == "share") {
-        const std::string_view uid = need("uid"), instance = need("instance"), coin = need("coin"),
-                               algorithm = need("algorithm"), account = need("account"), worker = need("worker"),
-                               ip = need("ip"), job = need("job"), height = need("height"),
-                               difficulty = need("difficulty"), target = need("target"), accepted = need("accepted"),
-                               code = need("code"), reason = need("reason"), block = need("block"),
-                               time_ms = need("time_ms");
-        const std::string_view* hash = f.get("hash");
-        const std::string_view* network_target = f.get("network_target");  // optional (pplns, pps)
-        const std::string_view* share_reward = f.get("reward");             // optional (pps)
-        const std::string_view* block_hash = f.get("block_hash");           // optional (pplns)
-        if (!why.empty()) return bad(why);
-        std::int64_t ms = 0, inst = 0, h = 0, c = 0;
-        if (uid.empty()) return bad("empty uid");
-        if (!parse_int(time_ms, ms) || ms <= 0) return bad("time_ms is not a positive integer");
-        if (!parse_int(instance, inst)) return bad("instance is not an integer");
-        if (!parse_int(height, h)) return bad("height is not an integer");
-        if (!parse_int(code, c)) return bad("code is not an integer");
-        if (accepted != "0" && accepted != "1") return bad("accepted is not 0 or 1");
-        if (block != "0" && block != "1") return bad("block is not 0 or 1");
-        double d = -1;
-        const auto dr = std::from_chars(difficulty.data(), difficulty.data() + difficulty.size(), d);
-        if (difficulty.empty() || dr.ec != std::errc() || dr.ptr != difficulty.data() + difficulty.size() || !(d >= 0))
-            return bad("difficulty is not a number");
-        if (!target.empty() && !hex64(target)) return bad("target is not 64 hex digits");
-        if (accepted == "1" && target.empty()) return bad("an accepted share without a target");
-        if (account.empty()) return bad("empty account");
-        if (network_target && !hex64(*network_target))
-            return bad("network_target is not 64 hex digits");
-        std::int64_t share_rw = 0;
-        if (share_reward && (!parse_int(*share_reward, share_rw) || share_rw < 0))
-            return bad("reward is not a non-negative integer");
-        if (block_hash && (block != "1" || !hex64(*block_hash)))
-            return bad(block != "1" ? "block_hash on a share with block 0" : "block_hash is not 64 hex digits");
-        if (!b.uids.insert(std::string(uid)).second) {  // the same record twice in one round
-            ++b.repeats;
-            return;
-        }
-        if (b.copy.empty()) b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
-        share_meta m;
-        m.begin = b.copy.size();
-        m.uid = std::string(uid);
-        m.ms = ms;
-        m.minute_ms = ms / 60000 * 60000;
-        m.accepted = accepted == "1";
-        m.block = block == "1";
-        m.code = static_cast<int>(c);
-        const std::string* work_text = nullptr;
-        if (m.accepted) {
-            const auto& w = work_of(target);
-            m.work = w.first;
-            work_text = &w.second;
-        }
-        std::string& o = b.copy;
-        append_timestamp(o, ms);
-        o += '\t';
-        copy_escape(o, uid);
-        o += '\t';
-        o.append(e.id_text);
-        o += '\t';
-        o.append(instance);  // checked digits: as sent
-        for (std::string_view v : {coin, algorithm, account, worker, ip, job}) {
-            o += '\t';
-            copy_escape(o, v);
-        }
-        o += '\t';
-        o.append(height);
-        o += '\t';
-        o.append(difficulty);  // checked: a number, as sent
-        o += '\t';
-        o.append(target);
-        o += accepted == "1" ? "\tt\t" : "\tf\t";
-        o.append(code);
-        o += '\t';
-        copy_escape(o, reason);
-        o += block == "1" ? "\tt\t" : "\tf\t";
-        if (hash) copy_escape(o, *hash);
-        o += '\t';
-        if (work_text) o += *work_text;
-        else o += '0';
-        o += '\t';
-        if (network_target) o += work_of(*network_target).second;
-        else o += "\\N";
-        o += '\t';
-        if (share_reward) o += std::to_string(share_rw);
-        else o += "\\N";
-        o += '\t';
-        if (block_hash) o.append(*block_hash);  // checked hex digits: as sent
-        else o += "\\N";
-        o += "\t\\N\n";  // late_epoch: set in store() when its epoch has closed
-        m.end = o.size();
-        copy_escape(m.key, coin);
-        m.key += '\t';
-        copy_escape(m.key, account);
-        m.key += '\t';
-        copy_escape(m.key, worker);
-        b.rows.push_back(std::move(m));
-        if (b.share_rows == 0 || ms < b.min_ms) b.min_ms = ms;
-        if (b.share_rows == 0 || ms > b.max_ms) b.max_ms = ms;
-        ++b.share_rows;
-        b.days.insert(ms / k_day_ms);
-        if (b.names.find(account) == b.names.end()) b.names.emplace(account, coin);
-    } else if (*type == "block") {
-        const std::string_view uid = need("uid"), instance = need("instance"), coin = need("coin"),
-                               height = need("height"), hash = need("hash"), account = need("account"),
-                               worker = need("worker"), job = need("job"), reward = need("reward"),
-                               accepted = need("accepted"), answer = need("answer"), time_ms = need("time_ms");
-        if (!why.empty()) return bad(why);
-        std::int64_t ms = 0, inst = 0, h = 0, rw = 0;
-        if (uid.empty()) return bad("empty uid");
-        if (!parse_int(time_ms, ms) || ms <= 0) return bad("time_ms is not a positive integer");
-        if (!parse_int(instance, inst)) return bad("instance is not an integer");
-        if (!parse_int(height, h)) return bad("height is not an integer");
-        if (!parse_int(reward, rw) || rw < 0) return bad("reward is not a non-negative integer");
-        if (accepted != "0" && accepted != "1") return bad("accepted is not 0 or 1");
-        std::string t;
-        append_timestamp(t, ms);
-        b.blocks.push_back({std::string(uid), std::string(e.id_text), t, std::to_string(inst), std::string(coin),
-                            std::to_string(h), std::string(hash), std::string(account), std::string(worker),
-                            std::string(job), std::to_string(rw), accepted == "1" ? "t" : "f", std::string(answer)});
-    } else {
-        bad("unknown record type \"" + std::string(type->substr(0, 40)) + "\"");
+    // What a record is, and which versions this build reads, is defined once
+    // (bmm/record/stream_record.hpp); a refusal names what is wrong.
+    auto decoded = record::decode(e.fields);
+    if (!decoded) {
+        b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), decoded.error_message()});
+        return;
     }
+    if (const auto* blk = std::get_if<record::block_view>(&decoded->body)) {
+        std::string t;
+        append_timestamp(t, blk->time_ms);
+        b.blocks.push_back({std::string(blk->uid), std::string(e.id_text), t, std::to_string(blk->instance),
+                            std::string(blk->coin), std::to_string(blk->height), std::string(blk->hash),
+                            std::string(blk->account), std::string(blk->worker), std::string(blk->job),
+                            std::to_string(blk->reward), blk->accepted ? "t" : "f", std::string(blk->answer)});
+        return;
+    }
+    const auto& s = std::get<record::share_view>(decoded->body);
+    if (!b.uids.insert(std::string(s.uid)).second) {  // the same record twice in one round
+        ++b.repeats;
+        return;
+    }
+    if (b.copy.empty()) b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
+    share_meta m;
+    m.begin = b.copy.size();
+    m.uid = std::string(s.uid);
+    m.ms = s.time_ms;
+    m.minute_ms = s.time_ms / 60000 * 60000;
+    m.accepted = s.accepted;
+    m.block = s.block;
+    m.code = static_cast<int>(s.code);
+    const std::string* work_text = nullptr;
+    if (m.accepted) {
+        const auto& w = work_of(s.target);
+        m.work = w.first;
+        work_text = &w.second;
+    }
+    std::string& o = b.copy;
+    append_timestamp(o, s.time_ms);
+    o += '\t';
+    copy_escape(o, s.uid);
+    o += '\t';
+    o.append(e.id_text);
+    o += '\t';
+    append_int(o, s.instance);
+    for (std::string_view v : {s.coin, s.algorithm, s.account, s.worker, s.ip, s.job}) {
+        o += '\t';
+        copy_escape(o, v);
+    }
+    o += '\t';
+    append_int(o, s.height);
+    o += '\t';
+    o.append(s.difficulty_text);  // checked: a number, stored as sent (no round trip through binary)
+    o += '\t';
+    o.append(s.target);
+    o += s.accepted ? "\tt\t" : "\tf\t";
+    append_int(o, s.code);
+    o += '\t';
+    copy_escape(o, s.reason);
+    o += s.block ? "\tt\t" : "\tf\t";
+    if (s.hash) copy_escape(o, *s.hash);
+    o += '\t';
+    if (work_text) o += *work_text;
+    else o += '0';
+    o += '\t';
+    if (s.network_target) o += work_of(*s.network_target).second;
+    else o += "\\N";
+    o += '\t';
+    if (s.reward) append_int(o, *s.reward);
+    else o += "\\N";
+    o += '\t';
+    if (s.block_hash) o.append(*s.block_hash);  // checked hex digits: as sent
+    else o += "\\N";
+    o += "\t\\N\n";  // late_epoch: set in store() when its epoch has closed
+    m.end = o.size();
+    copy_escape(m.key, s.coin);
+    m.key += '\t';
+    copy_escape(m.key, s.account);
+    m.key += '\t';
+    copy_escape(m.key, s.worker);
+    b.rows.push_back(std::move(m));
+    if (b.share_rows == 0 || s.time_ms < b.min_ms) b.min_ms = s.time_ms;
+    if (b.share_rows == 0 || s.time_ms > b.max_ms) b.max_ms = s.time_ms;
+    ++b.share_rows;
+    b.days.insert(s.time_ms / k_day_ms);
+    if (b.names.find(s.account) == b.names.end()) b.names.emplace(s.account, s.coin);
 }
 
 // ---------------------------------------------------------------------------

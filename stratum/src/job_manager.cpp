@@ -277,4 +277,23 @@ void job_manager::stop() {
     if (template_thread_.joinable()) template_thread_.join();
 }
 
+::bmm::record::block_record block_record(const server_config& cfg, const found_block& b, std::string node_answer,
+                                         bool accepted) {
+    ::bmm::record::block_record r;
+    r.instance = cfg.instance_id;
+    r.coin = cfg.coin;
+    r.height = b.height;
+    r.hash = b.hash_hex;
+    r.account = b.account;
+    r.worker = b.worker;
+    r.job = b.job_id;
+    r.reward = b.reward;
+    r.accepted = accepted;
+    r.answer = std::move(node_answer);
+    r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    return r;
+}
+
 }  // namespace bmm::stratum

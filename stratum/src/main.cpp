@@ -131,21 +131,7 @@ int main(int argc, char** argv) {
             if (auto* s = srv.load()) s->publish_job(std::move(j));
         },
         [&sink, &cfg](const stratum::found_block& b, const std::string& answer, bool accepted) {
-            std::vector<stratum::record> r = {{{"type", "block"},
-                                               {"instance", std::to_string(cfg->instance_id)},
-                                               {"coin", cfg->coin},
-                                               {"height", std::to_string(b.height)},
-                                               {"hash", b.hash_hex},
-                                               {"account", b.account},
-                                               {"worker", b.worker},
-                                               {"job", b.job_id},
-                                               {"reward", std::to_string(b.reward)},
-                                               {"accepted", accepted ? "1" : "0"},
-                                               {"answer", answer},
-                                               {"time_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                                              std::chrono::system_clock::now().time_since_epoch())
-                                                                              .count())}}};
-            sink.append(r);
+            sink.append(stratum::block_record(*cfg, b, answer, accepted));
         });
     auto started = jobs.start();
     if (!started) {

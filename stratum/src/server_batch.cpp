@@ -14,40 +14,42 @@ namespace bmm::stratum::detail {
 
 namespace {
 
-// block_hash: the block's hash (display order) when the share meets the
-// network target, else empty.
-record share_record(const server_config& cfg, const pending_share& p, const verifier::verdict* v, bool accepted,
-                    int code, const std::string& reason, const std::string& block_hash) {
-    const bool block = !block_hash.empty();
-    record r = {{"type", "share"},
-                {"instance", std::to_string(cfg.instance_id)},
-                {"coin", cfg.coin},
-                {"algorithm", std::string(to_string(cfg.algorithm))},
-                {"account", p.name.account},
-                {"worker", p.name.worker},
-                {"ip", p.s->ip},
-                {"job", p.job_id},
-                {"height", p.j ? std::to_string(p.j->tmpl->height) : std::string("0")},
-                {"difficulty", format_difficulty(p.difficulty)},
-                {"target", p.j ? p.target.to_hex() : std::string()},
-                {"accepted", accepted ? "1" : "0"},
-                {"code", std::to_string(code)},
-                {"reason", reason},
-                {"block", block ? "1" : "0"},
-                {"time_ms", std::to_string(unix_ms())}};
+// The stream record of a verdict (bmm/record/stream_record.hpp), typed until
+// the journal writes it. block_hash: the block's hash (display order) when the
+// share meets the network target, else empty.
+::bmm::record::share_record share_record(const server_config& cfg, const pending_share& p,
+                                         const verifier::verdict* v, bool accepted, int code,
+                                         const std::string& reason, const std::string& block_hash) {
+    ::bmm::record::share_record r;
+    r.instance = cfg.instance_id;
+    r.coin = cfg.coin;
+    r.algorithm = std::string(to_string(cfg.algorithm));
+    r.account = p.name.account;
+    r.worker = p.name.worker;
+    r.ip = p.s->ip;
+    r.job = p.job_id;
+    r.difficulty = p.difficulty;
+    r.accepted = accepted;
+    r.code = code;
+    r.reason = reason;
+    r.time_ms = unix_ms();
     if (p.j) {
+        r.height = p.j->tmpl->height;
+        r.target = p.target;
         // What the accounting daemon needs for pplns and pps: the job's
         // network target and its expected block reward (coinbase value).
-        r.emplace_back("network_target", p.j->tmpl->target.to_hex());
-        r.emplace_back("reward", std::to_string(p.j->tmpl->coinbase_value));
+        r.network_target = p.j->tmpl->target;
+        r.reward = p.j->tmpl->coinbase_value;
     }
     if (v && v->ok()) {
         auto h = v->pow_hash;
         std::reverse(h.begin(), h.end());
-        r.emplace_back("hash", to_hex(h));
+        r.hash = to_hex(h);
     }
     // pplns finds the block's own share by it (the window ends there).
-    if (block) r.emplace_back("block_hash", block_hash);
+    if (!block_hash.empty()) {
+        r.block_hash = block_hash;
+    }
     return r;
 }
 
@@ -74,7 +76,7 @@ void process_batch(loop_ctx& L) {
         L.metrics->batch_shares.observe(static_cast<double>(shares.size()));
     }
 
-    std::vector<record> records;
+    std::vector<::bmm::record::share_record> records;
     std::vector<std::string> replies(L.batch.size());
     std::vector<bool> accepted_flags(L.batch.size());
     std::vector<metrics::share_result> results(L.batch.size());

@@ -7,7 +7,6 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
-#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,77 +40,16 @@ bool write_all(int fd, const char* p, std::size_t n) {
     return true;
 }
 
-// Length of the well-formed UTF-8 sequence at s[i], 0 when there is none.
-std::size_t utf8_sequence_at(std::string_view s, std::size_t i) {
-    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = at(i);
-    if (c < 0x80) return 1;
-    std::size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0;  // no overlong forms
-        if (c == 0xed) hi = 0x9f;  // no surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;  // nothing past U+10FFFF
-    } else {
-        return 0;
-    }
-    if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
-    for (std::size_t k = 2; k < n; ++k)
-        if (at(i + k) < 0x80 || at(i + k) > 0xbf) return 0;
-    return n;
-}
-
-// A JSON string body for `s`; bytes that are not UTF-8 become U+FFFD, since a
-// line the journal reader cannot parse would lose the whole record.
-std::string json_string(std::string_view s) {
-    if (simdjson::validate_utf8(s.data(), s.size())) return node::json_escape(s);
-    std::string clean;
-    clean.reserve(s.size() + 8);
-    for (std::size_t i = 0; i < s.size();) {
-        const std::size_t n = utf8_sequence_at(s, i);
-        if (n == 0) {
-            clean += "\xef\xbf\xbd";
-            ++i;
-        } else {
-            clean.append(s.substr(i, n));
-            i += n;
-        }
-    }
-    return node::json_escape(clean);
-}
-
 }  // namespace
 
-std::string record_to_json_line(const record& r) {
-    std::string s = "{";
-    for (std::size_t i = 0; i < r.size(); ++i) {
-        if (i) s += ',';
-        s += '"';
-        s += json_string(r[i].first);
-        s += "\":\"";
-        s += json_string(r[i].second);
-        s += '"';
-    }
-    s += "}\n";
-    return s;
-}
+std::string record_to_json_line(const record& r) { return ::bmm::record::fields_to_json_line(r); }
 
 bool record_from_json_line(std::string_view line, record& out) {
-    thread_local simdjson::dom::parser parser;
-    simdjson::dom::object obj;
-    if (parser.parse(line.data(), line.size()).get(obj)) return false;
-    out.clear();
-    for (auto [k, v] : obj) {
-        std::string_view sv;
-        if (v.get(sv)) return false;
-        out.emplace_back(std::string(k), std::string(sv));
+    auto fields = ::bmm::record::fields_from_json_line(line);
+    if (!fields) {
+        return false;
     }
+    out = std::move(*fields);
     return true;
 }
 
@@ -169,13 +107,38 @@ result<bool> share_sink::start() {
     return true;
 }
 
+// instance:boot:sequence, unique across restarts (see start()).
+std::string share_sink::next_uid() {
+    return std::to_string(cfg_.instance_id) + ":" + boot_ + ":" + std::to_string(seq_++);
+}
+
+bool share_sink::append(std::span<const ::bmm::record::share_record> shares) {
+    if (shares.empty()) {
+        return true;
+    }
+    std::string buf;
+    for (const auto& r : shares) {
+        buf += ::bmm::record::to_json_line(r, next_uid());
+    }
+    return write_batch(buf, shares.size());
+}
+
+bool share_sink::append(const ::bmm::record::block_record& block) {
+    return write_batch(::bmm::record::to_json_line(block, next_uid()), 1);
+}
+
 bool share_sink::append(std::vector<record>& records) {
     if (records.empty()) return true;
     std::string buf;
     for (auto& r : records) {
-        r.emplace_back("uid", std::to_string(cfg_.instance_id) + ":" + boot_ + ":" + std::to_string(seq_++));
+        r.emplace_back("uid", next_uid());
         buf += record_to_json_line(r);
     }
+    return write_batch(buf, records.size());
+}
+
+// Appends whole lines in one write(); a batch goes in whole or not at all.
+bool share_sink::write_batch(const std::string& buf, std::size_t records) {
     {
         std::lock_guard lock(mu_);
         if (!write_all(journal_fd_, buf.data(), buf.size())) {
@@ -194,9 +157,9 @@ bool share_sink::append(std::vector<record>& records) {
             return false;
         }
         written_ += buf.size();
-        backlog_records_ += records.size();
+        backlog_records_ += records;
     }
-    appended_ += records.size();
+    appended_ += records;
     cv_.notify_one();
     return true;
 }

@@ -5,6 +5,9 @@
 //    rollups equal to an independent computation from the records; repeats of
 //    a uid (with new stream ids) are skipped; blocks and unreadable records
 //    land in their tables;
+//  - a rolling upgrade: unversioned records (an older bmm-stratum) and
+//    versioned ones (bmm/record/stream_record.hpp) are stored alike; a newer
+//    version than this build reads goes to ingest_errors;
 //  - kill -9 at random moments during the ingest of 200,000 records, several
 //    times: the tables end up equal to those of an uninterrupted run;
 //  - Redis and PostgreSQL restarted during the ingest: nothing lost, nothing
@@ -18,6 +21,7 @@
 #include "../support/stack_pg.hpp"
 
 #include "bmm/accounting/pg.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
@@ -485,6 +489,89 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%'"), "6000");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eqn:%'"), "40");
     EXPECT_TRUE(stored_rollups("eqn") == expected_rollups(fresh)) << "the new records of a round with repeats";
+}
+
+// The same share as this build's bmm-stratum writes it: a typed record,
+// encoded once (version bmm::record::k_version), fields as the publisher sends them.
+record as_current(const record& v1) {
+    bmm::record::share_record s;
+    s.instance = static_cast<std::uint32_t>(std::stoul(field(v1, "instance")));
+    s.coin = field(v1, "coin");
+    s.algorithm = field(v1, "algorithm");
+    s.account = field(v1, "account");
+    s.worker = field(v1, "worker");
+    s.ip = field(v1, "ip");
+    s.job = field(v1, "job");
+    s.height = std::stoll(field(v1, "height"));
+    s.difficulty = std::stod(field(v1, "difficulty"));
+    if (!field(v1, "target").empty()) s.target = *uint256::from_hex(field(v1, "target"));
+    s.accepted = field(v1, "accepted") == "1";
+    s.code = std::stoi(field(v1, "code"));
+    s.reason = field(v1, "reason");
+    s.time_ms = std::stoll(field(v1, "time_ms"));
+    if (const auto* h = find_field(v1, "hash")) s.hash = *h;
+    if (const auto* nt = find_field(v1, "network_target")) s.network_target = *uint256::from_hex(*nt);
+    if (const auto* rw = find_field(v1, "reward")) s.reward = std::stoll(*rw);
+    if (const auto* bh = find_field(v1, "block_hash")) s.block_hash = *bh;
+    const std::string line = bmm::record::to_json_line(s, field(v1, "uid"));
+    auto fields = bmm::record::fields_from_json_line(std::string_view(line).substr(0, line.size() - 1));
+    if (!fields) throw std::runtime_error("a journal line that does not read back: " + line);
+    return *fields;
+}
+
+// A rolling upgrade: the stream holds records of an older bmm-stratum (no
+// version) and of this one (version 2) side by side; both are stored alike.
+// A record of a newer version than this bmm-accountd reads, and a version 2
+// share that breaks the version's promise, go to ingest_errors.
+TEST(accountd, a_rolling_upgrade_stores_unversioned_and_versioned_records_alike) {
+    migrate_once();
+    const std::string stream = "bmm:test:upgrade";
+    const auto shares = make_shares("ru", 2000, 11);
+    std::vector<record> stream_records;
+    std::size_t current = 0;
+    for (std::size_t i = 0; i < shares.size(); ++i) {
+        // Version 2 promises network_target and reward with a target: a
+        // record without them can only be of version 1.
+        const bool expressible = field(shares[i], "target").empty() || find_field(shares[i], "network_target");
+        if (i >= shares.size() / 3 && i % 2 == 0 && expressible) {
+            stream_records.push_back(as_current(shares[i]));
+            ++current;
+        } else {
+            stream_records.push_back(shares[i]);
+        }
+    }
+    ASSERT_GT(current, 300u);
+    // An accepted share with everything version 2 promises, to break.
+    std::size_t a = 0;
+    while (field(shares[a], "accepted") != "1" || !find_field(shares[a], "network_target")) ++a;
+    record newer;
+    for (const auto& [k, v] : as_current(shares[a]))
+        newer.push_back({k, k == "v" ? std::to_string(bmm::record::k_version + 1) : k == "uid" ? "ru:bad:newer" : v});
+    stream_records.push_back(newer);
+    record broken;
+    for (const auto& [k, v] : as_current(shares[a]))
+        if (k != "network_target") broken.push_back({k, k == "uid" ? "ru:bad:promise" : v});
+    stream_records.push_back(broken);
+    redis rd;
+    const std::string last = rd.xadd(stream, stream_records);
+
+    const std::string cfg = write_config(stream, "upgrade");
+    test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/upgrade.log");
+    ASSERT_TRUE(wait_stored(stream, "upgrade", last, 120, &p)) << test::read_text(st().dir() + "/accountd/upgrade.log");
+    EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(rd.pending(stream, "accountd"), 0);
+
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'ru:%'"), std::to_string(shares.size()));
+    EXPECT_TRUE(stored_rollups("ru") == expected_rollups(shares)) << "share_minutes differ from the records";
+    expect_network_fields(shares);
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1", {stream}), "2");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error LIKE $2",
+                     {stream, "record version " + std::to_string(bmm::record::k_version + 1) +
+                                  " is newer than this bmm-accountd reads%upgrade bmm-accountd%"}),
+              "1");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ingest_errors WHERE stream = $1 AND error = $2",
+                     {stream, "a version 2 share with a target and no network_target"}),
+              "1");
 }
 
 TEST(accountd, kill_9_at_random_moments_changes_nothing) {

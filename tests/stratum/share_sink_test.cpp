@@ -864,4 +864,104 @@ TEST_F(share_sink_test, refused_writes_are_retried_without_repeats_or_reordering
     expect_exactly(read_stream(redis.port(), stream_), appended);
 }
 
+// ---------------------------------------------------------------------------
+// 7. Typed stream records, and a journal an older bmm-stratum left on disk.
+// ---------------------------------------------------------------------------
+
+// The records of the stream as bmm::record::decode() reads them; each entry's
+// fields are kept alive in `owned`.
+struct decoded_stream {
+    std::vector<record> owned;
+    std::vector<bmm::result<bmm::record::decoded>> records;
+};
+
+decoded_stream decode_stream(std::uint16_t port, const std::string& stream) {
+    decoded_stream d;
+    d.owned = read_stream(port, stream);
+    for (const auto& r : d.owned) {
+        std::vector<bmm::record::field> views(r.begin(), r.end());
+        d.records.push_back(bmm::record::decode(views));
+    }
+    return d;
+}
+
+// A rolling upgrade: the unversioned records an older bmm-stratum journaled
+// but never published go out unchanged (version 1), followed by the typed
+// records of this one (version k_version); the reader takes both.
+TEST_F(share_sink_test, an_older_journal_and_typed_records_publish_and_decode) {
+    record old_share = {{"type", "share"},     {"instance", "7"},       {"coin", "LTC"},       {"algorithm", "scrypt"},
+                        {"account", "alice"},  {"worker", "alice.r1"},  {"ip", "127.0.0.1"},   {"job", "5f"},
+                        {"height", "432"},     {"difficulty", "0.5"},   {"target", std::string(64, '0')},
+                        {"accepted", "1"},     {"code", "0"},           {"reason", ""},        {"block", "0"},
+                        {"time_ms", "1700000000000"},                   {"uid", "7:1600000000000:0"}};
+    {
+        std::ofstream out(journal(), std::ios::binary);
+        out << record_to_json_line(old_share);
+    }
+    redis_server redis;
+    redis.start();
+    share_sink sink(config(redis.port()));
+    ASSERT_TRUE(sink.start().ok());
+
+    std::vector<bmm::record::share_record> shares(2);
+    for (std::size_t i = 0; i < shares.size(); ++i) {
+        auto& r = shares[i];
+        r.instance = 7;
+        r.coin = "LTC";
+        r.algorithm = "scrypt";
+        r.account = "bob";
+        r.worker = "bob." + awkward(i + 3);
+        r.ip = "::1";
+        r.job = "60";
+        r.height = 433;
+        r.difficulty = 0.25;
+        r.target = bmm::uint256(1000 + i);
+        r.accepted = true;
+        r.time_ms = 1700000000001;
+        r.network_target = bmm::uint256(7);
+        r.reward = 625000000;
+    }
+    ASSERT_TRUE(sink.append(shares));
+    bmm::record::block_record block;
+    block.instance = 7;
+    block.coin = "LTC";
+    block.height = 433;
+    block.hash = std::string(64, 'e');
+    block.account = "bob";
+    block.worker = "bob.rig";
+    block.job = "60";
+    block.reward = 625000000;
+    block.accepted = true;
+    block.answer = "null";
+    block.time_ms = 1700000000002;
+    ASSERT_TRUE(sink.append(block));
+    ASSERT_TRUE(delivered(sink, redis.port(), stream_, 4)) << "backlog " << sink.stats().backlog_bytes;
+    sink.stop(5000);
+
+    const auto got = decode_stream(redis.port(), stream_);
+    ASSERT_EQ(got.records.size(), 4u);
+    for (const auto& d : got.records) ASSERT_TRUE(d.ok()) << d.error_message();
+    EXPECT_EQ(got.owned[0], old_share) << "an older journal's line is published as it was written";
+    EXPECT_EQ(got.records[0]->version, 1);
+    EXPECT_EQ(std::get<bmm::record::share_view>(got.records[0]->body).uid, "7:1600000000000:0");
+    std::set<std::string_view> uids;
+    for (std::size_t i = 0; i < shares.size(); ++i) {
+        const auto& d = *got.records[1 + i];
+        EXPECT_EQ(d.version, bmm::record::k_version);
+        const auto& s = std::get<bmm::record::share_view>(d.body);
+        EXPECT_EQ(s.worker, shares[i].worker);
+        EXPECT_EQ(s.target, shares[i].target->to_hex());
+        EXPECT_EQ(s.network_target, std::optional<std::string_view>(bmm::uint256(7).to_hex()));
+        EXPECT_EQ(s.reward, std::optional<std::int64_t>(625000000));
+        EXPECT_EQ(s.time_ms, 1700000000001);
+        EXPECT_TRUE(s.uid.starts_with("7:")) << s.uid;
+        uids.insert(s.uid);
+    }
+    const auto& b = std::get<bmm::record::block_view>(got.records[3]->body);
+    EXPECT_EQ(b.hash, block.hash);
+    EXPECT_EQ(b.time_ms, block.time_ms);
+    uids.insert(b.uid);
+    EXPECT_EQ(uids.size(), 3u) << "every typed record has a uid of its own";
+}
+
 }  // namespace

@@ -17,6 +17,10 @@
 //  - bmm-stratum delivering a record twice (same uid, another stream id) is
 //    left out by its uid (shares) or by the uid key (blocks_found); the
 //    (uid, time) key of shares is the backstop.
+// Records are read through bmm::record::decode (bmm/record/stream_record.hpp,
+// the definition bmm-stratum writes with): every version up to the current
+// one, records without a version as version 1; what it refuses (a newer
+// version, a malformed field) is kept in ingest_errors with the reason.
 // Redis or PostgreSQL going away ends the session with an error; run() then
 // reconnects with a growing back-off (0.1 s to 5 s) and starts over from the
 // pending entries. A reader thread reads the next rounds while the current

@@ -15,6 +15,7 @@
 // The node needs rpcthreads >= 4 for these three plus its other clients.
 
 #include "bmm/node/rpc.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/stratum/config.hpp"
 #include "bmm/stratum/job.hpp"
 
@@ -37,6 +38,11 @@ struct found_block {
     std::int64_t reward = 0;     // the template's coinbase value
     std::vector<unsigned char> bytes;
 };
+
+// The stream record of a submitted block and the node's answer to it
+// (bmm/record/stream_record.hpp), stamped now.
+::bmm::record::block_record block_record(const server_config& cfg, const found_block& b, std::string node_answer,
+                                         bool accepted);
 
 // Counters and times for the metrics endpoint; any thread.
 struct job_manager_stats {

@@ -18,6 +18,7 @@
 // boot time is kept in journal.offset and always moves forward, so a quick
 // restart (or a clock stepped back) cannot repeat a uid.
 
+#include "bmm/record/stream_record.hpp"
 #include "bmm/result.hpp"
 
 #include <atomic>
@@ -25,6 +26,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,8 +35,10 @@
 
 namespace bmm::stratum {
 
-// A record: flat field/value pairs, as XADD takes them.
-using record = std::vector<std::pair<std::string, std::string>>;
+// A record as the journal and the publisher carry it: flat field/value pairs,
+// as XADD takes them. What the pool writes is typed (bmm/record/stream_record.hpp)
+// and becomes text only in its journal line.
+using record = ::bmm::record::text_fields;
 
 struct sink_config {
     std::string redis_host = "127.0.0.1";
@@ -66,9 +70,14 @@ public:
     // Opens (or creates) the journal and starts the publisher.
     result<bool> start();
 
-    // Appends records to the journal; each gets a "uid" field added. Returns
-    // false (and logs) only if the journal cannot be written, which callers
-    // treat as fatal for accepting shares. Thread-safe.
+    // Appends records to the journal, in one write(), each with a uid of its
+    // own. Returns false (and logs) only if the journal cannot be written,
+    // which callers treat as fatal for accepting shares. Thread-safe.
+    bool append(std::span<const ::bmm::record::share_record> shares);
+    bool append(const ::bmm::record::block_record& block);
+    // Any flat record, its "uid" field added to it: the journal and the
+    // publisher carry fields without reading them (journals of older builds
+    // included), and the transport is tested with records of every shape.
     bool append(std::vector<record>& records);
 
     // Waits up to `timeout_ms` for the backlog to reach Redis, then stops the
@@ -83,6 +92,8 @@ private:
     publish_status publish_from(std::uint64_t& offset);
     void commit(std::uint64_t offset);
     void count_backlog_lines();
+    std::string next_uid();
+    bool write_batch(const std::string& buf, std::size_t records);
 
     sink_config cfg_;
     int journal_fd_ = -1;
