@@ -21,7 +21,10 @@ namespace bmm::test {
 
 inline std::vector<unsigned char> read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + p.string() + " (run the test through ctest, or set BMM_SOURCE_DIR to the checkout)");
+    if (!in) {
+        throw std::runtime_error("cannot open " + p.string() +
+                                 " (run the test through ctest, or set BMM_SOURCE_DIR to the checkout)");
+    }
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 

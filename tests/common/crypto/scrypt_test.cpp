@@ -6,6 +6,7 @@
 #include "bmm/hex.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
+
 #include "../../support/vectors_dir.hpp"
 
 #include <gtest/gtest.h>
