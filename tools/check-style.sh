@@ -112,7 +112,8 @@ if [ "$tidy" -eq 1 ]; then
       */include/bmm/*.hpp|*/include/bmm/*.h)
         rel=${f#*/include/}
         rel=${rel#*/include/}
-        unit=$(grep -o "\"[^\"]*/header_check/${rel%.*}\.cpp\"" "$db" | head -n1 | tr -d '"') || true
+        unit=$(grep -o "\"file\": *\"[^\"]*/header_check/${rel%.*}\.cpp\"" "$db" | head -n1 |
+          sed 's/^"file": *"//; s/"$//') || true
         [ -n "$unit" ] && units+=("$unit") ;;
     esac
   done
