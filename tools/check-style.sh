@@ -10,9 +10,11 @@ usage() {
   cat <<'USAGE'
 Usage: tools/check-style.sh [--base REV] [--build-dir DIR] [--no-tidy] [--jobs N]
 
-Compares the working tree with REV (default: the commit in .ci/style-base,
-else the merge base of HEAD and main) and checks the changed lines of C++
-files (.cpp, .hpp, .h):
+Compares the working tree with REV and checks the changed lines of C++ files
+(.cpp, .hpp, .h). Default REV: the later of the commit in .ci/style-base and
+the merge base of HEAD with main (or origin/main): on a branch, what the
+branch changes; on main, uncommitted changes; without main, everything since
+.ci/style-base.
   format  git clang-format would change the line (fix: git clang-format REV)
   tidy    a clang-tidy finding on a changed line of a changed .cpp file, or of
           a changed public header (through its bmm_header_check translation
@@ -47,12 +49,24 @@ while [ $# -gt 0 ]; do
 done
 cd "$root"
 
+# The default base is the later of the recorded base and the point where HEAD
+# left main: a branch is checked on what it changes, main itself (where the
+# merge base is HEAD) on its uncommitted changes, and a checkout without main
+# on everything since the recorded base.
 if [ -z "$base" ]; then
-  if [ -s .ci/style-base ]; then
-    base=$(tr -d '[:space:]' < .ci/style-base)
+  recorded=""
+  [ -s .ci/style-base ] && recorded=$(tr -d '[:space:]' < .ci/style-base)
+  fork=""
+  for ref in main origin/main; do
+    fork=$(git merge-base HEAD "$ref" 2>/dev/null) && break
+  done
+  if [ -n "$fork" ] && { [ -z "$recorded" ] || ! git rev-parse --quiet --verify "$recorded^{commit}" >/dev/null ||
+                         git merge-base --is-ancestor "$recorded" "$fork"; }; then
+    base=$fork
   else
-    base=$(git merge-base HEAD main 2>/dev/null) || die "no .ci/style-base and no branch main: pass --base REV"
+    base=$recorded
   fi
+  [ -n "$base" ] || die "no .ci/style-base and no branch main: pass --base REV"
 fi
 if ! git rev-parse --quiet --verify "$base^{commit}" >/dev/null; then
   echo "check-style: base $base is not in this clone's history (shallow clone?): fetch it or pass --base REV"
