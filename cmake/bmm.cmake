@@ -18,7 +18,7 @@ function(bmm_add_test name)
     set(T_TIMEOUT 600)
   endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "BMM_SHARED_DIR=${BMM_SHARED_DIR};BMM_SOURCE_DIR=${CMAKE_SOURCE_DIR};BMM_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+    ENVIRONMENT "BMM_SOURCE_DIR=${CMAKE_SOURCE_DIR};BMM_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
   if(T_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
   endif()

@@ -7,7 +7,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
-  # libraries (ARCHITECTURE.md)
+  # the style check (tools/check-style.sh, ctest style_check; docs/style.md)
+  clang-format clang-tidy
+  # libraries (docs/architecture.md)
   libuv1-dev libpq-dev libhiredis-dev libssl-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libtomlplusplus-dev libcli11-dev libcurl4-openssl-dev

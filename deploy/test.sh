@@ -10,6 +10,9 @@ Runs deploy/install-deps.sh (unless --no-deps), builds <repo>/build with the
 tests (BUILD_TYPE, default Release) and runs
 `ctest --output-on-failure -j2 [ctest arguments]` in it, e.g.
 deploy/test.sh -L unit. Exits non-zero when a build step or a test fails.
+The tests include the repository's own checks (tests/repo/): stands_alone_test,
+migrations_test, and style_check (tools/check-style.sh on the lines changed
+since .ci/style-base; label style). The build includes bmm_header_check.
 USAGE
 }
 

@@ -43,7 +43,7 @@ std::string template_json_from_block(const std::vector<unsigned char>& raw, cons
 }
 
 TEST(job, bitcoin_template_from_block_413567_round_trips_to_the_real_block) {
-    const auto dir = test::shared_dir() / "vectors";
+    const auto dir = test::vectors_dir();
     const auto raw = test::read_file(dir / "btc-mainnet-block-413567.raw");
     test::json_file facts(dir / "btc-mainnet-block-413567.json");
     const auto txs = test::split_transactions(raw);

@@ -1,8 +1,9 @@
 #pragma once
-// Test support: the real chain data in ../shared/vectors/ and small helpers to
+// Test support: the real chain data in tests/vectors/ and small helpers to
 // read Bitcoin serialisation. Header-only so that every test can use it.
 
 #include "bmm/hex.hpp"
+#include "vectors_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -18,17 +19,12 @@
 
 namespace bmm::test {
 
-// The shared folder: $BMM_SHARED_DIR (ctest sets it), else ../shared beside
-// the source tree.
-inline std::filesystem::path shared_dir() {
-    if (const char* d = std::getenv("BMM_SHARED_DIR"); d && *d) return d;
-    if (const char* s = std::getenv("BMM_SOURCE_DIR"); s && *s) return std::filesystem::path(s) / ".." / "shared";
-    return std::filesystem::path("..") / "shared";
-}
-
 inline std::vector<unsigned char> read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + p.string() + " (set BMM_SHARED_DIR to the shared folder)");
+    if (!in) {
+        throw std::runtime_error("cannot open " + p.string() +
+                                 " (run the test through ctest, or set BMM_SOURCE_DIR to the checkout)");
+    }
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 

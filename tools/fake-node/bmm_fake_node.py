@@ -9,7 +9,7 @@ It answers exactly the calls bmm-stratum makes (stratum/src/job_manager.cpp):
   validateaddress [addr]              every address is "valid"; its scriptPubKey is a
                                       P2PKH script on the first 20 bytes of sha256(addr)
   getblocktemplate [{...}]            a template built from the real Bitcoin block
-                                      413567 (../shared/vectors/btc-mainnet-block-413567.raw):
+                                      413567 (tests/vectors/btc-mainnet-block-413567.raw):
                                       its 1,555 transactions and txids, version and bits;
                                       curtime is now. With a longpollid equal to the
                                       current one the call waits (at most --longpoll-max
@@ -209,7 +209,7 @@ def make_handler(ch, user, password, longpoll_max):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, required=True, help="loopback port to listen on")
-    ap.add_argument("--block", help="raw block file (default: $BMM_SHARED_DIR or ../shared, vectors/btc-mainnet-block-413567.raw)")
+    ap.add_argument("--block", help="raw block file (default: tests/vectors/btc-mainnet-block-413567.raw of this checkout)")
     ap.add_argument("--rpc-user", default="", help="basic-auth user to require (default: none)")
     ap.add_argument("--rpc-password", default="", help="basic-auth password to require")
     ap.add_argument("--events", help="also append the JSON event lines to this file")
@@ -218,13 +218,13 @@ def main():
     a = ap.parse_args()
     block = a.block
     if not block:
-        shared = os.environ.get("BMM_SHARED_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
-        block = os.path.join(shared, "vectors", "btc-mainnet-block-413567.raw")
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        block = os.path.join(repo, "tests", "vectors", "btc-mainnet-block-413567.raw")
     try:
         with open(block, "rb") as f:
             raw = f.read()
     except OSError as e:
-        sys.exit("bmm-fake-node: cannot read the block %s: %s (pass --block or set BMM_SHARED_DIR)" % (block, e))
+        sys.exit("bmm-fake-node: cannot read the block %s: %s (pass --block FILE, or restore tests/vectors/ in the checkout)" % (block, e))
     ch = chain(raw, a.events)
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(ch, a.rpc_user, a.rpc_password, a.longpoll_max))
     srv.daemon_threads = True

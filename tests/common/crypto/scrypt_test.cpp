@@ -7,6 +7,8 @@
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
+#include "../../support/vectors_dir.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
@@ -114,12 +116,6 @@ INSTANTIATE_TEST_SUITE_P(all, scrypt_kernel_test, ::testing::ValuesIn(all_kernel
 // Litecoin's genesis block
 // ---------------------------------------------------------------------------
 
-std::string shared_dir() {
-    if (const char* d = std::getenv("BMM_SHARED_DIR"); d && *d) return d;
-    if (const char* s = std::getenv("BMM_SOURCE_DIR"); s && *s) return std::string(s) + "/../shared";
-    return "../shared";
-}
-
 // The string value of "key" in a flat JSON object of string values: enough
 // for the vector file. Empty when the key is missing.
 std::string json_string(const std::string& json, const std::string& key) {
@@ -133,7 +129,7 @@ std::string json_string(const std::string& json, const std::string& key) {
 }
 
 TEST(scrypt, litecoin_genesis_meets_its_target) {
-    const std::string path = shared_dir() + "/vectors/ltc-mainnet-genesis.json";
+    const std::string path = (test::vectors_dir() / "ltc-mainnet-genesis.json").string();
     std::ifstream f(path);
     ASSERT_TRUE(f) << "cannot open " << path;
     std::stringstream ss;

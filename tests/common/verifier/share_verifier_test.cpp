@@ -38,7 +38,7 @@ struct btc_block {
     uint256 target;
 
     btc_block() {
-        const auto dir = test::shared_dir() / "vectors";
+        const auto dir = test::vectors_dir();
         raw = test::read_file(dir / "btc-mainnet-block-413567.raw");
         test::json_file facts(dir / "btc-mainnet-block-413567.json");
         header = hex_bytes(facts.str("header_hex"));
@@ -305,7 +305,7 @@ TEST_P(scrypt_family_test, litecoin_genesis_as_a_scrypt_share) {
     ASSERT_TRUE(sha);
     batch_verifier verifier(*sha, *scrypt);
 
-    test::json_file facts(test::shared_dir() / "vectors" / "ltc-mainnet-genesis.json");
+    test::json_file facts(test::vectors_dir() / "ltc-mainnet-genesis.json");
     const auto header = hex_bytes(facts.str("header_hex"));
     const auto coinbase = hex_bytes(k_ltc_genesis_coinbase);
     ASSERT_EQ(to_hex(crypto::sha256d_once(coinbase)),

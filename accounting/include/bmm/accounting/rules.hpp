@@ -1,5 +1,5 @@
 #pragma once
-// The money rules of ../shared/ACCOUNTING.md as pure functions on exact
+// The money rules of docs/accounting.md as pure functions on exact
 // integers: work, DPP, streak, e, PP, the largest-remainder split, the block
 // reward split and the BMM token schedule. Nothing here reads a clock, a file
 // or a database, so two runs on the same input agree to the base unit.
