@@ -786,8 +786,10 @@ struct api_server::impl {
     accountd_config cfg;
     const process_counters* counters;
     db_pool pool;
-    // The server; /metrics reads its request counts through `server_ptr`.
     std::unique_ptr<http::server> server;
+    // /metrics reads the server's request counts, but its route is made
+    // before the server exists: the route holds this pointer's address, set
+    // once the server is made and before it starts.
     const http::server* server_ptr = nullptr;
 
     impl(const accountd_config& c, const process_counters* pc)
