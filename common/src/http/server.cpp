@@ -172,7 +172,6 @@ response router::dispatch(request& r) const {
 // ---------------------------------------------------------------------------
 
 struct server::impl {
-    server* self = nullptr;
     MHD_Daemon* daemon = nullptr;
 
     // Per connection: the request target as sent (before percent-decoding).
@@ -286,9 +285,7 @@ struct server::impl {
 // 3. Listening, the accept thread and the client limit
 // ---------------------------------------------------------------------------
 
-server::server(server_options o, router r) : opt_(std::move(o)), router_(std::move(r)), impl_(std::make_unique<impl>()) {
-    impl_->self = this;
-}
+server::server(server_options o, router r) : opt_(std::move(o)), router_(std::move(r)), impl_(std::make_unique<impl>()) {}
 
 server::~server() {
     stop();

@@ -9,6 +9,8 @@
 // the router's not-found handler (404); a path that matches under another
 // method gets the method-not-allowed handler (405) with an Allow header
 // naming the methods it has. A GET route also answers HEAD (without a body).
+// Handlers answer as soon as the request line and headers are in: a request
+// body is not read (every route in the project is a read).
 //
 // Limits (server_options), so that a slow or hostile client cannot hold the
 // server: at most max_clients connections (one more is answered 503 at once
