@@ -835,7 +835,7 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
         redisFree(c);
     }
     std::string after;
-    for (int i = 0; i < 500; ++i) {  // up to 10 s
+    for (int i = 0; i < 1500; ++i) {  // up to 30 s (the ingest connects and makes partitions first)
         after = page();
         if (sample_of(after, "bmm_accountd_ingest_bad_records_total") >= 1) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
