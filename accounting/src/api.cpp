@@ -624,6 +624,19 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
                          const http::server* server) {
     prometheus::text_writer w;
     using u64 = std::uint64_t;
+    // The counters are read before PostgreSQL and Redis are asked, so that
+    // whatever they count as stored (committed) is in the page's snapshot.
+    struct counted {
+        u64 rounds, share_rows, block_rows, duplicates, bad_records, epochs_closed;
+        double close_seconds_sum, last_close_seconds;
+    };
+    std::optional<counted> c;
+    if (pc)
+        c = counted{pc->rounds.load(std::memory_order_relaxed), pc->share_rows.load(std::memory_order_relaxed),
+                    pc->block_rows.load(std::memory_order_relaxed), pc->duplicates.load(std::memory_order_relaxed),
+                    pc->bad_records.load(std::memory_order_relaxed), pc->epochs_closed.load(std::memory_order_relaxed),
+                    pc->epoch_close_seconds_sum.load(std::memory_order_relaxed),
+                    pc->last_epoch_close_seconds.load(std::memory_order_relaxed)};
     const auto backlog = stream_backlog(cfg.redis);
     const prometheus::labels stream{{"stream", cfg.redis.stream}, {"group", cfg.redis.group}};
     w.family("bmm_accountd_redis_up", "gauge", "1 when Redis answered this scrape.");
@@ -684,33 +697,30 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
     w.family("bmm_accountd_postgres_up", "gauge", "1 when PostgreSQL answered this scrape's queries.");
     w.sample("bmm_accountd_postgres_up", {}, u64{db_up ? 1u : 0u});
 
-    if (pc) {
+    if (c) {
         const auto counter = [&w](std::string_view name, std::string_view help, u64 v) {
             w.family(name, "counter", help);
             w.sample(name, {}, v);
         };
         counter("bmm_accountd_ingest_rounds_total", "Ingest rounds (one transaction each) committed by this process.",
-                pc->rounds.load(std::memory_order_relaxed));
-        counter("bmm_accountd_ingest_share_rows_total", "Share rows this process stored.",
-                pc->share_rows.load(std::memory_order_relaxed));
-        counter("bmm_accountd_ingest_block_rows_total", "Block rows this process stored.",
-                pc->block_rows.load(std::memory_order_relaxed));
+                c->rounds);
+        counter("bmm_accountd_ingest_share_rows_total", "Share rows this process stored.", c->share_rows);
+        counter("bmm_accountd_ingest_block_rows_total", "Block rows this process stored.", c->block_rows);
         counter("bmm_accountd_ingest_duplicates_total", "Records this process left out as already stored.",
-                pc->duplicates.load(std::memory_order_relaxed));
+                c->duplicates);
         counter("bmm_accountd_ingest_bad_records_total", "Unreadable records this process kept in ingest_errors.",
-                pc->bad_records.load(std::memory_order_relaxed));
-        counter("bmm_accountd_epoch_closes_total", "Epochs this process closed.",
-                pc->epochs_closed.load(std::memory_order_relaxed));
+                c->bad_records);
+        counter("bmm_accountd_epoch_closes_total", "Epochs this process closed.", c->epochs_closed);
         w.family("bmm_accountd_epoch_close_seconds_total", "counter", "Time this process spent closing epochs.");
-        w.sample("bmm_accountd_epoch_close_seconds_total", {}, pc->epoch_close_seconds_sum.load(std::memory_order_relaxed));
+        w.sample("bmm_accountd_epoch_close_seconds_total", {}, c->close_seconds_sum);
         w.family("bmm_accountd_epoch_close_last_seconds", "gauge", "Time the last epoch close took (per epoch).");
-        w.sample("bmm_accountd_epoch_close_last_seconds", {}, pc->last_epoch_close_seconds.load(std::memory_order_relaxed));
+        w.sample("bmm_accountd_epoch_close_last_seconds", {}, c->last_close_seconds);
     }
 
     w.family("bmm_accountd_api_requests_total", "counter",
              "Requests answered by route (\"\" unknown path, \"-\" refused before routing) and HTTP status.");
-    for (const auto& c : server->stats())
-        w.sample("bmm_accountd_api_requests_total", {{"route", c.route}, {"code", std::to_string(c.status)}}, c.count);
+    for (const auto& n : server->stats())
+        w.sample("bmm_accountd_api_requests_total", {{"route", n.route}, {"code", std::to_string(n.status)}}, n.count);
     return w.text();
 }
 
