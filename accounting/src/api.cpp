@@ -1,25 +1,28 @@
-// bmm-accountd's read API (api.hpp): routing, parameters, SQL and JSON.
+// bmm-accountd's read API (api.hpp): routes, parameters, SQL and JSON.
 // Contents:
-//   1. JSON output
+//   1. (JSON output: the common writer, bmm/json/writer.hpp)
 //   2. the PostgreSQL connection pool
 //   3. requests, parameters and errors
-//   4. the endpoints
-//   5. the HTTP server (libmicrohttpd)
+//   4. the endpoints and the route table
+//   5. the HTTP server (the common one, bmm/http/server.hpp)
 
 #include "bmm/accounting/api.hpp"
 
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/pg.hpp"
+#include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/ledger.hpp"
 #include "bmm/accounting/rules.hpp"
+#include "bmm/http/prometheus.hpp"
+#include "bmm/http/server.hpp"
+#include "bmm/json/writer.hpp"
 #include "bmm/log.hpp"
 
-#include <microhttpd.h>
-#include <netdb.h>
-#include <sys/socket.h>
+#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -33,70 +36,6 @@ int currency_decimals(std::string_view currency) noexcept {
 }
 
 namespace {
-
-// ---------------------------------------------------------------------------
-// 1. JSON output
-// ---------------------------------------------------------------------------
-
-void json_string(std::string& o, std::string_view v) {
-    o += '"';
-    for (char ch : v) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"': o += "\\\""; break;
-            case '\\': o += "\\\\"; break;
-            case '\n': o += "\\n"; break;
-            case '\r': o += "\\r"; break;
-            case '\t': o += "\\t"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    static const char hex[] = "0123456789abcdef";
-                    o += "\\u00";
-                    o += hex[c >> 4];
-                    o += hex[c & 15];
-                } else {
-                    o += ch;
-                }
-        }
-    }
-    o += '"';
-}
-
-// A small writer: keys and values in order, commas placed for the caller.
-class json {
-public:
-    json& begin_object() { value_prefix(); out_ += '{'; first_ = true; return *this; }
-    json& end_object() { out_ += '}'; first_ = false; return *this; }
-    json& begin_array() { value_prefix(); out_ += '['; first_ = true; return *this; }
-    json& end_array() { out_ += ']'; first_ = false; return *this; }
-    json& key(std::string_view k) {
-        if (!first_) out_ += ',';
-        json_string(out_, k);
-        out_ += ':';
-        after_key_ = true;
-        return *this;
-    }
-    json& str(std::string_view v) { value_prefix(); json_string(out_, v); return *this; }
-    // An integer PostgreSQL printed (count, bigint, trunc(numeric)): written as is.
-    json& raw_number(std::string_view v) { value_prefix(); out_ += v.empty() ? "0" : v; return *this; }
-    json& number(long long v) { value_prefix(); out_ += std::to_string(v); return *this; }
-    json& boolean(bool v) { value_prefix(); out_ += v ? "true" : "false"; return *this; }
-    json& null() { value_prefix(); out_ += "null"; return *this; }
-    std::string take() { return std::move(out_); }
-
-private:
-    void value_prefix() {
-        if (after_key_) {
-            after_key_ = false;
-        } else if (!first_) {
-            out_ += ',';
-        }
-        first_ = false;
-    }
-    std::string out_;
-    bool first_ = true;
-    bool after_key_ = false;
-};
 
 // ---------------------------------------------------------------------------
 // 2. The PostgreSQL connection pool
@@ -142,16 +81,10 @@ private:
 // 3. Requests, parameters and errors
 // ---------------------------------------------------------------------------
 
-struct request {
-    std::string path;
-    std::vector<std::pair<std::string, std::optional<std::string>>> query;  // decoded, in order
-};
+using http::request;
+using http::response;
 
-struct response {
-    int status = 200;
-    std::string content_type = "application/json; charset=utf-8";
-    std::string body;
-};
+constexpr std::string_view k_json = "application/json; charset=utf-8";
 
 // A client error (400, 404): its message goes back as {"error": ...}.
 struct http_error {
@@ -166,9 +99,9 @@ struct db_failure {
 
 response json_error(int status, std::string_view message) {
     std::string b = "{\"error\":";
-    json_string(b, message);
+    b += json::quoted(message);
     b += "}\n";
-    return {status, "application/json; charset=utf-8", std::move(b)};
+    return {status, std::string(k_json), std::move(b), {}};
 }
 
 // Refuses parameters the endpoint does not take, and repeated ones.
@@ -233,6 +166,9 @@ std::optional<long long> int_param(const request& r, std::string_view name, long
 }
 
 constexpr long long k_default_limit = 50;
+// Request line and headers: libmicrohttpd's connection memory was 64 KiB
+// before the common server; 32 KiB of headers keeps every real browser in.
+constexpr std::size_t k_max_header_bytes = 32 * 1024;
 constexpr long long k_max_limit = 1000;
 
 long long limit_param(const request& r) { return int_param(r, "limit", 1, k_max_limit).value_or(k_default_limit); }
@@ -275,17 +211,17 @@ private:
 #define BMM_T60 "(date_trunc('minute', now()) - interval '59 minutes')"
 #define BMM_T24H "(date_trunc('minute', now()) - interval '1439 minutes')"
 
-void text_or_null(json& j, const pg_rows& r, int row, int col) {
+void text_or_null(json::writer& j, const pg_rows& r, int row, int col) {
     if (r.is_null(row, col)) j.null();
     else j.str(r.get(row, col));
 }
 
-void amount_fields(json& j, std::string_view currency) {
+void amount_fields(json::writer& j, std::string_view currency) {
     j.key("currency").str(currency).key("decimals").number(currency_decimals(currency));
 }
 
 std::string pool_stats(snapshot& db) {
-    json j;
+    json::writer j;
     j.begin_object();
     auto top = db.run(
         "SELECT bmm_api_time(now()), (SELECT count(*) FROM accounts),"
@@ -363,7 +299,7 @@ pg_rows account_row(snapshot& db, const std::string& name) {
 
 std::string account_info_json(snapshot& db, const std::string& name) {
     auto a = account_row(db, name);
-    json j;
+    json::writer j;
     j.begin_object().key("name").str(a.get(0, 0)).key("kind").str(a.get(0, 1)).key("created_at").str(a.get(0, 2));
     auto w = db.run("SELECT currency, address, share_ppm FROM wallets WHERE account = $1 ORDER BY currency, address", {name});
     j.key("wallets").begin_array();
@@ -412,7 +348,7 @@ std::string workers_json(snapshot& db, const std::string& name) {
         " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H
         " GROUP BY coin, worker ORDER BY worker, coin",
         {name});
-    json j;
+    json::writer j;
     j.begin_object().key("account").str(name).key("workers").begin_array();
     for (int i = 0; i < w.rows(); ++i) {
         j.begin_object().key("coin").str(w.get(i, 0)).key("worker").str(w.get(i, 1));
@@ -439,7 +375,7 @@ std::string account_epochs_json(snapshot& db, const std::string& name, long long
         " FROM account_epochs ae JOIN epochs e ON e.k = ae.k"
         " WHERE ae.account = $1 AND ($2::bigint IS NULL OR ae.k < $2::bigint) ORDER BY ae.k DESC LIMIT $3::bigint",
         {name, opt_int(before), std::to_string(limit)});
-    json j;
+    json::writer j;
     j.begin_object().key("account").str(name).key("epochs").begin_array();
     for (int i = 0; i < e.rows(); ++i) {
         j.begin_object().key("k").raw_number(e.get(i, 0)).key("start").str(e.get(i, 1)).key("end").str(e.get(i, 2));
@@ -492,7 +428,7 @@ std::string ledger_json(snapshot& db, const std::string& name, long long limit, 
         " AND ($3::timestamptz IS NULL OR (created_at, id COLLATE \"C\") < ($3::timestamptz, $4::text COLLATE \"C\"))"
         " ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $5::bigint",
         {avail, imm, t, id, std::to_string(limit)});
-    json j;
+    json::writer j;
     j.begin_object().key("account").str(name).key("transfers").begin_array();
     for (int i = 0; i < r.rows(); ++i) {
         const auto amt = r.get(i, 5), debit = r.get(i, 6), credit = r.get(i, 7);
@@ -522,7 +458,7 @@ std::string blocks_json(snapshot& db, long long limit) {
         "SELECT hash, coin, height, reward::text, finder, bmm_api_time(found_at), found_epoch, epoch, status,"
         " bmm_api_time(status_at) FROM blocks ORDER BY found_at DESC, hash DESC LIMIT $1::bigint",
         {std::to_string(limit)});
-    json j;
+    json::writer j;
     j.begin_object().key("blocks").begin_array();
     for (int i = 0; i < r.rows(); ++i) {
         j.begin_object().key("hash").str(r.get(i, 0)).key("coin").str(r.get(i, 1)).key("height").raw_number(r.get(i, 2));
@@ -545,7 +481,7 @@ std::string epochs_json(snapshot& db, long long limit, std::optional<long long> 
         " (SELECT count(*) FROM blocks b WHERE b.epoch = e.k)"
         " FROM epochs e WHERE ($1::bigint IS NULL OR e.k < $1::bigint) ORDER BY e.k DESC LIMIT $2::bigint",
         {opt_int(before), std::to_string(limit)});
-    json j;
+    json::writer j;
     j.begin_object().key("epochs").begin_array();
     for (int i = 0; i < r.rows(); ++i) {
         j.begin_object().key("k").raw_number(r.get(i, 0)).key("start").str(r.get(i, 1)).key("end").str(r.get(i, 2));
@@ -576,79 +512,15 @@ std::string checked_name(std::string_view name) {
     return std::string(name);
 }
 
-// Routes a GET; throws http_error or db_failure.
-response route(db_pool& pool, const request& req) {
-    const std::string_view p = req.path;
-    if (p == "/" || p == "/index.html") {
-        only_params(req, {"account"});
-        return {200, "text/html; charset=utf-8", std::string(api_index_html())};
-    }
-    if (p.substr(0, k_prefix.size()) != k_prefix)
-        throw http_error{404, "no such page; the API is under /api/v1/ (pool, accounts/{name}, blocks, epochs)"};
-    const std::string_view rest = p.substr(k_prefix.size());
-
-    // Parameters are checked before a connection is taken.
-    enum class ep { pool_stats, account, workers, acc_epochs, ledger, blocks, epochs } which;
-    std::string name;
-    long long limit = k_default_limit;
-    std::optional<long long> before_k;
-    std::optional<std::string> before_cursor;
-    if (rest == "pool") {
-        only_params(req, {});
-        which = ep::pool_stats;
-    } else if (rest == "blocks") {
-        only_params(req, {"limit"});
-        limit = limit_param(req);
-        which = ep::blocks;
-    } else if (rest == "epochs") {
-        only_params(req, {"limit", "before"});
-        limit = limit_param(req);
-        before_k = int_param(req, "before", 0, 1000000000000LL);
-        which = ep::epochs;
-    } else if (rest.substr(0, 9) == "accounts/") {
-        const std::string_view tail = rest.substr(9);
-        const auto slash = tail.find('/');
-        name = checked_name(tail.substr(0, slash));
-        const std::string_view sub = slash == std::string_view::npos ? "" : tail.substr(slash + 1);
-        if (slash == std::string_view::npos) {
-            only_params(req, {});
-            which = ep::account;
-        } else if (sub == "workers") {
-            only_params(req, {});
-            which = ep::workers;
-        } else if (sub == "epochs") {
-            only_params(req, {"limit", "before"});
-            limit = limit_param(req);
-            before_k = int_param(req, "before", 0, 1000000000000LL);
-            which = ep::acc_epochs;
-        } else if (sub == "ledger") {
-            only_params(req, {"limit", "before"});
-            limit = limit_param(req);
-            before_cursor = param(req, "before");
-            if (before_cursor) (void)parse_ledger_cursor(*before_cursor);
-            which = ep::ledger;
-        } else {
-            throw http_error{404, "no such page; an account has /workers, /epochs and /ledger"};
-        }
-    } else {
-        throw http_error{404, "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
-                              "/api/v1/blocks and /api/v1/epochs"};
-    }
-
+// Runs an endpoint's queries in one read-only snapshot on a pooled
+// connection; throws db_failure. The JSON text gets a final newline.
+response with_snapshot(db_pool& pool, const std::function<std::string(snapshot&)>& body) {
     auto conn = pool.acquire();
     if (!conn) throw db_failure{conn.error_message(), false};
-    response out;
+    response out{200, std::string(k_json), {}, {}};
     try {
         snapshot db(*conn);
-        switch (which) {
-            case ep::pool_stats: out.body = pool_stats(db); break;
-            case ep::account: out.body = account_info_json(db, name); break;
-            case ep::workers: out.body = workers_json(db, name); break;
-            case ep::acc_epochs: out.body = account_epochs_json(db, name, limit, before_k); break;
-            case ep::ledger: out.body = ledger_json(db, name, limit, before_cursor); break;
-            case ep::blocks: out.body = blocks_json(db, limit); break;
-            case ep::epochs: out.body = epochs_json(db, limit, before_k); break;
-        }
+        out.body = body(db);
         db.commit();
     } catch (...) {
         pool.release(std::move(*conn));
@@ -659,9 +531,11 @@ response route(db_pool& pool, const request& req) {
     return out;
 }
 
-response handle(db_pool& pool, const request& req) {
+// Turns what a handler throws into its answer: http_error as it says,
+// db_failure 503, anything else 500 (both logged).
+response guarded(const request& req, const std::function<response()>& f) {
     try {
-        return route(pool, req);
+        return f();
     } catch (const http_error& e) {
         return json_error(e.status, e.message);
     } catch (const db_failure& e) {
@@ -674,117 +548,304 @@ response handle(db_pool& pool, const request& req) {
     }
 }
 
+response method_not_allowed() {
+    response r = json_error(405, "only GET and HEAD are served");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+}
+
+// Paths no route takes: 405 for methods other than GET and HEAD (on any
+// path), else 404 saying where the API is; a bad account name is 400 first.
+response not_found(const request& req) {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
+    const std::string_view p = req.path;
+    if (p.substr(0, k_prefix.size()) != k_prefix)
+        throw http_error{404, "no such page; the API is under /api/v1/ (pool, accounts/{name}, blocks, epochs)"};
+    const std::string_view rest = p.substr(k_prefix.size());
+    if (rest.substr(0, 9) == "accounts/") {
+        const std::string_view tail = rest.substr(9);
+        (void)checked_name(tail.substr(0, tail.find('/')));
+        throw http_error{404, "no such page; an account has /workers, /epochs and /ledger"};
+    }
+    throw http_error{404, "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
+                          "/api/v1/blocks and /api/v1/epochs"};
+}
+
+response index_page(const request& req) {
+    only_params(req, {"account"});
+    response r{200, "text/html; charset=utf-8", std::string(api_index_html()), {}};
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                           "connect-src 'self'; img-src 'self' data:");
+    return r;
+}
+
+// ---------------------------------------------------------------------------
+// /metrics
+// ---------------------------------------------------------------------------
+
+struct redis_free {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+
+// Entries of the consumer group delivered and not yet acknowledged
+// (XPENDING), and those not yet delivered at all (XINFO GROUPS "lag", Redis
+// 7; -1 when Redis does not say). Empty when Redis does not answer.
+std::optional<std::pair<long long, long long>> stream_backlog(const redis_settings& r) {
+    timeval tv{1, 0};
+    std::unique_ptr<redisContext, redis_free> c(redisConnectWithTimeout(r.host.c_str(), r.port, tv));
+    if (!c || c->err) return std::nullopt;
+    redisSetTimeout(c.get(), tv);
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> p(
+        static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s", r.stream.c_str(), r.group.c_str())),
+        &freeReplyObject);
+    if (!p) return std::nullopt;
+    // No stream or group yet (an error reply): nothing is pending.
+    const bool counted = p->type == REDIS_REPLY_ARRAY && p->elements >= 1 && p->element[0]->type == REDIS_REPLY_INTEGER;
+    std::pair<long long, long long> out{counted ? p->element[0]->integer : 0, -1};
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> g(
+        static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", r.stream.c_str())), &freeReplyObject);
+    for (std::size_t i = 0; g && g->type == REDIS_REPLY_ARRAY && i < g->elements; ++i) {
+        const redisReply* e = g->element[i];
+        bool ours = false;
+        for (std::size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
+            const std::string_view name(e->element[k]->str ? e->element[k]->str : "", e->element[k]->len);
+            const redisReply* v = e->element[k + 1];
+            if (name == "name") ours = v->type == REDIS_REPLY_STRING && std::string_view(v->str, v->len) == r.group;
+            if (name == "lag" && ours && v->type == REDIS_REPLY_INTEGER) out.second = v->integer;
+        }
+    }
+    return out;
+}
+
+// The page: what PostgreSQL and Redis say now, what `run`'s threads counted
+// (when this process runs them), and the API's own requests.
+std::string metrics_page(db_pool& pool, const accountd_config& cfg, const process_counters* pc,
+                         const http::server* server) {
+    prometheus::text_writer w;
+    using u64 = std::uint64_t;
+    // The counters are read before PostgreSQL and Redis are asked, so that
+    // whatever they count as stored (committed) is in the page's snapshot.
+    struct counted {
+        u64 rounds, share_rows, block_rows, duplicates, bad_records, epochs_closed;
+        double close_seconds_sum, last_close_seconds;
+    };
+    std::optional<counted> c;
+    if (pc)
+        c = counted{pc->rounds.load(std::memory_order_relaxed), pc->share_rows.load(std::memory_order_relaxed),
+                    pc->block_rows.load(std::memory_order_relaxed), pc->duplicates.load(std::memory_order_relaxed),
+                    pc->bad_records.load(std::memory_order_relaxed), pc->epochs_closed.load(std::memory_order_relaxed),
+                    pc->epoch_close_seconds_sum.load(std::memory_order_relaxed),
+                    pc->last_epoch_close_seconds.load(std::memory_order_relaxed)};
+    const auto backlog = stream_backlog(cfg.redis);
+    const prometheus::labels stream{{"stream", cfg.redis.stream}, {"group", cfg.redis.group}};
+    w.family("bmm_accountd_redis_up", "gauge", "1 when Redis answered this scrape.");
+    w.sample("bmm_accountd_redis_up", {}, u64{backlog ? 1u : 0u});
+    if (backlog) {
+        w.family("bmm_accountd_ingest_pending_entries", "gauge",
+                 "Stream entries delivered to the consumer group and not yet acknowledged (stored).");
+        w.sample("bmm_accountd_ingest_pending_entries", stream, static_cast<double>(backlog->first));
+        if (backlog->second >= 0) {
+            w.family("bmm_accountd_ingest_undelivered_entries", "gauge",
+                     "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).");
+            w.sample("bmm_accountd_ingest_undelivered_entries", stream, static_cast<double>(backlog->second));
+        }
+    }
+
+    bool db_up = false;
+    try {
+        auto conn = pool.acquire();
+        if (!conn) throw db_failure{conn.error_message(), false};
+        try {
+            snapshot db(*conn);
+            auto st = db.run("SELECT consumer, extract(epoch FROM now()) - last_ms / 1000.0, entries FROM stream_state"
+                             " WHERE stream = $1 AND grp = $2 ORDER BY consumer",
+                             {cfg.redis.stream, cfg.redis.group});
+            auto blocks = db.run("SELECT status, count(*) FROM blocks GROUP BY status ORDER BY status", {});
+            auto ep = db.run("SELECT count(*), coalesce(max(k), -1) FROM epochs WHERE closed_at IS NOT NULL", {});
+            db.commit();
+            w.family("bmm_accountd_ingest_last_entry_age_seconds", "gauge",
+                     "Seconds since the stream entry last stored by each consumer was appended to the stream.");
+            for (int i = 0; i < st.rows(); ++i)
+                w.sample("bmm_accountd_ingest_last_entry_age_seconds", {{"consumer", std::string(st.get(i, 0))}},
+                         std::stod(st.text(i, 1)));
+            w.family("bmm_accountd_ingest_entries_stored", "gauge", "Stream entries each consumer has stored (stream_state).");
+            for (int i = 0; i < st.rows(); ++i)
+                w.sample("bmm_accountd_ingest_entries_stored", {{"consumer", std::string(st.get(i, 0))}}, std::stod(st.text(i, 2)));
+            w.family("bmm_accountd_blocks", "gauge", "Blocks the pool found, by state.");
+            u64 by[3] = {0, 0, 0};
+            for (int i = 0; i < blocks.rows(); ++i) {
+                const auto s = blocks.get(i, 0);
+                by[s == "immature" ? 0 : s == "mature" ? 1 : 2] = std::stoull(blocks.text(i, 1));
+            }
+            w.sample("bmm_accountd_blocks", {{"state", "immature"}}, by[0]);
+            w.sample("bmm_accountd_blocks", {{"state", "mature"}}, by[1]);
+            w.sample("bmm_accountd_blocks", {{"state", "orphaned"}}, by[2]);
+            w.family("bmm_accountd_epochs_closed", "gauge", "Epochs closed in the database.");
+            w.sample("bmm_accountd_epochs_closed", {}, std::stod(ep.text(0, 0)));
+            w.family("bmm_accountd_epoch_last_closed", "gauge", "The number k of the last closed epoch (-1: none).");
+            w.sample("bmm_accountd_epoch_last_closed", {}, std::stod(ep.text(0, 1)));
+            db_up = true;
+        } catch (...) {
+            pool.release(std::move(*conn));
+            throw;
+        }
+        pool.release(std::move(*conn));
+    } catch (const db_failure& e) {
+        log::warn("api", "/metrics: {}", e.message);
+    }
+    w.family("bmm_accountd_postgres_up", "gauge", "1 when PostgreSQL answered this scrape's queries.");
+    w.sample("bmm_accountd_postgres_up", {}, u64{db_up ? 1u : 0u});
+
+    if (c) {
+        const auto counter = [&w](std::string_view name, std::string_view help, u64 v) {
+            w.family(name, "counter", help);
+            w.sample(name, {}, v);
+        };
+        counter("bmm_accountd_ingest_rounds_total", "Ingest rounds (one transaction each) committed by this process.",
+                c->rounds);
+        counter("bmm_accountd_ingest_share_rows_total", "Share rows this process stored.", c->share_rows);
+        counter("bmm_accountd_ingest_block_rows_total", "Block rows this process stored.", c->block_rows);
+        counter("bmm_accountd_ingest_duplicates_total", "Records this process left out as already stored.",
+                c->duplicates);
+        counter("bmm_accountd_ingest_bad_records_total", "Unreadable records this process kept in ingest_errors.",
+                c->bad_records);
+        counter("bmm_accountd_epoch_closes_total", "Epochs this process closed.", c->epochs_closed);
+        w.family("bmm_accountd_epoch_close_seconds_total", "counter", "Time this process spent closing epochs.");
+        w.sample("bmm_accountd_epoch_close_seconds_total", {}, c->close_seconds_sum);
+        w.family("bmm_accountd_epoch_close_last_seconds", "gauge", "Time the last epoch close took (per epoch).");
+        w.sample("bmm_accountd_epoch_close_last_seconds", {}, c->last_close_seconds);
+    }
+
+    w.family("bmm_accountd_api_requests_total", "counter",
+             "Requests answered by route (\"\" unknown path, \"-\" refused before routing) and HTTP status.");
+    for (const auto& n : server->stats())
+        w.sample("bmm_accountd_api_requests_total", {{"route", n.route}, {"code", std::to_string(n.status)}}, n.count);
+    return w.text();
+}
+
+constexpr long long k_max_before_k = 1000000000000LL;
+
+// The route table. Each handler checks the path and query parameters
+// before it takes a connection, then reads one snapshot.
+http::router api_routes(db_pool& pool, const accountd_config& cfg, const process_counters* counters,
+                        const http::server* const* server) {
+    http::router r;
+    using endpoint = std::function<response(const request&)>;
+    auto get = [&r](std::string_view pattern, endpoint e) {
+        r.add("GET", pattern, [e = std::move(e)](const request& q) { return guarded(q, [&] { return e(q); }); });
+    };
+    get("/", index_page);
+    get("/index.html", index_page);
+    get("/api/v1/pool", [&pool](const request& q) {
+        only_params(q, {});
+        return with_snapshot(pool, [](snapshot& db) { return pool_stats(db); });
+    });
+    get("/api/v1/blocks", [&pool](const request& q) {
+        only_params(q, {"limit"});
+        const long long limit = limit_param(q);
+        return with_snapshot(pool, [&](snapshot& db) { return blocks_json(db, limit); });
+    });
+    get("/api/v1/epochs", [&pool](const request& q) {
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = int_param(q, "before", 0, k_max_before_k);
+        return with_snapshot(pool, [&](snapshot& db) { return epochs_json(db, limit, before); });
+    });
+    get("/api/v1/accounts/{name}", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {});
+        return with_snapshot(pool, [&](snapshot& db) { return account_info_json(db, name); });
+    });
+    get("/api/v1/accounts/{name}/workers", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {});
+        return with_snapshot(pool, [&](snapshot& db) { return workers_json(db, name); });
+    });
+    get("/api/v1/accounts/{name}/epochs", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = int_param(q, "before", 0, k_max_before_k);
+        return with_snapshot(pool, [&](snapshot& db) { return account_epochs_json(db, name, limit, before); });
+    });
+    get("/api/v1/accounts/{name}/ledger", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = param(q, "before");
+        if (before) (void)parse_ledger_cursor(*before);
+        return with_snapshot(pool, [&](snapshot& db) { return ledger_json(db, name, limit, before); });
+    });
+    get("/metrics", [&pool, &cfg, counters, server](const request& q) {
+        only_params(q, {});
+        return response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_page(pool, cfg, counters, *server), {}};
+    });
+    r.on_not_found([](const request& q) { return guarded(q, [&] { return not_found(q); }); });
+    r.on_method_not_allowed([](const request&) { return method_not_allowed(); });
+    return r;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// 5. The HTTP server (libmicrohttpd)
+// 5. The HTTP server (the common one, bmm/http/server.hpp)
 // ---------------------------------------------------------------------------
 
 struct api_server::impl {
-    api_settings api;
-    pg_settings postgres;
+    accountd_config cfg;
+    const process_counters* counters;
     db_pool pool;
-    MHD_Daemon* daemon = nullptr;
+    std::unique_ptr<http::server> server;
+    // /metrics reads the server's request counts, but its route is made
+    // before the server exists: the route holds this pointer's address, set
+    // once the server is made and before it starts.
+    const http::server* server_ptr = nullptr;
 
-    impl(api_settings a, pg_settings p)
-        : api(std::move(a)), postgres(p), pool(std::move(p), api.statement_timeout_ms, static_cast<std::size_t>(api.threads)) {}
-
-    static MHD_Result collect_arg(void* cls, MHD_ValueKind, const char* key, const char* value) {
-        auto* q = static_cast<request*>(cls);
-        q->query.emplace_back(key ? key : "", value ? std::optional<std::string>(value) : std::nullopt);
-        return MHD_YES;
-    }
-
-    static MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
-                                 const char*, size_t*, void**) {
-        auto* self = static_cast<impl*>(cls);
-        response res;
-        const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-        const bool head = std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-        if (!get && !head) {
-            res = json_error(405, "only GET and HEAD are served");
-        } else {
-            request req;
-            req.path = url ? url : "";
-            MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, &impl::collect_arg, &req);
-            res = handle(self->pool, req);
-        }
-        MHD_Response* r = MHD_create_response_from_buffer(res.body.size(), res.body.data(), MHD_RESPMEM_MUST_COPY);
-        if (!r) return MHD_NO;
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res.content_type.c_str());
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-        if (res.status == 405) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        if (res.content_type.rfind("text/html", 0) == 0)
-            MHD_add_response_header(r, "Content-Security-Policy",
-                                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                    "connect-src 'self'; img-src 'self' data:");
-        if (self->api.cors) MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-        const MHD_Result q = MHD_queue_response(conn, static_cast<unsigned>(res.status), r);
-        MHD_destroy_response(r);
-        return q;
-    }
-
-    static void on_mhd_log(void*, const char* fmt, va_list ap) {
-        char buf[512];
-        std::vsnprintf(buf, sizeof buf, fmt, ap);
-        std::string s = buf;
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        log::warn("api", "libmicrohttpd: {}", s);
-    }
+    impl(const accountd_config& c, const process_counters* pc)
+        : cfg(c), counters(pc),
+          pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)) {}
 };
 
-api_server::api_server(api_settings api, pg_settings postgres)
-    : impl_(std::make_unique<impl>(std::move(api), std::move(postgres))) {}
+api_server::api_server(const accountd_config& c, const process_counters* counters)
+    : impl_(std::make_unique<impl>(c, counters)) {}
 
 api_server::~api_server() { stop(); }
 
 result<bool> api_server::start() {
-    const auto& a = impl_->api;
-    std::string where = a.host;
-    where += ':';
-    where += std::to_string(a.port);
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* ai = nullptr;
-    if (int rc = ::getaddrinfo(a.host.c_str(), std::to_string(a.port).c_str(), &hints, &ai); rc != 0 || !ai)
-        return error{"[api] host \"" + a.host + "\" does not resolve (" + ::gai_strerror(rc) +
-                     "); use an address such as \"127.0.0.1\""};
-    sockaddr_storage addr{};
-    std::memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
-    const bool v6 = ai->ai_family == AF_INET6;
-    ::freeaddrinfo(ai);
-
-    // MHD_USE_AUTO: epoll (or poll) rather than select, so max_connections may pass FD_SETSIZE.
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    if (v6) flags |= MHD_USE_IPv6;
-    impl_->daemon = MHD_start_daemon(
-        flags, static_cast<std::uint16_t>(a.port), nullptr, nullptr, &impl::on_request, impl_.get(),
-        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
-        MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(a.threads),
-        MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(a.max_connections),
-        MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(a.connection_timeout_s),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(64 * 1024),
-        MHD_OPTION_EXTERNAL_LOGGER, &impl::on_mhd_log, nullptr,
-        MHD_OPTION_END);
-    if (!impl_->daemon)
-        return error{"cannot serve the API on " + where +
-                     " (address in use or not this host's?); change [api] host/port or stop the other process"};
-    log::info("api", "serving http://{}/ ({} threads, statement timeout {} ms, PostgreSQL {})", where, a.threads,
-              a.statement_timeout_ms, impl_->postgres.describe());
+    const auto& a = impl_->cfg.api;
+    http::server_options o;
+    o.host = a.host;
+    o.port = static_cast<std::uint16_t>(a.port);
+    o.names_allowed = true;
+    o.setting = "[api]";
+    o.threads = static_cast<unsigned>(a.threads);
+    o.max_clients = static_cast<unsigned>(a.max_connections);
+    o.max_header_bytes = k_max_header_bytes;
+    o.request_timeout = std::chrono::seconds(a.connection_timeout_s);
+    o.keep_alive = true;
+    o.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
+    if (a.cors) o.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    impl_->server = std::make_unique<http::server>(
+        std::move(o), api_routes(impl_->pool, impl_->cfg, impl_->counters, &impl_->server_ptr));
+    impl_->server_ptr = impl_->server.get();
+    if (auto s = impl_->server->start(); !s) {
+        impl_->server.reset();
+        return error{"cannot serve the API: " + s.error_message()};
+    }
+    log::info("api", "serving http://{}:{}/ ({} threads, statement timeout {} ms, PostgreSQL {})", a.host,
+              impl_->server->port(), a.threads, a.statement_timeout_ms, impl_->cfg.postgres.describe());
     return true;
 }
 
 void api_server::stop() {
-    if (impl_ && impl_->daemon) {
-        MHD_stop_daemon(impl_->daemon);
-        impl_->daemon = nullptr;
+    if (impl_ && impl_->server) {
+        impl_->server->stop();
     }
 }
 
 int run_api(const accountd_config& c, const std::atomic<bool>& stop) {
-    api_server server(c.api, c.postgres);
+    api_server server(c);
     if (auto s = server.start(); !s) {
         log::error("api", "{}", s.error_message());
         return 1;

@@ -1,4 +1,5 @@
 #include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/process_counters.hpp"
 
 #include "bmm/accounting/epoch_closer.hpp"
 
@@ -550,6 +551,7 @@ result<bool> ingestor::store(batch& b) {
     stats_.bad += b.errors.size();
     stats_.accounts += made;
     ++stats_.batches;
+    if (published_) published_->publish(stats_);
     if (!b.errors.empty())
         log::warn("ingest", "{} unreadable record(s) kept in table ingest_errors (first: {} {})", b.errors.size(),
                   *b.errors[0][1], *b.errors[0][3]);

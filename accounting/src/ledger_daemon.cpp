@@ -1,6 +1,7 @@
 #include "bmm/accounting/ledger_daemon.hpp"
 
 #include "bmm/accounting/block_tracker.hpp"
+#include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/epoch_closer.hpp"
 #include "bmm/accounting/ledger.hpp"
 #include "bmm/accounting/ledger_pg.hpp"
@@ -136,6 +137,7 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
                 genesis = true;
             }
             if (auto r = tracker.record_new_blocks(db); !r) return error{r.error_message()};
+            const auto close_started = std::chrono::steady_clock::now();
             auto closed = close_due_epochs(
                 db, cfg_, now_ms(), [&](std::int64_t t) { return stream_stored_through(cfg_, db, t); },
                 [&]() -> result<bool> {
@@ -144,6 +146,10 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
                     return true;
                 });
             if (!closed) return error{closed.error_message()};
+            if (counters_ && closed->closed > 0)
+                counters_->closed_epochs(closed->closed, std::chrono::duration<double>(
+                                                             std::chrono::steady_clock::now() - close_started)
+                                                             .count());
             if (auto f = tracker.follow_blocks(db); !f) return error{f.error_message()};
             return true;
         };

@@ -9,6 +9,7 @@
 #include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/ledger_daemon.hpp"
 #include "bmm/accounting/migrations.hpp"
+#include "bmm/accounting/process_counters.hpp"
 #include "bmm/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -130,14 +131,17 @@ int main(int argc, char** argv) {
         if (!m) return fail(m.error_message());
         log::info("migrate", "schema up to date: {} applied now, {} before", m->applied.size(), m->already);
         if (*migrate_cmd) return 0;
+        // The ingest and the ledger count into `counters`; /metrics reads them.
+        process_counters counters;
         std::optional<api_server> api;
         if (cfg->api.present && cfg->api.enabled) {
-            api.emplace(cfg->api, cfg->postgres);
+            api.emplace(*cfg, &counters);
             if (auto s = api->start(); !s) return fail(s.error_message());
         }
-        ledger_keeper keeper(*cfg);
+        ledger_keeper keeper(*cfg, &counters);
         std::thread ledger([&] { keeper.run(g_stop); });
         ingestor ing(*cfg);
+        ing.publish_to(&counters);
         const int rc = ing.run(g_stop);
         g_stop.store(true);
         ledger.join();

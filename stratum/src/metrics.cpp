@@ -1,25 +1,19 @@
 // bmm-stratum's metrics (see metrics.hpp). This file is organised as
 //   1. counters, histograms and work windows
 //   2. what a loop counts
-//   3. the text exposition format
+//   3. (the text exposition format: bmm/http/prometheus.hpp)
 //   4. the /metrics page
-//   5. the HTTP endpoint
+//   5. the HTTP endpoint (the common server, bmm/http/server.hpp)
 
 #include "bmm/stratum/metrics.hpp"
 #include "metrics_detail.hpp"
 
+#include "bmm/http/server.hpp"
 #include "bmm/log.hpp"
 #include "bmm/stratum/job_manager.hpp"
 #include "bmm/stratum/share_sink.hpp"
 #include "bmm/target.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,16 +27,6 @@ namespace bmm::stratum::metrics {
 // ---------------------------------------------------------------------------
 // 1. Counters, histograms and work windows
 // ---------------------------------------------------------------------------
-
-void histogram_data::merge(const histogram_data& o) {
-    if (bounds.empty() && counts.empty()) {
-        *this = o;
-        return;
-    }
-    for (std::size_t i = 0; i < counts.size() && i < o.counts.size(); ++i) counts[i] += o.counts[i];
-    sum += o.sum;
-    count += o.count;
-}
 
 histogram::histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), counts_(std::make_unique<counter[]>(bounds_.size() + 1)) {}
@@ -236,101 +220,7 @@ void top_workers(const std::unordered_map<std::string, double>& rates, std::size
 // 3. The text exposition format
 // ---------------------------------------------------------------------------
 
-std::string escape_label_value(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '"': out += "\\\""; break;
-            case '\n': out += "\\n"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
-std::string escape_help(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
-std::string format_value(double v) {
-    if (std::isnan(v)) return "NaN";
-    if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-    if (v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) return std::to_string(static_cast<std::int64_t>(v));
-    char buf[64];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);  // like %g: 0.0001, 1e-05
-    return std::string(buf, r.ptr);
-}
-
-void text_writer::family(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += escape_help(help);
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
-}
-
-void text_writer::series(std::string_view name, const labels& l, const std::pair<std::string, std::string>* extra) {
-    out_ += name;
-    bool first = true;
-    auto put = [&](const std::string& k, const std::string& v) {
-        out_ += first ? '{' : ',';
-        first = false;
-        out_ += k;
-        out_ += "=\"";
-        out_ += escape_label_value(v);
-        out_ += '"';
-    };
-    for (const auto& [k, v] : constant_) put(k, v);
-    for (const auto& [k, v] : l) put(k, v);
-    if (extra) put(extra->first, extra->second);
-    if (!first) out_ += '}';
-    out_ += ' ';
-}
-
-void text_writer::sample(std::string_view name, const labels& l, double v) {
-    series(name, l, nullptr);
-    out_ += format_value(v);
-    out_ += '\n';
-}
-
-void text_writer::sample(std::string_view name, const labels& l, std::uint64_t v) {
-    series(name, l, nullptr);
-    out_ += std::to_string(v);
-    out_ += '\n';
-}
-
-void text_writer::histogram(std::string_view name, const labels& l, const histogram_data& h) {
-    const std::string bucket = std::string(name) + "_bucket";
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < h.bounds.size(); ++i) {
-        cumulative += i < h.counts.size() ? h.counts[i] : 0;
-        const std::pair<std::string, std::string> le{"le", format_value(h.bounds[i])};
-        series(bucket, l, &le);
-        out_ += std::to_string(cumulative);
-        out_ += '\n';
-    }
-    const std::pair<std::string, std::string> inf{"le", "+Inf"};
-    series(bucket, l, &inf);
-    out_ += std::to_string(h.count);
-    out_ += '\n';
-    sample(std::string(name) + "_sum", l, h.sum);
-    sample(std::string(name) + "_count", l, h.count);
-}
+// Moved to bmm/http/prometheus.hpp (shared with bmm-accountd's /metrics).
 
 // ---------------------------------------------------------------------------
 // 4. The /metrics page
@@ -481,320 +371,68 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
 // 5. The HTTP endpoint
 // ---------------------------------------------------------------------------
 
-struct http_endpoint::client {
-    int fd = -1;
-    std::string in, out;
-    std::size_t sent = 0;
-    bool responding = false;  // out holds the whole response
-    bool draining = false;    // response sent: reading until the peer closes, then close
-    bool close_now = false;
-    std::chrono::steady_clock::time_point deadline;
-    ~client() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-namespace {
-
-const char* status_text(int code) {
-    switch (code) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        default: return "Error";
-    }
-}
-
-// The request line "METHOD /target HTTP/1.x": false when it is not one.
-bool parse_request_line(std::string_view line, std::string_view& method, std::string_view& target) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const auto sp1 = line.find(' ');
-    if (sp1 == std::string_view::npos) return false;
-    const auto sp2 = line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) return false;
-    method = line.substr(0, sp1);
-    target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    const std::string_view version = line.substr(sp2 + 1);
-    if (method.empty() || method.size() > 16) return false;
-    for (char c : method)
-        if (c < 'A' || c > 'Z') return false;
-    if (target.empty() || target.front() != '/' || target.size() > 2048) return false;
-    for (char c : target)
-        if (c < 0x21 || c > 0x7e) return false;
-    return version == "HTTP/1.0" || version == "HTTP/1.1";
-}
-
-}  // namespace
-
+// The page is one route on the common HTTP server (bmm/http/server.hpp),
+// which keeps the limits: http_options map onto server_options one to one.
 http_endpoint::http_endpoint(http_options o, std::function<std::string()> body)
     : opt_(std::move(o)), body_(std::move(body)) {}
 
-http_endpoint::~http_endpoint() {
-    stop();
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    if (wake_fd_ >= 0) ::close(wake_fd_);
-}
+http_endpoint::~http_endpoint() { stop(); }
 
 result<bool> http_endpoint::start() {
-    const std::string where = (opt_.host.find(':') != std::string::npos ? "[" + opt_.host + "]" : opt_.host) + ":" +
-                              std::to_string(opt_.port);
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    int family = AF_INET;
-    if (::inet_pton(AF_INET, opt_.host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(opt_.port);
-        len = sizeof(sockaddr_in);
-    } else if (::inet_pton(AF_INET6, opt_.host.c_str(), &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(opt_.port);
-        len = sizeof(sockaddr_in6);
-        family = AF_INET6;
-    } else {
-        return error{"[metrics] host " + opt_.host + " is not an IP address"};
+    http::server_options so;
+    so.host = opt_.host;
+    so.port = opt_.port;
+    so.setting = "[metrics]";
+    so.threads = 1;
+    so.max_clients = opt_.max_clients;
+    so.max_header_bytes = opt_.max_request_bytes;
+    so.request_timeout = opt_.request_timeout;
+    http::router r;
+    r.add("GET", "/metrics", [this](const http::request&) {
+        http::response res;
+        res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        try {
+            res.body = body_();
+        } catch (const std::exception& e) {
+            log::error("metrics", "cannot render the metrics page: {}", e.what());
+            res.status = 500;
+            res.content_type = "text/plain; charset=utf-8";
+            res.body = "the metrics could not be collected; see the bmm-stratum log\n";
+        }
+        return res;
+    });
+    r.on_not_found([](const http::request&) {
+        return http::response{404, "text/plain; charset=utf-8", "not found; the metrics are at /metrics\n", {}};
+    });
+    r.on_method_not_allowed([](const http::request&) {
+        return http::response{405, "text/plain; charset=utf-8", "only GET and HEAD are served\n", {}};
+    });
+    server_ = std::make_unique<http::server>(std::move(so), std::move(r));
+    auto started = server_->start();
+    if (!started) {
+        server_.reset();
+        return error{"metrics endpoint " + started.error_message()};
     }
-    listen_fd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) return error{std::string("metrics endpoint: socket: ") + std::strerror(errno)};
-    const int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(listen_fd_, 64) != 0)
-        return error{"metrics endpoint cannot listen on " + where + ": " + std::strerror(errno) +
-                     " (is another program on that port? change [metrics] port)"};
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &blen);
-    bound_port_ = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                          : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) return error{std::string("metrics endpoint: eventfd: ") + std::strerror(errno)};
-    thread_ = std::thread([this] { run(); });
     return true;
 }
 
 void http_endpoint::stop() {
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
-    thread_.join();
+    if (server_) {
+        server_->stop();
+    }
 }
+
+std::uint16_t http_endpoint::port() const noexcept { return server_ ? server_->port() : 0; }
 
 http_stats http_endpoint::stats() const noexcept {
     http_stats s;
-    for (std::size_t i = 0; i < s.responses.size(); ++i) s.responses[i] = responses_[i].load(std::memory_order_relaxed);
+    if (!server_) {
+        return s;
+    }
+    for (std::size_t i = 0; i < s.responses.size(); ++i) {
+        s.responses[i] = server_->responses(http_stats::k_http_codes[i]);
+    }
     return s;
-}
-
-void http_endpoint::respond(client& c, int code, std::string_view content_type, std::string body, bool head,
-                            std::string_view extra_headers) {
-    for (std::size_t i = 0; i < http_stats::k_http_codes.size(); ++i)
-        if (http_stats::k_http_codes[i] == code) responses_[i].fetch_add(1, std::memory_order_relaxed);
-    std::string r = "HTTP/1.1 ";
-    r += std::to_string(code);
-    r += ' ';
-    r += status_text(code);
-    r += "\r\nContent-Type: ";
-    r += content_type;
-    r += "\r\nContent-Length: ";
-    r += std::to_string(body.size());
-    r += "\r\nConnection: close\r\n";
-    r += extra_headers;
-    r += "\r\n";
-    if (!head) r += body;
-    c.out = std::move(r);
-    c.sent = 0;
-    c.responding = true;
-}
-
-// Sends what the socket takes; true when the response is out.
-bool http_endpoint::flush(client& c) {
-    while (c.sent < c.out.size()) {
-        const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-            c.sent = c.out.size();  // the peer is gone: nothing more to do
-            return true;
-        }
-        c.sent += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
-// Reads what arrived; answers as soon as the request is judged.
-void http_endpoint::on_input(client& c) {
-    char buf[4096];
-    bool eof = false;
-    // At most 16 reads a wake-up: a client that streams bytes cannot keep
-    // the thread from the others (what it sends past the request is dropped).
-    for (int reads = 0; reads < 16; ++reads) {
-        const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-        if (n == 0) {
-            eof = true;
-            break;
-        }
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) c.close_now = true;
-            break;
-        }
-        if (c.responding) continue;  // whatever follows the request is read and dropped
-        c.in.append(buf, static_cast<std::size_t>(n));
-        if (c.in.size() > opt_.max_request_bytes) break;
-    }
-    if (!c.responding && !c.close_now) judge(c);
-    // A peer that closed before its request was whole gets nothing; one that
-    // only closed its sending side still gets the response.
-    if (eof && (!c.responding || c.draining)) c.close_now = true;
-}
-
-void http_endpoint::judge(client& c) {
-    constexpr std::string_view text = "text/plain; charset=utf-8";
-    const auto nl = c.in.find('\n');
-    // Bytes no request line can hold (a TLS hello, binary noise) are refused
-    // at once rather than after the time limit.
-    const std::string_view first = std::string_view(c.in).substr(0, std::min(nl, c.in.size()));
-    const bool printable =
-        std::all_of(first.begin(), first.end(), [](char ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == '\r'; });
-    if (!printable || (!first.empty() && (first[0] < 'A' || first[0] > 'Z'))) {
-        respond(c, 400, text, "not an HTTP request; try: GET /metrics HTTP/1.1\n", false);
-        return;
-    }
-    if (nl == std::string::npos) {
-        if (c.in.size() > opt_.max_request_bytes)
-            respond(c, 431, text, "request line longer than " + std::to_string(opt_.max_request_bytes) + " bytes\n",
-                    false);
-        return;
-    }
-    std::string_view method, target;
-    if (!parse_request_line(std::string_view(c.in).substr(0, nl), method, target)) {
-        respond(c, 400, text, "not an HTTP request; try: GET /metrics HTTP/1.1\n", false);
-        return;
-    }
-    const bool head = method == "HEAD";
-    if (method != "GET" && !head) {
-        respond(c, 405, text, "only GET and HEAD are served\n", false, "Allow: GET, HEAD\r\n");
-        return;
-    }
-    const bool complete = c.in.find("\r\n\r\n") != std::string::npos || c.in.find("\n\n") != std::string::npos;
-    if (!complete) {
-        if (c.in.size() > opt_.max_request_bytes)
-            respond(c, 431, text, "request headers longer than " + std::to_string(opt_.max_request_bytes) + " bytes\n",
-                    head);
-        return;
-    }
-    const std::string_view path = target.substr(0, target.find('?'));
-    if (path != "/metrics") {
-        respond(c, 404, text, "not found; the metrics are at /metrics\n", head);
-        return;
-    }
-    try {
-        respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", body_(), head);
-    } catch (const std::exception& e) {
-        log::error("metrics", "cannot render the metrics page: {}", e.what());
-        respond(c, 500, text, "the metrics could not be collected; see the bmm-stratum log\n", head);
-    }
-}
-
-// Accepts what waits; false after an error other than "nothing waits" (out
-// of file descriptors, say), when the caller pauses before trying again.
-bool http_endpoint::accept_all(std::vector<std::unique_ptr<client>>& clients) {
-    while (true) {
-        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-            log::warn("metrics", "cannot accept a metrics connection: {}; pausing for 100 ms", std::strerror(errno));
-            return false;
-        }
-        auto c = std::make_unique<client>();
-        c->fd = fd;
-        c->deadline = std::chrono::steady_clock::now() + opt_.request_timeout;
-        if (clients.size() >= opt_.max_clients) {
-            // Full: first let go of clients that have hung up unseen (a burst
-            // of connect-and-close must not shut out a real scraper).
-            std::erase_if(clients, [](const auto& k) {
-                char b;
-                return !k->responding && ::recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-            });
-        }
-        if (clients.size() >= opt_.max_clients) {
-            // Busy: say so at once (one try, the socket buffer takes it) and close.
-            respond(*c, 503, "text/plain; charset=utf-8", "too many metrics clients at once; try again\n", false);
-            flush(*c);
-            continue;
-        }
-        clients.push_back(std::move(c));
-    }
-}
-
-void http_endpoint::run() {
-    std::vector<std::unique_ptr<client>> clients;
-    std::vector<pollfd> fds;
-    std::chrono::steady_clock::time_point accept_paused_until{};
-    while (!stopping_) {
-        const auto now = std::chrono::steady_clock::now();
-        // Deadlines: a request not in by then gets 408; a response not out, or
-        // a peer that does not close after it, is cut off.
-        for (auto& c : clients) {
-            if (now < c->deadline) continue;
-            if (!c->responding) {
-                respond(*c, 408, "text/plain; charset=utf-8", "request not complete in time\n", false);
-                flush(*c);
-            }
-            ::close(c->fd);
-            c->fd = -1;
-        }
-        fds.clear();
-        fds.push_back({wake_fd_, POLLIN, 0});
-        fds.push_back({now < accept_paused_until ? -1 : listen_fd_, POLLIN, 0});
-        auto next = std::min(now + std::chrono::seconds(1), std::max(now, accept_paused_until));
-        if (now >= accept_paused_until) next = now + std::chrono::seconds(1);
-        for (auto& c : clients) {
-            const short ev = c->responding && !c->draining ? POLLOUT : POLLIN;
-            fds.push_back({c->fd, ev, 0});
-            next = std::min(next, c->deadline);
-        }
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
-        const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(wait, 0, 1000)));
-        if (n < 0 && errno != EINTR) {
-            log::error("metrics", "poll failed: {}; the metrics endpoint stops", std::strerror(errno));
-            break;
-        }
-        if (n <= 0) continue;
-        if (fds[0].revents) break;  // stop()
-        for (std::size_t i = 0; i < clients.size(); ++i) {
-            client& c = *clients[i];
-            const short re = fds[i + 2].revents;
-            if (!re) continue;
-            if (re & POLLIN || (re & (POLLHUP | POLLERR) && (!c.responding || c.draining))) on_input(c);
-            if (c.responding && !c.draining && (re & (POLLOUT | POLLHUP | POLLERR) || c.sent == 0)) {
-                if (flush(c)) {
-                    // Out: stop sending, read until the peer closes (so that
-                    // unread request bytes do not turn the close into a reset
-                    // that could destroy the response), bounded by the deadline.
-                    ::shutdown(c.fd, SHUT_WR);
-                    c.draining = true;
-                    c.deadline = std::min(c.deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
-                }
-            }
-            if (c.close_now) {
-                ::close(c.fd);
-                c.fd = -1;
-            }
-        }
-        std::erase_if(clients, [](const auto& c) { return c->fd < 0; });
-        if (fds[1].revents & POLLIN && !accept_all(clients))
-            accept_paused_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-    }
-    clients.clear();
 }
 
 }  // namespace bmm::stratum::metrics

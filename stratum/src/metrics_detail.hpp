@@ -1,6 +1,6 @@
 #pragma once
 // The pieces of metrics.cpp that only it and its unit test use: the
-// Prometheus text format's escaping and writer, and the hashrate arithmetic.
+// names of the Prometheus text writer it uses, and the hashrate arithmetic.
 // Private to bmm_stratum (metrics.hpp holds what the server and main use);
 // tests/stratum/metrics_test.cpp checks these directly.
 
@@ -37,33 +37,11 @@ double steady_seconds() noexcept;
 // The text exposition format (Prometheus 0.0.4)
 // ---------------------------------------------------------------------------
 
-using labels = std::vector<std::pair<std::string, std::string>>;
-
-// Escapes a label value: backslash, double quote and newline.
-std::string escape_label_value(std::string_view v);
-// Escapes HELP text: backslash and newline.
-std::string escape_help(std::string_view v);
-// A sample value: integers exactly, others in the shortest form that reads
-// back the same; NaN, +Inf, -Inf as Prometheus spells them.
-std::string format_value(double v);
-
-// Writes families one after another: family() starts one (HELP and TYPE),
-// then its samples follow. Every sample gets the writer's constant labels
-// first. Label names are the caller's (fixed identifiers); values are escaped.
-class text_writer {
-public:
-    explicit text_writer(labels constant = {}) : constant_(std::move(constant)) {}
-    void family(std::string_view name, std::string_view type, std::string_view help);
-    void sample(std::string_view name, const labels& l, double v);
-    void sample(std::string_view name, const labels& l, std::uint64_t v);
-    // name_bucket (cumulative, le="+Inf" last), name_sum, name_count.
-    void histogram(std::string_view name, const labels& l, const histogram_data& h);
-    const std::string& text() const noexcept { return out_; }
-
-private:
-    void series(std::string_view name, const labels& l, const std::pair<std::string, std::string>* extra);
-    labels constant_;
-    std::string out_;
-};
+// The writer lives in bmm/http/prometheus.hpp (bmm-accountd's /metrics uses it too).
+using prometheus::escape_help;
+using prometheus::escape_label_value;
+using prometheus::format_value;
+using prometheus::labels;
+using prometheus::text_writer;
 
 }  // namespace bmm::stratum::metrics

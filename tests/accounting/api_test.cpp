@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <simdjson.h>
@@ -727,6 +728,64 @@ TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
     EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
 }
 
+// The value of the sample `series` on a Prometheus page; 0 when it is not there.
+double sample_of(const std::string& page, const std::string& series) {
+    const std::string at = "\n" + series + " ";
+    const auto i = page.find(at);
+    return i == std::string::npos ? 0 : std::stod(page.substr(i + at.size(), page.find('\n', i + 1) - i - at.size()));
+}
+
+bool has_series(const std::string& page, const std::string& series) {
+    return page.find("\n" + series + " ") != std::string::npos;
+}
+
+TEST_F(api_test, metrics_report_blocks_epochs_redis_and_the_requests_by_route) {
+    auto m = request(g->port, "GET", "/metrics");
+    ASSERT_EQ(m.status, 200) << m.body;
+    EXPECT_EQ(m.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    // Every line is a comment or "series value".
+    std::size_t lines = 0;
+    for (std::size_t at = 0; at < m.body.size(); at = m.body.find('\n', at) + 1) {
+        const std::string line = m.body.substr(at, m.body.find('\n', at) - at);
+        ++lines;
+        EXPECT_TRUE(line.rfind("# HELP bmm_accountd_", 0) == 0 || line.rfind("# TYPE bmm_accountd_", 0) == 0 ||
+                    (line.rfind("bmm_accountd_", 0) == 0 && line.find(' ') != std::string::npos))
+            << line;
+    }
+    EXPECT_GT(lines, 20u);
+    // The data of fill_database (see pool_stats_match_the_data).
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_blocks{state=\"immature\"}"), 1);
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_blocks{state=\"mature\"}"), 1);
+    EXPECT_TRUE(has_series(m.body, "bmm_accountd_blocks{state=\"orphaned\"}"));
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_blocks{state=\"orphaned\"}"), 0);
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_epoch_last_closed"), 2);
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_postgres_up"), 1);
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_redis_up"), 1);
+    EXPECT_TRUE(has_series(m.body, "bmm_accountd_ingest_pending_entries{stream=\"api-test\",group=\"accountd\"}"))
+        << m.body;
+    // `bmm-accountd api` runs no ingest and no ledger: their counters are left out.
+    EXPECT_EQ(m.body.find("bmm_accountd_ingest_rounds_total"), std::string::npos);
+    EXPECT_EQ(m.body.find("bmm_accountd_epoch_closes_total"), std::string::npos);
+
+    // Requests by route and status: one more of each is seen.
+    const std::string pool = "bmm_accountd_api_requests_total{route=\"/api/v1/pool\",code=\"200\"}";
+    const std::string workers = "bmm_accountd_api_requests_total{route=\"/api/v1/accounts/{name}/workers\",code=\"404\"}";
+    const std::string unknown = "bmm_accountd_api_requests_total{route=\"\",code=\"404\"}";
+    const std::string wrong = "bmm_accountd_api_requests_total{route=\"/api/v1/pool\",code=\"405\"}";
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/pool").status, 200);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/accounts/nobody/workers").status, 404);
+    EXPECT_EQ(request(g->port, "GET", "/api/v1/nothing").status, 404);
+    EXPECT_EQ(request(g->port, "DELETE", "/api/v1/pool").status, 405);
+    auto m2 = request(g->port, "GET", "/metrics");
+    ASSERT_EQ(m2.status, 200);
+    EXPECT_EQ(sample_of(m2.body, pool), sample_of(m.body, pool) + 1);
+    EXPECT_EQ(sample_of(m2.body, workers), sample_of(m.body, workers) + 1);
+    EXPECT_EQ(sample_of(m2.body, unknown), sample_of(m.body, unknown) + 1);
+    EXPECT_EQ(sample_of(m2.body, wrong), sample_of(m.body, wrong) + 1);
+    EXPECT_GE(sample_of(m2.body, "bmm_accountd_api_requests_total{route=\"/metrics\",code=\"200\"}"), 1);
+    EXPECT_EQ(error_of("/metrics?x=1", 400), "unknown parameter \"x\"; /metrics takes none");
+}
+
 TEST(api_config, the_api_section) {
     const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
     auto none = parse_accountd_config(base, "a.toml");
@@ -758,6 +817,40 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
         if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     EXPECT_EQ(status, 200) << test::read_text(st().dir() + "/api/run.log");
+
+    // /metrics of `run` has the ingest's counters: one unreadable record
+    // appended to the stream is one round and one record in ingest_errors.
+    const auto page = [&] { return request(port, "GET", "/metrics").body; };
+    const std::string first = page();
+    EXPECT_TRUE(has_series(first, "bmm_accountd_ingest_rounds_total")) << first;
+    EXPECT_TRUE(has_series(first, "bmm_accountd_epoch_closes_total")) << first;
+    EXPECT_TRUE(has_series(first, "bmm_accountd_epoch_close_last_seconds")) << first;
+    {
+        timeval tv{5, 0};
+        redisContext* c = redisConnectWithTimeout("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")), tv);
+        ASSERT_TRUE(c && !c->err);
+        auto* r = static_cast<redisReply*>(redisCommand(c, "XADD api-test * v not-a-record"));
+        ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING);
+        freeReplyObject(r);
+        redisFree(c);
+    }
+    // The counters never run ahead of the page's snapshot; XACK follows the
+    // commit, so the pending count may lag a moment behind.
+    const std::string pending = "bmm_accountd_ingest_pending_entries{stream=\"api-test\",group=\"accountd\"}";
+    std::string after;
+    for (int i = 0; i < 1500; ++i) {  // up to 30 s (the ingest connects and makes partitions first)
+        after = page();
+        if (sample_of(after, "bmm_accountd_ingest_bad_records_total") >= 1 && has_series(after, pending) &&
+            sample_of(after, pending) == 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(sample_of(after, "bmm_accountd_ingest_bad_records_total"),
+              sample_of(first, "bmm_accountd_ingest_bad_records_total") + 1)
+        << after << test::read_text(st().dir() + "/api/run.log");
+    EXPECT_GE(sample_of(after, "bmm_accountd_ingest_rounds_total"), sample_of(first, "bmm_accountd_ingest_rounds_total") + 1);
+    EXPECT_TRUE(has_series(after, "bmm_accountd_ingest_last_entry_age_seconds{consumer=\"run\"}")) << after;
+    EXPECT_EQ(sample_of(after, pending), 0);
     EXPECT_EQ(run.stop(SIGTERM, 15000), 0) << test::read_text(st().dir() + "/api/run.log");
 }
 

@@ -1,5 +1,7 @@
 #include "bench_report.hpp"
 
+#include "bmm/json/writer.hpp"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -13,22 +15,7 @@ constexpr std::size_t k_exact = 100;     // microseconds counted exactly
 constexpr double k_growth = 1.01;        // bucket width above that
 constexpr std::size_t k_buckets = 2200;  // 100 us * 1.01^2100 is far past any run
 
-std::string escape(std::string_view s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            o += '\\';
-            o += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-            o += b;
-        } else {
-            o += c;
-        }
-    }
-    return o;
-}
+using json::escape;
 
 std::string counts_json(const std::map<std::string, std::uint64_t>& m) {
     std::string o = "{";

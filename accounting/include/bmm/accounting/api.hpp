@@ -1,6 +1,8 @@
 #pragma once
-// bmm-accountd's read API: JSON over HTTP (libmicrohttpd) for holders and
-// dashboards, and the holders' web page at "/" (accounting/web/index.html).
+// bmm-accountd's read API: JSON over HTTP for holders and dashboards, the
+// holders' web page at "/" (accounting/web/index.html) and Prometheus
+// metrics at /metrics, all routes on the common HTTP server
+// (bmm/http/server.hpp, libmicrohttpd).
 //
 //   GET /api/v1/pool                          pool statistics
 //   GET /api/v1/accounts/{name}               wallets, balances, hashrate per coin
@@ -9,6 +11,8 @@
 //   GET /api/v1/accounts/{name}/ledger        transfers touching the account, newest first
 //   GET /api/v1/blocks                        blocks the pool found, newest first
 //   GET /api/v1/epochs                        epochs, newest first
+//   GET /metrics                              ingest lag, rounds, rows, duplicates, epoch
+//                                             close time, blocks by state, API requests
 //
 // Money is never a JSON number: amounts are decimal strings of base units,
 // next to the currency's "decimals" (BMM 18, coins 8). Hashrates are JSON
@@ -38,9 +42,14 @@ int currency_decimals(std::string_view currency) noexcept;
 // The holders' web page (accounting/web/index.html, embedded at build time).
 std::string_view api_index_html() noexcept;
 
+struct process_counters;  // process_counters.hpp
+
 class api_server {
 public:
-    api_server(api_settings api, pg_settings postgres);
+    // Serves [api] of `c`; /metrics also reads [redis] (the group's pending
+    // entries) and, when given, `counters` (`run`'s ingest and ledger threads;
+    // they outlive the server). Without them those families are left out.
+    explicit api_server(const accountd_config& c, const process_counters* counters = nullptr);
     ~api_server();
     api_server(const api_server&) = delete;
     api_server& operator=(const api_server&) = delete;

@@ -42,6 +42,8 @@
 
 namespace bmm::accounting {
 
+struct process_counters;  // process_counters.hpp
+
 struct ingest_stats {
     std::uint64_t entries = 0;      // stream entries consumed (acknowledged)
     std::uint64_t shares = 0;       // share rows inserted
@@ -65,6 +67,9 @@ public:
     std::uint64_t entries_acked() const noexcept { return acked_.load(); }
     // Counters; read them from the thread that called run(), after it returned.
     const ingest_stats& stats() const noexcept { return stats_; }
+    // Also publishes the counters to `c` after every commit (for /metrics);
+    // `c` outlives the ingestor. Call before run().
+    void publish_to(process_counters* c) noexcept { published_ = c; }
 
 private:
     struct batch;
@@ -94,6 +99,7 @@ private:
     };
     std::unordered_map<std::string, std::pair<uint256, std::string>, text_hash, std::equal_to<>> work_cache_;
     ingest_stats stats_;
+    process_counters* published_ = nullptr;
     std::atomic<std::uint64_t> acked_{0};
 };
 

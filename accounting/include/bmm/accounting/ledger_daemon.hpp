@@ -23,14 +23,19 @@
 
 namespace bmm::accounting {
 
+struct process_counters;  // process_counters.hpp
+
 class ledger_keeper {
 public:
-    explicit ledger_keeper(accountd_config cfg) : cfg_(std::move(cfg)) {}
+    // `counters` (optional, outlives the keeper): where epoch closes are counted for /metrics.
+    explicit ledger_keeper(accountd_config cfg, process_counters* counters = nullptr)
+        : cfg_(std::move(cfg)), counters_(counters) {}
     // Runs the steps until *stop is set. Does nothing without [epochs].
     void run(const std::atomic<bool>& stop);
 
 private:
     accountd_config cfg_;
+    process_counters* counters_;
 };
 
 // Whether every stream entry appended before `t_ms` is stored: the group's

@@ -6,6 +6,7 @@
 // one client per thread. Errors say which call failed against which node and,
 // where it helps, what to check.
 
+#include "bmm/json/writer.hpp"
 #include "bmm/result.hpp"
 
 #include <atomic>
@@ -61,8 +62,9 @@ private:
     std::uint64_t next_id_ = 1;
 };
 
-// Escapes a string for inclusion in JSON text (quotes not included).
-std::string json_escape(std::string_view s);
+// Escapes a string for inclusion in JSON text (quotes not included): the
+// project's one escaper, bmm::json::escape, under the name its callers use.
+inline std::string json_escape(std::string_view s) { return json::escape(s); }
 
 // Decodes a JSON-RPC reply body (what the node sends back over HTTP). On
 // success returns the "result" member as JSON text ("null" for calls such as

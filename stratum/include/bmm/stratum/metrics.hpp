@@ -9,12 +9,13 @@
 // behind a mutex the loop takes at most once per share batch and the scrape
 // takes once per loop while it copies the rates out.
 //
-// The endpoint (http_endpoint) runs on its own thread with its own poll()
-// loop: it answers GET /metrics (and HEAD), 404 for other paths, and a clear
+// The endpoint (http_endpoint) is one route on the common HTTP server
+// (bmm/http/server.hpp, libmicrohttpd) with one thread: it answers GET /metrics (and HEAD), 404 for other paths, and a clear
 // error for anything else. Requests are bounded in size and time and the
 // number of clients is capped, so a slow or hostile client cannot affect
 // mining or block a scraper for long. Each response closes the connection.
 
+#include "bmm/http/prometheus.hpp"
 #include "bmm/result.hpp"
 #include "bmm/uint256.hpp"
 
@@ -32,6 +33,10 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+namespace bmm::http {
+class server;
+}  // namespace bmm::http
 
 namespace bmm::stratum {
 struct sink_stats;
@@ -68,17 +73,7 @@ private:
     std::atomic<double> v_{0};
 };
 
-// A histogram's values at one moment: counts per bucket (not cumulative;
-// counts[i] holds observations <= bounds[i] and > bounds[i-1], the last entry
-// those above every bound), their sum and their number.
-struct histogram_data {
-    std::vector<double> bounds;
-    std::vector<std::uint64_t> counts;  // bounds.size() + 1
-    double sum = 0;
-    std::uint64_t count = 0;
-    // Adds another histogram with the same bounds.
-    void merge(const histogram_data& o);
-};
+using prometheus::histogram_data;
 
 // A histogram with fixed upper bounds (ascending) and one writer thread.
 class histogram {
@@ -290,27 +285,13 @@ public:
     // Binds and listens, then starts the thread. Errors name the address.
     result<bool> start();
     void stop();
-    std::uint16_t port() const noexcept { return bound_port_; }
+    std::uint16_t port() const noexcept;
     http_stats stats() const noexcept;
 
 private:
-    struct client;
-    void run();
-    bool accept_all(std::vector<std::unique_ptr<client>>& clients);
-    void on_input(client& c);
-    void judge(client& c);
-    void respond(client& c, int code, std::string_view content_type, std::string body, bool head,
-                 std::string_view extra_headers = {});
-    bool flush(client& c);
-
     http_options opt_;
     std::function<std::string()> body_;
-    int listen_fd_ = -1;
-    int wake_fd_ = -1;
-    std::uint16_t bound_port_ = 0;
-    std::atomic<bool> stopping_{false};
-    std::array<std::atomic<std::uint64_t>, http_stats::k_http_codes.size()> responses_{};
-    std::thread thread_;
+    std::unique_ptr<http::server> server_;
 };
 
 }  // namespace bmm::stratum::metrics
