@@ -25,7 +25,9 @@ struct run_result {
 // Runs a program of this build (BMM_BIN_DIR) with `args` (shell-quoted here).
 run_result run(const std::string& program, const std::vector<std::string>& args) {
     const char* dir = std::getenv("BMM_BIN_DIR");
-    std::string cmd = "'" + std::string(dir && *dir ? dir : "build/bin") + "/" + program + "'";
+    std::string cmd = "'";
+    cmd += dir && *dir ? dir : "build/bin";
+    cmd += "/" + program + "'";
     for (const auto& a : args) cmd += " '" + a + "'";
     const std::string out = run_capture(cmd + " 2>&1; echo \"exit=$?\"");
     const auto at = out.rfind("exit=");
