@@ -30,7 +30,8 @@ namespace {
 const char* k_description = R"(bmm-stratum: the BMM pool Stratum v1 server. It builds jobs from the coin
 node's getblocktemplate, validates every share, submits blocks, and publishes
 every verdict and block to a Redis stream (spooling to a local journal while
-Redis is away).)";
+Redis is away).
+)";
 
 const char* k_footer = R"(
 With [metrics] port set, GET http://HOST:PORT/metrics serves Prometheus text
