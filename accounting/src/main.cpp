@@ -10,6 +10,7 @@
 #include "bmm/accounting/ledger_daemon.hpp"
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/accounting/process_counters.hpp"
+#include "bmm/cli.hpp"
 #include "bmm/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
     CLI::App app{
         "bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets, epochs, "
         "block rewards, the ledger)"};
+    app.name("bmm-accountd");
+    cli::setup(app, "bmm-accountd");
     app.require_subcommand(1);
     std::string config_path, sql_dir;
     auto add_config = [&](CLI::App* s) {
@@ -111,7 +114,9 @@ int main(int argc, char** argv) {
     add_config(list_cmd);
     list_cmd->add_option("name", name, "account name (default: all)");
 
-    CLI11_PARSE(app, argc, argv);
+    if (auto rc = cli::parse(app, argc, argv)) {
+        return *rc;
+    }
 
     auto cfg = load(config_path, sql_dir);
     if (!cfg) return fail(cfg.error_message());

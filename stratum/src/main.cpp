@@ -4,6 +4,7 @@
 //                    is flushed to Redis for up to 5 s)
 //   SIGUSR1          fetch a block template now (for -blocknotify hooks)
 
+#include "bmm/cli.hpp"
 #include "bmm/crypto/scrypt.hpp"
 #include "bmm/crypto/sha256.hpp"
 #include "bmm/log.hpp"
@@ -26,17 +27,13 @@
 
 namespace {
 
-const char* k_usage = R"(usage: bmm-stratum --config FILE [--check]
+const char* k_description = R"(bmm-stratum: the BMM pool Stratum v1 server. It builds jobs from the coin
+node's getblocktemplate, validates every share, submits blocks, and publishes
+every verdict and block to a Redis stream (spooling to a local journal while
+Redis is away).
+)";
 
-The BMM pool Stratum v1 server. It builds jobs from the coin node's
-getblocktemplate, validates every share, submits blocks, and publishes every
-verdict and block to a Redis stream (spooling to a local journal while Redis is
-away).
-
-  --config FILE   the TOML configuration (see deploy/config/bmm-stratum.toml)
-  --check         check the configuration and the node, then exit
-  -h, --help      this text
-
+const char* k_footer = R"(
 With [metrics] port set, GET http://HOST:PORT/metrics serves Prometheus text
 (connections, shares by verdict, hashrate, verify time, blocks, stream backlog).
 
@@ -45,10 +42,6 @@ Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 fetches a new template now
 Environment: BMM_SHA256_KERNEL, BMM_SCRYPT_KERNEL force a hash kernel family
 (scalar, shani, avx2, avx512).
 )";
-
-#ifndef BMM_VERSION
-#define BMM_VERSION "unknown"
-#endif
 
 // "host:port" of the node's RPC URL, for the metrics' node label (never the
 // credentials a URL might carry).
@@ -65,23 +58,14 @@ int main(int argc, char** argv) {
     using namespace bmm;
     std::string config_path;
     bool check_only = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "-h" || a == "--help") {
-            std::fputs(k_usage, stdout);
-            return 0;
-        } else if (a == "--config" && i + 1 < argc) {
-            config_path = argv[++i];
-        } else if (a == "--check") {
-            check_only = true;
-        } else {
-            std::fprintf(stderr, "bmm-stratum: unknown argument '%s'\n\n%s", a.c_str(), k_usage);
-            return 2;
-        }
-    }
-    if (config_path.empty()) {
-        std::fprintf(stderr, "bmm-stratum: --config FILE is required\n\n%s", k_usage);
-        return 2;
+    CLI::App app{k_description, "bmm-stratum"};
+    cli::setup(app, "bmm-stratum");
+    app.footer(k_footer);
+    app.add_option("--config", config_path, "the TOML configuration (see deploy/config/bmm-stratum.toml)")
+        ->required();
+    app.add_flag("--check", check_only, "check the configuration and the node, then exit");
+    if (auto rc = cli::parse(app, argc, argv)) {
+        return *rc;
     }
     auto cfg = stratum::load_server_config(config_path);
     if (!cfg) {
@@ -164,7 +148,7 @@ int main(int argc, char** argv) {
     if (cfg->metrics_port) {
         stratum::metrics::process_info info;
         info.instance_id = cfg->instance_id;
-        info.version = BMM_VERSION;
+        info.version = k_version;
         info.coin = cfg->coin;
         info.algorithm = std::string(to_string(cfg->algorithm));
         info.node = node_label(cfg->node_url);

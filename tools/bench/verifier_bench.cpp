@@ -12,6 +12,7 @@
 // Google Benchmark flags apply (--benchmark_filter, --benchmark_format=json,
 // --benchmark_min_time). Pin to one core with taskset for steadier figures.
 
+#include "bmm/cli.hpp"
 #include "bmm/crypto/scrypt.hpp"
 #include "bmm/crypto/sha256.hpp"
 #include "bmm/verifier/share_verifier.hpp"
@@ -200,27 +201,31 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::printf(
-                "usage: bmm-verifier-bench [google-benchmark flags]\n\n"
-                "Measures, on one core, sha256d shares/s (shaped like Bitcoin block 413567) and\n"
-                "scrypt hashes/s for every kernel compiled in and batch sizes 1, 8, 16, 64, each\n"
-                "with its ratio (x_openssl) to OpenSSL measured in the same run. Kernels this CPU\n"
-                "lacks are reported as skipped. Useful flags:\n"
-                "  --benchmark_filter=REGEX     run a subset, e.g. 'openssl|sha256d_share/.*/64'\n"
-                "                               (keep the openssl baselines in the filter for ratios)\n"
-                "  --benchmark_min_time=SECS    time per benchmark (default 0.5)\n"
-                "  --benchmark_format=json      machine-readable output\n"
-                "CPU: %s\n",
-                crypto::detect_cpu_features().describe().c_str());
-            return 0;
-        }
-    }
+    // Our own options through CLI11; everything else (the --benchmark_* flags)
+    // goes on to Google Benchmark, which refuses what it does not know.
+    CLI::App app{"bmm-verifier-bench: the share verifier's kernels against OpenSSL, on one core",
+                 "bmm-verifier-bench"};
+    cli::setup(app, "bmm-verifier-bench");
+    app.allow_extras();
+    app.footer("\nMeasures, on one core, sha256d shares/s (shaped like Bitcoin block 413567) and\n"
+               "scrypt hashes/s for every kernel compiled in and batch sizes 1, 8, 16, 64, each\n"
+               "with its ratio (x_openssl) to OpenSSL measured in the same run. Kernels this CPU\n"
+               "lacks are reported as skipped. Useful flags:\n"
+               "  --benchmark_filter=REGEX     run a subset, e.g. 'openssl|sha256d_share/.*/64'\n"
+               "                               (keep the openssl baselines in the filter for ratios)\n"
+               "  --benchmark_min_time=SECS    time per benchmark (default 0.5)\n"
+               "  --benchmark_format=json      machine-readable output\n"
+               "CPU: " +
+               crypto::detect_cpu_features().describe());
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+    std::vector<std::string> rest = app.remaining();
+    std::vector<char*> bench_argv{argv[0]};
+    for (auto& r : rest) bench_argv.push_back(r.data());
+    int bench_argc = static_cast<int>(bench_argv.size());
+    bench_argv.push_back(nullptr);
     register_all();
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    benchmark::Initialize(&bench_argc, bench_argv.data());
+    if (benchmark::ReportUnrecognizedArguments(bench_argc, bench_argv.data())) return 2;
     std::printf("CPU features: %s\n", crypto::detect_cpu_features().describe().c_str());
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

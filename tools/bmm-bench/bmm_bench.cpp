@@ -23,7 +23,9 @@
 // for answers in flight) and --max-shares.
 
 #include "bench_report.hpp"
+#include "bmm/cli.hpp"
 #include "bmm/hex.hpp"
+#include "bmm/stratum_client/protocol.hpp"
 #include "bmm/target.hpp"
 #include "bmm/verifier/share_verifier.hpp"
 
@@ -34,7 +36,6 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
-#include <simdjson.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -52,49 +53,22 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 namespace {
 
 using namespace bmm;
+namespace sc = bmm::stratum_client;
 
-const char* k_usage = R"(usage: bmm-bench --url stratum+tcp://127.0.0.1:3333 [options]
-
+const char* k_footer = R"(
 A Stratum v1 load generator for benchmarking bmm-stratum (not a test). It opens
 --connections connections at --ramp per second, subscribes and authorises each
 (user bench.wN, N the connection number), and then holds them or submits
 shares until --duration has passed or --max-shares were sent.
 
-  --url URL              stratum+tcp://HOST:PORT, or stratum+ssl://HOST:PORT for TLS
-  --connections N        connections to open (default 10)
-  --ramp R               new connections per second, all processes together (default 1000)
-  --mode MODE            idle | valid | invalid (default idle)
-                           valid:   shares mined at the pool's difficulty
-                           invalid: random nonces (rejected, but fully hashed by the pool)
-  --rate R               shares per second per connection; 0 = as fast as --window allows
-                         (default 1)
-  --window N             unanswered submits allowed per connection (default 8)
-  --duration S           seconds to run, ramp included (default 10)
-  --drain S              seconds to wait for answers in flight at the end (default 3)
-  --max-shares N         stop submitting after N shares in all (default 10000000)
-  --algo ALGO            the pool's algorithm: sha256d (default) or scrypt
-  --difficulty D         ask for difficulty D (password "d=D"); the pool clamps it
-  --user PREFIX          username prefix (default bench); users are PREFIX.wN
-  --version-rolling      negotiate BIP310 version rolling and roll version bits
-  --tls                  TLS (also implied by stratum+ssl://); --insecure skips
-                         certificate checks (self-signed pools), --ca FILE trusts FILE
-  --processes P          worker processes (default 1); each gets its own source
-                         addresses, and connections are spread evenly
-  --sources A,B,...      source addresses to bind before connecting (spread over processes)
-  --source-count K       the same as --sources 127.0.0.2,...,127.0.0.(K+1)
-                         (default with --processes P > 1: one per process)
-  --clean-jobs-report    record when each connection receives each new prevhash as
-                         a clean mining.notify (unix ms) and report first/p50/p99/last
-  --ready-file FILE      write FILE once every connection is held or has failed
-  --json FILE            also write the JSON report to FILE
-  --allow-remote         allow a target that is not a loopback address
-  --quiet                no progress lines
-  -h, --help             this text
+--mode valid: shares mined at the pool's difficulty; invalid: random nonces
+(rejected, but fully hashed by the pool).
 
 Prints the summary line and the JSON report on stdout. Exit code 0 when at
 least one connection was held, 1 otherwise, 2 on bad arguments.
@@ -148,23 +122,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
     return out;
 }
 
-double positive_number(const std::string& name, const std::string& v, bool zero_ok = false) {
-    char* end = nullptr;
-    const double d = std::strtod(v.c_str(), &end);
-    if (!end || *end || !std::isfinite(d) || d < 0 || (!zero_ok && d == 0))
-        throw std::runtime_error(name + " needs a " + (zero_ok ? "non-negative" : "positive") + " number, not '" + v +
-                                 "'");
-    return d;
-}
-
-std::uint64_t count_arg(const std::string& name, const std::string& v, std::uint64_t max) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-    if (!end || *end || v.empty() || v[0] == '-' || n == 0 || n > max)
-        throw std::runtime_error(name + " needs a whole number from 1 to " + std::to_string(max) + ", not '" + v + "'");
-    return n;
-}
-
 // Is `host` (a name or an address) loopback? Every address it resolves to
 // must be 127.0.0.0/8 or ::1.
 bool is_loopback(const std::string& host, const std::string& port) {
@@ -187,118 +144,106 @@ bool is_loopback(const std::string& host, const std::string& port) {
     return all;
 }
 
-options parse_args(int argc, char** argv) {
-    options o;
-    bool sources_given = false;
-    unsigned source_count = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-            return argv[++i];
-        };
-        if (a == "-h" || a == "--help") {
-            std::fputs(k_usage, stdout);
-            std::exit(0);
-        } else if (a == "--url") {
-            o.url = next();
-        } else if (a == "--connections") {
-            o.connections = count_arg(a, next(), 1'000'000);
-        } else if (a == "--ramp") {
-            o.ramp = positive_number(a, next());
-        } else if (a == "--mode") {
-            const std::string m = next();
-            if (m == "idle")
-                o.mode = run_mode::idle;
-            else if (m == "valid")
-                o.mode = run_mode::valid;
-            else if (m == "invalid")
-                o.mode = run_mode::invalid;
-            else
-                throw std::runtime_error("--mode is idle, valid or invalid, not '" + m + "'");
-        } else if (a == "--rate") {
-            o.rate = positive_number(a, next(), true);
-        } else if (a == "--window") {
-            o.window = static_cast<unsigned>(count_arg(a, next(), 1024));
-        } else if (a == "--duration") {
-            o.duration = positive_number(a, next());
-            if (o.duration > 24 * 3600) throw std::runtime_error("--duration is at most 86400 seconds");
-        } else if (a == "--drain") {
-            o.drain = positive_number(a, next(), true);
-            if (o.drain > 600) throw std::runtime_error("--drain is at most 600 seconds");
-        } else if (a == "--max-shares") {
-            o.max_shares = count_arg(a, next(), 1'000'000'000'000ULL);
-        } else if (a == "--algo") {
-            auto p = parse_pow_algorithm(next());
-            if (!p) throw std::runtime_error(p.error_message());
-            o.algo = *p;
-        } else if (a == "--difficulty") {
-            o.difficulty = positive_number(a, next());
-        } else if (a == "--user") {
-            o.user = next();
-            if (o.user.empty() ||
-                o.user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                    std::string::npos)
-                throw std::runtime_error("--user may only hold letters, digits, '_' and '-'");
-        } else if (a == "--version-rolling") {
-            o.version_rolling = true;
-        } else if (a == "--tls") {
-            o.tls = true;
-        } else if (a == "--insecure") {
-            o.insecure = true;
-        } else if (a == "--ca") {
-            o.ca_file = next();
-        } else if (a == "--processes") {
-            o.processes = static_cast<unsigned>(count_arg(a, next(), 64));
-        } else if (a == "--sources") {
-            o.sources = split(next(), ',');
-            sources_given = true;
-        } else if (a == "--source-count") {
-            source_count = static_cast<unsigned>(count_arg(a, next(), 250));
-        } else if (a == "--clean-jobs-report") {
-            o.clean_report = true;
-        } else if (a == "--ready-file") {
-            o.ready_file = next();
-        } else if (a == "--json") {
-            o.json_file = next();
-        } else if (a == "--allow-remote") {
-            o.allow_remote = true;
-        } else if (a == "--quiet") {
-            o.quiet = true;
-        } else {
-            throw std::runtime_error("unknown argument '" + a + "'");
-        }
-    }
-    if (o.url.empty()) throw std::runtime_error("--url is required");
-    std::string u = o.url;
-    for (const char* scheme : {"stratum+tcp://", "stratum+ssl://", "stratum+tls://", "tcp://"}) {
-        if (u.rfind(scheme, 0) == 0) {
-            if (std::string_view(scheme) == "stratum+ssl://" || std::string_view(scheme) == "stratum+tls://")
-                o.tls = true;
-            u = u.substr(std::strlen(scheme));
-            break;
-        }
-    }
-    if (u.find("://") != std::string::npos)
-        throw std::runtime_error("--url scheme is stratum+tcp:// or stratum+ssl://");
-    const auto colon = u.rfind(':');
-    if (colon == std::string::npos || colon == 0) throw std::runtime_error("--url needs HOST:PORT");
-    o.host = u.substr(0, colon);
-    o.port = u.substr(colon + 1);
-    if (!o.host.empty() && o.host.front() == '[' && o.host.back() == ']') o.host = o.host.substr(1, o.host.size() - 2);
-    if (o.connections < o.processes) throw std::runtime_error("--connections must be at least --processes");
-    if (o.max_shares < o.processes) throw std::runtime_error("--max-shares must be at least --processes");
-    if (sources_given && source_count) throw std::runtime_error("give --sources or --source-count, not both");
-    if (source_count)
-        for (unsigned k = 0; k < source_count; ++k) o.sources.push_back("127.0.0." + std::to_string(2 + k));
-    else if (!sources_given && o.processes > 1)
-        for (unsigned k = 0; k < o.processes; ++k) o.sources.push_back("127.0.0." + std::to_string(2 + k));
-    for (const auto& s : o.sources) {
+// CLI11 validators that say what a value must be.
+std::string check_url(const std::string& u) {
+    auto p = sc::parse_pool_url(u);
+    return p ? std::string() : p.error_message();
+}
+std::string check_algo(const std::string& a) {
+    auto p = parse_pow_algorithm(a);
+    return p ? std::string() : p.error_message();
+}
+std::string check_user(const std::string& u) {
+    return !u.empty() &&
+                   u.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                       std::string::npos
+               ? std::string()
+               : std::string("may only hold letters, digits, '_' and '-'");
+}
+std::string check_sources(const std::string& list) {
+    for (const auto& s : split(list, ',')) {
         in_addr a4{};
         in6_addr a6{};
         if (inet_pton(AF_INET, s.c_str(), &a4) != 1 && inet_pton(AF_INET6, s.c_str(), &a6) != 1)
-            throw std::runtime_error("--sources: '" + s + "' is not an IP address");
+            return "'" + s + "' is not an IP address";
     }
+    return {};
+}
+
+// The command line; the options, or the exit code (0 after --help or
+// --version, 2 after a bad command line).
+std::variant<options, int> parse_args(int argc, char** argv) {
+    options o;
+    CLI::App app{"bmm-bench: a Stratum v1 load generator for benchmarking bmm-stratum", "bmm-bench"};
+    cli::setup(app, "bmm-bench");
+    app.footer(k_footer);
+    std::string mode = "idle", algo = "sha256d", sources;
+    unsigned source_count = 0;
+    app.add_option("--url", o.url, "stratum+tcp://HOST:PORT, or stratum+ssl://HOST:PORT for TLS")
+        ->required()
+        ->check(check_url);
+    app.add_option("--connections", o.connections, "connections to open (default 10)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
+    app.add_option("--ramp", o.ramp, "new connections per second, all processes together (default 1000)")
+        ->check(cli::number(0, false));
+    app.add_option("--mode", mode, "idle | valid | invalid (default idle)")
+        ->check(CLI::IsMember({"idle", "valid", "invalid"}));
+    app.add_option("--rate", o.rate, "shares per second per connection; 0 = as fast as --window allows (default 1)")
+        ->check(cli::number(0, true));
+    app.add_option("--window", o.window, "unanswered submits allowed per connection (default 8)")
+        ->check(CLI::Range(1u, 1024u));
+    app.add_option("--duration", o.duration, "seconds to run, ramp included (default 10)")
+        ->check(cli::number(0, false, 86400));
+    app.add_option("--drain", o.drain, "seconds to wait for answers in flight at the end (default 3)")
+        ->check(cli::number(0, true, 600));
+    app.add_option("--max-shares", o.max_shares, "stop submitting after N shares in all (default 10000000)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000'000ULL}));
+    app.add_option("--algo", algo, "the pool's algorithm: sha256d (default) or scrypt")->check(check_algo);
+    app.add_option("--difficulty", o.difficulty, "ask for difficulty D (password \"d=D\"); the pool clamps it")
+        ->check(cli::number(0, false));
+    app.add_option("--user", o.user, "username prefix (default bench); users are PREFIX.wN")->check(check_user);
+    app.add_flag("--version-rolling", o.version_rolling, "negotiate BIP310 version rolling and roll version bits");
+    app.add_flag("--tls", o.tls, "TLS (also implied by stratum+ssl://)");
+    app.add_flag("--insecure", o.insecure, "with TLS: skip certificate checks (self-signed pools)");
+    app.add_option("--ca", o.ca_file, "with TLS: trust the PEM certificate(s) in FILE");
+    app.add_option("--processes", o.processes,
+                   "worker processes (default 1); each gets its own source addresses, and connections are spread "
+                   "evenly")
+        ->check(CLI::Range(1u, 64u));
+    auto* sources_opt = app.add_option("--sources", sources,
+                                       "A,B,...: source addresses to bind before connecting (spread over processes)")
+                            ->check(check_sources);
+    app.add_option("--source-count", source_count,
+                   "K: the same as --sources 127.0.0.2,...,127.0.0.(K+1) (default with --processes P > 1: one per "
+                   "process)")
+        ->check(CLI::Range(1u, 250u))
+        ->excludes(sources_opt);
+    app.add_flag("--clean-jobs-report", o.clean_report,
+                 "record when each connection receives each new prevhash as a clean mining.notify (unix ms) and "
+                 "report first/p50/p99/last");
+    app.add_option("--ready-file", o.ready_file, "write FILE once every connection is held or has failed");
+    app.add_option("--json", o.json_file, "also write the JSON report to FILE");
+    app.add_flag("--allow-remote", o.allow_remote, "allow a target that is not a loopback address");
+    app.add_flag("--quiet", o.quiet, "no progress lines");
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+
+    o.mode = mode == "valid" ? run_mode::valid : mode == "invalid" ? run_mode::invalid : run_mode::idle;
+    o.algo = *parse_pow_algorithm(algo);
+    const auto url = *sc::parse_pool_url(o.url);
+    o.host = url.host;
+    o.port = url.port;
+    o.tls = o.tls || url.tls;
+    auto refuse = [](const char* why) {
+        std::fprintf(stderr, "bmm-bench: %s\nRun with --help for more information.\n", why);
+        return 2;
+    };
+    if (o.connections < o.processes) return refuse("--connections must be at least --processes");
+    if (o.max_shares < o.processes) return refuse("--max-shares must be at least --processes");
+    o.sources = split(sources, ',');
+    if (source_count)
+        for (unsigned k = 0; k < source_count; ++k) o.sources.push_back("127.0.0." + std::to_string(2 + k));
+    else if (o.sources.empty() && o.processes > 1)
+        for (unsigned k = 0; k < o.processes; ++k) o.sources.push_back("127.0.0." + std::to_string(2 + k));
     return o;
 }
 
@@ -311,11 +256,6 @@ struct progress {
     bool settled = false;  // every connection attempted, and each held or failed
 };
 
-struct bench_job {
-    std::string id, ntime;
-    verifier::job_data data;
-};
-
 class worker;
 
 enum class conn_state { connecting, handshaking, starting, held, closed };
@@ -326,18 +266,13 @@ struct connection {
     std::uint64_t number = 0;
     conn_state state = conn_state::connecting;
     bool counted_held = false;
-    std::string in;
+    sc::line_buffer in;
     SSL* ssl = nullptr;
     BIO* rbio = nullptr;  // network -> OpenSSL
     BIO* wbio = nullptr;  // OpenSSL -> network
-    std::vector<unsigned char> en1;
-    std::size_t en2_size = 4;
-    double difficulty = 1;
-    std::uint32_t version_mask = 0;
-    std::shared_ptr<const bench_job> job;
+    sc::session_state session;  // extranonces, difficulty, version mask
+    std::shared_ptr<const sc::job> job;
     std::string prevhash;
-    std::uint64_t en2_counter = 0;
-    std::uint32_t nonce = 0;
     double credit = 0;
     int next_id = 10;
     std::vector<std::pair<int, std::uint64_t>> inflight;  // submit id, uv_hrtime() at send
@@ -378,7 +313,9 @@ public:
 private:
     void tick();
     void open_one();
+    bool feed(connection* c, std::string_view bytes);
     void handle_line(connection* c, std::string_view line);
+    std::string worker_name(const connection* c) const { return o_.user + ".w" + std::to_string(c->number); }
     void send_line(connection* c, const std::string& line);
     void flush(connection* c);
     void write_raw(connection* c, const char* data, std::size_t n);
@@ -388,7 +325,7 @@ private:
     void submit_due(double dt);
     void emit_progress();
     void finish();
-    std::shared_ptr<const bench_job> decode_job(simdjson::dom::array params, std::size_t en2_size, std::uint32_t mask);
+    std::shared_ptr<const sc::job> decode_job(const sc::notify_view& n, std::size_t en2_size, std::uint32_t mask);
 
     const options& o_;
     std::uint64_t wanted_, first_number_, max_shares_;
@@ -405,8 +342,8 @@ private:
     bool stopping_ = false, draining_ = false;
     std::uint64_t drain_until_ns_ = 0;
     bench::run_stats st_;
-    simdjson::dom::parser parser_;
-    std::unordered_map<std::string, std::shared_ptr<const bench_job>> jobs_;
+    sc::message_parser parser_;
+    std::unordered_map<std::string, std::shared_ptr<const sc::job>> jobs_;
     std::unique_ptr<verifier::batch_verifier> verifier_;
     std::mt19937_64 rng_;
     SSL_CTX* ssl_ctx_ = nullptr;
@@ -447,7 +384,7 @@ void worker::open_one() {
     auto c = std::make_unique<connection>();
     c->w = this;
     c->number = first_number_ + started_;
-    c->en2_counter = rng_();
+    c->session.extranonce2_counter = rng_();
     ++started_;
     ++st_.attempted;
     ++pending_;
@@ -542,25 +479,15 @@ void worker::on_connected(connection* c, int status) {
 
 void worker::start_session(connection* c) {
     c->state = conn_state::starting;
-    if (o_.version_rolling)
-        send_line(c,
-                  "{\"id\":1,\"method\":\"mining.configure\",\"params\":[[\"version-rolling\"],"
-                  "{\"version-rolling.mask\":\"ffffffff\",\"version-rolling.min-bit-count\":2}]}");
-    send_line(c, "{\"id\":2,\"method\":\"mining.subscribe\",\"params\":[\"bmm-bench/1.0\"]}");
+    if (o_.version_rolling) send_line(c, sc::configure_request(k_configure_id));
+    send_line(c, sc::subscribe_request(k_subscribe_id, "bmm-bench/1.0"));
     std::string pass = "x";
     if (o_.difficulty > 0) {
         char b[64];
         std::snprintf(b, sizeof b, "d=%.12g", o_.difficulty);
         pass = b;
     }
-    std::string auth = "{\"id\":3,\"method\":\"mining.authorize\",\"params\":[\"";
-    auth += o_.user;
-    auth += ".w";
-    auth += std::to_string(c->number);
-    auth += "\",\"";
-    auth += pass;
-    auth += "\"]}";
-    send_line(c, auth);
+    send_line(c, sc::authorize_request(k_authorize_id, worker_name(c), pass));
     flush(c);
 }
 
@@ -593,104 +520,70 @@ void worker::on_bytes(connection* c, const char* data, std::size_t n) {
         }
         char plain[16384];
         int k;
-        while ((k = SSL_read(c->ssl, plain, sizeof plain)) > 0) c->in.append(plain, static_cast<std::size_t>(k));
-        flush(c);
-    } else {
-        c->in.append(data, n);
+        while ((k = SSL_read(c->ssl, plain, sizeof plain)) > 0)
+            if (!feed(c, std::string_view(plain, static_cast<std::size_t>(k)))) return;
+    } else if (!feed(c, std::string_view(data, n))) {
+        return;
     }
-    std::size_t start = 0, nl;
-    while ((nl = c->in.find('\n', start)) != std::string::npos) {
-        handle_line(c, std::string_view(c->in).substr(start, nl - start));
-        if (c->state == conn_state::closed) return;
-        start = nl + 1;
-    }
-    c->in.erase(0, start);
-    if (c->in.size() > 1 << 20) fail(c, "line longer than 1 MiB from the pool");
+    if (c->in.partial_bytes() > 1 << 20) fail(c, "line longer than 1 MiB from the pool");
     flush(c);
 }
 
-std::shared_ptr<const bench_job> worker::decode_job(simdjson::dom::array params, std::size_t en2_size,
-                                                    std::uint32_t mask) {
-    std::string_view id, prev, c1, c2, ver, bits, ntime;
-    simdjson::dom::array branch;
-    if (params.at(0).get(id) || params.at(1).get(prev) || params.at(2).get(c1) || params.at(3).get(c2) ||
-        params.at(4).get(branch) || params.at(5).get(ver) || params.at(6).get(bits) || params.at(7).get(ntime))
-        return nullptr;
-    std::string key(id);
+// The pool's lines in `bytes` handled; false when the connection closed under them.
+bool worker::feed(connection* c, std::string_view bytes) {
+    return c->in.feed(bytes, [&](std::string_view line) {
+        handle_line(c, line);
+        return c->state != conn_state::closed;
+    });
+}
+
+// The job a notify describes, decoded once per (job, mask, extranonce2 size)
+// for all the worker's connections.
+std::shared_ptr<const sc::job> worker::decode_job(const sc::notify_view& n, std::size_t en2_size,
+                                                  std::uint32_t mask) {
+    std::string key(n.id);
     key += '/';
     key += std::to_string(mask);
     key += '/';
     key += std::to_string(en2_size);
     if (auto it = jobs_.find(key); it != jobs_.end()) return it->second;
-    std::vector<std::string_view> br;
-    for (auto b : branch) br.emplace_back(std::string_view(b));
-    auto d = verifier::job_data::from_stratum(o_.algo, prev, c1, c2, br, ver, bits, en2_size, mask);
+    auto d = sc::decode_job(o_.algo, n, en2_size, mask);
     if (!d) {
-        ++st_.failures["bad job from the pool: " + d.error_message()];
+        ++st_.failures[d.error_message()];
         return nullptr;
     }
     if (jobs_.size() > 256) jobs_.clear();
-    auto j = std::make_shared<bench_job>(bench_job{std::string(id), std::string(ntime), std::move(*d)});
+    auto j = std::make_shared<const sc::job>(std::move(*d));
     jobs_[key] = j;
     return j;
 }
 
 void worker::handle_line(connection* c, std::string_view line) {
     const std::uint64_t now_ns = uv_hrtime();
-    simdjson::dom::element doc;
-    if (line.empty() || parser_.parse(line.data(), line.size()).get(doc)) return;
-    std::string_view method;
-    if (doc["method"].get(method) == simdjson::SUCCESS) {
-        simdjson::dom::array params;
-        if (doc["params"].get(params)) return;
-        if (method == "mining.notify") {
-            ++st_.notifies;
-            bool clean = false;
-            std::string_view prev;
-            if (params.at(8).get(clean)) clean = false;
-            if (params.at(1).get(prev)) prev = {};
-            if (clean) ++st_.clean_notifies;
-            if (o_.clean_report && clean && !c->prevhash.empty() && prev != c->prevhash)
-                st_.clean_arrivals[display_hash(prev)].push_back(static_cast<double>(unix_us()) / 1000.0);
-            if (prev != c->prevhash) c->prevhash = std::string(prev);
-            if (o_.mode != run_mode::idle) {
-                if (auto j = decode_job(params, c->en2_size, c->version_mask)) {
-                    c->job = std::move(j);
-                    c->nonce = 0;
-                    ++c->en2_counter;
-                }
+    const sc::message m = parser_.parse(line);
+    if (c->session.on_setting(m)) return;
+    if (m.kind == sc::message_kind::notify) {
+        auto n = sc::notify_of(m);
+        if (!n) return;
+        ++st_.notifies;
+        if (n->clean) ++st_.clean_notifies;
+        if (o_.clean_report && n->clean && !c->prevhash.empty() && n->prevhash != c->prevhash)
+            st_.clean_arrivals[display_hash(n->prevhash)].push_back(static_cast<double>(unix_us()) / 1000.0);
+        if (n->prevhash != c->prevhash) c->prevhash = std::string(n->prevhash);
+        if (o_.mode != run_mode::idle) {
+            if (auto j = decode_job(*n, c->session.extranonce2_size, c->session.version_mask)) {
+                c->job = std::move(j);
+                c->session.on_new_job();
             }
-        } else if (method == "mining.set_difficulty") {
-            double d = 0;
-            std::int64_t di = 0;
-            if (params.at(0).get(d) == simdjson::SUCCESS)
-                c->difficulty = d;
-            else if (params.at(0).get(di) == simdjson::SUCCESS)
-                c->difficulty = static_cast<double>(di);
-        } else if (method == "mining.set_version_mask") {
-            std::string_view m;
-            if (params.at(0).get(m) == simdjson::SUCCESS)
-                c->version_mask = static_cast<std::uint32_t>(std::strtoul(std::string(m).c_str(), nullptr, 16));
         }
         return;
     }
-    std::int64_t id = 0;
-    if (doc["id"].get(id)) return;
-    simdjson::dom::element err;
-    const bool ok = doc["error"].get(err) == simdjson::SUCCESS && err.is_null();
+    if (m.kind != sc::message_kind::reply || !m.id) return;
+    const std::int64_t id = *m.id;
     if (id == k_subscribe_id) {
-        simdjson::dom::array res;
-        std::string_view e1;
-        std::int64_t size = 4;
-        if (!ok || doc["result"].get(res) || res.at(1).get(e1) || res.at(2).get(size) || size < 1 || size > 8) {
-            fail(c, "subscribe refused");
-            return;
-        }
-        c->en1 = from_hex(e1).value_or(std::vector<unsigned char>{});
-        c->en2_size = static_cast<std::size_t>(size);
+        if (!c->session.on_subscribed(m)) fail(c, "subscribe refused");
     } else if (id == k_authorize_id) {
-        bool res = false;
-        if (!ok || doc["result"].get(res) || !res) {
+        if (!sc::authorized(m)) {
             fail(c, "authorize refused");
             return;
         }
@@ -700,9 +593,7 @@ void worker::handle_line(connection* c, std::string_view line) {
         ++held_now_;
         st_.peak_held = std::max(st_.peak_held, held_now_);
     } else if (id == k_configure_id) {
-        std::string_view m;
-        if (ok && doc["result"]["version-rolling.mask"].get(m) == simdjson::SUCCESS)
-            c->version_mask = static_cast<std::uint32_t>(std::strtoul(std::string(m).c_str(), nullptr, 16));
+        c->session.on_configured(m);
     } else {
         auto it = std::find_if(c->inflight.begin(), c->inflight.end(),
                                [id](const auto& p) { return p.first == static_cast<int>(id); });
@@ -710,19 +601,13 @@ void worker::handle_line(connection* c, std::string_view line) {
         st_.latency.add((now_ns - it->second) / 1000);
         c->inflight.erase(it);
         st_.last_answer_unix_us = unix_us();
-        if (ok) {
+        if (m.ok) {
             ++st_.accepted;
         } else {
             ++st_.rejected;
-            std::int64_t code = 0;
-            std::string_view msg = "unknown";
-            if (err.is_array()) {
-                if (err.at(0).get(code)) code = 0;
-                if (err.at(1).get(msg)) msg = "unknown";
-            }
-            std::string key = std::to_string(code);
+            std::string key = std::to_string(m.error_code);
             key += ' ';
-            key += msg;
+            key += m.reason();
             ++st_.reasons[key];
         }
     }
@@ -795,23 +680,23 @@ void worker::submit_due(double dt) {
         std::size_t n = o_.rate > 0 ? std::min<std::size_t>(room, static_cast<std::size_t>(c->credit)) : room;
         for (std::size_t k = 0; k < n && st_.sent + items.size() < max_shares_; ++k) {
             due d{c, {}, {}, {}, 0};
-            std::vector<unsigned char> en2(c->job->data.extranonce2_size);
+            sc::session_state& s = c->session;
+            const std::size_t en2_size = c->job->data.extranonce2_size;
             if (o_.mode == run_mode::invalid) {
-                for (auto& b : en2) b = static_cast<unsigned char>(rng_());
+                d.en2 = sc::extranonce2_hex(rng_(), en2_size);
                 d.nonce = static_cast<std::uint32_t>(rng_());
             } else {
-                ++c->en2_counter;  // a fresh extranonce2 per share: never a duplicate
-                for (std::size_t i = 0; i < en2.size(); ++i)
-                    en2[i] = static_cast<unsigned char>(c->en2_counter >> (8 * i));
+                ++s.extranonce2_counter;  // a fresh extranonce2 per share: never a duplicate
+                d.en2 = sc::extranonce2_hex(s.extranonce2_counter, en2_size);
                 d.nonce = 0;
             }
-            d.en2 = to_hex(en2);
             const std::uint32_t mask = c->job->data.version_mask;
             if (o_.version_rolling && mask)
-                d.vbits = be32_hex(
-                    static_cast<std::uint32_t>(o_.mode == run_mode::invalid ? rng_() : c->en2_counter * 0x2000u) &
-                    mask);
-            auto t = target_from_difficulty(c->difficulty, o_.algo);
+                d.vbits = be32_hex(static_cast<std::uint32_t>(o_.mode == run_mode::invalid
+                                                                  ? rng_()
+                                                                  : s.extranonce2_counter * 0x2000u) &
+                                   mask);
+            auto t = target_from_difficulty(s.difficulty, o_.algo);
             d.target = t ? *t : uint256::max();
             items.push_back(std::move(d));
         }
@@ -821,7 +706,7 @@ void worker::submit_due(double dt) {
     std::vector<bool> ready(items.size(), o_.mode == run_mode::invalid);
     if (o_.mode == run_mode::valid) {
         // Expected hashes per share at this difficulty, to size the rounds.
-        const double d0 = items.front().c->difficulty;
+        const double d0 = items.front().c->session.difficulty;
         const double per_share = d0 * (o_.algo == pow_algorithm::sha256d ? 4294967296.0 : 65536.0);
         const unsigned lanes = static_cast<unsigned>(std::clamp(std::ceil(per_share), 1.0, 16.0));
         const std::uint64_t t_end = uv_hrtime() + 20'000'000;
@@ -844,7 +729,7 @@ void worker::submit_due(double dt) {
             }
             for (std::size_t k = 0; k < owner.size(); ++k) {
                 const due& d = items[owner[k]];
-                shares.push_back({&d.c->job->data, d.c->en1, d.en2, d.c->job->ntime, nonces[k], d.vbits, d.target});
+                shares.push_back({&d.c->job->data, d.c->session.extranonce1, d.en2, d.c->job->ntime, nonces[k], d.vbits, d.target});
             }
             out.resize(shares.size());
             verifier_->verify(shares, out);
@@ -876,26 +761,8 @@ void worker::submit_due(double dt) {
             now_ns = uv_hrtime();
         }
         const int id = c->next_id++;
-        std::string line = "{\"id\":" + std::to_string(id) + ",\"method\":\"mining.submit\",\"params\":[\"";
-        line += o_.user;
-        line += ".w";
-        line += std::to_string(c->number);
-        line += "\",\"";
-        line += c->job->id;
-        line += "\",\"";
-        line += d.en2;
-        line += "\",\"";
-        line += c->job->ntime;
-        line += "\",\"";
-        line += be32_hex(d.nonce);
-        line += '"';
-        if (!d.vbits.empty()) {
-            line += ",\"";
-            line += d.vbits;
-            line += '"';
-        }
-        line += "]}";
-        send_line(c, line);
+        send_line(c, sc::submit_request(id, worker_name(c), {c->job->id, d.en2, c->job->ntime, be32_hex(d.nonce),
+                                                             std::move(d.vbits)}));
         c->inflight.emplace_back(id, now_ns);
         if (o_.rate > 0) c->credit -= 1;
         if (!st_.first_submit_unix_us) st_.first_submit_unix_us = unix_us();
@@ -1215,13 +1082,9 @@ bench::run_stats run_processes(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    options o;
-    try {
-        o = parse_args(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bmm-bench: %s\n\n%s", e.what(), k_usage);
-        return 2;
-    }
+    auto parsed = parse_args(argc, argv);
+    if (const int* rc = std::get_if<int>(&parsed)) return *rc;
+    const options& o = std::get<options>(parsed);
     if (!o.allow_remote && !is_loopback(o.host, o.port)) {
         std::fprintf(stderr,
                      "bmm-bench: refusing %s: it is not a loopback address. A load generator aimed at someone "
