@@ -1,0 +1,227 @@
+// bmm-stratum's process wiring (see app.hpp): the order in which the parts
+// start and stop, the open-file limit and the signals.
+
+#include "bmm/stratum/app.hpp"
+
+#include "bmm/crypto/scrypt.hpp"
+#include "bmm/crypto/sha256.hpp"
+#include "bmm/log.hpp"
+#include "bmm/stratum/config.hpp"
+#include "bmm/stratum/job_manager.hpp"
+#include "bmm/stratum/metrics.hpp"
+#include "bmm/stratum/server.hpp"
+#include "bmm/stratum/share_sink.hpp"
+#include "bmm/verifier/share_verifier.hpp"
+#include "bmm/version.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace bmm::stratum {
+namespace {
+
+double unix_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (and so in every
+// thread started after it) and returns them for sigwait; a miner that goes
+// away mid-write must not kill the process, so SIGPIPE is ignored.
+sigset_t block_process_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    return signals;
+}
+
+// Every miner is one file descriptor: raise the soft limit to the hard
+// one, and say when it, not [limits] max_connections, is the real cap.
+void raise_open_file_limit(const server_config& cfg) {
+    rlimit nofile{};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    const auto soft_before = static_cast<unsigned long long>(nofile.rlim_cur);
+    if (nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+            getrlimit(RLIMIT_NOFILE, &nofile);
+        }
+    }
+    const auto open_files = static_cast<unsigned long long>(nofile.rlim_cur);
+    const unsigned long long fd_room = open_files > 64 ? open_files - 64 : 0;  // Redis, node, logs, loops
+    log::info("stratum", "open file limit {} (soft was {}, hard {}): room for about {} miners; "
+              "[limits] max_connections {}",
+              open_files, soft_before, static_cast<unsigned long long>(nofile.rlim_max), fd_room,
+              cfg.limits.max_connections);
+    if (fd_room < cfg.limits.max_connections) {
+        log::warn("stratum", "the open file limit caps connections at about {}, below [limits] max_connections {}: "
+                  "raise it (systemd LimitNOFILE=, ulimit -n, /etc/security/limits.conf) or lower max_connections",
+                  fd_room, cfg.limits.max_connections);
+    }
+}
+
+// The constant part of the metrics page: who this process is and which
+// kernels it hashes with.
+metrics::process_info describe_process(const server_config& cfg) {
+    metrics::process_info info;
+    info.instance_id = cfg.instance_id;
+    info.version = k_version;
+    info.coin = cfg.coin;
+    info.algorithm = std::string(to_string(cfg.algorithm));
+    info.node = node_label(cfg.node_url);
+    info.sha256_kernel = crypto::sha256_default_selection().describe();
+    info.scrypt_kernel = crypto::scrypt_default_selection().describe();
+    info.verifier_kernels = verifier::batch_verifier().describe_kernels();
+    info.start_time_unix = unix_seconds();
+    info.spool_dir = cfg.spool_dir;
+    return info;
+}
+
+// The metrics endpoint reads the server, the sink and the job manager: the
+// caller starts it after them and stops it before them. The page reads the
+// endpoint's own counters through `self`, which the caller sets to the
+// returned endpoint and keeps until the endpoint's thread is joined.
+std::unique_ptr<metrics::http_endpoint> make_metrics_endpoint(const server_config& cfg, server& srv,
+                                                              share_sink& sink, job_manager& jobs,
+                                                              std::unique_ptr<metrics::http_endpoint>& self) {
+    auto page = [&srv, &sink, &jobs, &self, info = describe_process(cfg)] {
+        struct statvfs fs {};
+        const double free_bytes = ::statvfs(info.spool_dir.c_str(), &fs) == 0
+                                      ? static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize)
+                                      : -1.0;
+        return metrics::render(srv.metrics_snapshot(), sink.stats(), jobs.stats(), info, self->stats(),
+                               unix_seconds(), free_bytes);
+    };
+    return std::make_unique<metrics::http_endpoint>(metrics::http_options{cfg.metrics_host, cfg.metrics_port},
+                                                    std::move(page));
+}
+
+// Waits for SIGTERM or SIGINT; SIGUSR1 meanwhile fetches a new template.
+void wait_for_stop(const sigset_t& signals, job_manager& jobs) {
+    while (true) {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        if (sig == SIGUSR1) {
+            log::info("stratum", "SIGUSR1: fetching a new block template");
+            jobs.refresh();
+            continue;
+        }
+        log::info("stratum", "{}: stopping (miners are told to reconnect)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+}
+
+}  // namespace
+
+std::string node_label(const std::string& url) {
+    std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+    rest = rest.substr(0, rest.find('/'));
+    if (const auto at = rest.rfind('@'); at != std::string::npos) {
+        rest = rest.substr(at + 1);
+    }
+    return rest;
+}
+
+int run(const app_options& options) {
+    auto cfg = load_server_config(options.config_path);
+    if (!cfg) {
+        std::fprintf(stderr, "bmm-stratum: bad configuration: %s\n", cfg.error_message().c_str());
+        return 2;
+    }
+    log::level lvl = log::level::info;
+    log::parse_level(cfg->log_level, lvl);
+    log::set_level(lvl);
+
+    const sigset_t signals = block_process_signals();
+    raise_open_file_limit(*cfg);
+    log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
+              crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
+
+    share_sink sink({cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id});
+    std::atomic<server*> srv{nullptr};
+    job_manager jobs(
+        *cfg,
+        [&srv](std::shared_ptr<const job> j) {
+            if (auto* s = srv.load()) {
+                s->publish_job(std::move(j));
+            }
+        },
+        [&sink, &cfg](const found_block& b, const std::string& answer, bool accepted) {
+            sink.append(block_record(*cfg, b, answer, accepted));
+        });
+    auto started = jobs.start();
+    if (!started) {
+        log::error("stratum", "cannot start: {}", started.error_message());
+        return 1;
+    }
+    if (options.check_only) {
+        log::info("stratum", "configuration {} and the node are fine; height {}", options.config_path,
+                  jobs.current()->tmpl->height);
+        jobs.stop();
+        return 0;
+    }
+    if (auto s = sink.start(); !s) {
+        log::error("stratum", "cannot start the share journal: {}", s.error_message());
+        return 1;
+    }
+    server pool(*cfg, jobs, sink);
+    if (auto s = pool.start(); !s) {
+        log::error("stratum", "cannot start: {}", s.error_message());
+        jobs.stop();
+        sink.stop(1000);
+        return 1;
+    }
+    srv = &pool;
+    pool.publish_job(jobs.current());  // a job that arrived while the loops started
+
+    std::unique_ptr<metrics::http_endpoint> endpoint;
+    if (cfg->metrics_port) {
+        endpoint = make_metrics_endpoint(*cfg, pool, sink, jobs, endpoint);
+        if (auto m = endpoint->start(); !m) {
+            log::error("stratum", "cannot start: {}", m.error_message());
+            endpoint.reset();
+            srv = nullptr;
+            pool.stop();
+            jobs.stop();
+            sink.stop(1000);
+            return 1;
+        }
+        log::info("metrics", "Prometheus metrics at http://{}:{}/metrics", cfg->metrics_host, cfg->metrics_port);
+    }
+    for (const auto& p : cfg->ports) {
+        log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp",
+                  p.host, p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
+    }
+
+    wait_for_stop(signals, jobs);
+    // Join the endpoint's thread before the pointer it reads through goes
+    // (unique_ptr::reset clears the pointer before the destructor joins).
+    if (endpoint) {
+        endpoint->stop();
+    }
+    endpoint.reset();
+    srv = nullptr;
+    pool.stop();
+    jobs.stop();
+    sink.stop(5000);
+    const auto st = pool.stats();
+    log::info("stratum", "stopped: {} connections, {} shares accepted, {} rejected, {} blocks; "
+              "{} connections refused, {} addresses banned, {} closed by limits, {} TLS failures",
+              st.connections, st.accepted, st.rejected, st.blocks, st.refused, st.bans, st.closed_by_limits,
+              st.tls_failures);
+    return 0;
+}
+
+}  // namespace bmm::stratum
