@@ -1,11 +1,10 @@
 #include "bmm/accounting/ledger_daemon.hpp"
 
-#include "bmm/accounting/block_tracker.hpp"
+#include "block_tracker.hpp"
 #include "bmm/accounting/epoch_closer.hpp"
 #include "bmm/accounting/ledger.hpp"
 #include "bmm/accounting/ledger_pg.hpp"
 #include "bmm/accounting/pg.hpp"
-#include "bmm/accounting/redis_stream.hpp"
 #include "bmm/log.hpp"
 
 #include <hiredis/hiredis.h>

@@ -1,4 +1,4 @@
-#include "bmm/accounting/block_tracker.hpp"
+#include "block_tracker.hpp"
 
 #include "bmm/accounting/epoch_closer.hpp"
 #include "bmm/accounting/ledger_pg.hpp"
