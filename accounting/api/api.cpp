@@ -9,8 +9,8 @@
 #include "bmm/accounting/api.hpp"
 
 #include "bmm/accounting/accounts.hpp"
-#include "bmm/accounting/pg.hpp"
-#include "bmm/accounting/ledger.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/rules.hpp"
 #include "bmm/log.hpp"
 
@@ -104,19 +104,19 @@ private:
 
 class db_pool {
 public:
-    db_pool(pg_settings s, int statement_timeout_ms, std::size_t keep)
+    db_pool(pg::settings s, int statement_timeout_ms, std::size_t keep)
         : settings_(std::move(s)), timeout_ms_(statement_timeout_ms), keep_(keep) {}
 
-    result<pg_connection> acquire() {
+    result<pg::connection> acquire() {
         {
             std::lock_guard lock(m_);
             if (!idle_.empty()) {
-                pg_connection c = std::move(idle_.back());
+                pg::connection c = std::move(idle_.back());
                 idle_.pop_back();
                 return c;
             }
         }
-        auto c = pg_connection::open(settings_);
+        auto c = pg::connection::open(settings_);
         if (!c) return c;
         std::string set = "SET statement_timeout = ";
         set += std::to_string(timeout_ms_);
@@ -124,18 +124,18 @@ public:
         if (auto r = c->exec(set); !r) return error{r.error_message()};
         return c;
     }
-    void release(pg_connection c) {
+    void release(pg::connection c) {
         if (!c.healthy()) return;
         std::lock_guard lock(m_);
         if (idle_.size() < keep_) idle_.push_back(std::move(c));
     }
 
 private:
-    pg_settings settings_;
+    pg::settings settings_;
     int timeout_ms_;
     std::size_t keep_;
     std::mutex m_;
-    std::vector<pg_connection> idle_;
+    std::vector<pg::connection> idle_;
 };
 
 // ---------------------------------------------------------------------------
@@ -240,7 +240,7 @@ long long limit_param(const request& r) { return int_param(r, "limit", 1, k_max_
 // One read-only snapshot per response.
 class snapshot {
 public:
-    explicit snapshot(pg_connection& c) : c_(c) {
+    explicit snapshot(pg::connection& c) : c_(c) {
         run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {});
     }
     ~snapshot() {
@@ -249,7 +249,7 @@ public:
     snapshot(const snapshot&) = delete;
     snapshot& operator=(const snapshot&) = delete;
 
-    pg_rows run(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+    pg::row_set run(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
         auto r = params.empty() ? c_.exec(sql) : c_.exec(sql, params);
         if (!r) throw db_failure{r.error_message(), c_.last_sqlstate() == "57014"};
         open_ = true;
@@ -261,7 +261,7 @@ public:
     }
 
 private:
-    pg_connection& c_;
+    pg::connection& c_;
     bool open_ = false;
 };
 
@@ -275,7 +275,7 @@ private:
 #define BMM_T60 "(date_trunc('minute', now()) - interval '59 minutes')"
 #define BMM_T24H "(date_trunc('minute', now()) - interval '1439 minutes')"
 
-void text_or_null(json& j, const pg_rows& r, int row, int col) {
+void text_or_null(json& j, const pg::row_set& r, int row, int col) {
     if (r.is_null(row, col)) j.null();
     else j.str(r.get(row, col));
 }
@@ -355,7 +355,7 @@ std::string pool_stats(snapshot& db) {
 }
 
 // The account row, or 404.
-pg_rows account_row(snapshot& db, const std::string& name) {
+pg::row_set account_row(snapshot& db, const std::string& name) {
     auto r = db.run("SELECT name, kind, bmm_api_time(created_at) FROM accounts WHERE name = $1", {name});
     if (r.rows() == 0) throw http_error{404, "no account \"" + name + "\""};
     return r;
@@ -682,11 +682,11 @@ response handle(db_pool& pool, const request& req) {
 
 struct api_server::impl {
     api_settings api;
-    pg_settings postgres;
+    pg::settings postgres;
     db_pool pool;
     MHD_Daemon* daemon = nullptr;
 
-    impl(api_settings a, pg_settings p)
+    impl(api_settings a, pg::settings p)
         : api(std::move(a)), postgres(p), pool(std::move(p), api.statement_timeout_ms, static_cast<std::size_t>(api.threads)) {}
 
     static MHD_Result collect_arg(void* cls, MHD_ValueKind, const char* key, const char* value) {
@@ -734,7 +734,7 @@ struct api_server::impl {
     }
 };
 
-api_server::api_server(api_settings api, pg_settings postgres)
+api_server::api_server(api_settings api, pg::settings postgres)
     : impl_(std::make_unique<impl>(std::move(api), std::move(postgres))) {}
 
 api_server::~api_server() { stop(); }

@@ -14,11 +14,11 @@
 #include "bmm/accounting/bench_epoch.hpp"
 
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/epoch_closer.hpp"
-#include "bmm/accounting/ledger.hpp"
-#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/due_epochs.hpp"
+#include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/migrations.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/target.hpp"
 
 #include <libpq-fe.h>
@@ -66,13 +66,13 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
     cfg.coins["LTC"].rules.scheme = *scheme;
     cfg.coins["BTC"].rules.scheme = *scheme;
     cfg.coins["BTC"].rules.resource_weight_ppm = 250000;
-    auto admin = pg_connection::open(cfg.postgres);
+    auto admin = pg::connection::open(cfg.postgres);
     if (!admin) return fail(admin.error_message());
     if (auto r = admin->exec("CREATE SCHEMA " + schema); !r)
         return fail(r.error_message() + " (the bench needs a role that may create schemas in the database)");
     const int code = [&]() -> int {
         const std::string set_path = "SET search_path TO " + schema;
-        auto db = pg_connection::open(cfg.postgres);
+        auto db = pg::connection::open(cfg.postgres);
         if (!db) return fail(db.error_message());
         if (auto r = db->exec(set_path); !r) return fail(r.error_message());
         if (auto m = migrate(*db, cfg.migrations_dir); !m) return fail(m.error_message());
@@ -88,8 +88,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
 
         // ---- 1. The epoch's data (not timed) ----
         const auto fill_start = clock::now();
-        if (auto r = pg::ensure_epoch(c, 0, k_prev_start, k_start); !r) return fail(r.error_message());
-        if (auto r = pg::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
+        if (auto r = ledger_store::ensure_epoch(c, 0, k_prev_start, k_start); !r) return fail(r.error_message());
+        if (auto r = ledger_store::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
         const accounting_config acfg = rules_of(cfg);
         // Epoch 0 closed with nothing carried (its figures as a close with PP would book).
         const std::string e0 = to_decimal(epoch_emission(0, acfg.halving_period));
@@ -233,9 +233,9 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
                     held.push_back(transfer{"epoch:0:emission:" + u, std::string(emission_account), user_available(u),
                                             std::string(bmm_currency), v, transfer_kind::emission, "epoch:0"});
         }
-        if (auto r = pg::book_transfers(c, held); !r) return fail(r.error_message());
+        if (auto r = ledger_store::book_transfers(c, held); !r) return fail(r.error_message());
         for (std::size_t b = 0; b < founds.size(); ++b) {
-            pg::block_row row;
+            ledger_store::block_row row;
             row.hash = founds[b].hash;
             row.coin = founds[b].coin;
             row.height = 1000 + b;
@@ -244,7 +244,7 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             row.found_at = "2026-01-02 12:00:00+00";
             row.found_epoch = 1;
             row.epoch = 1;
-            if (auto r = pg::record_block(c, row); !r) return fail(r.error_message());
+            if (auto r = ledger_store::record_block(c, row); !r) return fail(r.error_message());
         }
         // A day's shares arrive over the day, and autovacuum (insert-driven
         // since PostgreSQL 13) has gone over them before the day closes: the
@@ -267,18 +267,18 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         const double compute_s = seconds_since(t_compute);
 
         const auto t_book = clock::now();
-        pg::book_timings bt;
-        auto rep = pg::book_epoch_close(c, *out, &bt);
+        ledger_store::book_timings bt;
+        auto rep = ledger_store::book_epoch_close(c, *out, &bt);
         if (!rep) return fail(rep.error_message());
         const double book_s = seconds_since(t_book);
         const double total_s = read_s + compute_s + book_s;
 
         // ---- 3. Check: everything booked, the ledger consistent, a replay books nothing ----
-        auto problems = pg::audit(c);
+        auto problems = ledger_store::audit(c);
         if (!problems) return fail(problems.error_message());
         for (const auto& p : *problems) std::fprintf(stderr, "bench-epoch: ledger audit: %s\n", p.c_str());
         const auto t_replay = clock::now();
-        auto again = pg::book_epoch_close(c, *out);
+        auto again = ledger_store::book_epoch_close(c, *out);
         if (!again) return fail(again.error_message());
         const double replay_s = seconds_since(t_replay);
 

@@ -140,7 +140,7 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     }
 
     // 4. Baseline: one COPY of the same rows into a plain table like shares.
-    auto db = pg_connection::open(cfg.postgres);
+    auto db = pg::connection::open(cfg.postgres);
     if (!db) {
         std::fprintf(stderr, "bench-ingest: %s\n", db.error_message().c_str());
         return 1;

@@ -7,7 +7,7 @@
 #include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/ingest.hpp"
-#include "bmm/accounting/ledger_daemon.hpp"
+#include "bmm/accounting/ledger_keeper.hpp"
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/log.hpp"
 
@@ -34,7 +34,7 @@ result<accountd_config> load(const std::string& path, const std::string& sql_dir
     return c;
 }
 
-result<pg_connection> open_db(const accountd_config& c) { return pg_connection::open(c.postgres); }
+result<pg::connection> open_db(const accountd_config& c) { return pg::connection::open(c.postgres); }
 
 int fail(const std::string& msg) {
     std::fprintf(stderr, "bmm-accountd: %s\n", msg.c_str());

@@ -1,6 +1,6 @@
 #include "bmm/accounting/ingest.hpp"
 
-#include "bmm/accounting/epoch_closer.hpp"
+#include "bmm/accounting/due_epochs.hpp"
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
@@ -371,12 +371,12 @@ ingestor::ingestor(accountd_config cfg)
 void ingestor::disconnect() {
     reader_.disconnect();
     acker_.disconnect();
-    db_ = pg_connection();
+    db_ = pg::connection();
 }
 
 result<bool> ingestor::connect() {
     disconnect();
-    auto c = pg_connection::open(cfg_.postgres);
+    auto c = pg::connection::open(cfg_.postgres);
     if (!c) return error{c.error_message()};
     db_ = std::move(*c);
     if (auto r = db_.exec("CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
@@ -478,7 +478,7 @@ result<bool> ingestor::store(batch& b) {
     std::uint64_t inserted = 0, late = 0;
     std::int64_t late_epoch = 0;
     if (b.share_rows) {
-        // The shared side of the epoch close lock (epoch_closer.hpp): no
+        // The shared side of the epoch close lock (due_epochs.hpp): no
         // close is between reading its shares and committing while this
         // transaction stores shares, so a share either is read by its
         // epoch's close or sees that epoch closed here and is stored late.
@@ -622,7 +622,7 @@ result<bool> ingestor::store(batch& b) {
     if (auto r = db_.exec("COMMIT"); !r) {
         // The outcome is unknown (the connection may have died after the
         // server committed): reconnect and reload the stored last id.
-        db_ = pg_connection();
+        db_ = pg::connection();
         return error{r.error_message()};
     }
     b.commit_ms = ms_since(t_commit);

@@ -1,7 +1,7 @@
 #include "block_tracker.hpp"
 
-#include "bmm/accounting/epoch_closer.hpp"
-#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/due_epochs.hpp"
+#include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
 
 #include <simdjson.h>
@@ -17,7 +17,7 @@ node::rpc_client* block_tracker::client(const std::string& coin) {
     return clients_.emplace(coin, std::make_unique<node::rpc_client>(ep)).first->second.get();
 }
 
-result<std::size_t> block_tracker::record_new_blocks(pg_connection& db) {
+result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
     const std::string coins = coins_array_literal(cfg_);
     auto r = db.exec("SELECT DISTINCT ON (f.hash) f.hash, f.coin, f.height, f.reward, f.account, "
                      "(extract(epoch FROM f.time) * 1000)::bigint FROM blocks_found f "
@@ -32,7 +32,7 @@ result<std::size_t> block_tracker::record_new_blocks(pg_connection& db) {
     const std::int64_t first_open = n->integer(0, 0);
     std::size_t recorded = 0;
     for (int i = 0; i < r->rows(); ++i) {
-        pg::block_row b;
+        ledger_store::block_row b;
         b.hash = r->text(i, 0);
         b.coin = r->text(i, 1);
         const long long height = r->integer(i, 2), reward = r->integer(i, 3);
@@ -51,7 +51,7 @@ result<std::size_t> block_tracker::record_new_blocks(pg_connection& db) {
         b.found_at = timestamp_text(ms);
         b.found_epoch = static_cast<std::uint64_t>(found);
         b.epoch = static_cast<std::uint64_t>(std::max(found, first_open));
-        if (auto rec = pg::record_block(db.native(), b); !rec) return error{rec.error_message()};
+        if (auto rec = ledger_store::record_block(db.native(), b); !rec) return error{rec.error_message()};
         log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
                   b.hash, b.height, b.finder, reward, b.epoch);
         ++recorded;
@@ -59,7 +59,7 @@ result<std::size_t> block_tracker::record_new_blocks(pg_connection& db) {
     return recorded;
 }
 
-result<std::size_t> block_tracker::follow_blocks(pg_connection& db) {
+result<std::size_t> block_tracker::follow_blocks(pg::connection& db) {
     auto r = db.exec("SELECT b.hash, b.coin FROM blocks b JOIN epochs e ON e.k = b.epoch "
                      "WHERE b.status = 'immature' AND e.closed_at IS NOT NULL ORDER BY b.found_at, b.hash");
     if (!r) return error{"reading immature blocks: " + r.error_message()};
@@ -95,11 +95,11 @@ result<std::size_t> block_tracker::follow_blocks(pg_connection& db) {
         if (conf == -1) status = "orphaned";
         else if (conf >= maturity) status = "mature";
         else continue;
-        auto booked = pg::load_transfers(db.native(), "block:" + hash);
+        auto booked = ledger_store::load_transfers(db.native(), "block:" + hash);
         if (!booked) return error{booked.error_message()};
         auto ts = status == "mature" ? block_maturity_transfers(hash, *booked) : block_orphan_transfers(hash, *booked);
         if (!ts) return error{"block " + hash + ": " + ts.error_message()};
-        auto done = pg::book_block_status(db.native(), hash, status, *ts);
+        auto done = ledger_store::book_block_status(db.native(), hash, status, *ts);
         if (!done) return error{done.error_message()};
         log::info("blocks", "{} block {} is {} ({} confirmations): {} transfers booked", coin, hash, status, conf,
                   done->booked);

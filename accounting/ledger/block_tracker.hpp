@@ -9,7 +9,7 @@
 //      record that reached PostgreSQL late); its found_epoch stays, so a pp
 //      block is still split by the PP of the epoch it was found in;
 //   2. its reward is booked, immature, at the close of that epoch
-//      (epoch_closer.hpp), whatever the node says by then;
+//      (due_epochs.hpp), whatever the node says by then;
 //   3. only then is its status followed: getblockheader's confirmations >=
 //      [coins.X] maturity books the release (immature -> available);
 //      confirmations == -1 (not in the main chain) books the reversal.
@@ -19,7 +19,7 @@
 // A block the node does not know (error -5) is left immature and logged.
 
 #include "bmm/accounting/config.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/node/rpc.hpp"
 #include "bmm/result.hpp"
 
@@ -34,9 +34,9 @@ public:
     explicit block_tracker(const accountd_config& cfg) : cfg_(cfg) {}
 
     // Step 1 for every accepted pool block not yet in blocks; returns how many were recorded.
-    result<std::size_t> record_new_blocks(pg_connection& db);
+    result<std::size_t> record_new_blocks(pg::connection& db);
     // Step 3 for every immature block whose epoch has closed; returns how many changed status.
-    result<std::size_t> follow_blocks(pg_connection& db);
+    result<std::size_t> follow_blocks(pg::connection& db);
 
 private:
     node::rpc_client* client(const std::string& coin);

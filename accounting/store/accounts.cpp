@@ -31,7 +31,7 @@ std::string upper(std::string_view s) {
 
 // Runs f inside BEGIN/COMMIT; rolls back on error.
 template <class F>
-auto in_transaction(pg_connection& db, F f) -> decltype(f()) {
+auto in_transaction(pg::connection& db, F f) -> decltype(f()) {
     if (auto r = db.exec("BEGIN"); !r) return error{r.error_message()};
     auto out = f();
     if (!out) {
@@ -126,7 +126,7 @@ std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std:
     return out;
 }
 
-result<bool> create_account(pg_connection& db, std::string_view name, std::string_view kind) {
+result<bool> create_account(pg::connection& db, std::string_view name, std::string_view kind) {
     if (auto ok = check_account_name(name); !ok) return ok;
     auto r = db.exec("INSERT INTO accounts (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                      {std::string(name), std::string(kind)});
@@ -137,7 +137,7 @@ result<bool> create_account(pg_connection& db, std::string_view name, std::strin
 
 namespace {
 
-result<std::vector<wallet>> wallets_of(pg_connection& db, std::string_view account, std::string_view currency) {
+result<std::vector<wallet>> wallets_of(pg::connection& db, std::string_view account, std::string_view currency) {
     auto r = db.exec("SELECT address, share_ppm FROM wallets WHERE account = $1 AND currency = $2 ORDER BY address FOR UPDATE",
                      {std::string(account), std::string(currency)});
     if (!r) return error{r.error_message()};
@@ -147,7 +147,7 @@ result<std::vector<wallet>> wallets_of(pg_connection& db, std::string_view accou
     return out;
 }
 
-result<bool> set_shares(pg_connection& db, const std::vector<wallet>& ws, const std::vector<std::int64_t>& shares) {
+result<bool> set_shares(pg::connection& db, const std::vector<wallet>& ws, const std::vector<std::int64_t>& shares) {
     for (std::size_t i = 0; i < ws.size(); ++i) {
         auto r = db.exec("UPDATE wallets SET share_ppm = $4 WHERE account = $1 AND currency = $2 AND address = $3",
                          {ws[i].account, ws[i].currency, ws[i].address, std::to_string(shares[i])});
@@ -158,7 +158,7 @@ result<bool> set_shares(pg_connection& db, const std::vector<wallet>& ws, const 
 
 }  // namespace
 
-result<wallet> bind_wallet(pg_connection& db, address_validator& v, std::string_view account, std::string_view currency_in,
+result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account, std::string_view currency_in,
                            std::string_view address, std::optional<std::int64_t> share_ppm) {
     const std::string currency = upper(currency_in);
     if (currency.size() < 2 || currency.size() > 10 ||
@@ -202,7 +202,7 @@ result<wallet> bind_wallet(pg_connection& db, address_validator& v, std::string_
     });
 }
 
-result<bool> unbind_wallet(pg_connection& db, std::string_view account, std::string_view currency_in,
+result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::string_view currency_in,
                            std::string_view address) {
     const std::string currency = upper(currency_in);
     return in_transaction(db, [&]() -> result<bool> {
@@ -229,7 +229,7 @@ result<bool> unbind_wallet(pg_connection& db, std::string_view account, std::str
     });
 }
 
-result<std::vector<account_info>> list_accounts(pg_connection& db, std::optional<std::string> name) {
+result<std::vector<account_info>> list_accounts(pg::connection& db, std::optional<std::string> name) {
     auto r = name ? db.exec("SELECT name, kind, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM accounts "
                             "WHERE name = $1",
                             {*name})

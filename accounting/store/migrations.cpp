@@ -50,7 +50,7 @@ result<std::vector<migration_file>> load_migrations(const std::string& dir) {
     return out;
 }
 
-result<migrate_report> migrate(pg_connection& db, const std::string& dir) {
+result<migrate_report> migrate(pg::connection& db, const std::string& dir) {
     auto files = load_migrations(dir);
     if (!files) return error{files.error_message()};
     if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -61,7 +61,7 @@ result<migrate_report> migrate(pg_connection& db, const std::string& dir) {
     // Session lock: held across the per-migration transactions below.
     if (auto r = db.exec(std::string("SELECT pg_advisory_lock(") + k_lock_key + ")"); !r) return error{r.error_message()};
     struct unlock {
-        pg_connection& db;
+        pg::connection& db;
         ~unlock() { (void)db.exec(std::string("SELECT pg_advisory_unlock(") + k_lock_key + ")"); }
     } guard{db};
 
@@ -104,7 +104,7 @@ result<migrate_report> migrate(pg_connection& db, const std::string& dir) {
     return rep;
 }
 
-result<bool> check_schema(pg_connection& db, const std::string& dir) {
+result<bool> check_schema(pg::connection& db, const std::string& dir) {
     auto files = load_migrations(dir);
     if (!files) return error{files.error_message()};
     auto table = db.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");

@@ -13,9 +13,9 @@
 #include "bmm/accounting/api.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/ledger.hpp"
-#include "bmm/accounting/ledger_pg.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/ledger_store.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/accounting/rules.hpp"
 
 #include <arpa/inet.h>
@@ -37,7 +37,7 @@ namespace bmm::accounting {
 namespace {
 
 using test::stack_environment;
-namespace pgl = bmm::accounting::pg;
+namespace pgl = bmm::accounting::ledger_store;
 
 stack_environment& st() { return stack_environment::get(); }
 

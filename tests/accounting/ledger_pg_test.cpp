@@ -3,7 +3,7 @@
 // library and booked through bmm_ledger_pg, compared after every step with
 // the in-memory ledger model, and the SQL audit checked both ways (silent on
 // a sound ledger, naming each planted problem).
-#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/ledger_store.hpp"
 
 #include "../support/stack.hpp"
 
@@ -19,7 +19,7 @@
 namespace {
 
 namespace acc = bmm::accounting;
-namespace pg = bmm::accounting::pg;
+namespace pg = bmm::accounting::ledger_store;
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path);

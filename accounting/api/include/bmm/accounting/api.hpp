@@ -40,7 +40,7 @@ std::string_view api_index_html() noexcept;
 
 class api_server {
 public:
-    api_server(api_settings api, pg_settings postgres);
+    api_server(api_settings api, pg::settings postgres);
     ~api_server();
     api_server(const api_server&) = delete;
     api_server& operator=(const api_server&) = delete;

@@ -4,7 +4,7 @@
 // unknown settings are refused.
 
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -56,7 +56,7 @@ struct epoch_settings {
     std::uint64_t halving_period = default_halving_period;  // H, in epochs
     persistence_params persistence;       // e_step_bp, e_max_bp, min_epoch_dpp
     // An epoch closes once now >= end + close_grace_ms and every stream entry
-    // appended before end + close_grace_ms is stored (see epoch_closer.hpp).
+    // appended before end + close_grace_ms is stored (see due_epochs.hpp).
     std::int64_t close_grace_ms = 60000;
     int step_ms = 1000;                   // how often the ledger thread looks for work
 };
@@ -86,7 +86,7 @@ struct api_settings {
 
 struct accountd_config {
     std::string file;
-    pg_settings postgres;
+    pg::settings postgres;
     std::string migrations_dir;  // the sql/ folder; default: the one of the source tree built from
     redis_settings redis;
     node_settings node;

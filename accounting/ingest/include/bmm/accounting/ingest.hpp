@@ -24,7 +24,7 @@
 
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/config.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/accounting/redis_stream.hpp"
 #include "bmm/result.hpp"
 #include "bmm/uint256.hpp"
@@ -78,7 +78,7 @@ private:
     accountd_config cfg_;
     // Reader thread: reader_, work_cache_. Storing thread: everything else.
     redis_stream reader_, acker_;
-    pg_connection db_;
+    pg::connection db_;
     address_validator validator_;
     stream_id last_;                     // the last id stored (stream_state), valid when connected
     std::set<std::int64_t> days_ready_;  // UTC days (since 1970) whose partition exists

@@ -1,6 +1,6 @@
 #pragma once
 // PostgreSQL COPY's text format, shared by the ingest (pg.hpp) and the
-// ledger (ledger_pg.cpp): a field with backslash, tab, newline and carriage
+// ledger (ledger_store.cpp): a field with backslash, tab, newline and carriage
 // return escaped, appended to `out`.
 
 #include <string>

@@ -38,7 +38,7 @@
 // pool:undistributed:<COIN> so that every block's reward is booked whole.
 
 #include "bmm/accounting/amount.hpp"
-#include "bmm/accounting/ledger.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/rules.hpp"
 #include "bmm/result.hpp"
 

@@ -8,7 +8,7 @@
 // split (ties to the address that sorts first), so the sum stays exact.
 
 #include "bmm/accounting/config.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -60,14 +60,14 @@ struct account_info {
 // the arithmetic; this is its index-keyed form for wallet share_ppm.
 std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std::vector<std::int64_t>& weights);
 
-result<bool> create_account(pg_connection& db, std::string_view name, std::string_view kind = "user");
+result<bool> create_account(pg::connection& db, std::string_view name, std::string_view kind = "user");
 // share_ppm: the new wallet's share; default: 1,000,000 for the currency's
 // first wallet, otherwise an error (say how much it should get).
-result<wallet> bind_wallet(pg_connection& db, address_validator& v, std::string_view account, std::string_view currency,
+result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account, std::string_view currency,
                            std::string_view address, std::optional<std::int64_t> share_ppm);
-result<bool> unbind_wallet(pg_connection& db, std::string_view account, std::string_view currency,
+result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::string_view currency,
                            std::string_view address);
 // One account (name set) or all, with their wallets.
-result<std::vector<account_info>> list_accounts(pg_connection& db, std::optional<std::string> name);
+result<std::vector<account_info>> list_accounts(pg::connection& db, std::optional<std::string> name);
 
 }  // namespace bmm::accounting

@@ -6,7 +6,7 @@
 // build does not have, stops everything with an error that says what to do.
 // Concurrent runs serialize on an advisory lock.
 
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
 #include <string>
@@ -31,11 +31,11 @@ struct migrate_report {
 };
 
 // Applies the pending migrations of `dir` (checking the applied ones first).
-result<migrate_report> migrate(pg_connection& db, const std::string& dir);
+result<migrate_report> migrate(pg::connection& db, const std::string& dir);
 
 // Checks without changing anything that the database has exactly the
 // migrations of `dir`; the error names what is missing or changed and says
 // to run `bmm-accountd migrate` (for commands that must not migrate).
-result<bool> check_schema(pg_connection& db, const std::string& dir);
+result<bool> check_schema(pg::connection& db, const std::string& dir);
 
 }  // namespace bmm::accounting

@@ -1,4 +1,4 @@
-#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/ledger_store.hpp"
 
 #include "bmm/accounting/copy_text.hpp"
 
@@ -10,7 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
-namespace bmm::accounting::pg {
+namespace bmm::accounting::ledger_store {
 
 namespace {
 
@@ -415,4 +415,4 @@ result<std::vector<std::string>> audit(pg_conn* db) {
     return out;
 }
 
-}  // namespace bmm::accounting::pg
+}  // namespace bmm::accounting::ledger_store

@@ -1,4 +1,4 @@
-#include "bmm/accounting/ledger.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 
 #include "bmm/accounting/rules.hpp"
 

@@ -1,6 +1,6 @@
-#include "bmm/accounting/epoch_closer.hpp"
+#include "bmm/accounting/due_epochs.hpp"
 
-#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
 
 #include <ctime>
@@ -35,7 +35,7 @@ std::string timestamp_text(std::int64_t ms) {
 
 namespace {
 
-result<amount> numeric(const pg_rows& r, int row, int col, const char* what) {
+result<amount> numeric(const pg::row_set& r, int row, int col, const char* what) {
     auto a = parse_amount(r.get(row, col));
     if (!a) return error{std::string("PostgreSQL: ") + what + ": " + a.error_message()};
     return a;
@@ -48,7 +48,7 @@ result<amount> numeric(const pg_rows& r, int row, int col, const char* what) {
 // is the block's (sql/0013); its network_work is the block's. Shares are read
 // newest first in time slices that double from a minute to a day, so that
 // the BRIN index on time bounds each read, down to the oldest kept day.
-result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64_t n_ppm) {
+result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
     auto f = db.exec("SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
                      "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
@@ -110,7 +110,7 @@ result<bool> gather_pplns_window(pg_connection& db, block_input& bi, std::uint64
 
 }  // namespace
 
-result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_config& cfg, std::uint64_t k) {
+result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_config& cfg, std::uint64_t k) {
     epoch_close_input in;
     in.k = k;
     in.config = rules_of(cfg);
@@ -134,7 +134,7 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
     }
 
     if (k > 0) {
-        auto prev = pg::load_epoch(db.native(), k - 1);
+        auto prev = ledger_store::load_epoch(db.native(), k - 1);
         if (!prev) return error{prev.error_message()};
         if (!prev->closed) return error{"epoch " + ks + " cannot close before epoch " + std::to_string(k - 1)};
         in.carried_emission = prev->emission_carried;
@@ -211,13 +211,13 @@ result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_c
         in.blocks.push_back(std::move(bi));
     }
 
-    auto h = pg::load_bmm_holdings(db.native());
+    auto h = ledger_store::load_bmm_holdings(db.native());
     if (!h) return error{h.error_message()};
     in.bmm_holdings = std::move(*h);
     return in;
 }
 
-result<close_report> close_due_epochs(pg_connection& db, const accountd_config& cfg, std::int64_t now_ms,
+result<close_report> close_due_epochs(pg::connection& db, const accountd_config& cfg, std::int64_t now_ms,
                                       const std::function<result<bool>(std::int64_t)>& stored_through,
                                       const std::function<result<bool>()>& record_blocks, std::uint64_t max_epochs) {
     close_report rep;
@@ -233,7 +233,7 @@ result<close_report> close_due_epochs(pg_connection& db, const accountd_config& 
         auto stored = stored_through(due);
         if (!stored) return error{"epoch " + std::to_string(k) + ": " + stored.error_message()};
         if (!*stored) break;  // shares up to its end may still be on their way
-        if (auto e = pg::ensure_epoch(db.native(), k, timestamp_text(start), timestamp_text(end)); !e)
+        if (auto e = ledger_store::ensure_epoch(db.native(), k, timestamp_text(start), timestamp_text(end)); !e)
             return error{e.error_message()};
         if (auto r = record_blocks(); !r) return error{r.error_message()};
         // From reading the epoch's shares to committing its close, no share
@@ -242,14 +242,14 @@ result<close_report> close_due_epochs(pg_connection& db, const accountd_config& 
         if (auto l = db.exec(std::string("SELECT pg_advisory_lock(") + k_close_lock_sql + ")"); !l)
             return error{"epoch " + std::to_string(k) + ": taking the close lock: " + l.error_message()};
         struct unlock {
-            pg_connection& db;
+            pg::connection& db;
             ~unlock() { (void)db.exec(std::string("SELECT pg_advisory_unlock(") + k_close_lock_sql + ")"); }
         } unlock_at_exit{db};
         auto in = gather_epoch_input(db, cfg, k);
         if (!in) return error{in.error_message()};
         auto out = close_epoch(*in);
         if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
-        auto booked = pg::book_epoch_close(db.native(), *out);
+        auto booked = ledger_store::book_epoch_close(db.native(), *out);
         if (!booked) return error{booked.error_message()};
         log::info("epochs", "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked",
                   k, out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),

@@ -1,4 +1,4 @@
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 
 #include "bmm/log.hpp"
 
@@ -9,7 +9,7 @@
 // libpq's PGconn and PGresult are `struct pg_conn` and `struct pg_result`,
 // which pg.hpp declares so that it need not include libpq-fe.h.
 
-namespace bmm::accounting {
+namespace bmm::pg {
 namespace {
 
 std::string quote(const std::string& v) {
@@ -37,7 +37,7 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-std::string pg_settings::conninfo() const {
+std::string settings::conninfo() const {
     std::string s = "host=" + quote(host);
     s += " port=" + std::to_string(port);
     if (!user.empty()) s += " user=" + quote(user);
@@ -47,7 +47,7 @@ std::string pg_settings::conninfo() const {
     return s;
 }
 
-std::string pg_settings::describe() const {
+std::string settings::describe() const {
     std::string s = user;
     s += '@';
     s += host;
@@ -58,22 +58,22 @@ std::string pg_settings::describe() const {
     return s;
 }
 
-pg_rows::pg_rows(pg_result* r) : r_(r, [](pg_result* p) { PQclear(raw(p)); }) {}
-int pg_rows::rows() const { return r_ ? PQntuples(raw(r_.get())) : 0; }
-int pg_rows::columns() const { return r_ ? PQnfields(raw(r_.get())) : 0; }
-bool pg_rows::is_null(int row, int col) const { return PQgetisnull(raw(r_.get()), row, col) != 0; }
-std::string_view pg_rows::get(int row, int col) const {
+row_set::row_set(pg_result* r) : r_(r, [](pg_result* p) { PQclear(raw(p)); }) {}
+int row_set::rows() const { return r_ ? PQntuples(raw(r_.get())) : 0; }
+int row_set::columns() const { return r_ ? PQnfields(raw(r_.get())) : 0; }
+bool row_set::is_null(int row, int col) const { return PQgetisnull(raw(r_.get()), row, col) != 0; }
+std::string_view row_set::get(int row, int col) const {
     return {PQgetvalue(raw(r_.get()), row, col), static_cast<std::size_t>(PQgetlength(raw(r_.get()), row, col))};
 }
-long long pg_rows::integer(int row, int col) const { return std::atoll(PQgetvalue(raw(r_.get()), row, col)); }
-long long pg_rows::affected() const {
+long long row_set::integer(int row, int col) const { return std::atoll(PQgetvalue(raw(r_.get()), row, col)); }
+long long row_set::affected() const {
     const char* n = r_ ? PQcmdTuples(raw(r_.get())) : "";
     return *n ? std::atoll(n) : 0;
 }
 
-void pg_connection::closer::operator()(pg_conn* c) const noexcept { PQfinish(raw(c)); }
+void connection::closer::operator()(pg_conn* c) const noexcept { PQfinish(raw(c)); }
 
-result<pg_connection> pg_connection::open(const pg_settings& s) {
+result<connection> connection::open(const settings& s) {
     PGconn* c = PQconnectdb(s.conninfo().c_str());
     if (!c) return error{"PostgreSQL " + s.describe() + ": out of memory"};
     if (PQstatus(c) != CONNECTION_OK) {
@@ -85,16 +85,16 @@ result<pg_connection> pg_connection::open(const pg_settings& s) {
     // Server notices ("relation ... already exists, skipping") go to the debug log.
     PQsetNoticeProcessor(
         c, [](void*, const char* msg) { bmm::log::debug("postgres", "{}", trim(msg)); }, nullptr);
-    pg_connection pc;
+    connection pc;
     pc.c_.reset(c);
     pc.where_ = s.describe();
     return pc;
 }
 
-bool pg_connection::healthy() const noexcept { return c_ && PQstatus(raw(c_.get())) == CONNECTION_OK; }
+bool connection::healthy() const noexcept { return c_ && PQstatus(raw(c_.get())) == CONNECTION_OK; }
 
-result<pg_rows> pg_connection::check(pg_result* r, std::string_view sql) {
-    pg_rows rows(r);
+result<row_set> connection::check(pg_result* r, std::string_view sql) {
+    row_set rows(r);
     const ExecStatusType st = r ? PQresultStatus(raw(r)) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) {
         sqlstate_.clear();
@@ -107,13 +107,13 @@ result<pg_rows> pg_connection::check(pg_result* r, std::string_view sql) {
     return error{"PostgreSQL " + where_ + ": " + msg + " (in: " + first_line(sql) + ")"};
 }
 
-result<pg_rows> pg_connection::exec(std::string_view sql) {
+result<row_set> connection::exec(std::string_view sql) {
     if (!c_) return error{"PostgreSQL: not connected"};
     const std::string text(sql);
     return check((PQexec(raw(c_.get()), text.c_str())), sql);
 }
 
-result<pg_rows> pg_connection::exec(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+result<row_set> connection::exec(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
     if (!c_) return error{"PostgreSQL: not connected"};
     const std::string text(sql);
     std::vector<const char*> values;
@@ -124,7 +124,7 @@ result<pg_rows> pg_connection::exec(std::string_view sql, const std::vector<std:
                  sql);
 }
 
-result<bool> pg_connection::copy_in(std::string_view copy_sql, std::string_view data) {
+result<bool> connection::copy_in(std::string_view copy_sql, std::string_view data) {
     auto started = exec(copy_sql);
     if (!started) return error{started.error_message()};
     PGconn* c = raw(c_.get());
@@ -152,4 +152,4 @@ result<bool> pg_connection::copy_in(std::string_view copy_sql, std::string_view 
 }
 
 
-}  // namespace bmm::accounting
+}  // namespace bmm::pg

@@ -7,7 +7,7 @@
 //   1. its end has passed by [epochs] close_grace_ms, and
 //   2. every share up to its end is stored: the caller's `stored_through(T)`
 //      says that every stream entry appended before T (ms) is in PostgreSQL
-//      (ledger_daemon.hpp stream_stored_through: all entries below T were
+//      (ledger_keeper.hpp stream_stored_through: all entries below T were
 //      delivered to the group and none of them is pending). With
 //      T = end + grace, a share found before the end and appended to Redis
 //      within the grace is counted; the grace covers bmm-stratum's batching
@@ -34,7 +34,7 @@
 
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -56,7 +56,7 @@ std::string timestamp_text(std::int64_t ms);
 void append_timestamp(std::string& out, std::int64_t ms);
 
 // The inputs of epoch k's close from the database (the epoch must exist).
-result<epoch_close_input> gather_epoch_input(pg_connection& db, const accountd_config& cfg, std::uint64_t k);
+result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_config& cfg, std::uint64_t k);
 
 struct close_report {
     std::uint64_t closed = 0;  // epochs closed by this call
@@ -66,7 +66,7 @@ struct close_report {
 // Closes every due epoch in order (at most `max_epochs` per call), starting at
 // the first one not closed. `record_blocks` is called before each close so that
 // the epoch's blocks are in the blocks table (block_tracker.hpp).
-result<close_report> close_due_epochs(pg_connection& db, const accountd_config& cfg, std::int64_t now_ms,
+result<close_report> close_due_epochs(pg::connection& db, const accountd_config& cfg, std::int64_t now_ms,
                                       const std::function<result<bool>(std::int64_t)>& stored_through,
                                       const std::function<result<bool>()>& record_blocks,
                                       std::uint64_t max_epochs = 1000);

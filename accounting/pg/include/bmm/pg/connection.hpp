@@ -15,9 +15,9 @@
 struct pg_conn;
 struct pg_result;
 
-namespace bmm::accounting {
+namespace bmm::pg {
 
-struct pg_settings {
+struct settings {
     std::string host = "127.0.0.1";
     int port = 5432;
     std::string user;
@@ -29,10 +29,10 @@ struct pg_settings {
 };
 
 // The rows of a finished statement, as text (NULL as an empty optional).
-class pg_rows {
+class row_set {
 public:
-    pg_rows() = default;
-    explicit pg_rows(pg_result* r);
+    row_set() = default;
+    explicit row_set(pg_result* r);
     int rows() const;
     int columns() const;
     bool is_null(int row, int col) const;
@@ -45,24 +45,24 @@ private:
     std::shared_ptr<pg_result> r_;
 };
 
-class pg_connection {
+class connection {
 public:
-    static result<pg_connection> open(const pg_settings& s);
-    pg_connection() = default;
-    pg_connection(pg_connection&&) noexcept = default;
-    pg_connection& operator=(pg_connection&&) noexcept = default;
+    static result<connection> open(const settings& s);
+    connection() = default;
+    connection(connection&&) noexcept = default;
+    connection& operator=(connection&&) noexcept = default;
 
     bool is_open() const noexcept { return c_ != nullptr; }
     bool healthy() const noexcept;  // the connection has not failed
 
     // One or more statements without parameters (migrations, BEGIN/COMMIT).
-    result<pg_rows> exec(std::string_view sql);
+    result<row_set> exec(std::string_view sql);
     // One statement with text parameters ($1, $2, ...); nullopt is NULL.
-    result<pg_rows> exec(std::string_view sql, const std::vector<std::optional<std::string>>& params);
+    result<row_set> exec(std::string_view sql, const std::vector<std::optional<std::string>>& params);
     // COPY ... FROM STDIN with `data` in COPY's text format.
     result<bool> copy_in(std::string_view copy_sql, std::string_view data);
 
-    // The libpq connection, for the ledger functions (ledger_pg.hpp) that take one.
+    // The libpq connection, for the ledger functions (ledger_store.hpp) that take one.
     pg_conn* native() const noexcept { return c_.get(); }
 
     // The SQLSTATE of the last failed statement ("" when unknown).
@@ -72,10 +72,10 @@ private:
     struct closer {
         void operator()(pg_conn* c) const noexcept;
     };
-    result<pg_rows> check(pg_result* r, std::string_view sql);
+    result<row_set> check(pg_result* r, std::string_view sql);
     std::unique_ptr<pg_conn, closer> c_;
     std::string where_;
     std::string sqlstate_;
 };
 
-}  // namespace bmm::accounting
+}  // namespace bmm::pg

@@ -11,7 +11,7 @@
 // per connection, like libpq itself.
 
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/ledger.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -24,7 +24,7 @@
 
 struct pg_conn;  // libpq's PGconn
 
-namespace bmm::accounting::pg {
+namespace bmm::accounting::ledger_store {
 
 struct book_report {
     std::size_t booked = 0;   // transfers inserted now
@@ -95,4 +95,4 @@ result<std::map<std::string, amount>> load_bmm_holdings(pg_conn* db);
 // SELECT * FROM ledger_audit(): one readable line per broken invariant.
 result<std::vector<std::string>> audit(pg_conn* db);
 
-}  // namespace bmm::accounting::pg
+}  // namespace bmm::accounting::ledger_store

@@ -1,10 +1,10 @@
-#include "bmm/accounting/ledger_daemon.hpp"
+#include "bmm/accounting/ledger_keeper.hpp"
 
 #include "block_tracker.hpp"
-#include "bmm/accounting/epoch_closer.hpp"
-#include "bmm/accounting/ledger.hpp"
-#include "bmm/accounting/ledger_pg.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/accounting/due_epochs.hpp"
+#include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/ledger_store.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/log.hpp"
 
 #include <hiredis/hiredis.h>
@@ -90,7 +90,7 @@ void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
 
 }  // namespace
 
-result<bool> stream_stored_through(const accountd_config& cfg, pg_connection& db, std::int64_t t_ms) {
+result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms) {
     auto r = db.exec("SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
                      {cfg.redis.stream, cfg.redis.group});
     if (!r) return error{"reading stream_state: " + r.error_message()};
@@ -103,13 +103,13 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
         return;
     }
     block_tracker tracker(cfg_);
-    pg_connection db;
+    pg::connection db;
     bool locked = false, said_locked = false, genesis = false;
     std::int64_t backoff = 100;
     while (!stop.load()) {
         auto step = [&]() -> result<bool> {
             if (!db.is_open() || !db.healthy()) {
-                auto c = pg_connection::open(cfg_.postgres);
+                auto c = pg::connection::open(cfg_.postgres);
                 if (!c) return error{c.error_message()};
                 db = std::move(*c);
                 locked = genesis = false;
@@ -129,7 +129,7 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             }
             if (!genesis) {
                 const auto g = genesis_transfers();
-                auto b = pg::book_transfers(db.native(), g);
+                auto b = ledger_store::book_transfers(db.native(), g);
                 if (!b) return error{b.error_message()};
                 if (b->booked) log::info("ledger", "genesis premine booked: {} transfers", b->booked);
                 genesis = true;
@@ -149,7 +149,7 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
         auto r = step();
         if (!r) {
             log::warn("ledger", "{}; retrying in {} ms", r.error_message(), backoff);
-            db = pg_connection();
+            db = pg::connection();
             sleep_until_stop(stop, backoff);
             backoff = std::min<std::int64_t>(backoff * 2, 5000);
             continue;
@@ -160,13 +160,13 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
 }
 
 int run_audit(const accountd_config& cfg) {
-    auto db = pg_connection::open(cfg.postgres);
+    auto db = pg::connection::open(cfg.postgres);
     if (!db) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", db.error_message().c_str());
         return 1;
     }
     std::vector<std::string> problems;
-    auto sql = pg::audit(db->native());
+    auto sql = ledger_store::audit(db->native());
     if (!sql) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", sql.error_message().c_str());
         return 1;
@@ -198,7 +198,7 @@ int run_audit(const accountd_config& cfg) {
         if (auto ok = model.apply(t); !ok) problems.push_back("transfer " + t.id + ": " + ok.error_message());
     }
     for (auto& p : model.check_invariants()) problems.push_back("invariant: " + p);
-    auto balances = pg::load_balances(db->native());
+    auto balances = ledger_store::load_balances(db->native());
     if (!balances) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", balances.error_message().c_str());
         return 1;

@@ -5,7 +5,7 @@
 //   1. the genesis premine (genesis_transfers(), deterministic ids: booked
 //      once, a no-op afterwards);
 //   2. new pool blocks into the blocks table (block_tracker.hpp);
-//   3. every due epoch closed, in order (epoch_closer.hpp);
+//   3. every due epoch closed, in order (due_epochs.hpp);
 //   4. immature blocks of closed epochs followed on the node (maturity, orphans).
 // One process runs the ledger per database: the thread holds a PostgreSQL
 // advisory lock while it works, so a second bmm-accountd (another consumer of
@@ -15,7 +15,7 @@
 // in what is finally booked.
 
 #include "bmm/accounting/config.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
 #include <atomic>
@@ -39,7 +39,7 @@ private:
 // stream) and none of them is pending (XPENDING), so each was acknowledged
 // after the commit that stored it. Exact for several consumers in the group.
 // Call only once the clock is past t_ms.
-result<bool> stream_stored_through(const accountd_config& cfg, pg_connection& db, std::int64_t t_ms);
+result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms);
 
 // `bmm-accountd audit`: ledger_audit() and the C++ invariants
 // (ledger::check_invariants over every transfer, and the model's balances
