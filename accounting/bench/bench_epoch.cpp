@@ -21,7 +21,6 @@
 #include "bmm/pg/connection.hpp"
 #include "bmm/target.hpp"
 
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,10 +38,6 @@ int fail(const std::string& m) {
     std::fprintf(stderr, "bench-epoch: %s\n", m.c_str());
     return 1;
 }
-
-struct conn_closer {
-    void operator()(pg_conn* c) const noexcept { PQfinish(c); }
-};
 
 constexpr const char* k_prev_start = "2026-01-01 00:00:00+00";
 constexpr const char* k_start = "2026-01-02 00:00:00+00";
@@ -76,15 +71,7 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         if (!db) return fail(db.error_message());
         if (auto r = db->exec(set_path); !r) return fail(r.error_message());
         if (auto m = migrate(*db, cfg.migrations_dir); !m) return fail(m.error_message());
-        std::unique_ptr<pg_conn, conn_closer> raw(PQconnectdb(cfg.postgres.conninfo().c_str()));
-        if (PQstatus(raw.get()) != CONNECTION_OK) return fail(std::string("cannot connect: ") + PQerrorMessage(raw.get()));
-        pg_conn* c = raw.get();
-        {
-            PGresult* r = PQexec(c, set_path.c_str());
-            const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-            PQclear(r);
-            if (!ok) return fail(std::string("setting the search_path: ") + PQerrorMessage(c));
-        }
+        pg::connection& c = *db;  // the ledger store's calls, on the same session (search_path)
 
         // ---- 1. The epoch's data (not timed) ----
         const auto fill_start = clock::now();

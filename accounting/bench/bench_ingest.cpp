@@ -12,6 +12,7 @@
 #include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/redis_stream.hpp"
 #include "bmm/log.hpp"
+#include "bmm/pg/text.hpp"
 #include "bmm/target.hpp"
 
 #include <hiredis/hiredis.h>
@@ -160,7 +161,7 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
         for (int c = 0; c < sample->columns(); ++c) {
             if (c) copy += '\t';
             if (sample->is_null(i, c)) copy += "\\N";
-            else copy_escape(copy, sample->get(i, c));
+            else pg::copy_escape(copy, sample->get(i, c));
         }
         copy += '\n';
     }

@@ -1,6 +1,7 @@
 #include "bmm/accounting/config.hpp"
 
 #include "bmm/config/toml_reader.hpp"
+#include "bmm/pg/text.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -159,14 +160,10 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 }  // namespace
 
 std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme) {
-    std::string coins = "{";
-    for (const auto& [coin, cs] : c.coins) {
-        if (scheme && cs.rules.scheme != *scheme) continue;
-        if (coins.size() > 1) coins += ',';
-        coins += coin;
-    }
-    coins += '}';
-    return coins;
+    pg::text_array coins;
+    for (const auto& [coin, cs] : c.coins)
+        if (!scheme || cs.rules.scheme == *scheme) coins.add(coin);
+    return coins.str();
 }
 
 accounting_config rules_of(const accountd_config& c) {

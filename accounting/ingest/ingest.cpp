@@ -1,9 +1,10 @@
 #include "bmm/accounting/ingest.hpp"
 
-#include "bmm/accounting/due_epochs.hpp"
-
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/pg/locks.hpp"
+#include "bmm/pg/text.hpp"
+#include "bmm/pg/transaction.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
@@ -21,6 +22,10 @@
 #include <thread>
 
 namespace bmm::accounting {
+
+using pg::append_timestamp;
+using pg::copy_escape;
+using pg::timestamp_text;
 
 // ---------------------------------------------------------------------------
 // 1. Reading records
@@ -344,22 +349,6 @@ struct minute_sum {
     std::uint64_t work_carry = 0;
 };
 
-// A text[] literal for the values.
-std::string text_array(const std::vector<const std::string*>& values) {
-    std::string a = "{";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i) a += ',';
-        a += '"';
-        for (char c : *values[i]) {
-            if (c == '"' || c == '\\') a += '\\';
-            a += c;
-        }
-        a += '"';
-    }
-    a += '}';
-    return a;
-}
-
 }  // namespace
 
 ingestor::ingestor(accountd_config cfg)
@@ -422,20 +411,9 @@ result<bool> ingestor::ensure_partitions_ahead() {
 result<bool> ingestor::resolve_accounts(batch& b) {
     for (auto it = b.names.begin(); it != b.names.end();) it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
     if (b.names.empty()) return true;
-    std::string arr = "{";
-    bool first = true;
-    for (const auto& [name, coin] : b.names) {
-        if (!first) arr += ',';
-        first = false;
-        arr += '"';
-        for (char c : name) {
-            if (c == '"' || c == '\\') arr += '\\';
-            arr += c;
-        }
-        arr += '"';
-    }
-    arr += '}';
-    auto r = db_.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {arr});
+    pg::text_array names;
+    for (const auto& [name, coin] : b.names) names.add(name);
+    auto r = db_.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {names.str()});
     if (!r) return error{r.error_message()};
     for (int i = 0; i < r->rows(); ++i) {
         known_accounts_.insert(r->text(i, 0));
@@ -470,9 +448,10 @@ result<bool> ingestor::store(batch& b) {
         days_ready_.insert(d);
     }
     if (auto r = resolve_accounts(b); !r) return r;
-    if (auto r = db_.exec("BEGIN"); !r) return error{r.error_message()};
+    auto tx = pg::transaction::begin(db_);
+    if (!tx) return error{tx.error_message()};
     auto fail = [&](const std::string& m) -> result<bool> {
-        (void)db_.exec("ROLLBACK");
+        tx->rollback();
         return error{m};
     };
     std::uint64_t inserted = 0, late = 0;
@@ -482,8 +461,7 @@ result<bool> ingestor::store(batch& b) {
         // close is between reading its shares and committing while this
         // transaction stores shares, so a share either is read by its
         // epoch's close or sees that epoch closed here and is stored late.
-        if (auto r = db_.exec(std::string("SELECT pg_advisory_xact_lock_shared(") + k_close_lock_sql + ")"); !r)
-            return fail(r.error_message());
+        if (auto r = pg::lock_shared_for_transaction(db_, pg::k_epoch_close_lock); !r) return fail(r.error_message());
         // Epochs close in order from 0: the closed ones span [genesis, first open).
         auto open = db_.exec("SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
                              "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
@@ -517,7 +495,7 @@ result<bool> ingestor::store(batch& b) {
             append_timestamp(lo, b.min_ms);
             append_timestamp(hi, b.max_ms);
             auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
-                                  {text_array(uids), lo, hi});
+                                  {pg::text_array_of(uids), lo, hi});
             if (!found) return fail(found.error_message());
             for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
             std::string kept;
@@ -557,7 +535,7 @@ result<bool> ingestor::store(batch& b) {
                 append_timestamp(hi, b.late_before_ms);
                 auto u = db_.exec("UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
                                   "AND time < $3::timestamptz AND uid = ANY($4::text[])",
-                                  {std::to_string(late_epoch), lo, hi, text_array(late_uids)});
+                                  {std::to_string(late_epoch), lo, hi, pg::text_array_of(late_uids)});
                 if (!u) return fail(u.error_message());
                 late = static_cast<std::uint64_t>(u->affected());
             }
@@ -619,7 +597,7 @@ result<bool> ingestor::store(batch& b) {
         if (!r) return fail(r.error_message());
     }
     auto t_commit = std::chrono::steady_clock::now();
-    if (auto r = db_.exec("COMMIT"); !r) {
+    if (auto r = tx->commit(); !r) {
         // The outcome is unknown (the connection may have died after the
         // server committed): reconnect and reload the stored last id.
         db_ = pg::connection();

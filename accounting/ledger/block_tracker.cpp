@@ -3,6 +3,7 @@
 #include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
+#include "bmm/pg/text.hpp"
 
 #include <simdjson.h>
 
@@ -41,17 +42,17 @@ result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
         if (found < 0 || height < 0 || reward < 0) {
             if (!warned_[b.hash])
                 log::warn("blocks", "block {} (found {}) is before [epochs] genesis or has a bad height or reward; "
-                          "it is not booked", b.hash, timestamp_text(ms));
+                          "it is not booked", b.hash, pg::timestamp_text(ms));
             warned_[b.hash] = true;
             continue;
         }
         b.height = static_cast<std::uint64_t>(height);
         b.reward = reward;
         b.finder = r->text(i, 4);
-        b.found_at = timestamp_text(ms);
+        b.found_at = pg::timestamp_text(ms);
         b.found_epoch = static_cast<std::uint64_t>(found);
         b.epoch = static_cast<std::uint64_t>(std::max(found, first_open));
-        if (auto rec = ledger_store::record_block(db.native(), b); !rec) return error{rec.error_message()};
+        if (auto rec = ledger_store::record_block(db, b); !rec) return error{rec.error_message()};
         log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
                   b.hash, b.height, b.finder, reward, b.epoch);
         ++recorded;
@@ -95,11 +96,11 @@ result<std::size_t> block_tracker::follow_blocks(pg::connection& db) {
         if (conf == -1) status = "orphaned";
         else if (conf >= maturity) status = "mature";
         else continue;
-        auto booked = ledger_store::load_transfers(db.native(), "block:" + hash);
+        auto booked = ledger_store::load_transfers(db, "block:" + hash);
         if (!booked) return error{booked.error_message()};
         auto ts = status == "mature" ? block_maturity_transfers(hash, *booked) : block_orphan_transfers(hash, *booked);
         if (!ts) return error{"block " + hash + ": " + ts.error_message()};
-        auto done = ledger_store::book_block_status(db.native(), hash, status, *ts);
+        auto done = ledger_store::book_block_status(db, hash, status, *ts);
         if (!done) return error{done.error_message()};
         log::info("blocks", "{} block {} is {} ({} confirmations): {} transfers booked", coin, hash, status, conf,
                   done->booked);

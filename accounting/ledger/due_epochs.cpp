@@ -2,8 +2,8 @@
 
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
-
-#include <ctime>
+#include "bmm/pg/locks.hpp"
+#include "bmm/pg/text.hpp"
 
 namespace bmm::accounting {
 
@@ -15,22 +15,6 @@ std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms) {
     const std::int64_t since = ms - e.genesis * 1000;
     if (since < 0) return -1;
     return since / (e.length_seconds * 1000);
-}
-
-void append_timestamp(std::string& out, std::int64_t ms) {
-    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    out += buf;
-}
-
-std::string timestamp_text(std::int64_t ms) {
-    std::string s;
-    append_timestamp(s, ms);
-    return s;
 }
 
 namespace {
@@ -85,10 +69,10 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
                              (newest ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
                                      : "time < $3::timestamptz") +
                              " ORDER BY time DESC, uid COLLATE \"C\" DESC",
-                         newest ? std::vector<std::optional<std::string>>{bi.coin, timestamp_text(lo_ms),
-                                                                           timestamp_text(end_ms), found_uid}
-                                : std::vector<std::optional<std::string>>{bi.coin, timestamp_text(lo_ms),
-                                                                           timestamp_text(end_ms)});
+                         newest ? std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
+                                                                           pg::timestamp_text(end_ms), found_uid}
+                                : std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
+                                                                           pg::timestamp_text(end_ms)});
         if (!r) return error{what + "reading its window: " + r.error_message()};
         for (int i = 0; i < r->rows() && covered < window; ++i) {
             // Miners keep a difficulty for many shares: each work text is parsed once.
@@ -124,7 +108,7 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
                      "OR late_epoch = $4::bigint) "
                      "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
                      "GROUP BY account, coin HAVING sum(work) > 0",
-                     {timestamp_text(epoch_start_ms(cfg.epochs, k)), timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
+                     {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)), pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
                       coins, ks});
     if (!w) return error{"epoch " + ks + ": reading the shares' work: " + w.error_message()};
     for (int i = 0; i < w->rows(); ++i) {
@@ -134,7 +118,7 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     }
 
     if (k > 0) {
-        auto prev = ledger_store::load_epoch(db.native(), k - 1);
+        auto prev = ledger_store::load_epoch(db, k - 1);
         if (!prev) return error{prev.error_message()};
         if (!prev->closed) return error{"epoch " + ks + " cannot close before epoch " + std::to_string(k - 1)};
         in.carried_emission = prev->emission_carried;
@@ -154,8 +138,8 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
                          "AND late_epoch IS NULL) OR late_epoch = $4::bigint) "
                          "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
                          "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
-                         {timestamp_text(epoch_start_ms(cfg.epochs, k)),
-                          timestamp_text(epoch_start_ms(cfg.epochs, k + 1)), pps_coins, ks});
+                         {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)),
+                          pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)), pps_coins, ks});
         if (!p) return error{"epoch " + ks + ": reading the pps shares: " + p.error_message()};
         for (int i = 0; i < p->rows(); ++i) {
             if (p->text(i, 2).empty() || p->text(i, 3).empty()) {
@@ -211,7 +195,7 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
         in.blocks.push_back(std::move(bi));
     }
 
-    auto h = ledger_store::load_bmm_holdings(db.native());
+    auto h = ledger_store::load_bmm_holdings(db);
     if (!h) return error{h.error_message()};
     in.bmm_holdings = std::move(*h);
     return in;
@@ -233,23 +217,19 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
         auto stored = stored_through(due);
         if (!stored) return error{"epoch " + std::to_string(k) + ": " + stored.error_message()};
         if (!*stored) break;  // shares up to its end may still be on their way
-        if (auto e = ledger_store::ensure_epoch(db.native(), k, timestamp_text(start), timestamp_text(end)); !e)
+        if (auto e = ledger_store::ensure_epoch(db, k, pg::timestamp_text(start), pg::timestamp_text(end)); !e)
             return error{e.error_message()};
         if (auto r = record_blocks(); !r) return error{r.error_message()};
         // From reading the epoch's shares to committing its close, no share
         // is stored (the ingest takes this lock shared): a share stored before
         // is read here, one stored after sees the epoch closed and is late.
-        if (auto l = db.exec(std::string("SELECT pg_advisory_lock(") + k_close_lock_sql + ")"); !l)
-            return error{"epoch " + std::to_string(k) + ": taking the close lock: " + l.error_message()};
-        struct unlock {
-            pg::connection& db;
-            ~unlock() { (void)db.exec(std::string("SELECT pg_advisory_unlock(") + k_close_lock_sql + ")"); }
-        } unlock_at_exit{db};
+        auto close_lock = pg::advisory_lock::take(db, pg::k_epoch_close_lock);
+        if (!close_lock) return error{"epoch " + std::to_string(k) + ": " + close_lock.error_message()};
         auto in = gather_epoch_input(db, cfg, k);
         if (!in) return error{in.error_message()};
         auto out = close_epoch(*in);
         if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
-        auto booked = ledger_store::book_epoch_close(db.native(), *out);
+        auto booked = ledger_store::book_epoch_close(db, *out);
         if (!booked) return error{booked.error_message()};
         log::info("epochs", "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked",
                   k, out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),

@@ -6,12 +6,15 @@
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/log.hpp"
+#include "bmm/pg/locks.hpp"
+#include "bmm/pg/text.hpp"
 
 #include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace bmm::accounting {
@@ -104,32 +107,34 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
     }
     block_tracker tracker(cfg_);
     pg::connection db;
-    bool locked = false, said_locked = false, genesis = false;
+    std::optional<pg::advisory_lock> ledger_lock;  // on db; released before db is dropped
+    bool said_locked = false, genesis = false;
     std::int64_t backoff = 100;
     while (!stop.load()) {
         auto step = [&]() -> result<bool> {
             if (!db.is_open() || !db.healthy()) {
+                ledger_lock.reset();
                 auto c = pg::connection::open(cfg_.postgres);
                 if (!c) return error{c.error_message()};
                 db = std::move(*c);
-                locked = genesis = false;
+                genesis = false;
             }
-            if (!locked) {
-                auto l = db.exec("SELECT pg_try_advisory_lock(hashtext('bmm-accountd ledger'))");
+            if (!ledger_lock) {
+                auto l = pg::advisory_lock::try_take(db, pg::k_ledger_lock);
                 if (!l) return error{l.error_message()};
-                locked = l->text(0, 0) == "t";
-                if (!locked) {
+                if (!*l) {
                     if (!said_locked)
                         log::info("ledger", "another bmm-accountd runs the ledger of this database; this one only ingests");
                     said_locked = true;
                     return false;
                 }
+                ledger_lock.emplace(std::move(**l));
                 log::info("ledger", "running the ledger: epochs of {} s from {}, blocks followed on the node",
-                          cfg_.epochs.length_seconds, timestamp_text(cfg_.epochs.genesis * 1000));
+                          cfg_.epochs.length_seconds, pg::timestamp_text(cfg_.epochs.genesis * 1000));
             }
             if (!genesis) {
                 const auto g = genesis_transfers();
-                auto b = ledger_store::book_transfers(db.native(), g);
+                auto b = ledger_store::book_transfers(db, g);
                 if (!b) return error{b.error_message()};
                 if (b->booked) log::info("ledger", "genesis premine booked: {} transfers", b->booked);
                 genesis = true;
@@ -149,6 +154,7 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
         auto r = step();
         if (!r) {
             log::warn("ledger", "{}; retrying in {} ms", r.error_message(), backoff);
+            ledger_lock.reset();
             db = pg::connection();
             sleep_until_stop(stop, backoff);
             backoff = std::min<std::int64_t>(backoff * 2, 5000);
@@ -166,7 +172,7 @@ int run_audit(const accountd_config& cfg) {
         return 1;
     }
     std::vector<std::string> problems;
-    auto sql = ledger_store::audit(db->native());
+    auto sql = ledger_store::audit(*db);
     if (!sql) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", sql.error_message().c_str());
         return 1;
@@ -198,7 +204,7 @@ int run_audit(const accountd_config& cfg) {
         if (auto ok = model.apply(t); !ok) problems.push_back("transfer " + t.id + ": " + ok.error_message());
     }
     for (auto& p : model.check_invariants()) problems.push_back("invariant: " + p);
-    auto balances = ledger_store::load_balances(db->native());
+    auto balances = ledger_store::load_balances(*db);
     if (!balances) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", balances.error_message().c_str());
         return 1;

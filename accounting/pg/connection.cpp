@@ -43,7 +43,8 @@ std::string settings::conninfo() const {
     if (!user.empty()) s += " user=" + quote(user);
     if (!dbname.empty()) s += " dbname=" + quote(dbname);
     if (!password.empty()) s += " password=" + quote(password);
-    s += " connect_timeout=10 application_name='bmm-accountd' options='-c TimeZone=UTC'";
+    s += " connect_timeout=10 options='-c TimeZone=UTC'";
+    if (!application_name.empty()) s += " application_name=" + quote(application_name);
     return s;
 }
 
@@ -92,6 +93,10 @@ result<connection> connection::open(const settings& s) {
 }
 
 bool connection::healthy() const noexcept { return c_ && PQstatus(raw(c_.get())) == CONNECTION_OK; }
+
+bool connection::in_transaction() const noexcept {
+    return c_ && PQtransactionStatus(raw(c_.get())) != PQTRANS_IDLE;
+}
 
 result<row_set> connection::check(pg_result* r, std::string_view sql) {
     row_set rows(r);

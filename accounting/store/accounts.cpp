@@ -3,6 +3,7 @@
 
 #include "bmm/crypto/keccak.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/pg/transaction.hpp"
 
 #include <simdjson.h>
 
@@ -27,19 +28,6 @@ std::string upper(std::string_view s) {
     std::string u(s);
     for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return u;
-}
-
-// Runs f inside BEGIN/COMMIT; rolls back on error.
-template <class F>
-auto in_transaction(pg::connection& db, F f) -> decltype(f()) {
-    if (auto r = db.exec("BEGIN"); !r) return error{r.error_message()};
-    auto out = f();
-    if (!out) {
-        (void)db.exec("ROLLBACK");
-        return out;
-    }
-    if (auto r = db.exec("COMMIT"); !r) return error{r.error_message()};
-    return out;
 }
 
 }  // namespace
@@ -168,7 +156,7 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
         return error{"the share must be from 1 to 1000000 ppm (1000000 = 100 %)"};
     auto canon = v.check(currency, address);
     if (!canon) return error{canon.error_message()};
-    return in_transaction(db, [&]() -> result<wallet> {
+    return pg::in_transaction(db, [&]() -> result<wallet> {
         auto acc = db.exec("SELECT 1 FROM accounts WHERE name = $1", {std::string(account)});
         if (!acc) return error{acc.error_message()};
         if (acc->rows() == 0)
@@ -205,7 +193,7 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
 result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::string_view currency_in,
                            std::string_view address) {
     const std::string currency = upper(currency_in);
-    return in_transaction(db, [&]() -> result<bool> {
+    return pg::in_transaction(db, [&]() -> result<bool> {
         auto ws = wallets_of(db, account, currency);
         if (!ws) return error{ws.error_message()};
         std::vector<wallet> rest;

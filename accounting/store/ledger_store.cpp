@@ -1,8 +1,7 @@
 #include "bmm/accounting/ledger_store.hpp"
 
-#include "bmm/accounting/copy_text.hpp"
-
-#include <libpq-fe.h>
+#include "bmm/pg/text.hpp"
+#include "bmm/pg/transaction.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -14,100 +13,30 @@ namespace bmm::accounting::ledger_store {
 
 namespace {
 
-struct result_closer {
-    void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using pq_result = std::unique_ptr<PGresult, result_closer>;
-
 std::string join(std::initializer_list<std::string_view> parts) {
     std::string s;
     for (auto p : parts) s += p;
     return s;
 }
 
-std::string server_error(pg_conn* db) {
-    std::string m = PQerrorMessage(db);
-    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    return m;
-}
-
-// One statement with text parameters. `what` names it in the error.
-result<pq_result> run(pg_conn* db, std::string_view what, const char* sql, const std::vector<std::string>& params = {}) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p.c_str());
-    pq_result r(PQexecParams(db, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
-    const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        return error{join({"PostgreSQL: ", what, " failed: ", server_error(db)})};
-    }
+// One statement with text parameters; `what` names the step in the error.
+result<pg::row_set> run(pg::connection& db, std::string_view what, std::string_view sql,
+                        const std::vector<std::optional<std::string>>& params = {}) {
+    auto r = params.empty() ? db.exec(sql) : db.exec(sql, params);
+    if (!r) return error{join({what, ": ", r.error_message()})};
     return r;
 }
 
-std::string text(const pq_result& r, int row, int col) { return PQgetvalue(r.get(), row, col); }
-
-// BEGIN ... COMMIT around `body`; ROLLBACK when it or the commit fails.
-template <class T, class Body>
-result<T> in_transaction(pg_conn* db, Body&& body, double* commit_s = nullptr) {
-    if (!db || PQstatus(db) != CONNECTION_OK) {
-        return error{"PostgreSQL: the connection is not open; reconnect and retry"};
-    }
-    if (PQtransactionStatus(db) != PQTRANS_IDLE) {
-        return error{"PostgreSQL: the connection is inside a transaction; the ledger functions run their own"};
-    }
-    if (auto b = run(db, "BEGIN", "BEGIN"); !b) return error{b.error_message()};
-    result<T> out = body();
-    if (!out) {
-        pq_result r(PQexec(db, "ROLLBACK"));
-        return out;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    if (auto c = run(db, "COMMIT", "COMMIT"); !c) {
-        pq_result r(PQexec(db, "ROLLBACK"));
-        return error{c.error_message()};
-    }
-    if (commit_s) *commit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return out;
-}
-
-result<amount> read_amount(const pq_result& r, int row, int col, std::string_view what) {
-    auto a = parse_amount(text(r, row, col));
+result<amount> read_amount(const pg::row_set& r, int row, int col, std::string_view what) {
+    auto a = parse_amount(r.get(row, col));
     if (!a) return error{join({"PostgreSQL: ", what, ": ", a.error_message()})};
     return a;
-}
-
-result<bool> copy_in(pg_conn* db, const char* sql, const std::string& data, std::string_view what = "transfers") {
-    pq_result start(PQexec(db, sql));
-    if (PQresultStatus(start.get()) != PGRES_COPY_IN) {
-        return error{join({"PostgreSQL: starting COPY of ", what, " failed: ", server_error(db)})};
-    }
-    constexpr std::size_t chunk = 1 << 20;
-    for (std::size_t off = 0; off < data.size(); off += chunk) {
-        const std::size_t n = std::min(chunk, data.size() - off);
-        if (PQputCopyData(db, data.data() + off, static_cast<int>(n)) != 1) {
-            return error{join({"PostgreSQL: sending ", what, " (COPY) failed: ", server_error(db)})};
-        }
-    }
-    if (PQputCopyEnd(db, nullptr) != 1) {
-        return error{join({"PostgreSQL: ending COPY of ", what, " failed: ", server_error(db)})};
-    }
-    bool ok = true;
-    std::string why;
-    while (PGresult* raw = PQgetResult(db)) {
-        pq_result r(raw);
-        if (PQresultStatus(raw) != PGRES_COMMAND_OK) {
-            ok = false;
-            why = server_error(db);
-        }
-    }
-    if (!ok) return error{join({"PostgreSQL: COPY of ", what, " failed: ", why})};
-    return true;
 }
 
 // Inside an open transaction. The list goes to a session temp table by COPY
 // (a fixed number of round trips whatever its length); conflicts are found
 // by one join; the new rows go in with one INSERT ... ON CONFLICT DO NOTHING.
-result<book_report> insert_transfers(pg_conn* db, std::span<const transfer> ts) {
+result<book_report> insert_transfers(pg::connection& db, std::span<const transfer> ts) {
     book_report rep;
     if (ts.empty()) return rep;
     std::string data;
@@ -133,14 +62,14 @@ result<book_report> insert_transfers(pg_conn* db, std::span<const transfer> ts) 
         }
         for (std::string_view f : {std::string_view(t.id), std::string_view(t.debit), std::string_view(t.credit),
                                    std::string_view(t.currency)}) {
-            copy_escape(data, f);
+            pg::copy_escape(data, f);
             data += '\t';
         }
         data += to_decimal(t.value);
         data += '\t';
         data += to_string(t.kind);
         data += '\t';
-        copy_escape(data, t.reference);
+        pg::copy_escape(data, t.reference);
         data += '\n';
     }
     if (clash) return error{join({"transfer id ", *clash, " appears twice in the list with different content; nothing booked"})};
@@ -155,7 +84,8 @@ result<book_report> insert_transfers(pg_conn* db, std::span<const transfer> ts) 
                    "currency text, amount numeric, kind text, reference text) ON COMMIT DELETE ROWS");
     if (!tmp) return error{tmp.error_message()};
     if (auto t = run(db, "clearing the booking table", "TRUNCATE bmm_booking"); !t) return error{t.error_message()};
-    if (auto c = copy_in(db, "COPY bmm_booking FROM STDIN", data); !c) return error{c.error_message() + "; nothing booked"};
+    if (auto c = db.copy_in("COPY bmm_booking FROM STDIN", data); !c)
+        return error{"COPY of transfers: " + c.error_message() + "; nothing booked"};
     // Fresh statistics, or the planner guesses the temp table tiny and joins it by nested loops.
     if (auto a = run(db, "analysing the booking table", "ANALYZE bmm_booking"); !a) return error{a.error_message()};
 
@@ -166,8 +96,8 @@ result<book_report> insert_transfers(pg_conn* db, std::span<const transfer> ts) 
                         "WHERE (b.debit, b.credit, b.currency, b.amount, b.kind, b.reference) IS DISTINCT FROM "
                         "(t.debit, t.credit, t.currency, t.amount, t.kind, t.reference)");
     if (!conflict) return error{conflict.error_message()};
-    if (!PQgetisnull(conflict->get(), 0, 0)) {
-        return error{join({"transfer id ", text(*conflict, 0, 0),
+    if (!conflict->is_null(0, 0)) {
+        return error{join({"transfer id ", conflict->text(0, 0),
                            " is already booked with different content; corrections need a new id; nothing booked"})};
     }
     // The ids found booked (and identical) above are left out by an anti-join;
@@ -185,21 +115,21 @@ result<book_report> insert_transfers(pg_conn* db, std::span<const transfer> ts) 
             m += " (another transaction booked some of these ids meanwhile; nothing booked; retry, and the retry checks them)";
         return error{m + "; nothing booked"};
     }
-    rep.booked = static_cast<std::size_t>(std::stoull(PQcmdTuples(ins->get())));
+    rep.booked = static_cast<std::size_t>(ins->affected());
     rep.already = ts.size() - rep.booked;
     return rep;
 }
 
 }  // namespace
 
-result<book_report> book_transfers(pg_conn* db, std::span<const transfer> ts) {
-    return in_transaction<book_report>(db, [&] { return insert_transfers(db, ts); });
+result<book_report> book_transfers(pg::connection& db, std::span<const transfer> ts) {
+    return pg::in_transaction(db, [&] { return insert_transfers(db, ts); });
 }
 
-result<bool> ensure_epoch(pg_conn* db, std::uint64_t k, std::string_view start_at, std::string_view end_at) {
-    return in_transaction<bool>(db, [&]() -> result<bool> {
-        const std::vector<std::string> p{std::to_string(k), std::string(start_at), std::string(end_at)};
-        auto ins = run(db, join({"creating epoch ", p[0]}),
+result<bool> ensure_epoch(pg::connection& db, std::uint64_t k, std::string_view start_at, std::string_view end_at) {
+    return pg::in_transaction(db, [&]() -> result<bool> {
+        const std::vector<std::optional<std::string>> p{std::to_string(k), std::string(start_at), std::string(end_at)};
+        auto ins = run(db, join({"creating epoch ", *p[0]}),
                        "INSERT INTO epochs (k, start_at, end_at) VALUES ($1::bigint, $2::timestamptz, $3::timestamptz) "
                        "ON CONFLICT (k) DO NOTHING",
                        p);
@@ -208,38 +138,38 @@ result<bool> ensure_epoch(pg_conn* db, std::uint64_t k, std::string_view start_a
                         "SELECT start_at = $2::timestamptz AND end_at = $3::timestamptz FROM epochs WHERE k = $1::bigint",
                         p);
         if (!same) return error{same.error_message()};
-        if (PQntuples(same->get()) != 1 || text(*same, 0, 0) != "t") {
-            return error{join({"epoch ", p[0], " exists with other bounds than ", p[1], " .. ", p[2]})};
+        if (same->rows() != 1 || same->text(0, 0) != "t") {
+            return error{join({"epoch ", *p[0], " exists with other bounds than ", *p[1], " .. ", *p[2]})};
         }
         return true;
     });
 }
 
-result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out) {
+result<book_report> book_epoch_close(pg::connection& db, const epoch_close_output& out) {
     return book_epoch_close(db, out, nullptr);
 }
 
-result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out, book_timings* timings) {
+result<book_report> book_epoch_close(pg::connection& db, const epoch_close_output& out, book_timings* timings) {
     const std::string k = std::to_string(out.k);
     using clock = std::chrono::steady_clock;
     auto secs = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
     book_timings local;
     book_timings& tm = timings ? *timings : local;
-    return in_transaction<book_report>(
-        db,
-        [&]() -> result<book_report> {
+    auto tx = pg::transaction::begin(db);
+    if (!tx) return error{tx.error_message()};
+    auto body = [&]() -> result<book_report> {
             auto row = run(db, join({"locking epoch ", k}),
                            "SELECT closed_at IS NOT NULL, emission::text, emission_paid::text, emission_carried::text "
                            "FROM epochs WHERE k = $1::bigint FOR UPDATE",
                            {k});
             if (!row) return error{row.error_message()};
-            if (PQntuples(row->get()) != 1) {
+            if (row->rows() != 1) {
                 return error{join({"epoch ", k, " has no row in epochs; create it (ensure_epoch) before closing it"})};
             }
-            const bool closed = text(*row, 0, 0) == "t";
-            if (closed && (text(*row, 0, 1) != to_decimal(out.emission) ||
-                           text(*row, 0, 2) != to_decimal(out.emission_paid) ||
-                           text(*row, 0, 3) != to_decimal(out.carried_emission))) {
+            const bool closed = row->text(0, 0) == "t";
+            if (closed && (row->text(0, 1) != to_decimal(out.emission) ||
+                           row->text(0, 2) != to_decimal(out.emission_paid) ||
+                           row->text(0, 3) != to_decimal(out.carried_emission))) {
                 return error{join({"epoch ", k, " is closed already with other emission figures; its close is not replayable"})};
             }
             auto t0 = clock::now();
@@ -256,7 +186,7 @@ result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out,
                     if (account.find('\0') != std::string::npos) {
                         return error{join({"account ", account, ": the name holds a NUL byte; nothing booked"})};
                     }
-                    copy_escape(data, account);
+                    pg::copy_escape(data, account);
                     data += '\t';
                     data += to_decimal(a.dpp);
                     data += '\t';
@@ -275,8 +205,8 @@ result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out,
                 if (!tmp) return error{tmp.error_message()};
                 if (auto t = run(db, "clearing the account_epochs staging table", "TRUNCATE bmm_account_epochs_stage"); !t)
                     return error{t.error_message()};
-                if (auto c = copy_in(db, "COPY bmm_account_epochs_stage FROM STDIN", data, "account_epochs rows"); !c)
-                    return error{c.error_message() + "; nothing booked"};
+                if (auto c = db.copy_in("COPY bmm_account_epochs_stage FROM STDIN", data); !c)
+                    return error{"COPY of account_epochs rows: " + c.error_message() + "; nothing booked"};
                 auto ins = run(db, join({"recording epoch ", k, " per account"}),
                                "INSERT INTO account_epochs (account, k, dpp, streak, e_bp, pp) "
                                "SELECT s.account, $1::bigint, s.dpp, s.streak, s.e_bp, s.pp FROM bmm_account_epochs_stage s "
@@ -295,28 +225,33 @@ result<book_report> book_epoch_close(pg_conn* db, const epoch_close_output& out,
                 if (!upd) return error{upd.error_message()};
             }
             return rep;
-        },
-        &tm.commit_s);
+        };
+    auto rep = body();
+    if (!rep) return rep;  // ~transaction rolls back
+    const auto t_commit = clock::now();
+    if (auto c = tx->commit(); !c) return error{c.error_message()};
+    tm.commit_s = secs(t_commit);
+    return rep;
 }
 
-result<epoch_state> load_epoch(pg_conn* db, std::uint64_t k) {
+result<epoch_state> load_epoch(pg::connection& db, std::uint64_t k) {
     auto r = run(db, "reading an epoch",
                  "SELECT closed_at IS NOT NULL, coalesce(emission_carried, 0)::text FROM epochs WHERE k = $1::bigint",
                  {std::to_string(k)});
     if (!r) return error{r.error_message()};
     epoch_state s;
-    if (PQntuples(r->get()) == 0) return s;
+    if (r->rows() == 0) return s;
     s.exists = true;
-    s.closed = text(*r, 0, 0) == "t";
+    s.closed = r->text(0, 0) == "t";
     auto c = read_amount(*r, 0, 1, "epochs.emission_carried");
     if (!c) return error{c.error_message()};
     s.emission_carried = std::move(*c);
     return s;
 }
 
-result<bool> record_block(pg_conn* db, const block_row& b) {
-    return in_transaction<bool>(db, [&]() -> result<bool> {
-        const std::vector<std::string> p{b.hash,    b.coin,  std::to_string(b.height), to_decimal(b.reward),
+result<bool> record_block(pg::connection& db, const block_row& b) {
+    return pg::in_transaction(db, [&]() -> result<bool> {
+        const std::vector<std::optional<std::string>> p{b.hash,    b.coin,  std::to_string(b.height), to_decimal(b.reward),
                                          b.finder, b.found_at, std::to_string(b.found_epoch), std::to_string(b.epoch)};
         auto ins = run(db, join({"recording block ", b.hash}),
                        "INSERT INTO blocks (hash, coin, height, reward, finder, found_at, found_epoch, epoch) "
@@ -330,24 +265,24 @@ result<bool> record_block(pg_conn* db, const block_row& b) {
                         "FROM blocks WHERE hash = $1",
                         p);
         if (!same) return error{same.error_message()};
-        if (PQntuples(same->get()) != 1 || text(*same, 0, 0) != "t") {
+        if (same->rows() != 1 || same->text(0, 0) != "t") {
             return error{join({"block ", b.hash, " is recorded already with other figures"})};
         }
         return true;
     });
 }
 
-result<book_report> book_block_status(pg_conn* db, std::string_view hash, std::string_view status,
+result<book_report> book_block_status(pg::connection& db, std::string_view hash, std::string_view status,
                                       std::span<const transfer> ts) {
     if (status != "mature" && status != "orphaned") {
         return error{join({"block status must be mature or orphaned, not ", status})};
     }
-    return in_transaction<book_report>(db, [&]() -> result<book_report> {
+    return pg::in_transaction(db, [&]() -> result<book_report> {
         const std::string h(hash);
         auto row = run(db, join({"locking block ", h}), "SELECT status FROM blocks WHERE hash = $1 FOR UPDATE", {h});
         if (!row) return error{row.error_message()};
-        if (PQntuples(row->get()) != 1) return error{join({"block ", h, " is not in blocks; record it first"})};
-        const std::string now = text(*row, 0, 0);
+        if (row->rows() != 1) return error{join({"block ", h, " is not in blocks; record it first"})};
+        const std::string now = row->text(0, 0);
         if (now != "immature" && now != status) {
             return error{join({"block ", h, " is ", now, " already; it cannot become ", status})};
         }
@@ -361,44 +296,44 @@ result<book_report> book_block_status(pg_conn* db, std::string_view hash, std::s
     });
 }
 
-result<std::vector<transfer>> load_transfers(pg_conn* db, std::string_view reference) {
+result<std::vector<transfer>> load_transfers(pg::connection& db, std::string_view reference) {
     auto r = run(db, "reading transfers",
                  "SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
                  "WHERE reference = $1 ORDER BY id",
                  {std::string(reference)});
     if (!r) return error{r.error_message()};
     std::vector<transfer> out;
-    for (int i = 0; i < PQntuples(r->get()); ++i) {
+    for (int i = 0; i < r->rows(); ++i) {
         auto v = read_amount(*r, i, 4, "ledger_transfers.amount");
         if (!v) return error{v.error_message()};
-        auto kind = parse_transfer_kind(text(*r, i, 5));
-        if (!kind) return error{join({"PostgreSQL: transfer ", text(*r, i, 0), " has an unknown kind ", text(*r, i, 5)})};
-        out.push_back(transfer{text(*r, i, 0), text(*r, i, 1), text(*r, i, 2), text(*r, i, 3), std::move(*v), *kind,
-                               text(*r, i, 6)});
+        auto kind = parse_transfer_kind(r->text(i, 5));
+        if (!kind) return error{join({"PostgreSQL: transfer ", r->text(i, 0), " has an unknown kind ", r->text(i, 5)})};
+        out.push_back(transfer{r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), std::move(*v), *kind,
+                               r->text(i, 6)});
     }
     return out;
 }
 
-result<std::map<std::pair<std::string, std::string>, amount>> load_balances(pg_conn* db) {
+result<std::map<std::pair<std::string, std::string>, amount>> load_balances(pg::connection& db) {
     auto r = run(db, "reading balances", "SELECT account, currency, balance::text FROM balances");
     if (!r) return error{r.error_message()};
     std::map<std::pair<std::string, std::string>, amount> out;
-    for (int i = 0; i < PQntuples(r->get()); ++i) {
+    for (int i = 0; i < r->rows(); ++i) {
         auto v = read_amount(*r, i, 2, "balances.balance");
         if (!v) return error{v.error_message()};
-        out.emplace(std::make_pair(text(*r, i, 0), text(*r, i, 1)), std::move(*v));
+        out.emplace(std::make_pair(r->text(i, 0), r->text(i, 1)), std::move(*v));
     }
     return out;
 }
 
-result<std::map<std::string, amount>> load_bmm_holdings(pg_conn* db) {
+result<std::map<std::string, amount>> load_bmm_holdings(pg::connection& db) {
     auto r = run(db, "reading BMM holdings",
                  "SELECT account, balance::text FROM balances WHERE currency = 'BMM' AND balance > 0 "
                  "AND (account LIKE 'user:%:available' OR account LIKE 'foundation:%')");
     if (!r) return error{r.error_message()};
     std::map<std::string, amount> out;
-    for (int i = 0; i < PQntuples(r->get()); ++i) {
-        const std::string account = text(*r, i, 0);
+    for (int i = 0; i < r->rows(); ++i) {
+        const std::string account = r->text(i, 0);
         if (!is_bmm_holder_account(account)) continue;  // LIKE is a coarse filter (e.g. foundation:x:immature)
         auto v = read_amount(*r, i, 1, "balances.balance");
         if (!v) return error{v.error_message()};
@@ -407,11 +342,11 @@ result<std::map<std::string, amount>> load_bmm_holdings(pg_conn* db) {
     return out;
 }
 
-result<std::vector<std::string>> audit(pg_conn* db) {
+result<std::vector<std::string>> audit(pg::connection& db) {
     auto r = run(db, "running ledger_audit()", "SELECT problem FROM ledger_audit() AS problem ORDER BY 1");
     if (!r) return error{r.error_message()};
     std::vector<std::string> out;
-    for (int i = 0; i < PQntuples(r->get()); ++i) out.push_back(text(*r, i, 0));
+    for (int i = 0; i < r->rows(); ++i) out.push_back(r->text(i, 0));
     return out;
 }
 

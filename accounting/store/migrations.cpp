@@ -3,6 +3,8 @@
 #include "bmm/crypto/sha256.hpp"
 #include "bmm/hex.hpp"
 #include "bmm/log.hpp"
+#include "bmm/pg/locks.hpp"
+#include "bmm/pg/transaction.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -12,9 +14,6 @@
 
 namespace bmm::accounting {
 namespace {
-
-// Any constant; names the lock "bmm schema migrations".
-constexpr const char* k_lock_key = "7418839210017";
 
 }  // namespace
 
@@ -59,11 +58,8 @@ result<migrate_report> migrate(pg::connection& db, const std::string& dir) {
         !r)
         return error{r.error_message()};
     // Session lock: held across the per-migration transactions below.
-    if (auto r = db.exec(std::string("SELECT pg_advisory_lock(") + k_lock_key + ")"); !r) return error{r.error_message()};
-    struct unlock {
-        pg::connection& db;
-        ~unlock() { (void)db.exec(std::string("SELECT pg_advisory_unlock(") + k_lock_key + ")"); }
-    } guard{db};
+    auto lock = pg::advisory_lock::take(db, pg::k_migrations_lock);
+    if (!lock) return error{lock.error_message()};
 
     auto applied = db.exec("SELECT version, name, checksum FROM schema_migrations ORDER BY version");
     if (!applied) return error{applied.error_message()};
@@ -87,17 +83,18 @@ result<migrate_report> migrate(pg::connection& db, const std::string& dir) {
     }
     for (const auto& f : *files) {
         if (done.count(f.version)) continue;
-        if (auto r = db.exec("BEGIN"); !r) return error{r.error_message()};
+        auto tx = pg::transaction::begin(db);
+        if (!tx) return error{tx.error_message()};
         auto run = db.exec(f.sql);
         if (run) {
             run = db.exec("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                           {std::to_string(f.version), f.name, f.checksum});
         }
         if (!run) {
-            (void)db.exec("ROLLBACK");
+            tx->rollback();
             return error{"migration " + f.name + " failed and was rolled back: " + run.error_message()};
         }
-        if (auto r = db.exec("COMMIT"); !r) return error{"migration " + f.name + ": " + r.error_message()};
+        if (auto r = tx->commit(); !r) return error{"migration " + f.name + ": " + r.error_message()};
         log::info("migrate", "applied {}", f.name);
         rep.applied.push_back(f.name);
     }

@@ -8,7 +8,7 @@
 // answers, malformed HTTP, pagination, the web page, and `run` serving the API.
 
 #include "../support/process.hpp"
-#include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include "bmm/accounting/api.hpp"
 #include "bmm/accounting/config.hpp"
@@ -20,7 +20,6 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <simdjson.h>
 #include <sys/socket.h>
@@ -175,7 +174,7 @@ std::string day(std::uint64_t k) {
 
 // State shared by the tests: the database is filled once, the server started once.
 struct world {
-    PGconn* db = nullptr;
+    pg::connection db;
     ledger model;
     std::vector<epoch_close_output> closes;
     std::vector<std::vector<std::string>> alice_batches;  // ids touching alice, per booking transaction
@@ -187,18 +186,12 @@ struct world {
 world* g = nullptr;
 
 void exec_ok(const std::string& sql) {
-    PGresult* r = PQexec(g->db, sql.c_str());
-    const auto s = PQresultStatus(r);
-    const std::string err = PQerrorMessage(g->db);
-    PQclear(r);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) throw std::runtime_error(err + " in " + sql.substr(0, 200));
+    if (auto r = g->db.exec(sql); !r) throw std::runtime_error(r.error_message() + " in " + sql.substr(0, 200));
 }
 
 std::string scalar(const std::string& sql) {
-    PGresult* r = PQexec(g->db, sql.c_str());
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "<error>";
-    PQclear(r);
-    return v;
+    auto r = g->db.exec(sql);
+    return r && r->rows() == 1 ? r->text(0, 0) : "<error>";
 }
 
 void note_batch(std::span<const transfer> ts) {
@@ -291,8 +284,7 @@ class api_test : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g = new world;
-        g->db = PQconnectdb(st().setting("BMM_PG_URL").c_str());
-        if (PQstatus(g->db) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(g->db));
+        g->db = test::db();
         g->port = free_port(32000);
         g->config = write_config("api", g->port);
         {
@@ -314,7 +306,6 @@ protected:
         if (g->api) {
             EXPECT_EQ(g->api->stop(SIGTERM, 10000), 0) << "bmm-accountd api should exit 0 on SIGTERM";
         }
-        if (g->db) PQfinish(g->db);
         delete g;
         g = nullptr;
     }

@@ -5,10 +5,9 @@
 // a sound ledger, naming each planted problem).
 #include "bmm/accounting/ledger_store.hpp"
 
-#include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 
 #include <chrono>
 #include <cstdio>
@@ -29,19 +28,14 @@ std::string read_file(const std::string& path) {
     return s.str();
 }
 
-void exec_ok(PGconn* db, const std::string& sql) {
-    PGresult* r = PQexec(db, sql.c_str());
-    const auto st = PQresultStatus(r);
-    const std::string err = PQerrorMessage(db);
-    PQclear(r);
-    ASSERT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << err << "\nin: " << sql.substr(0, 200);
+void exec_ok(bmm::pg::connection& db, const std::string& sql) {
+    auto r = db.exec(sql);
+    ASSERT_TRUE(r.ok()) << r.error_message() << "\nin: " << sql.substr(0, 200);
 }
 
-std::string query_one(PGconn* db, const std::string& sql) {
-    PGresult* r = PQexec(db, sql.c_str());
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "<error>";
-    PQclear(r);
-    return v;
+std::string query_one(bmm::pg::connection& db, const std::string& sql) {
+    auto r = db.exec(sql);
+    return r && r->rows() == 1 ? r->text(0, 0) : "<error>";
 }
 
 std::map<std::pair<std::string, std::string>, std::string> nonzero(
@@ -58,8 +52,7 @@ class ledger_pg_test : public ::testing::Test {
 protected:
     void SetUp() override {
         auto& stack = bmm::test::stack_environment::get();
-        db_ = PQconnectdb(stack.setting("BMM_PG_URL").c_str());
-        ASSERT_EQ(PQstatus(db_), CONNECTION_OK) << PQerrorMessage(db_);
+        db_ = bmm::test::db();
         const std::string schema = ::testing::UnitTest::GetInstance()->current_test_info()->name();
         exec_ok(db_, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " +
                          schema + "; SET search_path TO " + schema);
@@ -67,10 +60,7 @@ protected:
             exec_ok(db_, read_file(stack.source_dir() + "/sql/" + f));
         }
     }
-    void TearDown() override {
-        if (db_) PQfinish(db_);
-    }
-    PGconn* db_ = nullptr;
+    bmm::pg::connection db_;
 };
 
 std::string day(std::uint64_t k) {
@@ -240,7 +230,7 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error_message().find("different content"), std::string::npos) << r.error_message();
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "1");
-    EXPECT_EQ(PQtransactionStatus(db_), PQTRANS_IDLE);
+    EXPECT_FALSE(db_.in_transaction());
 
     // Repeats within one list: an identical repeat is booked once; the same
     // id with other content refuses the whole list, naming the id.
@@ -259,13 +249,11 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
 
     // Append-only.
-    PGresult* u = PQexec(db_, "UPDATE ledger_transfers SET amount = 1");
-    EXPECT_EQ(PQresultStatus(u), PGRES_FATAL_ERROR);
-    EXPECT_NE(std::string(PQerrorMessage(db_)).find("append-only"), std::string::npos);
-    PQclear(u);
-    PGresult* d = PQexec(db_, "DELETE FROM ledger_transfers");
-    EXPECT_EQ(PQresultStatus(d), PGRES_FATAL_ERROR);
-    PQclear(d);
+    auto u = db_.exec("UPDATE ledger_transfers SET amount = 1");
+    EXPECT_FALSE(u.ok());
+    EXPECT_NE(u.error_message().find("append-only"), std::string::npos);
+    auto d = db_.exec("DELETE FROM ledger_transfers");
+    EXPECT_FALSE(d.ok());
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
 
     // Epoch bounds, closing an epoch without a row, block states.

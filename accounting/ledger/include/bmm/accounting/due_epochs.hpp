@@ -14,7 +14,7 @@
 //      and clock skew. A share that reaches Redis later (e.g. from the spool
 //      file after a long Redis outage) is stored "late": it counts in the
 //      first epoch still open when the ingest stores it (shares.late_epoch,
-//      sql/0014). The closer holds the close lock (k_close_lock_sql,
+//      sql/0014). The closer holds the close lock (pg::k_epoch_close_lock,
 //      exclusive) from reading an epoch's shares to committing its close, and
 //      the ingest takes it shared in every transaction that stores shares, so
 //      each share is counted exactly once.
@@ -43,17 +43,10 @@
 
 namespace bmm::accounting {
 
-// The advisory lock key (SQL) between epoch closes and the ingest's stores.
-inline constexpr const char* k_close_lock_sql = "hashtext('bmm-accountd epoch close')";
-
 // Epoch bounds in ms since 1970.
 std::int64_t epoch_start_ms(const epoch_settings& e, std::uint64_t k);
 // The epoch holding time `ms`, or -1 before genesis.
 std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms);
-// "2026-11-24 18:45:44.123+00", a timestamptz PostgreSQL reads.
-std::string timestamp_text(std::int64_t ms);
-// The same text appended to `out` (the ingest writes one per share row).
-void append_timestamp(std::string& out, std::int64_t ms);
 
 // The inputs of epoch k's close from the database (the epoch must exist).
 result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_config& cfg, std::uint64_t k);

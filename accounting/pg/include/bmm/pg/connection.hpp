@@ -1,9 +1,10 @@
 #pragma once
-// A thin libpq wrapper: one connection, results as rows of text, COPY FROM
-// STDIN, and errors that say which statement failed against which server.
+// The PostgreSQL layer (bmm_pg): one connection, results as rows of text,
+// COPY FROM STDIN, and errors that say which statement failed against which
+// server. Transactions: transaction.hpp; advisory locks and their keys:
+// locks.hpp; COPY fields, timestamps and arrays as text: text.hpp.
 // Not thread-safe: one connection per thread.
 
-#include "bmm/accounting/copy_text.hpp"
 #include "bmm/result.hpp"
 
 #include <memory>
@@ -23,6 +24,7 @@ struct settings {
     std::string user;
     std::string dbname;
     std::string password;
+    std::string application_name = "bmm-accountd";  // shown in pg_stat_activity
     // libpq connection string (keyword=value, values quoted).
     std::string conninfo() const;
     std::string describe() const;  // "user@host:port/db", for messages
@@ -54,6 +56,8 @@ public:
 
     bool is_open() const noexcept { return c_ != nullptr; }
     bool healthy() const noexcept;  // the connection has not failed
+    // Inside a transaction block (or a failed one not yet rolled back).
+    bool in_transaction() const noexcept;
 
     // One or more statements without parameters (migrations, BEGIN/COMMIT).
     result<row_set> exec(std::string_view sql);
@@ -61,9 +65,6 @@ public:
     result<row_set> exec(std::string_view sql, const std::vector<std::optional<std::string>>& params);
     // COPY ... FROM STDIN with `data` in COPY's text format.
     result<bool> copy_in(std::string_view copy_sql, std::string_view data);
-
-    // The libpq connection, for the ledger functions (ledger_store.hpp) that take one.
-    pg_conn* native() const noexcept { return c_.get(); }
 
     // The SQLSTATE of the last failed statement ("" when unknown).
     const std::string& last_sqlstate() const noexcept { return sqlstate_; }
