@@ -16,6 +16,8 @@
 #include "bmm/accounting/epoch_close.hpp"
 #include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/pg/connection.hpp"
@@ -75,8 +77,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
 
         // ---- 1. The epoch's data (not timed) ----
         const auto fill_start = clock::now();
-        if (auto r = ledger_store::ensure_epoch(c, 0, k_prev_start, k_start); !r) return fail(r.error_message());
-        if (auto r = ledger_store::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
+        if (auto r = epoch_store::ensure_epoch(c, 0, k_prev_start, k_start); !r) return fail(r.error_message());
+        if (auto r = epoch_store::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
         const accounting_config acfg = rules_of(cfg);
         // Epoch 0 closed with nothing carried (its figures as a close with PP would book).
         const std::string e0 = to_decimal(epoch_emission(0, acfg.halving_period));
@@ -222,7 +224,7 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         }
         if (auto r = ledger_store::book_transfers(c, held); !r) return fail(r.error_message());
         for (std::size_t b = 0; b < founds.size(); ++b) {
-            ledger_store::block_row row;
+            block_store::block_row row;
             row.hash = founds[b].hash;
             row.coin = founds[b].coin;
             row.height = 1000 + b;
@@ -231,7 +233,7 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             row.found_at = "2026-01-02 12:00:00+00";
             row.found_epoch = 1;
             row.epoch = 1;
-            if (auto r = ledger_store::record_block(c, row); !r) return fail(r.error_message());
+            if (auto r = block_store::record_block(c, row); !r) return fail(r.error_message());
         }
         // A day's shares arrive over the day, and autovacuum (insert-driven
         // since PostgreSQL 13) has gone over them before the day closes: the
@@ -254,8 +256,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         const double compute_s = seconds_since(t_compute);
 
         const auto t_book = clock::now();
-        ledger_store::book_timings bt;
-        auto rep = ledger_store::book_epoch_close(c, *out, &bt);
+        epoch_store::book_timings bt;
+        auto rep = epoch_store::book_epoch_close(c, *out, &bt);
         if (!rep) return fail(rep.error_message());
         const double book_s = seconds_since(t_book);
         const double total_s = read_s + compute_s + book_s;
@@ -265,7 +267,7 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         if (!problems) return fail(problems.error_message());
         for (const auto& p : *problems) std::fprintf(stderr, "bench-epoch: ledger audit: %s\n", p.c_str());
         const auto t_replay = clock::now();
-        auto again = ledger_store::book_epoch_close(c, *out);
+        auto again = epoch_store::book_epoch_close(c, *out);
         if (!again) return fail(again.error_message());
         const double replay_s = seconds_since(t_replay);
 

@@ -1,6 +1,8 @@
 #include "block_tracker.hpp"
 
 #include "bmm/accounting/due_epochs.hpp"
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/text.hpp"
@@ -19,25 +21,19 @@ node::rpc_client* block_tracker::client(const std::string& coin) {
 }
 
 result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
-    const std::string coins = coins_array_literal(cfg_);
-    auto r = db.exec("SELECT DISTINCT ON (f.hash) f.hash, f.coin, f.height, f.reward, f.account, "
-                     "(extract(epoch FROM f.time) * 1000)::bigint FROM blocks_found f "
-                     "WHERE f.accepted AND f.coin = ANY($1::text[]) AND f.account <> '' "
-                     "AND position(':' IN f.account) = 0 AND position(':' IN f.hash) = 0 "
-                     "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = f.hash) ORDER BY f.hash, f.time",
-                     {coins});
-    if (!r) return error{"reading new blocks from blocks_found: " + r.error_message()};
-    if (r->rows() == 0) return std::size_t{0};
-    auto n = db.exec("SELECT coalesce(max(k) + 1, 0) FROM epochs WHERE closed_at IS NOT NULL");
-    if (!n) return error{"reading the first open epoch: " + n.error_message()};
-    const std::int64_t first_open = n->integer(0, 0);
+    auto r = block_store::new_pool_blocks(db, coins_array_literal(cfg_));
+    if (!r) return error{r.error_message()};
+    if (r->empty()) return std::size_t{0};
+    auto n = epoch_store::first_open_epoch(db);
+    if (!n) return error{n.error_message()};
+    const auto first_open = static_cast<std::int64_t>(*n);
     std::size_t recorded = 0;
-    for (int i = 0; i < r->rows(); ++i) {
-        ledger_store::block_row b;
-        b.hash = r->text(i, 0);
-        b.coin = r->text(i, 1);
-        const long long height = r->integer(i, 2), reward = r->integer(i, 3);
-        const std::int64_t ms = r->integer(i, 5);
+    for (const auto& f : *r) {
+        block_store::block_row b;
+        b.hash = f.hash;
+        b.coin = f.coin;
+        const long long height = f.height, reward = f.reward;
+        const std::int64_t ms = f.ms;
         const std::int64_t found = epoch_of_ms(cfg_.epochs, ms);
         if (found < 0 || height < 0 || reward < 0) {
             if (!warned_[b.hash])
@@ -48,11 +44,11 @@ result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
         }
         b.height = static_cast<std::uint64_t>(height);
         b.reward = reward;
-        b.finder = r->text(i, 4);
+        b.finder = f.finder;
         b.found_at = pg::timestamp_text(ms);
         b.found_epoch = static_cast<std::uint64_t>(found);
         b.epoch = static_cast<std::uint64_t>(std::max(found, first_open));
-        if (auto rec = ledger_store::record_block(db, b); !rec) return error{rec.error_message()};
+        if (auto rec = block_store::record_block(db, b); !rec) return error{rec.error_message()};
         log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
                   b.hash, b.height, b.finder, reward, b.epoch);
         ++recorded;
@@ -61,13 +57,11 @@ result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
 }
 
 result<std::size_t> block_tracker::follow_blocks(pg::connection& db) {
-    auto r = db.exec("SELECT b.hash, b.coin FROM blocks b JOIN epochs e ON e.k = b.epoch "
-                     "WHERE b.status = 'immature' AND e.closed_at IS NOT NULL ORDER BY b.found_at, b.hash");
-    if (!r) return error{"reading immature blocks: " + r.error_message()};
+    auto r = block_store::immature_of_closed_epochs(db);
+    if (!r) return error{r.error_message()};
     std::size_t changed = 0;
     simdjson::dom::parser parser;
-    for (int i = 0; i < r->rows(); ++i) {
-        const std::string hash = r->text(i, 0), coin = r->text(i, 1);
+    for (const auto& [hash, coin] : *r) {
         auto* c = client(coin);
         if (!c) {
             if (!warned_[coin])
@@ -100,7 +94,7 @@ result<std::size_t> block_tracker::follow_blocks(pg::connection& db) {
         if (!booked) return error{booked.error_message()};
         auto ts = status == "mature" ? block_maturity_transfers(hash, *booked) : block_orphan_transfers(hash, *booked);
         if (!ts) return error{"block " + hash + ": " + ts.error_message()};
-        auto done = ledger_store::book_block_status(db, hash, status, *ts);
+        auto done = block_store::book_block_status(db, hash, status, *ts);
         if (!done) return error{done.error_message()};
         log::info("blocks", "{} block {} is {} ({} confirmations): {} transfers booked", coin, hash, status, conf,
                   done->booked);

@@ -1,5 +1,6 @@
 #include "bmm/accounting/due_epochs.hpp"
 
+#include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/locks.hpp"
@@ -118,15 +119,13 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     }
 
     if (k > 0) {
-        auto prev = ledger_store::load_epoch(db, k - 1);
+        auto prev = epoch_store::load_epoch(db, k - 1);
         if (!prev) return error{prev.error_message()};
         if (!prev->closed) return error{"epoch " + ks + " cannot close before epoch " + std::to_string(k - 1)};
         in.carried_emission = prev->emission_carried;
-        auto s = db.exec("SELECT account, streak FROM account_epochs WHERE k = $1::bigint AND streak > 0",
-                         {std::to_string(k - 1)});
-        if (!s) return error{"epoch " + ks + ": reading the previous streaks: " + s.error_message()};
-        for (int i = 0; i < s->rows(); ++i)
-            in.previous_streaks[s->text(i, 0)] = static_cast<std::uint32_t>(s->integer(i, 1));
+        auto s = epoch_store::streaks(db, k - 1);
+        if (!s) return error{"epoch " + ks + ": " + s.error_message()};
+        in.previous_streaks = std::move(*s);
     }
 
     // pps: accepted work per (account, coin, network work, expected reward).
@@ -178,15 +177,9 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
         bi.found_epoch = static_cast<std::uint64_t>(b->integer(i, 5));
         if (bi.found_epoch != k) {
             // A block booked after its found epoch closed: the PP of that epoch.
-            auto pp = db.exec("SELECT account, pp::text FROM account_epochs WHERE k = $1::bigint AND pp > 0",
-                              {std::to_string(bi.found_epoch)});
-            if (!pp) return error{"epoch " + ks + ": reading the PP of epoch " + std::to_string(bi.found_epoch) + ": " +
-                                  pp.error_message()};
-            for (int j = 0; j < pp->rows(); ++j) {
-                auto v = numeric(*pp, j, 1, "account_epochs.pp");
-                if (!v) return error{v.error_message()};
-                bi.found_epoch_pp[pp->text(j, 0)] = std::move(*v);
-            }
+            auto pp = epoch_store::pp_of(db, bi.found_epoch);
+            if (!pp) return error{"epoch " + ks + ": " + pp.error_message()};
+            bi.found_epoch_pp = std::move(*pp);
         }
         if (auto cs = cfg.coins.find(bi.coin);
             cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
@@ -205,10 +198,9 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
                                       const std::function<result<bool>(std::int64_t)>& stored_through,
                                       const std::function<result<bool>()>& record_blocks, std::uint64_t max_epochs) {
     close_report rep;
-    // Epochs close in order, so the open ones follow the last closed one.
-    auto n = db.exec("SELECT coalesce(max(k) + 1, 0) FROM epochs WHERE closed_at IS NOT NULL");
-    if (!n) return error{"reading the last closed epoch: " + n.error_message()};
-    rep.next = static_cast<std::uint64_t>(n->integer(0, 0));
+    auto n = epoch_store::first_open_epoch(db);
+    if (!n) return error{n.error_message()};
+    rep.next = *n;
     while (rep.closed < max_epochs) {
         const std::uint64_t k = rep.next;
         const std::int64_t start = epoch_start_ms(cfg.epochs, k), end = epoch_start_ms(cfg.epochs, k + 1);
@@ -217,7 +209,7 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
         auto stored = stored_through(due);
         if (!stored) return error{"epoch " + std::to_string(k) + ": " + stored.error_message()};
         if (!*stored) break;  // shares up to its end may still be on their way
-        if (auto e = ledger_store::ensure_epoch(db, k, pg::timestamp_text(start), pg::timestamp_text(end)); !e)
+        if (auto e = epoch_store::ensure_epoch(db, k, pg::timestamp_text(start), pg::timestamp_text(end)); !e)
             return error{e.error_message()};
         if (auto r = record_blocks(); !r) return error{r.error_message()};
         // From reading the epoch's shares to committing its close, no share
@@ -229,7 +221,7 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
         if (!in) return error{in.error_message()};
         auto out = close_epoch(*in);
         if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
-        auto booked = ledger_store::book_epoch_close(db, *out);
+        auto booked = epoch_store::book_epoch_close(db, *out);
         if (!booked) return error{booked.error_message()};
         log::info("epochs", "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked",
                   k, out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),

@@ -14,6 +14,8 @@
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
 #include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/accounting/rules.hpp"
@@ -236,7 +238,7 @@ void fill_database() {
         {{"alice", {{"LTC", amount(5)}}}, {"bob", {{"BTC", (amount(1) << 250) + 17}}}},
     };
     for (std::uint64_t k = 0; k < work.size(); ++k) {
-        if (auto e = pgl::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) throw std::runtime_error(e.error_message());
+        if (auto e = epoch_store::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) throw std::runtime_error(e.error_message());
         epoch_close_input in;
         in.k = k;
         in.config = cfg;
@@ -253,14 +255,14 @@ void fill_database() {
             b.finder = k == 1 ? "alice" : "bob";
             b.found_epoch = k;
             const std::string found = k == 1 ? "2026-01-02 12:00:00+00" : "2026-01-03 06:30:00+00";
-            if (auto r = pgl::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k}); !r)
+            if (auto r = block_store::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k}); !r)
                 throw std::runtime_error(r.error_message());
             in.blocks.push_back(b);
             g->block_hashes.push_back(b.hash);
         }
         auto out = close_epoch(in);
         if (!out) throw std::runtime_error(out.error_message());
-        auto r = pgl::book_epoch_close(g->db, *out);
+        auto r = epoch_store::book_epoch_close(g->db, *out);
         if (!r) throw std::runtime_error(r.error_message());
         if (!g->model.apply_all(out->transfers)) throw std::runtime_error("model refused the close");
         note_batch(out->transfers);
@@ -274,7 +276,7 @@ void fill_database() {
     if (!stored) throw std::runtime_error(stored.error_message());
     auto ts = block_maturity_transfers("00aa01", *stored);
     if (!ts) throw std::runtime_error(ts.error_message());
-    auto r = pgl::book_block_status(g->db, "00aa01", "mature", *ts);
+    auto r = block_store::book_block_status(g->db, "00aa01", "mature", *ts);
     if (!r) throw std::runtime_error(r.error_message());
     if (!g->model.apply_all(*ts)) throw std::runtime_error("model refused the maturity");
     note_batch(*ts);

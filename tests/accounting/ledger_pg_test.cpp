@@ -3,6 +3,8 @@
 // library and booked through bmm_ledger_pg, compared after every step with
 // the in-memory ledger model, and the SQL audit checked both ways (silent on
 // a sound ledger, naming each planted problem).
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 
 #include "../support/stack_pg.hpp"
@@ -19,6 +21,8 @@ namespace {
 
 namespace acc = bmm::accounting;
 namespace pg = bmm::accounting::ledger_store;
+namespace es = bmm::accounting::epoch_store;
+namespace bs = bmm::accounting::block_store;
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path);
@@ -93,7 +97,7 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
     int blocks = 0;
     for (std::uint64_t k = 0; k < 8; ++k) {
         SCOPED_TRACE("epoch " + std::to_string(k));
-        ASSERT_TRUE(pg::ensure_epoch(db_, k, day(k), day(k + 1)).ok());
+        ASSERT_TRUE(es::ensure_epoch(db_, k, day(k), day(k + 1)).ok());
         acc::epoch_close_input in;
         in.k = k;
         in.config = cfg;
@@ -108,7 +112,7 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
         EXPECT_EQ(*holdings, model.bmm_holdings());
         in.bmm_holdings = *holdings;
         if (k > 0) {
-            auto prev = pg::load_epoch(db_, k - 1);
+            auto prev = es::load_epoch(db_, k - 1);
             ASSERT_TRUE(prev.ok() && prev->closed);
             in.carried_emission = prev->emission_carried;
         }
@@ -120,18 +124,18 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
             bi.reward = acc::amount(rng() >> pick(40)) + 1;
             bi.finder = users[pick(users.size())];
             bi.found_epoch = k;
-            ASSERT_TRUE(pg::record_block(db_, {bi.hash, bi.coin, bi.height, bi.reward, bi.finder, day(k), k, k}).ok());
+            ASSERT_TRUE(bs::record_block(db_, {bi.hash, bi.coin, bi.height, bi.reward, bi.finder, day(k), k, k}).ok());
             in.blocks.push_back(bi);
             immature.push_back(bi.hash);
         }
         auto out = acc::close_epoch(in);
         ASSERT_TRUE(out.ok()) << out.error_message();
-        auto booked = pg::book_epoch_close(db_, *out);
+        auto booked = es::book_epoch_close(db_, *out);
         ASSERT_TRUE(booked.ok()) << booked.error_message();
         EXPECT_EQ(booked->booked, out->transfers.size());
         ASSERT_TRUE(model.apply_all(out->transfers).ok());
         // Closing again books nothing.
-        auto again = pg::book_epoch_close(db_, *out);
+        auto again = es::book_epoch_close(db_, *out);
         ASSERT_TRUE(again.ok()) << again.error_message();
         EXPECT_EQ(again->booked, 0u);
         EXPECT_EQ(again->already, out->transfers.size());
@@ -154,7 +158,7 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
             ASSERT_TRUE(stored.ok()) << stored.error_message();
             auto ts = fate == 1 ? acc::block_maturity_transfers(hash, *stored) : acc::block_orphan_transfers(hash, *stored);
             ASSERT_TRUE(ts.ok()) << ts.error_message();
-            auto r = pg::book_block_status(db_, hash, fate == 1 ? "mature" : "orphaned", *ts);
+            auto r = bs::book_block_status(db_, hash, fate == 1 ? "mature" : "orphaned", *ts);
             ASSERT_TRUE(r.ok()) << r.error_message();
             EXPECT_EQ(r->booked, ts->size());
             ASSERT_TRUE(model.apply_all(*ts).ok());
@@ -257,20 +261,20 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
 
     // Epoch bounds, closing an epoch without a row, block states.
-    ASSERT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());
-    EXPECT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());
-    EXPECT_FALSE(pg::ensure_epoch(db_, 0, day(0), day(2)).ok());
+    ASSERT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
+    EXPECT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
+    EXPECT_FALSE(es::ensure_epoch(db_, 0, day(0), day(2)).ok());
     acc::epoch_close_output none;
     none.k = 9;
-    EXPECT_FALSE(pg::book_epoch_close(db_, none).ok());
-    ASSERT_TRUE(pg::record_block(db_, {"b1", "LTC", 5, 100, "zed", day(0), 0, 0}).ok());
-    EXPECT_FALSE(pg::record_block(db_, {"b1", "LTC", 5, 101, "zed", day(0), 0, 0}).ok());
-    ASSERT_TRUE(pg::book_block_status(db_, "b1", "orphaned", {}).ok());
-    auto back = pg::book_block_status(db_, "b1", "mature", {});
+    EXPECT_FALSE(es::book_epoch_close(db_, none).ok());
+    ASSERT_TRUE(bs::record_block(db_, {"b1", "LTC", 5, 100, "zed", day(0), 0, 0}).ok());
+    EXPECT_FALSE(bs::record_block(db_, {"b1", "LTC", 5, 101, "zed", day(0), 0, 0}).ok());
+    ASSERT_TRUE(bs::book_block_status(db_, "b1", "orphaned", {}).ok());
+    auto back = bs::book_block_status(db_, "b1", "mature", {});
     ASSERT_FALSE(back.ok());
     EXPECT_NE(back.error_message().find("orphaned already"), std::string::npos) << back.error_message();
-    EXPECT_FALSE(pg::book_block_status(db_, "nope", "mature", {}).ok());
-    EXPECT_FALSE(pg::book_block_status(db_, "b1", "lost", {}).ok());
+    EXPECT_FALSE(bs::book_block_status(db_, "nope", "mature", {}).ok());
+    EXPECT_FALSE(bs::book_block_status(db_, "b1", "lost", {}).ok());
 
     // The functions refuse to run inside the caller's transaction.
     exec_ok(db_, "BEGIN");
@@ -293,11 +297,11 @@ TEST_F(ledger_pg_test, audit_names_each_planted_problem) {
          "block:ghost"},
         {"genesis:premine:extra", "system:genesis:BMM", "foundation:airdrop", "BMM", 1, transfer_kind::premine, "genesis"}};
     ASSERT_TRUE(pg::book_transfers(db_, bad).ok());
-    ASSERT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());
-    ASSERT_TRUE(pg::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());
+    ASSERT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
+    ASSERT_TRUE(bs::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());
     acc::epoch_close_output closed;
     closed.k = 0;
-    ASSERT_TRUE(pg::book_epoch_close(db_, closed).ok());
+    ASSERT_TRUE(es::book_epoch_close(db_, closed).ok());
 
     auto problems = pg::audit(db_);
     ASSERT_TRUE(problems.ok()) << problems.error_message();
