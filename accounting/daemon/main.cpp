@@ -1,21 +1,17 @@
 // bmm-accountd: the accounting daemon. This file only parses the command line
-// and calls the library (accounting/src/*.cpp).
+// and calls the subcommands (commands.hpp) and the rooms' libraries.
 
-#include "bmm/accounting/accounts.hpp"
-#include "bmm/accounting/api.hpp"
+#include "commands.hpp"
+
 #include "bmm/accounting/bench_epoch.hpp"
-#include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
-#include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/ledger_keeper.hpp"
-#include "bmm/accounting/migrations.hpp"
 #include "bmm/log.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
-#include <thread>
 
 namespace {
 
@@ -32,13 +28,6 @@ result<accountd_config> load(const std::string& path, const std::string& sql_dir
     log::level lv{};
     if (log::parse_level(c->log_level, lv)) log::set_level(lv);
     return c;
-}
-
-result<pg::connection> open_db(const accountd_config& c) { return pg::connection::open(c.postgres); }
-
-int fail(const std::string& msg) {
-    std::fprintf(stderr, "bmm-accountd: %s\n", msg.c_str());
-    return 1;
 }
 
 }  // namespace
@@ -123,66 +112,20 @@ int main(int argc, char** argv) {
         std::signal(SIGINT, on_signal);
         std::signal(SIGPIPE, SIG_IGN);
     }
-    if (*migrate_cmd || *run_cmd) {
-        auto db = open_db(*cfg);
-        if (!db) return fail(db.error_message());
-        auto m = migrate(*db, cfg->migrations_dir);
-        if (!m) return fail(m.error_message());
-        log::info("migrate", "schema up to date: {} applied now, {} before", m->applied.size(), m->already);
-        if (*migrate_cmd) return 0;
-        std::optional<api_server> api;
-        if (cfg->api.present && cfg->api.enabled) {
-            api.emplace(cfg->api, cfg->postgres);
-            if (auto s = api->start(); !s) return fail(s.error_message());
-        }
-        ledger_keeper keeper(*cfg);
-        std::thread ledger([&] { keeper.run(g_stop); });
-        ingestor ing(*cfg);
-        const int rc = ing.run(g_stop);
-        g_stop.store(true);
-        ledger.join();
-        return rc;
-    }
-    if (*api_cmd) {
-        auto db = open_db(*cfg);
-        if (!db) return fail(db.error_message());
-        if (auto s = check_schema(*db, cfg->migrations_dir); !s) return fail(s.error_message());
-        return run_api(*cfg, g_stop);
-    }
-    if (*bench_cmd) {
-        auto db = open_db(*cfg);
-        if (!db) return fail(db.error_message());
-        if (auto m = migrate(*db, cfg->migrations_dir); !m) return fail(m.error_message());
-        return bench_ingest(*cfg, bench_n);
-    }
+    if (*migrate_cmd || *run_cmd) return migrate_and_run(*cfg, static_cast<bool>(*migrate_cmd), g_stop);
+    if (*api_cmd) return serve_api(*cfg, g_stop);
+    if (*bench_cmd) return migrate_and_bench_ingest(*cfg, bench_n);
     if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
-
     if (*audit_cmd) return run_audit(*cfg);
 
-    auto db = open_db(*cfg);
-    if (!db) return fail(db.error_message());
-    if (auto s = check_schema(*db, cfg->migrations_dir); !s) return fail(s.error_message());
-    address_validator validator(cfg->node);
-    if (*create_cmd) {
-        if (auto r = create_account(*db, name); !r) return fail(r.error_message());
-        std::printf("account %s created\n", name.c_str());
-    } else if (*bind_cmd) {
-        auto r = bind_wallet(*db, validator, name, currency, address, share);
-        if (!r) return fail(r.error_message());
-        std::printf("%s: %s wallet %s bound with %lld ppm\n", name.c_str(), r->currency.c_str(), r->address.c_str(),
-                    static_cast<long long>(r->share_ppm));
-    } else if (*unbind_cmd) {
-        if (auto r = unbind_wallet(*db, name, currency, address); !r) return fail(r.error_message());
-        std::printf("%s: %s wallet %s unbound\n", name.c_str(), currency.c_str(), address.c_str());
-    } else if (*list_cmd) {
-        auto r = list_accounts(*db, name.empty() ? std::nullopt : std::optional<std::string>(name));
-        if (!r) return fail(r.error_message());
-        for (const auto& a : *r) {
-            std::printf("%s\t%s\t%s\n", a.name.c_str(), a.kind.c_str(), a.created_at.c_str());
-            for (const auto& w : a.wallets)
-                std::printf("  %s\t%s\t%lld ppm\n", w.currency.c_str(), w.address.c_str(),
-                            static_cast<long long>(w.share_ppm));
-        }
-    }
-    return 0;
+    account_command ac;
+    ac.what = *create_cmd   ? account_command::verb::create
+              : *bind_cmd   ? account_command::verb::bind
+              : *unbind_cmd ? account_command::verb::unbind
+                            : account_command::verb::list;
+    ac.name = name;
+    ac.currency = currency;
+    ac.address = address;
+    ac.share = share;
+    return run_account_command(*cfg, ac);
 }
