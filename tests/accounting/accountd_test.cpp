@@ -20,7 +20,7 @@
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"

@@ -8,14 +8,16 @@
 // answers, malformed HTTP, pagination, the web page, and `run` serving the API.
 
 #include "../support/process.hpp"
-#include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include "bmm/accounting/api.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/ledger.hpp"
-#include "bmm/accounting/ledger_pg.hpp"
-#include "bmm/accounting/pg.hpp"
+#include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
+#include "bmm/accounting/ledger_store.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/accounting/rules.hpp"
 
 #include <arpa/inet.h>
@@ -38,7 +40,7 @@ namespace bmm::accounting {
 namespace {
 
 using test::stack_environment;
-namespace pgl = bmm::accounting::pg;
+namespace pgl = bmm::accounting::ledger_store;
 
 stack_environment& st() { return stack_environment::get(); }
 
@@ -176,7 +178,7 @@ std::string day(std::uint64_t k) {
 
 // State shared by the tests: the database is filled once, the server started once.
 struct world {
-    PGconn* db = nullptr;
+    pg::connection db;
     ledger model;
     std::vector<epoch_close_output> closes;
     std::vector<std::vector<std::string>> alice_batches;  // ids touching alice, per booking transaction
@@ -188,18 +190,12 @@ struct world {
 world* g = nullptr;
 
 void exec_ok(const std::string& sql) {
-    PGresult* r = PQexec(g->db, sql.c_str());
-    const auto s = PQresultStatus(r);
-    const std::string err = PQerrorMessage(g->db);
-    PQclear(r);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) throw std::runtime_error(err + " in " + sql.substr(0, 200));
+    if (auto r = g->db.exec(sql); !r) throw std::runtime_error(r.error_message() + " in " + sql.substr(0, 200));
 }
 
 std::string scalar(const std::string& sql) {
-    PGresult* r = PQexec(g->db, sql.c_str());
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "<error>";
-    PQclear(r);
-    return v;
+    auto r = g->db.exec(sql);
+    return r && r->rows() == 1 ? r->text(0, 0) : "<error>";
 }
 
 void note_batch(std::span<const transfer> ts) {
@@ -244,7 +240,7 @@ void fill_database() {
         {{"alice", {{"LTC", amount(5)}}}, {"bob", {{"BTC", (amount(1) << 250) + 17}}}},
     };
     for (std::uint64_t k = 0; k < work.size(); ++k) {
-        if (auto e = pgl::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) throw std::runtime_error(e.error_message());
+        if (auto e = epoch_store::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) throw std::runtime_error(e.error_message());
         epoch_close_input in;
         in.k = k;
         in.config = cfg;
@@ -261,14 +257,14 @@ void fill_database() {
             b.finder = k == 1 ? "alice" : "bob";
             b.found_epoch = k;
             const std::string found = k == 1 ? "2026-01-02 12:00:00+00" : "2026-01-03 06:30:00+00";
-            if (auto r = pgl::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k}); !r)
+            if (auto r = block_store::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k}); !r)
                 throw std::runtime_error(r.error_message());
             in.blocks.push_back(b);
             g->block_hashes.push_back(b.hash);
         }
         auto out = close_epoch(in);
         if (!out) throw std::runtime_error(out.error_message());
-        auto r = pgl::book_epoch_close(g->db, *out);
+        auto r = epoch_store::book_epoch_close(g->db, *out);
         if (!r) throw std::runtime_error(r.error_message());
         if (!g->model.apply_all(out->transfers)) throw std::runtime_error("model refused the close");
         note_batch(out->transfers);
@@ -282,7 +278,7 @@ void fill_database() {
     if (!stored) throw std::runtime_error(stored.error_message());
     auto ts = block_maturity_transfers("00aa01", *stored);
     if (!ts) throw std::runtime_error(ts.error_message());
-    auto r = pgl::book_block_status(g->db, "00aa01", "mature", *ts);
+    auto r = block_store::book_block_status(g->db, "00aa01", "mature", *ts);
     if (!r) throw std::runtime_error(r.error_message());
     if (!g->model.apply_all(*ts)) throw std::runtime_error("model refused the maturity");
     note_batch(*ts);
@@ -292,8 +288,7 @@ class api_test : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g = new world;
-        g->db = PQconnectdb(st().setting("BMM_PG_URL").c_str());
-        if (PQstatus(g->db) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(g->db));
+        g->db = test::db();
         g->port = free_port(32000);
         g->config = write_config("api", g->port);
         {
@@ -315,7 +310,6 @@ protected:
         if (g->api) {
             EXPECT_EQ(g->api->stop(SIGTERM, 10000), 0) << "bmm-accountd api should exit 0 on SIGTERM";
         }
-        if (g->db) PQfinish(g->db);
         delete g;
         g = nullptr;
     }

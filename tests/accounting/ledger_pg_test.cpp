@@ -3,12 +3,13 @@
 // library and booked through bmm_ledger_pg, compared after every step with
 // the in-memory ledger model, and the SQL audit checked both ways (silent on
 // a sound ledger, naming each planted problem).
-#include "bmm/accounting/ledger_pg.hpp"
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
+#include "bmm/accounting/ledger_store.hpp"
 
-#include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,7 +20,9 @@
 namespace {
 
 namespace acc = bmm::accounting;
-namespace pg = bmm::accounting::pg;
+namespace pg = bmm::accounting::ledger_store;
+namespace es = bmm::accounting::epoch_store;
+namespace bs = bmm::accounting::block_store;
 
 std::string read_file(const std::string& path) {
     std::ifstream f(path);
@@ -29,19 +32,14 @@ std::string read_file(const std::string& path) {
     return s.str();
 }
 
-void exec_ok(PGconn* db, const std::string& sql) {
-    PGresult* r = PQexec(db, sql.c_str());
-    const auto st = PQresultStatus(r);
-    const std::string err = PQerrorMessage(db);
-    PQclear(r);
-    ASSERT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << err << "\nin: " << sql.substr(0, 200);
+void exec_ok(bmm::pg::connection& db, const std::string& sql) {
+    auto r = db.exec(sql);
+    ASSERT_TRUE(r.ok()) << r.error_message() << "\nin: " << sql.substr(0, 200);
 }
 
-std::string query_one(PGconn* db, const std::string& sql) {
-    PGresult* r = PQexec(db, sql.c_str());
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "<error>";
-    PQclear(r);
-    return v;
+std::string query_one(bmm::pg::connection& db, const std::string& sql) {
+    auto r = db.exec(sql);
+    return r && r->rows() == 1 ? r->text(0, 0) : "<error>";
 }
 
 std::map<std::pair<std::string, std::string>, std::string> nonzero(
@@ -58,8 +56,7 @@ class ledger_pg_test : public ::testing::Test {
 protected:
     void SetUp() override {
         auto& stack = bmm::test::stack_environment::get();
-        db_ = PQconnectdb(stack.setting("BMM_PG_URL").c_str());
-        ASSERT_EQ(PQstatus(db_), CONNECTION_OK) << PQerrorMessage(db_);
+        db_ = bmm::test::db();
         const std::string schema = ::testing::UnitTest::GetInstance()->current_test_info()->name();
         exec_ok(db_, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " +
                          schema + "; SET search_path TO " + schema);
@@ -67,10 +64,7 @@ protected:
             exec_ok(db_, read_file(stack.source_dir() + "/sql/" + f));
         }
     }
-    void TearDown() override {
-        if (db_) PQfinish(db_);
-    }
-    PGconn* db_ = nullptr;
+    bmm::pg::connection db_;
 };
 
 std::string day(std::uint64_t k) {
@@ -103,7 +97,7 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
     int blocks = 0;
     for (std::uint64_t k = 0; k < 8; ++k) {
         SCOPED_TRACE("epoch " + std::to_string(k));
-        ASSERT_TRUE(pg::ensure_epoch(db_, k, day(k), day(k + 1)).ok());
+        ASSERT_TRUE(es::ensure_epoch(db_, k, day(k), day(k + 1)).ok());
         acc::epoch_close_input in;
         in.k = k;
         in.config = cfg;
@@ -118,7 +112,7 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
         EXPECT_EQ(*holdings, model.bmm_holdings());
         in.bmm_holdings = *holdings;
         if (k > 0) {
-            auto prev = pg::load_epoch(db_, k - 1);
+            auto prev = es::load_epoch(db_, k - 1);
             ASSERT_TRUE(prev.ok() && prev->closed);
             in.carried_emission = prev->emission_carried;
         }
@@ -130,18 +124,18 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
             bi.reward = acc::amount(rng() >> pick(40)) + 1;
             bi.finder = users[pick(users.size())];
             bi.found_epoch = k;
-            ASSERT_TRUE(pg::record_block(db_, {bi.hash, bi.coin, bi.height, bi.reward, bi.finder, day(k), k, k}).ok());
+            ASSERT_TRUE(bs::record_block(db_, {bi.hash, bi.coin, bi.height, bi.reward, bi.finder, day(k), k, k}).ok());
             in.blocks.push_back(bi);
             immature.push_back(bi.hash);
         }
         auto out = acc::close_epoch(in);
         ASSERT_TRUE(out.ok()) << out.error_message();
-        auto booked = pg::book_epoch_close(db_, *out);
+        auto booked = es::book_epoch_close(db_, *out);
         ASSERT_TRUE(booked.ok()) << booked.error_message();
         EXPECT_EQ(booked->booked, out->transfers.size());
         ASSERT_TRUE(model.apply_all(out->transfers).ok());
         // Closing again books nothing.
-        auto again = pg::book_epoch_close(db_, *out);
+        auto again = es::book_epoch_close(db_, *out);
         ASSERT_TRUE(again.ok()) << again.error_message();
         EXPECT_EQ(again->booked, 0u);
         EXPECT_EQ(again->already, out->transfers.size());
@@ -164,7 +158,7 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
             ASSERT_TRUE(stored.ok()) << stored.error_message();
             auto ts = fate == 1 ? acc::block_maturity_transfers(hash, *stored) : acc::block_orphan_transfers(hash, *stored);
             ASSERT_TRUE(ts.ok()) << ts.error_message();
-            auto r = pg::book_block_status(db_, hash, fate == 1 ? "mature" : "orphaned", *ts);
+            auto r = bs::book_block_status(db_, hash, fate == 1 ? "mature" : "orphaned", *ts);
             ASSERT_TRUE(r.ok()) << r.error_message();
             EXPECT_EQ(r->booked, ts->size());
             ASSERT_TRUE(model.apply_all(*ts).ok());
@@ -240,7 +234,7 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error_message().find("different content"), std::string::npos) << r.error_message();
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "1");
-    EXPECT_EQ(PQtransactionStatus(db_), PQTRANS_IDLE);
+    EXPECT_FALSE(db_.in_transaction());
 
     // Repeats within one list: an identical repeat is booked once; the same
     // id with other content refuses the whole list, naming the id.
@@ -259,30 +253,28 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
 
     // Append-only.
-    PGresult* u = PQexec(db_, "UPDATE ledger_transfers SET amount = 1");
-    EXPECT_EQ(PQresultStatus(u), PGRES_FATAL_ERROR);
-    EXPECT_NE(std::string(PQerrorMessage(db_)).find("append-only"), std::string::npos);
-    PQclear(u);
-    PGresult* d = PQexec(db_, "DELETE FROM ledger_transfers");
-    EXPECT_EQ(PQresultStatus(d), PGRES_FATAL_ERROR);
-    PQclear(d);
+    auto u = db_.exec("UPDATE ledger_transfers SET amount = 1");
+    EXPECT_FALSE(u.ok());
+    EXPECT_NE(u.error_message().find("append-only"), std::string::npos);
+    auto d = db_.exec("DELETE FROM ledger_transfers");
+    EXPECT_FALSE(d.ok());
     EXPECT_EQ(query_one(db_, "SELECT count(*) FROM ledger_transfers"), "2");
 
     // Epoch bounds, closing an epoch without a row, block states.
-    ASSERT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());
-    EXPECT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());
-    EXPECT_FALSE(pg::ensure_epoch(db_, 0, day(0), day(2)).ok());
+    ASSERT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
+    EXPECT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
+    EXPECT_FALSE(es::ensure_epoch(db_, 0, day(0), day(2)).ok());
     acc::epoch_close_output none;
     none.k = 9;
-    EXPECT_FALSE(pg::book_epoch_close(db_, none).ok());
-    ASSERT_TRUE(pg::record_block(db_, {"b1", "LTC", 5, 100, "zed", day(0), 0, 0}).ok());
-    EXPECT_FALSE(pg::record_block(db_, {"b1", "LTC", 5, 101, "zed", day(0), 0, 0}).ok());
-    ASSERT_TRUE(pg::book_block_status(db_, "b1", "orphaned", {}).ok());
-    auto back = pg::book_block_status(db_, "b1", "mature", {});
+    EXPECT_FALSE(es::book_epoch_close(db_, none).ok());
+    ASSERT_TRUE(bs::record_block(db_, {"b1", "LTC", 5, 100, "zed", day(0), 0, 0}).ok());
+    EXPECT_FALSE(bs::record_block(db_, {"b1", "LTC", 5, 101, "zed", day(0), 0, 0}).ok());
+    ASSERT_TRUE(bs::book_block_status(db_, "b1", "orphaned", {}).ok());
+    auto back = bs::book_block_status(db_, "b1", "mature", {});
     ASSERT_FALSE(back.ok());
     EXPECT_NE(back.error_message().find("orphaned already"), std::string::npos) << back.error_message();
-    EXPECT_FALSE(pg::book_block_status(db_, "nope", "mature", {}).ok());
-    EXPECT_FALSE(pg::book_block_status(db_, "b1", "lost", {}).ok());
+    EXPECT_FALSE(bs::book_block_status(db_, "nope", "mature", {}).ok());
+    EXPECT_FALSE(bs::book_block_status(db_, "b1", "lost", {}).ok());
 
     // The functions refuse to run inside the caller's transaction.
     exec_ok(db_, "BEGIN");
@@ -305,11 +297,11 @@ TEST_F(ledger_pg_test, audit_names_each_planted_problem) {
          "block:ghost"},
         {"genesis:premine:extra", "system:genesis:BMM", "foundation:airdrop", "BMM", 1, transfer_kind::premine, "genesis"}};
     ASSERT_TRUE(pg::book_transfers(db_, bad).ok());
-    ASSERT_TRUE(pg::ensure_epoch(db_, 0, day(0), day(1)).ok());
-    ASSERT_TRUE(pg::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());
+    ASSERT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
+    ASSERT_TRUE(bs::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());
     acc::epoch_close_output closed;
     closed.k = 0;
-    ASSERT_TRUE(pg::book_epoch_close(db_, closed).ok());
+    ASSERT_TRUE(es::book_epoch_close(db_, closed).ok());
 
     auto problems = pg::audit(db_);
     ASSERT_TRUE(problems.ok()) << problems.error_message();

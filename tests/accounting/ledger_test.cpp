@@ -1,6 +1,6 @@
 // The in-memory ledger: idempotent booking, atomic lists, account naming and
 // the invariants' readable problems.
-#include "bmm/accounting/ledger.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/rules.hpp"
 
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 
 #include "stack.hpp"
 
-#include "bmm/accounting/pg.hpp"
+#include "bmm/pg/connection.hpp"
 
 #include <chrono>
 #include <optional>
@@ -16,9 +16,9 @@ namespace bmm::test {
 
 // A connection to the stack's database. PostgreSQL may be restarting in a
 // test (stopped on purpose): tries for up to 20 s.
-inline accounting::pg_connection db() {
+inline pg::connection db() {
     const auto& st = stack_environment::get();
-    accounting::pg_settings s;
+    pg::settings s;
     s.host = "127.0.0.1";
     s.port = std::stoi(st.setting("BMM_PG_PORT"));
     s.user = st.setting("BMM_PG_USER");
@@ -26,7 +26,7 @@ inline accounting::pg_connection db() {
     s.password = st.setting("BMM_PG_PASSWORD");
     std::string why;
     for (int i = 0; i < 100; ++i) {
-        auto c = accounting::pg_connection::open(s);
+        auto c = pg::connection::open(s);
         if (c) return std::move(*c);
         why = c.error_message();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -1,0 +1,859 @@
+// bmm-accountd's read API (api.hpp): routes, parameters, SQL and JSON.
+// Contents:
+//   1. (JSON output: the common writer, bmm/json/writer.hpp)
+//   2. the PostgreSQL connection pool
+//   3. requests, parameters and errors
+//   4. the endpoints and the route table
+//   5. the HTTP server (the common one, bmm/http/server.hpp)
+
+#include "bmm/accounting/api.hpp"
+
+#include "bmm/accounting/accounts.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/accounting/process_counters.hpp"
+#include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/rules.hpp"
+#include "bmm/http/prometheus.hpp"
+#include "bmm/http/server.hpp"
+#include "bmm/json/writer.hpp"
+#include "bmm/log.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace bmm::accounting {
+
+int currency_decimals(std::string_view currency) noexcept {
+    return currency == bmm_currency ? static_cast<int>(bmm_decimals) : 8;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// 2. The PostgreSQL connection pool
+// ---------------------------------------------------------------------------
+
+class db_pool {
+public:
+    db_pool(pg::settings s, int statement_timeout_ms, std::size_t keep)
+        : settings_(std::move(s)), timeout_ms_(statement_timeout_ms), keep_(keep) {}
+
+    result<pg::connection> acquire() {
+        {
+            std::lock_guard lock(m_);
+            if (!idle_.empty()) {
+                pg::connection c = std::move(idle_.back());
+                idle_.pop_back();
+                return c;
+            }
+        }
+        auto c = pg::connection::open(settings_);
+        if (!c) return c;
+        std::string set = "SET statement_timeout = ";
+        set += std::to_string(timeout_ms_);
+        set += "; SET default_transaction_read_only = on; SET TimeZone = 'UTC'; SET application_name = 'bmm-accountd-api'";
+        if (auto r = c->exec(set); !r) return error{r.error_message()};
+        return c;
+    }
+    void release(pg::connection c) {
+        if (!c.healthy()) return;
+        std::lock_guard lock(m_);
+        if (idle_.size() < keep_) idle_.push_back(std::move(c));
+    }
+
+private:
+    pg::settings settings_;
+    int timeout_ms_;
+    std::size_t keep_;
+    std::mutex m_;
+    std::vector<pg::connection> idle_;
+};
+
+// ---------------------------------------------------------------------------
+// 3. Requests, parameters and errors
+// ---------------------------------------------------------------------------
+
+using http::request;
+using http::response;
+
+constexpr std::string_view k_json = "application/json; charset=utf-8";
+
+// A client error (400, 404): its message goes back as {"error": ...}.
+struct http_error {
+    int status;
+    std::string message;
+};
+// A database failure: 503, logged with the full message.
+struct db_failure {
+    std::string message;
+    bool timeout;
+};
+
+response json_error(int status, std::string_view message) {
+    std::string b = "{\"error\":";
+    b += json::quoted(message);
+    b += "}\n";
+    return {status, std::string(k_json), std::move(b), {}};
+}
+
+// Refuses parameters the endpoint does not take, and repeated ones.
+void only_params(const request& r, std::initializer_list<std::string_view> allowed) {
+    for (std::size_t i = 0; i < r.query.size(); ++i) {
+        const auto& name = r.query[i].first;
+        bool ok = false;
+        for (auto a : allowed) ok = ok || a == name;
+        if (!ok) {
+            std::string m = "unknown parameter \"";
+            m += name.substr(0, 64);
+            m += "\"; ";
+            m += r.path;
+            if (allowed.size() == 0) {
+                m += " takes none";
+            } else {
+                m += " takes";
+                for (auto a : allowed) {
+                    m += ' ';
+                    m += a;
+                }
+            }
+            throw http_error{400, m};
+        }
+        for (std::size_t j = 0; j < i; ++j)
+            if (r.query[j].first == name) throw http_error{400, "parameter \"" + name + "\" given twice"};
+    }
+}
+
+std::optional<std::string> param(const request& r, std::string_view name) {
+    for (const auto& [k, v] : r.query)
+        if (k == name) {
+            if (!v || v->empty()) throw http_error{400, "parameter \"" + k + "\" has no value"};
+            return v;
+        }
+    return std::nullopt;
+}
+
+// A decimal integer in [lo, hi]; no sign, spaces or leading '+'.
+std::optional<long long> int_param(const request& r, std::string_view name, long long lo, long long hi) {
+    auto v = param(r, name);
+    if (!v) return std::nullopt;
+    long long n = 0;
+    bool ok = v->size() <= 18;
+    for (char c : *v) {
+        if (c < '0' || c > '9') ok = false;
+        if (ok) n = n * 10 + (c - '0');
+    }
+    if (!ok || n < lo || n > hi) {
+        std::string m = "parameter \"";
+        m += name;
+        m += "\" must be an integer from ";
+        m += std::to_string(lo);
+        m += " to ";
+        m += std::to_string(hi);
+        m += ", not \"";
+        m += v->substr(0, 64);
+        m += '"';
+        throw http_error{400, m};
+    }
+    return n;
+}
+
+constexpr long long k_default_limit = 50;
+// Request line and headers: libmicrohttpd's connection memory was 64 KiB
+// before the common server; 32 KiB of headers keeps every real browser in.
+constexpr std::size_t k_max_header_bytes = 32 * 1024;
+constexpr long long k_max_limit = 1000;
+
+long long limit_param(const request& r) { return int_param(r, "limit", 1, k_max_limit).value_or(k_default_limit); }
+
+// One read-only snapshot per response.
+class snapshot {
+public:
+    explicit snapshot(pg::connection& c) : c_(c) {
+        run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {});
+    }
+    ~snapshot() {
+        if (open_) (void)c_.exec("ROLLBACK");
+    }
+    snapshot(const snapshot&) = delete;
+    snapshot& operator=(const snapshot&) = delete;
+
+    pg::row_set run(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+        auto r = params.empty() ? c_.exec(sql) : c_.exec(sql, params);
+        if (!r) throw db_failure{r.error_message(), c_.last_sqlstate() == "57014"};
+        open_ = true;
+        return std::move(*r);
+    }
+    void commit() {
+        open_ = false;
+        if (auto r = c_.exec("COMMIT"); !r) throw db_failure{r.error_message(), false};
+    }
+
+private:
+    pg::connection& c_;
+    bool open_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// 4. The endpoints
+// ---------------------------------------------------------------------------
+
+// Windows over share_minutes, in whole minutes ending with the current one:
+// "10 min" is the current minute and the 9 before it, divided by 600 s.
+#define BMM_T10 "(date_trunc('minute', now()) - interval '9 minutes')"
+#define BMM_T60 "(date_trunc('minute', now()) - interval '59 minutes')"
+#define BMM_T24H "(date_trunc('minute', now()) - interval '1439 minutes')"
+
+void text_or_null(json::writer& j, const pg::row_set& r, int row, int col) {
+    if (r.is_null(row, col)) j.null();
+    else j.str(r.get(row, col));
+}
+
+void amount_fields(json::writer& j, std::string_view currency) {
+    j.key("currency").str(currency).key("decimals").number(currency_decimals(currency));
+}
+
+std::string pool_stats(snapshot& db) {
+    json::writer j;
+    j.begin_object();
+    auto top = db.run(
+        "SELECT bmm_api_time(now()), (SELECT count(*) FROM accounts),"
+        " (SELECT count(*) FROM (SELECT DISTINCT account, worker FROM share_minutes WHERE minute >= " BMM_T10 ") w),"
+        " (SELECT coalesce(sum(accepted), 0) FROM share_minutes WHERE minute >= " BMM_T60 "),"
+        " (SELECT coalesce(sum(rejected), 0) FROM share_minutes WHERE minute >= " BMM_T60 ")",
+        {});
+    j.key("time").str(top.get(0, 0));
+    j.key("accounts").raw_number(top.get(0, 1));
+    j.key("workers_active").raw_number(top.get(0, 2));
+    j.key("shares_1h").begin_object().key("accepted").raw_number(top.get(0, 3)).key("rejected").raw_number(top.get(0, 4));
+    j.end_object();
+
+    auto coins = db.run(
+        "SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10 ") / 600), 0)::text,"
+        " coalesce(trunc(sum(work) / 3600), 0)::text,"
+        " count(DISTINCT (account, worker)) FILTER (WHERE minute >= " BMM_T10 "),"
+        " count(DISTINCT account) FILTER (WHERE minute >= " BMM_T10 ")"
+        " FROM share_minutes WHERE minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
+        {});
+    j.key("coins").begin_array();
+    for (int i = 0; i < coins.rows(); ++i) {
+        j.begin_object().key("coin").str(coins.get(i, 0));
+        j.key("hashrate_10m").raw_number(coins.get(i, 1)).key("hashrate_1h").raw_number(coins.get(i, 2));
+        j.key("workers_active").raw_number(coins.get(i, 3)).key("accounts_active").raw_number(coins.get(i, 4));
+        j.end_object();
+    }
+    j.end_array();
+
+    auto blocks = db.run("SELECT status, count(*) FROM blocks GROUP BY status", {});
+    std::string by[3] = {"0", "0", "0"};
+    for (int i = 0; i < blocks.rows(); ++i) {
+        const auto s = blocks.get(i, 0);
+        by[s == "immature" ? 0 : s == "mature" ? 1 : 2] = blocks.text(i, 1);
+    }
+    j.key("blocks").begin_object().key("immature").raw_number(by[0]).key("mature").raw_number(by[1]);
+    j.key("orphaned").raw_number(by[2]).end_object();
+
+    auto ep = db.run(
+        "SELECT k, bmm_api_time(start_at), bmm_api_time(end_at), bmm_api_time(closed_at), emission::text,"
+        " emission_paid::text, emission_carried::text FROM epochs WHERE closed_at IS NOT NULL ORDER BY k DESC LIMIT 1",
+        {});
+    j.key("last_closed_epoch");
+    if (ep.rows() == 0) {
+        j.null();
+    } else {
+        j.begin_object().key("k").raw_number(ep.get(0, 0)).key("start").str(ep.get(0, 1)).key("end").str(ep.get(0, 2));
+        j.key("closed_at").str(ep.get(0, 3));
+        amount_fields(j, bmm_currency);
+        j.key("emission").str(ep.get(0, 4)).key("emission_paid").str(ep.get(0, 5));
+        j.key("emission_carried").str(ep.get(0, 6)).end_object();
+    }
+
+    auto issued = db.run(
+        "SELECT coalesce(-sum(balance) FILTER (WHERE account = 'system:genesis:BMM'), 0)::text,"
+        " coalesce(-sum(balance) FILTER (WHERE account = 'system:emission:BMM'), 0)::text,"
+        " coalesce(-sum(balance), 0)::text"
+        " FROM balances WHERE currency = 'BMM' AND account IN ('system:genesis:BMM', 'system:emission:BMM')",
+        {});
+    j.key("bmm").begin_object();
+    amount_fields(j, bmm_currency);
+    j.key("supply").str(to_decimal(bmm_total_supply()));
+    j.key("issued").str(issued.get(0, 2)).key("premine").str(issued.get(0, 0)).key("emission").str(issued.get(0, 1));
+    j.end_object();
+    j.end_object();
+    return j.take();
+}
+
+// The account row, or 404.
+pg::row_set account_row(snapshot& db, const std::string& name) {
+    auto r = db.run("SELECT name, kind, bmm_api_time(created_at) FROM accounts WHERE name = $1", {name});
+    if (r.rows() == 0) throw http_error{404, "no account \"" + name + "\""};
+    return r;
+}
+
+std::string account_info_json(snapshot& db, const std::string& name) {
+    auto a = account_row(db, name);
+    json::writer j;
+    j.begin_object().key("name").str(a.get(0, 0)).key("kind").str(a.get(0, 1)).key("created_at").str(a.get(0, 2));
+    auto w = db.run("SELECT currency, address, share_ppm FROM wallets WHERE account = $1 ORDER BY currency, address", {name});
+    j.key("wallets").begin_array();
+    for (int i = 0; i < w.rows(); ++i)
+        j.begin_object().key("currency").str(w.get(i, 0)).key("address").str(w.get(i, 1))
+            .key("share_ppm").raw_number(w.get(i, 2)).end_object();
+    j.end_array();
+
+    const std::string avail = user_available(name), imm = user_immature(name);
+    auto b = db.run(
+        "SELECT currency, coalesce(sum(balance) FILTER (WHERE account = $1), 0)::text,"
+        " coalesce(sum(balance) FILTER (WHERE account = $2), 0)::text"
+        " FROM balances WHERE account IN ($1, $2) GROUP BY currency ORDER BY currency",
+        {avail, imm});
+    j.key("balances").begin_array();
+    for (int i = 0; i < b.rows(); ++i) {
+        j.begin_object();
+        amount_fields(j, b.get(i, 0));
+        j.key("available").str(b.get(i, 1)).key("immature").str(b.get(i, 2)).end_object();
+    }
+    j.end_array();
+
+    auto h = db.run(
+        "SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10 ") / 600), 0)::text,"
+        " coalesce(trunc(sum(work) / 3600), 0)::text, count(DISTINCT worker) FILTER (WHERE minute >= " BMM_T10 ")"
+        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
+        {name});
+    j.key("hashrate").begin_array();
+    for (int i = 0; i < h.rows(); ++i)
+        j.begin_object().key("coin").str(h.get(i, 0)).key("hashrate_10m").raw_number(h.get(i, 1))
+            .key("hashrate_1h").raw_number(h.get(i, 2)).key("workers_active").raw_number(h.get(i, 3)).end_object();
+    j.end_array();
+    j.end_object();
+    return j.take();
+}
+
+std::string workers_json(snapshot& db, const std::string& name) {
+    account_row(db, name);
+    auto w = db.run(
+        "SELECT coin, worker,"
+        " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10 ") / 600), 0)::text,"
+        " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T60 ") / 3600), 0)::text,"
+        " bmm_api_time(max(minute)),"
+        " coalesce(sum(accepted) FILTER (WHERE minute >= " BMM_T60 "), 0), coalesce(sum(rejected) FILTER (WHERE minute >= " BMM_T60 "), 0),"
+        " sum(accepted), sum(rejected), coalesce(sum(blocks), 0)"
+        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H
+        " GROUP BY coin, worker ORDER BY worker, coin",
+        {name});
+    json::writer j;
+    j.begin_object().key("account").str(name).key("workers").begin_array();
+    for (int i = 0; i < w.rows(); ++i) {
+        j.begin_object().key("coin").str(w.get(i, 0)).key("worker").str(w.get(i, 1));
+        j.key("hashrate_10m").raw_number(w.get(i, 2)).key("hashrate_1h").raw_number(w.get(i, 3));
+        j.key("last_share_minute").str(w.get(i, 4));
+        j.key("accepted_1h").raw_number(w.get(i, 5)).key("rejected_1h").raw_number(w.get(i, 6));
+        j.key("accepted_24h").raw_number(w.get(i, 7)).key("rejected_24h").raw_number(w.get(i, 8));
+        j.key("blocks_24h").raw_number(w.get(i, 9)).end_object();
+    }
+    j.end_array().end_object();
+    return j.take();
+}
+
+std::optional<std::string> opt_int(std::optional<long long> v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+
+std::string account_epochs_json(snapshot& db, const std::string& name, long long limit, std::optional<long long> before) {
+    account_row(db, name);
+    auto e = db.run(
+        "SELECT ae.k, bmm_api_time(e.start_at), bmm_api_time(e.end_at), bmm_api_time(e.closed_at), ae.dpp::text,"
+        " ae.streak, ae.e_bp, ae.pp::text, (SELECT sum(x.pp) FROM account_epochs x WHERE x.k = ae.k)::text,"
+        " coalesce((SELECT t.amount FROM ledger_transfers t WHERE t.id = 'epoch:' || ae.k || ':emission:' || ae.account), 0)::text"
+        " FROM account_epochs ae JOIN epochs e ON e.k = ae.k"
+        " WHERE ae.account = $1 AND ($2::bigint IS NULL OR ae.k < $2::bigint) ORDER BY ae.k DESC LIMIT $3::bigint",
+        {name, opt_int(before), std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("account").str(name).key("epochs").begin_array();
+    for (int i = 0; i < e.rows(); ++i) {
+        j.begin_object().key("k").raw_number(e.get(i, 0)).key("start").str(e.get(i, 1)).key("end").str(e.get(i, 2));
+        j.key("closed_at");
+        text_or_null(j, e, i, 3);
+        j.key("dpp").str(e.get(i, 4)).key("streak").raw_number(e.get(i, 5)).key("e_bp").raw_number(e.get(i, 6));
+        j.key("pp").str(e.get(i, 7)).key("pp_total").str(e.get(i, 8));
+        j.key("bmm_emission").begin_object();
+        amount_fields(j, bmm_currency);
+        j.key("amount").str(e.get(i, 9)).end_object();
+        j.end_object();
+    }
+    j.end_array().key("next_before");
+    if (e.rows() == limit) j.raw_number(e.get(e.rows() - 1, 0));
+    else j.null();
+    j.end_object();
+    return j.take();
+}
+
+// The ledger cursor "<time>/<id>": the (created_at, id) of the last row of a page.
+std::pair<std::string, std::string> parse_ledger_cursor(const std::string& v) {
+    const auto slash = v.find('/');
+    const std::string time = v.substr(0, slash);
+    // 2026-11-24T19:42:04.123456Z, exactly as bmm_api_time writes it.
+    static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    bool ok = slash != std::string::npos && slash + 1 < v.size() && v.size() - slash - 1 <= 512 && time.size() == shape.size();
+    for (std::size_t i = 0; ok && i < shape.size(); ++i)
+        ok = shape[i] == 'd' ? (time[i] >= '0' && time[i] <= '9') : time[i] == shape[i];
+    if (!ok)
+        throw http_error{400, "parameter \"before\" must be a next_before value of an earlier page "
+                              "(\"<YYYY-MM-DDTHH:MM:SS.ffffffZ>/<transfer id>\")"};
+    return {time, v.substr(slash + 1)};
+}
+
+std::string signed_delta(std::string_view amount_text, bool in, bool out) {
+    if (in == out) return "0";  // not this account's, or both sides (never: debit <> credit)
+    std::string s = out ? "-" : "";
+    s += amount_text;
+    return s;
+}
+
+std::string ledger_json(snapshot& db, const std::string& name, long long limit, const std::optional<std::string>& before) {
+    account_row(db, name);
+    const std::string avail = user_available(name), imm = user_immature(name);
+    std::optional<std::string> t, id;
+    if (before) std::tie(t, id) = parse_ledger_cursor(*before);
+    auto r = db.run(
+        "SELECT id, bmm_api_time(created_at), kind, reference, currency, amount::text, debit, credit"
+        " FROM ledger_transfers WHERE (debit IN ($1, $2) OR credit IN ($1, $2))"
+        " AND ($3::timestamptz IS NULL OR (created_at, id COLLATE \"C\") < ($3::timestamptz, $4::text COLLATE \"C\"))"
+        " ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $5::bigint",
+        {avail, imm, t, id, std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("account").str(name).key("transfers").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        const auto amt = r.get(i, 5), debit = r.get(i, 6), credit = r.get(i, 7);
+        j.begin_object().key("id").str(r.get(i, 0)).key("time").str(r.get(i, 1)).key("kind").str(r.get(i, 2));
+        j.key("reference").str(r.get(i, 3));
+        amount_fields(j, r.get(i, 4));
+        j.key("amount").str(amt).key("debit").str(debit).key("credit").str(credit);
+        j.key("available").str(signed_delta(amt, credit == avail, debit == avail));
+        j.key("immature").str(signed_delta(amt, credit == imm, debit == imm));
+        j.end_object();
+    }
+    j.end_array().key("next_before");
+    if (r.rows() == limit) {
+        std::string c = r.text(r.rows() - 1, 1);
+        c += '/';
+        c += r.get(r.rows() - 1, 0);
+        j.str(c);
+    } else {
+        j.null();
+    }
+    j.end_object();
+    return j.take();
+}
+
+std::string blocks_json(snapshot& db, long long limit) {
+    auto r = db.run(
+        "SELECT hash, coin, height, reward::text, finder, bmm_api_time(found_at), found_epoch, epoch, status,"
+        " bmm_api_time(status_at) FROM blocks ORDER BY found_at DESC, hash DESC LIMIT $1::bigint",
+        {std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("blocks").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        j.begin_object().key("hash").str(r.get(i, 0)).key("coin").str(r.get(i, 1)).key("height").raw_number(r.get(i, 2));
+        j.key("reward").str(r.get(i, 3)).key("decimals").number(currency_decimals(r.get(i, 1)));
+        j.key("finder").str(r.get(i, 4)).key("found_at").str(r.get(i, 5)).key("found_epoch").raw_number(r.get(i, 6));
+        j.key("epoch").raw_number(r.get(i, 7)).key("status").str(r.get(i, 8)).key("status_at").str(r.get(i, 9));
+        j.end_object();
+    }
+    j.end_array().end_object();
+    return j.take();
+}
+
+std::string epochs_json(snapshot& db, long long limit, std::optional<long long> before) {
+    auto r = db.run(
+        "SELECT e.k, bmm_api_time(e.start_at), bmm_api_time(e.end_at), bmm_api_time(e.closed_at), e.emission::text,"
+        " e.emission_paid::text, e.emission_carried::text,"
+        " (SELECT count(*) FROM account_epochs a WHERE a.k = e.k),"
+        " (SELECT coalesce(sum(a.dpp), 0) FROM account_epochs a WHERE a.k = e.k)::text,"
+        " (SELECT coalesce(sum(a.pp), 0) FROM account_epochs a WHERE a.k = e.k)::text,"
+        " (SELECT count(*) FROM blocks b WHERE b.epoch = e.k)"
+        " FROM epochs e WHERE ($1::bigint IS NULL OR e.k < $1::bigint) ORDER BY e.k DESC LIMIT $2::bigint",
+        {opt_int(before), std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("epochs").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        j.begin_object().key("k").raw_number(r.get(i, 0)).key("start").str(r.get(i, 1)).key("end").str(r.get(i, 2));
+        j.key("closed_at");
+        text_or_null(j, r, i, 3);
+        amount_fields(j, bmm_currency);
+        j.key("emission");
+        text_or_null(j, r, i, 4);
+        j.key("emission_paid");
+        text_or_null(j, r, i, 5);
+        j.key("emission_carried");
+        text_or_null(j, r, i, 6);
+        j.key("accounts").raw_number(r.get(i, 7)).key("dpp_total").str(r.get(i, 8)).key("pp_total").str(r.get(i, 9));
+        j.key("blocks").raw_number(r.get(i, 10)).end_object();
+    }
+    j.end_array().key("next_before");
+    if (r.rows() == limit) j.raw_number(r.get(r.rows() - 1, 0));
+    else j.null();
+    j.end_object();
+    return j.take();
+}
+
+constexpr std::string_view k_prefix = "/api/v1/";
+
+std::string checked_name(std::string_view name) {
+    if (name.size() > 128) throw http_error{400, "an account name has 1 to 128 characters"};
+    if (auto ok = check_account_name(name); !ok) throw http_error{400, ok.error_message()};
+    return std::string(name);
+}
+
+// Runs an endpoint's queries in one read-only snapshot on a pooled
+// connection; throws db_failure. The JSON text gets a final newline.
+response with_snapshot(db_pool& pool, const std::function<std::string(snapshot&)>& body) {
+    auto conn = pool.acquire();
+    if (!conn) throw db_failure{conn.error_message(), false};
+    response out{200, std::string(k_json), {}, {}};
+    try {
+        snapshot db(*conn);
+        out.body = body(db);
+        db.commit();
+    } catch (...) {
+        pool.release(std::move(*conn));
+        throw;
+    }
+    pool.release(std::move(*conn));
+    out.body += '\n';
+    return out;
+}
+
+// Turns what a handler throws into its answer: http_error as it says,
+// db_failure 503, anything else 500 (both logged).
+response guarded(const request& req, const std::function<response()>& f) {
+    try {
+        return f();
+    } catch (const http_error& e) {
+        return json_error(e.status, e.message);
+    } catch (const db_failure& e) {
+        log::warn("api", "{}: {}", req.path, e.message);
+        return json_error(503, e.timeout ? "the query took longer than [api] statement_timeout_ms; try again later"
+                                         : "the database is unavailable; try again later (bmm-accountd's log says why)");
+    } catch (const std::exception& e) {
+        log::error("api", "{}: {}", req.path, e.what());
+        return json_error(500, "internal error; bmm-accountd's log says more");
+    }
+}
+
+response method_not_allowed() {
+    response r = json_error(405, "only GET and HEAD are served");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+}
+
+// Paths no route takes: 405 for methods other than GET and HEAD (on any
+// path), else 404 saying where the API is; a bad account name is 400 first.
+response not_found(const request& req) {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
+    const std::string_view p = req.path;
+    if (p.substr(0, k_prefix.size()) != k_prefix)
+        throw http_error{404, "no such page; the API is under /api/v1/ (pool, accounts/{name}, blocks, epochs)"};
+    const std::string_view rest = p.substr(k_prefix.size());
+    if (rest.substr(0, 9) == "accounts/") {
+        const std::string_view tail = rest.substr(9);
+        (void)checked_name(tail.substr(0, tail.find('/')));
+        throw http_error{404, "no such page; an account has /workers, /epochs and /ledger"};
+    }
+    throw http_error{404, "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
+                          "/api/v1/blocks and /api/v1/epochs"};
+}
+
+response index_page(const request& req) {
+    only_params(req, {"account"});
+    response r{200, "text/html; charset=utf-8", std::string(api_index_html()), {}};
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                           "connect-src 'self'; img-src 'self' data:");
+    return r;
+}
+
+// ---------------------------------------------------------------------------
+// /metrics
+// ---------------------------------------------------------------------------
+
+struct redis_free {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+
+// Entries of the consumer group delivered and not yet acknowledged
+// (XPENDING), and those not yet delivered at all (XINFO GROUPS "lag", Redis
+// 7; -1 when Redis does not say). Empty when Redis does not answer.
+std::optional<std::pair<long long, long long>> stream_backlog(const redis_settings& r) {
+    timeval tv{1, 0};
+    std::unique_ptr<redisContext, redis_free> c(redisConnectWithTimeout(r.host.c_str(), r.port, tv));
+    if (!c || c->err) return std::nullopt;
+    redisSetTimeout(c.get(), tv);
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> p(
+        static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s", r.stream.c_str(), r.group.c_str())),
+        &freeReplyObject);
+    if (!p) return std::nullopt;
+    // No stream or group yet (an error reply): nothing is pending.
+    const bool counted = p->type == REDIS_REPLY_ARRAY && p->elements >= 1 && p->element[0]->type == REDIS_REPLY_INTEGER;
+    std::pair<long long, long long> out{counted ? p->element[0]->integer : 0, -1};
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> g(
+        static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", r.stream.c_str())), &freeReplyObject);
+    for (std::size_t i = 0; g && g->type == REDIS_REPLY_ARRAY && i < g->elements; ++i) {
+        const redisReply* e = g->element[i];
+        bool ours = false;
+        for (std::size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
+            const std::string_view name(e->element[k]->str ? e->element[k]->str : "", e->element[k]->len);
+            const redisReply* v = e->element[k + 1];
+            if (name == "name") ours = v->type == REDIS_REPLY_STRING && std::string_view(v->str, v->len) == r.group;
+            if (name == "lag" && ours && v->type == REDIS_REPLY_INTEGER) out.second = v->integer;
+        }
+    }
+    return out;
+}
+
+// The page: what PostgreSQL and Redis say now, what `run`'s threads counted
+// (when this process runs them), and the API's own requests.
+std::string metrics_page(db_pool& pool, const accountd_config& cfg, const process_counters* pc,
+                         const http::server* server) {
+    prometheus::text_writer w;
+    using u64 = std::uint64_t;
+    // The counters are read before PostgreSQL and Redis are asked, so that
+    // whatever they count as stored (committed) is in the page's snapshot.
+    struct counted {
+        u64 rounds, share_rows, block_rows, duplicates, bad_records, epochs_closed;
+        double close_seconds_sum, last_close_seconds;
+    };
+    std::optional<counted> c;
+    if (pc)
+        c = counted{pc->rounds.load(std::memory_order_relaxed), pc->share_rows.load(std::memory_order_relaxed),
+                    pc->block_rows.load(std::memory_order_relaxed), pc->duplicates.load(std::memory_order_relaxed),
+                    pc->bad_records.load(std::memory_order_relaxed), pc->epochs_closed.load(std::memory_order_relaxed),
+                    pc->epoch_close_seconds_sum.load(std::memory_order_relaxed),
+                    pc->last_epoch_close_seconds.load(std::memory_order_relaxed)};
+    const auto backlog = stream_backlog(cfg.redis);
+    const prometheus::labels stream{{"stream", cfg.redis.stream}, {"group", cfg.redis.group}};
+    w.family("bmm_accountd_redis_up", "gauge", "1 when Redis answered this scrape.");
+    w.sample("bmm_accountd_redis_up", {}, u64{backlog ? 1u : 0u});
+    if (backlog) {
+        w.family("bmm_accountd_ingest_pending_entries", "gauge",
+                 "Stream entries delivered to the consumer group and not yet acknowledged (stored).");
+        w.sample("bmm_accountd_ingest_pending_entries", stream, static_cast<double>(backlog->first));
+        if (backlog->second >= 0) {
+            w.family("bmm_accountd_ingest_undelivered_entries", "gauge",
+                     "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).");
+            w.sample("bmm_accountd_ingest_undelivered_entries", stream, static_cast<double>(backlog->second));
+        }
+    }
+
+    bool db_up = false;
+    try {
+        auto conn = pool.acquire();
+        if (!conn) throw db_failure{conn.error_message(), false};
+        try {
+            snapshot db(*conn);
+            auto st = db.run("SELECT consumer, extract(epoch FROM now()) - last_ms / 1000.0, entries FROM stream_state"
+                             " WHERE stream = $1 AND grp = $2 ORDER BY consumer",
+                             {cfg.redis.stream, cfg.redis.group});
+            auto blocks = db.run("SELECT status, count(*) FROM blocks GROUP BY status ORDER BY status", {});
+            auto ep = db.run("SELECT count(*), coalesce(max(k), -1) FROM epochs WHERE closed_at IS NOT NULL", {});
+            db.commit();
+            w.family("bmm_accountd_ingest_last_entry_age_seconds", "gauge",
+                     "Seconds since the stream entry last stored by each consumer was appended to the stream.");
+            for (int i = 0; i < st.rows(); ++i)
+                w.sample("bmm_accountd_ingest_last_entry_age_seconds", {{"consumer", std::string(st.get(i, 0))}},
+                         std::stod(st.text(i, 1)));
+            w.family("bmm_accountd_ingest_entries_stored", "gauge", "Stream entries each consumer has stored (stream_state).");
+            for (int i = 0; i < st.rows(); ++i)
+                w.sample("bmm_accountd_ingest_entries_stored", {{"consumer", std::string(st.get(i, 0))}}, std::stod(st.text(i, 2)));
+            w.family("bmm_accountd_blocks", "gauge", "Blocks the pool found, by state.");
+            u64 by[3] = {0, 0, 0};
+            for (int i = 0; i < blocks.rows(); ++i) {
+                const auto s = blocks.get(i, 0);
+                by[s == "immature" ? 0 : s == "mature" ? 1 : 2] = std::stoull(blocks.text(i, 1));
+            }
+            w.sample("bmm_accountd_blocks", {{"state", "immature"}}, by[0]);
+            w.sample("bmm_accountd_blocks", {{"state", "mature"}}, by[1]);
+            w.sample("bmm_accountd_blocks", {{"state", "orphaned"}}, by[2]);
+            w.family("bmm_accountd_epochs_closed", "gauge", "Epochs closed in the database.");
+            w.sample("bmm_accountd_epochs_closed", {}, std::stod(ep.text(0, 0)));
+            w.family("bmm_accountd_epoch_last_closed", "gauge", "The number k of the last closed epoch (-1: none).");
+            w.sample("bmm_accountd_epoch_last_closed", {}, std::stod(ep.text(0, 1)));
+            db_up = true;
+        } catch (...) {
+            pool.release(std::move(*conn));
+            throw;
+        }
+        pool.release(std::move(*conn));
+    } catch (const db_failure& e) {
+        log::warn("api", "/metrics: {}", e.message);
+    }
+    w.family("bmm_accountd_postgres_up", "gauge", "1 when PostgreSQL answered this scrape's queries.");
+    w.sample("bmm_accountd_postgres_up", {}, u64{db_up ? 1u : 0u});
+
+    if (c) {
+        const auto counter = [&w](std::string_view name, std::string_view help, u64 v) {
+            w.family(name, "counter", help);
+            w.sample(name, {}, v);
+        };
+        counter("bmm_accountd_ingest_rounds_total", "Ingest rounds (one transaction each) committed by this process.",
+                c->rounds);
+        counter("bmm_accountd_ingest_share_rows_total", "Share rows this process stored.", c->share_rows);
+        counter("bmm_accountd_ingest_block_rows_total", "Block rows this process stored.", c->block_rows);
+        counter("bmm_accountd_ingest_duplicates_total", "Records this process left out as already stored.",
+                c->duplicates);
+        counter("bmm_accountd_ingest_bad_records_total", "Unreadable records this process kept in ingest_errors.",
+                c->bad_records);
+        counter("bmm_accountd_epoch_closes_total", "Epochs this process closed.", c->epochs_closed);
+        w.family("bmm_accountd_epoch_close_seconds_total", "counter", "Time this process spent closing epochs.");
+        w.sample("bmm_accountd_epoch_close_seconds_total", {}, c->close_seconds_sum);
+        w.family("bmm_accountd_epoch_close_last_seconds", "gauge", "Time the last epoch close took (per epoch).");
+        w.sample("bmm_accountd_epoch_close_last_seconds", {}, c->last_close_seconds);
+    }
+
+    w.family("bmm_accountd_api_requests_total", "counter",
+             "Requests answered by route (\"\" unknown path, \"-\" refused before routing) and HTTP status.");
+    for (const auto& n : server->stats())
+        w.sample("bmm_accountd_api_requests_total", {{"route", n.route}, {"code", std::to_string(n.status)}}, n.count);
+    return w.text();
+}
+
+constexpr long long k_max_before_k = 1000000000000LL;
+
+// The route table. Each handler checks the path and query parameters
+// before it takes a connection, then reads one snapshot.
+http::router api_routes(db_pool& pool, const accountd_config& cfg, const process_counters* counters,
+                        const http::server* const* server) {
+    http::router r;
+    using endpoint = std::function<response(const request&)>;
+    auto get = [&r](std::string_view pattern, endpoint e) {
+        r.add("GET", pattern, [e = std::move(e)](const request& q) { return guarded(q, [&] { return e(q); }); });
+    };
+    get("/", index_page);
+    get("/index.html", index_page);
+    get("/api/v1/pool", [&pool](const request& q) {
+        only_params(q, {});
+        return with_snapshot(pool, [](snapshot& db) { return pool_stats(db); });
+    });
+    get("/api/v1/blocks", [&pool](const request& q) {
+        only_params(q, {"limit"});
+        const long long limit = limit_param(q);
+        return with_snapshot(pool, [&](snapshot& db) { return blocks_json(db, limit); });
+    });
+    get("/api/v1/epochs", [&pool](const request& q) {
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = int_param(q, "before", 0, k_max_before_k);
+        return with_snapshot(pool, [&](snapshot& db) { return epochs_json(db, limit, before); });
+    });
+    get("/api/v1/accounts/{name}", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {});
+        return with_snapshot(pool, [&](snapshot& db) { return account_info_json(db, name); });
+    });
+    get("/api/v1/accounts/{name}/workers", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {});
+        return with_snapshot(pool, [&](snapshot& db) { return workers_json(db, name); });
+    });
+    get("/api/v1/accounts/{name}/epochs", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = int_param(q, "before", 0, k_max_before_k);
+        return with_snapshot(pool, [&](snapshot& db) { return account_epochs_json(db, name, limit, before); });
+    });
+    get("/api/v1/accounts/{name}/ledger", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = param(q, "before");
+        if (before) (void)parse_ledger_cursor(*before);
+        return with_snapshot(pool, [&](snapshot& db) { return ledger_json(db, name, limit, before); });
+    });
+    get("/metrics", [&pool, &cfg, counters, server](const request& q) {
+        only_params(q, {});
+        return response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_page(pool, cfg, counters, *server), {}};
+    });
+    r.on_not_found([](const request& q) { return guarded(q, [&] { return not_found(q); }); });
+    r.on_method_not_allowed([](const request&) { return method_not_allowed(); });
+    return r;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// 5. The HTTP server (the common one, bmm/http/server.hpp)
+// ---------------------------------------------------------------------------
+
+struct api_server::impl {
+    accountd_config cfg;
+    const process_counters* counters;
+    db_pool pool;
+    std::unique_ptr<http::server> server;
+    // /metrics reads the server's request counts, but its route is made
+    // before the server exists: the route holds this pointer's address, set
+    // once the server is made and before it starts.
+    const http::server* server_ptr = nullptr;
+
+    impl(const accountd_config& c, const process_counters* pc)
+        : cfg(c), counters(pc),
+          pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)) {}
+};
+
+api_server::api_server(const accountd_config& c, const process_counters* counters)
+    : impl_(std::make_unique<impl>(c, counters)) {}
+
+api_server::~api_server() { stop(); }
+
+result<bool> api_server::start() {
+    const auto& a = impl_->cfg.api;
+    http::server_options o;
+    o.host = a.host;
+    o.port = static_cast<std::uint16_t>(a.port);
+    o.names_allowed = true;
+    o.setting = "[api]";
+    o.threads = static_cast<unsigned>(a.threads);
+    o.max_clients = static_cast<unsigned>(a.max_connections);
+    o.max_header_bytes = k_max_header_bytes;
+    o.request_timeout = std::chrono::seconds(a.connection_timeout_s);
+    o.keep_alive = true;
+    o.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
+    if (a.cors) o.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    impl_->server = std::make_unique<http::server>(
+        std::move(o), api_routes(impl_->pool, impl_->cfg, impl_->counters, &impl_->server_ptr));
+    impl_->server_ptr = impl_->server.get();
+    if (auto s = impl_->server->start(); !s) {
+        impl_->server.reset();
+        return error{"cannot serve the API: " + s.error_message()};
+    }
+    log::info("api", "serving http://{}:{}/ ({} threads, statement timeout {} ms, PostgreSQL {})", a.host,
+              impl_->server->port(), a.threads, a.statement_timeout_ms, impl_->cfg.postgres.describe());
+    return true;
+}
+
+void api_server::stop() {
+    if (impl_ && impl_->server) {
+        impl_->server->stop();
+    }
+}
+
+int run_api(const accountd_config& c, const std::atomic<bool>& stop) {
+    api_server server(c);
+    if (auto s = server.start(); !s) {
+        log::error("api", "{}", s.error_message());
+        return 1;
+    }
+    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.stop();
+    log::info("api", "stopped");
+    return 0;
+}
+
+}  // namespace bmm::accounting

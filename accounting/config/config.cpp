@@ -1,0 +1,196 @@
+#include "bmm/accounting/config.hpp"
+
+#include "bmm/config/toml_reader.hpp"
+#include "bmm/pg/text.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#ifndef BMM_SQL_DIR
+#define BMM_SQL_DIR "sql"
+#endif
+
+namespace bmm::accounting {
+namespace {
+
+using config::config_error;
+using config::section;
+using config::toml_reader;
+
+accountd_config parse(const toml::table& root, const std::string& file) {
+    accountd_config c;
+    c.file = file;
+    c.migrations_dir = BMM_SQL_DIR;
+    toml_reader top(root, file, "");
+    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log"});
+
+    toml_reader p(section(root, "postgres", file, true), file, "postgres");
+    p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
+    p.string("host", c.postgres.host);
+    p.integer("port", c.postgres.port, 1, 65535);
+    p.string("user", c.postgres.user, true);
+    p.string("dbname", c.postgres.dbname, true);
+    p.string("password", c.postgres.password);
+    p.string("migrations_dir", c.migrations_dir);
+
+    toml_reader r(section(root, "redis", file, true), file, "redis");
+    r.only({"host", "port", "stream", "group", "consumer"});
+    r.string("host", c.redis.host);
+    r.integer("port", c.redis.port, 1, 65535);
+    r.string("stream", c.redis.stream);
+    r.string("group", c.redis.group);
+    r.string("consumer", c.redis.consumer);
+    for (const char* k : {"stream", "group", "consumer"}) {
+        const std::string& v = std::string_view(k) == "stream" ? c.redis.stream
+                               : std::string_view(k) == "group" ? c.redis.group
+                                                                : c.redis.consumer;
+        if (v.empty()) throw config_error{r.at(k) + ": " + r.name(k) + " must not be empty"};
+    }
+
+    toml_reader n(section(root, "node", file, false), file, "node");
+    n.only({"url", "user", "password", "currency"});
+    n.string("url", c.node.url);
+    n.string("user", c.node.user);
+    n.string("password", c.node.password);
+    n.string("currency", c.node.currency);
+    if (!c.node.url.empty() && c.node.url.rfind("http://", 0) != 0)
+        throw config_error{n.at("url") + ": [node] url must start with http://, e.g. \"http://127.0.0.1:9332/\""};
+
+    toml_reader i(section(root, "ingest", file, false), file, "ingest");
+    i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts", "keep_days",
+            "claim_idle_ms"});
+    i.integer("claim_idle_ms", c.ingest.claim_idle_ms, 0, 86400000);
+    i.integer("batch_size", c.ingest.batch_size, 1, 1000000);
+    i.integer("block_ms", c.ingest.block_ms, 1, 60000);
+    i.integer("partition_days_ahead", c.ingest.partition_days_ahead, 0, 366);
+    i.boolean("delete_acked", c.ingest.delete_acked);
+    i.boolean("auto_accounts", c.ingest.auto_accounts);
+    i.integer("keep_days", c.ingest.keep_days, 0, 36500);
+
+    if (const auto* ep = root.get_as<toml::table>("epochs")) {
+        toml_reader e(*ep, file, "epochs");
+        e.only({"length_seconds", "genesis", "halving_period", "e_step_bp", "e_max_bp", "min_epoch_dpp",
+                "close_grace_ms", "step_ms"});
+        c.epochs.enabled = true;
+        if (!ep->contains("genesis"))
+            throw config_error{e.at("genesis") + ": [epochs] genesis (start of epoch 0, unix seconds) is required"};
+        e.integer("length_seconds", c.epochs.length_seconds, 1, 366LL * 86400);
+        e.integer("genesis", c.epochs.genesis, 0, 32503680000LL);
+        e.integer("halving_period", c.epochs.halving_period, 1, 1000000000);
+        e.integer("e_step_bp", c.epochs.persistence.e_step_bp, 0, 1000000);
+        e.integer("e_max_bp", c.epochs.persistence.e_max_bp, 0, 1000000);
+        std::string min_dpp = to_decimal(c.epochs.persistence.min_epoch_dpp);
+        e.string("min_epoch_dpp", min_dpp);
+        auto md = parse_amount(min_dpp);
+        if (!md || *md < 1)
+            throw config_error{e.at("min_epoch_dpp") +
+                               ": [epochs] min_epoch_dpp must be a positive integer (decimal text, DPP units)"};
+        c.epochs.persistence.min_epoch_dpp = *md;
+        e.integer("close_grace_ms", c.epochs.close_grace_ms, 0, 7LL * 86400 * 1000);
+        e.integer("step_ms", c.epochs.step_ms, 10, 600000);
+    }
+    if (const auto* coins = root.get_as<toml::table>("coins")) {
+        for (const auto& [key, value] : *coins) {
+            const std::string coin(key.str());
+            const std::string sec = "coins." + coin;
+            const auto* t = value.as_table();
+            if (!t) throw config_error{config::where(file, value.source()) + ": [" + sec + "] must be a table"};
+            bool good = coin.size() >= 2 && coin.size() <= 10;
+            for (char ch : coin) good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
+            if (!good)
+                throw config_error{config::where(file, t->source()) + ": [" + sec +
+                                   "]: a coin is 2 to 10 capital letters or digits, e.g. [coins.LTC]"};
+            toml_reader k(*t, file, sec);
+            k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
+                    "node_user", "node_password"});
+            coin_settings cs;
+            k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
+            k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
+            if (std::uint64_t{cs.rules.fee_ppm} + cs.rules.holders_ppm > 1000000)
+                throw config_error{k.at("holders_ppm") + ": [" + sec + "] fee_ppm + holders_ppm must not exceed 1000000"};
+            std::string scheme = "pp";
+            k.string("scheme", scheme);
+            auto sch = parse_payout_scheme(scheme);
+            if (!sch) throw config_error{k.at("scheme") + ": [" + sec + "] scheme must be pp, pplns, pps or solo"};
+            cs.rules.scheme = *sch;
+            k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
+            k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
+            k.integer("maturity", cs.maturity, 1, 100000);
+            k.string("node_url", cs.node.url);
+            k.string("node_user", cs.node.user);
+            k.string("node_password", cs.node.password);
+            cs.node.currency = coin;
+            c.coins.emplace(coin, std::move(cs));
+        }
+    }
+    for (auto& [coin, cs] : c.coins) {
+        if (cs.node.url.empty() && c.node.currency == coin) {
+            cs.node.url = c.node.url;
+            cs.node.user = c.node.user;
+            cs.node.password = c.node.password;
+        }
+        if (!cs.node.url.empty() && cs.node.url.rfind("http://", 0) != 0)
+            throw config_error{file + ": [coins." + coin + "] node_url must start with http://"};
+    }
+    if (c.epochs.enabled && c.coins.empty())
+        throw config_error{file + ": [epochs] needs at least one [coins.<COIN>] section (e.g. [coins.LTC])"};
+
+    c.api.present = root.contains("api");
+    toml_reader a(section(root, "api", file, false), file, "api");
+    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections", "connection_timeout_s",
+            "cors"});
+    a.boolean("enabled", c.api.enabled);
+    a.string("host", c.api.host);
+    a.integer("port", c.api.port, 1, 65535);
+    a.integer("threads", c.api.threads, 1, 64);
+    a.integer("statement_timeout_ms", c.api.statement_timeout_ms, 10, 600000);
+    a.integer("max_connections", c.api.max_connections, 1, 100000);
+    a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
+    a.boolean("cors", c.api.cors);
+    if (c.api.host.empty()) throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};
+
+    toml_reader l(section(root, "log", file, false), file, "log");
+    l.only({"level"});
+    l.string("level", c.log_level);
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+        throw config_error{l.at("level") + ": [log] level must be debug, info, warn or error"};
+    return c;
+}
+
+}  // namespace
+
+std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme) {
+    pg::text_array coins;
+    for (const auto& [coin, cs] : c.coins)
+        if (!scheme || cs.rules.scheme == *scheme) coins.add(coin);
+    return coins.str();
+}
+
+accounting_config rules_of(const accountd_config& c) {
+    accounting_config a;
+    for (const auto& [coin, cs] : c.coins) a.coins.emplace(coin, cs.rules);
+    a.persistence = c.epochs.persistence;
+    a.halving_period = c.epochs.halving_period;
+    return a;
+}
+
+result<accountd_config> parse_accountd_config(std::string_view text, const std::string& name) {
+    try {
+        toml::table root = toml::parse(text, name);
+        return parse(root, name);
+    } catch (const toml::parse_error& e) {
+        return error{config::where(name, e.source()) + ": " + std::string(e.description())};
+    } catch (const config_error& e) {
+        return error{e.message};
+    }
+}
+
+result<accountd_config> load_accountd_config(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) return error{path + ": cannot read the configuration file"};
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse_accountd_config(ss.str(), path);
+}
+
+}  // namespace bmm::accounting

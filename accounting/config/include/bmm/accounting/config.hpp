@@ -1,0 +1,109 @@
+#pragma once
+// bmm-accountd's configuration: one TOML file (deploy/config/bmm-accountd.toml).
+// "${NAME}" reads the environment; errors name file, line, column and setting;
+// unknown settings are refused.
+
+#include "bmm/accounting/epoch_close.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/result.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bmm::accounting {
+
+struct redis_settings {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    std::string stream = "bmm:shares";    // bmm-stratum's [redis] stream
+    std::string group = "bmm-accountd";   // consumer group
+    std::string consumer = "accountd-1";  // this consumer's name in the group (unique per process)
+};
+
+struct node_settings {
+    std::string url;  // empty: no node (only ERC-20 addresses can be checked)
+    std::string user;
+    std::string password;
+    std::string currency = "LTC";  // the currency whose addresses the node validates
+};
+
+struct ingest_settings {
+    int batch_size = 10000;           // stream entries per transaction
+    int block_ms = 1000;              // how long one XREADGROUP waits for new entries
+    int partition_days_ahead = 2;     // daily shares partitions created ahead of today
+    bool delete_acked = false;        // XDEL entries once acknowledged (keeps the stream short)
+    bool auto_accounts = true;        // a username that is a payout address makes an account
+    // Daily shares partitions older than this many days are dropped (0: keep
+    // all). Keep at least what the reward schemes read (PPLNS windows, open
+    // epochs) and more than a record can wait in bmm-stratum's journal: a
+    // repeat of a record whose day was dropped would be stored again.
+    int keep_days = 0;
+    // Entries pending on a consumer of the group (another one, gone for good,
+    // or this one) for this long are taken over and stored (XAUTOCLAIM);
+    // 0: never. Longer than a round can take to store.
+    int claim_idle_ms = 300000;
+};
+
+// [epochs]: the ledger side of the daemon (genesis premine, epoch closes,
+// block tracking). Without an [epochs] section `run` only ingests.
+struct epoch_settings {
+    bool enabled = false;                 // an [epochs] section is present
+    std::int64_t length_seconds = 86400;  // one UTC day
+    std::int64_t genesis = 0;             // start of epoch 0 (unix seconds); required
+    std::uint64_t halving_period = default_halving_period;  // H, in epochs
+    persistence_params persistence;       // e_step_bp, e_max_bp, min_epoch_dpp
+    // An epoch closes once now >= end + close_grace_ms and every stream entry
+    // appended before end + close_grace_ms is stored (see due_epochs.hpp).
+    std::int64_t close_grace_ms = 60000;
+    int step_ms = 1000;                   // how often the ledger thread looks for work
+};
+
+// [coins.<COIN>]: one coin the pool mines: its reward rules, maturity and node.
+struct coin_settings {
+    coin_rules rules;
+    int maturity = 100;  // confirmations before a block's rewards are available
+    node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
+};
+
+// The read API (api.hpp). `bmm-accountd api` always serves it; `bmm-accountd
+// run` serves it too when the file has an [api] section with enabled = true
+// (the default inside the section), so that several ingest processes on one
+// host need not share a port.
+struct api_settings {
+    bool present = false;              // the file has an [api] section
+    bool enabled = true;
+    std::string host = "127.0.0.1";    // loopback by default: put a reverse proxy in front
+    int port = 8390;
+    int threads = 4;                   // HTTP worker threads, each with its own PostgreSQL connection
+    int statement_timeout_ms = 5000;   // per SQL statement; a slower query answers 503
+    int max_connections = 256;         // concurrent HTTP connections
+    int connection_timeout_s = 15;     // an idle or slow client is dropped after this long
+    bool cors = false;                 // send Access-Control-Allow-Origin: * (dashboards on other origins)
+};
+
+struct accountd_config {
+    std::string file;
+    pg::settings postgres;
+    std::string migrations_dir;  // the sql/ folder; default: the one of the source tree built from
+    redis_settings redis;
+    node_settings node;
+    ingest_settings ingest;
+    epoch_settings epochs;
+    std::map<std::string, coin_settings> coins;  // "LTC" -> ...
+    api_settings api;
+    std::string log_level = "info";
+};
+
+// The rules of the configured coins and epochs, for close_epoch.
+accounting_config rules_of(const accountd_config& c);
+// The configured coins (only those paid by `scheme`, when given) as a
+// PostgreSQL text[] literal, e.g. {BTC,LTC}, for `coin = ANY($n::text[])`.
+std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme = std::nullopt);
+
+result<accountd_config> parse_accountd_config(std::string_view text, const std::string& name);
+result<accountd_config> load_accountd_config(const std::string& path);
+
+}  // namespace bmm::accounting

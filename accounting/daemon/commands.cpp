@@ -1,0 +1,107 @@
+#include "commands.hpp"
+
+#include "bmm/accounting/accounts.hpp"
+#include "bmm/accounting/api.hpp"
+#include "bmm/accounting/bench_ingest.hpp"
+#include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/ledger_keeper.hpp"
+#include "bmm/accounting/migrations.hpp"
+#include "bmm/accounting/process_counters.hpp"
+#include "bmm/log.hpp"
+#include "bmm/pg/connection.hpp"
+
+#include <cstdio>
+#include <thread>
+
+namespace bmm::accounting {
+namespace {
+
+// A connection whose schema is this build's: migrated (and logged) when
+// `apply`, otherwise only checked.
+result<pg::connection> open_current(const accountd_config& cfg, bool apply) {
+    auto db = pg::connection::open(cfg.postgres);
+    if (!db) return error{db.error_message()};
+    if (apply) {
+        auto m = migrate(*db, cfg.migrations_dir);
+        if (!m) return error{m.error_message()};
+        log::info("migrate", "schema up to date: {} applied now, {} before", m->applied.size(), m->already);
+    } else if (auto s = check_schema(*db, cfg.migrations_dir); !s) {
+        return error{s.error_message()};
+    }
+    return db;
+}
+
+}  // namespace
+
+int fail(const std::string& msg) {
+    std::fprintf(stderr, "bmm-accountd: %s\n", msg.c_str());
+    return 1;
+}
+
+int migrate_and_run(const accountd_config& cfg, bool only_migrate, std::atomic<bool>& stop) {
+    if (auto db = open_current(cfg, true); !db) return fail(db.error_message());
+    if (only_migrate) return 0;
+    // The ingest and the ledger count into `counters`; /metrics reads them.
+    process_counters counters;
+    std::optional<api_server> api;
+    if (cfg.api.present && cfg.api.enabled) {
+        api.emplace(cfg, &counters);
+        if (auto s = api->start(); !s) return fail(s.error_message());
+    }
+    ledger_keeper keeper(cfg, &counters);
+    std::thread ledger([&] { keeper.run(stop); });
+    ingestor ing(cfg);
+    ing.publish_to(&counters);
+    const int rc = ing.run(stop);
+    stop.store(true);
+    ledger.join();
+    return rc;
+}
+
+int serve_api(const accountd_config& cfg, std::atomic<bool>& stop) {
+    if (auto db = open_current(cfg, false); !db) return fail(db.error_message());
+    return run_api(cfg, stop);
+}
+
+int migrate_and_bench_ingest(const accountd_config& cfg, std::size_t n) {
+    if (auto db = open_current(cfg, true); !db) return fail(db.error_message());
+    return bench_ingest(cfg, n);
+}
+
+int run_account_command(const accountd_config& cfg, const account_command& c) {
+    auto db = open_current(cfg, false);
+    if (!db) return fail(db.error_message());
+    using verb = account_command::verb;
+    switch (c.what) {
+        case verb::create:
+            if (auto r = create_account(*db, c.name); !r) return fail(r.error_message());
+            std::printf("account %s created\n", c.name.c_str());
+            break;
+        case verb::bind: {
+            address_validator validator(cfg.node);
+            auto r = bind_wallet(*db, validator, c.name, c.currency, c.address, c.share);
+            if (!r) return fail(r.error_message());
+            std::printf("%s: %s wallet %s bound with %lld ppm\n", c.name.c_str(), r->currency.c_str(),
+                        r->address.c_str(), static_cast<long long>(r->share_ppm));
+            break;
+        }
+        case verb::unbind:
+            if (auto r = unbind_wallet(*db, c.name, c.currency, c.address); !r) return fail(r.error_message());
+            std::printf("%s: %s wallet %s unbound\n", c.name.c_str(), c.currency.c_str(), c.address.c_str());
+            break;
+        case verb::list: {
+            auto r = list_accounts(*db, c.name.empty() ? std::nullopt : std::optional<std::string>(c.name));
+            if (!r) return fail(r.error_message());
+            for (const auto& a : *r) {
+                std::printf("%s\t%s\t%s\n", a.name.c_str(), a.kind.c_str(), a.created_at.c_str());
+                for (const auto& w : a.wallets)
+                    std::printf("  %s\t%s\t%lld ppm\n", w.currency.c_str(), w.address.c_str(),
+                                static_cast<long long>(w.share_ppm));
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+}  // namespace bmm::accounting

@@ -1,0 +1,36 @@
+#pragma once
+// bmm-accountd's subcommands, each returning the process's exit code (errors
+// are printed to stderr as "bmm-accountd: ..."). main.cpp only parses the
+// command line and calls one of these.
+
+#include "bmm/accounting/config.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace bmm::accounting {
+
+// Prints "bmm-accountd: <msg>" to stderr; returns 1.
+int fail(const std::string& msg);
+
+// `migrate` (only_migrate) and `run`: apply pending migrations; then, for
+// run, serve the API with [api], run the ledger thread (it does nothing
+// without [epochs]) and ingest until *stop is set.
+int migrate_and_run(const accountd_config& cfg, bool only_migrate, std::atomic<bool>& stop);
+// `api`: the read API alone, once the schema is checked.
+int serve_api(const accountd_config& cfg, std::atomic<bool>& stop);
+// `bench-ingest`: migrations, then the ingest bench for n records.
+int migrate_and_bench_ingest(const accountd_config& cfg, std::size_t n);
+
+// `account create|bind|unbind|list`.
+struct account_command {
+    enum class verb { create, bind, unbind, list } what = verb::list;
+    std::string name, currency, address;
+    std::optional<std::int64_t> share;  // bind: the new wallet's ppm
+};
+int run_account_command(const accountd_config& cfg, const account_command& c);
+
+}  // namespace bmm::accounting

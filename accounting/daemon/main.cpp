@@ -1,0 +1,136 @@
+// bmm-accountd: the accounting daemon. This file only parses the command line
+// and calls the subcommands (commands.hpp) and the rooms' libraries.
+
+#include "commands.hpp"
+
+#include "bmm/accounting/bench_epoch.hpp"
+#include "bmm/accounting/config.hpp"
+#include "bmm/accounting/ledger_keeper.hpp"
+#include "bmm/cli.hpp"
+#include "bmm/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+
+namespace {
+
+using namespace bmm;
+using namespace bmm::accounting;
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+result<accountd_config> load(const std::string& path, const std::string& sql_dir) {
+    auto c = load_accountd_config(path);
+    if (!c) return c;
+    if (!sql_dir.empty()) c->migrations_dir = sql_dir;
+    log::level lv{};
+    if (log::parse_level(c->log_level, lv)) log::set_level(lv);
+    return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "bmm-accountd: BMM pool accounting daemon (Redis share stream -> PostgreSQL, accounts, wallets, epochs, "
+        "block rewards, the ledger)"};
+    app.name("bmm-accountd");
+    cli::setup(app, "bmm-accountd");
+    app.require_subcommand(1);
+    std::string config_path, sql_dir;
+    auto add_config = [&](CLI::App* s) {
+        s->add_option("--config,-c", config_path, "the TOML configuration file (deploy/config/bmm-accountd.toml)")
+            ->required();
+        s->add_option("--sql-dir", sql_dir, "the migrations folder (default: [postgres] migrations_dir)");
+    };
+
+    auto* migrate_cmd = app.add_subcommand("migrate", "apply the pending schema migrations (sql/NNNN_*.sql) and exit");
+    add_config(migrate_cmd);
+    auto* run_cmd = app.add_subcommand(
+        "run", "apply pending migrations, then ingest the share stream until SIGTERM; with [epochs] also close "
+               "epochs and follow blocks, with [api] also serve the API");
+    add_config(run_cmd);
+    auto* audit_cmd = app.add_subcommand(
+        "audit", "check the ledger's invariants (ledger_audit() and the C++ checks); exit 0 when clean, 1 otherwise");
+    add_config(audit_cmd);
+    auto* api_cmd = app.add_subcommand(
+        "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
+    add_config(api_cmd);
+    std::size_t bench_n = 200000;
+    auto* bench_cmd = app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
+    add_config(bench_cmd);
+    bench_cmd->add_option("--records,-n", bench_n, "share records to write and ingest")->check(CLI::Range(1, 100000000));
+    bench_epoch_options epoch_opts;
+    auto* bench_epoch_cmd = app.add_subcommand(
+        "bench-epoch", "measure the time to close one epoch for N accounts (in a schema of its own, dropped after)");
+    add_config(bench_epoch_cmd);
+    bench_epoch_cmd->add_option("--accounts", epoch_opts.accounts, "accounts with work in the epoch")
+        ->check(CLI::Range(1, 10000000));
+    bench_epoch_cmd->add_option("--shares", epoch_opts.shares_per_account, "share rows per account")
+        ->check(CLI::Range(1, 1000));
+    bench_epoch_cmd->add_option("--blocks", epoch_opts.blocks, "blocks found in the epoch")->check(CLI::Range(0, 1000));
+    bench_epoch_cmd->add_flag("--keep", epoch_opts.keep, "keep the bench schema afterwards");
+    bench_epoch_cmd->add_option("--scheme", epoch_opts.scheme, "payout scheme of both coins: pp, pplns, pps or solo")
+        ->check(CLI::IsMember({"pp", "pplns", "pps", "solo"}));
+
+    auto* account_cmd = app.add_subcommand("account", "accounts and payout wallets");
+    account_cmd->require_subcommand(1);
+    std::string name, currency, address;
+    std::optional<std::int64_t> share;
+    auto* create_cmd = account_cmd->add_subcommand("create", "create an account (the name miners put before the '.')");
+    add_config(create_cmd);
+    create_cmd->add_option("name", name, "account name: letters, digits, '_' and '-'")->required();
+    auto* bind_cmd = account_cmd->add_subcommand(
+        "bind", "bind a payout wallet; a currency's wallet shares always add up to 1000000 ppm");
+    add_config(bind_cmd);
+    bind_cmd->add_option("name", name, "account name")->required();
+    bind_cmd->add_option("currency", currency, "LTC, BTC (checked by the node's validateaddress) or BMM (ERC-20, EIP-55)")
+        ->required();
+    bind_cmd->add_option("address", address, "payout address")->required();
+    bind_cmd->add_option("--share", share,
+                         "this wallet's share in ppm (1000000 = 100 %); required when the account already has a "
+                         "wallet in the currency, whose shares are then scaled down to the rest");
+    auto* unbind_cmd = account_cmd->add_subcommand("unbind", "unbind a payout wallet (the others of the currency share its part)");
+    add_config(unbind_cmd);
+    unbind_cmd->add_option("name", name, "account name")->required();
+    unbind_cmd->add_option("currency", currency, "currency")->required();
+    unbind_cmd->add_option("address", address, "payout address")->required();
+    auto* list_cmd = account_cmd->add_subcommand("list", "list accounts and their wallets (one account when named)");
+    add_config(list_cmd);
+    list_cmd->add_option("name", name, "account name (default: all)");
+
+    if (auto rc = cli::parse(app, argc, argv)) {
+        return *rc;
+    }
+
+    auto cfg = load(config_path, sql_dir);
+    if (!cfg) return fail(cfg.error_message());
+
+    // The daemons take SIGTERM as "stop cleanly" from the first moment, so a
+    // stop that arrives while they are still connecting or migrating is not a
+    // kill (exit 0 once the current step is done).
+    if (*run_cmd || *api_cmd) {
+        std::signal(SIGTERM, on_signal);
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGPIPE, SIG_IGN);
+    }
+    if (*migrate_cmd || *run_cmd) return migrate_and_run(*cfg, static_cast<bool>(*migrate_cmd), g_stop);
+    if (*api_cmd) return serve_api(*cfg, g_stop);
+    if (*bench_cmd) return migrate_and_bench_ingest(*cfg, bench_n);
+    if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
+    if (*audit_cmd) return run_audit(*cfg);
+
+    account_command ac;
+    ac.what = *create_cmd   ? account_command::verb::create
+              : *bind_cmd   ? account_command::verb::bind
+              : *unbind_cmd ? account_command::verb::unbind
+                            : account_command::verb::list;
+    ac.name = name;
+    ac.currency = currency;
+    ac.address = address;
+    ac.share = share;
+    return run_account_command(*cfg, ac);
+}

@@ -1,0 +1,699 @@
+#include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/process_counters.hpp"
+
+#include "bmm/log.hpp"
+#include "bmm/node/rpc.hpp"
+#include "bmm/record/stream_record.hpp"
+#include "bmm/pg/locks.hpp"
+#include "bmm/pg/text.hpp"
+#include "bmm/pg/transaction.hpp"
+#include "bmm/target.hpp"
+#include "bmm/uint256.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace bmm::accounting {
+
+using pg::append_timestamp;
+using pg::copy_escape;
+using pg::timestamp_text;
+
+// ---------------------------------------------------------------------------
+// 1. Reading records
+// ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t k_day_ms = 86400000;
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+// A checked integer field, as COPY text.
+void append_int(std::string& o, std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    o.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+std::string day_text(std::int64_t day) {
+    const std::time_t secs = static_cast<std::time_t>(day * 86400);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    return buf;
+}
+
+// The record's fields as a JSON object (for ingest_errors), bytes that are not
+// UTF-8 replaced so that the row itself can always be stored.
+std::string fields_json(const field_list& fields) {
+    auto clean = [](std::string_view s) {
+        std::string o;
+        for (char c : s) o += (static_cast<unsigned char>(c) >= 0x80 || c == '\0') ? '?' : c;
+        return o;
+    };
+    std::string s = "{";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (i) s += ',';
+        s += '"';
+        s += node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
+        s += "\":\"";
+        s += node::json_escape(record::is_text(fields[i].second) ? std::string(fields[i].second) : clean(fields[i].second));
+        s += '"';
+    }
+    s += '}';
+    return s;
+}
+
+}  // namespace
+
+// One share row of a round: where its COPY line is, and what the rollups need.
+struct share_meta {
+    std::size_t begin = 0, end = 0;  // its line in batch::copy
+    std::string uid;
+    std::string key;                 // coin \t account \t worker (COPY-escaped), the rollup key without the minute
+    std::int64_t ms = 0, minute_ms = 0;
+    bool accepted = false, block = false;
+    int code = 0;
+    uint256 work;
+};
+
+struct ingestor::batch {
+    std::string copy;  // shares rows in COPY text format
+    std::vector<share_meta> rows;
+    std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
+    std::size_t share_rows = 0;
+    std::size_t repeats = 0;               // shares skipped as repeats (within the round or already stored)
+    std::int64_t min_ms = 0, max_ms = 0;
+    std::vector<std::vector<std::optional<std::string>>> blocks, errors;
+    std::vector<std::string> ack_ids;
+    stream_id last;  // the highest id of the round
+    bool any = false;
+    std::set<std::int64_t> days;
+    std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
+    std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
+    std::size_t skipped = 0;                   // entries at or below the stored last id
+    // Taken over with XAUTOCLAIM from the pending list (another consumer's,
+    // gone for good, or ours): not in this consumer's id order, so they are
+    // not checked against, and do not advance, the stored last id; repeats
+    // among them are found by uid like any other repeat.
+    bool claimed = false;
+    // Set in store(): shares in [late_from_ms, late_before_ms) are of closed epochs.
+    std::int64_t late_from_ms = 0, late_before_ms = 0;
+    std::string failure;                       // the read failed (nothing else is set)
+    double read_ms = 0;
+    double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
+};
+
+// Work and its decimal text per target; miners keep one target for many
+// shares, so the 256-bit division and the decimal conversion run rarely.
+const std::pair<uint256, std::string>& ingestor::work_of(std::string_view target_hex) {
+    auto it = work_cache_.find(target_hex);
+    if (it != work_cache_.end()) return it->second;
+    if (work_cache_.size() > 100000) work_cache_.clear();
+    const uint256 w = work_from_target(*uint256::from_hex(target_hex));
+    return work_cache_[std::string(target_hex)] = {w, w.to_decimal()};
+}
+
+void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto) {
+    b.ack_ids.emplace_back(e.id_text);
+    if (!b.any || b.last < e.id) b.last = e.id;
+    b.any = true;
+    if (!b.claimed && e.id <= stored_upto) {  // stored by an earlier transaction, not yet acknowledged
+        ++b.skipped;
+        return;
+    }
+    if (e.deleted) {
+        log::warn("ingest", "{} entry {} was deleted from the stream before it was stored; nothing to store",
+                  reader_.describe(), e.id_text);
+        return;
+    }
+    // What a record is, and which versions this build reads, is defined once
+    // (bmm/record/stream_record.hpp); a refusal names what is wrong.
+    auto decoded = record::decode(e.fields);
+    if (!decoded) {
+        b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), decoded.error_message()});
+        return;
+    }
+    if (const auto* blk = std::get_if<record::block_view>(&decoded->body)) {
+        std::string t;
+        append_timestamp(t, blk->time_ms);
+        b.blocks.push_back({std::string(blk->uid), std::string(e.id_text), t, std::to_string(blk->instance),
+                            std::string(blk->coin), std::to_string(blk->height), std::string(blk->hash),
+                            std::string(blk->account), std::string(blk->worker), std::string(blk->job),
+                            std::to_string(blk->reward), blk->accepted ? "t" : "f", std::string(blk->answer)});
+        return;
+    }
+    const auto& s = std::get<record::share_view>(decoded->body);
+    if (!b.uids.insert(std::string(s.uid)).second) {  // the same record twice in one round
+        ++b.repeats;
+        return;
+    }
+    if (b.copy.empty()) b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
+    share_meta m;
+    m.begin = b.copy.size();
+    m.uid = std::string(s.uid);
+    m.ms = s.time_ms;
+    m.minute_ms = s.time_ms / 60000 * 60000;
+    m.accepted = s.accepted;
+    m.block = s.block;
+    m.code = static_cast<int>(s.code);
+    const std::string* work_text = nullptr;
+    if (m.accepted) {
+        const auto& w = work_of(s.target);
+        m.work = w.first;
+        work_text = &w.second;
+    }
+    std::string& o = b.copy;
+    append_timestamp(o, s.time_ms);
+    o += '\t';
+    copy_escape(o, s.uid);
+    o += '\t';
+    o.append(e.id_text);
+    o += '\t';
+    append_int(o, s.instance);
+    for (std::string_view v : {s.coin, s.algorithm, s.account, s.worker, s.ip, s.job}) {
+        o += '\t';
+        copy_escape(o, v);
+    }
+    o += '\t';
+    append_int(o, s.height);
+    o += '\t';
+    o.append(s.difficulty_text);  // checked: a number, stored as sent (no round trip through binary)
+    o += '\t';
+    o.append(s.target);
+    o += s.accepted ? "\tt\t" : "\tf\t";
+    append_int(o, s.code);
+    o += '\t';
+    copy_escape(o, s.reason);
+    o += s.block ? "\tt\t" : "\tf\t";
+    if (s.hash) copy_escape(o, *s.hash);
+    o += '\t';
+    if (work_text) o += *work_text;
+    else o += '0';
+    o += '\t';
+    if (s.network_target) o += work_of(*s.network_target).second;
+    else o += "\\N";
+    o += '\t';
+    if (s.reward) append_int(o, *s.reward);
+    else o += "\\N";
+    o += '\t';
+    if (s.block_hash) o.append(*s.block_hash);  // checked hex digits: as sent
+    else o += "\\N";
+    o += "\t\\N\n";  // late_epoch: set in store() when its epoch has closed
+    m.end = o.size();
+    copy_escape(m.key, s.coin);
+    m.key += '\t';
+    copy_escape(m.key, s.account);
+    m.key += '\t';
+    copy_escape(m.key, s.worker);
+    b.rows.push_back(std::move(m));
+    if (b.share_rows == 0 || s.time_ms < b.min_ms) b.min_ms = s.time_ms;
+    if (b.share_rows == 0 || s.time_ms > b.max_ms) b.max_ms = s.time_ms;
+    ++b.share_rows;
+    b.days.insert(s.time_ms / k_day_ms);
+    if (b.names.find(s.account) == b.names.end()) b.names.emplace(s.account, s.coin);
+}
+
+// ---------------------------------------------------------------------------
+// 2. Storing a round
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Rollup rows of a round are upserted from a staging table, in key order, so
+// that two consumers of one group lock them in the same order and never
+// deadlock. Work arrives as low 256 bits plus a count of 2^256 carries, so
+// that a sum never overflows on the way.
+constexpr const char* k_upsert_minutes = R"sql(
+INSERT INTO share_minutes AS m
+SELECT coin, account, worker, minute, accepted, rejected, rejected_other, rejected_stale, rejected_duplicate,
+       rejected_low_difficulty, rejected_unauthorized, rejected_not_subscribed, blocks,
+       work_low + work_carry * 115792089237316195423570985008687907853269984665640564039457584007913129639936
+FROM minutes_stage ORDER BY coin, account, worker, minute
+ON CONFLICT (coin, account, worker, minute) DO UPDATE SET
+    accepted = m.accepted + EXCLUDED.accepted,
+    rejected = m.rejected + EXCLUDED.rejected,
+    rejected_other = m.rejected_other + EXCLUDED.rejected_other,
+    rejected_stale = m.rejected_stale + EXCLUDED.rejected_stale,
+    rejected_duplicate = m.rejected_duplicate + EXCLUDED.rejected_duplicate,
+    rejected_low_difficulty = m.rejected_low_difficulty + EXCLUDED.rejected_low_difficulty,
+    rejected_unauthorized = m.rejected_unauthorized + EXCLUDED.rejected_unauthorized,
+    rejected_not_subscribed = m.rejected_not_subscribed + EXCLUDED.rejected_not_subscribed,
+    blocks = m.blocks + EXCLUDED.blocks,
+    work = m.work + EXCLUDED.work
+)sql";
+
+struct minute_sum {
+    std::int64_t accepted = 0, rejected = 0, by_code[6] = {0, 0, 0, 0, 0, 0}, blocks = 0;
+    uint256 work_low;
+    std::uint64_t work_carry = 0;
+};
+
+}  // namespace
+
+ingestor::ingestor(accountd_config cfg)
+    : cfg_(std::move(cfg)),
+      reader_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      acker_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      validator_(cfg_.node) {}
+
+void ingestor::disconnect() {
+    reader_.disconnect();
+    acker_.disconnect();
+    db_ = pg::connection();
+}
+
+result<bool> ingestor::connect() {
+    disconnect();
+    auto c = pg::connection::open(cfg_.postgres);
+    if (!c) return error{c.error_message()};
+    db_ = std::move(*c);
+    if (auto r = db_.exec("CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
+                          "minute timestamptz, accepted bigint, rejected bigint, rejected_other bigint, "
+                          "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
+                          "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
+                          "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
+        !r)
+        return error{r.error_message()};
+    auto st = db_.exec("SELECT last_ms, last_seq FROM stream_state WHERE stream = $1 AND grp = $2 AND consumer = $3",
+                       {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer});
+    if (!st) return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+    last_ = st->rows() ? stream_id{static_cast<std::uint64_t>(st->integer(0, 0)),
+                                   static_cast<std::uint64_t>(st->integer(0, 1))}
+                       : stream_id{};
+    days_ready_.clear();
+    ahead_checked_day_ = -1;
+    if (auto r = reader_.connect(); !r) return r;
+    if (auto r = acker_.connect(); !r) return r;
+    return true;
+}
+
+result<bool> ingestor::ensure_partitions_ahead() {
+    const std::int64_t today =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() /
+        k_day_ms;
+    if (today == ahead_checked_day_) return true;
+    for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
+        if (days_ready_.count(d)) continue;
+        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
+        days_ready_.insert(d);
+    }
+    if (cfg_.ingest.keep_days > 0) {
+        auto r = db_.exec("SELECT bmm_drop_share_partitions_before($1::date)", {day_text(today - cfg_.ingest.keep_days)});
+        if (!r) return error{r.error_message()};
+        for (int i = 0; i < r->rows(); ++i)
+            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", r->text(i, 0), cfg_.ingest.keep_days);
+    }
+    ahead_checked_day_ = today;
+    return true;
+}
+
+result<bool> ingestor::resolve_accounts(batch& b) {
+    for (auto it = b.names.begin(); it != b.names.end();) it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
+    if (b.names.empty()) return true;
+    pg::text_array names;
+    for (const auto& [name, coin] : b.names) names.add(name);
+    auto r = db_.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {names.str()});
+    if (!r) return error{r.error_message()};
+    for (int i = 0; i < r->rows(); ++i) {
+        known_accounts_.insert(r->text(i, 0));
+        b.names.erase(r->text(i, 0));
+    }
+    if (!cfg_.ingest.auto_accounts) return true;
+    static log::rate_limiter limiter(5, std::chrono::seconds(60));
+    for (const auto& [name, coin] : b.names) {
+        if (not_addresses_.count(name)) continue;
+        auto c = validator_.classify(name);
+        if (!c) {
+            unsigned long dropped = 0;
+            if (limiter.allow(&dropped))
+                log::warn("ingest", "{}; the shares are stored, the account is made later ({} similar suppressed)",
+                          c.error_message(), dropped);
+            continue;
+        }
+        if (!*c) {
+            if (not_addresses_.size() > 100000) not_addresses_.clear();
+            not_addresses_.insert(name);
+            continue;
+        }
+        b.auto_accounts.push_back({name, **c});
+    }
+    return true;
+}
+
+result<bool> ingestor::store(batch& b) {
+    for (std::int64_t d : b.days) {
+        if (days_ready_.count(d)) continue;
+        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
+        days_ready_.insert(d);
+    }
+    if (auto r = resolve_accounts(b); !r) return r;
+    auto tx = pg::transaction::begin(db_);
+    if (!tx) return error{tx.error_message()};
+    auto fail = [&](const std::string& m) -> result<bool> {
+        tx->rollback();
+        return error{m};
+    };
+    std::uint64_t inserted = 0, late = 0;
+    std::int64_t late_epoch = 0;
+    if (b.share_rows) {
+        // The shared side of the epoch close lock (due_epochs.hpp): no
+        // close is between reading its shares and committing while this
+        // transaction stores shares, so a share either is read by its
+        // epoch's close or sees that epoch closed here and is stored late.
+        if (auto r = pg::lock_shared_for_transaction(db_, pg::k_epoch_close_lock); !r) return fail(r.error_message());
+        // Epochs close in order from 0: the closed ones span [genesis, first open).
+        auto open = db_.exec("SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
+                             "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
+                             "FROM epochs WHERE closed_at IS NOT NULL");
+        if (!open) return fail(open.error_message());
+        late_epoch = open->integer(0, 0);
+        const std::int64_t open_from_ms = open->integer(0, 1);
+        if (b.min_ms < open_from_ms) {
+            b.late_before_ms = open_from_ms;
+            b.late_from_ms = open->integer(0, 2);  // before genesis a share counts nowhere
+        }
+        // Records stored before (bmm-stratum sent them again, or a round read
+        // again after a crash between COMMIT and XACK) are rare: the round's
+        // rows are copied as they are, and the (uid, time) key refuses the
+        // COPY if any was stored before. Then, back at the savepoint, those
+        // are found by uid within the round's time span and left out. A
+        // concurrent consumer storing the same uid in between makes the second
+        // COPY fail too, and the round is read and tried again.
+        std::unordered_set<std::string> stored;
+        auto t_copy = std::chrono::steady_clock::now();
+        if (auto r = db_.exec("SAVEPOINT round_shares"); !r) return fail(r.error_message());
+        if (auto r = db_.copy_in("COPY shares FROM STDIN", b.copy); !r) {
+            if (db_.last_sqlstate() != "23505") return fail(r.error_message());  // not a unique violation
+            b.copy_ms = ms_since(t_copy);
+            auto t_dedupe = std::chrono::steady_clock::now();
+            if (auto rb = db_.exec("ROLLBACK TO SAVEPOINT round_shares"); !rb) return fail(rb.error_message());
+            std::vector<const std::string*> uids;
+            uids.reserve(b.rows.size());
+            for (const auto& m : b.rows) uids.push_back(&m.uid);
+            std::string lo, hi;
+            append_timestamp(lo, b.min_ms);
+            append_timestamp(hi, b.max_ms);
+            auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
+                                  {pg::text_array_of(uids), lo, hi});
+            if (!found) return fail(found.error_message());
+            for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
+            std::string kept;
+            kept.reserve(b.copy.size());
+            for (const auto& m : b.rows)
+                if (!stored.count(m.uid)) kept.append(b.copy, m.begin, m.end - m.begin);
+            b.dedupe_ms = ms_since(t_dedupe);
+            t_copy = std::chrono::steady_clock::now();
+            if (!kept.empty())
+                if (auto r2 = db_.copy_in("COPY shares FROM STDIN", kept); !r2) return fail(r2.error_message());
+        }
+        b.copy_ms += ms_since(t_copy);
+        std::map<std::pair<std::string, std::int64_t>, minute_sum> minutes;
+        for (const auto& m : b.rows) {
+            if (stored.count(m.uid)) continue;
+            minute_sum& x = minutes[{m.key, m.minute_ms}];
+            if (m.accepted) {
+                ++x.accepted;
+                x.work_low += m.work;
+                if (x.work_low < m.work) ++x.work_carry;
+            } else {
+                ++x.rejected;
+                ++x.by_code[m.code >= 21 && m.code <= 25 ? m.code - 20 : 0];
+            }
+            if (m.block) ++x.blocks;
+            ++inserted;
+        }
+        if (b.late_before_ms) {
+            // Shares of closed epochs count in the first open one (sql/0014).
+            std::vector<const std::string*> late_uids;
+            for (const auto& m : b.rows)
+                if (m.ms >= b.late_from_ms && m.ms < b.late_before_ms && !stored.count(m.uid))
+                    late_uids.push_back(&m.uid);
+            if (!late_uids.empty()) {
+                std::string lo, hi;
+                append_timestamp(lo, b.min_ms);
+                append_timestamp(hi, b.late_before_ms);
+                auto u = db_.exec("UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
+                                  "AND time < $3::timestamptz AND uid = ANY($4::text[])",
+                                  {std::to_string(late_epoch), lo, hi, pg::text_array_of(late_uids)});
+                if (!u) return fail(u.error_message());
+                late = static_cast<std::uint64_t>(u->affected());
+            }
+        }
+        if (inserted) {
+            auto t_rollup = std::chrono::steady_clock::now();
+            std::string rows;
+            for (const auto& [key, x] : minutes) {
+                rows += key.first;
+                rows += '\t';
+                append_timestamp(rows, key.second);
+                for (std::int64_t v : {x.accepted, x.rejected, x.by_code[0], x.by_code[1], x.by_code[2], x.by_code[3],
+                                       x.by_code[4], x.by_code[5], x.blocks}) {
+                    rows += '\t';
+                    rows += std::to_string(v);
+                }
+                rows += '\t';
+                rows += x.work_low.to_decimal();
+                rows += '\t';
+                rows += std::to_string(x.work_carry);
+                rows += '\n';
+            }
+            if (auto r = db_.copy_in("COPY minutes_stage FROM STDIN", rows); !r) return fail(r.error_message());
+            if (auto r = db_.exec(k_upsert_minutes); !r) return fail(r.error_message());
+            b.rollup_ms = ms_since(t_rollup);
+        }
+    }
+    std::uint64_t blocks = 0;
+    for (const auto& blk : b.blocks) {
+        auto r = db_.exec("INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
+                          "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
+                          "ON CONFLICT (uid) DO NOTHING",
+                          blk);
+        if (!r) return fail(r.error_message());
+        blocks += static_cast<std::uint64_t>(r->affected());
+    }
+    for (const auto& e : b.errors) {
+        auto r = db_.exec("INSERT INTO ingest_errors (stream, stream_id, fields, error) VALUES ($1, $2, $3::jsonb, $4) "
+                          "ON CONFLICT DO NOTHING",
+                          e);
+        if (!r) return fail(r.error_message());
+    }
+    std::uint64_t made = 0;
+    for (const auto& [name, wallet] : b.auto_accounts) {
+        auto r = db_.exec("WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
+                          "ON CONFLICT (name) DO NOTHING RETURNING name) "
+                          "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
+                          {name, wallet.first, wallet.second});
+        if (!r) return fail(r.error_message());
+        made += static_cast<std::uint64_t>(r->affected());
+    }
+    if (b.any && !b.claimed && last_ < b.last) {
+        auto r = db_.exec("INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
+                          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
+                          "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
+                          "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
+                          {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer, std::to_string(b.last.ms),
+                           std::to_string(b.last.seq), std::to_string(b.ack_ids.size() - b.skipped)});
+        if (!r) return fail(r.error_message());
+    }
+    auto t_commit = std::chrono::steady_clock::now();
+    if (auto r = tx->commit(); !r) {
+        // The outcome is unknown (the connection may have died after the
+        // server committed): reconnect and reload the stored last id.
+        db_ = pg::connection();
+        return error{r.error_message()};
+    }
+    b.commit_ms = ms_since(t_commit);
+    if (!b.claimed && last_ < b.last) last_ = b.last;
+    for (const auto& [name, w] : b.auto_accounts) {
+        known_accounts_.insert(name);
+        log::info("ingest", "account {} made from its username ({} wallet {} at 100 %)", name, w.first, w.second);
+    }
+    stats_.shares += inserted;
+    stats_.duplicates += (b.share_rows - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
+    stats_.blocks += blocks;
+    stats_.bad += b.errors.size();
+    stats_.accounts += made;
+    ++stats_.batches;
+    if (published_) published_->publish(stats_);
+    if (!b.errors.empty())
+        log::warn("ingest", "{} unreadable record(s) kept in table ingest_errors (first: {} {})", b.errors.size(),
+                  *b.errors[0][1], *b.errors[0][3]);
+    for (std::size_t i = 0; i < b.blocks.size(); ++i)
+        log::info("ingest", "block {} at height {} by {} stored", *b.blocks[i][6], *b.blocks[i][5], *b.blocks[i][7]);
+    if (late)
+        log::warn("ingest", "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
+                  "the first one open. If bmm-stratum was cut off from Redis for longer than [epochs] close_grace_ms, "
+                  "a longer grace keeps shares in their own epoch",
+                  late, timestamp_text(b.min_ms), late_epoch);
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+// 3. Rounds and the loop
+// ---------------------------------------------------------------------------
+
+// The reader thread of a session: reads rounds with XREADGROUP on its own
+// connection (this consumer's pending entries first, then new ones) and hands
+// them to the storing thread through a queue of at most two, so that Redis
+// and PostgreSQL work at the same time. Reading ahead is safe: an entry read
+// and not stored stays pending and is read again by the next session.
+struct ingestor::session {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<batch>> queue;
+    bool stop = false;
+    stream_id stored_upto;  // stream_state's last id when the session began
+};
+
+void ingestor::read_rounds(session& s) {
+    bool pending = true;
+    std::string from = "0";
+    // [ingest] claim_idle_ms: entries pending that long on any consumer are
+    // taken over (a consumer that is gone would otherwise hold them, and
+    // every epoch close after them, for ever). One XAUTOCLAIM per round while
+    // a scan of the pending list is under way, then a new scan after
+    // claim_idle_ms / 2.
+    const auto claim_every = std::chrono::milliseconds(std::max(500, cfg_.ingest.claim_idle_ms / 2));
+    auto next_claim = std::chrono::steady_clock::now() + claim_every;
+    std::string claim_cursor = "0-0";
+    for (;;) {
+        {
+            std::unique_lock lock(s.mu);
+            s.cv.wait(lock, [&] { return s.stop || s.queue.size() < 2; });
+            if (s.stop) return;
+        }
+        auto b = std::make_unique<batch>();
+        const auto t0 = std::chrono::steady_clock::now();
+        result<std::size_t> n = std::size_t{0};
+        if (!pending && cfg_.ingest.claim_idle_ms > 0 && t0 >= next_claim) {
+            b->claimed = true;
+            n = reader_.claim(cfg_.ingest.claim_idle_ms, claim_cursor, cfg_.ingest.batch_size,
+                              [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+            if (n && claim_cursor == "0-0") next_claim = t0 + claim_every;  // scanned through
+            if (n && *n > 0)
+                log::warn("ingest", "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
+                          "stopped or stalls); storing them (repeats are found by uid)",
+                          *n, cfg_.ingest.claim_idle_ms, reader_.group(), reader_.stream());
+            if (n && *n == 0) continue;
+        } else {
+            n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
+                             [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+        }
+        if (!n) {
+            b->failure = n.error_message();
+        } else if (*n == 0) {
+            pending = false;  // the pending entries are done (or nothing new came): read new ones
+            continue;
+        } else if (pending && !b->claimed) {
+            from = b->last.to_string();
+        }
+        b->read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const bool failed = !b->failure.empty();
+        {
+            std::lock_guard lock(s.mu);
+            s.queue.push_back(std::move(b));
+        }
+        s.cv.notify_all();
+        if (failed) return;
+    }
+}
+
+result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing) {
+    if (auto c = connect(); !c) return c;
+    if (auto a = ensure_partitions_ahead(); !a) return a;
+    if (failing) log::info("ingest", "connected again; ingest resumed from stream id {}", last_.to_string());
+    failing = false;
+    session s;
+    s.stored_upto = last_;
+    std::thread reader([&] { read_rounds(s); });
+    struct joiner {
+        session& s;
+        std::thread& t;
+        ~joiner() {
+            {
+                std::lock_guard lock(s.mu);
+                s.stop = true;
+            }
+            s.cv.notify_all();
+            t.join();
+        }
+    } join_at_exit{s, reader};
+
+    auto last_report = std::chrono::steady_clock::now();
+    ingest_stats reported = stats_;
+    while (!stop.load()) {
+        std::unique_ptr<batch> b;
+        {
+            std::unique_lock lock(s.mu);
+            s.cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !s.queue.empty(); });
+            if (s.queue.empty()) continue;
+            b = std::move(s.queue.front());
+            s.queue.pop_front();
+        }
+        s.cv.notify_all();
+        if (!b->failure.empty()) return error{b->failure};
+        if (auto a = ensure_partitions_ahead(); !a) return a;
+        const auto t1 = std::chrono::steady_clock::now();
+        if (auto r = store(*b); !r) return r;
+        log::debug("ingest",
+                   "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
+                   "commit {:.1f})",
+                   b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
+        if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
+            return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
+        stats_.entries += b->ack_ids.size();
+        acked_.fetch_add(b->ack_ids.size());
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_report >= std::chrono::seconds(10)) {
+            const double secs = std::chrono::duration<double>(now - last_report).count();
+            log::info("ingest", "{} entries ({:.0f}/s), {} shares, {} duplicates, {} blocks, {} unreadable; last id {}",
+                      stats_.entries - reported.entries,
+                      static_cast<double>(stats_.entries - reported.entries) / secs, stats_.shares - reported.shares,
+                      stats_.duplicates - reported.duplicates, stats_.blocks - reported.blocks,
+                      stats_.bad - reported.bad, last_.to_string());
+            reported = stats_;
+            last_report = now;
+        }
+    }
+    return true;
+}
+
+int ingestor::run(const std::atomic<bool>& stop) {
+    log::info("ingest", "reading {} as {}/{} into PostgreSQL {}", reader_.describe(), cfg_.redis.group,
+              cfg_.redis.consumer, cfg_.postgres.describe());
+    auto backoff = std::chrono::milliseconds(100);
+    bool failing = false;
+    while (!stop.load()) {
+        const std::uint64_t before = acked_.load();
+        auto r = run_session(stop, failing);
+        disconnect();
+        if (r) break;
+        if (acked_.load() != before) backoff = std::chrono::milliseconds(100);
+        log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
+        failing = true;
+        const auto until = std::chrono::steady_clock::now() + backoff;
+        while (!stop.load() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+    log::info("ingest", "stopping: {} entries, {} shares, {} duplicates skipped, {} blocks in this run", stats_.entries,
+              stats_.shares, stats_.duplicates, stats_.blocks);
+    return 0;
+}
+
+}  // namespace bmm::accounting

@@ -1,0 +1,48 @@
+#pragma once
+// The block tracker: the pool's blocks from blocks_found (the stream's
+// type=block records the node accepted) into the ledger's blocks table, and
+// their fate from the coin's node.
+//
+// Order, per block (ACCOUNTING.md, "Coin rewards and dividends"):
+//   1. recorded (status immature) in blocks with epoch = the epoch it was
+//      found in, or the first open epoch when that one has closed already (a
+//      record that reached PostgreSQL late); its found_epoch stays, so a pp
+//      block is still split by the PP of the epoch it was found in;
+//   2. its reward is booked, immature, at the close of that epoch
+//      (due_epochs.hpp), whatever the node says by then;
+//   3. only then is its status followed: getblockheader's confirmations >=
+//      [coins.X] maturity books the release (immature -> available);
+//      confirmations == -1 (not in the main chain) books the reversal.
+// So a block that matures or is orphaned before its epoch closes is booked
+// at the close and released or reversed right after it: the end state is the
+// same as for a slower block, and nothing depends on which came first.
+// A block the node does not know (error -5) is left immature and logged.
+
+#include "bmm/accounting/config.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/node/rpc.hpp"
+#include "bmm/result.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace bmm::accounting {
+
+class block_tracker {
+public:
+    explicit block_tracker(const accountd_config& cfg) : cfg_(cfg) {}
+
+    // Step 1 for every accepted pool block not yet in blocks; returns how many were recorded.
+    result<std::size_t> record_new_blocks(pg::connection& db);
+    // Step 3 for every immature block whose epoch has closed; returns how many changed status.
+    result<std::size_t> follow_blocks(pg::connection& db);
+
+private:
+    node::rpc_client* client(const std::string& coin);
+    const accountd_config& cfg_;
+    std::map<std::string, std::unique_ptr<node::rpc_client>> clients_;
+    std::map<std::string, bool> warned_;
+};
+
+}  // namespace bmm::accounting

@@ -1,0 +1,227 @@
+#include "bmm/accounting/ledger_keeper.hpp"
+
+#include "block_tracker.hpp"
+#include "bmm/accounting/due_epochs.hpp"
+#include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/ledger_store.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/accounting/process_counters.hpp"
+#include "bmm/log.hpp"
+#include "bmm/pg/locks.hpp"
+#include "bmm/pg/text.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <thread>
+
+namespace bmm::accounting {
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct reply_free {
+    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_free>;
+struct context_free {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+
+// A field of an XINFO reply (a flat array of name, value, ...).
+const redisReply* field(const redisReply* r, std::string_view name) {
+    if (!r || r->type != REDIS_REPLY_ARRAY) return nullptr;
+    for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply* k = r->element[i];
+        if (k->type == REDIS_REPLY_STRING && std::string_view(k->str, k->len) == name) return r->element[i + 1];
+    }
+    return nullptr;
+}
+
+std::string text_of(const redisReply* r) {
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string(r->str, r->len) : "";
+}
+
+// Redis' side of "every entry appended before t_ms is stored" (ingest.hpp
+// acknowledges an entry only after the COMMIT that stored it):
+//   - every entry with an id below t_ms has been handed to a consumer of the
+//     group: `stored_at_or_past` (stream_state holds a stored id >= t_ms, so
+//     all earlier ids were delivered before it), or the group has been handed
+//     the whole stream (XINFO GROUPS last-delivered-id = XINFO STREAM
+//     last-generated-id, read in that order so that an entry appended in
+//     between makes them differ) for an idle stream;
+//   - and none of them is still pending (XPENDING over ids below t_ms), which
+//     also covers another consumer of the group that is behind.
+result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms, bool stored_at_or_past) {
+    timeval tv{5, 0};
+    std::unique_ptr<redisContext, context_free> c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
+    const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
+    if (!c || c->err) return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
+    redisSetTimeout(c.get(), tv);
+    if (!stored_at_or_past) {
+        reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", cfg.redis.stream.c_str())));
+        if (!groups) return error{where + ": XINFO GROUPS failed: " + c->errstr};
+        if (groups->type != REDIS_REPLY_ARRAY) return false;  // no stream yet
+        std::string delivered;
+        for (std::size_t i = 0; i < groups->elements; ++i)
+            if (text_of(field(groups->element[i], "name")) == cfg.redis.group)
+                delivered = text_of(field(groups->element[i], "last-delivered-id"));
+        if (delivered.empty()) return false;  // no group yet
+        reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", cfg.redis.stream.c_str())));
+        if (!info) return error{where + ": XINFO STREAM failed: " + c->errstr};
+        if (text_of(field(info.get(), "last-generated-id")) != delivered) return false;
+    }
+    if (t_ms <= 0) return true;
+    const std::string below = std::to_string(t_ms - 1) + "-18446744073709551615";
+    reply_ptr p(static_cast<redisReply*>(
+        redisCommand(c.get(), "XPENDING %s %s - %s 1", cfg.redis.stream.c_str(), cfg.redis.group.c_str(), below.c_str())));
+    if (!p) return error{where + ": XPENDING failed: " + c->errstr};
+    if (p->type == REDIS_REPLY_ERROR) return error{where + ": XPENDING: " + std::string(p->str, p->len)};
+    return p->type == REDIS_REPLY_ARRAY && p->elements == 0;
+}
+
+void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!stop.load() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+}  // namespace
+
+result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms) {
+    auto r = db.exec("SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
+                     {cfg.redis.stream, cfg.redis.group});
+    if (!r) return error{"reading stream_state: " + r.error_message()};
+    return redis_stored_through(cfg, t_ms, r->integer(0, 0) >= t_ms);
+}
+
+void ledger_keeper::run(const std::atomic<bool>& stop) {
+    if (!cfg_.epochs.enabled) {
+        log::info("ledger", "no [epochs] section: epochs, rewards and blocks are not booked by this process");
+        return;
+    }
+    block_tracker tracker(cfg_);
+    pg::connection db;
+    std::optional<pg::advisory_lock> ledger_lock;  // on db; released before db is dropped
+    bool said_locked = false, genesis = false;
+    std::int64_t backoff = 100;
+    while (!stop.load()) {
+        auto step = [&]() -> result<bool> {
+            if (!db.is_open() || !db.healthy()) {
+                ledger_lock.reset();
+                auto c = pg::connection::open(cfg_.postgres);
+                if (!c) return error{c.error_message()};
+                db = std::move(*c);
+                genesis = false;
+            }
+            if (!ledger_lock) {
+                auto l = pg::advisory_lock::try_take(db, pg::k_ledger_lock);
+                if (!l) return error{l.error_message()};
+                if (!*l) {
+                    if (!said_locked)
+                        log::info("ledger", "another bmm-accountd runs the ledger of this database; this one only ingests");
+                    said_locked = true;
+                    return false;
+                }
+                ledger_lock.emplace(std::move(**l));
+                log::info("ledger", "running the ledger: epochs of {} s from {}, blocks followed on the node",
+                          cfg_.epochs.length_seconds, pg::timestamp_text(cfg_.epochs.genesis * 1000));
+            }
+            if (!genesis) {
+                const auto g = genesis_transfers();
+                auto b = ledger_store::book_transfers(db, g);
+                if (!b) return error{b.error_message()};
+                if (b->booked) log::info("ledger", "genesis premine booked: {} transfers", b->booked);
+                genesis = true;
+            }
+            if (auto r = tracker.record_new_blocks(db); !r) return error{r.error_message()};
+            const auto close_started = std::chrono::steady_clock::now();
+            auto closed = close_due_epochs(
+                db, cfg_, now_ms(), [&](std::int64_t t) { return stream_stored_through(cfg_, db, t); },
+                [&]() -> result<bool> {
+                    auto r = tracker.record_new_blocks(db);
+                    if (!r) return error{r.error_message()};
+                    return true;
+                });
+            if (!closed) return error{closed.error_message()};
+            if (counters_ && closed->closed > 0)
+                counters_->closed_epochs(closed->closed, std::chrono::duration<double>(
+                                                             std::chrono::steady_clock::now() - close_started)
+                                                             .count());
+            if (auto f = tracker.follow_blocks(db); !f) return error{f.error_message()};
+            return true;
+        };
+        auto r = step();
+        if (!r) {
+            log::warn("ledger", "{}; retrying in {} ms", r.error_message(), backoff);
+            ledger_lock.reset();
+            db = pg::connection();
+            sleep_until_stop(stop, backoff);
+            backoff = std::min<std::int64_t>(backoff * 2, 5000);
+            continue;
+        }
+        backoff = 100;
+        sleep_until_stop(stop, cfg_.epochs.step_ms);
+    }
+}
+
+int run_audit(const accountd_config& cfg) {
+    auto db = pg::connection::open(cfg.postgres);
+    if (!db) {
+        std::fprintf(stderr, "bmm-accountd audit: %s\n", db.error_message().c_str());
+        return 1;
+    }
+    std::vector<std::string> problems;
+    auto sql = ledger_store::audit(*db);
+    if (!sql) {
+        std::fprintf(stderr, "bmm-accountd audit: %s\n", sql.error_message().c_str());
+        return 1;
+    }
+    for (auto& p : *sql) problems.push_back("ledger_audit(): " + p);
+
+    auto rows = db->exec("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
+                         "ORDER BY created_at, id");
+    if (!rows) {
+        std::fprintf(stderr, "bmm-accountd audit: reading ledger_transfers: %s\n", rows.error_message().c_str());
+        return 1;
+    }
+    ledger model;
+    for (int i = 0; i < rows->rows(); ++i) {
+        transfer t;
+        t.id = rows->text(i, 0);
+        t.debit = rows->text(i, 1);
+        t.credit = rows->text(i, 2);
+        t.currency = rows->text(i, 3);
+        auto a = parse_amount(rows->get(i, 4));
+        auto k = parse_transfer_kind(rows->get(i, 5));
+        if (!a || !k) {
+            problems.push_back("transfer " + t.id + ": unreadable amount or kind");
+            continue;
+        }
+        t.value = *a;
+        t.kind = *k;
+        t.reference = rows->text(i, 6);
+        if (auto ok = model.apply(t); !ok) problems.push_back("transfer " + t.id + ": " + ok.error_message());
+    }
+    for (auto& p : model.check_invariants()) problems.push_back("invariant: " + p);
+    auto balances = ledger_store::load_balances(*db);
+    if (!balances) {
+        std::fprintf(stderr, "bmm-accountd audit: %s\n", balances.error_message().c_str());
+        return 1;
+    }
+    for (const auto& [key, value] : *balances)
+        if (model.balance(key.first, key.second) != value)
+            problems.push_back("balance of " + key.first + " in " + key.second + ": the view says " + to_decimal(value) +
+                               ", the transfers add up to " + to_decimal(model.balance(key.first, key.second)));
+    for (const auto& p : problems) std::printf("%s\n", p.c_str());
+    std::printf("audit: %d transfers, %zu problems\n", rows->rows(), problems.size());
+    return problems.empty() ? 0 : 1;
+}
+
+}  // namespace bmm::accounting

@@ -1,0 +1,32 @@
+#include "bmm/pg/transaction.hpp"
+
+namespace bmm::pg {
+
+result<transaction> transaction::begin(connection& db, std::string_view begin_sql) {
+    if (!db.healthy()) return error{"PostgreSQL: the connection is not open; reconnect and retry"};
+    if (db.in_transaction())
+        return error{"PostgreSQL: the connection is inside a transaction already; finish it before beginning another"};
+    if (auto r = db.exec(begin_sql); !r) return error{r.error_message()};
+    return transaction(db);
+}
+
+transaction::~transaction() { rollback(); }
+
+void transaction::rollback() noexcept {
+    if (!db_) return;
+    (void)db_->exec("ROLLBACK");
+    db_ = nullptr;
+}
+
+result<bool> transaction::commit() {
+    if (!db_) return error{"PostgreSQL: COMMIT of a transaction that is over already"};
+    auto r = db_->exec("COMMIT");
+    if (!r) {
+        rollback();  // a failed COMMIT may leave the session in the aborted transaction
+        return error{r.error_message()};
+    }
+    db_ = nullptr;
+    return true;
+}
+
+}  // namespace bmm::pg

@@ -1,0 +1,73 @@
+#pragma once
+// Accounts and payout wallets (tables accounts and wallets, sql/0001).
+//
+// Wallet shares: per (account, currency) the wallets' share_ppm add up to
+// exactly 1,000,000 (the database checks it at commit). Binding a wallet with
+// share p scales the others of that currency down to 1,000,000 - p together,
+// unbinding one scales the rest up to 1,000,000; both by the largest-remainder
+// split (ties to the address that sorts first), so the sum stays exact.
+
+#include "bmm/accounting/config.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/result.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bmm::accounting {
+
+constexpr std::int64_t k_ppm_total = 1000000;
+
+// Checks payout addresses: BMM (ERC-20) by the EIP-55 checksum, the node's
+// currency by the node's validateaddress.
+class address_validator {
+public:
+    explicit address_validator(node_settings node) : node_(std::move(node)) {}
+
+    // The address's canonical spelling, or an error that says why it is refused.
+    result<std::string> check(std::string_view currency, std::string_view address);
+
+    // For usernames: when `name` is a payout address, its (currency, address);
+    // nullopt when it is a plain name; an error when the node cannot be asked
+    // (the caller tries again later).
+    result<std::optional<std::pair<std::string, std::string>>> classify(std::string_view name);
+
+private:
+    node_settings node_;
+};
+
+// A valid account name: 1 to 128 letters, digits, '_' and '-' (what a Stratum
+// username may hold before its '.').
+result<bool> check_account_name(std::string_view name);
+
+struct wallet {
+    std::string account, currency, address;
+    std::int64_t share_ppm = 0;
+};
+
+struct account_info {
+    std::string name, kind, created_at;
+    std::vector<wallet> wallets;
+};
+
+// Splits `total` over `weights` by largest remainder (ties to the lower
+// index). Every part is floor(total * w_i / sum) or one more; weights <= 0
+// get 0. The ledger's exact split (rules.hpp split_largest_remainder) does
+// the arithmetic; this is its index-keyed form for wallet share_ppm.
+std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std::vector<std::int64_t>& weights);
+
+result<bool> create_account(pg::connection& db, std::string_view name, std::string_view kind = "user");
+// share_ppm: the new wallet's share; default: 1,000,000 for the currency's
+// first wallet, otherwise an error (say how much it should get).
+result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account, std::string_view currency,
+                           std::string_view address, std::optional<std::int64_t> share_ppm);
+result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::string_view currency,
+                           std::string_view address);
+// One account (name set) or all, with their wallets.
+result<std::vector<account_info>> list_accounts(pg::connection& db, std::optional<std::string> name);
+
+}  // namespace bmm::accounting

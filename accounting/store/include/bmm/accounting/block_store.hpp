@@ -1,0 +1,54 @@
+#pragma once
+// The pool's blocks (sql/0007_blocks.sql) and the stream's blocks_found: a
+// block recorded once, its release or reversal booked with its status in one
+// transaction, and the reads the block tracker follows them by.
+
+#include "bmm/accounting/amount.hpp"
+#include "bmm/accounting/ledger_store.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/result.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bmm::accounting::block_store {
+
+using ledger_store::book_report;
+
+struct block_row {
+    std::string hash;
+    std::string coin;
+    std::uint64_t height = 0;
+    amount reward;
+    std::string finder;
+    std::string found_at;  // timestamptz text
+    std::uint64_t found_epoch = 0;
+    std::uint64_t epoch = 0;  // booked at this epoch's close
+};
+// Inserts the block (status immature) unless its hash is there; errors when
+// it is there with other figures.
+result<bool> record_block(pg::connection& db, const block_row& b);
+
+// Books a block's release (status "mature", block_maturity_transfers) or
+// reversal ("orphaned", block_orphan_transfers) and sets its status, in one
+// transaction. Errors when the block is unknown or already in the other state.
+result<book_report> book_block_status(pg::connection& db, std::string_view hash, std::string_view status,
+                                      std::span<const transfer> ts);
+
+// A block the node accepted (blocks_found) that is not in blocks yet.
+struct found_block {
+    std::string hash, coin;
+    long long height = 0, reward = 0;
+    std::string finder;
+    std::int64_t ms = 0;  // found at (ms since 1970)
+};
+// The pool blocks of these coins (a text[] literal) not recorded yet, by hash.
+result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::string& coins);
+// (hash, coin) of every immature block whose booking epoch has closed.
+result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epochs(pg::connection& db);
+
+}  // namespace bmm::accounting::block_store
