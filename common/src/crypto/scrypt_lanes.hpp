@@ -27,6 +27,7 @@
 // and may provide
 //   static vec load_quads(const std::uint32_t* const* p);  // see below
 
+#include "sha256_compress.hpp"
 #include "sha256_constants.hpp"
 #include "scrypt_kernels.hpp"
 
@@ -258,12 +259,6 @@ struct scrypt_lanes {
     // plain C++ they cost nearly a tenth of the whole hash (measured).
     // -----------------------------------------------------------------------
 
-    static constexpr const std::uint32_t* sha256_k = ::bmm::crypto::k_sha256_round;
-
-    [[gnu::always_inline]] static inline vec rotr(const vec& x, int k) noexcept {
-        return (x >> k) | (x << (32 - k));
-    }
-
     [[gnu::always_inline]] static inline vec bswap(const vec& x) noexcept {
         return (x << 24) | ((x & 0xff00u) << 8) | ((x >> 8) & 0xff00u) | (x >> 24);
     }
@@ -272,38 +267,7 @@ struct scrypt_lanes {
 
     // Compresses the 16-word block `m` (SHA-256's big-endian words, as
     // numbers) into the eight-word state `s`.
-    [[gnu::noinline]] static void sha256_compress(vec* s, const vec* m) noexcept {
-        vec w[16];
-        for (int i = 0; i < 16; ++i) w[i] = m[i];
-        vec a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
-#pragma GCC unroll 16
-        for (int i = 0; i < 64; ++i) {
-            if (i >= 16) {
-                const vec w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15];
-                w[i & 15] += (rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >> 3)) + w[(i - 7) & 15] +
-                             (rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >> 10));
-            }
-            const vec t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + (g ^ (e & (f ^ g))) + sha256_k[i] +
-                           w[i & 15];
-            const vec t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b)));
-            h = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        s[0] += a;
-        s[1] += b;
-        s[2] += c;
-        s[3] += d;
-        s[4] += e;
-        s[5] += f;
-        s[6] += g;
-        s[7] += h;
-    }
+    [[gnu::noinline]] static void sha256_compress(vec* s, const vec* m) noexcept { sha256_compress_words(s, m); }
 
     static void sha256_init(vec* s) noexcept {
         for (int i = 0; i < 8; ++i) s[i] = splat(k_sha256_init[i]);
