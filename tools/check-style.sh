@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Checks the C++ lines a change touches against the project's style
-# (docs/style.md): clang-format (.clang-format) on the changed lines, and
-# clang-tidy (.clang-tidy) on the changed .cpp files, reporting only findings
-# on changed lines. Older lines are left alone until they are edited, so the
-# tree need not be reformatted first.
+# Checks the C++ code against the project's style (docs/style.md):
+# clang-format (.clang-format) on every tracked C++ file (the tree was
+# formatted once, at the commit in .ci/style-base), and clang-tidy
+# (.clang-tidy) on the .cpp files changed since the base, reporting only
+# findings on changed lines (older lines are left alone until edited).
 set -euo pipefail
 
 usage() {
   cat <<'USAGE'
 Usage: tools/check-style.sh [--base REV] [--build-dir DIR] [--no-tidy] [--jobs N]
 
-Compares the working tree with REV and checks the changed lines of C++ files
-(.cpp, .hpp, .h). Default REV: the later of the commit in .ci/style-base and
-the merge base of HEAD with main (or origin/main): on a branch, what the
-branch changes; on main, uncommitted changes; without main, everything since
-.ci/style-base.
-  format  git clang-format would change the line (fix: git clang-format REV)
+Checks that clang-format would change no tracked C++ file (.cpp, .hpp, .h),
+and compares the working tree with REV for the rest. Default REV: the later
+of the commit in .ci/style-base and the merge base of HEAD with main (or
+origin/main): on a branch, what the branch changes; on main (and in CI),
+everything since .ci/style-base.
+  format  clang-format would change the file or the line (fix: clang-format
+          -i FILE, or git clang-format REV)
   tidy    a clang-tidy finding on a changed line of a changed .cpp file, or of
           a changed public header (through its bmm_header_check translation
           unit). Needs DIR/compile_commands.json (default DIR: build/).
@@ -50,9 +51,8 @@ done
 cd "$root"
 
 # The default base is the later of the recorded base and the point where HEAD
-# left main: a branch is checked on what it changes, main itself (where the
-# merge base is HEAD) on its uncommitted changes, and a checkout without main
-# on everything since the recorded base.
+# left main: a branch is checked on what it changes; main itself and a
+# checkout without main on everything since the recorded base.
 if [ -z "$base" ]; then
   recorded=""
   [ -s .ci/style-base ] && recorded=$(tr -d '[:space:]' < .ci/style-base)
@@ -60,6 +60,9 @@ if [ -z "$base" ]; then
   for ref in main origin/main; do
     fork=$(git merge-base HEAD "$ref" 2>/dev/null) && break
   done
+  # On main itself (the fork is HEAD) the branch's changes are already in:
+  # check everything since the recorded base instead, as CI does.
+  [ -n "$fork" ] && [ "$fork" = "$(git rev-parse HEAD)" ] && fork=""
   if [ -n "$fork" ] && { [ -z "$recorded" ] || ! git rev-parse --quiet --verify "$recorded^{commit}" >/dev/null ||
                          git merge-base --is-ancestor "$recorded" "$fork"; }; then
     base=$fork
@@ -77,14 +80,26 @@ for tool in clang-format git-clang-format; do
   command -v "$tool" >/dev/null || die "$tool is missing: run deploy/install-deps.sh (Debian package clang-format)"
 done
 
-mapfile -t files < <(git diff --name-only --diff-filter=ACMR "$base" -- '*.cpp' '*.hpp' '*.h' | sort)
-if [ ${#files[@]} -eq 0 ]; then
-  echo "check-style: no C++ file changed since ${base:0:12}"
-  exit 0
-fi
-
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# -- clang-format on every tracked C++ file: the tree was formatted once
+# (commit in .ci/style-base), so any file clang-format would change is named.
+git ls-files -z -- '*.cpp' '*.hpp' '*.h' |
+  xargs -0 -r clang-format --dry-run 2> "$tmp/format-all.err" || true
+grep -oE '^[^:]+:[0-9]+:[0-9]+: (warning|error): code should be clang-formatted' "$tmp/format-all.err" |
+  awk -F: '!seen[$1]++ { print $1 ":" $2 ": format: clang-format would change this file (run clang-format -i " $1 ")" }' |
+  tee "$tmp/findings"
+
+mapfile -t files < <(git diff --name-only --diff-filter=ACMR "$base" -- '*.cpp' '*.hpp' '*.h' | sort)
+if [ ${#files[@]} -eq 0 ]; then
+  if [ -s "$tmp/findings" ]; then
+    echo "check-style: $(wc -l < "$tmp/findings") file(s) not formatted (docs/style.md)"
+    exit 1
+  fi
+  echo "check-style: every C++ file is formatted; no C++ file changed since ${base:0:12}"
+  exit 0
+fi
 
 # Changed line numbers of every changed file, as "file line" rows (from the
 # "+start,count" of each zero-context hunk).
