@@ -21,6 +21,7 @@
 #include <hiredis/hiredis.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
 #include <map>
 
@@ -157,6 +158,48 @@ TEST_F(stratum_e2e, every_rejection_path_gives_the_exact_error) {
     EXPECT_EQ(ok.result, "true");
     EXPECT_NE(ok.raw.find("\"error\":null"), std::string::npos);
     expect(c.submit(good), 22, "duplicate share");
+    await_new_tip(c, prev);
+}
+
+// Regression: the duplicate key was the fields' text, so one share sent
+// without version bits and again with "00000000", or in upper-case hex, was
+// credited twice. Every spelling of the same header is now a duplicate.
+TEST_F(stratum_e2e, one_header_spelled_another_way_is_a_duplicate) {
+    test::stratum_client c(g_pool->port);
+    std::string why;
+    ASSERT_TRUE(c.login("respell.w1", &why)) << why;
+    const std::string prev = c.job()->prevhash;
+    auto good = c.find_share(pow_algorithm::scrypt, c.difficulty());
+    ASSERT_TRUE(good.version_bits.empty());
+    const auto upper = [](std::string t) {
+        for (auto& ch : t) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return t;
+    };
+    std::vector<test::stratum_client::share_found> spellings;
+    auto v = good;
+    v.version_bits = "00000000";
+    spellings.push_back(v);
+    v = good;
+    v.en2 = upper(good.en2);
+    v.ntime = upper(good.ntime);
+    v.nonce = upper(good.nonce);
+    spellings.push_back(v);
+    v.version_bits = "00000000";
+    spellings.push_back(v);
+    // All sent at once, behind the first: the job is still held when they
+    // are judged, so the answer can only be "duplicate", never "stale".
+    const int first = c.submit(good);
+    std::vector<int> ids;
+    for (const auto& s : spellings) ids.push_back(c.submit(s));
+    auto ok = c.reply(first);
+    ASSERT_TRUE(ok.ok) << ok.raw;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto r = c.reply(ids[i]);
+        ASSERT_TRUE(r.received) << "spelling " << i;
+        EXPECT_FALSE(r.ok) << "spelling " << i << " credited twice: " << r.raw;
+        EXPECT_EQ(r.code, 22) << r.raw;
+        EXPECT_EQ(r.message, "duplicate share") << r.raw;
+    }
     await_new_tip(c, prev);
 }
 
