@@ -51,6 +51,12 @@ void handle_subscribe(session* s, const request& r) {
                                         std::to_string(s->loop->srv->config().extranonce2_size) + "]"));
 }
 
+// A refused mining.authorize: result false and error 24 with `why`.
+void refuse_worker(session* s, const request& r, const std::string& why) {
+    send(s, "{\"id\":" + r.id_json + ",\"result\":false,\"error\":[24," + json_string("unauthorized worker: " + why) +
+                ",null]}\n");
+}
+
 void handle_authorize(session* s, const request& r) {
     std::string_view user, pass;
     if (!param_string(r, 0, user)) {
@@ -63,8 +69,18 @@ void handle_authorize(session* s, const request& r) {
         unsigned long dropped = 0;
         if (g_reject_log.allow(&dropped))
             log::info("stratum", "refused worker '{}' from {}: {}", user.substr(0, 64), s->ip, w.error_message());
-        send(s, "{\"id\":" + r.id_json + ",\"result\":false,\"error\":[24," +
-                    json_string("unauthorized worker: " + w.error_message()) + ",null]}\n");
+        refuse_worker(s, r, w.error_message());
+        return;
+    }
+    // [limits] max_workers_per_connection: a worker past it is refused, adds
+    // a ban point and is not kept (each kept worker holds memory until the
+    // connection closes). Authorising a kept worker again adds nothing.
+    const std::size_t cap = s->loop->limits.max_workers_per_connection;
+    if (s->workers.size() >= cap && !s->workers.contains(std::string(user))) {
+        refuse_worker(s, r,
+                      "this connection already has " + std::to_string(cap) +
+                          " workers ([limits] max_workers_per_connection); authorise more on another connection");
+        penalise(s, "workers past [limits] max_workers_per_connection");
         return;
     }
     const bool first = s->workers.empty();

@@ -203,6 +203,62 @@ TEST_F(stratum_e2e, one_header_spelled_another_way_is_a_duplicate) {
     await_new_tip(c, prev);
 }
 
+// [limits] max_workers_per_connection (default 64 in this pool): 300,000
+// authorisations on one connection once held 111 MB until it closed. The
+// worker past the cap is refused with error 24 naming the limit and is not
+// kept (its shares are unauthorised); the earlier workers still mine; each
+// refusal adds a ban point, so a connection that keeps trying is banned at
+// ban_threshold (50 here). From its own address, so the ban touches no other test.
+TEST_F(stratum_e2e, workers_past_max_workers_per_connection_are_refused_and_banned) {
+    constexpr int k_cap = 64, k_ban_threshold = 50;
+    test::stratum_client c(g_pool->port, "127.0.0.1", "127.0.0.21");
+    std::string why;
+    ASSERT_TRUE(c.login("capped.w0", &why)) << why;
+    for (int i = 1; i < k_cap; ++i) {
+        auto r = c.reply(c.request("mining.authorize", "[\"capped.w" + std::to_string(i) + "\",\"x\"]"));
+        ASSERT_TRUE(r.ok) << "worker " << i << ": " << r.raw;
+    }
+    auto over = c.reply(c.request("mining.authorize", R"(["capped.over","x"])"));
+    ASSERT_TRUE(over.received);
+    EXPECT_FALSE(over.ok) << over.raw;
+    EXPECT_EQ(over.code, 24) << over.raw;
+    EXPECT_NE(over.raw.find("\"result\":false"), std::string::npos) << over.raw;
+    EXPECT_NE(over.message.find("already has 64 workers ([limits] max_workers_per_connection)"), std::string::npos)
+        << over.raw;
+    // A worker kept already may authorise again: no new worker.
+    auto again = c.reply(c.request("mining.authorize", R"(["capped.w7","x"])"));
+    EXPECT_TRUE(again.ok) << again.raw;
+
+    // Nothing was kept for the refused worker; the earlier ones still mine.
+    const std::string prev = c.job()->prevhash;
+    auto s = c.find_share(pow_algorithm::scrypt, c.difficulty());
+    auto refused = c.reply(c.submit(s, "capped.over"));
+    EXPECT_EQ(refused.code, 24) << refused.raw;
+    EXPECT_EQ(refused.message, "unauthorized worker") << refused.raw;
+    auto mined = c.reply(c.submit(s, "capped.w" + std::to_string(k_cap - 1)));
+    EXPECT_TRUE(mined.ok) << mined.raw;
+    await_new_tip(c, prev);
+
+    // Each refusal is a ban point (halving every 60 s, so a few more than the
+    // threshold may be needed): the connection is closed near the threshold.
+    int answered = 1;
+    for (int i = 1; i <= k_ban_threshold + 10; ++i) {
+        test::stratum_reply r;
+        try {
+            r = c.reply(c.request("mining.authorize", "[\"capped.more" + std::to_string(i) + "\",\"x\"]"));
+        } catch (const std::exception&) {
+            break;  // reset: closed
+        }
+        if (!r.received) break;
+        EXPECT_EQ(r.code, 24) << r.raw;
+        ++answered;
+    }
+    EXPECT_GE(answered, k_ban_threshold - 1) << "closed before [limits] ban_threshold refusals";
+    EXPECT_LE(answered, k_ban_threshold + 5);
+    EXPECT_TRUE(c.wait_closed(5000)) << "not closed at [limits] ban_threshold refusals";
+    EXPECT_NE(test::read_text(g_pool->log).find("banned 127.0.0.21"), std::string::npos);
+}
+
 TEST_F(stratum_e2e, version_rolling_masks_are_read_as_bip310_hex_only) {
     // The pool's mask is 1fffe000 (deploy default); the answer is the intersection.
     const std::pair<const char*, const char*> cases[] = {
