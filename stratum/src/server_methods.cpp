@@ -38,7 +38,13 @@ namespace {
 
 void handle_subscribe(session* s, const request& r) {
     if (!s->subscribed) {
-        const std::uint32_t n = g_extranonce_counter.fetch_add(1);
+        const auto taken = g_extranonce.take();
+        if (!taken) {
+            send(s, reply_error(r.id_json, stratum_error::other,
+                                "no extranonce1 free: every value is held by a live connection; try again later"));
+            return;
+        }
+        const std::uint32_t n = *taken;
         s->en1 = {static_cast<unsigned char>(s->loop->srv->config().instance_id), static_cast<unsigned char>(n >> 16),
                   static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
         s->en1_hex = to_hex(s->en1);
