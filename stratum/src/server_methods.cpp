@@ -173,7 +173,8 @@ void handle_suggest_difficulty(session* s, const request& r) {
     }
 }
 
-// Normalises hex to lower case, for the duplicate key.
+// Normalises hex to lower case: the records keep one spelling (the duplicate
+// key reads values and needs none).
 std::string lower(std::string_view v) {
     std::string s(v);
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

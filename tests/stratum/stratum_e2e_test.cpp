@@ -1,6 +1,10 @@
 // bmm-stratum end to end, against a real litecoind in regtest and a real
 // Redis (both started by the test on loopback), through real sockets:
 //  - every share rejection path, with the exact error the miner receives;
+//  - one header spelled another way (version bits left out or "00000000",
+//    upper-case hex) is a duplicate;
+//  - workers past [limits] max_workers_per_connection are refused (and the
+//    refusals lead to a ban); a second pool on the same spool_dir refuses to start;
 //  - a block made on the node reaches the miner as clean_jobs, and shares on
 //    the old job are then stale;
 //  - the Redis stream holds exactly the verdicts the miner saw, in order,
@@ -257,6 +261,32 @@ TEST_F(stratum_e2e, workers_past_max_workers_per_connection_are_refused_and_bann
     EXPECT_LE(answered, k_ban_threshold + 5);
     EXPECT_TRUE(c.wait_closed(5000)) << "not closed at [limits] ban_threshold refusals";
     EXPECT_NE(test::read_text(g_pool->log).find("banned 127.0.0.21"), std::string::npos);
+}
+
+// A second bmm-stratum on the running pool's spool_dir (another port, the
+// same folder) refuses to start, naming the folder and the running pool.
+TEST_F(stratum_e2e, a_second_pool_on_the_same_spool_dir_refuses_to_start) {
+    std::string toml = test::read_text(g_pool->config);
+    const std::string listen = "port = " + std::to_string(g_pool->port) + "\n";
+    const auto at = toml.find(listen);
+    ASSERT_NE(at, std::string::npos) << toml;
+    toml.replace(at, listen.size(), "port = " + std::to_string(test::free_port_near(g_pool->port + 50)) + "\n");
+    const std::string config = g_pool->dir + "/second.toml", log = g_pool->dir + "/second.log";
+    std::ofstream(config) << toml;
+    auto& st = stack_environment::get();
+    test::child_process second({test::bin("bmm-stratum"), "--config", config}, log,
+                               {{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
+                                {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
+    EXPECT_EQ(second.wait(30000), 1) << test::read_text(log);
+    const std::string text = test::read_text(log);
+    EXPECT_NE(text.find("spool_dir " + g_pool->dir + "/spool is in use by pid " + std::to_string(g_pool->proc->pid())),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("give each instance its own [redis] spool_dir"), std::string::npos) << text;
+    // The running pool is untouched.
+    test::stratum_client c(g_pool->port);
+    std::string why;
+    EXPECT_TRUE(c.login("after.second", &why)) << why;
 }
 
 TEST_F(stratum_e2e, version_rolling_masks_are_read_as_bip310_hex_only) {
