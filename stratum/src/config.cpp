@@ -92,13 +92,14 @@ server_config parse(const toml::table& root, const std::string& file) {
     const auto& limits = section(root, "limits", file, false);
     reader lm(limits, file, "limits");
     lm.only({"max_connections", "max_connections_per_ip", "max_line_bytes", "max_pending_requests",
-            "max_write_queue_bytes", "idle_timeout_seconds", "half_open_timeout_seconds",
+            "max_workers_per_connection", "max_write_queue_bytes", "idle_timeout_seconds", "half_open_timeout_seconds",
             "tls_handshake_timeout_seconds", "ban_threshold", "ban_half_life_seconds", "ban_seconds"});
     limits_config& lim = c.limits;
     lm.integer("max_connections", lim.max_connections, 1, 10000000);
     lm.integer("max_connections_per_ip", lim.max_connections_per_ip, 1, 10000000);
     lm.integer("max_line_bytes", lim.max_line_bytes, 256, static_cast<std::int64_t>(k_max_line));
     lm.integer("max_pending_requests", lim.max_pending_requests, 1, 1000000);
+    lm.integer("max_workers_per_connection", lim.max_workers_per_connection, 1, 100000);
     lm.integer("max_write_queue_bytes", lim.max_write_queue_bytes, 4096, std::int64_t{1} << 32);
     lm.number("idle_timeout_seconds", lim.idle_timeout_seconds, 1, 86400 * 7);
     lm.number("half_open_timeout_seconds", lim.half_open_timeout_seconds, 1, 86400);

@@ -115,7 +115,7 @@ void begin_stop(loop_ctx& L) {
 
 server::server(const server_config& cfg, job_manager& jobs, share_sink& sink) : cfg_(cfg), jobs_(jobs), sink_(sink) {
     std::random_device rd;
-    g_extranonce_counter = rd();
+    g_extranonce.seed(rd());
 }
 
 server::~server() { stop(); }

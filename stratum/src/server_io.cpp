@@ -84,6 +84,9 @@ void close_session(session* s, const char* why) {
     if (s->closed) return;
     s->closed = true;
     s->loop->sessions.erase(s);
+    if (s->subscribed) {
+        g_extranonce.give_back((std::uint32_t{s->en1[1]} << 16) | (std::uint32_t{s->en1[2]} << 8) | s->en1[3]);
+    }
     if (s->admitted) s->loop->admit->release(s->ip);
     s->loop->metrics->port(port_index(s)).connections_closed.add();
     log::debug("stratum", "connection {} from {} closed: {}", s->id, s->ip, why);

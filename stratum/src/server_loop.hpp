@@ -12,6 +12,8 @@
 // Everything here runs on the loop's own thread, except the mailbox (`mu`)
 // and the atomics that stats() reads.
 
+#include "extranonce.hpp"
+
 #include "bmm/log.hpp"
 #include "bmm/stratum/limits.hpp"
 #include "bmm/stratum/metrics.hpp"
@@ -48,8 +50,9 @@ inline std::int64_t unix_ms() {
 }
 
 // The low three bytes of extranonce1 (seeded at random by the server, shared
-// by all loops, so two sessions never mine the same work).
-inline std::atomic<std::uint32_t> g_extranonce_counter{0};
+// by all loops, so two sessions never mine the same work): taken at
+// subscribe, given back at close, never a value a live connection holds.
+inline extranonce_allocator g_extranonce{24};
 // Rejected shares and refused workers: logged, but not more than this.
 inline log::rate_limiter g_reject_log(20, std::chrono::seconds(10));
 

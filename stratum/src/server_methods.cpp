@@ -38,7 +38,13 @@ namespace {
 
 void handle_subscribe(session* s, const request& r) {
     if (!s->subscribed) {
-        const std::uint32_t n = g_extranonce_counter.fetch_add(1);
+        const auto taken = g_extranonce.take();
+        if (!taken) {
+            send(s, reply_error(r.id_json, stratum_error::other,
+                                "no extranonce1 free: every value is held by a live connection; try again later"));
+            return;
+        }
+        const std::uint32_t n = *taken;
         s->en1 = {static_cast<unsigned char>(s->loop->srv->config().instance_id), static_cast<unsigned char>(n >> 16),
                   static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
         s->en1_hex = to_hex(s->en1);
@@ -49,6 +55,12 @@ void handle_subscribe(session* s, const request& r) {
     send(s, reply_result(r.id_json, "[[[\"mining.set_difficulty\"," + sub + "],[\"mining.notify\"," + sub + "]],\"" +
                                         s->en1_hex + "\"," +
                                         std::to_string(s->loop->srv->config().extranonce2_size) + "]"));
+}
+
+// A refused mining.authorize: result false and error 24 with `why`.
+void refuse_worker(session* s, const request& r, const std::string& why) {
+    send(s, "{\"id\":" + r.id_json + ",\"result\":false,\"error\":[24," + json_string("unauthorized worker: " + why) +
+                ",null]}\n");
 }
 
 void handle_authorize(session* s, const request& r) {
@@ -63,8 +75,18 @@ void handle_authorize(session* s, const request& r) {
         unsigned long dropped = 0;
         if (g_reject_log.allow(&dropped))
             log::info("stratum", "refused worker '{}' from {}: {}", user.substr(0, 64), s->ip, w.error_message());
-        send(s, "{\"id\":" + r.id_json + ",\"result\":false,\"error\":[24," +
-                    json_string("unauthorized worker: " + w.error_message()) + ",null]}\n");
+        refuse_worker(s, r, w.error_message());
+        return;
+    }
+    // [limits] max_workers_per_connection: a worker past it is refused, adds
+    // a ban point and is not kept (each kept worker holds memory until the
+    // connection closes). Authorising a kept worker again adds nothing.
+    const std::size_t cap = s->loop->limits.max_workers_per_connection;
+    if (s->workers.size() >= cap && !s->workers.contains(std::string(user))) {
+        refuse_worker(s, r,
+                      "this connection already has " + std::to_string(cap) +
+                          " workers ([limits] max_workers_per_connection); authorise more on another connection");
+        penalise(s, "workers past [limits] max_workers_per_connection");
         return;
     }
     const bool first = s->workers.empty();
@@ -151,7 +173,8 @@ void handle_suggest_difficulty(session* s, const request& r) {
     }
 }
 
-// Normalises hex to lower case, for the duplicate key.
+// Normalises hex to lower case: the records keep one spelling (the duplicate
+// key reads values and needs none).
 std::string lower(std::string_view v) {
     std::string s(v);
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

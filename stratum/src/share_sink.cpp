@@ -7,12 +7,15 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -40,6 +43,29 @@ bool write_all(int fd, const char* p, std::size_t n) {
     return true;
 }
 
+// Reads the pid a lock holder wrote into its lock file, and that process's
+// name from /proc when it can be read, for the message that names it.
+std::string lock_holder(int fd) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    const long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    if (pid <= 0) {
+        return "a process that wrote no pid";
+    }
+    std::string name;
+    if (FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/comm").c_str(), "r")) {
+        char comm[64] = {};
+        if (std::fgets(comm, sizeof comm, f)) {
+            name = comm;
+        }
+        std::fclose(f);
+    }
+    while (!name.empty() && name.back() == '\n') {
+        name.pop_back();
+    }
+    return "pid " + std::to_string(pid) + (name.empty() ? "" : " (" + name + ")");
+}
+
 }  // namespace
 
 std::string record_to_json_line(const record& r) { return ::bmm::record::fields_to_json_line(r); }
@@ -57,6 +83,7 @@ share_sink::share_sink(sink_config c) : cfg_(std::move(c)) {}
 
 share_sink::~share_sink() {
     stop(0);
+    unlock();
     if (journal_fd_ >= 0) ::close(journal_fd_);
     if (offset_fd_ >= 0) ::close(offset_fd_);
 }
@@ -65,6 +92,7 @@ result<bool> share_sink::start() {
     std::error_code ec;
     std::filesystem::create_directories(cfg_.spool_dir, ec);
     if (ec) return error{"spool_dir " + cfg_.spool_dir + ": " + ec.message()};
+    if (auto locked = lock(); !locked) return locked;
     const std::string journal = cfg_.spool_dir + "/journal.log", offset = cfg_.spool_dir + "/journal.offset";
     journal_fd_ = ::open(journal.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (journal_fd_ < 0) return error{journal + ": " + std::strerror(errno) + " (check [redis] spool_dir)"};
@@ -382,8 +410,42 @@ void share_sink::run() {
     redis_up_ = false;
 }
 
+// One process per spool folder: two would append to one journal and publish
+// it twice. flock() on spool_dir/lock, held until stop() or destruction; the
+// kernel drops it when the process ends in any way (kill -9 included), so a
+// lock file left behind never blocks a restart. The holder's pid is in the
+// file, for the message.
+result<bool> share_sink::lock() {
+    const std::string path = cfg_.spool_dir + "/lock";
+    lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock_fd_ < 0) return error{path + ": " + std::strerror(errno) + " (check [redis] spool_dir)"};
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        std::string why = err == EWOULDBLOCK ? "spool_dir " + cfg_.spool_dir + " is in use by " + lock_holder(lock_fd_) +
+                                                   ", which holds " + path +
+                                                   "; stop it, or give each instance its own [redis] spool_dir"
+                                             : path + ": cannot lock: " + std::strerror(err);
+        unlock();
+        return error{std::move(why)};
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+        log::warn("sink", "{}: cannot write this process's pid ({}); the lock holds all the same", path,
+                  std::strerror(errno));
+    }
+    return true;
+}
+
+void share_sink::unlock() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // closing drops the flock
+    lock_fd_ = -1;
+}
+
 void share_sink::stop(unsigned timeout_ms) {
-    if (!thread_.joinable()) return;
+    if (!thread_.joinable()) {
+        unlock();
+        return;
+    }
     {
         std::lock_guard lock(mu_);
         stop_deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -394,6 +456,7 @@ void share_sink::stop(unsigned timeout_ms) {
     if (committed_.load() < written_.load())
         log::warn("sink", "{} journal bytes are not in Redis yet; they will be sent at the next start",
                   written_.load() - committed_.load());
+    unlock();
 }
 
 sink_stats share_sink::stats() const {

@@ -26,12 +26,24 @@ double share_difficulty(const difficulty_state& d, std::uint64_t seq) noexcept {
     return before_change ? std::min(d.previous, d.current) : d.current;
 }
 
-std::string duplicate_key(std::string_view extranonce1_hex, const submitted_fields& f) {
-    std::string key;
-    key.reserve(extranonce1_hex.size() + f.extranonce2.size() + f.ntime.size() + f.nonce.size() +
-                f.version_bits.size() + 4);
-    key.append(extranonce1_hex).append(1, ':').append(f.extranonce2).append(1, ':').append(f.ntime);
-    key.append(1, ':').append(f.nonce).append(1, ':').append(f.version_bits);
+std::string duplicate_key(std::string_view extranonce1_hex, const submitted_fields& f, const verifier::job_data& j) {
+    unsigned char en2[verifier::k_max_extranonce2_size];
+    const std::size_t en2_size = j.extranonce2_size;
+    std::uint32_t ntime = 0, nonce = 0, bits = 0;
+    const bool en2_ok = en2_size <= verifier::k_max_extranonce2_size && from_hex_into(f.extranonce2, {en2, en2_size});
+    const bool bits_ok = f.version_bits.empty() || (parse_be32_hex(f.version_bits, bits) && !(bits & ~j.version_mask));
+    if (!en2_ok || !parse_be32_hex(f.ntime, ntime) || !parse_be32_hex(f.nonce, nonce) || !bits_ok) {
+        // No header: keyed by the text, with a prefix no readable key has.
+        std::string key = "unreadable:";
+        key.append(extranonce1_hex).append(1, ':').append(f.extranonce2).append(1, ':').append(f.ntime);
+        key.append(1, ':').append(f.nonce).append(1, ':').append(f.version_bits);
+        return key;
+    }
+    const std::uint32_t version =
+        f.version_bits.empty() ? j.version : (j.version & ~j.version_mask) | (bits & j.version_mask);
+    std::string key(extranonce1_hex);  // the server's own, one spelling
+    key.append(1, ':').append(to_hex({en2, en2_size})).append(1, ':').append(be32_hex(ntime));
+    key.append(1, ':').append(be32_hex(nonce)).append(1, ':').append(be32_hex(version));
     return key;
 }
 
@@ -84,7 +96,7 @@ submit_judgement judge_submit(const submit_context& c, seen_shares& seen) {
         out.early = refuse(stratum_error::other, "version bits outside the negotiated mask");
         return out;
     }
-    if (!seen.first(c.job_id, duplicate_key(c.extranonce1_hex, c.fields))) {
+    if (!seen.first(c.job_id, duplicate_key(c.extranonce1_hex, c.fields, c.j->data))) {
         out.early = refuse(stratum_error::duplicate, "duplicate share");
     }
     return out;

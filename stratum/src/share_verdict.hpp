@@ -59,14 +59,18 @@ struct submitted_fields {
     std::string_view version_bits;  // empty when the miner sent none
 };
 
-// The key that makes a share a duplicate of an earlier one on the same job:
-// extranonce1, extranonce2, ntime, nonce and version bits.
-//
-// Known bug, kept on purpose until its own issue: the key is the fields'
-// text, so a share sent without version bits and the same share sent again
-// with "00000000" are two keys, and both are accepted. The fix belongs here
-// alone (key the header's values, not their spelling).
-std::string duplicate_key(std::string_view extranonce1_hex, const submitted_fields& f);
+// The key that makes a share a duplicate of an earlier one on job `j`: the
+// values that build the header, never their spelling. extranonce1,
+// extranonce2 as bytes, ntime and nonce as numbers, and the effective
+// version: the job's version with the rolled bits applied under the job's
+// mask, or the job's version when the miner sent none (so version bits left
+// out and "00000000" on a job whose version has no bit in the mask are one
+// header, one key). Hex case does not matter. Fields the verifier cannot
+// read (not hex, not the fixed size: ntime, nonce and version bits take
+// exactly 8 digits, extranonce2 exactly twice the job's extranonce2 size)
+// build no header; they are keyed by their text, apart from every readable
+// share, so a refused share cannot hide a readable one.
+std::string duplicate_key(std::string_view extranonce1_hex, const submitted_fields& f, const verifier::job_data& j);
 
 // The duplicate keys seen per job, for the jobs a loop still holds.
 class seen_shares {

@@ -168,6 +168,7 @@ TEST(config, shipped_stack_config_parses_with_its_environment) {
     EXPECT_EQ(cfg.limits.max_connections_per_ip, defaults.max_connections_per_ip);
     EXPECT_EQ(cfg.limits.max_line_bytes, defaults.max_line_bytes);
     EXPECT_EQ(cfg.limits.max_pending_requests, defaults.max_pending_requests);
+    EXPECT_EQ(cfg.limits.max_workers_per_connection, defaults.max_workers_per_connection);
     EXPECT_EQ(cfg.limits.max_write_queue_bytes, defaults.max_write_queue_bytes);
     EXPECT_DOUBLE_EQ(cfg.limits.idle_timeout_seconds, defaults.idle_timeout_seconds);
     EXPECT_DOUBLE_EQ(cfg.limits.half_open_timeout_seconds, defaults.half_open_timeout_seconds);
@@ -513,6 +514,22 @@ ban_seconds = 86400
     EXPECT_DOUBLE_EQ(l.ban_threshold, 0);  // bans off
     EXPECT_DOUBLE_EQ(l.ban_half_life_seconds, 30);
     EXPECT_DOUBLE_EQ(l.ban_seconds, 86400);
+}
+
+TEST(config, max_workers_per_connection_is_read_and_checked) {
+    // Absent: the default, which the shipped file documents.
+    auto r = parse_server_config(std::string(k_minimal), "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(r->limits.max_workers_per_connection, 64u);
+    EXPECT_EQ(limits_config{}.max_workers_per_connection, 64u);
+    r = parse_server_config(std::string(k_minimal) + "[limits]\nmax_workers_per_connection = 3\n", "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(r->limits.max_workers_per_connection, 3u);
+    const std::string base = std::string(k_minimal) + "[limits]\n";  // the setting is on line 15
+    for (const char* bad : {"0", "-1", "100001", "\"many\"", "6.5"}) {
+        EXPECT_CONFIG_ERROR(base + "max_workers_per_connection = " + bad + "\n", "test.toml:15:30: ",
+                            "[limits] max_workers_per_connection must be an integer from 1 to 100000");
+    }
 }
 
 TEST(config, bad_limits) {

@@ -554,6 +554,57 @@ TEST_F(share_sink_test, redis_killed_while_draining_delivers_at_least_once_in_or
 // 4. Restart of the sink: the journal replays from the committed offset.
 // ---------------------------------------------------------------------------
 
+// One process per spool folder: a second one refuses to start, naming the
+// folder and the process that holds it; the lock goes with its holder, also
+// when that process is killed with SIGKILL (the lock file stays behind).
+TEST_F(share_sink_test, a_second_process_on_the_same_spool_dir_refuses_to_start) {
+    redis_server redis;  // down: the sinks spool
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t holder = ::fork();
+    ASSERT_GE(holder, 0);
+    if (holder == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a failed test
+        ::alarm(60);
+        share_sink sink(config(redis.port()));
+        const char ok = sink.start().ok() ? '1' : '0';
+        (void)!::write(ready[1], &ok, 1);
+        while (true) ::pause();  // until SIGKILL
+    }
+    char ok = 0;
+    ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    EXPECT_EQ(ok, '1');
+    {
+        share_sink second(config(redis.port()));
+        const auto r = second.start();
+        ASSERT_FALSE(r.ok());
+        const std::string m = r.error_message();
+        EXPECT_NE(m.find("spool_dir " + spool_ + " is in use by pid " + std::to_string(holder)), std::string::npos)
+            << m;
+        EXPECT_NE(m.find(spool_ + "/lock"), std::string::npos) << m;
+        EXPECT_NE(m.find("its own [redis] spool_dir"), std::string::npos) << m;
+    }
+    ::kill(holder, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+    ASSERT_TRUE(fs::exists(spool_ + "/lock"));
+
+    share_sink third(config(redis.port()));
+    ASSERT_TRUE(third.start().ok()) << "the lock of a killed process must not outlive it";
+    // In one process too: the folder is held until stop().
+    share_sink fourth(config(redis.port()));
+    const auto refused = fourth.start();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error_message().find("pid " + std::to_string(::getpid())), std::string::npos)
+        << refused.error_message();
+    third.stop(100);
+    share_sink fifth(config(redis.port()));
+    EXPECT_TRUE(fifth.start().ok());
+    fifth.stop(100);
+}
+
 TEST_F(share_sink_test, restarted_sink_replays_the_journal_with_the_same_uids) {
     redis_server redis;
     std::vector<record> appended;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <memory>
 #include <string>
 
@@ -247,26 +248,96 @@ TEST(share_verdict, duplicate_keys_are_forgotten_with_their_job) {
     seen.forget("never seen");  // harmless
 }
 
-TEST(share_verdict, the_duplicate_key_is_extranonce1_extranonce2_ntime_nonce_and_version_bits) {
-    EXPECT_EQ(duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", "00002000"}),
-              "01000002:0000000a:6553f1e8:deadbeef:00002000");
-    EXPECT_EQ(duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", ""}),
-              "01000002:0000000a:6553f1e8:deadbeef:");
+TEST(share_verdict, the_duplicate_key_is_the_header_values_extranonce1_extranonce2_ntime_nonce_and_version) {
+    verifier::job_data d;
+    d.extranonce2_size = 4;
+    d.version = 0x20000000;
+    d.version_mask = 0x1fffe000;
+    EXPECT_EQ(duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", "00002000"}, d),
+              "01000002:0000000a:6553f1e8:deadbeef:20002000");
+    EXPECT_EQ(duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", ""}, d),
+              "01000002:0000000a:6553f1e8:deadbeef:20000000");
 }
 
-// Known bug, kept until its own issue fixes duplicate_key: the key is the
-// fields' text, so version bits left out and "00000000" (the same header)
-// are two shares. When the fix lands this test flips to EXPECT_EQ and the
-// one below to a duplicate.
-TEST(share_verdict, known_bug_missing_and_zero_version_bits_make_two_keys) {
-    EXPECT_NE(duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", ""}),
-              duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", "00000000"}));
+// Regression: the key was the fields' text, so version bits left out and
+// "00000000" (the same header) were two shares, both accepted. Every field
+// spelled another way for the same value is now the same key.
+TEST(share_verdict, missing_and_zero_version_bits_are_one_key) {
+    verifier::job_data d;
+    EXPECT_EQ(duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", ""}, d),
+              duplicate_key("01000002", {"0000000a", "6553f1e8", "deadbeef", "00000000"}, d));
     const auto j = make_test_job("1f", 1);
     seen_shares seen;
     auto c = good_submit(*j);
     EXPECT_TRUE(judge_submit(c, seen).early.accepted());
     c.fields.version_bits = "00000000";
+    EXPECT_EQ(judge_submit(c, seen).early.code, code_of(stratum_error::duplicate));
+}
+
+TEST(share_verdict, a_field_spelled_in_another_case_is_the_same_share) {
+    const auto j = make_test_job("1f", 1);
+    j->data.version = 0x20000000;
+    j->data.version_mask = 0x1fffe000;
+    const std::string upper_now = [] {
+        std::string t = k_now_hex;
+        for (auto& ch : t) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return t;
+    }();
+    auto base = good_submit(*j);
+    base.version_mask = 0x1fffe000;
+    base.fields = {"00ab00cd", k_now_hex, "deadbeef", "1fffe000"};
+    // Each field in turn in upper case: the same header, a duplicate.
+    for (int field = 0; field < 4; ++field) {
+        seen_shares seen;
+        ASSERT_TRUE(judge_submit(base, seen).early.accepted());
+        auto again = base;
+        if (field == 0) again.fields.extranonce2 = "00AB00CD";
+        if (field == 1) again.fields.ntime = upper_now;
+        if (field == 2) again.fields.nonce = "DEADBEEF";
+        if (field == 3) again.fields.version_bits = "1FFFE000";
+        EXPECT_EQ(judge_submit(again, seen).early.code, code_of(stratum_error::duplicate)) << "field " << field;
+    }
+}
+
+TEST(share_verdict, the_effective_version_decides_not_the_version_bits_text) {
+    // A job whose version has a bit inside the mask: version bits left out
+    // keep it, "00000000" clears it (another header), "00002000" sets it
+    // again (the header of the share without version bits).
+    const auto j = make_test_job("1f", 1);
+    j->data.version = 0x20002000;
+    j->data.version_mask = 0x1fffe000;
+    seen_shares seen;
+    auto c = good_submit(*j);
+    c.version_mask = 0x1fffe000;
     EXPECT_TRUE(judge_submit(c, seen).early.accepted());
+    c.fields.version_bits = "00000000";
+    EXPECT_TRUE(judge_submit(c, seen).early.accepted());
+    c.fields.version_bits = "00002000";
+    EXPECT_EQ(judge_submit(c, seen).early.code, code_of(stratum_error::duplicate));
+    c.fields.version_bits = "00004000";
+    EXPECT_TRUE(judge_submit(c, seen).early.accepted());
+}
+
+TEST(share_verdict, fields_the_verifier_cannot_read_are_keyed_apart_from_every_header) {
+    // Shorter spellings (no leading zeros), a 0x prefix or a wrong
+    // extranonce2 size build no header: the verifier refuses them, so they
+    // must not be taken for the readable share (which would answer 22 and
+    // hide the refusal), nor for each other.
+    verifier::job_data d;
+    d.extranonce2_size = 4;
+    const std::string readable = duplicate_key("01000002", {"0000000a", "6553f1e8", "0000beef", ""}, d);
+    for (const submitted_fields& f : {submitted_fields{"0000000a", "6553f1e8", "beef", ""},
+                                      submitted_fields{"0000000a", "6553f1e8", "0x0000beef", ""},
+                                      submitted_fields{"a", "6553f1e8", "0000beef", ""},
+                                      submitted_fields{"000000000a", "6553f1e8", "0000beef", ""},
+                                      submitted_fields{"0000000a", "6553f1e8", "0000beef", "0"},
+                                      submitted_fields{"0000000a", "6553f1e8", "0000beef", "00002000"}}) {
+        const std::string key = duplicate_key("01000002", f, d);
+        EXPECT_NE(key, readable) << f.extranonce2 << " " << f.nonce << " " << f.version_bits;
+        EXPECT_EQ(key.rfind("unreadable:", 0), 0u) << key;
+    }
+    EXPECT_NE(duplicate_key("01000002", {"0000000a", "6553f1e8", "beef", ""}, d),
+              duplicate_key("01000002", {"0000000a", "6553f1e8", "BEEF", ""}, d));
 }
 
 TEST(share_verdict, after_a_difficulty_change_older_jobs_count_at_the_lower_difficulty) {

@@ -1,6 +1,10 @@
 // bmm-stratum end to end, against a real litecoind in regtest and a real
 // Redis (both started by the test on loopback), through real sockets:
 //  - every share rejection path, with the exact error the miner receives;
+//  - one header spelled another way (version bits left out or "00000000",
+//    upper-case hex) is a duplicate;
+//  - workers past [limits] max_workers_per_connection are refused (and the
+//    refusals lead to a ban); a second pool on the same spool_dir refuses to start;
 //  - a block made on the node reaches the miner as clean_jobs, and shares on
 //    the old job are then stale;
 //  - the Redis stream holds exactly the verdicts the miner saw, in order,
@@ -21,6 +25,7 @@
 #include <hiredis/hiredis.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
 #include <map>
 
@@ -158,6 +163,130 @@ TEST_F(stratum_e2e, every_rejection_path_gives_the_exact_error) {
     EXPECT_NE(ok.raw.find("\"error\":null"), std::string::npos);
     expect(c.submit(good), 22, "duplicate share");
     await_new_tip(c, prev);
+}
+
+// Regression: the duplicate key was the fields' text, so one share sent
+// without version bits and again with "00000000", or in upper-case hex, was
+// credited twice. Every spelling of the same header is now a duplicate.
+TEST_F(stratum_e2e, one_header_spelled_another_way_is_a_duplicate) {
+    test::stratum_client c(g_pool->port);
+    std::string why;
+    ASSERT_TRUE(c.login("respell.w1", &why)) << why;
+    const std::string prev = c.job()->prevhash;
+    auto good = c.find_share(pow_algorithm::scrypt, c.difficulty());
+    ASSERT_TRUE(good.version_bits.empty());
+    const auto upper = [](std::string t) {
+        for (auto& ch : t) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return t;
+    };
+    std::vector<test::stratum_client::share_found> spellings;
+    auto v = good;
+    v.version_bits = "00000000";
+    spellings.push_back(v);
+    v = good;
+    v.en2 = upper(good.en2);
+    v.ntime = upper(good.ntime);
+    v.nonce = upper(good.nonce);
+    spellings.push_back(v);
+    v.version_bits = "00000000";
+    spellings.push_back(v);
+    // All sent at once, behind the first: the job is still held when they
+    // are judged, so the answer can only be "duplicate", never "stale".
+    const int first = c.submit(good);
+    std::vector<int> ids;
+    for (const auto& s : spellings) ids.push_back(c.submit(s));
+    auto ok = c.reply(first);
+    ASSERT_TRUE(ok.ok) << ok.raw;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto r = c.reply(ids[i]);
+        ASSERT_TRUE(r.received) << "spelling " << i;
+        EXPECT_FALSE(r.ok) << "spelling " << i << " credited twice: " << r.raw;
+        EXPECT_EQ(r.code, 22) << r.raw;
+        EXPECT_EQ(r.message, "duplicate share") << r.raw;
+    }
+    await_new_tip(c, prev);
+}
+
+// [limits] max_workers_per_connection (default 64 in this pool): 300,000
+// authorisations on one connection once held 111 MB until it closed. The
+// worker past the cap is refused with error 24 naming the limit and is not
+// kept (its shares are unauthorised); the earlier workers still mine; each
+// refusal adds a ban point, so a connection that keeps trying is banned at
+// ban_threshold (50 here). From its own address, so the ban touches no other test.
+TEST_F(stratum_e2e, workers_past_max_workers_per_connection_are_refused_and_banned) {
+    constexpr int k_cap = 64, k_ban_threshold = 50;
+    test::stratum_client c(g_pool->port, "127.0.0.1", "127.0.0.21");
+    std::string why;
+    ASSERT_TRUE(c.login("capped.w0", &why)) << why;
+    for (int i = 1; i < k_cap; ++i) {
+        auto r = c.reply(c.request("mining.authorize", "[\"capped.w" + std::to_string(i) + "\",\"x\"]"));
+        ASSERT_TRUE(r.ok) << "worker " << i << ": " << r.raw;
+    }
+    auto over = c.reply(c.request("mining.authorize", R"(["capped.over","x"])"));
+    ASSERT_TRUE(over.received);
+    EXPECT_FALSE(over.ok) << over.raw;
+    EXPECT_EQ(over.code, 24) << over.raw;
+    EXPECT_NE(over.raw.find("\"result\":false"), std::string::npos) << over.raw;
+    EXPECT_NE(over.message.find("already has 64 workers ([limits] max_workers_per_connection)"), std::string::npos)
+        << over.raw;
+    // A worker kept already may authorise again: no new worker.
+    auto again = c.reply(c.request("mining.authorize", R"(["capped.w7","x"])"));
+    EXPECT_TRUE(again.ok) << again.raw;
+
+    // Nothing was kept for the refused worker; the earlier ones still mine.
+    const std::string prev = c.job()->prevhash;
+    auto s = c.find_share(pow_algorithm::scrypt, c.difficulty());
+    auto refused = c.reply(c.submit(s, "capped.over"));
+    EXPECT_EQ(refused.code, 24) << refused.raw;
+    EXPECT_EQ(refused.message, "unauthorized worker") << refused.raw;
+    auto mined = c.reply(c.submit(s, "capped.w" + std::to_string(k_cap - 1)));
+    EXPECT_TRUE(mined.ok) << mined.raw;
+    await_new_tip(c, prev);
+
+    // Each refusal is a ban point (halving every 60 s, so a few more than the
+    // threshold may be needed): the connection is closed near the threshold.
+    int answered = 1;
+    for (int i = 1; i <= k_ban_threshold + 10; ++i) {
+        test::stratum_reply r;
+        try {
+            r = c.reply(c.request("mining.authorize", "[\"capped.more" + std::to_string(i) + "\",\"x\"]"));
+        } catch (const std::exception&) {
+            break;  // reset: closed
+        }
+        if (!r.received) break;
+        EXPECT_EQ(r.code, 24) << r.raw;
+        ++answered;
+    }
+    EXPECT_GE(answered, k_ban_threshold - 1) << "closed before [limits] ban_threshold refusals";
+    EXPECT_LE(answered, k_ban_threshold + 5);
+    EXPECT_TRUE(c.wait_closed(5000)) << "not closed at [limits] ban_threshold refusals";
+    EXPECT_NE(test::read_text(g_pool->log).find("banned 127.0.0.21"), std::string::npos);
+}
+
+// A second bmm-stratum on the running pool's spool_dir (another port, the
+// same folder) refuses to start, naming the folder and the running pool.
+TEST_F(stratum_e2e, a_second_pool_on_the_same_spool_dir_refuses_to_start) {
+    std::string toml = test::read_text(g_pool->config);
+    const std::string listen = "port = " + std::to_string(g_pool->port) + "\n";
+    const auto at = toml.find(listen);
+    ASSERT_NE(at, std::string::npos) << toml;
+    toml.replace(at, listen.size(), "port = " + std::to_string(test::free_port_near(g_pool->port + 50)) + "\n");
+    const std::string config = g_pool->dir + "/second.toml", log = g_pool->dir + "/second.log";
+    std::ofstream(config) << toml;
+    auto& st = stack_environment::get();
+    test::child_process second({test::bin("bmm-stratum"), "--config", config}, log,
+                               {{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
+                                {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
+    EXPECT_EQ(second.wait(30000), 1) << test::read_text(log);
+    const std::string text = test::read_text(log);
+    EXPECT_NE(text.find("spool_dir " + g_pool->dir + "/spool is in use by pid " + std::to_string(g_pool->proc->pid())),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("give each instance its own [redis] spool_dir"), std::string::npos) << text;
+    // The running pool is untouched.
+    test::stratum_client c(g_pool->port);
+    std::string why;
+    EXPECT_TRUE(c.login("after.second", &why)) << why;
 }
 
 TEST_F(stratum_e2e, version_rolling_masks_are_read_as_bip310_hex_only) {

@@ -37,6 +37,7 @@ struct limits_config {
     std::size_t max_connections_per_ip = 1000;  // per source address (farms behind one NAT need many)
     std::size_t max_line_bytes = 16 * 1024;     // a longer line closes the connection
     std::size_t max_pending_requests = 1000;    // submits awaiting their verdict; more get error 20
+    std::size_t max_workers_per_connection = 64;  // distinct authorised workers; more get error 24
     std::size_t max_write_queue_bytes = 1 << 20;  // unsent bytes to a miner that does not read
     double idle_timeout_seconds = 900;          // without a line
     double half_open_timeout_seconds = 30;      // to subscribe and authorise after connecting

@@ -67,7 +67,10 @@ public:
     share_sink(const share_sink&) = delete;
     share_sink& operator=(const share_sink&) = delete;
 
-    // Opens (or creates) the journal and starts the publisher.
+    // Locks the spool folder (spool_dir/lock, flock: one process per folder;
+    // the error names the folder and the holder's pid), opens (or creates)
+    // the journal and starts the publisher. The lock is held until stop() or
+    // destruction, and the kernel drops it when the process ends (kill -9 too).
     result<bool> start();
 
     // Appends records to the journal, in one write(), each with a uid of its
@@ -81,7 +84,8 @@ public:
     bool append(std::vector<record>& records);
 
     // Waits up to `timeout_ms` for the backlog to reach Redis, then stops the
-    // publisher. What is left stays in the journal for the next start.
+    // publisher and releases the spool folder. What is left stays in the
+    // journal for the next start.
     void stop(unsigned timeout_ms);
 
     sink_stats stats() const;
@@ -93,11 +97,14 @@ private:
     void commit(std::uint64_t offset);
     void count_backlog_lines();
     std::string next_uid();
+    result<bool> lock();
+    void unlock();
     bool write_batch(const std::string& buf, std::size_t records);
 
     sink_config cfg_;
     int journal_fd_ = -1;
     int offset_fd_ = -1;
+    int lock_fd_ = -1;  // flock on spool_dir/lock while started
     std::string boot_;
     std::atomic<std::uint64_t> seq_{0};
     std::atomic<std::uint64_t> written_{0};    // journal size
