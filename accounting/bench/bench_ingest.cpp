@@ -12,8 +12,8 @@
 #include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/redis_stream.hpp"
 #include "bmm/log.hpp"
-#include "bmm/record/stream_record.hpp"
 #include "bmm/pg/text.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 
 #include <hiredis/hiredis.h>
@@ -21,8 +21,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdio>
+#include <thread>
 
 namespace bmm::accounting {
 
@@ -54,7 +54,8 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     for (int i = 0; i < 4; ++i) targets[i] = *target_from_difficulty(diffs[i], pow_algorithm::scrypt);
     const uint256 network_target = *target_from_difficulty(2000000.0, pow_algorithm::scrypt);
     const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     auto fill_start = std::chrono::steady_clock::now();
     std::size_t queued = 0;
     record::share_record share;
@@ -192,7 +193,8 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     auto copy_start = std::chrono::steady_clock::now();
     auto cp = db->copy_in("COPY " + copy_table + " FROM STDIN", copy);
     const double copy_s = seconds_since(copy_start);
-    if (!cp) std::fprintf(stderr, "bench-ingest: baseline COPY failed (no COPY figures): %s\n", cp.error_message().c_str());
+    if (!cp)
+        std::fprintf(stderr, "bench-ingest: baseline COPY failed (no COPY figures): %s\n", cp.error_message().c_str());
 
     const auto stored = rows ? rows->integer(0, 0) : -1;
     std::printf("bench-ingest: %zu share records (95 %% accepted, 200 accounts x 8 workers), batch %d\n", n,
@@ -208,8 +210,8 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     std::printf("  ingest / XREADGROUP+XACK baseline: %.2f\n",
                 (static_cast<double>(n) / ingest_s) / (static_cast<double>(group_read) / group_s));
     if (cp)
-        std::printf("  ingest / COPY baseline: %.2f\n", (static_cast<double>(n) / ingest_s) /
-                                                          (static_cast<double>(sample->rows()) / copy_s));
+        std::printf("  ingest / COPY baseline: %.2f\n",
+                    (static_cast<double>(n) / ingest_s) / (static_cast<double>(sample->rows()) / copy_s));
 
     // 5. Clean up.
     (void)db->exec("DROP TABLE IF EXISTS " + copy_table);

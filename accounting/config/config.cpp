@@ -41,7 +41,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     r.string("group", c.redis.group);
     r.string("consumer", c.redis.consumer);
     for (const char* k : {"stream", "group", "consumer"}) {
-        const std::string& v = std::string_view(k) == "stream" ? c.redis.stream
+        const std::string& v = std::string_view(k) == "stream"  ? c.redis.stream
                                : std::string_view(k) == "group" ? c.redis.group
                                                                 : c.redis.consumer;
         if (v.empty()) throw config_error{r.at(k) + ": " + r.name(k) + " must not be empty"};
@@ -107,7 +107,8 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
             if (std::uint64_t{cs.rules.fee_ppm} + cs.rules.holders_ppm > 1000000)
-                throw config_error{k.at("holders_ppm") + ": [" + sec + "] fee_ppm + holders_ppm must not exceed 1000000"};
+                throw config_error{k.at("holders_ppm") + ": [" + sec +
+                                   "] fee_ppm + holders_ppm must not exceed 1000000"};
             std::string scheme = "pp";
             k.string("scheme", scheme);
             auto sch = parse_payout_scheme(scheme);

@@ -50,8 +50,9 @@ int main(int argc, char** argv) {
     auto* migrate_cmd = app.add_subcommand("migrate", "apply the pending schema migrations (sql/NNNN_*.sql) and exit");
     add_config(migrate_cmd);
     auto* run_cmd = app.add_subcommand(
-        "run", "apply pending migrations, then ingest the share stream until SIGTERM; with [epochs] also close "
-               "epochs and follow blocks, with [api] also serve the API");
+        "run",
+        "apply pending migrations, then ingest the share stream until SIGTERM; with [epochs] also close "
+        "epochs and follow blocks, with [api] also serve the API");
     add_config(run_cmd);
     auto* audit_cmd = app.add_subcommand(
         "audit", "check the ledger's invariants (ledger_audit() and the C++ checks); exit 0 when clean, 1 otherwise");
@@ -60,9 +61,11 @@ int main(int argc, char** argv) {
         "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
     add_config(api_cmd);
     std::size_t bench_n = 200000;
-    auto* bench_cmd = app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
+    auto* bench_cmd =
+        app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
     add_config(bench_cmd);
-    bench_cmd->add_option("--records,-n", bench_n, "share records to write and ingest")->check(CLI::Range(1, 100000000));
+    bench_cmd->add_option("--records,-n", bench_n, "share records to write and ingest")
+        ->check(CLI::Range(1, 100000000));
     bench_epoch_options epoch_opts;
     auto* bench_epoch_cmd = app.add_subcommand(
         "bench-epoch", "measure the time to close one epoch for N accounts (in a schema of its own, dropped after)");
@@ -87,13 +90,15 @@ int main(int argc, char** argv) {
         "bind", "bind a payout wallet; a currency's wallet shares always add up to 1000000 ppm");
     add_config(bind_cmd);
     bind_cmd->add_option("name", name, "account name")->required();
-    bind_cmd->add_option("currency", currency, "LTC, BTC (checked by the node's validateaddress) or BMM (ERC-20, EIP-55)")
+    bind_cmd
+        ->add_option("currency", currency, "LTC, BTC (checked by the node's validateaddress) or BMM (ERC-20, EIP-55)")
         ->required();
     bind_cmd->add_option("address", address, "payout address")->required();
     bind_cmd->add_option("--share", share,
                          "this wallet's share in ppm (1000000 = 100 %); required when the account already has a "
                          "wallet in the currency, whose shares are then scaled down to the rest");
-    auto* unbind_cmd = account_cmd->add_subcommand("unbind", "unbind a payout wallet (the others of the currency share its part)");
+    auto* unbind_cmd =
+        account_cmd->add_subcommand("unbind", "unbind a payout wallet (the others of the currency share its part)");
     add_config(unbind_cmd);
     unbind_cmd->add_option("name", name, "account name")->required();
     unbind_cmd->add_option("currency", currency, "currency")->required();

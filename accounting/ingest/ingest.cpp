@@ -3,10 +3,10 @@
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
-#include "bmm/record/stream_record.hpp"
 #include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
@@ -14,11 +14,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
-#include <map>
-#include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -69,9 +69,11 @@ std::string fields_json(const field_list& fields) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
         if (i) s += ',';
         s += '"';
-        s += node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
+        s +=
+            node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
         s += "\":\"";
-        s += node::json_escape(record::is_text(fields[i].second) ? std::string(fields[i].second) : clean(fields[i].second));
+        s += node::json_escape(record::is_text(fields[i].second) ? std::string(fields[i].second)
+                                                                 : clean(fields[i].second));
         s += '"';
     }
     s += '}';
@@ -84,7 +86,7 @@ std::string fields_json(const field_list& fields) {
 struct share_meta {
     std::size_t begin = 0, end = 0;  // its line in batch::copy
     std::string uid;
-    std::string key;                 // coin \t account \t worker (COPY-escaped), the rollup key without the minute
+    std::string key;  // coin \t account \t worker (COPY-escaped), the rollup key without the minute
     std::int64_t ms = 0, minute_ms = 0;
     bool accepted = false, block = false;
     int code = 0;
@@ -96,7 +98,7 @@ struct ingestor::batch {
     std::vector<share_meta> rows;
     std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
     std::size_t share_rows = 0;
-    std::size_t repeats = 0;               // shares skipped as repeats (within the round or already stored)
+    std::size_t repeats = 0;  // shares skipped as repeats (within the round or already stored)
     std::int64_t min_ms = 0, max_ms = 0;
     std::vector<std::vector<std::optional<std::string>>> blocks, errors;
     std::vector<std::string> ack_ids;
@@ -104,8 +106,9 @@ struct ingestor::batch {
     bool any = false;
     std::set<std::int64_t> days;
     std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
-    std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
-    std::size_t skipped = 0;                   // entries at or below the stored last id
+    std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
+        auto_accounts;        // name, (currency, address)
+    std::size_t skipped = 0;  // entries at or below the stored last id
     // Taken over with XAUTOCLAIM from the pending list (another consumer's,
     // gone for good, or ours): not in this consumer's id order, so they are
     // not checked against, and do not advance, the stored last id; repeats
@@ -113,7 +116,7 @@ struct ingestor::batch {
     bool claimed = false;
     // Set in store(): shares in [late_from_ms, late_before_ms) are of closed epochs.
     std::int64_t late_from_ms = 0, late_before_ms = 0;
-    std::string failure;                       // the read failed (nothing else is set)
+    std::string failure;  // the read failed (nothing else is set)
     double read_ms = 0;
     double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
 };
@@ -304,26 +307,31 @@ result<bool> ingestor::connect() {
 
 result<bool> ingestor::ensure_partitions_ahead() {
     const std::int64_t today =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() /
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count() /
         k_day_ms;
     if (today == ahead_checked_day_) return true;
     for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
         if (days_ready_.count(d)) continue;
-        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
+        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r)
+            return error{r.error_message()};
         days_ready_.insert(d);
     }
     if (cfg_.ingest.keep_days > 0) {
-        auto r = db_.exec("SELECT bmm_drop_share_partitions_before($1::date)", {day_text(today - cfg_.ingest.keep_days)});
+        auto r =
+            db_.exec("SELECT bmm_drop_share_partitions_before($1::date)", {day_text(today - cfg_.ingest.keep_days)});
         if (!r) return error{r.error_message()};
         for (int i = 0; i < r->rows(); ++i)
-            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", r->text(i, 0), cfg_.ingest.keep_days);
+            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", r->text(i, 0),
+                      cfg_.ingest.keep_days);
     }
     ahead_checked_day_ = today;
     return true;
 }
 
 result<bool> ingestor::resolve_accounts(batch& b) {
-    for (auto it = b.names.begin(); it != b.names.end();) it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
+    for (auto it = b.names.begin(); it != b.names.end();)
+        it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
     if (b.names.empty()) return true;
     pg::text_array names;
     for (const auto& [name, coin] : b.names) names.add(name);
@@ -358,7 +366,8 @@ result<bool> ingestor::resolve_accounts(batch& b) {
 result<bool> ingestor::store(batch& b) {
     for (std::int64_t d : b.days) {
         if (days_ready_.count(d)) continue;
-        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r) return error{r.error_message()};
+        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r)
+            return error{r.error_message()};
         days_ready_.insert(d);
     }
     if (auto r = resolve_accounts(b); !r) return r;
@@ -377,9 +386,10 @@ result<bool> ingestor::store(batch& b) {
         // epoch's close or sees that epoch closed here and is stored late.
         if (auto r = pg::lock_shared_for_transaction(db_, pg::k_epoch_close_lock); !r) return fail(r.error_message());
         // Epochs close in order from 0: the closed ones span [genesis, first open).
-        auto open = db_.exec("SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
-                             "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
-                             "FROM epochs WHERE closed_at IS NOT NULL");
+        auto open = db_.exec(
+            "SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
+            "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
+            "FROM epochs WHERE closed_at IS NOT NULL");
         if (!open) return fail(open.error_message());
         late_epoch = open->integer(0, 0);
         const std::int64_t open_from_ms = open->integer(0, 1);
@@ -447,9 +457,10 @@ result<bool> ingestor::store(batch& b) {
                 std::string lo, hi;
                 append_timestamp(lo, b.min_ms);
                 append_timestamp(hi, b.late_before_ms);
-                auto u = db_.exec("UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
-                                  "AND time < $3::timestamptz AND uid = ANY($4::text[])",
-                                  {std::to_string(late_epoch), lo, hi, pg::text_array_of(late_uids)});
+                auto u = db_.exec(
+                    "UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
+                    "AND time < $3::timestamptz AND uid = ANY($4::text[])",
+                    {std::to_string(late_epoch), lo, hi, pg::text_array_of(late_uids)});
                 if (!u) return fail(u.error_message());
                 late = static_cast<std::uint64_t>(u->affected());
             }
@@ -479,35 +490,39 @@ result<bool> ingestor::store(batch& b) {
     }
     std::uint64_t blocks = 0;
     for (const auto& blk : b.blocks) {
-        auto r = db_.exec("INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
-                          "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
-                          "ON CONFLICT (uid) DO NOTHING",
-                          blk);
+        auto r = db_.exec(
+            "INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
+            "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
+            "ON CONFLICT (uid) DO NOTHING",
+            blk);
         if (!r) return fail(r.error_message());
         blocks += static_cast<std::uint64_t>(r->affected());
     }
     for (const auto& e : b.errors) {
-        auto r = db_.exec("INSERT INTO ingest_errors (stream, stream_id, fields, error) VALUES ($1, $2, $3::jsonb, $4) "
-                          "ON CONFLICT DO NOTHING",
-                          e);
+        auto r = db_.exec(
+            "INSERT INTO ingest_errors (stream, stream_id, fields, error) VALUES ($1, $2, $3::jsonb, $4) "
+            "ON CONFLICT DO NOTHING",
+            e);
         if (!r) return fail(r.error_message());
     }
     std::uint64_t made = 0;
     for (const auto& [name, wallet] : b.auto_accounts) {
-        auto r = db_.exec("WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
-                          "ON CONFLICT (name) DO NOTHING RETURNING name) "
-                          "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
-                          {name, wallet.first, wallet.second});
+        auto r = db_.exec(
+            "WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
+            "ON CONFLICT (name) DO NOTHING RETURNING name) "
+            "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
+            {name, wallet.first, wallet.second});
         if (!r) return fail(r.error_message());
         made += static_cast<std::uint64_t>(r->affected());
     }
     if (b.any && !b.claimed && last_ < b.last) {
-        auto r = db_.exec("INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
-                          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
-                          "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
-                          "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
-                          {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer, std::to_string(b.last.ms),
-                           std::to_string(b.last.seq), std::to_string(b.ack_ids.size() - b.skipped)});
+        auto r = db_.exec(
+            "INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
+            "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
+            "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
+            {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer, std::to_string(b.last.ms),
+             std::to_string(b.last.seq), std::to_string(b.ack_ids.size() - b.skipped)});
         if (!r) return fail(r.error_message());
     }
     auto t_commit = std::chrono::steady_clock::now();
@@ -536,7 +551,8 @@ result<bool> ingestor::store(batch& b) {
     for (std::size_t i = 0; i < b.blocks.size(); ++i)
         log::info("ingest", "block {} at height {} by {} stored", *b.blocks[i][6], *b.blocks[i][5], *b.blocks[i][7]);
     if (late)
-        log::warn("ingest", "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
+        log::warn("ingest",
+                  "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
                   "the first one open. If bmm-stratum was cut off from Redis for longer than [epochs] close_grace_ms, "
                   "a longer grace keeps shares in their own epoch",
                   late, timestamp_text(b.min_ms), late_epoch);
@@ -586,7 +602,8 @@ void ingestor::read_rounds(session& s) {
                               [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
             if (n && claim_cursor == "0-0") next_claim = t0 + claim_every;  // scanned through
             if (n && *n > 0)
-                log::warn("ingest", "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
+                log::warn("ingest",
+                          "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
                           "stopped or stalls); storing them (repeats are found by uid)",
                           *n, cfg_.ingest.claim_idle_ms, reader_.group(), reader_.stream());
             if (n && *n == 0) continue;
@@ -650,10 +667,11 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         if (auto a = ensure_partitions_ahead(); !a) return a;
         const auto t1 = std::chrono::steady_clock::now();
         if (auto r = store(*b); !r) return r;
-        log::debug("ingest",
-                   "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
-                   "commit {:.1f})",
-                   b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
+        log::debug(
+            "ingest",
+            "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
+            "commit {:.1f})",
+            b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
         if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
             return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
         stats_.entries += b->ack_ids.size();
@@ -662,10 +680,9 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         if (now - last_report >= std::chrono::seconds(10)) {
             const double secs = std::chrono::duration<double>(now - last_report).count();
             log::info("ingest", "{} entries ({:.0f}/s), {} shares, {} duplicates, {} blocks, {} unreadable; last id {}",
-                      stats_.entries - reported.entries,
-                      static_cast<double>(stats_.entries - reported.entries) / secs, stats_.shares - reported.shares,
-                      stats_.duplicates - reported.duplicates, stats_.blocks - reported.blocks,
-                      stats_.bad - reported.bad, last_.to_string());
+                      stats_.entries - reported.entries, static_cast<double>(stats_.entries - reported.entries) / secs,
+                      stats_.shares - reported.shares, stats_.duplicates - reported.duplicates,
+                      stats_.blocks - reported.blocks, stats_.bad - reported.bad, last_.to_string());
             reported = stats_;
             last_report = now;
         }

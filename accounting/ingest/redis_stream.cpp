@@ -26,7 +26,10 @@ std::string stream_id::to_string() const {
 }
 
 redis_stream::redis_stream(std::string host, int port, std::string stream, std::string group, std::string consumer)
-    : host_(std::move(host)), port_(port), stream_(std::move(stream)), group_(std::move(group)),
+    : host_(std::move(host)),
+      port_(port),
+      stream_(std::move(stream)),
+      group_(std::move(group)),
       consumer_(std::move(consumer)) {}
 
 redis_stream::~redis_stream() { disconnect(); }
@@ -109,7 +112,8 @@ void* arena_string(const redisReadTask* task, char* str, std::size_t len) {
 void* arena_array(const redisReadTask* task, int elements) {
     redisReply* r = arena_node(task, REDIS_REPLY_ARRAY);
     if (elements > 0) {
-        r->element = static_cast<redisReply**>(t_arena->alloc(sizeof(redisReply*) * static_cast<std::size_t>(elements)));
+        r->element =
+            static_cast<redisReply**>(t_arena->alloc(sizeof(redisReply*) * static_cast<std::size_t>(elements)));
         std::memset(r->element, 0, sizeof(redisReply*) * static_cast<std::size_t>(elements));
     }
     r->elements = static_cast<std::size_t>(elements > 0 ? elements : 0);
@@ -187,7 +191,7 @@ result<bool> redis_stream::connect() {
 }
 
 result<std::size_t> redis_stream::read(std::string_view from, int count, int block_ms,
-                                        const std::function<void(const stream_entry_view&)>& each) {
+                                       const std::function<void(const stream_entry_view&)>& each) {
     if (!c_) return error{describe() + ": not connected"};
     const std::string cnt = std::to_string(count), blk = std::to_string(block_ms), f(from);
     std::vector<const char*> argv = {"XREADGROUP", "GROUP", group_.c_str(), consumer_.c_str(), "COUNT", cnt.c_str()};
@@ -259,10 +263,10 @@ result<std::size_t> redis_stream::claim(int min_idle_ms, std::string& cursor, in
                                         const std::function<void(const stream_entry_view&)>& each) {
     if (!c_) return error{describe() + ": not connected"};
     const std::string idle = std::to_string(min_idle_ms), cnt = std::to_string(count), from = cursor;
-    const char* argv[] = {"XAUTOCLAIM", stream_.c_str(), group_.c_str(), consumer_.c_str(), idle.c_str(),
-                          from.c_str(), "COUNT", cnt.c_str()};
-    const std::size_t argl[] = {10, stream_.size(), group_.size(), consumer_.size(), idle.size(), from.size(), 5,
-                                cnt.size()};
+    const char* argv[] = {"XAUTOCLAIM", stream_.c_str(), group_.c_str(), consumer_.c_str(),
+                          idle.c_str(), from.c_str(),    "COUNT",        cnt.c_str()};
+    const std::size_t argl[] = {10, stream_.size(), group_.size(), consumer_.size(), idle.size(), from.size(),
+                                5,  cnt.size()};
     if (!arena_) arena_ = std::make_shared<reply_arena>();
     std::optional<arena_scope> scope(std::in_place, c_, *arena_);
     auto* r = static_cast<redisReply*>(redisCommandArgv(c_, 8, argv, argl));
@@ -310,7 +314,8 @@ result<bool> redis_stream::ack(const std::vector<std::string>& ids, bool del) {
             return error{describe() + ": XACK failed: " + msg};
         }
         reply_ptr rep{static_cast<redisReply*>(r)};
-        if (rep.r->type == REDIS_REPLY_ERROR) return error{describe() + ": XACK failed: " + std::string(rep.r->str, rep.r->len)};
+        if (rep.r->type == REDIS_REPLY_ERROR)
+            return error{describe() + ": XACK failed: " + std::string(rep.r->str, rep.r->len)};
     }
     return true;
 }

@@ -1,7 +1,7 @@
 #include "block_tracker.hpp"
 
-#include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/log.hpp"
@@ -37,8 +37,10 @@ result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
         const std::int64_t found = epoch_of_ms(cfg_.epochs, ms);
         if (found < 0 || height < 0 || reward < 0) {
             if (!warned_[b.hash])
-                log::warn("blocks", "block {} (found {}) is before [epochs] genesis or has a bad height or reward; "
-                          "it is not booked", b.hash, pg::timestamp_text(ms));
+                log::warn("blocks",
+                          "block {} (found {}) is before [epochs] genesis or has a bad height or reward; "
+                          "it is not booked",
+                          b.hash, pg::timestamp_text(ms));
             warned_[b.hash] = true;
             continue;
         }
@@ -49,8 +51,8 @@ result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
         b.found_epoch = static_cast<std::uint64_t>(found);
         b.epoch = static_cast<std::uint64_t>(std::max(found, first_open));
         if (auto rec = block_store::record_block(db, b); !rec) return error{rec.error_message()};
-        log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
-                  b.hash, b.height, b.finder, reward, b.epoch);
+        log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}",
+                  b.coin, b.hash, b.height, b.finder, reward, b.epoch);
         ++recorded;
     }
     return recorded;

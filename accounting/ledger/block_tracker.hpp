@@ -19,8 +19,8 @@
 // A block the node does not know (error -5) is left immature and logged.
 
 #include "bmm/accounting/config.hpp"
-#include "bmm/pg/connection.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
 #include <map>

@@ -35,24 +35,28 @@ result<amount> numeric(const pg::row_set& r, int row, int col, const char* what)
 // the BRIN index on time bounds each read, down to the oldest kept day.
 result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
-    auto f = db.exec("SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
-                     "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
-                     {bi.hash, bi.coin});
+    auto f = db.exec(
+        "SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
+        "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
+        {bi.hash, bi.coin});
     if (!f) return error{what + "finding its share: " + f.error_message()};
     if (f->rows() == 0)
-        return error{what + "no share with this block_hash in shares (were its day's shares dropped? or was the "
+        return error{what +
+                     "no share with this block_hash in shares (were its day's shares dropped? or was the "
                      "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
                      "it); it cannot be split"};
     if (f->text(0, 2).empty())
-        return error{what + "its share has no network_work (a version 1 stream record without network_target: "
+        return error{what +
+                     "its share has no network_work (a version 1 stream record without network_target: "
                      "version 2 always carries it); it cannot be split by pplns"};
     auto nw = numeric(*f, 0, 2, "shares.network_work");
     if (!nw) return error{nw.error_message()};
     bi.network_work = *nw;
-    auto oldest = db.exec("SELECT (extract(epoch FROM coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), "
-                          "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
-                          "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                          "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
+    auto oldest = db.exec(
+        "SELECT (extract(epoch FROM coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), "
+        "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
+        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
     if (!oldest) return error{what + "reading the oldest day of shares: " + oldest.error_message()};
     const amount window = bi.network_work * n_ppm / 1000000;
     const std::int64_t found_ms = f->integer(0, 0), floor_ms = oldest->integer(0, 0);
@@ -65,16 +69,17 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
     for (std::int64_t span_s = 60; covered < window; span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
         const bool newest = end_ms == found_ms;
         const std::int64_t lo_ms = end_ms - span_s * 1000;
-        auto r = db.exec(std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
-                                     "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz "
-                                     "AND ") +
-                             (newest ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
-                                     : "time < $3::timestamptz") +
-                             " ORDER BY time DESC, uid COLLATE \"C\" DESC",
-                         newest ? std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
-                                                                           pg::timestamp_text(end_ms), found_uid}
-                                : std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
-                                                                           pg::timestamp_text(end_ms)});
+        auto r = db.exec(
+            std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
+                        "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz "
+                        "AND ") +
+                (newest ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
+                        : "time < $3::timestamptz") +
+                " ORDER BY time DESC, uid COLLATE \"C\" DESC",
+            newest ? std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
+                                                             pg::timestamp_text(end_ms), found_uid}
+                   : std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
+                                                             pg::timestamp_text(end_ms)});
         if (!r) return error{what + "reading its window: " + r.error_message()};
         for (int i = 0; i < r->rows() && covered < window; ++i) {
             // Miners keep a difficulty for many shares: each work text is parsed once.
@@ -105,13 +110,14 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
 
     // Accepted work per account and coin, summed exactly by PostgreSQL.
     // The epoch's shares stored in time, and the late ones counted in it (sql/0014).
-    auto w = db.exec("SELECT account, coin, sum(work)::text FROM shares "
-                     "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz AND late_epoch IS NULL) "
-                     "OR late_epoch = $4::bigint) "
-                     "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
-                     "GROUP BY account, coin HAVING sum(work) > 0",
-                     {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)), pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
-                      coins, ks});
+    auto w = db.exec(
+        "SELECT account, coin, sum(work)::text FROM shares "
+        "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz AND late_epoch IS NULL) "
+        "OR late_epoch = $4::bigint) "
+        "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
+        "GROUP BY account, coin HAVING sum(work) > 0",
+        {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)), pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
+         coins, ks});
     if (!w) return error{"epoch " + ks + ": reading the shares' work: " + w.error_message()};
     for (int i = 0; i < w->rows(); ++i) {
         auto a = numeric(*w, i, 2, "shares.work");
@@ -132,18 +138,20 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     // pps: accepted work per (account, coin, network work, expected reward).
     const std::string pps_coins = coins_array_literal(cfg, payout_scheme::pps);
     if (pps_coins != "{}") {
-        auto p = db.exec("SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
-                         "bool_or(network_work IS NULL OR reward IS NULL) FROM shares "
-                         "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz "
-                         "AND late_epoch IS NULL) OR late_epoch = $4::bigint) "
-                         "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
-                         "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
-                         {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)),
-                          pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)), pps_coins, ks});
+        auto p = db.exec(
+            "SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
+            "bool_or(network_work IS NULL OR reward IS NULL) FROM shares "
+            "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz "
+            "AND late_epoch IS NULL) OR late_epoch = $4::bigint) "
+            "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
+            "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
+            {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)), pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
+             pps_coins, ks});
         if (!p) return error{"epoch " + ks + ": reading the pps shares: " + p.error_message()};
         for (int i = 0; i < p->rows(); ++i) {
             if (p->text(i, 2).empty() || p->text(i, 3).empty()) {
-                log::warn("epochs", "epoch {}: {} has accepted {} work {} without network target or reward (version "
+                log::warn("epochs",
+                          "epoch {}: {} has accepted {} work {} without network target or reward (version "
                           "1 stream records: version 2 always carries both); pps credits it nothing",
                           k, p->text(i, 0), p->text(i, 1), p->text(i, 4));
                 continue;
@@ -154,7 +162,8 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
             auto nw = numeric(*p, i, 2, "shares.network_work");
             auto rw = numeric(*p, i, 3, "shares.reward");
             auto sw = numeric(*p, i, 4, "shares.work");
-            if (!nw || !rw || !sw) return error{!nw ? nw.error_message() : !rw ? rw.error_message() : sw.error_message()};
+            if (!nw || !rw || !sw)
+                return error{!nw ? nw.error_message() : !rw ? rw.error_message() : sw.error_message()};
             pw.network_work = std::move(*nw);
             pw.expected_reward = std::move(*rw);
             pw.work = std::move(*sw);
@@ -162,9 +171,10 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
         }
     }
 
-    auto b = db.exec("SELECT hash, coin, height, reward::text, finder, found_epoch FROM blocks "
-                     "WHERE epoch = $1::bigint ORDER BY hash",
-                     {ks});
+    auto b = db.exec(
+        "SELECT hash, coin, height, reward::text, finder, found_epoch FROM blocks "
+        "WHERE epoch = $1::bigint ORDER BY hash",
+        {ks});
     if (!b) return error{"epoch " + ks + ": reading its blocks: " + b.error_message()};
     for (int i = 0; i < b->rows(); ++i) {
         block_input bi;
@@ -182,8 +192,7 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
             if (!pp) return error{"epoch " + ks + ": " + pp.error_message()};
             bi.found_epoch_pp = std::move(*pp);
         }
-        if (auto cs = cfg.coins.find(bi.coin);
-            cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
+        if (auto cs = cfg.coins.find(bi.coin); cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
             if (auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm); !g)
                 return error{"epoch " + ks + ": " + g.error_message()};
         in.blocks.push_back(std::move(bi));
@@ -224,8 +233,9 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
         if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
         auto booked = epoch_store::book_epoch_close(db, *out);
         if (!booked) return error{booked.error_message()};
-        log::info("epochs", "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked",
-                  k, out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),
+        log::info("epochs",
+                  "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked", k,
+                  out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),
                   to_decimal(out->carried_emission), booked->booked);
         ++rep.closed;
         ++rep.next;

@@ -94,9 +94,7 @@ result<connection> connection::open(const settings& s) {
 
 bool connection::healthy() const noexcept { return c_ && PQstatus(raw(c_.get())) == CONNECTION_OK; }
 
-bool connection::in_transaction() const noexcept {
-    return c_ && PQtransactionStatus(raw(c_.get())) != PQTRANS_IDLE;
-}
+bool connection::in_transaction() const noexcept { return c_ && PQtransactionStatus(raw(c_.get())) != PQTRANS_IDLE; }
 
 result<row_set> connection::check(pg_result* r, std::string_view sql) {
     row_set rows(r);
@@ -124,8 +122,8 @@ result<row_set> connection::exec(std::string_view sql, const std::vector<std::op
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    return check((PQexecParams(raw(c_.get()), text.c_str(), static_cast<int>(params.size()),
-                                                             nullptr, values.data(), nullptr, nullptr, 0)),
+    return check((PQexecParams(raw(c_.get()), text.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                               nullptr, nullptr, 0)),
                  sql);
 }
 
@@ -139,7 +137,8 @@ result<bool> connection::copy_in(std::string_view copy_sql, std::string_view dat
         if (PQputCopyData(c, data.data() + off, static_cast<int>(n)) != 1)
             return error{"PostgreSQL " + where_ + ": COPY failed: " + trim(PQerrorMessage(c))};
     }
-    if (PQputCopyEnd(c, nullptr) != 1) return error{"PostgreSQL " + where_ + ": COPY failed: " + trim(PQerrorMessage(c))};
+    if (PQputCopyEnd(c, nullptr) != 1)
+        return error{"PostgreSQL " + where_ + ": COPY failed: " + trim(PQerrorMessage(c))};
     // The COPY's own result, then the end of the command.
     bool ok = true;
     std::string msg;

@@ -62,8 +62,7 @@ result<bool> validate_config(const accounting_config& c) {
     return true;
 }
 
-result<std::map<std::string, amount>> pplns_weights(std::span<const pplns_share> shares,
-                                                    const amount& network_work,
+result<std::map<std::string, amount>> pplns_weights(std::span<const pplns_share> shares, const amount& network_work,
                                                     std::uint64_t n_ppm) {
     if (network_work <= 0) return error{"pplns: network work must be positive"};
     amount left = network_work * n_ppm / 1000000;
@@ -127,14 +126,15 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
         if (!valid_user(p.user)) return bad({"pps work with user name \"", p.user, "\""});
         auto it = cfg.coins.find(p.coin);
         if (it == cfg.coins.end()) return bad({"pps work on coin ", p.coin, " which has no rules"});
-        if (it->second.scheme != payout_scheme::pps) return bad({"pps work on coin ", p.coin, " whose scheme is not pps"});
+        if (it->second.scheme != payout_scheme::pps)
+            return bad({"pps work on coin ", p.coin, " whose scheme is not pps"});
         if (p.work < 0 || p.expected_reward < 0 || p.network_work <= 0) {
             return bad({"pps work of ", p.user, " on ", p.coin, ": negative work or reward, or network work <= 0"});
         }
     }
     if (in.carried_emission < 0 || in.carried_emission > cumulative_emission(in.k, cfg.halving_period)) {
-        return bad({"carried emission ", to_decimal(in.carried_emission), " is outside [0, emission scheduled before epoch ",
-                    k_text, "]"});
+        return bad({"carried emission ", to_decimal(in.carried_emission),
+                    " is outside [0, emission scheduled before epoch ", k_text, "]"});
     }
 
     epoch_close_output out;
@@ -163,8 +163,8 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
     auto add = [&](std::string id, std::string debit, std::string credit, const std::string& currency,
                    const amount& value, transfer_kind kind, const std::string& reference) {
         if (value <= 0) return;
-        out.transfers.push_back(transfer{std::move(id), std::move(debit), std::move(credit), currency, value,
-                                         kind, reference});
+        out.transfers.push_back(
+            transfer{std::move(id), std::move(debit), std::move(credit), currency, value, kind, reference});
     };
 
     // ---- 1. fees and dividends of the epoch's blocks ----
@@ -185,8 +185,8 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
                 p->dividend, transfer_kind::block_undistributed, ref);
         }
         for (const auto& [holder, v] : *split) {
-            add(cat({ref, ":dividend:", holder}), source, immature_of(holder), b.coin, v,
-                transfer_kind::block_dividend, ref);
+            add(cat({ref, ":dividend:", holder}), source, immature_of(holder), b.coin, v, transfer_kind::block_dividend,
+                ref);
         }
     }
 
@@ -239,8 +239,8 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
         auto split = split_largest_remainder(miners, w);
         if (!split) return bad({"block ", b.hash, ": ", split.error_message()});
         if (split->empty()) {
-            add(cat({ref, ":undistributed:miners"}), source, immature_of(undistributed_account(b.coin)), b.coin,
-                miners, transfer_kind::block_undistributed, ref);
+            add(cat({ref, ":undistributed:miners"}), source, immature_of(undistributed_account(b.coin)), b.coin, miners,
+                transfer_kind::block_undistributed, ref);
         }
         for (const auto& [user, v] : *split) {
             add(cat({ref, ":miner:", user}), source, user_immature(user), b.coin, v, transfer_kind::block_miner, ref);
@@ -290,9 +290,14 @@ result<block_booking> read_block(std::string_view hash, std::span<const transfer
                 b.coin = t.currency;
                 b.immature[t.credit] += t.value;
                 break;
-            case transfer_kind::block_mature: b.matured = true; break;
-            case transfer_kind::block_orphan: b.orphaned = true; break;
-            default: break;
+            case transfer_kind::block_mature:
+                b.matured = true;
+                break;
+            case transfer_kind::block_orphan:
+                b.orphaned = true;
+                break;
+            default:
+                break;
         }
     }
     if (b.immature.empty()) return error{cat({"nothing is booked for block ", hash, ": close its epoch first"})};
@@ -310,8 +315,8 @@ result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, st
     for (const auto& [imm, v] : b->immature) {
         auto avail = available_of_immature(imm);
         if (!avail) return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
-        out.push_back(transfer{cat({ref, ":mature:", *avail}), imm, *avail, b->coin, v, transfer_kind::block_mature,
-                               ref});
+        out.push_back(
+            transfer{cat({ref, ":mature:", *avail}), imm, *avail, b->coin, v, transfer_kind::block_mature, ref});
     }
     return out;
 }
@@ -320,8 +325,8 @@ result<std::vector<transfer>> block_orphan_transfers(std::string_view hash, std:
     auto b = read_block(hash, booked);
     if (!b) return error{b.error_message()};
     if (b->matured) {
-        return error{cat({"block ", hash,
-                          " has matured already; reversing it needs an operator's correcting transfers"})};
+        return error{
+            cat({"block ", hash, " has matured already; reversing it needs an operator's correcting transfers"})};
     }
     std::vector<transfer> out;
     const std::string ref = cat({"block:", hash});

@@ -20,9 +20,7 @@ constexpr std::array<std::pair<transfer_kind, std::string_view>, 9> kind_names{{
     {transfer_kind::pps_credit, "pps_credit"},
 }};
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 bool ends_with(std::string_view s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -79,14 +77,12 @@ std::string pps_account(std::string_view coin) { return join("pool:pps:", coin);
 std::string undistributed_account(std::string_view coin) { return join("pool:undistributed:", coin); }
 
 bool must_stay_non_negative(std::string_view account) {
-    return starts_with(account, "user:") || starts_with(account, "foundation:") ||
-           starts_with(account, "pool:fees:");
+    return starts_with(account, "user:") || starts_with(account, "foundation:") || starts_with(account, "pool:fees:");
 }
 
 bool is_bmm_holder_account(std::string_view account) {
     if (starts_with(account, "user:")) {
-        return ends_with(account, ":available") &&
-               account.size() > 5 + 10 &&
+        return ends_with(account, ":available") && account.size() > 5 + 10 &&
                account.substr(5, account.size() - 15).find(':') == std::string_view::npos;
     }
     if (starts_with(account, "foundation:")) {

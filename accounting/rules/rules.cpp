@@ -30,8 +30,7 @@ result<amount> dpp(const std::map<std::string, amount>& work_by_coin,
     return total;
 }
 
-std::uint32_t next_streak(std::uint32_t previous_streak, const amount& epoch_dpp,
-                          const persistence_params& p) {
+std::uint32_t next_streak(std::uint32_t previous_streak, const amount& epoch_dpp, const persistence_params& p) {
     if (epoch_dpp > 0 && epoch_dpp >= p.min_epoch_dpp) return previous_streak + 1;
     return 0;
 }
@@ -44,12 +43,10 @@ std::uint32_t e_bp(std::uint32_t streak, const persistence_params& p) {
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(e, p.e_max_bp));
 }
 
-amount pp(const amount& epoch_dpp, std::uint32_t e_basis_points) {
-    return epoch_dpp * amount(e_basis_points);
-}
+amount pp(const amount& epoch_dpp, std::uint32_t e_basis_points) { return epoch_dpp * amount(e_basis_points); }
 
-result<std::map<std::string, amount>> split_largest_remainder(
-    const amount& total, const std::map<std::string, amount>& weights) {
+result<std::map<std::string, amount>> split_largest_remainder(const amount& total,
+                                                              const std::map<std::string, amount>& weights) {
     if (total < 0) return error{"split: negative amount " + to_decimal(total)};
     amount sum = 0;
     for (const auto& [name, w] : weights) {
@@ -89,8 +86,7 @@ result<std::map<std::string, amount>> split_largest_remainder(
     return out;
 }
 
-result<block_parts> split_block_reward(const amount& reward, std::uint32_t fee_ppm,
-                                       std::uint32_t holders_ppm) {
+result<block_parts> split_block_reward(const amount& reward, std::uint32_t fee_ppm, std::uint32_t holders_ppm) {
     if (reward < 0) return error{"block reward is negative: " + to_decimal(reward)};
     if (std::uint64_t{fee_ppm} + holders_ppm > 1000000) {
         return error{"fee_ppm + holders_ppm exceed 1,000,000 (100 %): lower one of them"};

@@ -13,9 +13,7 @@
 #include <sstream>
 
 namespace bmm::accounting {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 result<std::vector<migration_file>> load_migrations(const std::string& dir) {
     std::error_code ec;
@@ -44,7 +42,8 @@ result<std::vector<migration_file>> load_migrations(const std::string& dir) {
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
     for (std::size_t i = 1; i < out.size(); ++i)
         if (out[i].version == out[i - 1].version)
-            return error{"migrations " + out[i - 1].name + " and " + out[i].name + " have the same number; renumber one"};
+            return error{"migrations " + out[i - 1].name + " and " + out[i].name +
+                         " have the same number; renumber one"};
     if (out.empty()) return error{"migrations folder " + dir + " holds no NNNN_name.sql files"};
     return out;
 }

@@ -22,7 +22,7 @@ inline std::string join(std::initializer_list<std::string_view> parts) {
 
 // One statement with text parameters; `what` names the step in the error.
 inline result<pg::row_set> run(pg::connection& db, std::string_view what, std::string_view sql,
-                        const std::vector<std::optional<std::string>>& params = {}) {
+                               const std::vector<std::optional<std::string>>& params = {}) {
     auto r = params.empty() ? db.exec(sql) : db.exec(sql, params);
     if (!r) return error{join({what, ": ", r.error_message()})};
     return r;

@@ -11,10 +11,14 @@ std::atomic<int> g_level{static_cast<int>(level::info)};
 
 const char* name(level l) {
     switch (l) {
-        case level::debug: return "debug";
-        case level::info: return "info ";
-        case level::warn: return "warn ";
-        case level::error: return "error";
+        case level::debug:
+            return "debug";
+        case level::info:
+            return "info ";
+        case level::warn:
+            return "warn ";
+        case level::error:
+            return "error";
     }
     return "?    ";
 }

@@ -5,9 +5,7 @@
 
 namespace bmm {
 
-std::string_view to_string(pow_algorithm a) noexcept {
-    return a == pow_algorithm::sha256d ? "sha256d" : "scrypt";
-}
+std::string_view to_string(pow_algorithm a) noexcept { return a == pow_algorithm::sha256d ? "sha256d" : "scrypt"; }
 
 result<pow_algorithm> parse_pow_algorithm(std::string_view name) {
     if (name == "sha256d") return pow_algorithm::sha256d;

@@ -68,8 +68,7 @@ uint256 uint256::from_compact(std::uint32_t compact, bool* negative, bool* overf
         r <<= 8 * (size - 3);
     }
     if (negative) *negative = word != 0 && (compact & 0x00800000) != 0;
-    if (overflow)
-        *overflow = word != 0 && ((size > 34) || (word > 0xff && size > 33) || (word > 0xffff && size > 32));
+    if (overflow) *overflow = word != 0 && ((size > 34) || (word > 0xff && size > 33) || (word > 0xffff && size > 32));
     return r;
 }
 

@@ -61,12 +61,14 @@ void raise_open_file_limit(const server_config& cfg) {
     }
     const auto open_files = static_cast<unsigned long long>(nofile.rlim_cur);
     const unsigned long long fd_room = open_files > 64 ? open_files - 64 : 0;  // Redis, node, logs, loops
-    log::info("stratum", "open file limit {} (soft was {}, hard {}): room for about {} miners; "
+    log::info("stratum",
+              "open file limit {} (soft was {}, hard {}): room for about {} miners; "
               "[limits] max_connections {}",
               open_files, soft_before, static_cast<unsigned long long>(nofile.rlim_max), fd_room,
               cfg.limits.max_connections);
     if (fd_room < cfg.limits.max_connections) {
-        log::warn("stratum", "the open file limit caps connections at about {}, below [limits] max_connections {}: "
+        log::warn("stratum",
+                  "the open file limit caps connections at about {}, below [limits] max_connections {}: "
                   "raise it (systemd LimitNOFILE=, ulimit -n, /etc/security/limits.conf) or lower max_connections",
                   fd_room, cfg.limits.max_connections);
     }
@@ -93,16 +95,16 @@ metrics::process_info describe_process(const server_config& cfg) {
 // caller starts it after them and stops it before them. The page reads the
 // endpoint's own counters through `self`, which the caller sets to the
 // returned endpoint and keeps until the endpoint's thread is joined.
-std::unique_ptr<metrics::http_endpoint> make_metrics_endpoint(const server_config& cfg, server& srv,
-                                                              share_sink& sink, job_manager& jobs,
+std::unique_ptr<metrics::http_endpoint> make_metrics_endpoint(const server_config& cfg, server& srv, share_sink& sink,
+                                                              job_manager& jobs,
                                                               std::unique_ptr<metrics::http_endpoint>& self) {
     auto page = [&srv, &sink, &jobs, &self, info = describe_process(cfg)] {
         struct statvfs fs {};
         const double free_bytes = ::statvfs(info.spool_dir.c_str(), &fs) == 0
                                       ? static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize)
                                       : -1.0;
-        return metrics::render(srv.metrics_snapshot(), sink.stats(), jobs.stats(), info, self->stats(),
-                               unix_seconds(), free_bytes);
+        return metrics::render(srv.metrics_snapshot(), sink.stats(), jobs.stats(), info, self->stats(), unix_seconds(),
+                               free_bytes);
     };
     return std::make_unique<metrics::http_endpoint>(metrics::http_options{cfg.metrics_host, cfg.metrics_port},
                                                     std::move(page));
@@ -201,8 +203,8 @@ int run(const app_options& options) {
         log::info("metrics", "Prometheus metrics at http://{}:{}/metrics", cfg->metrics_host, cfg->metrics_port);
     }
     for (const auto& p : cfg->ports) {
-        log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp",
-                  p.host, p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
+        log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp", p.host,
+                  p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
     }
 
     wait_for_stop(signals, jobs);
@@ -217,7 +219,8 @@ int run(const app_options& options) {
     jobs.stop();
     sink.stop(5000);
     const auto st = pool.stats();
-    log::info("stratum", "stopped: {} connections, {} shares accepted, {} rejected, {} blocks; "
+    log::info("stratum",
+              "stopped: {} connections, {} shares accepted, {} rejected, {} blocks; "
               "{} connections refused, {} addresses banned, {} closed by limits, {} TLS failures",
               st.connections, st.accepted, st.rejected, st.blocks, st.refused, st.bans, st.closed_by_limits,
               st.tls_failures);

@@ -35,7 +35,7 @@ void put_compact_size(std::vector<unsigned char>& out, std::uint64_t n) {
 }
 
 std::vector<unsigned char> bip34_height_push(std::int64_t height) {
-    if (height == 0) return {0x00};                                                // OP_0
+    if (height == 0) return {0x00};                                                       // OP_0
     if (height >= 1 && height <= 16) return {static_cast<unsigned char>(0x50 + height)};  // OP_1..OP_16
     // CScriptNum: little-endian magnitude, sign bit in the top byte.
     std::vector<unsigned char> num;

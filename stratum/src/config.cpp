@@ -58,7 +58,8 @@ server_config parse(const toml::table& root, const std::string& file) {
     const bool hex = std::all_of(mask.begin(), mask.end(), [](unsigned char ch) { return std::isxdigit(ch) != 0; });
     const unsigned long m = std::strtoul(mask.c_str(), nullptr, 16);
     if (mask.empty() || mask.size() > 8 || !hex)
-        throw config_error{p.at("version_mask") + ": [pool] version_mask must be up to 8 hex digits, e.g. \"1fffe000\""};
+        throw config_error{p.at("version_mask") +
+                           ": [pool] version_mask must be up to 8 hex digits, e.g. \"1fffe000\""};
     c.version_mask = static_cast<std::uint32_t>(m);
     p.integer("threads", c.threads, 0, 256);
 
@@ -92,8 +93,8 @@ server_config parse(const toml::table& root, const std::string& file) {
     const auto& limits = section(root, "limits", file, false);
     reader lm(limits, file, "limits");
     lm.only({"max_connections", "max_connections_per_ip", "max_line_bytes", "max_pending_requests",
-            "max_workers_per_connection", "max_write_queue_bytes", "idle_timeout_seconds", "half_open_timeout_seconds",
-            "tls_handshake_timeout_seconds", "ban_threshold", "ban_half_life_seconds", "ban_seconds"});
+             "max_workers_per_connection", "max_write_queue_bytes", "idle_timeout_seconds", "half_open_timeout_seconds",
+             "tls_handshake_timeout_seconds", "ban_threshold", "ban_half_life_seconds", "ban_seconds"});
     limits_config& lim = c.limits;
     lm.integer("max_connections", lim.max_connections, 1, 10000000);
     lm.integer("max_connections_per_ip", lim.max_connections_per_ip, 1, 10000000);
@@ -155,7 +156,9 @@ server_config parse(const toml::table& root, const std::string& file) {
             if (!ctx) {
                 // The message starts with the setting it is about.
                 const std::string& msg = ctx.error_message();
-                const char* key = msg.rfind("tls_cert", 0) == 0 ? "tls_cert" : msg.rfind("tls_key", 0) == 0 ? "tls_key" : "tls";
+                const char* key = msg.rfind("tls_cert", 0) == 0  ? "tls_cert"
+                                  : msg.rfind("tls_key", 0) == 0 ? "tls_key"
+                                                                 : "tls";
                 if (!t->get(key)) key = "tls";
                 throw config_error{q.at(key) + ": [[port]] " + msg};
             }

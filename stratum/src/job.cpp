@@ -8,9 +8,7 @@
 #include <cstring>
 
 namespace bmm::stratum {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<hash256> coinbase_merkle_branch(std::span<const hash256> txids) {
     std::vector<hash256> branch;

@@ -290,9 +290,9 @@ void job_manager::stop() {
     r.reward = b.reward;
     r.accepted = accepted;
     r.answer = std::move(node_answer);
-    r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+    r.time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     return r;
 }
 

@@ -72,10 +72,14 @@ std::size_t admission::connections_from(const std::string& ip) const {
 
 const char* to_string(admission::verdict v) noexcept {
     switch (v) {
-        case admission::verdict::admitted: return "admitted";
-        case admission::verdict::banned: return "address banned";
-        case admission::verdict::per_ip_full: return "too many connections from this address";
-        case admission::verdict::total_full: return "too many connections in total";
+        case admission::verdict::admitted:
+            return "admitted";
+        case admission::verdict::banned:
+            return "address banned";
+        case admission::verdict::per_ip_full:
+            return "too many connections from this address";
+        case admission::verdict::total_full:
+            return "too many connections in total";
     }
     return "?";
 }

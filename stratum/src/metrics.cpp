@@ -118,29 +118,46 @@ double steady_seconds() noexcept {
 
 std::string_view to_string(share_result r) noexcept {
     switch (r) {
-        case share_result::accepted: return "accepted";
-        case share_result::stale: return "stale";
-        case share_result::job_not_found: return "job_not_found";
-        case share_result::duplicate: return "duplicate";
-        case share_result::low_difficulty: return "low_difficulty";
-        case share_result::unauthorized: return "unauthorized";
-        case share_result::not_subscribed: return "not_subscribed";
-        case share_result::invalid: return "invalid";
-        case share_result::not_recorded: return "not_recorded";
-        case share_result::too_many_pending: return "too_many_pending";
+        case share_result::accepted:
+            return "accepted";
+        case share_result::stale:
+            return "stale";
+        case share_result::job_not_found:
+            return "job_not_found";
+        case share_result::duplicate:
+            return "duplicate";
+        case share_result::low_difficulty:
+            return "low_difficulty";
+        case share_result::unauthorized:
+            return "unauthorized";
+        case share_result::not_subscribed:
+            return "not_subscribed";
+        case share_result::invalid:
+            return "invalid";
+        case share_result::not_recorded:
+            return "not_recorded";
+        case share_result::too_many_pending:
+            return "too_many_pending";
     }
     return "invalid";
 }
 
 share_result classify(int code, bool early) noexcept {
     switch (code) {
-        case 0: return share_result::accepted;
-        case 21: return early ? share_result::job_not_found : share_result::stale;
-        case 22: return share_result::duplicate;
-        case 23: return share_result::low_difficulty;
-        case 24: return share_result::unauthorized;
-        case 25: return share_result::not_subscribed;
-        default: return share_result::invalid;
+        case 0:
+            return share_result::accepted;
+        case 21:
+            return early ? share_result::job_not_found : share_result::stale;
+        case 22:
+            return share_result::duplicate;
+        case 23:
+            return share_result::low_difficulty;
+        case 24:
+            return share_result::unauthorized;
+        case 25:
+            return share_result::not_subscribed;
+        default:
+            return share_result::invalid;
     }
 }
 

@@ -17,9 +17,9 @@ namespace {
 // The stream record of a verdict (bmm/record/stream_record.hpp), typed until
 // the journal writes it. block_hash: the block's hash (display order) when the
 // share meets the network target, else empty.
-::bmm::record::share_record share_record(const server_config& cfg, const pending_share& p,
-                                         const verifier::verdict* v, bool accepted, int code,
-                                         const std::string& reason, const std::string& block_hash) {
+::bmm::record::share_record share_record(const server_config& cfg, const pending_share& p, const verifier::verdict* v,
+                                         bool accepted, int code, const std::string& reason,
+                                         const std::string& block_hash) {
     ::bmm::record::share_record r;
     r.instance = cfg.instance_id;
     r.coin = cfg.coin;

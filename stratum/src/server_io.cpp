@@ -50,7 +50,8 @@ void write_raw(session* s, std::string bytes) {
 // pull a session out of a loop over the sessions).
 bool may_send(session* s) {
     if (s->closed || s->doom) return false;
-    if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&s->tcp)) > s->loop->limits.max_write_queue_bytes) {
+    if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t*>(&s->tcp)) >
+        s->loop->limits.max_write_queue_bytes) {
         s->doom = "the miner does not read: unsent data over [limits] max_write_queue_bytes";
         return false;
     }
@@ -122,8 +123,7 @@ bool admit_connection(loop_ctx& L, session* s) {
         log::warn("stratum", "refusing new connections: [limits] max_connections ({}) reached{}",
                   L.limits.max_connections,
                   dropped ? fmt::format(" ({} more refusals not logged)", dropped) : std::string());
-    else
-        log::debug("stratum", "refused a connection from {} on port {}: {}", s->ip, s->port->port, to_string(v));
+    else log::debug("stratum", "refused a connection from {} on port {}: {}", s->ip, s->port->port, to_string(v));
     uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp), [](uv_handle_t* h) { delete reinterpret_cast<session*>(h); });
     return false;
 }
@@ -323,7 +323,8 @@ result<bool> bind_listener(loop_ctx& L, const port_config& p) {
     rc = uv_tcp_bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), 0);
     if (!rc) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 4096, on_connection);
     if (rc) {
-        uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+        uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
         return error{"cannot listen on " + p.host + ":" + std::to_string(p.port) + ": " + uv_strerror(rc) +
                      " (is another program on that port?)"};
     }

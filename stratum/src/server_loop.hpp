@@ -62,8 +62,8 @@ struct loop_ctx;
 struct pending_share {
     session* s = nullptr;
     std::string id_json;
-    std::string worker;                  // full username as submitted
-    worker_name name;                    // its account and worker ({"", worker} when malformed)
+    std::string worker;  // full username as submitted
+    worker_name name;    // its account and worker ({"", worker} when malformed)
     std::string job_id, en2, ntime, nonce, version_bits;
     std::shared_ptr<const job> j;
     double difficulty = 0;
@@ -81,18 +81,18 @@ struct session {
     std::string ip;
     std::string inbuf;
     bool subscribed = false;
-    bool closed = false;     // uv_close called
-    bool released = false;   // close callback ran; delete when no share is pending
-    unsigned pending = 0;    // shares of this session in the current batch
+    bool closed = false;    // uv_close called
+    bool released = false;  // close callback ran; delete when no share is pending
+    unsigned pending = 0;   // shares of this session in the current batch
     std::array<unsigned char, 4> en1{};
     std::string en1_hex;
     std::unordered_map<std::string, worker_name> workers;  // authorised usernames, parsed
-    std::string account;                      // the first authorised account
-    std::uint32_t version_mask = 0;           // negotiated with mining.configure
-    double suggested = 0;                     // suggest_difficulty / d=
+    std::string account;                                   // the first authorised account
+    std::uint32_t version_mask = 0;                        // negotiated with mining.configure
+    double suggested = 0;                                  // suggest_difficulty / d=
     vardiff_state vd;
     double prev_difficulty = 0;
-    std::uint64_t diff_changed_after = 0;     // jobs up to this seq were sent before the last change
+    std::uint64_t diff_changed_after = 0;  // jobs up to this seq were sent before the last change
     std::uint64_t last_job_sent = 0;
     double last_line = 0;
     double connected_at = 0;
@@ -138,9 +138,9 @@ struct loop_ctx {
 
     // Limits, bans and TLS (server_io.cpp).
     limits_config limits;
-    admission* admit = nullptr;                              // shared by all loops, used at accept and close
-    std::vector<tls::context> listener_tls;                  // per listener; null on plain TCP ports
-    std::unordered_map<std::string, ban_score> ban_scores;   // per source address, this loop's only
+    admission* admit = nullptr;                             // shared by all loops, used at accept and close
+    std::vector<tls::context> listener_tls;                 // per listener; null on plain TCP ports
+    std::unordered_map<std::string, ban_score> ban_scores;  // per source address, this loop's only
     double next_score_prune = 0;
     std::atomic<std::uint64_t> refused{0}, bans{0}, closed_by_limits{0}, tls_failures{0};
 

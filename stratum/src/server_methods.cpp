@@ -53,8 +53,8 @@ void handle_subscribe(session* s, const request& r) {
     // (fmt rather than "\"" + ...: GCC 12 warns falsely on that, -Wrestrict, GCC bug 105329.)
     const std::string sub = fmt::format("\"{}\"", s->id);
     send(s, reply_result(r.id_json, "[[[\"mining.set_difficulty\"," + sub + "],[\"mining.notify\"," + sub + "]],\"" +
-                                        s->en1_hex + "\"," +
-                                        std::to_string(s->loop->srv->config().extranonce2_size) + "]"));
+                                        s->en1_hex + "\"," + std::to_string(s->loop->srv->config().extranonce2_size) +
+                                        "]"));
 }
 
 // A refused mining.authorize: result false and error 24 with `why`.
@@ -113,7 +113,8 @@ void handle_configure(session* s, const request& r) {
     simdjson::dom::array exts;
     simdjson::dom::object opts;
     if (!r.has_params || r.params.at(0).get(exts) || r.params.at(1).get(opts)) {
-        send(s, reply_error(r.id_json, stratum_error::other, "malformed parameters: expected [[extensions], {options}]"));
+        send(s,
+             reply_error(r.id_json, stratum_error::other, "malformed parameters: expected [[extensions], {options}]"));
         return;
     }
     std::string result = "{";
@@ -246,8 +247,7 @@ void handle_request(session* s, const request& r) {
         s->loop->metrics->port(port_index(s)).shares[unjudged].add();
         send(s, reply_error(r.id_json, stratum_error::other,
                             "too many requests awaiting an answer; wait for the answers before sending more"));
-    }
-    else if (m == "mining.subscribe") handle_subscribe(s, r);
+    } else if (m == "mining.subscribe") handle_subscribe(s, r);
     else if (m == "mining.authorize") handle_authorize(s, r);
     else if (m == "mining.configure") handle_configure(s, r);
     else if (m == "mining.suggest_difficulty") handle_suggest_difficulty(s, r);

@@ -23,7 +23,7 @@ namespace bmm::stratum {
 namespace {
 
 constexpr std::size_t k_batch_records = 512;
-constexpr std::size_t k_read_window = 4u << 20;        // journal bytes read per batch (grown for a longer line)
+constexpr std::size_t k_read_window = 4u << 20;  // journal bytes read per batch (grown for a longer line)
 
 // journal.offset: the committed journal offset, then the last boot stamp used
 // in uids (absent in files written before it existed).
@@ -122,9 +122,9 @@ result<bool> share_sink::start() {
     start_size_ = size;
     // The boot stamp makes uids unique across restarts: it never repeats, even
     // when the sink restarts within the same millisecond or the clock steps back.
-    const auto now_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                       std::chrono::system_clock::now().time_since_epoch())
-                                                       .count());
+    const auto now_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     const std::uint64_t boot = std::max(now_ms, last_boot + 1);
     if (::pwrite(offset_fd_, &boot, sizeof boot, k_boot_at) != static_cast<ssize_t>(sizeof boot))
         return error{offset + ": " + std::strerror(errno)};
@@ -279,8 +279,7 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
     std::size_t acked = 0;
     if (exec && exec->type == REDIS_REPLY_ARRAY && exec->elements == sent) {
         while (acked < sent && exec->element[acked]->type != REDIS_REPLY_ERROR) ++acked;
-        if (acked < sent && refusal.empty())
-            refusal.assign(exec->element[acked]->str, exec->element[acked]->len);
+        if (acked < sent && refusal.empty()) refusal.assign(exec->element[acked]->str, exec->element[acked]->len);
     } else if (refusal.empty()) {
         refusal = "EXEC did not run the batch";
     }
@@ -421,8 +420,8 @@ result<bool> share_sink::lock() {
     if (lock_fd_ < 0) return error{path + ": " + std::strerror(errno) + " (check [redis] spool_dir)"};
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
-        std::string why = err == EWOULDBLOCK ? "spool_dir " + cfg_.spool_dir + " is in use by " + lock_holder(lock_fd_) +
-                                                   ", which holds " + path +
+        std::string why = err == EWOULDBLOCK ? "spool_dir " + cfg_.spool_dir + " is in use by " +
+                                                   lock_holder(lock_fd_) + ", which holds " + path +
                                                    "; stop it, or give each instance its own [redis] spool_dir"
                                              : path + ": cannot lock: " + std::strerror(err);
         unlock();
@@ -461,7 +460,8 @@ void share_sink::stop(unsigned timeout_ms) {
 
 sink_stats share_sink::stats() const {
     const std::uint64_t written = written_.load();
-    return {published_.load(), written - std::min(written, committed_.load()), redis_up_.load(), appended_.load(),
+    return {published_.load(),       written - std::min(written, committed_.load()),
+            redis_up_.load(),        appended_.load(),
             backlog_records_.load(), written};
 }
 

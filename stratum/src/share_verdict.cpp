@@ -86,8 +86,7 @@ submit_judgement judge_submit(const submit_context& c, seen_shares& seen) {
     out.target = t ? *t : uint256();
 
     std::uint32_t ntime = 0;
-    if (parse_be32_hex(c.fields.ntime, ntime) &&
-        (ntime < c.j->tmpl->mintime || ntime > c.now_unix + k_ntime_future)) {
+    if (parse_be32_hex(c.fields.ntime, ntime) && (ntime < c.j->tmpl->mintime || ntime > c.now_unix + k_ntime_future)) {
         out.early = refuse(stratum_error::other, "ntime out of range");
         return out;
     }

@@ -55,7 +55,8 @@ result<context> make_server_context(const std::string& cert, const std::string& 
     // key of another certificate get different messages.
     EVP_PKEY* pkey = nullptr;
     if (BIO* b = BIO_new_file(key.c_str(), "r")) {
-        pkey = PEM_read_bio_PrivateKey(b, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+        pkey = PEM_read_bio_PrivateKey(
+            b, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
         BIO_free(b);
     }
     if (!pkey) return error{"tls_key " + key + " is not an unencrypted PEM private key: " + openssl_error()};

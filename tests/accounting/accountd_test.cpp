@@ -25,8 +25,8 @@
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
-#include <hiredis/hiredis.h>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <fstream>
 #include <map>
@@ -60,7 +60,8 @@ std::string write_config(const std::string& stream, const std::string& consumer,
       << "\"\ngroup = \"accountd\"\nconsumer = \"" << consumer << "\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = " << batch << "\nblock_ms = 200\n" << ingest_extra << "[log]\nlevel = \"info\"\n";
+      << "[ingest]\nbatch_size = " << batch << "\nblock_ms = 200\n"
+      << ingest_extra << "[log]\nlevel = \"info\"\n";
     return path;
 }
 
@@ -107,7 +108,8 @@ std::vector<record> make_shares(const std::string& prefix, int n, unsigned seed)
         const bool accepted = rng() % 10 != 0;
         const int code = accepted ? 0 : codes[rng() % 6];
         const bool block = accepted && rng() % 500 == 0;
-        const std::string target = code == 21 && rng() % 2 ? "" : target_from_difficulty(d, pow_algorithm::scrypt)->to_hex();
+        const std::string target =
+            code == 21 && rng() % 2 ? "" : target_from_difficulty(d, pow_algorithm::scrypt)->to_hex();
         const std::int64_t ms = k_base_ms + static_cast<std::int64_t>(i) * 9 + static_cast<std::int64_t>(rng() % 5);
         out.push_back({{"type", "share"},
                        {"instance", "7"},
@@ -125,13 +127,15 @@ std::vector<record> make_shares(const std::string& prefix, int n, unsigned seed)
                        {"reason", accepted ? "" : "rejected\twith a tab"},
                        {"block", block ? "1" : "0"},
                        {"time_ms", std::to_string(ms)},
-                       {"hash", "00000000000000000000000000000000000000000000000000000000000000" + std::to_string(10 + rng() % 80)},
+                       {"hash", "00000000000000000000000000000000000000000000000000000000000000" +
+                                    std::to_string(10 + rng() % 80)},
                        {"uid", prefix + ":7:1700000000:" + std::to_string(i)}});
         // Two records in three carry what pplns and pps need (a job's
         // network target and expected reward); the third is from a
         // bmm-stratum that did not send them.
         if (i % 3 != 2) {
-            out.back().push_back({"network_target", target_from_difficulty(i % 3 ? 0.25 : 2.0, pow_algorithm::scrypt)->to_hex()});
+            out.back().push_back(
+                {"network_target", target_from_difficulty(i % 3 ? 0.25 : 2.0, pow_algorithm::scrypt)->to_hex()});
             out.back().push_back({"reward", std::to_string(1250000000 + i)});
         }
         // A block share names its block (pplns ends the block's window there).
@@ -163,8 +167,8 @@ void expect_network_fields(const std::vector<record>& rs) {
         const std::string* nt = find_field(r, "network_target");
         const std::string* rw = find_field(r, "reward");
         const std::string* bh = find_field(r, "block_hash");
-        want[field(r, "uid")] = {nt ? work_from_target(*uint256::from_hex(*nt)).to_decimal() : "NULL", rw ? *rw : "NULL",
-                                 bh ? *bh : "NULL"};
+        want[field(r, "uid")] = {nt ? work_from_target(*uint256::from_hex(*nt)).to_decimal() : "NULL",
+                                 rw ? *rw : "NULL", bh ? *bh : "NULL"};
         if (uids.size() > 1) uids += ',';
         uids += '"' + field(r, "uid") + '"';
     }
@@ -262,7 +266,8 @@ bool wait_stored(const std::string& stream, const std::string& consumer, const s
     while (std::chrono::steady_clock::now() < end) {
         if (p && !p->running()) return false;
         try {
-            if (scalar("SELECT count(*) FROM stream_state WHERE stream = $1 AND consumer = $2 AND last_ms = $3 AND last_seq = $4",
+            if (scalar("SELECT count(*) FROM stream_state WHERE stream = $1 AND consumer = $2 AND last_ms = $3 AND "
+                       "last_seq = $4",
                        {stream, consumer, ms, seq}) == "1")
                 return true;
         } catch (const std::exception&) {
@@ -316,7 +321,8 @@ std::map<rollup_key, rollup> expected_rollups(const std::vector<record>& rs) {
         } else {
             ++x.rejected;
             const int code = std::stoi(field(r, "code"));
-            // columns: other (20 and unknown), stale 21, duplicate 22, low difficulty 23, unauthorized 24, not subscribed 25
+            // columns: other (20 and unknown), stale 21, duplicate 22, low difficulty 23, unauthorized 24, not
+            // subscribed 25
             ++x.by_code[code >= 21 && code <= 25 ? code - 20 : 0];
         }
         if (field(r, "block") == "1") ++x.blocks;
@@ -331,7 +337,8 @@ std::map<rollup_key, rollup> read_rollups(const std::string& where, const std::s
     for (const auto& row : query("SELECT account, worker, extract(epoch FROM minute)::bigint, accepted, rejected, "
                                  "rejected_other, rejected_stale, rejected_duplicate, rejected_low_difficulty, "
                                  "rejected_unauthorized, rejected_not_subscribed, blocks, work::text "
-                                 "FROM share_minutes WHERE " + where,
+                                 "FROM share_minutes WHERE " +
+                                     where,
                                  {param})) {
         auto& x = out[{strip ? strip_prefix(row[0]) : row[0], row[1], std::stoll(row[2])}];
         x.accepted = std::stoll(row[3]);
@@ -352,9 +359,10 @@ std::map<rollup_key, rollup> stored_rollups(const std::string& prefix) {
 
 // A canonical dump of a prefix's shares (uid and account without the prefix).
 std::vector<std::vector<std::string>> shares_dump(const std::string& prefix) {
-    return query("SELECT substr(uid, length($1) + 2), substr(account, length($1) + 2), worker, time, accepted, code, "
-                 "target, work::text, block, reason FROM shares WHERE uid LIKE $1 || ':%' ORDER BY 1",
-                 {prefix});
+    return query(
+        "SELECT substr(uid, length($1) + 2), substr(account, length($1) + 2), worker, time, accepted, code, "
+        "target, work::text, block, reason FROM shares WHERE uid LIKE $1 || ':%' ORDER BY 1",
+        {prefix});
 }
 
 void migrate_once() {
@@ -388,7 +396,8 @@ TEST(accountd, migrations_apply_once_and_refuse_an_edited_file) {
     EXPECT_NE(refused.out.find("0002_shares.sql was changed after it was applied"), std::string::npos) << refused.out;
     EXPECT_EQ(scalar("SELECT to_regclass('must_not_exist') IS NULL"), "t");
     EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), count);
-    auto list_edited = accountd({"account", "list", "--config", write_config("unused", "migrate"), "--sql-dir", edited});
+    auto list_edited =
+        accountd({"account", "list", "--config", write_config("unused", "migrate"), "--sql-dir", edited});
     EXPECT_EQ(list_edited.code, 1);
     EXPECT_NE(list_edited.out.find("0002_shares.sql differs"), std::string::npos) << list_edited.out;
 
@@ -411,9 +420,18 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     // uid, same line, new stream id), some far later.
     std::vector<record> all = shares;
     for (int i = 0; i < 300; ++i) all.push_back(shares[static_cast<std::size_t>(i * 17)]);
-    record blk = {{"type", "block"},      {"instance", "7"},     {"coin", "LTC"},   {"height", "433"},
-                  {"hash", std::string(64, 'a')}, {"account", "eq-acc1"}, {"worker", "rig0"}, {"job", "5f"},
-                  {"reward", "1250000000"}, {"accepted", "1"},    {"answer", "null"}, {"time_ms", std::to_string(k_base_ms)},
+    record blk = {{"type", "block"},
+                  {"instance", "7"},
+                  {"coin", "LTC"},
+                  {"height", "433"},
+                  {"hash", std::string(64, 'a')},
+                  {"account", "eq-acc1"},
+                  {"worker", "rig0"},
+                  {"job", "5f"},
+                  {"reward", "1250000000"},
+                  {"accepted", "1"},
+                  {"answer", "null"},
+                  {"time_ms", std::to_string(k_base_ms)},
                   {"uid", "eq:7:1700000000:block1"}};
     all.push_back(blk);
     all.push_back(blk);  // a repeat of the block record too
@@ -464,8 +482,7 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
               "1");
     EXPECT_GT(std::stoll(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%' AND block_hash IS NOT NULL")), 0);
     // The tab in the reason survived COPY's text format.
-    EXPECT_EQ(scalar("SELECT count(DISTINCT reason) FROM shares WHERE uid LIKE 'eq:%' AND NOT accepted"),
-              "1");
+    EXPECT_EQ(scalar("SELECT count(DISTINCT reason) FROM shares WHERE uid LIKE 'eq:%' AND NOT accepted"), "1");
     EXPECT_EQ(scalar("SELECT min(reason) FROM shares WHERE uid LIKE 'eq:%' AND NOT accepted"), "rejected\twith a tab");
     // Two daily partitions (the records cross midnight UTC).
     EXPECT_EQ(scalar("SELECT count(*) FROM pg_class WHERE relname IN ('shares_20260301', 'shares_20260302')"), "2");
@@ -475,7 +492,8 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
 
     // Running again over the same stream stores nothing again: 50 more
     // repeats, in one round with 40 new records (stored, counted once).
-    const std::string before = scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'");
+    const std::string before =
+        scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'");
     std::vector<record> mixed(shares.begin(), shares.begin() + 50);
     const auto fresh = make_shares("eqn", 40, 2);
     mixed.insert(mixed.begin() + 25, fresh.begin(), fresh.end());
@@ -484,8 +502,9 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     std::this_thread::sleep_for(std::chrono::seconds(3));
     EXPECT_EQ(p2.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(rd.pending(stream, "accountd"), 0);
-    EXPECT_EQ(scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'"),
-              before);
+    EXPECT_EQ(
+        scalar("SELECT sum(accepted)::text || '/' || sum(work)::text FROM share_minutes WHERE account LIKE 'eq-%'"),
+        before);
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eq:%'"), "6000");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'eqn:%'"), "40");
     EXPECT_TRUE(stored_rollups("eqn") == expected_rollups(fresh)) << "the new records of a round with repeats";
@@ -585,7 +604,8 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:ka", "ka", 5000)},
                               st().dir() + "/accountd/ka.log");
-        ASSERT_TRUE(wait_stored("bmm:test:ka", "ka", last_a, 300, &p)) << test::read_text(st().dir() + "/accountd/ka.log");
+        ASSERT_TRUE(wait_stored("bmm:test:ka", "ka", last_a, 300, &p))
+            << test::read_text(st().dir() + "/accountd/ka.log");
         EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
     }
     // Run B: the same records, killed with SIGKILL at random moments.
@@ -620,7 +640,8 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     EXPECT_EQ(rd.pending("bmm:test:kb", "accountd"), 0);
 
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'kb:%'"), std::to_string(n));
-    EXPECT_TRUE(stored_rollups("kb") == stored_rollups("ka")) << "rollups after kills differ from the uninterrupted run";
+    EXPECT_TRUE(stored_rollups("kb") == stored_rollups("ka"))
+        << "rollups after kills differ from the uninterrupted run";
     EXPECT_TRUE(stored_rollups("ka") == expected_rollups(a)) << "the uninterrupted run differs from the records";
     EXPECT_TRUE(shares_dump("kb") == shares_dump("ka")) << "shares after kills differ from the uninterrupted run";
 }
@@ -679,7 +700,8 @@ TEST(accountd, account_commands_check_addresses) {
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("is not a valid LTC address"), std::string::npos) << r.out;
     EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = 'alice'"), "0");
-    r = accountd({"account", "bind", "alice", "LTC", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "--config", cfg});  // mainnet BTC
+    r = accountd(
+        {"account", "bind", "alice", "LTC", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "--config", cfg});  // mainnet BTC
     EXPECT_EQ(r.code, 1) << r.out;
 
     r = accountd({"account", "bind", "alice", "LTC", a1, "--config", cfg});
@@ -745,7 +767,8 @@ TEST(accountd, account_commands_check_addresses) {
     const std::string last = rd.xadd("bmm:test:auto", s);
     test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:auto", "auto")},
                           st().dir() + "/accountd/auto.log");
-    ASSERT_TRUE(wait_stored("bmm:test:auto", "auto", last, 60, &p)) << test::read_text(st().dir() + "/accountd/auto.log");
+    ASSERT_TRUE(wait_stored("bmm:test:auto", "auto", last, 60, &p))
+        << test::read_text(st().dir() + "/accountd/auto.log");
     EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(scalar("SELECT kind FROM accounts WHERE name = $1", {a4}), "address");
     EXPECT_EQ(scalar("SELECT currency || ' ' || address || ' ' || share_ppm FROM wallets WHERE account = $1", {a4}),
@@ -771,7 +794,8 @@ TEST(accountd, old_share_partitions_are_dropped_whole_and_rollups_stay) {
     ASSERT_TRUE(wait_stored("bmm:test:old", "old", last, 60, &p)) << test::read_text(st().dir() + "/accountd/old.log");
     EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(scalar("SELECT count(*) FROM shares_20250101"), "500");
-    EXPECT_EQ(scalar("SELECT string_agg(p, ',') FROM bmm_drop_share_partitions_before('2025-01-02') p"), "shares_20250101");
+    EXPECT_EQ(scalar("SELECT string_agg(p, ',') FROM bmm_drop_share_partitions_before('2025-01-02') p"),
+              "shares_20250101");
     EXPECT_EQ(scalar("SELECT to_regclass('shares_20250101') IS NULL"), "t");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'old:%'"), "0");
     EXPECT_TRUE(stored_rollups("old") == expected_rollups(rs)) << "rollups must outlive the raw shares";
@@ -820,23 +844,23 @@ TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
     ASSERT_EQ(test::run_capture(cli + "XGROUP CREATE " + stream + " accountd 0 MKSTREAM 2>&1"), "OK");
     redis rd;
     const std::string last = rd.xadd(stream, rs);
-    (void)test::run_capture(cli + "XREADGROUP GROUP accountd gone COUNT 3000 STREAMS " + stream + " '>' > /dev/null 2>&1");
+    (void)test::run_capture(cli + "XREADGROUP GROUP accountd gone COUNT 3000 STREAMS " + stream +
+                            " '>' > /dev/null 2>&1");
     ASSERT_EQ(rd.pending(stream, "accountd"), 3000);
 
     const std::string log = st().dir() + "/accountd/claim.log";
     {
-        test::child_process p({bin("bmm-accountd"), "run", "--config",
-                               write_config(stream, "live", 1000, "claim_idle_ms = 0\n")},
-                              log);
+        test::child_process p(
+            {bin("bmm-accountd"), "run", "--config", write_config(stream, "live", 1000, "claim_idle_ms = 0\n")}, log);
         ASSERT_TRUE(wait_stored(stream, "live", last, 120, &p)) << test::read_text(log);
         EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
     }
     EXPECT_EQ(rd.pending(stream, "accountd"), 3000) << "claim_idle_ms = 0 takes nothing over";
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'clm:%'"), "2100");
 
-    test::child_process p({bin("bmm-accountd"), "run", "--config",
-                           write_config(stream, "live", 1000, "claim_idle_ms = 1000\n")},
-                          log + ".2");
+    test::child_process p(
+        {bin("bmm-accountd"), "run", "--config", write_config(stream, "live", 1000, "claim_idle_ms = 1000\n")},
+        log + ".2");
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (rd.pending(stream, "accountd") != 0 && std::chrono::steady_clock::now() < end)
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -844,7 +868,8 @@ TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
     EXPECT_EQ(rd.pending(stream, "accountd"), 0) << test::read_text(log + ".2");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'clm:%'"), "5000");
     EXPECT_TRUE(stored_rollups("clm") == expected_rollups(rs)) << "each entry counted once";
-    EXPECT_NE(test::read_text(log + ".2").find("took over 1000 entries"), std::string::npos) << test::read_text(log + ".2");
+    EXPECT_NE(test::read_text(log + ".2").find("took over 1000 entries"), std::string::npos)
+        << test::read_text(log + ".2");
 }
 
 // The benchmarks check what they measure (bench-epoch: the ledger audit is
@@ -896,9 +921,9 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     const std::string address = st().cli("-rpcwallet=pool getnewaddress");
     const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
     for (const std::string& user : {std::string("carol.rig1"), std::string("carol.rig2"), address}) {
-        test::child_process miner({bin("bmm-miner"), "--url", url, "--user", user, "--shares", "8", "--seconds", "60",
-                                   "--quiet"},
-                                  dir + "/miner.log");
+        test::child_process miner(
+            {bin("bmm-miner"), "--url", url, "--user", user, "--shares", "8", "--seconds", "60", "--quiet"},
+            dir + "/miner.log");
         EXPECT_EQ(miner.wait(90000), 0) << test::read_text(dir + "/miner.log");
     }
     // The sink publishes from its journal a moment later; then the pool stops.
@@ -959,7 +984,8 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE account IN ('carol', $1)", {address}),
               std::to_string(blocks));
     // Every found block the node accepted is in the node's chain.
-    for (const auto& row : query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address}))
+    for (const auto& row :
+         query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address}))
         EXPECT_EQ(st().cli("getblockheader " + row[0] + " | jq -r .hash"), row[0]);
     // The address username made its account; carol (a plain name) did not.
     EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = $1", {address}), "LTC 1000000");

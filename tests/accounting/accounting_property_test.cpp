@@ -186,7 +186,8 @@ struct model {
                                                const std::vector<block_event>& blocks,
                                                const std::vector<std::pair<mpz_class, mpz_class>>& pps_params) {
         std::map<std::string, account_state> acct;
-        for (const auto& sh : shares) acct[sh.user].dpp += work_of(sh.target) * mpz_class(std::to_string(s.coins[sh.coin].weight_ppm));
+        for (const auto& sh : shares)
+            acct[sh.user].dpp += work_of(sh.target) * mpz_class(std::to_string(s.coins[sh.coin].weight_ppm));
         for (const auto& [u, st] : streak) {
             if (st > 0) acct[u];
         }
@@ -257,9 +258,15 @@ struct model {
             };
             weights w;
             switch (c.scheme) {
-                case acc::payout_scheme::pp: w = pp_of_epoch[b.found_epoch]; break;
-                case acc::payout_scheme::solo: w[stream[b.coin][b.finder_share].user] = 1; break;
-                case acc::payout_scheme::pps: credit("pool:pps:" + coin + ":immature", miners_part[i]); continue;
+                case acc::payout_scheme::pp:
+                    w = pp_of_epoch[b.found_epoch];
+                    break;
+                case acc::payout_scheme::solo:
+                    w[stream[b.coin][b.finder_share].user] = 1;
+                    break;
+                case acc::payout_scheme::pps:
+                    credit("pool:pps:" + coin + ":immature", miners_part[i]);
+                    continue;
                 case acc::payout_scheme::pplns: {
                     mpz_class window = work_of(b.network_target) * mpz_class(std::to_string(c.pplns_n_ppm)) / 1000000;
                     mpz_class taken = 0;
@@ -351,7 +358,8 @@ RC_GTEST_PROP(accounting_property, library_and_reference_agree_and_invariants_ho
     acc::accounting_config cfg;
     for (std::size_t c = 0; c < coin_names.size(); ++c) {
         const auto& cs = s.coins[c];
-        cfg.coins[coin_names[c]] = acc::coin_rules{cs.fee_ppm, cs.holders_ppm, cs.scheme, cs.weight_ppm, cs.pplns_n_ppm};
+        cfg.coins[coin_names[c]] =
+            acc::coin_rules{cs.fee_ppm, cs.holders_ppm, cs.scheme, cs.weight_ppm, cs.pplns_n_ppm};
     }
     cfg.persistence.e_step_bp = s.e_step_bp;
     cfg.persistence.e_max_bp = s.e_max_bp;
@@ -369,8 +377,8 @@ RC_GTEST_PROP(accounting_property, library_and_reference_agree_and_invariants_ho
     acc::amount carried = 0;
     acc::amount emission_paid_total = 0;
     std::vector<std::vector<share>> stream(coin_names.size());
-    std::vector<block_event> late;        // found in the previous epoch, booked in this one
-    std::vector<std::string> pending;     // booked, neither mature nor orphaned
+    std::vector<block_event> late;     // found in the previous epoch, booked in this one
+    std::vector<std::string> pending;  // booked, neither mature nor orphaned
     std::map<std::string, std::pair<std::string, std::uint64_t>> live;  // hash -> (coin, reward), not orphaned
     int block_counter = 0;
 
@@ -386,8 +394,8 @@ RC_GTEST_PROP(accounting_property, library_and_reference_agree_and_invariants_ho
         std::vector<share> shares;
         const int n_shares = *rc::gen::inRange(0, 25);
         for (int i = 0; i < n_shares; ++i) {
-            shares.push_back(share{*rc::gen::elementOf(user_pool),
-                                   *rc::gen::inRange<std::size_t>(0, coin_names.size()), random_target()});
+            shares.push_back(share{*rc::gen::elementOf(user_pool), *rc::gen::inRange<std::size_t>(0, coin_names.size()),
+                                   random_target()});
         }
         for (const auto& sh : shares) stream[sh.coin].push_back(sh);
         // PPS: each share gets one of a few (network work, expected reward) pairs.
@@ -405,8 +413,8 @@ RC_GTEST_PROP(accounting_property, library_and_reference_agree_and_invariants_ho
             block_event b;
             b.hash = "h" + std::to_string(block_counter++);
             b.coin = coin;
-            b.reward = *rc::gen::oneOf(rc::gen::inRange<std::uint64_t>(1, 30),
-                                       rc::gen::inRange<std::uint64_t>(1, 1ULL << 63));
+            b.reward =
+                *rc::gen::oneOf(rc::gen::inRange<std::uint64_t>(1, 30), rc::gen::inRange<std::uint64_t>(1, 1ULL << 63));
             b.finder_share = *rc::gen::inRange<std::size_t>(0, stream[coin].size());
             b.found_epoch = k;
             // Mostly a network target near the stream's share targets, so that

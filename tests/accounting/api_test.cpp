@@ -11,14 +11,14 @@
 #include "../support/stack_pg.hpp"
 
 #include "bmm/accounting/api.hpp"
+#include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/ledger_model.hpp"
-#include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/epoch_store.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
-#include "bmm/pg/connection.hpp"
 #include "bmm/accounting/rules.hpp"
+#include "bmm/pg/connection.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -65,7 +65,8 @@ std::string write_config(const std::string& tag, int api_port, int statement_tim
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
       << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"api-test\"\n"
       << "group = \"accountd\"\nconsumer = \"" << tag << "\"\n"
-      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port << "\nthreads = 2\nstatement_timeout_ms = " << statement_timeout_ms << "\n"
+      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port
+      << "\nthreads = 2\nstatement_timeout_ms = " << statement_timeout_ms << "\n"
       << "connection_timeout_s = 3\n"
       << "[log]\nlevel = \"info\"\n";
     return path;
@@ -216,12 +217,13 @@ void book(std::span<const transfer> ts) {
 
 void fill_database() {
     exec_ok("INSERT INTO accounts (name, kind) VALUES ('alice', 'user'), ('bob', 'user'), ('carol', 'user')");
-    exec_ok("INSERT INTO wallets (account, currency, address, share_ppm) VALUES"
-            " ('alice', 'LTC', 'mxAliceOne', 600000), ('alice', 'LTC', 'mxAliceTwo', 400000),"
-            " ('alice', 'BMM', '0xAlice\"quote', 1000000)");
+    exec_ok(
+        "INSERT INTO wallets (account, currency, address, share_ppm) VALUES"
+        " ('alice', 'LTC', 'mxAliceOne', 600000), ('alice', 'LTC', 'mxAliceTwo', 400000),"
+        " ('alice', 'BMM', '0xAlice\"quote', 1000000)");
     for (const auto& m : k_minutes)
-        exec_ok("INSERT INTO share_minutes (coin, account, worker, minute, accepted, rejected, work) VALUES ('" + m.coin +
-                "', '" + m.account + "', '" + m.worker + "', date_trunc('minute', now()) - interval '" +
+        exec_ok("INSERT INTO share_minutes (coin, account, worker, minute, accepted, rejected, work) VALUES ('" +
+                m.coin + "', '" + m.account + "', '" + m.worker + "', date_trunc('minute', now()) - interval '" +
                 std::to_string(m.minutes_ago) + " minutes', " + std::to_string(m.accepted) + ", " +
                 std::to_string(m.rejected) + ", " + std::to_string(m.work) + ")");
 
@@ -240,7 +242,8 @@ void fill_database() {
         {{"alice", {{"LTC", amount(5)}}}, {"bob", {{"BTC", (amount(1) << 250) + 17}}}},
     };
     for (std::uint64_t k = 0; k < work.size(); ++k) {
-        if (auto e = epoch_store::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) throw std::runtime_error(e.error_message());
+        if (auto e = epoch_store::ensure_epoch(g->db, k, day(k), day(k + 1)); !e)
+            throw std::runtime_error(e.error_message());
         epoch_close_input in;
         in.k = k;
         in.config = cfg;
@@ -257,7 +260,8 @@ void fill_database() {
             b.finder = k == 1 ? "alice" : "bob";
             b.found_epoch = k;
             const std::string found = k == 1 ? "2026-01-02 12:00:00+00" : "2026-01-03 06:30:00+00";
-            if (auto r = block_store::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k}); !r)
+            if (auto r = block_store::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k});
+                !r)
                 throw std::runtime_error(r.error_message());
             in.blocks.push_back(b);
             g->block_hashes.push_back(b.hash);
@@ -412,7 +416,8 @@ TEST_F(api_test, account_balances_to_the_base_unit_wallets_and_hashrate) {
     auto a = get_json("/api/v1/accounts/alice");
     std::vector<std::string> shape;
     for (auto x : a["balances"].get_array())
-        shape.push_back(s(x["currency"]) + (s(x["available"]) == "0" ? " -" : " A") + (s(x["immature"]) == "0" ? "-" : "I"));
+        shape.push_back(s(x["currency"]) + (s(x["available"]) == "0" ? " -" : " A") +
+                        (s(x["immature"]) == "0" ? "-" : "I"));
     EXPECT_EQ(shape, (std::vector<std::string>{"BMM A-", "BTC -I", "LTC A-"}));
     std::vector<std::string> wallets;
     for (auto w : a["wallets"].get_array())
@@ -499,7 +504,8 @@ TEST_F(api_test, account_epochs_are_the_closes_dpp_streak_e_and_pp) {
         got.push_back(std::to_string(n(x["k"])) + ":" + std::to_string(n(x["streak"])) + ":" + s(x["pp"]));
     for (auto it = g->closes.rbegin(); it != g->closes.rend(); ++it)
         if (auto f = it->accounts.find("bob"); f != it->accounts.end())
-            want.push_back(std::to_string(it->k) + ":" + std::to_string(f->second.streak) + ":" + to_decimal(f->second.pp));
+            want.push_back(std::to_string(it->k) + ":" + std::to_string(f->second.streak) + ":" +
+                           to_decimal(f->second.pp));
     EXPECT_EQ(got, want);
     ASSERT_FALSE(want.empty());
     EXPECT_EQ(want.front(), "2:1:" + to_decimal(g->closes[2].accounts.at("bob").pp));
@@ -529,7 +535,8 @@ TEST_F(api_test, ledger_pages_newest_first_and_every_transfer_once) {
     }
     EXPECT_EQ(got, want);
     for (const auto& [cur, v] : net)
-        EXPECT_EQ(v, g->model.balance(user_available("alice"), cur) + g->model.balance(user_immature("alice"), cur)) << cur;
+        EXPECT_EQ(v, g->model.balance(user_available("alice"), cur) + g->model.balance(user_immature("alice"), cur))
+            << cur;
 
     // Pages of 2 following next_before give the same list.
     std::vector<std::string> paged;
@@ -557,7 +564,8 @@ TEST_F(api_test, blocks_and_epochs_newest_first) {
     auto b = get_json("/api/v1/blocks");
     std::vector<std::string> got;
     for (auto x : b["blocks"].get_array())
-        got.push_back(s(x["hash"]) + " " + s(x["status"]) + " " + s(x["reward"]) + " " + std::to_string(n(x["decimals"])));
+        got.push_back(s(x["hash"]) + " " + s(x["status"]) + " " + s(x["reward"]) + " " +
+                      std::to_string(n(x["decimals"])));
     EXPECT_EQ(got, (std::vector<std::string>{"00bb02 immature 625000001 8", "00aa01 mature 2500000000 8"}));
     EXPECT_EQ(s(b["blocks"].at(1)["found_at"]), "2026-01-02T12:00:00.000000Z");
     EXPECT_EQ(count(get_json("/api/v1/blocks?limit=1")["blocks"]), 1u);
@@ -601,7 +609,8 @@ TEST_F(api_test, bad_requests_get_clear_errors) {
     EXPECT_EQ(request(g->port, "GET", "/etc/passwd").status, 404);
     EXPECT_EQ(request(g->port, "GET", "/api/v1/pool/").status, 404);
 
-    auto post = raw_request(g->port, "POST /api/v1/pool HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    auto post = raw_request(
+        g->port, "POST /api/v1/pool HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
     EXPECT_EQ(post.status, 405);
     EXPECT_EQ(post.header("Allow"), "GET, HEAD");
     EXPECT_EQ(request(g->port, "DELETE", "/api/v1/accounts/alice").status, 405);
@@ -611,10 +620,10 @@ TEST_F(api_test, bad_requests_get_clear_errors) {
     EXPECT_TRUE(head.body.empty());
 
     // Malformed HTTP: a 400 or a closed connection, never a hang; the server serves on.
-    for (const std::string& bad : std::vector<std::string>{"GARBAGE\r\n\r\n", "GET /api/v1/pool HTTP/9.9\r\n\r\n", "GET\r\n\r\n",
-                                  "GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nBad header line\r\n\r\n",
-                                  std::string("GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nX: ") + std::string(200000, 'a') +
-                                      "\r\n\r\n"}) {
+    for (const std::string& bad : std::vector<std::string>{
+             "GARBAGE\r\n\r\n", "GET /api/v1/pool HTTP/9.9\r\n\r\n", "GET\r\n\r\n",
+             "GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nBad header line\r\n\r\n",
+             std::string("GET /api/v1/pool HTTP/1.1\r\nHost: x\r\nX: ") + std::string(200000, 'a') + "\r\n\r\n"}) {
         auto r = raw_request(g->port, bad);
         std::printf("malformed request %s... -> %d\n", bad.substr(0, bad.find('\r')).substr(0, 40).c_str(), r.status);
         EXPECT_TRUE(r.status == 0 || (r.status >= 400 && r.status < 600)) << bad.substr(0, 40) << " -> " << r.status;
@@ -656,15 +665,16 @@ std::string shown(const std::string& base_units, int decimals) {
 }
 
 TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
-    if (!std::filesystem::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    if (!std::filesystem::exists("/usr/bin/chromium"))
+        GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
     const std::string dir = st().dir() + "/api/chromium";
     std::filesystem::create_directories(dir);
     const std::string out = dir + "/dom.html";
-    test::child_process browser({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                                 "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + dir + "/profile",
-                                 "--virtual-time-budget=10000", "--dump-dom",
-                                 "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice"},
-                                out, {{"HOME", dir}});
+    test::child_process browser(
+        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
+         "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice"},
+        out, {{"HOME", dir}});
     ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
     const std::string dom = test::read_text(out);
     EXPECT_NE(dom.find("<span id=\"acc-name\">alice (user)</span>"), std::string::npos) << dom.substr(0, 4000);
@@ -763,7 +773,8 @@ TEST_F(api_test, metrics_report_blocks_epochs_redis_and_the_requests_by_route) {
 
     // Requests by route and status: one more of each is seen.
     const std::string pool = "bmm_accountd_api_requests_total{route=\"/api/v1/pool\",code=\"200\"}";
-    const std::string workers = "bmm_accountd_api_requests_total{route=\"/api/v1/accounts/{name}/workers\",code=\"404\"}";
+    const std::string workers =
+        "bmm_accountd_api_requests_total{route=\"/api/v1/accounts/{name}/workers\",code=\"404\"}";
     const std::string unknown = "bmm_accountd_api_requests_total{route=\"\",code=\"404\"}";
     const std::string wrong = "bmm_accountd_api_requests_total{route=\"/api/v1/pool\",code=\"405\"}";
     EXPECT_EQ(request(g->port, "GET", "/api/v1/pool").status, 200);
@@ -842,7 +853,8 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
     EXPECT_EQ(sample_of(after, "bmm_accountd_ingest_bad_records_total"),
               sample_of(first, "bmm_accountd_ingest_bad_records_total") + 1)
         << after << test::read_text(st().dir() + "/api/run.log");
-    EXPECT_GE(sample_of(after, "bmm_accountd_ingest_rounds_total"), sample_of(first, "bmm_accountd_ingest_rounds_total") + 1);
+    EXPECT_GE(sample_of(after, "bmm_accountd_ingest_rounds_total"),
+              sample_of(first, "bmm_accountd_ingest_rounds_total") + 1);
     EXPECT_TRUE(has_series(after, "bmm_accountd_ingest_last_entry_age_seconds{consumer=\"run\"}")) << after;
     EXPECT_EQ(sample_of(after, pending), 0);
     EXPECT_EQ(run.stop(SIGTERM, 15000), 0) << test::read_text(st().dir() + "/api/run.log");

@@ -62,7 +62,8 @@ TEST(accountd_config, errors_name_file_line_column_and_setting) {
 
     auto missing = parse_accountd_config("[postgres]\nuser = \"u\"\n[redis]\n", "c.toml");
     ASSERT_FALSE(missing.ok());
-    EXPECT_NE(missing.error_message().find("[postgres] dbname is required"), std::string::npos) << missing.error_message();
+    EXPECT_NE(missing.error_message().find("[postgres] dbname is required"), std::string::npos)
+        << missing.error_message();
 
     auto no_env = parse_accountd_config(
         "[postgres]\nuser = \"u\"\ndbname = \"d\"\npassword = \"${BMM_TEST_NOT_SET_ANYWHERE}\"\n[redis]\n", "c.toml");
@@ -86,8 +87,9 @@ TEST(accountd_config, epochs_and_coins) {
     EXPECT_FALSE(none->epochs.enabled) << "without [epochs] the daemon only ingests";
     EXPECT_TRUE(none->coins.empty());
 
-    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n"
-                             "[node]\nurl = \"http://127.0.0.1:1/\"\nuser = \"n\"\npassword = \"p\"\ncurrency = \"LTC\"\n";
+    const std::string base =
+        "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n"
+        "[node]\nurl = \"http://127.0.0.1:1/\"\nuser = \"n\"\npassword = \"p\"\ncurrency = \"LTC\"\n";
     auto c = parse_accountd_config(base + "[epochs]\ngenesis = 1767225600\n[coins.LTC]\n", "e.toml");
     ASSERT_TRUE(c.ok()) << c.error_message();
     EXPECT_TRUE(c->epochs.enabled);
@@ -108,13 +110,15 @@ TEST(accountd_config, epochs_and_coins) {
     EXPECT_EQ(ltc.node.url, "http://127.0.0.1:1/") << "the coin's node defaults to [node] of the same currency";
     EXPECT_EQ(ltc.node.user, "n");
 
-    auto set = parse_accountd_config(base + "[epochs]\ngenesis = 10\nlength_seconds = 5\nhalving_period = 7\n"
-                                            "e_step_bp = 50\ne_max_bp = 12000\nmin_epoch_dpp = \"123456789012345678901234567890\"\n"
-                                            "close_grace_ms = 250\nstep_ms = 100\n"
-                                            "[coins.LTC]\nfee_ppm = 0\nholders_ppm = 1000000\nscheme = \"solo\"\n"
-                                            "resource_weight_ppm = 2500000\nmaturity = 6\nnode_url = \"http://10.0.0.1:9332/\"\n"
-                                            "[coins.BTC]\nscheme = \"pp\"\n",
-                                     "s.toml");
+    auto set = parse_accountd_config(
+        base +
+            "[epochs]\ngenesis = 10\nlength_seconds = 5\nhalving_period = 7\n"
+            "e_step_bp = 50\ne_max_bp = 12000\nmin_epoch_dpp = \"123456789012345678901234567890\"\n"
+            "close_grace_ms = 250\nstep_ms = 100\n"
+            "[coins.LTC]\nfee_ppm = 0\nholders_ppm = 1000000\nscheme = \"solo\"\n"
+            "resource_weight_ppm = 2500000\nmaturity = 6\nnode_url = \"http://10.0.0.1:9332/\"\n"
+            "[coins.BTC]\nscheme = \"pp\"\n",
+        "s.toml");
     ASSERT_TRUE(set.ok()) << set.error_message();
     EXPECT_EQ(set->epochs.length_seconds, 5);
     EXPECT_EQ(set->epochs.halving_period, 7u);
@@ -138,12 +142,14 @@ TEST(accountd_config, epochs_and_coins) {
     expect_error("[epochs]\nlength_seconds = 5\n[coins.LTC]\n", "[epochs] genesis");
     expect_error("[epochs]\ngenesis = 1\n", "at least one [coins.<COIN>]");
     expect_error("[epochs]\ngenesis = 1\nlength_seconds = 0\n[coins.LTC]\n", "[epochs] length_seconds must be");
-    expect_error("[epochs]\ngenesis = 1\nmin_epoch_dpp = \"1.5\"\n[coins.LTC]\n", "min_epoch_dpp must be a positive integer");
+    expect_error("[epochs]\ngenesis = 1\nmin_epoch_dpp = \"1.5\"\n[coins.LTC]\n",
+                 "min_epoch_dpp must be a positive integer");
     expect_error("[epochs]\ngenesis = 1\nlenght = 1\n[coins.LTC]\n", "unknown setting [epochs] lenght");
     expect_error("[coins.LTC]\nfee_ppm = 900000\nholders_ppm = 200000\n", "fee_ppm + holders_ppm must not exceed");
     expect_error("[coins.LTC]\nscheme = \"prop\"\n", "scheme must be pp, pplns, pps or solo");
     for (const char* scheme : {"pp", "pplns", "pps", "solo"}) {
-        auto r = parse_accountd_config(base + "[coins.LTC]\nscheme = \"" + scheme + "\"\npplns_n_ppm = 3000000\n", "x.toml");
+        auto r =
+            parse_accountd_config(base + "[coins.LTC]\nscheme = \"" + scheme + "\"\npplns_n_ppm = 3000000\n", "x.toml");
         ASSERT_TRUE(r.ok()) << scheme << ": " << r.error_message();
         EXPECT_EQ(to_string(r->coins.at("LTC").rules.scheme), scheme);
         EXPECT_EQ(r->coins.at("LTC").rules.pplns_n_ppm, 3000000u);

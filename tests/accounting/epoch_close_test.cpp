@@ -122,7 +122,9 @@ TEST(epoch_close, solo_pplns_and_pps_schemes) {
     // PPS: the block's miners' part goes to the reserve; shares earn
     // floor(sum w x M / network_work), M = 1000 - 10 - 200 = 790 per group.
     auto pin = hand_input(payout_scheme::pps);
-    pin.pps = {{"alice", "LTC", 2, 7, 1000}, {"alice", "LTC", 1, 7, 1000}, {"bob", "LTC", 1, 7, 1000},
+    pin.pps = {{"alice", "LTC", 2, 7, 1000},
+               {"alice", "LTC", 1, 7, 1000},
+               {"bob", "LTC", 1, 7, 1000},
                {"bob", "LTC", 1, 9, 1000}};
     auto pps = close_epoch(pin);
     ASSERT_TRUE(pps.ok()) << pps.error_message();

@@ -25,9 +25,9 @@
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
-#include <boost/multiprecision/cpp_int.hpp>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <boost/multiprecision/cpp_int.hpp>
 
 #include <fstream>
 #include <map>
@@ -72,7 +72,8 @@ std::vector<record> xrange(const std::string& stream) {
         const redisReply* f = r->element[i]->element[1];
         record m;
         for (std::size_t k = 0; k + 1 < f->elements; k += 2)
-            m[std::string(f->element[k]->str, f->element[k]->len)] = std::string(f->element[k + 1]->str, f->element[k + 1]->len);
+            m[std::string(f->element[k]->str, f->element[k]->len)] =
+                std::string(f->element[k + 1]->str, f->element[k + 1]->len);
         out.push_back(std::move(m));
     }
     if (r) freeReplyObject(r);
@@ -102,8 +103,8 @@ std::string write_config(const std::string& stream, const settings& s) {
       << "[ingest]\nbatch_size = " << s.batch << "\nblock_ms = 100\n"
       << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
       << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme << "\"\npplns_n_ppm = " << s.pplns_n_ppm
-      << "\nmaturity = 100\n"
+      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme
+      << "\"\npplns_n_ppm = " << s.pplns_n_ppm << "\nmaturity = 100\n"
       << "[log]\nlevel = \"info\"\n";
     return path;
 }
@@ -152,7 +153,13 @@ struct share_rec {
     big network_work;
     big expected;
 };
-struct block_rec { std::string hash; std::int64_t ms; big reward; bool orphaned; std::string finder; };
+struct block_rec {
+    std::string hash;
+    std::int64_t ms;
+    big reward;
+    bool orphaned;
+    std::string finder;
+};
 
 // pplns weights of a block (ACCOUNTING.md): its finding share is the one
 // whose record names the block's hash; walk the accepted shares (by time,
@@ -190,7 +197,9 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
     bal[{"foundation:developers", "BMM"}] = 27800000 * unit;
     bal[{"foundation:ecosystem", "BMM"}] = 83400000 * unit;
     const big e0 = big(1251000000) * unit / (2 * 1461);
-    auto epoch_of = [&](std::int64_t ms) { return ms < s.genesis * 1000 ? -1 : (ms - s.genesis * 1000) / (s.length * 1000); };
+    auto epoch_of = [&](std::int64_t ms) {
+        return ms < s.genesis * 1000 ? -1 : (ms - s.genesis * 1000) / (s.length * 1000);
+    };
     std::map<std::string, std::uint32_t> streak;
     big carried = 0;
     for (std::int64_t k = 0; k <= last; ++k) {
@@ -218,7 +227,8 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
         const big e_k = e0 >> static_cast<unsigned>(k / 1461);
         for (const auto& b : blocks) {
             if (epoch_of(b.ms) != k || b.orphaned) continue;
-            const big fee = b.reward * 10000 / 1000000, div = b.reward * 200000 / 1000000, miners = b.reward - fee - div;
+            const big fee = b.reward * 10000 / 1000000, div = b.reward * 200000 / 1000000,
+                      miners = b.reward - fee - div;
             bal[{"pool:fees:LTC", "LTC"}] += fee;
             auto d = split(div, holdings);
             if (d.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += div;
@@ -265,8 +275,9 @@ void mine_and_check(const std::string& scheme) {
     // pplns: a window of ~3000 network works, about one round of the miners'
     // work on regtest (network work ~2), so windows cut through shares.
     if (scheme == "pplns") s.pplns_n_ppm = "3000000000";
-    s.genesis = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-                    .count() + 3;
+    s.genesis =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+        3;
     const std::string cfg = write_config(stream, s);
     {
         test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
@@ -285,20 +296,24 @@ void mine_and_check(const std::string& scheme) {
     ASSERT_NO_THROW(pool.start(o));
     const std::string dir = pool.dir;
     const std::string acc_log = st().dir() + "/accountd/run.log";
-    auto acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
-                                                     acc_log);
+    auto acc = std::make_unique<test::child_process>(
+        std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg}, acc_log);
 
     // Three miners of different speeds in work (difficulty x shares), in
     // rounds that start with epochs 0..3: streaks grow (e above 1.0), carol
     // skips round 1 (her streak resets), and some epochs may have no work
     // (their emission is carried forward).
     const std::string url = "stratum+tcp://127.0.0.1:" + std::to_string(port);
-    struct miner_spec { std::string user, diff, shares; };
-    const std::vector<miner_spec> specs = {{"alice.r1", "0.001", "12"}, {"bob.r1", "0.004", "6"}, {"carol.r1", "0.016", "3"}};
+    struct miner_spec {
+        std::string user, diff, shares;
+    };
+    const std::vector<miner_spec> specs = {
+        {"alice.r1", "0.001", "12"}, {"bob.r1", "0.004", "6"}, {"carol.r1", "0.016", "3"}};
     for (int round = 0; round < 4; ++round) {
         const std::int64_t start_ms = (s.genesis + round * s.length) * 1000;
         const std::int64_t wait = start_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch()).count();
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count();
         if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
         std::vector<std::unique_ptr<test::child_process>> miners;
         std::vector<std::string> logs;
@@ -306,11 +321,12 @@ void mine_and_check(const std::string& scheme) {
             if (round == 1 && m.user == "carol.r1") continue;
             logs.push_back(dir + "/miner-" + m.user + "-" + std::to_string(round) + ".log");
             miners.push_back(std::make_unique<test::child_process>(
-                std::vector<std::string>{bin("bmm-miner"), "--url", url, "--user", m.user, "--suggest-difficulty", m.diff,
-                                         "--shares", m.shares, "--seconds", "90", "--quiet"},
+                std::vector<std::string>{bin("bmm-miner"), "--url", url, "--user", m.user, "--suggest-difficulty",
+                                         m.diff, "--shares", m.shares, "--seconds", "90", "--quiet"},
                 logs.back()));
         }
-        for (std::size_t i = 0; i < miners.size(); ++i) EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(logs[i]);
+        for (std::size_t i = 0; i < miners.size(); ++i)
+            EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(logs[i]);
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
     EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
@@ -324,7 +340,8 @@ void mine_and_check(const std::string& scheme) {
         if (!uids.insert(r.at("uid")).second) continue;
         const std::int64_t ms = std::stoll(r.at("time_ms"));
         if (r.at("type") == "share" && r.at("accepted") == "1")
-            shares.push_back({ms, r.at("account"), work_of(r.at("target")), r.at("uid"), r.count("block_hash") ? r.at("block_hash") : std::string(),
+            shares.push_back({ms, r.at("account"), work_of(r.at("target")), r.at("uid"),
+                              r.count("block_hash") ? r.at("block_hash") : std::string(),
                               work_of(r.at("network_target")), big(r.at("reward"))});
         if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= s.genesis * 1000)
             blocks.push_back({r.at("hash"), ms, big(r.at("reward")), false, r.at("account")});
@@ -343,10 +360,12 @@ void mine_and_check(const std::string& scheme) {
     // Booked immature: users hold LTC only in their immature accounts so far
     // (pps credits are available at once).
     if (scheme != "pps") {
-    EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:available' "
-                     "AND balance <> 0"), "0");
-    EXPECT_NE(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:immature' "
-                     "AND balance > 0"), "0");
+        EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:available' "
+                         "AND balance <> 0"),
+                  "0");
+        EXPECT_NE(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE 'user:%:immature' "
+                         "AND balance > 0"),
+                  "0");
     }
 
     // The newest pool block is invalidated (orphaned); then 101 blocks bury the rest.
@@ -356,10 +375,12 @@ void mine_and_check(const std::string& scheme) {
         << "the newest pool block is the node's tip";
     st().cli("invalidateblock " + victim.hash);
     victim.orphaned = true;
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim.hash}) == "orphaned"; }, 60))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim.hash}) == "orphaned"; }, 60))
         << test::read_text(acc_log);
     EXPECT_NE(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
-                     {"block:" + victim.hash}), "0");
+                     {"block:" + victim.hash}),
+              "0");
     const std::string addr = st().cli("-rpcwallet=pool getnewaddress");
     st().cli("generatetoaddress 101 " + addr);
     ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
@@ -419,7 +440,8 @@ void xadd_at(const std::string& stream, const std::vector<record>& rs) {
             argv.push_back(v.c_str());
             argl.push_back(v.size());
         }
-        auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
+        auto* r =
+            static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
         const bool ok = r && r->type == REDIS_REPLY_STRING;
         if (r) freeReplyObject(r);
         if (!ok) throw std::runtime_error("XADD " + id + " failed");
@@ -438,7 +460,8 @@ void reset_schema(const std::string& cfg) {
 
 // What the ledger holds for epochs up to `last`, as text rows.
 std::vector<std::vector<std::string>> ledger_dump(std::int64_t last) {
-    auto rows = query("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers ORDER BY id");
+    auto rows =
+        query("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers ORDER BY id");
     for (auto& r : query("SELECT 'epoch', k::text, emission::text, emission_paid::text, emission_carried::text "
                          "FROM epochs WHERE k <= $1::bigint ORDER BY k",
                          {std::to_string(last)}))
@@ -447,7 +470,8 @@ std::vector<std::vector<std::string>> ledger_dump(std::int64_t last) {
                          "FROM account_epochs WHERE k <= $1::bigint ORDER BY account, k",
                          {std::to_string(last)}))
         rows.push_back(r);
-    for (auto& r : query("SELECT 'block', hash, found_epoch::text, epoch::text, reward::text, finder FROM blocks ORDER BY hash"))
+    for (auto& r :
+         query("SELECT 'block', hash, found_epoch::text, epoch::text, reward::text, finder FROM blocks ORDER BY hash"))
         rows.push_back(r);
     return rows;
 }
@@ -458,8 +482,9 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     settings s;
     s.length = 2;
     s.batch = 20;
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     s.genesis = now_ms / 1000 - 60;
     std::mt19937 rng(4242);
     std::vector<record> rs;
@@ -471,20 +496,40 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
         account += std::to_string(rng() % 6);
         worker += std::to_string(rng() % 3);
         const bool accepted = rng() % 8 != 0;
-        rs.push_back({{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"},
-                      {"account", account}, {"worker", worker}, {"ip", "127.0.0.1"},
-                      {"job", "1"}, {"height", "500"}, {"difficulty", "1"},
+        rs.push_back({{"type", "share"},
+                      {"instance", "3"},
+                      {"coin", "LTC"},
+                      {"algorithm", "scrypt"},
+                      {"account", account},
+                      {"worker", worker},
+                      {"ip", "127.0.0.1"},
+                      {"job", "1"},
+                      {"height", "500"},
+                      {"difficulty", "1"},
                       {"target", target_from_difficulty(diffs[rng() % 4], pow_algorithm::scrypt)->to_hex()},
-                      {"accepted", accepted ? "1" : "0"}, {"code", accepted ? "0" : "23"},
-                      {"reason", accepted ? "" : "low difficulty"}, {"block", "0"}, {"time_ms", std::to_string(ms)},
-                      {"hash", std::string(64, '0')}, {"uid", "kill:" + std::to_string(i)}});
+                      {"accepted", accepted ? "1" : "0"},
+                      {"code", accepted ? "0" : "23"},
+                      {"reason", accepted ? "" : "low difficulty"},
+                      {"block", "0"},
+                      {"time_ms", std::to_string(ms)},
+                      {"hash", std::string(64, '0')},
+                      {"uid", "kill:" + std::to_string(i)}});
         if (i % 333 == 100) {
             char hash[65];
             std::snprintf(hash, sizeof hash, "%064x", 0xb10c00 + i);
-            rs.push_back({{"type", "block"}, {"instance", "3"}, {"coin", "LTC"}, {"height", std::to_string(600 + i)},
-                          {"hash", hash}, {"account", account}, {"worker", "w0"}, {"job", "1"},
-                          {"reward", std::to_string(1250000000 + rng() % 100000)}, {"accepted", "1"},
-                          {"answer", "null"}, {"time_ms", std::to_string(ms)}, {"uid", "kill:block:" + std::to_string(i)}});
+            rs.push_back({{"type", "block"},
+                          {"instance", "3"},
+                          {"coin", "LTC"},
+                          {"height", std::to_string(600 + i)},
+                          {"hash", hash},
+                          {"account", account},
+                          {"worker", "w0"},
+                          {"job", "1"},
+                          {"reward", std::to_string(1250000000 + rng() % 100000)},
+                          {"accepted", "1"},
+                          {"answer", "null"},
+                          {"time_ms", std::to_string(ms)},
+                          {"uid", "kill:block:" + std::to_string(i)}});
         }
     }
     const std::int64_t last_epoch = (rs.back().count("time_ms") ? std::stoll(rs.back().at("time_ms")) : 0) / 1000;
@@ -541,7 +586,8 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     const auto got = ledger_dump(k_last);
     EXPECT_EQ(got.size(), want.size());
     EXPECT_TRUE(got == want) << "the ledger after kill -9 differs from the uninterrupted run's";
-    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b}, st().dir() + "/accountd/audit-kill.log");
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b},
+                              st().dir() + "/accountd/audit-kill.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-kill.log");
 }
 
@@ -560,24 +606,46 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
 
     settings s;
     s.length = 8;
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     s.genesis = now_ms / 1000 - 1;
     std::vector<record> rs;
     for (int i = 0; i < 20; ++i) {
         std::string account = i % 2 ? "early" : "late";
-        rs.push_back({{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"}, {"account", account},
-                      {"worker", "w"}, {"ip", "127.0.0.1"}, {"job", "1"}, {"height", "500"}, {"difficulty", "1"},
+        rs.push_back({{"type", "share"},
+                      {"instance", "3"},
+                      {"coin", "LTC"},
+                      {"algorithm", "scrypt"},
+                      {"account", account},
+                      {"worker", "w"},
+                      {"ip", "127.0.0.1"},
+                      {"job", "1"},
+                      {"height", "500"},
+                      {"difficulty", "1"},
                       {"target", target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex()},
-                      {"accepted", "1"}, {"code", "0"}, {"reason", ""}, {"block", "0"},
-                      {"time_ms", std::to_string(now_ms - 900 + i * 10)}, {"hash", std::string(64, '0')},
+                      {"accepted", "1"},
+                      {"code", "0"},
+                      {"reason", ""},
+                      {"block", "0"},
+                      {"time_ms", std::to_string(now_ms - 900 + i * 10)},
+                      {"hash", std::string(64, '0')},
                       {"uid", "before:" + std::to_string(i)}});
     }
     int n = 0;
     for (const std::string& h : {mature_hash, orphan_hash})
-        rs.push_back({{"type", "block"}, {"instance", "3"}, {"coin", "LTC"}, {"height", "1"}, {"hash", h},
-                      {"account", "early"}, {"worker", "w"}, {"job", "1"}, {"reward", "5000000000"}, {"accepted", "1"},
-                      {"answer", "null"}, {"time_ms", std::to_string(now_ms - 600 + n * 10)},
+        rs.push_back({{"type", "block"},
+                      {"instance", "3"},
+                      {"coin", "LTC"},
+                      {"height", "1"},
+                      {"hash", h},
+                      {"account", "early"},
+                      {"worker", "w"},
+                      {"job", "1"},
+                      {"reward", "5000000000"},
+                      {"accepted", "1"},
+                      {"answer", "null"},
+                      {"time_ms", std::to_string(now_ms - 600 + n * 10)},
                       {"uid", "before:block:" + std::to_string(n++)}});
     const std::string cfg = write_config("bmm:test:before", s);
     reset_schema(cfg);
@@ -615,12 +683,14 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
                      {"block:" + orphan_hash}),
               "5000000000");
     // What stays is one block's worth, all of it available; nothing immature.
-    EXPECT_EQ(scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE '%immature' AND balance <> 0"),
-              "0");
+    EXPECT_EQ(
+        scalar("SELECT count(*) FROM balances WHERE currency = 'LTC' AND account LIKE '%immature' AND balance <> 0"),
+        "0");
     EXPECT_EQ(scalar("SELECT sum(balance) FROM balances WHERE currency = 'LTC' AND balance > 0"), "5000000000");
     EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:early:available'"), "");
     EXPECT_NE(scalar("SELECT balance FROM balances WHERE currency = 'LTC' AND account = 'user:late:available'"), "");
-    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-before.log");
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg},
+                              st().dir() + "/accountd/audit-before.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-before.log");
 
     // Running again books nothing new (the closed epoch, the blocks, the premine).
@@ -641,8 +711,9 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     EXPECT_EQ(scalar("SELECT count(*) || ' ' || sum(amount) FROM ledger_transfers"), transfers);
 
     // A transfer that overdraws a user: the audit names it and exits 1.
-    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) "
-          "VALUES ('test:overdraw', 'user:nobody:available', 'pool:fees:LTC', 'LTC', 7, 'block_fee', 'test')");
+    query(
+        "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) "
+        "VALUES ('test:overdraw', 'user:nobody:available', 'pool:fees:LTC', 'LTC', 7, 'block_fee', 'test')");
     test::child_process bad({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-bad.log");
     EXPECT_EQ(bad.wait(60000), 1);
     const std::string out = test::read_text(st().dir() + "/accountd/audit-bad.log");
@@ -656,15 +727,30 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
 TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_open_epoch) {
     settings s;
     s.length = 2;
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     s.genesis = now_ms / 1000 - 1;
     const std::string target = target_from_difficulty(0.004, pow_algorithm::scrypt)->to_hex();
     auto share = [&](const std::string& account, const std::string& uid, std::int64_t ms) {
-        return record{{"type", "share"}, {"instance", "3"}, {"coin", "LTC"}, {"algorithm", "scrypt"},
-                      {"account", account}, {"worker", "w"}, {"ip", "127.0.0.1"}, {"job", "1"}, {"height", "500"},
-                      {"difficulty", "0.004"}, {"target", target}, {"accepted", "1"}, {"code", "0"}, {"reason", "-"},
-                      {"block", "0"}, {"time_ms", std::to_string(ms)}, {"hash", std::string(64, '0')}, {"uid", uid}};
+        return record{{"type", "share"},
+                      {"instance", "3"},
+                      {"coin", "LTC"},
+                      {"algorithm", "scrypt"},
+                      {"account", account},
+                      {"worker", "w"},
+                      {"ip", "127.0.0.1"},
+                      {"job", "1"},
+                      {"height", "500"},
+                      {"difficulty", "0.004"},
+                      {"target", target},
+                      {"accepted", "1"},
+                      {"code", "0"},
+                      {"reason", "-"},
+                      {"block", "0"},
+                      {"time_ms", std::to_string(ms)},
+                      {"hash", std::string(64, '0')},
+                      {"uid", uid}};
     };
     const std::int64_t in_epoch0 = s.genesis * 1000 + 300;
     const std::string stream = "bmm:test:late", cfg = write_config(stream, s);
@@ -672,8 +758,8 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
     xadd_at(stream, {share("ontime", "late-test:1", in_epoch0)});
     const std::string log = st().dir() + "/accountd/late.log";
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM epochs WHERE k = 1 AND closed_at IS NOT NULL") == "1"; },
-                         30))
+    ASSERT_TRUE(wait_for(
+        [&] { return scalar("SELECT count(*) FROM epochs WHERE k = 1 AND closed_at IS NOT NULL") == "1"; }, 30))
         << test::read_text(log);
 
     // The same share of another account, appended now with its time in epoch 0.
@@ -681,22 +767,30 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
     std::string cmd = "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " XADD " + stream + " '*'";
     for (const auto& [k, v] : r) cmd += " " + k + " '" + v + "'";
     ASSERT_EQ(test::run_capture(cmd + " 2>&1").size(), std::string("1700000000000-0").size());
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT coalesce(late_epoch::text, 'in time') FROM shares WHERE uid = 'late-test:2'") != ""; },
-                         30))
+    ASSERT_TRUE(wait_for(
+        [&] {
+            return scalar("SELECT coalesce(late_epoch::text, 'in time') FROM shares WHERE uid = 'late-test:2'") != "";
+        },
+        30))
         << test::read_text(log);
     const std::string k = scalar("SELECT late_epoch::text FROM shares WHERE uid = 'late-test:2'");
     ASSERT_NE(k, "") << "stored after epoch 0 and 1 closed, it is late";
     EXPECT_GE(std::stoll(k), 2);
-    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE late_epoch IS NOT NULL"), "1") << "the share in time is not late";
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM epochs WHERE k = $1::bigint AND closed_at IS NOT NULL", {k}) == "1"; },
-                         30))
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE late_epoch IS NOT NULL"), "1")
+        << "the share in time is not late";
+    ASSERT_TRUE(wait_for(
+        [&] {
+            return scalar("SELECT count(*) FROM epochs WHERE k = $1::bigint AND closed_at IS NOT NULL", {k}) == "1";
+        },
+        30))
         << test::read_text(log);
     EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     EXPECT_EQ(scalar("SELECT string_agg(k::text, ',') FROM account_epochs WHERE account = 'tardy' AND dpp > 0"), k)
         << "counted once, in epoch " << k;
     EXPECT_EQ(scalar("SELECT dpp::text FROM account_epochs WHERE account = 'tardy' AND k = $1::bigint", {k}),
               scalar("SELECT dpp::text FROM account_epochs WHERE account = 'ontime' AND k = 0"));
-    EXPECT_NE(test::read_text(log).find("arrived after their epoch had closed"), std::string::npos) << test::read_text(log);
+    EXPECT_NE(test::read_text(log).find("arrived after their epoch had closed"), std::string::npos)
+        << test::read_text(log);
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-late.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-late.log");
 }

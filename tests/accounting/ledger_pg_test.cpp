@@ -141,8 +141,8 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
         EXPECT_EQ(again->already, out->transfers.size());
         for (const auto& [u, a] : out->accounts) {
             streaks[u] = a.streak;
-            EXPECT_EQ(query_one(db_, "SELECT pp::text FROM account_epochs WHERE account = '" + u + "' AND k = " +
-                                         std::to_string(k)),
+            EXPECT_EQ(query_one(db_, "SELECT pp::text FROM account_epochs WHERE account = '" + u +
+                                         "' AND k = " + std::to_string(k)),
                       acc::to_decimal(a.pp));
         }
 
@@ -156,7 +156,8 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
             }
             auto stored = pg::load_transfers(db_, "block:" + hash);
             ASSERT_TRUE(stored.ok()) << stored.error_message();
-            auto ts = fate == 1 ? acc::block_maturity_transfers(hash, *stored) : acc::block_orphan_transfers(hash, *stored);
+            auto ts =
+                fate == 1 ? acc::block_maturity_transfers(hash, *stored) : acc::block_orphan_transfers(hash, *stored);
             ASSERT_TRUE(ts.ok()) << ts.error_message();
             auto r = bs::book_block_status(db_, hash, fate == 1 ? "mature" : "orphaned", *ts);
             ASSERT_TRUE(r.ok()) << r.error_message();
@@ -221,15 +222,17 @@ TEST_F(ledger_pg_test, books_a_large_close_in_one_transaction) {
 TEST_F(ledger_pg_test, bad_input_changes_nothing) {
     using acc::transfer_kind;
     const acc::amount huge = acc::amount(1) << 300;
-    std::vector<acc::transfer> first{{"t1", "system:test:TST", "user:zed:available", "TST", huge, transfer_kind::emission, "test"}};
+    std::vector<acc::transfer> first{
+        {"t1", "system:test:TST", "user:zed:available", "TST", huge, transfer_kind::emission, "test"}};
     ASSERT_TRUE(pg::book_transfers(db_, first).ok());
     auto bal = pg::load_balances(db_);
     ASSERT_TRUE(bal.ok());
     EXPECT_EQ(bal->at({"user:zed:available", "TST"}), huge) << "2^300 round-trips through numeric exactly";
 
     // A list with a new transfer and a conflicting id: nothing is booked.
-    std::vector<acc::transfer> mixed{{"t2", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
-                                     {"t1", "system:test:TST", "user:zed:available", "TST", 6, transfer_kind::emission, "test"}};
+    std::vector<acc::transfer> mixed{
+        {"t2", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+        {"t1", "system:test:TST", "user:zed:available", "TST", 6, transfer_kind::emission, "test"}};
     auto r = pg::book_transfers(db_, mixed);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error_message().find("different content"), std::string::npos) << r.error_message();
@@ -238,15 +241,17 @@ TEST_F(ledger_pg_test, bad_input_changes_nothing) {
 
     // Repeats within one list: an identical repeat is booked once; the same
     // id with other content refuses the whole list, naming the id.
-    std::vector<acc::transfer> twice{{"t3", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
-                                     {"t3", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"}};
+    std::vector<acc::transfer> twice{
+        {"t3", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+        {"t3", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"}};
     auto tw = pg::book_transfers(db_, twice);
     ASSERT_TRUE(tw.ok()) << tw.error_message();
     EXPECT_EQ(tw->booked, 1u);
     EXPECT_EQ(tw->already, 1u);
-    std::vector<acc::transfer> clash{{"t5", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
-                                     {"t4", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
-                                     {"t4", "system:test:TST", "user:zed:available", "TST", 7, transfer_kind::emission, "test"}};
+    std::vector<acc::transfer> clash{
+        {"t5", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+        {"t4", "system:test:TST", "user:zed:available", "TST", 5, transfer_kind::emission, "test"},
+        {"t4", "system:test:TST", "user:zed:available", "TST", 7, transfer_kind::emission, "test"}};
     auto cl = pg::book_transfers(db_, clash);
     ASSERT_FALSE(cl.ok());
     EXPECT_NE(cl.error_message().find("transfer id t4 appears twice"), std::string::npos) << cl.error_message();
@@ -295,7 +300,8 @@ TEST_F(ledger_pg_test, audit_names_each_planted_problem) {
         {"pay:1", "user:zed:available", "payout:in-flight", "LTC", 7, transfer_kind::block_mature, "payout:1"},
         {"block:ghost:fee", "system:coinbase:LTC", "pool:fees:LTC:immature", "LTC", 1, transfer_kind::block_fee,
          "block:ghost"},
-        {"genesis:premine:extra", "system:genesis:BMM", "foundation:airdrop", "BMM", 1, transfer_kind::premine, "genesis"}};
+        {"genesis:premine:extra", "system:genesis:BMM", "foundation:airdrop", "BMM", 1, transfer_kind::premine,
+         "genesis"}};
     ASSERT_TRUE(pg::book_transfers(db_, bad).ok());
     ASSERT_TRUE(es::ensure_epoch(db_, 0, day(0), day(1)).ok());
     ASSERT_TRUE(bs::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());

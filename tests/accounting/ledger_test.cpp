@@ -10,8 +10,8 @@ namespace {
 using namespace bmm::accounting;
 
 transfer t(std::string id, std::string debit, std::string credit, amount v, std::string currency = "LTC") {
-    return transfer{std::move(id), std::move(debit), std::move(credit), std::move(currency), std::move(v),
-                    transfer_kind::block_miner, "block:h"};
+    return transfer{std::move(id), std::move(debit),           std::move(credit), std::move(currency),
+                    std::move(v),  transfer_kind::block_miner, "block:h"};
 }
 
 TEST(naming, immature_accounts_map_both_ways) {

@@ -28,10 +28,10 @@ TEST(amount_text, round_trips_and_rejects_garbage) {
 
 TEST(work, is_floor_of_two_to_256_over_target_plus_one) {
     EXPECT_EQ(share_work(uint256::max()), amount(1));
-    EXPECT_EQ(share_work(uint256(1) << 255), amount(1));                   // 2^256 / (2^255 + 1)
-    EXPECT_EQ(share_work((uint256(1) << 32) - uint256(1)), pow2(224));     // 2^256 / 2^32
-    EXPECT_EQ(share_work(uint256(2)), (pow2(256) / 3));                    // floor(2^256 / 3)
-    EXPECT_EQ(share_work(uint256(0)), pow2(256) - 1);  // never met by a hash: saturates
+    EXPECT_EQ(share_work(uint256(1) << 255), amount(1));                // 2^256 / (2^255 + 1)
+    EXPECT_EQ(share_work((uint256(1) << 32) - uint256(1)), pow2(224));  // 2^256 / 2^32
+    EXPECT_EQ(share_work(uint256(2)), (pow2(256) / 3));                 // floor(2^256 / 3)
+    EXPECT_EQ(share_work(uint256(0)), pow2(256) - 1);                   // never met by a hash: saturates
 }
 
 TEST(dpp, weights_each_coin_in_ppm) {

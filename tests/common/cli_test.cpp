@@ -41,8 +41,10 @@ struct program {
 };
 
 std::vector<program> programs() {
-    std::vector<program> p = {
-        {"bmm-stratum", "--config"}, {"bmm-miner", "--url"}, {"bmm-bench", "--connections"}, {"bmm-accountd", "migrate"}};
+    std::vector<program> p = {{"bmm-stratum", "--config"},
+                              {"bmm-miner", "--url"},
+                              {"bmm-bench", "--connections"},
+                              {"bmm-accountd", "migrate"}};
 #ifdef BMM_HAVE_VERIFIER_BENCH
     p.push_back({"bmm-verifier-bench", "--benchmark_filter"});
 #endif
@@ -96,7 +98,8 @@ TEST(cli, bad_values_name_the_option) {
         {"bmm-bench", {"--url", "stratum+tcp://127.0.0.1:1", "--duration", "-1"}, "--duration"},
         {"bmm-bench", {"--url", "stratum+tcp://127.0.0.1:1", "--user", "a.b"}, "--user"},
         {"bmm-bench", {"--url", "stratum+tcp://127.0.0.1:1", "--sources", "127.0.0.2,nope"}, "--sources"},
-        {"bmm-bench", {"--url", "stratum+tcp://127.0.0.1:1", "--sources", "127.0.0.2", "--source-count", "2"},
+        {"bmm-bench",
+         {"--url", "stratum+tcp://127.0.0.1:1", "--sources", "127.0.0.2", "--source-count", "2"},
          "--source"},
     };
     for (const auto& c : cases) {

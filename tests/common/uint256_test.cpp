@@ -9,7 +9,9 @@ namespace {
 
 __extension__ using u128 = unsigned __int128;
 
-uint256 from_u128(u128 v) { return (uint256(static_cast<std::uint64_t>(v >> 64)) << 64) + uint256(static_cast<std::uint64_t>(v)); }
+uint256 from_u128(u128 v) {
+    return (uint256(static_cast<std::uint64_t>(v >> 64)) << 64) + uint256(static_cast<std::uint64_t>(v));
+}
 
 TEST(uint256, hex_round_trip_and_byte_order) {
     auto v = uint256::from_hex("00000000000000000000000000000000000000000000000000000000000001ff");

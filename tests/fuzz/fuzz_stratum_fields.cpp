@@ -24,9 +24,7 @@ using namespace bmm;
 using namespace bmm::stratum;
 using bmm::fuzz::check;
 
-bool allowed(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-}
+bool allowed(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; }
 
 void check_username(std::string_view u) {
     auto w = parse_worker_name(u);

@@ -45,12 +45,12 @@ void check_number_param(const request& r, std::size_t i) {
     if (param_string(r, i, s)) {
         double whole = 0;
         const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), whole);
-        check(ec == std::errc() && end == s.data() + s.size(), "a numeric string parameter is a number throughout",
-              s);
+        check(ec == std::errc() && end == s.data() + s.size(), "a numeric string parameter is a number throughout", s);
         check(whole == d || (std::isnan(whole) && std::isnan(d)), "a numeric string parameter reads as from_chars", s);
     }
     if (std::isfinite(d) && d > 0) {
-        check(static_cast<bool>(target_from_difficulty(d, pow_algorithm::scrypt)), "a positive difficulty has a target");
+        check(static_cast<bool>(target_from_difficulty(d, pow_algorithm::scrypt)),
+              "a positive difficulty has a target");
         const std::string text = format_difficulty(d);
         double back = 0;
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), back);

@@ -36,8 +36,8 @@ inline void check_template(std::string_view json) {
     std::int64_t v = 0;
     check(json_int(doc, "version", v) && v == t->version, "version is the template's, unwrapped", json);
     check(json_int(doc, "height", v) && v == t->height, "height is the template's", json);
-    check(json_int(doc, "curtime", v) && v == static_cast<std::int64_t>(t->curtime), "curtime is the template's, unwrapped",
-          json);
+    check(json_int(doc, "curtime", v) && v == static_cast<std::int64_t>(t->curtime),
+          "curtime is the template's, unwrapped", json);
     if (json_int(doc, "mintime", v))
         check(v == static_cast<std::int64_t>(t->mintime), "mintime is the template's, unwrapped", json);
     check(json_int(doc, "coinbasevalue", v) && v == t->coinbase_value, "coinbasevalue is the template's", json);
@@ -74,10 +74,9 @@ inline void check_template(std::string_view json) {
     check(tx.size() > 42, "a coinbase has an input");
     const std::size_t script_sig = tx[41];
     check(script_sig >= 2 && script_sig <= k_max_script_sig, "the scriptSig is 2..100 bytes");
-    const std::uint32_t lock = static_cast<std::uint32_t>(tx[tx.size() - 4]) |
-                               static_cast<std::uint32_t>(tx[tx.size() - 3]) << 8 |
-                               static_cast<std::uint32_t>(tx[tx.size() - 2]) << 16 |
-                               static_cast<std::uint32_t>(tx[tx.size() - 1]) << 24;
+    const std::uint32_t lock =
+        static_cast<std::uint32_t>(tx[tx.size() - 4]) | static_cast<std::uint32_t>(tx[tx.size() - 3]) << 8 |
+        static_cast<std::uint32_t>(tx[tx.size() - 2]) << 16 | static_cast<std::uint32_t>(tx[tx.size() - 1]) << 24;
     check(static_cast<std::int64_t>(lock) == (t->height > 0 ? t->height - 1 : 0), "lock time is height - 1", json);
     check(cb->has_witness == !t->witness_commitment.empty(), "a witness commitment gives the coinbase a witness");
     const auto witness = with_coinbase_witness(tx);

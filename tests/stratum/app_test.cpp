@@ -19,9 +19,7 @@ TEST(node_label, drops_credentials) {
     EXPECT_EQ(node_label("http://user:p@ss@node:9332/wallet/x"), "node:9332");
 }
 
-TEST(node_label, drops_the_path) {
-    EXPECT_EQ(node_label("https://node:9332/wallet/pool"), "node:9332");
-}
+TEST(node_label, drops_the_path) { EXPECT_EQ(node_label("https://node:9332/wallet/pool"), "node:9332"); }
 
 TEST(node_label, takes_a_url_without_scheme) {
     EXPECT_EQ(node_label("node:9332"), "node:9332");

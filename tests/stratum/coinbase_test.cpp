@@ -29,7 +29,8 @@ block_template regtest_template(std::int64_t height, bool witness) {
     t.height = height;
     t.coinbase_value = 5000000000;
     if (witness)
-        t.witness_commitment = *from_hex("6a24aa21a9ede2f61c3f71d1defd3fa999dfa36953755c690689799962b48bebd836974e8cf9");
+        t.witness_commitment =
+            *from_hex("6a24aa21a9ede2f61c3f71d1defd3fa999dfa36953755c690689799962b48bebd836974e8cf9");
     return t;
 }
 
@@ -46,7 +47,13 @@ TEST(coinbase, layout_height_extranonce_tag_sequence_outputs_locktime) {
     EXPECT_TRUE(parts->has_witness);
     // coinb1: version 2, one null input, scriptSig length, OP_5, push of 8 extranonce bytes.
     EXPECT_EQ(to_hex(parts->coinb1),
-              "02000000" "01" + std::string(64, '0') + "ffffffff" "10" "55" "08");
+              "02000000"
+              "01" +
+                  std::string(64, '0') +
+                  "ffffffff"
+                  "10"
+                  "55"
+                  "08");
     // coinb2: push("/BMM/"), sequence fffffffe, 2 outputs, payout, commitment, lock time 4.
     const std::string b = to_hex(parts->coinb2);
     EXPECT_EQ(b.substr(0, 12), "052f424d4d2f");
@@ -63,7 +70,9 @@ TEST(coinbase, without_witness_commitment_has_one_output_and_no_witness) {
     auto parts = build_coinbase(regtest_template(1000, false), params(""));
     ASSERT_TRUE(parts);
     EXPECT_FALSE(parts->has_witness);
-    EXPECT_EQ(to_hex(parts->coinb2).substr(0, 10), "feffffff" "01");
+    EXPECT_EQ(to_hex(parts->coinb2).substr(0, 10),
+              "feffffff"
+              "01");
 }
 
 TEST(coinbase, script_sig_bounds) {
@@ -90,7 +99,12 @@ TEST(coinbase, script_sig_bounds) {
 TEST(coinbase, witness_serialisation_inserts_marker_flag_and_reserved_value) {
     const auto cb = *from_hex("0200000001aa00000000");
     const auto w = with_coinbase_witness(cb);
-    EXPECT_EQ(to_hex(w), "02000000" "0001" "01aa" "0120" + std::string(64, '0') + "00000000");
+    EXPECT_EQ(to_hex(w),
+              "02000000"
+              "0001"
+              "01aa"
+              "0120" +
+                  std::string(64, '0') + "00000000");
 }
 
 TEST(compact_size, encodings) {
@@ -99,7 +113,11 @@ TEST(compact_size, encodings) {
     put_compact_size(out, 0xfd);
     put_compact_size(out, 0x10000);
     put_compact_size(out, 0x100000000ULL);
-    EXPECT_EQ(to_hex(out), "fc" "fdfd00" "fe00000100" "ff0000000001000000");
+    EXPECT_EQ(to_hex(out),
+              "fc"
+              "fdfd00"
+              "fe00000100"
+              "ff0000000001000000");
 }
 
 }  // namespace

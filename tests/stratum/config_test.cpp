@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -107,10 +107,10 @@ std::string error_of(const std::string& text) {
 }
 
 // The exact "where: setting ..." prefix every error must have.
-#define EXPECT_CONFIG_ERROR(text, where, what)                 \
-    do {                                                       \
-        const std::string message_ = error_of(text);           \
-        EXPECT_EQ(message_.rfind(where, 0), 0u) << message_;   \
+#define EXPECT_CONFIG_ERROR(text, where, what)                         \
+    do {                                                               \
+        const std::string message_ = error_of(text);                   \
+        EXPECT_EQ(message_.rfind(where, 0), 0u) << message_;           \
         EXPECT_NE(message_.find(what), std::string::npos) << message_; \
     } while (0)
 
@@ -348,8 +348,8 @@ TEST(config, integers_may_come_from_the_environment_as_strings) {
 }
 
 TEST(config, load_reads_a_file_and_names_it) {
-    const auto path = std::filesystem::temp_directory_path() /
-                      ("bmm_config_test_" + std::to_string(::getpid()) + ".toml");
+    const auto path =
+        std::filesystem::temp_directory_path() / ("bmm_config_test_" + std::to_string(::getpid()) + ".toml");
     {
         std::ofstream out(path);
         out << with_line(13, "port = 70000");
@@ -392,61 +392,66 @@ TEST(config, missing_required_sections_and_settings) {
 
 TEST(config, unknown_settings_are_typos) {
     EXPECT_EQ(error_of(with_line(2, "adress = \"Lpool\"")), "test.toml:2:10: unknown setting [pool] adress");
-    EXPECT_EQ(error_of(with_after(13, "start_dificulty = 5")), "test.toml:14:19: unknown setting [port] start_dificulty");
+    EXPECT_EQ(error_of(with_after(13, "start_dificulty = 5")),
+              "test.toml:14:19: unknown setting [port] start_dificulty");
     EXPECT_EQ(error_of(with_after(7, "passwd = \"p\"")), "test.toml:8:10: unknown setting [node] passwd");
     EXPECT_EQ(error_of(std::string(k_minimal) + "[poool]\nx = 1\n"), "test.toml:14:1: unknown setting poool");
 }
 
 TEST(config, wrong_types) {
     EXPECT_CONFIG_ERROR(with_line(2, "address = 5"), "test.toml:2:11: ", "[pool] address must be a string");
-    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = \"one\""), "test.toml:2:15: ",
-                        "[pool] instance_id must be an integer from 0 to 255");
-    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = 1.0"), "test.toml:2:15: ",
-                        "[pool] instance_id must be an integer from 0 to 255");
+    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = \"one\""),
+                        "test.toml:2:15: ", "[pool] instance_id must be an integer from 0 to 255");
+    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = 1.0"),
+                        "test.toml:2:15: ", "[pool] instance_id must be an integer from 0 to 255");
     EXPECT_CONFIG_ERROR(with_after(13, "tls = \"yes\""), "test.toml:14:7: ", "[port] tls must be true or false");
-    EXPECT_CONFIG_ERROR(with_after(7, "rules = \"mweb\""), "test.toml:8:9: ", "[node] rules must be an array of strings");
-    EXPECT_CONFIG_ERROR(with_after(7, "rules = [\"mweb\", 1]"), "test.toml:8:9: ",
-                        "[node] rules must be an array of strings");
-    EXPECT_CONFIG_ERROR(with_after(13, "start_difficulty = \"high\""), "test.toml:14:20: ",
-                        "[port] start_difficulty must be a number from 1e-12 to 1e+15");
-    EXPECT_CONFIG_ERROR(with_after(7, "poll_seconds = true"), "test.toml:8:16: ",
-                        "[node] poll_seconds must be a number from 0.05 to 60");
-    EXPECT_CONFIG_ERROR(with_line(13, "port = \"3333x\""), "test.toml:13:8: ",
-                        "[port] port must be an integer from 1 to 65535");
-    EXPECT_CONFIG_ERROR(with_after(1, "version_mask = 536862720"), "test.toml:2:16: ",
-                        "[pool] version_mask must be a string");
+    EXPECT_CONFIG_ERROR(with_after(7, "rules = \"mweb\""),
+                        "test.toml:8:9: ", "[node] rules must be an array of strings");
+    EXPECT_CONFIG_ERROR(with_after(7, "rules = [\"mweb\", 1]"),
+                        "test.toml:8:9: ", "[node] rules must be an array of strings");
+    EXPECT_CONFIG_ERROR(with_after(13, "start_difficulty = \"high\""),
+                        "test.toml:14:20: ", "[port] start_difficulty must be a number from 1e-12 to 1e+15");
+    EXPECT_CONFIG_ERROR(with_after(7, "poll_seconds = true"),
+                        "test.toml:8:16: ", "[node] poll_seconds must be a number from 0.05 to 60");
+    EXPECT_CONFIG_ERROR(with_line(13, "port = \"3333x\""),
+                        "test.toml:13:8: ", "[port] port must be an integer from 1 to 65535");
+    EXPECT_CONFIG_ERROR(with_after(1, "version_mask = 536862720"),
+                        "test.toml:2:16: ", "[pool] version_mask must be a string");
     std::string pool_not_a_section = k_minimal;
     pool_not_a_section.replace(0, pool_not_a_section.find("[node]"), "pool = 5\n\n");
     EXPECT_CONFIG_ERROR(pool_not_a_section, "test.toml:1:8: ", "pool must be a section ([pool])");
-    EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = 3\n", "test.toml:15:9: ",
-                        "[log] level must be a string");
+    EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = 3\n",
+                        "test.toml:15:9: ", "[log] level must be a string");
 }
 
 TEST(config, out_of_range_numbers) {
-    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = 256"), "test.toml:2:15: ",
-                        "[pool] instance_id must be an integer from 0 to 255");
-    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = -1"), "test.toml:2:15: ",
-                        "[pool] instance_id must be an integer from 0 to 255");
-    EXPECT_CONFIG_ERROR(with_after(2, "extranonce2_size = 9"), "test.toml:3:20: ",
-                        "[pool] extranonce2_size must be an integer from 2 to 8");
-    EXPECT_CONFIG_ERROR(with_after(2, "extranonce2_size = 1"), "test.toml:3:20: ",
-                        "[pool] extranonce2_size must be an integer from 2 to 8");
-    EXPECT_CONFIG_ERROR(with_after(2, "threads = 257"), "test.toml:3:11: ", "[pool] threads must be an integer from 0 to 256");
-    EXPECT_CONFIG_ERROR(with_line(13, "port = 0"), "test.toml:13:8: ", "[port] port must be an integer from 1 to 65535");
-    EXPECT_CONFIG_ERROR(with_after(10, "port = 65536"), "test.toml:11:8: ", "[redis] port must be an integer from 1 to 65535");
+    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = 256"),
+                        "test.toml:2:15: ", "[pool] instance_id must be an integer from 0 to 255");
+    EXPECT_CONFIG_ERROR(with_after(1, "instance_id = -1"),
+                        "test.toml:2:15: ", "[pool] instance_id must be an integer from 0 to 255");
+    EXPECT_CONFIG_ERROR(with_after(2, "extranonce2_size = 9"),
+                        "test.toml:3:20: ", "[pool] extranonce2_size must be an integer from 2 to 8");
+    EXPECT_CONFIG_ERROR(with_after(2, "extranonce2_size = 1"),
+                        "test.toml:3:20: ", "[pool] extranonce2_size must be an integer from 2 to 8");
+    EXPECT_CONFIG_ERROR(with_after(2, "threads = 257"),
+                        "test.toml:3:11: ", "[pool] threads must be an integer from 0 to 256");
+    EXPECT_CONFIG_ERROR(with_line(13, "port = 0"),
+                        "test.toml:13:8: ", "[port] port must be an integer from 1 to 65535");
+    EXPECT_CONFIG_ERROR(with_after(10, "port = 65536"),
+                        "test.toml:11:8: ", "[redis] port must be an integer from 1 to 65535");
     // A setting this build does not have is refused, not ignored.
-    EXPECT_CONFIG_ERROR(with_after(2, "stale_grace_seconds = 5"), "test.toml:3:23: ",
-                        "unknown setting [pool] stale_grace_seconds");
-    EXPECT_CONFIG_ERROR(with_after(7, "poll_seconds = 0"), "test.toml:8:16: ",
-                        "[node] poll_seconds must be a number from 0.05 to 60");
-    EXPECT_CONFIG_ERROR(with_after(13, "max_difficulty = inf"), "test.toml:14:18: ",
-                        "[port] max_difficulty must be a number from 1e-12 to 1e+15");
-    EXPECT_CONFIG_ERROR(with_after(13, "min_difficulty = nan"), "test.toml:14:18: ",
-                        "[port] min_difficulty must be a number from 1e-12 to 1e+15");
-    EXPECT_CONFIG_ERROR(with_after(13, "min_difficulty = 0"), "test.toml:14:18: ",
-                        "[port] min_difficulty must be a number from 1e-12 to 1e+15");
-    EXPECT_CONFIG_ERROR(with_after(13, "target_share_seconds = 0"), "test.toml:14:24: ",
-                        "[port] target_share_seconds must be a number from 0.01 to 3600");
+    EXPECT_CONFIG_ERROR(with_after(2, "stale_grace_seconds = 5"),
+                        "test.toml:3:23: ", "unknown setting [pool] stale_grace_seconds");
+    EXPECT_CONFIG_ERROR(with_after(7, "poll_seconds = 0"),
+                        "test.toml:8:16: ", "[node] poll_seconds must be a number from 0.05 to 60");
+    EXPECT_CONFIG_ERROR(with_after(13, "max_difficulty = inf"),
+                        "test.toml:14:18: ", "[port] max_difficulty must be a number from 1e-12 to 1e+15");
+    EXPECT_CONFIG_ERROR(with_after(13, "min_difficulty = nan"),
+                        "test.toml:14:18: ", "[port] min_difficulty must be a number from 1e-12 to 1e+15");
+    EXPECT_CONFIG_ERROR(with_after(13, "min_difficulty = 0"),
+                        "test.toml:14:18: ", "[port] min_difficulty must be a number from 1e-12 to 1e+15");
+    EXPECT_CONFIG_ERROR(with_after(13, "target_share_seconds = 0"),
+                        "test.toml:14:24: ", "[port] target_share_seconds must be a number from 0.01 to 3600");
 }
 
 TEST(config, difficulty_bounds_must_be_ordered) {
@@ -463,23 +468,24 @@ TEST(config, difficulty_bounds_must_be_ordered) {
 
 TEST(config, bad_version_masks) {
     for (const char* bad : {"xyz", "123456789", "", "-1", "+1f", " 1f", "0x1f", "1fffe00g"}) {
-        EXPECT_CONFIG_ERROR(with_after(1, std::string("version_mask = \"") + bad + "\""), "test.toml:2:16: ",
-                            "[pool] version_mask must be up to 8 hex digits");
+        EXPECT_CONFIG_ERROR(with_after(1, std::string("version_mask = \"") + bad + "\""),
+                            "test.toml:2:16: ", "[pool] version_mask must be up to 8 hex digits");
     }
 }
 
 TEST(config, other_bad_values) {
-    EXPECT_CONFIG_ERROR(with_line(5, "url = \"https://127.0.0.1:9332/\""), "test.toml:5:7: ",
-                        "[node] url must start with http://");
-    EXPECT_CONFIG_ERROR(with_line(5, "url = \"127.0.0.1:9332\""), "test.toml:5:7: ", "[node] url must start with http://");
-    EXPECT_CONFIG_ERROR(with_after(1, "algorithm = \"x11\""), "test.toml:2:13: ",
-                        "[pool] algorithm: unknown proof-of-work algorithm 'x11'");
-    EXPECT_CONFIG_ERROR(with_after(1, "tag = \"" + std::string(41, 't') + "\""), "test.toml:2:7: ",
-                        "[pool] tag must be at most 40 bytes");
-    EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = \"verbose\"\n", "test.toml:15:9: ",
-                        "[log] level must be debug, info, warn or error");
-    EXPECT_CONFIG_ERROR(with_after(13, "tls = true"), "test.toml:14:7: ",
-                        "[[port]] tls_cert is required when tls = true");
+    EXPECT_CONFIG_ERROR(with_line(5, "url = \"https://127.0.0.1:9332/\""),
+                        "test.toml:5:7: ", "[node] url must start with http://");
+    EXPECT_CONFIG_ERROR(with_line(5, "url = \"127.0.0.1:9332\""),
+                        "test.toml:5:7: ", "[node] url must start with http://");
+    EXPECT_CONFIG_ERROR(with_after(1, "algorithm = \"x11\""),
+                        "test.toml:2:13: ", "[pool] algorithm: unknown proof-of-work algorithm 'x11'");
+    EXPECT_CONFIG_ERROR(with_after(1, "tag = \"" + std::string(41, 't') + "\""),
+                        "test.toml:2:7: ", "[pool] tag must be at most 40 bytes");
+    EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = \"verbose\"\n",
+                        "test.toml:15:9: ", "[log] level must be debug, info, warn or error");
+    EXPECT_CONFIG_ERROR(with_after(13, "tls = true"),
+                        "test.toml:14:7: ", "[[port]] tls_cert is required when tls = true");
 }
 
 // --------------------------------------------------------------------------
@@ -535,32 +541,32 @@ TEST(config, max_workers_per_connection_is_read_and_checked) {
 TEST(config, bad_limits) {
     const std::string base = std::string(k_minimal) + "[limits]\n";  // the setting is on line 15
     EXPECT_EQ(error_of(base + "max_conections = 5\n"), "test.toml:15:18: unknown setting [limits] max_conections");
-    EXPECT_CONFIG_ERROR(base + "max_connections = 0\n", "test.toml:15:19: ",
-                        "[limits] max_connections must be an integer from 1 to 10000000");
-    EXPECT_CONFIG_ERROR(base + "max_connections_per_ip = -1\n", "test.toml:15:26: ",
-                        "[limits] max_connections_per_ip must be an integer from 1 to 10000000");
-    EXPECT_CONFIG_ERROR(base + "max_line_bytes = 100\n", "test.toml:15:18: ",
-                        "[limits] max_line_bytes must be an integer from 256 to 16384");
-    EXPECT_CONFIG_ERROR(base + "max_line_bytes = 16385\n", "test.toml:15:18: ",
-                        "[limits] max_line_bytes must be an integer from 256 to 16384");
-    EXPECT_CONFIG_ERROR(base + "max_pending_requests = 0\n", "test.toml:15:24: ",
-                        "[limits] max_pending_requests must be an integer from 1 to 1000000");
+    EXPECT_CONFIG_ERROR(base + "max_connections = 0\n",
+                        "test.toml:15:19: ", "[limits] max_connections must be an integer from 1 to 10000000");
+    EXPECT_CONFIG_ERROR(base + "max_connections_per_ip = -1\n",
+                        "test.toml:15:26: ", "[limits] max_connections_per_ip must be an integer from 1 to 10000000");
+    EXPECT_CONFIG_ERROR(base + "max_line_bytes = 100\n",
+                        "test.toml:15:18: ", "[limits] max_line_bytes must be an integer from 256 to 16384");
+    EXPECT_CONFIG_ERROR(base + "max_line_bytes = 16385\n",
+                        "test.toml:15:18: ", "[limits] max_line_bytes must be an integer from 256 to 16384");
+    EXPECT_CONFIG_ERROR(base + "max_pending_requests = 0\n",
+                        "test.toml:15:24: ", "[limits] max_pending_requests must be an integer from 1 to 1000000");
     EXPECT_CONFIG_ERROR(base + "max_write_queue_bytes = 1000\n", "test.toml:15:25: ",
                         "[limits] max_write_queue_bytes must be an integer from 4096 to 4294967296");
-    EXPECT_CONFIG_ERROR(base + "idle_timeout_seconds = 0\n", "test.toml:15:24: ",
-                        "[limits] idle_timeout_seconds must be a number from 1 to 604800");
-    EXPECT_CONFIG_ERROR(base + "half_open_timeout_seconds = \"30\"\n", "test.toml:15:29: ",
-                        "[limits] half_open_timeout_seconds must be a number from 1 to 86400");
+    EXPECT_CONFIG_ERROR(base + "idle_timeout_seconds = 0\n",
+                        "test.toml:15:24: ", "[limits] idle_timeout_seconds must be a number from 1 to 604800");
+    EXPECT_CONFIG_ERROR(base + "half_open_timeout_seconds = \"30\"\n",
+                        "test.toml:15:29: ", "[limits] half_open_timeout_seconds must be a number from 1 to 86400");
     EXPECT_CONFIG_ERROR(base + "tls_handshake_timeout_seconds = 0.1\n", "test.toml:15:33: ",
                         "[limits] tls_handshake_timeout_seconds must be a number from 0.5 to 3600");
-    EXPECT_CONFIG_ERROR(base + "ban_threshold = -1\n", "test.toml:15:17: ",
-                        "[limits] ban_threshold must be a number from 0 to 1e+09");
-    EXPECT_CONFIG_ERROR(base + "ban_seconds = 0\n", "test.toml:15:15: ",
-                        "[limits] ban_seconds must be a number from 1 to 3.1536e+07");
-    EXPECT_CONFIG_ERROR(base + "max_connections = 10\nmax_connections_per_ip = 11\n", "test.toml:16:26: ",
-                        "[limits] max_connections_per_ip must not exceed max_connections");
-    EXPECT_CONFIG_ERROR("limits = 5\n" + std::string(k_minimal), "test.toml:1:10: ",
-                        "limits must be a section ([limits])");
+    EXPECT_CONFIG_ERROR(base + "ban_threshold = -1\n",
+                        "test.toml:15:17: ", "[limits] ban_threshold must be a number from 0 to 1e+09");
+    EXPECT_CONFIG_ERROR(base + "ban_seconds = 0\n",
+                        "test.toml:15:15: ", "[limits] ban_seconds must be a number from 1 to 3.1536e+07");
+    EXPECT_CONFIG_ERROR(base + "max_connections = 10\nmax_connections_per_ip = 11\n",
+                        "test.toml:16:26: ", "[limits] max_connections_per_ip must not exceed max_connections");
+    EXPECT_CONFIG_ERROR("limits = 5\n" + std::string(k_minimal),
+                        "test.toml:1:10: ", "limits must be a section ([limits])");
 }
 
 // --------------------------------------------------------------------------
@@ -601,18 +607,18 @@ TEST_F(tls_files, a_matching_pair_loads) {
 }
 
 TEST_F(tls_files, a_key_of_another_certificate_is_refused) {
-    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("b.key")), "test.toml:16:11: ",
-                        "[[port]] tls_key " + path("b.key") + " does not belong to the certificate in tls_cert " +
-                            path("a.pem"));
+    EXPECT_CONFIG_ERROR(
+        tls_port(path("a.pem"), path("b.key")), "test.toml:16:11: ",
+        "[[port]] tls_key " + path("b.key") + " does not belong to the certificate in tls_cert " + path("a.pem"));
 }
 
 TEST_F(tls_files, missing_or_unreadable_files_are_named) {
     EXPECT_CONFIG_ERROR(tls_port(path("none.pem"), path("a.key")), "test.toml:15:12: ",
                         "[[port]] tls_cert " + path("none.pem") + " cannot be read: No such file or directory");
-    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("none.key")), "test.toml:16:11: ",
-                        "[[port]] tls_key " + path("none.key") + " cannot be read");
-    EXPECT_CONFIG_ERROR(with_after(13, "tls = true\ntls_cert = \"" + path("a.pem") + "\""), "test.toml:14:7: ",
-                        "[[port]] tls_key is required when tls = true");
+    EXPECT_CONFIG_ERROR(tls_port(path("a.pem"), path("none.key")),
+                        "test.toml:16:11: ", "[[port]] tls_key " + path("none.key") + " cannot be read");
+    EXPECT_CONFIG_ERROR(with_after(13, "tls = true\ntls_cert = \"" + path("a.pem") + "\""),
+                        "test.toml:14:7: ", "[[port]] tls_key is required when tls = true");
 }
 
 TEST_F(tls_files, files_that_are_not_pem_are_refused) {
@@ -633,8 +639,8 @@ TEST_F(tls_files, an_encrypted_key_is_refused_without_asking_for_a_passphrase) {
 }
 
 TEST_F(tls_files, cert_and_key_without_tls_are_a_mistake) {
-    EXPECT_CONFIG_ERROR(with_after(13, "tls_cert = \"" + path("a.pem") + "\""), "test.toml:14:12: ",
-                        "[[port]] tls_cert and tls_key are only used with tls = true");
+    EXPECT_CONFIG_ERROR(with_after(13, "tls_cert = \"" + path("a.pem") + "\""),
+                        "test.toml:14:12: ", "[[port]] tls_cert and tls_key are only used with tls = true");
 }
 
 TEST(config, unset_environment_variables) {
@@ -659,7 +665,8 @@ TEST(config, integers_from_the_environment_must_be_integers) {
 TEST(config, at_least_one_port) {
     std::string no_port = k_minimal;
     no_port.erase(no_port.find("[[port]]"));
-    EXPECT_EQ(error_of(no_port), "test.toml: at least one [[port]] section is required (host, port, start_difficulty, ...)");
+    EXPECT_EQ(error_of(no_port),
+              "test.toml: at least one [[port]] section is required (host, port, start_difficulty, ...)");
     // A single-bracket [port] is a table, not the array of ports.
     std::string single = no_port + "[port]\nport = 3333\n";
     EXPECT_CONFIG_ERROR(single, "test.toml: ", "at least one [[port]] section is required");
@@ -692,8 +699,9 @@ TEST(config, metrics_are_off_unless_a_port_is_given) {
 }
 
 TEST(config, metrics_settings_are_read) {
-    auto r = parse_server_config(std::string(k_minimal) + "[metrics]\nhost = \"::1\"\nport = 9310\n"
-                                                          "worker_series = 7\nhashrate_window_seconds = 60\n",
+    auto r = parse_server_config(std::string(k_minimal) +
+                                     "[metrics]\nhost = \"::1\"\nport = 9310\n"
+                                     "worker_series = 7\nhashrate_window_seconds = 60\n",
                                  "test.toml");
     ASSERT_TRUE(r) << r.error_message();
     EXPECT_EQ(r->metrics_host, "::1");

@@ -5,9 +5,9 @@
 
 #include "bmm/stratum/job.hpp"
 
+#include "../support/vectors.hpp"
 #include "bmm/crypto/sha256.hpp"
 #include "bmm/hex.hpp"
-#include "../support/vectors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,11 +26,13 @@ std::uint32_t le32_at(const std::vector<unsigned char>& p, std::size_t off) {
 }
 
 // A getblocktemplate reply made from block 413567's bytes.
-std::string template_json_from_block(const std::vector<unsigned char>& raw, const std::vector<std::vector<unsigned char>>& txs) {
+std::string template_json_from_block(const std::vector<unsigned char>& raw,
+                                     const std::vector<std::vector<unsigned char>>& txs) {
     std::string prev = to_hex(test::reversed({raw.begin() + 4, raw.begin() + 36}));
     std::string j = "{\"version\":" + std::to_string(le32_at(raw, 0)) + ",\"previousblockhash\":\"" + prev +
-                    "\",\"bits\":\"" + be32_hex(le32_at(raw, 72)) + "\",\"height\":413567,\"curtime\":" +
-                    std::to_string(le32_at(raw, 68)) + ",\"mintime\":1464300000,\"coinbasevalue\":2500000000" +
+                    "\",\"bits\":\"" + be32_hex(le32_at(raw, 72)) +
+                    "\",\"height\":413567,\"curtime\":" + std::to_string(le32_at(raw, 68)) +
+                    ",\"mintime\":1464300000,\"coinbasevalue\":2500000000" +
                     ",\"longpollid\":\"x\",\"rules\":[\"csv\"],\"transactions\":[";
     for (std::size_t i = 1; i < txs.size(); ++i) {
         if (i > 1) j += ',';
@@ -66,7 +68,8 @@ TEST(job, bitcoin_template_from_block_413567_round_trips_to_the_real_block) {
     ASSERT_TRUE(j) << j.error_message();
 
     std::vector<std::string> want_branch;
-    for (auto e : facts.root["coinbase_merkle_branch_internal_order"].get_array()) want_branch.emplace_back(std::string_view(e));
+    for (auto e : facts.root["coinbase_merkle_branch_internal_order"].get_array())
+        want_branch.emplace_back(std::string_view(e));
     EXPECT_EQ((*j)->branch_hex, want_branch);
 
     verifier::batch_verifier v;
@@ -134,7 +137,8 @@ TEST(block_template, malformed_replies_name_the_field) {
     EXPECT_NE(no_bits.error_message().find("'bits'"), std::string::npos);
     auto bad_tx = block_template::from_json("{\"version\":1,\"previousblockhash\":\"" + prev +
                                             "\",\"bits\":\"207fffff\",\"height\":1,\"curtime\":1,\"coinbasevalue\":1,"
-                                            "\"transactions\":[{\"data\":\"zz\",\"txid\":\"" + prev + "\"}]}");
+                                            "\"transactions\":[{\"data\":\"zz\",\"txid\":\"" +
+                                            prev + "\"}]}");
     ASSERT_FALSE(bad_tx);
     EXPECT_NE(bad_tx.error_message().find("entry 0 has bad hex"), std::string::npos);
 }
@@ -145,7 +149,8 @@ TEST(block_template, numbers_that_do_not_fit_their_field_are_refused) {
     const std::string prev(64, '0');
     auto with = [&](const std::string& fields) {
         return block_template::from_json("{\"previousblockhash\":\"" + prev +
-                                         "\",\"bits\":\"207fffff\",\"coinbasevalue\":1,\"transactions\":[]," + fields + "}");
+                                         "\",\"bits\":\"207fffff\",\"coinbasevalue\":1,\"transactions\":[]," + fields +
+                                         "}");
     };
     const std::string ok = "\"version\":536870912,\"height\":432,\"curtime\":1795546090";
     auto t = with(ok + ",\"mintime\":1795546000");

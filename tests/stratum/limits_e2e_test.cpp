@@ -65,9 +65,9 @@ struct pool_process : test::pool_process {
                      "\nmax_write_queue_bytes = 65536\nhalf_open_timeout_seconds = 3\n"
                      "tls_handshake_timeout_seconds = 2\nban_threshold = 10\nban_half_life_seconds = 600\n"
                      "ban_seconds = 60\n";
-        o.port_sections = test::stratum_port_toml(o.ports[0]) +
-                          test::stratum_port_toml(tls_port, "tls = true\ntls_cert = \"" + cert +
-                                                                "\"\ntls_key = \"" + key + "\"\n");
+        o.port_sections =
+            test::stratum_port_toml(o.ports[0]) +
+            test::stratum_port_toml(tls_port, "tls = true\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"\n");
         test::pool_process::start(o);
     }
 };
@@ -145,9 +145,9 @@ protected:
 TEST_F(limits_e2e, bmm_miner_mines_over_tls_verifying_the_pool_certificate) {
     const long before = block_count();
     std::string out;
-    const int rc = run_miner({"--url", "stratum+ssl://127.0.0.1:" + std::to_string(g_pool->tls_port), "--ca",
-                              g_pool->cert, "--shares", "3"},
-                             g_pool->dir + "/miner-tls.log", out);
+    const int rc = run_miner(
+        {"--url", "stratum+ssl://127.0.0.1:" + std::to_string(g_pool->tls_port), "--ca", g_pool->cert, "--shares", "3"},
+        g_pool->dir + "/miner-tls.log", out);
     ASSERT_EQ(rc, 0) << out;
     EXPECT_GE(json_number(out, "accepted"), 3) << out;
     EXPECT_NE(out.find("\"tls\":true"), std::string::npos) << out;
@@ -306,10 +306,10 @@ TEST_F(limits_e2e, submits_over_max_pending_requests_get_an_error) {
 TEST_F(limits_e2e, start_up_warns_when_the_open_file_limit_caps_max_connections) {
     // 120 descriptors leave room for about 56 miners, below max_connections = 100.
     auto& st = stack_environment::get();
-    const std::string out = test::run_capture(
-        "ulimit -n 120 && BMM_NODE_RPC_USER='" + st.setting("BMM_NODE_RPC_USER") + "' BMM_NODE_RPC_PASSWORD='" +
-        st.setting("BMM_NODE_RPC_PASSWORD") + "' '" + bin("bmm-stratum") + "' --config '" + g_pool->config +
-        "' --check 2>&1");
+    const std::string out =
+        test::run_capture("ulimit -n 120 && BMM_NODE_RPC_USER='" + st.setting("BMM_NODE_RPC_USER") +
+                          "' BMM_NODE_RPC_PASSWORD='" + st.setting("BMM_NODE_RPC_PASSWORD") + "' '" +
+                          bin("bmm-stratum") + "' --config '" + g_pool->config + "' --check 2>&1");
     EXPECT_NE(out.find("open file limit 120 (soft was 120, hard 120): room for about 56 miners"), std::string::npos)
         << out;
     EXPECT_NE(out.find("the open file limit caps connections at about 56, below [limits] max_connections 100"),

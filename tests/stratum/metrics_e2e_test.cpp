@@ -202,9 +202,10 @@ protected:
         o.ports = {test::free_port_near(24000)};
         g_metrics_port = test::free_port(o.ports[0] + 1);
         o.ports.push_back(g_metrics_port);
-        o.sections = "[limits]\nmax_connections_per_ip = 16\nmax_pending_requests = 64\n"
-                     "[metrics]\nhost = \"127.0.0.1\"\nport = " + std::to_string(g_metrics_port) +
-                     "\nworker_series = 50\nhashrate_window_seconds = 60\n";
+        o.sections =
+            "[limits]\nmax_connections_per_ip = 16\nmax_pending_requests = 64\n"
+            "[metrics]\nhost = \"127.0.0.1\"\nport = " +
+            std::to_string(g_metrics_port) + "\nworker_series = 50\nhashrate_window_seconds = 60\n";
         g_pool->start(o);
     }
     static void TearDownTestSuite() {
@@ -232,7 +233,8 @@ TEST_F(metrics_e2e, the_page_describes_the_process_before_any_miner) {
     EXPECT_GT(start, 1.7e9);
     EXPECT_LE(start, static_cast<double>(std::time(nullptr)) + 1);
     // The publisher connects on its own thread, a moment after start-up.
-    EXPECT_EQ(wait_for([](const scrape& x) { return x.at("bmm_stratum_redis_up") == 1; }).at("bmm_stratum_redis_up"), 1);
+    EXPECT_EQ(wait_for([](const scrape& x) { return x.at("bmm_stratum_redis_up") == 1; }).at("bmm_stratum_redis_up"),
+              1);
     EXPECT_EQ(s.at("bmm_stratum_worker_series_limit"), 50);
     EXPECT_EQ(s.at("bmm_stratum_connections_refused_total"), 0);
     EXPECT_EQ(s.at("bmm_stratum_bans_total"), 0);
@@ -307,7 +309,8 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     EXPECT_GT(s.at("bmm_stratum_verify_batch_seconds_sum"), 0);
     // New tips mean new jobs: every loop wrote each one to its miners.
     if (node_accepted > 0) {
-        EXPECT_GT(s.at("bmm_stratum_job_broadcast_seconds_count"), before.at("bmm_stratum_job_broadcast_seconds_count"));
+        EXPECT_GT(s.at("bmm_stratum_job_broadcast_seconds_count"),
+                  before.at("bmm_stratum_job_broadcast_seconds_count"));
     }
     EXPECT_EQ(s.at("bmm_stratum_job_broadcast_seconds_bucket", "le=\"+Inf\""),
               s.at("bmm_stratum_job_broadcast_seconds_count"));

@@ -158,7 +158,8 @@ TEST(protocol, lines_longer_than_the_limit_are_refused) {
 
 TEST(protocol, param_string) {
     simdjson::dom::parser parser;
-    const request r = parse_ok(parser, R"({"id":1,"method":"mining.submit","params":["acct.rig","1f",5,null,"",["x"]]})");
+    const request r =
+        parse_ok(parser, R"({"id":1,"method":"mining.submit","params":["acct.rig","1f",5,null,"",["x"]]})");
     std::string_view s = "untouched";
     ASSERT_TRUE(param_string(r, 0, s));
     EXPECT_EQ(s, "acct.rig");
@@ -230,8 +231,8 @@ TEST(protocol, parse_decimal) {
     ASSERT_TRUE(parse_decimal("1.7976931348623157e308", d));
     EXPECT_EQ(d, 1.7976931348623157e308);
     d = 9;
-    for (const char* bad : {"", "-", ".", "e3", "1e", "1e999", "-1e999", "inf", "-inf", "nan", "0x1p4", " 1", "1 ",
-                            "1,5", "1.5.5", "+1"})
+    for (const char* bad :
+         {"", "-", ".", "e3", "1e", "1e999", "-1e999", "inf", "-inf", "nan", "0x1p4", " 1", "1 ", "1,5", "1.5.5", "+1"})
         EXPECT_FALSE(parse_decimal(bad, d)) << bad;
     EXPECT_FALSE(parse_decimal(std::string_view("8\0junk", 6), d));
     EXPECT_EQ(d, 9);
@@ -321,7 +322,8 @@ TEST(protocol, json_string_escapes) {
 
 TEST(protocol, format_difficulty_round_trips) {
     const std::vector<std::pair<double, std::string>> cases = {
-        {0.05, "0.05"}, {1e-8, "1e-08"}, {65536, "65536"}, {1234.5678, "1234.5678"}, {1, "1"}, {0.1 + 0.2, "0.30000000000000004"},
+        {0.05, "0.05"},           {1e-8, "1e-08"}, {65536, "65536"},
+        {1234.5678, "1234.5678"}, {1, "1"},        {0.1 + 0.2, "0.30000000000000004"},
     };
     simdjson::dom::parser parser;
     for (const auto& [d, text] : cases) {

@@ -111,8 +111,8 @@ reply_ptr redis_command(std::uint16_t port, const std::vector<std::string>& args
         argv.push_back(a.data());
         argl.push_back(a.size());
     }
-    return reply_ptr(static_cast<redisReply*>(
-        redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), argl.data())));
+    return reply_ptr(
+        static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), argl.data())));
 }
 
 // A redis-server of our own, a child of the test (it dies with it), that can
@@ -135,14 +135,23 @@ public:
     // Starts redis-server and waits (bounded) until it answers PING.
     void start() {
         if (pid_ > 0) return;
-        std::vector<std::string> args = {"redis-server",   "--bind",         "127.0.0.1",
-                                         "--port",         std::to_string(port_),
-                                         "--save",         "",
-                                         "--appendonly",   durable_ ? "yes" : "no",
-                                         "--appendfsync",  "always",
-                                         "--dir",          dir_,
-                                         "--logfile",      dir_ + "/redis.log",
-                                         "--daemonize",    "no"};
+        std::vector<std::string> args = {"redis-server",
+                                         "--bind",
+                                         "127.0.0.1",
+                                         "--port",
+                                         std::to_string(port_),
+                                         "--save",
+                                         "",
+                                         "--appendonly",
+                                         durable_ ? "yes" : "no",
+                                         "--appendfsync",
+                                         "always",
+                                         "--dir",
+                                         dir_,
+                                         "--logfile",
+                                         dir_ + "/redis.log",
+                                         "--daemonize",
+                                         "no"};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -169,8 +178,8 @@ public:
             15s);
         if (!up || pid_ <= 0) {
             kill_hard();
-            throw std::runtime_error("redis-server on port " + std::to_string(port_) +
-                                     " did not start; its log:\n" + read_text(dir_ + "/redis.log"));
+            throw std::runtime_error("redis-server on port " + std::to_string(port_) + " did not start; its log:\n" +
+                                     read_text(dir_ + "/redis.log"));
         }
     }
 
@@ -745,8 +754,7 @@ TEST_F(share_sink_test, malformed_and_torn_journal_lines_are_skipped_without_blo
         out << record_to_json_line(before) << "this is not json\n"
             << "{\"n\":1}\n"
             << "\n"
-            << record_to_json_line(between)
-            << "{\"n\":\"torn by a crash";  // no newline: the process died mid-write
+            << record_to_json_line(between) << "{\"n\":\"torn by a crash";  // no newline: the process died mid-write
     }
     redis_server redis;
     redis.start();
@@ -940,11 +948,23 @@ decoded_stream decode_stream(std::uint16_t port, const std::string& stream) {
 // but never published go out unchanged (version 1), followed by the typed
 // records of this one (version k_version); the reader takes both.
 TEST_F(share_sink_test, an_older_journal_and_typed_records_publish_and_decode) {
-    record old_share = {{"type", "share"},     {"instance", "7"},       {"coin", "LTC"},       {"algorithm", "scrypt"},
-                        {"account", "alice"},  {"worker", "alice.r1"},  {"ip", "127.0.0.1"},   {"job", "5f"},
-                        {"height", "432"},     {"difficulty", "0.5"},   {"target", std::string(64, '0')},
-                        {"accepted", "1"},     {"code", "0"},           {"reason", ""},        {"block", "0"},
-                        {"time_ms", "1700000000000"},                   {"uid", "7:1600000000000:0"}};
+    record old_share = {{"type", "share"},
+                        {"instance", "7"},
+                        {"coin", "LTC"},
+                        {"algorithm", "scrypt"},
+                        {"account", "alice"},
+                        {"worker", "alice.r1"},
+                        {"ip", "127.0.0.1"},
+                        {"job", "5f"},
+                        {"height", "432"},
+                        {"difficulty", "0.5"},
+                        {"target", std::string(64, '0')},
+                        {"accepted", "1"},
+                        {"code", "0"},
+                        {"reason", ""},
+                        {"block", "0"},
+                        {"time_ms", "1700000000000"},
+                        {"uid", "7:1600000000000:0"}};
     {
         std::ofstream out(journal(), std::ios::binary);
         out << record_to_json_line(old_share);

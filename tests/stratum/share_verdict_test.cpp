@@ -326,12 +326,12 @@ TEST(share_verdict, fields_the_verifier_cannot_read_are_keyed_apart_from_every_h
     verifier::job_data d;
     d.extranonce2_size = 4;
     const std::string readable = duplicate_key("01000002", {"0000000a", "6553f1e8", "0000beef", ""}, d);
-    for (const submitted_fields& f : {submitted_fields{"0000000a", "6553f1e8", "beef", ""},
-                                      submitted_fields{"0000000a", "6553f1e8", "0x0000beef", ""},
-                                      submitted_fields{"a", "6553f1e8", "0000beef", ""},
-                                      submitted_fields{"000000000a", "6553f1e8", "0000beef", ""},
-                                      submitted_fields{"0000000a", "6553f1e8", "0000beef", "0"},
-                                      submitted_fields{"0000000a", "6553f1e8", "0000beef", "00002000"}}) {
+    for (const submitted_fields& f :
+         {submitted_fields{"0000000a", "6553f1e8", "beef", ""},
+          submitted_fields{"0000000a", "6553f1e8", "0x0000beef", ""}, submitted_fields{"a", "6553f1e8", "0000beef", ""},
+          submitted_fields{"000000000a", "6553f1e8", "0000beef", ""},
+          submitted_fields{"0000000a", "6553f1e8", "0000beef", "0"},
+          submitted_fields{"0000000a", "6553f1e8", "0000beef", "00002000"}}) {
         const std::string key = duplicate_key("01000002", f, d);
         EXPECT_NE(key, readable) << f.extranonce2 << " " << f.nonce << " " << f.version_bits;
         EXPECT_EQ(key.rfind("unreadable:", 0), 0u) << key;

@@ -19,11 +19,11 @@
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
-#include "../support/stream.hpp"
 #include "../support/stratum_client.hpp"
+#include "../support/stream.hpp"
 
-#include <hiredis/hiredis.h>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <cctype>
 #include <fstream>
@@ -59,9 +59,16 @@ void await_new_tip(test::stratum_client& c, const std::string& old_prevhash) {
 // keeps one, so the number of shares per block varies). Bounded: 8 rounds.
 void mine_until(long target_height, const std::string& user, const std::string& log, bool version_rolling = false) {
     for (int round = 0; round < 8 && block_count() < target_height; ++round) {
-        std::vector<std::string> args = {test::bin("bmm-miner"), "--url",
-                                         "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port), "--user", user,
-                                         "--shares", "5", "--seconds", "60", "--quiet"};
+        std::vector<std::string> args = {test::bin("bmm-miner"),
+                                         "--url",
+                                         "stratum+tcp://127.0.0.1:" + std::to_string(g_pool->port),
+                                         "--user",
+                                         user,
+                                         "--shares",
+                                         "5",
+                                         "--seconds",
+                                         "60",
+                                         "--quiet"};
         if (version_rolling) args.push_back("--version-rolling");
         test::child_process miner(args, log);
         ASSERT_EQ(miner.wait(90000), 0) << test::read_text(log);
@@ -349,8 +356,7 @@ TEST_F(stratum_e2e, after_a_difficulty_change_older_jobs_count_at_the_lower_diff
     ASSERT_DOUBLE_EQ(c.difficulty(), 0.01);
     const std::string prev = c.job()->prevhash;
     auto ok = c.reply(c.submit(s));
-    EXPECT_TRUE(ok.ok) << "a share on a job sent before the change must count at the old, lower difficulty: "
-                       << ok.raw;
+    EXPECT_TRUE(ok.ok) << "a share on a job sent before the change must count at the old, lower difficulty: " << ok.raw;
     if (ok.ok) await_new_tip(c, prev);
     // On a job sent after the change, the same kind of share is too low.
     c.drain(200);
@@ -424,16 +430,16 @@ TEST_F(stratum_e2e, bmm_miner_mines_real_blocks_paying_the_pool_address) {
     const long after = block_count();
     ASSERT_GE(after - before, 3) << "the node's block count grew by " << (after - before);
     // The new blocks came from the pool: our tag in the coinbase, paying the pool.
-    const std::string script = test::run_capture(
-        "litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") + "' validateaddress " +
-        st.setting("BMM_POOL_ADDRESS") + " | jq -r .scriptPubKey");
+    const std::string script =
+        test::run_capture("litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") + "' validateaddress " +
+                          st.setting("BMM_POOL_ADDRESS") + " | jq -r .scriptPubKey");
     const std::string tag_hex = "2f424d4d20706f6f6c2f";  // "/BMM pool/"
     int ours = 0;
     for (long h = before + 1; h <= after; ++h) {
-        const std::string q = test::run_capture("litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") +
-                                                "' getblock $(litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") +
-                                                "' getblockhash " + std::to_string(h) +
-                                                ") 2 | jq -r '.tx[0].vin[0].coinbase + \" \" + .tx[0].vout[0].scriptPubKey.hex'");
+        const std::string q = test::run_capture(
+            "litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") + "' getblock $(litecoin-cli -datadir='" +
+            st.setting("BMM_NODE_DATADIR") + "' getblockhash " + std::to_string(h) +
+            ") 2 | jq -r '.tx[0].vin[0].coinbase + \" \" + .tx[0].vout[0].scriptPubKey.hex'");
         if (q.find(tag_hex) != std::string::npos && q.find(" " + script) != std::string::npos) ++ours;
     }
     EXPECT_GE(ours, 3);
@@ -458,9 +464,10 @@ TEST_F(stratum_e2e, mines_through_mweb_activation) {
     mine_until(434, "mweb.rig1", out_log);
     ASSERT_GE(block_count(), 434) << test::read_text(out_log);
     // Block 432: the first MWEB block, made by the pool: coinbase, peg-in, HogEx, and the extension block.
-    const std::string b = test::run_capture("litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") +
-                                            "' getblock $(litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") +
-                                            "' getblockhash 432) 2 | jq -c '[.nTx, (.mweb != null), .tx[0].vin[0].coinbase]'");
+    const std::string b =
+        test::run_capture("litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") +
+                          "' getblock $(litecoin-cli -datadir='" + st.setting("BMM_NODE_DATADIR") +
+                          "' getblockhash 432) 2 | jq -c '[.nTx, (.mweb != null), .tx[0].vin[0].coinbase]'");
     EXPECT_EQ(b.substr(0, 8), "[3,true,") << b;
     EXPECT_NE(b.find("2f424d4d20706f6f6c2f"), std::string::npos) << "block 432 was not made by the pool: " << b;
 }

@@ -6,8 +6,8 @@
 // about ([limits], [metrics], its [[port]]s) as TOML text. start() returns
 // once every listed port accepts connections, or throws with the log.
 
-#include "stack.hpp"
 #include "process.hpp"
+#include "stack.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -49,9 +49,9 @@ inline int free_port_near(int base) { return free_port(base + (static_cast<int>(
 
 // A self-signed certificate for 127.0.0.1 (and its key), made with the openssl CLI.
 void make_certificate(const std::string& cert, const std::string& key) {
-    const std::string out = run_capture(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key + "' -out '" +
-        cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
+    const std::string out =
+        run_capture("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key +
+                    "' -out '" + cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
     if (!std::filesystem::exists(cert) || !std::filesystem::exists(key))
         throw std::runtime_error("openssl could not make a test certificate: " + out);
 }
@@ -65,14 +65,14 @@ inline std::string stratum_port_toml(int port, const std::string& extra = {}) {
 }
 
 struct pool_options {
-    std::string name = "pool";     // folder under the stack's directory
-    std::string stream;            // the Redis stream
+    std::string name = "pool";  // folder under the stack's directory
+    std::string stream;         // the Redis stream
     int instance_id = 9;
-    unsigned threads = 0;          // 0: not set (one loop per core)
+    unsigned threads = 0;  // 0: not set (one loop per core)
     std::string log_level = "info";
-    std::string sections;          // more TOML: [limits], [metrics], ...
-    std::vector<int> ports;        // wait for these to listen; the first is `port`
-    std::string port_sections;     // the [[port]] sections (default: one plain port on ports[0])
+    std::string sections;       // more TOML: [limits], [metrics], ...
+    std::vector<int> ports;     // wait for these to listen; the first is `port`
+    std::string port_sections;  // the [[port]] sections (default: one plain port on ports[0])
 };
 
 struct pool_process {
@@ -89,8 +89,8 @@ struct pool_process {
         stream = o.stream;
         if (o.ports.empty()) throw std::runtime_error("pool_options.ports is empty");
         port = o.ports.front();
-        std::string toml = "[pool]\ninstance_id = " + std::to_string(o.instance_id) +
-                           "\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\n";
+        std::string toml =
+            "[pool]\ninstance_id = " + std::to_string(o.instance_id) + "\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\n";
         if (o.threads) toml += "threads = " + std::to_string(o.threads) + "\n";
         toml += "address = \"" + st.setting("BMM_POOL_ADDRESS") + "\"\ntag = \"/BMM pool/\"\n";
         toml += "[node]\nurl = \"" + st.setting("BMM_NODE_RPC_URL") +

@@ -111,7 +111,8 @@ public:
 private:
     void stop() {
         if (dir_.empty()) return;
-        const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' down --purge --dir '" + dir_ + "' > /dev/null 2>&1";
+        const std::string cmd =
+            "bash '" + source_ + "/deploy/stack.sh' down --purge --dir '" + dir_ + "' > /dev/null 2>&1";
         if (std::system(cmd.c_str()) != 0) std::filesystem::remove_all(dir_);
         std::filesystem::remove_all(base_);
         dir_.clear();

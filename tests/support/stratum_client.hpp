@@ -24,10 +24,10 @@ namespace bmm::test {
 
 struct stratum_reply {
     bool received = false;
-    bool ok = false;           // "error": null
-    std::string result;        // result as JSON text
-    int code = 0;              // error code when not ok
-    std::string message;       // error message when not ok
+    bool ok = false;      // "error": null
+    std::string result;   // result as JSON text
+    int code = 0;         // error code when not ok
+    std::string message;  // error message when not ok
     std::string raw;
 };
 
@@ -203,10 +203,11 @@ private:
 
     static bmm::stratum_client::blocking_connection open(int port, const char* host, const char* source,
                                                          int receive_buffer) {
-        auto c = bmm::stratum_client::blocking_connection::open(
-            host, std::to_string(port), {source ? source : "", receive_buffer, false, {}});
-        if (!c) throw std::runtime_error("cannot connect to the pool on port " + std::to_string(port) + ": " +
-                                         c.error_message());
+        auto c = bmm::stratum_client::blocking_connection::open(host, std::to_string(port),
+                                                                {source ? source : "", receive_buffer, false, {}});
+        if (!c)
+            throw std::runtime_error("cannot connect to the pool on port " + std::to_string(port) + ": " +
+                                     c.error_message());
         return std::move(*c);
     }
     static std::chrono::steady_clock::time_point deadline(int ms) {
@@ -233,11 +234,11 @@ private:
         const int left = ms_left(end);
         if (left <= 0) return false;
         return conn_.read_lines(left, [&](std::string_view l) {
-                   std::string line(l);
-                   if (line.find("\"mining.set_difficulty\"") != std::string::npos) note_difficulty(line);
-                   lines_.push_back(std::move(line));
-                   return true;
-               }) == read_status::data;
+            std::string line(l);
+            if (line.find("\"mining.set_difficulty\"") != std::string::npos) note_difficulty(line);
+            lines_.push_back(std::move(line));
+            return true;
+        }) == read_status::data;
     }
 
     void note_difficulty(const std::string& line) {

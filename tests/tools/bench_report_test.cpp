@@ -109,8 +109,7 @@ TEST(run_stats, merged_json_round_trip_equals_the_sum_of_the_workers) {
     // job's spread.
     simdjson::dom::parser p;
     simdjson::dom::element r;
-    ASSERT_EQ(p.parse(report_json({"stratum+tcp://127.0.0.1:1", "valid", 2, 15, 1}, direct)).get(r),
-              simdjson::SUCCESS);
+    ASSERT_EQ(p.parse(report_json({"stratum+tcp://127.0.0.1:1", "valid", 2, 15, 1}, direct)).get(r), simdjson::SUCCESS);
     double aps = 0, spread = 0;
     ASSERT_EQ(r["shares"]["answers_per_second"].get(aps), simdjson::SUCCESS);
     EXPECT_DOUBLE_EQ(aps, 148.0 / 0.004);

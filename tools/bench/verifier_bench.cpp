@@ -203,20 +203,20 @@ void register_all() {
 int main(int argc, char** argv) {
     // Our own options through CLI11; everything else (the --benchmark_* flags)
     // goes on to Google Benchmark, which refuses what it does not know.
-    CLI::App app{"bmm-verifier-bench: the share verifier's kernels against OpenSSL, on one core",
-                 "bmm-verifier-bench"};
+    CLI::App app{"bmm-verifier-bench: the share verifier's kernels against OpenSSL, on one core", "bmm-verifier-bench"};
     cli::setup(app, "bmm-verifier-bench");
     app.allow_extras();
-    app.footer("\nMeasures, on one core, sha256d shares/s (shaped like Bitcoin block 413567) and\n"
-               "scrypt hashes/s for every kernel compiled in and batch sizes 1, 8, 16, 64, each\n"
-               "with its ratio (x_openssl) to OpenSSL measured in the same run. Kernels this CPU\n"
-               "lacks are reported as skipped. Useful flags:\n"
-               "  --benchmark_filter=REGEX     run a subset, e.g. 'openssl|sha256d_share/.*/64'\n"
-               "                               (keep the openssl baselines in the filter for ratios)\n"
-               "  --benchmark_min_time=SECS    time per benchmark (default 0.5)\n"
-               "  --benchmark_format=json      machine-readable output\n"
-               "CPU: " +
-               crypto::detect_cpu_features().describe());
+    app.footer(
+        "\nMeasures, on one core, sha256d shares/s (shaped like Bitcoin block 413567) and\n"
+        "scrypt hashes/s for every kernel compiled in and batch sizes 1, 8, 16, 64, each\n"
+        "with its ratio (x_openssl) to OpenSSL measured in the same run. Kernels this CPU\n"
+        "lacks are reported as skipped. Useful flags:\n"
+        "  --benchmark_filter=REGEX     run a subset, e.g. 'openssl|sha256d_share/.*/64'\n"
+        "                               (keep the openssl baselines in the filter for ratios)\n"
+        "  --benchmark_min_time=SECS    time per benchmark (default 0.5)\n"
+        "  --benchmark_format=json      machine-readable output\n"
+        "CPU: " +
+        crypto::detect_cpu_features().describe());
     if (auto rc = cli::parse(app, argc, argv)) return *rc;
     std::vector<std::string> rest = app.remaining();
     std::vector<char*> bench_argv{argv[0]};

@@ -98,9 +98,7 @@ struct options {
     bool allow_remote = false, quiet = false;
 };
 
-const char* mode_name(run_mode m) {
-    return m == run_mode::idle ? "idle" : m == run_mode::valid ? "valid" : "invalid";
-}
+const char* mode_name(run_mode m) { return m == run_mode::idle ? "idle" : m == run_mode::valid ? "valid" : "invalid"; }
 
 std::int64_t unix_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -154,9 +152,8 @@ std::string check_algo(const std::string& a) {
     return p ? std::string() : p.error_message();
 }
 std::string check_user(const std::string& u) {
-    return !u.empty() &&
-                   u.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
-                       std::string::npos
+    return !u.empty() && u.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                             std::string::npos
                ? std::string()
                : std::string("may only hold letters, digits, '_' and '-'");
 }
@@ -268,8 +265,8 @@ struct connection {
     bool counted_held = false;
     sc::line_buffer in;
     SSL* ssl = nullptr;
-    BIO* rbio = nullptr;  // network -> OpenSSL
-    BIO* wbio = nullptr;  // OpenSSL -> network
+    BIO* rbio = nullptr;        // network -> OpenSSL
+    BIO* wbio = nullptr;        // OpenSSL -> network
     sc::session_state session;  // extranonces, difficulty, version mask
     std::shared_ptr<const sc::job> job;
     std::string prevhash;
@@ -360,9 +357,7 @@ std::string display_hash(std::string_view stratum_prevhash) {
     return to_hex(h);
 }
 
-worker* as_worker(uv_handle_t* h) {
-    return static_cast<worker*>(h->data);
-}
+worker* as_worker(uv_handle_t* h) { return static_cast<worker*>(h->data); }
 
 void worker::fail(connection* c, const std::string& reason) {
     if (c->state == conn_state::closed) return;
@@ -449,8 +444,7 @@ void worker::on_connected(connection* c, int status) {
         },
         [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
             auto* conn = static_cast<connection*>(s->data);
-            if (n > 0)
-                conn->w->on_bytes(conn, buf->base, static_cast<std::size_t>(n));
+            if (n > 0) conn->w->on_bytes(conn, buf->base, static_cast<std::size_t>(n));
             else if (n < 0)
                 conn->w->on_eof(conn, n == UV_EOF ? "closed by the pool"
                                                   : std::string("read: ") + uv_err_name(static_cast<int>(n)));
@@ -466,8 +460,7 @@ void worker::on_connected(connection* c, int status) {
             in6_addr ip{};
             if (inet_pton(AF_INET, o_.host.c_str(), &ip) == 1 || inet_pton(AF_INET6, o_.host.c_str(), &ip) == 1)
                 X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), o_.host.c_str());
-            else
-                SSL_set1_host(c->ssl, o_.host.c_str());
+            else SSL_set1_host(c->ssl, o_.host.c_str());
         }
         c->state = conn_state::handshaking;
         SSL_do_handshake(c->ssl);
@@ -539,8 +532,7 @@ bool worker::feed(connection* c, std::string_view bytes) {
 
 // The job a notify describes, decoded once per (job, mask, extranonce2 size)
 // for all the worker's connections.
-std::shared_ptr<const sc::job> worker::decode_job(const sc::notify_view& n, std::size_t en2_size,
-                                                  std::uint32_t mask) {
+std::shared_ptr<const sc::job> worker::decode_job(const sc::notify_view& n, std::size_t en2_size, std::uint32_t mask) {
     std::string key(n.id);
     key += '/';
     key += std::to_string(mask);
@@ -692,9 +684,8 @@ void worker::submit_due(double dt) {
             }
             const std::uint32_t mask = c->job->data.version_mask;
             if (o_.version_rolling && mask)
-                d.vbits = be32_hex(static_cast<std::uint32_t>(o_.mode == run_mode::invalid
-                                                                  ? rng_()
-                                                                  : s.extranonce2_counter * 0x2000u) &
+                d.vbits = be32_hex(static_cast<std::uint32_t>(
+                                       o_.mode == run_mode::invalid ? rng_() : s.extranonce2_counter * 0x2000u) &
                                    mask);
             auto t = target_from_difficulty(s.difficulty, o_.algo);
             d.target = t ? *t : uint256::max();
@@ -729,7 +720,8 @@ void worker::submit_due(double dt) {
             }
             for (std::size_t k = 0; k < owner.size(); ++k) {
                 const due& d = items[owner[k]];
-                shares.push_back({&d.c->job->data, d.c->session.extranonce1, d.en2, d.c->job->ntime, nonces[k], d.vbits, d.target});
+                shares.push_back(
+                    {&d.c->job->data, d.c->session.extranonce1, d.en2, d.c->job->ntime, nonces[k], d.vbits, d.target});
             }
             out.resize(shares.size());
             verifier_->verify(shares, out);
@@ -761,8 +753,8 @@ void worker::submit_due(double dt) {
             now_ns = uv_hrtime();
         }
         const int id = c->next_id++;
-        send_line(c, sc::submit_request(id, worker_name(c), {c->job->id, d.en2, c->job->ntime, be32_hex(d.nonce),
-                                                             std::move(d.vbits)}));
+        send_line(c, sc::submit_request(id, worker_name(c),
+                                        {c->job->id, d.en2, c->job->ntime, be32_hex(d.nonce), std::move(d.vbits)}));
         c->inflight.emplace_back(id, now_ns);
         if (o_.rate > 0) c->credit -= 1;
         if (!st_.first_submit_unix_us) st_.first_submit_unix_us = unix_us();
@@ -848,10 +840,8 @@ bench::run_stats worker::run() {
             SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_NONE, nullptr);
         } else {
             SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_PEER, nullptr);
-            if (!o_.ca_file.empty())
-                SSL_CTX_load_verify_locations(ssl_ctx_, o_.ca_file.c_str(), nullptr);
-            else
-                SSL_CTX_set_default_verify_paths(ssl_ctx_);
+            if (!o_.ca_file.empty()) SSL_CTX_load_verify_locations(ssl_ctx_, o_.ca_file.c_str(), nullptr);
+            else SSL_CTX_set_default_verify_paths(ssl_ctx_);
         }
     }
     uv_loop_init(&loop_);
@@ -1071,10 +1061,8 @@ bench::run_stats run_processes(const options& o) {
         }
         int status = 0;
         ::waitpid(ch.pid, &status, 0);
-        if (ch.have_result)
-            all.merge(ch.result);
-        else
-            ++all.failures["a worker process sent no result (killed or crashed)"];
+        if (ch.have_result) all.merge(ch.result);
+        else ++all.failures["a worker process sent no result (killed or crashed)"];
     }
     return all;
 }

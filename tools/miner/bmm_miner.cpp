@@ -69,8 +69,7 @@ std::optional<int> parse_args(int argc, char** argv, options& o) {
     cli::setup(app, "bmm-miner");
     app.footer(k_footer);
     std::string url, algo = "scrypt";
-    app.add_option("--url", url,
-                   "stratum+tcp://127.0.0.1:3333, or stratum+ssl:// (also stratum+tls://) for a TLS port")
+    app.add_option("--url", url, "stratum+tcp://127.0.0.1:3333, or stratum+ssl:// (also stratum+tls://) for a TLS port")
         ->check(check_url);
     app.add_option("--ca", o.ca,
                    "verify the pool's TLS certificate against the PEM CA (or self-signed certificate) in FILE, and "
@@ -245,8 +244,7 @@ int main(int argc, char** argv) {
         }
         s.advance_nonce(o.batch);
         if (!o.quiet && t.sent && t.sent % 50 == 0) {
-            std::fprintf(stderr, "bmm-miner: %u submitted, %u accepted, %u rejected\n", t.sent, t.accepted,
-                         t.rejected);
+            std::fprintf(stderr, "bmm-miner: %u submitted, %u accepted, %u rejected\n", t.sent, t.accepted, t.rejected);
         }
     }
     // Collect the answers still outstanding (bounded).
@@ -267,9 +265,10 @@ int main(int argc, char** argv) {
         reasons_json += (reasons_json.size() > 1 ? "," : "") + std::string("\"") + r + "\":" + std::to_string(n);
     }
     reasons_json += "}";
-    std::printf("{\"accepted\":%u,\"rejected\":%u,\"submitted\":%u,\"jobs\":%u,\"clean_jobs\":%u,\"seconds\":%.3f,"
-                "\"tls\":%s,\"reasons\":%s}\n",
-                t.accepted, t.rejected, t.sent, t.jobs, t.clean_jobs, elapsed(), o.url.tls ? "true" : "false",
-                reasons_json.c_str());
+    std::printf(
+        "{\"accepted\":%u,\"rejected\":%u,\"submitted\":%u,\"jobs\":%u,\"clean_jobs\":%u,\"seconds\":%.3f,"
+        "\"tls\":%s,\"reasons\":%s}\n",
+        t.accepted, t.rejected, t.sent, t.jobs, t.clean_jobs, elapsed(), o.url.tls ? "true" : "false",
+        reasons_json.c_str());
     return t.accepted > 0 ? 0 : 1;
 }

@@ -46,7 +46,7 @@ public:
     uint256& operator+=(const uint256& o) noexcept;
     uint256& operator-=(const uint256& o) noexcept;
     uint256& operator*=(const uint256& o) noexcept;  // modulo 2^256
-    uint256& operator/=(const uint256& o);            // throws std::domain_error on zero
+    uint256& operator/=(const uint256& o);           // throws std::domain_error on zero
     uint256& operator%=(const uint256& o);
     uint256& operator<<=(unsigned n) noexcept;
     uint256& operator>>=(unsigned n) noexcept;

@@ -110,7 +110,8 @@ void toml_reader::only(std::initializer_list<const char*> keys) const {
     for (const auto& [k, v] : t_) {
         bool known = false;
         for (const char* key : keys) known = known || k.str() == key;
-        if (!known) throw config_error{where(file_, v.source()) + ": unknown setting " + name(std::string(k.str()).c_str())};
+        if (!known)
+            throw config_error{where(file_, v.source()) + ": unknown setting " + name(std::string(k.str()).c_str())};
     }
 }
 

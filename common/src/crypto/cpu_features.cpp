@@ -33,8 +33,8 @@ cpu_features probe() {
     const bool osxsave = (c >> 27) & 1;
     const bool avx = (c >> 28) & 1;
     std::uint64_t xcr0 = osxsave ? read_xcr0() : 0;
-    const bool ymm_state = (xcr0 & 0x6) == 0x6;           // SSE and AVX state
-    const bool zmm_state = (xcr0 & 0xe6) == 0xe6;         // plus opmask, ZMM hi256, hi16 ZMM
+    const bool ymm_state = (xcr0 & 0x6) == 0x6;    // SSE and AVX state
+    const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // plus opmask, ZMM hi256, hi16 ZMM
     __cpuid_count(7, 0, a, b, c, d);
     f.sha = (b >> 29) & 1;
     f.avx2 = avx && ymm_state && ((b >> 5) & 1);

@@ -60,8 +60,8 @@ bool usable_once(const Kernel& k, std::string_view algorithm, SelfTest self_test
 template <class Kernel, class Find, class Usable>
 result<kernel_pair<Kernel>> select_pair(std::string_view family, const char* env_var, std::string_view algorithm,
                                         std::span<const std::string_view> wide_preference,
-                                        std::span<const std::string_view> narrow_preference,
-                                        std::string_view families, Find find, Usable usable) {
+                                        std::span<const std::string_view> narrow_preference, std::string_view families,
+                                        Find find, Usable usable) {
     std::string from_env;
     if (family.empty()) {
         if (const char* e = std::getenv(env_var); e && *e) {

@@ -39,10 +39,10 @@ void run_group(const scrypt_kernel& k, const unsigned char* const* headers, dige
 }
 
 void* allocate_scratch(unsigned lanes) noexcept {
-    return ::operator new(lanes * k_scrypt_lane_scratch, std::align_val_t{64}, std::nothrow);
+    return ::operator new (lanes* k_scrypt_lane_scratch, std::align_val_t{64}, std::nothrow);
 }
 
-void free_scratch(void* p) noexcept { ::operator delete(p, std::align_val_t{64}, std::nothrow); }
+void free_scratch(void* p) noexcept { ::operator delete (p, std::align_val_t{64}, std::nothrow); }
 
 // ---------------------------------------------------------------------------
 // Self-test and selection
@@ -68,9 +68,9 @@ constexpr unsigned char k_genesis_header[80] = {
     0x00, 0x00, 0x00, 0x00, 0xd9, 0xce, 0xd4, 0xed, 0x11, 0x30, 0xf7, 0xb7, 0xfa, 0xad, 0x9b, 0xe2,
     0x53, 0x23, 0xff, 0xaf, 0xa3, 0x32, 0x32, 0xa1, 0x7c, 0x3e, 0xdf, 0x6c, 0xfd, 0x97, 0xbe, 0xe6,
     0xba, 0xfb, 0xdd, 0x97, 0xb9, 0xaa, 0x8e, 0x4e, 0xf0, 0xff, 0x0f, 0x1e, 0xcd, 0x51, 0x3f, 0x7c};
-constexpr unsigned char k_genesis_pow[32] = {
-    0x00, 0x1e, 0x67, 0xb0, 0x13, 0x72, 0x6f, 0xd7, 0x38, 0x2e, 0x9a, 0xcb, 0x69, 0x16, 0x5b, 0x4b,
-    0x63, 0x16, 0x22, 0x7f, 0xb3, 0x15, 0x6b, 0x5b, 0x41, 0x4b, 0xa6, 0x34, 0x0c, 0x05, 0x00, 0x00};
+constexpr unsigned char k_genesis_pow[32] = {0x00, 0x1e, 0x67, 0xb0, 0x13, 0x72, 0x6f, 0xd7, 0x38, 0x2e, 0x9a,
+                                             0xcb, 0x69, 0x16, 0x5b, 0x4b, 0x63, 0x16, 0x22, 0x7f, 0xb3, 0x15,
+                                             0x6b, 0x5b, 0x41, 0x4b, 0xa6, 0x34, 0x0c, 0x05, 0x00, 0x00};
 
 const scrypt_kernel* find_kernel(std::string_view name) noexcept {
     for (const auto& k : scrypt_all_kernels())
@@ -87,8 +87,7 @@ const scrypt_kernel* find_kernel(std::string_view name) noexcept {
 // within 4 % of it on full batches of 64, and twice as fast on the batches of
 // 3..15 a pool's loop turn often holds (bmm-verifier-bench, scrypt/*/8: 6.7x
 // against 3.5x OpenSSL), since a 16-lane call runs half empty there.
-constexpr std::string_view k_wide_preference[] = {"avx512-16way", "avx2-8way", "avx2-2x8way", "avx2-16way",
-                                                  "scalar"};
+constexpr std::string_view k_wide_preference[] = {"avx512-16way", "avx2-8way", "avx2-2x8way", "avx2-16way", "scalar"};
 constexpr std::string_view k_narrow_preference[] = {"scalar"};
 
 // What one call of a kernel costs, in hashes of the scalar kernel: measured
@@ -127,9 +126,7 @@ bool scrypt_self_test(const scrypt_kernel& kernel) noexcept {
     const unsigned char* headers[k_max_lanes];
     unsigned char* got[k_max_lanes];
     for (unsigned i = 0; i < kernel.lanes; ++i) got[i] = got_buf + 1 + 33 * i;
-    auto reference = [&](const unsigned char* header, unsigned char* want) {
-        ref.hash(&header, &want, scratch);
-    };
+    auto reference = [&](const unsigned char* header, unsigned char* want) { ref.hash(&header, &want, scratch); };
     unsigned char want[32];
 
     // A distinct header in every lane, checked against the scalar kernel and

@@ -18,8 +18,8 @@
 namespace bmm::crypto {
 
 namespace scrypt_params {
-inline constexpr unsigned n = 1024;         // ROMix table length
-inline constexpr unsigned block_words = 32; // one BlockMix block (r = 1): 128 bytes
+inline constexpr unsigned n = 1024;          // ROMix table length
+inline constexpr unsigned block_words = 32;  // one BlockMix block (r = 1): 128 bytes
 static_assert(k_scrypt_lane_scratch >= n * block_words * 4 + 2 * block_words * 4,
               "a lane's scratch holds its table and its working block");
 }  // namespace scrypt_params

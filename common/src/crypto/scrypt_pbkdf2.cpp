@@ -32,8 +32,7 @@ void store_le32(unsigned char* p, std::uint32_t v) noexcept {
 }
 
 std::uint32_t load_le32(const unsigned char* p) noexcept {
-    return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) |
-           (std::uint32_t{p[3]} << 24);
+    return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
 }
 
 // Writes SHA-256 padding for a message of `total` bytes whose last `used`

@@ -28,11 +28,11 @@ namespace {
 // ---------------------------------------------------------------------------
 
 struct job {
-    const unsigned char* data;      // the message's whole blocks
-    std::size_t full_blocks;        // blocks read straight from data
-    std::size_t next;               // index of the next block to compress
-    std::size_t total;              // full_blocks + tail blocks
-    bool second_pass;               // set while hashing the first digest (sha256d)
+    const unsigned char* data;  // the message's whole blocks
+    std::size_t full_blocks;    // blocks read straight from data
+    std::size_t next;           // index of the next block to compress
+    std::size_t total;          // full_blocks + tail blocks
+    bool second_pass;           // set while hashing the first digest (sha256d)
     bool double_hash;
     digest32* out;
     alignas(16) std::uint32_t state[8];
@@ -231,14 +231,15 @@ void run_same_length(const sha256_selection& sel, At at, std::size_t len, digest
     if (bulk < n) hash_same_length(narrow, at, len, out, bulk, n - bulk, double_hash);
 }
 
-void hash_messages(const sha256_selection& sel, std::span<const std::span<const unsigned char>> msgs,
-                   digest32* out, bool double_hash) {
+void hash_messages(const sha256_selection& sel, std::span<const std::span<const unsigned char>> msgs, digest32* out,
+                   bool double_hash) {
     if (!msgs.empty()) {
         const std::size_t len = msgs[0].size();
         bool same = true;
         for (const auto& m : msgs) same = same && m.size() == len;
         if (same) {
-            run_same_length(sel, [&](std::size_t i) { return msgs[i].data(); }, len, out, msgs.size(), double_hash);
+            run_same_length(
+                sel, [&](std::size_t i) { return msgs[i].data(); }, len, out, msgs.size(), double_hash);
             return;
         }
     }
@@ -379,8 +380,9 @@ std::string sha256_selection::describe() const { return detail::describe_pair(wi
 
 result<sha256_selection> sha256_select(std::string_view family) {
     auto pair = detail::select_pair<sha256_kernel>(
-        family, "BMM_SHA256_KERNEL", "sha256", k_wide_preference, k_narrow_preference, "scalar, shani, avx2, avx512, auto",
-        [](std::string_view name) { return find_kernel(name); }, [](const sha256_kernel& k) { return usable(k); });
+        family, "BMM_SHA256_KERNEL", "sha256", k_wide_preference, k_narrow_preference,
+        "scalar, shani, avx2, avx512, auto", [](std::string_view name) { return find_kernel(name); },
+        [](const sha256_kernel& k) { return usable(k); });
     if (!pair) return error{pair.error_message()};
     sha256_selection sel;
     sel.wide = pair->first;
@@ -410,7 +412,8 @@ void sha256_batch::sha256d(std::span<const std::span<const unsigned char>> msgs,
 }
 
 void sha256_batch::sha256d64(const unsigned char* in, digest32* out, std::size_t n) const {
-    run_same_length(sel_, [in](std::size_t i) { return in + 64 * i; }, 64, out, n, true);
+    run_same_length(
+        sel_, [in](std::size_t i) { return in + 64 * i; }, 64, out, n, true);
 }
 
 digest32 sha256_once(std::span<const unsigned char> data) noexcept {

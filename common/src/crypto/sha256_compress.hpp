@@ -27,8 +27,7 @@ template <class W>
             w[i & 15] += (rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >> 3)) + w[(i - 7) & 15] +
                          (rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >> 10));
         }
-        const W t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + (g ^ (e & (f ^ g))) + k_sha256_round[i] +
-                     w[i & 15];
+        const W t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + (g ^ (e & (f ^ g))) + k_sha256_round[i] + w[i & 15];
         const W t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) | (c & (a | b)));
         h = g;
         g = f;

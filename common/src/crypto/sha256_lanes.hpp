@@ -26,11 +26,11 @@
 // would be emitted as shared COMDAT symbols in unoptimised builds; memcpy is a
 // compiler builtin.
 
-#include "sha256_constants.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include "sha256_constants.hpp"
 
 namespace bmm::crypto {
 namespace {
@@ -84,8 +84,8 @@ template <class V>
 // b ^ ((a ^ b) & (b ^ c)) because the next round's (b ^ c) is this round's
 // (a ^ b): the compiler reuses it, saving an operation per round.
 template <int j, bool schedule, class V>
-[[gnu::always_inline]] inline void round(const V& a, const V& b, const V& c, V& d, const V& e, const V& f,
-                                         const V& g, V& h, V* w, const std::uint32_t* k) {
+[[gnu::always_inline]] inline void round(const V& a, const V& b, const V& c, V& d, const V& e, const V& f, const V& g,
+                                         V& h, V* w, const std::uint32_t* k) {
     if constexpr (schedule) w[j] = w[j - 16] + small_sigma0(w[j - 15]) + w[j - 7] + small_sigma1(w[j - 2]);
     const V big_sigma1 = rotr<6>(e) ^ rotr<11>(e) ^ rotr<25>(e);
     const V choose = g ^ (e & (f ^ g));
@@ -147,8 +147,7 @@ template <schedule_mode mode, class V>
 #pragma GCC unroll 1
         for (int r = 16; r < 64; r += 8) eight_rounds<true>(x, w + r, k_round + r);
     } else {
-        for (int t = 16; t < 64; ++t)
-            w[t] = w[t - 16] + small_sigma0(w[t - 15]) + w[t - 7] + small_sigma1(w[t - 2]);
+        for (int t = 16; t < 64; ++t) w[t] = w[t - 16] + small_sigma0(w[t - 15]) + w[t - 7] + small_sigma1(w[t - 2]);
 #pragma GCC unroll 1
         for (int r = 0; r < 64; r += 8) eight_rounds<false>(x, w + r, k_round + r);
     }
@@ -170,10 +169,8 @@ inline constexpr unsigned lanes_of = sizeof(V) / sizeof(std::uint32_t);
 template <unsigned b, bool upper, class V, std::size_t... j>
 [[gnu::always_inline]] inline V butterfly(const V& x, const V& y, std::index_sequence<j...>) {
     constexpr std::size_t n = lanes_of<V>;
-    if constexpr (upper)
-        return __builtin_shufflevector(x, y, ((j & b) ? n + j : j + b)...);
-    else
-        return __builtin_shufflevector(x, y, ((j & b) ? n + j - b : j)...);
+    if constexpr (upper) return __builtin_shufflevector(x, y, ((j & b) ? n + j : j + b)...);
+    else return __builtin_shufflevector(x, y, ((j & b) ? n + j - b : j)...);
 }
 
 template <unsigned b, unsigned rows, class V>

@@ -64,8 +64,7 @@ struct stream {
 template <int q>
 [[gnu::always_inline]] inline void quad_round(stream& x) {
     if constexpr (q < 4) x.m[q] = load_words(x.block + 16 * q);
-    const __m128i wk =
-        _mm_add_epi32(x.m[q % 4], _mm_load_si128(reinterpret_cast<const __m128i*>(k_round + 4 * q)));
+    const __m128i wk = _mm_add_epi32(x.m[q % 4], _mm_load_si128(reinterpret_cast<const __m128i*>(k_round + 4 * q)));
     x.cdgh = _mm_sha256rnds2_epu32(x.cdgh, x.abef, wk);
     x.abef = _mm_sha256rnds2_epu32(x.abef, x.cdgh, _mm_shuffle_epi32(wk, 0x0e));
     if constexpr (q >= 3 && q <= 14) {

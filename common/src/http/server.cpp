@@ -16,9 +16,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdlib>
-#include <cstdarg>
 #include <cstring>
 
 namespace bmm::http {
@@ -34,15 +34,24 @@ std::string_view request::path_param(std::string_view name) const noexcept {
 
 std::string_view status_text(int status) noexcept {
     switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 503: return "Service Unavailable";
-        default: return "Error";
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Error";
     }
 }
 
@@ -224,8 +233,8 @@ struct server::impl {
         std::string route = "-";
         // The request line passed the gate (accept_loop); the headers are checked here.
         if (header_bytes > s->opt_.max_header_bytes) {
-            res = plain(431, "request line and headers longer than " + std::to_string(s->opt_.max_header_bytes) +
-                                 " bytes\n");
+            res = plain(
+                431, "request line and headers longer than " + std::to_string(s->opt_.max_header_bytes) + " bytes\n");
         } else {
             MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, &impl::collect_arg, &req);
             try {
@@ -285,7 +294,8 @@ struct server::impl {
 // 3. Listening, the accept thread and the client limit
 // ---------------------------------------------------------------------------
 
-server::server(server_options o, router r) : opt_(std::move(o)), router_(std::move(r)), impl_(std::make_unique<impl>()) {}
+server::server(server_options o, router r)
+    : opt_(std::move(o)), router_(std::move(r)), impl_(std::make_unique<impl>()) {}
 
 server::~server() {
     stop();
@@ -298,8 +308,8 @@ server::~server() {
 }
 
 result<bool> server::start() {
-    const std::string where =
-        (opt_.host.find(':') != std::string::npos ? "[" + opt_.host + "]" : opt_.host) + ":" + std::to_string(opt_.port);
+    const std::string where = (opt_.host.find(':') != std::string::npos ? "[" + opt_.host + "]" : opt_.host) + ":" +
+                              std::to_string(opt_.port);
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE | (opt_.names_allowed ? 0 : AI_NUMERICHOST);
@@ -342,8 +352,8 @@ result<bool> server::start() {
     const std::size_t memory = opt_.max_header_bytes + 1024;
     // MHD_USE_AUTO: epoll (or poll) rather than select, so clients may pass FD_SETSIZE.
     // MHD_USE_ITC: connections come from our accept thread (MHD_add_connection).
-    const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                           MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    const unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     // The logger first, so that libmicrohttpd's complaints about the rest reach it.
     std::vector<MHD_OptionItem> options = {
         {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&impl::on_mhd_log), this},
@@ -505,13 +515,18 @@ void server::accept_loop() {
     auto refuse = [&](int fd, int status) {
         count("-", status);
         switch (status) {
-            case 400: answer_and_close(fd, 400, k_not_http); break;
-            case 408: answer_and_close(fd, 408, "request not complete in time\n"); break;
-            case 431:
-                answer_and_close(fd, 431, "request line longer than " + std::to_string(opt_.max_header_bytes) +
-                                              " bytes\n");
+            case 400:
+                answer_and_close(fd, 400, k_not_http);
                 break;
-            default: answer_and_close(fd, 503, "too many clients at once; try again\n");
+            case 408:
+                answer_and_close(fd, 408, "request not complete in time\n");
+                break;
+            case 431:
+                answer_and_close(fd, 431,
+                                 "request line longer than " + std::to_string(opt_.max_header_bytes) + " bytes\n");
+                break;
+            default:
+                answer_and_close(fd, 503, "too many clients at once; try again\n");
         }
     };
 
@@ -541,7 +556,8 @@ void server::accept_loop() {
             next = std::min(next, w.deadline);
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
-        const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(wait, 1, paused ? 100 : 1000)));
+        const int n =
+            ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(wait, 1, paused ? 100 : 1000)));
         if (n < 0 && errno != EINTR) {
             log::error("http", "poll failed: {}; {} stops accepting", std::strerror(errno), opt_.setting);
             break;
@@ -562,7 +578,8 @@ void server::accept_loop() {
                 // libmicrohttpd owns the socket from here, also when it refuses it.
                 if (MHD_add_connection(impl_->daemon, gate[i].fd, reinterpret_cast<sockaddr*>(&gate[i].addr),
                                        gate[i].len) != MHD_YES) {
-                    log::warn("http", "{}: libmicrohttpd refused a connection ({})", opt_.setting, std::strerror(errno));
+                    log::warn("http", "{}: libmicrohttpd refused a connection ({})", opt_.setting,
+                              std::strerror(errno));
                 }
             } else if (verdict < 0) {
                 ::close(gate[i].fd);

@@ -375,7 +375,8 @@ result<decoded> decode(field_span fields) {
         }
         if (n > k_version) {
             return error{"record version " + std::to_string(n) + " is newer than this bmm-accountd reads (1 to " +
-                         std::to_string(k_version) + "): upgrade bmm-accountd, then replay this record from ingest_errors"};
+                         std::to_string(k_version) +
+                         "): upgrade bmm-accountd, then replay this record from ingest_errors"};
         }
         version = static_cast<int>(n);
     }

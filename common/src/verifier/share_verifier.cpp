@@ -72,16 +72,26 @@ result<job_data> job_data::from_stratum(pow_algorithm algorithm, std::string_vie
 
 std::string_view describe(share_status s) noexcept {
     switch (s) {
-        case share_status::ok: return "ok";
-        case share_status::missing_job: return "unknown job";
-        case share_status::bad_extranonce2: return "extranonce2 is not hex of the subscribed size";
-        case share_status::bad_extranonce1: return "extranonce1 is longer than 8 bytes";
-        case share_status::bad_ntime: return "ntime is not 8 hex digits";
-        case share_status::bad_nonce: return "nonce is not 8 hex digits";
-        case share_status::bad_version_bits: return "version bits are not 8 hex digits";
-        case share_status::version_outside_mask: return "version bits outside the negotiated mask";
-        case share_status::coinbase_too_large: return "coinbase too large";
-        case share_status::merkle_too_deep: return "merkle branch too deep";
+        case share_status::ok:
+            return "ok";
+        case share_status::missing_job:
+            return "unknown job";
+        case share_status::bad_extranonce2:
+            return "extranonce2 is not hex of the subscribed size";
+        case share_status::bad_extranonce1:
+            return "extranonce1 is longer than 8 bytes";
+        case share_status::bad_ntime:
+            return "ntime is not 8 hex digits";
+        case share_status::bad_nonce:
+            return "nonce is not 8 hex digits";
+        case share_status::bad_version_bits:
+            return "version bits are not 8 hex digits";
+        case share_status::version_outside_mask:
+            return "version bits outside the negotiated mask";
+        case share_status::coinbase_too_large:
+            return "coinbase too large";
+        case share_status::merkle_too_deep:
+            return "merkle branch too deep";
     }
     return "unknown status";
 }
@@ -102,9 +112,9 @@ struct batch_verifier::impl {
     crypto::scrypt_batch scrypt;
 
     // Scratch reused across batches so that steady state allocates nothing.
-    std::vector<unsigned char> arena;        // every live share's coinbase, back to back
-    std::vector<std::size_t> arena_offset;   // per live share
-    std::vector<std::size_t> live;           // indices of shares still being hashed
+    std::vector<unsigned char> arena;       // every live share's coinbase, back to back
+    std::vector<std::size_t> arena_offset;  // per live share
+    std::vector<std::size_t> live;          // indices of shares still being hashed
     std::vector<std::span<const unsigned char>> msgs;
     std::vector<crypto::digest32> digests;
     std::vector<hash256> root;               // running merkle root per live share

@@ -57,10 +57,10 @@ TEST(eip55, refuses_bad_addresses_with_a_reason) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error_message().find("EIP-55"), std::string::npos);
     EXPECT_NE(r.error_message().find("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"), std::string::npos);
-    EXPECT_FALSE(check_eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe").ok());   // 39 digits
-    EXPECT_FALSE(check_eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAedd").ok()); // 41 digits
-    EXPECT_FALSE(check_eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg").ok());  // not hex
-    EXPECT_FALSE(check_eth_address("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed00").ok());  // no 0x
+    EXPECT_FALSE(check_eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAe").ok());    // 39 digits
+    EXPECT_FALSE(check_eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAedd").ok());  // 41 digits
+    EXPECT_FALSE(check_eth_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg").ok());   // not hex
+    EXPECT_FALSE(check_eth_address("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed00").ok());   // no 0x
     // All lower case carries no checksum and is accepted, returned checksummed.
     auto lower = check_eth_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
     ASSERT_TRUE(lower.ok());

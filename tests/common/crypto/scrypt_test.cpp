@@ -26,8 +26,8 @@ namespace {
 
 digest32 openssl_scrypt(const unsigned char* header) {
     digest32 d{};
-    const int ok = EVP_PBE_scrypt(reinterpret_cast<const char*>(header), 80, header, 80, 1024, 1, 1,
-                                  64 * 1024 * 1024, d.data(), d.size());
+    const int ok = EVP_PBE_scrypt(reinterpret_cast<const char*>(header), 80, header, 80, 1024, 1, 1, 64 * 1024 * 1024,
+                                  d.data(), d.size());
     EXPECT_EQ(ok, 1) << "EVP_PBE_scrypt failed";
     return d;
 }
@@ -42,8 +42,8 @@ class scrypt_kernel_test : public ::testing::TestWithParam<const scrypt_kernel*>
 protected:
     void SetUp() override {
         if (!GetParam()->supported(detect_cpu_features()))
-            GTEST_SKIP() << "kernel " << GetParam()->name << " needs instructions this CPU lacks (it has: "
-                         << detect_cpu_features().describe() << ")";
+            GTEST_SKIP() << "kernel " << GetParam()->name
+                         << " needs instructions this CPU lacks (it has: " << detect_cpu_features().describe() << ")";
     }
     scrypt_selection alone() const { return {GetParam(), GetParam()}; }
 };
@@ -69,8 +69,7 @@ TEST_P(scrypt_kernel_test, every_batch_size_matches_openssl) {
         for (std::size_t i = 0; i < n; ++i) headers.push_back(data.data() + 3 + 80 * (first + i));
         std::vector<digest32> out(n);
         alone_batch.hash(headers.data(), out.data(), n);
-        for (std::size_t i = 0; i < n; ++i)
-            ASSERT_EQ(out[i], want[first + i]) << "batch " << n << " item " << i;
+        for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], want[first + i]) << "batch " << n << " item " << i;
         if (n % 3 == 0 || n == max_n) {
             std::vector<digest32> mixed(n);
             mixed_batch.hash(headers.data(), mixed.data(), n);
@@ -91,11 +90,10 @@ TEST_P(scrypt_kernel_test, repeated_header_pointers_and_unaligned_outputs) {
     std::vector<unsigned char> out_buf(33 * k.lanes + 1);
     std::vector<unsigned char*> out;
     for (unsigned i = 0; i < k.lanes; ++i) out.push_back(out_buf.data() + 1 + 33 * i);
-    void* scratch = ::operator new(k.lanes * k_scrypt_lane_scratch, std::align_val_t{64});
+    void* scratch = ::operator new (k.lanes* k_scrypt_lane_scratch, std::align_val_t{64});
     k.hash(headers.data(), out.data(), scratch);
-    ::operator delete(scratch, std::align_val_t{64});
-    for (unsigned i = 0; i < k.lanes; ++i)
-        EXPECT_EQ(0, std::memcmp(out[i], want.data(), 32)) << "lane " << i;
+    ::operator delete (scratch, std::align_val_t{64});
+    for (unsigned i = 0; i < k.lanes; ++i) EXPECT_EQ(0, std::memcmp(out[i], want.data(), 32)) << "lane " << i;
 }
 
 std::vector<const scrypt_kernel*> all_kernels() {
@@ -104,13 +102,12 @@ std::vector<const scrypt_kernel*> all_kernels() {
     return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(all, scrypt_kernel_test, ::testing::ValuesIn(all_kernels()),
-                         [](const auto& param_info) {
-                             std::string n(param_info.param->name);
-                             for (auto& c : n)
-                                 if (c == '-') c = '_';
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(all, scrypt_kernel_test, ::testing::ValuesIn(all_kernels()), [](const auto& param_info) {
+    std::string n(param_info.param->name);
+    for (auto& c : n)
+        if (c == '-') c = '_';
+    return n;
+});
 
 // ---------------------------------------------------------------------------
 // Litecoin's genesis block
@@ -247,10 +244,10 @@ TEST(scrypt_select, unsupported_family_is_a_clear_error) {
         any = true;
         auto sel = scrypt_select(k.family);
         ASSERT_FALSE(sel);
-        EXPECT_NE(sel.error_message().find("scrypt kernel family '" + std::string(k.family) +
-                                           "' cannot run here: this CPU has only [" +
-                                           detect_cpu_features().describe() + "]"),
-                  std::string::npos)
+        EXPECT_NE(
+            sel.error_message().find("scrypt kernel family '" + std::string(k.family) +
+                                     "' cannot run here: this CPU has only [" + detect_cpu_features().describe() + "]"),
+            std::string::npos)
             << sel.error_message();
     }
     if (!any) GTEST_SKIP() << "this CPU runs every compiled scrypt kernel";

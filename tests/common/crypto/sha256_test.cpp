@@ -35,8 +35,8 @@ class sha256_kernel_test : public ::testing::TestWithParam<const sha256_kernel*>
 protected:
     void SetUp() override {
         if (!GetParam()->supported(detect_cpu_features()))
-            GTEST_SKIP() << "kernel " << GetParam()->name << " needs instructions this CPU lacks (it has: "
-                         << detect_cpu_features().describe() << ")";
+            GTEST_SKIP() << "kernel " << GetParam()->name
+                         << " needs instructions this CPU lacks (it has: " << detect_cpu_features().describe() << ")";
     }
     sha256_selection alone() const { return {GetParam(), GetParam()}; }
 };
@@ -128,13 +128,12 @@ std::vector<const sha256_kernel*> all_kernels() {
     return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(all, sha256_kernel_test, ::testing::ValuesIn(all_kernels()),
-                         [](const auto& param_info) {
-                             std::string n(param_info.param->name);
-                             for (auto& c : n)
-                                 if (c == '-') c = '_';
-                             return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(all, sha256_kernel_test, ::testing::ValuesIn(all_kernels()), [](const auto& param_info) {
+    std::string n(param_info.param->name);
+    for (auto& c : n)
+        if (c == '-') c = '_';
+    return n;
+});
 
 TEST(sha256, one_shot_helpers_match_openssl) {
     const std::string abc = "abc";

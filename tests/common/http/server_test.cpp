@@ -22,7 +22,8 @@ response text(std::string body) { return response{200, "text/plain; charset=utf-
 router sample_routes() {
     router r;
     r.add("GET", "/", [](const request&) { return text("home"); });
-    r.add("GET", "/api/v1/accounts/{name}", [](const request& q) { return text("acct " + std::string(q.path_param("name"))); });
+    r.add("GET", "/api/v1/accounts/{name}",
+          [](const request& q) { return text("acct " + std::string(q.path_param("name"))); });
     r.add("GET", "/api/v1/accounts/{name}/workers",
           [](const request& q) { return text("workers " + std::string(q.path_param("name"))); });
     r.add("POST", "/api/v1/accounts/{name}/workers", [](const request&) { return text("made"); });
@@ -66,7 +67,9 @@ TEST(http_router, a_known_path_under_another_method_is_405_with_allow) {
 
 TEST(http_router, dispatch_runs_the_custom_fallbacks) {
     router r = sample_routes();
-    r.on_not_found([](const request& q) { return response{404, "application/json", "{\"error\":\"" + q.path + "\"}", {}}; });
+    r.on_not_found([](const request& q) {
+        return response{404, "application/json", "{\"error\":\"" + q.path + "\"}", {}};
+    });
     request q;
     q.method = "GET";
     q.path = "/nope";
@@ -170,8 +173,10 @@ TEST_F(http_server, routes_statuses_headers_and_counts) {
 
 TEST_F(http_server, headers_over_the_limit_get_431) {
     // Under the limit: served. Over it (complete or not): 431.
-    EXPECT_EQ(status_of(http_exchange(port_, "GET /metrics HTTP/1.1\r\nX: " + std::string(900, 'a') + "\r\n\r\n")), 200);
-    EXPECT_EQ(status_of(http_exchange(port_, "GET /metrics HTTP/1.1\r\nX: " + std::string(1100, 'a') + "\r\n\r\n")), 431);
+    EXPECT_EQ(status_of(http_exchange(port_, "GET /metrics HTTP/1.1\r\nX: " + std::string(900, 'a') + "\r\n\r\n")),
+              200);
+    EXPECT_EQ(status_of(http_exchange(port_, "GET /metrics HTTP/1.1\r\nX: " + std::string(1100, 'a') + "\r\n\r\n")),
+              431);
     EXPECT_EQ(status_of(http_exchange(port_, "GET /metrics HTTP/1.1\r\nX: " + std::string(3000, 'b') + "\r\n")), 431);
 }
 

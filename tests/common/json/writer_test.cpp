@@ -28,8 +28,9 @@ TEST(json_writer, objects_and_arrays_get_their_separators) {
     w.begin_object().end_object().begin_array().end_array();
     w.end_array().key("c").begin_object().key("d").raw_number("12345678901234567890").end_object();
     w.key("e").raw_number("").key("f").raw("{\"g\":[1]}").end_object();
-    EXPECT_EQ(w.text(), "{\"a\":1,\"b\":[\"x\",null,true,false,{},[]],\"c\":{\"d\":12345678901234567890},"
-                        "\"e\":0,\"f\":{\"g\":[1]}}");
+    EXPECT_EQ(w.text(),
+              "{\"a\":1,\"b\":[\"x\",null,true,false,{},[]],\"c\":{\"d\":12345678901234567890},"
+              "\"e\":0,\"f\":{\"g\":[1]}}");
 }
 
 TEST(json_writer, keys_are_escaped_too) {

@@ -69,7 +69,8 @@ TEST(rpc_reply, a_code_beyond_int_is_reported_but_not_passed_on) {
 }
 
 TEST(rpc_reply, bodies_that_are_not_json_are_quoted_cut_and_escaped) {
-    EXPECT_EQ(error_of("<html>502 Bad Gateway</html>\r\n"), "reply is not JSON: \"<html>502 Bad Gateway</html>\\x0d\\x0a\"");
+    EXPECT_EQ(error_of("<html>502 Bad Gateway</html>\r\n"),
+              "reply is not JSON: \"<html>502 Bad Gateway</html>\\x0d\\x0a\"");
     EXPECT_EQ(error_of(""), "reply is not JSON: \"\"");
     const std::string long_body(300, 'x');
     const std::string e = error_of(long_body);

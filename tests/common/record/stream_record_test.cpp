@@ -65,11 +65,15 @@ wire through_journal(const std::string& line) {
 // A version 1 share, field for field as bmm-stratum wrote it before the
 // version existed (uid last, as the sink added it).
 text_fields version1_share() {
-    return {{"type", "share"},      {"instance", "7"},         {"coin", "LTC"},           {"algorithm", "scrypt"},
-            {"account", "alice"},   {"worker", "alice.rig1"},  {"ip", "127.0.0.1"},       {"job", "5f"},
-            {"height", "432"},      {"difficulty", "0.001"},   {"target", k_target},       {"accepted", "1"},
-            {"code", "0"},          {"reason", ""},            {"block", "0"},             {"time_ms", "1700000000123"},
-            {"hash", k_hash},       {"uid", "7:1700000000000:1"}};
+    return {{"type", "share"},    {"instance", "7"},
+            {"coin", "LTC"},      {"algorithm", "scrypt"},
+            {"account", "alice"}, {"worker", "alice.rig1"},
+            {"ip", "127.0.0.1"},  {"job", "5f"},
+            {"height", "432"},    {"difficulty", "0.001"},
+            {"target", k_target}, {"accepted", "1"},
+            {"code", "0"},        {"reason", ""},
+            {"block", "0"},       {"time_ms", "1700000000123"},
+            {"hash", k_hash},     {"uid", "7:1700000000000:1"}};
 }
 
 text_fields with(text_fields f, const std::string& key, const std::string& value) {
@@ -223,9 +227,9 @@ TEST(stream_record, a_record_without_a_version_is_version_1) {
     ASSERT_TRUE(explicit1);
     EXPECT_EQ(explicit1->version, 1);
     // A version 1 block record, as main() wrote it.
-    const text_fields blk = {{"type", "block"}, {"instance", "7"},     {"coin", "LTC"},      {"height", "433"},
-                             {"hash", k_block}, {"account", "alice"},  {"worker", "alice.r"}, {"job", "5f"},
-                             {"reward", "1"},   {"accepted", "1"},     {"answer", "null"},   {"time_ms", "17"},
+    const text_fields blk = {{"type", "block"}, {"instance", "7"},    {"coin", "LTC"},       {"height", "433"},
+                             {"hash", k_block}, {"account", "alice"}, {"worker", "alice.r"}, {"job", "5f"},
+                             {"reward", "1"},   {"accepted", "1"},    {"answer", "null"},    {"time_ms", "17"},
                              {"uid", "7:1:2"}};
     const wire wb(blk);
     auto b = wb.decode();
@@ -252,8 +256,7 @@ TEST(stream_record, a_newer_version_is_refused_with_what_to_do) {
     // Whatever else the newer record holds: the version is read first.
     EXPECT_NE(refusal({{"v", "9"}, {"kind", "something else"}}).find("record version 9 is newer"), std::string::npos);
     for (const char* bad : {"0", "-1", "two", "", "2.0", " 2"}) {
-        EXPECT_EQ(refusal(with(version1_share(), "v", bad)), "v (the record version) is not a positive integer")
-            << bad;
+        EXPECT_EQ(refusal(with(version1_share(), "v", bad)), "v (the record version) is not a positive integer") << bad;
     }
 }
 
@@ -288,9 +291,9 @@ TEST(stream_record, malformed_fields_are_refused_by_name) {
     };
     for (const auto& [fields, why] : cases) EXPECT_EQ(refusal(fields), why);
 
-    const text_fields blk = {{"type", "block"}, {"instance", "7"},    {"coin", "LTC"},      {"height", "433"},
+    const text_fields blk = {{"type", "block"}, {"instance", "7"},    {"coin", "LTC"},       {"height", "433"},
                              {"hash", k_block}, {"account", "alice"}, {"worker", "alice.r"}, {"job", "5f"},
-                             {"reward", "1"},   {"accepted", "1"},    {"answer", "null"},   {"time_ms", "17"},
+                             {"reward", "1"},   {"accepted", "1"},    {"answer", "null"},    {"time_ms", "17"},
                              {"uid", "7:1:2"}};
     EXPECT_EQ(refusal(without(blk, "answer")), "no answer field");
     EXPECT_EQ(refusal(with(blk, "reward", "-1")), "reward is not a non-negative integer");

@@ -9,9 +9,9 @@
 
 #include "bmm/verifier/share_verifier.hpp"
 
+#include "../../support/vectors.hpp"
 #include "bmm/crypto/sha256.hpp"
 #include "bmm/hex.hpp"
-#include "../../support/vectors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -56,8 +56,8 @@ struct btc_block {
         target = *uint256::from_hex(facts.str("network_target_hex"));
     }
 
-    result<job_data> job(std::size_t coinb1_len, std::size_t en1_len, std::size_t en2_len,
-                         std::uint32_t job_version, std::uint32_t mask = 0) const {
+    result<job_data> job(std::size_t coinb1_len, std::size_t en1_len, std::size_t en2_len, std::uint32_t job_version,
+                         std::uint32_t mask = 0) const {
         const std::string cb = to_hex(coinbase);
         std::vector<std::string_view> br(branch_hex.begin(), branch_hex.end());
         const std::size_t tail = 2 * (coinb1_len + en1_len + en2_len);
@@ -127,8 +127,9 @@ TEST_P(sha256_family_test, real_share_split_at_every_point_is_the_real_block) {
         jobs.push_back(std::move(*j));
         en1s.emplace_back(b.coinbase.begin() + static_cast<std::ptrdiff_t>(at),
                           b.coinbase.begin() + static_cast<std::ptrdiff_t>(at + en1));
-        en2s.push_back(to_hex(std::vector<unsigned char>(b.coinbase.begin() + static_cast<std::ptrdiff_t>(at + en1),
-                                                         b.coinbase.begin() + static_cast<std::ptrdiff_t>(at + en1 + en2))));
+        en2s.push_back(
+            to_hex(std::vector<unsigned char>(b.coinbase.begin() + static_cast<std::ptrdiff_t>(at + en1),
+                                              b.coinbase.begin() + static_cast<std::ptrdiff_t>(at + en1 + en2))));
     }
     const std::string ntime = be32_hex(b.ntime), nonce = be32_hex(b.nonce);
     std::vector<share> shares;
@@ -166,7 +167,8 @@ TEST_P(sha256_family_test, every_batch_size_gives_the_same_answer) {
             // Other nonces: the header differs only there; check against the scalar one-shot.
             auto header = b.header;
             const auto nn = b.nonce + static_cast<std::uint32_t>(i);
-            for (int k = 0; k < 4; ++k) header[76 + static_cast<std::size_t>(k)] = static_cast<unsigned char>(nn >> (8 * k));
+            for (int k = 0; k < 4; ++k)
+                header[76 + static_cast<std::size_t>(k)] = static_cast<unsigned char>(nn >> (8 * k));
             EXPECT_EQ(out[i].pow_hash, crypto::sha256d_once(header)) << "batch " << n << " share " << i;
             EXPECT_FALSE(out[i].meets_network_target);
         }
@@ -216,22 +218,28 @@ TEST_P(sha256_family_test, bad_input_is_reported_per_share_and_the_rest_still_ve
     // Shares hold views: the strings they view must outlive the batch.
     const std::string en2_long = en2 + "00", en2_short = en2.substr(2), en2_not_hex = "zz" + en2.substr(2);
     const std::vector<share> shares = {
-        {&*j, en1, en2, ntime, nonce, {}, b.target},               // good
-        {&*j, en1, en2_long, ntime, nonce, {}, b.target},          // extranonce2 too long
-        {&*j, en1, en2_short, ntime, nonce, {}, b.target},         // too short
-        {&*j, en1, en2_not_hex, ntime, nonce, {}, b.target},       // not hex
-        {&*j, en1, en2, "5747xd8b", nonce, {}, b.target},          // ntime not hex
-        {&*j, en1, en2, ntime, "7e5fb9", {}, b.target},            // nonce too short
-        {&huge, en1, en2, ntime, nonce, {}, b.target},             // coinbase too large
-        {nullptr, en1, en2, ntime, nonce, {}, b.target},           // no job
-        {&*j, long_en1, en2, ntime, nonce, {}, b.target},          // extranonce1 too long
-        {&*j, en1, en2, ntime, nonce, {}, b.target},               // good again
+        {&*j, en1, en2, ntime, nonce, {}, b.target},          // good
+        {&*j, en1, en2_long, ntime, nonce, {}, b.target},     // extranonce2 too long
+        {&*j, en1, en2_short, ntime, nonce, {}, b.target},    // too short
+        {&*j, en1, en2_not_hex, ntime, nonce, {}, b.target},  // not hex
+        {&*j, en1, en2, "5747xd8b", nonce, {}, b.target},     // ntime not hex
+        {&*j, en1, en2, ntime, "7e5fb9", {}, b.target},       // nonce too short
+        {&huge, en1, en2, ntime, nonce, {}, b.target},        // coinbase too large
+        {nullptr, en1, en2, ntime, nonce, {}, b.target},      // no job
+        {&*j, long_en1, en2, ntime, nonce, {}, b.target},     // extranonce1 too long
+        {&*j, en1, en2, ntime, nonce, {}, b.target},          // good again
     };
     std::vector<verdict> out(shares.size());
     verifier_->verify(shares, out);
-    const share_status want[] = {share_status::ok,          share_status::bad_extranonce2, share_status::bad_extranonce2,
-                                 share_status::bad_extranonce2, share_status::bad_ntime,   share_status::bad_nonce,
-                                 share_status::coinbase_too_large, share_status::missing_job, share_status::bad_extranonce1,
+    const share_status want[] = {share_status::ok,
+                                 share_status::bad_extranonce2,
+                                 share_status::bad_extranonce2,
+                                 share_status::bad_extranonce2,
+                                 share_status::bad_ntime,
+                                 share_status::bad_nonce,
+                                 share_status::coinbase_too_large,
+                                 share_status::missing_job,
+                                 share_status::bad_extranonce1,
                                  share_status::ok};
     for (std::size_t i = 0; i < out.size(); ++i) {
         EXPECT_EQ(out[i].status, want[i]) << "share " << i << ": " << describe(out[i].status);
@@ -252,8 +260,8 @@ TEST_P(sha256_family_test, share_target_is_compared_exactly) {
     const std::vector<unsigned char> en1(b.coinbase.begin() + 42, b.coinbase.begin() + 46);
     const std::string en2 = to_hex(std::vector<unsigned char>(b.coinbase.begin() + 46, b.coinbase.begin() + 50));
     const std::string ntime = be32_hex(b.ntime), nonce = be32_hex(b.nonce);
-    const uint256 hash = uint256::from_le_bytes(std::span<const unsigned char, 32>(
-        hex_bytes(b.block_hash_internal_hex).data(), 32));
+    const uint256 hash =
+        uint256::from_le_bytes(std::span<const unsigned char, 32>(hex_bytes(b.block_hash_internal_hex).data(), 32));
     const std::vector<share> shares = {
         {&*j, en1, en2, ntime, nonce, {}, hash},               // equal: meets
         {&*j, en1, en2, ntime, nonce, {}, hash - uint256(1)},  // one below: does not
@@ -269,11 +277,12 @@ INSTANTIATE_TEST_SUITE_P(kernels, sha256_family_test, ::testing::Values("scalar"
 TEST(job_data, from_stratum_names_the_bad_field) {
     const auto& b = block();
     const std::vector<std::string_view> no_branch;
-    auto bad_prev = job_data::from_stratum(pow_algorithm::sha256d, "00", "01", "02", no_branch, "00000004", "18058436", 4);
+    auto bad_prev =
+        job_data::from_stratum(pow_algorithm::sha256d, "00", "01", "02", no_branch, "00000004", "18058436", 4);
     ASSERT_FALSE(bad_prev);
     EXPECT_NE(bad_prev.error_message().find("prevhash"), std::string::npos);
-    auto bad_nbits =
-        job_data::from_stratum(pow_algorithm::sha256d, b.prevhash_stratum_hex, "01", "02", no_branch, "00000004", "xx", 4);
+    auto bad_nbits = job_data::from_stratum(pow_algorithm::sha256d, b.prevhash_stratum_hex, "01", "02", no_branch,
+                                            "00000004", "xx", 4);
     ASSERT_FALSE(bad_nbits);
     EXPECT_NE(bad_nbits.error_message().find("nbits"), std::string::npos);
     auto bad_size = job_data::from_stratum(pow_algorithm::sha256d, b.prevhash_stratum_hex, "01", "02", no_branch,
@@ -281,8 +290,8 @@ TEST(job_data, from_stratum_names_the_bad_field) {
     ASSERT_FALSE(bad_size);
     EXPECT_NE(bad_size.error_message().find("extranonce2 size"), std::string::npos);
     const std::vector<std::string_view> bad_branch = {"abcd"};
-    auto bb = job_data::from_stratum(pow_algorithm::sha256d, b.prevhash_stratum_hex, "01", "02", bad_branch,
-                                     "00000004", "18058436", 4);
+    auto bb = job_data::from_stratum(pow_algorithm::sha256d, b.prevhash_stratum_hex, "01", "02", bad_branch, "00000004",
+                                     "18058436", 4);
     ASSERT_FALSE(bb);
     EXPECT_NE(bb.error_message().find("merkle branch entry 0"), std::string::npos);
 }

@@ -4,8 +4,8 @@
 // and the share search finds shares the verifier accepts (and misses on
 // demand).
 
-#include "bmm/hex.hpp"
 #include "bmm/stratum/protocol.hpp"
+#include "bmm/hex.hpp"
 #include "bmm/stratum_client/protocol.hpp"
 
 #include <gtest/gtest.h>
@@ -164,8 +164,7 @@ TEST(stratum_client_protocol, replies_by_id) {
 
 TEST(stratum_client_protocol, subscribe_and_configure_replies) {
     message_parser p;
-    auto s = subscription_of(
-        p.parse(R"({"id":2,"result":[[["mining.notify","ab"]],"01000002",4],"error":null})"));
+    auto s = subscription_of(p.parse(R"({"id":2,"result":[[["mining.notify","ab"]],"01000002",4],"error":null})"));
     ASSERT_TRUE(s);
     EXPECT_EQ(to_hex(s->extranonce1), "01000002");
     EXPECT_EQ(s->extranonce2_size, 4u);
@@ -177,7 +176,8 @@ TEST(stratum_client_protocol, subscribe_and_configure_replies) {
     session_state st;
     EXPECT_TRUE(st.on_subscribed(p.parse(R"({"id":2,"result":[[],"0a0b0c0d",8],"error":null})")));
     EXPECT_EQ(st.extranonce2_size, 8u);
-    st.on_configured(p.parse(R"({"id":1,"result":{"version-rolling":true,"version-rolling.mask":"1fffe000"},"error":null})"));
+    st.on_configured(
+        p.parse(R"({"id":1,"result":{"version-rolling":true,"version-rolling.mask":"1fffe000"},"error":null})"));
     EXPECT_EQ(st.version_mask, 0x1fffe000u);
     EXPECT_TRUE(st.on_setting(p.parse(R"({"id":null,"method":"mining.set_version_mask","params":["00ffe000"]})")));
     EXPECT_EQ(st.version_mask, 0x00ffe000u);

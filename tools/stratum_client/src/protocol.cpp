@@ -65,8 +65,9 @@ std::string request_line(std::int64_t id, std::string_view method, std::string_v
 }
 
 std::string configure_request(std::int64_t id) {
-    return request_line(id, "mining.configure",
-                        R"([["version-rolling"],{"version-rolling.mask":"ffffffff","version-rolling.min-bit-count":2}])");
+    return request_line(
+        id, "mining.configure",
+        R"([["version-rolling"],{"version-rolling.mask":"ffffffff","version-rolling.min-bit-count":2}])");
 }
 
 std::string subscribe_request(std::int64_t id, std::string_view user_agent) {
@@ -173,8 +174,14 @@ std::optional<notify_view> notify_of(const message& m) {
 }
 
 notify_job to_owned(const notify_view& v) {
-    notify_job j{std::string(v.id),    std::string(v.prevhash), std::string(v.coinb1), std::string(v.coinb2),
-                 std::string(v.version), std::string(v.nbits),  std::string(v.ntime),  {},
+    notify_job j{std::string(v.id),
+                 std::string(v.prevhash),
+                 std::string(v.coinb1),
+                 std::string(v.coinb2),
+                 std::string(v.version),
+                 std::string(v.nbits),
+                 std::string(v.ntime),
+                 {},
                  v.clean};
     j.branch.assign(v.branch.begin(), v.branch.end());
     return j;
@@ -263,8 +270,8 @@ std::vector<std::uint32_t> scan_nonces(verifier::batch_verifier& v, const share_
     std::vector<verifier::share> shares(count);
     for (unsigned i = 0; i < count; ++i) {
         nonces[i] = be32_hex(first + i);
-        shares[i] = {&w.work->data, w.extranonce1, w.extranonce2_hex, w.work->ntime, nonces[i], w.version_bits_hex,
-                     w.target};
+        shares[i] = {&w.work->data, w.extranonce1,      w.extranonce2_hex, w.work->ntime,
+                     nonces[i],     w.version_bits_hex, w.target};
     }
     std::vector<verifier::verdict> out(count);
     v.verify(shares, out);

@@ -13,9 +13,9 @@ namespace bmm::crypto {
 struct cpu_features {
     bool sse41 = false;
     bool ssse3 = false;
-    bool sha = false;      // SHA-NI (SHA256RNDS2, SHA256MSG1/2)
-    bool avx2 = false;     // AVX2 with YMM state enabled by the OS
-    bool avx512 = false;   // AVX-512 F+BW+VL with ZMM state enabled by the OS
+    bool sha = false;     // SHA-NI (SHA256RNDS2, SHA256MSG1/2)
+    bool avx2 = false;    // AVX2 with YMM state enabled by the OS
+    bool avx512 = false;  // AVX-512 F+BW+VL with ZMM state enabled by the OS
 
     // A short human-readable list, e.g. "sse4.1 ssse3 sha avx2".
     std::string describe() const;

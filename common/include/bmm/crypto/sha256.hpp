@@ -30,9 +30,8 @@ namespace bmm::crypto {
 using digest32 = std::array<unsigned char, 32>;
 
 // The SHA-256 initial state (FIPS 180-4 section 5.3.3).
-inline constexpr std::uint32_t k_sha256_init[8] = {
-    0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
-    0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+inline constexpr std::uint32_t k_sha256_init[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                                                   0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
 
 struct sha256_kernel {
     std::string_view name;    // e.g. "avx2-8way"

@@ -38,8 +38,7 @@ public:
     writer& raw_number(std::string_view v);
     // Any integer type, exactly.
     template <typename T>
-        requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-    writer& number(T v) {
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) writer& number(T v) {
         value_prefix();
         out_ += std::to_string(v);
         return *this;

@@ -18,10 +18,10 @@
 namespace bmm::node {
 
 struct rpc_endpoint {
-    std::string url;        // e.g. http://127.0.0.1:19402/
+    std::string url;  // e.g. http://127.0.0.1:19402/
     std::string user;
     std::string password;
-    std::string wallet;     // calls go to /wallet/<name> when set (wallet RPCs)
+    std::string wallet;  // calls go to /wallet/<name> when set (wallet RPCs)
 };
 
 // What a failed call says. `code` is the node's JSON-RPC error code when the

@@ -49,14 +49,14 @@ struct share_record {
     std::string coin, algorithm;
     std::string account, worker;  // worker: as the miner sent it; account: "" when it names none
     std::string ip;
-    std::string job;              // the job id the miner named
-    std::int64_t height = 0;      // of the job's template; 0 when the job is unknown
-    double difficulty = 0;        // the difficulty the share was judged at
+    std::string job;                // the job id the miner named
+    std::int64_t height = 0;        // of the job's template; 0 when the job is unknown
+    double difficulty = 0;          // the difficulty the share was judged at
     std::optional<uint256> target;  // its share target; absent when the job is unknown
     bool accepted = false;
-    int code = 0;                 // Stratum error code (0 when accepted)
-    std::string reason;           // the error text the miner heard ("" when accepted)
-    std::int64_t time_ms = 0;     // Unix ms of the verdict
+    int code = 0;              // Stratum error code (0 when accepted)
+    std::string reason;        // the error text the miner heard ("" when accepted)
+    std::int64_t time_ms = 0;  // Unix ms of the verdict
     // The job's network target and expected block reward (coinbase value):
     // pplns and pps need them. Present exactly when the target is (version 2).
     std::optional<uint256> network_target;

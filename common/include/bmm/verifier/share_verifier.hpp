@@ -44,11 +44,11 @@ struct job_data {
     std::vector<unsigned char> coinb2;
     std::vector<hash256> merkle_branch;  // internal byte order, coinbase side first
     std::uint32_t version = 0;
-    hash256 prevhash{};                  // header byte order (internal)
+    hash256 prevhash{};  // header byte order (internal)
     std::uint32_t nbits = 0;
     std::size_t extranonce2_size = 4;
-    std::uint32_t version_mask = 0;      // bits a miner may roll (BIP310)
-    uint256 network_target;              // from nbits
+    std::uint32_t version_mask = 0;  // bits a miner may roll (BIP310)
+    uint256 network_target;          // from nbits
 
     // Decodes mining.notify's fields: prevhash in Stratum's word-swapped hex,
     // coinb1/coinb2 and branch hashes as plain hex, version and nbits as
@@ -77,16 +77,16 @@ struct share {
 };
 
 enum class share_status : std::uint8_t {
-    ok,                     // hashed; see meets_target
-    missing_job,            // share.job was null
-    bad_extranonce2,        // not hex, or not extranonce2_size bytes
-    bad_extranonce1,        // longer than k_max_extranonce1_size
-    bad_ntime,              // not 8 hex digits
-    bad_nonce,              // not 8 hex digits
-    bad_version_bits,       // not 8 hex digits
-    version_outside_mask,   // rolled bits outside the job's version mask
-    coinbase_too_large,     // the assembled coinbase exceeds k_max_coinbase_size
-    merkle_too_deep,        // the branch exceeds k_max_merkle_depth
+    ok,                    // hashed; see meets_target
+    missing_job,           // share.job was null
+    bad_extranonce2,       // not hex, or not extranonce2_size bytes
+    bad_extranonce1,       // longer than k_max_extranonce1_size
+    bad_ntime,             // not 8 hex digits
+    bad_nonce,             // not 8 hex digits
+    bad_version_bits,      // not 8 hex digits
+    version_outside_mask,  // rolled bits outside the job's version mask
+    coinbase_too_large,    // the assembled coinbase exceeds k_max_coinbase_size
+    merkle_too_deep,       // the branch exceeds k_max_merkle_depth
 };
 
 // A short English reason for a status, for logs and Stratum error messages.
@@ -94,10 +94,10 @@ std::string_view describe(share_status s) noexcept;
 
 struct verdict {
     share_status status = share_status::missing_job;
-    hash256 pow_hash{};      // sha256d or scrypt of the header, internal byte order
-    hash256 block_hash{};    // sha256d of the header: the block id, internal byte order
+    hash256 pow_hash{};    // sha256d or scrypt of the header, internal byte order
+    hash256 block_hash{};  // sha256d of the header: the block id, internal byte order
     std::array<unsigned char, 80> header{};
-    hash256 coinbase_txid{}; // sha256d of the coinbase (no witness), internal byte order
+    hash256 coinbase_txid{};    // sha256d of the coinbase (no witness), internal byte order
     std::uint32_t version = 0;  // the header version after rolling
     std::uint32_t ntime = 0;
     std::uint32_t nonce = 0;

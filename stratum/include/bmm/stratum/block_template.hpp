@@ -26,9 +26,9 @@ struct template_tx {
 
 struct block_template {
     std::int32_t version = 0;
-    hash256 prevhash{};               // internal byte order
+    hash256 prevhash{};  // internal byte order
     std::uint32_t bits = 0;
-    uint256 target;                   // from bits
+    uint256 target;  // from bits
     std::int64_t height = 0;
     std::uint32_t curtime = 0;
     std::uint32_t mintime = 0;

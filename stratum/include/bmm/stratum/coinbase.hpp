@@ -30,7 +30,7 @@ inline constexpr std::size_t k_max_script_sig = 100;
 
 struct coinbase_params {
     std::vector<unsigned char> payout_script;  // scriptPubKey of the pool's address
-    std::string pool_tag;                       // e.g. "/BMM pool/"; may be empty
+    std::string pool_tag;                      // e.g. "/BMM pool/"; may be empty
     std::size_t extranonce1_size = 4;
     std::size_t extranonce2_size = 4;
 };

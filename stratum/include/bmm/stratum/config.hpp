@@ -20,28 +20,28 @@ struct port_config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 3333;
     bool tls = false;
-    std::string tls_cert;               // PEM certificate chain (tls = true); checked at load
-    std::string tls_key;                // PEM private key matching tls_cert
+    std::string tls_cert;  // PEM certificate chain (tls = true); checked at load
+    std::string tls_key;   // PEM private key matching tls_cert
     double start_difficulty = 1;
     double min_difficulty = 0.001;
     double max_difficulty = 1e12;
-    double target_share_seconds = 10;   // vardiff aims at one share per this many seconds
-    double retarget_seconds = 30;       // how often vardiff may change a miner's difficulty
+    double target_share_seconds = 10;  // vardiff aims at one share per this many seconds
+    double retarget_seconds = 30;      // how often vardiff may change a miner's difficulty
 };
 
 // [limits]: what one miner, one address, or the whole process may hold.
 // Every limit is enforced at accept, in the once-a-second tick, or by a
 // comparison on a path that already runs; none adds work to the share path.
 struct limits_config {
-    std::size_t max_connections = 100000;       // per process; the next is refused at accept
-    std::size_t max_connections_per_ip = 1000;  // per source address (farms behind one NAT need many)
-    std::size_t max_line_bytes = 16 * 1024;     // a longer line closes the connection
-    std::size_t max_pending_requests = 1000;    // submits awaiting their verdict; more get error 20
+    std::size_t max_connections = 100000;         // per process; the next is refused at accept
+    std::size_t max_connections_per_ip = 1000;    // per source address (farms behind one NAT need many)
+    std::size_t max_line_bytes = 16 * 1024;       // a longer line closes the connection
+    std::size_t max_pending_requests = 1000;      // submits awaiting their verdict; more get error 20
     std::size_t max_workers_per_connection = 64;  // distinct authorised workers; more get error 24
     std::size_t max_write_queue_bytes = 1 << 20;  // unsent bytes to a miner that does not read
-    double idle_timeout_seconds = 900;          // without a line
-    double half_open_timeout_seconds = 30;      // to subscribe and authorise after connecting
-    double tls_handshake_timeout_seconds = 10;  // to finish the TLS handshake
+    double idle_timeout_seconds = 900;            // without a line
+    double half_open_timeout_seconds = 30;        // to subscribe and authorise after connecting
+    double tls_handshake_timeout_seconds = 10;    // to finish the TLS handshake
     // Ban score per source address: +1 for each malformed line or invalid
     // share (not stale or low difficulty), halving every ban_half_life_seconds;
     // reaching ban_threshold closes the connection and bans the address for
@@ -55,14 +55,14 @@ struct server_config {
     std::string file;  // where it was loaded from, for messages
 
     // [pool]
-    std::uint32_t instance_id = 0;       // 0..255: extranonce1's first byte
+    std::uint32_t instance_id = 0;  // 0..255: extranonce1's first byte
     pow_algorithm algorithm = pow_algorithm::scrypt;
     std::string coin = "LTC";
-    std::string address;                 // the pool's payout address
+    std::string address;  // the pool's payout address
     std::string tag = "/BMM pool/";
     std::size_t extranonce2_size = 4;
     std::uint32_t version_mask = 0x1fffe000;
-    unsigned threads = 0;                // loops; 0 = one per core
+    unsigned threads = 0;  // loops; 0 = one per core
 
     // [node]
     std::string node_url;
@@ -76,7 +76,7 @@ struct server_config {
     std::string redis_host = "127.0.0.1";
     std::uint16_t redis_port = 6379;
     std::string stream = "bmm:shares";
-    std::string spool_dir;               // the journal of verdicts not yet in Redis
+    std::string spool_dir;  // the journal of verdicts not yet in Redis
 
     // [log]
     std::string log_level = "info";
@@ -86,7 +86,7 @@ struct server_config {
     // [metrics]: the Prometheus endpoint (GET /metrics); port 0 turns it off.
     std::string metrics_host = "127.0.0.1";
     std::uint16_t metrics_port = 0;
-    std::size_t metrics_worker_series = 100;     // per-worker hashrate series: the busiest this many
+    std::size_t metrics_worker_series = 100;       // per-worker hashrate series: the busiest this many
     double metrics_hashrate_window_seconds = 300;  // hashrate estimates average over this long
 
     std::vector<port_config> ports;

@@ -26,13 +26,13 @@ std::vector<hash256> coinbase_merkle_branch(std::span<const hash256> txids);
 hash256 merkle_root_from_branch(const hash256& coinbase_txid, std::span<const hash256> branch);
 
 struct job {
-    std::string id;                                  // hex, unique per process run
+    std::string id;  // hex, unique per process run
     std::shared_ptr<const block_template> tmpl;
     coinbase_parts coinbase;
-    verifier::job_data data;                         // what the verifier needs
-    std::string prevhash_stratum_hex;                // mining.notify's form
+    verifier::job_data data;           // what the verifier needs
+    std::string prevhash_stratum_hex;  // mining.notify's form
     std::vector<std::string> branch_hex;
-    bool clean = false;                              // the first job on a new previous block
+    bool clean = false;  // the first job on a new previous block
 
     // mining.notify's params, with clean_jobs as given.
     std::string notify_params_json(bool clean_jobs) const;

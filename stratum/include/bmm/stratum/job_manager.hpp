@@ -31,11 +31,11 @@
 namespace bmm::stratum {
 
 struct found_block {
-    std::string hash_hex;        // display order
+    std::string hash_hex;  // display order
     std::int64_t height = 0;
     std::string account, worker;
     std::string job_id;
-    std::int64_t reward = 0;     // the template's coinbase value
+    std::int64_t reward = 0;  // the template's coinbase value
     std::vector<unsigned char> bytes;
 };
 
@@ -46,12 +46,12 @@ struct found_block {
 
 // Counters and times for the metrics endpoint; any thread.
 struct job_manager_stats {
-    std::int64_t height = 0;                  // of the current template (0: none yet)
-    std::int64_t template_unix_ms = 0;        // when the current template was published
-    std::int64_t longpoll_answer_unix_ms = 0; // when a long poll last answered (0: never)
-    std::uint64_t templates_poll = 0;        // published by the template thread (start-up, long poll, polling)
-    std::uint64_t templates_refresh = 0;     // published by the refresh thread
-    std::uint64_t template_errors = 0;        // failed getblocktemplate calls
+    std::int64_t height = 0;                   // of the current template (0: none yet)
+    std::int64_t template_unix_ms = 0;         // when the current template was published
+    std::int64_t longpoll_answer_unix_ms = 0;  // when a long poll last answered (0: never)
+    std::uint64_t templates_poll = 0;          // published by the template thread (start-up, long poll, polling)
+    std::uint64_t templates_refresh = 0;       // published by the refresh thread
+    std::uint64_t template_errors = 0;         // failed getblocktemplate calls
     std::uint64_t blocks_submitted = 0, blocks_accepted = 0, blocks_rejected = 0;
 };
 
@@ -69,8 +69,8 @@ public:
     result<bool> start(unsigned wait_for_template_seconds = 60);
     void stop();
 
-    void refresh();                       // fetch a template now
-    void submit(found_block block);       // queue a block; sent at once
+    void refresh();                  // fetch a template now
+    void submit(found_block block);  // queue a block; sent at once
 
     std::shared_ptr<const job> current() const;
     job_manager_stats stats() const;

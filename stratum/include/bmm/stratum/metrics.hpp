@@ -10,10 +10,9 @@
 // takes once per loop while it copies the rates out.
 //
 // The endpoint (http_endpoint) is one route on the common HTTP server
-// (bmm/http/server.hpp, libmicrohttpd) with one thread: it answers GET /metrics (and HEAD), 404 for other paths, and a clear
-// error for anything else. Requests are bounded in size and time and the
-// number of clients is capped, so a slow or hostile client cannot affect
-// mining or block a scraper for long. Each response closes the connection.
+// (bmm/http/server.hpp, libmicrohttpd) with one thread: it answers GET /metrics (and HEAD), 404 for other paths, and a
+// clear error for anything else. Requests are bounded in size and time and the number of clients is capped, so a slow
+// or hostile client cannot affect mining or block a scraper for long. Each response closes the connection.
 
 #include "bmm/http/prometheus.hpp"
 #include "bmm/result.hpp"

@@ -78,7 +78,7 @@ private:
     share_sink& sink_;
     std::vector<std::unique_ptr<detail::loop_ctx>> loops_;
     std::unique_ptr<admission> admission_;  // connections per address, bans: shared by the loops
-    server_stats final_;  // totals of loops already stopped
+    server_stats final_;                    // totals of loops already stopped
     bool started_ = false;
 };
 

@@ -44,7 +44,7 @@ struct sink_config {
     std::string redis_host = "127.0.0.1";
     std::uint16_t redis_port = 6379;
     std::string stream = "bmm:shares";
-    std::string spool_dir;      // holds journal.log and journal.offset
+    std::string spool_dir;  // holds journal.log and journal.offset
     std::uint32_t instance_id = 0;
     // A fully published journal larger than this starts again from zero.
     std::uint64_t rewind_bytes = 64ull << 20;
@@ -111,7 +111,7 @@ private:
     std::atomic<std::uint64_t> committed_{0};  // published up to here
     std::atomic<std::uint64_t> published_{0};
     std::atomic<std::uint64_t> appended_{0};
-    std::uint64_t start_size_ = 0;  // journal size at start()
+    std::uint64_t start_size_ = 0;                   // journal size at start()
     std::atomic<std::uint64_t> backlog_records_{0};  // lines between committed_ and written_
     std::atomic<bool> redis_up_{false};
     std::atomic<bool> stopping_{false};

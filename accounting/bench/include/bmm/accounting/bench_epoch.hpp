@@ -9,7 +9,7 @@ struct bench_epoch_options {
     std::size_t accounts = 100000;
     std::size_t shares_per_account = 5;
     std::size_t blocks = 4;
-    bool keep = false;  // keep the bench schema afterwards
+    bool keep = false;          // keep the bench schema afterwards
     std::string scheme = "pp";  // the payout scheme of both coins
 };
 // Times closing one epoch for o.accounts accounts in a database of its own

@@ -31,11 +31,11 @@ struct node_settings {
 };
 
 struct ingest_settings {
-    int batch_size = 10000;           // stream entries per transaction
-    int block_ms = 1000;              // how long one XREADGROUP waits for new entries
-    int partition_days_ahead = 2;     // daily shares partitions created ahead of today
-    bool delete_acked = false;        // XDEL entries once acknowledged (keeps the stream short)
-    bool auto_accounts = true;        // a username that is a payout address makes an account
+    int batch_size = 10000;        // stream entries per transaction
+    int block_ms = 1000;           // how long one XREADGROUP waits for new entries
+    int partition_days_ahead = 2;  // daily shares partitions created ahead of today
+    bool delete_acked = false;     // XDEL entries once acknowledged (keeps the stream short)
+    bool auto_accounts = true;     // a username that is a payout address makes an account
     // Daily shares partitions older than this many days are dropped (0: keep
     // all). Keep at least what the reward schemes read (PPLNS windows, open
     // epochs) and more than a record can wait in bmm-stratum's journal: a
@@ -50,15 +50,15 @@ struct ingest_settings {
 // [epochs]: the ledger side of the daemon (genesis premine, epoch closes,
 // block tracking). Without an [epochs] section `run` only ingests.
 struct epoch_settings {
-    bool enabled = false;                 // an [epochs] section is present
-    std::int64_t length_seconds = 86400;  // one UTC day
-    std::int64_t genesis = 0;             // start of epoch 0 (unix seconds); required
+    bool enabled = false;                                   // an [epochs] section is present
+    std::int64_t length_seconds = 86400;                    // one UTC day
+    std::int64_t genesis = 0;                               // start of epoch 0 (unix seconds); required
     std::uint64_t halving_period = default_halving_period;  // H, in epochs
-    persistence_params persistence;       // e_step_bp, e_max_bp, min_epoch_dpp
+    persistence_params persistence;                         // e_step_bp, e_max_bp, min_epoch_dpp
     // An epoch closes once now >= end + close_grace_ms and every stream entry
     // appended before end + close_grace_ms is stored (see due_epochs.hpp).
     std::int64_t close_grace_ms = 60000;
-    int step_ms = 1000;                   // how often the ledger thread looks for work
+    int step_ms = 1000;  // how often the ledger thread looks for work
 };
 
 // [coins.<COIN>]: one coin the pool mines: its reward rules, maturity and node.
@@ -73,15 +73,15 @@ struct coin_settings {
 // (the default inside the section), so that several ingest processes on one
 // host need not share a port.
 struct api_settings {
-    bool present = false;              // the file has an [api] section
+    bool present = false;  // the file has an [api] section
     bool enabled = true;
-    std::string host = "127.0.0.1";    // loopback by default: put a reverse proxy in front
+    std::string host = "127.0.0.1";  // loopback by default: put a reverse proxy in front
     int port = 8390;
-    int threads = 4;                   // HTTP worker threads, each with its own PostgreSQL connection
-    int statement_timeout_ms = 5000;   // per SQL statement; a slower query answers 503
-    int max_connections = 256;         // concurrent HTTP connections
-    int connection_timeout_s = 15;     // an idle or slow client is dropped after this long
-    bool cors = false;                 // send Access-Control-Allow-Origin: * (dashboards on other origins)
+    int threads = 4;                  // HTTP worker threads, each with its own PostgreSQL connection
+    int statement_timeout_ms = 5000;  // per SQL statement; a slower query answers 503
+    int max_connections = 256;        // concurrent HTTP connections
+    int connection_timeout_s = 15;    // an idle or slow client is dropped after this long
+    bool cors = false;                // send Access-Control-Allow-Origin: * (dashboards on other origins)
 };
 
 struct accountd_config {

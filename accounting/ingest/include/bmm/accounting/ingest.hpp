@@ -28,8 +28,8 @@
 
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/config.hpp"
-#include "bmm/pg/connection.hpp"
 #include "bmm/accounting/redis_stream.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 #include "bmm/uint256.hpp"
 
@@ -45,13 +45,13 @@ namespace bmm::accounting {
 struct process_counters;  // process_counters.hpp
 
 struct ingest_stats {
-    std::uint64_t entries = 0;      // stream entries consumed (acknowledged)
-    std::uint64_t shares = 0;       // share rows inserted
-    std::uint64_t duplicates = 0;   // records skipped as already stored (by uid or by stream id)
-    std::uint64_t blocks = 0;       // block rows inserted
-    std::uint64_t bad = 0;          // records stored in ingest_errors
-    std::uint64_t batches = 0;      // committed transactions
-    std::uint64_t accounts = 0;     // accounts made from address usernames
+    std::uint64_t entries = 0;     // stream entries consumed (acknowledged)
+    std::uint64_t shares = 0;      // share rows inserted
+    std::uint64_t duplicates = 0;  // records skipped as already stored (by uid or by stream id)
+    std::uint64_t blocks = 0;      // block rows inserted
+    std::uint64_t bad = 0;         // records stored in ingest_errors
+    std::uint64_t batches = 0;     // committed transactions
+    std::uint64_t accounts = 0;    // accounts made from address usernames
 };
 
 class ingestor {

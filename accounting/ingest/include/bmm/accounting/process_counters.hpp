@@ -13,10 +13,10 @@ namespace bmm::accounting {
 
 struct process_counters {
     // The ingest (storing thread), since the process started.
-    std::atomic<std::uint64_t> rounds{0};      // committed transactions
-    std::atomic<std::uint64_t> share_rows{0};  // share rows stored
-    std::atomic<std::uint64_t> block_rows{0};  // block rows stored
-    std::atomic<std::uint64_t> duplicates{0};  // records left out as already stored
+    std::atomic<std::uint64_t> rounds{0};       // committed transactions
+    std::atomic<std::uint64_t> share_rows{0};   // share rows stored
+    std::atomic<std::uint64_t> block_rows{0};   // block rows stored
+    std::atomic<std::uint64_t> duplicates{0};   // records left out as already stored
     std::atomic<std::uint64_t> bad_records{0};  // records kept in ingest_errors
     // The ledger thread: epochs this process closed, and how long they took.
     std::atomic<std::uint64_t> epochs_closed{0};

@@ -13,11 +13,20 @@ namespace bmm::pg {
 inline void copy_escape(std::string& out, std::string_view v) {
     for (char c : v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out += c;
         }
     }
 }
@@ -46,7 +55,11 @@ template <class Range>
 std::string text_array_of(const Range& values) {
     text_array a;
     for (const auto& v : values) {
-        if constexpr (requires { *v; std::string_view(*v); }) a.add(*v);
+        if constexpr (requires {
+                          *v;
+                          std::string_view(*v);
+                      })
+            a.add(*v);
         else a.add(v);
     }
     return a.str();

@@ -57,11 +57,11 @@ std::string_view to_string(payout_scheme s) noexcept;
 std::optional<payout_scheme> parse_payout_scheme(std::string_view text) noexcept;
 
 struct coin_rules {
-    std::uint32_t fee_ppm = 10000;            // 1 % pool fee
-    std::uint32_t holders_ppm = 200000;       // 20 % to BMM holders
+    std::uint32_t fee_ppm = 10000;       // 1 % pool fee
+    std::uint32_t holders_ppm = 200000;  // 20 % to BMM holders
     payout_scheme scheme = payout_scheme::pp;
     std::uint64_t resource_weight_ppm = 1000000;
-    std::uint64_t pplns_n_ppm = 2000000;      // N = 2 network difficulties of work
+    std::uint64_t pplns_n_ppm = 2000000;  // N = 2 network difficulties of work
 };
 
 struct accounting_config {
@@ -79,8 +79,7 @@ struct pplns_share {
 
 // PPLNS weights (see above). `shares` are the coin's accepted shares oldest
 // first, ending with the block-finding share.
-result<std::map<std::string, amount>> pplns_weights(std::span<const pplns_share> shares,
-                                                    const amount& network_work,
+result<std::map<std::string, amount>> pplns_weights(std::span<const pplns_share> shares, const amount& network_work,
                                                     std::uint64_t n_ppm);
 
 struct pps_work {
@@ -93,11 +92,11 @@ struct pps_work {
 
 // floor(work x miners_part(expected_reward) / network_work). Errors for
 // network_work <= 0 or negative inputs.
-result<amount> pps_credit(const amount& work, const amount& network_work,
-                          const amount& expected_reward, const coin_rules& rules);
+result<amount> pps_credit(const amount& work, const amount& network_work, const amount& expected_reward,
+                          const coin_rules& rules);
 
 struct block_input {
-    std::string hash;    // block hash (hex), unique
+    std::string hash;  // block hash (hex), unique
     std::string coin;
     std::uint64_t height = 0;
     amount reward;       // coinbase value R
@@ -136,9 +135,9 @@ struct epoch_close_output {
     std::uint64_t k = 0;
     // Every user with work this epoch or a positive previous streak.
     std::map<std::string, account_epoch> accounts;
-    amount emission;          // E(k)
-    amount emission_paid;     // E(k) + carried in, or 0 when no PP
-    amount carried_emission;  // carried into epoch k + 1
+    amount emission;                  // E(k)
+    amount emission_paid;             // E(k) + carried in, or 0 when no PP
+    amount carried_emission;          // carried into epoch k + 1
     std::vector<transfer> transfers;  // in booking order (steps 1, 2, 3)
 };
 
@@ -152,12 +151,10 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in);
 // block credited, X:immature -> X, id block:<hash>:mature:<X>. `booked` are
 // the ledger's transfers with reference "block:<hash>" (others are ignored).
 // Errors when the block was orphaned or nothing was booked for it.
-result<std::vector<transfer>> block_maturity_transfers(std::string_view hash,
-                                                       std::span<const transfer> booked);
+result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, std::span<const transfer> booked);
 // The reversal of an orphaned block: X:immature -> system:coinbase:<COIN>, id
 // block:<hash>:orphan:<X>. Errors when the block has matured (a correction
 // then needs an operator) or nothing was booked for it.
-result<std::vector<transfer>> block_orphan_transfers(std::string_view hash,
-                                                     std::span<const transfer> booked);
+result<std::vector<transfer>> block_orphan_transfers(std::string_view hash, std::span<const transfer> booked);
 
 }  // namespace bmm::accounting

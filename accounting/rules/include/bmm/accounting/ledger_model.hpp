@@ -46,25 +46,25 @@
 namespace bmm::accounting {
 
 enum class transfer_kind {
-    premine,           // genesis:premine:<account>
-    emission,          // epoch:<k>:emission:<user>
-    block_fee,         // block:<hash>:fee
-    block_dividend,    // block:<hash>:dividend:<holder account>
-    block_miner,       // block:<hash>:miner:<user>
+    premine,              // genesis:premine:<account>
+    emission,             // epoch:<k>:emission:<user>
+    block_fee,            // block:<hash>:fee
+    block_dividend,       // block:<hash>:dividend:<holder account>
+    block_miner,          // block:<hash>:miner:<user>
     block_undistributed,  // block:<hash>:undistributed:<part>   (part: dividend | miners)
-    block_mature,      // block:<hash>:mature:<account>     immature -> available
-    block_orphan,      // block:<hash>:orphan:<account>     immature -> coinbase (reversal)
-    pps_credit,        // epoch:<k>:pps:<coin>:<user>
+    block_mature,         // block:<hash>:mature:<account>     immature -> available
+    block_orphan,         // block:<hash>:orphan:<account>     immature -> coinbase (reversal)
+    pps_credit,           // epoch:<k>:pps:<coin>:<user>
 };
 std::string_view to_string(transfer_kind k) noexcept;
 std::optional<transfer_kind> parse_transfer_kind(std::string_view text) noexcept;
 
 struct transfer {
-    std::string id;         // deterministic: replaying an input books nothing twice
-    std::string debit;      // account whose balance goes down
-    std::string credit;     // account whose balance goes up
-    std::string currency;   // "LTC", "BTC", "BMM"
-    amount value;           // base units, > 0
+    std::string id;        // deterministic: replaying an input books nothing twice
+    std::string debit;     // account whose balance goes down
+    std::string credit;    // account whose balance goes up
+    std::string currency;  // "LTC", "BTC", "BMM"
+    amount value;          // base units, > 0
     transfer_kind kind;
     std::string reference;  // "block:<hash>", "epoch:<k>" or "genesis"
 
@@ -79,10 +79,10 @@ std::string user_immature(std::string_view user);   // user:<name>:immature
 std::string immature_of(std::string_view account);
 // The inverse of immature_of; nothing for a name that is not an immature account.
 std::optional<std::string> available_of_immature(std::string_view immature_account);
-std::string coinbase_account(std::string_view coin);      // system:coinbase:<COIN>
-std::string fees_account(std::string_view coin);          // pool:fees:<COIN>
-std::string pps_account(std::string_view coin);           // pool:pps:<COIN>
-std::string undistributed_account(std::string_view coin); // pool:undistributed:<COIN>
+std::string coinbase_account(std::string_view coin);       // system:coinbase:<COIN>
+std::string fees_account(std::string_view coin);           // pool:fees:<COIN>
+std::string pps_account(std::string_view coin);            // pool:pps:<COIN>
+std::string undistributed_account(std::string_view coin);  // pool:undistributed:<COIN>
 inline constexpr std::string_view genesis_account = "system:genesis:BMM";
 inline constexpr std::string_view emission_account = "system:emission:BMM";
 inline constexpr std::string_view bmm_currency = "BMM";
@@ -111,9 +111,7 @@ public:
 
     amount balance(std::string_view account, std::string_view currency) const;
     // (account, currency) -> balance, zero balances included when ever touched.
-    const std::map<std::pair<std::string, std::string>, amount>& balances() const noexcept {
-        return balances_;
-    }
+    const std::map<std::pair<std::string, std::string>, amount>& balances() const noexcept { return balances_; }
     // Positive available BMM balances of holder accounts (is_bmm_holder_account):
     // the dividend weights at an epoch's close.
     std::map<std::string, amount> bmm_holdings() const;

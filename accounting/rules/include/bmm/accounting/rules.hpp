@@ -28,15 +28,14 @@ result<amount> dpp(const std::map<std::string, amount>& work_by_coin,
                    const std::map<std::string, std::uint64_t>& resource_weight_ppm);
 
 struct persistence_params {
-    std::uint32_t e_step_bp = 100;    // +1 % per consecutive epoch
-    std::uint32_t e_max_bp = 15000;   // at most 1.5
-    amount min_epoch_dpp = 1;         // DPP an epoch needs to count (default: any accepted share)
+    std::uint32_t e_step_bp = 100;   // +1 % per consecutive epoch
+    std::uint32_t e_max_bp = 15000;  // at most 1.5
+    amount min_epoch_dpp = 1;        // DPP an epoch needs to count (default: any accepted share)
 };
 
 // The streak after an epoch with this DPP: previous + 1 when DPP > 0 and
 // DPP >= min_epoch_dpp, otherwise 0 (a missed epoch resets it).
-std::uint32_t next_streak(std::uint32_t previous_streak, const amount& epoch_dpp,
-                          const persistence_params& p);
+std::uint32_t next_streak(std::uint32_t previous_streak, const amount& epoch_dpp, const persistence_params& p);
 
 // e in basis points: 0 when streak is 0, else min(e_max_bp, 10000 + e_step_bp x (streak - 1)).
 std::uint32_t e_bp(std::uint32_t streak, const persistence_params& p);
@@ -54,8 +53,8 @@ amount pp(const amount& epoch_dpp, std::uint32_t e_basis_points);
 // its parts add up to `total` exactly. When the weights sum to 0 (or the map is
 // empty) the result is empty: nobody receives anything and the caller carries
 // the amount forward. Errors for a negative total or weight.
-result<std::map<std::string, amount>> split_largest_remainder(
-    const amount& total, const std::map<std::string, amount>& weights);
+result<std::map<std::string, amount>> split_largest_remainder(const amount& total,
+                                                              const std::map<std::string, amount>& weights);
 
 // A block reward R: fee = floor(R x fee_ppm / 10^6), dividend =
 // floor(R x holders_ppm / 10^6), miners = R - fee - dividend.
@@ -65,16 +64,15 @@ struct block_parts {
     amount miners;
 };
 // Errors for R < 0 or fee_ppm + holders_ppm > 1,000,000.
-result<block_parts> split_block_reward(const amount& reward, std::uint32_t fee_ppm,
-                                       std::uint32_t holders_ppm);
+result<block_parts> split_block_reward(const amount& reward, std::uint32_t fee_ppm, std::uint32_t holders_ppm);
 
 // ---- BMM token schedule ----------------------------------------------------
 
 inline constexpr std::uint32_t bmm_decimals = 18;
-amount bmm_base_units_per_token();       // 10^18
-amount bmm_total_supply();               // 1,390,000,000 x 10^18
-amount bmm_mining_supply();              // 1,251,000,000 x 10^18 (90 %)
-amount bmm_premine_total();              // 139,000,000 x 10^18 (10 %)
+amount bmm_base_units_per_token();  // 10^18
+amount bmm_total_supply();          // 1,390,000,000 x 10^18
+amount bmm_mining_supply();         // 1,251,000,000 x 10^18 (90 %)
+amount bmm_premine_total();         // 139,000,000 x 10^18 (10 %)
 // The genesis premine: foundation:airdrop 27.8M, foundation:developers 27.8M,
 // foundation:ecosystem 83.4M (x 10^18), keyed by ledger account.
 std::map<std::string, amount> bmm_premine();

@@ -2,8 +2,8 @@
 // The ledger's transfers in PostgreSQL (sql/0005_ledger.sql, 0008_ledger_audit.sql):
 // booking transfer lists idempotently, reading them and the balances back, and
 // the SQL audit. Epochs (epoch_store.hpp) and blocks (block_store.hpp) book
-// their transfers through insert_transfers in their own transactions. Amounts travel as decimal text into `numeric` columns, so
-// nothing is rounded on the way.
+// their transfers through insert_transfers in their own transactions. Amounts travel as decimal text into `numeric`
+// columns, so nothing is rounded on the way.
 //
 // Every function takes an open connection (bmm/pg) that is not inside a
 // transaction (each runs its own BEGIN ... COMMIT and rolls back on any

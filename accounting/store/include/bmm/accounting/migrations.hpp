@@ -26,8 +26,8 @@ struct migration_file {
 result<std::vector<migration_file>> load_migrations(const std::string& dir);
 
 struct migrate_report {
-    std::vector<std::string> applied;   // names applied now
-    int already = 0;                    // migrations found applied before
+    std::vector<std::string> applied;  // names applied now
+    int already = 0;                   // migrations found applied before
 };
 
 // Applies the pending migrations of `dir` (checking the applied ones first).

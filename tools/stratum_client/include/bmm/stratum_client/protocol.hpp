@@ -100,14 +100,14 @@ enum class message_kind {
 // stay valid until its next parse().
 struct message {
     message_kind kind = message_kind::invalid;
-    std::string_view method;             // notifications
-    simdjson::dom::array params;         // notifications (valid when has_params)
+    std::string_view method;      // notifications
+    simdjson::dom::array params;  // notifications (valid when has_params)
     bool has_params = false;
-    std::optional<std::int64_t> id;      // replies with an integer id
-    bool ok = false;                     // replies: "error" is null
-    int error_code = 0;                  // replies that failed: error[0], 0 when absent
-    std::string_view error_text;         // replies that failed: error[1], empty when absent
-    simdjson::dom::element result;       // replies (valid when has_result)
+    std::optional<std::int64_t> id;  // replies with an integer id
+    bool ok = false;                 // replies: "error" is null
+    int error_code = 0;              // replies that failed: error[0], 0 when absent
+    std::string_view error_text;     // replies that failed: error[1], empty when absent
+    simdjson::dom::element result;   // replies (valid when has_result)
     bool has_result = false;
 
     // A rejection's reason for counting: error[1], or "unknown".
