@@ -7,7 +7,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-all_targets=(fuzz_stratum_line fuzz_stratum_fields fuzz_rpc_reply fuzz_block_template fuzz_server_config)
+all_targets=(fuzz_stratum_line fuzz_stratum_fields fuzz_rpc_reply fuzz_block_template fuzz_server_config fuzz_stream_record)
 
 usage() {
   cat <<EOF

@@ -386,7 +386,7 @@ result<decoded> decode(field_span fields) {
     }
     for (const auto& [k, v] : fields) {
         if (!is_text(k) || !is_text(v)) {
-            return error{"field " + std::string(k.substr(0, 40)) + " is not UTF-8 text"};
+            return error{"field " + json_text(k.substr(0, 40)) + " is not UTF-8 text"};
         }
     }
     if (*type == "share") {
@@ -395,7 +395,7 @@ result<decoded> decode(field_span fields) {
     if (*type == "block") {
         return decode_block(f, version);
     }
-    return error{"unknown record type \"" + std::string(type->substr(0, 40)) + "\""};
+    return error{"unknown record type \"" + json_text(type->substr(0, 40)) + "\""};
 }
 
 std::string fields_to_json_line(const text_fields& fields) {

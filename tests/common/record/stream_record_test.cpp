@@ -265,6 +265,8 @@ TEST(stream_record, malformed_fields_are_refused_by_name) {
     const std::vector<std::pair<text_fields, std::string>> cases = {
         {without(s, "type"), "no type field"},
         {with(s, "type", "mystery"), "unknown record type \"mystery\""},
+        // What the record says is quoted escaped, never as raw control bytes (fuzz_stream_record).
+        {with(s, "type", "sh\x7f\nre"), "unknown record type \"sh\\u007f\\nre\""},
         {without(s, "uid"), "no uid field"},
         {without(without(s, "coin"), "time_ms"), "no coin field"},
         {without(s, "time_ms"), "no time_ms field"},
