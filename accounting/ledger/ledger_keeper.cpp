@@ -4,6 +4,7 @@
 #include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
+#include "bmm/accounting/share_store.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/log.hpp"
@@ -95,10 +96,9 @@ void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
 }  // namespace
 
 result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms) {
-    auto r = db.exec("SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
-                     {cfg.redis.stream, cfg.redis.group});
-    if (!r) return error{"reading stream_state: " + r.error_message()};
-    return redis_stored_through(cfg, t_ms, r->integer(0, 0) >= t_ms);
+    auto stored_ms = share_store::group_stored_ms(db, cfg.redis.stream, cfg.redis.group);
+    if (!stored_ms) return error{stored_ms.error_message()};
+    return redis_stored_through(cfg, t_ms, *stored_ms >= t_ms);
 }
 
 void ledger_keeper::run(const std::atomic<bool>& stop) {
