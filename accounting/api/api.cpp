@@ -9,15 +9,15 @@
 #include "bmm/accounting/api.hpp"
 
 #include "bmm/accounting/accounts.hpp"
-#include "bmm/pg/connection.hpp"
-#include "bmm/pg/transaction.hpp"
-#include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/rules.hpp"
 #include "bmm/http/prometheus.hpp"
 #include "bmm/http/server.hpp"
 #include "bmm/json/writer.hpp"
 #include "bmm/log.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/pg/transaction.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -60,7 +60,8 @@ public:
         if (!c) return c;
         std::string set = "SET statement_timeout = ";
         set += std::to_string(timeout_ms_);
-        set += "; SET default_transaction_read_only = on; SET TimeZone = 'UTC'; SET application_name = 'bmm-accountd-api'";
+        set +=
+            "; SET default_transaction_read_only = on; SET TimeZone = 'UTC'; SET application_name = 'bmm-accountd-api'";
         if (auto r = c->exec(set); !r) return error{r.error_message()};
         return c;
     }
@@ -230,23 +231,32 @@ std::string pool_stats(snapshot& db) {
     j.begin_object();
     auto top = db.run(
         "SELECT bmm_api_time(now()), (SELECT count(*) FROM accounts),"
-        " (SELECT count(*) FROM (SELECT DISTINCT account, worker FROM share_minutes WHERE minute >= " BMM_T10 ") w),"
-        " (SELECT coalesce(sum(accepted), 0) FROM share_minutes WHERE minute >= " BMM_T60 "),"
+        " (SELECT count(*) FROM (SELECT DISTINCT account, worker FROM share_minutes WHERE minute >= " BMM_T10
+        ") w),"
+        " (SELECT coalesce(sum(accepted), 0) FROM share_minutes WHERE minute >= " BMM_T60
+        "),"
         " (SELECT coalesce(sum(rejected), 0) FROM share_minutes WHERE minute >= " BMM_T60 ")",
         {});
     j.key("time").str(top.get(0, 0));
     j.key("accounts").raw_number(top.get(0, 1));
     j.key("workers_active").raw_number(top.get(0, 2));
-    j.key("shares_1h").begin_object().key("accepted").raw_number(top.get(0, 3)).key("rejected").raw_number(top.get(0, 4));
+    j.key("shares_1h")
+        .begin_object()
+        .key("accepted")
+        .raw_number(top.get(0, 3))
+        .key("rejected")
+        .raw_number(top.get(0, 4));
     j.end_object();
 
-    auto coins = db.run(
-        "SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10 ") / 600), 0)::text,"
-        " coalesce(trunc(sum(work) / 3600), 0)::text,"
-        " count(DISTINCT (account, worker)) FILTER (WHERE minute >= " BMM_T10 "),"
-        " count(DISTINCT account) FILTER (WHERE minute >= " BMM_T10 ")"
-        " FROM share_minutes WHERE minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
-        {});
+    auto coins = db.run("SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
+                        ") / 600), 0)::text,"
+                        " coalesce(trunc(sum(work) / 3600), 0)::text,"
+                        " count(DISTINCT (account, worker)) FILTER (WHERE minute >= " BMM_T10
+                        "),"
+                        " count(DISTINCT account) FILTER (WHERE minute >= " BMM_T10
+                        ")"
+                        " FROM share_minutes WHERE minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
+                        {});
     j.key("coins").begin_array();
     for (int i = 0; i < coins.rows(); ++i) {
         j.begin_object().key("coin").str(coins.get(i, 0));
@@ -306,11 +316,18 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     auto a = account_row(db, name);
     json::writer j;
     j.begin_object().key("name").str(a.get(0, 0)).key("kind").str(a.get(0, 1)).key("created_at").str(a.get(0, 2));
-    auto w = db.run("SELECT currency, address, share_ppm FROM wallets WHERE account = $1 ORDER BY currency, address", {name});
+    auto w = db.run("SELECT currency, address, share_ppm FROM wallets WHERE account = $1 ORDER BY currency, address",
+                    {name});
     j.key("wallets").begin_array();
     for (int i = 0; i < w.rows(); ++i)
-        j.begin_object().key("currency").str(w.get(i, 0)).key("address").str(w.get(i, 1))
-            .key("share_ppm").raw_number(w.get(i, 2)).end_object();
+        j.begin_object()
+            .key("currency")
+            .str(w.get(i, 0))
+            .key("address")
+            .str(w.get(i, 1))
+            .key("share_ppm")
+            .raw_number(w.get(i, 2))
+            .end_object();
     j.end_array();
 
     const std::string avail = user_available(name), imm = user_immature(name);
@@ -327,15 +344,25 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     }
     j.end_array();
 
-    auto h = db.run(
-        "SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10 ") / 600), 0)::text,"
-        " coalesce(trunc(sum(work) / 3600), 0)::text, count(DISTINCT worker) FILTER (WHERE minute >= " BMM_T10 ")"
-        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
-        {name});
+    auto h =
+        db.run("SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
+               ") / 600), 0)::text,"
+               " coalesce(trunc(sum(work) / 3600), 0)::text, count(DISTINCT worker) FILTER (WHERE minute >= " BMM_T10
+               ")"
+               " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
+               {name});
     j.key("hashrate").begin_array();
     for (int i = 0; i < h.rows(); ++i)
-        j.begin_object().key("coin").str(h.get(i, 0)).key("hashrate_10m").raw_number(h.get(i, 1))
-            .key("hashrate_1h").raw_number(h.get(i, 2)).key("workers_active").raw_number(h.get(i, 3)).end_object();
+        j.begin_object()
+            .key("coin")
+            .str(h.get(i, 0))
+            .key("hashrate_10m")
+            .raw_number(h.get(i, 1))
+            .key("hashrate_1h")
+            .raw_number(h.get(i, 2))
+            .key("workers_active")
+            .raw_number(h.get(i, 3))
+            .end_object();
     j.end_array();
     j.end_object();
     return j.take();
@@ -345,13 +372,16 @@ std::string workers_json(snapshot& db, const std::string& name) {
     account_row(db, name);
     auto w = db.run(
         "SELECT coin, worker,"
-        " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10 ") / 600), 0)::text,"
-        " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T60 ") / 3600), 0)::text,"
+        " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
+        ") / 600), 0)::text,"
+        " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T60
+        ") / 3600), 0)::text,"
         " bmm_api_time(max(minute)),"
-        " coalesce(sum(accepted) FILTER (WHERE minute >= " BMM_T60 "), 0), coalesce(sum(rejected) FILTER (WHERE minute >= " BMM_T60 "), 0),"
+        " coalesce(sum(accepted) FILTER (WHERE minute >= " BMM_T60
+        "), 0), coalesce(sum(rejected) FILTER (WHERE minute >= " BMM_T60
+        "), 0),"
         " sum(accepted), sum(rejected), coalesce(sum(blocks), 0)"
-        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H
-        " GROUP BY coin, worker ORDER BY worker, coin",
+        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H " GROUP BY coin, worker ORDER BY worker, coin",
         {name});
     json::writer j;
     j.begin_object().key("account").str(name).key("workers").begin_array();
@@ -371,12 +401,14 @@ std::optional<std::string> opt_int(std::optional<long long> v) {
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
 }
 
-std::string account_epochs_json(snapshot& db, const std::string& name, long long limit, std::optional<long long> before) {
+std::string account_epochs_json(snapshot& db, const std::string& name, long long limit,
+                                std::optional<long long> before) {
     account_row(db, name);
     auto e = db.run(
         "SELECT ae.k, bmm_api_time(e.start_at), bmm_api_time(e.end_at), bmm_api_time(e.closed_at), ae.dpp::text,"
         " ae.streak, ae.e_bp, ae.pp::text, (SELECT sum(x.pp) FROM account_epochs x WHERE x.k = ae.k)::text,"
-        " coalesce((SELECT t.amount FROM ledger_transfers t WHERE t.id = 'epoch:' || ae.k || ':emission:' || ae.account), 0)::text"
+        " coalesce((SELECT t.amount FROM ledger_transfers t WHERE t.id = 'epoch:' || ae.k || ':emission:' || "
+        "ae.account), 0)::text"
         " FROM account_epochs ae JOIN epochs e ON e.k = ae.k"
         " WHERE ae.account = $1 AND ($2::bigint IS NULL OR ae.k < $2::bigint) ORDER BY ae.k DESC LIMIT $3::bigint",
         {name, opt_int(before), std::to_string(limit)});
@@ -406,12 +438,14 @@ std::pair<std::string, std::string> parse_ledger_cursor(const std::string& v) {
     const std::string time = v.substr(0, slash);
     // 2026-11-24T19:42:04.123456Z, exactly as bmm_api_time writes it.
     static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-    bool ok = slash != std::string::npos && slash + 1 < v.size() && v.size() - slash - 1 <= 512 && time.size() == shape.size();
+    bool ok = slash != std::string::npos && slash + 1 < v.size() && v.size() - slash - 1 <= 512 &&
+              time.size() == shape.size();
     for (std::size_t i = 0; ok && i < shape.size(); ++i)
         ok = shape[i] == 'd' ? (time[i] >= '0' && time[i] <= '9') : time[i] == shape[i];
     if (!ok)
-        throw http_error{400, "parameter \"before\" must be a next_before value of an earlier page "
-                              "(\"<YYYY-MM-DDTHH:MM:SS.ffffffZ>/<transfer id>\")"};
+        throw http_error{400,
+                         "parameter \"before\" must be a next_before value of an earlier page "
+                         "(\"<YYYY-MM-DDTHH:MM:SS.ffffffZ>/<transfer id>\")"};
     return {time, v.substr(slash + 1)};
 }
 
@@ -422,7 +456,8 @@ std::string signed_delta(std::string_view amount_text, bool in, bool out) {
     return s;
 }
 
-std::string ledger_json(snapshot& db, const std::string& name, long long limit, const std::optional<std::string>& before) {
+std::string ledger_json(snapshot& db, const std::string& name, long long limit,
+                        const std::optional<std::string>& before) {
     account_row(db, name);
     const std::string avail = user_available(name), imm = user_immature(name);
     std::optional<std::string> t, id;
@@ -466,7 +501,13 @@ std::string blocks_json(snapshot& db, long long limit) {
     json::writer j;
     j.begin_object().key("blocks").begin_array();
     for (int i = 0; i < r.rows(); ++i) {
-        j.begin_object().key("hash").str(r.get(i, 0)).key("coin").str(r.get(i, 1)).key("height").raw_number(r.get(i, 2));
+        j.begin_object()
+            .key("hash")
+            .str(r.get(i, 0))
+            .key("coin")
+            .str(r.get(i, 1))
+            .key("height")
+            .raw_number(r.get(i, 2));
         j.key("reward").str(r.get(i, 3)).key("decimals").number(currency_decimals(r.get(i, 1)));
         j.key("finder").str(r.get(i, 4)).key("found_at").str(r.get(i, 5)).key("found_epoch").raw_number(r.get(i, 6));
         j.key("epoch").raw_number(r.get(i, 7)).key("status").str(r.get(i, 8)).key("status_at").str(r.get(i, 9));
@@ -545,8 +586,9 @@ response guarded(const request& req, const std::function<response()>& f) {
         return json_error(e.status, e.message);
     } catch (const db_failure& e) {
         log::warn("api", "{}: {}", req.path, e.message);
-        return json_error(503, e.timeout ? "the query took longer than [api] statement_timeout_ms; try again later"
-                                         : "the database is unavailable; try again later (bmm-accountd's log says why)");
+        return json_error(503, e.timeout
+                                   ? "the query took longer than [api] statement_timeout_ms; try again later"
+                                   : "the database is unavailable; try again later (bmm-accountd's log says why)");
     } catch (const std::exception& e) {
         log::error("api", "{}: {}", req.path, e.what());
         return json_error(500, "internal error; bmm-accountd's log says more");
@@ -572,8 +614,9 @@ response not_found(const request& req) {
         (void)checked_name(tail.substr(0, tail.find('/')));
         throw http_error{404, "no such page; an account has /workers, /epochs and /ledger"};
     }
-    throw http_error{404, "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
-                          "/api/v1/blocks and /api/v1/epochs"};
+    throw http_error{404,
+                     "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
+                     "/api/v1/blocks and /api/v1/epochs"};
 }
 
 response index_page(const request& req) {
@@ -637,9 +680,12 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
     };
     std::optional<counted> c;
     if (pc)
-        c = counted{pc->rounds.load(std::memory_order_relaxed), pc->share_rows.load(std::memory_order_relaxed),
-                    pc->block_rows.load(std::memory_order_relaxed), pc->duplicates.load(std::memory_order_relaxed),
-                    pc->bad_records.load(std::memory_order_relaxed), pc->epochs_closed.load(std::memory_order_relaxed),
+        c = counted{pc->rounds.load(std::memory_order_relaxed),
+                    pc->share_rows.load(std::memory_order_relaxed),
+                    pc->block_rows.load(std::memory_order_relaxed),
+                    pc->duplicates.load(std::memory_order_relaxed),
+                    pc->bad_records.load(std::memory_order_relaxed),
+                    pc->epochs_closed.load(std::memory_order_relaxed),
                     pc->epoch_close_seconds_sum.load(std::memory_order_relaxed),
                     pc->last_epoch_close_seconds.load(std::memory_order_relaxed)};
     const auto backlog = stream_backlog(cfg.redis);
@@ -663,9 +709,10 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
         if (!conn) throw db_failure{conn.error_message(), false};
         try {
             snapshot db(*conn);
-            auto st = db.run("SELECT consumer, extract(epoch FROM now()) - last_ms / 1000.0, entries FROM stream_state"
-                             " WHERE stream = $1 AND grp = $2 ORDER BY consumer",
-                             {cfg.redis.stream, cfg.redis.group});
+            auto st = db.run(
+                "SELECT consumer, extract(epoch FROM now()) - last_ms / 1000.0, entries FROM stream_state"
+                " WHERE stream = $1 AND grp = $2 ORDER BY consumer",
+                {cfg.redis.stream, cfg.redis.group});
             auto blocks = db.run("SELECT status, count(*) FROM blocks GROUP BY status ORDER BY status", {});
             auto ep = db.run("SELECT count(*), coalesce(max(k), -1) FROM epochs WHERE closed_at IS NOT NULL", {});
             db.commit();
@@ -674,9 +721,11 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
             for (int i = 0; i < st.rows(); ++i)
                 w.sample("bmm_accountd_ingest_last_entry_age_seconds", {{"consumer", std::string(st.get(i, 0))}},
                          std::stod(st.text(i, 1)));
-            w.family("bmm_accountd_ingest_entries_stored", "gauge", "Stream entries each consumer has stored (stream_state).");
+            w.family("bmm_accountd_ingest_entries_stored", "gauge",
+                     "Stream entries each consumer has stored (stream_state).");
             for (int i = 0; i < st.rows(); ++i)
-                w.sample("bmm_accountd_ingest_entries_stored", {{"consumer", std::string(st.get(i, 0))}}, std::stod(st.text(i, 2)));
+                w.sample("bmm_accountd_ingest_entries_stored", {{"consumer", std::string(st.get(i, 0))}},
+                         std::stod(st.text(i, 2)));
             w.family("bmm_accountd_blocks", "gauge", "Blocks the pool found, by state.");
             u64 by[3] = {0, 0, 0};
             for (int i = 0; i < blocks.rows(); ++i) {
@@ -784,7 +833,8 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
     });
     get("/metrics", [&pool, &cfg, counters, server](const request& q) {
         only_params(q, {});
-        return response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_page(pool, cfg, counters, *server), {}};
+        return response{
+            200, "text/plain; version=0.0.4; charset=utf-8", metrics_page(pool, cfg, counters, *server), {}};
     });
     r.on_not_found([](const request& q) { return guarded(q, [&] { return not_found(q); }); });
     r.on_method_not_allowed([](const request&) { return method_not_allowed(); });
@@ -808,8 +858,7 @@ struct api_server::impl {
     const http::server* server_ptr = nullptr;
 
     impl(const accountd_config& c, const process_counters* pc)
-        : cfg(c), counters(pc),
-          pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)) {}
+        : cfg(c), counters(pc), pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)) {}
 };
 
 api_server::api_server(const accountd_config& c, const process_counters* counters)

@@ -13,11 +13,11 @@
 
 #include "bmm/accounting/bench_epoch.hpp"
 
-#include "bmm/accounting/epoch_close.hpp"
-#include "bmm/accounting/due_epochs.hpp"
-#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/due_epochs.hpp"
+#include "bmm/accounting/epoch_close.hpp"
 #include "bmm/accounting/epoch_store.hpp"
+#include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/pg/connection.hpp"
@@ -100,7 +100,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             data += "\tuser\n";
         }
         if (auto r = db->copy_in("COPY accounts (name, kind) FROM STDIN", data); !r) return fail(r.error_message());
-        if (auto r = db->exec("SELECT bmm_ensure_share_partition('2026-01-02'::date)"); !r) return fail(r.error_message());
+        if (auto r = db->exec("SELECT bmm_ensure_share_partition('2026-01-02'::date)"); !r)
+            return fail(r.error_message());
         // Difficulties from 1/256 to 2^15 by account (scrypt on LTC; a tenth
         // of the accounts mine BTC with sha256d at higher difficulties).
         struct diff_work {
@@ -141,15 +142,18 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             found_by[i].push_back(founds.size());
             founds.push_back(std::move(f));
         }
-        const std::string ltc_network_work = work_from_target(*target_from_difficulty(3e7, pow_algorithm::scrypt)).to_decimal();
-        const std::string btc_network_work = work_from_target(*target_from_difficulty(2e11, pow_algorithm::sha256d)).to_decimal();
+        const std::string ltc_network_work =
+            work_from_target(*target_from_difficulty(3e7, pow_algorithm::scrypt)).to_decimal();
+        const std::string btc_network_work =
+            work_from_target(*target_from_difficulty(2e11, pow_algorithm::sha256d)).to_decimal();
         std::size_t rows = 0;
         data.clear();
         auto flush = [&]() -> result<bool> {
-            auto r = db->copy_in("COPY shares (time, uid, stream_id, instance, coin, algorithm, account, worker, ip, job, "
-                                 "height, difficulty, target, accepted, code, reason, block, hash, work, network_work, "
-                                 "reward, block_hash) FROM STDIN",
-                                 data);
+            auto r = db->copy_in(
+                "COPY shares (time, uid, stream_id, instance, coin, algorithm, account, worker, ip, job, "
+                "height, difficulty, target, accepted, code, reason, block, hash, work, network_work, "
+                "reward, block_hash) FROM STDIN",
+                data);
             data.clear();
             return r;
         };
@@ -167,7 +171,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
                 const std::size_t sec = (i * 7919 + j * 104729) % 86400;
                 std::string& row = by_second[sec];
                 char when[64];
-                std::snprintf(when, sizeof when, "2026-01-02 %02zu:%02zu:%02zu+00", sec / 3600, sec / 60 % 60, sec % 60);
+                std::snprintf(when, sizeof when, "2026-01-02 %02zu:%02zu:%02zu+00", sec / 3600, sec / 60 % 60,
+                              sec % 60);
                 row += when;
                 row += "\tu";
                 row += std::to_string(rows);
@@ -241,7 +246,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         // since PostgreSQL 13) has gone over them before the day closes: the
         // bench's just-copied rows are vacuumed too, or the first close to
         // read them would pay for setting their hint bits.
-        if (auto r = db->exec("VACUUM (ANALYZE) accounts, shares, account_epochs, ledger_transfers, blocks, epochs"); !r)
+        if (auto r = db->exec("VACUUM (ANALYZE) accounts, shares, account_epochs, ledger_transfers, blocks, epochs");
+            !r)
             return fail(r.error_message());
         const double fill_s = seconds_since(fill_start);
 
@@ -275,11 +281,12 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
 
         std::size_t window = 0;
         for (const auto& b : in.blocks) window += b.pplns_shares.size();
-        std::printf("bench-epoch: %zu accounts, %zu shares each (%zu rows, 95 %% accepted; LTC and BTC), "
-                    "%zu previous streaks, %zu BMM holders, %zu blocks, scheme %s (%zu pplns window shares, %zu pps "
-                    "groups); fill %.1f s\n",
-                    o.accounts, o.shares_per_account, rows, in.previous_streaks.size(), in.bmm_holdings.size(),
-                    in.blocks.size(), o.scheme.c_str(), window, in.pps.size(), fill_s);
+        std::printf(
+            "bench-epoch: %zu accounts, %zu shares each (%zu rows, 95 %% accepted; LTC and BTC), "
+            "%zu previous streaks, %zu BMM holders, %zu blocks, scheme %s (%zu pplns window shares, %zu pps "
+            "groups); fill %.1f s\n",
+            o.accounts, o.shares_per_account, rows, in.previous_streaks.size(), in.bmm_holdings.size(),
+            in.blocks.size(), o.scheme.c_str(), window, in.pps.size(), fill_s);
         std::printf("  close epoch 1: %zu accounts, %zu transfers booked\n", out->accounts.size(), rep->booked);
         std::printf("    read inputs (SQL):            %7.2f s\n", read_s);
         std::printf("    compute (close_epoch):        %7.2f s\n", compute_s);
@@ -288,8 +295,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         std::printf("    commit:                       %7.2f s\n", bt.commit_s);
         std::printf("    book total (with lock, epoch row): %7.2f s\n", book_s);
         std::printf("  total: %.2f s (aim: under 10 s for 100,000 accounts)\n", total_s);
-        std::printf("  replay of the same close: %zu booked, %zu found booked, %.2f s\n", again->booked,
-                    again->already, replay_s);
+        std::printf("  replay of the same close: %zu booked, %zu found booked, %.2f s\n", again->booked, again->already,
+                    replay_s);
         return problems->empty() && again->booked == 0 ? 0 : 1;
     }();
     if (o.keep) {

@@ -6,9 +6,9 @@
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
-#include "bmm/record/stream_record.hpp"
 #include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
+#include "bmm/record/stream_record.hpp"
 #include "bmm/target.hpp"
 #include "bmm/uint256.hpp"
 
@@ -16,11 +16,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
-#include <map>
-#include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -67,9 +67,11 @@ std::string fields_json(const field_list& fields) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
         if (i) s += ',';
         s += '"';
-        s += node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
+        s +=
+            node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
         s += "\":\"";
-        s += node::json_escape(record::is_text(fields[i].second) ? std::string(fields[i].second) : clean(fields[i].second));
+        s += node::json_escape(record::is_text(fields[i].second) ? std::string(fields[i].second)
+                                                                 : clean(fields[i].second));
         s += '"';
     }
     s += '}';
@@ -82,7 +84,7 @@ std::string fields_json(const field_list& fields) {
 struct share_meta {
     std::size_t begin = 0, end = 0;  // its line in batch::copy
     std::string uid;
-    std::string key;                 // coin \t account \t worker (COPY-escaped), the rollup key without the minute
+    std::string key;  // coin \t account \t worker (COPY-escaped), the rollup key without the minute
     std::int64_t ms = 0, minute_ms = 0;
     bool accepted = false, block = false;
     int code = 0;
@@ -94,7 +96,7 @@ struct ingestor::batch {
     std::vector<share_meta> rows;
     std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
     std::size_t share_rows = 0;
-    std::size_t repeats = 0;               // shares skipped as repeats (within the round or already stored)
+    std::size_t repeats = 0;  // shares skipped as repeats (within the round or already stored)
     std::int64_t min_ms = 0, max_ms = 0;
     std::vector<block_store::stream_block> blocks;
     std::vector<share_store::ingest_error> errors;
@@ -103,8 +105,9 @@ struct ingestor::batch {
     bool any = false;
     std::set<std::int64_t> days;
     std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
-    std::vector<std::pair<std::string, std::pair<std::string, std::string>>> auto_accounts;  // name, (currency, address)
-    std::size_t skipped = 0;                   // entries at or below the stored last id
+    std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
+        auto_accounts;        // name, (currency, address)
+    std::size_t skipped = 0;  // entries at or below the stored last id
     // Taken over with XAUTOCLAIM from the pending list (another consumer's,
     // gone for good, or ours): not in this consumer's id order, so they are
     // not checked against, and do not advance, the stored last id; repeats
@@ -112,7 +115,7 @@ struct ingestor::batch {
     bool claimed = false;
     // Set in store(): shares in [late_from_ms, late_before_ms) are of closed epochs.
     std::int64_t late_from_ms = 0, late_before_ms = 0;
-    std::string failure;                       // the read failed (nothing else is set)
+    std::string failure;  // the read failed (nothing else is set)
     double read_ms = 0;
     double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
 };
@@ -261,7 +264,8 @@ result<bool> ingestor::connect() {
 
 result<bool> ingestor::ensure_partitions_ahead() {
     const std::int64_t today =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() /
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count() /
         k_day_ms;
     if (today == ahead_checked_day_) return true;
     for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
@@ -280,7 +284,8 @@ result<bool> ingestor::ensure_partitions_ahead() {
 }
 
 result<bool> ingestor::resolve_accounts(batch& b) {
-    for (auto it = b.names.begin(); it != b.names.end();) it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
+    for (auto it = b.names.begin(); it != b.names.end();)
+        it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
     if (b.names.empty()) return true;
     pg::text_array names;
     for (const auto& [name, coin] : b.names) names.add(name);
@@ -418,7 +423,8 @@ result<bool> ingestor::store(batch& b) {
         made += *r ? 1 : 0;
     }
     if (b.any && !b.claimed && last_ < b.last) {
-        auto r = share_store::save_position(db_, consumer_of(cfg_), {b.last.ms, b.last.seq}, b.ack_ids.size() - b.skipped);
+        auto r =
+            share_store::save_position(db_, consumer_of(cfg_), {b.last.ms, b.last.seq}, b.ack_ids.size() - b.skipped);
         if (!r) return fail(r.error_message());
     }
     auto t_commit = std::chrono::steady_clock::now();
@@ -444,9 +450,11 @@ result<bool> ingestor::store(batch& b) {
     if (!b.errors.empty())
         log::warn("ingest", "{} unreadable record(s) kept in table ingest_errors (first: {} {})", b.errors.size(),
                   b.errors[0].stream_id, b.errors[0].error);
-    for (const auto& blk : b.blocks) log::info("ingest", "block {} at height {} by {} stored", blk.hash, blk.height, blk.account);
+    for (const auto& blk : b.blocks)
+        log::info("ingest", "block {} at height {} by {} stored", blk.hash, blk.height, blk.account);
     if (late)
-        log::warn("ingest", "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
+        log::warn("ingest",
+                  "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
                   "the first one open. If bmm-stratum was cut off from Redis for longer than [epochs] close_grace_ms, "
                   "a longer grace keeps shares in their own epoch",
                   late, timestamp_text(b.min_ms), late_epoch);
@@ -496,7 +504,8 @@ void ingestor::read_rounds(session& s) {
                               [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
             if (n && claim_cursor == "0-0") next_claim = t0 + claim_every;  // scanned through
             if (n && *n > 0)
-                log::warn("ingest", "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
+                log::warn("ingest",
+                          "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
                           "stopped or stalls); storing them (repeats are found by uid)",
                           *n, cfg_.ingest.claim_idle_ms, reader_.group(), reader_.stream());
             if (n && *n == 0) continue;
@@ -560,10 +569,11 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         if (auto a = ensure_partitions_ahead(); !a) return a;
         const auto t1 = std::chrono::steady_clock::now();
         if (auto r = store(*b); !r) return r;
-        log::debug("ingest",
-                   "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
-                   "commit {:.1f})",
-                   b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
+        log::debug(
+            "ingest",
+            "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
+            "commit {:.1f})",
+            b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
         if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
             return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
         stats_.entries += b->ack_ids.size();
@@ -572,10 +582,9 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         if (now - last_report >= std::chrono::seconds(10)) {
             const double secs = std::chrono::duration<double>(now - last_report).count();
             log::info("ingest", "{} entries ({:.0f}/s), {} shares, {} duplicates, {} blocks, {} unreadable; last id {}",
-                      stats_.entries - reported.entries,
-                      static_cast<double>(stats_.entries - reported.entries) / secs, stats_.shares - reported.shares,
-                      stats_.duplicates - reported.duplicates, stats_.blocks - reported.blocks,
-                      stats_.bad - reported.bad, last_.to_string());
+                      stats_.entries - reported.entries, static_cast<double>(stats_.entries - reported.entries) / secs,
+                      stats_.shares - reported.shares, stats_.duplicates - reported.duplicates,
+                      stats_.blocks - reported.blocks, stats_.bad - reported.bad, last_.to_string());
             reported = stats_;
             last_report = now;
         }

@@ -40,11 +40,13 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
     auto f = share_store::find_block_share(db, bi.hash, bi.coin);
     if (!f) return error{what + "finding its share: " + f.error_message()};
     if (!*f)
-        return error{what + "no share with this block_hash in shares (were its day's shares dropped? or was the "
+        return error{what +
+                     "no share with this block_hash in shares (were its day's shares dropped? or was the "
                      "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
                      "it); it cannot be split"};
     if (!(*f)->network_work)
-        return error{what + "its share has no network_work (a version 1 stream record without network_target: "
+        return error{what +
+                     "its share has no network_work (a version 1 stream record without network_target: "
                      "version 2 always carries it); it cannot be split by pplns"};
     auto nw = numeric(*(*f)->network_work, "shares.network_work");
     if (!nw) return error{nw.error_message()};
@@ -63,24 +65,25 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
     for (std::int64_t span_s = 60; covered < window; span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
         const bool newest = end_ms == found_ms;
         const std::int64_t lo_ms = end_ms - span_s * 1000;
-        auto r = share_store::window_slice(
-            db, bi.coin, lo_ms, end_ms, newest ? std::optional<std::string_view>(found_uid) : std::nullopt,
-            [&](std::string_view account, std::string_view work) {
-                if (covered >= window) return false;
-                // Miners keep a difficulty for many shares: each work text is parsed once.
-                auto it = parsed.find(work);
-                if (it == parsed.end()) {
-                    auto w = numeric(work, "shares.work");
-                    if (!w) {
-                        bad_work = w.error_message();
-                        return false;
-                    }
-                    it = parsed.emplace(std::string(work), std::move(*w)).first;
-                }
-                covered += it->second;
-                newest_first.push_back({std::string(account), it->second});
-                return true;
-            });
+        auto r = share_store::window_slice(db, bi.coin, lo_ms, end_ms,
+                                           newest ? std::optional<std::string_view>(found_uid) : std::nullopt,
+                                           [&](std::string_view account, std::string_view work) {
+                                               if (covered >= window) return false;
+                                               // Miners keep a difficulty for many shares: each work text is parsed
+                                               // once.
+                                               auto it = parsed.find(work);
+                                               if (it == parsed.end()) {
+                                                   auto w = numeric(work, "shares.work");
+                                                   if (!w) {
+                                                       bad_work = w.error_message();
+                                                       return false;
+                                                   }
+                                                   it = parsed.emplace(std::string(work), std::move(*w)).first;
+                                               }
+                                               covered += it->second;
+                                               newest_first.push_back({std::string(account), it->second});
+                                               return true;
+                                           });
         if (!r) return error{what + "reading its window: " + r.error_message()};
         if (!bad_work.empty()) return error{bad_work};
         if (lo_ms < floor_ms) break;  // nothing older is kept: all of it counts
@@ -119,11 +122,13 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     // pps: accepted work per (account, coin, network work, expected reward).
     const std::string pps_coins = coins_array_literal(cfg, payout_scheme::pps);
     if (pps_coins != "{}") {
-        auto p = share_store::pps_groups(db, share_store::epoch_shares{shares.k, shares.from_ms, shares.to_ms, pps_coins});
+        auto p =
+            share_store::pps_groups(db, share_store::epoch_shares{shares.k, shares.from_ms, shares.to_ms, pps_coins});
         if (!p) return error{p.error_message()};
         for (auto& g : *p) {
             if (!g.network_work || !g.reward) {
-                log::warn("epochs", "epoch {}: {} has accepted {} work {} without network target or reward (version "
+                log::warn("epochs",
+                          "epoch {}: {} has accepted {} work {} without network target or reward (version "
                           "1 stream records: version 2 always carries both); pps credits it nothing",
                           k, g.account, g.coin, to_decimal(g.work));
                 continue;
@@ -154,8 +159,7 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
             if (!pp) return error{"epoch " + ks + ": " + pp.error_message()};
             bi.found_epoch_pp = std::move(*pp);
         }
-        if (auto cs = cfg.coins.find(bi.coin);
-            cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
+        if (auto cs = cfg.coins.find(bi.coin); cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
             if (auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm); !g)
                 return error{"epoch " + ks + ": " + g.error_message()};
         in.blocks.push_back(std::move(bi));
@@ -196,8 +200,9 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
         if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
         auto booked = epoch_store::book_epoch_close(db, *out);
         if (!booked) return error{booked.error_message()};
-        log::info("epochs", "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked",
-                  k, out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),
+        log::info("epochs",
+                  "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked", k,
+                  out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),
                   to_decimal(out->carried_emission), booked->booked);
         ++rep.closed;
         ++rep.next;

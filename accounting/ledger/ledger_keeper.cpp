@@ -4,10 +4,10 @@
 #include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
-#include "bmm/accounting/share_store.hpp"
-#include "bmm/pg/connection.hpp"
 #include "bmm/accounting/process_counters.hpp"
+#include "bmm/accounting/share_store.hpp"
 #include "bmm/log.hpp"
+#include "bmm/pg/connection.hpp"
 #include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
 
@@ -80,8 +80,8 @@ result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms,
     }
     if (t_ms <= 0) return true;
     const std::string below = std::to_string(t_ms - 1) + "-18446744073709551615";
-    reply_ptr p(static_cast<redisReply*>(
-        redisCommand(c.get(), "XPENDING %s %s - %s 1", cfg.redis.stream.c_str(), cfg.redis.group.c_str(), below.c_str())));
+    reply_ptr p(static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s - %s 1", cfg.redis.stream.c_str(),
+                                                      cfg.redis.group.c_str(), below.c_str())));
     if (!p) return error{where + ": XPENDING failed: " + c->errstr};
     if (p->type == REDIS_REPLY_ERROR) return error{where + ": XPENDING: " + std::string(p->str, p->len)};
     return p->type == REDIS_REPLY_ARRAY && p->elements == 0;
@@ -125,7 +125,8 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
                 if (!l) return error{l.error_message()};
                 if (!*l) {
                     if (!said_locked)
-                        log::info("ledger", "another bmm-accountd runs the ledger of this database; this one only ingests");
+                        log::info("ledger",
+                                  "another bmm-accountd runs the ledger of this database; this one only ingests");
                     said_locked = true;
                     return false;
                 }
@@ -151,9 +152,9 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
                 });
             if (!closed) return error{closed.error_message()};
             if (counters_ && closed->closed > 0)
-                counters_->closed_epochs(closed->closed, std::chrono::duration<double>(
-                                                             std::chrono::steady_clock::now() - close_started)
-                                                             .count());
+                counters_->closed_epochs(
+                    closed->closed,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - close_started).count());
             if (auto f = tracker.follow_blocks(db); !f) return error{f.error_message()};
             return true;
         };
@@ -185,8 +186,9 @@ int run_audit(const accountd_config& cfg) {
     }
     for (auto& p : *sql) problems.push_back("ledger_audit(): " + p);
 
-    auto rows = db->exec("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
-                         "ORDER BY created_at, id");
+    auto rows = db->exec(
+        "SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
+        "ORDER BY created_at, id");
     if (!rows) {
         std::fprintf(stderr, "bmm-accountd audit: reading ledger_transfers: %s\n", rows.error_message().c_str());
         return 1;
@@ -217,8 +219,9 @@ int run_audit(const accountd_config& cfg) {
     }
     for (const auto& [key, value] : *balances)
         if (model.balance(key.first, key.second) != value)
-            problems.push_back("balance of " + key.first + " in " + key.second + ": the view says " + to_decimal(value) +
-                               ", the transfers add up to " + to_decimal(model.balance(key.first, key.second)));
+            problems.push_back("balance of " + key.first + " in " + key.second + ": the view says " +
+                               to_decimal(value) + ", the transfers add up to " +
+                               to_decimal(model.balance(key.first, key.second)));
     for (const auto& p : problems) std::printf("%s\n", p.c_str());
     std::printf("audit: %d transfers, %zu problems\n", rows->rows(), problems.size());
     return problems.empty() ? 0 : 1;

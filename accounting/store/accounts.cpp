@@ -8,9 +8,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <map>
-#include <cctype>
 #include <numeric>
 
 namespace bmm::accounting {
@@ -81,11 +81,13 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     params += node::json_escape(name);
     params += "\"]";
     auto r = rpc.call("validateaddress", params, std::chrono::seconds(10));
-    if (!r) return error{"cannot ask the node whether \"" + std::string(name) + "\" is an address: " + r.error_message()};
+    if (!r)
+        return error{"cannot ask the node whether \"" + std::string(name) + "\" is an address: " + r.error_message()};
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     bool valid = false;
-    if (p.parse(*r).get(doc) || doc["isvalid"].get(valid)) return error{"validateaddress gave an unexpected answer: " + *r};
+    if (p.parse(*r).get(doc) || doc["isvalid"].get(valid))
+        return error{"validateaddress gave an unexpected answer: " + *r};
     if (!valid) return out_t{};
     std::string_view canon;
     if (doc["address"].get(canon)) canon = name;
@@ -126,8 +128,9 @@ result<bool> create_account(pg::connection& db, std::string_view name, std::stri
 namespace {
 
 result<std::vector<wallet>> wallets_of(pg::connection& db, std::string_view account, std::string_view currency) {
-    auto r = db.exec("SELECT address, share_ppm FROM wallets WHERE account = $1 AND currency = $2 ORDER BY address FOR UPDATE",
-                     {std::string(account), std::string(currency)});
+    auto r = db.exec(
+        "SELECT address, share_ppm FROM wallets WHERE account = $1 AND currency = $2 ORDER BY address FOR UPDATE",
+        {std::string(account), std::string(currency)});
     if (!r) return error{r.error_message()};
     std::vector<wallet> out;
     for (int i = 0; i < r->rows(); ++i)
@@ -146,11 +149,13 @@ result<bool> set_shares(pg::connection& db, const std::vector<wallet>& ws, const
 
 }  // namespace
 
-result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account, std::string_view currency_in,
-                           std::string_view address, std::optional<std::int64_t> share_ppm) {
+result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account,
+                           std::string_view currency_in, std::string_view address,
+                           std::optional<std::int64_t> share_ppm) {
     const std::string currency = upper(currency_in);
-    if (currency.size() < 2 || currency.size() > 10 ||
-        !std::all_of(currency.begin(), currency.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }))
+    if (currency.size() < 2 || currency.size() > 10 || !std::all_of(currency.begin(), currency.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c));
+        }))
         return error{"currency \"" + std::string(currency_in) + "\": 2 to 10 letters or digits, e.g. LTC, BTC, BMM"};
     if (share_ppm && (*share_ppm <= 0 || *share_ppm > k_ppm_total))
         return error{"the share must be from 1 to 1000000 ppm (1000000 = 100 %)"};
@@ -169,8 +174,9 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
                 return error{*canon + " is already bound to " + std::string(account) + " for " + currency};
         const std::int64_t share = share_ppm.value_or(ws->empty() ? k_ppm_total : 0);
         if (!ws->empty() && !share_ppm)
-            return error{std::string(account) + " already has " + std::to_string(ws->size()) + " " + currency +
-                         " wallet(s): give the new one's share with --share PPM (the others are scaled down to the rest)"};
+            return error{
+                std::string(account) + " already has " + std::to_string(ws->size()) + " " + currency +
+                " wallet(s): give the new one's share with --share PPM (the others are scaled down to the rest)"};
         if (ws->empty() && share != k_ppm_total)
             return error{"the first " + currency + " wallet of an account gets all of it: --share 1000000 or none"};
         if (!ws->empty()) {
@@ -218,19 +224,23 @@ result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::st
 }
 
 result<std::vector<account_info>> list_accounts(pg::connection& db, std::optional<std::string> name) {
-    auto r = name ? db.exec("SELECT name, kind, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM accounts "
-                            "WHERE name = $1",
-                            {*name})
-                  : db.exec("SELECT name, kind, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM accounts "
-                            "ORDER BY name");
+    auto r = name ? db.exec(
+                        "SELECT name, kind, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM accounts "
+                        "WHERE name = $1",
+                        {*name})
+                  : db.exec(
+                        "SELECT name, kind, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM accounts "
+                        "ORDER BY name");
     if (!r) return error{r.error_message()};
     if (name && r->rows() == 0) return error{"no account \"" + *name + "\""};
     std::vector<account_info> out;
     for (int i = 0; i < r->rows(); ++i) out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), {}});
-    auto w = name ? db.exec("SELECT account, currency, address, share_ppm FROM wallets WHERE account = $1 "
-                            "ORDER BY currency, address",
-                            {*name})
-                  : db.exec("SELECT account, currency, address, share_ppm FROM wallets ORDER BY account, currency, address");
+    auto w =
+        name ? db.exec(
+                   "SELECT account, currency, address, share_ppm FROM wallets WHERE account = $1 "
+                   "ORDER BY currency, address",
+                   {*name})
+             : db.exec("SELECT account, currency, address, share_ppm FROM wallets ORDER BY account, currency, address");
     if (!w) return error{w.error_message()};
     for (int i = 0; i < w->rows(); ++i) {
         const std::string acc = w->text(i, 0);
@@ -251,10 +261,11 @@ result<std::vector<std::string>> existing_accounts(pg::connection& db, const std
 
 result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,
                                     std::string_view address) {
-    auto r = db.exec("WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
-                     "ON CONFLICT (name) DO NOTHING RETURNING name) "
-                     "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
-                     {std::string(name), std::string(currency), std::string(address)});
+    auto r = db.exec(
+        "WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
+        "ON CONFLICT (name) DO NOTHING RETURNING name) "
+        "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
+        {std::string(name), std::string(currency), std::string(address)});
     if (!r) return error{r.error_message()};
     return r->affected() > 0;
 }

@@ -13,8 +13,9 @@ using store_sql::run;
 
 result<bool> record_block(pg::connection& db, const block_row& b) {
     return pg::in_transaction(db, [&]() -> result<bool> {
-        const std::vector<std::optional<std::string>> p{b.hash,    b.coin,  std::to_string(b.height), to_decimal(b.reward),
-                                         b.finder, b.found_at, std::to_string(b.found_epoch), std::to_string(b.epoch)};
+        const std::vector<std::optional<std::string>> p{
+            b.hash,   b.coin,     std::to_string(b.height),      to_decimal(b.reward),
+            b.finder, b.found_at, std::to_string(b.found_epoch), std::to_string(b.epoch)};
         auto ins = run(db, join({"recording block ", b.hash}),
                        "INSERT INTO blocks (hash, coin, height, reward, finder, found_at, found_epoch, epoch) "
                        "VALUES ($1, $2, $3::bigint, $4::numeric, $5, $6::timestamptz, $7::bigint, $8::bigint) "
@@ -84,11 +85,12 @@ result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t
 }
 
 result<bool> record_found(pg::connection& db, const stream_block& b) {
-    auto r = db.exec("INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
-                     "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
-                     "ON CONFLICT (uid) DO NOTHING",
-                     {b.uid, b.stream_id, b.time, b.instance, b.coin, b.height, b.hash, b.account, b.worker, b.job,
-                      b.reward, b.accepted, b.answer});
+    auto r = db.exec(
+        "INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
+        "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
+        "ON CONFLICT (uid) DO NOTHING",
+        {b.uid, b.stream_id, b.time, b.instance, b.coin, b.height, b.hash, b.account, b.worker, b.job, b.reward,
+         b.accepted, b.answer});
     if (!r) return error{r.error_message()};
     return r->affected() > 0;
 }
@@ -104,7 +106,8 @@ result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::
     if (!r) return error{r.error_message()};
     std::vector<found_block> out;
     for (int i = 0; i < r->rows(); ++i)
-        out.push_back({r->text(i, 0), r->text(i, 1), r->integer(i, 2), r->integer(i, 3), r->text(i, 4), r->integer(i, 5)});
+        out.push_back(
+            {r->text(i, 0), r->text(i, 1), r->integer(i, 2), r->integer(i, 3), r->text(i, 4), r->integer(i, 5)});
     return out;
 }
 

@@ -24,9 +24,9 @@ result<bool> ensure_epoch(pg::connection& db, std::uint64_t k, std::string_view 
                        "ON CONFLICT (k) DO NOTHING",
                        p);
         if (!ins) return error{ins.error_message()};
-        auto same = run(db, "checking epoch bounds",
-                        "SELECT start_at = $2::timestamptz AND end_at = $3::timestamptz FROM epochs WHERE k = $1::bigint",
-                        p);
+        auto same =
+            run(db, "checking epoch bounds",
+                "SELECT start_at = $2::timestamptz AND end_at = $3::timestamptz FROM epochs WHERE k = $1::bigint", p);
         if (!same) return error{same.error_message()};
         if (same->rows() != 1 || same->text(0, 0) != "t") {
             return error{join({"epoch ", *p[0], " exists with other bounds than ", *p[1], " .. ", *p[2]})};
@@ -48,74 +48,77 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
     auto tx = pg::transaction::begin(db);
     if (!tx) return error{tx.error_message()};
     auto body = [&]() -> result<book_report> {
-            auto row = run(db, join({"locking epoch ", k}),
-                           "SELECT closed_at IS NOT NULL, emission::text, emission_paid::text, emission_carried::text "
-                           "FROM epochs WHERE k = $1::bigint FOR UPDATE",
-                           {k});
-            if (!row) return error{row.error_message()};
-            if (row->rows() != 1) {
-                return error{join({"epoch ", k, " has no row in epochs; create it (ensure_epoch) before closing it"})};
-            }
-            const bool closed = row->text(0, 0) == "t";
-            if (closed && (row->text(0, 1) != to_decimal(out.emission) ||
-                           row->text(0, 2) != to_decimal(out.emission_paid) ||
-                           row->text(0, 3) != to_decimal(out.carried_emission))) {
-                return error{join({"epoch ", k, " is closed already with other emission figures; its close is not replayable"})};
-            }
-            auto t0 = clock::now();
-            auto rep = insert_transfers(db, out.transfers);
-            if (!rep) return rep;
-            tm.transfers_s = secs(t0);
-            // account_epochs: one COPY into a staging table and one INSERT,
-            // not a round trip per account (100,000 accounts: ~0.5 s, not ~10 s).
-            t0 = clock::now();
-            if (!out.accounts.empty()) {
-                std::string data;
-                data.reserve(out.accounts.size() * 96);
-                for (const auto& [account, a] : out.accounts) {
-                    if (account.find('\0') != std::string::npos) {
-                        return error{join({"account ", account, ": the name holds a NUL byte; nothing booked"})};
-                    }
-                    pg::copy_escape(data, account);
-                    data += '\t';
-                    data += to_decimal(a.dpp);
-                    data += '\t';
-                    data += std::to_string(a.streak);
-                    data += '\t';
-                    data += std::to_string(a.e_bp);
-                    data += '\t';
-                    data += to_decimal(a.pp);
-                    data += '\n';
+        auto row = run(db, join({"locking epoch ", k}),
+                       "SELECT closed_at IS NOT NULL, emission::text, emission_paid::text, emission_carried::text "
+                       "FROM epochs WHERE k = $1::bigint FOR UPDATE",
+                       {k});
+        if (!row) return error{row.error_message()};
+        if (row->rows() != 1) {
+            return error{join({"epoch ", k, " has no row in epochs; create it (ensure_epoch) before closing it"})};
+        }
+        const bool closed = row->text(0, 0) == "t";
+        if (closed &&
+            (row->text(0, 1) != to_decimal(out.emission) || row->text(0, 2) != to_decimal(out.emission_paid) ||
+             row->text(0, 3) != to_decimal(out.carried_emission))) {
+            return error{
+                join({"epoch ", k, " is closed already with other emission figures; its close is not replayable"})};
+        }
+        auto t0 = clock::now();
+        auto rep = insert_transfers(db, out.transfers);
+        if (!rep) return rep;
+        tm.transfers_s = secs(t0);
+        // account_epochs: one COPY into a staging table and one INSERT,
+        // not a round trip per account (100,000 accounts: ~0.5 s, not ~10 s).
+        t0 = clock::now();
+        if (!out.accounts.empty()) {
+            std::string data;
+            data.reserve(out.accounts.size() * 96);
+            for (const auto& [account, a] : out.accounts) {
+                if (account.find('\0') != std::string::npos) {
+                    return error{join({"account ", account, ": the name holds a NUL byte; nothing booked"})};
                 }
-                auto quiet = run(db, "preparing the account_epochs staging table", "SET LOCAL client_min_messages = warning");
-                if (!quiet) return error{quiet.error_message()};
-                auto tmp = run(db, "preparing the account_epochs staging table",
-                               "CREATE TEMP TABLE IF NOT EXISTS bmm_account_epochs_stage (account text, dpp numeric, "
-                               "streak integer, e_bp integer, pp numeric) ON COMMIT DELETE ROWS");
-                if (!tmp) return error{tmp.error_message()};
-                if (auto t = run(db, "clearing the account_epochs staging table", "TRUNCATE bmm_account_epochs_stage"); !t)
-                    return error{t.error_message()};
-                if (auto c = db.copy_in("COPY bmm_account_epochs_stage FROM STDIN", data); !c)
-                    return error{"COPY of account_epochs rows: " + c.error_message() + "; nothing booked"};
-                auto ins = run(db, join({"recording epoch ", k, " per account"}),
-                               "INSERT INTO account_epochs (account, k, dpp, streak, e_bp, pp) "
-                               "SELECT s.account, $1::bigint, s.dpp, s.streak, s.e_bp, s.pp FROM bmm_account_epochs_stage s "
-                               "WHERE NOT EXISTS (SELECT 1 FROM account_epochs a WHERE a.k = $1::bigint "
-                               "AND a.account = s.account)",
-                               {k});
-                if (!ins) return error{ins.error_message()};
+                pg::copy_escape(data, account);
+                data += '\t';
+                data += to_decimal(a.dpp);
+                data += '\t';
+                data += std::to_string(a.streak);
+                data += '\t';
+                data += std::to_string(a.e_bp);
+                data += '\t';
+                data += to_decimal(a.pp);
+                data += '\n';
             }
-            tm.accounts_s = secs(t0);
-            if (!closed) {
-                auto upd = run(db, join({"closing epoch ", k}),
-                               "UPDATE epochs SET closed_at = now(), emission = $2::numeric, emission_paid = $3::numeric, "
-                               "emission_carried = $4::numeric WHERE k = $1::bigint",
-                               {k, to_decimal(out.emission), to_decimal(out.emission_paid),
-                                to_decimal(out.carried_emission)});
-                if (!upd) return error{upd.error_message()};
-            }
-            return rep;
-        };
+            auto quiet =
+                run(db, "preparing the account_epochs staging table", "SET LOCAL client_min_messages = warning");
+            if (!quiet) return error{quiet.error_message()};
+            auto tmp = run(db, "preparing the account_epochs staging table",
+                           "CREATE TEMP TABLE IF NOT EXISTS bmm_account_epochs_stage (account text, dpp numeric, "
+                           "streak integer, e_bp integer, pp numeric) ON COMMIT DELETE ROWS");
+            if (!tmp) return error{tmp.error_message()};
+            if (auto t = run(db, "clearing the account_epochs staging table", "TRUNCATE bmm_account_epochs_stage"); !t)
+                return error{t.error_message()};
+            if (auto c = db.copy_in("COPY bmm_account_epochs_stage FROM STDIN", data); !c)
+                return error{"COPY of account_epochs rows: " + c.error_message() + "; nothing booked"};
+            auto ins =
+                run(db, join({"recording epoch ", k, " per account"}),
+                    "INSERT INTO account_epochs (account, k, dpp, streak, e_bp, pp) "
+                    "SELECT s.account, $1::bigint, s.dpp, s.streak, s.e_bp, s.pp FROM bmm_account_epochs_stage s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM account_epochs a WHERE a.k = $1::bigint "
+                    "AND a.account = s.account)",
+                    {k});
+            if (!ins) return error{ins.error_message()};
+        }
+        tm.accounts_s = secs(t0);
+        if (!closed) {
+            auto upd =
+                run(db, join({"closing epoch ", k}),
+                    "UPDATE epochs SET closed_at = now(), emission = $2::numeric, emission_paid = $3::numeric, "
+                    "emission_carried = $4::numeric WHERE k = $1::bigint",
+                    {k, to_decimal(out.emission), to_decimal(out.emission_paid), to_decimal(out.carried_emission)});
+            if (!upd) return error{upd.error_message()};
+        }
+        return rep;
+    };
     auto rep = body();
     if (!rep) return rep;  // ~transaction rolls back
     const auto t_commit = clock::now();
@@ -141,16 +144,18 @@ result<epoch_state> load_epoch(pg::connection& db, std::uint64_t k) {
 
 result<closed_span> lock_closed_span(pg::connection& db) {
     if (auto r = pg::lock_shared_for_transaction(db, pg::k_epoch_close_lock); !r) return error{r.error_message()};
-    auto open = db.exec("SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
-                        "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
-                        "FROM epochs WHERE closed_at IS NOT NULL");
+    auto open = db.exec(
+        "SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
+        "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
+        "FROM epochs WHERE closed_at IS NOT NULL");
     if (!open) return error{open.error_message()};
     return closed_span{static_cast<std::uint64_t>(open->integer(0, 0)), open->integer(0, 2), open->integer(0, 1)};
 }
 
 result<std::uint64_t> first_open_epoch(pg::connection& db) {
     // Epochs close in order, so the open ones follow the last closed one.
-    auto n = run(db, "reading the first open epoch", "SELECT coalesce(max(k) + 1, 0) FROM epochs WHERE closed_at IS NOT NULL");
+    auto n = run(db, "reading the first open epoch",
+                 "SELECT coalesce(max(k) + 1, 0) FROM epochs WHERE closed_at IS NOT NULL");
     if (!n) return error{n.error_message()};
     return static_cast<std::uint64_t>(n->integer(0, 0));
 }

@@ -75,11 +75,12 @@ std::vector<std::optional<std::string>> epoch_params(const epoch_shares& s) {
 // ---------------------------------------------------------------------------
 
 result<bool> prepare_ingest_session(pg::connection& db) {
-    auto r = plain(db, "CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
-                       "minute timestamptz, accepted bigint, rejected bigint, rejected_other bigint, "
-                       "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
-                       "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
-                       "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
+    auto r = plain(db,
+                   "CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
+                   "minute timestamptz, accepted bigint, rejected bigint, rejected_other bigint, "
+                   "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
+                   "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
+                   "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
     if (!r) return error{r.error_message()};
     return true;
 }
@@ -94,18 +95,20 @@ result<std::optional<stream_position>> load_position(pg::connection& db, const c
 }
 
 result<bool> save_position(pg::connection& db, const consumer& c, stream_position last, std::uint64_t entries) {
-    auto r = plain(db,
-                   "INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
-                   "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
-                   "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
-                   "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
-                   {c.stream, c.group, c.name, std::to_string(last.ms), std::to_string(last.seq), std::to_string(entries)});
+    auto r =
+        plain(db,
+              "INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
+              "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
+              "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
+              "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
+              {c.stream, c.group, c.name, std::to_string(last.ms), std::to_string(last.seq), std::to_string(entries)});
     if (!r) return error{r.error_message()};
     return true;
 }
 
 result<std::int64_t> group_stored_ms(pg::connection& db, std::string_view stream, std::string_view group) {
-    auto r = run(db, "reading stream_state", "SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
+    auto r = run(db, "reading stream_state",
+                 "SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
                  {std::string(stream), std::string(group)});
     if (!r) return error{r.error_message()};
     return static_cast<std::int64_t>(r->integer(0, 0));
@@ -141,7 +144,7 @@ result<bool> copy_shares(pg::connection& db, std::string_view rows) {
 }
 
 result<std::unordered_set<std::string>> stored_uids(pg::connection& db, const std::string& uids, std::int64_t from_ms,
-                                                     std::int64_t to_ms) {
+                                                    std::int64_t to_ms) {
     auto found = plain(db, "SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
                        {uids, pg::timestamp_text(from_ms), pg::timestamp_text(to_ms)});
     if (!found) return error{found.error_message()};
@@ -196,7 +199,8 @@ result<bool> record_ingest_error(pg::connection& db, const ingest_error& e) {
 // The epoch closer
 // ---------------------------------------------------------------------------
 
-result<std::map<std::string, std::map<std::string, amount>>> work_by_account(pg::connection& db, const epoch_shares& s) {
+result<std::map<std::string, std::map<std::string, amount>>> work_by_account(pg::connection& db,
+                                                                             const epoch_shares& s) {
     auto w = run(db, join({"epoch ", std::to_string(s.k), ": reading the shares' work"}),
                  std::string("SELECT account, coin, sum(work)::text FROM shares ") + k_epoch_shares_where +
                      "GROUP BY account, coin HAVING sum(work) > 0",
@@ -215,7 +219,8 @@ result<std::vector<pps_group>> pps_groups(pg::connection& db, const epoch_shares
     auto p = run(db, join({"epoch ", std::to_string(s.k), ": reading the pps shares"}),
                  std::string("SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
                              "bool_or(network_work IS NULL OR reward IS NULL) FROM shares ") +
-                     k_epoch_shares_where + "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
+                     k_epoch_shares_where +
+                     "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
                  epoch_params(s));
     if (!p) return error{p.error_message()};
     std::vector<pps_group> out;
@@ -224,8 +229,8 @@ result<std::vector<pps_group>> pps_groups(pg::connection& db, const epoch_shares
         pps_group g;
         g.account = p->text(i, 0);
         g.coin = p->text(i, 1);
-        for (auto [col, field, what] : {std::tuple{2, &g.network_work, "shares.network_work"},
-                                        std::tuple{3, &g.reward, "shares.reward"}}) {
+        for (auto [col, field, what] :
+             {std::tuple{2, &g.network_work, "shares.network_work"}, std::tuple{3, &g.reward, "shares.reward"}}) {
             if (p->is_null(i, col)) continue;
             auto v = read_amount(*p, i, col, what);
             if (!v) return error{v.error_message()};
@@ -239,7 +244,8 @@ result<std::vector<pps_group>> pps_groups(pg::connection& db, const epoch_shares
     return out;
 }
 
-result<std::optional<finding_share>> find_block_share(pg::connection& db, std::string_view hash, std::string_view coin) {
+result<std::optional<finding_share>> find_block_share(pg::connection& db, std::string_view hash,
+                                                      std::string_view coin) {
     auto f = plain(db,
                    "SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
                    "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
@@ -254,10 +260,11 @@ result<std::optional<finding_share>> find_block_share(pg::connection& db, std::s
 }
 
 result<std::int64_t> oldest_kept_day_ms(pg::connection& db) {
-    auto oldest = plain(db, "SELECT (extract(epoch FROM coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), "
-                            "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
-                            "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                            "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
+    auto oldest = plain(db,
+                        "SELECT (extract(epoch FROM coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), "
+                        "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
+                        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                        "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
     if (!oldest) return error{oldest.error_message()};
     return static_cast<std::int64_t>(oldest->integer(0, 0));
 }
@@ -265,15 +272,18 @@ result<std::int64_t> oldest_kept_day_ms(pg::connection& db) {
 result<bool> window_slice(pg::connection& db, std::string_view coin, std::int64_t lo_ms, std::int64_t end_ms,
                           std::optional<std::string_view> through_uid,
                           const std::function<bool(std::string_view account, std::string_view work)>& row) {
-    std::vector<std::optional<std::string>> params{std::string(coin), pg::timestamp_text(lo_ms), pg::timestamp_text(end_ms)};
+    std::vector<std::optional<std::string>> params{std::string(coin), pg::timestamp_text(lo_ms),
+                                                   pg::timestamp_text(end_ms)};
     if (through_uid) params.emplace_back(std::string(*through_uid));
-    auto r = plain(db,
-                   std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
-                               "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz AND ") +
-                       (through_uid ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
-                                    : "time < $3::timestamptz") +
-                       " ORDER BY time DESC, uid COLLATE \"C\" DESC",
-                   params);
+    auto r =
+        plain(db,
+              std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
+                          "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz AND ") +
+                  (through_uid
+                       ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
+                       : "time < $3::timestamptz") +
+                  " ORDER BY time DESC, uid COLLATE \"C\" DESC",
+              params);
     if (!r) return error{r.error_message()};
     for (int i = 0; i < r->rows(); ++i)
         if (!row(r->get(i, 0), r->get(i, 1))) break;

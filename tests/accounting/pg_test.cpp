@@ -92,8 +92,9 @@ TEST(pg_transaction, rolls_back_unless_committed) {
 TEST(pg_transaction, a_read_only_snapshot_sees_one_state_and_writes_nothing) {
     auto db = bmm::test::db();
     auto other = bmm::test::db();
-    ASSERT_TRUE(other.exec("DROP TABLE IF EXISTS pg_snapshot_test; CREATE TABLE pg_snapshot_test (v int); "
-                           "INSERT INTO pg_snapshot_test VALUES (1)")
+    ASSERT_TRUE(other
+                    .exec("DROP TABLE IF EXISTS pg_snapshot_test; CREATE TABLE pg_snapshot_test (v int); "
+                          "INSERT INTO pg_snapshot_test VALUES (1)")
                     .ok());
     {
         auto tx = pg::transaction::begin(db, pg::transaction_mode::read_only_snapshot);

@@ -63,8 +63,8 @@ std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std:
 result<bool> create_account(pg::connection& db, std::string_view name, std::string_view kind = "user");
 // share_ppm: the new wallet's share; default: 1,000,000 for the currency's
 // first wallet, otherwise an error (say how much it should get).
-result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account, std::string_view currency,
-                           std::string_view address, std::optional<std::int64_t> share_ppm);
+result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account,
+                           std::string_view currency, std::string_view address, std::optional<std::int64_t> share_ppm);
 result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::string_view currency,
                            std::string_view address);
 // The ingest's accounts, inside its open transaction (errors: PostgreSQL's

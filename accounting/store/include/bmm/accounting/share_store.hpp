@@ -62,7 +62,7 @@ result<bool> copy_round(pg::connection& db, std::string_view rows);
 result<bool> copy_shares(pg::connection& db, std::string_view rows);
 // Which of `uids` (a text[] literal) are stored with time in [from_ms, to_ms].
 result<std::unordered_set<std::string>> stored_uids(pg::connection& db, const std::string& uids, std::int64_t from_ms,
-                                                     std::int64_t to_ms);
+                                                    std::int64_t to_ms);
 // Counts the shares `uids` (a text[] literal) with time in [from_ms, before_ms)
 // in epoch `epoch` (shares.late_epoch: they arrived after their epoch closed);
 // the number of shares marked.
