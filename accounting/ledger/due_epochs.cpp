@@ -60,30 +60,30 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
     std::map<std::string, amount, std::less<>> parsed;  // work text -> work
     amount covered = 0;
     std::string bad_work;  // a work text that is not a number
+    // Takes a share of a slice into the window until it is covered.
+    const auto take = [&](std::string_view account, std::string_view work) {
+        if (covered >= window) return false;
+        // Miners keep a difficulty for many shares: each work text is parsed once.
+        auto it = parsed.find(work);
+        if (it == parsed.end()) {
+            auto w = numeric(work, "shares.work");
+            if (!w) {
+                bad_work = w.error_message();
+                return false;
+            }
+            it = parsed.emplace(std::string(work), std::move(*w)).first;
+        }
+        covered += it->second;
+        newest_first.push_back({std::string(account), it->second});
+        return true;
+    };
     // Slices [lo, end): the newest ends at the finding share (inclusive).
     std::int64_t end_ms = found_ms;
     for (std::int64_t span_s = 60; covered < window; span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
         const bool newest = end_ms == found_ms;
         const std::int64_t lo_ms = end_ms - span_s * 1000;
         auto r = share_store::window_slice(db, bi.coin, lo_ms, end_ms,
-                                           newest ? std::optional<std::string_view>(found_uid) : std::nullopt,
-                                           [&](std::string_view account, std::string_view work) {
-                                               if (covered >= window) return false;
-                                               // Miners keep a difficulty for many shares: each work text is parsed
-                                               // once.
-                                               auto it = parsed.find(work);
-                                               if (it == parsed.end()) {
-                                                   auto w = numeric(work, "shares.work");
-                                                   if (!w) {
-                                                       bad_work = w.error_message();
-                                                       return false;
-                                                   }
-                                                   it = parsed.emplace(std::string(work), std::move(*w)).first;
-                                               }
-                                               covered += it->second;
-                                               newest_first.push_back({std::string(account), it->second});
-                                               return true;
-                                           });
+                                           newest ? std::optional<std::string_view>(found_uid) : std::nullopt, take);
         if (!r) return error{what + "reading its window: " + r.error_message()};
         if (!bad_work.empty()) return error{bad_work};
         if (lo_ms < floor_ms) break;  // nothing older is kept: all of it counts

@@ -33,7 +33,8 @@ result<book_report> insert_transfers(pg::connection& db, std::span<const transfe
         for (std::string_view f : {std::string_view(t.id), std::string_view(t.debit), std::string_view(t.credit),
                                    std::string_view(t.currency), std::string_view(t.reference)}) {
             if (f.find('\0') != std::string_view::npos) {
-                return error{join({"transfer ", t.id, ": a field holds a NUL byte, which PostgreSQL text cannot; nothing booked"})};
+                return error{join(
+                    {"transfer ", t.id, ": a field holds a NUL byte, which PostgreSQL text cannot; nothing booked"})};
             }
         }
         auto [it, fresh] = seen.emplace(t.id, &t);
@@ -53,7 +54,9 @@ result<book_report> insert_transfers(pg::connection& db, std::span<const transfe
         pg::copy_escape(data, t.reference);
         data += '\n';
     }
-    if (clash) return error{join({"transfer id ", *clash, " appears twice in the list with different content; nothing booked"})};
+    if (clash)
+        return error{
+            join({"transfer id ", *clash, " appears twice in the list with different content; nothing booked"})};
     // Quiet the "already exists, skipping" notice for this transaction.
     auto quiet = run(db, "preparing the booking table", "SET LOCAL client_min_messages = warning");
     if (!quiet) return error{quiet.error_message()};
@@ -93,7 +96,8 @@ result<book_report> insert_transfers(pg::connection& db, std::span<const transfe
     if (!ins) {
         std::string m = ins.error_message();
         if (m.find("duplicate key") != std::string::npos)
-            m += " (another transaction booked some of these ids meanwhile; nothing booked; retry, and the retry checks them)";
+            m += " (another transaction booked some of these ids meanwhile; nothing booked; retry, and the retry "
+                 "checks them)";
         return error{m + "; nothing booked"};
     }
     rep.booked = static_cast<std::size_t>(ins->affected());
@@ -117,9 +121,22 @@ result<std::vector<transfer>> load_transfers(pg::connection& db, std::string_vie
         if (!v) return error{v.error_message()};
         auto kind = parse_transfer_kind(r->text(i, 5));
         if (!kind) return error{join({"PostgreSQL: transfer ", r->text(i, 0), " has an unknown kind ", r->text(i, 5)})};
-        out.push_back(transfer{r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), std::move(*v), *kind,
-                               r->text(i, 6)});
+        out.push_back(
+            transfer{r->text(i, 0), r->text(i, 1), r->text(i, 2), r->text(i, 3), std::move(*v), *kind, r->text(i, 6)});
     }
+    return out;
+}
+
+result<std::vector<stored_transfer>> load_all_transfers(pg::connection& db) {
+    auto rows = run(db, "reading ledger_transfers",
+                    "SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
+                    "ORDER BY created_at, id");
+    if (!rows) return error{rows.error_message()};
+    std::vector<stored_transfer> out;
+    out.reserve(static_cast<std::size_t>(rows->rows()));
+    for (int i = 0; i < rows->rows(); ++i)
+        out.push_back({rows->text(i, 0), rows->text(i, 1), rows->text(i, 2), rows->text(i, 3), rows->text(i, 4),
+                       rows->text(i, 5), rows->text(i, 6)});
     return out;
 }
 

@@ -2,8 +2,8 @@
 // The ledger's transfers in PostgreSQL (sql/0005_ledger.sql, 0008_ledger_audit.sql):
 // booking transfer lists idempotently, reading them and the balances back, and
 // the SQL audit. Epochs (epoch_store.hpp) and blocks (block_store.hpp) book
-// their transfers through insert_transfers in their own transactions. Amounts travel as decimal text into `numeric` columns, so
-// nothing is rounded on the way.
+// their transfers through insert_transfers in their own transactions. Amounts travel as decimal text into `numeric`
+// columns, so nothing is rounded on the way.
 //
 // Every function takes an open connection (bmm/pg) that is not inside a
 // transaction (each runs its own BEGIN ... COMMIT and rolls back on any
@@ -39,6 +39,12 @@ result<book_report> insert_transfers(pg::connection& db, std::span<const transfe
 
 // The transfers with this reference ("block:<hash>", "epoch:<k>"), in id order.
 result<std::vector<transfer>> load_transfers(pg::connection& db, std::string_view reference);
+// Every transfer as stored, in booking order (created_at, id), its fields as
+// text: for the audit, which reports a row it cannot read and goes on.
+struct stored_transfer {
+    std::string id, debit, credit, currency, amount, kind, reference;
+};
+result<std::vector<stored_transfer>> load_all_transfers(pg::connection& db);
 // Every (account, currency) balance from the balances view.
 result<std::map<std::pair<std::string, std::string>, amount>> load_balances(pg::connection& db);
 // Positive available BMM of holder accounts (user:<n>:available, foundation:<x>):
