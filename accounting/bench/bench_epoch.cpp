@@ -20,6 +20,7 @@
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/migrations.hpp"
+#include "bmm/accounting/share_store.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/target.hpp"
 
@@ -100,8 +101,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             data += "\tuser\n";
         }
         if (auto r = db->copy_in("COPY accounts (name, kind) FROM STDIN", data); !r) return fail(r.error_message());
-        if (auto r = db->exec("SELECT bmm_ensure_share_partition('2026-01-02'::date)"); !r)
-            return fail(r.error_message());
+        // The partition of epoch 1's day (2026-01-02), as the ingest makes it.
+        if (auto r = share_store::ensure_day(c, k_genesis / 86400 + 1); !r) return fail(r.error_message());
         // Difficulties from 1/256 to 2^15 by account (scrypt on LTC; a tenth
         // of the accounts mine BTC with sha256d at higher difficulties).
         struct diff_work {
