@@ -17,6 +17,7 @@
 #include "bmm/json/writer.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
+#include "bmm/pg/transaction.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -174,35 +175,41 @@ constexpr long long k_max_limit = 1000;
 
 long long limit_param(const request& r) { return int_param(r, "limit", 1, k_max_limit).value_or(k_default_limit); }
 
-// One read-only snapshot per response.
+// One read-only snapshot per response: the layer's read-only REPEATABLE READ
+// transaction, rolled back unless commit() ends it. Failures throw db_failure
+// (a statement_timeout cancel, SQLSTATE 57014, as a timeout).
 class snapshot {
 public:
-    explicit snapshot(pg::connection& c) : c_(c) { run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {}); }
-    ~snapshot() {
-        if (open_) (void)c_.exec("ROLLBACK");
-    }
-    snapshot(const snapshot&) = delete;
-    snapshot& operator=(const snapshot&) = delete;
+    explicit snapshot(pg::connection& c) : c_(c), tx_(begin(c)) {}
 
     pg::row_set run(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
         auto r = params.empty() ? c_.exec(sql) : c_.exec(sql, params);
         if (!r) throw db_failure{r.error_message(), c_.last_sqlstate() == "57014"};
-        open_ = true;
         return std::move(*r);
     }
     void commit() {
-        open_ = false;
-        if (auto r = c_.exec("COMMIT"); !r) throw db_failure{r.error_message(), false};
+        if (auto r = tx_.commit(); !r) throw db_failure{r.error_message(), false};
     }
 
 private:
+    static pg::transaction begin(pg::connection& c) {
+        auto tx = pg::transaction::begin(c, pg::transaction_mode::read_only_snapshot);
+        if (!tx) throw db_failure{tx.error_message(), c.last_sqlstate() == "57014"};
+        return std::move(*tx);
+    }
     pg::connection& c_;
-    bool open_ = false;
+    pg::transaction tx_;
 };
 
 // ---------------------------------------------------------------------------
 // 4. The endpoints
 // ---------------------------------------------------------------------------
+//
+// The API is a read model: its queries only read (in a read-only snapshot),
+// are shaped by the JSON they answer (bmm_api_time, paging, sums per page),
+// and are used by no daemon, so they stay here rather than in the stores
+// (accounting/store/), which hold the SQL the daemons write and read by.
+// None of them is the same query as a store function's.
 
 // Windows over share_minutes, in whole minutes ending with the current one:
 // "10 min" is the current minute and the 9 before it, divided by 600 s.

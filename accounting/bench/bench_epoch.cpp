@@ -20,6 +20,7 @@
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/migrations.hpp"
+#include "bmm/accounting/share_store.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/target.hpp"
 
@@ -81,13 +82,14 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         if (auto r = epoch_store::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
         const accounting_config acfg = rules_of(cfg);
         // Epoch 0 closed with nothing carried (its figures as a close with PP would book).
-        const std::string e0 = to_decimal(epoch_emission(0, acfg.halving_period));
-        if (auto r =
-                db->exec("UPDATE epochs SET closed_at = now(), emission = $1::numeric, emission_paid = $1::numeric, "
-                         "emission_carried = 0 WHERE k = 0",
-                         {e0});
-            !r)
-            return fail(r.error_message());
+        {
+            epoch_close_output closed0;  // no transfers and no accounts: the figures only
+            closed0.k = 0;
+            closed0.emission = epoch_emission(0, acfg.halving_period);
+            closed0.emission_paid = closed0.emission;
+            closed0.carried_emission = 0;
+            if (auto r = epoch_store::book_epoch_close(c, closed0); !r) return fail(r.error_message());
+        }
         auto name = [](std::size_t i) {
             std::string s = "miner";
             s += std::to_string(i);
@@ -99,8 +101,8 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             data += "\tuser\n";
         }
         if (auto r = db->copy_in("COPY accounts (name, kind) FROM STDIN", data); !r) return fail(r.error_message());
-        if (auto r = db->exec("SELECT bmm_ensure_share_partition('2026-01-02'::date)"); !r)
-            return fail(r.error_message());
+        // The partition of epoch 1's day (2026-01-02), as the ingest makes it.
+        if (auto r = share_store::ensure_day(c, k_genesis / 86400 + 1); !r) return fail(r.error_message());
         // Difficulties from 1/256 to 2^15 by account (scrypt on LTC; a tenth
         // of the accounts mine BTC with sha256d at higher difficulties).
         struct diff_work {

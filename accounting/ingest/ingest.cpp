@@ -1,9 +1,11 @@
 #include "bmm/accounting/ingest.hpp"
+#include "bmm/accounting/block_store.hpp"
+#include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/process_counters.hpp"
+#include "bmm/accounting/share_store.hpp"
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
-#include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
 #include "bmm/record/stream_record.hpp"
@@ -37,6 +39,11 @@ namespace {
 
 constexpr std::int64_t k_day_ms = 86400000;
 
+// This consumer's row in stream_state.
+share_store::consumer consumer_of(const accountd_config& cfg) {
+    return {cfg.redis.stream, cfg.redis.group, cfg.redis.consumer};
+}
+
 double ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
@@ -46,15 +53,6 @@ void append_int(std::string& o, std::int64_t v) {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     o.append(buf, static_cast<std::size_t>(r.ptr - buf));
-}
-
-std::string day_text(std::int64_t day) {
-    const std::time_t secs = static_cast<std::time_t>(day * 86400);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    return buf;
 }
 
 // The record's fields as a JSON object (for ingest_errors), bytes that are not
@@ -100,7 +98,8 @@ struct ingestor::batch {
     std::size_t share_rows = 0;
     std::size_t repeats = 0;  // shares skipped as repeats (within the round or already stored)
     std::int64_t min_ms = 0, max_ms = 0;
-    std::vector<std::vector<std::optional<std::string>>> blocks, errors;
+    std::vector<block_store::stream_block> blocks;
+    std::vector<share_store::ingest_error> errors;
     std::vector<std::string> ack_ids;
     stream_id last;  // the highest id of the round
     bool any = false;
@@ -154,7 +153,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     if (const auto* blk = std::get_if<record::block_view>(&decoded->body)) {
         std::string t;
         append_timestamp(t, blk->time_ms);
-        b.blocks.push_back({std::string(blk->uid), std::string(e.id_text), t, std::to_string(blk->instance),
+        b.blocks.push_back({std::string(blk->uid), std::string(e.id_text), std::move(t), std::to_string(blk->instance),
                             std::string(blk->coin), std::to_string(blk->height), std::string(blk->hash),
                             std::string(blk->account), std::string(blk->worker), std::string(blk->job),
                             std::to_string(blk->reward), blk->accepted ? "t" : "f", std::string(blk->answer)});
@@ -235,39 +234,6 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
 // 2. Storing a round
 // ---------------------------------------------------------------------------
 
-namespace {
-
-// Rollup rows of a round are upserted from a staging table, in key order, so
-// that two consumers of one group lock them in the same order and never
-// deadlock. Work arrives as low 256 bits plus a count of 2^256 carries, so
-// that a sum never overflows on the way.
-constexpr const char* k_upsert_minutes = R"sql(
-INSERT INTO share_minutes AS m
-SELECT coin, account, worker, minute, accepted, rejected, rejected_other, rejected_stale, rejected_duplicate,
-       rejected_low_difficulty, rejected_unauthorized, rejected_not_subscribed, blocks,
-       work_low + work_carry * 115792089237316195423570985008687907853269984665640564039457584007913129639936
-FROM minutes_stage ORDER BY coin, account, worker, minute
-ON CONFLICT (coin, account, worker, minute) DO UPDATE SET
-    accepted = m.accepted + EXCLUDED.accepted,
-    rejected = m.rejected + EXCLUDED.rejected,
-    rejected_other = m.rejected_other + EXCLUDED.rejected_other,
-    rejected_stale = m.rejected_stale + EXCLUDED.rejected_stale,
-    rejected_duplicate = m.rejected_duplicate + EXCLUDED.rejected_duplicate,
-    rejected_low_difficulty = m.rejected_low_difficulty + EXCLUDED.rejected_low_difficulty,
-    rejected_unauthorized = m.rejected_unauthorized + EXCLUDED.rejected_unauthorized,
-    rejected_not_subscribed = m.rejected_not_subscribed + EXCLUDED.rejected_not_subscribed,
-    blocks = m.blocks + EXCLUDED.blocks,
-    work = m.work + EXCLUDED.work
-)sql";
-
-struct minute_sum {
-    std::int64_t accepted = 0, rejected = 0, by_code[6] = {0, 0, 0, 0, 0, 0}, blocks = 0;
-    uint256 work_low;
-    std::uint64_t work_carry = 0;
-};
-
-}  // namespace
-
 ingestor::ingestor(accountd_config cfg)
     : cfg_(std::move(cfg)),
       reader_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
@@ -285,19 +251,10 @@ result<bool> ingestor::connect() {
     auto c = pg::connection::open(cfg_.postgres);
     if (!c) return error{c.error_message()};
     db_ = std::move(*c);
-    if (auto r = db_.exec("CREATE TEMP TABLE minutes_stage (coin text, account text, worker text, "
-                          "minute timestamptz, accepted bigint, rejected bigint, rejected_other bigint, "
-                          "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
-                          "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
-                          "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
-        !r)
-        return error{r.error_message()};
-    auto st = db_.exec("SELECT last_ms, last_seq FROM stream_state WHERE stream = $1 AND grp = $2 AND consumer = $3",
-                       {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer});
+    if (auto r = share_store::prepare_ingest_session(db_); !r) return r;
+    auto st = share_store::load_position(db_, consumer_of(cfg_));
     if (!st) return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
-    last_ = st->rows() ? stream_id{static_cast<std::uint64_t>(st->integer(0, 0)),
-                                   static_cast<std::uint64_t>(st->integer(0, 1))}
-                       : stream_id{};
+    last_ = *st ? stream_id{(*st)->ms, (*st)->seq} : stream_id{};
     days_ready_.clear();
     ahead_checked_day_ = -1;
     if (auto r = reader_.connect(); !r) return r;
@@ -313,17 +270,14 @@ result<bool> ingestor::ensure_partitions_ahead() {
     if (today == ahead_checked_day_) return true;
     for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
         if (days_ready_.count(d)) continue;
-        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r)
-            return error{r.error_message()};
+        if (auto r = share_store::ensure_day(db_, d); !r) return r;
         days_ready_.insert(d);
     }
     if (cfg_.ingest.keep_days > 0) {
-        auto r =
-            db_.exec("SELECT bmm_drop_share_partitions_before($1::date)", {day_text(today - cfg_.ingest.keep_days)});
+        auto r = share_store::drop_days_before(db_, today - cfg_.ingest.keep_days);
         if (!r) return error{r.error_message()};
-        for (int i = 0; i < r->rows(); ++i)
-            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", r->text(i, 0),
-                      cfg_.ingest.keep_days);
+        for (const auto& name : *r)
+            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", name, cfg_.ingest.keep_days);
     }
     ahead_checked_day_ = today;
     return true;
@@ -335,11 +289,11 @@ result<bool> ingestor::resolve_accounts(batch& b) {
     if (b.names.empty()) return true;
     pg::text_array names;
     for (const auto& [name, coin] : b.names) names.add(name);
-    auto r = db_.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {names.str()});
+    auto r = existing_accounts(db_, names.str());
     if (!r) return error{r.error_message()};
-    for (int i = 0; i < r->rows(); ++i) {
-        known_accounts_.insert(r->text(i, 0));
-        b.names.erase(r->text(i, 0));
+    for (auto& name : *r) {
+        b.names.erase(name);
+        known_accounts_.insert(std::move(name));
     }
     if (!cfg_.ingest.auto_accounts) return true;
     static log::rate_limiter limiter(5, std::chrono::seconds(60));
@@ -366,8 +320,7 @@ result<bool> ingestor::resolve_accounts(batch& b) {
 result<bool> ingestor::store(batch& b) {
     for (std::int64_t d : b.days) {
         if (days_ready_.count(d)) continue;
-        if (auto r = db_.exec("SELECT bmm_ensure_share_partition($1::date)", {day_text(d)}); !r)
-            return error{r.error_message()};
+        if (auto r = share_store::ensure_day(db_, d); !r) return r;
         days_ready_.insert(d);
     }
     if (auto r = resolve_accounts(b); !r) return r;
@@ -384,18 +337,13 @@ result<bool> ingestor::store(batch& b) {
         // close is between reading its shares and committing while this
         // transaction stores shares, so a share either is read by its
         // epoch's close or sees that epoch closed here and is stored late.
-        if (auto r = pg::lock_shared_for_transaction(db_, pg::k_epoch_close_lock); !r) return fail(r.error_message());
-        // Epochs close in order from 0: the closed ones span [genesis, first open).
-        auto open = db_.exec(
-            "SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
-            "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
-            "FROM epochs WHERE closed_at IS NOT NULL");
-        if (!open) return fail(open.error_message());
-        late_epoch = open->integer(0, 0);
-        const std::int64_t open_from_ms = open->integer(0, 1);
-        if (b.min_ms < open_from_ms) {
-            b.late_before_ms = open_from_ms;
-            b.late_from_ms = open->integer(0, 2);  // before genesis a share counts nowhere
+        // The closed epochs span [genesis, first open).
+        auto closed = epoch_store::lock_closed_span(db_);
+        if (!closed) return fail(closed.error_message());
+        late_epoch = static_cast<std::int64_t>(closed->first_open);
+        if (b.min_ms < closed->end_ms) {
+            b.late_before_ms = closed->end_ms;
+            b.late_from_ms = closed->start_ms;  // before genesis a share counts nowhere
         }
         // Records stored before (bmm-stratum sent them again, or a round read
         // again after a crash between COMMIT and XACK) are rare: the round's
@@ -406,22 +354,17 @@ result<bool> ingestor::store(batch& b) {
         // COPY fail too, and the round is read and tried again.
         std::unordered_set<std::string> stored;
         auto t_copy = std::chrono::steady_clock::now();
-        if (auto r = db_.exec("SAVEPOINT round_shares"); !r) return fail(r.error_message());
-        if (auto r = db_.copy_in("COPY shares FROM STDIN", b.copy); !r) {
-            if (db_.last_sqlstate() != "23505") return fail(r.error_message());  // not a unique violation
+        auto copied = share_store::copy_round(db_, b.copy);
+        if (!copied) return fail(copied.error_message());
+        if (!*copied) {
             b.copy_ms = ms_since(t_copy);
             auto t_dedupe = std::chrono::steady_clock::now();
-            if (auto rb = db_.exec("ROLLBACK TO SAVEPOINT round_shares"); !rb) return fail(rb.error_message());
             std::vector<const std::string*> uids;
             uids.reserve(b.rows.size());
             for (const auto& m : b.rows) uids.push_back(&m.uid);
-            std::string lo, hi;
-            append_timestamp(lo, b.min_ms);
-            append_timestamp(hi, b.max_ms);
-            auto found = db_.exec("SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
-                                  {pg::text_array_of(uids), lo, hi});
+            auto found = share_store::stored_uids(db_, pg::text_array_of(uids), b.min_ms, b.max_ms);
             if (!found) return fail(found.error_message());
-            for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
+            stored = std::move(*found);
             std::string kept;
             kept.reserve(b.copy.size());
             for (const auto& m : b.rows)
@@ -429,17 +372,16 @@ result<bool> ingestor::store(batch& b) {
             b.dedupe_ms = ms_since(t_dedupe);
             t_copy = std::chrono::steady_clock::now();
             if (!kept.empty())
-                if (auto r2 = db_.copy_in("COPY shares FROM STDIN", kept); !r2) return fail(r2.error_message());
+                if (auto r2 = share_store::copy_shares(db_, kept); !r2) return fail(r2.error_message());
         }
         b.copy_ms += ms_since(t_copy);
-        std::map<std::pair<std::string, std::int64_t>, minute_sum> minutes;
+        share_store::minute_sums minutes;
         for (const auto& m : b.rows) {
             if (stored.count(m.uid)) continue;
-            minute_sum& x = minutes[{m.key, m.minute_ms}];
+            share_store::minute_sum& x = minutes[{m.key, m.minute_ms}];
             if (m.accepted) {
                 ++x.accepted;
-                x.work_low += m.work;
-                if (x.work_low < m.work) ++x.work_carry;
+                x.add_work(m.work);
             } else {
                 ++x.rejected;
                 ++x.by_code[m.code >= 21 && m.code <= 25 ? m.code - 20 : 0];
@@ -454,75 +396,35 @@ result<bool> ingestor::store(batch& b) {
                 if (m.ms >= b.late_from_ms && m.ms < b.late_before_ms && !stored.count(m.uid))
                     late_uids.push_back(&m.uid);
             if (!late_uids.empty()) {
-                std::string lo, hi;
-                append_timestamp(lo, b.min_ms);
-                append_timestamp(hi, b.late_before_ms);
-                auto u = db_.exec(
-                    "UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
-                    "AND time < $3::timestamptz AND uid = ANY($4::text[])",
-                    {std::to_string(late_epoch), lo, hi, pg::text_array_of(late_uids)});
+                auto u = share_store::mark_late(db_, static_cast<std::uint64_t>(late_epoch), b.min_ms, b.late_before_ms,
+                                                pg::text_array_of(late_uids));
                 if (!u) return fail(u.error_message());
-                late = static_cast<std::uint64_t>(u->affected());
+                late = *u;
             }
         }
         if (inserted) {
             auto t_rollup = std::chrono::steady_clock::now();
-            std::string rows;
-            for (const auto& [key, x] : minutes) {
-                rows += key.first;
-                rows += '\t';
-                append_timestamp(rows, key.second);
-                for (std::int64_t v : {x.accepted, x.rejected, x.by_code[0], x.by_code[1], x.by_code[2], x.by_code[3],
-                                       x.by_code[4], x.by_code[5], x.blocks}) {
-                    rows += '\t';
-                    rows += std::to_string(v);
-                }
-                rows += '\t';
-                rows += x.work_low.to_decimal();
-                rows += '\t';
-                rows += std::to_string(x.work_carry);
-                rows += '\n';
-            }
-            if (auto r = db_.copy_in("COPY minutes_stage FROM STDIN", rows); !r) return fail(r.error_message());
-            if (auto r = db_.exec(k_upsert_minutes); !r) return fail(r.error_message());
+            if (auto r = share_store::add_minutes(db_, minutes); !r) return fail(r.error_message());
             b.rollup_ms = ms_since(t_rollup);
         }
     }
     std::uint64_t blocks = 0;
     for (const auto& blk : b.blocks) {
-        auto r = db_.exec(
-            "INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
-            "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
-            "ON CONFLICT (uid) DO NOTHING",
-            blk);
+        auto r = block_store::record_found(db_, blk);
         if (!r) return fail(r.error_message());
-        blocks += static_cast<std::uint64_t>(r->affected());
+        blocks += *r ? 1 : 0;
     }
-    for (const auto& e : b.errors) {
-        auto r = db_.exec(
-            "INSERT INTO ingest_errors (stream, stream_id, fields, error) VALUES ($1, $2, $3::jsonb, $4) "
-            "ON CONFLICT DO NOTHING",
-            e);
-        if (!r) return fail(r.error_message());
-    }
+    for (const auto& e : b.errors)
+        if (auto r = share_store::record_ingest_error(db_, e); !r) return fail(r.error_message());
     std::uint64_t made = 0;
     for (const auto& [name, wallet] : b.auto_accounts) {
-        auto r = db_.exec(
-            "WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
-            "ON CONFLICT (name) DO NOTHING RETURNING name) "
-            "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
-            {name, wallet.first, wallet.second});
+        auto r = create_address_account(db_, name, wallet.first, wallet.second);
         if (!r) return fail(r.error_message());
-        made += static_cast<std::uint64_t>(r->affected());
+        made += *r ? 1 : 0;
     }
     if (b.any && !b.claimed && last_ < b.last) {
-        auto r = db_.exec(
-            "INSERT INTO stream_state (stream, grp, consumer, last_ms, last_seq, entries) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream, grp, consumer) DO UPDATE SET "
-            "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
-            "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
-            {cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer, std::to_string(b.last.ms),
-             std::to_string(b.last.seq), std::to_string(b.ack_ids.size() - b.skipped)});
+        auto r =
+            share_store::save_position(db_, consumer_of(cfg_), {b.last.ms, b.last.seq}, b.ack_ids.size() - b.skipped);
         if (!r) return fail(r.error_message());
     }
     auto t_commit = std::chrono::steady_clock::now();
@@ -547,9 +449,9 @@ result<bool> ingestor::store(batch& b) {
     if (published_) published_->publish(stats_);
     if (!b.errors.empty())
         log::warn("ingest", "{} unreadable record(s) kept in table ingest_errors (first: {} {})", b.errors.size(),
-                  *b.errors[0][1], *b.errors[0][3]);
-    for (std::size_t i = 0; i < b.blocks.size(); ++i)
-        log::info("ingest", "block {} at height {} by {} stored", *b.blocks[i][6], *b.blocks[i][5], *b.blocks[i][7]);
+                  b.errors[0].stream_id, b.errors[0].error);
+    for (const auto& blk : b.blocks)
+        log::info("ingest", "block {} at height {} by {} stored", blk.hash, blk.height, blk.account);
     if (late)
         log::warn("ingest",
                   "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "

@@ -1,7 +1,9 @@
 #include "bmm/accounting/due_epochs.hpp"
 
+#include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
+#include "bmm/accounting/share_store.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
@@ -20,8 +22,8 @@ std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms) {
 
 namespace {
 
-result<amount> numeric(const pg::row_set& r, int row, int col, const char* what) {
-    auto a = parse_amount(r.get(row, col));
+result<amount> numeric(std::string_view text, const char* what) {
+    auto a = parse_amount(text);
     if (!a) return error{std::string("PostgreSQL: ") + what + ": " + a.error_message()};
     return a;
 }
@@ -35,63 +37,55 @@ result<amount> numeric(const pg::row_set& r, int row, int col, const char* what)
 // the BRIN index on time bounds each read, down to the oldest kept day.
 result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
-    auto f = db.exec(
-        "SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
-        "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
-        {bi.hash, bi.coin});
+    auto f = share_store::find_block_share(db, bi.hash, bi.coin);
     if (!f) return error{what + "finding its share: " + f.error_message()};
-    if (f->rows() == 0)
+    if (!*f)
         return error{what +
                      "no share with this block_hash in shares (were its day's shares dropped? or was the "
                      "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
                      "it); it cannot be split"};
-    if (f->text(0, 2).empty())
+    if (!(*f)->network_work)
         return error{what +
                      "its share has no network_work (a version 1 stream record without network_target: "
                      "version 2 always carries it); it cannot be split by pplns"};
-    auto nw = numeric(*f, 0, 2, "shares.network_work");
+    auto nw = numeric(*(*f)->network_work, "shares.network_work");
     if (!nw) return error{nw.error_message()};
     bi.network_work = *nw;
-    auto oldest = db.exec(
-        "SELECT (extract(epoch FROM coalesce(min(to_date(substr(c.relname, 8), 'YYYYMMDD')), "
-        "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
-        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
+    auto oldest = share_store::oldest_kept_day_ms(db);
     if (!oldest) return error{what + "reading the oldest day of shares: " + oldest.error_message()};
     const amount window = bi.network_work * n_ppm / 1000000;
-    const std::int64_t found_ms = f->integer(0, 0), floor_ms = oldest->integer(0, 0);
-    const std::string found_uid = f->text(0, 1);
+    const std::int64_t found_ms = (*f)->ms, floor_ms = *oldest;
+    const std::string& found_uid = (*f)->uid;
     std::vector<pplns_share> newest_first;
     std::map<std::string, amount, std::less<>> parsed;  // work text -> work
     amount covered = 0;
+    std::string bad_work;  // a work text that is not a number
+    // Takes a share of a slice into the window until it is covered.
+    const auto take = [&](std::string_view account, std::string_view work) {
+        if (covered >= window) return false;
+        // Miners keep a difficulty for many shares: each work text is parsed once.
+        auto it = parsed.find(work);
+        if (it == parsed.end()) {
+            auto w = numeric(work, "shares.work");
+            if (!w) {
+                bad_work = w.error_message();
+                return false;
+            }
+            it = parsed.emplace(std::string(work), std::move(*w)).first;
+        }
+        covered += it->second;
+        newest_first.push_back({std::string(account), it->second});
+        return true;
+    };
     // Slices [lo, end): the newest ends at the finding share (inclusive).
     std::int64_t end_ms = found_ms;
     for (std::int64_t span_s = 60; covered < window; span_s = std::min<std::int64_t>(span_s * 2, 86400)) {
         const bool newest = end_ms == found_ms;
         const std::int64_t lo_ms = end_ms - span_s * 1000;
-        auto r = db.exec(
-            std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
-                        "AND account <> '' AND position(':' IN account) = 0 AND time >= $2::timestamptz "
-                        "AND ") +
-                (newest ? "time <= $3::timestamptz AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $4 COLLATE \"C\")"
-                        : "time < $3::timestamptz") +
-                " ORDER BY time DESC, uid COLLATE \"C\" DESC",
-            newest ? std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
-                                                             pg::timestamp_text(end_ms), found_uid}
-                   : std::vector<std::optional<std::string>>{bi.coin, pg::timestamp_text(lo_ms),
-                                                             pg::timestamp_text(end_ms)});
+        auto r = share_store::window_slice(db, bi.coin, lo_ms, end_ms,
+                                           newest ? std::optional<std::string_view>(found_uid) : std::nullopt, take);
         if (!r) return error{what + "reading its window: " + r.error_message()};
-        for (int i = 0; i < r->rows() && covered < window; ++i) {
-            // Miners keep a difficulty for many shares: each work text is parsed once.
-            auto it = parsed.find(r->get(i, 1));
-            if (it == parsed.end()) {
-                auto w = numeric(*r, i, 1, "shares.work");
-                if (!w) return error{w.error_message()};
-                it = parsed.emplace(r->text(i, 1), std::move(*w)).first;
-            }
-            covered += it->second;
-            newest_first.push_back({r->text(i, 0), it->second});
-        }
+        if (!bad_work.empty()) return error{bad_work};
         if (lo_ms < floor_ms) break;  // nothing older is kept: all of it counts
         end_ms = lo_ms;
     }
@@ -110,20 +104,10 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
 
     // Accepted work per account and coin, summed exactly by PostgreSQL.
     // The epoch's shares stored in time, and the late ones counted in it (sql/0014).
-    auto w = db.exec(
-        "SELECT account, coin, sum(work)::text FROM shares "
-        "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz AND late_epoch IS NULL) "
-        "OR late_epoch = $4::bigint) "
-        "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
-        "GROUP BY account, coin HAVING sum(work) > 0",
-        {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)), pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
-         coins, ks});
-    if (!w) return error{"epoch " + ks + ": reading the shares' work: " + w.error_message()};
-    for (int i = 0; i < w->rows(); ++i) {
-        auto a = numeric(*w, i, 2, "shares.work");
-        if (!a) return error{a.error_message()};
-        in.work[w->text(i, 0)][w->text(i, 1)] = std::move(*a);
-    }
+    const share_store::epoch_shares shares{k, epoch_start_ms(cfg.epochs, k), epoch_start_ms(cfg.epochs, k + 1), coins};
+    auto w = share_store::work_by_account(db, shares);
+    if (!w) return error{w.error_message()};
+    in.work = std::move(*w);
 
     if (k > 0) {
         auto prev = epoch_store::load_epoch(db, k - 1);
@@ -138,54 +122,37 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     // pps: accepted work per (account, coin, network work, expected reward).
     const std::string pps_coins = coins_array_literal(cfg, payout_scheme::pps);
     if (pps_coins != "{}") {
-        auto p = db.exec(
-            "SELECT account, coin, network_work::text, reward::text, sum(work)::text, "
-            "bool_or(network_work IS NULL OR reward IS NULL) FROM shares "
-            "WHERE accepted AND ((time >= $1::timestamptz AND time < $2::timestamptz "
-            "AND late_epoch IS NULL) OR late_epoch = $4::bigint) "
-            "AND coin = ANY($3::text[]) AND account <> '' AND position(':' IN account) = 0 "
-            "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
-            {pg::timestamp_text(epoch_start_ms(cfg.epochs, k)), pg::timestamp_text(epoch_start_ms(cfg.epochs, k + 1)),
-             pps_coins, ks});
-        if (!p) return error{"epoch " + ks + ": reading the pps shares: " + p.error_message()};
-        for (int i = 0; i < p->rows(); ++i) {
-            if (p->text(i, 2).empty() || p->text(i, 3).empty()) {
+        auto p =
+            share_store::pps_groups(db, share_store::epoch_shares{shares.k, shares.from_ms, shares.to_ms, pps_coins});
+        if (!p) return error{p.error_message()};
+        for (auto& g : *p) {
+            if (!g.network_work || !g.reward) {
                 log::warn("epochs",
                           "epoch {}: {} has accepted {} work {} without network target or reward (version "
                           "1 stream records: version 2 always carries both); pps credits it nothing",
-                          k, p->text(i, 0), p->text(i, 1), p->text(i, 4));
+                          k, g.account, g.coin, to_decimal(g.work));
                 continue;
             }
             pps_work pw;
-            pw.user = p->text(i, 0);
-            pw.coin = p->text(i, 1);
-            auto nw = numeric(*p, i, 2, "shares.network_work");
-            auto rw = numeric(*p, i, 3, "shares.reward");
-            auto sw = numeric(*p, i, 4, "shares.work");
-            if (!nw || !rw || !sw)
-                return error{!nw ? nw.error_message() : !rw ? rw.error_message() : sw.error_message()};
-            pw.network_work = std::move(*nw);
-            pw.expected_reward = std::move(*rw);
-            pw.work = std::move(*sw);
+            pw.user = std::move(g.account);
+            pw.coin = std::move(g.coin);
+            pw.network_work = std::move(*g.network_work);
+            pw.expected_reward = std::move(*g.reward);
+            pw.work = std::move(g.work);
             in.pps.push_back(std::move(pw));
         }
     }
 
-    auto b = db.exec(
-        "SELECT hash, coin, height, reward::text, finder, found_epoch FROM blocks "
-        "WHERE epoch = $1::bigint ORDER BY hash",
-        {ks});
-    if (!b) return error{"epoch " + ks + ": reading its blocks: " + b.error_message()};
-    for (int i = 0; i < b->rows(); ++i) {
+    auto blocks = block_store::blocks_of_epoch(db, k);
+    if (!blocks) return error{blocks.error_message()};
+    for (auto& row : *blocks) {
         block_input bi;
-        bi.hash = b->text(i, 0);
-        bi.coin = b->text(i, 1);
-        bi.height = static_cast<std::uint64_t>(b->integer(i, 2));
-        auto r = numeric(*b, i, 3, "blocks.reward");
-        if (!r) return error{r.error_message()};
-        bi.reward = std::move(*r);
-        bi.finder = b->text(i, 4);
-        bi.found_epoch = static_cast<std::uint64_t>(b->integer(i, 5));
+        bi.hash = std::move(row.hash);
+        bi.coin = std::move(row.coin);
+        bi.height = row.height;
+        bi.reward = std::move(row.reward);
+        bi.finder = std::move(row.finder);
+        bi.found_epoch = row.found_epoch;
         if (bi.found_epoch != k) {
             // A block booked after its found epoch closed: the PP of that epoch.
             auto pp = epoch_store::pp_of(db, bi.found_epoch);

@@ -5,6 +5,7 @@
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/process_counters.hpp"
+#include "bmm/accounting/share_store.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/pg/locks.hpp"
@@ -95,10 +96,9 @@ void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
 }  // namespace
 
 result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms) {
-    auto r = db.exec("SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
-                     {cfg.redis.stream, cfg.redis.group});
-    if (!r) return error{"reading stream_state: " + r.error_message()};
-    return redis_stored_through(cfg, t_ms, r->integer(0, 0) >= t_ms);
+    auto stored_ms = share_store::group_stored_ms(db, cfg.redis.stream, cfg.redis.group);
+    if (!stored_ms) return error{stored_ms.error_message()};
+    return redis_stored_through(cfg, t_ms, *stored_ms >= t_ms);
 }
 
 void ledger_keeper::run(const std::atomic<bool>& stop) {
@@ -186,29 +186,27 @@ int run_audit(const accountd_config& cfg) {
     }
     for (auto& p : *sql) problems.push_back("ledger_audit(): " + p);
 
-    auto rows = db->exec(
-        "SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
-        "ORDER BY created_at, id");
+    auto rows = ledger_store::load_all_transfers(*db);
     if (!rows) {
-        std::fprintf(stderr, "bmm-accountd audit: reading ledger_transfers: %s\n", rows.error_message().c_str());
+        std::fprintf(stderr, "bmm-accountd audit: %s\n", rows.error_message().c_str());
         return 1;
     }
     ledger model;
-    for (int i = 0; i < rows->rows(); ++i) {
+    for (auto& row : *rows) {
         transfer t;
-        t.id = rows->text(i, 0);
-        t.debit = rows->text(i, 1);
-        t.credit = rows->text(i, 2);
-        t.currency = rows->text(i, 3);
-        auto a = parse_amount(rows->get(i, 4));
-        auto k = parse_transfer_kind(rows->get(i, 5));
+        t.id = std::move(row.id);
+        t.debit = std::move(row.debit);
+        t.credit = std::move(row.credit);
+        t.currency = std::move(row.currency);
+        auto a = parse_amount(row.amount);
+        auto k = parse_transfer_kind(row.kind);
         if (!a || !k) {
             problems.push_back("transfer " + t.id + ": unreadable amount or kind");
             continue;
         }
         t.value = *a;
         t.kind = *k;
-        t.reference = rows->text(i, 6);
+        t.reference = std::move(row.reference);
         if (auto ok = model.apply(t); !ok) problems.push_back("transfer " + t.id + ": " + ok.error_message());
     }
     for (auto& p : model.check_invariants()) problems.push_back("invariant: " + p);
@@ -223,7 +221,7 @@ int run_audit(const accountd_config& cfg) {
                                to_decimal(value) + ", the transfers add up to " +
                                to_decimal(model.balance(key.first, key.second)));
     for (const auto& p : problems) std::printf("%s\n", p.c_str());
-    std::printf("audit: %d transfers, %zu problems\n", rows->rows(), problems.size());
+    std::printf("audit: %zu transfers, %zu problems\n", rows->size(), problems.size());
     return problems.empty() ? 0 : 1;
 }
 

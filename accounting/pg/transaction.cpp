@@ -2,10 +2,12 @@
 
 namespace bmm::pg {
 
-result<transaction> transaction::begin(connection& db, std::string_view begin_sql) {
+result<transaction> transaction::begin(connection& db, transaction_mode mode) {
     if (!db.healthy()) return error{"PostgreSQL: the connection is not open; reconnect and retry"};
     if (db.in_transaction())
         return error{"PostgreSQL: the connection is inside a transaction already; finish it before beginning another"};
+    const char* begin_sql =
+        mode == transaction_mode::read_only_snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     if (auto r = db.exec(begin_sql); !r) return error{r.error_message()};
     return transaction(db);
 }

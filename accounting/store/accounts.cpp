@@ -250,4 +250,24 @@ result<std::vector<account_info>> list_accounts(pg::connection& db, std::optiona
     return out;
 }
 
+result<std::vector<std::string>> existing_accounts(pg::connection& db, const std::string& names) {
+    auto r = db.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {names});
+    if (!r) return error{r.error_message()};
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(r->rows()));
+    for (int i = 0; i < r->rows(); ++i) out.push_back(r->text(i, 0));
+    return out;
+}
+
+result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,
+                                    std::string_view address) {
+    auto r = db.exec(
+        "WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
+        "ON CONFLICT (name) DO NOTHING RETURNING name) "
+        "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
+        {std::string(name), std::string(currency), std::string(address)});
+    if (!r) return error{r.error_message()};
+    return r->affected() > 0;
+}
+
 }  // namespace bmm::accounting

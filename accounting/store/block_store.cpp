@@ -59,6 +59,42 @@ result<book_report> book_block_status(pg::connection& db, std::string_view hash,
     });
 }
 
+result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t k) {
+    const std::string ks = std::to_string(k);
+    auto b = run(db, join({"epoch ", ks, ": reading its blocks"}),
+                 "SELECT hash, coin, height, reward::text, finder, found_at::text, found_epoch, epoch FROM blocks "
+                 "WHERE epoch = $1::bigint ORDER BY hash",
+                 {ks});
+    if (!b) return error{b.error_message()};
+    std::vector<block_row> out;
+    for (int i = 0; i < b->rows(); ++i) {
+        block_row r;
+        r.hash = b->text(i, 0);
+        r.coin = b->text(i, 1);
+        r.height = static_cast<std::uint64_t>(b->integer(i, 2));
+        auto reward = store_sql::read_amount(*b, i, 3, "blocks.reward");
+        if (!reward) return error{reward.error_message()};
+        r.reward = std::move(*reward);
+        r.finder = b->text(i, 4);
+        r.found_at = b->text(i, 5);
+        r.found_epoch = static_cast<std::uint64_t>(b->integer(i, 6));
+        r.epoch = static_cast<std::uint64_t>(b->integer(i, 7));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+result<bool> record_found(pg::connection& db, const stream_block& b) {
+    auto r = db.exec(
+        "INSERT INTO blocks_found (uid, stream_id, time, instance, coin, height, hash, account, worker, "
+        "job, reward, accepted, answer) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) "
+        "ON CONFLICT (uid) DO NOTHING",
+        {b.uid, b.stream_id, b.time, b.instance, b.coin, b.height, b.hash, b.account, b.worker, b.job, b.reward,
+         b.accepted, b.answer});
+    if (!r) return error{r.error_message()};
+    return r->affected() > 0;
+}
+
 result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::string& coins) {
     auto r = run(db, "reading new blocks from blocks_found",
                  "SELECT DISTINCT ON (f.hash) f.hash, f.coin, f.height, f.reward, f.account, "

@@ -2,6 +2,7 @@
 
 #include "store_sql.hpp"
 
+#include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
 
@@ -139,6 +140,16 @@ result<epoch_state> load_epoch(pg::connection& db, std::uint64_t k) {
     if (!c) return error{c.error_message()};
     s.emission_carried = std::move(*c);
     return s;
+}
+
+result<closed_span> lock_closed_span(pg::connection& db) {
+    if (auto r = pg::lock_shared_for_transaction(db, pg::k_epoch_close_lock); !r) return error{r.error_message()};
+    auto open = db.exec(
+        "SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
+        "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
+        "FROM epochs WHERE closed_at IS NOT NULL");
+    if (!open) return error{open.error_message()};
+    return closed_span{static_cast<std::uint64_t>(open->integer(0, 0)), open->integer(0, 2), open->integer(0, 1)};
 }
 
 result<std::uint64_t> first_open_epoch(pg::connection& db) {

@@ -127,6 +127,19 @@ result<std::vector<transfer>> load_transfers(pg::connection& db, std::string_vie
     return out;
 }
 
+result<std::vector<stored_transfer>> load_all_transfers(pg::connection& db) {
+    auto rows = run(db, "reading ledger_transfers",
+                    "SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers "
+                    "ORDER BY created_at, id");
+    if (!rows) return error{rows.error_message()};
+    std::vector<stored_transfer> out;
+    out.reserve(static_cast<std::size_t>(rows->rows()));
+    for (int i = 0; i < rows->rows(); ++i)
+        out.push_back({rows->text(i, 0), rows->text(i, 1), rows->text(i, 2), rows->text(i, 3), rows->text(i, 4),
+                       rows->text(i, 5), rows->text(i, 6)});
+    return out;
+}
+
 result<std::map<std::pair<std::string, std::string>, amount>> load_balances(pg::connection& db) {
     auto r = run(db, "reading balances", "SELECT account, currency, balance::text FROM balances");
     if (!r) return error{r.error_message()};

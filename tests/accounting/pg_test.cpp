@@ -89,6 +89,34 @@ TEST(pg_transaction, rolls_back_unless_committed) {
     EXPECT_EQ(db.exec("SELECT string_agg(v::text, ',') FROM pg_tx_test")->text(0, 0), "2");
 }
 
+TEST(pg_transaction, a_read_only_snapshot_sees_one_state_and_writes_nothing) {
+    auto db = bmm::test::db();
+    auto other = bmm::test::db();
+    ASSERT_TRUE(other
+                    .exec("DROP TABLE IF EXISTS pg_snapshot_test; CREATE TABLE pg_snapshot_test (v int); "
+                          "INSERT INTO pg_snapshot_test VALUES (1)")
+                    .ok());
+    {
+        auto tx = pg::transaction::begin(db, pg::transaction_mode::read_only_snapshot);
+        ASSERT_TRUE(tx.ok()) << tx.error_message();
+        EXPECT_EQ(db.exec("SELECT count(*) FROM pg_snapshot_test")->text(0, 0), "1");
+        // A commit by another session after the first statement is not seen.
+        ASSERT_TRUE(other.exec("INSERT INTO pg_snapshot_test VALUES (2)").ok());
+        EXPECT_EQ(db.exec("SELECT count(*) FROM pg_snapshot_test")->text(0, 0), "1");
+        EXPECT_EQ(db.exec("SHOW transaction_isolation")->text(0, 0), "repeatable read");
+        auto commit = tx->commit();
+        ASSERT_TRUE(commit.ok()) << commit.error_message();
+    }
+    auto tx = pg::transaction::begin(db, pg::transaction_mode::read_only_snapshot);
+    ASSERT_TRUE(tx.ok()) << tx.error_message();
+    EXPECT_EQ(db.exec("SELECT count(*) FROM pg_snapshot_test")->text(0, 0), "2");
+    EXPECT_FALSE(db.exec("INSERT INTO pg_snapshot_test VALUES (3)").ok());
+    EXPECT_EQ(db.last_sqlstate(), "25006") << "read_only_sql_transaction";
+    tx->rollback();
+    EXPECT_FALSE(db.in_transaction());
+    ASSERT_TRUE(other.exec("DROP TABLE pg_snapshot_test").ok());
+}
+
 TEST(pg_locks, an_advisory_lock_excludes_other_sessions_until_its_scope_ends) {
     auto a = bmm::test::db();
     auto b = bmm::test::db();

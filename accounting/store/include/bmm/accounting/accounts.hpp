@@ -67,6 +67,13 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
                            std::string_view currency, std::string_view address, std::optional<std::int64_t> share_ppm);
 result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::string_view currency,
                            std::string_view address);
+// The ingest's accounts, inside its open transaction (errors: PostgreSQL's
+// message unchanged). Which of `names` (a text[] literal) are accounts:
+result<std::vector<std::string>> existing_accounts(pg::connection& db, const std::string& names);
+// Makes account `name` (kind address) with its one wallet (currency, address)
+// at 1,000,000 ppm, unless the account exists; whether it was made.
+result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,
+                                    std::string_view address);
 // One account (name set) or all, with their wallets.
 result<std::vector<account_info>> list_accounts(pg::connection& db, std::optional<std::string> name);
 

@@ -39,6 +39,18 @@ result<bool> record_block(pg::connection& db, const block_row& b);
 result<book_report> book_block_status(pg::connection& db, std::string_view hash, std::string_view status,
                                       std::span<const transfer> ts);
 
+// The blocks booked at epoch k (blocks.epoch = k), by hash.
+result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t k);
+
+// A block record of the stream, as the ingest stores it in blocks_found:
+// every field as the text PostgreSQL reads for its column.
+struct stream_block {
+    std::string uid, stream_id, time, instance, coin, height, hash, account, worker, job, reward, accepted, answer;
+};
+// Inserts it unless its uid is there, inside the caller's transaction
+// (errors: PostgreSQL's message unchanged); whether it was inserted.
+result<bool> record_found(pg::connection& db, const stream_block& b);
+
 // A block the node accepted (blocks_found) that is not in blocks yet.
 struct found_block {
     std::string hash, coin;

@@ -46,6 +46,17 @@ struct epoch_state {
 };
 result<epoch_state> load_epoch(pg::connection& db, std::uint64_t k);
 
+// What the closed epochs span, for the ingest, inside its open transaction:
+// takes the epoch close lock shared (pg::k_epoch_close_lock, held to the
+// transaction's end, so no close commits before the ingest does), then reads
+// the span (epochs close in order from 0). Errors: PostgreSQL's message.
+struct closed_span {
+    std::uint64_t first_open = 0;  // the first epoch not closed
+    std::int64_t start_ms = 0;     // epoch 0's start (0 when none is closed)
+    std::int64_t end_ms = 0;       // the last closed epoch's end (0 when none is closed)
+};
+result<closed_span> lock_closed_span(pg::connection& db);
+
 // The first epoch not closed (epochs close in order from 0).
 result<std::uint64_t> first_open_epoch(pg::connection& db);
 // The positive streaks after epoch k (account_epochs), by account.

@@ -39,6 +39,12 @@ result<book_report> insert_transfers(pg::connection& db, std::span<const transfe
 
 // The transfers with this reference ("block:<hash>", "epoch:<k>"), in id order.
 result<std::vector<transfer>> load_transfers(pg::connection& db, std::string_view reference);
+// Every transfer as stored, in booking order (created_at, id), its fields as
+// text: for the audit, which reports a row it cannot read and goes on.
+struct stored_transfer {
+    std::string id, debit, credit, currency, amount, kind, reference;
+};
+result<std::vector<stored_transfer>> load_all_transfers(pg::connection& db);
 // Every (account, currency) balance from the balances view.
 result<std::map<std::pair<std::string, std::string>, amount>> load_balances(pg::connection& db);
 // Positive available BMM of holder accounts (user:<n>:available, foundation:<x>):
