@@ -87,7 +87,7 @@ trap 'rm -rf "$tmp"' EXIT
 # (commit in .ci/style-base), so any file clang-format would change is named.
 git ls-files -z -- '*.cpp' '*.hpp' '*.h' |
   xargs -0 -r clang-format --dry-run 2> "$tmp/format-all.err" || true
-grep -oE '^[^:]+:[0-9]+:[0-9]+: (warning|error): code should be clang-formatted' "$tmp/format-all.err" |
+{ grep -oE '^[^:]+:[0-9]+:[0-9]+: (warning|error): code should be clang-formatted' "$tmp/format-all.err" || true; } |
   awk -F: '!seen[$1]++ { print $1 ":" $2 ": format: clang-format would change this file (run clang-format -i " $1 ")" }' |
   tee "$tmp/findings"
 

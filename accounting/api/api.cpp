@@ -57,18 +57,26 @@ public:
             }
         }
         auto c = pg::connection::open(settings_);
-        if (!c) return c;
+        if (!c) {
+            return c;
+        }
         std::string set = "SET statement_timeout = ";
         set += std::to_string(timeout_ms_);
         set +=
             "; SET default_transaction_read_only = on; SET TimeZone = 'UTC'; SET application_name = 'bmm-accountd-api'";
-        if (auto r = c->exec(set); !r) return error{r.error_message()};
+        if (auto r = c->exec(set); !r) {
+            return error{r.error_message()};
+        }
         return c;
     }
     void release(pg::connection c) {
-        if (!c.healthy()) return;
+        if (!c.healthy()) {
+            return;
+        }
         std::lock_guard lock(m_);
-        if (idle_.size() < keep_) idle_.push_back(std::move(c));
+        if (idle_.size() < keep_) {
+            idle_.push_back(std::move(c));
+        }
     }
 
 private:
@@ -111,7 +119,9 @@ void only_params(const request& r, std::initializer_list<std::string_view> allow
     for (std::size_t i = 0; i < r.query.size(); ++i) {
         const auto& name = r.query[i].first;
         bool ok = false;
-        for (auto a : allowed) ok = ok || a == name;
+        for (auto a : allowed) {
+            ok = ok || a == name;
+        }
         if (!ok) {
             std::string m = "unknown parameter \"";
             m += name.substr(0, 64);
@@ -128,29 +138,41 @@ void only_params(const request& r, std::initializer_list<std::string_view> allow
             }
             throw http_error{400, m};
         }
-        for (std::size_t j = 0; j < i; ++j)
-            if (r.query[j].first == name) throw http_error{400, "parameter \"" + name + "\" given twice"};
+        for (std::size_t j = 0; j < i; ++j) {
+            if (r.query[j].first == name) {
+                throw http_error{400, "parameter \"" + name + "\" given twice"};
+            }
+        }
     }
 }
 
 std::optional<std::string> param(const request& r, std::string_view name) {
-    for (const auto& [k, v] : r.query)
+    for (const auto& [k, v] : r.query) {
         if (k == name) {
-            if (!v || v->empty()) throw http_error{400, "parameter \"" + k + "\" has no value"};
+            if (!v || v->empty()) {
+                throw http_error{400, "parameter \"" + k + "\" has no value"};
+            }
             return v;
         }
+    }
     return std::nullopt;
 }
 
 // A decimal integer in [lo, hi]; no sign, spaces or leading '+'.
 std::optional<long long> int_param(const request& r, std::string_view name, long long lo, long long hi) {
     auto v = param(r, name);
-    if (!v) return std::nullopt;
+    if (!v) {
+        return std::nullopt;
+    }
     long long n = 0;
     bool ok = v->size() <= 18;
     for (char c : *v) {
-        if (c < '0' || c > '9') ok = false;
-        if (ok) n = n * 10 + (c - '0');
+        if (c < '0' || c > '9') {
+            ok = false;
+        }
+        if (ok) {
+            n = n * 10 + (c - '0');
+        }
     }
     if (!ok || n < lo || n > hi) {
         std::string m = "parameter \"";
@@ -184,17 +206,23 @@ public:
 
     pg::row_set run(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
         auto r = params.empty() ? c_.exec(sql) : c_.exec(sql, params);
-        if (!r) throw db_failure{r.error_message(), c_.last_sqlstate() == "57014"};
+        if (!r) {
+            throw db_failure{r.error_message(), c_.last_sqlstate() == "57014"};
+        }
         return std::move(*r);
     }
     void commit() {
-        if (auto r = tx_.commit(); !r) throw db_failure{r.error_message(), false};
+        if (auto r = tx_.commit(); !r) {
+            throw db_failure{r.error_message(), false};
+        }
     }
 
 private:
     static pg::transaction begin(pg::connection& c) {
         auto tx = pg::transaction::begin(c, pg::transaction_mode::read_only_snapshot);
-        if (!tx) throw db_failure{tx.error_message(), c.last_sqlstate() == "57014"};
+        if (!tx) {
+            throw db_failure{tx.error_message(), c.last_sqlstate() == "57014"};
+        }
         return std::move(*tx);
     }
     pg::connection& c_;
@@ -218,8 +246,11 @@ private:
 #define BMM_T24H "(date_trunc('minute', now()) - interval '1439 minutes')"
 
 void text_or_null(json::writer& j, const pg::row_set& r, int row, int col) {
-    if (r.is_null(row, col)) j.null();
-    else j.str(r.get(row, col));
+    if (r.is_null(row, col)) {
+        j.null();
+    } else {
+        j.str(r.get(row, col));
+    }
 }
 
 void amount_fields(json::writer& j, std::string_view currency) {
@@ -308,7 +339,9 @@ std::string pool_stats(snapshot& db) {
 // The account row, or 404.
 pg::row_set account_row(snapshot& db, const std::string& name) {
     auto r = db.run("SELECT name, kind, bmm_api_time(created_at) FROM accounts WHERE name = $1", {name});
-    if (r.rows() == 0) throw http_error{404, "no account \"" + name + "\""};
+    if (r.rows() == 0) {
+        throw http_error{404, "no account \"" + name + "\""};
+    }
     return r;
 }
 
@@ -319,7 +352,7 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     auto w = db.run("SELECT currency, address, share_ppm FROM wallets WHERE account = $1 ORDER BY currency, address",
                     {name});
     j.key("wallets").begin_array();
-    for (int i = 0; i < w.rows(); ++i)
+    for (int i = 0; i < w.rows(); ++i) {
         j.begin_object()
             .key("currency")
             .str(w.get(i, 0))
@@ -328,6 +361,7 @@ std::string account_info_json(snapshot& db, const std::string& name) {
             .key("share_ppm")
             .raw_number(w.get(i, 2))
             .end_object();
+    }
     j.end_array();
 
     const std::string avail = user_available(name), imm = user_immature(name);
@@ -352,7 +386,7 @@ std::string account_info_json(snapshot& db, const std::string& name) {
                " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
                {name});
     j.key("hashrate").begin_array();
-    for (int i = 0; i < h.rows(); ++i)
+    for (int i = 0; i < h.rows(); ++i) {
         j.begin_object()
             .key("coin")
             .str(h.get(i, 0))
@@ -363,6 +397,7 @@ std::string account_info_json(snapshot& db, const std::string& name) {
             .key("workers_active")
             .raw_number(h.get(i, 3))
             .end_object();
+    }
     j.end_array();
     j.end_object();
     return j.take();
@@ -426,8 +461,11 @@ std::string account_epochs_json(snapshot& db, const std::string& name, long long
         j.end_object();
     }
     j.end_array().key("next_before");
-    if (e.rows() == limit) j.raw_number(e.get(e.rows() - 1, 0));
-    else j.null();
+    if (e.rows() == limit) {
+        j.raw_number(e.get(e.rows() - 1, 0));
+    } else {
+        j.null();
+    }
     j.end_object();
     return j.take();
 }
@@ -440,17 +478,21 @@ std::pair<std::string, std::string> parse_ledger_cursor(const std::string& v) {
     static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
     bool ok = slash != std::string::npos && slash + 1 < v.size() && v.size() - slash - 1 <= 512 &&
               time.size() == shape.size();
-    for (std::size_t i = 0; ok && i < shape.size(); ++i)
+    for (std::size_t i = 0; ok && i < shape.size(); ++i) {
         ok = shape[i] == 'd' ? (time[i] >= '0' && time[i] <= '9') : time[i] == shape[i];
-    if (!ok)
+    }
+    if (!ok) {
         throw http_error{400,
                          "parameter \"before\" must be a next_before value of an earlier page "
                          "(\"<YYYY-MM-DDTHH:MM:SS.ffffffZ>/<transfer id>\")"};
+    }
     return {time, v.substr(slash + 1)};
 }
 
 std::string signed_delta(std::string_view amount_text, bool in, bool out) {
-    if (in == out) return "0";  // not this account's, or both sides (never: debit <> credit)
+    if (in == out) {
+        return "0";  // not this account's, or both sides (never: debit <> credit)
+    }
     std::string s = out ? "-" : "";
     s += amount_text;
     return s;
@@ -461,7 +503,9 @@ std::string ledger_json(snapshot& db, const std::string& name, long long limit,
     account_row(db, name);
     const std::string avail = user_available(name), imm = user_immature(name);
     std::optional<std::string> t, id;
-    if (before) std::tie(t, id) = parse_ledger_cursor(*before);
+    if (before) {
+        std::tie(t, id) = parse_ledger_cursor(*before);
+    }
     auto r = db.run(
         "SELECT id, bmm_api_time(created_at), kind, reference, currency, amount::text, debit, credit"
         " FROM ledger_transfers WHERE (debit IN ($1, $2) OR credit IN ($1, $2))"
@@ -544,8 +588,11 @@ std::string epochs_json(snapshot& db, long long limit, std::optional<long long> 
         j.key("blocks").raw_number(r.get(i, 10)).end_object();
     }
     j.end_array().key("next_before");
-    if (r.rows() == limit) j.raw_number(r.get(r.rows() - 1, 0));
-    else j.null();
+    if (r.rows() == limit) {
+        j.raw_number(r.get(r.rows() - 1, 0));
+    } else {
+        j.null();
+    }
     j.end_object();
     return j.take();
 }
@@ -553,8 +600,12 @@ std::string epochs_json(snapshot& db, long long limit, std::optional<long long> 
 constexpr std::string_view k_prefix = "/api/v1/";
 
 std::string checked_name(std::string_view name) {
-    if (name.size() > 128) throw http_error{400, "an account name has 1 to 128 characters"};
-    if (auto ok = check_account_name(name); !ok) throw http_error{400, ok.error_message()};
+    if (name.size() > 128) {
+        throw http_error{400, "an account name has 1 to 128 characters"};
+    }
+    if (auto ok = check_account_name(name); !ok) {
+        throw http_error{400, ok.error_message()};
+    }
     return std::string(name);
 }
 
@@ -562,7 +613,9 @@ std::string checked_name(std::string_view name) {
 // connection; throws db_failure. The JSON text gets a final newline.
 response with_snapshot(db_pool& pool, const std::function<std::string(snapshot&)>& body) {
     auto conn = pool.acquire();
-    if (!conn) throw db_failure{conn.error_message(), false};
+    if (!conn) {
+        throw db_failure{conn.error_message(), false};
+    }
     response out{200, std::string(k_json), {}, {}};
     try {
         snapshot db(*conn);
@@ -604,10 +657,13 @@ response method_not_allowed() {
 // Paths no route takes: 405 for methods other than GET and HEAD (on any
 // path), else 404 saying where the API is; a bad account name is 400 first.
 response not_found(const request& req) {
-    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
+    if (req.method != "GET" && req.method != "HEAD") {
+        return method_not_allowed();
+    }
     const std::string_view p = req.path;
-    if (p.substr(0, k_prefix.size()) != k_prefix)
+    if (p.substr(0, k_prefix.size()) != k_prefix) {
         throw http_error{404, "no such page; the API is under /api/v1/ (pool, accounts/{name}, blocks, epochs)"};
+    }
     const std::string_view rest = p.substr(k_prefix.size());
     if (rest.substr(0, 9) == "accounts/") {
         const std::string_view tail = rest.substr(9);
@@ -642,12 +698,16 @@ struct redis_free {
 std::optional<std::pair<long long, long long>> stream_backlog(const redis_settings& r) {
     timeval tv{1, 0};
     std::unique_ptr<redisContext, redis_free> c(redisConnectWithTimeout(r.host.c_str(), r.port, tv));
-    if (!c || c->err) return std::nullopt;
+    if (!c || c->err) {
+        return std::nullopt;
+    }
     redisSetTimeout(c.get(), tv);
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> p(
         static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s", r.stream.c_str(), r.group.c_str())),
         &freeReplyObject);
-    if (!p) return std::nullopt;
+    if (!p) {
+        return std::nullopt;
+    }
     // No stream or group yet (an error reply): nothing is pending.
     const bool counted = p->type == REDIS_REPLY_ARRAY && p->elements >= 1 && p->element[0]->type == REDIS_REPLY_INTEGER;
     std::pair<long long, long long> out{counted ? p->element[0]->integer : 0, -1};
@@ -659,8 +719,12 @@ std::optional<std::pair<long long, long long>> stream_backlog(const redis_settin
         for (std::size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements; k += 2) {
             const std::string_view name(e->element[k]->str ? e->element[k]->str : "", e->element[k]->len);
             const redisReply* v = e->element[k + 1];
-            if (name == "name") ours = v->type == REDIS_REPLY_STRING && std::string_view(v->str, v->len) == r.group;
-            if (name == "lag" && ours && v->type == REDIS_REPLY_INTEGER) out.second = v->integer;
+            if (name == "name") {
+                ours = v->type == REDIS_REPLY_STRING && std::string_view(v->str, v->len) == r.group;
+            }
+            if (name == "lag" && ours && v->type == REDIS_REPLY_INTEGER) {
+                out.second = v->integer;
+            }
         }
     }
     return out;
@@ -679,7 +743,7 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
         double close_seconds_sum, last_close_seconds;
     };
     std::optional<counted> c;
-    if (pc)
+    if (pc) {
         c = counted{pc->rounds.load(std::memory_order_relaxed),
                     pc->share_rows.load(std::memory_order_relaxed),
                     pc->block_rows.load(std::memory_order_relaxed),
@@ -688,6 +752,7 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
                     pc->epochs_closed.load(std::memory_order_relaxed),
                     pc->epoch_close_seconds_sum.load(std::memory_order_relaxed),
                     pc->last_epoch_close_seconds.load(std::memory_order_relaxed)};
+    }
     const auto backlog = stream_backlog(cfg.redis);
     const prometheus::labels stream{{"stream", cfg.redis.stream}, {"group", cfg.redis.group}};
     w.family("bmm_accountd_redis_up", "gauge", "1 when Redis answered this scrape.");
@@ -706,7 +771,9 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
     bool db_up = false;
     try {
         auto conn = pool.acquire();
-        if (!conn) throw db_failure{conn.error_message(), false};
+        if (!conn) {
+            throw db_failure{conn.error_message(), false};
+        }
         try {
             snapshot db(*conn);
             auto st = db.run(
@@ -718,14 +785,16 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
             db.commit();
             w.family("bmm_accountd_ingest_last_entry_age_seconds", "gauge",
                      "Seconds since the stream entry last stored by each consumer was appended to the stream.");
-            for (int i = 0; i < st.rows(); ++i)
+            for (int i = 0; i < st.rows(); ++i) {
                 w.sample("bmm_accountd_ingest_last_entry_age_seconds", {{"consumer", std::string(st.get(i, 0))}},
                          std::stod(st.text(i, 1)));
+            }
             w.family("bmm_accountd_ingest_entries_stored", "gauge",
                      "Stream entries each consumer has stored (stream_state).");
-            for (int i = 0; i < st.rows(); ++i)
+            for (int i = 0; i < st.rows(); ++i) {
                 w.sample("bmm_accountd_ingest_entries_stored", {{"consumer", std::string(st.get(i, 0))}},
                          std::stod(st.text(i, 2)));
+            }
             w.family("bmm_accountd_blocks", "gauge", "Blocks the pool found, by state.");
             u64 by[3] = {0, 0, 0};
             for (int i = 0; i < blocks.rows(); ++i) {
@@ -773,8 +842,9 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
 
     w.family("bmm_accountd_api_requests_total", "counter",
              "Requests answered by route (\"\" unknown path, \"-\" refused before routing) and HTTP status.");
-    for (const auto& n : server->stats())
+    for (const auto& n : server->stats()) {
         w.sample("bmm_accountd_api_requests_total", {{"route", n.route}, {"code", std::to_string(n.status)}}, n.count);
+    }
     return w.text();
 }
 
@@ -828,7 +898,9 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         only_params(q, {"limit", "before"});
         const long long limit = limit_param(q);
         const auto before = param(q, "before");
-        if (before) (void)parse_ledger_cursor(*before);
+        if (before) {
+            (void)parse_ledger_cursor(*before);
+        }
         return with_snapshot(pool, [&](snapshot& db) { return ledger_json(db, name, limit, before); });
     });
     get("/metrics", [&pool, &cfg, counters, server](const request& q) {
@@ -879,7 +951,9 @@ result<bool> api_server::start() {
     o.request_timeout = std::chrono::seconds(a.connection_timeout_s);
     o.keep_alive = true;
     o.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
-    if (a.cors) o.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    if (a.cors) {
+        o.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    }
     impl_->server = std::make_unique<http::server>(
         std::move(o), api_routes(impl_->pool, impl_->cfg, impl_->counters, &impl_->server_ptr));
     impl_->server_ptr = impl_->server.get();
@@ -904,7 +978,9 @@ int run_api(const accountd_config& c, const std::atomic<bool>& stop) {
         log::error("api", "{}", s.error_message());
         return 1;
     }
-    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!stop.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     server.stop();
     log::info("api", "stopped");
     return 0;

@@ -53,7 +53,9 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
     const std::string pid = std::to_string(::getpid());
     const std::string schema = "bmm_bench_epoch_" + pid;
     const auto scheme = parse_payout_scheme(o.scheme);
-    if (!scheme) return fail("--scheme must be pp, pplns, pps or solo, not " + o.scheme);
+    if (!scheme) {
+        return fail("--scheme must be pp, pplns, pps or solo, not " + o.scheme);
+    }
     // The configured database and rules, on the bench's own epochs (days from
     // 2026-01-01) and coins: LTC, and BTC at a quarter of the resource weight.
     accountd_config cfg = base;
@@ -65,21 +67,34 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
     cfg.coins["BTC"].rules.scheme = *scheme;
     cfg.coins["BTC"].rules.resource_weight_ppm = 250000;
     auto admin = pg::connection::open(cfg.postgres);
-    if (!admin) return fail(admin.error_message());
-    if (auto r = admin->exec("CREATE SCHEMA " + schema); !r)
+    if (!admin) {
+        return fail(admin.error_message());
+    }
+    if (auto r = admin->exec("CREATE SCHEMA " + schema); !r) {
         return fail(r.error_message() + " (the bench needs a role that may create schemas in the database)");
+    }
     const int code = [&]() -> int {
         const std::string set_path = "SET search_path TO " + schema;
         auto db = pg::connection::open(cfg.postgres);
-        if (!db) return fail(db.error_message());
-        if (auto r = db->exec(set_path); !r) return fail(r.error_message());
-        if (auto m = migrate(*db, cfg.migrations_dir); !m) return fail(m.error_message());
+        if (!db) {
+            return fail(db.error_message());
+        }
+        if (auto r = db->exec(set_path); !r) {
+            return fail(r.error_message());
+        }
+        if (auto m = migrate(*db, cfg.migrations_dir); !m) {
+            return fail(m.error_message());
+        }
         pg::connection& c = *db;  // the ledger store's calls, on the same session (search_path)
 
         // ---- 1. The epoch's data (not timed) ----
         const auto fill_start = clock::now();
-        if (auto r = epoch_store::ensure_epoch(c, 0, k_prev_start, k_start); !r) return fail(r.error_message());
-        if (auto r = epoch_store::ensure_epoch(c, 1, k_start, k_end); !r) return fail(r.error_message());
+        if (auto r = epoch_store::ensure_epoch(c, 0, k_prev_start, k_start); !r) {
+            return fail(r.error_message());
+        }
+        if (auto r = epoch_store::ensure_epoch(c, 1, k_start, k_end); !r) {
+            return fail(r.error_message());
+        }
         const accounting_config acfg = rules_of(cfg);
         // Epoch 0 closed with nothing carried (its figures as a close with PP would book).
         {
@@ -88,7 +103,9 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             closed0.emission = epoch_emission(0, acfg.halving_period);
             closed0.emission_paid = closed0.emission;
             closed0.carried_emission = 0;
-            if (auto r = epoch_store::book_epoch_close(c, closed0); !r) return fail(r.error_message());
+            if (auto r = epoch_store::book_epoch_close(c, closed0); !r) {
+                return fail(r.error_message());
+            }
         }
         auto name = [](std::size_t i) {
             std::string s = "miner";
@@ -100,9 +117,13 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             data += name(i);
             data += "\tuser\n";
         }
-        if (auto r = db->copy_in("COPY accounts (name, kind) FROM STDIN", data); !r) return fail(r.error_message());
+        if (auto r = db->copy_in("COPY accounts (name, kind) FROM STDIN", data); !r) {
+            return fail(r.error_message());
+        }
         // The partition of epoch 1's day (2026-01-02), as the ingest makes it.
-        if (auto r = share_store::ensure_day(c, k_genesis / 86400 + 1); !r) return fail(r.error_message());
+        if (auto r = share_store::ensure_day(c, k_genesis / 86400 + 1); !r) {
+            return fail(r.error_message());
+        }
         // Difficulties from 1/256 to 2^15 by account (scrypt on LTC; a tenth
         // of the accounts mine BTC with sha256d at higher difficulties).
         struct diff_work {
@@ -134,11 +155,13 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             f.coin = b % 4 == 3 ? "BTC" : "LTC";
             std::size_t i = (b * 31) % o.accounts, tries = 0;
             while (tries++ < o.accounts &&
-                   ((i % 10 == 9) != (f.coin == "BTC") || found_by[i].size() >= o.shares_per_account))
+                   ((i % 10 == 9) != (f.coin == "BTC") || found_by[i].size() >= o.shares_per_account)) {
                 i = (i + 1) % o.accounts;
-            if ((i % 10 == 9) != (f.coin == "BTC") || found_by[i].size() >= o.shares_per_account)
+            }
+            if ((i % 10 == 9) != (f.coin == "BTC") || found_by[i].size() >= o.shares_per_account) {
                 return fail("no account mines " + f.coin + " with a share left to find block " + std::to_string(b) +
                             " (more --accounts or --shares)");
+            }
             f.finder = i;
             found_by[i].push_back(founds.size());
             founds.push_back(std::move(f));
@@ -200,14 +223,21 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
         for (auto& rows_of_second : by_second) {
             data += rows_of_second;
             std::string().swap(rows_of_second);
-            if (data.size() > (64u << 20))
-                if (auto r = flush(); !r) return fail(r.error_message());
+            if (data.size() > (64u << 20)) {
+                if (auto r = flush(); !r) {
+                    return fail(r.error_message());
+                }
+            }
         }
-        if (auto r = flush(); !r) return fail(r.error_message());
+        if (auto r = flush(); !r) {
+            return fail(r.error_message());
+        }
         // Previous streaks: 60 % of the accounts mined epoch 0, streaks 1..30.
         data.clear();
         for (std::size_t i = 0; i < o.accounts; ++i) {
-            if (i % 5 >= 3) continue;
+            if (i % 5 >= 3) {
+                continue;
+            }
             const std::uint32_t streak = static_cast<std::uint32_t>(1 + i % 30);
             data += name(i);
             data += "\t0\t1000\t";
@@ -216,21 +246,30 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             data += std::to_string(e_bp(streak, acfg.persistence));
             data += "\t1000\n";
         }
-        if (auto r = db->copy_in("COPY account_epochs (account, k, dpp, streak, e_bp, pp) FROM STDIN", data); !r)
+        if (auto r = db->copy_in("COPY account_epochs (account, k, dpp, streak, e_bp, pp) FROM STDIN", data); !r) {
             return fail(r.error_message());
+        }
         // BMM holdings: the premine, and epoch 0's emission over a tenth of the accounts.
         std::vector<transfer> held = genesis_transfers();
         {
             std::map<std::string, amount> w;
-            for (std::size_t i = 0; i < o.accounts; i += 10) w[name(i)] = amount(1 + i % 97);
+            for (std::size_t i = 0; i < o.accounts; i += 10) {
+                w[name(i)] = amount(1 + i % 97);
+            }
             auto split = split_largest_remainder(epoch_emission(0, acfg.halving_period), w);
-            if (!split) return fail(split.error_message());
-            for (const auto& [u, v] : *split)
-                if (v > 0)
+            if (!split) {
+                return fail(split.error_message());
+            }
+            for (const auto& [u, v] : *split) {
+                if (v > 0) {
                     held.push_back(transfer{"epoch:0:emission:" + u, std::string(emission_account), user_available(u),
                                             std::string(bmm_currency), v, transfer_kind::emission, "epoch:0"});
+                }
+            }
         }
-        if (auto r = ledger_store::book_transfers(c, held); !r) return fail(r.error_message());
+        if (auto r = ledger_store::book_transfers(c, held); !r) {
+            return fail(r.error_message());
+        }
         for (std::size_t b = 0; b < founds.size(); ++b) {
             block_store::block_row row;
             row.hash = founds[b].hash;
@@ -241,47 +280,64 @@ int bench_epoch(const accountd_config& base, const bench_epoch_options& o) {
             row.found_at = "2026-01-02 12:00:00+00";
             row.found_epoch = 1;
             row.epoch = 1;
-            if (auto r = block_store::record_block(c, row); !r) return fail(r.error_message());
+            if (auto r = block_store::record_block(c, row); !r) {
+                return fail(r.error_message());
+            }
         }
         // A day's shares arrive over the day, and autovacuum (insert-driven
         // since PostgreSQL 13) has gone over them before the day closes: the
         // bench's just-copied rows are vacuumed too, or the first close to
         // read them would pay for setting their hint bits.
         if (auto r = db->exec("VACUUM (ANALYZE) accounts, shares, account_epochs, ledger_transfers, blocks, epochs");
-            !r)
+            !r) {
             return fail(r.error_message());
+        }
         const double fill_s = seconds_since(fill_start);
 
         // ---- 2. The close, timed ----
         const auto t_read = clock::now();
         auto gathered = gather_epoch_input(*db, cfg, 1);
-        if (!gathered) return fail(gathered.error_message());
+        if (!gathered) {
+            return fail(gathered.error_message());
+        }
         epoch_close_input in = std::move(*gathered);
         const double read_s = seconds_since(t_read);
 
         const auto t_compute = clock::now();
         auto out = close_epoch(in);
-        if (!out) return fail(out.error_message());
+        if (!out) {
+            return fail(out.error_message());
+        }
         const double compute_s = seconds_since(t_compute);
 
         const auto t_book = clock::now();
         epoch_store::book_timings bt;
         auto rep = epoch_store::book_epoch_close(c, *out, &bt);
-        if (!rep) return fail(rep.error_message());
+        if (!rep) {
+            return fail(rep.error_message());
+        }
         const double book_s = seconds_since(t_book);
         const double total_s = read_s + compute_s + book_s;
 
         // ---- 3. Check: everything booked, the ledger consistent, a replay books nothing ----
         auto problems = ledger_store::audit(c);
-        if (!problems) return fail(problems.error_message());
-        for (const auto& p : *problems) std::fprintf(stderr, "bench-epoch: ledger audit: %s\n", p.c_str());
+        if (!problems) {
+            return fail(problems.error_message());
+        }
+        for (const auto& p : *problems) {
+            std::fprintf(stderr, "bench-epoch: ledger audit: %s\n", p.c_str());
+        }
         const auto t_replay = clock::now();
         auto again = epoch_store::book_epoch_close(c, *out);
-        if (!again) return fail(again.error_message());
+        if (!again) {
+            return fail(again.error_message());
+        }
         const double replay_s = seconds_since(t_replay);
 
         std::size_t window = 0;
-        for (const auto& b : in.blocks) window += b.pplns_shares.size();
+        for (const auto& b : in.blocks) {
+            window += b.pplns_shares.size();
+        }
         std::printf(
             "bench-epoch: %zu accounts, %zu shares each (%zu rows, 95 %% accepted; LTC and BTC), "
             "%zu previous streaks, %zu BMM holders, %zu blocks, scheme %s (%zu pplns window shares, %zu pps "

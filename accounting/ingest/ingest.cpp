@@ -60,12 +60,16 @@ void append_int(std::string& o, std::int64_t v) {
 std::string fields_json(const field_list& fields) {
     auto clean = [](std::string_view s) {
         std::string o;
-        for (char c : s) o += (static_cast<unsigned char>(c) >= 0x80 || c == '\0') ? '?' : c;
+        for (char c : s) {
+            o += (static_cast<unsigned char>(c) >= 0x80 || c == '\0') ? '?' : c;
+        }
         return o;
     };
     std::string s = "{";
     for (std::size_t i = 0; i < fields.size(); ++i) {
-        if (i) s += ',';
+        if (i) {
+            s += ',';
+        }
         s += '"';
         s +=
             node::json_escape(record::is_text(fields[i].first) ? std::string(fields[i].first) : clean(fields[i].first));
@@ -124,15 +128,21 @@ struct ingestor::batch {
 // shares, so the 256-bit division and the decimal conversion run rarely.
 const std::pair<uint256, std::string>& ingestor::work_of(std::string_view target_hex) {
     auto it = work_cache_.find(target_hex);
-    if (it != work_cache_.end()) return it->second;
-    if (work_cache_.size() > 100000) work_cache_.clear();
+    if (it != work_cache_.end()) {
+        return it->second;
+    }
+    if (work_cache_.size() > 100000) {
+        work_cache_.clear();
+    }
     const uint256 w = work_from_target(*uint256::from_hex(target_hex));
     return work_cache_[std::string(target_hex)] = {w, w.to_decimal()};
 }
 
 void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto) {
     b.ack_ids.emplace_back(e.id_text);
-    if (!b.any || b.last < e.id) b.last = e.id;
+    if (!b.any || b.last < e.id) {
+        b.last = e.id;
+    }
     b.any = true;
     if (!b.claimed && e.id <= stored_upto) {  // stored by an earlier transaction, not yet acknowledged
         ++b.skipped;
@@ -164,7 +174,9 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         ++b.repeats;
         return;
     }
-    if (b.copy.empty()) b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
+    if (b.copy.empty()) {
+        b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
+    }
     share_meta m;
     m.begin = b.copy.size();
     m.uid = std::string(s.uid);
@@ -202,19 +214,33 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     o += '\t';
     copy_escape(o, s.reason);
     o += s.block ? "\tt\t" : "\tf\t";
-    if (s.hash) copy_escape(o, *s.hash);
+    if (s.hash) {
+        copy_escape(o, *s.hash);
+    }
     o += '\t';
-    if (work_text) o += *work_text;
-    else o += '0';
+    if (work_text) {
+        o += *work_text;
+    } else {
+        o += '0';
+    }
     o += '\t';
-    if (s.network_target) o += work_of(*s.network_target).second;
-    else o += "\\N";
+    if (s.network_target) {
+        o += work_of(*s.network_target).second;
+    } else {
+        o += "\\N";
+    }
     o += '\t';
-    if (s.reward) append_int(o, *s.reward);
-    else o += "\\N";
+    if (s.reward) {
+        append_int(o, *s.reward);
+    } else {
+        o += "\\N";
+    }
     o += '\t';
-    if (s.block_hash) o.append(*s.block_hash);  // checked hex digits: as sent
-    else o += "\\N";
+    if (s.block_hash) {
+        o.append(*s.block_hash);  // checked hex digits: as sent
+    } else {
+        o += "\\N";
+    }
     o += "\t\\N\n";  // late_epoch: set in store() when its epoch has closed
     m.end = o.size();
     copy_escape(m.key, s.coin);
@@ -223,11 +249,17 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     m.key += '\t';
     copy_escape(m.key, s.worker);
     b.rows.push_back(std::move(m));
-    if (b.share_rows == 0 || s.time_ms < b.min_ms) b.min_ms = s.time_ms;
-    if (b.share_rows == 0 || s.time_ms > b.max_ms) b.max_ms = s.time_ms;
+    if (b.share_rows == 0 || s.time_ms < b.min_ms) {
+        b.min_ms = s.time_ms;
+    }
+    if (b.share_rows == 0 || s.time_ms > b.max_ms) {
+        b.max_ms = s.time_ms;
+    }
     ++b.share_rows;
     b.days.insert(s.time_ms / k_day_ms);
-    if (b.names.find(s.account) == b.names.end()) b.names.emplace(s.account, s.coin);
+    if (b.names.find(s.account) == b.names.end()) {
+        b.names.emplace(s.account, s.coin);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -249,16 +281,26 @@ void ingestor::disconnect() {
 result<bool> ingestor::connect() {
     disconnect();
     auto c = pg::connection::open(cfg_.postgres);
-    if (!c) return error{c.error_message()};
+    if (!c) {
+        return error{c.error_message()};
+    }
     db_ = std::move(*c);
-    if (auto r = share_store::prepare_ingest_session(db_); !r) return r;
+    if (auto r = share_store::prepare_ingest_session(db_); !r) {
+        return r;
+    }
     auto st = share_store::load_position(db_, consumer_of(cfg_));
-    if (!st) return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+    if (!st) {
+        return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+    }
     last_ = *st ? stream_id{(*st)->ms, (*st)->seq} : stream_id{};
     days_ready_.clear();
     ahead_checked_day_ = -1;
-    if (auto r = reader_.connect(); !r) return r;
-    if (auto r = acker_.connect(); !r) return r;
+    if (auto r = reader_.connect(); !r) {
+        return r;
+    }
+    if (auto r = acker_.connect(); !r) {
+        return r;
+    }
     return true;
 }
 
@@ -267,48 +309,71 @@ result<bool> ingestor::ensure_partitions_ahead() {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count() /
         k_day_ms;
-    if (today == ahead_checked_day_) return true;
+    if (today == ahead_checked_day_) {
+        return true;
+    }
     for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
-        if (days_ready_.count(d)) continue;
-        if (auto r = share_store::ensure_day(db_, d); !r) return r;
+        if (days_ready_.count(d)) {
+            continue;
+        }
+        if (auto r = share_store::ensure_day(db_, d); !r) {
+            return r;
+        }
         days_ready_.insert(d);
     }
     if (cfg_.ingest.keep_days > 0) {
         auto r = share_store::drop_days_before(db_, today - cfg_.ingest.keep_days);
-        if (!r) return error{r.error_message()};
-        for (const auto& name : *r)
+        if (!r) {
+            return error{r.error_message()};
+        }
+        for (const auto& name : *r) {
             log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", name, cfg_.ingest.keep_days);
+        }
     }
     ahead_checked_day_ = today;
     return true;
 }
 
 result<bool> ingestor::resolve_accounts(batch& b) {
-    for (auto it = b.names.begin(); it != b.names.end();)
+    for (auto it = b.names.begin(); it != b.names.end();) {
         it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
-    if (b.names.empty()) return true;
+    }
+    if (b.names.empty()) {
+        return true;
+    }
     pg::text_array names;
-    for (const auto& [name, coin] : b.names) names.add(name);
+    for (const auto& [name, coin] : b.names) {
+        names.add(name);
+    }
     auto r = existing_accounts(db_, names.str());
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     for (auto& name : *r) {
         b.names.erase(name);
         known_accounts_.insert(std::move(name));
     }
-    if (!cfg_.ingest.auto_accounts) return true;
+    if (!cfg_.ingest.auto_accounts) {
+        return true;
+    }
     static log::rate_limiter limiter(5, std::chrono::seconds(60));
     for (const auto& [name, coin] : b.names) {
-        if (not_addresses_.count(name)) continue;
+        if (not_addresses_.count(name)) {
+            continue;
+        }
         auto c = validator_.classify(name);
         if (!c) {
             unsigned long dropped = 0;
-            if (limiter.allow(&dropped))
+            if (limiter.allow(&dropped)) {
                 log::warn("ingest", "{}; the shares are stored, the account is made later ({} similar suppressed)",
                           c.error_message(), dropped);
+            }
             continue;
         }
         if (!*c) {
-            if (not_addresses_.size() > 100000) not_addresses_.clear();
+            if (not_addresses_.size() > 100000) {
+                not_addresses_.clear();
+            }
             not_addresses_.insert(name);
             continue;
         }
@@ -319,13 +384,21 @@ result<bool> ingestor::resolve_accounts(batch& b) {
 
 result<bool> ingestor::store(batch& b) {
     for (std::int64_t d : b.days) {
-        if (days_ready_.count(d)) continue;
-        if (auto r = share_store::ensure_day(db_, d); !r) return r;
+        if (days_ready_.count(d)) {
+            continue;
+        }
+        if (auto r = share_store::ensure_day(db_, d); !r) {
+            return r;
+        }
         days_ready_.insert(d);
     }
-    if (auto r = resolve_accounts(b); !r) return r;
+    if (auto r = resolve_accounts(b); !r) {
+        return r;
+    }
     auto tx = pg::transaction::begin(db_);
-    if (!tx) return error{tx.error_message()};
+    if (!tx) {
+        return error{tx.error_message()};
+    }
     auto fail = [&](const std::string& m) -> result<bool> {
         tx->rollback();
         return error{m};
@@ -339,7 +412,9 @@ result<bool> ingestor::store(batch& b) {
         // epoch's close or sees that epoch closed here and is stored late.
         // The closed epochs span [genesis, first open).
         auto closed = epoch_store::lock_closed_span(db_);
-        if (!closed) return fail(closed.error_message());
+        if (!closed) {
+            return fail(closed.error_message());
+        }
         late_epoch = static_cast<std::int64_t>(closed->first_open);
         if (b.min_ms < closed->end_ms) {
             b.late_before_ms = closed->end_ms;
@@ -355,29 +430,43 @@ result<bool> ingestor::store(batch& b) {
         std::unordered_set<std::string> stored;
         auto t_copy = std::chrono::steady_clock::now();
         auto copied = share_store::copy_round(db_, b.copy);
-        if (!copied) return fail(copied.error_message());
+        if (!copied) {
+            return fail(copied.error_message());
+        }
         if (!*copied) {
             b.copy_ms = ms_since(t_copy);
             auto t_dedupe = std::chrono::steady_clock::now();
             std::vector<const std::string*> uids;
             uids.reserve(b.rows.size());
-            for (const auto& m : b.rows) uids.push_back(&m.uid);
+            for (const auto& m : b.rows) {
+                uids.push_back(&m.uid);
+            }
             auto found = share_store::stored_uids(db_, pg::text_array_of(uids), b.min_ms, b.max_ms);
-            if (!found) return fail(found.error_message());
+            if (!found) {
+                return fail(found.error_message());
+            }
             stored = std::move(*found);
             std::string kept;
             kept.reserve(b.copy.size());
-            for (const auto& m : b.rows)
-                if (!stored.count(m.uid)) kept.append(b.copy, m.begin, m.end - m.begin);
+            for (const auto& m : b.rows) {
+                if (!stored.count(m.uid)) {
+                    kept.append(b.copy, m.begin, m.end - m.begin);
+                }
+            }
             b.dedupe_ms = ms_since(t_dedupe);
             t_copy = std::chrono::steady_clock::now();
-            if (!kept.empty())
-                if (auto r2 = share_store::copy_shares(db_, kept); !r2) return fail(r2.error_message());
+            if (!kept.empty()) {
+                if (auto r2 = share_store::copy_shares(db_, kept); !r2) {
+                    return fail(r2.error_message());
+                }
+            }
         }
         b.copy_ms += ms_since(t_copy);
         share_store::minute_sums minutes;
         for (const auto& m : b.rows) {
-            if (stored.count(m.uid)) continue;
+            if (stored.count(m.uid)) {
+                continue;
+            }
             share_store::minute_sum& x = minutes[{m.key, m.minute_ms}];
             if (m.accepted) {
                 ++x.accepted;
@@ -386,46 +475,63 @@ result<bool> ingestor::store(batch& b) {
                 ++x.rejected;
                 ++x.by_code[m.code >= 21 && m.code <= 25 ? m.code - 20 : 0];
             }
-            if (m.block) ++x.blocks;
+            if (m.block) {
+                ++x.blocks;
+            }
             ++inserted;
         }
         if (b.late_before_ms) {
             // Shares of closed epochs count in the first open one (sql/0014).
             std::vector<const std::string*> late_uids;
-            for (const auto& m : b.rows)
-                if (m.ms >= b.late_from_ms && m.ms < b.late_before_ms && !stored.count(m.uid))
+            for (const auto& m : b.rows) {
+                if (m.ms >= b.late_from_ms && m.ms < b.late_before_ms && !stored.count(m.uid)) {
                     late_uids.push_back(&m.uid);
+                }
+            }
             if (!late_uids.empty()) {
                 auto u = share_store::mark_late(db_, static_cast<std::uint64_t>(late_epoch), b.min_ms, b.late_before_ms,
                                                 pg::text_array_of(late_uids));
-                if (!u) return fail(u.error_message());
+                if (!u) {
+                    return fail(u.error_message());
+                }
                 late = *u;
             }
         }
         if (inserted) {
             auto t_rollup = std::chrono::steady_clock::now();
-            if (auto r = share_store::add_minutes(db_, minutes); !r) return fail(r.error_message());
+            if (auto r = share_store::add_minutes(db_, minutes); !r) {
+                return fail(r.error_message());
+            }
             b.rollup_ms = ms_since(t_rollup);
         }
     }
     std::uint64_t blocks = 0;
     for (const auto& blk : b.blocks) {
         auto r = block_store::record_found(db_, blk);
-        if (!r) return fail(r.error_message());
+        if (!r) {
+            return fail(r.error_message());
+        }
         blocks += *r ? 1 : 0;
     }
-    for (const auto& e : b.errors)
-        if (auto r = share_store::record_ingest_error(db_, e); !r) return fail(r.error_message());
+    for (const auto& e : b.errors) {
+        if (auto r = share_store::record_ingest_error(db_, e); !r) {
+            return fail(r.error_message());
+        }
+    }
     std::uint64_t made = 0;
     for (const auto& [name, wallet] : b.auto_accounts) {
         auto r = create_address_account(db_, name, wallet.first, wallet.second);
-        if (!r) return fail(r.error_message());
+        if (!r) {
+            return fail(r.error_message());
+        }
         made += *r ? 1 : 0;
     }
     if (b.any && !b.claimed && last_ < b.last) {
         auto r =
             share_store::save_position(db_, consumer_of(cfg_), {b.last.ms, b.last.seq}, b.ack_ids.size() - b.skipped);
-        if (!r) return fail(r.error_message());
+        if (!r) {
+            return fail(r.error_message());
+        }
     }
     auto t_commit = std::chrono::steady_clock::now();
     if (auto r = tx->commit(); !r) {
@@ -435,7 +541,9 @@ result<bool> ingestor::store(batch& b) {
         return error{r.error_message()};
     }
     b.commit_ms = ms_since(t_commit);
-    if (!b.claimed && last_ < b.last) last_ = b.last;
+    if (!b.claimed && last_ < b.last) {
+        last_ = b.last;
+    }
     for (const auto& [name, w] : b.auto_accounts) {
         known_accounts_.insert(name);
         log::info("ingest", "account {} made from its username ({} wallet {} at 100 %)", name, w.first, w.second);
@@ -446,18 +554,23 @@ result<bool> ingestor::store(batch& b) {
     stats_.bad += b.errors.size();
     stats_.accounts += made;
     ++stats_.batches;
-    if (published_) published_->publish(stats_);
-    if (!b.errors.empty())
+    if (published_) {
+        published_->publish(stats_);
+    }
+    if (!b.errors.empty()) {
         log::warn("ingest", "{} unreadable record(s) kept in table ingest_errors (first: {} {})", b.errors.size(),
                   b.errors[0].stream_id, b.errors[0].error);
-    for (const auto& blk : b.blocks)
+    }
+    for (const auto& blk : b.blocks) {
         log::info("ingest", "block {} at height {} by {} stored", blk.hash, blk.height, blk.account);
-    if (late)
+    }
+    if (late) {
         log::warn("ingest",
                   "{} shares arrived after their epoch had closed (the oldest from {}); they count in epoch {}, "
                   "the first one open. If bmm-stratum was cut off from Redis for longer than [epochs] close_grace_ms, "
                   "a longer grace keeps shares in their own epoch",
                   late, timestamp_text(b.min_ms), late_epoch);
+    }
     return true;
 }
 
@@ -493,7 +606,9 @@ void ingestor::read_rounds(session& s) {
         {
             std::unique_lock lock(s.mu);
             s.cv.wait(lock, [&] { return s.stop || s.queue.size() < 2; });
-            if (s.stop) return;
+            if (s.stop) {
+                return;
+            }
         }
         auto b = std::make_unique<batch>();
         const auto t0 = std::chrono::steady_clock::now();
@@ -502,13 +617,18 @@ void ingestor::read_rounds(session& s) {
             b->claimed = true;
             n = reader_.claim(cfg_.ingest.claim_idle_ms, claim_cursor, cfg_.ingest.batch_size,
                               [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
-            if (n && claim_cursor == "0-0") next_claim = t0 + claim_every;  // scanned through
-            if (n && *n > 0)
+            if (n && claim_cursor == "0-0") {
+                next_claim = t0 + claim_every;  // scanned through
+            }
+            if (n && *n > 0) {
                 log::warn("ingest",
                           "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
                           "stopped or stalls); storing them (repeats are found by uid)",
                           *n, cfg_.ingest.claim_idle_ms, reader_.group(), reader_.stream());
-            if (n && *n == 0) continue;
+            }
+            if (n && *n == 0) {
+                continue;
+            }
         } else {
             n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
                              [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
@@ -528,14 +648,22 @@ void ingestor::read_rounds(session& s) {
             s.queue.push_back(std::move(b));
         }
         s.cv.notify_all();
-        if (failed) return;
+        if (failed) {
+            return;
+        }
     }
 }
 
 result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing) {
-    if (auto c = connect(); !c) return c;
-    if (auto a = ensure_partitions_ahead(); !a) return a;
-    if (failing) log::info("ingest", "connected again; ingest resumed from stream id {}", last_.to_string());
+    if (auto c = connect(); !c) {
+        return c;
+    }
+    if (auto a = ensure_partitions_ahead(); !a) {
+        return a;
+    }
+    if (failing) {
+        log::info("ingest", "connected again; ingest resumed from stream id {}", last_.to_string());
+    }
     failing = false;
     session s;
     s.stored_upto = last_;
@@ -560,22 +688,31 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         {
             std::unique_lock lock(s.mu);
             s.cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !s.queue.empty(); });
-            if (s.queue.empty()) continue;
+            if (s.queue.empty()) {
+                continue;
+            }
             b = std::move(s.queue.front());
             s.queue.pop_front();
         }
         s.cv.notify_all();
-        if (!b->failure.empty()) return error{b->failure};
-        if (auto a = ensure_partitions_ahead(); !a) return a;
+        if (!b->failure.empty()) {
+            return error{b->failure};
+        }
+        if (auto a = ensure_partitions_ahead(); !a) {
+            return a;
+        }
         const auto t1 = std::chrono::steady_clock::now();
-        if (auto r = store(*b); !r) return r;
+        if (auto r = store(*b); !r) {
+            return r;
+        }
         log::debug(
             "ingest",
             "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
             "commit {:.1f})",
             b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
-        if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a)
+        if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a) {
             return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
+        }
         stats_.entries += b->ack_ids.size();
         acked_.fetch_add(b->ack_ids.size());
         const auto now = std::chrono::steady_clock::now();
@@ -601,13 +738,18 @@ int ingestor::run(const std::atomic<bool>& stop) {
         const std::uint64_t before = acked_.load();
         auto r = run_session(stop, failing);
         disconnect();
-        if (r) break;
-        if (acked_.load() != before) backoff = std::chrono::milliseconds(100);
+        if (r) {
+            break;
+        }
+        if (acked_.load() != before) {
+            backoff = std::chrono::milliseconds(100);
+        }
         log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
         failing = true;
         const auto until = std::chrono::steady_clock::now() + backoff;
-        while (!stop.load() && std::chrono::steady_clock::now() < until)
+        while (!stop.load() && std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
     log::info("ingest", "stopping: {} entries, {} shares, {} duplicates skipped, {} blocks in this run", stats_.entries,

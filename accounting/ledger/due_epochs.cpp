@@ -16,7 +16,9 @@ std::int64_t epoch_start_ms(const epoch_settings& e, std::uint64_t k) {
 
 std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms) {
     const std::int64_t since = ms - e.genesis * 1000;
-    if (since < 0) return -1;
+    if (since < 0) {
+        return -1;
+    }
     return since / (e.length_seconds * 1000);
 }
 
@@ -24,7 +26,9 @@ namespace {
 
 result<amount> numeric(std::string_view text, const char* what) {
     auto a = parse_amount(text);
-    if (!a) return error{std::string("PostgreSQL: ") + what + ": " + a.error_message()};
+    if (!a) {
+        return error{std::string("PostgreSQL: ") + what + ": " + a.error_message()};
+    }
     return a;
 }
 
@@ -38,21 +42,29 @@ result<amount> numeric(std::string_view text, const char* what) {
 result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
     auto f = share_store::find_block_share(db, bi.hash, bi.coin);
-    if (!f) return error{what + "finding its share: " + f.error_message()};
-    if (!*f)
+    if (!f) {
+        return error{what + "finding its share: " + f.error_message()};
+    }
+    if (!*f) {
         return error{what +
                      "no share with this block_hash in shares (were its day's shares dropped? or was the "
                      "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
                      "it); it cannot be split"};
-    if (!(*f)->network_work)
+    }
+    if (!(*f)->network_work) {
         return error{what +
                      "its share has no network_work (a version 1 stream record without network_target: "
                      "version 2 always carries it); it cannot be split by pplns"};
+    }
     auto nw = numeric(*(*f)->network_work, "shares.network_work");
-    if (!nw) return error{nw.error_message()};
+    if (!nw) {
+        return error{nw.error_message()};
+    }
     bi.network_work = *nw;
     auto oldest = share_store::oldest_kept_day_ms(db);
-    if (!oldest) return error{what + "reading the oldest day of shares: " + oldest.error_message()};
+    if (!oldest) {
+        return error{what + "reading the oldest day of shares: " + oldest.error_message()};
+    }
     const amount window = bi.network_work * n_ppm / 1000000;
     const std::int64_t found_ms = (*f)->ms, floor_ms = *oldest;
     const std::string& found_uid = (*f)->uid;
@@ -62,7 +74,9 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
     std::string bad_work;  // a work text that is not a number
     // Takes a share of a slice into the window until it is covered.
     const auto take = [&](std::string_view account, std::string_view work) {
-        if (covered >= window) return false;
+        if (covered >= window) {
+            return false;
+        }
         // Miners keep a difficulty for many shares: each work text is parsed once.
         auto it = parsed.find(work);
         if (it == parsed.end()) {
@@ -84,9 +98,15 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
         const std::int64_t lo_ms = end_ms - span_s * 1000;
         auto r = share_store::window_slice(db, bi.coin, lo_ms, end_ms,
                                            newest ? std::optional<std::string_view>(found_uid) : std::nullopt, take);
-        if (!r) return error{what + "reading its window: " + r.error_message()};
-        if (!bad_work.empty()) return error{bad_work};
-        if (lo_ms < floor_ms) break;  // nothing older is kept: all of it counts
+        if (!r) {
+            return error{what + "reading its window: " + r.error_message()};
+        }
+        if (!bad_work.empty()) {
+            return error{bad_work};
+        }
+        if (lo_ms < floor_ms) {
+            break;  // nothing older is kept: all of it counts
+        }
         end_ms = lo_ms;
     }
     bi.pplns_shares.assign(newest_first.rbegin(), newest_first.rend());
@@ -106,16 +126,24 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     // The epoch's shares stored in time, and the late ones counted in it (sql/0014).
     const share_store::epoch_shares shares{k, epoch_start_ms(cfg.epochs, k), epoch_start_ms(cfg.epochs, k + 1), coins};
     auto w = share_store::work_by_account(db, shares);
-    if (!w) return error{w.error_message()};
+    if (!w) {
+        return error{w.error_message()};
+    }
     in.work = std::move(*w);
 
     if (k > 0) {
         auto prev = epoch_store::load_epoch(db, k - 1);
-        if (!prev) return error{prev.error_message()};
-        if (!prev->closed) return error{"epoch " + ks + " cannot close before epoch " + std::to_string(k - 1)};
+        if (!prev) {
+            return error{prev.error_message()};
+        }
+        if (!prev->closed) {
+            return error{"epoch " + ks + " cannot close before epoch " + std::to_string(k - 1)};
+        }
         in.carried_emission = prev->emission_carried;
         auto s = epoch_store::streaks(db, k - 1);
-        if (!s) return error{"epoch " + ks + ": " + s.error_message()};
+        if (!s) {
+            return error{"epoch " + ks + ": " + s.error_message()};
+        }
         in.previous_streaks = std::move(*s);
     }
 
@@ -124,7 +152,9 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     if (pps_coins != "{}") {
         auto p =
             share_store::pps_groups(db, share_store::epoch_shares{shares.k, shares.from_ms, shares.to_ms, pps_coins});
-        if (!p) return error{p.error_message()};
+        if (!p) {
+            return error{p.error_message()};
+        }
         for (auto& g : *p) {
             if (!g.network_work || !g.reward) {
                 log::warn("epochs",
@@ -144,7 +174,9 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
     }
 
     auto blocks = block_store::blocks_of_epoch(db, k);
-    if (!blocks) return error{blocks.error_message()};
+    if (!blocks) {
+        return error{blocks.error_message()};
+    }
     for (auto& row : *blocks) {
         block_input bi;
         bi.hash = std::move(row.hash);
@@ -156,17 +188,24 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
         if (bi.found_epoch != k) {
             // A block booked after its found epoch closed: the PP of that epoch.
             auto pp = epoch_store::pp_of(db, bi.found_epoch);
-            if (!pp) return error{"epoch " + ks + ": " + pp.error_message()};
+            if (!pp) {
+                return error{"epoch " + ks + ": " + pp.error_message()};
+            }
             bi.found_epoch_pp = std::move(*pp);
         }
-        if (auto cs = cfg.coins.find(bi.coin); cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns)
-            if (auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm); !g)
+        if (auto cs = cfg.coins.find(bi.coin);
+            cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns) {
+            if (auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm); !g) {
                 return error{"epoch " + ks + ": " + g.error_message()};
+            }
+        }
         in.blocks.push_back(std::move(bi));
     }
 
     auto h = ledger_store::load_bmm_holdings(db);
-    if (!h) return error{h.error_message()};
+    if (!h) {
+        return error{h.error_message()};
+    }
     in.bmm_holdings = std::move(*h);
     return in;
 }
@@ -176,30 +215,49 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
                                       const std::function<result<bool>()>& record_blocks, std::uint64_t max_epochs) {
     close_report rep;
     auto n = epoch_store::first_open_epoch(db);
-    if (!n) return error{n.error_message()};
+    if (!n) {
+        return error{n.error_message()};
+    }
     rep.next = *n;
     while (rep.closed < max_epochs) {
         const std::uint64_t k = rep.next;
         const std::int64_t start = epoch_start_ms(cfg.epochs, k), end = epoch_start_ms(cfg.epochs, k + 1);
         const std::int64_t due = end + cfg.epochs.close_grace_ms;
-        if (now_ms < due) break;
+        if (now_ms < due) {
+            break;
+        }
         auto stored = stored_through(due);
-        if (!stored) return error{"epoch " + std::to_string(k) + ": " + stored.error_message()};
-        if (!*stored) break;  // shares up to its end may still be on their way
-        if (auto e = epoch_store::ensure_epoch(db, k, pg::timestamp_text(start), pg::timestamp_text(end)); !e)
+        if (!stored) {
+            return error{"epoch " + std::to_string(k) + ": " + stored.error_message()};
+        }
+        if (!*stored) {
+            break;  // shares up to its end may still be on their way
+        }
+        if (auto e = epoch_store::ensure_epoch(db, k, pg::timestamp_text(start), pg::timestamp_text(end)); !e) {
             return error{e.error_message()};
-        if (auto r = record_blocks(); !r) return error{r.error_message()};
+        }
+        if (auto r = record_blocks(); !r) {
+            return error{r.error_message()};
+        }
         // From reading the epoch's shares to committing its close, no share
         // is stored (the ingest takes this lock shared): a share stored before
         // is read here, one stored after sees the epoch closed and is late.
         auto close_lock = pg::advisory_lock::take(db, pg::k_epoch_close_lock);
-        if (!close_lock) return error{"epoch " + std::to_string(k) + ": " + close_lock.error_message()};
+        if (!close_lock) {
+            return error{"epoch " + std::to_string(k) + ": " + close_lock.error_message()};
+        }
         auto in = gather_epoch_input(db, cfg, k);
-        if (!in) return error{in.error_message()};
+        if (!in) {
+            return error{in.error_message()};
+        }
         auto out = close_epoch(*in);
-        if (!out) return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
+        if (!out) {
+            return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
+        }
         auto booked = epoch_store::book_epoch_close(db, *out);
-        if (!booked) return error{booked.error_message()};
+        if (!booked) {
+            return error{booked.error_message()};
+        }
         log::info("epochs",
                   "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked", k,
                   out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),

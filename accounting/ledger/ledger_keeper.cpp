@@ -37,10 +37,14 @@ struct context_free {
 
 // A field of an XINFO reply (a flat array of name, value, ...).
 const redisReply* field(const redisReply* r, std::string_view name) {
-    if (!r || r->type != REDIS_REPLY_ARRAY) return nullptr;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        return nullptr;
+    }
     for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply* k = r->element[i];
-        if (k->type == REDIS_REPLY_STRING && std::string_view(k->str, k->len) == name) return r->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && std::string_view(k->str, k->len) == name) {
+            return r->element[i + 1];
+        }
     }
     return nullptr;
 }
@@ -63,41 +67,64 @@ result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms,
     timeval tv{5, 0};
     std::unique_ptr<redisContext, context_free> c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
     const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
-    if (!c || c->err) return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
+    if (!c || c->err) {
+        return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
+    }
     redisSetTimeout(c.get(), tv);
     if (!stored_at_or_past) {
         reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", cfg.redis.stream.c_str())));
-        if (!groups) return error{where + ": XINFO GROUPS failed: " + c->errstr};
-        if (groups->type != REDIS_REPLY_ARRAY) return false;  // no stream yet
+        if (!groups) {
+            return error{where + ": XINFO GROUPS failed: " + c->errstr};
+        }
+        if (groups->type != REDIS_REPLY_ARRAY) {
+            return false;  // no stream yet
+        }
         std::string delivered;
-        for (std::size_t i = 0; i < groups->elements; ++i)
-            if (text_of(field(groups->element[i], "name")) == cfg.redis.group)
+        for (std::size_t i = 0; i < groups->elements; ++i) {
+            if (text_of(field(groups->element[i], "name")) == cfg.redis.group) {
                 delivered = text_of(field(groups->element[i], "last-delivered-id"));
-        if (delivered.empty()) return false;  // no group yet
+            }
+        }
+        if (delivered.empty()) {
+            return false;  // no group yet
+        }
         reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", cfg.redis.stream.c_str())));
-        if (!info) return error{where + ": XINFO STREAM failed: " + c->errstr};
-        if (text_of(field(info.get(), "last-generated-id")) != delivered) return false;
+        if (!info) {
+            return error{where + ": XINFO STREAM failed: " + c->errstr};
+        }
+        if (text_of(field(info.get(), "last-generated-id")) != delivered) {
+            return false;
+        }
     }
-    if (t_ms <= 0) return true;
+    if (t_ms <= 0) {
+        return true;
+    }
     const std::string below = std::to_string(t_ms - 1) + "-18446744073709551615";
     reply_ptr p(static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s - %s 1", cfg.redis.stream.c_str(),
                                                       cfg.redis.group.c_str(), below.c_str())));
-    if (!p) return error{where + ": XPENDING failed: " + c->errstr};
-    if (p->type == REDIS_REPLY_ERROR) return error{where + ": XPENDING: " + std::string(p->str, p->len)};
+    if (!p) {
+        return error{where + ": XPENDING failed: " + c->errstr};
+    }
+    if (p->type == REDIS_REPLY_ERROR) {
+        return error{where + ": XPENDING: " + std::string(p->str, p->len)};
+    }
     return p->type == REDIS_REPLY_ARRAY && p->elements == 0;
 }
 
 void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (!stop.load() && std::chrono::steady_clock::now() < until)
+    while (!stop.load() && std::chrono::steady_clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 }  // namespace
 
 result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms) {
     auto stored_ms = share_store::group_stored_ms(db, cfg.redis.stream, cfg.redis.group);
-    if (!stored_ms) return error{stored_ms.error_message()};
+    if (!stored_ms) {
+        return error{stored_ms.error_message()};
+    }
     return redis_stored_through(cfg, t_ms, *stored_ms >= t_ms);
 }
 
@@ -116,17 +143,22 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             if (!db.is_open() || !db.healthy()) {
                 ledger_lock.reset();
                 auto c = pg::connection::open(cfg_.postgres);
-                if (!c) return error{c.error_message()};
+                if (!c) {
+                    return error{c.error_message()};
+                }
                 db = std::move(*c);
                 genesis = false;
             }
             if (!ledger_lock) {
                 auto l = pg::advisory_lock::try_take(db, pg::k_ledger_lock);
-                if (!l) return error{l.error_message()};
+                if (!l) {
+                    return error{l.error_message()};
+                }
                 if (!*l) {
-                    if (!said_locked)
+                    if (!said_locked) {
                         log::info("ledger",
                                   "another bmm-accountd runs the ledger of this database; this one only ingests");
+                    }
                     said_locked = true;
                     return false;
                 }
@@ -137,25 +169,38 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             if (!genesis) {
                 const auto g = genesis_transfers();
                 auto b = ledger_store::book_transfers(db, g);
-                if (!b) return error{b.error_message()};
-                if (b->booked) log::info("ledger", "genesis premine booked: {} transfers", b->booked);
+                if (!b) {
+                    return error{b.error_message()};
+                }
+                if (b->booked) {
+                    log::info("ledger", "genesis premine booked: {} transfers", b->booked);
+                }
                 genesis = true;
             }
-            if (auto r = tracker.record_new_blocks(db); !r) return error{r.error_message()};
+            if (auto r = tracker.record_new_blocks(db); !r) {
+                return error{r.error_message()};
+            }
             const auto close_started = std::chrono::steady_clock::now();
             auto closed = close_due_epochs(
                 db, cfg_, now_ms(), [&](std::int64_t t) { return stream_stored_through(cfg_, db, t); },
                 [&]() -> result<bool> {
                     auto r = tracker.record_new_blocks(db);
-                    if (!r) return error{r.error_message()};
+                    if (!r) {
+                        return error{r.error_message()};
+                    }
                     return true;
                 });
-            if (!closed) return error{closed.error_message()};
-            if (counters_ && closed->closed > 0)
+            if (!closed) {
+                return error{closed.error_message()};
+            }
+            if (counters_ && closed->closed > 0) {
                 counters_->closed_epochs(
                     closed->closed,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - close_started).count());
-            if (auto f = tracker.follow_blocks(db); !f) return error{f.error_message()};
+            }
+            if (auto f = tracker.follow_blocks(db); !f) {
+                return error{f.error_message()};
+            }
             return true;
         };
         auto r = step();
@@ -184,7 +229,9 @@ int run_audit(const accountd_config& cfg) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", sql.error_message().c_str());
         return 1;
     }
-    for (auto& p : *sql) problems.push_back("ledger_audit(): " + p);
+    for (auto& p : *sql) {
+        problems.push_back("ledger_audit(): " + p);
+    }
 
     auto rows = ledger_store::load_all_transfers(*db);
     if (!rows) {
@@ -207,20 +254,28 @@ int run_audit(const accountd_config& cfg) {
         t.value = *a;
         t.kind = *k;
         t.reference = std::move(row.reference);
-        if (auto ok = model.apply(t); !ok) problems.push_back("transfer " + t.id + ": " + ok.error_message());
+        if (auto ok = model.apply(t); !ok) {
+            problems.push_back("transfer " + t.id + ": " + ok.error_message());
+        }
     }
-    for (auto& p : model.check_invariants()) problems.push_back("invariant: " + p);
+    for (auto& p : model.check_invariants()) {
+        problems.push_back("invariant: " + p);
+    }
     auto balances = ledger_store::load_balances(*db);
     if (!balances) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", balances.error_message().c_str());
         return 1;
     }
-    for (const auto& [key, value] : *balances)
-        if (model.balance(key.first, key.second) != value)
+    for (const auto& [key, value] : *balances) {
+        if (model.balance(key.first, key.second) != value) {
             problems.push_back("balance of " + key.first + " in " + key.second + ": the view says " +
                                to_decimal(value) + ", the transfers add up to " +
                                to_decimal(model.balance(key.first, key.second)));
-    for (const auto& p : problems) std::printf("%s\n", p.c_str());
+        }
+    }
+    for (const auto& p : problems) {
+        std::printf("%s\n", p.c_str());
+    }
     std::printf("audit: %zu transfers, %zu problems\n", rows->size(), problems.size());
     return problems.empty() ? 0 : 1;
 }

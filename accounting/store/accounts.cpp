@@ -26,44 +26,61 @@ std::string quoted(std::string_view s) {
 
 std::string upper(std::string_view s) {
     std::string u(s);
-    for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : u) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
     return u;
 }
 
 }  // namespace
 
 result<bool> check_account_name(std::string_view name) {
-    if (name.empty() || name.size() > 128) return error{"an account name has 1 to 128 characters"};
-    for (char c : name)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+    if (name.empty() || name.size() > 128) {
+        return error{"an account name has 1 to 128 characters"};
+    }
+    for (char c : name) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
             return error{"account name \"" + std::string(name) +
                          "\": only letters, digits, '_' and '-' (it is the part of a Stratum username before the '.')"};
+        }
+    }
     return true;
 }
 
 result<std::string> address_validator::check(std::string_view currency, std::string_view address) {
     const std::string cur = upper(currency);
-    if (cur == "BMM") return crypto::check_eth_address(address);
-    if (cur != upper(node_.currency) || node_.url.empty())
+    if (cur == "BMM") {
+        return crypto::check_eth_address(address);
+    }
+    if (cur != upper(node_.currency) || node_.url.empty()) {
         return error{"cannot check a " + cur + " address: no node for " + cur + " is configured ([node] currency is " +
                      upper(node_.currency) + (node_.url.empty() ? ", and [node] url is not set)" : ")")};
-    if (address.empty() || address.size() > 128) return error{quoted(address) + " is not a " + cur + " address"};
+    }
+    if (address.empty() || address.size() > 128) {
+        return error{quoted(address) + " is not a " + cur + " address"};
+    }
     node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
     std::string params = "[\"";
     params += node::json_escape(address);
     params += "\"]";
     auto r = rpc.call("validateaddress", params, std::chrono::seconds(10));
-    if (!r) return error{"cannot check the address with the node: " + r.error_message()};
+    if (!r) {
+        return error{"cannot check the address with the node: " + r.error_message()};
+    }
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     bool valid = false;
-    if (p.parse(*r).get(doc) || doc["isvalid"].get(valid))
+    if (p.parse(*r).get(doc) || doc["isvalid"].get(valid)) {
         return error{"the node's validateaddress gave an unexpected answer: " + *r};
-    if (!valid)
+    }
+    if (!valid) {
         return error{quoted(address) + " is not a valid " + cur +
                      " address (the node's validateaddress refuses it; check for a typo and the network)"};
+    }
     std::string_view canon;
-    if (doc["address"].get(canon)) canon = address;
+    if (doc["address"].get(canon)) {
+        canon = address;
+    }
     return std::string(canon);
 }
 
@@ -71,26 +88,36 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     using out_t = std::optional<std::pair<std::string, std::string>>;
     if (name.size() == 42 && name.substr(0, 2) == "0x") {
         auto a = crypto::check_eth_address(name);
-        if (a) return out_t{{"BMM", *a}};
+        if (a) {
+            return out_t{{"BMM", *a}};
+        }
         return out_t{};
     }
     // Coin addresses are 26 to 90 characters; shorter names are not asked about.
-    if (name.size() < 26 || node_.url.empty()) return out_t{};
+    if (name.size() < 26 || node_.url.empty()) {
+        return out_t{};
+    }
     node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
     std::string params = "[\"";
     params += node::json_escape(name);
     params += "\"]";
     auto r = rpc.call("validateaddress", params, std::chrono::seconds(10));
-    if (!r)
+    if (!r) {
         return error{"cannot ask the node whether \"" + std::string(name) + "\" is an address: " + r.error_message()};
+    }
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     bool valid = false;
-    if (p.parse(*r).get(doc) || doc["isvalid"].get(valid))
+    if (p.parse(*r).get(doc) || doc["isvalid"].get(valid)) {
         return error{"validateaddress gave an unexpected answer: " + *r};
-    if (!valid) return out_t{};
+    }
+    if (!valid) {
+        return out_t{};
+    }
     std::string_view canon;
-    if (doc["address"].get(canon)) canon = name;
+    if (doc["address"].get(canon)) {
+        canon = name;
+    }
     return out_t{{upper(node_.currency), std::string(canon)}};
 }
 
@@ -105,23 +132,35 @@ std::vector<std::int64_t> split_largest_remainder(std::int64_t total, const std:
         char key[24];
         std::snprintf(key, sizeof key, "%020zu", i);
         keys[i] = key;
-        if (weights[i] > 0) keyed.emplace(keys[i], amount(weights[i]));
+        if (weights[i] > 0) {
+            keyed.emplace(keys[i], amount(weights[i]));
+        }
     }
     auto parts = accounting::split_largest_remainder(amount(total), keyed);
-    if (!parts) return out;  // a negative total: nothing to give (callers pass 0..1,000,000)
+    if (!parts) {
+        return out;  // a negative total: nothing to give (callers pass 0..1,000,000)
+    }
     for (std::size_t i = 0; i < weights.size(); ++i) {
         auto it = parts->find(keys[i]);
-        if (it != parts->end()) out[i] = static_cast<std::int64_t>(it->second);
+        if (it != parts->end()) {
+            out[i] = static_cast<std::int64_t>(it->second);
+        }
     }
     return out;
 }
 
 result<bool> create_account(pg::connection& db, std::string_view name, std::string_view kind) {
-    if (auto ok = check_account_name(name); !ok) return ok;
+    if (auto ok = check_account_name(name); !ok) {
+        return ok;
+    }
     auto r = db.exec("INSERT INTO accounts (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                      {std::string(name), std::string(kind)});
-    if (!r) return error{r.error_message()};
-    if (r->affected() == 0) return error{"account \"" + std::string(name) + "\" already exists"};
+    if (!r) {
+        return error{r.error_message()};
+    }
+    if (r->affected() == 0) {
+        return error{"account \"" + std::string(name) + "\" already exists"};
+    }
     return true;
 }
 
@@ -131,10 +170,13 @@ result<std::vector<wallet>> wallets_of(pg::connection& db, std::string_view acco
     auto r = db.exec(
         "SELECT address, share_ppm FROM wallets WHERE account = $1 AND currency = $2 ORDER BY address FOR UPDATE",
         {std::string(account), std::string(currency)});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     std::vector<wallet> out;
-    for (int i = 0; i < r->rows(); ++i)
+    for (int i = 0; i < r->rows(); ++i) {
         out.push_back({std::string(account), std::string(currency), r->text(i, 0), r->integer(i, 1)});
+    }
     return out;
 }
 
@@ -142,7 +184,9 @@ result<bool> set_shares(pg::connection& db, const std::vector<wallet>& ws, const
     for (std::size_t i = 0; i < ws.size(); ++i) {
         auto r = db.exec("UPDATE wallets SET share_ppm = $4 WHERE account = $1 AND currency = $2 AND address = $3",
                          {ws[i].account, ws[i].currency, ws[i].address, std::to_string(shares[i])});
-        if (!r) return error{r.error_message()};
+        if (!r) {
+            return error{r.error_message()};
+        }
     }
     return true;
 }
@@ -155,43 +199,64 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
     const std::string currency = upper(currency_in);
     if (currency.size() < 2 || currency.size() > 10 || !std::all_of(currency.begin(), currency.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c));
-        }))
+        })) {
         return error{"currency \"" + std::string(currency_in) + "\": 2 to 10 letters or digits, e.g. LTC, BTC, BMM"};
-    if (share_ppm && (*share_ppm <= 0 || *share_ppm > k_ppm_total))
+    }
+    if (share_ppm && (*share_ppm <= 0 || *share_ppm > k_ppm_total)) {
         return error{"the share must be from 1 to 1000000 ppm (1000000 = 100 %)"};
+    }
     auto canon = v.check(currency, address);
-    if (!canon) return error{canon.error_message()};
+    if (!canon) {
+        return error{canon.error_message()};
+    }
     return pg::in_transaction(db, [&]() -> result<wallet> {
         auto acc = db.exec("SELECT 1 FROM accounts WHERE name = $1", {std::string(account)});
-        if (!acc) return error{acc.error_message()};
-        if (acc->rows() == 0)
+        if (!acc) {
+            return error{acc.error_message()};
+        }
+        if (acc->rows() == 0) {
             return error{"no account \"" + std::string(account) + "\" (create it with: bmm-accountd account create " +
                          std::string(account) + ")"};
+        }
         auto ws = wallets_of(db, account, currency);
-        if (!ws) return error{ws.error_message()};
-        for (const auto& w : *ws)
-            if (w.address == *canon)
+        if (!ws) {
+            return error{ws.error_message()};
+        }
+        for (const auto& w : *ws) {
+            if (w.address == *canon) {
                 return error{*canon + " is already bound to " + std::string(account) + " for " + currency};
+            }
+        }
         const std::int64_t share = share_ppm.value_or(ws->empty() ? k_ppm_total : 0);
-        if (!ws->empty() && !share_ppm)
+        if (!ws->empty() && !share_ppm) {
             return error{
                 std::string(account) + " already has " + std::to_string(ws->size()) + " " + currency +
                 " wallet(s): give the new one's share with --share PPM (the others are scaled down to the rest)"};
-        if (ws->empty() && share != k_ppm_total)
+        }
+        if (ws->empty() && share != k_ppm_total) {
             return error{"the first " + currency + " wallet of an account gets all of it: --share 1000000 or none"};
+        }
         if (!ws->empty()) {
             std::vector<std::int64_t> weights;
-            for (const auto& w : *ws) weights.push_back(w.share_ppm);
+            for (const auto& w : *ws) {
+                weights.push_back(w.share_ppm);
+            }
             auto scaled = split_largest_remainder(k_ppm_total - share, weights);
-            for (std::size_t i = 0; i < scaled.size(); ++i)
-                if (scaled[i] <= 0)
+            for (std::size_t i = 0; i < scaled.size(); ++i) {
+                if (scaled[i] <= 0) {
                     return error{"with " + std::to_string(share) + " ppm for the new wallet, " + (*ws)[i].address +
                                  " would get nothing; unbind it first or give the new wallet less"};
-            if (auto s = set_shares(db, *ws, scaled); !s) return error{s.error_message()};
+                }
+            }
+            if (auto s = set_shares(db, *ws, scaled); !s) {
+                return error{s.error_message()};
+            }
         }
         auto ins = db.exec("INSERT INTO wallets (account, currency, address, share_ppm) VALUES ($1, $2, $3, $4)",
                            {std::string(account), currency, *canon, std::to_string(share)});
-        if (!ins) return error{ins.error_message()};
+        if (!ins) {
+            return error{ins.error_message()};
+        }
         return wallet{std::string(account), currency, *canon, share};
     });
 }
@@ -201,23 +266,35 @@ result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::st
     const std::string currency = upper(currency_in);
     return pg::in_transaction(db, [&]() -> result<bool> {
         auto ws = wallets_of(db, account, currency);
-        if (!ws) return error{ws.error_message()};
+        if (!ws) {
+            return error{ws.error_message()};
+        }
         std::vector<wallet> rest;
         bool found = false;
         for (const auto& w : *ws) {
-            if (w.address == address) found = true;
-            else rest.push_back(w);
+            if (w.address == address) {
+                found = true;
+            } else {
+                rest.push_back(w);
+            }
         }
-        if (!found)
+        if (!found) {
             return error{std::string(address) + " is not bound to account \"" + std::string(account) + "\" for " +
                          currency + " (see: bmm-accountd account list " + std::string(account) + ")"};
+        }
         auto del = db.exec("DELETE FROM wallets WHERE account = $1 AND currency = $2 AND address = $3",
                            {std::string(account), currency, std::string(address)});
-        if (!del) return error{del.error_message()};
+        if (!del) {
+            return error{del.error_message()};
+        }
         if (!rest.empty()) {
             std::vector<std::int64_t> weights;
-            for (const auto& w : rest) weights.push_back(w.share_ppm);
-            if (auto s = set_shares(db, rest, split_largest_remainder(k_ppm_total, weights)); !s) return s;
+            for (const auto& w : rest) {
+                weights.push_back(w.share_ppm);
+            }
+            if (auto s = set_shares(db, rest, split_largest_remainder(k_ppm_total, weights)); !s) {
+                return s;
+            }
         }
         return true;
     });
@@ -231,31 +308,46 @@ result<std::vector<account_info>> list_accounts(pg::connection& db, std::optiona
                   : db.exec(
                         "SELECT name, kind, to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM accounts "
                         "ORDER BY name");
-    if (!r) return error{r.error_message()};
-    if (name && r->rows() == 0) return error{"no account \"" + *name + "\""};
+    if (!r) {
+        return error{r.error_message()};
+    }
+    if (name && r->rows() == 0) {
+        return error{"no account \"" + *name + "\""};
+    }
     std::vector<account_info> out;
-    for (int i = 0; i < r->rows(); ++i) out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), {}});
+    for (int i = 0; i < r->rows(); ++i) {
+        out.push_back({r->text(i, 0), r->text(i, 1), r->text(i, 2), {}});
+    }
     auto w =
         name ? db.exec(
                    "SELECT account, currency, address, share_ppm FROM wallets WHERE account = $1 "
                    "ORDER BY currency, address",
                    {*name})
              : db.exec("SELECT account, currency, address, share_ppm FROM wallets ORDER BY account, currency, address");
-    if (!w) return error{w.error_message()};
+    if (!w) {
+        return error{w.error_message()};
+    }
     for (int i = 0; i < w->rows(); ++i) {
         const std::string acc = w->text(i, 0);
-        for (auto& a : out)
-            if (a.name == acc) a.wallets.push_back({acc, w->text(i, 1), w->text(i, 2), w->integer(i, 3)});
+        for (auto& a : out) {
+            if (a.name == acc) {
+                a.wallets.push_back({acc, w->text(i, 1), w->text(i, 2), w->integer(i, 3)});
+            }
+        }
     }
     return out;
 }
 
 result<std::vector<std::string>> existing_accounts(pg::connection& db, const std::string& names) {
     auto r = db.exec("SELECT name FROM accounts WHERE name = ANY($1::text[])", {names});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     std::vector<std::string> out;
     out.reserve(static_cast<std::size_t>(r->rows()));
-    for (int i = 0; i < r->rows(); ++i) out.push_back(r->text(i, 0));
+    for (int i = 0; i < r->rows(); ++i) {
+        out.push_back(r->text(i, 0));
+    }
     return out;
 }
 
@@ -266,7 +358,9 @@ result<bool> create_address_account(pg::connection& db, std::string_view name, s
         "ON CONFLICT (name) DO NOTHING RETURNING name) "
         "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
         {std::string(name), std::string(currency), std::string(address)});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return r->affected() > 0;
 }
 

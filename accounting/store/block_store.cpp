@@ -21,13 +21,17 @@ result<bool> record_block(pg::connection& db, const block_row& b) {
                        "VALUES ($1, $2, $3::bigint, $4::numeric, $5, $6::timestamptz, $7::bigint, $8::bigint) "
                        "ON CONFLICT (hash) DO NOTHING",
                        p);
-        if (!ins) return error{ins.error_message()};
+        if (!ins) {
+            return error{ins.error_message()};
+        }
         auto same = run(db, "checking a block",
                         "SELECT coin = $2 AND height = $3::bigint AND reward = $4::numeric AND finder = $5 AND "
                         "found_at = $6::timestamptz AND found_epoch = $7::bigint AND epoch = $8::bigint "
                         "FROM blocks WHERE hash = $1",
                         p);
-        if (!same) return error{same.error_message()};
+        if (!same) {
+            return error{same.error_message()};
+        }
         if (same->rows() != 1 || same->text(0, 0) != "t") {
             return error{join({"block ", b.hash, " is recorded already with other figures"})};
         }
@@ -43,18 +47,26 @@ result<book_report> book_block_status(pg::connection& db, std::string_view hash,
     return pg::in_transaction(db, [&]() -> result<book_report> {
         const std::string h(hash);
         auto row = run(db, join({"locking block ", h}), "SELECT status FROM blocks WHERE hash = $1 FOR UPDATE", {h});
-        if (!row) return error{row.error_message()};
-        if (row->rows() != 1) return error{join({"block ", h, " is not in blocks; record it first"})};
+        if (!row) {
+            return error{row.error_message()};
+        }
+        if (row->rows() != 1) {
+            return error{join({"block ", h, " is not in blocks; record it first"})};
+        }
         const std::string now = row->text(0, 0);
         if (now != "immature" && now != status) {
             return error{join({"block ", h, " is ", now, " already; it cannot become ", status})};
         }
         auto rep = insert_transfers(db, ts);
-        if (!rep) return rep;
+        if (!rep) {
+            return rep;
+        }
         auto upd = run(db, join({"setting block ", h, " ", status}),
                        "UPDATE blocks SET status = $2, status_at = now() WHERE hash = $1 AND status <> $2",
                        {h, std::string(status)});
-        if (!upd) return error{upd.error_message()};
+        if (!upd) {
+            return error{upd.error_message()};
+        }
         return rep;
     });
 }
@@ -65,7 +77,9 @@ result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t
                  "SELECT hash, coin, height, reward::text, finder, found_at::text, found_epoch, epoch FROM blocks "
                  "WHERE epoch = $1::bigint ORDER BY hash",
                  {ks});
-    if (!b) return error{b.error_message()};
+    if (!b) {
+        return error{b.error_message()};
+    }
     std::vector<block_row> out;
     for (int i = 0; i < b->rows(); ++i) {
         block_row r;
@@ -73,7 +87,9 @@ result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t
         r.coin = b->text(i, 1);
         r.height = static_cast<std::uint64_t>(b->integer(i, 2));
         auto reward = store_sql::read_amount(*b, i, 3, "blocks.reward");
-        if (!reward) return error{reward.error_message()};
+        if (!reward) {
+            return error{reward.error_message()};
+        }
         r.reward = std::move(*reward);
         r.finder = b->text(i, 4);
         r.found_at = b->text(i, 5);
@@ -91,7 +107,9 @@ result<bool> record_found(pg::connection& db, const stream_block& b) {
         "ON CONFLICT (uid) DO NOTHING",
         {b.uid, b.stream_id, b.time, b.instance, b.coin, b.height, b.hash, b.account, b.worker, b.job, b.reward,
          b.accepted, b.answer});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return r->affected() > 0;
 }
 
@@ -103,11 +121,14 @@ result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::
                  "AND position(':' IN f.account) = 0 AND position(':' IN f.hash) = 0 "
                  "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = f.hash) ORDER BY f.hash, f.time",
                  {coins});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     std::vector<found_block> out;
-    for (int i = 0; i < r->rows(); ++i)
+    for (int i = 0; i < r->rows(); ++i) {
         out.push_back(
             {r->text(i, 0), r->text(i, 1), r->integer(i, 2), r->integer(i, 3), r->text(i, 4), r->integer(i, 5)});
+    }
     return out;
 }
 
@@ -115,9 +136,13 @@ result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epoc
     auto r = run(db, "reading immature blocks",
                  "SELECT b.hash, b.coin FROM blocks b JOIN epochs e ON e.k = b.epoch "
                  "WHERE b.status = 'immature' AND e.closed_at IS NOT NULL ORDER BY b.found_at, b.hash");
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     std::vector<std::pair<std::string, std::string>> out;
-    for (int i = 0; i < r->rows(); ++i) out.emplace_back(r->text(i, 0), r->text(i, 1));
+    for (int i = 0; i < r->rows(); ++i) {
+        out.emplace_back(r->text(i, 0), r->text(i, 1));
+    }
     return out;
 }
 

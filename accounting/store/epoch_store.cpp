@@ -23,11 +23,15 @@ result<bool> ensure_epoch(pg::connection& db, std::uint64_t k, std::string_view 
                        "INSERT INTO epochs (k, start_at, end_at) VALUES ($1::bigint, $2::timestamptz, $3::timestamptz) "
                        "ON CONFLICT (k) DO NOTHING",
                        p);
-        if (!ins) return error{ins.error_message()};
+        if (!ins) {
+            return error{ins.error_message()};
+        }
         auto same =
             run(db, "checking epoch bounds",
                 "SELECT start_at = $2::timestamptz AND end_at = $3::timestamptz FROM epochs WHERE k = $1::bigint", p);
-        if (!same) return error{same.error_message()};
+        if (!same) {
+            return error{same.error_message()};
+        }
         if (same->rows() != 1 || same->text(0, 0) != "t") {
             return error{join({"epoch ", *p[0], " exists with other bounds than ", *p[1], " .. ", *p[2]})};
         }
@@ -46,13 +50,17 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
     book_timings local;
     book_timings& tm = timings ? *timings : local;
     auto tx = pg::transaction::begin(db);
-    if (!tx) return error{tx.error_message()};
+    if (!tx) {
+        return error{tx.error_message()};
+    }
     auto body = [&]() -> result<book_report> {
         auto row = run(db, join({"locking epoch ", k}),
                        "SELECT closed_at IS NOT NULL, emission::text, emission_paid::text, emission_carried::text "
                        "FROM epochs WHERE k = $1::bigint FOR UPDATE",
                        {k});
-        if (!row) return error{row.error_message()};
+        if (!row) {
+            return error{row.error_message()};
+        }
         if (row->rows() != 1) {
             return error{join({"epoch ", k, " has no row in epochs; create it (ensure_epoch) before closing it"})};
         }
@@ -65,7 +73,9 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
         }
         auto t0 = clock::now();
         auto rep = insert_transfers(db, out.transfers);
-        if (!rep) return rep;
+        if (!rep) {
+            return rep;
+        }
         tm.transfers_s = secs(t0);
         // account_epochs: one COPY into a staging table and one INSERT,
         // not a round trip per account (100,000 accounts: ~0.5 s, not ~10 s).
@@ -90,15 +100,22 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
             }
             auto quiet =
                 run(db, "preparing the account_epochs staging table", "SET LOCAL client_min_messages = warning");
-            if (!quiet) return error{quiet.error_message()};
+            if (!quiet) {
+                return error{quiet.error_message()};
+            }
             auto tmp = run(db, "preparing the account_epochs staging table",
                            "CREATE TEMP TABLE IF NOT EXISTS bmm_account_epochs_stage (account text, dpp numeric, "
                            "streak integer, e_bp integer, pp numeric) ON COMMIT DELETE ROWS");
-            if (!tmp) return error{tmp.error_message()};
-            if (auto t = run(db, "clearing the account_epochs staging table", "TRUNCATE bmm_account_epochs_stage"); !t)
+            if (!tmp) {
+                return error{tmp.error_message()};
+            }
+            if (auto t = run(db, "clearing the account_epochs staging table", "TRUNCATE bmm_account_epochs_stage");
+                !t) {
                 return error{t.error_message()};
-            if (auto c = db.copy_in("COPY bmm_account_epochs_stage FROM STDIN", data); !c)
+            }
+            if (auto c = db.copy_in("COPY bmm_account_epochs_stage FROM STDIN", data); !c) {
                 return error{"COPY of account_epochs rows: " + c.error_message() + "; nothing booked"};
+            }
             auto ins =
                 run(db, join({"recording epoch ", k, " per account"}),
                     "INSERT INTO account_epochs (account, k, dpp, streak, e_bp, pp) "
@@ -106,7 +123,9 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
                     "WHERE NOT EXISTS (SELECT 1 FROM account_epochs a WHERE a.k = $1::bigint "
                     "AND a.account = s.account)",
                     {k});
-            if (!ins) return error{ins.error_message()};
+            if (!ins) {
+                return error{ins.error_message()};
+            }
         }
         tm.accounts_s = secs(t0);
         if (!closed) {
@@ -115,14 +134,20 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
                     "UPDATE epochs SET closed_at = now(), emission = $2::numeric, emission_paid = $3::numeric, "
                     "emission_carried = $4::numeric WHERE k = $1::bigint",
                     {k, to_decimal(out.emission), to_decimal(out.emission_paid), to_decimal(out.carried_emission)});
-            if (!upd) return error{upd.error_message()};
+            if (!upd) {
+                return error{upd.error_message()};
+            }
         }
         return rep;
     };
     auto rep = body();
-    if (!rep) return rep;  // ~transaction rolls back
+    if (!rep) {
+        return rep;  // ~transaction rolls back
+    }
     const auto t_commit = clock::now();
-    if (auto c = tx->commit(); !c) return error{c.error_message()};
+    if (auto c = tx->commit(); !c) {
+        return error{c.error_message()};
+    }
     tm.commit_s = secs(t_commit);
     return rep;
 }
@@ -131,24 +156,34 @@ result<epoch_state> load_epoch(pg::connection& db, std::uint64_t k) {
     auto r = run(db, "reading an epoch",
                  "SELECT closed_at IS NOT NULL, coalesce(emission_carried, 0)::text FROM epochs WHERE k = $1::bigint",
                  {std::to_string(k)});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     epoch_state s;
-    if (r->rows() == 0) return s;
+    if (r->rows() == 0) {
+        return s;
+    }
     s.exists = true;
     s.closed = r->text(0, 0) == "t";
     auto c = read_amount(*r, 0, 1, "epochs.emission_carried");
-    if (!c) return error{c.error_message()};
+    if (!c) {
+        return error{c.error_message()};
+    }
     s.emission_carried = std::move(*c);
     return s;
 }
 
 result<closed_span> lock_closed_span(pg::connection& db) {
-    if (auto r = pg::lock_shared_for_transaction(db, pg::k_epoch_close_lock); !r) return error{r.error_message()};
+    if (auto r = pg::lock_shared_for_transaction(db, pg::k_epoch_close_lock); !r) {
+        return error{r.error_message()};
+    }
     auto open = db.exec(
         "SELECT coalesce(max(k) + 1, 0), coalesce((extract(epoch FROM max(end_at)) * 1000)::bigint, 0), "
         "coalesce((extract(epoch FROM min(start_at)) * 1000)::bigint, 0) "
         "FROM epochs WHERE closed_at IS NOT NULL");
-    if (!open) return error{open.error_message()};
+    if (!open) {
+        return error{open.error_message()};
+    }
     return closed_span{static_cast<std::uint64_t>(open->integer(0, 0)), open->integer(0, 2), open->integer(0, 1)};
 }
 
@@ -156,27 +191,37 @@ result<std::uint64_t> first_open_epoch(pg::connection& db) {
     // Epochs close in order, so the open ones follow the last closed one.
     auto n = run(db, "reading the first open epoch",
                  "SELECT coalesce(max(k) + 1, 0) FROM epochs WHERE closed_at IS NOT NULL");
-    if (!n) return error{n.error_message()};
+    if (!n) {
+        return error{n.error_message()};
+    }
     return static_cast<std::uint64_t>(n->integer(0, 0));
 }
 
 result<std::map<std::string, std::uint32_t>> streaks(pg::connection& db, std::uint64_t k) {
     auto s = run(db, join({"reading the streaks after epoch ", std::to_string(k)}),
                  "SELECT account, streak FROM account_epochs WHERE k = $1::bigint AND streak > 0", {std::to_string(k)});
-    if (!s) return error{s.error_message()};
+    if (!s) {
+        return error{s.error_message()};
+    }
     std::map<std::string, std::uint32_t> out;
-    for (int i = 0; i < s->rows(); ++i) out[s->text(i, 0)] = static_cast<std::uint32_t>(s->integer(i, 1));
+    for (int i = 0; i < s->rows(); ++i) {
+        out[s->text(i, 0)] = static_cast<std::uint32_t>(s->integer(i, 1));
+    }
     return out;
 }
 
 result<std::map<std::string, amount>> pp_of(pg::connection& db, std::uint64_t k) {
     auto pp = run(db, join({"reading the PP of epoch ", std::to_string(k)}),
                   "SELECT account, pp::text FROM account_epochs WHERE k = $1::bigint AND pp > 0", {std::to_string(k)});
-    if (!pp) return error{pp.error_message()};
+    if (!pp) {
+        return error{pp.error_message()};
+    }
     std::map<std::string, amount> out;
     for (int j = 0; j < pp->rows(); ++j) {
         auto v = read_amount(*pp, j, 1, "account_epochs.pp");
-        if (!v) return error{v.error_message()};
+        if (!v) {
+            return error{v.error_message()};
+        }
         out[pp->text(j, 0)] = std::move(*v);
     }
     return out;

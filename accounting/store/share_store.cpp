@@ -31,7 +31,9 @@ std::string day_text(std::int64_t day) {
 result<pg::row_set> plain(pg::connection& db, std::string_view sql,
                           const std::vector<std::optional<std::string>>& params = {}) {
     auto r = params.empty() ? db.exec(sql) : db.exec(sql, params);
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return r;
 }
 
@@ -81,15 +83,21 @@ result<bool> prepare_ingest_session(pg::connection& db) {
                    "rejected_stale bigint, rejected_duplicate bigint, rejected_low_difficulty bigint, "
                    "rejected_unauthorized bigint, rejected_not_subscribed bigint, blocks bigint, "
                    "work_low numeric, work_carry bigint) ON COMMIT DELETE ROWS");
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return true;
 }
 
 result<std::optional<stream_position>> load_position(pg::connection& db, const consumer& c) {
     auto st = plain(db, "SELECT last_ms, last_seq FROM stream_state WHERE stream = $1 AND grp = $2 AND consumer = $3",
                     {c.stream, c.group, c.name});
-    if (!st) return error{st.error_message()};
-    if (st->rows() == 0) return std::optional<stream_position>();
+    if (!st) {
+        return error{st.error_message()};
+    }
+    if (st->rows() == 0) {
+        return std::optional<stream_position>();
+    }
     return std::optional<stream_position>(
         stream_position{static_cast<std::uint64_t>(st->integer(0, 0)), static_cast<std::uint64_t>(st->integer(0, 1))});
 }
@@ -102,7 +110,9 @@ result<bool> save_position(pg::connection& db, const consumer& c, stream_positio
               "last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, "
               "entries = stream_state.entries + EXCLUDED.entries, updated_at = now()",
               {c.stream, c.group, c.name, std::to_string(last.ms), std::to_string(last.seq), std::to_string(entries)});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return true;
 }
 
@@ -110,36 +120,51 @@ result<std::int64_t> group_stored_ms(pg::connection& db, std::string_view stream
     auto r = run(db, "reading stream_state",
                  "SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
                  {std::string(stream), std::string(group)});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return static_cast<std::int64_t>(r->integer(0, 0));
 }
 
 result<bool> ensure_day(pg::connection& db, std::int64_t day) {
-    if (auto r = plain(db, "SELECT bmm_ensure_share_partition($1::date)", {day_text(day)}); !r)
+    if (auto r = plain(db, "SELECT bmm_ensure_share_partition($1::date)", {day_text(day)}); !r) {
         return error{r.error_message()};
+    }
     return true;
 }
 
 result<std::vector<std::string>> drop_days_before(pg::connection& db, std::int64_t day) {
     auto r = plain(db, "SELECT bmm_drop_share_partitions_before($1::date)", {day_text(day)});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     std::vector<std::string> dropped;
-    for (int i = 0; i < r->rows(); ++i) dropped.push_back(r->text(i, 0));
+    for (int i = 0; i < r->rows(); ++i) {
+        dropped.push_back(r->text(i, 0));
+    }
     return dropped;
 }
 
 result<bool> copy_round(pg::connection& db, std::string_view rows) {
-    if (auto r = plain(db, "SAVEPOINT round_shares"); !r) return error{r.error_message()};
+    if (auto r = plain(db, "SAVEPOINT round_shares"); !r) {
+        return error{r.error_message()};
+    }
     if (auto r = db.copy_in("COPY shares FROM STDIN", rows); !r) {
-        if (db.last_sqlstate() != "23505") return error{r.error_message()};  // not a unique violation
-        if (auto rb = plain(db, "ROLLBACK TO SAVEPOINT round_shares"); !rb) return error{rb.error_message()};
+        if (db.last_sqlstate() != "23505") {
+            return error{r.error_message()};  // not a unique violation
+        }
+        if (auto rb = plain(db, "ROLLBACK TO SAVEPOINT round_shares"); !rb) {
+            return error{rb.error_message()};
+        }
         return false;
     }
     return true;
 }
 
 result<bool> copy_shares(pg::connection& db, std::string_view rows) {
-    if (auto r = db.copy_in("COPY shares FROM STDIN", rows); !r) return error{r.error_message()};
+    if (auto r = db.copy_in("COPY shares FROM STDIN", rows); !r) {
+        return error{r.error_message()};
+    }
     return true;
 }
 
@@ -147,9 +172,13 @@ result<std::unordered_set<std::string>> stored_uids(pg::connection& db, const st
                                                     std::int64_t to_ms) {
     auto found = plain(db, "SELECT uid FROM shares WHERE time >= $2 AND time <= $3 AND uid = ANY($1::text[])",
                        {uids, pg::timestamp_text(from_ms), pg::timestamp_text(to_ms)});
-    if (!found) return error{found.error_message()};
+    if (!found) {
+        return error{found.error_message()};
+    }
     std::unordered_set<std::string> stored;
-    for (int i = 0; i < found->rows(); ++i) stored.insert(found->text(i, 0));
+    for (int i = 0; i < found->rows(); ++i) {
+        stored.insert(found->text(i, 0));
+    }
     return stored;
 }
 
@@ -159,12 +188,16 @@ result<std::uint64_t> mark_late(pg::connection& db, std::uint64_t epoch, std::in
                    "UPDATE shares SET late_epoch = $1::bigint WHERE time >= $2::timestamptz "
                    "AND time < $3::timestamptz AND uid = ANY($4::text[])",
                    {std::to_string(epoch), pg::timestamp_text(from_ms), pg::timestamp_text(before_ms), uids});
-    if (!u) return error{u.error_message()};
+    if (!u) {
+        return error{u.error_message()};
+    }
     return static_cast<std::uint64_t>(u->affected());
 }
 
 result<bool> add_minutes(pg::connection& db, const minute_sums& sums) {
-    if (sums.empty()) return true;
+    if (sums.empty()) {
+        return true;
+    }
     std::string rows;
     for (const auto& [key, x] : sums) {
         rows += key.first;
@@ -181,8 +214,12 @@ result<bool> add_minutes(pg::connection& db, const minute_sums& sums) {
         rows += std::to_string(x.work_carry);
         rows += '\n';
     }
-    if (auto r = db.copy_in("COPY minutes_stage FROM STDIN", rows); !r) return error{r.error_message()};
-    if (auto r = plain(db, k_upsert_minutes); !r) return error{r.error_message()};
+    if (auto r = db.copy_in("COPY minutes_stage FROM STDIN", rows); !r) {
+        return error{r.error_message()};
+    }
+    if (auto r = plain(db, k_upsert_minutes); !r) {
+        return error{r.error_message()};
+    }
     return true;
 }
 
@@ -191,7 +228,9 @@ result<bool> record_ingest_error(pg::connection& db, const ingest_error& e) {
                    "INSERT INTO ingest_errors (stream, stream_id, fields, error) VALUES ($1, $2, $3::jsonb, $4) "
                    "ON CONFLICT DO NOTHING",
                    {e.stream, e.stream_id, e.fields_json, e.error});
-    if (!r) return error{r.error_message()};
+    if (!r) {
+        return error{r.error_message()};
+    }
     return true;
 }
 
@@ -205,11 +244,15 @@ result<std::map<std::string, std::map<std::string, amount>>> work_by_account(pg:
                  std::string("SELECT account, coin, sum(work)::text FROM shares ") + k_epoch_shares_where +
                      "GROUP BY account, coin HAVING sum(work) > 0",
                  epoch_params(s));
-    if (!w) return error{w.error_message()};
+    if (!w) {
+        return error{w.error_message()};
+    }
     std::map<std::string, std::map<std::string, amount>> out;
     for (int i = 0; i < w->rows(); ++i) {
         auto a = read_amount(*w, i, 2, "shares.work");
-        if (!a) return error{a.error_message()};
+        if (!a) {
+            return error{a.error_message()};
+        }
         out[w->text(i, 0)][w->text(i, 1)] = std::move(*a);
     }
     return out;
@@ -222,7 +265,9 @@ result<std::vector<pps_group>> pps_groups(pg::connection& db, const epoch_shares
                      k_epoch_shares_where +
                      "GROUP BY account, coin, network_work, reward HAVING sum(work) > 0 ORDER BY 1, 2, 3, 4",
                  epoch_params(s));
-    if (!p) return error{p.error_message()};
+    if (!p) {
+        return error{p.error_message()};
+    }
     std::vector<pps_group> out;
     out.reserve(static_cast<std::size_t>(p->rows()));
     for (int i = 0; i < p->rows(); ++i) {
@@ -231,13 +276,19 @@ result<std::vector<pps_group>> pps_groups(pg::connection& db, const epoch_shares
         g.coin = p->text(i, 1);
         for (auto [col, field, what] :
              {std::tuple{2, &g.network_work, "shares.network_work"}, std::tuple{3, &g.reward, "shares.reward"}}) {
-            if (p->is_null(i, col)) continue;
+            if (p->is_null(i, col)) {
+                continue;
+            }
             auto v = read_amount(*p, i, col, what);
-            if (!v) return error{v.error_message()};
+            if (!v) {
+                return error{v.error_message()};
+            }
             *field = std::move(*v);
         }
         auto w = read_amount(*p, i, 4, "shares.work");
-        if (!w) return error{w.error_message()};
+        if (!w) {
+            return error{w.error_message()};
+        }
         g.work = std::move(*w);
         out.push_back(std::move(g));
     }
@@ -250,12 +301,18 @@ result<std::optional<finding_share>> find_block_share(pg::connection& db, std::s
                    "SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.uid, s.network_work::text FROM shares s "
                    "WHERE s.block_hash = $1 AND s.coin = $2 ORDER BY s.time, s.uid COLLATE \"C\" LIMIT 1",
                    {std::string(hash), std::string(coin)});
-    if (!f) return error{f.error_message()};
-    if (f->rows() == 0) return std::optional<finding_share>();
+    if (!f) {
+        return error{f.error_message()};
+    }
+    if (f->rows() == 0) {
+        return std::optional<finding_share>();
+    }
     finding_share s;
     s.ms = f->integer(0, 0);
     s.uid = f->text(0, 1);
-    if (!f->is_null(0, 2)) s.network_work = f->text(0, 2);
+    if (!f->is_null(0, 2)) {
+        s.network_work = f->text(0, 2);
+    }
     return std::optional<finding_share>(std::move(s));
 }
 
@@ -265,7 +322,9 @@ result<std::int64_t> oldest_kept_day_ms(pg::connection& db) {
                         "current_date)::timestamp AT TIME ZONE 'UTC') * 1000)::bigint "
                         "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                         "WHERE i.inhparent = 'shares'::regclass AND c.relname ~ '^shares_[0-9]{8}$'");
-    if (!oldest) return error{oldest.error_message()};
+    if (!oldest) {
+        return error{oldest.error_message()};
+    }
     return static_cast<std::int64_t>(oldest->integer(0, 0));
 }
 
@@ -274,7 +333,9 @@ result<bool> window_slice(pg::connection& db, std::string_view coin, std::int64_
                           const std::function<bool(std::string_view account, std::string_view work)>& row) {
     std::vector<std::optional<std::string>> params{std::string(coin), pg::timestamp_text(lo_ms),
                                                    pg::timestamp_text(end_ms)};
-    if (through_uid) params.emplace_back(std::string(*through_uid));
+    if (through_uid) {
+        params.emplace_back(std::string(*through_uid));
+    }
     auto r =
         plain(db,
               std::string("SELECT account, work::text FROM shares WHERE accepted AND coin = $1 "
@@ -284,9 +345,14 @@ result<bool> window_slice(pg::connection& db, std::string_view coin, std::int64_
                        : "time < $3::timestamptz") +
                   " ORDER BY time DESC, uid COLLATE \"C\" DESC",
               params);
-    if (!r) return error{r.error_message()};
-    for (int i = 0; i < r->rows(); ++i)
-        if (!row(r->get(i, 0), r->get(i, 1))) break;
+    if (!r) {
+        return error{r.error_message()};
+    }
+    for (int i = 0; i < r->rows(); ++i) {
+        if (!row(r->get(i, 0), r->get(i, 1))) {
+            break;
+        }
+    }
     return true;
 }
 

@@ -56,7 +56,9 @@ protected:
         auto m = acc::migrate(db_, stack.source_dir() + "/sql");
         ASSERT_TRUE(m.ok()) << m.error_message();
         ASSERT_TRUE(ss::prepare_ingest_session(db_).ok());
-        for (int d = 0; d < 3; ++d) ASSERT_TRUE(ss::ensure_day(db_, k_day0 / k_day + d).ok());
+        for (int d = 0; d < 3; ++d) {
+            ASSERT_TRUE(ss::ensure_day(db_, k_day0 / k_day + d).ok());
+        }
     }
     // Runs `body` in one transaction (as the ingest's round) and commits.
     template <class Body>
@@ -109,7 +111,9 @@ TEST_F(share_store_test, minutes_add_up_across_rounds_and_carry_past_2_256) {
     x.add_work(bmm::uint256(2));  // 2^256 - 1 + 2 = 2^256 + 1: low 1, one carry
     EXPECT_EQ(x.work_carry, 1u);
     EXPECT_EQ(x.work_low, bmm::uint256(1));
-    for (int i = 0; i < 2; ++i) round([&] { ASSERT_TRUE(ss::add_minutes(db_, sums).ok()); });
+    for (int i = 0; i < 2; ++i) {
+        round([&] { ASSERT_TRUE(ss::add_minutes(db_, sums).ok()); });
+    }
     auto r = db_.exec("SELECT accepted, rejected, rejected_stale, blocks, work::text FROM share_minutes");
     ASSERT_TRUE(r.ok()) << r.error_message();
     ASSERT_EQ(r->rows(), 1);

@@ -80,7 +80,9 @@ struct minute_sum {
     std::uint64_t work_carry = 0;
     void add_work(const uint256& w) {
         work_low += w;
-        if (work_low < w) ++work_carry;
+        if (work_low < w) {
+            ++work_carry;
+        }
     }
 };
 // By (coin \t account \t worker, each COPY-escaped; the minute in ms).
