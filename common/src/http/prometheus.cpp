@@ -17,44 +17,32 @@ void histogram_data::merge(const histogram_data& o) {
     count += o.count;
 }
 
-std::string escape_label_value(std::string_view v) {
+namespace {
+
+// Backslash and newline as \\ and \n; the double quote as \" only inside
+// label values (HELP text keeps it as it is).
+std::string escape(std::string_view v, bool quote) {
     std::string out;
     out.reserve(v.size());
     for (char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '"' && quote) {
+            out += "\\\"";
+        } else {
+            out += c;
         }
     }
     return out;
 }
 
-std::string escape_help(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
+}  // namespace
+
+std::string escape_label_value(std::string_view v) { return escape(v, true); }
+
+std::string escape_help(std::string_view v) { return escape(v, false); }
 
 std::string format_value(double v) {
     if (std::isnan(v)) return "NaN";
