@@ -144,6 +144,30 @@ bool parse_flag(std::string_view s, bool& out) {
     return true;
 }
 
+// The fields every record starts with, checked in the order their messages
+// have always come: uid, time_ms, instance, height.
+struct head_numbers {
+    std::int64_t time_ms = 0, instance = 0, height = 0;
+};
+
+result<head_numbers> read_head(std::string_view uid, std::string_view time_ms, std::string_view instance,
+                               std::string_view height) {
+    head_numbers h;
+    if (uid.empty()) {
+        return error{"empty uid"};
+    }
+    if (!parse_int(time_ms, h.time_ms) || h.time_ms <= 0) {
+        return error{"time_ms is not a positive integer"};
+    }
+    if (!parse_int(instance, h.instance)) {
+        return error{"instance is not an integer"};
+    }
+    if (!parse_int(height, h.height)) {
+        return error{"height is not an integer"};
+    }
+    return h;
+}
+
 result<decoded> decode_share(fields_cursor& f, int version) {
     required need{f, {}};
     share_view s;
@@ -168,18 +192,13 @@ result<decoded> decode_share(fields_cursor& f, int version) {
     if (!need.missing.empty()) {
         return error{std::move(need.missing)};
     }
-    if (s.uid.empty()) {
-        return error{"empty uid"};
+    const auto head = read_head(s.uid, time_ms, instance, height);
+    if (!head) {
+        return error{head.error_message()};
     }
-    if (!parse_int(time_ms, s.time_ms) || s.time_ms <= 0) {
-        return error{"time_ms is not a positive integer"};
-    }
-    if (!parse_int(instance, s.instance)) {
-        return error{"instance is not an integer"};
-    }
-    if (!parse_int(height, s.height)) {
-        return error{"height is not an integer"};
-    }
+    s.time_ms = head->time_ms;
+    s.instance = head->instance;
+    s.height = head->height;
     if (!parse_int(code, s.code)) {
         return error{"code is not an integer"};
     }
@@ -255,18 +274,13 @@ result<decoded> decode_block(fields_cursor& f, int version) {
     if (!need.missing.empty()) {
         return error{std::move(need.missing)};
     }
-    if (b.uid.empty()) {
-        return error{"empty uid"};
+    const auto head = read_head(b.uid, time_ms, instance, height);
+    if (!head) {
+        return error{head.error_message()};
     }
-    if (!parse_int(time_ms, b.time_ms) || b.time_ms <= 0) {
-        return error{"time_ms is not a positive integer"};
-    }
-    if (!parse_int(instance, b.instance)) {
-        return error{"instance is not an integer"};
-    }
-    if (!parse_int(height, b.height)) {
-        return error{"height is not an integer"};
-    }
+    b.time_ms = head->time_ms;
+    b.instance = head->instance;
+    b.height = head->height;
     if (!parse_int(reward, b.reward) || b.reward < 0) {
         return error{"reward is not a non-negative integer"};
     }
