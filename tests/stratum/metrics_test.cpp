@@ -6,6 +6,7 @@
 #include "bmm/stratum/metrics.hpp"
 #include "metrics_detail.hpp"
 
+#include "../support/raw_http.hpp"
 #include "bmm/stratum/job_manager.hpp"
 #include "bmm/stratum/share_sink.hpp"
 #include "bmm/target.hpp"
@@ -378,50 +379,10 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
 // The HTTP endpoint, on a loopback socket
 // ---------------------------------------------------------------------------
 
-int connect_to(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    timeval tv{5, 0};  // no read in these tests waits longer than this
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-void send_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-        if (n <= 0) return;
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
-// Everything until the server closes (or 5 s pass).
-std::string read_all(int fd) {
-    std::string out;
-    char buf[4096];
-    while (true) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-}
-
-std::string http_exchange(std::uint16_t port, std::string_view request, bool half_close = false) {
-    const int fd = connect_to(port);
-    if (fd < 0) return "connect failed";
-    send_all(fd, request);
-    if (half_close) ::shutdown(fd, SHUT_WR);
-    std::string r = read_all(fd);
-    ::close(fd);
-    return r;
-}
+using test::connect_to;
+using test::http_exchange;
+using test::read_all;
+using test::send_all;
 
 int status_of(const std::string& response) {
     if (response.rfind("HTTP/1.1 ", 0) != 0) return -1;

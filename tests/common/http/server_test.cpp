@@ -2,6 +2,7 @@
 // server (libmicrohttpd) on loopback with raw sockets, to see its limits.
 
 #include "bmm/http/server.hpp"
+#include "../../support/raw_http.hpp"
 #include "bmm/http/prometheus.hpp"
 
 #include <gtest/gtest.h>
@@ -86,44 +87,10 @@ TEST(http_router, dispatch_runs_the_custom_fallbacks) {
 
 // --- the real server ---
 
-int connect_to(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-std::string read_all(int fd) {
-    std::string out;
-    char buf[4096];
-    while (true) {
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) {
-            break;
-        }
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-}
-
-std::string http_exchange(std::uint16_t port, std::string_view req) {
-    const int fd = connect_to(port);
-    if (fd < 0) {
-        return "connect failed";
-    }
-    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-    std::string r = read_all(fd);
-    ::close(fd);
-    return r;
-}
+using test::connect_to;
+using test::http_exchange;
+using test::read_all;
+using test::send_all;
 
 int status_of(const std::string& r) { return r.rfind("HTTP/1.", 0) == 0 ? std::stoi(r.substr(9, 3)) : -1; }
 
