@@ -8,7 +8,7 @@ namespace bmm::accounting {
 
 namespace {
 
-constexpr std::array<std::pair<transfer_kind, std::string_view>, 9> kind_names{{
+constexpr std::array<std::pair<transfer_kind, std::string_view>, 13> kind_names{{
     {transfer_kind::premine, "premine"},
     {transfer_kind::emission, "emission"},
     {transfer_kind::block_fee, "block_fee"},
@@ -18,6 +18,10 @@ constexpr std::array<std::pair<transfer_kind, std::string_view>, 9> kind_names{{
     {transfer_kind::block_mature, "block_mature"},
     {transfer_kind::block_orphan, "block_orphan"},
     {transfer_kind::pps_credit, "pps_credit"},
+    {transfer_kind::payout_reserve, "payout_reserve"},
+    {transfer_kind::payout_sent, "payout_sent"},
+    {transfer_kind::payout_return, "payout_return"},
+    {transfer_kind::payout_fee, "payout_fee"},
 }};
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
@@ -53,6 +57,25 @@ std::optional<transfer_kind> parse_transfer_kind(std::string_view text) noexcept
 std::string user_available(std::string_view user) { return join("user:", user, ":available"); }
 std::string user_immature(std::string_view user) { return join("user:", user, ":immature"); }
 
+std::string paid_out_account(std::string_view coin) { return join("system:paid-out:", coin); }
+std::string network_fees_account(std::string_view coin) { return join("system:network-fees:", coin); }
+
+result<holder_accounts> holder_ledger_accounts(std::string_view name) {
+    if (starts_with(name, "foundation:")) {
+        const std::string_view part = name.substr(11);
+        if (part.empty() || part.find(':') != std::string_view::npos) {
+            return error{"\"" + std::string(name) + "\" is not a foundation account (foundation:<name>, one ':')"};
+        }
+        return holder_accounts{std::string(name), join(name, ":immature")};
+    }
+    if (name.empty() || name.find(':') != std::string_view::npos) {
+        return error{"\"" + std::string(name) +
+                     "\" is not a holder account: an account name (alice) or a foundation allocation "
+                     "(foundation:ecosystem)"};
+    }
+    return holder_accounts{user_available(name), user_immature(name)};
+}
+
 std::string immature_of(std::string_view account) {
     if (starts_with(account, "user:") && ends_with(account, ":available")) {
         std::string_view name = account.substr(5, account.size() - 5 - 10);
@@ -77,7 +100,8 @@ std::string pps_account(std::string_view coin) { return join("pool:pps:", coin);
 std::string undistributed_account(std::string_view coin) { return join("pool:undistributed:", coin); }
 
 bool must_stay_non_negative(std::string_view account) {
-    return starts_with(account, "user:") || starts_with(account, "foundation:") || starts_with(account, "pool:fees:");
+    return starts_with(account, "user:") || starts_with(account, "foundation:") || starts_with(account, "pool:fees:") ||
+           starts_with(account, "payout:");
 }
 
 bool is_bmm_holder_account(std::string_view account) {

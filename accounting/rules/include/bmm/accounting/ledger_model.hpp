@@ -23,7 +23,8 @@
 //                               (may go below zero: the pool carries the variance)
 //   pool:undistributed:<COIN>   a block part nobody could receive (no PP in the
 //                               found epoch, no BMM holder): kept for the operator
-//   payout:in-flight            balances being paid (the payout tool's)
+//   payout:in-flight            balances being paid (the payout tool's; per currency)
+//   system:paid-out:<CUR>       where paid balances go: they left the pool
 //   system:network-fees:<COIN>  network fees of payouts (the payout tool's)
 // User names never contain ':' (bmm-stratum accepts [A-Za-z0-9_-] account names).
 //
@@ -55,6 +56,11 @@ enum class transfer_kind {
     block_mature,         // block:<hash>:mature:<account>     immature -> available
     block_orphan,         // block:<hash>:orphan:<account>     immature -> coinbase (reversal)
     pps_credit,           // epoch:<k>:pps:<coin>:<user>
+    // Payouts (bmm-payout), reference payout:<batch>, <line> the batch line number:
+    payout_reserve,  // payout:<batch>:reserve:<line>  <holder available> -> payout:in-flight
+    payout_sent,     // payout:<batch>:sent:<line>     payout:in-flight -> system:paid-out:<CUR>
+    payout_return,   // payout:<batch>:return:<line>   payout:in-flight -> <holder available>
+    payout_fee,      // payout:<batch>:fee:<tx>        pool:fees:<COIN> -> system:network-fees:<COIN>
 };
 std::string_view to_string(transfer_kind k) noexcept;
 std::optional<transfer_kind> parse_transfer_kind(std::string_view text) noexcept;
@@ -77,6 +83,19 @@ std::string user_immature(std::string_view user);   // user:<name>:immature
 // Where a block part destined for `account` waits until the block matures:
 // user:<n>:available -> user:<n>:immature, any other X -> X:immature.
 std::string immature_of(std::string_view account);
+inline constexpr std::string_view payout_in_flight_account = "payout:in-flight";
+std::string paid_out_account(std::string_view coin);      // system:paid-out:<CUR>
+std::string network_fees_account(std::string_view coin);  // system:network-fees:<COIN>
+
+// The ledger accounts of a holder, by the name people use for it (the API,
+// the page, statements and payouts): "alice" -> user:alice:available and
+// user:alice:immature; "foundation:ecosystem" -> foundation:ecosystem and
+// foundation:ecosystem:immature. Errors for any other name.
+struct holder_accounts {
+    std::string available, immature;
+};
+result<holder_accounts> holder_ledger_accounts(std::string_view name);
+
 // The inverse of immature_of; nothing for a name that is not an immature account.
 std::optional<std::string> available_of_immature(std::string_view immature_account);
 std::string coinbase_account(std::string_view coin);       // system:coinbase:<COIN>
@@ -87,7 +106,7 @@ inline constexpr std::string_view genesis_account = "system:genesis:BMM";
 inline constexpr std::string_view emission_account = "system:emission:BMM";
 inline constexpr std::string_view bmm_currency = "BMM";
 
-// Accounts that must never go below zero: user:*, foundation:* and pool:fees:*
+// Accounts that must never go below zero: user:*, foundation:*, pool:fees:* and payout:*
 // (pool:pps:* may: the pool carries PPS variance; system:* are sources).
 bool must_stay_non_negative(std::string_view account);
 // Accounts whose positive available BMM balance earns dividends: user:<n>:available
