@@ -205,6 +205,36 @@ check "redis: the stream survived the restart (XLEN = 3)" test "$(rcli XLEN stac
 check "node A: getblocktemplate after the restart" template_height_ok
 check "node B has node A's block count after the restart" nodes_agree
 
+# --- competing blocks, then down and up ---------------------------------------
+# Each node mines one block while they cannot see each other: two tips of equal
+# work. `up` must bring them back onto one tip (it used to wait 90 s and fail).
+competing_tips() {
+  local addr_a addr_b a b
+  rpc "$BMM_NODE2_RPC_URL" setnetworkactive '[false]' >/dev/null || return 1
+  # Two addresses: the same template mined to one address at the same second
+  # is the same block on both nodes.
+  addr_a=$(rpc "${BMM_NODE_RPC_URL}wallet/$BMM_NODE_WALLET" getnewaddress | jq -r .) || return 1
+  addr_b=$(rpc "${BMM_NODE_RPC_URL}wallet/$BMM_NODE_WALLET" getnewaddress | jq -r .) || return 1
+  rpc "${BMM_NODE_RPC_URL}wallet/$BMM_NODE_WALLET" generatetoaddress "[1, \"$addr_a\"]" >/dev/null || return 1
+  rpc "$BMM_NODE2_RPC_URL" generatetoaddress "[1, \"$addr_b\"]" >/dev/null || return 1
+  a=$(rpc "$BMM_NODE_RPC_URL" getbestblockhash) || return 1
+  b=$(rpc "$BMM_NODE2_RPC_URL" getbestblockhash) || return 1
+  echo "tips: A $a, B $b"
+  [ "$a" != "$b" ] && [ "$(rpc "$BMM_NODE_RPC_URL" getblockcount)" = "$(rpc "$BMM_NODE2_RPC_URL" getblockcount)" ]
+}
+same_tip() {
+  local a b
+  a=$(rpc "$BMM_NODE_RPC_URL" getbestblockhash) || return 1
+  b=$(rpc "$BMM_NODE2_RPC_URL" getbestblockhash) || return 1
+  echo "tips: A $a, B $b"
+  [ "$a" = "$b" ]
+}
+check "nodes A and B mine competing blocks at the same height" competing_tips
+check "stack.sh down (with competing tips)" stack down
+check "stack.sh up (after competing tips)" stack up
+load_env || true
+check "nodes A and B on one tip after up" same_tip
+
 # --- purge -------------------------------------------------------------------
 check "stack.sh down --purge" stack down --purge
 check "the stack folder is gone" test ! -e "$DIR"
