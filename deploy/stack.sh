@@ -303,9 +303,18 @@ pg_admin_psql() {
 
 pg_url() { echo "postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"; }
 
+# The pool role's password reaches psql through a password file, never on a
+# command line (where any user on the machine could read it in ps).
+pg_passfile() {
+  local f=$SECRETS/pgpass
+  (umask 077; echo "127.0.0.1:$PG_PORT:$PG_DB:$PG_USER:$PG_PASSWORD" >"$f")
+  echo "$f"
+}
+
 pg_answers() {
   "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1 &&
-    [ "$("$PG_BIN/psql" -X -tA -c 'SELECT 1' "$(pg_url)" 2>/dev/null)" = 1 ]
+    [ "$(PGPASSFILE=$(pg_passfile) "$PG_BIN/psql" -X -tA -w -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" \
+      -c 'SELECT 1' 2>/dev/null)" = 1 ]
 }
 
 pg_up() {

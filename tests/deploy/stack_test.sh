@@ -99,7 +99,11 @@ rpc() {
   jq -c '.result' <<<"$out"
 }
 
-psql_url() { psql -X -q -tA -v ON_ERROR_STOP=1 "$BMM_PG_URL" "$@"; }
+# The password through the environment, not the command line (ps shows that).
+psql_url() {
+  PGPASSWORD=$BMM_PG_PASSWORD psql -X -q -tA -w -v ON_ERROR_STOP=1 -h "$BMM_PG_HOST" -p "$BMM_PG_PORT" \
+    -U "$BMM_PG_USER" -d "$BMM_PG_DB" "$@"
+}
 rcli() { redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" "$@"; }
 
 # Every listening socket of our ports is on 127.0.0.1.
@@ -173,7 +177,7 @@ check "stack.json is valid JSON with BMM_PG_PORT $BASE" json_port_ok
 check "stack.env and stack.json hold every key" env_has_keys
 check "settings and secrets are mode 600" secret_files_private
 check "every port listens on 127.0.0.1 only" loopback_only
-check "postgres: SELECT 1 through BMM_PG_URL" test "$(psql_url -c 'SELECT 1')" = 1
+check "postgres: SELECT 1 with stack.env's settings" test "$(psql_url -c 'SELECT 1')" = 1
 check "postgres: create a table and a row" psql_url -c 'CREATE TABLE stack_probe (v int); INSERT INTO stack_probe VALUES (42)'
 check "redis: PING" test "$(rcli PING)" = PONG
 for i in 1 2 3; do rcli XADD stack_probe '*' n "$i" >/dev/null || true; done
