@@ -23,6 +23,8 @@ packages=(
   chromium
   # the openssl CLI: tests make self-signed certificates for the TLS port
   openssl
+  # systemd_test checks deploy/systemd/ (systemd-analyze) and its logrotate file
+  systemd logrotate
 )
 
 missing=()
