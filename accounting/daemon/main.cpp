@@ -21,6 +21,8 @@ using namespace bmm::accounting;
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
+// logrotate's signal: reopen the log file, never stop (async-signal-safe).
+void on_hangup(int) { log::reopen(); }
 
 result<accountd_config> load(const std::string& path, const std::string& sql_dir) {
     auto c = load_accountd_config(path);
@@ -41,9 +43,12 @@ int main(int argc, char** argv) {
     cli::setup(app, "bmm-accountd");
     app.require_subcommand(1);
     std::string config_path, sql_dir;
+    std::string log_file;
     auto add_config = [&](CLI::App* s) {
         s->add_option("--config,-c", config_path, "the TOML configuration file (deploy/config/bmm-accountd.toml)")
             ->required();
+        s->add_option("--log-file", log_file,
+                      "append the log to this file instead of stderr; SIGHUP reopens it (logrotate)");
         s->add_option("--sql-dir", sql_dir, "the migrations folder (default: [postgres] migrations_dir)");
     };
 
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
 
     auto cfg = load(config_path, sql_dir);
     if (!cfg) return fail(cfg.error_message());
+    if (std::string why; !log_file.empty() && !log::to_file(log_file, &why)) return fail(why);
 
     // The daemons take SIGTERM as "stop cleanly" from the first moment, so a
     // stop that arrives while they are still connecting or migrating is not a
@@ -121,6 +127,7 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
         std::signal(SIGPIPE, SIG_IGN);
+        std::signal(SIGHUP, on_hangup);
     }
     if (*migrate_cmd || *run_cmd) return migrate_and_run(*cfg, static_cast<bool>(*migrate_cmd), g_stop);
     if (*api_cmd) return serve_api(*cfg, g_stop);

@@ -42,6 +42,7 @@ sigset_t block_process_signals() {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     return signals;
@@ -110,7 +111,8 @@ std::unique_ptr<metrics::http_endpoint> make_metrics_endpoint(const server_confi
                                                     std::move(page));
 }
 
-// Waits for SIGTERM or SIGINT; SIGUSR1 meanwhile fetches a new template.
+// Waits for SIGTERM or SIGINT; SIGUSR1 meanwhile fetches a new template and
+// SIGHUP reopens the log file (logrotate's signal: it never stops the server).
 void wait_for_stop(const sigset_t& signals, job_manager& jobs) {
     while (true) {
         int sig = 0;
@@ -118,6 +120,11 @@ void wait_for_stop(const sigset_t& signals, job_manager& jobs) {
         if (sig == SIGUSR1) {
             log::info("stratum", "SIGUSR1: fetching a new block template");
             jobs.refresh();
+            continue;
+        }
+        if (sig == SIGHUP) {
+            log::reopen();
+            log::info("stratum", "SIGHUP: log file reopened");
             continue;
         }
         log::info("stratum", "{}: stopping (miners are told to reconnect)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -145,6 +152,10 @@ int run(const app_options& options) {
     log::level lvl = log::level::info;
     log::parse_level(cfg->log_level, lvl);
     log::set_level(lvl);
+    if (std::string why; !options.log_file.empty() && !log::to_file(options.log_file, &why)) {
+        std::fprintf(stderr, "bmm-stratum: %s\n", why.c_str());
+        return 2;
+    }
 
     const sigset_t signals = block_process_signals();
     raise_open_file_limit(*cfg);

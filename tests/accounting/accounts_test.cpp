@@ -70,5 +70,25 @@ TEST(accounts, largest_remainder_split_adds_up_and_stays_within_one_unit) {
     }
 }
 
+// Names are classified locally first: only a name that is an address by its
+// own syntax and checksum is worth a node round trip. The node configured here
+// does not exist (a closed loopback port), so any name that reached it would
+// come back as an error instead of "not an address".
+TEST(accounts, classify_asks_the_node_only_about_names_that_parse_as_addresses) {
+    node_settings node;
+    node.url = "http://127.0.0.1:9/";  // discard port: nothing listens
+    node.currency = "LTC";
+    address_validator v(node);
+    for (const char* name : {"alice_rig_number_one_in_the_farm", "LaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaZ",
+                             "rltc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"}) {
+        auto c = v.classify(name);
+        ASSERT_TRUE(c.ok()) << name << ": " << c.error_message();
+        EXPECT_FALSE(c->has_value()) << name;
+    }
+    // A well-formed regtest P2WPKH address does go to the node, which is not there.
+    auto real = v.classify("rltc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3p937dx");
+    EXPECT_FALSE(real.ok());
+}
+
 }  // namespace
 }  // namespace bmm::accounting

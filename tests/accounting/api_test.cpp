@@ -810,6 +810,34 @@ TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
     EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
 }
 
+// logrotate moves the log file away and sends SIGHUP: the daemon goes on
+// serving and writes its next lines to a new file at the old path.
+TEST_F(api_test, sighup_reopens_the_log_file_and_does_not_stop_the_daemon) {
+    const int port = free_port(g->port + 200);
+    const std::string log_file = st().dir() + "/api/rotated.log";
+    test::child_process api(
+        {bin("bmm-accountd"), "api", "--config", write_config("rotate", port, 5000), "--log-file", log_file},
+        st().dir() + "/api/rotate.out");
+    int status = 0;
+    for (int i = 0; i < 250 && status != 200; ++i) {
+        status = request(port, "GET", "/api/v1/pool").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(status, 200);
+    std::filesystem::rename(log_file, log_file + ".1");
+    api.signal(SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(api.running());
+    EXPECT_EQ(request(port, "GET", "/api/v1/pool").status, 200);
+    EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
+    const std::string before = test::read_text(log_file + ".1");
+    const std::string after = test::read_text(log_file);
+    EXPECT_NE(before.find("api: serving http://"), std::string::npos) << before;
+    EXPECT_EQ(before.find("api: stopped"), std::string::npos) << before;
+    EXPECT_NE(after.find("api: stopped"), std::string::npos) << after;
+    EXPECT_EQ(test::read_text(st().dir() + "/api/rotate.out").find("api: serving"), std::string::npos);
+}
+
 // The value of the sample `series` on a Prometheus page; 0 when it is not there.
 double sample_of(const std::string& page, const std::string& series) {
     const std::string at = "\n" + series + " ";
