@@ -327,6 +327,22 @@ std::string pool_stats(snapshot& db) {
         " coalesce(-sum(balance), 0)::text"
         " FROM balances WHERE currency = 'BMM' AND account IN ('system:genesis:BMM', 'system:emission:BMM')",
         {});
+    // The foundation's accounts (kind foundation, sql/0017) with the BMM each
+    // holds: most of the BMM, and so most dividends, are theirs.
+    auto f = db.run(
+        "SELECT a.name, (coalesce((SELECT sum(amount) FROM ledger_transfers WHERE credit = a.name AND currency = "
+        "'BMM'),"
+        " 0) - coalesce((SELECT sum(amount) FROM ledger_transfers WHERE debit = a.name AND currency = 'BMM'), 0))::text"
+        " FROM accounts a WHERE a.kind = 'foundation' ORDER BY a.name",
+        {});
+    j.key("foundation").begin_array();
+    for (int i = 0; i < f.rows(); ++i) {
+        j.begin_object().key("name").str(f.get(i, 0)).key("bmm_held").begin_object();
+        amount_fields(j, bmm_currency);
+        j.key("amount").str(f.get(i, 1)).end_object().end_object();
+    }
+    j.end_array();
+
     j.key("bmm").begin_object();
     amount_fields(j, bmm_currency);
     j.key("supply").str(to_decimal(bmm_total_supply()));
@@ -334,6 +350,15 @@ std::string pool_stats(snapshot& db) {
     j.end_object();
     j.end_object();
     return j.take();
+}
+
+// The ledger accounts of a holder name checked by checked_name().
+holder_accounts ledger_accounts_of(const std::string& name) {
+    auto h = holder_ledger_accounts(name);
+    if (!h) {
+        throw http_error{400, h.error_message()};
+    }
+    return *h;
 }
 
 // The account row, or 404.
@@ -364,19 +389,28 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     }
     j.end_array();
 
-    const std::string avail = user_available(name), imm = user_immature(name);
+    const auto holder = ledger_accounts_of(name);
+    const std::string &avail = holder.available, &imm = holder.immature;
     auto b = db.run(
         "SELECT currency, coalesce(sum(balance) FILTER (WHERE account = $1), 0)::text,"
         " coalesce(sum(balance) FILTER (WHERE account = $2), 0)::text"
         " FROM balances WHERE account IN ($1, $2) GROUP BY currency ORDER BY currency",
         {avail, imm});
     j.key("balances").begin_array();
+    std::string bmm_held = "0";
     for (int i = 0; i < b.rows(); ++i) {
         j.begin_object();
         amount_fields(j, b.get(i, 0));
         j.key("available").str(b.get(i, 1)).key("immature").str(b.get(i, 2)).end_object();
+        if (b.get(i, 0) == bmm_currency) {
+            bmm_held = b.text(i, 1);
+        }
     }
     j.end_array();
+    // The BMM that earns dividends: the available balance (is_bmm_holder_account).
+    j.key("bmm_held").begin_object();
+    amount_fields(j, bmm_currency);
+    j.key("amount").str(bmm_held).end_object();
 
     auto h =
         db.run("SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
@@ -501,7 +535,8 @@ std::string signed_delta(std::string_view amount_text, bool in, bool out) {
 std::string ledger_json(snapshot& db, const std::string& name, long long limit,
                         const std::optional<std::string>& before) {
     account_row(db, name);
-    const std::string avail = user_available(name), imm = user_immature(name);
+    const auto holder = ledger_accounts_of(name);
+    const std::string &avail = holder.available, &imm = holder.immature;
     std::optional<std::string> t, id;
     if (before) {
         std::tie(t, id) = parse_ledger_cursor(*before);
@@ -603,7 +638,7 @@ std::string checked_name(std::string_view name) {
     if (name.size() > 128) {
         throw http_error{400, "an account name has 1 to 128 characters"};
     }
-    if (auto ok = check_account_name(name); !ok) {
+    if (auto ok = check_holder_name(name); !ok) {
         throw http_error{400, ok.error_message()};
     }
     return std::string(name);

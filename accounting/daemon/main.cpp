@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     auto* bind_cmd = account_cmd->add_subcommand(
         "bind", "bind a payout wallet; a currency's wallet shares always add up to 1000000 ppm");
     add_config(bind_cmd);
-    bind_cmd->add_option("name", name, "account name")->required();
+    bind_cmd->add_option("name", name, "account name, or foundation:<x> for a foundation account")->required();
     bind_cmd
         ->add_option("currency", currency, "LTC, BTC (checked by the node's validateaddress) or BMM (ERC-20, EIP-55)")
         ->required();

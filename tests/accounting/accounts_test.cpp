@@ -17,6 +17,31 @@ TEST(accounts, names) {
     EXPECT_FALSE(check_account_name("a.b").ok());  // the '.' starts the worker name
     EXPECT_FALSE(check_account_name("a b").ok());
     EXPECT_FALSE(check_account_name(std::string(129, 'a')).ok());
+    EXPECT_FALSE(check_account_name("foundation:ecosystem").ok());  // no ':' in a miner's name
+}
+
+TEST(accounts, holder_names_are_account_names_and_foundation_allocations) {
+    EXPECT_TRUE(check_holder_name("alice").ok());
+    EXPECT_TRUE(check_holder_name("foundation:ecosystem").ok());
+    EXPECT_TRUE(check_holder_name("foundation:a_b-9").ok());
+    EXPECT_FALSE(check_holder_name("foundation:").ok());
+    EXPECT_FALSE(check_holder_name("foundation:a:b").ok());
+    EXPECT_FALSE(check_holder_name("foundation:a.b").ok());
+    EXPECT_FALSE(check_holder_name("pool:fees:LTC").ok());
+    EXPECT_FALSE(check_holder_name("user:alice:available").ok());
+    std::string longest = "foundation:";
+    longest.append(117, 'a');  // 128 characters
+    EXPECT_TRUE(check_holder_name(longest).ok());
+    EXPECT_FALSE(check_holder_name(longest + "a").ok());
+    EXPECT_NE(check_holder_name("foundation:").error_message().find("foundation:ecosystem"), std::string::npos);
+}
+
+TEST(accounts, user_ledger_names_are_those_the_epoch_close_credits) {
+    EXPECT_TRUE(is_user_ledger_name("alice"));
+    EXPECT_TRUE(is_user_ledger_name("a.b"));  // credited (no ':'), so an account too
+    EXPECT_FALSE(is_user_ledger_name(""));
+    EXPECT_FALSE(is_user_ledger_name("a:b"));
+    EXPECT_FALSE(is_user_ledger_name(std::string(129, 'a')));
 }
 
 TEST(accounts, largest_remainder_split_examples) {

@@ -35,7 +35,7 @@ struct ingest_settings {
     int block_ms = 1000;           // how long one XREADGROUP waits for new entries
     int partition_days_ahead = 2;  // daily shares partitions created ahead of today
     bool delete_acked = false;     // XDEL entries once acknowledged (keeps the stream short)
-    bool auto_accounts = true;     // a username that is a payout address makes an account
+    bool auto_accounts = true;     // a username that is a payout address gets it bound as its wallet
     // Daily shares partitions older than this many days are dropped (0: keep
     // all). Keep at least what the reward schemes read (PPLNS windows, open
     // epochs) and more than a record can wait in bmm-stratum's journal: a
