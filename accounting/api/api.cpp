@@ -982,6 +982,7 @@ result<bool> api_server::start() {
     o.setting = "[api]";
     o.threads = static_cast<unsigned>(a.threads);
     o.max_clients = static_cast<unsigned>(a.max_connections);
+    o.max_clients_per_address = static_cast<unsigned>(a.max_connections_per_address);
     o.max_header_bytes = k_max_header_bytes;
     o.request_timeout = std::chrono::seconds(a.connection_timeout_s);
     o.keep_alive = true;

@@ -138,14 +138,15 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
     c.api.present = root.contains("api");
     toml_reader a(section(root, "api", file, false), file, "api");
-    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections", "connection_timeout_s",
-            "cors"});
+    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections",
+            "max_connections_per_address", "connection_timeout_s", "cors"});
     a.boolean("enabled", c.api.enabled);
     a.string("host", c.api.host);
     a.integer("port", c.api.port, 1, 65535);
     a.integer("threads", c.api.threads, 1, 64);
     a.integer("statement_timeout_ms", c.api.statement_timeout_ms, 10, 600000);
     a.integer("max_connections", c.api.max_connections, 1, 100000);
+    a.integer("max_connections_per_address", c.api.max_connections_per_address, 1, 100000);
     a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
     a.boolean("cors", c.api.cors);
     if (c.api.host.empty()) throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};

@@ -77,11 +77,13 @@ struct api_settings {
     bool enabled = true;
     std::string host = "127.0.0.1";  // loopback by default: put a reverse proxy in front
     int port = 8390;
-    int threads = 4;                  // HTTP worker threads, each with its own PostgreSQL connection
-    int statement_timeout_ms = 5000;  // per SQL statement; a slower query answers 503
-    int max_connections = 256;        // concurrent HTTP connections
-    int connection_timeout_s = 15;    // an idle or slow client is dropped after this long
-    bool cors = false;                // send Access-Control-Allow-Origin: * (dashboards on other origins)
+    int threads = 4;                       // HTTP worker threads, each with its own PostgreSQL connection
+    int statement_timeout_ms = 5000;       // per SQL statement; a slower query answers 503
+    int max_connections = 256;             // concurrent HTTP connections
+    int max_connections_per_address = 32;  // of them from one client address (more: 429); behind a
+                                           // reverse proxy, raise it to max_connections
+    int connection_timeout_s = 15;         // an idle or slow client is dropped after this long
+    bool cors = false;                     // send Access-Control-Allow-Origin: * (dashboards on other origins)
 };
 
 struct accountd_config {
