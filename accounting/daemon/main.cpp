@@ -112,6 +112,19 @@ int main(int argc, char** argv) {
     add_config(list_cmd);
     list_cmd->add_option("name", name, "account name (default: all)");
 
+    auto* bmm_cmd = app.add_subcommand("bmm", "BMM held outside the pool");
+    bmm_cmd->require_subcommand(1);
+    deposit_command dep;
+    auto* deposit_cmd = bmm_cmd->add_subcommand(
+        "deposit",
+        "book BMM an account bought as the ERC-20 token and sent to the pool, once per token transfer (idempotent "
+        "by txid); then publish who may mine (min_bmm_to_mine)");
+    add_config(deposit_cmd);
+    deposit_cmd->add_option("account", dep.account, "account name (alice, foundation:ecosystem)")->required();
+    deposit_cmd->add_option("amount", dep.amount, "BMM base units (1 BMM = 1000000000000000000)")->required();
+    deposit_cmd->add_option("--txid", dep.txid, "the token transfer: 0x and 64 hex digits")->required();
+    deposit_cmd->add_option("--by", dep.by, "who books it (kept with the deposit)")->required();
+
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
     }
@@ -134,6 +147,8 @@ int main(int argc, char** argv) {
     if (*bench_cmd) return migrate_and_bench_ingest(*cfg, bench_n);
     if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
     if (*audit_cmd) return run_audit(*cfg);
+
+    if (*deposit_cmd) return run_bmm_deposit(*cfg, dep);
 
     account_command ac;
     ac.what = *create_cmd   ? account_command::verb::create

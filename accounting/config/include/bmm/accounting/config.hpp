@@ -65,6 +65,9 @@ struct epoch_settings {
 struct coin_settings {
     coin_rules rules;
     int maturity = 100;  // confirmations before a block's rewards are available
+    // "Buy BMM first, then mine": available BMM (base units) an account needs
+    // for bmm-stratum to authorise it on this coin; 0 = no gate.
+    amount min_bmm_to_mine = 0;
     node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
 };
 
