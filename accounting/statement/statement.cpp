@@ -255,11 +255,13 @@ result<std::vector<std::string>> currencies_of(pg::connection& db, const holder_
     if (r.currency) {
         return std::vector<std::string>{*r.currency};
     }
-    auto c = run(db, "reading the account's currencies",
-                 "SELECT currency FROM ledger_transfers WHERE credit IN ($1, $2) AND created_at < $3::timestamptz"
-                 " UNION SELECT currency FROM ledger_transfers WHERE debit IN ($1, $2) AND created_at < $3::timestamptz"
-                 " ORDER BY 1 COLLATE \"C\"",
-                 {acc.available, acc.immature, time_text(r.to_us)});
+    auto c =
+        run(db, "reading the account's currencies",
+            "SELECT c FROM (SELECT currency AS c FROM ledger_transfers"
+            " WHERE credit IN ($1, $2) AND created_at < $3::timestamptz"
+            " UNION SELECT currency FROM ledger_transfers WHERE debit IN ($1, $2) AND created_at < $3::timestamptz) u"
+            " ORDER BY c COLLATE \"C\"",
+            {acc.available, acc.immature, time_text(r.to_us)});
     if (!c) {
         return error{c.error_message()};
     }
