@@ -130,13 +130,13 @@ const booked_ledger& ledger_once() {
                  "VALUES (1, 'LTC', 'confirmed', 0, '" +
                  std::string(64, 'a') + "', 1000, 'test')"),
          "batch");
+    must(db.exec("INSERT INTO payout_txs (batch, tx, state, confirmed_attempt) VALUES (1, 1, 'confirmed', 1)"), "tx");
     must(db.exec("INSERT INTO payout_lines (batch, line, account, address, amount, tx, state) "
                  "VALUES (1, 1, 'alice', 'rltc1qalice', 1000, 1, 'sent')"),
          "line");
-    must(db.exec("INSERT INTO payout_txs (batch, tx, state, confirmed_attempt) VALUES (1, 1, 'confirmed', 1)"), "tx");
-    must(db.exec("INSERT INTO payout_attempts (batch, tx, attempt, txid, hex, inputs, fee, vsize, state) "
+    must(db.exec("INSERT INTO payout_attempts (batch, tx, attempt, txid, hex, inputs, outputs, fee, vsize, state) "
                  "VALUES (1, 1, 1, '" +
-                 txid + "', '00', '[]', 10, 100, 'confirmed')"),
+                 txid + "', '00', '[]', '{\"rltc1qalice\": \"1000\"}', 10, 100, 'confirmed')"),
          "attempt");
     std::vector<transfer> pay{{"payout:1:reserve:1", user_available("alice"), std::string(payout_in_flight_account),
                                "LTC", 1000, transfer_kind::payout_reserve, "payout:1"}};
@@ -557,6 +557,64 @@ TEST(statement_api, serves_the_librarys_bytes_and_refuses_bad_input) {
         EXPECT_NE(a.body.find(c.says), std::string::npos) << a.body;
     }
     server.stop();
+}
+
+// ---------------------------------------------------------------------------
+// bmm-payout statement writes the same bytes, and refuses bad input in one line.
+
+std::string payout_config() {
+    auto& st = stack_environment::get();
+    const std::string path = st.dir() + "/statement-payout.toml";
+    std::ofstream f(path);
+    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
+      << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
+      << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\n";
+    return path;
+}
+
+std::string payout_bin() {
+    const char* d = std::getenv("BMM_BIN_DIR");
+    return std::string(d && *d ? d : "build/bin") + "/bmm-payout";
+}
+
+TEST(statement_cli, bmm_payout_statement_writes_the_librarys_bytes) {
+    const auto& L = ledger_once();
+    const std::string cfg = payout_config(), dir = stack_environment::get().dir();
+    const std::string from = stm::time_text(L.first_us), to = stm::time_text(L.last_us + 1);
+    const std::string base = "'" + payout_bin() + "' statement -c '" + cfg + "' ";
+    for (const auto& who : {std::string("alice"), std::string("foundation:ecosystem")}) {
+        const auto s = build(who, L.first_us, L.last_us + 1);
+        int rc = -1;
+        EXPECT_EQ(shell(base + who + " --from " + from + " --to " + to + " --format csv 2>/dev/null", &rc),
+                  stm::render_csv(s));
+        EXPECT_EQ(rc, 0);
+        const std::string file = dir + "/cli-statement.pdf";
+        shell(base + who + " --from " + from + " --to " + to + " --format pdf -o '" + file + "' 2>&1", &rc);
+        EXPECT_EQ(rc, 0);
+        std::ifstream f(file, std::ios::binary);
+        std::stringstream got;
+        got << f.rdbuf();
+        EXPECT_EQ(got.str(), *stm::render_pdf(s));
+    }
+    struct bad_case {
+        std::string args, says;
+    };
+    for (const auto& c : std::vector<bad_case>{
+             {"alice --from " + to + " --to " + from + " --format csv", "the period is empty"},
+             {"alice --from " + from + " --to " + from + " --format json", "the period is empty"},
+             {"nobody --from " + from + " --to " + to + " --format csv", "no account \"nobody\""},
+             {"alice --from " + from + " --to " + to + " --currency DOGE --format csv", "currency DOGE is unknown"},
+             {"alice --from yesterday --to " + to + " --format csv", "--from: time \"yesterday\""},
+             {"alice --from " + from + " --to " + to + " --format xls", "xls"},
+         }) {
+        SCOPED_TRACE(c.args);
+        int rc = 0;
+        const std::string out = shell(base + c.args + " 2>&1 >/dev/null", &rc);
+        EXPECT_NE(rc, 0);
+        EXPECT_NE(out.find(c.says), std::string::npos) << out;
+        EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 2) << out;  // one line (CLI11 may add a hint)
+    }
 }
 
 TEST(statement_db, check_request_names_what_is_wrong) {
