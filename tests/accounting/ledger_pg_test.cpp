@@ -147,7 +147,9 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
         }
         auto rows = db_.exec("SELECT account, bmm::text FROM epoch_bmm_holdings WHERE epoch = " + std::to_string(k));
         ASSERT_TRUE(rows.ok()) << rows.error_message();
-        for (int i = 0; i < rows->rows(); ++i) snapshot[rows->text(i, 0)] = rows->text(i, 1);
+        for (int i = 0; i < rows->rows(); ++i) {
+            snapshot[rows->text(i, 0)] = rows->text(i, 1);
+        }
         EXPECT_EQ(snapshot, used);
         EXPECT_FALSE(used.empty());  // the premine holders at least
         EXPECT_EQ(

@@ -50,11 +50,15 @@ struct booked_ledger {
 };
 
 void must(const result<bool>& r, const std::string& what) {
-    if (!r) throw std::runtime_error(what + ": " + r.error_message());
+    if (!r) {
+        throw std::runtime_error(what + ": " + r.error_message());
+    }
 }
 template <class T>
 T must(result<T> r, const std::string& what) {
-    if (!r) throw std::runtime_error(what + ": " + r.error_message());
+    if (!r) {
+        throw std::runtime_error(what + ": " + r.error_message());
+    }
     return std::move(*r);
 }
 
@@ -67,7 +71,9 @@ std::string day(std::uint64_t k) {
 // Books the ledger once per test binary, in the stack's database.
 const booked_ledger& ledger_once() {
     static std::optional<booked_ledger> built;
-    if (built) return *built;
+    if (built) {
+        return *built;
+    }
     booked_ledger out;
     auto& st = stack_environment::get();
     auto db = test::db();
@@ -90,11 +96,15 @@ const booked_ledger& ledger_once() {
         in.k = k;
         in.config = cfg;
         in.work["alice"]["LTC"] = amount(1000 + rng() % 1000);
-        if (k % 2 == 0) in.work["bob"][k % 4 == 0 ? "BTC" : "LTC"] = amount(500 + rng() % 500);
+        if (k % 2 == 0) {
+            in.work["bob"][k % 4 == 0 ? "BTC" : "LTC"] = amount(500 + rng() % 500);
+        }
         in.previous_streaks = streaks;
         in.bmm_holdings = must(ledger_store::load_bmm_holdings(db), "holdings");
         out.holdings[k] = in.bmm_holdings;
-        if (k > 0) in.carried_emission = must(epoch_store::load_epoch(db, k - 1), "epoch").emission_carried;
+        if (k > 0) {
+            in.carried_emission = must(epoch_store::load_epoch(db, k - 1), "epoch").emission_carried;
+        }
         for (int b = 0; b < 2; ++b) {
             block_input bi;
             bi.hash = "00ab" + std::to_string(k) + "f" + std::to_string(blocks++);
@@ -110,7 +120,9 @@ const booked_ledger& ledger_once() {
         }
         auto closed = must(close_epoch(in), "close");
         must(epoch_store::book_epoch_close(db, closed), "book close");
-        for (const auto& [u, a] : closed.accounts) streaks[u] = a.streak;
+        for (const auto& [u, a] : closed.accounts) {
+            streaks[u] = a.streak;
+        }
         // Earlier blocks: one matures, one is orphaned, each epoch after the first.
         if (k > 0) {
             for (int fate = 0; fate < 2 && !immature.empty(); ++fate) {
@@ -153,7 +165,9 @@ const booked_ledger& ledger_once() {
     auto times = must(db.exec("SELECT DISTINCT (extract(epoch FROM created_at) * 1000000)::bigint AS us "
                               "FROM ledger_transfers ORDER BY us"),
                       "times");
-    for (int i = 0; i < times.rows(); ++i) out.times.push_back(times.integer(i, 0));
+    for (int i = 0; i < times.rows(); ++i) {
+        out.times.push_back(times.integer(i, 0));
+    }
     out.first_us = out.times.front();
     out.last_us = out.times.back();
     built = std::move(out);
@@ -169,7 +183,9 @@ stm::statement build(const std::string& account, std::int64_t from, std::int64_t
     r.to_us = to;
     r.currency = std::move(currency);
     auto s = stm::build(db, r);
-    if (!s) throw std::runtime_error("statement of " + account + ": " + s.error_message());
+    if (!s) {
+        throw std::runtime_error("statement of " + account + ": " + s.error_message());
+    }
     return std::move(*s);
 }
 
@@ -222,12 +238,12 @@ TEST(statement_model, verify_refuses_a_statement_that_does_not_add_up) {
 }
 
 TEST(statement_db, random_periods_add_up_chain_and_render_the_same_bytes) {
-    const auto& L = ledger_once();
+    const auto& booked = ledger_once();
     std::mt19937_64 rng(7);
     // Candidate bounds: every booking time, one microsecond after it, and
     // times before and after the whole ledger.
-    std::vector<std::int64_t> bounds{L.first_us - 3600000000LL, L.last_us + 3600000000LL};
-    for (auto t : L.times) {
+    std::vector<std::int64_t> bounds{booked.first_us - 3600000000LL, booked.last_us + 3600000000LL};
+    for (auto t : booked.times) {
         bounds.push_back(t);
         bounds.push_back(t + 1);
     }
@@ -235,8 +251,12 @@ TEST(statement_db, random_periods_add_up_chain_and_render_the_same_bytes) {
     int checked_rows = 0;
     for (int n = 0; n < 24; ++n) {
         std::int64_t a = bounds[rng() % bounds.size()], c = bounds[rng() % bounds.size()];
-        if (a == c) continue;
-        if (a > c) std::swap(a, c);
+        if (a == c) {
+            continue;
+        }
+        if (a > c) {
+            std::swap(a, c);
+        }
         const std::int64_t b = a + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(c - a));
         const std::string& who = k_holders[n % k_holders.size()];
         SCOPED_TRACE(who + " [" + stm::time_text(a) + ", " + stm::time_text(c) + ") split at " + stm::time_text(b));
@@ -244,7 +264,9 @@ TEST(statement_db, random_periods_add_up_chain_and_render_the_same_bytes) {
         ASSERT_TRUE(stm::verify(whole).ok());
         for (const auto& sec : whole.sections) {
             amount sum = 0;
-            for (const auto& r : sec.rows) sum += r.amount_signed;
+            for (const auto& r : sec.rows) {
+                sum += r.amount_signed;
+            }
             EXPECT_EQ(sec.opening + sum, sec.closing) << sec.currency << " " << sec.balance;
             checked_rows += static_cast<int>(sec.rows.size());
         }
@@ -253,8 +275,11 @@ TEST(statement_db, random_periods_add_up_chain_and_render_the_same_bytes) {
             auto left = build(who, a, b), right = build(who, b, c);
             for (const auto& sec : whole.sections) {
                 auto find = [&](const stm::statement& s) -> const stm::section* {
-                    for (const auto& x : s.sections)
-                        if (x.currency == sec.currency && x.balance == sec.balance) return &x;
+                    for (const auto& x : s.sections) {
+                        if (x.currency == sec.currency && x.balance == sec.balance) {
+                            return &x;
+                        }
+                    }
                     return nullptr;
                 };
                 const stm::section* l = find(left);
@@ -276,7 +301,7 @@ TEST(statement_db, random_periods_add_up_chain_and_render_the_same_bytes) {
 
     // Over the whole ledger, the closings are the balances PostgreSQL keeps.
     for (const auto& who : k_holders) {
-        auto s = build(who, L.first_us - 1, L.last_us + 1);
+        auto s = build(who, booked.first_us - 1, booked.last_us + 1);
         const auto acc = *holder_ledger_accounts(who);
         for (const auto& sec : s.sections) {
             const std::string expected = test::scalar(
@@ -289,10 +314,10 @@ TEST(statement_db, random_periods_add_up_chain_and_render_the_same_bytes) {
 }
 
 TEST(statement_db, dividend_rows_carry_the_weights_that_split_them) {
-    const auto& L = ledger_once();
+    const auto& booked = ledger_once();
     int recorded = 0, unrecorded = 0;
     for (const auto& who : {std::string("alice"), std::string("foundation:ecosystem")}) {
-        auto s = build(who, L.first_us, L.last_us + 1);
+        auto s = build(who, booked.first_us, booked.last_us + 1);
         const std::string holder = holder_ledger_accounts(who)->available;
         for (const auto& sec : s.sections) {
             for (const auto& r : sec.rows) {
@@ -305,16 +330,18 @@ TEST(statement_db, dividend_rows_carry_the_weights_that_split_them) {
                 const auto& d = *r.dividend;
                 ASSERT_TRUE(r.block_hash && r.block_height && r.epoch);
                 EXPECT_EQ(d.epoch, *r.epoch);
-                if (d.epoch == L.unrecorded_epoch) {
+                if (d.epoch == booked.unrecorded_epoch) {
                     EXPECT_FALSE(d.recorded);
                     ++unrecorded;
                     continue;
                 }
                 ASSERT_TRUE(d.recorded);
                 ++recorded;
-                const auto& held = L.holdings.at(d.epoch);
+                const auto& held = booked.holdings.at(d.epoch);
                 amount total = 0;
-                for (const auto& [h, v] : held) total += v;
+                for (const auto& [h, v] : held) {
+                    total += v;
+                }
                 EXPECT_EQ(d.weight, held.at(holder));
                 EXPECT_EQ(d.total_weight, total);
                 // The split rule: floor(D x w / W), or one unit more (largest remainder).
@@ -337,12 +364,15 @@ TEST(statement_db, dividend_rows_carry_the_weights_that_split_them) {
 }
 
 TEST(statement_db, payout_rows_name_the_batch_and_the_txid) {
-    const auto& L = ledger_once();
-    auto s = build("alice", L.first_us, L.last_us + 1, "LTC");
+    const auto& booked = ledger_once();
+    auto s = build("alice", booked.first_us, booked.last_us + 1, "LTC");
     ASSERT_EQ(s.sections.size(), 2u);
     const stm::row* reserve = nullptr;
-    for (const auto& r : s.sections[0].rows)
-        if (r.kind == "payout_reserve") reserve = &r;
+    for (const auto& r : s.sections[0].rows) {
+        if (r.kind == "payout_reserve") {
+            reserve = &r;
+        }
+    }
     ASSERT_NE(reserve, nullptr);
     EXPECT_EQ(reserve->reference, "payout:1");
     EXPECT_EQ(reserve->payout_batch.value_or(""), "1");
@@ -357,20 +387,30 @@ TEST(statement_db, payout_rows_name_the_batch_and_the_txid) {
 std::string shell(const std::string& cmd, int* rc = nullptr) {
     std::string out;
     FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return out;
+    if (!p) {
+        return out;
+    }
     char buf[4096];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
+        out.append(buf, n);
+    }
     const int status = ::pclose(p);
-    if (rc) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (rc) {
+        *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
     return out;
 }
 
 // Base units as a decimal of `decimals` places, written here apart from the library.
 std::string as_decimal(std::string units, int decimals) {
     const bool neg = !units.empty() && units[0] == '-';
-    if (neg) units.erase(0, 1);
-    while (units.size() <= static_cast<std::size_t>(decimals)) units.insert(0, "0");
+    if (neg) {
+        units.erase(0, 1);
+    }
+    while (units.size() <= static_cast<std::size_t>(decimals)) {
+        units.insert(0, "0");
+    }
     units.insert(units.size() - static_cast<std::size_t>(decimals), ".");
     return (neg ? "-" : "") + units;
 }
@@ -401,13 +441,13 @@ std::vector<std::string> csv_fields(const std::string& line) {
 }
 
 TEST(statement_db, pdf_shows_the_csv_totals_and_passes_qpdf) {
-    const auto& L = ledger_once();
+    const auto& booked = ledger_once();
     for (const auto& who : {std::string("alice"), std::string("foundation:ecosystem")}) {
         SCOPED_TRACE(who);
-        auto s = build(who, L.first_us, L.last_us + 1);
+        auto s = build(who, booked.first_us, booked.last_us + 1);
         auto pdf = stm::render_pdf(s);
         ASSERT_TRUE(pdf.ok()) << pdf.error_message();
-        auto pdf2 = stm::render_pdf(build(who, L.first_us, L.last_us + 1));
+        auto pdf2 = stm::render_pdf(build(who, booked.first_us, booked.last_us + 1));
         ASSERT_TRUE(pdf2.ok());
         EXPECT_EQ(*pdf, *pdf2) << "the PDF is the same bytes twice";
         const std::string path = stack_environment::get().dir() + "/statement.pdf";
@@ -421,7 +461,7 @@ TEST(statement_db, pdf_shows_the_csv_totals_and_passes_qpdf) {
         const std::string text = shell("pdftotext -layout '" + path + "' - 2>&1", &rc);
         ASSERT_EQ(rc, 0) << text;
         EXPECT_NE(text.find("account statement of " + who), std::string::npos);
-        EXPECT_NE(text.find(stm::time_text(L.first_us)), std::string::npos);
+        EXPECT_NE(text.find(stm::time_text(booked.first_us)), std::string::npos);
         // Every page says "page N of M".
         const std::size_t pages = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\f'));
         ASSERT_GE(pages, 1u);
@@ -436,7 +476,9 @@ TEST(statement_db, pdf_shows_the_csv_totals_and_passes_qpdf) {
             const auto f = csv_fields(line);
             ASSERT_EQ(f.size(), 21u) << line;
             const std::string& kind = f[4];
-            if (kind != "opening" && kind != "credits" && kind != "debits" && kind != "closing") continue;
+            if (kind != "opening" && kind != "credits" && kind != "debits" && kind != "closing") {
+                continue;
+            }
             const std::string units = kind == "opening" || kind == "closing" ? f[17] : f[16];
             const std::string shown = as_decimal(units, std::stoi(f[2]));
             EXPECT_NE(text.find(kind.substr(0, 5)), std::string::npos);
@@ -460,7 +502,9 @@ http_answer http_get(std::uint16_t port, const std::string& target) {
         test::http_exchange(port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", false);
     http_answer a;
     const auto head_end = raw.find("\r\n\r\n");
-    if (raw.size() < 12 || head_end == std::string::npos) return a;
+    if (raw.size() < 12 || head_end == std::string::npos) {
+        return a;
+    }
     a.status = std::stoi(raw.substr(9, 3));
     a.headers = raw.substr(0, head_end);
     a.body = raw.substr(head_end + 4);
@@ -476,13 +520,18 @@ accountd_config api_config(int port) {
       << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\n"
       << "[api]\nhost = \"127.0.0.1\"\nport = " << port << "\nthreads = 2\n";
     auto c = parse_accountd_config(t.str(), "statement_test.toml");
-    if (!c) throw std::runtime_error(c.error_message());
+    if (!c) {
+        throw std::runtime_error(c.error_message());
+    }
     return *c;
 }
 
 int free_port() {
-    for (int p = 20000 + static_cast<int>(::getpid() % 5000); p < 30000; ++p)
-        if (test::port_free(p)) return p;
+    for (int p = 20000 + static_cast<int>(::getpid() % 5000); p < 30000; ++p) {
+        if (test::port_free(p)) {
+            return p;
+        }
+    }
     throw std::runtime_error("no free loopback port");
 }
 
@@ -490,24 +539,28 @@ std::string header_value(const std::string& headers, const std::string& name) {
     std::string lower = headers;
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     auto p = lower.find("\r\n" + name + ":");
-    if (p == std::string::npos) return "";
+    if (p == std::string::npos) {
+        return "";
+    }
     p += 3 + name.size();
-    while (p < headers.size() && headers[p] == ' ') ++p;
+    while (p < headers.size() && headers[p] == ' ') {
+        ++p;
+    }
     return headers.substr(p, headers.find("\r\n", p) - p);
 }
 
 TEST(statement_api, serves_the_librarys_bytes_and_refuses_bad_input) {
-    const auto& L = ledger_once();
+    const auto& booked = ledger_once();
     const int port = free_port();
     api_server server(api_config(port));
     ASSERT_TRUE(server.start().ok());
     const auto p = static_cast<std::uint16_t>(port);
-    const std::string from = stm::time_text(L.first_us), to = stm::time_text(L.last_us + 1);
+    const std::string from = stm::time_text(booked.first_us), to = stm::time_text(booked.last_us + 1);
     for (const auto& [who, in_path] : {std::pair<std::string, std::string>{"alice", "alice"},
                                        {"foundation:ecosystem", "foundation:ecosystem"},
                                        {"foundation:ecosystem", "foundation%3Aecosystem"}}) {
         SCOPED_TRACE(in_path);
-        const auto s = build(who, L.first_us, L.last_us + 1);
+        const auto s = build(who, booked.first_us, booked.last_us + 1);
         const std::string base = "/api/v1/accounts/" + in_path + "/statement?from=" + from + "&to=" + to;
         auto json = http_get(p, base);
         EXPECT_EQ(json.status, 200) << json.body;
@@ -524,9 +577,10 @@ TEST(statement_api, serves_the_librarys_bytes_and_refuses_bad_input) {
         EXPECT_EQ(pdf.body, *stm::render_pdf(s));
     }
     // One currency, unix seconds.
-    const auto ltc = build("alice", L.first_us / 1000000 * 1000000, (L.last_us / 1000000 + 1) * 1000000, "LTC");
-    auto one = http_get(p, "/api/v1/accounts/alice/statement?from=" + std::to_string(L.first_us / 1000000) +
-                               "&to=" + std::to_string(L.last_us / 1000000 + 1) + "&currency=LTC&format=csv");
+    const auto ltc =
+        build("alice", booked.first_us / 1000000 * 1000000, (booked.last_us / 1000000 + 1) * 1000000, "LTC");
+    auto one = http_get(p, "/api/v1/accounts/alice/statement?from=" + std::to_string(booked.first_us / 1000000) +
+                               "&to=" + std::to_string(booked.last_us / 1000000 + 1) + "&currency=LTC&format=csv");
     EXPECT_EQ(one.status, 200);
     EXPECT_EQ(one.body, stm::render_csv(ltc));
 
@@ -579,12 +633,12 @@ std::string payout_bin() {
 }
 
 TEST(statement_cli, bmm_payout_statement_writes_the_librarys_bytes) {
-    const auto& L = ledger_once();
+    const auto& booked = ledger_once();
     const std::string cfg = payout_config(), dir = stack_environment::get().dir();
-    const std::string from = stm::time_text(L.first_us), to = stm::time_text(L.last_us + 1);
+    const std::string from = stm::time_text(booked.first_us), to = stm::time_text(booked.last_us + 1);
     const std::string base = "'" + payout_bin() + "' statement -c '" + cfg + "' ";
     for (const auto& who : {std::string("alice"), std::string("foundation:ecosystem")}) {
-        const auto s = build(who, L.first_us, L.last_us + 1);
+        const auto s = build(who, booked.first_us, booked.last_us + 1);
         int rc = -1;
         EXPECT_EQ(shell(base + who + " --from " + from + " --to " + to + " --format csv 2>/dev/null", &rc),
                   stm::render_csv(s));
@@ -618,7 +672,7 @@ TEST(statement_cli, bmm_payout_statement_writes_the_librarys_bytes) {
 }
 
 TEST(statement_db, check_request_names_what_is_wrong) {
-    const auto& L = ledger_once();
+    const auto& booked = ledger_once();
     auto db = test::db();
     auto check = [&](const std::string& account, std::int64_t from, std::int64_t to,
                      std::optional<std::string> cur = std::nullopt) {
@@ -628,23 +682,25 @@ TEST(statement_db, check_request_names_what_is_wrong) {
         r.to_us = to;
         r.currency = std::move(cur);
         auto c = stm::check_request(db, r);
-        if (!c) throw std::runtime_error(c.error_message());
+        if (!c) {
+            throw std::runtime_error(c.error_message());
+        }
         return *c;
     };
-    EXPECT_EQ(check("alice", L.first_us, L.last_us).why, stm::refusal::none);
-    EXPECT_EQ(check("foundation:airdrop", L.first_us, L.last_us).why, stm::refusal::none);
-    EXPECT_EQ(check("alice", L.first_us, L.last_us, "BMM").why, stm::refusal::none);
-    EXPECT_EQ(check("alice", L.last_us, L.first_us).why, stm::refusal::bad_input);
-    EXPECT_EQ(check("nobody", L.first_us, L.last_us).why, stm::refusal::unknown_account);
-    EXPECT_EQ(check("alice", L.first_us, L.last_us, "XYZ").why, stm::refusal::unknown_currency);
+    EXPECT_EQ(check("alice", booked.first_us, booked.last_us).why, stm::refusal::none);
+    EXPECT_EQ(check("foundation:airdrop", booked.first_us, booked.last_us).why, stm::refusal::none);
+    EXPECT_EQ(check("alice", booked.first_us, booked.last_us, "BMM").why, stm::refusal::none);
+    EXPECT_EQ(check("alice", booked.last_us, booked.first_us).why, stm::refusal::bad_input);
+    EXPECT_EQ(check("nobody", booked.first_us, booked.last_us).why, stm::refusal::unknown_account);
+    EXPECT_EQ(check("alice", booked.first_us, booked.last_us, "XYZ").why, stm::refusal::unknown_currency);
     // build() refuses the same, with the same line.
     stm::request r;
     r.account = "nobody";
-    r.from_us = L.first_us;
-    r.to_us = L.last_us;
+    r.from_us = booked.first_us;
+    r.to_us = booked.last_us;
     auto b = stm::build(db, r);
     ASSERT_FALSE(b.ok());
-    EXPECT_EQ(b.error_message(), check("nobody", L.first_us, L.last_us).message);
+    EXPECT_EQ(b.error_message(), check("nobody", booked.first_us, booked.last_us).message);
 }
 
 }  // namespace
