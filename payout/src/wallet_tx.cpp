@@ -236,7 +236,7 @@ result<bool> node_wallet::check_chain() {
     if (p.parse(*r).get(doc) || doc["chain"].get(chain) || doc["initialblockdownload"].get(ibd)) {
         return error{"getblockchaininfo gave an unexpected answer: " + r->substr(0, 200)};
     }
-    if (chain != chain_) {
+    if (!chain_.empty() && chain != chain_) {
         return error{"the node " + rpc_.endpoint().url + " is on chain \"" + std::string(chain) +
                      "\" but [payout] expects \"" + chain_ + "\": point [node] url at the right node"};
     }
@@ -977,6 +977,53 @@ result<std::int64_t> node_wallet::block_height() {
     } catch (const std::exception&) {
         return error{"getblockcount gave " + r->substr(0, 50)};
     }
+}
+
+}  // namespace bmm::payout
+
+namespace bmm::payout {
+
+result<std::optional<int>> node_wallet::spender_depth(const outpoint& o, std::string_view except_txid) {
+    auto r = call("listsinceblock", "[]");
+    if (!r) {
+        return error{r.error_message()};
+    }
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    simdjson::dom::array txs;
+    if (p.parse(*r).get(doc) || doc["transactions"].get(txs)) {
+        return error{"listsinceblock gave an unexpected answer: " + r->substr(0, 200)};
+    }
+    std::map<std::string, std::int64_t> candidates;  // txid -> confirmations
+    for (auto e : txs) {
+        std::string_view category, id;
+        std::int64_t conf = 0;
+        if (!e["category"].get(category) && category == "send" && !e["txid"].get(id) &&
+            !e["confirmations"].get(conf) && id != except_txid) {
+            candidates.emplace(std::string(id), conf);
+        }
+    }
+    std::optional<int> deepest;
+    for (const auto& [id, conf] : candidates) {
+        auto g = call("gettransaction", "[" + q(id) + ",true]");
+        if (!g) {
+            return error{g.error_message()};
+        }
+        simdjson::dom::parser gp;
+        simdjson::dom::element gdoc;
+        std::string_view hex;
+        if (gp.parse(*g).get(gdoc) || gdoc["hex"].get(hex)) {
+            return error{"gettransaction " + id + " gave an unexpected answer"};
+        }
+        auto t = decode(hex);
+        if (!t) {
+            return error{t.error_message()};
+        }
+        if (std::find(t->inputs.begin(), t->inputs.end(), o) != t->inputs.end() && conf > 0) {
+            deepest = std::max(deepest.value_or(0), static_cast<int>(conf));
+        }
+    }
+    return deepest;
 }
 
 }  // namespace bmm::payout

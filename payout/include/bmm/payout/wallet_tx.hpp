@@ -134,7 +134,7 @@ struct wallet_balances {
 class node_wallet {
 public:
     // endpoint.wallet names the wallet; chain is what getblockchaininfo must
-    // say ("main", "test", "regtest").
+    // say ("main", "test", "regtest"; empty: any).
     node_wallet(node::rpc_endpoint endpoint, std::string chain);
 
     // The node is on the configured chain and out of initial block download.
@@ -143,6 +143,8 @@ public:
     result<bool> locked();
     // The passphrase used to unlock the wallet for each signing, only for it.
     void set_passphrase(std::string passphrase) { passphrase_ = std::move(passphrase); }
+    bool has_passphrase() const noexcept { return !passphrase_.empty(); }
+    const std::string& wallet_name() const noexcept { return rpc_.endpoint().wallet; }
 
     // Confirmed (minconf 1), unlocked, safe, non-MWEB coins, sorted by amount
     // (largest first), then txid and vout: the candidates for inputs.
@@ -173,6 +175,10 @@ public:
     // The unspent state of an outpoint in the chain (without the mempool):
     // true when it is spent or gone.
     result<bool> spent_in_chain(const outpoint& o);
+    // How deep the wallet transaction that spends `o` is (confirmations),
+    // nothing when the wallet knows none (a scan of the wallet's
+    // transactions: for the rare case of a conflict).
+    result<std::optional<int>> spender_depth(const outpoint& o, std::string_view except_txid);
     // The wallet's transactions (not conflicted: confirmations >= 0) that
     // carry a marker starting with `marker_prefix` in an OP_RETURN output
     // (listsinceblock over the wallet's sends): marker -> transaction, the
