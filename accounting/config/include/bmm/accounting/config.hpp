@@ -84,6 +84,22 @@ struct api_settings {
     bool cors = false;                // send Access-Control-Allow-Origin: * (dashboards on other origins)
 };
 
+// [payout]: bmm-payout's settings (it reads the same file as bmm-accountd:
+// [postgres], [node], [coins.*] and this section).
+struct payout_settings {
+    std::string wallet;  // the node wallet that pays coin payouts ("" = the node's default wallet)
+    // Per currency, the smallest balance (base units) a plan pays; currencies
+    // not listed use default_min_amount.
+    std::map<std::string, amount> min_amount;
+    int confirmations = 6;                // a payout transaction is final (booked) at this depth
+    std::int64_t fee_rate = 10;           // sat/vB (litoshi per virtual byte) a payout transaction pays
+    std::int64_t max_fee_rate = 100;      // sat/vB: no fee bump goes above this
+    std::int64_t max_tx_weight = 360000;  // weight units per payout transaction (standard: at most 400,000)
+};
+// The threshold of `currency`: [payout.min_amount] <CUR>, else 1,000,000 base
+// units (0.01 of an 8-decimal coin) for coins and 10^18 (1 BMM) for BMM.
+amount payout_min_amount(const payout_settings& p, std::string_view currency);
+
 struct accountd_config {
     std::string file;
     pg::settings postgres;
@@ -94,6 +110,7 @@ struct accountd_config {
     epoch_settings epochs;
     std::map<std::string, coin_settings> coins;  // "LTC" -> ...
     api_settings api;
+    payout_settings payout;
     std::string log_level = "info";
 };
 
