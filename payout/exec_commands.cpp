@@ -43,7 +43,8 @@ std::string upper(std::string s) {
 }
 
 // The wallet of `currency`'s node; chain is what the batch's addresses say.
-result<std::unique_ptr<node_wallet>> wallet_for(const accountd_config& cfg, std::string_view currency, const std::string& chain) {
+result<std::unique_ptr<node_wallet>> wallet_for(const accountd_config& cfg, std::string_view currency,
+                                                const std::string& chain) {
     auto node = node_for(cfg, currency);
     if (!node) {
         return error{node.error_message()};
@@ -64,22 +65,13 @@ std::string chain_of(const batch& b) {
     return "";
 }
 
-struct batch_run {
-    locked_db db;
-    batch b;
-};
-
-result<batch_run> open_batch(const accountd_config& cfg, std::int64_t id) {
-    batch_run r;
-    if (auto o = open_for_batch(cfg, id, r.db); !o) {
+// Opens the database, takes the payout lock of the batch's currency and loads
+// the batch. `l` must outlive the run (the lock refers to its connection).
+result<batch> open_batch(const accountd_config& cfg, std::int64_t id, locked_db& l) {
+    if (auto o = open_for_batch(cfg, id, l); !o) {
         return error{o.error_message()};
     }
-    auto b = load_batch(r.db.db, id);
-    if (!b) {
-        return error{b.error_message()};
-    }
-    r.b = std::move(*b);
-    return r;
+    return load_batch(l.db, id);
 }
 
 int finish(const result<run_summary>& s, std::string_view what) {
@@ -87,19 +79,20 @@ int finish(const result<run_summary>& s, std::string_view what) {
         return fail(s.error_message());
     }
     std::printf("%.*s: %d transaction(s): %d broadcast, %d confirmed, %d failed, %d waiting, %d unknown%s\n",
-                static_cast<int>(what.size()), what.data(), s->txs, s->broadcast, s->confirmed, s->failed,
-                s->waiting, s->unknown, s->batch_finished ? " (batch finished)" : "");
+                static_cast<int>(what.size()), what.data(), s->txs, s->broadcast, s->confirmed, s->failed, s->waiting,
+                s->unknown, s->batch_finished ? " (batch finished)" : "");
     return s->unknown > 0 ? 3 : 0;
 }
 
 }  // namespace
 
 int run_execute(const accountd_config& cfg, const execute_command& c) {
-    auto r = open_batch(cfg, c.id);
+    locked_db l;
+    auto r = open_batch(cfg, c.id, l);
     if (!r) {
         return fail(r.error_message());
     }
-    auto w = wallet_for(cfg, r->b.currency, chain_of(r->b));
+    auto w = wallet_for(cfg, r->currency, chain_of(*r));
     if (!w) {
         return fail(w.error_message());
     }
@@ -110,15 +103,16 @@ int run_execute(const accountd_config& cfg, const execute_command& c) {
         }
         (*w)->set_passphrase(*p);
     }
-    return finish(execute_batch(r->db.db, **w, cfg.payout, c.id), "execute batch " + std::to_string(c.id));
+    return finish(execute_batch(l.db, **w, cfg.payout, c.id), "execute batch " + std::to_string(c.id));
 }
 
 int run_bump(const accountd_config& cfg, const bump_command& c) {
-    auto r = open_batch(cfg, c.id);
+    locked_db l;
+    auto r = open_batch(cfg, c.id, l);
     if (!r) {
         return fail(r.error_message());
     }
-    auto w = wallet_for(cfg, r->b.currency, chain_of(r->b));
+    auto w = wallet_for(cfg, r->currency, chain_of(*r));
     if (!w) {
         return fail(w.error_message());
     }
@@ -129,20 +123,21 @@ int run_bump(const accountd_config& cfg, const bump_command& c) {
         }
         (*w)->set_passphrase(*p);
     }
-    return finish(bump_batch(r->db.db, **w, cfg.payout, c.id, c.fee_rate), "bump batch " + std::to_string(c.id));
+    return finish(bump_batch(l.db, **w, cfg.payout, c.id, c.fee_rate), "bump batch " + std::to_string(c.id));
 }
 
 int run_reconcile(const accountd_config& cfg, std::optional<std::int64_t> id) {
     if (id) {
-        auto r = open_batch(cfg, *id);
+        locked_db l;
+        auto r = open_batch(cfg, *id, l);
         if (!r) {
             return fail(r.error_message());
         }
-        auto w = wallet_for(cfg, r->b.currency, chain_of(r->b));
+        auto w = wallet_for(cfg, r->currency, chain_of(*r));
         if (!w) {
             return fail(w.error_message());
         }
-        return finish(reconcile_batch(r->db.db, **w, cfg.payout, *id), "reconcile batch " + std::to_string(*id));
+        return finish(reconcile_batch(l.db, **w, cfg.payout, *id), "reconcile batch " + std::to_string(*id));
     }
     // Every coin with a node: its batches, under its lock.
     std::set<std::string> coins;
@@ -180,7 +175,8 @@ int run_reconcile(const accountd_config& cfg, std::optional<std::int64_t> id) {
             if (!w) {
                 return fail(w.error_message());
             }
-            const int one = finish(reconcile_batch(*db, **w, cfg.payout, b_id), "reconcile batch " + std::to_string(b_id));
+            const int one =
+                finish(reconcile_batch(*db, **w, cfg.payout, b_id), "reconcile batch " + std::to_string(b_id));
             rc = std::max(rc, one);
         }
     }
@@ -207,8 +203,7 @@ int run_wallet_check(const accountd_config& cfg, const std::string& coin) {
     std::printf("sent, not yet booked: %s %s\n", format_coins(g->sent_unbooked).c_str(), cur.c_str());
     std::printf("gap: %s %s\n", format_coins(g->gap()).c_str(), cur.c_str());
     if (g->gap() < 0) {
-        std::fprintf(stderr,
-                     "bmm-payout: wallet %s holds %s %s less than the ledger owes: fund it before paying out\n",
+        std::fprintf(stderr, "bmm-payout: wallet %s holds %s %s less than the ledger owes: fund it before paying out\n",
                      (*w)->wallet_name().c_str(), format_coins(-g->gap()).c_str(), cur.c_str());
         return 1;
     }

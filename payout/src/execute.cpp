@@ -32,8 +32,8 @@ std::string chain_of_address(std::string_view address) {
         return "";
     }
     const std::string hrp(address.substr(0, sep));
-    static const std::map<std::string, std::string> chains = {{"ltc", "main"},  {"tltc", "test"}, {"rltc", "regtest"},
-                                                              {"bc", "main"},   {"tb", "test"},   {"bcrt", "regtest"}};
+    static const std::map<std::string, std::string> chains = {{"ltc", "main"}, {"tltc", "test"}, {"rltc", "regtest"},
+                                                              {"bc", "main"},  {"tb", "test"},   {"bcrt", "regtest"}};
     auto it = chains.find(hrp);
     return it == chains.end() ? "" : it->second;
 }
@@ -278,7 +278,8 @@ result<run_summary> execute_batch(pg::connection& db, node_wallet& w, const acco
     }
     run_summary sum;
     sum.txs = static_cast<int>(b->txs.size());
-    for (const auto& t : b->txs) {
+    const std::vector<batch_tx> txs = b->txs;  // b is reloaded below
+    for (const auto& t : txs) {
         if (t.state == "confirmed" || t.state == "failed") {
             sum.confirmed += t.state == "confirmed";
             sum.failed += t.state == "failed";
@@ -308,8 +309,8 @@ result<run_summary> execute_batch(pg::connection& db, node_wallet& w, const acco
             fault_point("before_store");
             auto n = store(db, id, t.tx, *built);
             if (!n) {
-                return error{tx_name(id, t.tx) + ": storing " + built->txid + " failed, nothing was broadcast: " +
-                             n.error_message()};
+                return error{tx_name(id, t.tx) + ": storing " + built->txid +
+                             " failed, nothing was broadcast: " + n.error_message()};
             }
             fault_point("after_store");
             say(tx_name(id, t.tx) + " attempt " + std::to_string(*n) + " " + built->txid + " stored (fee " +
@@ -397,8 +398,8 @@ result<run_summary> bump_batch(pg::connection& db, node_wallet& w, const account
         }
         auto n = store(db, id, t.tx, *r);
         if (!n) {
-            return error{tx_name(id, t.tx) + ": storing the replacement failed, nothing was broadcast: " +
-                         n.error_message()};
+            return error{tx_name(id, t.tx) +
+                         ": storing the replacement failed, nothing was broadcast: " + n.error_message()};
         }
         fault_point("after_bump_store");
         say(tx_name(id, t.tx) + " attempt " + std::to_string(*n) + " " + r->txid + " stored (fee " +

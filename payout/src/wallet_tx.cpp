@@ -98,7 +98,11 @@ std::string format_coins(std::int64_t litoshi) {
     const std::uint64_t v = neg ? static_cast<std::uint64_t>(-(litoshi + 1)) + 1 : static_cast<std::uint64_t>(litoshi);
     std::string frac = std::to_string(v % k_coin);
     frac.insert(0, 8 - frac.size(), '0');
-    return (neg ? "-" : "") + std::to_string(v / k_coin) + "." + frac;
+    std::string out = neg ? "-" : "";
+    out += std::to_string(v / k_coin);
+    out += '.';
+    out += frac;
+    return out;
 }
 
 // ---------------------------------------------------------------- packing --
@@ -998,8 +1002,8 @@ result<std::optional<int>> node_wallet::spender_depth(const outpoint& o, std::st
     for (auto e : txs) {
         std::string_view category, id;
         std::int64_t conf = 0;
-        if (!e["category"].get(category) && category == "send" && !e["txid"].get(id) &&
-            !e["confirmations"].get(conf) && id != except_txid) {
+        if (!e["category"].get(category) && category == "send" && !e["txid"].get(id) && !e["confirmations"].get(conf) &&
+            id != except_txid) {
             candidates.emplace(std::string(id), conf);
         }
     }

@@ -103,23 +103,25 @@ std::string account_with(std::int64_t litoshi, const std::string& address) {
     query("INSERT INTO accounts (name, kind) VALUES ($1, 'user')", {name});
     query("INSERT INTO wallets (account, currency, address, share_ppm) VALUES ($1, 'LTC', $2, 1000000)",
           {name, address});
-    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
-          "($1, 'pool:pps:LTC', $2, 'LTC', $3, 'pps_credit', 'epoch:1')",
-          {"epoch:1:pps:LTC:" + name, "user:" + name + ":available", std::to_string(litoshi)});
+    query(
+        "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
+        "($1, 'pool:pps:LTC', $2, 'LTC', $3, 'pps_credit', 'epoch:1')",
+        {"epoch:1:pps:LTC:" + name, "user:" + name + ":available", std::to_string(litoshi)});
     return name;
 }
 
 // The pool's fee balance, which pays the network fees.
 void fund_fees(std::int64_t litoshi) {
-    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
-          "($1, 'pool:pps:LTC', 'pool:fees:LTC', 'LTC', $2, 'pps_credit', 'epoch:1')",
-          {"epoch:1:pps:LTC:fees" + std::to_string(++g_seq), std::to_string(litoshi)});
+    query(
+        "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
+        "($1, 'pool:pps:LTC', 'pool:fees:LTC', 'LTC', $2, 'pps_credit', 'epoch:1')",
+        {"epoch:1:pps:LTC:fees" + std::to_string(++g_seq), std::to_string(litoshi)});
 }
 
 std::string recv_address() {
     static bool made = false;
     if (!made) {
-        st().cli("createwallet recv", true);
+        st().cli("createwallet recv false false \"\" false false true", true);  // loaded on start
         made = true;
     }
     return trim(st().cli("-rpcwallet=recv getnewaddress", true));
@@ -143,6 +145,27 @@ void wait_b_synced() {
 void mine(int n) {
     st().cli("-rpcwallet=pool generatetoaddress " + std::to_string(n) + " " + st().setting("BMM_POOL_ADDRESS"));
     wait_b_synced();
+}
+
+// Node A always accepts replacements (fee bumps); litecoind's default is not to.
+constexpr const char* k_node_a_args = "-mempoolreplacement=1";
+
+// Stops node A (or B) and waits until it no longer answers (bounded).
+void stop_node(bool node_b = false) {
+    st().cli("stop", node_b);
+    for (int i = 0; i < 150 && st().cli("getblockcount", node_b).find("error") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+// Starts what is stopped, node A with `extra` options this once.
+bool start_nodes(const std::string& extra = "") {
+    ::setenv("BMM_STACK_NODE_A_ARGS", (std::string(k_node_a_args) + " " + extra).c_str(), 1);
+    const bool ok = st().up_again();
+    ::setenv("BMM_STACK_NODE_A_ARGS", k_node_a_args, 1);
+    st().cli("loadwallet recv", true);  // loaded already when load_on_startup took
+    wait_b_synced();
+    return ok;
 }
 
 // Plans an LTC batch and approves it; its number.
@@ -180,9 +203,9 @@ void expect_audit_clean() {
 }
 
 std::string in_flight() {
-    const std::string v =
-        scalar("SELECT coalesce(sum(balance), 0)::text FROM balances WHERE account = 'payout:in-flight' AND "
-               "currency = 'LTC'");
+    const std::string v = scalar(
+        "SELECT coalesce(sum(balance), 0)::text FROM balances WHERE account = 'payout:in-flight' AND "
+        "currency = 'LTC'");
     return v;
 }
 
@@ -245,8 +268,8 @@ TEST_F(payout_exec, end_to_end_two_accounts_one_address) {
     account_with(50000000, shared);
     account_with(70000003, shared);
     fund_fees(10000000);
-    const std::string fees_before = scalar(
-        "SELECT coalesce(sum(amount), 0)::text FROM ledger_transfers WHERE credit = 'system:network-fees:LTC'");
+    const std::string fees_before =
+        scalar("SELECT coalesce(sum(amount), 0)::text FROM ledger_transfers WHERE credit = 'system:network-fees:LTC'");
     const std::int64_t id = plan_and_approve();
     ASSERT_GT(id, 0);
     auto e = payout({"execute", std::to_string(id)});
@@ -274,8 +297,8 @@ TEST_F(payout_exec, end_to_end_two_accounts_one_address) {
     expect_audit_clean();
     EXPECT_EQ(in_flight(), "0");
     // The fees booked are the confirmed attempts' fees.
-    const std::string fees_after = scalar(
-        "SELECT coalesce(sum(amount), 0)::text FROM ledger_transfers WHERE credit = 'system:network-fees:LTC'");
+    const std::string fees_after =
+        scalar("SELECT coalesce(sum(amount), 0)::text FROM ledger_transfers WHERE credit = 'system:network-fees:LTC'");
     const std::string attempt_fees = scalar(
         "SELECT sum(fee)::text FROM payout_attempts WHERE batch = $1 AND state = 'confirmed'", {std::to_string(id)});
     EXPECT_EQ(std::stoll(fees_after) - std::stoll(fees_before), std::stoll(attempt_fees));
@@ -333,9 +356,9 @@ TEST_F(payout_exec, random_kills_pay_once) {
             mine(1);
         }
         const std::string log = st().dir() + "/payout/kill-" + std::to_string(i) + ".log";
-        test::child_process p({bin_dir() + "/bmm-payout", exec_phase ? "execute" : "reconcile", std::to_string(b.id),
-                               "-c", config()},
-                              log);
+        test::child_process p(
+            {bin_dir() + "/bmm-payout", exec_phase ? "execute" : "reconcile", std::to_string(b.id), "-c", config()},
+            log);
         std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 900)(rng)));
         if (p.running()) {
             p.signal(SIGKILL);
@@ -360,13 +383,11 @@ TEST_F(payout_exec, node_restart_between_store_and_broadcast_relocks_inputs) {
     auto x = new_batch(2);
     auto k = payout({"execute", std::to_string(x.id)}, {{"BMM_PAYOUT_FAULT", "after_store"}});
     ASSERT_EQ(k.code, 128 + SIGKILL) << k.out;
-    const std::string inputs = scalar("SELECT inputs::text FROM payout_attempts WHERE batch = $1", {std::to_string(x.id)});
+    const std::string inputs =
+        scalar("SELECT inputs::text FROM payout_attempts WHERE batch = $1", {std::to_string(x.id)});
     ASSERT_FALSE(inputs.empty());
-    st().cli("stop");
-    for (int i = 0; i < 100 && st().cli("getblockcount").find("error") == std::string::npos; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    ASSERT_TRUE(st().up_again());
+    stop_node();
+    ASSERT_TRUE(start_nodes());
     EXPECT_EQ(trim(st().cli("-rpcwallet=pool listlockunspent")), "[\n]");  // locks are gone after a restart
     // Another batch built now must not take the stored inputs.
     auto y = new_batch(2);
@@ -400,14 +421,12 @@ TEST_F(payout_exec, dropped_transaction_is_sent_again) {
     auto b = new_batch(2);
     ASSERT_EQ(payout({"execute", std::to_string(b.id)}).code, 0);
     const std::string txid = scalar("SELECT txid FROM payout_attempts WHERE batch = $1", {std::to_string(b.id)});
-    // Node A restarts without its mempool and without wallet rebroadcasts;
-    // node B is stopped meanwhile so that it cannot hand the transaction back.
-    st().cli("stop", true);
-    st().cli("stop");
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    ::setenv("BMM_STACK_NODE_A_ARGS", "-mempoolreplacement=1 -persistmempool=0 -walletbroadcast=0", 1);
-    ASSERT_TRUE(st().up_again());
-    ::setenv("BMM_STACK_NODE_A_ARGS", "-mempoolreplacement=1", 1);
+    // Node A restarts without its mempool and without wallet rebroadcasts
+    // (node B is stopped meanwhile: a peer does not announce its older
+    // mempool transactions to a new connection, but keep the test plain).
+    stop_node(true);
+    stop_node();
+    ASSERT_TRUE(start_nodes("-persistmempool=0 -walletbroadcast=0"));
     EXPECT_NE(st().cli("getmempoolentry " + txid).find("not in mempool"), std::string::npos);
     auto r = payout({"reconcile", std::to_string(b.id)});
     EXPECT_EQ(r.code, 0) << r.out;
@@ -417,13 +436,16 @@ TEST_F(payout_exec, dropped_transaction_is_sent_again) {
     reconcile_until_finished(b.id);
     EXPECT_EQ(batch_state(b.id), "confirmed");
     expect_paid_once(b);
+    // Node A back to its usual options (wallet broadcasts on).
+    stop_node();
+    ASSERT_TRUE(start_nodes());
 }
 
 TEST_F(payout_exec, bump_then_mine_pays_once) {
     auto b = new_batch(2);
     ASSERT_EQ(payout({"execute", std::to_string(b.id)}).code, 0);
-    const std::string before = scalar("SELECT fee::text FROM payout_attempts WHERE batch = $1 AND attempt = 1",
-                                      {std::to_string(b.id)});
+    const std::string before =
+        scalar("SELECT fee::text FROM payout_attempts WHERE batch = $1 AND attempt = 1", {std::to_string(b.id)});
     auto over = payout({"bump", std::to_string(b.id), "--fee-rate", "1000"});
     EXPECT_EQ(over.code, 1) << over.out;
     EXPECT_NE(over.out.find("max_fee_rate"), std::string::npos) << over.out;
@@ -431,8 +453,8 @@ TEST_F(payout_exec, bump_then_mine_pays_once) {
     ASSERT_EQ(bump.code, 0) << bump.out;
     EXPECT_EQ(scalar("SELECT state FROM payout_attempts WHERE batch = $1 AND attempt = 1", {std::to_string(b.id)}),
               "replaced");
-    const std::string after = scalar("SELECT fee::text FROM payout_attempts WHERE batch = $1 AND attempt = 2",
-                                     {std::to_string(b.id)});
+    const std::string after =
+        scalar("SELECT fee::text FROM payout_attempts WHERE batch = $1 AND attempt = 2", {std::to_string(b.id)});
     EXPECT_GT(std::stoll(after), std::stoll(before));
     mine(6);
     reconcile_until_finished(b.id);
@@ -449,7 +471,8 @@ TEST_F(payout_exec, conflicting_spend_returns_the_lines) {
     auto b = new_batch(2);
     auto k = payout({"execute", std::to_string(b.id)}, {{"BMM_PAYOUT_FAULT", "after_store"}});
     ASSERT_EQ(k.code, 128 + SIGKILL) << k.out;
-    const auto accounts = query("SELECT account, amount::text FROM payout_lines WHERE batch = $1", {std::to_string(b.id)});
+    const auto accounts =
+        query("SELECT account, amount::text FROM payout_lines WHERE batch = $1", {std::to_string(b.id)});
     auto ins = parse_outpoints_json(
         scalar("SELECT inputs::text FROM payout_attempts WHERE batch = $1", {std::to_string(b.id)}));
     ASSERT_TRUE(ins && !ins->empty());
@@ -458,8 +481,8 @@ TEST_F(payout_exec, conflicting_spend_returns_the_lines) {
     const std::string op = "[{\"txid\":\"" + in.txid + "\",\"vout\":" + std::to_string(in.vout) + "}]";
     st().cli("-rpcwallet=pool lockunspent true '" + op + "'");
     const std::string self = trim(st().cli("-rpcwallet=pool getnewaddress"));
-    const std::string raw = trim(st().cli("-rpcwallet=pool createrawtransaction '" + op + "' '[{\"" + self +
-                                          "\":0.001}]'"));
+    const std::string raw =
+        trim(st().cli("-rpcwallet=pool createrawtransaction '" + op + "' '[{\"" + self + "\":0.001}]'"));
     const std::string funded = st().cli("-rpcwallet=pool fundrawtransaction " + raw);
     std::smatch m;
     ASSERT_TRUE(std::regex_search(funded, m, std::regex("\"hex\": \"([0-9a-f]+)\""))) << funded;
@@ -486,16 +509,18 @@ TEST_F(payout_exec, conflicting_spend_returns_the_lines) {
     expect_audit_clean();
     // Return the balances' money to the pool so later plans do not pay them.
     for (const auto& row : accounts) {
-        query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
-              "($1, $2, 'pool:pps:LTC', 'LTC', $3, 'pps_credit', 'epoch:2')",
-              {"epoch:2:pps:LTC:" + row[0], "user:" + row[0] + ":available", row[1]});
+        query(
+            "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
+            "($1, $2, 'pool:pps:LTC', 'LTC', $3, 'pps_credit', 'epoch:2')",
+            {"epoch:2:pps:LTC:" + row[0], "user:" + row[0] + ":available", row[1]});
     }
 }
 
 TEST_F(payout_exec, encrypted_wallet_needs_passphrase_file) {
     st().cli("createwallet enc");
     const std::string addr = trim(st().cli("-rpcwallet=enc getnewaddress"));
-    st().cli("-rpcwallet=pool sendtoaddress " + addr + " 20");
+    const std::string funding = trim(st().cli("-rpcwallet=pool sendtoaddress " + addr + " 20"));
+    ASSERT_EQ(funding.size(), 64u) << funding;
     mine(1);
     st().cli("-rpcwallet=enc encryptwallet s3cret-phrase");
     const std::string cfg = write_config("enc", "wallet = \"enc\"\n");
@@ -519,15 +544,17 @@ TEST_F(payout_exec, wallet_check_reports_a_shortfall) {
     auto ok = payout({"wallet-check", "--coin", "LTC"});
     EXPECT_EQ(ok.code, 0) << ok.out;
     // The ledger owes far more than the wallet holds.
-    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
-          "('epoch:3:pps:LTC:shortfall', 'pool:pps:LTC', 'pool:undistributed:LTC', 'LTC', 9000000000000000, "
-          "'pps_credit', 'epoch:3')");
+    query(
+        "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
+        "('epoch:3:pps:LTC:shortfall', 'system:coinbase:LTC', 'pool:undistributed:LTC', 'LTC', 9000000000000000, "
+        "'pps_credit', 'epoch:3')");
     auto short_run = payout({"wallet-check", "--coin", "LTC"});
     EXPECT_EQ(short_run.code, 1) << short_run.out;
     EXPECT_NE(short_run.out.find("less than the ledger owes"), std::string::npos) << short_run.out;
-    query("INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
-          "('epoch:3:pps:LTC:shortfall-back', 'pool:undistributed:LTC', 'pool:pps:LTC', 'LTC', 9000000000000000, "
-          "'pps_credit', 'epoch:3')");
+    query(
+        "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
+        "('epoch:3:pps:LTC:shortfall-back', 'pool:undistributed:LTC', 'system:coinbase:LTC', 'LTC', 9000000000000000, "
+        "'pps_credit', 'epoch:3')");
 }
 
 TEST_F(payout_exec, refusals_are_one_line) {
@@ -557,7 +584,7 @@ TEST_F(payout_exec, refusals_are_one_line) {
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
     // Node A accepts replacements (fee bumps); litecoind's default is not to.
-    ::setenv("BMM_STACK_NODE_A_ARGS", "-mempoolreplacement=1", 1);
+    ::setenv("BMM_STACK_NODE_A_ARGS", bmm::payout::k_node_a_args, 1);
     ::testing::AddGlobalTestEnvironment(new bmm::test::stack_environment());
     return RUN_ALL_TESTS();
 }

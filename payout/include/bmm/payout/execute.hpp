@@ -68,9 +68,9 @@ result<run_summary> bump_batch(pg::connection& db, node_wallet& w, const account
 // balance and payout:in-flight, less what broadcast payout transactions
 // already took out of the wallet (their lines and fees, not yet booked).
 struct wallet_gap {
-    std::int64_t wallet = 0;        // trusted + untrusted_pending
-    std::int64_t owed = 0;          // ledger balances (holders, pool, in-flight)
-    std::int64_t sent_unbooked = 0; // lines + fees of broadcast, unconfirmed payout transactions
+    std::int64_t wallet = 0;         // trusted + untrusted_pending
+    std::int64_t owed = 0;           // ledger balances (holders, pool, in-flight)
+    std::int64_t sent_unbooked = 0;  // lines + fees of broadcast, unconfirmed payout transactions
     std::int64_t gap() const { return wallet - (owed - sent_unbooked); }
 };
 result<wallet_gap> wallet_check(pg::connection& db, node_wallet& w, std::string_view currency);
