@@ -92,21 +92,41 @@ const batch_attempt* current_attempt(const batch& b, int tx) {
     return cur;
 }
 
-result<bool> relock_inputs(node_wallet& w, const batch& b) {
-    for (const auto& a : b.attempts) {
-        if (!live(a)) {
-            continue;
-        }
-        auto ins = parse_outpoints_json(a.inputs_json);
+result<bool> sync_locks(pg::connection& db, node_wallet& w, std::string_view currency) {
+    auto rows = db.exec(
+        "SELECT a.batch, a.tx, a.attempt, a.inputs::text FROM payout_attempts a JOIN payout_batches b ON "
+        "b.id = a.batch WHERE b.currency = $1 AND a.state IN ('stored', 'broadcast', 'replaced')",
+        {std::string(currency)});
+    if (!rows) {
+        return error{rows.error_message()};
+    }
+    std::vector<outpoint> stored;
+    for (int i = 0; i < rows->rows(); ++i) {
+        auto ins = parse_outpoints_json(rows->get(i, 3));
         if (!ins) {
-            return error{"batch " + std::to_string(b.id) + " attempt " + std::to_string(a.tx) + "." +
-                         std::to_string(a.attempt) + ": " + ins.error_message()};
+            return error{"batch " + rows->text(i, 0) + " attempt " + rows->text(i, 1) + "." + rows->text(i, 2) + ": " +
+                         ins.error_message()};
         }
-        if (auto l = w.lock(*ins); !l) {
-            return error{l.error_message()};
+        stored.insert(stored.end(), ins->begin(), ins->end());
+    }
+    if (auto l = w.lock(stored); !l) {
+        return error{l.error_message()};
+    }
+    auto locked = w.locked_outpoints();
+    if (!locked) {
+        return error{locked.error_message()};
+    }
+    std::vector<outpoint> orphans;
+    for (const auto& o : *locked) {
+        if (std::find(stored.begin(), stored.end(), o) == stored.end()) {
+            orphans.push_back(o);
         }
     }
-    return true;
+    if (!orphans.empty()) {
+        say("unlocking " + std::to_string(orphans.size()) +
+            " wallet coin(s) locked by a build that was never stored (a run stopped mid-way)");
+    }
+    return w.unlock(orphans);
 }
 
 result<tx_request> request_for(pg::connection& db, const batch& b, int tx, const accounting::payout_settings& ps) {
@@ -269,7 +289,7 @@ result<run_summary> execute_batch(pg::connection& db, node_wallet& w, const acco
     if (!b) {
         return error{b.error_message()};
     }
-    if (auto r = relock_inputs(w, *b); !r) {
+    if (auto r = sync_locks(db, w, b->currency); !r) {
         return error{r.error_message()};
     }
     auto marked = w.find_marked("bmm:" + std::to_string(id) + ":");
@@ -353,7 +373,7 @@ result<run_summary> bump_batch(pg::connection& db, node_wallet& w, const account
     if (auto c = w.check_chain(); !c) {
         return error{c.error_message()};
     }
-    if (auto r = relock_inputs(w, *b); !r) {
+    if (auto r = sync_locks(db, w, b->currency); !r) {
         return error{r.error_message()};
     }
     run_summary sum;

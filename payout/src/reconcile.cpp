@@ -122,7 +122,7 @@ result<run_summary> reconcile_batch(pg::connection& db, node_wallet& w, const ac
     if (auto c = w.check_chain(); !c) {
         return error{c.error_message()};
     }
-    if (auto r = relock_inputs(w, *b); !r) {
+    if (auto r = sync_locks(db, w, b->currency); !r) {
         return error{r.error_message()};
     }
     const int need = ps.confirmations;

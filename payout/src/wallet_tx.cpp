@@ -355,6 +355,14 @@ result<bool> node_wallet::unlock(std::span<const outpoint> inputs) {
     return true;
 }
 
+result<std::vector<outpoint>> node_wallet::locked_outpoints() {
+    auto r = call("listlockunspent", "[]");
+    if (!r) {
+        return error{r.error_message()};
+    }
+    return parse_outpoints_json(*r);
+}
+
 result<std::string> node_wallet::sign(std::string_view psbt) {
     bool unlocked = false;
     if (!passphrase_.empty()) {

@@ -7,6 +7,7 @@
 //    ledger audit is clean, payout:in-flight is back to zero;
 //  - SIGKILL at every fault point, then reruns: every recipient paid once;
 //    random kills of execute and reconcile (BMM_PAYOUT_KILLS, default 5);
+//  - a marked wallet transaction the store never got is adopted;
 //  - a node restart between store and broadcast (the stored inputs are locked
 //    again: another batch cannot take them); a dropped transaction
 //    (-persistmempool=0 -walletbroadcast=0) sent again; a fee bump mined;
@@ -379,6 +380,43 @@ TEST_F(payout_exec, random_kills_pay_once) {
     expect_audit_clean();
 }
 
+// A transaction the wallet signed and sent for the batch, but that the store
+// never got (here: built and broadcast beside bmm-payout), is adopted by its
+// marker, not paid a second time.
+TEST_F(payout_exec, a_marked_wallet_transaction_is_adopted) {
+    auto b = new_batch(2);
+    auto k = payout({"execute", std::to_string(b.id)}, {{"BMM_PAYOUT_FAULT", "before_store"}});
+    ASSERT_EQ(k.code, 128 + SIGKILL) << k.out;
+    ASSERT_EQ(scalar("SELECT count(*) FROM payout_attempts WHERE batch = $1", {std::to_string(b.id)}), "0");
+    tx_request req;
+    req.batch = b.id;
+    req.tx = 1;
+    for (const auto& r : query("SELECT line, address, amount::text FROM payout_lines WHERE batch = $1 AND tx = 1 "
+                               "ORDER BY line",
+                               {std::to_string(b.id)})) {
+        req.outputs.push_back({std::stoi(r[0]), r[1], std::stoll(r[2])});
+    }
+    req.outputs = merge_by_address(req.outputs);
+    req.fee_rate = 2;
+    req.max_fee_rate = 100;
+    req.fee_budget = 1000000;
+    node_wallet w({st().setting("BMM_NODE_RPC_URL"), st().setting("BMM_NODE_RPC_USER"),
+                   st().setting("BMM_NODE_RPC_PASSWORD"), "pool"},
+                  "regtest");
+    auto t = w.build(req);
+    ASSERT_TRUE(t) << t.error_message();
+    ASSERT_EQ(w.broadcast(t->hex)->outcome, send_outcome::sent);
+    auto e = payout({"execute", std::to_string(b.id)});
+    ASSERT_EQ(e.code, 0) << e.out;
+    EXPECT_NE(e.out.find("adopted"), std::string::npos) << e.out;
+    EXPECT_EQ(scalar("SELECT txid FROM payout_attempts WHERE batch = $1 AND tx = 1", {std::to_string(b.id)}), t->txid);
+    mine(6);
+    reconcile_until_finished(b.id);
+    EXPECT_EQ(batch_state(b.id), "confirmed");
+    expect_paid_once(b);
+    expect_audit_clean();
+}
+
 TEST_F(payout_exec, node_restart_between_store_and_broadcast_relocks_inputs) {
     auto x = new_batch(2);
     auto k = payout({"execute", std::to_string(x.id)}, {{"BMM_PAYOUT_FAULT", "after_store"}});
@@ -389,12 +427,14 @@ TEST_F(payout_exec, node_restart_between_store_and_broadcast_relocks_inputs) {
     stop_node();
     ASSERT_TRUE(start_nodes());
     EXPECT_EQ(trim(st().cli("-rpcwallet=pool listlockunspent")), "[\n]");  // locks are gone after a restart
-    // Another batch built now must not take the stored inputs.
+    auto stored = parse_outpoints_json(inputs);
+    ASSERT_TRUE(stored && !stored->empty());
+    EXPECT_NE(st().cli("-rpcwallet=pool listunspent").find(stored->front().txid), std::string::npos);
+    // Another batch built now must not take the stored inputs: they are locked again.
     auto y = new_batch(2);
     auto e = payout({"execute", std::to_string(y.id)});
     ASSERT_EQ(e.code, 0) << e.out;
-    auto stored = parse_outpoints_json(inputs);
-    ASSERT_TRUE(stored);
+    EXPECT_NE(st().cli("-rpcwallet=pool listlockunspent").find(stored->front().txid), std::string::npos);
     for (const auto& row : query("SELECT inputs::text FROM payout_attempts WHERE batch = $1", {std::to_string(y.id)})) {
         auto ins = parse_outpoints_json(row[0]);
         ASSERT_TRUE(ins);
@@ -426,6 +466,12 @@ TEST_F(payout_exec, dropped_transaction_is_sent_again) {
     // mempool transactions to a new connection, but keep the test plain).
     stop_node(true);
     stop_node();
+    // With node A down, reconcile cannot learn anything: an error, nothing changed.
+    auto down = payout({"reconcile", std::to_string(b.id)});
+    EXPECT_NE(down.code, 0) << down.out;
+    EXPECT_EQ(batch_state(b.id), "broadcast");
+    EXPECT_EQ(scalar("SELECT string_agg(state, ',') FROM payout_txs WHERE batch = $1", {std::to_string(b.id)}),
+              "broadcast");
     ASSERT_TRUE(start_nodes("-persistmempool=0 -walletbroadcast=0"));
     EXPECT_NE(st().cli("getmempoolentry " + txid).find("not in mempool"), std::string::npos);
     auto r = payout({"reconcile", std::to_string(b.id)});

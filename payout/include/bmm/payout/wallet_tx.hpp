@@ -198,6 +198,8 @@ public:
     // Inputs already spent or locked are fine.
     result<bool> lock(std::span<const outpoint> inputs);
     result<bool> unlock(std::span<const outpoint> inputs);
+    // listlockunspent.
+    result<std::vector<outpoint>> locked_outpoints();
 
     result<wallet_balances> balances();
     result<std::int64_t> block_height();
