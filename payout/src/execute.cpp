@@ -6,6 +6,7 @@
 #include "bmm/payout/batch_store.hpp"
 
 #include <signal.h>
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -241,17 +242,29 @@ result<bool> check_node(node_wallet& w, const batch& b) {
     if (auto c = w.check_chain(); !c) {
         return c;
     }
+    std::vector<const batch_line*> open;
+    std::vector<std::string> params;
     for (const auto& l : b.lines) {
-        if (l.state != "open") {
-            continue;
+        if (l.state == "open") {
+            open.push_back(&l);
+            params.push_back("[" + json::quoted(l.address) + "]");
         }
-        auto r = w.call("validateaddress", "[" + json::quoted(l.address) + "]");
-        if (!r) {
-            return error{r.error_message()};
+    }
+    auto answers = w.call_batch("validateaddress", params);
+    if (!answers) {
+        return error{answers.error_message()};
+    }
+    simdjson::dom::parser parser;
+    for (std::size_t i = 0; i < open.size(); ++i) {
+        const auto& a = (*answers)[i];
+        if (!a) {
+            return error{a.error_message()};
         }
-        if (r->find("\"isvalid\":true") == std::string::npos) {
-            return error{"the node does not accept address " + l.address + " of batch " + std::to_string(b.id) +
-                         " line " + std::to_string(l.line) + ": is [node] url a node of another network?"};
+        simdjson::dom::element doc;
+        bool valid = false;
+        if (parser.parse(*a).get(doc) || doc["isvalid"].get(valid) || !valid) {
+            return error{"the node does not accept address " + open[i]->address + " of batch " + std::to_string(b.id) +
+                         " line " + std::to_string(open[i]->line) + ": is [node] url a node of another network?"};
         }
     }
     return true;

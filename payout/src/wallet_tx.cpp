@@ -228,6 +228,11 @@ result<std::string> node_wallet::call(std::string_view method, std::string_view 
     return rpc_.call(method, params, std::chrono::seconds(120), f);
 }
 
+result<std::vector<result<std::string>>> node_wallet::call_batch(std::string_view method,
+                                                                 const std::vector<std::string>& params) {
+    return rpc_.call_batch(method, params, std::chrono::seconds(300));
+}
+
 result<bool> node_wallet::check_chain() {
     auto r = call("getblockchaininfo", "[]");
     if (!r) {

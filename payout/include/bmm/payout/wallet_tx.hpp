@@ -206,6 +206,9 @@ public:
 
     // One JSON-RPC call (the reply's "result" as JSON text); failure details in *f.
     result<std::string> call(std::string_view method, std::string_view params, node::rpc_failure* f = nullptr);
+    // The same call once per params, in one JSON-RPC batch.
+    result<std::vector<result<std::string>>> call_batch(std::string_view method,
+                                                        const std::vector<std::string>& params);
 
 private:
     result<std::string> sign(std::string_view psbt);
