@@ -58,15 +58,20 @@ std::optional<std::string> raw_result(std::string_view body) {
     std::string_view text;
     if (type == simdjson::ondemand::json_type::object) {
         simdjson::ondemand::object o;
-        if (v.get_object().get(o) || o.raw_json().get(text)) return std::nullopt;
+        if (v.get_object().get(o) || o.raw_json().get(text)) {
+            return std::nullopt;
+        }
     } else if (type == simdjson::ondemand::json_type::array) {
         simdjson::ondemand::array a;
-        if (v.get_array().get(a) || a.raw_json().get(text)) return std::nullopt;
+        if (v.get_array().get(a) || a.raw_json().get(text)) {
+            return std::nullopt;
+        }
     } else {
         text = v.raw_json_token();
     }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t'))
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
         text.remove_suffix(1);
+    }
     return std::string(text);
 }
 
@@ -95,7 +100,9 @@ result<std::string> parse_rpc_reply(std::string_view body, int* code) {
     }
     simdjson::dom::element res;
     if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
-    if (auto raw = raw_result(body)) return *raw;
+    if (auto raw = raw_result(body)) {
+        return *raw;
+    }
     return simdjson::to_string(res);
 }
 
