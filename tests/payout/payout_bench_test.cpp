@@ -163,6 +163,7 @@ TEST(payout_bench, execute_vs_sendmany) {
     const auto t_exec = std::chrono::steady_clock::now();
     auto e = payout(cfg, {"execute", id});
     const double exec_s = seconds_since(t_exec);
+    std::printf("%s\n", e.out.c_str());
     ASSERT_EQ(e.code, 0) << e.out;
     const int txs = std::stoi(scalar("SELECT count(*) FROM payout_txs WHERE batch = $1", {id}));
 
