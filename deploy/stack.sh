@@ -46,7 +46,10 @@ Options:
 
 Environment: BMM_STACK_PG_BIN (default /usr/lib/postgresql/15/bin),
 BMM_STACK_LITECOIND (default /usr/lib/litecoin/litecoind),
-BMM_STACK_LITECOIN_CLI (default litecoin-cli).
+BMM_STACK_LITECOIN_CLI (default litecoin-cli),
+BMM_STACK_NODE_A_ARGS, BMM_STACK_NODE_B_ARGS (extra litecoind options, split
+on spaces, for the nodes `up` starts, e.g. "-mempoolreplacement=1"; a node
+already running keeps its options).
 
 PostgreSQL refuses to run as root: when run as root, initdb and postgres run
 as the `postgres` user. If that user cannot reach <dir>/pg (a parent folder
@@ -512,8 +515,12 @@ node_start() {
   fi
   port_in_use "$rpc" && die "litecoind $n: rpc port $rpc is already in use by another program"
   port_in_use "$p2p" && die "litecoind $n: p2p port $p2p is already in use by another program"
-  log "litecoind $n: starting, rpc 127.0.0.1:$rpc, p2p 127.0.0.1:$p2p (log: $logfile)"
-  "$LITECOIND" -datadir="$dir" -daemon -pid="$dir/litecoind.pid" \
+  # Extra litecoind options for this start only (tests: -mempoolreplacement=1,
+  # -persistmempool=0 -walletbroadcast=0), split on spaces.
+  local extra_var=BMM_STACK_NODE_${n}_ARGS extra=()
+  read -r -a extra <<<"${!extra_var:-}"
+  log "litecoind $n: starting, rpc 127.0.0.1:$rpc, p2p 127.0.0.1:$p2p${extra[*]:+ with ${extra[*]}} (log: $logfile)"
+  "$LITECOIND" -datadir="$dir" -daemon -pid="$dir/litecoind.pid" "${extra[@]}" \
     </dev/null >>"$dir/start.log" 2>&1 9>&- \
     || { show_log_tail "$dir/start.log"; show_log_tail "$logfile"; die "litecoind $n: did not start (log: $logfile)"; }
 }

@@ -18,6 +18,10 @@ namespace {
 using accounting::accountd_config;
 using accounting::to_decimal;
 
+}  // namespace
+
+// The helpers below are shared with exec_commands.cpp (commands.hpp).
+
 // A connection to a database whose schema is this build's (checked, never
 // migrated: bmm-accountd migrate does that).
 result<pg::connection> open_checked(const accountd_config& cfg) {
@@ -57,11 +61,6 @@ result<std::string> currency_of(pg::connection& db, std::int64_t id) {
     return r->text(0, 0);
 }
 
-struct locked_db {
-    pg::connection db;
-    std::optional<pg::advisory_lock> lock;
-};
-
 // Opens the database and takes the payout lock of batch `id`'s currency.
 result<bool> open_for_batch(const accountd_config& cfg, std::int64_t id, locked_db& out) {
     auto db = open_checked(cfg);
@@ -80,6 +79,8 @@ result<bool> open_for_batch(const accountd_config& cfg, std::int64_t id, locked_
     out.lock.emplace(std::move(*lock));
     return true;
 }
+
+namespace {
 
 void print_lines(const batch& b) {
     std::printf("line\taccount\taddress\tamount\tstate\ttx\n");

@@ -5,6 +5,9 @@
 // holds the currency's payout lock (pg::payout_lock) for its whole run.
 
 #include "bmm/accounting/config.hpp"
+#include "bmm/pg/connection.hpp"
+#include "bmm/pg/locks.hpp"
+#include "bmm/result.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -14,6 +17,19 @@ namespace bmm::payout {
 
 // Prints "bmm-payout: <msg>" to stderr; returns 1.
 int fail(const std::string& msg);
+
+// A connection to a database whose schema is this build's (checked, never migrated).
+result<pg::connection> open_checked(const accounting::accountd_config& cfg);
+// The currency's payout lock, or a refusal when another run holds it.
+result<pg::advisory_lock> lock_currency(pg::connection& db, const std::string& currency);
+// The batch's currency; an error naming the batch when there is none.
+result<std::string> currency_of(pg::connection& db, std::int64_t id);
+struct locked_db {
+    pg::connection db;
+    std::optional<pg::advisory_lock> lock;
+};
+// Opens the database and takes the payout lock of batch `id`'s currency.
+result<bool> open_for_batch(const accounting::accountd_config& cfg, std::int64_t id, locked_db& out);
 
 // `plan --coin CUR [--min AMOUNT]`.
 struct plan_command {

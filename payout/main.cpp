@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "statement_command.hpp"
+#include "exec_commands.hpp"
 
 #include "bmm/accounting/config.hpp"
 #include "bmm/cli.hpp"
@@ -112,6 +113,44 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::IsMember({"csv", "json", "pdf"}));
     statement_cmd->add_option("-o,--output", stmt.out, "the file to write (default: standard output)");
+    // The coin side (exec_commands.hpp): execute, reconcile, bump, wallet-check.
+    std::string passphrase_file;
+    auto* execute_cmd = app.add_subcommand(
+        "execute",
+        "pay an approved coin batch through the node wallet: pack it into transactions, then for each one adopt a "
+        "wallet transaction carrying its marker, or send its stored signed transaction again, or build, check, store "
+        "and broadcast a new one (nothing is broadcast that is not stored first); resumes a broadcast batch. Exit 3: "
+        "some transaction's state is unknown (the node did not answer), run it again");
+    add_config(execute_cmd);
+    add_batch(execute_cmd);
+    execute_cmd->add_option("--passphrase-file", passphrase_file,
+                            "a file whose first line is the wallet passphrase (the wallet is unlocked only to sign)");
+    std::optional<std::int64_t> reconcile_id;
+    auto* reconcile_cmd = app.add_subcommand(
+        "reconcile",
+        "follow broadcast payout transactions (safe at any time, e.g. from a timer): book a transaction at "
+        "[payout] confirmations, send a dropped one again, return the lines of one whose input a confirmed "
+        "conflicting spend took. Without BATCH: every coin batch waiting. Exit 3: some state unknown");
+    add_config(reconcile_cmd);
+    reconcile_cmd->add_option("batch", reconcile_id, "one batch (default: all that wait)")->check(batch_number());
+    std::int64_t bump_rate = 0;
+    auto* bump_cmd = app.add_subcommand(
+        "bump",
+        "replace each unconfirmed transaction of a broadcast batch by one paying --fee-rate: the same inputs and "
+        "outputs, less change; stored, then broadcast (the node must run with -mempoolreplacement=1)");
+    add_config(bump_cmd);
+    add_batch(bump_cmd);
+    bump_cmd->add_option("--fee-rate", bump_rate, "the new fee rate, sat/vB (at most [payout] max_fee_rate)")
+        ->required()
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000}));
+    bump_cmd->add_option("--passphrase-file", passphrase_file, "a file whose first line is the wallet passphrase");
+    std::string check_coin;
+    auto* wallet_check_cmd = app.add_subcommand(
+        "wallet-check",
+        "compare the node wallet's balance (trusted + untrusted pending) with what the ledger owes in the coin "
+        "(holders, pool, in flight, less payouts sent but not yet booked); exit 1 when the wallet holds less");
+    add_config(wallet_check_cmd);
+    wallet_check_cmd->add_option("--coin", check_coin, "the coin, e.g. LTC")->required();
 
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
@@ -132,6 +171,18 @@ int main(int argc, char** argv) {
     }
     if (*approve_cmd) {
         return run_approve(*cfg, id, by, digest);
+    }
+    if (*execute_cmd) {
+        return run_execute(*cfg, {id, passphrase_file});
+    }
+    if (*reconcile_cmd) {
+        return run_reconcile(*cfg, reconcile_id);
+    }
+    if (*bump_cmd) {
+        return run_bump(*cfg, {id, bump_rate, passphrase_file});
+    }
+    if (*wallet_check_cmd) {
+        return run_wallet_check(*cfg, check_coin);
     }
     if (*export_cmd) {
         ex.id = id;

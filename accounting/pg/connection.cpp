@@ -43,7 +43,15 @@ std::string settings::conninfo() const {
     if (!user.empty()) s += " user=" + quote(user);
     if (!dbname.empty()) s += " dbname=" + quote(dbname);
     if (!password.empty()) s += " password=" + quote(password);
-    s += " connect_timeout=10 options='-c TimeZone=UTC'";
+    // options= replaces libpq's PGOPTIONS, so the environment's options are
+    // kept after ours (e.g. PGOPTIONS='-c search_path=x': the tests give each
+    // test and the programs it starts a schema of its own that way).
+    std::string options = "-c TimeZone=UTC";
+    if (const char* env = std::getenv("PGOPTIONS"); env != nullptr && *env != '\0') {
+        options += ' ';
+        options += env;
+    }
+    s += " connect_timeout=10 options=" + quote(options);
     if (!application_name.empty()) s += " application_name=" + quote(application_name);
     return s;
 }

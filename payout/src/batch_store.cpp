@@ -389,7 +389,8 @@ result<bool> check_outputs_cover_lines(pg::connection& db, std::int64_t id, int 
                  "(SELECT address, sum(amount) AS paid FROM payout_lines WHERE batch = $1 AND tx = $2 "
                  " GROUP BY address) l "
                  "LEFT JOIN jsonb_each_text($3::jsonb) o ON o.key = l.address "
-                 "WHERE o.value IS NULL OR o.value !~ '^[0-9]+$' OR o.value::numeric <> l.paid ORDER BY 1 LIMIT 1",
+                 "WHERE CASE WHEN o.value ~ '^[0-9]+$' THEN o.value::numeric END IS DISTINCT FROM l.paid "
+                 "ORDER BY 1 LIMIT 1",
                  {std::to_string(id), std::to_string(tx), outputs});
     if (!r) {
         return error{r.error_message()};

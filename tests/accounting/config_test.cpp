@@ -179,6 +179,61 @@ TEST(accountd_config, min_bmm_to_mine_per_coin) {
     }
 }
 
+TEST(accountd_config, payout_defaults) {
+    auto c = parse_accountd_config(k_minimal, "a.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c->payout.wallet, "");
+    EXPECT_EQ(c->payout.confirmations, 6);
+    EXPECT_EQ(c->payout.fee_rate, 10);
+    EXPECT_EQ(c->payout.max_fee_rate, 100);
+    EXPECT_EQ(c->payout.max_tx_weight, 360000);
+    EXPECT_TRUE(c->payout.min_amount.empty());
+    EXPECT_EQ(payout_min_amount(c->payout, "LTC"), amount(1000000)) << "0.01 of an 8-decimal coin";
+    EXPECT_EQ(payout_min_amount(c->payout, "BMM"), amount("1000000000000000000")) << "1 BMM";
+}
+
+TEST(accountd_config, payout_section_and_thresholds) {
+    const std::string base = std::string(k_minimal);
+    auto c = parse_accountd_config(base + R"(
+[payout]
+wallet = "pool"
+confirmations = 3
+fee_rate = 2
+max_fee_rate = 50
+max_tx_weight = 100000
+[payout.min_amount]
+LTC = "10000000"
+BTC = 50000
+BMM = "2500000000000000000000000000"
+)",
+                                   "p.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c->payout.wallet, "pool");
+    EXPECT_EQ(c->payout.confirmations, 3);
+    EXPECT_EQ(c->payout.fee_rate, 2);
+    EXPECT_EQ(c->payout.max_fee_rate, 50);
+    EXPECT_EQ(c->payout.max_tx_weight, 100000);
+    EXPECT_EQ(payout_min_amount(c->payout, "LTC"), amount(10000000));
+    EXPECT_EQ(payout_min_amount(c->payout, "BTC"), amount(50000)) << "an integer works too";
+    EXPECT_EQ(to_decimal(payout_min_amount(c->payout, "BMM")), "2500000000000000000000000000")
+        << "beyond 64 bits as decimal text";
+    EXPECT_EQ(payout_min_amount(c->payout, "DOGE"), amount(1000000)) << "unlisted: the default";
+
+    auto expect_error = [&](const std::string& text, const std::string& part) {
+        auto r = parse_accountd_config(base + text, "p.toml");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error_message().find(part), std::string::npos) << r.error_message();
+    };
+    expect_error("[payout]\nfee_rate = 20\nmax_fee_rate = 10\n", "max_fee_rate (10) must not be below fee_rate (20)");
+    expect_error("[payout]\nmax_tx_weight = 500000\n", "[payout] max_tx_weight must be an integer from 4000 to 400000");
+    expect_error("[payout]\nconfirmations = 0\n", "[payout] confirmations must be");
+    expect_error("[payout]\nwalet = \"x\"\n", "unknown setting [payout] walet");
+    expect_error("[payout.min_amount]\nLTC = \"0.1\"\n", "[payout.min_amount] LTC must be a whole number");
+    expect_error("[payout.min_amount]\nLTC = -5\n", "[payout.min_amount] LTC must be a whole number");
+    expect_error("[payout.min_amount]\nltc = 5\n", "capital letters");
+    expect_error("[payout]\nmin_amount = 5\n", "[payout] min_amount must be a table");
+}
+
 TEST(accountd_config, the_sample_in_deploy_parses) {
     const char* src = std::getenv("BMM_SOURCE_DIR");
     const std::string path = std::string(src && *src ? src : ".") + "/deploy/config/bmm-accountd.toml";
@@ -194,6 +249,8 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     EXPECT_TRUE(c->epochs.enabled);
     EXPECT_EQ(c->coins.at("LTC").node.url, "http://127.0.0.1:19443/");
     EXPECT_TRUE(validate_config(rules_of(*c)).ok());
+    EXPECT_EQ(c->payout.wallet, "pool");
+    EXPECT_EQ(payout_min_amount(c->payout, "LTC"), amount(10000000));
 }
 
 }  // namespace

@@ -140,13 +140,35 @@ result<std::vector<result<std::string>>> rpc_client::call_batch(std::string_view
         return error{where(single ? "the reply is not a JSON array (HTTP " + std::to_string(reply->status) + ")"
                                   : single.error_message())};
     }
+    // Each answer's own text (not simdjson::to_string, which prints numbers
+    // through a double), in the order of the array the DOM checked.
+    std::vector<std::string_view> texts;
+    simdjson::padded_string padded(reply->body);
+    simdjson::ondemand::parser raw_parser;
+    simdjson::ondemand::document raw_doc;
+    simdjson::ondemand::array raw_answers;
+    if (raw_parser.iterate(padded).get(raw_doc) || raw_doc.get_array().get(raw_answers)) {
+        return error{where("the reply is not a JSON array")};
+    }
+    for (auto e : raw_answers) {
+        simdjson::ondemand::object o;
+        std::string_view text;
+        if (e.get_object().get(o) || o.raw_json().get(text)) {
+            return error{where("an answer in the batch is not an object")};
+        }
+        texts.push_back(text);
+    }
+    if (texts.size() != answers.size()) {
+        return error{where("the batch reply could not be read twice alike")};
+    }
     out.assign(params_jsons.size(), error{"no answer for this call in the batch"});
+    std::size_t k = 0;
     for (simdjson::dom::element a : answers) {
         std::uint64_t id = 0;
         if (a["id"].get(id) || id < first || id - first >= params_jsons.size()) {
             return error{where("an answer in the batch has no id of a call sent")};
         }
-        out[id - first] = parse_rpc_reply(simdjson::to_string(a));
+        out[id - first] = parse_rpc_reply(texts[k++]);
     }
     return out;
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 namespace bmm::node {
 namespace {
@@ -41,6 +42,39 @@ std::string excerpt(std::string_view text, std::size_t limit, bool utf8 = false)
     return out;
 }
 
+// The "result" member's own text in a reply the DOM parser accepted, or
+// nothing when it cannot be had. Not simdjson::to_string: that prints numbers
+// through a double (a node's 49.79944609 comes out as 49.799446090000004),
+// and coin amounts must reach the caller exactly as the node wrote them.
+std::optional<std::string> raw_result(std::string_view body) {
+    simdjson::padded_string padded(body);
+    simdjson::ondemand::parser parser;
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::value v;
+    simdjson::ondemand::json_type type;
+    if (parser.iterate(padded).get(doc) || doc.find_field_unordered("result").get(v) || v.type().get(type)) {
+        return std::nullopt;
+    }
+    std::string_view text;
+    if (type == simdjson::ondemand::json_type::object) {
+        simdjson::ondemand::object o;
+        if (v.get_object().get(o) || o.raw_json().get(text)) {
+            return std::nullopt;
+        }
+    } else if (type == simdjson::ondemand::json_type::array) {
+        simdjson::ondemand::array a;
+        if (v.get_array().get(a) || a.raw_json().get(text)) {
+            return std::nullopt;
+        }
+    } else {
+        text = v.raw_json_token();
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return std::string(text);
+}
+
 }  // namespace
 
 result<std::string> parse_rpc_reply(std::string_view body, int* code) {
@@ -66,6 +100,9 @@ result<std::string> parse_rpc_reply(std::string_view body, int* code) {
     }
     simdjson::dom::element res;
     if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
+    if (auto raw = raw_result(body)) {
+        return *raw;
+    }
     return simdjson::to_string(res);
 }
 

@@ -31,6 +31,21 @@ TEST(rpc_reply, result_is_returned_as_json_text) {
     EXPECT_EQ(*n, "432");
 }
 
+// Coin amounts stay as the node wrote them: no round trip through a double
+// (which turned 49.79944609 into 49.799446090000004).
+TEST(rpc_reply, numbers_keep_the_node_s_digits) {
+    auto r =
+        parse_rpc_reply(R"({"result":{"vout":[{"value":49.79944609,"n":0}],"fee":-0.0000141},"error":null,"id":2})");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(*r, R"({"vout":[{"value":49.79944609,"n":0}],"fee":-0.0000141})");
+    auto a = parse_rpc_reply(R"({"result":[1.1,0.00000001],"error":null,"id":3})");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(*a, "[1.1,0.00000001]");
+    auto v = parse_rpc_reply(R"({"id":4,"error":null,"result":11612.49994470 })");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, "11612.49994470");
+}
+
 TEST(rpc_reply, null_result_of_submitblock_is_success) {
     auto r = parse_rpc_reply(R"({"result":null,"error":null,"id":9})");
     ASSERT_TRUE(r) << r.error_message();

@@ -24,7 +24,7 @@
 //   builder (execute) merges lines to one address into one output, and the
 //   stored outputs (payout_attempts.outputs) show that output once with the
 //   sum of those lines, which is what store_attempt and the audit check.
-// - Lines are ordered by holder name, then address.
+// - Lines are ordered by holder name, then address (as bound, bytewise).
 //
 // Addresses are checked again at plan time with the node's validateaddress
 // (isvalid, scriptPubKey, iswitness, ismweb), all in one JSON-RPC batch

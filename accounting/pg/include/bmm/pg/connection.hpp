@@ -25,7 +25,8 @@ struct settings {
     std::string dbname;
     std::string password;
     std::string application_name = "bmm-accountd";  // shown in pg_stat_activity
-    // libpq connection string (keyword=value, values quoted).
+    // libpq connection string (keyword=value, values quoted); the session's
+    // time zone is UTC, and the environment's PGOPTIONS are added after that.
     std::string conninfo() const;
     std::string describe() const;  // "user@host:port/db", for messages
 };
