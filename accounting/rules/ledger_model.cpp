@@ -102,7 +102,7 @@ std::string undistributed_account(std::string_view coin) { return join("pool:und
 
 bool must_stay_non_negative(std::string_view account) {
     return starts_with(account, "user:") || starts_with(account, "foundation:") || starts_with(account, "pool:fees:") ||
-           starts_with(account, "payout:");
+           starts_with(account, "payout:") || starts_with(account, "system:paid-out:");
 }
 
 bool is_bmm_holder_account(std::string_view account) {

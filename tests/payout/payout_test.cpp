@@ -3,6 +3,7 @@
 // of its own with every migration; balances are booked the way the ledger
 // books them, and ledger_audit() (with 0016's payout checks) is clean after
 // every step.
+#include "bmm/accounting/deposit_store.hpp"
 #include "bmm/accounting/rules.hpp"
 #include "bmm/crypto/keccak.hpp"
 #include "bmm/crypto/sha256.hpp"
@@ -237,6 +238,29 @@ TEST(payout, bmm_plan_approve_export_settle) {
     before = snapshot(db);
     expect_refused(run_payout({"export", id, "-c", cfg, "--format", "csv"}), "is settled; export needs approved");
     EXPECT_EQ(snapshot(db), before);
+
+    // The tokens are out there now. dan buys 5 BMM and sends them to the pool:
+    // booked once per token transfer, never more than ever left the pool
+    // (bmm-accountd bmm deposit; sql/0019, audit checks 16 and 17 of 0020).
+    const std::string dep = "0x" + std::string(63, 'e') + "1";
+    auto d1 = acc::deposit_store::book_bmm_deposit(db, "dan", k_bmm * 5, dep, "olga");
+    ASSERT_TRUE(d1) << d1.error_message();
+    EXPECT_TRUE(d1->booked);
+    EXPECT_EQ(d1->transfer_id, "bmm-deposit:" + dep);
+    EXPECT_EQ(balance(db, "user:dan:available", "BMM"), acc::to_decimal(k_bmm / 2 + k_bmm * 5));
+    auto again = acc::deposit_store::book_bmm_deposit(db, "dan", k_bmm * 5, dep, "olga");
+    ASSERT_TRUE(again) << again.error_message();
+    EXPECT_FALSE(again->booked) << "the same transfer again books nothing";
+    before = snapshot(db);
+    auto other = acc::deposit_store::book_bmm_deposit(db, "carol", k_bmm * 5, dep, "olga");
+    ASSERT_FALSE(other);
+    EXPECT_NE(other.error_message().find("was booked before"), std::string::npos) << other.error_message();
+    auto huge = acc::deposit_store::book_bmm_deposit(db, "dan", total, "0x" + std::string(64, 'f'), "olga");
+    ASSERT_FALSE(huge);
+    EXPECT_NE(huge.error_message().find("have left the pool"), std::string::npos) << huge.error_message();
+    EXPECT_EQ(snapshot(db), before);
+    EXPECT_EQ(balance(db, "system:paid-out:BMM", "BMM"), acc::to_decimal(total - k_bmm * 5));
+    EXPECT_EQ(audit(db), std::vector<std::string>{});
 }
 
 TEST(payout, ltc_plan_rules) {

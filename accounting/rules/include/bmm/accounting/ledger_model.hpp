@@ -107,7 +107,8 @@ inline constexpr std::string_view genesis_account = "system:genesis:BMM";
 inline constexpr std::string_view emission_account = "system:emission:BMM";
 inline constexpr std::string_view bmm_currency = "BMM";
 
-// Accounts that must never go below zero: user:*, foundation:*, pool:fees:* and payout:*
+// Accounts that must never go below zero: user:*, foundation:*, pool:fees:*, payout:* and
+// system:paid-out:* (deposits never bring back more than payouts sent out)
 // (pool:pps:* may: the pool carries PPS variance; system:* are sources).
 bool must_stay_non_negative(std::string_view account);
 // Accounts whose positive available BMM balance earns dividends: user:<n>:available
