@@ -34,9 +34,11 @@ CREATE TABLE payout_batches (
     finished_at   timestamptz,   -- confirmed, failed or settled
     -- BMM: the export's SHA-256 and the settlement an admin records.
     export_sha256 text CHECK (export_sha256 ~ '^[0-9a-f]{64}$'),
+    exported_at   timestamptz,
     settle_txid   text CHECK (settle_txid ~ '^0x[0-9a-f]{64}$'),
     settled_by    text,
-    CHECK ((state IN ('planned')) OR approved_by IS NOT NULL)
+    -- failed without approval: a planned batch cancelled (bmm-payout cancel).
+    CHECK ((state IN ('planned', 'failed')) OR approved_by IS NOT NULL)
 );
 
 CREATE TABLE payout_lines (
@@ -52,6 +54,7 @@ CREATE TABLE payout_lines (
     PRIMARY KEY (batch, line)
 );
 CREATE INDEX payout_lines_account ON payout_lines (account);
+CREATE INDEX payout_lines_open ON payout_lines (account) WHERE state = 'open';
 
 CREATE TABLE payout_txs (
     batch    bigint NOT NULL REFERENCES payout_batches (id),
@@ -65,6 +68,9 @@ CREATE TABLE payout_txs (
     PRIMARY KEY (batch, tx)
 );
 
+-- A line's transaction is one of its batch's.
+ALTER TABLE payout_lines ADD FOREIGN KEY (batch, tx) REFERENCES payout_txs (batch, tx);
+
 CREATE TABLE payout_attempts (
     batch      bigint NOT NULL,
     tx         integer NOT NULL,
@@ -72,6 +78,10 @@ CREATE TABLE payout_attempts (
     txid       text NOT NULL UNIQUE CHECK (txid ~ '^[0-9a-f]{64}$'),
     hex        text NOT NULL CHECK (hex ~ '^([0-9a-f]{2})+$'),
     inputs     jsonb NOT NULL,     -- [{"txid": "...", "vout": n}, ...], to lock again after a node restart
+    -- The decoded outputs, {"<address>": "<base units>", ...} (change
+    -- included), for the audit: each address's output equals the sum of the
+    -- lines the transaction pays to it (lines to one address share one output).
+    outputs    jsonb NOT NULL CHECK (jsonb_typeof(outputs) = 'object'),
     fee        numeric NOT NULL CHECK (fee >= 0 AND scale(fee) = 0),
     vsize      integer NOT NULL CHECK (vsize > 0),
     state      text NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'broadcast', 'replaced', 'confirmed',

@@ -17,12 +17,70 @@ using config::config_error;
 using config::section;
 using config::toml_reader;
 
+bool is_currency_code(std::string_view s) {
+    bool good = s.size() >= 2 && s.size() <= 10;
+    for (char ch : s) {
+        good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
+    }
+    return good;
+}
+
+// [payout] and [payout.min_amount]: amounts are base units, as an integer or
+// as decimal text (BMM thresholds outgrow TOML's 64-bit integers).
+void parse_payout(const toml::table& root, const std::string& file, payout_settings& out) {
+    toml_reader p(section(root, "payout", file, false), file, "payout");
+    p.only({"wallet", "min_amount", "confirmations", "fee_rate", "max_fee_rate", "max_tx_weight"});
+    p.string("wallet", out.wallet);
+    p.integer("confirmations", out.confirmations, 1, 10000);
+    p.integer("fee_rate", out.fee_rate, 1, 100000);
+    p.integer("max_fee_rate", out.max_fee_rate, 1, 100000);
+    p.integer("max_tx_weight", out.max_tx_weight, 4000, 400000);
+    if (out.max_fee_rate < out.fee_rate) {
+        throw config_error{p.at("max_fee_rate") + ": [payout] max_fee_rate (" + std::to_string(out.max_fee_rate) +
+                           ") must not be below fee_rate (" + std::to_string(out.fee_rate) + ")"};
+    }
+    const auto* payout = root.get_as<toml::table>("payout");
+    const toml::node* mins = payout ? payout->get("min_amount") : nullptr;
+    if (!mins) {
+        return;
+    }
+    const auto* t = mins->as_table();
+    if (!t) {
+        throw config_error{config::where(file, mins->source()) +
+                           ": [payout] min_amount must be a table of currency = base units, e.g. "
+                           "[payout.min_amount] LTC = \"10000000\""};
+    }
+    for (const auto& [key, value] : *t) {
+        const std::string cur(key.str());
+        const std::string at = config::where(file, value.source());
+        if (!is_currency_code(cur)) {
+            throw config_error{at + ": [payout.min_amount] " + cur +
+                               ": a currency is 2 to 10 capital letters or digits, e.g. LTC"};
+        }
+        std::optional<amount> v;
+        if (value.is_integer()) {
+            v = amount(*value.value<std::int64_t>());
+        } else if (auto text = value.value<std::string>()) {
+            auto parsed = parse_amount(config::expand_env(*text, at, "[payout.min_amount] " + cur));
+            if (parsed) {
+                v = *parsed;
+            }
+        }
+        if (!v || *v < 0) {
+            throw config_error{at + ": [payout.min_amount] " + cur +
+                               " must be a whole number of base units from 0, as an integer or decimal text "
+                               "(e.g. \"10000000\" for 0.1 LTC)"};
+        }
+        out.min_amount[cur] = *v;
+    }
+}
+
 accountd_config parse(const toml::table& root, const std::string& file) {
     accountd_config c;
     c.file = file;
     c.migrations_dir = BMM_SQL_DIR;
     toml_reader top(root, file, "");
-    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log"});
+    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log", "payout"});
 
     toml_reader p(section(root, "postgres", file, true), file, "postgres");
     p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
@@ -102,7 +160,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
                                    "]: a coin is 2 to 10 capital letters or digits, e.g. [coins.LTC]"};
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password"});
+                    "node_user", "node_password", "min_bmm_to_mine"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
@@ -117,6 +175,18 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
             k.integer("maturity", cs.maturity, 1, 100000);
+            std::string min_bmm = "0";
+            if (const auto* mb_node = t->get("min_bmm_to_mine"); mb_node && mb_node->is_integer()) {
+                min_bmm = std::to_string(mb_node->value<std::int64_t>().value_or(-1));  // small values may be plain integers
+            } else {
+                k.string("min_bmm_to_mine", min_bmm);
+            }
+            auto mb = parse_amount(min_bmm);
+            if (!mb || *mb < 0)
+                throw config_error{k.at("min_bmm_to_mine") + ": [" + sec +
+                                   "] min_bmm_to_mine is BMM base units (18 decimals) as decimal text, e.g. "
+                                   "\"1000000000000000000000\" for 1000 BMM; \"0\" turns the gate off"};
+            cs.min_bmm_to_mine = *mb;
             k.string("node_url", cs.node.url);
             k.string("node_user", cs.node.user);
             k.string("node_password", cs.node.password);
@@ -138,17 +208,20 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
     c.api.present = root.contains("api");
     toml_reader a(section(root, "api", file, false), file, "api");
-    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections", "connection_timeout_s",
-            "cors"});
+    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections",
+            "max_connections_per_address", "connection_timeout_s", "cors"});
     a.boolean("enabled", c.api.enabled);
     a.string("host", c.api.host);
     a.integer("port", c.api.port, 1, 65535);
     a.integer("threads", c.api.threads, 1, 64);
     a.integer("statement_timeout_ms", c.api.statement_timeout_ms, 10, 600000);
     a.integer("max_connections", c.api.max_connections, 1, 100000);
+    a.integer("max_connections_per_address", c.api.max_connections_per_address, 1, 100000);
     a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
     a.boolean("cors", c.api.cors);
     if (c.api.host.empty()) throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};
+
+    parse_payout(root, file, c.payout);
 
     toml_reader l(section(root, "log", file, false), file, "log");
     l.only({"level"});
@@ -159,6 +232,16 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 }
 
 }  // namespace
+
+amount payout_min_amount(const payout_settings& p, std::string_view currency) {
+    if (auto it = p.min_amount.find(std::string(currency)); it != p.min_amount.end()) {
+        return it->second;
+    }
+    if (currency == "BMM") {
+        return amount("1000000000000000000");
+    }
+    return amount(1000000);
+}
 
 std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme) {
     pg::text_array coins;

@@ -2,6 +2,7 @@
 // start and stop, the open-file limit and the signals.
 
 #include "bmm/stratum/app.hpp"
+#include "bmm/stratum/mining_gate.hpp"
 
 #include "bmm/crypto/scrypt.hpp"
 #include "bmm/crypto/sha256.hpp"
@@ -189,7 +190,11 @@ int run(const app_options& options) {
         log::error("stratum", "cannot start the share journal: {}", s.error_message());
         return 1;
     }
+    // min_bmm_to_mine, as bmm-accountd publishes it (off until it says otherwise).
+    mining_gate gate({cfg->redis_host, cfg->redis_port, cfg->coin, std::chrono::milliseconds(2000)});
+    gate.start();
     server pool(*cfg, jobs, sink);
+    pool.set_mining_gate(&gate);
     if (auto s = pool.start(); !s) {
         log::error("stratum", "cannot start: {}", s.error_message());
         jobs.stop();

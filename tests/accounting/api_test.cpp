@@ -903,11 +903,15 @@ TEST(api_config, the_api_section) {
     ASSERT_TRUE(none.ok()) << none.error_message();
     EXPECT_FALSE(none->api.present);  // `run` serves no API without the section
     EXPECT_EQ(none->api.host, "127.0.0.1");
-    auto some = parse_accountd_config(base + "[api]\nport = 9000\nthreads = 3\ncors = true\n", "a.toml");
+    EXPECT_EQ(none->api.max_connections_per_address, 32);
+    auto some = parse_accountd_config(
+        base + "[api]\nport = 9000\nthreads = 3\ncors = true\nmax_connections_per_address = 5\n", "a.toml");
     ASSERT_TRUE(some.ok()) << some.error_message();
     EXPECT_TRUE(some->api.present && some->api.enabled && some->api.cors);
     EXPECT_EQ(some->api.port, 9000);
     EXPECT_EQ(some->api.threads, 3);
+    EXPECT_EQ(some->api.max_connections_per_address, 5);
+    EXPECT_FALSE(parse_accountd_config(base + "[api]\nmax_connections_per_address = 0\n", "a.toml").ok());
     auto bad = parse_accountd_config(base + "[api]\nport = 70000\n", "a.toml");
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error_message().find("port"), std::string::npos) << bad.error_message();

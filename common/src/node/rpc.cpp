@@ -1,6 +1,7 @@
 #include "bmm/node/rpc.hpp"
 
 #include <curl/curl.h>
+#include <simdjson.h>
 
 #include <mutex>
 
@@ -33,22 +34,22 @@ rpc_client::~rpc_client() {
     if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-result<std::string> rpc_client::call(std::string_view method, std::string_view params_json,
-                                     std::chrono::milliseconds timeout, rpc_failure* failure) {
+// One HTTP POST of a JSON-RPC body to the node (the wallet's path when set):
+// the reply body and HTTP status, or the transport failure, named after `what`.
+result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std::string& body,
+                                                std::chrono::milliseconds timeout, rpc_failure* failure) {
     std::string url = endpoint_.url;
     if (!endpoint_.wallet.empty()) {
         if (url.empty() || url.back() != '/') url += '/';
         url += "wallet/" + endpoint_.wallet;
     }
-    auto fail = [&](int code, std::string message) -> result<std::string> {
+    auto fail = [&](int code, std::string message) -> result<http_reply> {
         if (failure) *failure = {code, message};
-        return error{"node RPC " + std::string(method) + " at " + url + ": " + message};
+        return error{"node RPC " + std::string(what) + " at " + url + ": " + message};
     };
     CURL* c = static_cast<CURL*>(curl_);
     if (!c) return fail(0, "libcurl could not be initialised");
-    const std::string body = "{\"jsonrpc\":\"1.0\",\"id\":" + std::to_string(next_id_++) + ",\"method\":\"" +
-                             json_escape(method) + "\",\"params\":" + std::string(params_json) + "}";
-    std::string reply;
+    http_reply reply{{}, 0, url};
     char curl_error[CURL_ERROR_SIZE] = {};
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
     curl_easy_reset(c);
@@ -63,7 +64,7 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_error);
     if (abort_) {
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -82,22 +83,72 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
         }
         return r;
     }
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 401) return fail(0, "HTTP 401: the node refused the RPC user or password");
-    if (status == 404 && !endpoint_.wallet.empty())
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
+    if (reply.status == 401) return fail(0, "HTTP 401: the node refused the RPC user or password");
+    if (reply.status == 404 && !endpoint_.wallet.empty())
         return fail(0, "HTTP 404: no wallet '" + endpoint_.wallet + "' is loaded on the node");
+    return reply;
+}
 
+result<std::string> rpc_client::call(std::string_view method, std::string_view params_json,
+                                     std::chrono::milliseconds timeout, rpc_failure* failure) {
+    const std::string body = "{\"jsonrpc\":\"1.0\",\"id\":" + std::to_string(next_id_++) + ",\"method\":\"" +
+                             json_escape(method) + "\",\"params\":" + std::string(params_json) + "}";
+    auto reply = post(method, body, timeout, failure);
+    if (!reply) return error{reply.error_message()};
     int code = 0;
-    auto decoded = parse_rpc_reply(reply, &code);
+    auto decoded = parse_rpc_reply(reply->body, &code);
     if (!decoded) {
         // The node answers errors with HTTP 500 (404 for an unknown method);
         // the status goes in front when it is not 200, for replies from proxies.
-        std::string why = status == 200 ? std::string() : "HTTP " + std::to_string(status) + ": ";
+        std::string why = reply->status == 200 ? std::string() : "HTTP " + std::to_string(reply->status) + ": ";
         why += decoded.error_message();
-        return fail(code, std::move(why));
+        if (failure) *failure = {code, why};
+        return error{"node RPC " + std::string(method) + " at " + reply->url + ": " + why};
     }
     return decoded;
+}
+
+result<std::vector<result<std::string>>> rpc_client::call_batch(std::string_view method,
+                                                                const std::vector<std::string>& params_jsons,
+                                                                std::chrono::milliseconds timeout) {
+    std::vector<result<std::string>> out;
+    if (params_jsons.empty()) {
+        return out;
+    }
+    const std::uint64_t first = next_id_;
+    std::string body = "[";
+    for (const auto& p : params_jsons) {
+        if (body.size() > 1) {
+            body += ',';
+        }
+        body += "{\"jsonrpc\":\"1.0\",\"id\":" + std::to_string(next_id_++) + ",\"method\":\"" + json_escape(method) +
+                "\",\"params\":" + p + "}";
+    }
+    body += ']';
+    const std::string what = std::string(method) + " (a batch of " + std::to_string(params_jsons.size()) + ")";
+    auto reply = post(what, body, timeout, nullptr);
+    if (!reply) {
+        return error{reply.error_message()};
+    }
+    auto where = [&](const std::string& why) { return "node RPC " + what + " at " + reply->url + ": " + why; };
+    simdjson::dom::parser parser;
+    simdjson::dom::array answers;
+    if (parser.parse(reply->body).get(answers)) {
+        // A batch the node refuses whole (HTTP 500) comes back as one error object.
+        auto single = parse_rpc_reply(reply->body);
+        return error{where(single ? "the reply is not a JSON array (HTTP " + std::to_string(reply->status) + ")"
+                                  : single.error_message())};
+    }
+    out.assign(params_jsons.size(), error{"no answer for this call in the batch"});
+    for (simdjson::dom::element a : answers) {
+        std::uint64_t id = 0;
+        if (a["id"].get(id) || id < first || id - first >= params_jsons.size()) {
+            return error{where("an answer in the batch has no id of a call sent")};
+        }
+        out[id - first] = parse_rpc_reply(simdjson::to_string(a));
+    }
+    return out;
 }
 
 }  // namespace bmm::node

@@ -65,6 +65,9 @@ struct epoch_settings {
 struct coin_settings {
     coin_rules rules;
     int maturity = 100;  // confirmations before a block's rewards are available
+    // "Buy BMM first, then mine": available BMM (base units) an account needs
+    // for bmm-stratum to authorise it on this coin; 0 = no gate.
+    amount min_bmm_to_mine = 0;
     node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
 };
 
@@ -77,12 +80,30 @@ struct api_settings {
     bool enabled = true;
     std::string host = "127.0.0.1";  // loopback by default: put a reverse proxy in front
     int port = 8390;
-    int threads = 4;                  // HTTP worker threads, each with its own PostgreSQL connection
-    int statement_timeout_ms = 5000;  // per SQL statement; a slower query answers 503
-    int max_connections = 256;        // concurrent HTTP connections
-    int connection_timeout_s = 15;    // an idle or slow client is dropped after this long
-    bool cors = false;                // send Access-Control-Allow-Origin: * (dashboards on other origins)
+    int threads = 4;                       // HTTP worker threads, each with its own PostgreSQL connection
+    int statement_timeout_ms = 5000;       // per SQL statement; a slower query answers 503
+    int max_connections = 256;             // concurrent HTTP connections
+    int max_connections_per_address = 32;  // of them from one client address (more: 429); behind a
+                                           // reverse proxy, raise it to max_connections
+    int connection_timeout_s = 15;         // an idle or slow client is dropped after this long
+    bool cors = false;                     // send Access-Control-Allow-Origin: * (dashboards on other origins)
 };
+
+// [payout]: bmm-payout's settings (it reads the same file as bmm-accountd:
+// [postgres], [node], [coins.*] and this section).
+struct payout_settings {
+    std::string wallet;  // the node wallet that pays coin payouts ("" = the node's default wallet)
+    // Per currency, the smallest balance (base units) a plan pays; currencies
+    // not listed use default_min_amount.
+    std::map<std::string, amount> min_amount;
+    int confirmations = 6;                // a payout transaction is final (booked) at this depth
+    std::int64_t fee_rate = 10;           // sat/vB (litoshi per virtual byte) a payout transaction pays
+    std::int64_t max_fee_rate = 100;      // sat/vB: no fee bump goes above this
+    std::int64_t max_tx_weight = 360000;  // weight units per payout transaction (standard: at most 400,000)
+};
+// The threshold of `currency`: [payout.min_amount] <CUR>, else 1,000,000 base
+// units (0.01 of an 8-decimal coin) for coins and 10^18 (1 BMM) for BMM.
+amount payout_min_amount(const payout_settings& p, std::string_view currency);
 
 struct accountd_config {
     std::string file;
@@ -94,6 +115,7 @@ struct accountd_config {
     epoch_settings epochs;
     std::map<std::string, coin_settings> coins;  // "LTC" -> ...
     api_settings api;
+    payout_settings payout;
     std::string log_level = "info";
 };
 

@@ -28,6 +28,12 @@ inline constexpr lock_key k_ledger_lock{"hashtext('bmm-accountd ledger')", "the 
 // a share is either read by its epoch's close or sees that epoch closed.
 inline constexpr lock_key k_epoch_close_lock{"hashtext('bmm-accountd epoch close')", "the epoch close lock"};
 
+// bmm-payout: one payout run per currency at a time (plan, approve, export,
+// settle, execute, reconcile, bump), held for the whole command. The key is
+// hashtext('bmm-payout <CUR>'), e.g. hashtext('bmm-payout LTC'). The returned
+// key's strings live for the whole process (one pair per currency asked for).
+lock_key payout_lock(std::string_view currency);
+
 // A session-level advisory lock, held until the scope ends (then unlocked;
 // a dropped connection releases it too).
 class advisory_lock {

@@ -1,0 +1,141 @@
+// bmm-payout: pays pool balances out in batches (docs/accounting.md,
+// "Payouts"). This file only parses the command line and calls the
+// subcommands (commands.hpp).
+
+#include "commands.hpp"
+#include "statement_command.hpp"
+
+#include "bmm/accounting/config.hpp"
+#include "bmm/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace {
+
+using namespace bmm;
+using namespace bmm::payout;
+
+// A batch number: a positive integer.
+CLI::Validator batch_number() {
+    return CLI::Validator(
+        [](std::string& v) -> std::string {
+            bool digits = !v.empty() && v.size() <= 18;
+            for (char c : v) {
+                digits = digits && c >= '0' && c <= '9';
+            }
+            if (!digits || std::stoll(v) < 1) {
+                return "a batch is a positive number (as plan printed it), not '" + v + "'";
+            }
+            return {};
+        },
+        "BATCH");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "bmm-payout: pays pool balances out in batches: plan (reserve the balances), show, approve (name the "
+        "digest), then export and settle for BMM (ERC-20). Reads bmm-accountd's configuration file."};
+    app.name("bmm-payout");
+    cli::setup(app, "bmm-payout");
+    app.require_subcommand(1);
+    std::string config_path;
+    auto add_config = [&](CLI::App* s) {
+        s->add_option("--config,-c", config_path,
+                      "the TOML configuration file bmm-accountd reads ([postgres], [node], [coins.*], [payout])")
+            ->required();
+    };
+    std::int64_t id = 0;
+    auto add_batch = [&](CLI::App* s) {
+        s->add_option("batch", id, "the batch number plan printed")->required()->check(batch_number());
+    };
+
+    plan_command plan;
+    auto* plan_cmd = app.add_subcommand(
+        "plan",
+        "plan a batch: every holder whose available balance reaches the threshold, split over its wallets; "
+        "reserves the balances (payout:in-flight) and prints the batch, its lines, what was skipped and the digest");
+    add_config(plan_cmd);
+    plan_cmd->add_option("--coin", plan.coin, "the currency to pay: a coin with a node configured (LTC) or BMM")
+        ->required();
+    plan_cmd->add_option("--min", plan.min,
+                         "the threshold in base units (default [payout.min_amount] <COIN>, else 1000000 for coins, "
+                         "10^18 for BMM)");
+
+    bool json = false;
+    auto* show_cmd = app.add_subcommand("show", "print a batch: state, lines, transactions, digest");
+    add_config(show_cmd);
+    add_batch(show_cmd);
+    show_cmd->add_flag("--json", json, "print one JSON object instead of text");
+
+    std::string by, digest;
+    auto* approve_cmd =
+        app.add_subcommand("approve", "approve a planned batch; --digest must be the digest plan and show print");
+    add_config(approve_cmd);
+    add_batch(approve_cmd);
+    approve_cmd->add_option("--by", by, "who approves (recorded)")->required();
+    approve_cmd->add_option("--digest", digest, "the batch's digest (64 hex digits) as show prints it")->required();
+
+    export_command ex;
+    auto* export_cmd = app.add_subcommand(
+        "export",
+        "write an approved BMM batch as an ERC-20 distribution (one row per line: EIP-55 address, base units, "
+        "token amount); the same bytes on every run, their SHA-256 stored with the batch");
+    add_config(export_cmd);
+    add_batch(export_cmd);
+    export_cmd->add_option("--format", ex.format, "csv or json")->required()->check(CLI::IsMember({"csv", "json"}));
+    export_cmd->add_option("-o,--output", ex.out, "the file to write (default: standard output)");
+
+    std::string txid;
+    auto* settle_cmd = app.add_subcommand(
+        "settle", "record that an exported BMM batch was sent: books every line as paid out and settles the batch");
+    add_config(settle_cmd);
+    add_batch(settle_cmd);
+    settle_cmd->add_option("--txid", txid, "the distribution's transaction id: 0x and 64 hex digits")->required();
+    settle_cmd->add_option("--by", by, "who sent it (recorded)")->required();
+
+    statement_command stmt;
+    auto* statement_cmd = app.add_subcommand(
+        "statement",
+        "write an account's statement for [--from, --to): per currency its available and immature balances, "
+        "opening, every transfer with its running balance, totals and closing (the read API's same bytes)");
+    add_config(statement_cmd);
+    statement_cmd->add_option("account", stmt.account, "the account: a user (alice) or foundation:<name>")->required();
+    statement_cmd->add_option("--from", stmt.from, "start, included: 2026-12-01T00:00:00Z or unix seconds")->required();
+    statement_cmd->add_option("--to", stmt.to, "end, excluded: 2027-01-01T00:00:00Z or unix seconds")->required();
+    statement_cmd->add_option("--currency", stmt.currency, "one currency (LTC, BMM); default: every one held");
+    statement_cmd->add_option("--format", stmt.format, "csv, json or pdf")
+        ->required()
+        ->check(CLI::IsMember({"csv", "json", "pdf"}));
+    statement_cmd->add_option("-o,--output", stmt.out, "the file to write (default: standard output)");
+
+    if (auto rc = cli::parse(app, argc, argv)) {
+        return *rc;
+    }
+    auto cfg = accounting::load_accountd_config(config_path);
+    if (!cfg) {
+        return fail(cfg.error_message());
+    }
+    cfg->postgres.application_name = "bmm-payout";
+    if (*statement_cmd) {
+        return run_statement(*cfg, stmt);
+    }
+    if (*plan_cmd) {
+        return run_plan(*cfg, plan);
+    }
+    if (*show_cmd) {
+        return run_show(*cfg, id, json);
+    }
+    if (*approve_cmd) {
+        return run_approve(*cfg, id, by, digest);
+    }
+    if (*export_cmd) {
+        ex.id = id;
+        return run_export(*cfg, ex);
+    }
+    return run_settle(*cfg, id, txid, by);
+}
