@@ -9,6 +9,8 @@
 
 #include <simdjson.h>
 
+#include <cstdlib>
+
 namespace bmm::accounting {
 
 node::rpc_client* block_tracker::client(const std::string& coin) {
@@ -20,40 +22,129 @@ node::rpc_client* block_tracker::client(const std::string& coin) {
     return clients_.emplace(coin, std::make_unique<node::rpc_client>(ep)).first->second.get();
 }
 
+// Step 1 for one block: recorded in blocks with its found and booking epochs;
+// false when it cannot be (before genesis, a bad height or reward: warned once).
+result<bool> block_tracker::record_block(pg::connection& db, const block_store::found_block& f,
+                                         std::int64_t first_open) {
+    block_store::block_row b;
+    b.hash = f.hash;
+    b.coin = f.coin;
+    const long long height = f.height, reward = f.reward;
+    const std::int64_t ms = f.ms;
+    const std::int64_t found = epoch_of_ms(cfg_.epochs, ms);
+    if (found < 0 || height < 0 || reward < 0) {
+        if (!warned_[b.hash]) {
+            log::warn("blocks",
+                      "block {} (found {}) is before [epochs] genesis or has a bad height or reward; "
+                      "it is not booked",
+                      b.hash, pg::timestamp_text(ms));
+        }
+        warned_[b.hash] = true;
+        return false;
+    }
+    b.height = static_cast<std::uint64_t>(height);
+    b.reward = reward;
+    b.finder = f.finder;
+    b.found_at = pg::timestamp_text(ms);
+    b.found_epoch = static_cast<std::uint64_t>(found);
+    b.epoch = static_cast<std::uint64_t>(std::max(found, first_open));
+    if (auto rec = block_store::record_block(db, b); !rec) {
+        return error{rec.error_message()};
+    }
+    log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
+              b.hash, b.height, b.finder, reward, b.epoch);
+    return true;
+}
+
 result<std::size_t> block_tracker::record_new_blocks(pg::connection& db) {
     auto r = block_store::new_pool_blocks(db, coins_array_literal(cfg_));
-    if (!r) return error{r.error_message()};
-    if (r->empty()) return std::size_t{0};
+    if (!r) {
+        return error{r.error_message()};
+    }
+    if (r->empty()) {
+        return std::size_t{0};
+    }
     auto n = epoch_store::first_open_epoch(db);
-    if (!n) return error{n.error_message()};
-    const auto first_open = static_cast<std::int64_t>(*n);
+    if (!n) {
+        return error{n.error_message()};
+    }
     std::size_t recorded = 0;
     for (const auto& f : *r) {
-        block_store::block_row b;
-        b.hash = f.hash;
-        b.coin = f.coin;
-        const long long height = f.height, reward = f.reward;
-        const std::int64_t ms = f.ms;
-        const std::int64_t found = epoch_of_ms(cfg_.epochs, ms);
-        if (found < 0 || height < 0 || reward < 0) {
-            if (!warned_[b.hash])
-                log::warn("blocks",
-                          "block {} (found {}) is before [epochs] genesis or has a bad height or reward; "
-                          "it is not booked",
-                          b.hash, pg::timestamp_text(ms));
-            warned_[b.hash] = true;
+        auto done = record_block(db, f, static_cast<std::int64_t>(*n));
+        if (!done) {
+            return error{done.error_message()};
+        }
+        recorded += *done ? 1 : 0;
+    }
+    return recorded;
+}
+
+result<std::size_t> block_tracker::record_unconfirmed_blocks(pg::connection& db, std::int64_t now_ms) {
+    auto r = block_store::unconfirmed_pool_blocks(db, coins_array_literal(cfg_));
+    if (!r) {
+        return error{r.error_message()};
+    }
+    std::size_t recorded = 0;
+    simdjson::dom::parser parser;
+    std::map<std::string, std::int64_t> tips;  // per coin, asked once a step when needed
+    for (const auto& u : *r) {
+        const auto& f = u.block;
+        const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(k_answer_wait).count();
+        if (left_.count(f.hash) || (!u.answered && now_ms - u.last_ms < wait_ms)) {
             continue;
         }
-        b.height = static_cast<std::uint64_t>(height);
-        b.reward = reward;
-        b.finder = f.finder;
-        b.found_at = pg::timestamp_text(ms);
-        b.found_epoch = static_cast<std::uint64_t>(found);
-        b.epoch = static_cast<std::uint64_t>(std::max(found, first_open));
-        if (auto rec = block_store::record_block(db, b); !rec) return error{rec.error_message()};
-        log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}",
-                  b.coin, b.hash, b.height, b.finder, reward, b.epoch);
-        ++recorded;
+        auto* c = client(f.coin);
+        if (!c) {
+            continue;  // follow_blocks warns about a coin without a node
+        }
+        node::rpc_failure why;
+        auto h = c->call("getblockheader", "[\"" + f.hash + "\"]", std::chrono::seconds(30), &why);
+        if (!h && why.code != -5) {
+            return error{h.error_message()};
+        }
+        std::int64_t conf = -1;
+        if (h) {
+            auto doc = parser.parse(*h);
+            if (doc.error() || doc["confirmations"].get(conf)) {
+                return error{"getblockheader " + f.hash +
+                             ": the reply has no integer confirmations: " + h->substr(0, 200)};
+            }
+        }
+        if (conf >= 1) {
+            auto n = epoch_store::first_open_epoch(db);
+            if (!n) {
+                return error{n.error_message()};
+            }
+            auto done = record_block(db, f, static_cast<std::int64_t>(*n));
+            if (!done) {
+                return error{done.error_message()};
+            }
+            if (*done) {
+                log::warn("blocks",
+                          "{} block {} at height {} is in the main chain ({} confirmations) though no record says "
+                          "the node accepted it (last answer: {}): recorded",
+                          f.coin, f.hash, f.height, conf, u.answer);
+                ++recorded;
+            }
+            continue;
+        }
+        // Off the main chain or unknown: buried once the tip is maturity blocks past it.
+        auto tip = tips.find(f.coin);
+        if (tip == tips.end()) {
+            auto count = c->call("getblockcount", "[]", std::chrono::seconds(30));
+            if (!count) {
+                return error{count.error_message()};
+            }
+            tip = tips.emplace(f.coin, std::atoll(count->c_str())).first;
+        }
+        if (tip->second - f.height >= cfg_.coins.at(f.coin).maturity) {
+            log::warn("blocks",
+                      "{} block {} at height {} is {} and the chain is {} blocks past it: not the pool's, asked no "
+                      "more (last answer: {})",
+                      f.coin, f.hash, f.height, h ? "on a side chain" : "unknown to the node", tip->second - f.height,
+                      u.answer);
+            left_.insert(f.hash);
+        }
     }
     return recorded;
 }

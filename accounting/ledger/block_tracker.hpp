@@ -17,14 +17,27 @@
 // at the close and released or reversed right after it: the end state is the
 // same as for a slower block, and nothing depends on which came first.
 // A block the node does not know (error -5) is left immature and logged.
+//
+// Blocks no record says the node accepted (submitblock answered "duplicate",
+// "inconclusive", an error or nothing within its time-out, or bmm-stratum
+// stopped between its record and the answer) are asked about by hash
+// (getblockheader) at every step: one in the main chain is recorded as in
+// step 1; one on a side chain or unknown to the node is asked about again
+// until the chain is [coins.X] maturity blocks past its height (buried: it
+// can no longer become the pool's), then left, logged once. A block recorded
+// only before submitblock waits k_answer_wait for its answer first, so that
+// the answer's record, not this check, records a block bmm-stratum submitted.
 
+#include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/node/rpc.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace bmm::accounting {
@@ -35,11 +48,17 @@ public:
 
     // Step 1 for every accepted pool block not yet in blocks; returns how many were recorded.
     result<std::size_t> record_new_blocks(pg::connection& db);
+    // Step 1 for the blocks no record says the node accepted, once the chain
+    // has them in its main chain; returns how many were recorded.
+    result<std::size_t> record_unconfirmed_blocks(pg::connection& db, std::int64_t now_ms);
+    static constexpr std::chrono::seconds k_answer_wait{65};  // bmm-stratum's submitblock time-out, and some
     // Step 3 for every immature block whose epoch has closed; returns how many changed status.
     result<std::size_t> follow_blocks(pg::connection& db);
 
 private:
     node::rpc_client* client(const std::string& coin);
+    result<bool> record_block(pg::connection& db, const block_store::found_block& f, std::int64_t first_open);
+    std::set<std::string> left_;  // hashes buried off the main chain (asked no more)
     const accountd_config& cfg_;
     std::map<std::string, std::unique_ptr<node::rpc_client>> clients_;
     std::map<std::string, bool> warned_;

@@ -182,6 +182,9 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             if (auto r = tracker.record_new_blocks(db); !r) {
                 return error{r.error_message()};
             }
+            if (auto r = tracker.record_unconfirmed_blocks(db, now_ms()); !r) {
+                return error{r.error_message()};
+            }
             const auto close_started = std::chrono::steady_clock::now();
             auto closed = close_due_epochs(
                 db, cfg_, now_ms(), [&](std::int64_t t) { return stream_stored_through(cfg_, db, t); },

@@ -3,6 +3,7 @@
 #include "store_sql.hpp"
 
 #include "bmm/pg/transaction.hpp"
+#include "bmm/record/stream_record.hpp"
 
 namespace bmm::accounting::block_store {
 
@@ -128,6 +129,31 @@ result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::
     for (int i = 0; i < r->rows(); ++i) {
         out.push_back(
             {r->text(i, 0), r->text(i, 1), r->integer(i, 2), r->integer(i, 3), r->text(i, 4), r->integer(i, 5)});
+    }
+    return out;
+}
+
+result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& db, const std::string& coins) {
+    auto r = run(db, "reading unconfirmed blocks from blocks_found",
+                 "SELECT f.hash, min(f.coin), min(f.height), min(f.reward), min(f.account), "
+                 "(extract(epoch FROM min(f.time)) * 1000)::bigint, bool_or(f.answer <> $2), "
+                 "(extract(epoch FROM max(f.time)) * 1000)::bigint, "
+                 "(array_agg(f.answer ORDER BY f.time DESC, f.uid COLLATE \"C\" DESC))[1] FROM blocks_found f "
+                 "WHERE f.coin = ANY($1::text[]) AND f.account <> '' AND position(':' IN f.account) = 0 "
+                 "AND position(':' IN f.hash) = 0 AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = f.hash) "
+                 "GROUP BY f.hash HAVING NOT bool_or(f.accepted) ORDER BY min(f.time), f.hash",
+                 {coins, std::string(record::k_block_answer_pending)});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    std::vector<unconfirmed_block> out;
+    for (int i = 0; i < r->rows(); ++i) {
+        unconfirmed_block u;
+        u.block = {r->text(i, 0), r->text(i, 1), r->integer(i, 2), r->integer(i, 3), r->text(i, 4), r->integer(i, 5)};
+        u.answered = r->text(i, 6) == "t";
+        u.last_ms = r->integer(i, 7);
+        u.answer = r->text(i, 8);
+        out.push_back(std::move(u));
     }
     return out;
 }

@@ -173,7 +173,7 @@ int run(const app_options& options) {
             }
         },
         [&sink, &cfg](const found_block& b, const std::string& answer, bool accepted) {
-            sink.append(block_record(*cfg, b, answer, accepted));
+            sink.append_block(block_record(*cfg, b, answer, accepted));
         });
     auto started = jobs.start();
     if (!started) {

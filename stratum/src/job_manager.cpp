@@ -4,10 +4,13 @@
 #include "bmm/log.hpp"
 #include "bmm/stratum/protocol.hpp"
 
+#include <signal.h>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 namespace bmm::stratum {
 namespace {
@@ -217,8 +220,55 @@ void job_manager::refresh_loop() {
     }
 }
 
+namespace {
+
+// Fault points for tests (env BMM_STRATUM_FAULT, comma-separated): a crash at
+// either side of submitblock, the node's "duplicate" answer (the block is
+// sent twice and the second answer is the one recorded), and a short
+// submitblock timeout. Unset in production: none applies.
+struct submit_faults {
+    bool kill_before = false, kill_after = false, twice = false;
+    std::chrono::milliseconds timeout{60000};
+};
+
+submit_faults read_submit_faults() {
+    submit_faults f;
+    const char* env = std::getenv("BMM_STRATUM_FAULT");
+    std::string_view rest = env ? env : "";
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        constexpr std::string_view timeout_key = "submitblock-timeout-ms=";
+        if (item == "kill-before-submitblock") {
+            f.kill_before = true;
+        } else if (item == "kill-after-submitblock") {
+            f.kill_after = true;
+        } else if (item == "submitblock-twice") {
+            f.twice = true;
+        } else if (item.substr(0, timeout_key.size()) == timeout_key) {
+            f.timeout = std::chrono::milliseconds(std::atoll(std::string(item.substr(timeout_key.size())).c_str()));
+        } else {
+            continue;
+        }
+        log::warn("block", "fault point {} is set (BMM_STRATUM_FAULT): for tests only", item);
+    }
+    return f;
+}
+
+void kill_here(bool armed, std::string_view where) {
+    if (!armed) {
+        return;
+    }
+    log::warn("block", "fault point {}: kill -9", where);
+    ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace
+
 void job_manager::submit_loop() {
     node::rpc_client c(endpoint(cfg_));
+    const submit_faults faults = read_submit_faults();
     while (true) {
         found_block b;
         {
@@ -228,8 +278,18 @@ void job_manager::submit_loop() {
             b = std::move(blocks_.front());
             blocks_.pop_front();
         }
+        // The block's record first, durable (or kept in memory and retried)
+        // before the node hears of it: a crash or a full disk after this
+        // point cannot leave a block on the chain without a record.
+        on_block_(b, std::string(::bmm::record::k_block_answer_pending), false);
+        kill_here(faults.kill_before, "kill-before-submitblock");
         const auto t0 = std::chrono::steady_clock::now();
-        auto r = c.call("submitblock", "[\"" + to_hex(b.bytes) + "\"]", 60s);
+        const std::string params = "[\"" + to_hex(b.bytes) + "\"]";
+        auto r = c.call("submitblock", params, faults.timeout);
+        if (faults.twice) {
+            r = c.call("submitblock", params, faults.timeout);
+        }
+        kill_here(faults.kill_after, "kill-after-submitblock");
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         // submitblock answers null when the block was accepted, else a reason.
         const bool accepted = r && *r == "null";

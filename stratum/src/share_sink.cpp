@@ -155,6 +155,51 @@ bool share_sink::append(const ::bmm::record::block_record& block) {
     return write_batch(::bmm::record::to_json_line(block, next_uid()), 1);
 }
 
+bool share_sink::append_block(const ::bmm::record::block_record& block) {
+    std::lock_guard lock(blocks_mu_);
+    unwritten_blocks_.push_back(::bmm::record::to_json_line(block, next_uid()));
+    return write_unwritten_blocks();
+}
+
+std::size_t share_sink::unwritten_blocks() const {
+    std::lock_guard lock(blocks_mu_);
+    return unwritten_blocks_.size();
+}
+
+// In order, each appended and flushed (fdatasync) before the next: a line
+// written whose flush failed is written again (the same uid: the consumer
+// keeps one).
+bool share_sink::write_unwritten_blocks() {
+    while (!unwritten_blocks_.empty()) {
+        const std::string& line = unwritten_blocks_.front();
+        const bool written = write_batch(line, 1);
+        if (!written || ::fdatasync(journal_fd_) != 0) {
+            const int err = errno;
+            log::error("sink",
+                       "BLOCK RECORD NOT WRITTEN to the journal in {} ({}); {} block record(s) kept in memory and "
+                       "retried every second until the disk takes them: free space there. The record: {}",
+                       cfg_.spool_dir, written ? std::strerror(err) : "append failed", unwritten_blocks_.size(),
+                       std::string_view(line).substr(0, line.size() - 1));
+            return false;
+        }
+        unwritten_blocks_.pop_front();
+    }
+    return true;
+}
+
+void share_sink::retry_unwritten_blocks() {
+    std::lock_guard lock(blocks_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (unwritten_blocks_.empty() || now - retried_ < std::chrono::seconds(1)) {
+        return;
+    }
+    retried_ = now;
+    const std::size_t waiting = unwritten_blocks_.size();
+    if (write_unwritten_blocks()) {
+        log::info("sink", "{} block record(s) kept in memory are in the journal now", waiting);
+    }
+}
+
 bool share_sink::append(std::vector<record>& records) {
     if (records.empty()) return true;
     std::string buf;
@@ -336,6 +381,7 @@ void share_sink::run() {
     bool reported_down = false;
     bool refusing = false;  // Redis answers but refuses the batch: keep backing off across reconnects
     while (true) {
+        retry_unwritten_blocks();
         if (!redis_) {
             timeval tv{2, 0};
             redisContext* c = redisConnectWithTimeout(cfg_.redis_host.c_str(), cfg_.redis_port, tv);
@@ -452,6 +498,17 @@ void share_sink::stop(unsigned timeout_ms) {
     }
     cv_.notify_one();
     thread_.join();
+    {
+        std::lock_guard lock(blocks_mu_);
+        if (!write_unwritten_blocks()) {
+            for (const auto& line : unwritten_blocks_) {
+                log::error("sink",
+                           "stopping with a block record NOT in the journal: add this line to {}/journal.log by hand "
+                           "before the next start: {}",
+                           cfg_.spool_dir, std::string_view(line).substr(0, line.size() - 1));
+            }
+        }
+    }
     if (committed_.load() < written_.load())
         log::warn("sink", "{} journal bytes are not in Redis yet; they will be sent at the next start",
                   written_.load() - committed_.load());

@@ -36,9 +36,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -1227,6 +1229,222 @@ TEST(accountd, migration_0017_makes_an_account_for_every_earner_and_the_foundati
                                        "foundation:ecosystem foundation", "ledgered user", "made user", "matured user",
                                        "rltc1qmadeaddress address", "roller user", "sharer user"}));
     EXPECT_EQ(admin_sql("DROP DATABASE " + name), 0) << test::read_text(st().dir() + "/accountd/admin.log");
+}
+
+// ---------------------------------------------------------------------------
+// Blocks on the chain with no booking (issue 13 item 2): bmm-stratum's block
+// record is durable before submitblock and retried from memory when the disk
+// is full; bmm-accountd asks the chain about every block not clearly accepted.
+// ---------------------------------------------------------------------------
+
+// A configuration with the ledger thread. Epoch 0 is today and tomorrow
+// (UTC, fixed for the whole run), so no epoch closes during these tests.
+std::string write_ledger_config(const std::string& stream, const std::string& consumer) {
+    static const std::int64_t genesis =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() /
+        86400 * 86400;
+    return write_config(stream, consumer, 2000,
+                        "[epochs]\ngenesis = " + std::to_string(genesis) +
+                            "\nlength_seconds = 172800\nstep_ms = 200\n[coins.LTC]\nmaturity = 100\n");
+}
+
+// The blocks bmm-stratum found, from its log, in order.
+std::vector<std::string> found_blocks(const std::string& log) {
+    std::vector<std::string> out;
+    const std::string text = test::read_text(log), key = "meets the network target: block ";
+    for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1))
+        out.push_back(text.substr(at + key.size(), 64));
+    return out;
+}
+
+bool wait_for(const std::function<bool()>& done, int seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return done();
+}
+
+// The journal lines of block `hash`.
+std::vector<std::string> journal_block_lines(const std::string& spool, const std::string& hash) {
+    std::vector<std::string> out;
+    std::istringstream in(test::read_text(spool + "/journal.log"));
+    for (std::string line; std::getline(in, line);)
+        if (line.find("\"type\":\"block\"") != std::string::npos && line.find(hash) != std::string::npos)
+            out.push_back(line);
+    return out;
+}
+
+// The node's confirmations of block `hash`: -1 off the main chain, "unknown" when it does not have it.
+std::string confirmations(const std::string& hash) {
+    const std::string out = st().cli("getblockheader " + hash);
+    if (out.find("Block not found") != std::string::npos) return "unknown";
+    return st().cli("getblockheader " + hash + " | jq -r .confirmations");
+}
+
+test::pool_options block_pool(const std::string& name, const std::string& stream, const std::string& fault) {
+    test::pool_options o;
+    o.name = name;
+    o.stream = stream;
+    const int port = test::free_port_near(30000);
+    o.ports = {port};
+    o.port_sections = "[[port]]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                      "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    if (!fault.empty()) o.env["BMM_STRATUM_FAULT"] = fault;
+    return o;
+}
+
+// The blocks of `hashes` in the node's main chain, and those that are not
+// (several shares can find a block at one height: one of them wins).
+std::pair<std::vector<std::string>, std::vector<std::string>> by_chain(const std::vector<std::string>& hashes) {
+    std::pair<std::vector<std::string>, std::vector<std::string>> out;
+    for (const auto& h : hashes) {
+        const std::string c = confirmations(h);
+        (c != "unknown" && std::stoi(c) >= 1 ? out.first : out.second).push_back(h);
+    }
+    return out;
+}
+
+// Mines `shares` shares as `user` on the pool (bounded; the miner's exit code
+// is not the point: the pool may die or refuse shares on purpose).
+void mine(const test::pool_process& pool, const std::string& user, int shares) {
+    test::child_process miner({bin("bmm-miner"), "--url", "stratum+tcp://127.0.0.1:" + std::to_string(pool.port),
+                               "--user", user, "--shares", std::to_string(shares), "--seconds", "30", "--quiet"},
+                              pool.dir + "/miner-" + user + ".log");
+    miner.wait(45000);
+}
+
+// Runs bmm-accountd (ingest and ledger) on `stream` until every hash is in
+// blocks (bounded by `seconds`); whether they all are.
+bool booked(const std::string& stream, const std::string& consumer, const std::vector<std::string>& hashes, int seconds,
+            std::string* log_text) {
+    const std::string log = st().dir() + "/accountd/" + consumer + ".log";
+    test::child_process acc({bin("bmm-accountd"), "run", "--config", write_ledger_config(stream, consumer)}, log);
+    const bool all = wait_for(
+        [&] {
+            for (const auto& h : hashes)
+                if (scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}) != "1") return false;
+            return true;
+        },
+        seconds);
+    EXPECT_EQ(acc.stop(SIGTERM, 15000), 0);
+    *log_text = test::read_text(log);
+    return all;
+}
+
+TEST(accountd, a_block_record_is_in_the_journal_before_submitblock) {
+    migrate_once();
+    // bmm-stratum killed right after writing the record, before submitblock.
+    test::pool_process pool;
+    ASSERT_NO_THROW(pool.start(block_pool("pool-kill-before", "bmm:test:kill-before", "kill-before-submitblock")));
+    mine(pool, "killbefore.rig1", 3);
+    ASSERT_TRUE(wait_for([&] { return !pool.proc->running(); }, 30)) << "the fault point did not kill bmm-stratum";
+    const auto hashes = found_blocks(pool.log);
+    ASSERT_GE(hashes.size(), 1u) << pool.log_tail();
+    const auto lines = journal_block_lines(pool.dir + "/spool", hashes[0]);
+    ASSERT_EQ(lines.size(), 1u) << "the block's record, flushed before submitblock";
+    EXPECT_NE(lines[0].find("\"answer\":\"pending: recorded before submitblock\""), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("\"accepted\":\"0\""), std::string::npos) << lines[0];
+    EXPECT_EQ(confirmations(hashes[0]), "unknown") << "killed before submitblock: the node never got it";
+}
+
+TEST(accountd, a_block_submitted_before_a_kill_9_is_found_on_the_chain_and_booked) {
+    migrate_once();
+    const std::string stream = "bmm:test:kill-after";
+    test::pool_process pool;
+    ASSERT_NO_THROW(pool.start(block_pool("pool-kill-after", stream, "kill-after-submitblock")));
+    mine(pool, "killafter.rig1", 3);
+    ASSERT_TRUE(wait_for([&] { return !pool.proc->running(); }, 30)) << "the fault point did not kill bmm-stratum";
+    // The first block found is the one submitted before the kill (others
+    // found at once wait in the queue and die with the process).
+    const auto found = found_blocks(pool.log);
+    ASSERT_GE(found.size(), 1u) << pool.log_tail();
+    const std::vector<std::string> hashes{found[0]};
+    const std::string conf = confirmations(hashes[0]);
+    ASSERT_NE(conf, "unknown");
+    EXPECT_GE(std::stoi(conf), 1) << "the node took the block before the kill";
+    for (std::size_t i = 1; i < found.size(); ++i) EXPECT_EQ(confirmations(found[i]), "unknown") << found[i];
+    // Restarted, bmm-stratum publishes what its journal holds: the record from before submitblock.
+    test::pool_process again;
+    ASSERT_NO_THROW(again.start(block_pool("pool-kill-after", stream, "")));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_EQ(again.proc->stop(SIGTERM, 20000), 0);
+    std::string log;
+    EXPECT_TRUE(booked(stream, "kill-after", hashes, 150, &log)) << log;
+    EXPECT_EQ(scalar("SELECT string_agg(accepted::text || ' ' || answer, ',') FROM blocks_found WHERE hash = $1",
+                     {hashes[0]}),
+              "false pending: recorded before submitblock");
+    EXPECT_NE(log.find("is in the main chain"), std::string::npos) << log;
+}
+
+TEST(accountd, a_block_answered_duplicate_is_found_on_the_chain_and_booked) {
+    migrate_once();
+    const std::string stream = "bmm:test:duplicate";
+    test::pool_process pool;
+    ASSERT_NO_THROW(pool.start(block_pool("pool-duplicate", stream, "submitblock-twice")));
+    mine(pool, "dup.rig1", 2);
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the sink publishes from its journal
+    EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
+    const auto [hashes, off_chain] = by_chain(found_blocks(pool.log));
+    ASSERT_GE(hashes.size(), 1u) << pool.log_tail();
+    std::string log;
+    EXPECT_TRUE(booked(stream, "duplicate", hashes, 60, &log)) << log;
+    for (const auto& h : off_chain) EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}), "0") << h;
+    for (const auto& h : hashes)
+        EXPECT_EQ(scalar("SELECT string_agg(accepted::text || ' ' || answer, ',' ORDER BY time DESC) FROM blocks_found "
+                         "WHERE hash = $1",
+                         {h}),
+                  "false \"duplicate\",false pending: recorded before submitblock")
+            << h;
+}
+
+// Unmounts a test's filesystem, whatever happened in the test.
+struct unmount_at_end {
+    std::string path;
+    ~unmount_at_end() { (void)std::system(("umount -l '" + path + "' 2>/dev/null").c_str()); }
+};
+
+TEST(accountd, a_block_found_with_the_spool_disk_full_is_submitted_and_booked_once_there_is_room) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs as the spool";
+    migrate_once();
+    const std::string stream = "bmm:test:fulldisk", dir = st().dir() + "/pool-fulldisk", spool = dir + "/spool";
+    std::filesystem::create_directories(spool);
+    ASSERT_EQ(std::system(("mount -t tmpfs -o size=256k tmpfs '" + spool + "'").c_str()), 0);
+    unmount_at_end unmount{spool};
+    test::pool_process pool;
+    ASSERT_NO_THROW(pool.start(block_pool("pool-fulldisk", stream, "")));
+    // The spool disk full: a filler takes every byte left.
+    (void)std::system(("dd if=/dev/zero of='" + spool + "/filler' bs=4k 2>/dev/null").c_str());
+    ASSERT_NE(std::system(("echo x >> '" + spool + "/journal.log' 2>/dev/null").c_str()), 0) << "the disk is not full";
+    mine(pool, "fulldisk.rig1", 1);
+    ASSERT_TRUE(
+        wait_for([&] { return pool.log_tail(100000).find("BLOCK RECORD NOT WRITTEN") != std::string::npos; }, 30))
+        << pool.log_tail();
+    const auto found = found_blocks(pool.log);
+    const auto [hashes, off_chain] = by_chain(found);
+    ASSERT_GE(hashes.size(), 1u) << "submitted all the same, and in the main chain\n" << pool.log_tail();
+    for (const auto& h : found) {
+        EXPECT_NE(confirmations(h), "unknown") << "submitted all the same: " << h;
+        EXPECT_TRUE(journal_block_lines(spool, h).empty()) << "no room for the record: " << h;
+    }
+    // Room again: the records kept in memory land within a few seconds.
+    std::filesystem::remove(spool + "/filler");
+    ASSERT_TRUE(wait_for([&] { return pool.log_tail(100000).find("are in the journal now") != std::string::npos; }, 15))
+        << pool.log_tail();
+    for (const auto& h : hashes) {
+        const auto lines = journal_block_lines(spool, h);
+        ASSERT_EQ(lines.size(), 2u) << h;
+        EXPECT_NE(lines[0].find("pending: recorded before submitblock"), std::string::npos) << lines[0];
+        EXPECT_NE(lines[1].find("\"accepted\":\"1\""), std::string::npos) << lines[1];
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
+    std::string log;
+    EXPECT_TRUE(booked(stream, "fulldisk", hashes, 60, &log)) << log;
+    for (const auto& h : hashes)
+        EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE hash = $1 AND accepted", {h}), "1") << h;
+    for (const auto& h : off_chain) EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}), "0") << h;
 }
 
 }  // namespace

@@ -382,7 +382,8 @@ TEST_F(metrics_e2e, backlog_counts_the_spool_while_redis_is_away) {
     const double appended = s.at("bmm_stratum_stream_appended_total");
     const double published = s.at("bmm_stratum_stream_published_total");
     // Two verdicts while Redis is away: one accepted (a block in regtest, so
-    // a block record follows once the node has answered) and its duplicate.
+    // two block records follow: one before submitblock, one with the node's
+    // answer) and its duplicate.
     // The publisher finds Redis gone when it tries to send them.
     {
         test::stratum_client c(g_pool->port);
@@ -393,11 +394,11 @@ TEST_F(metrics_e2e, backlog_counts_the_spool_while_redis_is_away) {
         EXPECT_EQ(c.reply(c.submit(good)).code, 22);
     }
     s = wait_for([&](const scrape& x) {
-        return x.at("bmm_stratum_stream_appended_total") - appended >= 3 && x.at("bmm_stratum_redis_up") == 0;
+        return x.at("bmm_stratum_stream_appended_total") - appended >= 4 && x.at("bmm_stratum_redis_up") == 0;
     });
     EXPECT_EQ(s.at("bmm_stratum_redis_up"), 0);
     const double spooled = s.at("bmm_stratum_stream_appended_total") - appended;
-    EXPECT_EQ(spooled, 3) << "two verdicts and one block record";
+    EXPECT_EQ(spooled, 4) << "two verdicts and two block records (before submitblock and the answer)";
     EXPECT_EQ(s.at("bmm_stratum_stream_published_total"), published);
     EXPECT_EQ(s.at("bmm_stratum_stream_backlog_records"), spooled);
     EXPECT_GT(s.at("bmm_stratum_stream_backlog_bytes"), 0);

@@ -65,7 +65,11 @@ struct share_record {
     std::optional<std::string> block_hash;  // the block it found, hex, display order; present = block 1
 };
 
-// One block submitted to the node, with the node's answer.
+// One block submitted to the node, with the node's answer. bmm-stratum writes
+// two per block: one before submitblock (accepted false, answer
+// k_block_answer_pending), so that a block the node gets is never without a
+// record, and one with the node's answer after it.
+inline constexpr std::string_view k_block_answer_pending = "pending: recorded before submitblock";
 struct block_record {
     std::uint32_t instance = 0;
     std::string coin;

@@ -9,8 +9,10 @@
 //    (clean_jobs = true).
 //  - refresh thread: a fresh template at least every template_refresh_seconds
 //    (fees), and at once on refresh() (SIGUSR1, -blocknotify, a found block).
-//  - submit thread: sends submitblock the moment a block is queued, logs the
-//    node's answer and reports it through `on_block_result`.
+//  - submit thread: for each block queued, reports it through
+//    `on_block_result` with answer record::k_block_answer_pending (the caller
+//    makes its record durable then), sends submitblock, logs the node's answer
+//    and reports it through `on_block_result` again.
 // Each uses its own blocking RPC client, so a long poll never delays a block.
 // The node needs rpcthreads >= 4 for these three plus its other clients.
 

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <span>
 #include <string>
@@ -78,6 +79,16 @@ public:
     // which callers treat as fatal for accepting shares. Thread-safe.
     bool append(std::span<const ::bmm::record::share_record> shares);
     bool append(const ::bmm::record::block_record& block);
+    // A block's record, durable on return: appended and flushed to the disk
+    // (fdatasync) when it returns true. A record that cannot be written (a
+    // full disk) is kept in memory, behind any earlier one still waiting, and
+    // written again by the publisher thread about once a second, each failure
+    // logged as an error, until it lands; the caller goes on either way (a
+    // block is submitted all the same: the chain's reward is never lost for
+    // want of its record). Thread-safe.
+    bool append_block(const ::bmm::record::block_record& block);
+    // Block records waiting in memory for the journal.
+    std::size_t unwritten_blocks() const;
     // Any flat record, its "uid" field added to it: the journal and the
     // publisher carry fields without reading them (journals of older builds
     // included), and the transport is tested with records of every shape.
@@ -100,6 +111,8 @@ private:
     result<bool> lock();
     void unlock();
     bool write_batch(const std::string& buf, std::size_t records);
+    bool write_unwritten_blocks();  // blocks_mu_ held; true when none is left waiting
+    void retry_unwritten_blocks();  // the publisher thread, about once a second
 
     sink_config cfg_;
     int journal_fd_ = -1;
@@ -120,6 +133,9 @@ private:
     std::condition_variable cv_;
     std::thread thread_;
     void* redis_ = nullptr;
+    mutable std::mutex blocks_mu_;                   // taken before mu_, never after
+    std::deque<std::string> unwritten_blocks_;       // journal lines of block records, oldest first
+    std::chrono::steady_clock::time_point retried_;  // the publisher's last retry of them
 };
 
 // Serialises a record as one JSON line (used by the journal; exposed for tests).

@@ -51,7 +51,7 @@ struct stream_block {
 // (errors: PostgreSQL's message unchanged); whether it was inserted.
 result<bool> record_found(pg::connection& db, const stream_block& b);
 
-// A block the node accepted (blocks_found) that is not in blocks yet.
+// A pool block of blocks_found that is not in blocks yet.
 struct found_block {
     std::string hash, coin;
     long long height = 0, reward = 0;
@@ -60,6 +60,18 @@ struct found_block {
 };
 // The pool blocks of these coins (a text[] literal) not recorded yet, by hash.
 result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::string& coins);
+// The pool blocks of these coins that no record says the node accepted and
+// that are not in blocks (answered "duplicate", "inconclusive", an error or a
+// time-out, or only recorded before submitblock: bmm-stratum stopped in
+// between), by hash: the block tracker asks the chain about each. `answered`:
+// a record after submitblock exists; `last_ms`: the newest record's time.
+struct unconfirmed_block {
+    found_block block;  // the first record's fields
+    bool answered = false;
+    std::int64_t last_ms = 0;
+    std::string answer;  // the last record's answer
+};
+result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& db, const std::string& coins);
 // (hash, coin) of every immature block whose booking epoch has closed.
 result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epochs(pg::connection& db);
 
