@@ -702,8 +702,8 @@ bcoin_pid() { pidfile_pid "$(bcoin_dir)/bcoin.pid" bmm-bcoin; }
 # curl reads the credentials from a file (mode 600), never from its command line.
 bcoin_curl_conf() { echo "$SECRETS/bcoin_curl"; }
 
-# Ports after litecoind's 8: +8 node rpc, +9 wallet rpc, +10 p2p (kept for
-# the node, which does not listen: it has no peers).
+# Ports after litecoind's 8: +8 node rpc, +9 wallet rpc, +10 p2p: the one
+# peer the node may dial (`only`); nobody listens there, so it has no peers.
 bcoin_resolve_ports() {
   local saved=""
   if [ -r "$PORTS_FILE" ]; then
@@ -756,7 +756,8 @@ bcoin_write_conf() {
   (
     umask 077
     cat >"$dir/regtest/bcoin.conf.tmp" <<BCOIN_CONF
-# Written by deploy/stack.sh: bcoin regtest node, loopback only, no peers.
+# Written by deploy/stack.sh: bcoin regtest node, loopback only, no peers
+# (it does not listen and dials only the stack's unused port base+10).
 network: regtest
 api-key: $BCOIN_PASSWORD
 http-host: 127.0.0.1
@@ -764,6 +765,7 @@ http-port: $BCOIN_RPC_PORT
 host: 127.0.0.1
 port: $BCOIN_P2P_PORT
 listen: false
+only: 127.0.0.1:$BCOIN_P2P_PORT
 log-level: info
 BCOIN_CONF
     mv -f "$dir/regtest/bcoin.conf.tmp" "$dir/regtest/bcoin.conf"

@@ -83,7 +83,79 @@ const WalletRPC = require('bcoin/lib/wallet/rpc');
     };
 }
 
-// Fix 6 is an option, not code: the wallet ignores --prefix and keeps its
+// Fix 6: blocks off the main chain answer as in Bitcoin Core, which the
+// pool's block tracker relies on (confirmations -1: orphaned, its rewards
+// reversed). bcoin answers a block of a side chain with positive
+// confirmations (height difference), and invalidateblock deletes the block
+// and its descendants (a reset), after which getblockheader says "Block not
+// found" with code -1. So: a side-chain entry gets confirmations -1; the
+// headers invalidateblock removes are kept (<prefix>/bmm-invalidated.json)
+// and answered with confirmations -1; an unknown block is error -5, as Core.
+{
+    const fs = require('fs');
+    const NodeRPC = require('bcoin/lib/node/rpc');
+    const {RPCError} = require('bweb');
+    const {revHex} = require('bcoin/lib/utils/util');
+    const keptFile = (rpc) => path.join(rpc.node.config.prefix, 'bmm-invalidated.json');
+    const loadKept = (rpc) => {
+        try {
+            return JSON.parse(fs.readFileSync(keptFile(rpc), 'utf8'));
+        } catch (err) {
+            if (err.code === 'ENOENT') return {};
+            throw err;
+        }
+    };
+    const saveKept = (rpc, kept) => {
+        fs.writeFileSync(keptFile(rpc) + '.tmp', JSON.stringify(kept));
+        fs.renameSync(keptFile(rpc) + '.tmp', keptFile(rpc));
+    };
+    const offMain = async (rpc, entry, json) => {
+        if (!(await rpc.chain.isMainChain(entry))) json.confirmations = -1;
+        return json;
+    };
+    const headerToJSON = NodeRPC.prototype.headerToJSON;
+    NodeRPC.prototype.headerToJSON = async function (entry) {
+        return offMain(this, entry, await headerToJSON.call(this, entry));
+    };
+    const blockToJSON = NodeRPC.prototype.blockToJSON;
+    NodeRPC.prototype.blockToJSON = async function (entry, block, details) {
+        return offMain(this, entry, await blockToJSON.call(this, entry, block, details));
+    };
+    const invalidateBlock = NodeRPC.prototype.invalidateBlock;
+    NodeRPC.prototype.invalidateBlock = async function (args, help) {
+        const hash = Array.isArray(args) && typeof args[0] === 'string' ? args[0] : '';
+        const removed = [];
+        if (/^[0-9a-f]{64}$/i.test(hash)) {
+            // bcoin 1.0.2 keys blocks by hex strings in internal byte order.
+            const entry = await this.chain.getEntry(revHex(hash.toLowerCase()));
+            if (entry && (await this.chain.isMainChain(entry))) {
+                for (let h = entry.height; h <= this.chain.height; h++) {
+                    removed.push(await this.headerToJSON(await this.chain.getEntry(h)));
+                }
+            }
+        }
+        const result = await invalidateBlock.call(this, args, help);
+        if (removed.length > 0) {
+            const kept = loadKept(this);
+            for (const json of removed) kept[json.hash] = Object.assign(json, {confirmations: -1, nextblockhash: null});
+            saveKept(this, kept);
+        }
+        return result;
+    };
+    const getBlockHeader = NodeRPC.prototype.getBlockHeader;
+    NodeRPC.prototype.getBlockHeader = async function (args, help) {
+        try {
+            return await getBlockHeader.call(this, args, help);
+        } catch (err) {
+            if (!/^Block not found/.test(err.message)) throw err;
+            const kept = loadKept(this)[String(args[0]).toLowerCase()];
+            if (kept && args[1] !== false) return kept;
+            throw new RPCError(-5, 'Block not found');
+        }
+    };
+}
+
+// Fix 7 is an option, not code: the wallet ignores --prefix and keeps its
 // database in ~/.bcoin unless --wallet-prefix names the folder; stack.sh
 // passes --wallet-prefix=<prefix>/regtest.
 
@@ -118,12 +190,16 @@ for (const sig of ['SIGTERM', 'SIGINT']) {
     });
 }
 
-// Unlike bin/node, no node.connect() and startSync(): the stack's node has
-// no peers (regtest, one node; bcoin refuses max-outbound 0), so it neither
-// listens nor dials out. Regtest lets getblocktemplate run without peers.
+// As bin/node: connect and sync, although the stack's node has no peers
+// (stack.sh: listen false, only a local port nobody listens on; bcoin
+// refuses max-outbound 0). Without a connected pool, the chain's reset
+// (invalidateblock) throws "Pool is not connected!" before the mempool and
+// the wallet follow it, and every template after it fails.
 (async () => {
     await node.ensure();
     await node.open();
+    await node.connect();
+    node.startSync();
 })().catch((err) => {
     console.error(`bmm-bcoin: start failed: ${err.stack}`);
     process.exit(1);
