@@ -3,8 +3,8 @@
 // (deploy/stack.sh starts it; deploy/bcoin/README.md says why bcoin).
 //
 // It runs bcoin's own full node as node_modules/bcoin/bin/node does, after
-// small run-time fixes for bugs met with bcoin 1.0.2 on Node 20. Each fix
-// wraps one function; none touches consensus code.
+// small run-time fixes for bugs met with bcoin 1.0.2 on Node 20. Each wraps
+// bcoin functions, calling the originals; none touches consensus code.
 // Options are bcoin's own (--prefix, --http-port, --api-key, --wallet-*...).
 //
 //   NODE_BACKEND=js node deploy/bcoin/bmm-bcoin.js --network=regtest --prefix=DIR ...
@@ -155,7 +155,26 @@ const WalletRPC = require('bcoin/lib/wallet/rpc');
     };
 }
 
-// Fix 7 is an option, not code: the wallet ignores --prefix and keeps its
+// Fix 7: a long poll (getblocktemplate with longpollid) answers when the tip
+// goes back too, as in Bitcoin Core. bcoin wakes its long polls only when a
+// block is connected, so after invalidateblock a pool kept its job on the
+// invalidated tip, and every block it found was refused ("duplicate":
+// invalid ancestor) while nothing new could be connected.
+{
+    const NodeRPC = require('bcoin/lib/node/rpc');
+    const bindChain = NodeRPC.prototype.bindChain;
+    NodeRPC.prototype.bindChain = function () {
+        const first = !this.boundChain;
+        bindChain.call(this);
+        if (first) {
+            this.node.on('reset', () => {
+                if (this.attempt) this.refreshBlock();
+            });
+        }
+    };
+}
+
+// Fix 8 is an option, not code: the wallet ignores --prefix and keeps its
 // database in ~/.bcoin unless --wallet-prefix names the folder; stack.sh
 // passes --wallet-prefix=<prefix>/regtest.
 

@@ -7,17 +7,23 @@
 //    witnesses (the node checks all of it before it takes the block);
 //  - a segwit transaction waiting in the node's mempool is mined into a
 //    block made by the pool, so the witness commitment over a real witness is
-//    checked by the node.
+//    checked by the node;
+//  - bmm-accountd ([coins.BTC] on bcoin) books the pool's BTC blocks, and a
+//    block then invalidated on bcoin is orphaned and its rewards reversed by
+//    new transfers; the audit is clean and the pool mines on.
 // In regtest nearly every share also meets the network target.
 
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
+#include "../support/stack_pg.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +34,7 @@ namespace {
 using test::stack_environment;
 
 test::pool_process* g_pool = nullptr;
+std::int64_t g_genesis = 0;                          // epoch 0 of the ledger test starts before the first share
 const std::string tag_hex = "2f424d4d20706f6f6c2f";  // "/BMM pool/"
 
 // The result of a bcoin RPC call as JSON text; fails the test on an error.
@@ -126,6 +133,10 @@ coinbase_facts check_coinbase(simdjson::dom::element block, long height, const s
 class btc_e2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
+        g_genesis =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count() -
+            1;
         g_pool = new test::pool_process;
         test::pool_options o;
         o.name = "btc-pool";
@@ -215,6 +226,94 @@ TEST_F(btc_e2e, a_segwit_transaction_in_the_mempool_is_mined_through_the_pool) {
         EXPECT_TRUE(f.bip34) << "block " << h;
     }
     EXPECT_TRUE(found) << "transaction " << txid << " is in no block from " << before + 1;
+}
+
+// Waits (bounded) until `cond` holds.
+template <class F>
+bool wait_for(F cond, int seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return cond();
+}
+
+// bmm-accountd on the pool's stream (all of it, from this binary's start): epochs of 3 s, [coins.BTC] followed on
+// bcoin ([node], for address checks, is the stack's litecoind).
+std::string write_accountd_config(const std::string& stream) {
+    auto& st = stack_environment::get();
+    const std::string dir = st.dir() + "/accountd";
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/btc.toml";
+    std::ofstream f(path);
+    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
+      << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
+      << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+      << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
+      << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st.setting("BMM_NODE_RPC_USER")
+      << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
+      << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
+      << "[epochs]\nlength_seconds = 3\ngenesis = " << g_genesis << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
+      << "[coins.BTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\nnode_url = \""
+      << st.setting("BMM_BTC_RPC_URL") << "\"\nnode_user = \"" << st.setting("BMM_BTC_RPC_USER")
+      << "\"\nnode_password = \"" << st.setting("BMM_BTC_RPC_PASSWORD") << "\"\n"
+      << "[log]\nlevel = \"info\"\n";
+    return path;
+}
+
+TEST_F(btc_e2e, a_pool_block_invalidated_on_bcoin_is_reversed_in_the_ledger) {
+    using test::scalar;
+    auto& st = stack_environment::get();
+    const std::string cfg = write_accountd_config(g_pool->stream);
+    const std::string log = st.dir() + "/accountd/btc-run.log";
+    {
+        test::child_process m({test::bin("bmm-accountd"), "migrate", "--config", cfg}, st.dir() + "/accountd/m.log");
+        ASSERT_EQ(m.wait(60000), 0) << test::read_text(st.dir() + "/accountd/m.log");
+    }
+    test::child_process acc({test::bin("bmm-accountd"), "run", "--config", cfg}, log);
+
+    // Two more pool blocks; the newer one will be invalidated.
+    const long before = block_count();
+    mine_until(before + 2, "asic.rig3", [] { return true; });
+    const long tip = block_count();
+    ASSERT_GE(tip, before + 2);
+    const std::string victim = btc_string("getblockhash", "[" + std::to_string(tip) + "]");
+    const std::string kept = btc_string("getblockhash", "[" + std::to_string(tip - 1) + "]");
+    // Booked: recorded from the stream, and its reward split at its epoch's close.
+    ASSERT_TRUE(wait_for(
+        [&] {
+            return scalar("SELECT count(*) FROM ledger_transfers WHERE reference = $1", {"block:" + victim}) != "0" &&
+                   scalar("SELECT count(*) FROM ledger_transfers WHERE reference = $1", {"block:" + kept}) != "0";
+        },
+        60))
+        << test::read_text(log);
+    EXPECT_EQ(scalar("SELECT coin || ' ' || status FROM blocks WHERE hash = $1", {victim}), "BTC immature");
+    const std::string reward = scalar("SELECT reward FROM blocks WHERE hash = $1", {victim});
+    EXPECT_EQ(reward, "1250000000") << "bcoin regtest's subsidy at height " << tip;
+
+    // Invalidated on bcoin: the tracker reads confirmations -1 and reverses it.
+    ASSERT_EQ(btc("invalidateblock", "[\"" + victim + "\"]"), "null");
+    ASSERT_EQ(block_count(), tip - 1);
+    ASSERT_NE(btc("getblockheader", "[\"" + victim + "\"]").find("\"confirmations\":-1"), std::string::npos);
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 60))
+        << test::read_text(log);
+    EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
+                     {"block:" + victim}),
+              reward);
+    EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {kept}), "immature");
+    EXPECT_EQ(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
+                     {"block:" + kept}),
+              "0");
+
+    // The pool mines on from the new tip, and the audit is clean.
+    mine_until(tip + 1, "asic.rig4", [] { return true; });
+    EXPECT_GE(block_count(), tip + 1);
+    EXPECT_EQ(acc.stop(SIGTERM, 20000), 0) << test::read_text(log);
+    test::child_process audit({test::bin("bmm-accountd"), "audit", "--config", cfg}, st.dir() + "/accountd/audit.log");
+    EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st.dir() + "/accountd/audit.log");
 }
 
 }  // namespace
