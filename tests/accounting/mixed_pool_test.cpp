@@ -49,7 +49,9 @@ template <class F>
 bool wait_for(F cond, int seconds) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
-        if (cond()) return true;
+        if (cond()) {
+            return true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return cond();
@@ -57,18 +59,23 @@ bool wait_for(F cond, int seconds) {
 
 std::vector<record> xrange(const std::string& stream) {
     redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
-    if (!c || c->err) throw std::runtime_error("cannot connect to the test Redis");
+    if (!c || c->err) {
+        throw std::runtime_error("cannot connect to the test Redis");
+    }
     std::vector<record> out;
     auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
     for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
         const redisReply* f = r->element[i]->element[1];
         record m;
-        for (std::size_t k = 0; k + 1 < f->elements; k += 2)
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
             m[std::string(f->element[k]->str, f->element[k]->len)] =
                 std::string(f->element[k + 1]->str, f->element[k + 1]->len);
+        }
         out.push_back(std::move(m));
     }
-    if (r) freeReplyObject(r);
+    if (r) {
+        freeReplyObject(r);
+    }
     redisFree(c);
     return out;
 }
@@ -91,10 +98,11 @@ std::string write_config(const std::string& stream, std::int64_t genesis) {
     for (const auto& [coin, w] : k_weight_ppm) {
         f << "[coins." << coin << "]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n"
           << "resource_weight_ppm = " << w << "\n";
-        if (coin == "BTC")
+        if (coin == "BTC") {
             f << "node_url = \"" << st().setting("BMM_BTC_RPC_URL") << "\"\nnode_user = \""
               << st().setting("BMM_BTC_RPC_USER") << "\"\nnode_password = \"" << st().setting("BMM_BTC_RPC_PASSWORD")
               << "\"\n";
+        }
     }
     f << "[log]\nlevel = \"info\"\n";
     return path;
@@ -108,13 +116,19 @@ std::string write_config(const std::string& stream, std::int64_t genesis) {
 // remainders, ties to the name that sorts first.
 std::map<std::string, big> split(const big& a, const std::map<std::string, big>& w) {
     big sum = 0;
-    for (const auto& [k, v] : w) sum += v;
+    for (const auto& [k, v] : w) {
+        sum += v;
+    }
     std::map<std::string, big> out;
-    if (sum == 0) return out;
+    if (sum == 0) {
+        return out;
+    }
     big given = 0;
     std::vector<std::pair<big, std::string>> rem;
     for (const auto& [k, v] : w) {
-        if (v == 0) continue;
+        if (v == 0) {
+            continue;
+        }
         out[k] = a * v / sum;
         given += out[k];
         rem.emplace_back(a * v % sum, k);
@@ -122,13 +136,17 @@ std::map<std::string, big> split(const big& a, const std::map<std::string, big>&
     std::sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) {
         return x.first != y.first ? x.first > y.first : x.second < y.second;
     });
-    for (std::size_t i = 0; given < a; ++i, ++given) out[rem[i].second] += 1;
+    for (std::size_t i = 0; given < a; ++i, ++given) {
+        out[rem[i].second] += 1;
+    }
     return out;
 }
 
 big work_of(const std::string& target_hex) {
     big t = 0;
-    for (char c : target_hex) t = t * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    for (char c : target_hex) {
+        t = t * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
     return (big(1) << 256) / (t + 1);
 }
 
@@ -163,8 +181,11 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
     for (std::int64_t k = 0; k <= last; ++k) {
         // DPP: each coin's work times its weight, summed over the coins.
         std::map<std::string, big> dpp;
-        for (const auto& sh : shares)
-            if (epoch_of(sh.ms) == k) dpp[sh.account] += sh.work * k_weight_ppm.at(sh.coin);
+        for (const auto& sh : shares) {
+            if (epoch_of(sh.ms) == k) {
+                dpp[sh.account] += sh.work * k_weight_ppm.at(sh.coin);
+            }
+        }
         std::map<std::string, big> pp;
         std::map<std::string, std::uint32_t> next;
         for (const auto& [u, d] : dpp) {
@@ -175,30 +196,44 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
         }
         streak = next;
         std::map<std::string, big> holdings;
-        for (const auto& [key, v] : bal)
+        for (const auto& [key, v] : bal) {
             if (key.second == "BMM" && v > 0 &&
                 (key.first.rfind("foundation:", 0) == 0 ||
                  (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
-                  key.first.compare(key.first.size() - 10, 10, ":available") == 0)))
+                  key.first.compare(key.first.size() - 10, 10, ":available") == 0))) {
                 holdings[key.first] = v;
+            }
+        }
         // Each coin's blocks of the epoch: fee, dividends to BMM holders, the
         // miners' part by PP, all in that coin.
         for (const auto& b : blocks) {
-            if (epoch_of(b.ms) != k || b.orphaned) continue;
+            if (epoch_of(b.ms) != k || b.orphaned) {
+                continue;
+            }
             const big fee = b.reward * 10000 / 1000000, div = b.reward * 200000 / 1000000,
                       miners = b.reward - fee - div;
             bal[{"pool:fees:" + b.coin, b.coin}] += fee;
             auto d = split(div, holdings);
-            if (d.empty()) bal[{"pool:undistributed:" + b.coin, b.coin}] += div;
-            for (const auto& [a, v] : d) bal[{a, b.coin}] += v;
+            if (d.empty()) {
+                bal[{"pool:undistributed:" + b.coin, b.coin}] += div;
+            }
+            for (const auto& [a, v] : d) {
+                bal[{a, b.coin}] += v;
+            }
             auto m = split(miners, pp);
-            if (m.empty()) bal[{"pool:undistributed:" + b.coin, b.coin}] += miners;
-            for (const auto& [u, v] : m) bal[{"user:" + u + ":available", b.coin}] += v;
+            if (m.empty()) {
+                bal[{"pool:undistributed:" + b.coin, b.coin}] += miners;
+            }
+            for (const auto& [u, v] : m) {
+                bal[{"user:" + u + ":available", b.coin}] += v;
+            }
         }
         const big pay = e0 / (big(1) << static_cast<unsigned>(k / 1461)) + carried;
         auto em = split(pay, pp);
         carried = em.empty() ? pay : big(0);
-        for (const auto& [u, v] : em) bal[{"user:" + u + ":available", "BMM"}] += v;
+        for (const auto& [u, v] : em) {
+            bal[{"user:" + u + ":available", "BMM"}] += v;
+        }
     }
     return bal;
 }
@@ -247,11 +282,15 @@ TEST(mixed_pool, ltc_btc_and_bmm_balances_equal_an_independent_computation_from_
                                            {"carol.s19", bp, "sha256d", "0.0002", "4"}};
     for (int round = 0; round < 4; ++round) {
         const std::int64_t wait = (genesis + round * k_epoch_seconds) * 1000 - now_ms();
-        if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
+        if (wait > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
+        }
         std::vector<std::unique_ptr<test::child_process>> miners;
         std::vector<std::string> logs;
         for (const auto& m : specs) {
-            if (round == 1 && m.algo == "sha256d") continue;
+            if (round == 1 && m.algo == "sha256d") {
+                continue;
+            }
             logs.push_back(st().dir() + "/miner-" + m.user + "-" + std::to_string(round) + ".log");
             std::vector<std::string> args = {test::bin("bmm-miner"),
                                              "--url",
@@ -267,11 +306,14 @@ TEST(mixed_pool, ltc_btc_and_bmm_balances_equal_an_independent_computation_from_
                                              "--seconds",
                                              "60",
                                              "--quiet"};
-            if (m.algo == "sha256d") args.push_back("--version-rolling");
+            if (m.algo == "sha256d") {
+                args.push_back("--version-rolling");
+            }
             miners.push_back(std::make_unique<test::child_process>(args, logs.back()));
         }
-        for (std::size_t i = 0; i < miners.size(); ++i)
+        for (std::size_t i = 0; i < miners.size(); ++i) {
             EXPECT_EQ(miners[i]->wait(90000), 0) << test::read_text(logs[i]);
+        }
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
     EXPECT_EQ(ltc.proc->stop(SIGTERM, 20000), 0);
@@ -283,10 +325,13 @@ TEST(mixed_pool, ltc_btc_and_bmm_balances_equal_an_independent_computation_from_
     std::set<std::string> uids;
     std::map<std::string, int> blocks_of;
     for (const auto& r : xrange(stream)) {
-        if (!uids.insert(r.at("uid")).second) continue;
+        if (!uids.insert(r.at("uid")).second) {
+            continue;
+        }
         const std::int64_t ms = std::stoll(r.at("time_ms"));
-        if (r.at("type") == "share" && r.at("accepted") == "1")
+        if (r.at("type") == "share" && r.at("accepted") == "1") {
             shares.push_back({ms, r.at("coin"), r.at("account"), work_of(r.at("target"))});
+        }
         if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= genesis * 1000) {
             blocks.push_back({r.at("coin"), r.at("hash"), ms, big(r.at("reward"))});
             ++blocks_of[r.at("coin")];
@@ -332,22 +377,30 @@ TEST(mixed_pool, ltc_btc_and_bmm_balances_equal_an_independent_computation_from_
     const auto want = expected_balances(shares, blocks, genesis, last);
     std::map<std::pair<std::string, std::string>, big> got;
     for (const auto& row : query("SELECT account, currency, balance::text FROM balances WHERE balance <> 0 AND "
-                                 "(account LIKE 'user:%' OR account LIKE 'foundation:%' OR account LIKE 'pool:%')"))
+                                 "(account LIKE 'user:%' OR account LIKE 'foundation:%' OR account LIKE 'pool:%')")) {
         got[{row[0], row[1]}] = big(row[2]);
+    }
     std::map<std::pair<std::string, std::string>, big> want_nonzero;
-    for (const auto& [k, v] : want)
-        if (v != 0) want_nonzero[k] = v;
+    for (const auto& [k, v] : want) {
+        if (v != 0) {
+            want_nonzero[k] = v;
+        }
+    }
     EXPECT_EQ(got.size(), want_nonzero.size());
     for (const auto& [k, v] : want_nonzero) {
         auto it = got.find(k);
         ASSERT_NE(it, got.end()) << k.first << " " << k.second << " expected " << v;
         EXPECT_EQ(it->second, v) << k.first << " " << k.second;
     }
-    for (const auto& [k, v] : got) EXPECT_TRUE(want_nonzero.count(k)) << k.first << " " << k.second << " = " << v;
+    for (const auto& [k, v] : got) {
+        EXPECT_TRUE(want_nonzero.count(k)) << k.first << " " << k.second << " = " << v;
+    }
     // Everyone earned BMM and both coins (carol's sha256d work earns LTC too, by PP).
-    for (const char* u : {"alice", "bob", "carol"})
-        for (const char* cur : {"BMM", "LTC", "BTC"})
+    for (const char* u : {"alice", "bob", "carol"}) {
+        for (const char* cur : {"BMM", "LTC", "BTC"}) {
             EXPECT_TRUE(got.count({std::string("user:") + u + ":available", cur})) << u << " earned no " << cur;
+        }
+    }
 
     test::child_process audit({test::bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/a.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/a.log");

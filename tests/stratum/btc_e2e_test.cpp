@@ -34,8 +34,8 @@ namespace {
 using test::stack_environment;
 
 test::pool_process* g_pool = nullptr;
-std::int64_t g_genesis = 0;                          // epoch 0 of the ledger test starts before the first share
-const std::string tag_hex = "2f424d4d20706f6f6c2f";  // "/BMM pool/"
+std::int64_t g_genesis = 0;                            // epoch 0 of the ledger test starts before the first share
+const std::string k_tag_hex = "2f424d4d20706f6f6c2f";  // "/BMM pool/"
 
 // The result of a bcoin RPC call as JSON text; fails the test on an error.
 std::string btc(const std::string& method, const std::string& params = "[]", bool wallet = false) {
@@ -60,8 +60,12 @@ long block_count() { return std::stol(btc("getblockcount")); }
 // BIP34: the coinbase script starts with the height as a minimal script number push.
 std::string bip34_push_hex(long height) {
     std::vector<unsigned char> n;
-    for (long h = height; h > 0; h >>= 8) n.push_back(static_cast<unsigned char>(h & 0xff));
-    if (!n.empty() && (n.back() & 0x80)) n.push_back(0);
+    for (long h = height; h > 0; h >>= 8) {
+        n.push_back(static_cast<unsigned char>(h & 0xff));
+    }
+    if (!n.empty() && (n.back() & 0x80)) {
+        n.push_back(0);
+    }
     static const char* digits = "0123456789abcdef";
     std::string out;
     auto put = [&](unsigned char b) {
@@ -69,7 +73,9 @@ std::string bip34_push_hex(long height) {
         out += digits[b & 15];
     };
     put(static_cast<unsigned char>(n.size()));
-    for (unsigned char b : n) put(b);
+    for (unsigned char b : n) {
+        put(b);
+    }
     return out;
 }
 
@@ -119,13 +125,19 @@ coinbase_facts check_coinbase(simdjson::dom::element block, long height, const s
     std::string_view sig;
     if (cb["vin"].at(0)["coinbase"].get(sig) == simdjson::SUCCESS) {
         f.bip34 = sig.substr(0, bip34_push_hex(height).size()) == bip34_push_hex(height);
-        f.tagged = sig.find(tag_hex) != std::string_view::npos;
+        f.tagged = sig.find(k_tag_hex) != std::string_view::npos;
     }
     for (simdjson::dom::element out : cb["vout"].get_array()) {
         std::string_view hex;
-        if (out["scriptPubKey"]["hex"].get(hex) != simdjson::SUCCESS) continue;
-        if (hex == script) f.pays_pool = true;
-        if (hex.substr(0, 12) == "6a24aa21a9ed") f.witness_commitment = true;  // BIP141 commitment
+        if (out["scriptPubKey"]["hex"].get(hex) != simdjson::SUCCESS) {
+            continue;
+        }
+        if (hex == script) {
+            f.pays_pool = true;
+        }
+        if (hex.substr(0, 12) == "6a24aa21a9ed") {
+            f.witness_commitment = true;  // BIP141 commitment
+        }
     }
     return f;
 }
@@ -152,12 +164,16 @@ protected:
         g_pool->start(o);
     }
     static void TearDownTestSuite() {
-        if (g_pool) g_pool->stop();
+        if (g_pool) {
+            g_pool->stop();
+        }
         delete g_pool;
         g_pool = nullptr;
     }
     void TearDown() override {
-        if (HasFailure() && g_pool) std::cerr << "---- bmm-stratum log (tail) ----\n" << g_pool->log_tail() << "\n";
+        if (HasFailure() && g_pool) {
+            std::cerr << "---- bmm-stratum log (tail) ----\n" << g_pool->log_tail() << "\n";
+        }
     }
 };
 
@@ -185,7 +201,9 @@ TEST_F(btc_e2e, bmm_miner_mines_sha256d_blocks_into_bcoin_paying_the_pool) {
         const auto f = check_coinbase(block_at(parser, h, keep), h, script);
         EXPECT_TRUE(f.bip34) << "block " << h << ": no BIP34 height: " << keep.substr(0, 600);
         EXPECT_TRUE(f.witness_commitment) << "block " << h << ": no witness commitment";
-        if (f.tagged && f.pays_pool) ++ours;
+        if (f.tagged && f.pays_pool) {
+            ++ours;
+        }
     }
     EXPECT_EQ(ours, after - before) << "blocks not made by the pool among " << before + 1 << ".." << after;
 }
@@ -217,9 +235,13 @@ TEST_F(btc_e2e, a_segwit_transaction_in_the_mempool_is_mined_through_the_pool) {
         simdjson::dom::element b = block_at(parser, h, keep);
         for (simdjson::dom::element tx : b["tx"].get_array()) {
             std::string_view id;
-            if (tx["txid"].get(id) == simdjson::SUCCESS && id == txid) found = true;
+            if (tx["txid"].get(id) == simdjson::SUCCESS && id == txid) {
+                found = true;
+            }
         }
-        if (!found) continue;
+        if (!found) {
+            continue;
+        }
         const auto f = check_coinbase(b, h, script);
         EXPECT_TRUE(f.tagged && f.pays_pool) << "block " << h << " with the transaction was not made by the pool";
         EXPECT_TRUE(f.witness_commitment) << "block " << h << " has no witness commitment";
@@ -233,7 +255,9 @@ template <class F>
 bool wait_for(F cond, int seconds) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
-        if (cond()) return true;
+        if (cond()) {
+            return true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return cond();

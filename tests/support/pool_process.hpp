@@ -102,7 +102,9 @@ struct pool_process {
                 "\"\ntag = \"/BMM pool/\"\n";
         toml += "[node]\nurl = \"" + st.setting(node + "RPC_URL") + "\"\nuser = \"${" + node +
                 "RPC_USER}\"\npassword = \"${" + node + "RPC_PASSWORD}\"\n";
-        if (o.btc) toml += "rules = [\"segwit\"]\n";
+        if (o.btc) {
+            toml += "rules = [\"segwit\"]\n";
+        }
         toml += "template_refresh_seconds = 30\npoll_seconds = 0.2\n";
         toml += "[redis]\nhost = \"127.0.0.1\"\nport = " + st.setting("BMM_REDIS_PORT") + "\nstream = \"" + stream +
                 "\"\nspool_dir = \"" + dir + "/spool\"\n";

@@ -61,10 +61,14 @@ public:
         for (int attempt = 0; attempt < 200 && !base; ++attempt) {
             const int candidate = 10000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 909) * 11;
             bool all = true;
-            for (int p = candidate; p < candidate + 11 && all; ++p) all = port_free(p);
+            for (int p = candidate; p < candidate + 11 && all; ++p) {
+                all = port_free(p);
+            }
             if (all) base = candidate;
         }
-        if (!base) throw std::runtime_error("no 11 free loopback ports found for the test stack");
+        if (!base) {
+            throw std::runtime_error("no 11 free loopback ports found for the test stack");
+        }
         const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "' --base-port " +
                                 std::to_string(base) + options() + " > '" + base_ + "/up.log' 2>&1";
         if (std::system(cmd.c_str()) != 0) {
