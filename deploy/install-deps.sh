@@ -18,6 +18,9 @@ packages=(
   libhpdf-dev  # statements as PDF (libharu, accounting/statement)
   # the local stack and the tests' real parts
   postgresql postgresql-client redis-server redis-tools litecoind
+  # bcoin, the stack's sha256d (Bitcoin) regtest node, runs on Node.js
+  # (npm comes below: a Node.js from elsewhere may bring its own)
+  nodejs
   # scripts
   curl jq python3 procps iproute2
   # api_test opens the holders' web page in a headless browser
@@ -37,8 +40,34 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Debian's npm, unless an npm is already on PATH (NodeSource's nodejs ships
+# one and conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+  dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q 'install ok installed' || missing+=(npm)
+fi
+
+# bcoin from npm, pinned by deploy/bcoin/package.json and package-lock.json
+# (see deploy/bcoin/README.md): --ignore-scripts because no native module
+# is built (leveldown 5.6.0 ships a prebuilt N-API binary; bcrypto runs with
+# NODE_BACKEND=js). Skipped when node_modules matches the lock file already.
+install_bcoin() {
+  local dir
+  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bcoin
+  local stamp=$dir/node_modules/.bmm-lock.sha256 want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -r "$dir/node_modules/bcoin/package.json" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    echo "install-deps: bcoin already installed in $dir/node_modules"
+    return 0
+  fi
+  echo "install-deps: npm ci in $dir (bcoin, pinned by package-lock.json)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
+  install_bcoin
   exit 0
 fi
 
@@ -60,4 +89,5 @@ for svc in redis-server postgresql litecoind; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
 done
+install_bcoin
 echo "install-deps: done"

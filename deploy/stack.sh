@@ -8,8 +8,9 @@ usage() {
   cat <<'EOF'
 Usage: deploy/stack.sh up|down|status [options]
 
-Runs the local stack on 127.0.0.1: PostgreSQL 15, Redis, and two litecoind
-regtest nodes (A has the wallet "pool", B is A's peer). All state lives in one
+Runs the local stack on 127.0.0.1: PostgreSQL 15, Redis, two litecoind
+regtest nodes (A has the wallet "pool", B is A's peer) and a bcoin regtest
+node (Bitcoin, sha256d; its wallet "primary"; skip it with --no-bcoin). All state lives in one
 folder; the connection settings are written to <dir>/stack.env (shell
 KEY=value lines) and <dir>/stack.json (the same keys, one JSON object).
 
@@ -23,12 +24,13 @@ Commands:
 
 Options:
   --dir DIR              stack folder (env BMM_STACK_DIR; default <repo>/.stack)
-  --base-port N          ports are N+0..N+7 (env BMM_STACK_BASE_PORT; default
+  --base-port N          ports are N+0..N+10 (env BMM_STACK_BASE_PORT; default
                          19400, or the ports the stack last ran with):
                            +0 postgres, +1 redis,
                            +2 node A rpc, +3 node A p2p,
                            +4 node B rpc, +5 node B p2p,
-                           +6 node A onion bind, +7 node B onion bind
+                           +6 node A onion bind, +7 node B onion bind,
+                           +8 bcoin rpc, +9 bcoin wallet rpc, +10 bcoin p2p
   --pg-port N            override one port (env BMM_STACK_PG_PORT)
   --redis-port N         (env BMM_STACK_REDIS_PORT)
   --node-rpc-port N      (env BMM_STACK_NODE_RPC_PORT)
@@ -42,11 +44,16 @@ Options:
                          mines to height 432 with a peg-in so that Litecoin's
                          MWEB is active, as on mainnet; a test that mines the
                          activation block itself asks for this)
+  --no-bcoin             with `up`: do not start bcoin (env BMM_STACK_BCOIN=0);
+                         by default `up` starts it and mines past segwit
+                         activation (height 432). `down` stops it either way.
   -h, --help             this text
 
 Environment: BMM_STACK_PG_BIN (default /usr/lib/postgresql/15/bin),
 BMM_STACK_LITECOIND (default /usr/lib/litecoin/litecoind),
-BMM_STACK_LITECOIN_CLI (default litecoin-cli),
+BMM_STACK_LITECOIN_CLI (default litecoin-cli), BMM_STACK_NODEJS (default node),
+BMM_STACK_BCOIN_HOME (default <repo>/deploy/bcoin, where install-deps.sh
+installed bcoin),
 BMM_STACK_NODE_A_ARGS, BMM_STACK_NODE_B_ARGS (extra litecoind options, split
 on spaces, for the nodes `up` starts, e.g. "-mempoolreplacement=1"; a node
 already running keeps its options).
@@ -154,6 +161,7 @@ opt_p2p_b=""
 opt_timeout=""
 purge=0
 activate_mweb=1
+with_bcoin=${BMM_STACK_BCOIN:-1}
 
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 
@@ -175,6 +183,7 @@ while [ $# -gt 0 ]; do
     --timeout) need_value "$@"; opt_timeout=$2; shift ;;
     --purge) purge=1 ;;
     --no-mweb) activate_mweb=0 ;;
+    --no-bcoin) with_bcoin=0 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -183,6 +192,7 @@ done
 [ -n "$command" ] || { usage >&2; exit 2; }
 [ "$purge" -eq 0 ] || [ "$command" = down ] || die "--purge goes with down only"
 [ "$activate_mweb" -eq 1 ] || [ "$command" = up ] || die "--no-mweb goes with up only"
+[[ $with_bcoin =~ ^[01]$ ]] || die "BMM_STACK_BCOIN must be 0 or 1 (got '$with_bcoin')"
 
 STACK_DIR=${opt_dir:-${BMM_STACK_DIR:-$REPO_ROOT/.stack}}
 # Absolute path, without requiring that it exists yet.
@@ -212,7 +222,7 @@ resolve_ports() {
     saved_base=$(. "$PORTS_FILE"; echo "${BASE_PORT:-}")
   fi
   BASE_PORT=${opt_base:-${BMM_STACK_BASE_PORT:-${saved_base:-$DEFAULT_BASE_PORT}}}
-  if ! is_port "$BASE_PORT" || [ "$BASE_PORT" -gt 65528 ]; then die "base port '$BASE_PORT' must be 1..65528"; fi
+  if ! is_port "$BASE_PORT" || [ "$BASE_PORT" -gt 65525 ]; then die "base port '$BASE_PORT' must be 1..65525"; fi
   if [ -n "$saved_base" ] && [ "$saved_base" = "$BASE_PORT" ]; then
     # shellcheck disable=SC1090
     eval "$(. "$PORTS_FILE"; printf 'p_pg=%s p_redis=%s p_rpc_a=%s p_p2p_a=%s p_rpc_b=%s p_p2p_b=%s p_onion_a=%s p_onion_b=%s' \
@@ -233,6 +243,7 @@ resolve_ports() {
   done
   local all="$PG_PORT $REDIS_PORT $NODE_RPC_PORT $NODE_P2P_PORT $NODE2_RPC_PORT $NODE2_P2P_PORT $NODE_ONION_PORT $NODE2_ONION_PORT"
   [ "$(tr ' ' '\n' <<<"$all" | sort -u | wc -l)" -eq 8 ] || die "ports must differ: $all"
+  bcoin_resolve_ports
 }
 
 # The resolved ports as KEY=value lines, as kept in ports.env.
@@ -244,7 +255,7 @@ ports_text() {
 }
 
 save_ports() {
-  { echo "# Ports this stack runs on (written by deploy/stack.sh up)."; ports_text; } >"$PORTS_FILE.tmp"
+  { echo "# Ports this stack runs on (written by deploy/stack.sh up)."; ports_text; bcoin_ports_text; } >"$PORTS_FILE.tmp"
   mv -f "$PORTS_FILE.tmp" "$PORTS_FILE"
 }
 
@@ -677,6 +688,226 @@ nodes_down() {
   done
 }
 
+# ---------------------------------------------------------------- bcoin --
+# The sha256d node: bcoin (npm, a full node in JavaScript) in regtest, one
+# node with its wallet "primary" (README "Bitcoin (bcoin) in regtest",
+# deploy/bcoin/README.md). deploy/install-deps.sh installs it into
+# deploy/bcoin/node_modules; the launcher deploy/bcoin/bmm-bcoin.js runs it.
+# Kept in these functions (plus one line each in resolve_ports, save_ports,
+# preflight_ports, write_settings and the commands) so that the litecoind
+# part stays as it was.
+
+BCOIN_HOME=${BMM_STACK_BCOIN_HOME:-$REPO_ROOT/deploy/bcoin}
+BCOIN_NODE=${BMM_STACK_NODEJS:-node}
+BCOIN_WALLET=primary
+# Segwit on bcoin's regtest is a BIP9 deployment: active from height 432.
+BCOIN_SEGWIT_HEIGHT=432
+
+bcoin_dir() { echo "$STACK_DIR/bcoin"; }
+bcoin_log() { echo "$(bcoin_dir)/regtest/debug.log"; }
+bcoin_pid() { pidfile_pid "$(bcoin_dir)/bcoin.pid" bmm-bcoin; }
+# curl reads the credentials from a file (mode 600), never from its command line.
+bcoin_curl_conf() { echo "$SECRETS/bcoin_curl"; }
+
+# Ports after litecoind's 8: +8 node rpc, +9 wallet rpc, +10 p2p: the one
+# peer the node may dial (`only`); nobody listens there, so it has no peers.
+bcoin_resolve_ports() {
+  local saved=""
+  if [ -r "$PORTS_FILE" ]; then
+    # shellcheck disable=SC1090
+    saved=$(. "$PORTS_FILE"; echo "${BASE_PORT:-}:${BCOIN_RPC_PORT:-}:${BCOIN_WALLET_PORT:-}:${BCOIN_P2P_PORT:-}")
+  fi
+  if [ -n "$saved" ] && [ "${saved%%:*}" = "$BASE_PORT" ] && [ -n "$(cut -d: -f2 <<<"$saved")" ]; then
+    IFS=: read -r _ BCOIN_RPC_PORT BCOIN_WALLET_PORT BCOIN_P2P_PORT <<<"$saved"
+  else
+    BCOIN_RPC_PORT=$((BASE_PORT + 8)) BCOIN_WALLET_PORT=$((BASE_PORT + 9)) BCOIN_P2P_PORT=$((BASE_PORT + 10))
+  fi
+  local p
+  for p in "$BCOIN_RPC_PORT" "$BCOIN_WALLET_PORT" "$BCOIN_P2P_PORT"; do
+    is_port "$p" || die "bcoin port '$p' is not a TCP port number (base port + 10 must be <= 65535)"
+  done
+  local all="$PG_PORT $REDIS_PORT $NODE_RPC_PORT $NODE_P2P_PORT $NODE2_RPC_PORT $NODE2_P2P_PORT"
+  all+=" $NODE_ONION_PORT $NODE2_ONION_PORT $BCOIN_RPC_PORT $BCOIN_WALLET_PORT $BCOIN_P2P_PORT"
+  [ "$(tr ' ' '\n' <<<"$all" | sort -u | wc -l)" -eq 11 ] || die "ports must differ: $all"
+}
+
+bcoin_ports_text() {
+  printf '%s\n' "BCOIN_RPC_PORT=$BCOIN_RPC_PORT" "BCOIN_WALLET_PORT=$BCOIN_WALLET_PORT" "BCOIN_P2P_PORT=$BCOIN_P2P_PORT"
+}
+
+# JSON-RPC call to bcoin: $1 node|wallet, $2 method, $3 params (a JSON array).
+# Prints the result (a string raw, anything else as JSON); on an error prints
+# the answer to stderr and returns 1.
+bcoin_rpc() {
+  local port=$BCOIN_RPC_PORT out
+  [ "$1" = wallet ] && port=$BCOIN_WALLET_PORT
+  out=$(jq -cn --arg m "$2" --argjson p "${3:-[]}" '{method: $m, params: $p, id: 1}' |
+    curl -sS -m 120 -K "$(bcoin_curl_conf)" --data-binary @- "http://127.0.0.1:$port/" 2>&1) || {
+    echo "$out" >&2
+    return 1
+  }
+  if ! jq -e '.error == null' <<<"$out" >/dev/null 2>&1; then
+    echo "$out" >&2
+    return 1
+  fi
+  jq -r 'if (.result | type) == "string" then .result else (.result | tojson) end' <<<"$out"
+}
+bcoin_answers() { bcoin_rpc node getblockchaininfo >/dev/null 2>&1; }
+
+bcoin_write_conf() {
+  local dir
+  dir=$(bcoin_dir)
+  mkdir -p "$dir/regtest"
+  # bcoin reads <prefix>/<network>/bcoin.conf. The api key is the RPC
+  # password of the node and of its wallet (bcoin ignores the user name).
+  (
+    umask 077
+    cat >"$dir/regtest/bcoin.conf.tmp" <<BCOIN_CONF
+# Written by deploy/stack.sh: bcoin regtest node, loopback only, no peers
+# (it does not listen and dials only the stack's unused port base+10).
+network: regtest
+api-key: $BCOIN_PASSWORD
+http-host: 127.0.0.1
+http-port: $BCOIN_RPC_PORT
+host: 127.0.0.1
+port: $BCOIN_P2P_PORT
+listen: false
+only: 127.0.0.1:$BCOIN_P2P_PORT
+log-level: info
+BCOIN_CONF
+    mv -f "$dir/regtest/bcoin.conf.tmp" "$dir/regtest/bcoin.conf"
+    printf 'user = "%s:%s"\n' "$RPC_USER" "$BCOIN_PASSWORD" >"$(bcoin_curl_conf)"
+  )
+}
+
+bcoin_start() {
+  local dir logfile
+  dir=$(bcoin_dir)
+  logfile=$(bcoin_log)
+  [ -r "$BCOIN_HOME/node_modules/bcoin/package.json" ] ||
+    die "bcoin: not installed in $BCOIN_HOME/node_modules: run deploy/install-deps.sh (or start the stack with --no-bcoin)"
+  command -v "$BCOIN_NODE" >/dev/null || die "bcoin: no '$BCOIN_NODE' (Node.js) on PATH: run deploy/install-deps.sh"
+  bcoin_write_conf
+  if bcoin_pid >/dev/null; then
+    log "bcoin: already running (pid $(bcoin_pid)), rpc 127.0.0.1:$BCOIN_RPC_PORT"
+    return 0
+  fi
+  port_in_use "$BCOIN_RPC_PORT" && die "bcoin: rpc port $BCOIN_RPC_PORT is already in use by another program"
+  port_in_use "$BCOIN_WALLET_PORT" && die "bcoin: wallet rpc port $BCOIN_WALLET_PORT is already in use by another program"
+  log "bcoin: starting, rpc 127.0.0.1:$BCOIN_RPC_PORT, wallet rpc 127.0.0.1:$BCOIN_WALLET_PORT (log: $logfile)"
+  # --wallet-prefix: the wallet ignores --prefix (see deploy/bcoin/bmm-bcoin.js).
+  (
+    cd "$BCOIN_HOME"
+    NODE_BACKEND=js exec nohup "$BCOIN_NODE" bmm-bcoin.js \
+      --network=regtest --prefix="$dir" --wallet-prefix="$dir/regtest" \
+      --wallet-http-host=127.0.0.1 --wallet-http-port="$BCOIN_WALLET_PORT" --wallet-witness=true
+  ) </dev/null >>"$dir/start.log" 2>&1 9>&- &
+  echo $! >"$dir/bcoin.pid"
+}
+
+bcoin_wait() {
+  local waited=0
+  until bcoin_answers && bcoin_rpc wallet getwalletinfo >/dev/null 2>&1; do
+    if [ "$waited" -ge $((TIMEOUT * 2)) ]; then
+      show_log_tail "$(bcoin_log)"
+      die "bcoin: no RPC answer after ${TIMEOUT}s (log: $(bcoin_log))"
+    fi
+    if [ "$waited" -ge 2 ] && ! bcoin_pid >/dev/null; then
+      show_log_tail "$(bcoin_dir)/start.log"
+      show_log_tail "$(bcoin_log)"
+      die "bcoin: exited during startup (logs: $(bcoin_dir)/start.log, $(bcoin_log))"
+    fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+}
+
+# The pool's BTC address: a bech32 (rb1q...) address of the wallet, kept
+# across restarts in <dir>/btc_pool_address.
+bcoin_address_up() {
+  local file=$STACK_DIR/btc_pool_address addr=""
+  [ -s "$file" ] && addr=$(cat "$file")
+  # bcoin has no getaddressinfo: getaccount names the account of a wallet
+  # address and answers "" for any other.
+  if [ -z "$addr" ] || [ -z "$(bcoin_rpc wallet getaccount "[\"$addr\"]" 2>/dev/null)" ]; then
+    addr=$(bcoin_rpc wallet getnewaddress) || die "bcoin: getnewaddress failed (log: $(bcoin_log))"
+    echo "$addr" >"$file"
+    log "bcoin: new pool address $addr"
+  fi
+  BTC_POOL_ADDRESS=$addr
+}
+
+bcoin_segwit_active() {
+  bcoin_rpc node getblockchaininfo | jq -e '.bip9_softforks.segwit.status == "active"' >/dev/null
+}
+
+# Mines past segwit activation (as litecoind is mined past MWEB's), so that
+# templates carry a witness commitment from the first job on, as on mainnet.
+bcoin_segwit_up() {
+  local height
+  height=$(bcoin_rpc node getblockcount)
+  if [ "$height" -lt "$BCOIN_SEGWIT_HEIGHT" ]; then
+    log "bcoin: mining $((BCOIN_SEGWIT_HEIGHT - height)) blocks to $BTC_POOL_ADDRESS to activate segwit (height $BCOIN_SEGWIT_HEIGHT)"
+    bcoin_rpc node generatetoaddress "[$((BCOIN_SEGWIT_HEIGHT - height)), \"$BTC_POOL_ADDRESS\"]" >/dev/null ||
+      die "bcoin: generatetoaddress failed (log: $(bcoin_log))"
+  fi
+  bcoin_segwit_active || die "bcoin: segwit is not active at height $(bcoin_rpc node getblockcount) (log: $(bcoin_log))"
+}
+
+bcoin_up() {
+  BCOIN_PASSWORD=$(secret bcoin_password)
+  bcoin_start
+  bcoin_wait
+  bcoin_address_up
+  bcoin_segwit_up
+  bcoin_rpc node getblocktemplate '[{"rules":["segwit"]}]' >/dev/null ||
+    die "bcoin: getblocktemplate fails (log: $(bcoin_log))"
+  log "bcoin: ok (height $(bcoin_rpc node getblockcount), segwit active, getblocktemplate works)"
+}
+
+bcoin_down() {
+  local pid
+  pid=$(bcoin_pid) || { log "bcoin: not running"; return 0; }
+  log "bcoin: stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_pid_exit "$pid" "$TIMEOUT" || kill_pid "$pid" bcoin
+}
+
+# Ports of a stopped bcoin taken by another program (for preflight_ports).
+bcoin_ports_taken() {
+  [ "$with_bcoin" -eq 1 ] || return 0
+  bcoin_pid >/dev/null && return 0
+  port_in_use "$BCOIN_RPC_PORT" && echo "bcoin rpc $BCOIN_RPC_PORT"
+  port_in_use "$BCOIN_WALLET_PORT" && echo "bcoin wallet rpc $BCOIN_WALLET_PORT"
+  return 0
+}
+
+# KEY=value lines for stack.env, when bcoin runs.
+bcoin_settings() {
+  bcoin_pid >/dev/null || return 0
+  printf '%s\n' \
+    "BMM_BTC_RPC_URL=http://127.0.0.1:$BCOIN_RPC_PORT/" \
+    "BMM_BTC_RPC_PORT=$BCOIN_RPC_PORT" \
+    "BMM_BTC_RPC_USER=$RPC_USER" \
+    "BMM_BTC_RPC_PASSWORD=$(cat "$SECRETS/bcoin_password")" \
+    "BMM_BTC_WALLET=$BCOIN_WALLET" \
+    "BMM_BTC_WALLET_RPC_URL=http://127.0.0.1:$BCOIN_WALLET_PORT/" \
+    "BMM_BTC_WALLET_RPC_PORT=$BCOIN_WALLET_PORT" \
+    "BMM_BTC_CURL_CONFIG=$(bcoin_curl_conf)" \
+    "BMM_BTC_DATADIR=$(bcoin_dir)" \
+    "BMM_BTC_POOL_ADDRESS=$(cat "$STACK_DIR/btc_pool_address")"
+}
+
+bcoin_status() {
+  local info
+  BCOIN_PASSWORD=$(cat "$SECRETS/bcoin_password" 2>/dev/null || true)
+  if [ -r "$(bcoin_curl_conf)" ] && info=$(bcoin_rpc node getblockchaininfo 2>/dev/null); then
+    report 0 bcoin "rpc 127.0.0.1:$BCOIN_RPC_PORT wallet rpc 127.0.0.1:$BCOIN_WALLET_PORT height $(jq -r .blocks <<<"$info") (log: $(bcoin_log))"
+  elif [ -e "$(bcoin_dir)" ]; then
+    report 1 bcoin "rpc 127.0.0.1:$BCOIN_RPC_PORT (log: $(bcoin_log))"
+  fi
+}
+
 # ------------------------------------------------------------- settings --
 
 write_settings() {
@@ -709,6 +940,7 @@ BMM_NODE2_P2P_PORT=$NODE2_P2P_PORT
 BMM_NODE2_DATADIR=$NODE_B
 BMM_POOL_ADDRESS=$POOL_ADDRESS
 EOF
+  bcoin_settings >>"$ENV_FILE.tmp"
   # The JSON holds the same keys; ports are numbers.
   grep -E '^[A-Z0-9_]+=' "$ENV_FILE.tmp" | jq -R -n '
     [inputs | capture("^(?<k>[A-Z0-9_]+)=(?<v>.*)$")
@@ -730,7 +962,7 @@ take_lock() {
 
 any_running() {
   resolve_pg_root 0
-  pg_pid >/dev/null || redis_pid >/dev/null || node_pid A >/dev/null || node_pid B >/dev/null
+  pg_pid >/dev/null || redis_pid >/dev/null || node_pid A >/dev/null || node_pid B >/dev/null || bcoin_pid >/dev/null
 }
 
 # Fails before anything starts when a port of a stopped service is taken.
@@ -747,6 +979,8 @@ preflight_ports() {
     port_in_use "$NODE2_RPC_PORT" && taken+=("node B rpc $NODE2_RPC_PORT")
     port_in_use "$NODE2_P2P_PORT" && taken+=("node B p2p $NODE2_P2P_PORT")
   fi
+  local b
+  while read -r b; do [ -z "$b" ] || taken+=("$b"); done < <(bcoin_ports_taken)
   [ ${#taken[@]} -eq 0 ] || die "ports already in use by other programs: $(IFS=,; echo "${taken[*]}") (choose another --base-port)"
 }
 
@@ -763,7 +997,7 @@ cmd_up() {
   resolve_ports
   if any_running && [ -r "$PORTS_FILE" ]; then
     local old new
-    old=$(grep -v '^#' "$PORTS_FILE")
+    old=$(grep -v -e '^#' -e '^BCOIN_' "$PORTS_FILE")
     new=$(ports_text)
     [ "$old" = "$new" ] || die "the stack in $STACK_DIR is running on other ports (see $PORTS_FILE): run down first"
   fi
@@ -773,6 +1007,7 @@ cmd_up() {
   pg_up
   redis_up
   nodes_up
+  [ "$with_bcoin" -eq 0 ] || bcoin_up
   write_settings
   log "up: all services answer"
 }
@@ -785,6 +1020,7 @@ cmd_down() {
   [ -e "$MARKER" ] || die "$STACK_DIR is not a stack folder (no .bmm-stack): refusing to touch it"
   take_lock
   resolve_ports
+  bcoin_down
   nodes_down
   redis_down
   pg_down
@@ -826,6 +1062,7 @@ cmd_status() {
       report 1 "node $n" "rpc 127.0.0.1:$rpc (log: $(node_log "$n"))"
     fi
   done
+  bcoin_status
   [ -s "$ENV_FILE" ] && log "settings: $ENV_FILE"
   [ "$bad" -eq 0 ]
 }

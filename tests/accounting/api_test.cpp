@@ -725,7 +725,7 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
     test::child_process browser(
         {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
-         "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice"},
+         "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice&from=2000-01-01&to=2100-01-01"},
         out, {{"HOME", dir}});
     ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
     const std::string dom = test::read_text(out);
@@ -742,6 +742,32 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
     }
     for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<td>mxAliceOne</td>", "<td>0xAlice\"quote</td>"})
         EXPECT_NE(dom.find(text), std::string::npos) << text;
+    // The statement of the period in the URL: each section's opening, closing and
+    // transfer count as the statement API gives them, and its three downloads.
+    const std::string q = "/api/v1/accounts/alice/statement?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+    auto st = get_json(q + "&format=json");
+    std::size_t sections = 0;
+    for (auto sec : st["sections"].get_array()) {
+        ++sections;
+        const int decimals = static_cast<int>(std::int64_t(sec["decimals"]));
+        const std::string cur{std::string_view(sec["currency"])};
+        const std::string kind{std::string_view(sec["balance"])};
+        const std::string cells = "<td>" + cur + "</td><td>" + kind + "</td><td class=\"n\">" +
+                                  shown(std::string(std::string_view(sec["opening"])), decimals) + "</td>";
+        EXPECT_NE(dom.find(cells), std::string::npos) << cells;
+        const std::string closing = "<td class=\"n\">" +
+                                    shown(std::string(std::string_view(sec["closing"])), decimals) +
+                                    "</td><td class=\"n\">" + std::to_string(sec["rows"].get_array().size()) + "</td>";
+        EXPECT_NE(dom.find(closing), std::string::npos) << cur << " " << kind << ": " << closing;
+    }
+    EXPECT_GE(sections, 2u) << "alice holds LTC and BMM";
+    for (const char* f : {"csv", "pdf", "json"}) {
+        const std::string href =
+            "href=\"/api/v1/accounts/alice/statement?from=2000-01-01T00:00:00Z&amp;"
+            "to=2100-01-01T00:00:00Z&amp;format=" +
+            std::string(f) + "\"";
+        EXPECT_NE(dom.find(href), std::string::npos) << href;
+    }
     EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
     EXPECT_EQ(dom.find("<p id=\"error\" role=\"alert\"></p>") == std::string::npos, false) << "the page shows an error";
 }

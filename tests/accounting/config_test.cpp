@@ -243,11 +243,17 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     ::setenv("BMM_PG_PORT", "5432", 1);
     ::setenv("BMM_REDIS_PORT", "6379", 1);
     ::setenv("BMM_NODE_RPC_URL", "http://127.0.0.1:19443/", 1);
+    ::setenv("BMM_BTC_RPC_URL", "http://127.0.0.1:19408/", 1);
+    ::setenv("BMM_BTC_RPC_USER", "x", 1);
+    ::setenv("BMM_BTC_RPC_PASSWORD", "x", 1);
     ::setenv("BMM_EPOCH_GENESIS", "1767225600", 1);
     auto c = load_accountd_config(path);
     ASSERT_TRUE(c.ok()) << c.error_message();
     EXPECT_TRUE(c->epochs.enabled);
     EXPECT_EQ(c->coins.at("LTC").node.url, "http://127.0.0.1:19443/");
+    // Both coins of deploy/up.sh: BTC's blocks are followed on bcoin.
+    EXPECT_EQ(c->coins.at("BTC").node.url, "http://127.0.0.1:19408/");
+    EXPECT_EQ(c->coins.at("BTC").maturity, 100);
     EXPECT_TRUE(validate_config(rules_of(*c)).ok());
     EXPECT_EQ(c->payout.wallet, "pool");
     EXPECT_EQ(payout_min_amount(c->payout, "LTC"), amount(10000000));

@@ -38,15 +38,16 @@ check() {
 
 port_in_use() { [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
 
-# A base port whose 8 ports are free: 20000 + slot*8 stays below 32000, clear of
-# the default stack (19400) and of the kernel's ephemeral range (32768+).
+# A base port whose 11 ports are free (stack.sh uses base+0..10): 20000 +
+# slot*11 stays below 32000, clear of the default stack (19400) and of the
+# kernel's ephemeral range (32768+).
 pick_base_port() {
   local slot base p free tries
-  slot=$(( ($$ + RANDOM) % 1500 ))
+  slot=$(( ($$ + RANDOM) % 1000 ))
   for tries in $(seq 1 50); do
-    base=$((20000 + ((slot + tries * 37) % 1500) * 8))
+    base=$((20000 + ((slot + tries * 37) % 1000) * 11))
     free=1
-    for p in $(seq "$base" $((base + 7))); do
+    for p in $(seq "$base" $((base + 10))); do
       if port_in_use "$p"; then free=0; break; fi
     done
     if [ "$free" -eq 1 ]; then echo "$base"; return 0; fi
@@ -109,7 +110,7 @@ rcli() { redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" "$@"; }
 # Every listening socket of our ports is on 127.0.0.1.
 loopback_only() {
   local p bad=0 addrs
-  for p in $(seq "$BASE" $((BASE + 7))); do
+  for p in $(seq "$BASE" $((BASE + 10))); do
     addrs=$(ss -Htln "sport = :$p" | awk '{print $4}')
     [ -n "$addrs" ] || continue
     if grep -vq '^127\.0\.0\.1:' <<<"$addrs"; then echo "port $p: $addrs" >&2; bad=1; fi
@@ -119,7 +120,7 @@ loopback_only() {
 
 nothing_listens() {
   local p
-  for p in $(seq "$BASE" $((BASE + 7))); do
+  for p in $(seq "$BASE" $((BASE + 10))); do
     if port_in_use "$p"; then echo "port $p still listened on" >&2; return 1; fi
   done
 }
@@ -128,7 +129,8 @@ env_has_keys() {
   local k
   for k in BMM_PG_HOST BMM_PG_PORT BMM_PG_DB BMM_PG_USER BMM_PG_PASSWORD BMM_PG_URL \
     BMM_REDIS_HOST BMM_REDIS_PORT BMM_NODE_RPC_URL BMM_NODE_RPC_USER BMM_NODE_RPC_PASSWORD \
-    BMM_NODE_WALLET BMM_NODE2_RPC_URL BMM_NODE_P2P_PORT BMM_POOL_ADDRESS BMM_STACK_DIR; do
+    BMM_NODE_WALLET BMM_NODE2_RPC_URL BMM_NODE_P2P_PORT BMM_POOL_ADDRESS BMM_STACK_DIR \
+    BMM_BTC_RPC_URL BMM_BTC_RPC_USER BMM_BTC_RPC_PASSWORD BMM_BTC_WALLET BMM_BTC_POOL_ADDRESS; do
     grep -q "^$k=." "$DIR/stack.env" || { echo "stack.env lacks $k" >&2; return 1; }
     jq -e --arg k "$k" 'has($k)' "$DIR/stack.json" >/dev/null || { echo "stack.json lacks $k" >&2; return 1; }
   done

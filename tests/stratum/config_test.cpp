@@ -180,6 +180,35 @@ TEST(config, shipped_stack_config_parses_with_its_environment) {
     EXPECT_EQ(cfg.metrics_port, 9310);
 }
 
+TEST(config, shipped_btc_stack_config_parses_with_its_environment) {
+    // The second pool of deploy/up.sh: sha256d on bcoin, its own instance id,
+    // port, spool folder and metrics port, into the scrypt pool's stream.
+    const auto path = source_dir() / "deploy" / "config" / "bmm-stratum-btc.toml";
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    scoped_env a("BMM_BTC_POOL_ADDRESS", "rb1qpoolpayoutaddress");
+    scoped_env b("BMM_BTC_RPC_URL", "http://127.0.0.1:19408/");
+    scoped_env c("BMM_BTC_RPC_USER", "bmm");
+    scoped_env d("BMM_BTC_RPC_PASSWORD", "key");
+    scoped_env e("BMM_REDIS_HOST", "127.0.0.1");
+    scoped_env f("BMM_REDIS_PORT", "6380");
+    scoped_env g("BMM_STACK_DIR", "/var/lib/bmm-stack");
+
+    auto r = load_server_config(path.string());
+    ASSERT_TRUE(r) << r.error_message();
+    const server_config& cfg = *r;
+    EXPECT_EQ(cfg.instance_id, 2u);
+    EXPECT_EQ(cfg.algorithm, pow_algorithm::sha256d);
+    EXPECT_EQ(cfg.coin, "BTC");
+    EXPECT_EQ(cfg.address, "rb1qpoolpayoutaddress");
+    EXPECT_EQ(cfg.node_url, "http://127.0.0.1:19408/");
+    EXPECT_EQ(cfg.rules, (std::vector<std::string>{"segwit"}));
+    EXPECT_EQ(cfg.stream, "bmm:shares");
+    EXPECT_EQ(cfg.spool_dir, "/var/lib/bmm-stack/spool-btc");
+    EXPECT_EQ(cfg.metrics_port, 9311);
+    ASSERT_EQ(cfg.ports.size(), 1u);
+    EXPECT_EQ(cfg.ports[0].port, 3334);
+}
+
 TEST(config, shipped_stack_config_names_a_missing_variable) {
     const auto path = source_dir() / "deploy" / "config" / "bmm-stratum.toml";
     const std::string text = read_text(path);

@@ -2,7 +2,8 @@
 // Test support: a bmm-stratum child process on the test stack (stack.hpp).
 //
 // The configuration's [pool], [node], [redis] and [log] sections come from
-// the stack (its node, its Redis, its pool address); a test adds what it is
+// the stack (its node, its Redis, its pool address: litecoind and scrypt, or
+// with `btc` bcoin and sha256d); a test adds what it is
 // about ([limits], [metrics], its [[port]]s) as TOML text. start() returns
 // once every listed port accepts connections, or throws with the log.
 
@@ -75,6 +76,7 @@ struct pool_options {
     std::string port_sections;               // the [[port]] sections (default: one plain port on ports[0])
     std::vector<std::string> extra_args;     // more command-line arguments, e.g. --log-file F
     std::map<std::string, std::string> env;  // more environment, e.g. BMM_STRATUM_FAULT
+    bool btc = false;                        // sha256d on the stack's bcoin (stack_environment with_bcoin)
 };
 
 struct pool_process {
@@ -91,13 +93,20 @@ struct pool_process {
         stream = o.stream;
         if (o.ports.empty()) throw std::runtime_error("pool_options.ports is empty");
         port = o.ports.front();
+        // The stack's settings for the chosen node: BMM_NODE_* (litecoind) or BMM_BTC_* (bcoin).
+        const std::string node = o.btc ? "BMM_BTC_" : "BMM_NODE_";
         std::string toml =
-            "[pool]\ninstance_id = " + std::to_string(o.instance_id) + "\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\n";
+            "[pool]\ninstance_id = " + std::to_string(o.instance_id) +
+            (o.btc ? "\nalgorithm = \"sha256d\"\ncoin = \"BTC\"\n" : "\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\n");
         if (o.threads) toml += "threads = " + std::to_string(o.threads) + "\n";
-        toml += "address = \"" + st.setting("BMM_POOL_ADDRESS") + "\"\ntag = \"/BMM pool/\"\n";
-        toml += "[node]\nurl = \"" + st.setting("BMM_NODE_RPC_URL") +
-                "\"\nuser = \"${BMM_NODE_RPC_USER}\"\npassword = \"${BMM_NODE_RPC_PASSWORD}\"\n"
-                "template_refresh_seconds = 30\npoll_seconds = 0.2\n";
+        toml += "address = \"" + st.setting(o.btc ? "BMM_BTC_POOL_ADDRESS" : "BMM_POOL_ADDRESS") +
+                "\"\ntag = \"/BMM pool/\"\n";
+        toml += "[node]\nurl = \"" + st.setting(node + "RPC_URL") + "\"\nuser = \"${" + node +
+                "RPC_USER}\"\npassword = \"${" + node + "RPC_PASSWORD}\"\n";
+        if (o.btc) {
+            toml += "rules = [\"segwit\"]\n";
+        }
+        toml += "template_refresh_seconds = 30\npoll_seconds = 0.2\n";
         toml += "[redis]\nhost = \"127.0.0.1\"\nport = " + st.setting("BMM_REDIS_PORT") + "\nstream = \"" + stream +
                 "\"\nspool_dir = \"" + dir + "/spool\"\n";
         toml += "[log]\nlevel = \"" + o.log_level + "\"\n";
@@ -106,8 +115,8 @@ struct pool_process {
         std::ofstream(config) << toml;
         std::vector<std::string> argv{bin("bmm-stratum"), "--config", config};
         argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
-        std::map<std::string, std::string> env{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
-                                               {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}};
+        std::map<std::string, std::string> env{{node + "RPC_USER", st.setting(node + "RPC_USER")},
+                                               {node + "RPC_PASSWORD", st.setting(node + "RPC_PASSWORD")}};
         env.insert(o.env.begin(), o.env.end());
         proc = std::make_unique<child_process>(argv, log, env);
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -1,7 +1,8 @@
 #pragma once
 // Test support: a throwaway local stack (PostgreSQL, Redis, two litecoind
-// regtest nodes) started by deploy/stack.sh in a temporary folder on free
-// loopback ports, and stopped and deleted afterwards. One stack per test
+// regtest nodes, and bcoin regtest when a test asks for it) started by
+// deploy/stack.sh in a temporary folder on free loopback ports, and stopped
+// and deleted afterwards. One stack per test
 // binary: register it with ::testing::AddGlobalTestEnvironment.
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -24,8 +26,9 @@ namespace bmm::test {
 
 inline bool port_free(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) { return false;
-}
+    if (fd < 0) {
+        return false;
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -39,35 +42,39 @@ class stack_environment : public ::testing::Environment {
 public:
     // activate_mweb: deploy/stack.sh up activates Litecoin's MWEB (height
     // 432 with a peg-in) unless false, for a test that mines that block itself.
-    explicit stack_environment(bool activate_mweb = true) : activate_mweb_(activate_mweb) {}
+    // with_bcoin: also start bcoin (the sha256d node; about 10 s more), for
+    // the tests that mine Bitcoin blocks.
+    explicit stack_environment(bool activate_mweb = true, bool with_bcoin = false)
+        : activate_mweb_(activate_mweb), with_bcoin_(with_bcoin) {}
 
     void SetUp() override {
         const char* src = std::getenv("BMM_SOURCE_DIR");
         source_ = src && *src ? src : ".";
         char tmpl[] = "/tmp/bmm-test-stack-XXXXXX";
-        if (!::mkdtemp(tmpl)) { throw std::runtime_error("mkdtemp failed");
-}
+        if (!::mkdtemp(tmpl)) {
+            throw std::runtime_error("mkdtemp failed");
+        }
         base_ = tmpl;
         ::chmod(base_.c_str(), 0755);  // the postgres user must reach its data folder
         dir_ = base_ + "/stack";
-        // Ports: 8 consecutive free ones in 10000..19999 (below the kernel's
+        // Ports: 11 consecutive free ones in 10000..19999 (below the kernel's
         // ephemeral range, 32768.., so that no outgoing connection can take
         // one between this check and the server's bind), starting from a
         // pid-dependent slot so that parallel test binaries rarely collide.
         int base = 0;
         for (int attempt = 0; attempt < 200 && !base; ++attempt) {
-            const int candidate = 10000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 1250) * 8;
+            const int candidate = 10000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 909) * 11;
             bool all = true;
-            for (int p = candidate; p < candidate + 8 && all; ++p) { all = port_free(p);
-}
-            if (all) { base = candidate;
-}
+            for (int p = candidate; p < candidate + 11 && all; ++p) {
+                all = port_free(p);
+            }
+            if (all) base = candidate;
         }
-        if (!base) { throw std::runtime_error("no 8 free loopback ports found for the test stack");
-}
+        if (!base) {
+            throw std::runtime_error("no 11 free loopback ports found for the test stack");
+        }
         const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "' --base-port " +
-                                std::to_string(base) + (activate_mweb_ ? "" : " --no-mweb") + " > '" + base_ +
-                                "/up.log' 2>&1";
+                                std::to_string(base) + options() + " > '" + base_ + "/up.log' 2>&1";
         if (std::system(cmd.c_str()) != 0) {
             const std::string log = read_text(base_ + "/up.log");
             stop();
@@ -77,9 +84,11 @@ public:
         simdjson::dom::object obj = parser.load(dir_ + "/stack.json");
         for (auto [key, value] : obj) {
             std::string v;
-            if (value.is_string()) { v = std::string(std::string_view(value));
-            } else if (value.is_int64()) { v = std::to_string(std::int64_t(value));
-}
+            if (value.is_string()) {
+                v = std::string(std::string_view(value));
+            } else if (value.is_int64()) {
+                v = std::to_string(std::int64_t(value));
+            }
             settings_[std::string(key)] = v;
         }
         instance_ = this;
@@ -88,15 +97,17 @@ public:
     void TearDown() override { stop(); }
 
     static stack_environment& get() {
-        if (!instance_) { throw std::runtime_error("the test stack is not running");
-}
+        if (!instance_) {
+            throw std::runtime_error("the test stack is not running");
+        }
         return *instance_;
     }
 
     const std::string& setting(const std::string& key) const {
         auto it = settings_.find(key);
-        if (it == settings_.end()) { throw std::runtime_error("stack.json has no " + key);
-}
+        if (it == settings_.end()) {
+            throw std::runtime_error("stack.json has no " + key);
+        }
         return it->second;
     }
     const std::string& dir() const { return dir_; }
@@ -105,8 +116,8 @@ public:
     // deploy/stack.sh up again, with the options the stack started with:
     // starts what a test stopped (Redis, PostgreSQL, a node). True on success.
     bool up_again() const {
-        const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "'" +
-                                (activate_mweb_ ? "" : " --no-mweb") + " > '" + base_ + "/up-again.log' 2>&1";
+        const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "'" + options() + " > '" +
+                                base_ + "/up-again.log' 2>&1";
         return std::system(cmd.c_str()) == 0;
     }
 
@@ -116,14 +127,32 @@ public:
         return run_capture("litecoin-cli -datadir='" + datadir + "' " + args + " 2>&1");
     }
 
+    // A JSON-RPC call to bcoin (the node, or its wallet when `wallet`):
+    // method and params (a JSON array). Returns the whole JSON answer, or
+    // the curl error text. The credentials are in a curl config file.
+    std::string btc_rpc(const std::string& method, const std::string& params = "[]", bool wallet = false) const {
+        const std::string url = setting(wallet ? "BMM_BTC_WALLET_RPC_URL" : "BMM_BTC_RPC_URL");
+        const std::string body = "{\"method\":\"" + method + "\",\"params\":" + params + ",\"id\":1}";
+        const std::string file = base_ + "/btc-rpc-body.json";
+        std::ofstream(file) << body;
+        return run_capture("curl -sS -m 120 -K '" + setting("BMM_BTC_CURL_CONFIG") + "' --data-binary @'" + file +
+                           "' '" + url + "' 2>&1");
+    }
+
 private:
+    std::string options() const {
+        return std::string(activate_mweb_ ? "" : " --no-mweb") + (with_bcoin_ ? "" : " --no-bcoin");
+    }
+
     void stop() {
-        if (dir_.empty()) { return;
-}
+        if (dir_.empty()) {
+            return;
+        }
         const std::string cmd =
             "bash '" + source_ + "/deploy/stack.sh' down --purge --dir '" + dir_ + "' > /dev/null 2>&1";
-        if (std::system(cmd.c_str()) != 0) { std::filesystem::remove_all(dir_);
-}
+        if (std::system(cmd.c_str()) != 0) {
+            std::filesystem::remove_all(dir_);
+        }
         std::filesystem::remove_all(base_);
         dir_.clear();
         instance_ = nullptr;
@@ -131,6 +160,7 @@ private:
 
     std::string source_, base_, dir_;
     bool activate_mweb_ = true;
+    bool with_bcoin_ = false;
     std::map<std::string, std::string> settings_;
     static inline stack_environment* instance_ = nullptr;
 };
