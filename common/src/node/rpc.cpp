@@ -1,7 +1,6 @@
 #include "bmm/node/rpc.hpp"
 
 #include <curl/curl.h>
-#include <simdjson.h>
 
 #include <mutex>
 
@@ -131,24 +130,12 @@ result<std::vector<result<std::string>>> rpc_client::call_batch(std::string_view
     if (!reply) {
         return error{reply.error_message()};
     }
-    auto where = [&](const std::string& why) { return "node RPC " + what + " at " + reply->url + ": " + why; };
-    simdjson::dom::parser parser;
-    simdjson::dom::array answers;
-    if (parser.parse(reply->body).get(answers)) {
-        // A batch the node refuses whole (HTTP 500) comes back as one error object.
-        auto single = parse_rpc_reply(reply->body);
-        return error{where(single ? "the reply is not a JSON array (HTTP " + std::to_string(reply->status) + ")"
-                                  : single.error_message())};
+    auto answers = parse_rpc_batch_reply(reply->body, first, params_jsons.size());
+    if (!answers) {
+        std::string why = reply->status == 200 ? std::string() : "HTTP " + std::to_string(reply->status) + ": ";
+        return error{"node RPC " + what + " at " + reply->url + ": " + why + answers.error_message()};
     }
-    out.assign(params_jsons.size(), error{"no answer for this call in the batch"});
-    for (simdjson::dom::element a : answers) {
-        std::uint64_t id = 0;
-        if (a["id"].get(id) || id < first || id - first >= params_jsons.size()) {
-            return error{where("an answer in the batch has no id of a call sent")};
-        }
-        out[id - first] = parse_rpc_reply(simdjson::to_string(a));
-    }
-    return out;
+    return answers;
 }
 
 }  // namespace bmm::node

@@ -43,14 +43,11 @@ std::string excerpt(std::string_view text, std::size_t limit, bool utf8 = false)
 
 }  // namespace
 
-result<std::string> parse_rpc_reply(std::string_view body, int* code) {
-    if (code) *code = 0;
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(body.data(), body.size()).get(doc))
-        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
-    simdjson::dom::object reply;
-    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+namespace {
+
+// One reply object: its result as JSON text, or the node's error (its code
+// into *code). `body` is what an error quotes.
+result<std::string> decode_reply(simdjson::dom::object reply, std::string_view body, int* code) {
     simdjson::dom::element err;
     if (reply["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
         simdjson::dom::object e;
@@ -67,6 +64,47 @@ result<std::string> parse_rpc_reply(std::string_view body, int* code) {
     simdjson::dom::element res;
     if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
     return simdjson::to_string(res);
+}
+
+}  // namespace
+
+result<std::string> parse_rpc_reply(std::string_view body, int* code) {
+    if (code) *code = 0;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc))
+        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    simdjson::dom::object reply;
+    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+    return decode_reply(reply, body, code);
+}
+
+result<std::vector<result<std::string>>> parse_rpc_batch_reply(std::string_view body, std::uint64_t first_id,
+                                                               std::size_t calls) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc))
+        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    simdjson::dom::array answers;
+    if (doc.get(answers)) {
+        // A batch the node refuses as a whole comes back as one error object.
+        simdjson::dom::object whole;
+        if (doc.get(whole) == simdjson::SUCCESS) {
+            auto r = decode_reply(whole, body, nullptr);
+            if (!r) return error{r.error_message()};
+        }
+        return error{"reply to a batch is not a JSON array: \"" + excerpt(body, k_excerpt) + "\""};
+    }
+    std::vector<result<std::string>> out(calls, error{"the node sent no answer for this call of the batch"});
+    for (simdjson::dom::element a : answers) {
+        simdjson::dom::object reply;
+        std::uint64_t id = 0;
+        if (a.get(reply) || reply["id"].get(id) || id < first_id || id - first_id >= calls)
+            return error{"an answer in the batch reply has no id of a call sent: \"" +
+                         excerpt(simdjson::to_string(a), k_excerpt) + "\""};
+        out[id - first_id] = decode_reply(reply, simdjson::to_string(a), nullptr);
+    }
+    return out;
 }
 
 }  // namespace bmm::node
