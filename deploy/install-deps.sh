@@ -15,6 +15,7 @@ packages=(
   libsimdjson-dev libtomlplusplus-dev libcli11-dev libcurl4-openssl-dev
   libmicrohttpd-dev librapidcheck-dev
   libboost-dev libgmp-dev  # exact wide integers (accounting; GMP for the tests' reference model)
+  libhpdf-dev  # statements as PDF (libharu, accounting/statement)
   # the local stack and the tests' real parts
   postgresql postgresql-client redis-server redis-tools litecoind
   # scripts
@@ -23,6 +24,10 @@ packages=(
   chromium
   # the openssl CLI: tests make self-signed certificates for the TLS port
   openssl
+  # systemd_test checks deploy/systemd/ (systemd-analyze) and its logrotate file
+  systemd logrotate
+  # statement_test reads the statements' PDFs (pdftotext) and checks them (qpdf --check)
+  poppler-utils qpdf
 )
 
 missing=()

@@ -303,9 +303,18 @@ pg_admin_psql() {
 
 pg_url() { echo "postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"; }
 
+# The pool role's password reaches psql through a password file, never on a
+# command line (where any user on the machine could read it in ps).
+pg_passfile() {
+  local f=$SECRETS/pgpass
+  (umask 077; echo "127.0.0.1:$PG_PORT:$PG_DB:$PG_USER:$PG_PASSWORD" >"$f")
+  echo "$f"
+}
+
 pg_answers() {
   "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1 &&
-    [ "$("$PG_BIN/psql" -X -tA -c 'SELECT 1' "$(pg_url)" 2>/dev/null)" = 1 ]
+    [ "$(PGPASSFILE=$(pg_passfile) "$PG_BIN/psql" -X -tA -w -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" \
+      -c 'SELECT 1' 2>/dev/null)" = 1 ]
 }
 
 pg_up() {
@@ -561,6 +570,30 @@ wait_for() {
 
 connected() { [ "$(cli A getconnectioncount 2>/dev/null || echo 0)" -ge 1 ] && [ "$(cli B getconnectioncount 2>/dev/null || echo 0)" -ge 1 ]; }
 synced() { [ "$(cli A getbestblockhash 2>/dev/null)" = "$(cli B getbestblockhash 2>/dev/null || echo none)" ]; }
+
+# Waits until B is on A's tip. Two peered regtest nodes can sit on different
+# tips of equal work for good: blocks found at the same height on each (the
+# pool mines through A, a test or a miner on B) and each node keeps the tip it
+# saw first. When the heights have been equal and the tips different for 5 s,
+# one block mined on A breaks the tie and B follows it (at most 3 times).
+tips_converge() {
+  local waited=0 tied=0 breaks=0 ha hb
+  until synced; do
+    [ "$waited" -lt $((TIMEOUT * 2)) ] ||
+      die "litecoind B syncing A's tip: not after ${TIMEOUT}s (A at $(cli A getblockcount 2>/dev/null || echo '?'), B at $(cli B getblockcount 2>/dev/null || echo '?'); logs $(node_log A), $(node_log B))"
+    ha=$(cli A getblockcount 2>/dev/null || echo -1)
+    hb=$(cli B getblockcount 2>/dev/null || echo -2)
+    if [ "$ha" = "$hb" ]; then tied=$((tied + 1)); else tied=0; fi
+    if [ "$tied" -ge 10 ] && [ "$breaks" -lt 3 ]; then
+      log "litecoind A and B: different tips at the same height $ha: mining one block on A to break the tie"
+      wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
+      breaks=$((breaks + 1))
+      tied=0
+    fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+}
 GBT_RULES='{"rules":["mweb","segwit"]}'
 
 # Litecoin's MWEB activates at height 432 on regtest, and its first MWEB block
@@ -610,14 +643,14 @@ nodes_up() {
     wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
   fi
   [ "$activate_mweb" -eq 0 ] || mweb_up
-  wait_for "litecoind B syncing A's tip" "logs $(node_log A), $(node_log B)" synced
+  tips_converge
   local tries=0 out
   until out=$(cli A getblocktemplate "$GBT_RULES" 2>&1); do
     tries=$((tries + 1))
     if grep -q 'code: -10' <<<"$out" && [ "$tries" -le 3 ]; then
       log "litecoind A: still in initial block download: mining one block"
       wcli generatetoaddress 1 "$POOL_ADDRESS" >/dev/null
-      wait_for "litecoind B syncing A's tip" "logs $(node_log A), $(node_log B)" synced
+      tips_converge
     elif [ "$tries" -ge $((TIMEOUT * 2)) ]; then
       die "litecoind A: getblocktemplate fails: $out (log: $(node_log A))"
     else

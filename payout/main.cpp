@@ -3,6 +3,7 @@
 // subcommands (commands.hpp).
 
 #include "commands.hpp"
+#include "statement_command.hpp"
 
 #include "bmm/accounting/config.hpp"
 #include "bmm/cli.hpp"
@@ -97,6 +98,21 @@ int main(int argc, char** argv) {
     settle_cmd->add_option("--txid", txid, "the distribution's transaction id: 0x and 64 hex digits")->required();
     settle_cmd->add_option("--by", by, "who sent it (recorded)")->required();
 
+    statement_command stmt;
+    auto* statement_cmd = app.add_subcommand(
+        "statement",
+        "write an account's statement for [--from, --to): per currency its available and immature balances, "
+        "opening, every transfer with its running balance, totals and closing (the read API's same bytes)");
+    add_config(statement_cmd);
+    statement_cmd->add_option("account", stmt.account, "the account: a user (alice) or foundation:<name>")->required();
+    statement_cmd->add_option("--from", stmt.from, "start, included: 2026-12-01T00:00:00Z or unix seconds")->required();
+    statement_cmd->add_option("--to", stmt.to, "end, excluded: 2027-01-01T00:00:00Z or unix seconds")->required();
+    statement_cmd->add_option("--currency", stmt.currency, "one currency (LTC, BMM); default: every one held");
+    statement_cmd->add_option("--format", stmt.format, "csv, json or pdf")
+        ->required()
+        ->check(CLI::IsMember({"csv", "json", "pdf"}));
+    statement_cmd->add_option("-o,--output", stmt.out, "the file to write (default: standard output)");
+
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
     }
@@ -105,6 +121,9 @@ int main(int argc, char** argv) {
         return fail(cfg.error_message());
     }
     cfg->postgres.application_name = "bmm-payout";
+    if (*statement_cmd) {
+        return run_statement(*cfg, stmt);
+    }
     if (*plan_cmd) {
         return run_plan(*cfg, plan);
     }

@@ -12,6 +12,7 @@
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/rules.hpp"
+#include "bmm/accounting/statement.hpp"
 #include "bmm/http/prometheus.hpp"
 #include "bmm/http/server.hpp"
 #include "bmm/json/writer.hpp"
@@ -327,6 +328,22 @@ std::string pool_stats(snapshot& db) {
         " coalesce(-sum(balance), 0)::text"
         " FROM balances WHERE currency = 'BMM' AND account IN ('system:genesis:BMM', 'system:emission:BMM')",
         {});
+    // The foundation's accounts (kind foundation, sql/0017) with the BMM each
+    // holds: most of the BMM, and so most dividends, are theirs.
+    auto f = db.run(
+        "SELECT a.name, (coalesce((SELECT sum(amount) FROM ledger_transfers WHERE credit = a.name AND currency = "
+        "'BMM'),"
+        " 0) - coalesce((SELECT sum(amount) FROM ledger_transfers WHERE debit = a.name AND currency = 'BMM'), 0))::text"
+        " FROM accounts a WHERE a.kind = 'foundation' ORDER BY a.name",
+        {});
+    j.key("foundation").begin_array();
+    for (int i = 0; i < f.rows(); ++i) {
+        j.begin_object().key("name").str(f.get(i, 0)).key("bmm_held").begin_object();
+        amount_fields(j, bmm_currency);
+        j.key("amount").str(f.get(i, 1)).end_object().end_object();
+    }
+    j.end_array();
+
     j.key("bmm").begin_object();
     amount_fields(j, bmm_currency);
     j.key("supply").str(to_decimal(bmm_total_supply()));
@@ -334,6 +351,15 @@ std::string pool_stats(snapshot& db) {
     j.end_object();
     j.end_object();
     return j.take();
+}
+
+// The ledger accounts of a holder name checked by checked_name().
+holder_accounts ledger_accounts_of(const std::string& name) {
+    auto h = holder_ledger_accounts(name);
+    if (!h) {
+        throw http_error{400, h.error_message()};
+    }
+    return *h;
 }
 
 // The account row, or 404.
@@ -364,19 +390,28 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     }
     j.end_array();
 
-    const std::string avail = user_available(name), imm = user_immature(name);
+    const auto holder = ledger_accounts_of(name);
+    const std::string &avail = holder.available, &imm = holder.immature;
     auto b = db.run(
         "SELECT currency, coalesce(sum(balance) FILTER (WHERE account = $1), 0)::text,"
         " coalesce(sum(balance) FILTER (WHERE account = $2), 0)::text"
         " FROM balances WHERE account IN ($1, $2) GROUP BY currency ORDER BY currency",
         {avail, imm});
     j.key("balances").begin_array();
+    std::string bmm_held = "0";
     for (int i = 0; i < b.rows(); ++i) {
         j.begin_object();
         amount_fields(j, b.get(i, 0));
         j.key("available").str(b.get(i, 1)).key("immature").str(b.get(i, 2)).end_object();
+        if (b.get(i, 0) == bmm_currency) {
+            bmm_held = b.text(i, 1);
+        }
     }
     j.end_array();
+    // The BMM that earns dividends: the available balance (is_bmm_holder_account).
+    j.key("bmm_held").begin_object();
+    amount_fields(j, bmm_currency);
+    j.key("amount").str(bmm_held).end_object();
 
     auto h =
         db.run("SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
@@ -501,7 +536,8 @@ std::string signed_delta(std::string_view amount_text, bool in, bool out) {
 std::string ledger_json(snapshot& db, const std::string& name, long long limit,
                         const std::optional<std::string>& before) {
     account_row(db, name);
-    const std::string avail = user_available(name), imm = user_immature(name);
+    const auto holder = ledger_accounts_of(name);
+    const std::string &avail = holder.available, &imm = holder.immature;
     std::optional<std::string> t, id;
     if (before) {
         std::tie(t, id) = parse_ledger_cursor(*before);
@@ -603,7 +639,7 @@ std::string checked_name(std::string_view name) {
     if (name.size() > 128) {
         throw http_error{400, "an account name has 1 to 128 characters"};
     }
-    if (auto ok = check_account_name(name); !ok) {
+    if (auto ok = check_holder_name(name); !ok) {
         throw http_error{400, ok.error_message()};
     }
     return std::string(name);
@@ -668,7 +704,7 @@ response not_found(const request& req) {
     if (rest.substr(0, 9) == "accounts/") {
         const std::string_view tail = rest.substr(9);
         (void)checked_name(tail.substr(0, tail.find('/')));
-        throw http_error{404, "no such page; an account has /workers, /epochs and /ledger"};
+        throw http_error{404, "no such page; an account has /workers, /epochs, /ledger and /statement"};
     }
     throw http_error{404,
                      "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
@@ -850,6 +886,102 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
 
 constexpr long long k_max_before_k = 1000000000000LL;
 
+// /api/v1/accounts/{name}/statement: the statement library's bytes
+// (statement.hpp), the same `bmm-payout statement` writes. {name} is a holder
+// ("alice", "foundation:ecosystem", also sent as foundation%3Aecosystem).
+statement::request statement_request(const request& q) {
+    only_params(q, {"from", "to", "currency", "format"});
+    const std::string_view name = q.path_param("name");
+    if (name.empty() || name.size() > 160) {
+        throw http_error{400, "an account name has 1 to 128 characters (foundation:<name> for an allocation)"};
+    }
+    statement::request r;
+    r.account = std::string(name);
+    for (auto [key, into] : {std::pair{"from", &r.from_us}, std::pair{"to", &r.to_us}}) {
+        auto v = param(q, key);
+        if (!v) {
+            throw http_error{400, std::string("parameter \"") + key +
+                                      "\" is required: ISO 8601 UTC (2026-12-01T00:00:00Z) or unix seconds"};
+        }
+        auto t = statement::parse_time(*v);
+        if (!t) {
+            throw http_error{400, std::string("parameter \"") + key + "\": " + t.error_message()};
+        }
+        *into = *t;
+    }
+    r.currency = param(q, "currency");
+    return r;
+}
+
+statement::format statement_format(const request& q) {
+    const auto name = param(q, "format").value_or("json");
+    auto f = statement::parse_format(name);
+    if (!f) {
+        throw http_error{400, "parameter \"format\" must be json, csv or pdf, not \"" + name.substr(0, 32) + "\""};
+    }
+    return *f;
+}
+
+// Reads the statement in one read-only snapshot; the transaction is over
+// (committed or rolled back) before the connection goes back to the pool.
+response statement_response(db_pool& pool, const request& q) {
+    const statement::request req = statement_request(q);
+    const statement::format fmt = statement_format(q);
+    auto conn = pool.acquire();
+    if (!conn) {
+        throw db_failure{conn.error_message(), false};
+    }
+    std::optional<http_error> refused;
+    std::optional<db_failure> failure;
+    std::optional<statement::statement> st;
+    auto fail = [&](const std::string& m) { failure = db_failure{m, conn->last_sqlstate() == "57014"}; };
+    {
+        auto tx = pg::transaction::begin(*conn, pg::transaction_mode::read_only_snapshot);
+        if (!tx) {
+            fail(tx.error_message());
+        } else if (auto checked = statement::check_request(*conn, req); !checked) {
+            fail(checked.error_message());
+        } else if (checked->why != statement::refusal::none) {
+            refused = http_error{checked->why == statement::refusal::unknown_account ? 404 : 400, checked->message};
+        } else if (auto b = statement::build(*conn, req); !b) {
+            if (conn->last_sqlstate().empty()) {
+                // Not the database's failure: the statement did not add up.
+                log::error("api", "{}: {}", q.path, b.error_message());
+                refused = http_error{500, b.error_message()};
+            } else {
+                fail(b.error_message());
+            }
+        } else if (auto c = tx->commit(); !c) {
+            fail(c.error_message());
+        } else {
+            st = std::move(*b);
+        }
+    }
+    pool.release(std::move(*conn));
+    if (failure) {
+        throw *failure;
+    }
+    if (refused) {
+        throw *refused;
+    }
+    auto body = statement::render(*st, fmt);
+    if (!body) {
+        throw std::runtime_error(body.error_message());
+    }
+    response out{200, std::string(statement::content_type(fmt)), std::move(*body), {}};
+    if (fmt != statement::format::json) {
+        std::string file = "statement-" + req.account + "-" + statement::time_text(req.from_us) + "-" +
+                           statement::time_text(req.to_us) + (fmt == statement::format::csv ? ".csv" : ".pdf");
+        for (char& c : file) {
+            if (c == ':') {
+                c = '-';
+            }
+        }
+        out.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + file + "\"");
+    }
+    return out;
+}
+
 // The route table. Each handler checks the path and query parameters
 // before it takes a connection, then reads one snapshot.
 http::router api_routes(db_pool& pool, const accountd_config& cfg, const process_counters* counters,
@@ -903,6 +1035,7 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         }
         return with_snapshot(pool, [&](snapshot& db) { return ledger_json(db, name, limit, before); });
     });
+    get("/api/v1/accounts/{name}/statement", [&pool](const request& q) { return statement_response(pool, q); });
     get("/metrics", [&pool, &cfg, counters, server](const request& q) {
         only_params(q, {});
         return response{
@@ -947,6 +1080,7 @@ result<bool> api_server::start() {
     o.setting = "[api]";
     o.threads = static_cast<unsigned>(a.threads);
     o.max_clients = static_cast<unsigned>(a.max_connections);
+    o.max_clients_per_address = static_cast<unsigned>(a.max_connections_per_address);
     o.max_header_bytes = k_max_header_bytes;
     o.request_timeout = std::chrono::seconds(a.connection_timeout_s);
     o.keep_alive = true;

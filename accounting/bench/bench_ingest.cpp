@@ -4,8 +4,9 @@
 //     in a group of their own (the read side's ceilings);
 //   - PostgreSQL alone: one COPY of the same rows into a table like shares
 //     (the write side's ceiling).
-// It writes its own stream (<stream>:bench:<pid>) and accounts named
-// bench-<pid>-N, and deletes both afterwards.
+// It writes its own stream (<stream>:bench:<pid>) whose shares name accounts
+// bench-<pid>-N (the ingest makes them with their first shares), and deletes
+// the stream, the shares, their rollups and the accounts afterwards.
 
 #include "bmm/accounting/bench_ingest.hpp"
 
@@ -217,6 +218,7 @@ int bench_ingest(const accountd_config& base, std::size_t n) {
     (void)db->exec("DROP TABLE IF EXISTS " + copy_table);
     (void)db->exec("DELETE FROM shares WHERE account LIKE $1", {prefix + "%"});
     (void)db->exec("DELETE FROM share_minutes WHERE account LIKE $1", {prefix + "%"});
+    (void)db->exec("DELETE FROM accounts WHERE name LIKE $1", {prefix + "%"});  // made by the ingest
     (void)db->exec("DELETE FROM stream_state WHERE stream = $1", {cfg.redis.stream});
     freeReplyObject(redisCommand(rc, "DEL %s", cfg.redis.stream.c_str()));
     redisFree(rc);

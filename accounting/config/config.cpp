@@ -160,7 +160,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
                                    "]: a coin is 2 to 10 capital letters or digits, e.g. [coins.LTC]"};
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password"});
+                    "node_user", "node_password", "min_bmm_to_mine"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
@@ -175,6 +175,18 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
             k.integer("maturity", cs.maturity, 1, 100000);
+            std::string min_bmm = "0";
+            if (const auto* mb_node = t->get("min_bmm_to_mine"); mb_node && mb_node->is_integer()) {
+                min_bmm = std::to_string(mb_node->value<std::int64_t>().value_or(-1));  // small values may be plain integers
+            } else {
+                k.string("min_bmm_to_mine", min_bmm);
+            }
+            auto mb = parse_amount(min_bmm);
+            if (!mb || *mb < 0)
+                throw config_error{k.at("min_bmm_to_mine") + ": [" + sec +
+                                   "] min_bmm_to_mine is BMM base units (18 decimals) as decimal text, e.g. "
+                                   "\"1000000000000000000000\" for 1000 BMM; \"0\" turns the gate off"};
+            cs.min_bmm_to_mine = *mb;
             k.string("node_url", cs.node.url);
             k.string("node_user", cs.node.user);
             k.string("node_password", cs.node.password);
@@ -196,14 +208,15 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
     c.api.present = root.contains("api");
     toml_reader a(section(root, "api", file, false), file, "api");
-    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections", "connection_timeout_s",
-            "cors"});
+    a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections",
+            "max_connections_per_address", "connection_timeout_s", "cors"});
     a.boolean("enabled", c.api.enabled);
     a.string("host", c.api.host);
     a.integer("port", c.api.port, 1, 65535);
     a.integer("threads", c.api.threads, 1, 64);
     a.integer("statement_timeout_ms", c.api.statement_timeout_ms, 10, 600000);
     a.integer("max_connections", c.api.max_connections, 1, 100000);
+    a.integer("max_connections_per_address", c.api.max_connections_per_address, 1, 100000);
     a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
     a.boolean("cors", c.api.cors);
     if (c.api.host.empty()) throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};

@@ -3,9 +3,11 @@
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/api.hpp"
 #include "bmm/accounting/bench_ingest.hpp"
+#include "bmm/accounting/deposit_store.hpp"
 #include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/ledger_keeper.hpp"
 #include "bmm/accounting/migrations.hpp"
+#include "bmm/accounting/mining_gate.hpp"
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
@@ -100,6 +102,30 @@ int run_account_command(const accountd_config& cfg, const account_command& c) {
             }
             break;
         }
+    }
+    return 0;
+}
+
+int run_bmm_deposit(const accountd_config& cfg, const deposit_command& c) {
+    auto value = parse_amount(c.amount);
+    if (!value) {
+        return fail("deposit amount \"" + c.amount + "\": " + value.error_message() +
+                    " (BMM base units as digits: 1 BMM = 1000000000000000000)");
+    }
+    auto db = open_current(cfg, false);
+    if (!db) {
+        return fail(db.error_message());
+    }
+    auto r = deposit_store::book_bmm_deposit(*db, c.account, *value, c.txid, c.by);
+    if (!r) {
+        return fail("deposit refused, nothing booked: " + r.error_message());
+    }
+    std::printf("%s %s BMM base units to %s for token transfer %s (transfer %s)\n",
+                r->booked ? "booked" : "already booked:", c.amount.c_str(), c.account.c_str(), r->txid.c_str(),
+                r->transfer_id.c_str());
+    if (auto g = publish_mining_gate(cfg, *db); !g) {
+        std::fprintf(stderr, "bmm-accountd: warning: %s; the running bmm-accountd publishes it within a minute\n",
+                     g.error_message().c_str());
     }
     return 0;
 }

@@ -33,4 +33,11 @@ struct account_command {
 };
 int run_account_command(const accountd_config& cfg, const account_command& c);
 
+// `bmm deposit ACCOUNT AMOUNT --txid 0x.. --by NAME`: books BMM bought outside
+// the pool (deposit_store.hpp), then publishes the mining gate.
+struct deposit_command {
+    std::string account, amount, txid, by;
+};
+int run_bmm_deposit(const accountd_config& cfg, const deposit_command& c);
+
 }  // namespace bmm::accounting

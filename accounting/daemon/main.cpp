@@ -4,6 +4,7 @@
 #include "commands.hpp"
 
 #include "bmm/accounting/bench_epoch.hpp"
+#include "bmm/accounting/bench_statement.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/accounting/ledger_keeper.hpp"
 #include "bmm/cli.hpp"
@@ -21,6 +22,8 @@ using namespace bmm::accounting;
 
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
+// logrotate's signal: reopen the log file, never stop (async-signal-safe).
+void on_hangup(int) { log::reopen(); }
 
 result<accountd_config> load(const std::string& path, const std::string& sql_dir) {
     auto c = load_accountd_config(path);
@@ -41,9 +44,12 @@ int main(int argc, char** argv) {
     cli::setup(app, "bmm-accountd");
     app.require_subcommand(1);
     std::string config_path, sql_dir;
+    std::string log_file;
     auto add_config = [&](CLI::App* s) {
         s->add_option("--config,-c", config_path, "the TOML configuration file (deploy/config/bmm-accountd.toml)")
             ->required();
+        s->add_option("--log-file", log_file,
+                      "append the log to this file instead of stderr; SIGHUP reopens it (logrotate)");
         s->add_option("--sql-dir", sql_dir, "the migrations folder (default: [postgres] migrations_dir)");
     };
 
@@ -79,6 +85,19 @@ int main(int argc, char** argv) {
     bench_epoch_cmd->add_option("--scheme", epoch_opts.scheme, "payout scheme of both coins: pp, pplns, pps or solo")
         ->check(CLI::IsMember({"pp", "pplns", "pps", "solo"}));
 
+    bench_statement_options stmt_opts;
+    auto* bench_stmt_cmd = app.add_subcommand(
+        "bench-statement",
+        "measure an account's statement over a year of hourly epochs (CSV, JSON, PDF) against a plain SELECT of "
+        "the same transfers (in a schema of its own, dropped after)");
+    add_config(bench_stmt_cmd);
+    bench_stmt_cmd->add_option("--hours", stmt_opts.hours, "hourly epochs booked for the account")
+        ->check(CLI::Range(24, 1000000));
+    bench_stmt_cmd->add_option("--runs", stmt_opts.runs, "timed runs of each step (the fastest is reported)")
+        ->check(CLI::Range(1, 100));
+    bench_stmt_cmd->add_option("--out-dir", stmt_opts.out_dir, "also write statement.{csv,json,pdf} into this folder");
+    bench_stmt_cmd->add_flag("--keep", stmt_opts.keep, "keep the bench schema afterwards");
+
     auto* account_cmd = app.add_subcommand("account", "accounts and payout wallets");
     account_cmd->require_subcommand(1);
     std::string name, currency, address;
@@ -89,7 +108,7 @@ int main(int argc, char** argv) {
     auto* bind_cmd = account_cmd->add_subcommand(
         "bind", "bind a payout wallet; a currency's wallet shares always add up to 1000000 ppm");
     add_config(bind_cmd);
-    bind_cmd->add_option("name", name, "account name")->required();
+    bind_cmd->add_option("name", name, "account name, or foundation:<x> for a foundation account")->required();
     bind_cmd
         ->add_option("currency", currency, "LTC, BTC (checked by the node's validateaddress) or BMM (ERC-20, EIP-55)")
         ->required();
@@ -107,12 +126,26 @@ int main(int argc, char** argv) {
     add_config(list_cmd);
     list_cmd->add_option("name", name, "account name (default: all)");
 
+    auto* bmm_cmd = app.add_subcommand("bmm", "BMM held outside the pool");
+    bmm_cmd->require_subcommand(1);
+    deposit_command dep;
+    auto* deposit_cmd = bmm_cmd->add_subcommand(
+        "deposit",
+        "book BMM an account bought as the ERC-20 token and sent to the pool, once per token transfer (idempotent "
+        "by txid); then publish who may mine (min_bmm_to_mine)");
+    add_config(deposit_cmd);
+    deposit_cmd->add_option("account", dep.account, "account name (alice, foundation:ecosystem)")->required();
+    deposit_cmd->add_option("amount", dep.amount, "BMM base units (1 BMM = 1000000000000000000)")->required();
+    deposit_cmd->add_option("--txid", dep.txid, "the token transfer: 0x and 64 hex digits")->required();
+    deposit_cmd->add_option("--by", dep.by, "who books it (kept with the deposit)")->required();
+
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
     }
 
     auto cfg = load(config_path, sql_dir);
     if (!cfg) return fail(cfg.error_message());
+    if (std::string why; !log_file.empty() && !log::to_file(log_file, &why)) return fail(why);
 
     // The daemons take SIGTERM as "stop cleanly" from the first moment, so a
     // stop that arrives while they are still connecting or migrating is not a
@@ -121,12 +154,16 @@ int main(int argc, char** argv) {
         std::signal(SIGTERM, on_signal);
         std::signal(SIGINT, on_signal);
         std::signal(SIGPIPE, SIG_IGN);
+        std::signal(SIGHUP, on_hangup);
     }
     if (*migrate_cmd || *run_cmd) return migrate_and_run(*cfg, static_cast<bool>(*migrate_cmd), g_stop);
     if (*api_cmd) return serve_api(*cfg, g_stop);
     if (*bench_cmd) return migrate_and_bench_ingest(*cfg, bench_n);
     if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
+    if (*bench_stmt_cmd) return bench_statement(*cfg, stmt_opts);
     if (*audit_cmd) return run_audit(*cfg);
+
+    if (*deposit_cmd) return run_bmm_deposit(*cfg, dep);
 
     account_command ac;
     ac.what = *create_cmd   ? account_command::verb::create

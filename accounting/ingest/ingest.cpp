@@ -48,6 +48,26 @@ double ms_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Says which accounts of kind user a round made (at most ten names, then how
+// many more), and what their owners do next to be paid.
+void log_user_accounts(const std::vector<std::string>& names, std::uint64_t made) {
+    if (made == 0) {
+        return;
+    }
+    std::string listed;
+    for (std::size_t i = 0; i < names.size() && i < 10; ++i) {
+        listed += i ? ", " : "";
+        listed += names[i];
+    }
+    if (names.size() > 10) {
+        listed += " and " + std::to_string(names.size() - 10) + " more";
+    }
+    log::info("ingest",
+              "{} account(s) made from their first shares: {}; a payout needs a wallet: bmm-accountd account bind "
+              "NAME LTC ADDRESS",
+              made, listed);
+}
+
 // A checked integer field, as COPY text.
 void append_int(std::string& o, std::int64_t v) {
     char buf[24];
@@ -110,8 +130,9 @@ struct ingestor::batch {
     std::set<std::int64_t> days;
     std::map<std::string, std::string, std::less<>> names;  // account name -> coin, of this round's shares
     std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
-        auto_accounts;        // name, (currency, address)
-    std::size_t skipped = 0;  // entries at or below the stored last id
+        auto_accounts;                       // name, (currency, address)
+    std::vector<std::string> user_accounts;  // new names that are not payout addresses (kind user)
+    std::size_t skipped = 0;                 // entries at or below the stored last id
     // Taken over with XAUTOCLAIM from the pending list (another consumer's,
     // gone for good, or ours): not in this consumer's id order, so they are
     // not checked against, and do not advance, the stored last id; repeats
@@ -334,9 +355,15 @@ result<bool> ingestor::ensure_partitions_ahead() {
     return true;
 }
 
+// Sorts the round's new share names (not known to be accounts) into the
+// accounts store() makes with the shares: a payout address (with [ingest]
+// auto_accounts) becomes an account of kind address with that wallet bound,
+// any other name the ledger can credit an account of kind user. A name the
+// node could not be asked about waits for a later round, so that an address
+// is not made a plain account while the node is away.
 result<bool> ingestor::resolve_accounts(batch& b) {
     for (auto it = b.names.begin(); it != b.names.end();) {
-        it = known_accounts_.count(it->first) ? b.names.erase(it) : ++it;
+        it = known_accounts_.count(it->first) || !is_user_ledger_name(it->first) ? b.names.erase(it) : ++it;
     }
     if (b.names.empty()) {
         return true;
@@ -353,12 +380,10 @@ result<bool> ingestor::resolve_accounts(batch& b) {
         b.names.erase(name);
         known_accounts_.insert(std::move(name));
     }
-    if (!cfg_.ingest.auto_accounts) {
-        return true;
-    }
     static log::rate_limiter limiter(5, std::chrono::seconds(60));
     for (const auto& [name, coin] : b.names) {
-        if (not_addresses_.count(name)) {
+        if (!cfg_.ingest.auto_accounts || not_addresses_.count(name)) {
+            b.user_accounts.push_back(name);
             continue;
         }
         auto c = validator_.classify(name);
@@ -375,6 +400,7 @@ result<bool> ingestor::resolve_accounts(batch& b) {
                 not_addresses_.clear();
             }
             not_addresses_.insert(name);
+            b.user_accounts.push_back(name);
             continue;
         }
         b.auto_accounts.push_back({name, **c});
@@ -518,7 +544,15 @@ result<bool> ingestor::store(batch& b) {
             return fail(r.error_message());
         }
     }
-    std::uint64_t made = 0;
+    std::uint64_t made = 0, users_made = 0;
+    if (!b.user_accounts.empty()) {
+        auto r = create_user_accounts(db_, pg::text_array_of(b.user_accounts));
+        if (!r) {
+            return fail(r.error_message());
+        }
+        users_made = *r;
+        made += users_made;
+    }
     for (const auto& [name, wallet] : b.auto_accounts) {
         auto r = create_address_account(db_, name, wallet.first, wallet.second);
         if (!r) {
@@ -547,6 +581,10 @@ result<bool> ingestor::store(batch& b) {
     for (const auto& [name, w] : b.auto_accounts) {
         known_accounts_.insert(name);
         log::info("ingest", "account {} made from its username ({} wallet {} at 100 %)", name, w.first, w.second);
+    }
+    log_user_accounts(b.user_accounts, users_made);
+    for (auto& name : b.user_accounts) {
+        known_accounts_.insert(std::move(name));
     }
     stats_.shares += inserted;
     stats_.duplicates += (b.share_rows - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;

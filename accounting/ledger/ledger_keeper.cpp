@@ -1,4 +1,5 @@
 #include "bmm/accounting/ledger_keeper.hpp"
+#include "bmm/accounting/mining_gate.hpp"
 
 #include "block_tracker.hpp"
 #include "bmm/accounting/due_epochs.hpp"
@@ -137,6 +138,7 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
     pg::connection db;
     std::optional<pg::advisory_lock> ledger_lock;  // on db; released before db is dropped
     bool said_locked = false, genesis = false;
+    std::int64_t gate_published_ms = 0;
     std::int64_t backoff = 100;
     while (!stop.load()) {
         auto step = [&]() -> result<bool> {
@@ -200,6 +202,14 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             }
             if (auto f = tracker.follow_blocks(db); !f) {
                 return error{f.error_message()};
+            }
+            // min_bmm_to_mine: who may mine, after every close and every minute.
+            if (closed->closed > 0 || now_ms() - gate_published_ms >= 60000) {
+                if (auto g = publish_mining_gate(cfg_, db); !g) {
+                    log::warn("ledger", "{}; bmm-stratum keeps the last list it read", g.error_message());
+                } else {
+                    gate_published_ms = now_ms();
+                }
             }
             return true;
         };

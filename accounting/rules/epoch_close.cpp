@@ -139,6 +139,11 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
 
     epoch_close_output out;
     out.k = in.k;
+    for (const auto& [holder, v] : in.bmm_holdings) {
+        if (v > 0) {
+            out.bmm_holdings.emplace(holder, v);  // a zero weight receives nothing in the split
+        }
+    }
 
     // ---- DPP, streak, e, PP ----
     for (const auto& [user, by_coin] : in.work) {

@@ -8,7 +8,7 @@ namespace bmm::accounting {
 
 namespace {
 
-constexpr std::array<std::pair<transfer_kind, std::string_view>, 13> kind_names{{
+constexpr std::array<std::pair<transfer_kind, std::string_view>, 14> kind_names{{
     {transfer_kind::premine, "premine"},
     {transfer_kind::emission, "emission"},
     {transfer_kind::block_fee, "block_fee"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<transfer_kind, std::string_view>, 13> kind_names{
     {transfer_kind::payout_sent, "payout_sent"},
     {transfer_kind::payout_return, "payout_return"},
     {transfer_kind::payout_fee, "payout_fee"},
+    {transfer_kind::bmm_deposit, "bmm_deposit"},
 }};
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }

@@ -1,6 +1,7 @@
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/rules.hpp"
 
+#include "bmm/crypto/address.hpp"
 #include "bmm/crypto/keccak.hpp"
 #include "bmm/node/rpc.hpp"
 #include "bmm/pg/transaction.hpp"
@@ -47,6 +48,40 @@ result<bool> check_account_name(std::string_view name) {
     return true;
 }
 
+result<bool> check_holder_name(std::string_view name) {
+    constexpr std::string_view foundation = "foundation:";
+    if (name.substr(0, foundation.size()) != foundation) {
+        return check_account_name(name);
+    }
+    if (name.size() > 128 || !check_account_name(name.substr(foundation.size()))) {
+        return error{"\"" + std::string(name) +
+                     "\" is not a foundation account: foundation:<name>, the name of letters, digits, '_' and '-' "
+                     "(foundation:airdrop, foundation:developers, foundation:ecosystem)"};
+    }
+    return true;
+}
+
+bool is_user_ledger_name(std::string_view name) {
+    return !name.empty() && name.size() <= 128 && name.find(':') == std::string_view::npos;
+}
+
+namespace {
+
+constexpr std::string_view k_mweb_refusal =
+    "Litecoin Core 0.21.2 writes MWEB addresses into raw/PSBT transactions as an empty-script output and allows one "
+    "MWEB recipient per wallet transaction";
+
+bool has_mweb_prefix(std::string_view address) {
+    return address.substr(0, 8) == "ltcmweb1" || address.substr(0, 6) == "tmweb1";
+}
+
+error mweb_refused(std::string_view address) {
+    return error{quoted(address) + " is an MWEB address, which payouts cannot pay: " + std::string(k_mweb_refusal) +
+                 ". Bind a legacy, P2SH or bech32 (ltc1...) address instead"};
+}
+
+}  // namespace
+
 result<std::string> address_validator::check(std::string_view currency, std::string_view address) {
     const std::string cur = upper(currency);
     if (cur == "BMM") {
@@ -77,6 +112,11 @@ result<std::string> address_validator::check(std::string_view currency, std::str
         return error{quoted(address) + " is not a valid " + cur +
                      " address (the node's validateaddress refuses it; check for a typo and the network)"};
     }
+    // Litecoin Core 0.21.2 says ismweb; an older node may not: the prefix too.
+    bool mweb = false;
+    if ((!doc["ismweb"].get(mweb) && mweb) || has_mweb_prefix(address)) {
+        return mweb_refused(address);
+    }
     std::string_view canon;
     if (doc["address"].get(canon)) {
         canon = address;
@@ -97,6 +137,15 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     if (name.size() < 26 || node_.url.empty()) {
         return out_t{};
     }
+    // Only names that are addresses by their own syntax and checksum cost a
+    // node round trip (random names used to stall the ingest). MWEB addresses
+    // cannot be paid by the payout tool, so they are plain names here.
+    if (!crypto::address_networks_of(node_.currency).empty()) {
+        auto local = crypto::decode_address_of(name, node_.currency);
+        if (!local || local->kind == crypto::address_kind::mweb) {
+            return out_t{};
+        }
+    }
     node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
     std::string params = "[\"";
     params += node::json_escape(name);
@@ -111,8 +160,9 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     if (p.parse(*r).get(doc) || doc["isvalid"].get(valid)) {
         return error{"validateaddress gave an unexpected answer: " + *r};
     }
-    if (!valid) {
-        return out_t{};
+    bool mweb = false;
+    if (!valid || has_mweb_prefix(name) || (!doc["ismweb"].get(mweb) && mweb)) {
+        return out_t{};  // an MWEB address cannot be paid (see check): a plain account, no wallet bound
     }
     std::string_view canon;
     if (doc["address"].get(canon)) {
@@ -202,6 +252,9 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
         })) {
         return error{"currency \"" + std::string(currency_in) + "\": 2 to 10 letters or digits, e.g. LTC, BTC, BMM"};
     }
+    if (auto ok = check_holder_name(account); !ok) {
+        return error{ok.error_message()};
+    }
     if (share_ppm && (*share_ppm <= 0 || *share_ppm > k_ppm_total)) {
         return error{"the share must be from 1 to 1000000 ppm (1000000 = 100 %)"};
     }
@@ -213,6 +266,11 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
         auto acc = db.exec("SELECT 1 FROM accounts WHERE name = $1", {std::string(account)});
         if (!acc) {
             return error{acc.error_message()};
+        }
+        if (acc->rows() == 0 && account.find(':') != std::string_view::npos) {
+            return error{"no account \"" + std::string(account) +
+                         "\": the foundation accounts are foundation:airdrop, foundation:developers and "
+                         "foundation:ecosystem (see: bmm-accountd account list)"};
         }
         if (acc->rows() == 0) {
             return error{"no account \"" + std::string(account) + "\" (create it with: bmm-accountd account create " +
@@ -349,6 +407,19 @@ result<std::vector<std::string>> existing_accounts(pg::connection& db, const std
         out.push_back(r->text(i, 0));
     }
     return out;
+}
+
+result<std::uint64_t> create_user_accounts(pg::connection& db, const std::string& names) {
+    auto r = db.exec(
+        // In name order: two consumers making the same names wait on each
+        // other in one order and never deadlock.
+        "INSERT INTO accounts (name, kind) SELECT n, 'user' FROM unnest($1::text[]) AS n ORDER BY n COLLATE \"C\" "
+        "ON CONFLICT (name) DO NOTHING",
+        {names});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    return static_cast<std::uint64_t>(r->affected());
 }
 
 result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,

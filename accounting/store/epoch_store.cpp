@@ -39,6 +39,61 @@ result<bool> ensure_epoch(pg::connection& db, std::uint64_t k, std::string_view 
     });
 }
 
+namespace {
+
+// Epoch k's dividend weights (sql/0018), inside the transaction that closes
+// it: one COPY and one INSERT, and the totals row that says they were recorded.
+result<bool> book_bmm_snapshot(pg::connection& db, const std::string& k,
+                               const std::map<std::string, amount>& holdings) {
+    amount total = 0;
+    if (!holdings.empty()) {
+        std::string data;
+        data.reserve(holdings.size() * 64);
+        for (const auto& [account, bmm] : holdings) {
+            if (account.find('\0') != std::string::npos) {
+                return error{join({"holder ", account, ": the name holds a NUL byte; nothing booked"})};
+            }
+            pg::copy_escape(data, account);
+            data += '\t';
+            data += to_decimal(bmm);
+            data += '\n';
+            total += bmm;
+        }
+        if (auto q = run(db, "preparing the BMM holdings staging table", "SET LOCAL client_min_messages = warning");
+            !q) {
+            return error{q.error_message()};
+        }
+        auto tmp = run(db, "preparing the BMM holdings staging table",
+                       "CREATE TEMP TABLE IF NOT EXISTS bmm_holdings_stage (account text, bmm numeric) "
+                       "ON COMMIT DELETE ROWS");
+        if (!tmp) {
+            return error{tmp.error_message()};
+        }
+        if (auto t = run(db, "clearing the BMM holdings staging table", "TRUNCATE bmm_holdings_stage"); !t) {
+            return error{t.error_message()};
+        }
+        if (auto c = db.copy_in("COPY bmm_holdings_stage FROM STDIN", data); !c) {
+            return error{"COPY of epoch_bmm_holdings rows: " + c.error_message() + "; nothing booked"};
+        }
+        auto ins = run(db, join({"recording epoch ", k, "'s BMM holdings"}),
+                       "INSERT INTO epoch_bmm_holdings (epoch, account, bmm) "
+                       "SELECT $1::bigint, account, bmm FROM bmm_holdings_stage",
+                       {k});
+        if (!ins) {
+            return error{ins.error_message()};
+        }
+    }
+    auto tot = run(db, join({"recording epoch ", k, "'s BMM total"}),
+                   "INSERT INTO epoch_bmm_totals (epoch, holders, total) VALUES ($1::bigint, $2::bigint, $3::numeric)",
+                   {k, std::to_string(holdings.size()), to_decimal(total)});
+    if (!tot) {
+        return error{tot.error_message()};
+    }
+    return true;
+}
+
+}  // namespace
+
 result<book_report> book_epoch_close(pg::connection& db, const epoch_close_output& out) {
     return book_epoch_close(db, out, nullptr);
 }
@@ -136,6 +191,11 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
                     {k, to_decimal(out.emission), to_decimal(out.emission_paid), to_decimal(out.carried_emission)});
             if (!upd) {
                 return error{upd.error_message()};
+            }
+            // Only with the close itself: a replay of an epoch closed before
+            // sql/0018 must not record today's holdings as that epoch's.
+            if (auto h = book_bmm_snapshot(db, k, out.bmm_holdings); !h) {
+                return error{h.error_message()};
             }
         }
         return rep;

@@ -2,6 +2,7 @@
 // start and stop, the open-file limit and the signals.
 
 #include "bmm/stratum/app.hpp"
+#include "bmm/stratum/mining_gate.hpp"
 
 #include "bmm/crypto/scrypt.hpp"
 #include "bmm/crypto/sha256.hpp"
@@ -42,6 +43,7 @@ sigset_t block_process_signals() {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     return signals;
@@ -110,7 +112,8 @@ std::unique_ptr<metrics::http_endpoint> make_metrics_endpoint(const server_confi
                                                     std::move(page));
 }
 
-// Waits for SIGTERM or SIGINT; SIGUSR1 meanwhile fetches a new template.
+// Waits for SIGTERM or SIGINT; SIGUSR1 meanwhile fetches a new template and
+// SIGHUP reopens the log file (logrotate's signal: it never stops the server).
 void wait_for_stop(const sigset_t& signals, job_manager& jobs) {
     while (true) {
         int sig = 0;
@@ -118,6 +121,11 @@ void wait_for_stop(const sigset_t& signals, job_manager& jobs) {
         if (sig == SIGUSR1) {
             log::info("stratum", "SIGUSR1: fetching a new block template");
             jobs.refresh();
+            continue;
+        }
+        if (sig == SIGHUP) {
+            log::reopen();
+            log::info("stratum", "SIGHUP: log file reopened");
             continue;
         }
         log::info("stratum", "{}: stopping (miners are told to reconnect)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -145,6 +153,10 @@ int run(const app_options& options) {
     log::level lvl = log::level::info;
     log::parse_level(cfg->log_level, lvl);
     log::set_level(lvl);
+    if (std::string why; !options.log_file.empty() && !log::to_file(options.log_file, &why)) {
+        std::fprintf(stderr, "bmm-stratum: %s\n", why.c_str());
+        return 2;
+    }
 
     const sigset_t signals = block_process_signals();
     raise_open_file_limit(*cfg);
@@ -178,7 +190,11 @@ int run(const app_options& options) {
         log::error("stratum", "cannot start the share journal: {}", s.error_message());
         return 1;
     }
+    // min_bmm_to_mine, as bmm-accountd publishes it (off until it says otherwise).
+    mining_gate gate({cfg->redis_host, cfg->redis_port, cfg->coin, std::chrono::milliseconds(2000)});
+    gate.start();
     server pool(*cfg, jobs, sink);
+    pool.set_mining_gate(&gate);
     if (auto s = pool.start(); !s) {
         log::error("stratum", "cannot start: {}", s.error_message());
         jobs.stop();

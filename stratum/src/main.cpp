@@ -18,7 +18,8 @@ With [metrics] port set, GET http://HOST:PORT/metrics serves Prometheus text
 (connections, shares by verdict, hashrate, verify time, blocks, stream backlog).
 
 Signals: SIGTERM/SIGINT stop gracefully; SIGUSR1 fetches a new template now
-(use it from the node's -blocknotify: blocknotify=pkill -USR1 bmm-stratum).
+(use it from the node's -blocknotify: blocknotify=pkill -USR1 bmm-stratum);
+SIGHUP reopens the --log-file (for logrotate) and never stops the server.
 Environment: BMM_SHA256_KERNEL, BMM_SCRYPT_KERNEL force a hash kernel family
 (scalar, shani, avx2, avx512).
 )";
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
     app.add_option("--config", options.config_path, "the TOML configuration (see deploy/config/bmm-stratum.toml)")
         ->required();
     app.add_flag("--check", options.check_only, "check the configuration and the node, then exit");
+    app.add_option("--log-file", options.log_file,
+                   "append the log to this file instead of stderr; SIGHUP reopens it (logrotate)");
     if (auto rc = bmm::cli::parse(app, argc, argv)) {
         return *rc;
     }

@@ -5,6 +5,7 @@
 // (server_batch.cpp) and the share verdict (share_verdict.cpp).
 
 #include "bmm/stratum/server.hpp"
+#include "bmm/stratum/mining_gate.hpp"
 
 #include "server_loop.hpp"
 
@@ -31,6 +32,31 @@ constexpr std::size_t k_jobs_kept = 16;  // recent jobs a share may still refer 
 // Jobs and periodic duties
 // ---------------------------------------------------------------------------
 
+// min_bmm_to_mine: when the gate's list changed, workers whose account is no
+// longer on it are told and dropped before the next job goes out, so their
+// later shares are refused (not credited); shares accepted before stay.
+void drop_gated_workers(loop_ctx& L) {
+    const auto* gate = L.srv->mining_gate_ptr();
+    if (!gate) return;
+    const auto snap = gate->snapshot();
+    if (snap->generation == L.gate_generation) return;
+    L.gate_generation = snap->generation;
+    const std::string& coin = L.srv->config().coin;
+    for (session* s : L.sessions) {
+        for (auto it = s->workers.begin(); it != s->workers.end();) {
+            std::string why;
+            if (gate_allows(*snap, it->second.account, coin, &why)) {
+                ++it;
+                continue;
+            }
+            log::info("gate", "{} ({}): {}", it->first, s->ip, why);
+            send(s, "{\"id\":null,\"method\":\"client.show_message\",\"params\":[" +
+                        json_string("worker " + it->first + " stops here: " + why) + "]}\n");
+            it = s->workers.erase(it);
+        }
+    }
+}
+
 void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
     if (L.jobs.count(j->id)) return;  // the same job handed over twice
     const bool clean = !L.current || j->tmpl->prevhash != L.current->tmpl->prevhash;
@@ -42,6 +68,7 @@ void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
         L.job_order.pop_front();
     }
     L.current = j;
+    drop_gated_workers(L);
     const auto began = clock_type::now();
     std::size_t sent = 0;
     for (session* s : L.sessions) {

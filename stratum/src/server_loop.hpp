@@ -127,6 +127,7 @@ struct loop_ctx {
     std::deque<std::string> job_order;
     seen_shares seen;  // duplicate keys of the jobs in `jobs`
     std::shared_ptr<const job> current;
+    std::uint64_t gate_generation = 0;  // the mining gate list last applied to the workers
     std::unordered_set<session*> sessions;
     std::vector<pending_share> batch;
     std::unique_ptr<verifier::batch_verifier> verifier;

@@ -4,6 +4,7 @@
 // answered at once; a submit is judged as far as it can be without hashing
 // (share_verdict.hpp) and joins the loop's batch (server_batch.cpp).
 
+#include "bmm/stratum/mining_gate.hpp"
 #include "server_loop.hpp"
 
 #include "bmm/hex.hpp"
@@ -88,6 +89,13 @@ void handle_authorize(session* s, const request& r) {
                           " workers ([limits] max_workers_per_connection); authorise more on another connection");
         penalise(s, "workers past [limits] max_workers_per_connection");
         return;
+    }
+    if (const auto* gate = s->loop->srv->mining_gate_ptr()) {
+        std::string why;
+        if (!gate_allows(*gate->snapshot(), w->account, s->loop->srv->config().coin, &why)) {
+            refuse_worker(s, r, why);
+            return;
+        }
     }
     const bool first = s->workers.empty();
     s->workers.emplace(std::string(user), *w);

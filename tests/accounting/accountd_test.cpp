@@ -13,10 +13,15 @@
 //  - Redis and PostgreSQL restarted during the ingest: nothing lost, nothing
 //    twice;
 //  - account commands with good and bad addresses (the node's
-//    validateaddress; EIP-55), and an account made from an address username.
+//    validateaddress; EIP-55; MWEB refused), the foundation's accounts, and an
+//    account made from an address username;
+//  - every share name is an account from its first share (mined as
+//    alice.rig1, shown by the API with the foundation's), and sql/0017 makes
+//    the accounts missing before it.
 
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/raw_http.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 
@@ -27,6 +32,8 @@
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <simdjson.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -684,9 +691,9 @@ TEST(accountd, account_commands_check_addresses) {
                       a3 = st().cli("-rpcwallet=pool getnewaddress");
     ASSERT_EQ(a1.rfind("rltc1", 0), 0u) << a1;
 
-    auto r = accountd({"account", "create", "alice", "--config", cfg});
+    auto r = accountd({"account", "create", "amber", "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
-    r = accountd({"account", "create", "alice", "--config", cfg});
+    r = accountd({"account", "create", "amber", "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
     r = accountd({"account", "create", "al ice", "--config", cfg});
@@ -696,67 +703,104 @@ TEST(accountd, account_commands_check_addresses) {
     // A bad coin address: the node's validateaddress refuses it; nothing is stored.
     std::string bad = a1;
     bad.back() = bad.back() == 'q' ? 'p' : 'q';
-    r = accountd({"account", "bind", "alice", "LTC", bad, "--config", cfg});
+    r = accountd({"account", "bind", "amber", "LTC", bad, "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("is not a valid LTC address"), std::string::npos) << r.out;
-    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = 'alice'"), "0");
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = 'amber'"), "0");
     r = accountd(
-        {"account", "bind", "alice", "LTC", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "--config", cfg});  // mainnet BTC
+        {"account", "bind", "amber", "LTC", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "--config", cfg});  // mainnet BTC
     EXPECT_EQ(r.code, 1) << r.out;
 
-    r = accountd({"account", "bind", "alice", "LTC", a1, "--config", cfg});
+    r = accountd({"account", "bind", "amber", "LTC", a1, "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "1000000");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a1}), "1000000");
     // A second wallet needs its share; the first one is scaled to the rest.
-    r = accountd({"account", "bind", "alice", "LTC", a2, "--config", cfg});
+    r = accountd({"account", "bind", "amber", "LTC", a2, "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("--share"), std::string::npos) << r.out;
-    r = accountd({"account", "bind", "alice", "LTC", a2, "--share", "300000", "--config", cfg});
+    r = accountd({"account", "bind", "amber", "LTC", a2, "--share", "300000", "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
-    r = accountd({"account", "bind", "alice", "LTC", a3, "--share", "333333", "--config", cfg});
+    r = accountd({"account", "bind", "amber", "LTC", a3, "--share", "333333", "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
-    EXPECT_EQ(scalar("SELECT sum(share_ppm) FROM wallets WHERE account = 'alice' AND currency = 'LTC'"), "1000000");
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a3}), "333333");
+    EXPECT_EQ(scalar("SELECT sum(share_ppm) FROM wallets WHERE account = 'amber' AND currency = 'LTC'"), "1000000");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a3}), "333333");
     // a1:a2 stay 7:3 of the remaining 666667 (largest remainder: 466667 / 200000).
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "466667");
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a2}), "200000");
-    r = accountd({"account", "bind", "alice", "LTC", a2, "--share", "1", "--config", cfg});
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a1}), "466667");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a2}), "200000");
+    r = accountd({"account", "bind", "amber", "LTC", a2, "--share", "1", "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("already bound"), std::string::npos) << r.out;
 
     // BMM: ERC-20 addresses with the EIP-55 checksum.
-    r = accountd({"account", "bind", "alice", "BMM", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "--config", cfg});
+    r = accountd({"account", "bind", "amber", "BMM", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("EIP-55"), std::string::npos) << r.out;
-    r = accountd({"account", "bind", "alice", "bmm", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "--config", cfg});
+    r = accountd({"account", "bind", "amber", "bmm", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
-    EXPECT_EQ(scalar("SELECT address FROM wallets WHERE account = 'alice' AND currency = 'BMM'"),
+    EXPECT_EQ(scalar("SELECT address FROM wallets WHERE account = 'amber' AND currency = 'BMM'"),
               "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
 
-    r = accountd({"account", "list", "alice", "--config", cfg});
+    r = accountd({"account", "list", "amber", "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find(a3 + "\t333333 ppm"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\t1000000 ppm"), std::string::npos) << r.out;
 
     // Unbinding gives the freed share to the others, in proportion.
-    r = accountd({"account", "unbind", "alice", "LTC", a3, "--config", cfg});
+    r = accountd({"account", "unbind", "amber", "LTC", a3, "--config", cfg});
     ASSERT_EQ(r.code, 0) << r.out;
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "700000");
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a2}), "300000");
-    r = accountd({"account", "unbind", "alice", "LTC", a3, "--config", cfg});
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a1}), "700000");
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a2}), "300000");
+    r = accountd({"account", "unbind", "amber", "LTC", a3, "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("is not bound"), std::string::npos) << r.out;
     r = accountd({"account", "bind", "nobody", "LTC", a1, "--config", cfg});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.out.find("account create nobody"), std::string::npos) << r.out;
 
+    // The foundation's accounts (sql/0017) bind wallets like any other; a
+    // foundation name that is not one of them is refused, as is any other ':'.
+    r = accountd({"account", "bind", "foundation:ecosystem", "LTC", a1, "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(scalar("SELECT address || ' ' || share_ppm FROM wallets WHERE account = 'foundation:ecosystem' "
+                     "AND currency = 'LTC'"),
+              a1 + " 1000000");
+    r = accountd({"account", "list", "foundation:ecosystem", "--config", cfg});
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.out.rfind("foundation:ecosystem\tfoundation\t", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find(a1 + "\t1000000 ppm"), std::string::npos) << r.out;
+    r = accountd({"account", "bind", "foundation:nobody", "LTC", a1, "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("foundation:airdrop, foundation:developers and foundation:ecosystem"), std::string::npos)
+        << r.out;
+    r = accountd({"account", "bind", "pool:fees:LTC", "LTC", a1, "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("only letters, digits"), std::string::npos) << r.out;
+    r = accountd({"account", "create", "foundation:more", "--config", cfg});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = 'foundation:more'"), "0");
+
+    // An MWEB address (node B's wallet makes one) is refused, saying why.
+    st().cli("createwallet acct-mweb", true);
+    const std::string mweb = st().cli("-rpcwallet=acct-mweb getnewaddress \"\" mweb", true);
+    ASSERT_EQ(mweb.rfind("tmweb1", 0), 0u) << mweb;
+    for (const std::string holder : {"amber", "foundation:developers"}) {
+        r = accountd({"account", "bind", holder, "LTC", mweb, "--share", "100000", "--config", cfg});
+        EXPECT_EQ(r.code, 1) << r.out;
+        EXPECT_NE(r.out.find("is an MWEB address, which payouts cannot pay: Litecoin Core 0.21.2 writes MWEB "
+                             "addresses into raw/PSBT transactions as an empty-script output and allows one MWEB "
+                             "recipient per wallet transaction"),
+                  std::string::npos)
+            << r.out;
+    }
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE address = $1", {mweb}), "0");
+
     // The database itself refuses shares that do not add up.
     auto c = db();
-    EXPECT_FALSE(c.exec("UPDATE wallets SET share_ppm = 1 WHERE account = 'alice' AND address = $1", {a1}).ok());
-    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'alice' AND address = $1", {a1}), "700000");
+    EXPECT_FALSE(c.exec("UPDATE wallets SET share_ppm = 1 WHERE account = 'amber' AND address = $1", {a1}).ok());
+    EXPECT_EQ(scalar("SELECT share_ppm FROM wallets WHERE account = 'amber' AND address = $1", {a1}), "700000");
 
-    // A username that is a bare payout address makes its account on first use;
-    // a plain name that is not an address makes none.
+    // A username that is a bare payout address makes its account on first use
+    // with that wallet bound; a plain name makes an account of kind user.
     const std::string a4 = st().cli("-rpcwallet=pool getnewaddress");
     auto s = make_shares("auto", 3, 9);
     for (auto& [k, v] : s[0])
@@ -776,7 +820,9 @@ TEST(accountd, account_commands_check_addresses) {
     EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = "
                      "'0xde709f2102306220921060314715629080e2fb77'"),
               "BMM 1000000");
-    EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = $1", {field(s[2], "account")}), "0");
+    // Every other name is an account too (kind user, no wallet bound), made with its first shares.
+    EXPECT_EQ(scalar("SELECT kind FROM accounts WHERE name = $1", {field(s[2], "account")}), "user");
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = $1", {field(s[2], "account")}), "0");
 }
 
 
@@ -987,9 +1033,200 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     for (const auto& row :
          query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address}))
         EXPECT_EQ(st().cli("getblockheader " + row[0] + " | jq -r .hash"), row[0]);
-    // The address username made its account; carol (a plain name) did not.
+    // The address username made its account with its wallet; carol (a plain
+    // name) made a user account with none.
     EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = $1", {address}), "LTC 1000000");
-    EXPECT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = 'carol'"), "0");
+    EXPECT_EQ(scalar("SELECT kind FROM accounts WHERE name = 'carol'"), "user");
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = 'carol'"), "0");
+}
+
+// GET `target` from the API on `port`: the status and the body.
+std::pair<int, std::string> api_get(int port, const std::string& target) {
+    const std::string reply = test::http_exchange(
+        static_cast<std::uint16_t>(port), "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    if (reply.rfind("HTTP/1.1 ", 0) != 0) return {0, reply};
+    const auto body = reply.find("\r\n\r\n");
+    return {std::stoi(reply.substr(9, 3)), body == std::string::npos ? "" : reply.substr(body + 4)};
+}
+
+TEST(accountd, every_name_that_mines_is_an_account_from_its_first_share) {
+    migrate_once();
+    // The README's example: a new user mines as alice.rig1 and has bound nothing.
+    ASSERT_EQ(scalar("SELECT count(*) FROM accounts WHERE name = 'alice'"), "0") << "another test made alice";
+    const std::string stream = "bmm:test:alice";
+    const int port = test::free_port_near(28400), api_port = test::free_port_near(29400);
+    test::pool_process pool;
+    test::pool_options o;
+    o.name = "pool-alice";
+    o.stream = stream;
+    o.ports = {port};
+    o.port_sections = "[[port]]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                      "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
+    ASSERT_NO_THROW(pool.start(o));
+    const std::string cfg =
+        write_config(stream, "alice", 2000,
+                     "[api]\nenabled = true\nhost = \"127.0.0.1\"\nport = " + std::to_string(api_port) + "\n");
+    const std::string log = st().dir() + "/accountd/alice.log";
+    test::child_process acc({bin("bmm-accountd"), "run", "--config", cfg}, log);
+    test::child_process miner({bin("bmm-miner"), "--url", "stratum+tcp://127.0.0.1:" + std::to_string(port), "--user",
+                               "alice.rig1", "--shares", "3", "--seconds", "60", "--quiet"},
+                              pool.dir + "/miner-alice.log");
+    // The moment alice's first share is stored, alice is an account: both read
+    // in one snapshot, polled (bounded) while the shares arrive.
+    std::string seen;
+    for (int i = 0; i < 900 && seen.empty(); ++i) {  // up to 90 s
+        const auto row = query(
+            "SELECT (SELECT count(*) FROM shares WHERE account = 'alice'), "
+            "(SELECT count(*) FROM accounts WHERE name = 'alice' AND kind = 'user')");
+        if (row[0][0] != "0") seen = row[0][0] + " share(s), account rows: " + row[0][1];
+        else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_FALSE(seen.empty()) << "no share of alice stored in 90 s\n" << test::read_text(log);
+    EXPECT_NE(seen.find("account rows: 1"), std::string::npos) << seen;
+    EXPECT_EQ(miner.wait(90000), 0) << test::read_text(pool.dir + "/miner-alice.log");
+    EXPECT_EQ(scalar("SELECT count(*) FROM wallets WHERE account = 'alice'"), "0");
+
+    // The API shows alice and the foundation's accounts, ':' raw or as %3A.
+    int status = 0;
+    for (int i = 0; i < 250 && status != 200; ++i) {  // the API answers within 5 s of the start
+        status = api_get(api_port, "/api/v1/pool").first;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(status, 200) << test::read_text(log);
+    simdjson::dom::parser parser;
+    auto [alice_status, alice] = api_get(api_port, "/api/v1/accounts/alice");
+    EXPECT_EQ(alice_status, 200) << alice;
+    simdjson::dom::element a;
+    ASSERT_FALSE(parser.parse(alice).get(a)) << alice;
+    EXPECT_EQ(std::string_view(a["name"]), "alice");
+    EXPECT_EQ(std::string_view(a["kind"]), "user");
+    EXPECT_EQ(simdjson::dom::array(a["wallets"]).size(), 0u);
+    EXPECT_EQ(std::string_view(a["bmm_held"]["amount"]), "0");
+    for (const std::string target : {"/api/v1/accounts/foundation:ecosystem", "/api/v1/accounts/foundation%3Aecosystem",
+                                     "/api/v1/accounts/foundation%3aecosystem"}) {
+        auto [code, body] = api_get(api_port, target);
+        EXPECT_EQ(code, 200) << target << " -> " << body;
+        simdjson::dom::element f;
+        ASSERT_FALSE(parser.parse(body).get(f)) << body;
+        EXPECT_EQ(std::string_view(f["name"]), "foundation:ecosystem");
+        EXPECT_EQ(std::string_view(f["kind"]), "foundation");
+    }
+    EXPECT_EQ(api_get(api_port, "/api/v1/accounts/foundation:ecosystem/ledger").first, 200);
+    EXPECT_EQ(api_get(api_port, "/api/v1/accounts/foundation:nobody").first, 404);
+    EXPECT_EQ(api_get(api_port, "/api/v1/accounts/foundation:").first, 400);
+    EXPECT_EQ(api_get(api_port, "/api/v1/accounts/pool:fees:LTC").first, 400);
+
+    // The pool counts every account (users, addresses, the foundation's) and lists the foundation's.
+    auto [pool_status, pool_body] = api_get(api_port, "/api/v1/pool");
+    EXPECT_EQ(pool_status, 200);
+    simdjson::dom::element p;
+    ASSERT_FALSE(parser.parse(pool_body).get(p)) << pool_body;
+    EXPECT_EQ(std::to_string(std::int64_t(p["accounts"])), scalar("SELECT count(*) FROM accounts"));
+    std::vector<std::string> foundation;
+    for (auto f : p["foundation"].get_array()) foundation.emplace_back(std::string_view(f["name"]));
+    EXPECT_EQ(foundation,
+              (std::vector<std::string>{"foundation:airdrop", "foundation:developers", "foundation:ecosystem"}));
+    // Every name in the shares is an account.
+    EXPECT_EQ(
+        scalar("SELECT count(DISTINCT account) FROM shares s WHERE account <> '' AND position(':' IN account) = 0 "
+               "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = s.account)"),
+        "0");
+    EXPECT_EQ(acc.stop(SIGTERM, 15000), 0) << test::read_text(log);
+    EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
+}
+
+// The settings of `db` on the stack's PostgreSQL, migrations from `sql`.
+std::string write_db_config(const std::string& tag, const std::string& db, const std::string& sql) {
+    const std::string path = st().dir() + "/accountd/" + tag + ".toml";
+    std::ofstream f(path);
+    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
+      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << db << "\"\npassword = \""
+      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << sql << "\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\n[log]\nlevel = \"info\"\n";
+    return path;
+}
+
+// psql as the cluster's superuser (peer authentication over the stack's socket).
+int admin_sql(const std::string& sql) {
+    const std::string cmd = "runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 -h '" +
+                            st().setting("BMM_PG_SOCKET_DIR") + "' -p " + st().setting("BMM_PG_PORT") +
+                            " -d postgres -c \"" + sql + "\" > '" + st().dir() + "/accountd/admin.log' 2>&1";
+    return std::system(cmd.c_str());
+}
+
+TEST(accountd, migration_0017_makes_an_account_for_every_earner_and_the_foundation) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create a database as PostgreSQL's superuser";
+    std::filesystem::create_directories(st().dir() + "/accountd");
+    // A database of its own, migrated up to 0016 first (as a pool that ran before 0017).
+    const std::string name = "bmm_backfill_" + std::to_string(::getpid());
+    ASSERT_EQ(admin_sql("CREATE DATABASE " + name + " OWNER " + st().setting("BMM_PG_USER")), 0)
+        << test::read_text(st().dir() + "/accountd/admin.log");
+    const std::string before = st().dir() + "/sql-before-0017";
+    std::filesystem::remove_all(before);
+    std::filesystem::create_directories(before);
+    for (const auto& e : std::filesystem::directory_iterator(sql_dir()))
+        if (e.path().extension() == ".sql" && e.path().filename().string() < "0017")
+            std::filesystem::copy(e.path(), before / e.path().filename());
+    auto r = accountd({"migrate", "--config", write_db_config("backfill-before", name, before)});
+    ASSERT_EQ(r.code, 0) << r.out;
+
+    pg::settings s;
+    s.host = "127.0.0.1";
+    s.port = std::stoi(st().setting("BMM_PG_PORT"));
+    s.user = st().setting("BMM_PG_USER");
+    s.dbname = name;
+    s.password = st().setting("BMM_PG_PASSWORD");
+    {
+        auto c = pg::connection::open(s);
+        ASSERT_TRUE(c) << c.error_message();
+        for (const char* sql : {
+                 "INSERT INTO accounts (name, kind) VALUES ('made', 'user'), ('rltc1qmadeaddress', 'address')",
+                 "SELECT bmm_ensure_share_partition('2026-03-01')",
+                 // Only in shares (its rollups gone), only in the rollups, both; an empty and a ':' name.
+                 "INSERT INTO shares (time, uid, stream_id, instance, coin, algorithm, account, worker, ip, job, "
+                 "height,"
+                 " difficulty, target, accepted, code, reason, block, hash, work) VALUES"
+                 " ('2026-03-01 10:00:00+00', 'u1', '1-1', 1, 'LTC', 'scrypt', 'sharer', 'w', 'ip', 'j', 1, 1, '',"
+                 " true, 0, '', false, 'h', 1),"
+                 " ('2026-03-01 10:00:01+00', 'u2', '1-2', 1, 'LTC', 'scrypt', 'both', 'w', 'ip', 'j', 1, 1, '',"
+                 " false, 23, 'low', false, 'h', 0),"
+                 " ('2026-03-01 10:00:02+00', 'u3', '1-3', 1, 'LTC', 'scrypt', '', 'w', 'ip', 'j', 1, 1, '',"
+                 " false, 24, 'unauthorized', false, 'h', 0)",
+                 "INSERT INTO share_minutes (coin, account, worker, minute, accepted) VALUES"
+                 " ('LTC', 'roller', 'w', '2026-02-01 00:00+00', 5), ('LTC', 'both', 'w', '2026-03-01 10:00+00', 1),"
+                 " ('LTC', 'made', 'w', '2026-03-01 10:00+00', 1), ('LTC', 'a:b', 'w', '2026-03-01 10:00+00', 1)",
+                 // Credited in the ledger only (its shares dropped long ago), and the premine.
+                 "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES"
+                 " ('epoch:0:emission:ledgered', 'system:emission:BMM', 'user:ledgered:available', 'BMM', 7,"
+                 " 'emission', 'epoch:0'),"
+                 " ('block:00:miner:matured', 'system:coinbase:LTC', 'user:matured:immature', 'LTC', 3,"
+                 " 'block_miner', 'block:00'),"
+                 " ('genesis:premine:foundation:ecosystem', 'system:genesis:BMM', 'foundation:ecosystem', 'BMM', 9,"
+                 " 'premine', 'genesis')",
+             }) {
+            auto q = c->exec(sql);
+            ASSERT_TRUE(q) << q.error_message() << " in " << sql;
+        }
+    }
+    r = accountd({"migrate", "--config", write_db_config("backfill-after", name, sql_dir())});
+    ASSERT_EQ(r.code, 0) << r.out;
+    std::vector<std::string> got;
+    {
+        auto c = pg::connection::open(s);
+        ASSERT_TRUE(c) << c.error_message();
+        auto q = c->exec("SELECT name || ' ' || kind FROM accounts ORDER BY name COLLATE \"C\"");
+        ASSERT_TRUE(q) << q.error_message();
+        for (int i = 0; i < q->rows(); ++i) got.push_back(q->text(i, 0));
+        // Only a foundation account has a ':'.
+        EXPECT_FALSE(c->exec("INSERT INTO accounts (name, kind) VALUES ('a:b', 'user')"));
+        EXPECT_FALSE(c->exec("INSERT INTO accounts (name, kind) VALUES ('foundation:x', 'user')"));
+        EXPECT_FALSE(c->exec("INSERT INTO accounts (name, kind) VALUES ('plain', 'foundation')"));
+    }
+    EXPECT_EQ(
+        got, (std::vector<std::string>{"both user", "foundation:airdrop foundation", "foundation:developers foundation",
+                                       "foundation:ecosystem foundation", "ledgered user", "made user", "matured user",
+                                       "rltc1qmadeaddress address", "roller user", "sharer user"}));
+    EXPECT_EQ(admin_sql("DROP DATABASE " + name), 0) << test::read_text(st().dir() + "/accountd/admin.log");
 }
 
 }  // namespace

@@ -17,6 +17,31 @@ TEST(accounts, names) {
     EXPECT_FALSE(check_account_name("a.b").ok());  // the '.' starts the worker name
     EXPECT_FALSE(check_account_name("a b").ok());
     EXPECT_FALSE(check_account_name(std::string(129, 'a')).ok());
+    EXPECT_FALSE(check_account_name("foundation:ecosystem").ok());  // no ':' in a miner's name
+}
+
+TEST(accounts, holder_names_are_account_names_and_foundation_allocations) {
+    EXPECT_TRUE(check_holder_name("alice").ok());
+    EXPECT_TRUE(check_holder_name("foundation:ecosystem").ok());
+    EXPECT_TRUE(check_holder_name("foundation:a_b-9").ok());
+    EXPECT_FALSE(check_holder_name("foundation:").ok());
+    EXPECT_FALSE(check_holder_name("foundation:a:b").ok());
+    EXPECT_FALSE(check_holder_name("foundation:a.b").ok());
+    EXPECT_FALSE(check_holder_name("pool:fees:LTC").ok());
+    EXPECT_FALSE(check_holder_name("user:alice:available").ok());
+    std::string longest = "foundation:";
+    longest.append(117, 'a');  // 128 characters
+    EXPECT_TRUE(check_holder_name(longest).ok());
+    EXPECT_FALSE(check_holder_name(longest + "a").ok());
+    EXPECT_NE(check_holder_name("foundation:").error_message().find("foundation:ecosystem"), std::string::npos);
+}
+
+TEST(accounts, user_ledger_names_are_those_the_epoch_close_credits) {
+    EXPECT_TRUE(is_user_ledger_name("alice"));
+    EXPECT_TRUE(is_user_ledger_name("a.b"));  // credited (no ':'), so an account too
+    EXPECT_FALSE(is_user_ledger_name(""));
+    EXPECT_FALSE(is_user_ledger_name("a:b"));
+    EXPECT_FALSE(is_user_ledger_name(std::string(129, 'a')));
 }
 
 TEST(accounts, largest_remainder_split_examples) {
@@ -43,6 +68,26 @@ TEST(accounts, largest_remainder_split_adds_up_and_stays_within_one_unit) {
             EXPECT_TRUE(parts[i] == floor_part || parts[i] == floor_part + 1);
         }
     }
+}
+
+// Names are classified locally first: only a name that is an address by its
+// own syntax and checksum is worth a node round trip. The node configured here
+// does not exist (a closed loopback port), so any name that reached it would
+// come back as an error instead of "not an address".
+TEST(accounts, classify_asks_the_node_only_about_names_that_parse_as_addresses) {
+    node_settings node;
+    node.url = "http://127.0.0.1:9/";  // discard port: nothing listens
+    node.currency = "LTC";
+    address_validator v(node);
+    for (const char* name : {"alice_rig_number_one_in_the_farm", "LaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaZ",
+                             "rltc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"}) {
+        auto c = v.classify(name);
+        ASSERT_TRUE(c.ok()) << name << ": " << c.error_message();
+        EXPECT_FALSE(c->has_value()) << name;
+    }
+    // A well-formed regtest P2WPKH address does go to the node, which is not there.
+    auto real = v.classify("rltc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3p937dx");
+    EXPECT_FALSE(real.ok());
 }
 
 }  // namespace

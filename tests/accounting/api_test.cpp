@@ -358,7 +358,18 @@ window_sum sums(const std::string& account, const std::string& worker, const std
 
 TEST_F(api_test, pool_stats_match_the_data) {
     auto p = get_json("/api/v1/pool");
-    EXPECT_EQ(n(p["accounts"]), 3);
+    EXPECT_EQ(n(p["accounts"]), 6);  // alice, bob, carol and the foundation's three (sql/0017)
+    std::vector<std::string> foundation;
+    for (auto f : p["foundation"].get_array()) {
+        foundation.push_back(s(f["name"]));
+        amount held = 0;
+        for (const auto& [key, v] : g->model.balances())
+            if (key.first == s(f["name"]) && key.second == "BMM") held = v;
+        EXPECT_EQ(s(f["bmm_held"]["amount"]), to_decimal(held)) << s(f["name"]);
+        EXPECT_GT(held, amount(0)) << "the premine gives each foundation account BMM";
+    }
+    EXPECT_EQ(foundation,
+              (std::vector<std::string>{"foundation:airdrop", "foundation:developers", "foundation:ecosystem"}));
     std::set<std::pair<std::string, std::string>> active;
     for (const auto& m : k_minutes)
         if (m.minutes_ago <= 9) active.insert({m.account, m.worker});
@@ -431,6 +442,47 @@ TEST_F(api_test, account_balances_to_the_base_unit_wallets_and_hashrate) {
     for (auto x : b["balances"].get_array())
         if (s(x["currency"]) == "BTC" && s(x["immature"]) != "0") bob_btc_immature = true;
     EXPECT_TRUE(bob_btc_immature);
+}
+
+TEST_F(api_test, foundation_accounts_have_balances_bmm_held_and_a_ledger_in_both_spellings) {
+    for (const std::string name : {"foundation:airdrop", "foundation:developers", "foundation:ecosystem"}) {
+        SCOPED_TRACE(name);
+        std::map<std::string, std::pair<std::string, std::string>> want;
+        for (const auto& [key, v] : g->model.balances()) {
+            if (key.first == name) want[key.second].first = to_decimal(v);
+            if (key.first == name + ":immature") want[key.second].second = to_decimal(v);
+        }
+        for (auto& [cur, v] : want) {
+            if (v.first.empty()) v.first = "0";
+            if (v.second.empty()) v.second = "0";
+        }
+        ASSERT_TRUE(want.count("BMM")) << "the premine and dividends";
+        const std::string escaped = "foundation%3A" + name.substr(11);
+        for (const std::string& spelled : {name, escaped}) {
+            auto a = get_json("/api/v1/accounts/" + spelled);
+            EXPECT_EQ(s(a["name"]), name);
+            EXPECT_EQ(s(a["kind"]), "foundation");
+            std::map<std::string, std::pair<std::string, std::string>> got;
+            for (auto b : a["balances"].get_array()) got[s(b["currency"])] = {s(b["available"]), s(b["immature"])};
+            EXPECT_EQ(got, want);
+            EXPECT_EQ(s(a["bmm_held"]["amount"]), want["BMM"].first);
+            EXPECT_EQ(n(a["bmm_held"]["decimals"]), 18);
+        }
+        // Its ledger: every transfer touching it or its :immature, each once.
+        std::set<std::string> want_ids;
+        for (const auto& t : g->model.transfers())
+            if (t.debit == name || t.credit == name || t.debit == name + ":immature" || t.credit == name + ":immature")
+                want_ids.insert(t.id);
+        std::set<std::string> got_ids;
+        auto l = get_json("/api/v1/accounts/" + escaped + "/ledger?limit=1000");
+        for (auto t : l["transfers"].get_array()) got_ids.insert(s(t["id"]));
+        EXPECT_EQ(got_ids, want_ids);
+        EXPECT_FALSE(want_ids.empty());
+    }
+    EXPECT_EQ(error_of("/api/v1/accounts/foundation:nobody", 404), "no account \"foundation:nobody\"");
+    EXPECT_NE(error_of("/api/v1/accounts/foundation:", 400).find("foundation:ecosystem"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/foundation:a:b", 400).find("not a foundation account"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/user:alice:available", 400).find("only letters"), std::string::npos);
 }
 
 TEST_F(api_test, workers_hashrate_counts_and_last_share) {
@@ -678,7 +730,10 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
     ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
     const std::string dom = test::read_text(out);
     EXPECT_NE(dom.find("<span id=\"acc-name\">alice (user)</span>"), std::string::npos) << dom.substr(0, 4000);
-    EXPECT_NE(dom.find("3 accounts"), std::string::npos);
+    EXPECT_NE(dom.find("6 accounts"), std::string::npos);
+    EXPECT_NE(dom.find("Foundation accounts: <a href=\"?account=foundation%3Aairdrop\">foundation:airdrop</a>"),
+              std::string::npos)
+        << dom.substr(0, 4000);
     // Every balance, formatted from the model's base units.
     for (const auto& [key, v] : g->model.balances()) {
         if (key.first != user_available("alice") || v == 0) continue;
@@ -689,6 +744,29 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
         EXPECT_NE(dom.find(text), std::string::npos) << text;
     EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
     EXPECT_EQ(dom.find("<p id=\"error\" role=\"alert\"></p>") == std::string::npos, false) << "the page shows an error";
+}
+
+TEST_F(api_test, the_page_in_a_headless_browser_shows_a_foundation_account) {
+    if (!std::filesystem::exists("/usr/bin/chromium"))
+        GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    const std::string dir = st().dir() + "/api/chromium-foundation";
+    std::filesystem::create_directories(dir);
+    const std::string out = dir + "/dom.html";
+    test::child_process browser(
+        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
+         "http://127.0.0.1:" + std::to_string(g->port) + "/?account=foundation%3Aecosystem"},
+        out, {{"HOME", dir}});
+    ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
+    const std::string dom = test::read_text(out);
+    EXPECT_NE(dom.find("<span id=\"acc-name\">foundation:ecosystem (foundation)</span>"), std::string::npos)
+        << dom.substr(0, 4000);
+    amount held = 0;
+    for (const auto& [key, v] : g->model.balances())
+        if (key.first == "foundation:ecosystem" && key.second == "BMM") held = v;
+    EXPECT_NE(dom.find("BMM held: " + shown(to_decimal(held), 18) + " (no wallet bound"), std::string::npos)
+        << dom.substr(0, 4000);
+    EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
 }
 
 TEST_F(api_test, concurrent_clients_get_the_same_answers) {
@@ -730,6 +808,34 @@ TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
     EXPECT_NE(slow.body.find("statement_timeout_ms"), std::string::npos) << slow.body;
     EXPECT_EQ(request(port, "GET", "/api/v1/blocks").status, 200);
     EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
+}
+
+// logrotate moves the log file away and sends SIGHUP: the daemon goes on
+// serving and writes its next lines to a new file at the old path.
+TEST_F(api_test, sighup_reopens_the_log_file_and_does_not_stop_the_daemon) {
+    const int port = free_port(g->port + 200);
+    const std::string log_file = st().dir() + "/api/rotated.log";
+    test::child_process api(
+        {bin("bmm-accountd"), "api", "--config", write_config("rotate", port, 5000), "--log-file", log_file},
+        st().dir() + "/api/rotate.out");
+    int status = 0;
+    for (int i = 0; i < 250 && status != 200; ++i) {
+        status = request(port, "GET", "/api/v1/pool").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(status, 200);
+    std::filesystem::rename(log_file, log_file + ".1");
+    api.signal(SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(api.running());
+    EXPECT_EQ(request(port, "GET", "/api/v1/pool").status, 200);
+    EXPECT_EQ(api.stop(SIGTERM, 10000), 0);
+    const std::string before = test::read_text(log_file + ".1");
+    const std::string after = test::read_text(log_file);
+    EXPECT_NE(before.find("api: serving http://"), std::string::npos) << before;
+    EXPECT_EQ(before.find("api: stopped"), std::string::npos) << before;
+    EXPECT_NE(after.find("api: stopped"), std::string::npos) << after;
+    EXPECT_EQ(test::read_text(st().dir() + "/api/rotate.out").find("api: serving"), std::string::npos);
 }
 
 // The value of the sample `series` on a Prometheus page; 0 when it is not there.
@@ -797,11 +903,15 @@ TEST(api_config, the_api_section) {
     ASSERT_TRUE(none.ok()) << none.error_message();
     EXPECT_FALSE(none->api.present);  // `run` serves no API without the section
     EXPECT_EQ(none->api.host, "127.0.0.1");
-    auto some = parse_accountd_config(base + "[api]\nport = 9000\nthreads = 3\ncors = true\n", "a.toml");
+    EXPECT_EQ(none->api.max_connections_per_address, 32);
+    auto some = parse_accountd_config(
+        base + "[api]\nport = 9000\nthreads = 3\ncors = true\nmax_connections_per_address = 5\n", "a.toml");
     ASSERT_TRUE(some.ok()) << some.error_message();
     EXPECT_TRUE(some->api.present && some->api.enabled && some->api.cors);
     EXPECT_EQ(some->api.port, 9000);
     EXPECT_EQ(some->api.threads, 3);
+    EXPECT_EQ(some->api.max_connections_per_address, 5);
+    EXPECT_FALSE(parse_accountd_config(base + "[api]\nmax_connections_per_address = 0\n", "a.toml").ok());
     auto bad = parse_accountd_config(base + "[api]\nport = 70000\n", "a.toml");
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error_message().find("port"), std::string::npos) << bad.error_message();

@@ -63,6 +63,9 @@ TEST(epoch_close, pp_scheme_by_hand) {
     EXPECT_EQ(value_of(ts, "block:h1:fee"), amount(10));
     EXPECT_EQ(value_of(ts, "block:h1:dividend:foundation:ecosystem"), amount(150));
     EXPECT_EQ(value_of(ts, "block:h1:dividend:user:carol:available"), amount(50));
+    // The weights the dividend was split by, for the epoch's snapshot (sql/0018).
+    EXPECT_EQ(out->bmm_holdings,
+              (std::map<std::string, amount>{{"foundation:ecosystem", 3}, {"user:carol:available", 1}}));
     EXPECT_EQ(value_of(ts, "block:h1:miner:alice"), amount(594));
     EXPECT_EQ(value_of(ts, "block:h1:miner:bob"), amount(196));
     // E0 = 428131416837782340862422 split 303:100: alice's remainder 8.8e9,
@@ -142,6 +145,7 @@ TEST(epoch_close, no_pp_carries_emission_and_books_undistributed) {
     in.k = 1461;  // first epoch of the second halving period
     in.config = ltc_config(payout_scheme::pp);
     in.carried_emission = 5;
+    in.bmm_holdings = {{"user:amy:available", 0}};  // a zero holding weighs nothing and is not kept
     block_input b;
     b.hash = "h2";
     b.coin = "LTC";
@@ -155,6 +159,7 @@ TEST(epoch_close, no_pp_carries_emission_and_books_undistributed) {
     EXPECT_EQ(out->emission_paid, amount(0));
     EXPECT_EQ(out->carried_emission, emission_e0(1461) / 2 + 5);
     EXPECT_EQ(value_of(out->transfers, "block:h2:undistributed:dividend"), amount(20));
+    EXPECT_TRUE(out->bmm_holdings.empty());
     EXPECT_EQ(value_of(out->transfers, "block:h2:undistributed:miners"), amount(79));
     EXPECT_EQ(value_of(out->transfers, "block:h2:fee"), amount(1));
 

@@ -60,7 +60,8 @@ protected:
         const std::string schema = ::testing::UnitTest::GetInstance()->current_test_info()->name();
         exec_ok(db_, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " +
                          schema + "; SET search_path TO " + schema);
-        for (const char* f : {"0005_ledger.sql", "0006_epochs.sql", "0007_blocks.sql", "0008_ledger_audit.sql"}) {
+        for (const char* f : {"0005_ledger.sql", "0006_epochs.sql", "0007_blocks.sql", "0008_ledger_audit.sql",
+                              "0018_bmm_holdings.sql"}) {
             exec_ok(db_, read_file(stack.source_dir() + "/sql/" + f));
         }
     }
@@ -134,11 +135,36 @@ TEST_F(ledger_pg_test, epochs_and_blocks_booked_in_sql_match_the_model) {
         ASSERT_TRUE(booked.ok()) << booked.error_message();
         EXPECT_EQ(booked->booked, out->transfers.size());
         ASSERT_TRUE(model.apply_all(out->transfers).ok());
-        // Closing again books nothing.
-        auto again = es::book_epoch_close(db_, *out);
+        // The dividend weights are the epoch's snapshot (sql/0018): the
+        // positive holdings the split used, and their total.
+        std::map<std::string, std::string> snapshot, used;
+        acc::amount used_total = 0;
+        for (const auto& [holder, v] : *holdings) {
+            if (v > 0) {
+                used[holder] = acc::to_decimal(v);
+                used_total += v;
+            }
+        }
+        auto rows = db_.exec("SELECT account, bmm::text FROM epoch_bmm_holdings WHERE epoch = " + std::to_string(k));
+        ASSERT_TRUE(rows.ok()) << rows.error_message();
+        for (int i = 0; i < rows->rows(); ++i) {
+            snapshot[rows->text(i, 0)] = rows->text(i, 1);
+        }
+        EXPECT_EQ(snapshot, used);
+        EXPECT_FALSE(used.empty());  // the premine holders at least
+        EXPECT_EQ(
+            query_one(db_, "SELECT holders || ' ' || total FROM epoch_bmm_totals WHERE epoch = " + std::to_string(k)),
+            std::to_string(used.size()) + " " + acc::to_decimal(used_total));
+        // Closing again books nothing, and a replay with other holdings does
+        // not touch the snapshot.
+        auto replay = *out;
+        replay.bmm_holdings["user:nobody:available"] = 5;
+        auto again = es::book_epoch_close(db_, replay);
         ASSERT_TRUE(again.ok()) << again.error_message();
         EXPECT_EQ(again->booked, 0u);
         EXPECT_EQ(again->already, out->transfers.size());
+        EXPECT_EQ(query_one(db_, "SELECT count(*) FROM epoch_bmm_holdings WHERE epoch = " + std::to_string(k)),
+                  std::to_string(used.size()));
         for (const auto& [u, a] : out->accounts) {
             streaks[u] = a.streak;
             EXPECT_EQ(query_one(db_, "SELECT pp::text FROM account_epochs WHERE account = '" + u +

@@ -99,7 +99,11 @@ rpc() {
   jq -c '.result' <<<"$out"
 }
 
-psql_url() { psql -X -q -tA -v ON_ERROR_STOP=1 "$BMM_PG_URL" "$@"; }
+# The password through the environment, not the command line (ps shows that).
+psql_url() {
+  PGPASSWORD=$BMM_PG_PASSWORD psql -X -q -tA -w -v ON_ERROR_STOP=1 -h "$BMM_PG_HOST" -p "$BMM_PG_PORT" \
+    -U "$BMM_PG_USER" -d "$BMM_PG_DB" "$@"
+}
 rcli() { redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" "$@"; }
 
 # Every listening socket of our ports is on 127.0.0.1.
@@ -173,7 +177,7 @@ check "stack.json is valid JSON with BMM_PG_PORT $BASE" json_port_ok
 check "stack.env and stack.json hold every key" env_has_keys
 check "settings and secrets are mode 600" secret_files_private
 check "every port listens on 127.0.0.1 only" loopback_only
-check "postgres: SELECT 1 through BMM_PG_URL" test "$(psql_url -c 'SELECT 1')" = 1
+check "postgres: SELECT 1 with stack.env's settings" test "$(psql_url -c 'SELECT 1')" = 1
 check "postgres: create a table and a row" psql_url -c 'CREATE TABLE stack_probe (v int); INSERT INTO stack_probe VALUES (42)'
 check "redis: PING" test "$(rcli PING)" = PONG
 for i in 1 2 3; do rcli XADD stack_probe '*' n "$i" >/dev/null || true; done
@@ -204,6 +208,36 @@ check "postgres: the table survived the restart" test "$(psql_url -c 'SELECT v F
 check "redis: the stream survived the restart (XLEN = 3)" test "$(rcli XLEN stack_probe)" = 3
 check "node A: getblocktemplate after the restart" template_height_ok
 check "node B has node A's block count after the restart" nodes_agree
+
+# --- competing blocks, then down and up ---------------------------------------
+# Each node mines one block while they cannot see each other: two tips of equal
+# work. `up` must bring them back onto one tip (it used to wait 90 s and fail).
+competing_tips() {
+  local addr_a addr_b a b
+  rpc "$BMM_NODE2_RPC_URL" setnetworkactive '[false]' >/dev/null || return 1
+  # Two addresses: the same template mined to one address at the same second
+  # is the same block on both nodes.
+  addr_a=$(rpc "${BMM_NODE_RPC_URL}wallet/$BMM_NODE_WALLET" getnewaddress | jq -r .) || return 1
+  addr_b=$(rpc "${BMM_NODE_RPC_URL}wallet/$BMM_NODE_WALLET" getnewaddress | jq -r .) || return 1
+  rpc "${BMM_NODE_RPC_URL}wallet/$BMM_NODE_WALLET" generatetoaddress "[1, \"$addr_a\"]" >/dev/null || return 1
+  rpc "$BMM_NODE2_RPC_URL" generatetoaddress "[1, \"$addr_b\"]" >/dev/null || return 1
+  a=$(rpc "$BMM_NODE_RPC_URL" getbestblockhash) || return 1
+  b=$(rpc "$BMM_NODE2_RPC_URL" getbestblockhash) || return 1
+  echo "tips: A $a, B $b"
+  [ "$a" != "$b" ] && [ "$(rpc "$BMM_NODE_RPC_URL" getblockcount)" = "$(rpc "$BMM_NODE2_RPC_URL" getblockcount)" ]
+}
+same_tip() {
+  local a b
+  a=$(rpc "$BMM_NODE_RPC_URL" getbestblockhash) || return 1
+  b=$(rpc "$BMM_NODE2_RPC_URL" getbestblockhash) || return 1
+  echo "tips: A $a, B $b"
+  [ "$a" = "$b" ]
+}
+check "nodes A and B mine competing blocks at the same height" competing_tips
+check "stack.sh down (with competing tips)" stack down
+check "stack.sh up (after competing tips)" stack up
+load_env || true
+check "nodes A and B on one tip after up" same_tip
 
 # --- purge -------------------------------------------------------------------
 check "stack.sh down --purge" stack down --purge

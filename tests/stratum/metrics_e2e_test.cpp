@@ -491,6 +491,36 @@ TEST_F(metrics_e2e, garbage_requests_get_errors_and_the_endpoint_keeps_serving) 
     EXPECT_TRUE(c.login("after.garbage", &why)) << why;
 }
 
+// logrotate moves the log file away and sends SIGHUP: bmm-stratum goes on
+// serving miners and writes its next lines to a new file at the old path
+// (SIGHUP used to kill it: the default action).
+TEST_F(metrics_e2e, sighup_reopens_the_log_file_and_miners_go_on) {
+    pool_process pool;
+    test::pool_options o;
+    o.name = "pool-sighup";
+    o.stream = "bmm:shares:sighup-e2e";
+    o.instance_id = 11;
+    o.threads = 1;
+    o.ports = {test::free_port_near(24600)};
+    const std::string log_file = test::stack_environment::get().dir() + "/pool-sighup-rotated.log";
+    o.extra_args = {"--log-file", log_file};
+    pool.start(o);
+    std::filesystem::rename(log_file, log_file + ".1");
+    pool.proc->signal(SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(pool.proc->running()) << pool.log_tail();
+    test::stratum_client c(pool.port);
+    std::string why;
+    EXPECT_TRUE(c.login("after.sighup", &why)) << why;
+    pool.stop();
+    const std::string before = test::read_text(log_file + ".1");
+    const std::string after = test::read_text(log_file);
+    EXPECT_NE(before.find("listening"), std::string::npos) << before;
+    EXPECT_NE(after.find("SIGHUP: log file reopened"), std::string::npos) << after;
+    EXPECT_NE(after.find("SIGTERM"), std::string::npos) << after;
+    EXPECT_EQ(before.find("SIGTERM"), std::string::npos) << before;
+}
+
 }  // namespace
 }  // namespace bmm::stratum
 

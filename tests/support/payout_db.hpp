@@ -161,10 +161,13 @@ inline void book_bmm_emission(pg::connection& db, const std::map<std::string, ac
     book(db, ts);
 }
 
-// An accounts row (foundation:x names too, which create_account refuses: they
-// are the premine's holders, not miners).
+// An accounts row: kind foundation for foundation:<x> (sql/0017 makes the
+// three of the premine; a row already there is kept), else kind user.
 inline void add_account(pg::connection& db, const std::string& name) {
-    exec_ok(db, "INSERT INTO accounts (name, kind) VALUES ($1, 'user')", {name});
+    exec_ok(db,
+            "INSERT INTO accounts (name, kind) VALUES ($1, CASE WHEN $1 LIKE 'foundation:%' THEN 'foundation' "
+            "ELSE 'user' END) ON CONFLICT (name) DO NOTHING",
+            {name});
 }
 
 // Binds wallets (address, share_ppm) of one currency to `account` in one

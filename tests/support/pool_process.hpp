@@ -70,9 +70,10 @@ struct pool_options {
     int instance_id = 9;
     unsigned threads = 0;  // 0: not set (one loop per core)
     std::string log_level = "info";
-    std::string sections;       // more TOML: [limits], [metrics], ...
-    std::vector<int> ports;     // wait for these to listen; the first is `port`
-    std::string port_sections;  // the [[port]] sections (default: one plain port on ports[0])
+    std::string sections;                 // more TOML: [limits], [metrics], ...
+    std::vector<int> ports;               // wait for these to listen; the first is `port`
+    std::string port_sections;            // the [[port]] sections (default: one plain port on ports[0])
+    std::vector<std::string> extra_args;  // more command-line arguments, e.g. --log-file F
 };
 
 struct pool_process {
@@ -102,8 +103,10 @@ struct pool_process {
         toml += o.sections;
         toml += o.port_sections.empty() ? stratum_port_toml(port) : o.port_sections;
         std::ofstream(config) << toml;
+        std::vector<std::string> argv{bin("bmm-stratum"), "--config", config};
+        argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
         proc = std::make_unique<child_process>(
-            std::vector<std::string>{bin("bmm-stratum"), "--config", config}, log,
+            argv, log,
             std::map<std::string, std::string>{{"BMM_NODE_RPC_USER", st.setting("BMM_NODE_RPC_USER")},
                                                {"BMM_NODE_RPC_PASSWORD", st.setting("BMM_NODE_RPC_PASSWORD")}});
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);

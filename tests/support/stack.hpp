@@ -24,7 +24,8 @@ namespace bmm::test {
 
 inline bool port_free(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
+    if (fd < 0) { return false;
+}
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -44,7 +45,8 @@ public:
         const char* src = std::getenv("BMM_SOURCE_DIR");
         source_ = src && *src ? src : ".";
         char tmpl[] = "/tmp/bmm-test-stack-XXXXXX";
-        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+        if (!::mkdtemp(tmpl)) { throw std::runtime_error("mkdtemp failed");
+}
         base_ = tmpl;
         ::chmod(base_.c_str(), 0755);  // the postgres user must reach its data folder
         dir_ = base_ + "/stack";
@@ -56,10 +58,13 @@ public:
         for (int attempt = 0; attempt < 200 && !base; ++attempt) {
             const int candidate = 10000 + ((static_cast<int>(::getpid()) * 13 + attempt * 7) % 1250) * 8;
             bool all = true;
-            for (int p = candidate; p < candidate + 8 && all; ++p) all = port_free(p);
-            if (all) base = candidate;
+            for (int p = candidate; p < candidate + 8 && all; ++p) { all = port_free(p);
+}
+            if (all) { base = candidate;
+}
         }
-        if (!base) throw std::runtime_error("no 8 free loopback ports found for the test stack");
+        if (!base) { throw std::runtime_error("no 8 free loopback ports found for the test stack");
+}
         const std::string cmd = "bash '" + source_ + "/deploy/stack.sh' up --dir '" + dir_ + "' --base-port " +
                                 std::to_string(base) + (activate_mweb_ ? "" : " --no-mweb") + " > '" + base_ +
                                 "/up.log' 2>&1";
@@ -72,8 +77,9 @@ public:
         simdjson::dom::object obj = parser.load(dir_ + "/stack.json");
         for (auto [key, value] : obj) {
             std::string v;
-            if (value.is_string()) v = std::string(std::string_view(value));
-            else if (value.is_int64()) v = std::to_string(std::int64_t(value));
+            if (value.is_string()) { v = std::string(std::string_view(value));
+            } else if (value.is_int64()) { v = std::to_string(std::int64_t(value));
+}
             settings_[std::string(key)] = v;
         }
         instance_ = this;
@@ -82,13 +88,15 @@ public:
     void TearDown() override { stop(); }
 
     static stack_environment& get() {
-        if (!instance_) throw std::runtime_error("the test stack is not running");
+        if (!instance_) { throw std::runtime_error("the test stack is not running");
+}
         return *instance_;
     }
 
     const std::string& setting(const std::string& key) const {
         auto it = settings_.find(key);
-        if (it == settings_.end()) throw std::runtime_error("stack.json has no " + key);
+        if (it == settings_.end()) { throw std::runtime_error("stack.json has no " + key);
+}
         return it->second;
     }
     const std::string& dir() const { return dir_; }
@@ -110,10 +118,12 @@ public:
 
 private:
     void stop() {
-        if (dir_.empty()) return;
+        if (dir_.empty()) { return;
+}
         const std::string cmd =
             "bash '" + source_ + "/deploy/stack.sh' down --purge --dir '" + dir_ + "' > /dev/null 2>&1";
-        if (std::system(cmd.c_str()) != 0) std::filesystem::remove_all(dir_);
+        if (std::system(cmd.c_str()) != 0) { std::filesystem::remove_all(dir_);
+}
         std::filesystem::remove_all(base_);
         dir_.clear();
         instance_ = nullptr;

@@ -1,7 +1,7 @@
 #pragma once
-// Logging: one line per event on stderr, "2026-11-24T16:55:32.123Z info  stratum: text".
-// Thread-safe (each line is one write). A rate limiter keeps floods (rejected
-// shares, malformed lines) from drowning the log while still counting them.
+// Logging: one line per event on stderr, "2026-11-24T16:55:32.123Z info  stratum: text",
+// or to a file that SIGHUP reopens (for logrotate). Thread-safe (each line is one write). A rate limiter keeps floods
+// (rejected shares, malformed lines) from drowning the log while still counting them.
 
 #include <fmt/format.h>
 
@@ -18,6 +18,17 @@ void set_level(level l) noexcept;
 bool parse_level(std::string_view name, level& out) noexcept;
 bool enabled(level l) noexcept;
 void write(level l, std::string_view component, std::string_view text) noexcept;
+
+// Sends the log to `path` (appended to, created with mode 0640) instead of
+// stderr. False, with *why set, when the file cannot be opened; the log then
+// stays where it was.
+bool to_file(const std::string& path, std::string* why);
+// Opens the log file's path again and puts the new file in the old one's place
+// (logrotate has moved the old one away): lines written from then on go to the
+// new file, none is lost or split. Nothing when logging to stderr or when the
+// path cannot be opened (the old file goes on). Async-signal-safe (open, dup2,
+// close only), so a SIGHUP handler may call it.
+void reopen() noexcept;
 
 template <class... Args>
 void debug(std::string_view c, fmt::format_string<Args...> f, Args&&... a) {

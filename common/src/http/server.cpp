@@ -7,6 +7,7 @@
 
 #include "bmm/log.hpp"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -44,6 +45,8 @@ std::string_view status_text(int status) noexcept {
             return "Method Not Allowed";
         case 408:
             return "Request Timeout";
+        case 429:
+            return "Too Many Requests";
         case 431:
             return "Request Header Fields Too Large";
         case 500:
@@ -58,6 +61,21 @@ std::string_view status_text(int status) noexcept {
 // ---------------------------------------------------------------------------
 // 1. Routing
 // ---------------------------------------------------------------------------
+
+namespace {
+
+// A client's address without its port: what the per-address limit counts by.
+std::string address_key(const sockaddr* a) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->sa_family == AF_INET) {
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a)->sin_addr, text, sizeof text);
+    } else if (a->sa_family == AF_INET6) {
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr, text, sizeof text);
+    }
+    return text;
+}
+
+}  // namespace
 
 namespace {
 
@@ -198,12 +216,20 @@ struct server::impl {
         *con_cls = nullptr;
     }
 
-    static void on_connection(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificationCode code) {
+    static void on_connection(void* cls, MHD_Connection* c, void**, MHD_ConnectionNotificationCode code) {
         auto* s = static_cast<server*>(cls);
+        const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const std::string key = info && info->client_addr ? address_key(info->client_addr) : std::string();
+        std::lock_guard lock(s->per_address_mu_);
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
             s->open_connections_.fetch_add(1);
+            ++s->per_address_[key];
         } else {
             s->open_connections_.fetch_sub(1);
+            auto it = s->per_address_.find(key);
+            if (it != s->per_address_.end() && --it->second == 0) {
+                s->per_address_.erase(it);
+            }
         }
     }
 
@@ -470,6 +496,7 @@ bool request_line_ok(std::string_view line) {
 // until its request line is in (peeked, not read, so libmicrohttpd still
 // sees every byte), and answers itself what libmicrohttpd would only drop
 // or answer otherwise: 503 beyond max_clients (counting those it holds),
+// 429 beyond max_clients_per_address from one address,
 // 400 for bytes that are not an HTTP/1.x request line, 431 for a line longer
 // than max_header_bytes, 408 for a line begun but not in within
 // request_timeout (a connection that sent nothing is closed silently).
@@ -481,7 +508,10 @@ void server::accept_loop() {
         sockaddr_storage addr{};
         socklen_t len = 0;
         std::chrono::steady_clock::time_point deadline;
+        std::string key;  // the address without the port
     };
+    const std::size_t per_address_limit =
+        opt_.max_clients_per_address ? opt_.max_clients_per_address : std::max(2u, opt_.max_clients / 4);
     std::vector<waiting> gate;
     std::vector<pollfd> fds;
     std::vector<char> peek(opt_.max_header_bytes + 1);
@@ -525,6 +555,9 @@ void server::accept_loop() {
                 answer_and_close(fd, 431,
                                  "request line longer than " + std::to_string(opt_.max_header_bytes) + " bytes\n");
                 break;
+            case 429:
+                answer_and_close(fd, 429, "too many connections from your address at once; finish one first\n");
+                break;
             default:
                 answer_and_close(fd, 503, "too many clients at once; try again\n");
         }
@@ -552,7 +585,7 @@ void server::accept_loop() {
         fds.push_back({paused ? -1 : listen_fd_, POLLIN, 0});
         auto next = now + std::chrono::seconds(1);
         for (const auto& w : gate) {
-            fds.push_back({w.fd, POLLIN, 0});
+            fds.push_back({w.fd, POLLIN | POLLRDHUP, 0});
             next = std::min(next, w.deadline);
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
@@ -570,7 +603,10 @@ void server::accept_loop() {
             if (!fds[i + 2].revents) {
                 continue;
             }
-            const int verdict = judge(gate[i].fd);
+            int verdict = judge(gate[i].fd);
+            if (verdict == 0 && (fds[i + 2].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                verdict = -1;  // hung up mid request line: it can never be completed
+            }
             if (verdict == 0) {
                 continue;
             }
@@ -621,6 +657,19 @@ void server::accept_loop() {
             }
             if (open_connections_.load() + gate.size() >= opt_.max_clients) {
                 refuse(w.fd, 503);
+                continue;
+            }
+            w.key = address_key(reinterpret_cast<const sockaddr*>(&w.addr));
+            std::size_t from_there = 0;
+            {
+                std::lock_guard lock(per_address_mu_);
+                const auto it = per_address_.find(w.key);
+                from_there = it == per_address_.end() ? 0 : it->second;
+            }
+            from_there += static_cast<std::size_t>(
+                std::count_if(gate.begin(), gate.end(), [&](const waiting& k) { return k.key == w.key; }));
+            if (from_there >= per_address_limit) {
+                refuse(w.fd, 429);
                 continue;
             }
             gate.push_back(w);

@@ -14,10 +14,9 @@
 //
 // Limits (server_options), so that a slow or hostile client cannot hold the
 // server: at most max_clients connections (one more is answered 503 at once
-// and closed); a request line that is not "METHOD /target HTTP/1.x" gets 400;
-// request line and headers at most max_header_bytes (431); a request line
-// begun but not in within request_timeout gets 408 (a connection that sent
-// nothing is closed without a word), and a connection is closed after
+// and closed), at most max_clients_per_address from one address (429); a request line that is not "METHOD /target
+// HTTP/1.x" gets 400; request line and headers at most max_header_bytes (431); a request line begun but not in within
+// request_timeout gets 408 (a connection that sent nothing is closed without a word), and a connection is closed after
 // request_timeout (rounded up to whole seconds) without traffic after that.
 // Responses close the connection unless keep_alive is set.
 //
@@ -114,6 +113,10 @@ struct server_options {
     std::string setting = "[http]";
     unsigned threads = 1;
     unsigned max_clients = 16;
+    // Connections one client address may hold at once (held by the gate or
+    // served); one more is answered 429 and closed, so a single host cannot
+    // take every slot (slowloris). 0: max_clients / 4, at least 2.
+    unsigned max_clients_per_address = 0;
     std::size_t max_header_bytes = 8192;  // request line and headers
     // libmicrohttpd counts in whole seconds: a shorter time is rounded up.
     std::chrono::milliseconds request_timeout{5000};
@@ -164,6 +167,9 @@ private:
     std::uint16_t bound_port_ = 0;
     std::atomic<bool> stopping_{false};
     std::atomic<unsigned> open_connections_{0};
+    // Connections libmicrohttpd serves, per client address (IP without port).
+    std::mutex per_address_mu_;
+    std::map<std::string, unsigned> per_address_;  // guarded by per_address_mu_
     std::thread accept_thread_;
     mutable std::mutex stats_mu_;
     std::map<std::pair<std::string, int>, std::uint64_t> stats_;  // guarded by stats_mu_

@@ -15,6 +15,7 @@ namespace bmm::stratum {
 struct app_options {
     std::string config_path;  // the TOML configuration
     bool check_only = false;  // check the configuration and the node, then exit
+    std::string log_file;     // log to this file (SIGHUP reopens it) instead of stderr
 };
 
 // Runs bmm-stratum until SIGTERM or SIGINT and returns the process's exit

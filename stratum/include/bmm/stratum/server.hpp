@@ -44,6 +44,7 @@ struct server_stats {
 };
 
 class admission;
+class mining_gate;  // mining_gate.hpp
 namespace detail {
 struct loop_ctx;  // one event loop and its sessions (stratum/src/server_loop.hpp)
 }  // namespace detail
@@ -71,11 +72,17 @@ public:
     const server_config& config() const noexcept { return cfg_; }
     job_manager& job_manager_ref() noexcept { return jobs_; }
     share_sink& sink_ref() noexcept { return sink_; }
+    // "Buy BMM first" (min_bmm_to_mine): authorize refuses accounts the gate
+    // refuses, and a new job drops workers whose account fell below it. Set
+    // before start(); null (the default) = no gate.
+    void set_mining_gate(const mining_gate* g) noexcept { gate_ = g; }
+    const mining_gate* mining_gate_ptr() const noexcept { return gate_; }
 
 private:
     const server_config& cfg_;
     job_manager& jobs_;
     share_sink& sink_;
+    const mining_gate* gate_ = nullptr;
     std::vector<std::unique_ptr<detail::loop_ctx>> loops_;
     std::unique_ptr<admission> admission_;  // connections per address, bans: shared by the loops
     server_stats final_;                    // totals of loops already stopped

@@ -9,6 +9,9 @@
 //   GET /api/v1/accounts/{name}/workers       per worker: hashrate (10 min, 1 h), counts, last share
 //   GET /api/v1/accounts/{name}/epochs        DPP, streak, e_bp, PP and BMM earned per epoch
 //   GET /api/v1/accounts/{name}/ledger        transfers touching the account, newest first
+//   GET /api/v1/accounts/{name}/statement     ?from&to[&currency][&format=json|csv|pdf]: the
+//                                             account's statement (statement.hpp); {name} may
+//                                             also be a foundation allocation (foundation:ecosystem)
 //   GET /api/v1/blocks                        blocks the pool found, newest first
 //   GET /api/v1/epochs                        epochs, newest first
 //   GET /metrics                              ingest lag, rounds, rows, duplicates, epoch

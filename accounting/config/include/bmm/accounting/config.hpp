@@ -35,7 +35,7 @@ struct ingest_settings {
     int block_ms = 1000;           // how long one XREADGROUP waits for new entries
     int partition_days_ahead = 2;  // daily shares partitions created ahead of today
     bool delete_acked = false;     // XDEL entries once acknowledged (keeps the stream short)
-    bool auto_accounts = true;     // a username that is a payout address makes an account
+    bool auto_accounts = true;     // a username that is a payout address gets it bound as its wallet
     // Daily shares partitions older than this many days are dropped (0: keep
     // all). Keep at least what the reward schemes read (PPLNS windows, open
     // epochs) and more than a record can wait in bmm-stratum's journal: a
@@ -65,6 +65,9 @@ struct epoch_settings {
 struct coin_settings {
     coin_rules rules;
     int maturity = 100;  // confirmations before a block's rewards are available
+    // "Buy BMM first, then mine": available BMM (base units) an account needs
+    // for bmm-stratum to authorise it on this coin; 0 = no gate.
+    amount min_bmm_to_mine = 0;
     node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
 };
 
@@ -77,11 +80,13 @@ struct api_settings {
     bool enabled = true;
     std::string host = "127.0.0.1";  // loopback by default: put a reverse proxy in front
     int port = 8390;
-    int threads = 4;                  // HTTP worker threads, each with its own PostgreSQL connection
-    int statement_timeout_ms = 5000;  // per SQL statement; a slower query answers 503
-    int max_connections = 256;        // concurrent HTTP connections
-    int connection_timeout_s = 15;    // an idle or slow client is dropped after this long
-    bool cors = false;                // send Access-Control-Allow-Origin: * (dashboards on other origins)
+    int threads = 4;                       // HTTP worker threads, each with its own PostgreSQL connection
+    int statement_timeout_ms = 5000;       // per SQL statement; a slower query answers 503
+    int max_connections = 256;             // concurrent HTTP connections
+    int max_connections_per_address = 32;  // of them from one client address (more: 429); behind a
+                                           // reverse proxy, raise it to max_connections
+    int connection_timeout_s = 15;         // an idle or slow client is dropped after this long
+    bool cors = false;                     // send Access-Control-Allow-Origin: * (dashboards on other origins)
 };
 
 // [payout]: bmm-payout's settings (it reads the same file as bmm-accountd:

@@ -7,7 +7,7 @@
 // round itself, and those already in the table, found by one query; the rest
 // by one COPY straight into the partitioned table), the per-minute rollups of
 // exactly those rows (summed in C++, upserted from a staging table), found
-// blocks, unreadable records, auto-created accounts, and the last stream id of
+// blocks, unreadable records, an account for every new share name, and the last stream id of
 // the round (stream_state). Only after
 // COMMIT are the entries acknowledged (XACK). So:
 //  - a crash before COMMIT stores nothing; the entries stay pending and are
@@ -51,7 +51,7 @@ struct ingest_stats {
     std::uint64_t blocks = 0;      // block rows inserted
     std::uint64_t bad = 0;         // records stored in ingest_errors
     std::uint64_t batches = 0;     // committed transactions
-    std::uint64_t accounts = 0;    // accounts made from address usernames
+    std::uint64_t accounts = 0;    // accounts made from new share names (kind user or address)
 };
 
 class ingestor {

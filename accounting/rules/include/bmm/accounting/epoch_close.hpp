@@ -139,6 +139,10 @@ struct epoch_close_output {
     amount emission_paid;             // E(k) + carried in, or 0 when no PP
     amount carried_emission;          // carried into epoch k + 1
     std::vector<transfer> transfers;  // in booking order (steps 1, 2, 3)
+    // The dividend weights of this close: the positive holdings of the input
+    // (epoch_close_input::bmm_holdings), booked with the close as the epoch's
+    // snapshot (sql/0018) so that statements can show each dividend's weight.
+    std::map<std::string, amount> bmm_holdings;
 };
 
 // Errors (booking nothing) for invalid config or input: a user name that is

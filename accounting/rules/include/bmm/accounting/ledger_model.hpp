@@ -61,6 +61,7 @@ enum class transfer_kind {
     payout_sent,     // payout:<batch>:sent:<line>     payout:in-flight -> system:paid-out:<CUR>
     payout_return,   // payout:<batch>:return:<line>   payout:in-flight -> <holder available>
     payout_fee,      // payout:<batch>:fee:<tx>        pool:fees:<COIN> -> system:network-fees:<COIN>
+    bmm_deposit,     // bmm-deposit:<txid>  system:paid-out:BMM -> <holder available> (tokens sent back in)
 };
 std::string_view to_string(transfer_kind k) noexcept;
 std::optional<transfer_kind> parse_transfer_kind(std::string_view text) noexcept;

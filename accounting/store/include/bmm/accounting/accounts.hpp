@@ -43,6 +43,13 @@ private:
 // A valid account name: 1 to 128 letters, digits, '_' and '-' (what a Stratum
 // username may hold before its '.').
 result<bool> check_account_name(std::string_view name);
+// A valid holder name, as the API, the page and `account bind` take it: an
+// account name, or foundation:<account name> (the BMM foundation's
+// allocations, accounts of kind foundation made by sql/0017).
+result<bool> check_holder_name(std::string_view name);
+// Whether `name` is one the ledger credits as user:<name>:* (the epoch
+// close's rule: not empty, no ':'), and so must be an account.
+bool is_user_ledger_name(std::string_view name);
 
 struct wallet {
     std::string account, currency, address;
@@ -70,6 +77,11 @@ result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::st
 // The ingest's accounts, inside its open transaction (errors: PostgreSQL's
 // message unchanged). Which of `names` (a text[] literal) are accounts:
 result<std::vector<std::string>> existing_accounts(pg::connection& db, const std::string& names);
+// Makes an account (kind user) for each of `names` (a text[] literal) that is
+// not one yet, in one statement; how many were made. The ingest calls it for
+// a round's new share names in the transaction that stores their shares, so
+// every name the ledger can credit is an account from its first share.
+result<std::uint64_t> create_user_accounts(pg::connection& db, const std::string& names);
 // Makes account `name` (kind address) with its one wallet (currency, address)
 // at 1,000,000 ppm, unless the account exists; whether it was made.
 result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,

@@ -26,7 +26,9 @@ using ledger_store::book_report;
 result<bool> ensure_epoch(pg::connection& db, std::uint64_t k, std::string_view start_at, std::string_view end_at);
 
 // Epoch k's close in one transaction: its transfers, its account_epochs rows,
-// and epochs.closed_at / emission / emission_paid / emission_carried. The row
+// epochs.closed_at / emission / emission_paid / emission_carried, and the
+// dividend weights out.bmm_holdings (epoch_bmm_holdings and epoch_bmm_totals,
+// sql/0018; written only by the close itself, never by a replay). The row
 // is locked first (SELECT ... FOR UPDATE), so two closers serialize. Closing
 // a closed epoch again books nothing (same ids) and errors only when the
 // stored figures differ. Errors when the epoch has no row (ensure_epoch).

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The systemd units in deploy/systemd/: each passes `systemd-analyze verify`
+# (with ExecStart pointed at this build's programs, which must exist), and
+# each service's exposure by `systemd-analyze security --offline` stays at or
+# below 2.5 ("OK"). A unit with a mistake (an unknown setting) is caught the
+# same way, so the check can fail. Also checks the logrotate file's syntax.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+BIN_DIR=${BMM_BIN_DIR:-build/bin}
+BIN_DIR=$(cd "$BIN_DIR" && pwd)
+command -v systemd-analyze >/dev/null || { echo "systemd_test: systemd-analyze not found (apt-get install systemd)"; exit 1; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# verify FILE...: exit 0 and not a word about our units.
+verify() {
+  local out
+  out=$(systemd-analyze verify --man=no "$@" 2>&1) || { echo "$out"; return 1; }
+  if grep -q "$T" <<<"$out"; then echo "$out"; return 1; fi
+  return 0
+}
+
+units=()
+for f in deploy/systemd/*.service deploy/systemd/*.timer; do
+  [ -e "$f" ] || continue
+  sed "s|/usr/local/bin/|$BIN_DIR/|g" "$f" >"$T/$(basename "$f")"
+  units+=("$T/$(basename "$f")")
+done
+[ "${#units[@]}" -ge 2 ] || { echo "systemd_test: no units found in deploy/systemd"; exit 1; }
+
+for u in "${units[@]}"; do
+  if verify "$u"; then pass "systemd-analyze verify $(basename "$u")"; else fail "systemd-analyze verify $(basename "$u")"; fi
+done
+
+for u in "${units[@]}"; do
+  case $u in *.service) ;; *) continue ;; esac
+  grep -q '^Type=oneshot' "$u" && continue
+  level=$(systemd-analyze security --offline=yes "$u" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+  if [ -n "$level" ] && awk -v l="$level" 'BEGIN { exit !(l <= 2.5) }'; then
+    pass "$(basename "$u") exposure $level <= 2.5"
+  else
+    fail "$(basename "$u") exposure '${level:-none}' (want <= 2.5)"
+  fi
+  grep -q '^Restart=on-failure' "$u" && pass "$(basename "$u") restarts on failure" || fail "$(basename "$u") restarts on failure"
+  grep -q '^User=bmm' "$u" && pass "$(basename "$u") runs as bmm" || fail "$(basename "$u") runs as bmm"
+  grep -q '^LimitNOFILE=[0-9]' "$u" && pass "$(basename "$u") sets LimitNOFILE" || fail "$(basename "$u") sets LimitNOFILE"
+done
+
+# The negative control: the same check must refuse a unit with a typo.
+bad=$T/bmm-broken.service
+sed 's/^Restart=on-failure/Restrat=on-failure/' "${units[0]}" >"$bad"
+if verify "$bad" >/dev/null; then fail "a unit with an unknown setting is refused"; else pass "a unit with an unknown setting is refused"; fi
+rm -f "$bad"
+
+if command -v logrotate >/dev/null; then
+  state=$T/logrotate.state
+  # The user bmm exists on a pool host, not here: check the rest as root's.
+  sed 's/create 0640 bmm bmm/create 0640 root root/' deploy/systemd/bmm.logrotate >"$T/bmm.logrotate"
+  if logrotate -d -s "$state" "$T/bmm.logrotate" >"$T/lr.out" 2>&1 && ! grep -qi 'error' "$T/lr.out"; then
+    pass "logrotate -d accepts deploy/systemd/bmm.logrotate"
+  else
+    cat "$T/lr.out"
+    fail "logrotate -d accepts deploy/systemd/bmm.logrotate"
+  fi
+fi
+
+echo "systemd_test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
