@@ -39,15 +39,21 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
                                                 std::chrono::milliseconds timeout, rpc_failure* failure) {
     std::string url = endpoint_.url;
     if (!endpoint_.wallet.empty()) {
-        if (url.empty() || url.back() != '/') url += '/';
+        if (url.empty() || url.back() != '/') {
+            url += '/';
+        }
         url += "wallet/" + endpoint_.wallet;
     }
     auto fail = [&](int code, std::string message) -> result<http_reply> {
-        if (failure) *failure = {code, message};
+        if (failure) {
+            *failure = {code, message};
+        }
         return error{"node RPC " + std::string(what) + " at " + url + ": " + message};
     };
     CURL* c = static_cast<CURL*>(curl_);
-    if (!c) return fail(0, "libcurl could not be initialised");
+    if (!c) {
+        return fail(0, "libcurl could not be initialised");
+    }
     http_reply reply{{}, 0, url};
     char curl_error[CURL_ERROR_SIZE] = {};
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -74,7 +80,9 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
         std::string why = curl_error[0] ? curl_error : curl_easy_strerror(rc);
-        if (rc == CURLE_COULDNT_CONNECT) why += " (is the node running, and is its RPC port right?)";
+        if (rc == CURLE_COULDNT_CONNECT) {
+            why += " (is the node running, and is its RPC port right?)";
+        }
         auto r = fail(0, why);
         if (failure) {
             failure->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
@@ -83,7 +91,9 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
         return r;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
-    if (reply.status == 401) return fail(0, "HTTP 401: the node refused the RPC user or password");
+    if (reply.status == 401) {
+        return fail(0, "HTTP 401: the node refused the RPC user or password");
+    }
     if (reply.status == 404 && !endpoint_.wallet.empty())
         return fail(0, "HTTP 404: no wallet '" + endpoint_.wallet + "' is loaded on the node");
     return reply;
@@ -94,7 +104,9 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
     const std::string body = "{\"jsonrpc\":\"1.0\",\"id\":" + std::to_string(next_id_++) + ",\"method\":\"" +
                              json_escape(method) + "\",\"params\":" + std::string(params_json) + "}";
     auto reply = post(method, body, timeout, failure);
-    if (!reply) return error{reply.error_message()};
+    if (!reply) {
+        return error{reply.error_message()};
+    }
     int code = 0;
     auto decoded = parse_rpc_reply(reply->body, &code);
     if (!decoded) {
@@ -102,7 +114,9 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
         // the status goes in front when it is not 200, for replies from proxies.
         std::string why = reply->status == 200 ? std::string() : "HTTP " + std::to_string(reply->status) + ": ";
         why += decoded.error_message();
-        if (failure) *failure = {code, why};
+        if (failure) {
+            *failure = {code, why};
+        }
         return error{"node RPC " + std::string(method) + " at " + reply->url + ": " + why};
     }
     return decoded;

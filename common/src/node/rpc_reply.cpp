@@ -51,31 +51,43 @@ result<std::string> decode_reply(simdjson::dom::object reply, std::string_view b
     simdjson::dom::element err;
     if (reply["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
         simdjson::dom::object e;
-        if (err.get(e)) return error{"error (not an object): " + excerpt(simdjson::to_string(err), k_excerpt)};
+        if (err.get(e)) {
+            return error{"error (not an object): " + excerpt(simdjson::to_string(err), k_excerpt)};
+        }
         std::int64_t c = 0;
         std::string_view message;
-        if (e["code"].get(c)) c = 0;
-        if (e["message"].get(message)) message = "(no message)";
+        if (e["code"].get(c)) {
+            c = 0;
+        }
+        if (e["message"].get(message)) {
+            message = "(no message)";
+        }
         // A code that does not fit an int is no code the node defines.
         if (code && c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max())
             *code = static_cast<int>(c);
         return error{"error " + std::to_string(c) + ": " + excerpt(message, k_message, true)};
     }
     simdjson::dom::element res;
-    if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
+    if (reply["result"].get(res)) {
+        return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
+    }
     return simdjson::to_string(res);
 }
 
 }  // namespace
 
 result<std::string> parse_rpc_reply(std::string_view body, int* code) {
-    if (code) *code = 0;
+    if (code) {
+        *code = 0;
+    }
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (parser.parse(body.data(), body.size()).get(doc))
         return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
     simdjson::dom::object reply;
-    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+    if (doc.get(reply)) {
+        return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+    }
     return decode_reply(reply, body, code);
 }
 
@@ -91,7 +103,9 @@ result<std::vector<result<std::string>>> parse_rpc_batch_reply(std::string_view 
         simdjson::dom::object whole;
         if (doc.get(whole) == simdjson::SUCCESS) {
             auto r = decode_reply(whole, body, nullptr);
-            if (!r) return error{r.error_message()};
+            if (!r) {
+                return error{r.error_message()};
+            }
         }
         return error{"reply to a batch is not a JSON array: \"" + excerpt(body, k_excerpt) + "\""};
     }
