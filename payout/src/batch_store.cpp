@@ -205,35 +205,27 @@ std::string list_of(const std::vector<std::string>& names, std::size_t max = 5) 
     return s;
 }
 
-// Each holder's available balance covers what its lines reserve.
+// Each holder's available balance covers what its lines reserve (one join
+// of the list with the balances, not a lookup per holder).
 result<bool> check_balances(pg::connection& db, std::string_view currency,
                             const std::map<std::string, accounting::amount>& needed) {
-    std::vector<std::string> accounts;
-    for (const auto& [a, _] : needed) {
-        accounts.push_back(a);
+    pg::text_array accounts, amounts;
+    for (const auto& [a, need] : needed) {
+        accounts.add(a);
+        amounts.add(accounting::to_decimal(need));
     }
     auto r = run(db, "reading the holders' balances",
-                 "SELECT account, balance::text FROM balances WHERE currency = $1 AND account = ANY($2::text[])",
-                 {std::string(currency), pg::text_array_of(accounts)});
+                 "SELECT n.account, coalesce(b.balance, 0)::text, n.need::text "
+                 "FROM unnest($2::text[], $3::numeric[]) AS n(account, need) "
+                 "LEFT JOIN balances b ON b.account = n.account AND b.currency = $1 "
+                 "WHERE coalesce(b.balance, 0) < n.need ORDER BY n.account LIMIT 1",
+                 {std::string(currency), accounts.str(), amounts.str()});
     if (!r) {
         return error{r.error_message()};
     }
-    std::map<std::string, accounting::amount> have;
-    for (int i = 0; i < r->rows(); ++i) {
-        auto v = sql::read_amount(*r, i, 1, "balances.balance");
-        if (!v) {
-            return error{v.error_message()};
-        }
-        have.emplace(r->text(i, 0), std::move(*v));
-    }
-    for (const auto& [a, need] : needed) {
-        auto it = have.find(a);
-        const accounting::amount got = it == have.end() ? accounting::amount(0) : it->second;
-        if (got < need) {
-            return error{a + " holds " + accounting::to_decimal(got) + " " + std::string(currency) +
-                         " base units, less than the " + accounting::to_decimal(need) +
-                         " its lines would reserve; plan again"};
-        }
+    if (r->rows() > 0) {
+        return error{r->text(0, 0) + " holds " + r->text(0, 1) + " " + std::string(currency) +
+                     " base units, less than the " + r->text(0, 2) + " its lines would reserve; plan again"};
     }
     return true;
 }

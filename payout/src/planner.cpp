@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <map>
-#include <ranges>
 #include <set>
 
 namespace bmm::payout {
@@ -57,10 +56,14 @@ result<bool> read_wallets(pg::connection& db, std::string_view currency, std::ve
     for (auto& h : holders) {
         by_name.emplace(h.name, &h);
     }
+    pg::text_array names;
+    for (const auto& h : holders) {
+        names.add(h.name);
+    }
     auto r = sql::run(db, "reading the holders' wallets",
                       "SELECT account, address, share_ppm FROM wallets WHERE currency = $1 "
                       "AND account = ANY($2::text[]) ORDER BY account, address",
-                      {std::string(currency), pg::text_array_of(holders | std::views::transform(&holder::name))});
+                      {std::string(currency), names.str()});
     if (!r) {
         return error{r.error_message()};
     }
@@ -101,14 +104,13 @@ address_check eth_check(const std::string& address) {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-// One validateaddress answer.
-address_check coin_check(const std::string& address, const result<std::string>& answer) {
+// One validateaddress answer (`p` is reused: one parser for thousands of answers).
+address_check coin_check(simdjson::dom::parser& p, const std::string& address, const result<std::string>& answer) {
     address_check c{false, address, {}, 0};
     if (!answer) {
         c.reason = "the node's validateaddress failed: " + answer.error_message();
         return c;
     }
-    simdjson::dom::parser p;
     simdjson::dom::element doc;
     bool valid = false;
     if (p.parse(*answer).get(doc) || doc["isvalid"].get(valid)) {
@@ -181,8 +183,9 @@ result<std::vector<address_check>> address_checker::check(const std::vector<std:
     if (!answers) {
         return error{"cannot check the " + currency_ + " addresses with the node: " + answers.error_message()};
     }
+    simdjson::dom::parser parser;
     for (std::size_t i = 0; i < addresses.size(); ++i) {
-        out.push_back(coin_check(addresses[i], (*answers)[i]));
+        out.push_back(coin_check(parser, addresses[i], (*answers)[i]));
     }
     return out;
 }

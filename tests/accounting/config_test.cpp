@@ -160,25 +160,6 @@ TEST(accountd_config, epochs_and_coins) {
     expect_error("[coins.LTC]\nnode_url = \"https://x/\"\n", "node_url must start with http://");
 }
 
-TEST(accountd_config, min_bmm_to_mine_per_coin) {
-    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
-    auto off = parse_accountd_config(base + "[coins.LTC]\n", "g.toml");
-    ASSERT_TRUE(off.ok()) << off.error_message();
-    EXPECT_EQ(off->coins.at("LTC").min_bmm_to_mine, 0);
-    auto on = parse_accountd_config(base +
-                                        "[coins.LTC]\nmin_bmm_to_mine = \"1000000000000000000000\"\n"
-                                        "[coins.BTC]\nmin_bmm_to_mine = 5\n",
-                                    "g.toml");
-    ASSERT_TRUE(on.ok()) << on.error_message();
-    EXPECT_EQ(to_decimal(on->coins.at("LTC").min_bmm_to_mine), "1000000000000000000000");
-    EXPECT_EQ(on->coins.at("BTC").min_bmm_to_mine, 5);
-    for (const char* bad : {"\"-1\"", "\"1.5\"", "\"lots\"", "-3"}) {
-        auto r = parse_accountd_config(base + "[coins.LTC]\nmin_bmm_to_mine = " + bad + "\n", "g.toml");
-        ASSERT_FALSE(r.ok()) << bad;
-        EXPECT_NE(r.error_message().find("min_bmm_to_mine"), std::string::npos) << r.error_message();
-    }
-}
-
 TEST(accountd_config, payout_defaults) {
     auto c = parse_accountd_config(k_minimal, "a.toml");
     ASSERT_TRUE(c.ok()) << c.error_message();
@@ -232,6 +213,25 @@ BMM = "2500000000000000000000000000"
     expect_error("[payout.min_amount]\nLTC = -5\n", "[payout.min_amount] LTC must be a whole number");
     expect_error("[payout.min_amount]\nltc = 5\n", "capital letters");
     expect_error("[payout]\nmin_amount = 5\n", "[payout] min_amount must be a table");
+}
+
+TEST(accountd_config, min_bmm_to_mine_per_coin) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto off = parse_accountd_config(base + "[coins.LTC]\n", "g.toml");
+    ASSERT_TRUE(off.ok()) << off.error_message();
+    EXPECT_EQ(off->coins.at("LTC").min_bmm_to_mine, 0);
+    auto on = parse_accountd_config(base +
+                                        "[coins.LTC]\nmin_bmm_to_mine = \"1000000000000000000000\"\n"
+                                        "[coins.BTC]\nmin_bmm_to_mine = 5\n",
+                                    "g.toml");
+    ASSERT_TRUE(on.ok()) << on.error_message();
+    EXPECT_EQ(to_decimal(on->coins.at("LTC").min_bmm_to_mine), "1000000000000000000000");
+    EXPECT_EQ(on->coins.at("BTC").min_bmm_to_mine, 5);
+    for (const char* bad : {"\"-1\"", "\"1.5\"", "\"lots\"", "-3"}) {
+        auto r = parse_accountd_config(base + "[coins.LTC]\nmin_bmm_to_mine = " + bad + "\n", "g.toml");
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.error_message().find("min_bmm_to_mine"), std::string::npos) << r.error_message();
+    }
 }
 
 TEST(accountd_config, the_sample_in_deploy_parses) {

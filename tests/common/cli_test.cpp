@@ -44,7 +44,8 @@ std::vector<program> programs() {
     std::vector<program> p = {{"bmm-stratum", "--config"},
                               {"bmm-miner", "--url"},
                               {"bmm-bench", "--connections"},
-                              {"bmm-accountd", "migrate"}};
+                              {"bmm-accountd", "migrate"},
+                              {"bmm-payout", "approve"}};
 #ifdef BMM_HAVE_VERIFIER_BENCH
     p.push_back({"bmm-verifier-bench", "--benchmark_filter"});
 #endif
@@ -101,6 +102,9 @@ TEST(cli, bad_values_name_the_option) {
         {"bmm-bench",
          {"--url", "stratum+tcp://127.0.0.1:1", "--sources", "127.0.0.2", "--source-count", "2"},
          "--source"},
+        {"bmm-payout", {"plan", "--config", "x.toml"}, "--coin"},
+        {"bmm-payout", {"export", "1", "--config", "x.toml", "--format", "xml"}, "--format"},
+        {"bmm-payout", {"show", "0", "--config", "x.toml"}, "batch"},
     };
     for (const auto& c : cases) {
         const auto r = run(c.program, c.args);

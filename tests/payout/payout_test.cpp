@@ -25,14 +25,18 @@ using namespace bmm::test::payout;
 using bmm::test::stack_environment;
 
 std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
+        s.pop_back();
+    }
     return s;
 }
 
 // A new address of the node wallet "pool" of `type` (bech32, legacy, p2sh-segwit, mweb).
 std::string node_address(const std::string& type) {
     const std::string a = trim(stack_environment::get().cli("-rpcwallet=pool getnewaddress \"\" " + type));
-    if (a.empty() || a.find(' ') != std::string::npos) throw std::runtime_error("getnewaddress " + type + ": " + a);
+    if (a.empty() || a.find(' ') != std::string::npos) {
+        throw std::runtime_error("getnewaddress " + type + ": " + a);
+    }
     return a;
 }
 
@@ -45,7 +49,9 @@ std::string read_file(const std::string& path) { return bmm::test::read_text(pat
 
 std::string match(const std::string& text, const std::string& re) {
     std::smatch m;
-    if (!std::regex_search(text, m, std::regex(re)) || m.size() < 2) return "";
+    if (!std::regex_search(text, m, std::regex(re)) || m.size() < 2) {
+        return "";
+    }
     return m[1];
 }
 
@@ -61,7 +67,9 @@ struct shown {
 // `bmm-payout show BATCH --json`, read back.
 shown show(const std::string& cfg, const std::string& id) {
     auto r = run_payout({"show", id, "-c", cfg, "--json"});
-    if (r.code != 0) throw std::runtime_error("show " + id + ": " + r.out);
+    if (r.code != 0) {
+        throw std::runtime_error("show " + id + ": " + r.out);
+    }
     simdjson::dom::parser p;
     simdjson::dom::element doc = p.parse(r.out);
     shown s;
@@ -89,7 +97,9 @@ std::string snapshot(bmm::pg::connection& db) {
         "coalesce((SELECT string_agg(id || state || coalesce(approved_by, '') || coalesce(export_sha256, '') || "
         "coalesce(settle_txid, ''), ',' ORDER BY id) FROM payout_batches), '') || '|' || "
         "coalesce((SELECT string_agg(batch || ':' || line || state, ',' ORDER BY batch, line) FROM payout_lines), '')");
-    if (!r) throw std::runtime_error(r.error_message());
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
     return r->text(0, 0);
 }
 
@@ -228,7 +238,9 @@ TEST(payout, bmm_plan_approve_export_settle) {
     EXPECT_EQ(s.state, "settled");
     EXPECT_EQ(s.settle_txid, "0x" + std::string(62, 'b') + "cd");
     EXPECT_EQ(s.settled_by, "pavel");
-    for (const auto& l : s.lines) EXPECT_EQ(l.state, "sent") << l.line;
+    for (const auto& l : s.lines) {
+        EXPECT_EQ(l.state, "sent") << l.line;
+    }
     EXPECT_EQ(balance(db, "payout:in-flight", "BMM"), "0");
     EXPECT_EQ(balance(db, "system:paid-out:BMM", "BMM"), acc::to_decimal(total));
     EXPECT_EQ(audit(db), std::vector<std::string>{});
@@ -371,7 +383,9 @@ TEST(payout, ltc_plan_rules) {
     EXPECT_EQ(balance(db, "user:lena:available", "LTC"), "2000");
     EXPECT_EQ(balance(db, "user:ivan:available", "LTC"), "20000000");
     acc::amount open = 600000000;
-    for (const auto& [k, v] : got) open += v;
+    for (const auto& [k, v] : got) {
+        open += v;
+    }
     EXPECT_EQ(balance(db, "payout:in-flight", "LTC"), acc::to_decimal(open));
     EXPECT_EQ(audit(db), std::vector<std::string>{});
 

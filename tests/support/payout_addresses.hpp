@@ -20,7 +20,9 @@ inline std::uint32_t polymod(const std::vector<std::uint8_t>& values) {
         const std::uint32_t top = chk >> 25;
         chk = ((chk & 0x1ffffff) << 5) ^ v;
         for (int i = 0; i < 5; ++i) {
-            if ((top >> i) & 1) chk ^= k_gen[i];
+            if ((top >> i) & 1) {
+                chk ^= k_gen[i];
+            }
         }
     }
     return chk;
@@ -43,24 +45,36 @@ inline std::string segwit_v0_address(const std::string& hrp, const std::vector<s
             data.push_back(static_cast<std::uint8_t>((acc >> bits) & 31));
         }
     }
-    if (bits > 0) data.push_back(static_cast<std::uint8_t>((acc << (5 - bits)) & 31));
+    if (bits > 0) {
+        data.push_back(static_cast<std::uint8_t>((acc << (5 - bits)) & 31));
+    }
     std::vector<std::uint8_t> values;
-    for (char c : hrp) values.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) >> 5));
+    for (char c : hrp) {
+        values.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) >> 5));
+    }
     values.push_back(0);
-    for (char c : hrp) values.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) & 31));
+    for (char c : hrp) {
+        values.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) & 31));
+    }
     values.insert(values.end(), data.begin(), data.end());
     values.insert(values.end(), 6, 0);
     const std::uint32_t mod = bech32_detail::polymod(values) ^ 1;  // bech32 (not bech32m) for v0
     std::string out = hrp + "1";
-    for (std::uint8_t d : data) out += k_charset[d];
-    for (int i = 0; i < 6; ++i) out += k_charset[(mod >> (5 * (5 - i))) & 31];
+    for (std::uint8_t d : data) {
+        out += k_charset[d];
+    }
+    for (int i = 0; i < 6; ++i) {
+        out += k_charset[(mod >> (5 * (5 - i))) & 31];
+    }
     return out;
 }
 
 // A regtest P2WPKH address that differs for every `n`.
 inline std::string regtest_p2wpkh(std::uint32_t n) {
     std::vector<std::uint8_t> program(20, 0x5a);
-    for (int i = 0; i < 4; ++i) program[static_cast<std::size_t>(16 + i)] = static_cast<std::uint8_t>(n >> (8 * i));
+    for (int i = 0; i < 4; ++i) {
+        program[static_cast<std::size_t>(16 + i)] = static_cast<std::uint8_t>(n >> (8 * i));
+    }
     return segwit_v0_address("rltc", program);
 }
 
@@ -68,8 +82,12 @@ inline std::string regtest_p2wpkh(std::uint32_t n) {
 inline std::string eth_address(std::uint32_t n) {
     static const char* k_hex = "0123456789abcdef";
     std::string out = "0x";
-    for (int i = 0; i < 32; ++i) out += k_hex[(i * 7 + 3) % 16];
-    for (int i = 7; i >= 0; --i) out += k_hex[(n >> (4 * i)) & 15];
+    for (int i = 0; i < 32; ++i) {
+        out += k_hex[(i * 7 + 3) % 16];
+    }
+    for (int i = 7; i >= 0; --i) {
+        out += k_hex[(n >> (4 * i)) & 15];
+    }
     return out;
 }
 

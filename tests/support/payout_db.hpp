@@ -40,9 +40,13 @@ inline pg::connection fresh_schema(const std::string& name) {
     auto c = db();
     auto r =
         c.exec("SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + name + " CASCADE; CREATE SCHEMA " + name);
-    if (!r) throw std::runtime_error(r.error_message());
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
     auto m = acc::migrate(c, stack_environment::get().source_dir() + "/sql");
-    if (!m) throw std::runtime_error("migrations: " + m.error_message());
+    if (!m) {
+        throw std::runtime_error("migrations: " + m.error_message());
+    }
     return c;
 }
 
@@ -52,7 +56,9 @@ inline std::string test_schema() {
     std::string s = std::string("p_") + info->name();
     for (char& ch : s) {
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+        if (!std::isalnum(static_cast<unsigned char>(ch))) {
+            ch = '_';
+        }
     }
     return s;
 }
@@ -78,7 +84,9 @@ inline std::string write_config(const std::string& name, const std::string& extr
 // The configuration as bmm-payout reads it.
 inline acc::accountd_config load_config(const std::string& path) {
     auto c = acc::load_accountd_config(path);
-    if (!c) throw std::runtime_error(c.error_message());
+    if (!c) {
+        throw std::runtime_error(c.error_message());
+    }
     return *c;
 }
 
@@ -102,12 +110,16 @@ inline run_result run_payout(const std::vector<std::string>& args) {
 
 inline void exec_ok(pg::connection& db, const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
     auto r = p.empty() ? db.exec(sql) : db.exec(sql, p);
-    if (!r) throw std::runtime_error(r.error_message() + "\nin: " + sql.substr(0, 300));
+    if (!r) {
+        throw std::runtime_error(r.error_message() + "\nin: " + sql.substr(0, 300));
+    }
 }
 
 inline void book(pg::connection& db, const std::vector<acc::transfer>& ts) {
     auto r = acc::ledger_store::book_transfers(db, ts);
-    if (!r) throw std::runtime_error("booking: " + r.error_message());
+    if (!r) {
+        throw std::runtime_error("booking: " + r.error_message());
+    }
 }
 
 // Books a mature `coin` block (a blocks row and its transfers, as the ledger
@@ -149,10 +161,13 @@ inline void book_bmm_emission(pg::connection& db, const std::map<std::string, ac
     book(db, ts);
 }
 
-// An accounts row (foundation:x names too, which create_account refuses: they
-// are the premine's holders, not miners).
+// An accounts row: kind foundation for foundation:<x> (sql/0017 makes the
+// three of the premine; a row already there is kept), else kind user.
 inline void add_account(pg::connection& db, const std::string& name) {
-    exec_ok(db, "INSERT INTO accounts (name, kind) VALUES ($1, 'user')", {name});
+    exec_ok(db,
+            "INSERT INTO accounts (name, kind) VALUES ($1, CASE WHEN $1 LIKE 'foundation:%' THEN 'foundation' "
+            "ELSE 'user' END) ON CONFLICT (name) DO NOTHING",
+            {name});
 }
 
 // Binds wallets (address, share_ppm) of one currency to `account` in one
@@ -170,14 +185,18 @@ inline void bind_wallets(pg::connection& db, const std::string& account, const s
 // ledger_audit()'s problems (empty when the ledger is sound).
 inline std::vector<std::string> audit(pg::connection& db) {
     auto r = acc::ledger_store::audit(db);
-    if (!r) throw std::runtime_error(r.error_message());
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
     return *r;
 }
 
 inline std::string balance(pg::connection& db, const std::string& account, const std::string& currency) {
     auto r = db.exec("SELECT coalesce((SELECT balance::text FROM balances WHERE account = $1 AND currency = $2), '0')",
                      {account, currency});
-    if (!r) throw std::runtime_error(r.error_message());
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
     return r->text(0, 0);
 }
 

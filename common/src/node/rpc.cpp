@@ -1,7 +1,6 @@
 #include "bmm/node/rpc.hpp"
 
 #include <curl/curl.h>
-#include <simdjson.h>
 
 #include <mutex>
 
@@ -40,15 +39,21 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
                                                 std::chrono::milliseconds timeout, rpc_failure* failure) {
     std::string url = endpoint_.url;
     if (!endpoint_.wallet.empty()) {
-        if (url.empty() || url.back() != '/') url += '/';
+        if (url.empty() || url.back() != '/') {
+            url += '/';
+        }
         url += "wallet/" + endpoint_.wallet;
     }
     auto fail = [&](int code, std::string message) -> result<http_reply> {
-        if (failure) *failure = {code, message};
+        if (failure) {
+            *failure = {code, message};
+        }
         return error{"node RPC " + std::string(what) + " at " + url + ": " + message};
     };
     CURL* c = static_cast<CURL*>(curl_);
-    if (!c) return fail(0, "libcurl could not be initialised");
+    if (!c) {
+        return fail(0, "libcurl could not be initialised");
+    }
     http_reply reply{{}, 0, url};
     char curl_error[CURL_ERROR_SIZE] = {};
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -75,7 +80,9 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
         std::string why = curl_error[0] ? curl_error : curl_easy_strerror(rc);
-        if (rc == CURLE_COULDNT_CONNECT) why += " (is the node running, and is its RPC port right?)";
+        if (rc == CURLE_COULDNT_CONNECT) {
+            why += " (is the node running, and is its RPC port right?)";
+        }
         auto r = fail(0, why);
         if (failure) {
             failure->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
@@ -84,7 +91,9 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
         return r;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);
-    if (reply.status == 401) return fail(0, "HTTP 401: the node refused the RPC user or password");
+    if (reply.status == 401) {
+        return fail(0, "HTTP 401: the node refused the RPC user or password");
+    }
     if (reply.status == 404 && !endpoint_.wallet.empty())
         return fail(0, "HTTP 404: no wallet '" + endpoint_.wallet + "' is loaded on the node");
     return reply;
@@ -95,7 +104,9 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
     const std::string body = "{\"jsonrpc\":\"1.0\",\"id\":" + std::to_string(next_id_++) + ",\"method\":\"" +
                              json_escape(method) + "\",\"params\":" + std::string(params_json) + "}";
     auto reply = post(method, body, timeout, failure);
-    if (!reply) return error{reply.error_message()};
+    if (!reply) {
+        return error{reply.error_message()};
+    }
     int code = 0;
     auto decoded = parse_rpc_reply(reply->body, &code);
     if (!decoded) {
@@ -103,7 +114,9 @@ result<std::string> rpc_client::call(std::string_view method, std::string_view p
         // the status goes in front when it is not 200, for replies from proxies.
         std::string why = reply->status == 200 ? std::string() : "HTTP " + std::to_string(reply->status) + ": ";
         why += decoded.error_message();
-        if (failure) *failure = {code, why};
+        if (failure) {
+            *failure = {code, why};
+        }
         return error{"node RPC " + std::string(method) + " at " + reply->url + ": " + why};
     }
     return decoded;
@@ -131,46 +144,12 @@ result<std::vector<result<std::string>>> rpc_client::call_batch(std::string_view
     if (!reply) {
         return error{reply.error_message()};
     }
-    auto where = [&](const std::string& why) { return "node RPC " + what + " at " + reply->url + ": " + why; };
-    simdjson::dom::parser parser;
-    simdjson::dom::array answers;
-    if (parser.parse(reply->body).get(answers)) {
-        // A batch the node refuses whole (HTTP 500) comes back as one error object.
-        auto single = parse_rpc_reply(reply->body);
-        return error{where(single ? "the reply is not a JSON array (HTTP " + std::to_string(reply->status) + ")"
-                                  : single.error_message())};
+    auto answers = parse_rpc_batch_reply(reply->body, first, params_jsons.size());
+    if (!answers) {
+        std::string why = reply->status == 200 ? std::string() : "HTTP " + std::to_string(reply->status) + ": ";
+        return error{"node RPC " + what + " at " + reply->url + ": " + why + answers.error_message()};
     }
-    // Each answer's own text (not simdjson::to_string, which prints numbers
-    // through a double), in the order of the array the DOM checked.
-    std::vector<std::string_view> texts;
-    simdjson::padded_string padded(reply->body);
-    simdjson::ondemand::parser raw_parser;
-    simdjson::ondemand::document raw_doc;
-    simdjson::ondemand::array raw_answers;
-    if (raw_parser.iterate(padded).get(raw_doc) || raw_doc.get_array().get(raw_answers)) {
-        return error{where("the reply is not a JSON array")};
-    }
-    for (auto e : raw_answers) {
-        simdjson::ondemand::object o;
-        std::string_view text;
-        if (e.get_object().get(o) || o.raw_json().get(text)) {
-            return error{where("an answer in the batch is not an object")};
-        }
-        texts.push_back(text);
-    }
-    if (texts.size() != answers.size()) {
-        return error{where("the batch reply could not be read twice alike")};
-    }
-    out.assign(params_jsons.size(), error{"no answer for this call in the batch"});
-    std::size_t k = 0;
-    for (simdjson::dom::element a : answers) {
-        std::uint64_t id = 0;
-        if (a["id"].get(id) || id < first || id - first >= params_jsons.size()) {
-            return error{where("an answer in the batch has no id of a call sent")};
-        }
-        out[id - first] = parse_rpc_reply(texts[k++]);
-    }
-    return out;
+    return answers;
 }
 
 }  // namespace bmm::node

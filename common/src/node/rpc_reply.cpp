@@ -77,33 +77,109 @@ std::optional<std::string> raw_result(std::string_view body) {
 
 }  // namespace
 
-result<std::string> parse_rpc_reply(std::string_view body, int* code) {
-    if (code) *code = 0;
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(body.data(), body.size()).get(doc))
-        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
-    simdjson::dom::object reply;
-    if (doc.get(reply)) return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+namespace {
+
+// One reply object: its result as JSON text, or the node's error (its code
+// into *code). `body` is what an error quotes.
+result<std::string> decode_reply(simdjson::dom::object reply, std::string_view body, int* code) {
     simdjson::dom::element err;
     if (reply["error"].get(err) == simdjson::SUCCESS && !err.is_null()) {
         simdjson::dom::object e;
-        if (err.get(e)) return error{"error (not an object): " + excerpt(simdjson::to_string(err), k_excerpt)};
+        if (err.get(e)) {
+            return error{"error (not an object): " + excerpt(simdjson::to_string(err), k_excerpt)};
+        }
         std::int64_t c = 0;
         std::string_view message;
-        if (e["code"].get(c)) c = 0;
-        if (e["message"].get(message)) message = "(no message)";
+        if (e["code"].get(c)) {
+            c = 0;
+        }
+        if (e["message"].get(message)) {
+            message = "(no message)";
+        }
         // A code that does not fit an int is no code the node defines.
         if (code && c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max())
             *code = static_cast<int>(c);
         return error{"error " + std::to_string(c) + ": " + excerpt(message, k_message, true)};
     }
     simdjson::dom::element res;
-    if (reply["result"].get(res)) return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
+    if (reply["result"].get(res)) {
+        return error{"reply has no result: \"" + excerpt(body, k_excerpt) + "\""};
+    }
     if (auto raw = raw_result(body)) {
         return *raw;
     }
     return simdjson::to_string(res);
+}
+
+}  // namespace
+
+result<std::string> parse_rpc_reply(std::string_view body, int* code) {
+    if (code) {
+        *code = 0;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc))
+        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    simdjson::dom::object reply;
+    if (doc.get(reply)) {
+        return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
+    }
+    return decode_reply(reply, body, code);
+}
+
+result<std::vector<result<std::string>>> parse_rpc_batch_reply(std::string_view body, std::uint64_t first_id,
+                                                               std::size_t calls) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc))
+        return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    simdjson::dom::array answers;
+    if (doc.get(answers)) {
+        // A batch the node refuses as a whole comes back as one error object.
+        simdjson::dom::object whole;
+        if (doc.get(whole) == simdjson::SUCCESS) {
+            auto r = decode_reply(whole, body, nullptr);
+            if (!r) {
+                return error{r.error_message()};
+            }
+        }
+        return error{"reply to a batch is not a JSON array: \"" + excerpt(body, k_excerpt) + "\""};
+    }
+    // Each answer's own text, in array order, so that its result keeps the
+    // node's numbers exactly (raw_result; simdjson::to_string would print
+    // them through a double).
+    std::vector<std::string_view> texts;
+    simdjson::padded_string padded(body);
+    simdjson::ondemand::parser raw_parser;
+    simdjson::ondemand::document raw_doc;
+    simdjson::ondemand::array raw_answers;
+    if (raw_parser.iterate(padded).get(raw_doc) || raw_doc.get_array().get(raw_answers)) {
+        return error{"reply to a batch is not a JSON array: \"" + excerpt(body, k_excerpt) + "\""};
+    }
+    for (auto e : raw_answers) {
+        simdjson::ondemand::object o;
+        std::string_view text;
+        if (e.get_object().get(o) || o.raw_json().get(text)) {
+            return error{"an answer in the batch reply is not an object: \"" + excerpt(body, k_excerpt) + "\""};
+        }
+        texts.push_back(text);
+    }
+    if (texts.size() != answers.size()) {
+        return error{"the batch reply could not be read: \"" + excerpt(body, k_excerpt) + "\""};
+    }
+    std::vector<result<std::string>> out(calls, error{"the node sent no answer for this call of the batch"});
+    std::size_t k = 0;
+    for (simdjson::dom::element a : answers) {
+        simdjson::dom::object reply;
+        std::uint64_t id = 0;
+        if (a.get(reply) || reply["id"].get(id) || id < first_id || id - first_id >= calls) {
+            return error{"an answer in the batch reply has no id of a call sent: \"" +
+                         excerpt(simdjson::to_string(a), k_excerpt) + "\""};
+        }
+        out[id - first_id] = decode_reply(reply, std::string(texts[k++]), nullptr);
+    }
+    return out;
 }
 
 }  // namespace bmm::node

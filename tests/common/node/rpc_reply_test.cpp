@@ -101,5 +101,38 @@ TEST(rpc_reply, other_shapes_are_errors) {
               "error (not an object): \"a string error\"");
 }
 
+TEST(rpc_reply, batch_answers_come_back_in_the_order_sent) {
+    // The node may answer in any order: the ids put them back.
+    auto r = parse_rpc_batch_reply(R"([{"result":{"isvalid":false},"error":null,"id":8},)"
+                                   R"({"result":null,"error":{"code":-5,"message":"bad"},"id":9},)"
+                                   R"({"result":"x","error":null,"id":7}])",
+                                   7, 3);
+    ASSERT_TRUE(r.ok()) << r.error_message();
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_EQ(*(*r)[0], "\"x\"");
+    EXPECT_EQ(*(*r)[1], "{\"isvalid\":false}");
+    ASSERT_FALSE((*r)[2].ok());
+    EXPECT_EQ((*r)[2].error_message(), "error -5: bad");
+}
+
+TEST(rpc_reply, batch_replies_that_answer_something_else_are_errors) {
+    auto missing = parse_rpc_batch_reply(R"([{"result":1,"error":null,"id":1}])", 1, 2);
+    ASSERT_TRUE(missing.ok());
+    EXPECT_TRUE((*missing)[0].ok());
+    ASSERT_FALSE((*missing)[1].ok());
+    EXPECT_EQ((*missing)[1].error_message(), "the node sent no answer for this call of the batch");
+    auto stranger = parse_rpc_batch_reply(R"([{"result":1,"error":null,"id":5}])", 1, 2);
+    ASSERT_FALSE(stranger.ok());
+    EXPECT_NE(stranger.error_message().find("no id of a call sent"), std::string::npos) << stranger.error_message();
+    auto whole =
+        parse_rpc_batch_reply(R"({"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null})", 1, 2);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error_message(), "error -32700: Parse error");
+    EXPECT_FALSE(parse_rpc_batch_reply("<html>", 1, 1).ok());
+    auto none = parse_rpc_batch_reply("[]", 1, 0);
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->empty());
+}
+
 }  // namespace
 }  // namespace bmm::node

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -91,5 +92,11 @@ inline std::string json_escape(std::string_view s) { return json::escape(s); }
 // *code, if given, receives the node's JSON-RPC error code, or 0 when the node
 // sent none. Pure (no I/O), so rpc_client::call and the fuzzer share it.
 result<std::string> parse_rpc_reply(std::string_view body, int* code = nullptr);
+// Decodes the reply to a JSON-RPC batch of `calls` calls whose ids were
+// first_id, first_id + 1, ...: one answer per call in the order sent (each the
+// call's result as JSON text, or its error as parse_rpc_reply words it), or an
+// error when the body is no answer to the batch. Pure, like parse_rpc_reply.
+result<std::vector<result<std::string>>> parse_rpc_batch_reply(std::string_view body, std::uint64_t first_id,
+                                                               std::size_t calls);
 
 }  // namespace bmm::node
