@@ -712,7 +712,7 @@ response not_found(const request& req) {
 }
 
 response index_page(const request& req) {
-    only_params(req, {"account"});
+    only_params(req, {"account", "from", "to"});  // the page reads them itself (the statement period)
     response r{200, "text/html; charset=utf-8", std::string(api_index_html()), {}};
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "

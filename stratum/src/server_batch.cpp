@@ -120,7 +120,15 @@ void process_batch(loop_ctx& L) {
         const bool accepted = code == 0;
         accepted_flags[i] = accepted;
         results[i] = metrics::classify(code, p.early_code != 0);
-        records.push_back(share_record(cfg, p, v, accepted, code, reason, block_hash));
+        // Nothing from a connection that is not subscribed, or for a worker it has
+        // not authorised, is recorded: such a submit names an account the client
+        // chose, and recording it let an unauthenticated client fill the journal,
+        // the stream and PostgreSQL. The miner still gets its error; metrics count it.
+        const bool unauthenticated = p.early_code == static_cast<int>(stratum_error::not_subscribed) ||
+                                     p.early_code == static_cast<int>(stratum_error::unauthorized);
+        if (!unauthenticated) {
+            records.push_back(share_record(cfg, p, v, accepted, code, reason, block_hash));
+        }
         if (accepted) {
             replies[i] = reply_result(p.id_json, "true");
             ++p.s->accepted;

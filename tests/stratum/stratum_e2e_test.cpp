@@ -169,6 +169,28 @@ TEST_F(stratum_e2e, every_rejection_path_gives_the_exact_error) {
     EXPECT_EQ(ok.result, "true");
     EXPECT_NE(ok.raw.find("\"error\":null"), std::string::npos);
     expect(c.submit(good), 22, "duplicate share");
+    // The unauthenticated submits above (not subscribed, as "a.b"; and
+    // "someone.else", not authorised on this connection) got their errors but
+    // left no record: they name accounts the client chose. The authorised
+    // worker's rejections are recorded.
+    std::size_t own_rejections = 0, foreign = 0;
+    for (int i = 0; i < 50 && own_rejections < 7; ++i) {
+        own_rejections = foreign = 0;
+        for (auto& r : read_stream(g_pool->stream)) {
+            if (r["type"] != "share") {
+                continue;
+            }
+            if (r["account"] == "rejects" && r["accepted"] == "0") {
+                ++own_rejections;
+            }
+            if (r["account"] == "someone" || r["account"] == "a") {
+                ++foreign;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_GE(own_rejections, 7u) << "job not found, 4 malformed fields, low difficulty, duplicate";
+    EXPECT_EQ(foreign, 0u);
     await_new_tip(c, prev);
 }
 
