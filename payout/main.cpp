@@ -3,8 +3,8 @@
 // subcommands (commands.hpp).
 
 #include "commands.hpp"
-#include "statement_command.hpp"
 #include "exec_commands.hpp"
+#include "statement_command.hpp"
 
 #include "bmm/accounting/config.hpp"
 #include "bmm/cli.hpp"

@@ -102,7 +102,9 @@ accountd_config parse(const toml::table& root, const std::string& file) {
         const std::string& v = std::string_view(k) == "stream"  ? c.redis.stream
                                : std::string_view(k) == "group" ? c.redis.group
                                                                 : c.redis.consumer;
-        if (v.empty()) throw config_error{r.at(k) + ": " + r.name(k) + " must not be empty"};
+        if (v.empty()) {
+            throw config_error{r.at(k) + ": " + r.name(k) + " must not be empty"};
+        }
     }
 
     toml_reader n(section(root, "node", file, false), file, "node");
@@ -111,8 +113,9 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     n.string("user", c.node.user);
     n.string("password", c.node.password);
     n.string("currency", c.node.currency);
-    if (!c.node.url.empty() && c.node.url.rfind("http://", 0) != 0)
+    if (!c.node.url.empty() && c.node.url.rfind("http://", 0) != 0) {
         throw config_error{n.at("url") + ": [node] url must start with http://, e.g. \"http://127.0.0.1:9332/\""};
+    }
 
     toml_reader i(section(root, "ingest", file, false), file, "ingest");
     i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts", "keep_days",
@@ -130,8 +133,9 @@ accountd_config parse(const toml::table& root, const std::string& file) {
         e.only({"length_seconds", "genesis", "halving_period", "e_step_bp", "e_max_bp", "min_epoch_dpp",
                 "close_grace_ms", "step_ms"});
         c.epochs.enabled = true;
-        if (!ep->contains("genesis"))
+        if (!ep->contains("genesis")) {
             throw config_error{e.at("genesis") + ": [epochs] genesis (start of epoch 0, unix seconds) is required"};
+        }
         e.integer("length_seconds", c.epochs.length_seconds, 1, 366LL * 86400);
         e.integer("genesis", c.epochs.genesis, 0, 32503680000LL);
         e.integer("halving_period", c.epochs.halving_period, 1, 1000000000);
@@ -140,9 +144,10 @@ accountd_config parse(const toml::table& root, const std::string& file) {
         std::string min_dpp = to_decimal(c.epochs.persistence.min_epoch_dpp);
         e.string("min_epoch_dpp", min_dpp);
         auto md = parse_amount(min_dpp);
-        if (!md || *md < 1)
+        if (!md || *md < 1) {
             throw config_error{e.at("min_epoch_dpp") +
                                ": [epochs] min_epoch_dpp must be a positive integer (decimal text, DPP units)"};
+        }
         c.epochs.persistence.min_epoch_dpp = *md;
         e.integer("close_grace_ms", c.epochs.close_grace_ms, 0, 7LL * 86400 * 1000);
         e.integer("step_ms", c.epochs.step_ms, 10, 600000);
@@ -152,40 +157,50 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             const std::string coin(key.str());
             const std::string sec = "coins." + coin;
             const auto* t = value.as_table();
-            if (!t) throw config_error{config::where(file, value.source()) + ": [" + sec + "] must be a table"};
+            if (!t) {
+                throw config_error{config::where(file, value.source()) + ": [" + sec + "] must be a table"};
+            }
             bool good = coin.size() >= 2 && coin.size() <= 10;
-            for (char ch : coin) good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
-            if (!good)
+            for (char ch : coin) {
+                good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
+            }
+            if (!good) {
                 throw config_error{config::where(file, t->source()) + ": [" + sec +
                                    "]: a coin is 2 to 10 capital letters or digits, e.g. [coins.LTC]"};
+            }
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
                     "node_user", "node_password", "min_bmm_to_mine"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
-            if (std::uint64_t{cs.rules.fee_ppm} + cs.rules.holders_ppm > 1000000)
+            if (std::uint64_t{cs.rules.fee_ppm} + cs.rules.holders_ppm > 1000000) {
                 throw config_error{k.at("holders_ppm") + ": [" + sec +
                                    "] fee_ppm + holders_ppm must not exceed 1000000"};
+            }
             std::string scheme = "pp";
             k.string("scheme", scheme);
             auto sch = parse_payout_scheme(scheme);
-            if (!sch) throw config_error{k.at("scheme") + ": [" + sec + "] scheme must be pp, pplns, pps or solo"};
+            if (!sch) {
+                throw config_error{k.at("scheme") + ": [" + sec + "] scheme must be pp, pplns, pps or solo"};
+            }
             cs.rules.scheme = *sch;
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
             k.integer("maturity", cs.maturity, 1, 100000);
             std::string min_bmm = "0";
             if (const auto* mb_node = t->get("min_bmm_to_mine"); mb_node && mb_node->is_integer()) {
-                min_bmm = std::to_string(mb_node->value<std::int64_t>().value_or(-1));  // small values may be plain integers
+                min_bmm =
+                    std::to_string(mb_node->value<std::int64_t>().value_or(-1));  // small values may be plain integers
             } else {
                 k.string("min_bmm_to_mine", min_bmm);
             }
             auto mb = parse_amount(min_bmm);
-            if (!mb || *mb < 0)
+            if (!mb || *mb < 0) {
                 throw config_error{k.at("min_bmm_to_mine") + ": [" + sec +
                                    "] min_bmm_to_mine is BMM base units (18 decimals) as decimal text, e.g. "
                                    "\"1000000000000000000000\" for 1000 BMM; \"0\" turns the gate off"};
+            }
             cs.min_bmm_to_mine = *mb;
             k.string("node_url", cs.node.url);
             k.string("node_user", cs.node.user);
@@ -200,11 +215,13 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             cs.node.user = c.node.user;
             cs.node.password = c.node.password;
         }
-        if (!cs.node.url.empty() && cs.node.url.rfind("http://", 0) != 0)
+        if (!cs.node.url.empty() && cs.node.url.rfind("http://", 0) != 0) {
             throw config_error{file + ": [coins." + coin + "] node_url must start with http://"};
+        }
     }
-    if (c.epochs.enabled && c.coins.empty())
+    if (c.epochs.enabled && c.coins.empty()) {
         throw config_error{file + ": [epochs] needs at least one [coins.<COIN>] section (e.g. [coins.LTC])"};
+    }
 
     c.api.present = root.contains("api");
     toml_reader a(section(root, "api", file, false), file, "api");
@@ -219,15 +236,18 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     a.integer("max_connections_per_address", c.api.max_connections_per_address, 1, 100000);
     a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
     a.boolean("cors", c.api.cors);
-    if (c.api.host.empty()) throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};
+    if (c.api.host.empty()) {
+        throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};
+    }
 
     parse_payout(root, file, c.payout);
 
     toml_reader l(section(root, "log", file, false), file, "log");
     l.only({"level"});
     l.string("level", c.log_level);
-    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
         throw config_error{l.at("level") + ": [log] level must be debug, info, warn or error"};
+    }
     return c;
 }
 
@@ -245,14 +265,19 @@ amount payout_min_amount(const payout_settings& p, std::string_view currency) {
 
 std::string coins_array_literal(const accountd_config& c, std::optional<payout_scheme> scheme) {
     pg::text_array coins;
-    for (const auto& [coin, cs] : c.coins)
-        if (!scheme || cs.rules.scheme == *scheme) coins.add(coin);
+    for (const auto& [coin, cs] : c.coins) {
+        if (!scheme || cs.rules.scheme == *scheme) {
+            coins.add(coin);
+        }
+    }
     return coins.str();
 }
 
 accounting_config rules_of(const accountd_config& c) {
     accounting_config a;
-    for (const auto& [coin, cs] : c.coins) a.coins.emplace(coin, cs.rules);
+    for (const auto& [coin, cs] : c.coins) {
+        a.coins.emplace(coin, cs.rules);
+    }
     a.persistence = c.epochs.persistence;
     a.halving_period = c.epochs.halving_period;
     return a;
@@ -271,7 +296,9 @@ result<accountd_config> parse_accountd_config(std::string_view text, const std::
 
 result<accountd_config> load_accountd_config(const std::string& path) {
     std::ifstream f(path);
-    if (!f) return error{path + ": cannot read the configuration file"};
+    if (!f) {
+        return error{path + ": cannot read the configuration file"};
+    }
     std::stringstream ss;
     ss << f.rdbuf();
     return parse_accountd_config(ss.str(), path);

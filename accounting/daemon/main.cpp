@@ -27,10 +27,16 @@ void on_hangup(int) { log::reopen(); }
 
 result<accountd_config> load(const std::string& path, const std::string& sql_dir) {
     auto c = load_accountd_config(path);
-    if (!c) return c;
-    if (!sql_dir.empty()) c->migrations_dir = sql_dir;
+    if (!c) {
+        return c;
+    }
+    if (!sql_dir.empty()) {
+        c->migrations_dir = sql_dir;
+    }
     log::level lv{};
-    if (log::parse_level(c->log_level, lv)) log::set_level(lv);
+    if (log::parse_level(c->log_level, lv)) {
+        log::set_level(lv);
+    }
     return c;
 }
 
@@ -144,8 +150,12 @@ int main(int argc, char** argv) {
     }
 
     auto cfg = load(config_path, sql_dir);
-    if (!cfg) return fail(cfg.error_message());
-    if (std::string why; !log_file.empty() && !log::to_file(log_file, &why)) return fail(why);
+    if (!cfg) {
+        return fail(cfg.error_message());
+    }
+    if (std::string why; !log_file.empty() && !log::to_file(log_file, &why)) {
+        return fail(why);
+    }
 
     // The daemons take SIGTERM as "stop cleanly" from the first moment, so a
     // stop that arrives while they are still connecting or migrating is not a
@@ -156,14 +166,28 @@ int main(int argc, char** argv) {
         std::signal(SIGPIPE, SIG_IGN);
         std::signal(SIGHUP, on_hangup);
     }
-    if (*migrate_cmd || *run_cmd) return migrate_and_run(*cfg, static_cast<bool>(*migrate_cmd), g_stop);
-    if (*api_cmd) return serve_api(*cfg, g_stop);
-    if (*bench_cmd) return migrate_and_bench_ingest(*cfg, bench_n);
-    if (*bench_epoch_cmd) return bench_epoch(*cfg, epoch_opts);
-    if (*bench_stmt_cmd) return bench_statement(*cfg, stmt_opts);
-    if (*audit_cmd) return run_audit(*cfg);
+    if (*migrate_cmd || *run_cmd) {
+        return migrate_and_run(*cfg, static_cast<bool>(*migrate_cmd), g_stop);
+    }
+    if (*api_cmd) {
+        return serve_api(*cfg, g_stop);
+    }
+    if (*bench_cmd) {
+        return migrate_and_bench_ingest(*cfg, bench_n);
+    }
+    if (*bench_epoch_cmd) {
+        return bench_epoch(*cfg, epoch_opts);
+    }
+    if (*bench_stmt_cmd) {
+        return bench_statement(*cfg, stmt_opts);
+    }
+    if (*audit_cmd) {
+        return run_audit(*cfg);
+    }
 
-    if (*deposit_cmd) return run_bmm_deposit(*cfg, dep);
+    if (*deposit_cmd) {
+        return run_bmm_deposit(*cfg, dep);
+    }
 
     account_command ac;
     ac.what = *create_cmd   ? account_command::verb::create

@@ -8,7 +8,7 @@ namespace bmm::accounting {
 
 namespace {
 
-constexpr std::array<std::pair<transfer_kind, std::string_view>, 14> kind_names{{
+constexpr std::array<std::pair<transfer_kind, std::string_view>, 14> k_kind_names{{
     {transfer_kind::premine, "premine"},
     {transfer_kind::emission, "emission"},
     {transfer_kind::block_fee, "block_fee"},
@@ -42,15 +42,19 @@ std::string join(std::string_view a, std::string_view b, std::string_view c = {}
 }  // namespace
 
 std::string_view to_string(transfer_kind k) noexcept {
-    for (const auto& [kind, name] : kind_names) {
-        if (kind == k) return name;
+    for (const auto& [kind, name] : k_kind_names) {
+        if (kind == k) {
+            return name;
+        }
     }
     return "unknown";
 }
 
 std::optional<transfer_kind> parse_transfer_kind(std::string_view text) noexcept {
-    for (const auto& [kind, name] : kind_names) {
-        if (name == text) return kind;
+    for (const auto& [kind, name] : k_kind_names) {
+        if (name == text) {
+            return kind;
+        }
     }
     return std::nullopt;
 }
@@ -86,9 +90,13 @@ std::string immature_of(std::string_view account) {
 }
 
 std::optional<std::string> available_of_immature(std::string_view immature_account) {
-    if (!ends_with(immature_account, ":immature")) return std::nullopt;
+    if (!ends_with(immature_account, ":immature")) {
+        return std::nullopt;
+    }
     std::string_view base = immature_account.substr(0, immature_account.size() - 9);
-    if (base.empty()) return std::nullopt;
+    if (base.empty()) {
+        return std::nullopt;
+    }
     if (starts_with(base, "user:") && base.find(':', 5) == std::string_view::npos) {
         return join(base, ":available");
     }
@@ -129,19 +137,33 @@ result<bool> validate_transfer(const transfer& t) {
     std::string where = "transfer \"";
     where += t.id;
     where += "\": ";
-    if (t.id.empty()) return error{"transfer without an id"};
-    if (t.debit.empty() || t.credit.empty()) return error{where + "debit and credit accounts must be set"};
-    if (t.debit == t.credit) return error{where + "debit and credit are the same account " + t.debit};
-    if (t.currency.empty()) return error{where + "no currency"};
-    if (t.value <= 0) return error{where + "amount must be positive, got " + to_decimal(t.value)};
+    if (t.id.empty()) {
+        return error{"transfer without an id"};
+    }
+    if (t.debit.empty() || t.credit.empty()) {
+        return error{where + "debit and credit accounts must be set"};
+    }
+    if (t.debit == t.credit) {
+        return error{where + "debit and credit are the same account " + t.debit};
+    }
+    if (t.currency.empty()) {
+        return error{where + "no currency"};
+    }
+    if (t.value <= 0) {
+        return error{where + "amount must be positive, got " + to_decimal(t.value)};
+    }
     return true;
 }
 
 result<bool> ledger::apply(const transfer& t) {
     auto ok = validate_transfer(t);
-    if (!ok) return ok;
+    if (!ok) {
+        return ok;
+    }
     if (auto it = by_id_.find(t.id); it != by_id_.end()) {
-        if (log_[it->second] == t) return false;  // a replay: nothing new
+        if (log_[it->second] == t) {
+            return false;  // a replay: nothing new
+        }
         std::string m = "transfer id ";
         m += t.id;
         m += " is already booked with different content; corrections need a new id";
@@ -159,7 +181,9 @@ result<std::size_t> ledger::apply_all(std::span<const transfer> ts) {
     std::map<std::string, const transfer*, std::less<>> seen;
     for (const auto& t : ts) {
         auto ok = validate_transfer(t);
-        if (!ok) return error{ok.error_message()};
+        if (!ok) {
+            return error{ok.error_message()};
+        }
         const transfer* prior = find(t.id);
         if (!prior) {
             auto it = seen.find(t.id);
@@ -176,7 +200,9 @@ result<std::size_t> ledger::apply_all(std::span<const transfer> ts) {
     std::size_t booked = 0;
     for (const auto& t : ts) {
         auto r = apply(t);
-        if (r.ok() && r.value()) ++booked;
+        if (r.ok() && r.value()) {
+            ++booked;
+        }
     }
     return booked;
 }

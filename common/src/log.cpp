@@ -38,11 +38,17 @@ const char* name(level l) {
 void set_level(level l) noexcept { g_level.store(static_cast<int>(l)); }
 
 bool parse_level(std::string_view n, level& out) noexcept {
-    if (n == "debug") out = level::debug;
-    else if (n == "info") out = level::info;
-    else if (n == "warn") out = level::warn;
-    else if (n == "error") out = level::error;
-    else return false;
+    if (n == "debug") {
+        out = level::debug;
+    } else if (n == "info") {
+        out = level::info;
+    } else if (n == "warn") {
+        out = level::warn;
+    } else if (n == "error") {
+        out = level::error;
+    } else {
+        return false;
+    }
     return true;
 }
 
@@ -61,7 +67,9 @@ void write(level l, std::string_view component, std::string_view text) noexcept 
     std::size_t left = line.size();
     while (left > 0) {
         const ssize_t n = ::write(g_fd.load(std::memory_order_relaxed), p, left);
-        if (n <= 0) break;
+        if (n <= 0) {
+            break;
+        }
         p += n;
         left -= static_cast<std::size_t>(n);
     }
@@ -69,25 +77,35 @@ void write(level l, std::string_view component, std::string_view text) noexcept 
 
 bool to_file(const std::string& path, std::string* why) {
     if (path.empty() || path.size() >= sizeof g_path) {
-        if (why) *why = "log file path must have 1 to " + std::to_string(sizeof g_path - 1) + " characters";
+        if (why) {
+            *why = "log file path must have 1 to " + std::to_string(sizeof g_path - 1) + " characters";
+        }
         return false;
     }
     const int fd = open_log(path.c_str());
     if (fd < 0) {
-        if (why) *why = "cannot open log file " + path + ": " + std::strerror(errno) + " (check the folder and rights)";
+        if (why) {
+            *why = "cannot open log file " + path + ": " + std::strerror(errno) + " (check the folder and rights)";
+        }
         return false;
     }
     std::memcpy(g_path, path.c_str(), path.size() + 1);
     const int old = g_fd.exchange(fd);
-    if (old != 2) ::close(old);
+    if (old != 2) {
+        ::close(old);
+    }
     return true;
 }
 
 void reopen() noexcept {
     const int fd = g_fd.load();
-    if (fd == 2 || g_path[0] == '\0') return;
+    if (fd == 2 || g_path[0] == '\0') {
+        return;
+    }
     const int fresh = open_log(g_path);
-    if (fresh < 0) return;
+    if (fresh < 0) {
+        return;
+    }
     ::dup3(fresh, fd, O_CLOEXEC);  // atomically: writers keep their descriptor number
     ::close(fresh);
 }
@@ -97,9 +115,13 @@ bool rate_limiter::allow(unsigned long* suppressed) noexcept {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
             .count();
     long long start = window_start_.load();
-    if (now - start >= period_.count() && window_start_.compare_exchange_strong(start, now)) in_window_.store(0);
+    if (now - start >= period_.count() && window_start_.compare_exchange_strong(start, now)) {
+        in_window_.store(0);
+    }
     if (in_window_.fetch_add(1) < burst_) {
-        if (suppressed) *suppressed = dropped_.exchange(0);
+        if (suppressed) {
+            *suppressed = dropped_.exchange(0);
+        }
         return true;
     }
     dropped_.fetch_add(1);

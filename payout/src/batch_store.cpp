@@ -87,7 +87,7 @@ result<std::vector<transfer>> line_transfers(std::int64_t id, std::string_view c
             credit = h->available;
         }
         out.push_back(transfer{transfer_id(id, sent ? "sent" : "return", l.line),
-                               std::string(accounting::payout_in_flight_account), std::move(credit),
+                               std::string(accounting::k_payout_in_flight_account), std::move(credit),
                                std::string(currency), l.value, kind, reference_of(id)});
     }
     return out;
@@ -499,7 +499,7 @@ result<batch> create_batch(pg::connection& db, const new_batch& nb) {
         for (const auto& l : b.lines) {
             auto h = accounting::holder_ledger_accounts(l.account);
             reserves.push_back(transfer{transfer_id(b.id, "reserve", l.line), h->available,
-                                        std::string(accounting::payout_in_flight_account), b.currency, l.value,
+                                        std::string(accounting::k_payout_in_flight_account), b.currency, l.value,
                                         transfer_kind::payout_reserve, reference_of(b.id)});
         }
         if (auto ok = book_new(db, reserves); !ok) {

@@ -35,14 +35,18 @@ constexpr std::size_t k_jobs_kept = 16;  // recent jobs a share may still refer 
 // min_bmm_to_mine: when the gate's list changed, workers whose account is no
 // longer on it are told and dropped before the next job goes out, so their
 // later shares are refused (not credited); shares accepted before stay.
-void drop_gated_workers(loop_ctx& L) {
-    const auto* gate = L.srv->mining_gate_ptr();
-    if (!gate) return;
+void drop_gated_workers(loop_ctx& loop) {
+    const auto* gate = loop.srv->mining_gate_ptr();
+    if (!gate) {
+        return;
+    }
     const auto snap = gate->snapshot();
-    if (snap->generation == L.gate_generation) return;
-    L.gate_generation = snap->generation;
-    const std::string& coin = L.srv->config().coin;
-    for (session* s : L.sessions) {
+    if (snap->generation == loop.gate_generation) {
+        return;
+    }
+    loop.gate_generation = snap->generation;
+    const std::string& coin = loop.srv->config().coin;
+    for (session* s : loop.sessions) {
         for (auto it = s->workers.begin(); it != s->workers.end();) {
             std::string why;
             if (gate_allows(*snap, it->second.account, coin, &why)) {
@@ -58,7 +62,9 @@ void drop_gated_workers(loop_ctx& L) {
 }
 
 void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
-    if (L.jobs.count(j->id)) return;  // the same job handed over twice
+    if (L.jobs.count(j->id)) {
+        return;  // the same job handed over twice
+    }
     const bool clean = !L.current || j->tmpl->prevhash != L.current->tmpl->prevhash;
     L.jobs[j->id] = j;
     L.job_order.push_back(j->id);
@@ -72,7 +78,9 @@ void take_job(loop_ctx& L, std::shared_ptr<const job> j) {
     const auto began = clock_type::now();
     std::size_t sent = 0;
     for (session* s : L.sessions) {
-        if (!s->subscribed || s->workers.empty()) continue;
+        if (!s->subscribed || s->workers.empty()) {
+            continue;
+        }
         send_job(s, j, clean);
         ++sent;
     }
@@ -93,8 +101,12 @@ void on_wake(uv_async_t* a) {
         jobs.swap(L.incoming);
         stop = L.stop_requested;
     }
-    for (auto& j : jobs) take_job(L, std::move(j));
-    if (stop && !L.stopping) begin_stop(L);
+    for (auto& j : jobs) {
+        take_job(L, std::move(j));
+    }
+    if (stop && !L.stopping) {
+        begin_stop(L);
+    }
 }
 
 void on_batch_check(uv_check_t* c) { process_batch(*static_cast<loop_ctx*>(c->data)); }
@@ -107,10 +119,13 @@ void on_tick(uv_timer_t* t) {
     const double now = now_seconds();
     std::vector<std::pair<session*, const char*>> to_close;
     for (session* s : L.sessions) {
-        if (const char* why = limit_reached(*s, L.limits, now)) to_close.emplace_back(s, why);
-        else if (!s->workers.empty()) {
+        if (const char* why = limit_reached(*s, L.limits, now)) {
+            to_close.emplace_back(s, why);
+        } else if (!s->workers.empty()) {
             const double old = s->vd.difficulty;
-            if (vardiff_on_tick(s->vd, *s->port, now)) announce_difficulty(s, old);
+            if (vardiff_on_tick(s->vd, *s->port, now)) {
+                announce_difficulty(s, old);
+            }
         }
     }
     for (auto& [s, why] : to_close) {
@@ -126,7 +141,9 @@ void on_tick(uv_timer_t* t) {
 
 void begin_stop(loop_ctx& L) {
     L.stopping = true;
-    for (auto& l : L.listeners) uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+    for (auto& l : L.listeners) {
+        uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+    }
     process_batch(L);
     std::vector<session*> all(L.sessions.begin(), L.sessions.end());
     for (session* s : all) {
@@ -149,7 +166,9 @@ server::~server() { stop(); }
 
 result<bool> server::start() {
     const unsigned n = cfg_.threads ? cfg_.threads : std::max(1u, std::thread::hardware_concurrency());
-    if (!admission_) admission_ = std::make_unique<admission>(cfg_.limits);
+    if (!admission_) {
+        admission_ = std::make_unique<admission>(cfg_.limits);
+    }
     for (unsigned i = 0; i < n; ++i) {
         auto L = std::make_unique<loop_ctx>();
         L->srv = this;
@@ -162,7 +181,9 @@ result<bool> server::start() {
             auto ok = bind_listener(*L, p);
             if (!ok) {
                 uv_run(&L->loop, UV_RUN_NOWAIT);
-                for (auto& l : L->listeners) uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+                for (auto& l : L->listeners) {
+                    uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+                }
                 uv_run(&L->loop, UV_RUN_DEFAULT);
                 uv_loop_close(&L->loop);
                 stop();
@@ -178,7 +199,9 @@ result<bool> server::start() {
         L->tick.data = L.get();
         uv_timer_start(&L->tick, on_tick, 1000, 1000);
         L->verifier = std::make_unique<verifier::batch_verifier>();
-        if (auto j = jobs_.current()) take_job(*L, j);
+        if (auto j = jobs_.current()) {
+            take_job(*L, j);
+        }
         loops_.push_back(std::move(L));
     }
     for (auto& L : loops_) {
@@ -205,7 +228,9 @@ void server::publish_job(std::shared_ptr<const job> j) {
 }
 
 void server::stop() {
-    if (!started_) return;
+    if (!started_) {
+        return;
+    }
     started_ = false;
     for (auto& L : loops_) {
         {
@@ -214,8 +239,11 @@ void server::stop() {
         }
         uv_async_send(&L->wake);
     }
-    for (auto& L : loops_)
-        if (L->thread.joinable()) L->thread.join();
+    for (auto& loop : loops_) {
+        if (loop->thread.joinable()) {
+            loop->thread.join();
+        }
+    }
     final_ = stats();
     loops_.clear();
 }
@@ -260,7 +288,9 @@ metrics::server_snapshot server::metrics_snapshot() const {
             auto& p = snap.ports[i];
             p.connections_total += opened;
             p.connections_current += opened - std::min(opened, closed);
-            for (std::size_t r = 0; r < metrics::k_share_results; ++r) p.shares[r] += c.shares[r].get();
+            for (std::size_t r = 0; r < metrics::k_share_results; ++r) {
+                p.shares[r] += c.shares[r].get();
+            }
             p.difficulty_accepted += c.difficulty_accepted.get();
             p.work_accepted += c.work_accepted.get();
         }
@@ -275,7 +305,9 @@ metrics::server_snapshot server::metrics_snapshot() const {
         snap.job_broadcast_seconds.merge(m.job_broadcast_seconds.snapshot());
         m.add_hashrates(now, workers, port_rates);
     }
-    for (std::size_t i = 0; i < snap.ports.size(); ++i) snap.ports[i].hashrate = port_rates[i];
+    for (std::size_t i = 0; i < snap.ports.size(); ++i) {
+        snap.ports[i].hashrate = port_rates[i];
+    }
     metrics::top_workers(workers, cfg_.metrics_worker_series, snap);
     return snap;
 }

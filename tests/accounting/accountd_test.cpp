@@ -160,8 +160,11 @@ std::vector<record> make_shares(const std::string& prefix, int n, unsigned seed)
 const std::string& field(const record& r, const std::string& k);
 
 const std::string* find_field(const record& r, const std::string& k) {
-    for (const auto& [key, v] : r)
-        if (key == k) return &v;
+    for (const auto& [key, v] : r) {
+        if (key == k) {
+            return &v;
+        }
+    }
     return nullptr;
 }
 
@@ -172,28 +175,36 @@ void expect_network_fields(const std::vector<record>& rs) {
     std::map<std::string, std::tuple<std::string, std::string, std::string>> want;
     std::string uids = "{";
     for (const auto& r : rs) {
-        if (*find_field(r, "type") != "share") continue;
+        if (*find_field(r, "type") != "share") {
+            continue;
+        }
         const std::string* nt = find_field(r, "network_target");
         const std::string* rw = find_field(r, "reward");
         const std::string* bh = find_field(r, "block_hash");
         want[field(r, "uid")] = {nt ? work_from_target(*uint256::from_hex(*nt)).to_decimal() : "NULL",
                                  rw ? *rw : "NULL", bh ? *bh : "NULL"};
-        if (uids.size() > 1) uids += ',';
+        if (uids.size() > 1) {
+            uids += ',';
+        }
         uids += '"' + field(r, "uid") + '"';
     }
     uids += '}';
     std::map<std::string, std::tuple<std::string, std::string, std::string>> got;
     for (const auto& row : query("SELECT uid, coalesce(network_work::text, 'NULL'), coalesce(reward::text, 'NULL'), "
                                  "coalesce(block_hash, 'NULL') FROM shares WHERE uid = ANY($1::text[])",
-                                 {uids}))
+                                 {uids})) {
         got[row[0]] = {row[1], row[2], row[3]};
+    }
     EXPECT_EQ(got.size(), want.size());
     EXPECT_TRUE(got == want) << "shares.network_work / reward / block_hash differ from the records";
 }
 
 const std::string& field(const record& r, const std::string& k) {
-    for (const auto& [key, v] : r)
-        if (key == k) return v;
+    for (const auto& [key, v] : r) {
+        if (key == k) {
+            return v;
+        }
+    }
     throw std::runtime_error("record without " + k);
 }
 
@@ -201,7 +212,9 @@ class redis {
 public:
     redis() {
         c_ = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
-        if (!c_ || c_->err) throw std::runtime_error("cannot connect to the test Redis");
+        if (!c_ || c_->err) {
+            throw std::runtime_error("cannot connect to the test Redis");
+        }
     }
     ~redis() { redisFree(c_); }
     // Pipelined XADDs; returns the last id.
@@ -221,9 +234,13 @@ public:
             if (++queued == 1000 || i + 1 == rs.size()) {
                 for (; queued; --queued) {
                     void* r = nullptr;
-                    if (redisGetReply(c_, &r) != REDIS_OK) throw std::runtime_error("XADD failed");
+                    if (redisGetReply(c_, &r) != REDIS_OK) {
+                        throw std::runtime_error("XADD failed");
+                    }
                     auto* rep = static_cast<redisReply*>(r);
-                    if (rep->type == REDIS_REPLY_STRING) last.assign(rep->str, rep->len);
+                    if (rep->type == REDIS_REPLY_STRING) {
+                        last.assign(rep->str, rep->len);
+                    }
                     freeReplyObject(r);
                 }
             }
@@ -237,28 +254,37 @@ public:
         if (r && r->type == REDIS_REPLY_ARRAY) {
             for (std::size_t i = 0; i < r->elements; ++i) {
                 const redisReply* entry = r->element[i];
-                if (last_id) last_id->assign(entry->element[0]->str, entry->element[0]->len);
+                if (last_id) {
+                    last_id->assign(entry->element[0]->str, entry->element[0]->len);
+                }
                 const redisReply* fields = entry->element[1];
                 record m;
-                for (std::size_t k = 0; k + 1 < fields->elements; k += 2)
+                for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
                     m.emplace_back(std::string(fields->element[k]->str, fields->element[k]->len),
                                    std::string(fields->element[k + 1]->str, fields->element[k + 1]->len));
+                }
                 out.push_back(std::move(m));
             }
         }
-        if (r) freeReplyObject(r);
+        if (r) {
+            freeReplyObject(r);
+        }
         return out;
     }
     long long length(const std::string& stream) {
         auto* r = static_cast<redisReply*>(redisCommand(c_, "XLEN %s", stream.c_str()));
         long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-        if (r) freeReplyObject(r);
+        if (r) {
+            freeReplyObject(r);
+        }
         return n;
     }
     long long pending(const std::string& stream, const std::string& group) {
         auto* r = static_cast<redisReply*>(redisCommand(c_, "XPENDING %s %s", stream.c_str(), group.c_str()));
         long long n = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
-        if (r) freeReplyObject(r);
+        if (r) {
+            freeReplyObject(r);
+        }
         return n;
     }
 
@@ -273,12 +299,15 @@ bool wait_stored(const std::string& stream, const std::string& consumer, const s
     const std::string ms = last_id.substr(0, dash), seq = last_id.substr(dash + 1);
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
-        if (p && !p->running()) return false;
+        if (p && !p->running()) {
+            return false;
+        }
         try {
             if (scalar("SELECT count(*) FROM stream_state WHERE stream = $1 AND consumer = $2 AND last_ms = $3 AND "
                        "last_seq = $4",
-                       {stream, consumer, ms, seq}) == "1")
+                       {stream, consumer, ms, seq}) == "1") {
                 return true;
+            }
         } catch (const std::exception&) {
             // PostgreSQL restarting: ask again.
         }
@@ -295,8 +324,12 @@ bool wait_log_count(const std::string& path, const std::string& needle, std::siz
     while (std::chrono::steady_clock::now() < end) {
         const std::string text = test::read_text(path);
         std::size_t n = 0;
-        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-        if (n > before) return true;
+        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+            ++n;
+        }
+        if (n > before) {
+            return true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
@@ -321,7 +354,9 @@ std::map<rollup_key, rollup> expected_rollups(const std::vector<record>& rs) {
     std::map<rollup_key, rollup> out;
     std::set<std::string> seen;
     for (const auto& r : rs) {
-        if (!seen.insert(field(r, "uid")).second) continue;
+        if (!seen.insert(field(r, "uid")).second) {
+            continue;
+        }
         const std::int64_t minute = std::stoll(field(r, "time_ms")) / 60000 * 60;
         auto& x = out[{strip_prefix(field(r, "account")), field(r, "worker"), minute}];
         if (field(r, "accepted") == "1") {
@@ -334,7 +369,9 @@ std::map<rollup_key, rollup> expected_rollups(const std::vector<record>& rs) {
             // subscribed 25
             ++x.by_code[code >= 21 && code <= 25 ? code - 20 : 0];
         }
-        if (field(r, "block") == "1") ++x.blocks;
+        if (field(r, "block") == "1") {
+            ++x.blocks;
+        }
     }
     return out;
 }
@@ -352,11 +389,15 @@ std::map<rollup_key, rollup> read_rollups(const std::string& where, const std::s
         auto& x = out[{strip ? strip_prefix(row[0]) : row[0], row[1], std::stoll(row[2])}];
         x.accepted = std::stoll(row[3]);
         x.rejected = std::stoll(row[4]);
-        for (int i = 0; i < 6; ++i) x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
+        for (int i = 0; i < 6; ++i) {
+            x.by_code[i] = std::stoll(row[5 + static_cast<std::size_t>(i)]);
+        }
         x.blocks = std::stoll(row[11]);
         // numeric as decimal text -> uint256
         uint256 w;
-        for (char c : row[12]) w = w * uint256(10) + uint256(static_cast<std::uint64_t>(c - '0'));
+        for (char c : row[12]) {
+            w = w * uint256(10) + uint256(static_cast<std::uint64_t>(c - '0'));
+        }
         x.work = w;
     }
     return out;
@@ -428,7 +469,9 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     // bmm-stratum's at-least-once delivery: 300 records sent again (same
     // uid, same line, new stream id), some far later.
     std::vector<record> all = shares;
-    for (int i = 0; i < 300; ++i) all.push_back(shares[static_cast<std::size_t>(i * 17)]);
+    for (int i = 0; i < 300; ++i) {
+        all.push_back(shares[static_cast<std::size_t>(i * 17)]);
+    }
     record blk = {{"type", "block"},
                   {"instance", "7"},
                   {"coin", "LTC"},
@@ -446,20 +489,28 @@ TEST(accountd, ingest_equals_an_independent_computation_and_skips_repeated_uids)
     all.push_back(blk);  // a repeat of the block record too
     record bad_time = shares[0];
     for (auto& [k, v] : bad_time) {
-        if (k == "time_ms") v = "not a time";
-        if (k == "uid") v = "eq:bad:1";
+        if (k == "time_ms") {
+            v = "not a time";
+        }
+        if (k == "uid") {
+            v = "eq:bad:1";
+        }
     }
     all.push_back(bad_time);
     all.push_back({{"type", "mystery"}, {"uid", "eq:bad:2"}});
     record bad_hash;  // a block hash on a share that found no block
-    for (const auto& [k, v] : shares[1])
-        if (k != "block_hash") bad_hash.push_back({k, k == "uid" ? "eq:bad:3" : k == "block" ? "0" : v});
+    for (const auto& [k, v] : shares[1]) {
+        if (k != "block_hash") {
+            bad_hash.push_back({k, k == "uid" ? "eq:bad:3" : k == "block" ? "0" : v});
+        }
+    }
     bad_hash.push_back({"block_hash", std::string(64, 'b')});
     all.push_back(bad_hash);
     for (const char* d : {"0x1p-3", " 16", "1,5"}) {  // a difficulty must be a plain decimal number
         record bad_diff;
-        for (const auto& [k, v] : shares[2])
+        for (const auto& [k, v] : shares[2]) {
             bad_diff.push_back({k, k == "uid" ? std::string("eq:bad:d") + d : k == "difficulty" ? std::string(d) : v});
+        }
         all.push_back(bad_diff);
     }
     redis rd;
@@ -532,18 +583,30 @@ record as_current(const record& v1) {
     s.job = field(v1, "job");
     s.height = std::stoll(field(v1, "height"));
     s.difficulty = std::stod(field(v1, "difficulty"));
-    if (!field(v1, "target").empty()) s.target = *uint256::from_hex(field(v1, "target"));
+    if (!field(v1, "target").empty()) {
+        s.target = *uint256::from_hex(field(v1, "target"));
+    }
     s.accepted = field(v1, "accepted") == "1";
     s.code = std::stoi(field(v1, "code"));
     s.reason = field(v1, "reason");
     s.time_ms = std::stoll(field(v1, "time_ms"));
-    if (const auto* h = find_field(v1, "hash")) s.hash = *h;
-    if (const auto* nt = find_field(v1, "network_target")) s.network_target = *uint256::from_hex(*nt);
-    if (const auto* rw = find_field(v1, "reward")) s.reward = std::stoll(*rw);
-    if (const auto* bh = find_field(v1, "block_hash")) s.block_hash = *bh;
+    if (const auto* h = find_field(v1, "hash")) {
+        s.hash = *h;
+    }
+    if (const auto* nt = find_field(v1, "network_target")) {
+        s.network_target = *uint256::from_hex(*nt);
+    }
+    if (const auto* rw = find_field(v1, "reward")) {
+        s.reward = std::stoll(*rw);
+    }
+    if (const auto* bh = find_field(v1, "block_hash")) {
+        s.block_hash = *bh;
+    }
     const std::string line = bmm::record::to_json_line(s, field(v1, "uid"));
     auto fields = bmm::record::fields_from_json_line(std::string_view(line).substr(0, line.size() - 1));
-    if (!fields) throw std::runtime_error("a journal line that does not read back: " + line);
+    if (!fields) {
+        throw std::runtime_error("a journal line that does not read back: " + line);
+    }
     return *fields;
 }
 
@@ -571,14 +634,20 @@ TEST(accountd, a_rolling_upgrade_stores_unversioned_and_versioned_records_alike)
     ASSERT_GT(current, 300u);
     // An accepted share with everything version 2 promises, to break.
     std::size_t a = 0;
-    while (field(shares[a], "accepted") != "1" || !find_field(shares[a], "network_target")) ++a;
+    while (field(shares[a], "accepted") != "1" || !find_field(shares[a], "network_target")) {
+        ++a;
+    }
     record newer;
-    for (const auto& [k, v] : as_current(shares[a]))
+    for (const auto& [k, v] : as_current(shares[a])) {
         newer.push_back({k, k == "v" ? std::to_string(bmm::record::k_version + 1) : k == "uid" ? "ru:bad:newer" : v});
+    }
     stream_records.push_back(newer);
     record broken;
-    for (const auto& [k, v] : as_current(shares[a]))
-        if (k != "network_target") broken.push_back({k, k == "uid" ? "ru:bad:promise" : v});
+    for (const auto& [k, v] : as_current(shares[a])) {
+        if (k != "network_target") {
+            broken.push_back({k, k == "uid" ? "ru:bad:promise" : v});
+        }
+    }
     stream_records.push_back(broken);
     redis rd;
     const std::string last = rd.xadd(stream, stream_records);
@@ -608,7 +677,9 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     redis rd;
     // Run A: the same records, uninterrupted.
     auto a = make_shares("ka", n, 7);
-    for (int i = 0; i < 2000; ++i) a.push_back(a[static_cast<std::size_t>(i * 97)]);
+    for (int i = 0; i < 2000; ++i) {
+        a.push_back(a[static_cast<std::size_t>(i * 97)]);
+    }
     const std::string last_a = rd.xadd("bmm:test:ka", a);
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:ka", "ka", 5000)},
@@ -619,7 +690,9 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     }
     // Run B: the same records, killed with SIGKILL at random moments.
     auto b = make_shares("kb", n, 7);
-    for (int i = 0; i < 2000; ++i) b.push_back(b[static_cast<std::size_t>(i * 97)]);
+    for (int i = 0; i < 2000; ++i) {
+        b.push_back(b[static_cast<std::size_t>(i * 97)]);
+    }
     const std::string last_b = rd.xadd("bmm:test:kb", b);
     const std::string cfg_b = write_config("bmm:test:kb", "kb", 5000);
     std::mt19937 rng(12345);
@@ -627,7 +700,9 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     for (int round = 0; round < 8; ++round) {
         test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kb.log");
         std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 900));
-        if (!p.running()) break;
+        if (!p.running()) {
+            break;
+        }
         p.signal(SIGKILL);
         p.wait(5000);
         ++kills;
@@ -637,7 +712,9 @@ TEST(accountd, kill_9_at_random_moments_changes_nothing) {
     std::size_t starts = 0;
     {
         const std::string text = test::read_text(log_b);
-        for (auto at = text.find(started); at != std::string::npos; at = text.find(started, at + 1)) ++starts;
+        for (auto at = text.find(started); at != std::string::npos; at = text.find(started, at + 1)) {
+            ++starts;
+        }
     }
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, log_b);
     // The last kill may have come after everything was stored: then wait for
@@ -805,10 +882,16 @@ TEST(accountd, account_commands_check_addresses) {
     // with that wallet bound; a plain name makes an account of kind user.
     const std::string a4 = st().cli("-rpcwallet=pool getnewaddress");
     auto s = make_shares("auto", 3, 9);
-    for (auto& [k, v] : s[0])
-        if (k == "account") v = a4;
-    for (auto& [k, v] : s[1])
-        if (k == "account") v = "0xde709f2102306220921060314715629080e2fb77";
+    for (auto& [k, v] : s[0]) {
+        if (k == "account") {
+            v = a4;
+        }
+    }
+    for (auto& [k, v] : s[1]) {
+        if (k == "account") {
+            v = "0xde709f2102306220921060314715629080e2fb77";
+        }
+    }
     redis rd;
     const std::string last = rd.xadd("bmm:test:auto", s);
     test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:auto", "auto")},
@@ -832,9 +915,13 @@ TEST(accountd, old_share_partitions_are_dropped_whole_and_rollups_stay) {
     migrate_once();
     // Records of 2025-01-01 (older than every other test's), stored, then that day dropped.
     auto rs = make_shares("old", 500, 5);
-    for (auto& r : rs)
-        for (auto& [k, v] : r)
-            if (k == "time_ms") v = std::to_string(1735689600000LL + (std::stoll(v) - k_base_ms));
+    for (auto& r : rs) {
+        for (auto& [k, v] : r) {
+            if (k == "time_ms") {
+                v = std::to_string(1735689600000LL + (std::stoll(v) - k_base_ms));
+            }
+        }
+    }
     redis rd;
     const std::string last = rd.xadd("bmm:test:old", rs);
     test::child_process p({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:old", "old")},
@@ -856,7 +943,9 @@ TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
     // deleting entries once stored: each entry is stored once by one of them.
     constexpr int n = 30000;
     auto rs = make_shares("two", n, 11);
-    for (int i = 0; i < 500; ++i) rs.push_back(rs[static_cast<std::size_t>(i * 41)]);  // repeats of a uid
+    for (int i = 0; i < 500; ++i) {
+        rs.push_back(rs[static_cast<std::size_t>(i * 41)]);  // repeats of a uid
+    }
     redis rd;
     const std::string extra = "delete_acked = true\n";
     test::child_process a({bin("bmm-accountd"), "run", "--config", write_config("bmm:test:two", "two-a", 1000, extra)},
@@ -866,8 +955,9 @@ TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     rd.xadd("bmm:test:two", rs);
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (rd.length("bmm:test:two") != 0 && std::chrono::steady_clock::now() < end)
+    while (rd.length("bmm:test:two") != 0 && std::chrono::steady_clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     EXPECT_EQ(rd.length("bmm:test:two"), 0) << "every entry is deleted once stored";
     EXPECT_EQ(a.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(b.stop(SIGTERM, 10000), 0);
@@ -887,7 +977,9 @@ TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
     // stores each once (100 of them were sent again later and stored already).
     const std::string stream = "bmm:test:claim";
     auto rs = make_shares("clm", 5000, 21);
-    for (int i = 0; i < 100; ++i) rs.push_back(rs[static_cast<std::size_t>(i * 29)]);  // repeats of gone's
+    for (int i = 0; i < 100; ++i) {
+        rs.push_back(rs[static_cast<std::size_t>(i * 29)]);  // repeats of gone's
+    }
     const std::string cli = "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " ";
     ASSERT_EQ(test::run_capture(cli + "XGROUP CREATE " + stream + " accountd 0 MKSTREAM 2>&1"), "OK");
     redis rd;
@@ -910,8 +1002,9 @@ TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
         {bin("bmm-accountd"), "run", "--config", write_config(stream, "live", 1000, "claim_idle_ms = 1000\n")},
         log + ".2");
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (rd.pending(stream, "accountd") != 0 && std::chrono::steady_clock::now() < end)
+    while (rd.pending(stream, "accountd") != 0 && std::chrono::steady_clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
     EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(rd.pending(stream, "accountd"), 0) << test::read_text(log + ".2");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'clm:%'"), "5000");
@@ -994,8 +1087,11 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     for (const auto& r : records) {
         if (field(r, "type") == "share") {
             record x = r;
-            for (auto& [k, v] : x)  // strip_prefix() cuts up to the first '-': give every account one
-                if (k == "account") v = "p-" + v;
+            for (auto& [k, v] : x) {  // strip_prefix() cuts up to the first '-': give every account one
+                if (k == "account") {
+                    v = "p-" + v;
+                }
+            }
             shares.push_back(x);
         } else {
             ASSERT_EQ(field(r, "type"), "block");
@@ -1012,7 +1108,9 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     // bmm-stratum sends each share's network target and expected reward (the
     // job's): stored as the network target's work and the reward.
     for (const auto& r : shares) {
-        if (field(r, "target").empty()) continue;  // no job
+        if (field(r, "target").empty()) {
+            continue;  // no job
+        }
         ASSERT_NE(find_field(r, "network_target"), nullptr) << "a share with a job has network_target";
         ASSERT_NE(find_field(r, "reward"), nullptr) << "a share with a job has reward";
         EXPECT_EQ(field(r, "network_target").size(), 64u);
@@ -1020,8 +1118,9 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     }
     expect_network_fields(shares);
     // Each block share names the block it found: the hash bmm-stratum submitted.
-    for (const auto& r : shares)
+    for (const auto& r : shares) {
         EXPECT_EQ(find_field(r, "block_hash") != nullptr, field(r, "block") == "1") << field(r, "uid");
+    }
     EXPECT_EQ(scalar("SELECT count(*) FROM shares s WHERE account IN ('carol', $1) AND block "
                      "AND NOT EXISTS (SELECT 1 FROM blocks_found f WHERE f.hash = s.block_hash)",
                      {address}),
@@ -1033,8 +1132,9 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
               std::to_string(blocks));
     // Every found block the node accepted is in the node's chain.
     for (const auto& row :
-         query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address}))
+         query("SELECT hash FROM blocks_found WHERE accepted AND account IN ('carol', $1)", {address})) {
         EXPECT_EQ(st().cli("getblockheader " + row[0] + " | jq -r .hash"), row[0]);
+    }
     // The address username made its account with its wallet; carol (a plain
     // name) made a user account with none.
     EXPECT_EQ(scalar("SELECT currency || ' ' || share_ppm FROM wallets WHERE account = $1", {address}), "LTC 1000000");
@@ -1046,7 +1146,9 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
 std::pair<int, std::string> api_get(int port, const std::string& target) {
     const std::string reply = test::http_exchange(
         static_cast<std::uint16_t>(port), "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    if (reply.rfind("HTTP/1.1 ", 0) != 0) return {0, reply};
+    if (reply.rfind("HTTP/1.1 ", 0) != 0) {
+        return {0, reply};
+    }
     const auto body = reply.find("\r\n\r\n");
     return {std::stoi(reply.substr(9, 3)), body == std::string::npos ? "" : reply.substr(body + 4)};
 }
@@ -1080,8 +1182,11 @@ TEST(accountd, every_name_that_mines_is_an_account_from_its_first_share) {
         const auto row = query(
             "SELECT (SELECT count(*) FROM shares WHERE account = 'alice'), "
             "(SELECT count(*) FROM accounts WHERE name = 'alice' AND kind = 'user')");
-        if (row[0][0] != "0") seen = row[0][0] + " share(s), account rows: " + row[0][1];
-        else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (row[0][0] != "0") {
+            seen = row[0][0] + " share(s), account rows: " + row[0][1];
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
     }
     ASSERT_FALSE(seen.empty()) << "no share of alice stored in 90 s\n" << test::read_text(log);
     EXPECT_NE(seen.find("account rows: 1"), std::string::npos) << seen;
@@ -1092,7 +1197,9 @@ TEST(accountd, every_name_that_mines_is_an_account_from_its_first_share) {
     int status = 0;
     for (int i = 0; i < 250 && status != 200; ++i) {  // the API answers within 5 s of the start
         status = api_get(api_port, "/api/v1/pool").first;
-        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (status != 200) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
     }
     ASSERT_EQ(status, 200) << test::read_text(log);
     simdjson::dom::parser parser;
@@ -1125,7 +1232,9 @@ TEST(accountd, every_name_that_mines_is_an_account_from_its_first_share) {
     ASSERT_FALSE(parser.parse(pool_body).get(p)) << pool_body;
     EXPECT_EQ(std::to_string(std::int64_t(p["accounts"])), scalar("SELECT count(*) FROM accounts"));
     std::vector<std::string> foundation;
-    for (auto f : p["foundation"].get_array()) foundation.emplace_back(std::string_view(f["name"]));
+    for (auto f : p["foundation"].get_array()) {
+        foundation.emplace_back(std::string_view(f["name"]));
+    }
     EXPECT_EQ(foundation,
               (std::vector<std::string>{"foundation:airdrop", "foundation:developers", "foundation:ecosystem"}));
     // Every name in the shares is an account.
@@ -1157,7 +1266,9 @@ int admin_sql(const std::string& sql) {
 }
 
 TEST(accountd, migration_0017_makes_an_account_for_every_earner_and_the_foundation) {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create a database as PostgreSQL's superuser";
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to create a database as PostgreSQL's superuser";
+    }
     std::filesystem::create_directories(st().dir() + "/accountd");
     // A database of its own, migrated up to 0016 first (as a pool that ran before 0017).
     const std::string name = "bmm_backfill_" + std::to_string(::getpid());
@@ -1166,9 +1277,11 @@ TEST(accountd, migration_0017_makes_an_account_for_every_earner_and_the_foundati
     const std::string before = st().dir() + "/sql-before-0017";
     std::filesystem::remove_all(before);
     std::filesystem::create_directories(before);
-    for (const auto& e : std::filesystem::directory_iterator(sql_dir()))
-        if (e.path().extension() == ".sql" && e.path().filename().string() < "0017")
+    for (const auto& e : std::filesystem::directory_iterator(sql_dir())) {
+        if (e.path().extension() == ".sql" && e.path().filename().string() < "0017") {
             std::filesystem::copy(e.path(), before / e.path().filename());
+        }
+    }
     auto r = accountd({"migrate", "--config", write_db_config("backfill-before", name, before)});
     ASSERT_EQ(r.code, 0) << r.out;
 
@@ -1218,7 +1331,9 @@ TEST(accountd, migration_0017_makes_an_account_for_every_earner_and_the_foundati
         ASSERT_TRUE(c) << c.error_message();
         auto q = c->exec("SELECT name || ' ' || kind FROM accounts ORDER BY name COLLATE \"C\"");
         ASSERT_TRUE(q) << q.error_message();
-        for (int i = 0; i < q->rows(); ++i) got.push_back(q->text(i, 0));
+        for (int i = 0; i < q->rows(); ++i) {
+            got.push_back(q->text(i, 0));
+        }
         // Only a foundation account has a ':'.
         EXPECT_FALSE(c->exec("INSERT INTO accounts (name, kind) VALUES ('a:b', 'user')"));
         EXPECT_FALSE(c->exec("INSERT INTO accounts (name, kind) VALUES ('foundation:x', 'user')"));
@@ -1252,15 +1367,18 @@ std::string write_ledger_config(const std::string& stream, const std::string& co
 std::vector<std::string> found_blocks(const std::string& log) {
     std::vector<std::string> out;
     const std::string text = test::read_text(log), key = "meets the network target: block ";
-    for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1))
+    for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
         out.push_back(text.substr(at + key.size(), 64));
+    }
     return out;
 }
 
 bool wait_for(const std::function<bool()>& done, int seconds) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
-        if (done()) return true;
+        if (done()) {
+            return true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return done();
@@ -1270,16 +1388,20 @@ bool wait_for(const std::function<bool()>& done, int seconds) {
 std::vector<std::string> journal_block_lines(const std::string& spool, const std::string& hash) {
     std::vector<std::string> out;
     std::istringstream in(test::read_text(spool + "/journal.log"));
-    for (std::string line; std::getline(in, line);)
-        if (line.find("\"type\":\"block\"") != std::string::npos && line.find(hash) != std::string::npos)
+    for (std::string line; std::getline(in, line);) {
+        if (line.find("\"type\":\"block\"") != std::string::npos && line.find(hash) != std::string::npos) {
             out.push_back(line);
+        }
+    }
     return out;
 }
 
 // The node's confirmations of block `hash`: -1 off the main chain, "unknown" when it does not have it.
 std::string confirmations(const std::string& hash) {
     const std::string out = st().cli("getblockheader " + hash);
-    if (out.find("Block not found") != std::string::npos) return "unknown";
+    if (out.find("Block not found") != std::string::npos) {
+        return "unknown";
+    }
     return st().cli("getblockheader " + hash + " | jq -r .confirmations");
 }
 
@@ -1291,7 +1413,9 @@ test::pool_options block_pool(const std::string& name, const std::string& stream
     o.ports = {port};
     o.port_sections = "[[port]]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
                       "\nstart_difficulty = 0.002\nmin_difficulty = 0.0001\nmax_difficulty = 1000\n";
-    if (!fault.empty()) o.env["BMM_STRATUM_FAULT"] = fault;
+    if (!fault.empty()) {
+        o.env["BMM_STRATUM_FAULT"] = fault;
+    }
     return o;
 }
 
@@ -1323,8 +1447,11 @@ bool booked(const std::string& stream, const std::string& consumer, const std::v
     test::child_process acc({bin("bmm-accountd"), "run", "--config", write_ledger_config(stream, consumer)}, log);
     const bool all = wait_for(
         [&] {
-            for (const auto& h : hashes)
-                if (scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}) != "1") return false;
+            for (const auto& h : hashes) {
+                if (scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}) != "1") {
+                    return false;
+                }
+            }
             return true;
         },
         seconds);
@@ -1364,7 +1491,9 @@ TEST(accountd, a_block_submitted_before_a_kill_9_is_found_on_the_chain_and_booke
     const std::string conf = confirmations(hashes[0]);
     ASSERT_NE(conf, "unknown");
     EXPECT_GE(std::stoi(conf), 1) << "the node took the block before the kill";
-    for (std::size_t i = 1; i < found.size(); ++i) EXPECT_EQ(confirmations(found[i]), "unknown") << found[i];
+    for (std::size_t i = 1; i < found.size(); ++i) {
+        EXPECT_EQ(confirmations(found[i]), "unknown") << found[i];
+    }
     // Restarted, bmm-stratum publishes what its journal holds: the record from before submitblock.
     test::pool_process again;
     ASSERT_NO_THROW(again.start(block_pool("pool-kill-after", stream, "")));
@@ -1390,13 +1519,16 @@ TEST(accountd, a_block_answered_duplicate_is_found_on_the_chain_and_booked) {
     ASSERT_GE(hashes.size(), 1u) << pool.log_tail();
     std::string log;
     EXPECT_TRUE(booked(stream, "duplicate", hashes, 60, &log)) << log;
-    for (const auto& h : off_chain) EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}), "0") << h;
-    for (const auto& h : hashes)
+    for (const auto& h : off_chain) {
+        EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}), "0") << h;
+    }
+    for (const auto& h : hashes) {
         EXPECT_EQ(scalar("SELECT string_agg(accepted::text || ' ' || answer, ',' ORDER BY time DESC) FROM blocks_found "
                          "WHERE hash = $1",
                          {h}),
                   "false \"duplicate\",false pending: recorded before submitblock")
             << h;
+    }
 }
 
 // Unmounts a test's filesystem, whatever happened in the test.
@@ -1406,7 +1538,9 @@ struct unmount_at_end {
 };
 
 TEST(accountd, a_block_found_with_the_spool_disk_full_is_submitted_and_booked_once_there_is_room) {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs as the spool";
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to mount a small tmpfs as the spool";
+    }
     migrate_once();
     const std::string stream = "bmm:test:fulldisk", dir = st().dir() + "/pool-fulldisk", spool = dir + "/spool";
     std::filesystem::create_directories(spool);
@@ -1442,9 +1576,12 @@ TEST(accountd, a_block_found_with_the_spool_disk_full_is_submitted_and_booked_on
     EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
     std::string log;
     EXPECT_TRUE(booked(stream, "fulldisk", hashes, 60, &log)) << log;
-    for (const auto& h : hashes)
+    for (const auto& h : hashes) {
         EXPECT_EQ(scalar("SELECT count(*) FROM blocks_found WHERE hash = $1 AND accepted", {h}), "1") << h;
-    for (const auto& h : off_chain) EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}), "0") << h;
+    }
+    for (const auto& h : off_chain) {
+        EXPECT_EQ(scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}), "0") << h;
+    }
 }
 
 }  // namespace

@@ -50,8 +50,11 @@ std::string bin(const std::string& name) {
 }
 
 int free_port(int from) {
-    for (int p = from; p < from + 2000; ++p)
-        if (test::port_free(p)) return p;
+    for (int p = from; p < from + 2000; ++p) {
+        if (test::port_free(p)) {
+            return p;
+        }
+    }
     throw std::runtime_error("no free loopback port");
 }
 
@@ -86,18 +89,24 @@ struct http_reply {
         std::transform(lower_h.begin(), lower_h.end(), lower_h.begin(), ::tolower);
         std::transform(lower_n.begin(), lower_n.end(), lower_n.begin(), ::tolower);
         auto p = lower_h.find("\r\n" + lower_n);
-        if (p == std::string::npos) return "";
+        if (p == std::string::npos) {
+            return "";
+        }
         p += 2 + lower_n.size();
         auto e = headers.find("\r\n", p);
         std::string v = headers.substr(p, e - p);
-        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        while (!v.empty() && v.front() == ' ') {
+            v.erase(0, 1);
+        }
         return v;
     }
 };
 
 int connect_to(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("socket failed");
+    if (fd < 0) {
+        throw std::runtime_error("socket failed");
+    }
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -115,23 +124,31 @@ int connect_to(int port) {
 http_reply raw_request(int port, const std::string& bytes) {
     http_reply rep;
     const int fd = connect_to(port);
-    if (fd < 0) return rep;
+    if (fd < 0) {
+        return rep;
+    }
     std::size_t sent = 0;
     while (sent < bytes.size()) {
         const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
+        if (n <= 0) {
+            break;
+        }
         sent += static_cast<std::size_t>(n);
     }
     std::string in;
     char buf[16384];
     while (in.size() < (8u << 20)) {
         const auto n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
+        if (n <= 0) {
+            break;
+        }
         in.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
     const auto end = in.find("\r\n\r\n");
-    if (in.rfind("HTTP/1.", 0) != 0 || end == std::string::npos) return rep;
+    if (in.rfind("HTTP/1.", 0) != 0 || end == std::string::npos) {
+        return rep;
+    }
     rep.status = std::atoi(in.c_str() + 9);
     rep.headers = in.substr(0, end + 2);
     rep.body = in.substr(end + 4);
@@ -191,7 +208,9 @@ struct world {
 world* g = nullptr;
 
 void exec_ok(const std::string& sql) {
-    if (auto r = g->db.exec(sql); !r) throw std::runtime_error(r.error_message() + " in " + sql.substr(0, 200));
+    if (auto r = g->db.exec(sql); !r) {
+        throw std::runtime_error(r.error_message() + " in " + sql.substr(0, 200));
+    }
 }
 
 std::string scalar(const std::string& sql) {
@@ -202,15 +221,24 @@ std::string scalar(const std::string& sql) {
 void note_batch(std::span<const transfer> ts) {
     std::vector<std::string> ids;
     const std::set<std::string> mine = {user_available("alice"), user_immature("alice")};
-    for (const auto& t : ts)
-        if (mine.count(t.debit) || mine.count(t.credit)) ids.push_back(t.id);
-    if (!ids.empty()) g->alice_batches.push_back(ids);
+    for (const auto& t : ts) {
+        if (mine.count(t.debit) || mine.count(t.credit)) {
+            ids.push_back(t.id);
+        }
+    }
+    if (!ids.empty()) {
+        g->alice_batches.push_back(ids);
+    }
 }
 
 void book(std::span<const transfer> ts) {
     auto r = pgl::book_transfers(g->db, ts);
-    if (!r) throw std::runtime_error(r.error_message());
-    if (!g->model.apply_all(ts)) throw std::runtime_error("model refused a transfer");
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
+    if (!g->model.apply_all(ts)) {
+        throw std::runtime_error("model refused a transfer");
+    }
     note_batch(ts);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct created_at per transaction
 }
@@ -221,11 +249,12 @@ void fill_database() {
         "INSERT INTO wallets (account, currency, address, share_ppm) VALUES"
         " ('alice', 'LTC', 'mxAliceOne', 600000), ('alice', 'LTC', 'mxAliceTwo', 400000),"
         " ('alice', 'BMM', '0xAlice\"quote', 1000000)");
-    for (const auto& m : k_minutes)
+    for (const auto& m : k_minutes) {
         exec_ok("INSERT INTO share_minutes (coin, account, worker, minute, accepted, rejected, work) VALUES ('" +
                 m.coin + "', '" + m.account + "', '" + m.worker + "', date_trunc('minute', now()) - interval '" +
                 std::to_string(m.minutes_ago) + " minutes', " + std::to_string(m.accepted) + ", " +
                 std::to_string(m.rejected) + ", " + std::to_string(m.work) + ")");
+    }
 
     book(genesis_transfers());
 
@@ -242,8 +271,9 @@ void fill_database() {
         {{"alice", {{"LTC", amount(5)}}}, {"bob", {{"BTC", (amount(1) << 250) + 17}}}},
     };
     for (std::uint64_t k = 0; k < work.size(); ++k) {
-        if (auto e = epoch_store::ensure_epoch(g->db, k, day(k), day(k + 1)); !e)
+        if (auto e = epoch_store::ensure_epoch(g->db, k, day(k), day(k + 1)); !e) {
             throw std::runtime_error(e.error_message());
+        }
         epoch_close_input in;
         in.k = k;
         in.config = cfg;
@@ -261,30 +291,47 @@ void fill_database() {
             b.found_epoch = k;
             const std::string found = k == 1 ? "2026-01-02 12:00:00+00" : "2026-01-03 06:30:00+00";
             if (auto r = block_store::record_block(g->db, {b.hash, b.coin, b.height, b.reward, b.finder, found, k, k});
-                !r)
+                !r) {
                 throw std::runtime_error(r.error_message());
+            }
             in.blocks.push_back(b);
             g->block_hashes.push_back(b.hash);
         }
         auto out = close_epoch(in);
-        if (!out) throw std::runtime_error(out.error_message());
+        if (!out) {
+            throw std::runtime_error(out.error_message());
+        }
         auto r = epoch_store::book_epoch_close(g->db, *out);
-        if (!r) throw std::runtime_error(r.error_message());
-        if (!g->model.apply_all(out->transfers)) throw std::runtime_error("model refused the close");
+        if (!r) {
+            throw std::runtime_error(r.error_message());
+        }
+        if (!g->model.apply_all(out->transfers)) {
+            throw std::runtime_error("model refused the close");
+        }
         note_batch(out->transfers);
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        for (const auto& [u, a] : out->accounts) streaks[u] = a.streak;
+        for (const auto& [u, a] : out->accounts) {
+            streaks[u] = a.streak;
+        }
         carried = out->carried_emission;
         g->closes.push_back(*out);
     }
     // alice's block matures; bob's stays immature.
     auto stored = pgl::load_transfers(g->db, "block:00aa01");
-    if (!stored) throw std::runtime_error(stored.error_message());
+    if (!stored) {
+        throw std::runtime_error(stored.error_message());
+    }
     auto ts = block_maturity_transfers("00aa01", *stored);
-    if (!ts) throw std::runtime_error(ts.error_message());
+    if (!ts) {
+        throw std::runtime_error(ts.error_message());
+    }
     auto r = block_store::book_block_status(g->db, "00aa01", "mature", *ts);
-    if (!r) throw std::runtime_error(r.error_message());
-    if (!g->model.apply_all(*ts)) throw std::runtime_error("model refused the maturity");
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
+    if (!g->model.apply_all(*ts)) {
+        throw std::runtime_error("model refused the maturity");
+    }
     note_batch(*ts);
 }
 
@@ -298,19 +345,25 @@ protected:
         {
             const std::string log = st().dir() + "/api/migrate.log";
             test::child_process m({bin("bmm-accountd"), "migrate", "--config", g->config}, log);
-            if (m.wait(60000) != 0) throw std::runtime_error("migrate failed: " + test::read_text(log));
+            if (m.wait(60000) != 0) {
+                throw std::runtime_error("migrate failed: " + test::read_text(log));
+            }
         }
         fill_database();
         g->api = std::make_unique<test::child_process>(
             std::vector<std::string>{bin("bmm-accountd"), "api", "--config", g->config}, st().dir() + "/api/api.log");
         for (int i = 0; i < 250; ++i) {  // up to 5 s
-            if (request(g->port, "GET", "/api/v1/pool").status == 200) return;
+            if (request(g->port, "GET", "/api/v1/pool").status == 200) {
+                return;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         throw std::runtime_error("bmm-accountd api did not answer: " + test::read_text(st().dir() + "/api/api.log"));
     }
     static void TearDownTestSuite() {
-        if (!g) return;
+        if (!g) {
+            return;
+        }
         if (g->api) {
             EXPECT_EQ(g->api->stop(SIGTERM, 10000), 0) << "bmm-accountd api should exit 0 on SIGTERM";
         }
@@ -325,13 +378,17 @@ protected:
         EXPECT_EQ(r.header("Content-Type"), "application/json; charset=utf-8") << target;
         bodies_.push_back(std::make_unique<std::string>(r.body));
         auto doc = parser_.emplace_back(std::make_unique<simdjson::dom::parser>())->parse(*bodies_.back());
-        if (doc.error()) throw std::runtime_error(target + ": not JSON: " + r.body);
+        if (doc.error()) {
+            throw std::runtime_error(target + ": not JSON: " + r.body);
+        }
         return doc.value();
     }
     std::string error_of(const std::string& target, int status) {
         auto e = get_json(target, status);
         std::string_view msg;
-        if (e["error"].get(msg)) return "<no error field>";
+        if (e["error"].get(msg)) {
+            return "<no error field>";
+        }
         return std::string(msg);
     }
 
@@ -347,11 +404,18 @@ window_sum sums(const std::string& account, const std::string& worker, const std
     window_sum w;
     for (const auto& m : k_minutes) {
         if ((!account.empty() && m.account != account) || (!worker.empty() && m.worker != worker) ||
-            (!coin.empty() && m.coin != coin))
+            (!coin.empty() && m.coin != coin)) {
             continue;
-        if (m.minutes_ago <= 9) w.work10 += m.work, w.in10 = true;
-        if (m.minutes_ago <= 59) w.work60 += m.work, w.acc60 += m.accepted, w.rej60 += m.rejected;
-        if (m.minutes_ago <= 1439) w.acc24 += m.accepted, w.rej24 += m.rejected, w.in24 = true;
+        }
+        if (m.minutes_ago <= 9) {
+            w.work10 += m.work, w.in10 = true;
+        }
+        if (m.minutes_ago <= 59) {
+            w.work60 += m.work, w.acc60 += m.accepted, w.rej60 += m.rejected;
+        }
+        if (m.minutes_ago <= 1439) {
+            w.acc24 += m.accepted, w.rej24 += m.rejected, w.in24 = true;
+        }
     }
     return w;
 }
@@ -363,16 +427,22 @@ TEST_F(api_test, pool_stats_match_the_data) {
     for (auto f : p["foundation"].get_array()) {
         foundation.push_back(s(f["name"]));
         amount held = 0;
-        for (const auto& [key, v] : g->model.balances())
-            if (key.first == s(f["name"]) && key.second == "BMM") held = v;
+        for (const auto& [key, v] : g->model.balances()) {
+            if (key.first == s(f["name"]) && key.second == "BMM") {
+                held = v;
+            }
+        }
         EXPECT_EQ(s(f["bmm_held"]["amount"]), to_decimal(held)) << s(f["name"]);
         EXPECT_GT(held, amount(0)) << "the premine gives each foundation account BMM";
     }
     EXPECT_EQ(foundation,
               (std::vector<std::string>{"foundation:airdrop", "foundation:developers", "foundation:ecosystem"}));
     std::set<std::pair<std::string, std::string>> active;
-    for (const auto& m : k_minutes)
-        if (m.minutes_ago <= 9) active.insert({m.account, m.worker});
+    for (const auto& m : k_minutes) {
+        if (m.minutes_ago <= 9) {
+            active.insert({m.account, m.worker});
+        }
+    }
     EXPECT_EQ(n(p["workers_active"]), static_cast<long long>(active.size()));
     const auto all = sums("", "", "");
     EXPECT_EQ(n(p["shares_1h"]["accepted"]), all.acc60);
@@ -409,12 +479,20 @@ TEST_F(api_test, account_balances_to_the_base_unit_wallets_and_hashrate) {
             EXPECT_EQ(n(b["decimals"]), s(b["currency"]) == "BMM" ? 18 : 8);
         }
         for (const auto& [key, v] : g->model.balances()) {
-            if (key.first == user_available(name)) want[key.second].first = to_decimal(v);
-            if (key.first == user_immature(name)) want[key.second].second = to_decimal(v);
+            if (key.first == user_available(name)) {
+                want[key.second].first = to_decimal(v);
+            }
+            if (key.first == user_immature(name)) {
+                want[key.second].second = to_decimal(v);
+            }
         }
         for (auto& [cur, v] : want) {
-            if (v.first.empty()) v.first = "0";
-            if (v.second.empty()) v.second = "0";
+            if (v.first.empty()) {
+                v.first = "0";
+            }
+            if (v.second.empty()) {
+                v.second = "0";
+            }
         }
         EXPECT_EQ(got, want);
         for (auto h : a["hashrate"].get_array()) {
@@ -426,21 +504,26 @@ TEST_F(api_test, account_balances_to_the_base_unit_wallets_and_hashrate) {
     // alice: LTC available (her block matured), BMM (emission), BTC immature (dividend of bob's block).
     auto a = get_json("/api/v1/accounts/alice");
     std::vector<std::string> shape;
-    for (auto x : a["balances"].get_array())
+    for (auto x : a["balances"].get_array()) {
         shape.push_back(s(x["currency"]) + (s(x["available"]) == "0" ? " -" : " A") +
                         (s(x["immature"]) == "0" ? "-" : "I"));
+    }
     EXPECT_EQ(shape, (std::vector<std::string>{"BMM A-", "BTC -I", "LTC A-"}));
     std::vector<std::string> wallets;
-    for (auto w : a["wallets"].get_array())
+    for (auto w : a["wallets"].get_array()) {
         wallets.push_back(s(w["currency"]) + " " + s(w["address"]) + " " + std::to_string(n(w["share_ppm"])));
+    }
     EXPECT_EQ(wallets, (std::vector<std::string>{"BMM 0xAlice\"quote 1000000", "LTC mxAliceOne 600000",
                                                  "LTC mxAliceTwo 400000"}));
     EXPECT_EQ(count(a["hashrate"]), 2u);  // BTC and LTC in the last hour
     auto b = get_json("/api/v1/accounts/bob");
     EXPECT_EQ(count(b["hashrate"]), 0u);  // bob's shares are older than an hour
     bool bob_btc_immature = false;
-    for (auto x : b["balances"].get_array())
-        if (s(x["currency"]) == "BTC" && s(x["immature"]) != "0") bob_btc_immature = true;
+    for (auto x : b["balances"].get_array()) {
+        if (s(x["currency"]) == "BTC" && s(x["immature"]) != "0") {
+            bob_btc_immature = true;
+        }
+    }
     EXPECT_TRUE(bob_btc_immature);
 }
 
@@ -449,12 +532,20 @@ TEST_F(api_test, foundation_accounts_have_balances_bmm_held_and_a_ledger_in_both
         SCOPED_TRACE(name);
         std::map<std::string, std::pair<std::string, std::string>> want;
         for (const auto& [key, v] : g->model.balances()) {
-            if (key.first == name) want[key.second].first = to_decimal(v);
-            if (key.first == name + ":immature") want[key.second].second = to_decimal(v);
+            if (key.first == name) {
+                want[key.second].first = to_decimal(v);
+            }
+            if (key.first == name + ":immature") {
+                want[key.second].second = to_decimal(v);
+            }
         }
         for (auto& [cur, v] : want) {
-            if (v.first.empty()) v.first = "0";
-            if (v.second.empty()) v.second = "0";
+            if (v.first.empty()) {
+                v.first = "0";
+            }
+            if (v.second.empty()) {
+                v.second = "0";
+            }
         }
         ASSERT_TRUE(want.count("BMM")) << "the premine and dividends";
         const std::string escaped = "foundation%3A" + name.substr(11);
@@ -463,19 +554,26 @@ TEST_F(api_test, foundation_accounts_have_balances_bmm_held_and_a_ledger_in_both
             EXPECT_EQ(s(a["name"]), name);
             EXPECT_EQ(s(a["kind"]), "foundation");
             std::map<std::string, std::pair<std::string, std::string>> got;
-            for (auto b : a["balances"].get_array()) got[s(b["currency"])] = {s(b["available"]), s(b["immature"])};
+            for (auto b : a["balances"].get_array()) {
+                got[s(b["currency"])] = {s(b["available"]), s(b["immature"])};
+            }
             EXPECT_EQ(got, want);
             EXPECT_EQ(s(a["bmm_held"]["amount"]), want["BMM"].first);
             EXPECT_EQ(n(a["bmm_held"]["decimals"]), 18);
         }
         // Its ledger: every transfer touching it or its :immature, each once.
         std::set<std::string> want_ids;
-        for (const auto& t : g->model.transfers())
-            if (t.debit == name || t.credit == name || t.debit == name + ":immature" || t.credit == name + ":immature")
+        for (const auto& t : g->model.transfers()) {
+            if (t.debit == name || t.credit == name || t.debit == name + ":immature" ||
+                t.credit == name + ":immature") {
                 want_ids.insert(t.id);
+            }
+        }
         std::set<std::string> got_ids;
         auto l = get_json("/api/v1/accounts/" + escaped + "/ledger?limit=1000");
-        for (auto t : l["transfers"].get_array()) got_ids.insert(s(t["id"]));
+        for (auto t : l["transfers"].get_array()) {
+            got_ids.insert(s(t["id"]));
+        }
         EXPECT_EQ(got_ids, want_ids);
         EXPECT_FALSE(want_ids.empty());
     }
@@ -528,7 +626,9 @@ TEST_F(api_test, account_epochs_are_the_closes_dpp_streak_e_and_pp) {
         EXPECT_EQ(n(x["e_bp"]), mine.e_bp);
         EXPECT_EQ(s(x["pp"]), to_decimal(mine.pp));
         amount total = 0;
-        for (const auto& [u, a] : out.accounts) total += a.pp;
+        for (const auto& [u, a] : out.accounts) {
+            total += a.pp;
+        }
         EXPECT_EQ(s(x["pp_total"]), to_decimal(total));
         // No transfer when alice's share of E(k) rounds down to zero (epoch 2: bob's PP dwarfs hers).
         const transfer* t = g->model.find("epoch:" + std::to_string(k) + ":emission:alice");
@@ -552,12 +652,15 @@ TEST_F(api_test, account_epochs_are_the_closes_dpp_streak_e_and_pp) {
     // bob missed epoch 1 (streak 0 there), and starts again at 1 in epoch 2.
     auto b = get_json("/api/v1/accounts/bob/epochs");
     std::vector<std::string> got, want;
-    for (auto x : b["epochs"].get_array())
+    for (auto x : b["epochs"].get_array()) {
         got.push_back(std::to_string(n(x["k"])) + ":" + std::to_string(n(x["streak"])) + ":" + s(x["pp"]));
-    for (auto it = g->closes.rbegin(); it != g->closes.rend(); ++it)
-        if (auto f = it->accounts.find("bob"); f != it->accounts.end())
+    }
+    for (auto it = g->closes.rbegin(); it != g->closes.rend(); ++it) {
+        if (auto f = it->accounts.find("bob"); f != it->accounts.end()) {
             want.push_back(std::to_string(it->k) + ":" + std::to_string(f->second.streak) + ":" +
                            to_decimal(f->second.pp));
+        }
+    }
     EXPECT_EQ(got, want);
     ASSERT_FALSE(want.empty());
     EXPECT_EQ(want.front(), "2:1:" + to_decimal(g->closes[2].accounts.at("bob").pp));
@@ -586,17 +689,22 @@ TEST_F(api_test, ledger_pages_newest_first_and_every_transfer_once) {
         net[s(x["currency"])] += *parse_amount(s(x["available"])) + *parse_amount(s(x["immature"]));
     }
     EXPECT_EQ(got, want);
-    for (const auto& [cur, v] : net)
+    for (const auto& [cur, v] : net) {
         EXPECT_EQ(v, g->model.balance(user_available("alice"), cur) + g->model.balance(user_immature("alice"), cur))
             << cur;
+    }
 
     // Pages of 2 following next_before give the same list.
     std::vector<std::string> paged;
     std::string target = "/api/v1/accounts/alice/ledger?limit=2";
     for (int page = 0; page < 100; ++page) {
         auto p = get_json(target);
-        for (auto x : p["transfers"].get_array()) paged.push_back(s(x["id"]));
-        if (p["next_before"].is_null()) break;
+        for (auto x : p["transfers"].get_array()) {
+            paged.push_back(s(x["id"]));
+        }
+        if (p["next_before"].is_null()) {
+            break;
+        }
         std::string cursor = s(p["next_before"]), enc;
         for (char c : cursor) {
             if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') {
@@ -615,9 +723,10 @@ TEST_F(api_test, ledger_pages_newest_first_and_every_transfer_once) {
 TEST_F(api_test, blocks_and_epochs_newest_first) {
     auto b = get_json("/api/v1/blocks");
     std::vector<std::string> got;
-    for (auto x : b["blocks"].get_array())
+    for (auto x : b["blocks"].get_array()) {
         got.push_back(s(x["hash"]) + " " + s(x["status"]) + " " + s(x["reward"]) + " " +
                       std::to_string(n(x["decimals"])));
+    }
     EXPECT_EQ(got, (std::vector<std::string>{"00bb02 immature 625000001 8", "00aa01 mature 2500000000 8"}));
     EXPECT_EQ(s(b["blocks"].at(1)["found_at"]), "2026-01-02T12:00:00.000000Z");
     EXPECT_EQ(count(get_json("/api/v1/blocks?limit=1")["blocks"]), 1u);
@@ -631,7 +740,9 @@ TEST_F(api_test, blocks_and_epochs_newest_first) {
         EXPECT_EQ(s(x["emission_carried"]), to_decimal(out.carried_emission));
         EXPECT_EQ(n(x["accounts"]), static_cast<long long>(out.accounts.size()));
         amount pp = 0;
-        for (const auto& [u, a] : out.accounts) pp += a.pp;
+        for (const auto& [u, a] : out.accounts) {
+            pp += a.pp;
+        }
         EXPECT_EQ(s(x["pp_total"]), to_decimal(pp));
         EXPECT_EQ(n(x["blocks"]), 1);
     }
@@ -696,8 +807,9 @@ TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
     EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
     EXPECT_NE(r.header("Content-Security-Policy").find("connect-src 'self'"), std::string::npos);
     for (const char* needle : {"<!doctype html>", "const API = \"/api/v1/\"", "\"accounts/\"", "/workers\"",
-                               "/epochs?limit=30\"", "get(\"pool\")"})
+                               "/epochs?limit=30\"", "get(\"pool\")"}) {
         EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
+    }
     std::ifstream f(st().source_dir() + "/accounting/web/index.html");
     std::stringstream ss;
     ss << f.rdbuf();
@@ -708,17 +820,24 @@ TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
 // Base units as the page shows them: "1,234.5" (decimals places, trailing zeros cut).
 std::string shown(const std::string& base_units, int decimals) {
     std::string d = base_units;
-    while (d.size() < static_cast<std::size_t>(decimals) + 1) d.insert(0, "0");
+    while (d.size() < static_cast<std::size_t>(decimals) + 1) {
+        d.insert(0, "0");
+    }
     std::string whole = d.substr(0, d.size() - static_cast<std::size_t>(decimals));
     std::string frac = d.substr(d.size() - static_cast<std::size_t>(decimals));
-    while (!frac.empty() && frac.back() == '0') frac.pop_back();
-    for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<std::size_t>(i), ",");
+    while (!frac.empty() && frac.back() == '0') {
+        frac.pop_back();
+    }
+    for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) {
+        whole.insert(static_cast<std::size_t>(i), ",");
+    }
     return frac.empty() ? whole : whole + "." + frac;
 }
 
 TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
-    if (!std::filesystem::exists("/usr/bin/chromium"))
+    if (!std::filesystem::exists("/usr/bin/chromium")) {
         GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    }
     const std::string dir = st().dir() + "/api/chromium";
     std::filesystem::create_directories(dir);
     const std::string out = dir + "/dom.html";
@@ -736,12 +855,15 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
         << dom.substr(0, 4000);
     // Every balance, formatted from the model's base units.
     for (const auto& [key, v] : g->model.balances()) {
-        if (key.first != user_available("alice") || v == 0) continue;
+        if (key.first != user_available("alice") || v == 0) {
+            continue;
+        }
         const std::string cell = "<td class=\"n\">" + shown(to_decimal(v), currency_decimals(key.second)) + "</td>";
         EXPECT_NE(dom.find(cell), std::string::npos) << key.second << ": " << cell;
     }
-    for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<td>mxAliceOne</td>", "<td>0xAlice\"quote</td>"})
+    for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<td>mxAliceOne</td>", "<td>0xAlice\"quote</td>"}) {
         EXPECT_NE(dom.find(text), std::string::npos) << text;
+    }
     // The statement of the period in the URL: each section's opening, closing and
     // transfer count as the statement API gives them, and its three downloads.
     const std::string q = "/api/v1/accounts/alice/statement?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
@@ -773,8 +895,9 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
 }
 
 TEST_F(api_test, the_page_in_a_headless_browser_shows_a_foundation_account) {
-    if (!std::filesystem::exists("/usr/bin/chromium"))
+    if (!std::filesystem::exists("/usr/bin/chromium")) {
         GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    }
     const std::string dir = st().dir() + "/api/chromium-foundation";
     std::filesystem::create_directories(dir);
     const std::string out = dir + "/dom.html";
@@ -788,8 +911,11 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_a_foundation_account) {
     EXPECT_NE(dom.find("<span id=\"acc-name\">foundation:ecosystem (foundation)</span>"), std::string::npos)
         << dom.substr(0, 4000);
     amount held = 0;
-    for (const auto& [key, v] : g->model.balances())
-        if (key.first == "foundation:ecosystem" && key.second == "BMM") held = v;
+    for (const auto& [key, v] : g->model.balances()) {
+        if (key.first == "foundation:ecosystem" && key.second == "BMM") {
+            held = v;
+        }
+    }
     EXPECT_NE(dom.find("BMM held: " + shown(to_decimal(held), 18) + " (no wallet bound"), std::string::npos)
         << dom.substr(0, 4000);
     EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
@@ -800,18 +926,25 @@ TEST_F(api_test, concurrent_clients_get_the_same_answers) {
     const std::vector<std::string> targets = {"/api/v1/accounts/alice", "/api/v1/accounts/alice/ledger?limit=3",
                                               "/api/v1/epochs", "/api/v1/accounts/bob/epochs"};
     std::vector<std::string> first;
-    for (const auto& t : targets) first.push_back(request(g->port, "GET", t).body);
+    for (const auto& t : targets) {
+        first.push_back(request(g->port, "GET", t).body);
+    }
     std::atomic<int> bad{0};
     std::vector<std::thread> clients;
-    for (int c = 0; c < 8; ++c)
+    for (int c = 0; c < 8; ++c) {
         clients.emplace_back([&, c] {
             for (int i = 0; i < 25; ++i) {
                 const std::size_t k = static_cast<std::size_t>(c + i) % targets.size();
                 auto r = request(g->port, "GET", targets[k]);
-                if (r.status != 200 || r.body != first[k]) bad.fetch_add(1);
+                if (r.status != 200 || r.body != first[k]) {
+                    bad.fetch_add(1);
+                }
             }
         });
-    for (auto& t : clients) t.join();
+    }
+    for (auto& t : clients) {
+        t.join();
+    }
     EXPECT_EQ(bad.load(), 0);
 }
 
@@ -824,7 +957,9 @@ TEST_F(api_test, a_slow_database_answers_503_and_the_next_request_is_served) {
     int status = 0;
     for (int i = 0; i < 250 && status != 200; ++i) {
         status = request(port, "GET", "/api/v1/blocks").status;
-        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (status != 200) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
     }
     ASSERT_EQ(status, 200);
     exec_ok("BEGIN; LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE");
@@ -847,7 +982,9 @@ TEST_F(api_test, sighup_reopens_the_log_file_and_does_not_stop_the_daemon) {
     int status = 0;
     for (int i = 0; i < 250 && status != 200; ++i) {
         status = request(port, "GET", "/api/v1/pool").status;
-        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (status != 200) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
     }
     ASSERT_EQ(status, 200);
     std::filesystem::rename(log_file, log_file + ".1");
@@ -955,7 +1092,9 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
     int status = 0;
     for (int i = 0; i < 500 && status != 200; ++i) {  // up to 10 s
         status = request(port, "GET", "/api/v1/accounts/alice").status;
-        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (status != 200) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
     }
     EXPECT_EQ(status, 200) << test::read_text(st().dir() + "/api/run.log");
 
@@ -982,8 +1121,9 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
     for (int i = 0; i < 1500; ++i) {  // up to 30 s (the ingest connects and makes partitions first)
         after = page();
         if (sample_of(after, "bmm_accountd_ingest_bad_records_total") >= 1 && has_series(after, pending) &&
-            sample_of(after, pending) == 0)
+            sample_of(after, pending) == 0) {
             break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     EXPECT_EQ(sample_of(after, "bmm_accountd_ingest_bad_records_total"),

@@ -57,7 +57,9 @@ template <class F>
 bool wait_for(F cond, int seconds) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
-        if (cond()) return true;
+        if (cond()) {
+            return true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return cond();
@@ -65,18 +67,23 @@ bool wait_for(F cond, int seconds) {
 
 std::vector<record> xrange(const std::string& stream) {
     redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
-    if (!c || c->err) throw std::runtime_error("cannot connect to the test Redis");
+    if (!c || c->err) {
+        throw std::runtime_error("cannot connect to the test Redis");
+    }
     std::vector<record> out;
     auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
     for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
         const redisReply* f = r->element[i]->element[1];
         record m;
-        for (std::size_t k = 0; k + 1 < f->elements; k += 2)
+        for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
             m[std::string(f->element[k]->str, f->element[k]->len)] =
                 std::string(f->element[k + 1]->str, f->element[k + 1]->len);
+        }
         out.push_back(std::move(m));
     }
-    if (r) freeReplyObject(r);
+    if (r) {
+        freeReplyObject(r);
+    }
     redisFree(c);
     return out;
 }
@@ -117,13 +124,19 @@ std::string write_config(const std::string& stream, const settings& s) {
 // remainders, ties to the name that sorts first.
 std::map<std::string, big> split(const big& a, const std::map<std::string, big>& w) {
     big sum = 0;
-    for (const auto& [k, v] : w) sum += v;
+    for (const auto& [k, v] : w) {
+        sum += v;
+    }
     std::map<std::string, big> out;
-    if (sum == 0) return out;
+    if (sum == 0) {
+        return out;
+    }
     big given = 0;
     std::vector<std::pair<big, std::string>> rem;
     for (const auto& [k, v] : w) {
-        if (v == 0) continue;
+        if (v == 0) {
+            continue;
+        }
         out[k] = a * v / sum;
         given += out[k];
         rem.emplace_back(a * v % sum, k);
@@ -131,13 +144,17 @@ std::map<std::string, big> split(const big& a, const std::map<std::string, big>&
     std::sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) {
         return x.first != y.first ? x.first > y.first : x.second < y.second;
     });
-    for (std::size_t i = 0; given < a; ++i, ++given) out[rem[i].second] += 1;
+    for (std::size_t i = 0; given < a; ++i, ++given) {
+        out[rem[i].second] += 1;
+    }
     return out;
 }
 
 big work_of(const std::string& target_hex) {
     big t = 0;
-    for (char c : target_hex) t = t * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    for (char c : target_hex) {
+        t = t * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
     return (big(1) << 256) / (t + 1);
 }
 
@@ -169,14 +186,21 @@ struct block_rec {
 std::map<std::string, big> pplns_weights_of(const std::vector<share_rec>& shares, const block_rec& b,
                                             const std::string& n_ppm) {
     std::vector<const share_rec*> order;
-    for (const auto& sh : shares) order.push_back(&sh);
+    for (const auto& sh : shares) {
+        order.push_back(&sh);
+    }
     std::sort(order.begin(), order.end(),
               [](const share_rec* x, const share_rec* y) { return x->ms != y->ms ? x->ms < y->ms : x->uid < y->uid; });
     std::ptrdiff_t f = -1;
-    for (std::size_t i = 0; i < order.size() && f < 0; ++i)
-        if (order[i]->block_hash == b.hash) f = static_cast<std::ptrdiff_t>(i);
+    for (std::size_t i = 0; i < order.size() && f < 0; ++i) {
+        if (order[i]->block_hash == b.hash) {
+            f = static_cast<std::ptrdiff_t>(i);
+        }
+    }
     std::map<std::string, big> w;
-    if (f < 0) return w;
+    if (f < 0) {
+        return w;
+    }
     big left = order[static_cast<std::size_t>(f)]->network_work * big(n_ppm) / 1000000;
     for (std::ptrdiff_t i = f; i >= 0 && left > 0; --i) {
         const share_rec& sh = *order[static_cast<std::size_t>(i)];
@@ -205,8 +229,11 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
     big carried = 0;
     for (std::int64_t k = 0; k <= last; ++k) {
         std::map<std::string, big> work;
-        for (const auto& sh : shares)
-            if (epoch_of(sh.ms) == k) work[sh.account] += sh.work;
+        for (const auto& sh : shares) {
+            if (epoch_of(sh.ms) == k) {
+                work[sh.account] += sh.work;
+            }
+        }
         std::map<std::string, big> pp;
         std::map<std::string, std::uint32_t> next;
         for (const auto& [u, w] : work) {
@@ -218,37 +245,52 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
         }
         streak = next;  // a user without work this epoch is back to 0
         std::map<std::string, big> holdings;
-        for (const auto& [key, v] : bal)
+        for (const auto& [key, v] : bal) {
             if (key.second == "BMM" && v > 0 &&
                 (key.first.rfind("foundation:", 0) == 0 ||
                  (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
-                  key.first.compare(key.first.size() - 10, 10, ":available") == 0)))
+                  key.first.compare(key.first.size() - 10, 10, ":available") == 0))) {
                 holdings[key.first] = v;
+            }
+        }
         // 1. fees and dividends, 3. miners' parts (emission, 2., does not touch LTC).
         const big e_k = e0 >> static_cast<unsigned>(k / 1461);
         for (const auto& b : blocks) {
-            if ((b.epoch >= 0 ? b.epoch : epoch_of(b.ms)) != k || b.orphaned) continue;
+            if ((b.epoch >= 0 ? b.epoch : epoch_of(b.ms)) != k || b.orphaned) {
+                continue;
+            }
             const big fee = b.reward * 10000 / 1000000, div = b.reward * 200000 / 1000000,
                       miners = b.reward - fee - div;
             bal[{"pool:fees:LTC", "LTC"}] += fee;
             auto d = split(div, holdings);
-            if (d.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += div;
-            for (const auto& [a, v] : d) bal[{a, "LTC"}] += v;
+            if (d.empty()) {
+                bal[{"pool:undistributed:LTC", "LTC"}] += div;
+            }
+            for (const auto& [a, v] : d) {
+                bal[{a, "LTC"}] += v;
+            }
             if (s.scheme == "pps") {
                 bal[{"pool:pps:LTC", "LTC"}] += miners;
                 continue;
             }
             auto m = split(miners, s.scheme == "pplns" ? pplns_weights_of(shares, b, s.pplns_n_ppm) : pp);
-            if (m.empty()) bal[{"pool:undistributed:LTC", "LTC"}] += miners;
-            for (const auto& [u, v] : m) bal[{"user:" + u + ":available", "LTC"}] += v;
+            if (m.empty()) {
+                bal[{"pool:undistributed:LTC", "LTC"}] += miners;
+            }
+            for (const auto& [u, v] : m) {
+                bal[{"user:" + u + ":available", "LTC"}] += v;
+            }
         }
         // pps: each (user, network work, expected reward) group of the
         // epoch's accepted work earns floor(sum w x M / network work), M the
         // miners' part of the expected reward; paid from pool:pps:LTC at once.
         if (s.scheme == "pps") {
             std::map<std::tuple<std::string, big, big>, big> groups;
-            for (const auto& sh : shares)
-                if (epoch_of(sh.ms) == k) groups[{sh.account, sh.network_work, sh.expected}] += sh.work;
+            for (const auto& sh : shares) {
+                if (epoch_of(sh.ms) == k) {
+                    groups[{sh.account, sh.network_work, sh.expected}] += sh.work;
+                }
+            }
             for (const auto& [g, w] : groups) {
                 const auto& [u, nw, r] = g;
                 const big m = r - r * 10000 / 1000000 - r * 200000 / 1000000;
@@ -259,9 +301,14 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
         }
         const big pay = e_k + carried;
         auto em = split(pay, pp);
-        if (em.empty()) carried = pay;
-        else carried = 0;
-        for (const auto& [u, v] : em) bal[{"user:" + u + ":available", "BMM"}] += v;
+        if (em.empty()) {
+            carried = pay;
+        } else {
+            carried = 0;
+        }
+        for (const auto& [u, v] : em) {
+            bal[{"user:" + u + ":available", "BMM"}] += v;
+        }
     }
     return bal;
 }
@@ -275,7 +322,9 @@ void mine_and_check(const std::string& scheme) {
     s.scheme = scheme;
     // pplns: a window of ~3000 network works, about one round of the miners'
     // work on regtest (network work ~2), so windows cut through shares.
-    if (scheme == "pplns") s.pplns_n_ppm = "3000000000";
+    if (scheme == "pplns") {
+        s.pplns_n_ppm = "3000000000";
+    }
     s.genesis =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
         3;
@@ -315,19 +364,24 @@ void mine_and_check(const std::string& scheme) {
         const std::int64_t wait = start_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::system_clock::now().time_since_epoch())
                                                  .count();
-        if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
+        if (wait > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
+        }
         std::vector<std::unique_ptr<test::child_process>> miners;
         std::vector<std::string> logs;
         for (const auto& m : specs) {
-            if (round == 1 && m.user == "carol.r1") continue;
+            if (round == 1 && m.user == "carol.r1") {
+                continue;
+            }
             logs.push_back(dir + "/miner-" + m.user + "-" + std::to_string(round) + ".log");
             miners.push_back(std::make_unique<test::child_process>(
                 std::vector<std::string>{bin("bmm-miner"), "--url", url, "--user", m.user, "--suggest-difficulty",
                                          m.diff, "--shares", m.shares, "--seconds", "90", "--quiet"},
                 logs.back()));
         }
-        for (std::size_t i = 0; i < miners.size(); ++i)
+        for (std::size_t i = 0; i < miners.size(); ++i) {
             EXPECT_EQ(miners[i]->wait(120000), 0) << test::read_text(logs[i]);
+        }
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
     EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
@@ -338,14 +392,18 @@ void mine_and_check(const std::string& scheme) {
     std::vector<block_rec> blocks;
     std::set<std::string> uids;
     for (const auto& r : records) {
-        if (!uids.insert(r.at("uid")).second) continue;
+        if (!uids.insert(r.at("uid")).second) {
+            continue;
+        }
         const std::int64_t ms = std::stoll(r.at("time_ms"));
-        if (r.at("type") == "share" && r.at("accepted") == "1")
+        if (r.at("type") == "share" && r.at("accepted") == "1") {
             shares.push_back({ms, r.at("account"), work_of(r.at("target")), r.at("uid"),
                               r.count("block_hash") ? r.at("block_hash") : std::string(),
                               work_of(r.at("network_target")), big(r.at("reward"))});
-        if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= s.genesis * 1000)
+        }
+        if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= s.genesis * 1000) {
             blocks.push_back({r.at("hash"), ms, big(r.at("reward")), false, r.at("account")});
+        }
     }
     ASSERT_GE(blocks.size(), 2u) << "the miners found too few blocks to test with";
 
@@ -393,18 +451,27 @@ void mine_and_check(const std::string& scheme) {
     // (that epoch is the one thing read back from accountd here).
     std::map<std::string, block_rec> unaccepted;
     std::set<std::string> accepted_hashes;
-    for (const auto& b : blocks) accepted_hashes.insert(b.hash);
+    for (const auto& b : blocks) {
+        accepted_hashes.insert(b.hash);
+    }
     for (const auto& r : records) {
-        if (r.at("type") != "block" || r.at("accepted") != "0" || accepted_hashes.count(r.at("hash"))) continue;
+        if (r.at("type") != "block" || r.at("accepted") != "0" || accepted_hashes.count(r.at("hash"))) {
+            continue;
+        }
         const std::int64_t ms = std::stoll(r.at("time_ms"));
         auto [it, fresh] =
             unaccepted.emplace(r.at("hash"), block_rec{r.at("hash"), ms, big(r.at("reward")), false, r.at("account")});
         it->second.ms = std::min(it->second.ms, ms);
     }
-    for (auto& [h, b] : unaccepted) {
-        if (b.ms < s.genesis * 1000) continue;
+    for (auto& [hash, b] : unaccepted) {
+        const std::string h = hash;  // a lambda below needs a variable, not a structured binding
+        if (b.ms < s.genesis * 1000) {
+            continue;
+        }
         const std::string conf = st().cli("getblockheader " + h + " | jq -r .confirmations 2>/dev/null");
-        if (conf.empty() || conf == "null" || std::stoll(conf) < 1) continue;
+        if (conf.empty() || conf == "null" || std::stoll(conf) < 1) {
+            continue;
+        }
         ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {h}) == "mature"; }, 30))
             << h << " is in the main chain: booked and released\n"
             << test::read_text(acc_log);
@@ -420,20 +487,27 @@ void mine_and_check(const std::string& scheme) {
     const auto want = expected_balances(shares, blocks, s, last);
     std::map<std::pair<std::string, std::string>, big> got;
     for (const auto& row : query("SELECT account, currency, balance::text FROM balances WHERE balance <> 0 AND "
-                                 "(account LIKE 'user:%' OR account LIKE 'foundation:%' OR account LIKE 'pool:%')"))
+                                 "(account LIKE 'user:%' OR account LIKE 'foundation:%' OR account LIKE 'pool:%')")) {
         got[{row[0], row[1]}] = big(row[2]);
+    }
     std::map<std::pair<std::string, std::string>, big> want_nonzero;
-    for (const auto& [k, v] : want)
-        if (v != 0) want_nonzero[k] = v;
+    for (const auto& [k, v] : want) {
+        if (v != 0) {
+            want_nonzero[k] = v;
+        }
+    }
     EXPECT_EQ(got.size(), want_nonzero.size());
     for (const auto& [k, v] : want_nonzero) {
         auto it = got.find(k);
         ASSERT_NE(it, got.end()) << k.first << " " << k.second << " expected " << v;
         EXPECT_EQ(it->second, v) << k.first << " " << k.second;
     }
-    for (const auto& [k, v] : got) EXPECT_TRUE(want_nonzero.count(k)) << k.first << " " << k.second << " = " << v;
-    for (const char* u : {"alice", "bob", "carol"})
+    for (const auto& [k, v] : got) {
+        EXPECT_TRUE(want_nonzero.count(k)) << k.first << " " << k.second << " = " << v;
+    }
+    for (const char* u : {"alice", "bob", "carol"}) {
         EXPECT_TRUE(got.count({std::string("user:") + u + ":available", "BMM"})) << u << " earned no BMM";
+    }
 
     // The audit is clean.
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit.log");
@@ -455,7 +529,9 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
 // written them live: a stream id's time is the share's time).
 void xadd_at(const std::string& stream, const std::vector<record>& rs) {
     redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
-    if (!c || c->err) throw std::runtime_error("cannot connect to the test Redis");
+    if (!c || c->err) {
+        throw std::runtime_error("cannot connect to the test Redis");
+    }
     for (std::size_t i = 0; i < rs.size(); ++i) {
         const std::string id = rs[i].at("time_ms") + "-" + std::to_string(i);
         std::vector<const char*> argv = {"XADD", stream.c_str(), id.c_str()};
@@ -469,8 +545,12 @@ void xadd_at(const std::string& stream, const std::vector<record>& rs) {
         auto* r =
             static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
         const bool ok = r && r->type == REDIS_REPLY_STRING;
-        if (r) freeReplyObject(r);
-        if (!ok) throw std::runtime_error("XADD " + id + " failed");
+        if (r) {
+            freeReplyObject(r);
+        }
+        if (!ok) {
+            throw std::runtime_error("XADD " + id + " failed");
+        }
     }
     redisFree(c);
 }
@@ -479,9 +559,13 @@ void xadd_at(const std::string& stream, const std::vector<record>& rs) {
 void reset_schema(const std::string& cfg) {
     auto c = db();
     auto r = c.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    if (!r) throw std::runtime_error(r.error_message());
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
     test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
-    if (m.wait(60000) != 0) throw std::runtime_error(test::read_text(st().dir() + "/accountd/migrate.log"));
+    if (m.wait(60000) != 0) {
+        throw std::runtime_error(test::read_text(st().dir() + "/accountd/migrate.log"));
+    }
 }
 
 // What the ledger holds for epochs up to `last`, as text rows.
@@ -490,15 +574,18 @@ std::vector<std::vector<std::string>> ledger_dump(std::int64_t last) {
         query("SELECT id, debit, credit, currency, amount::text, kind, reference FROM ledger_transfers ORDER BY id");
     for (auto& r : query("SELECT 'epoch', k::text, emission::text, emission_paid::text, emission_carried::text "
                          "FROM epochs WHERE k <= $1::bigint ORDER BY k",
-                         {std::to_string(last)}))
+                         {std::to_string(last)})) {
         rows.push_back(r);
+    }
     for (auto& r : query("SELECT 'account_epoch', account, k::text, dpp::text, streak::text, e_bp::text, pp::text "
                          "FROM account_epochs WHERE k <= $1::bigint ORDER BY account, k",
-                         {std::to_string(last)}))
+                         {std::to_string(last)})) {
         rows.push_back(r);
-    for (auto& r :
-         query("SELECT 'block', hash, found_epoch::text, epoch::text, reward::text, finder FROM blocks ORDER BY hash"))
+    }
+    for (auto& r : query(
+             "SELECT 'block', hash, found_epoch::text, epoch::text, reward::text, finder FROM blocks ORDER BY hash")) {
         rows.push_back(r);
+    }
     return rows;
 }
 
@@ -564,8 +651,11 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     auto ledger_running = [&](const std::string& log) {
         std::ifstream f(st().dir() + "/accountd/" + log);
         std::string line;
-        while (std::getline(f, line))
-            if (line.find("running the ledger") != std::string::npos) return true;
+        while (std::getline(f, line)) {
+            if (line.find("running the ledger") != std::string::npos) {
+                return true;
+            }
+        }
         return false;
     };
     auto closed_through = [&](std::int64_t k) {
@@ -659,7 +749,7 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
                       {"uid", "before:" + std::to_string(i)}});
     }
     int n = 0;
-    for (const std::string& h : {mature_hash, orphan_hash})
+    for (const std::string& h : {mature_hash, orphan_hash}) {
         rs.push_back({{"type", "block"},
                       {"instance", "3"},
                       {"coin", "LTC"},
@@ -673,6 +763,7 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
                       {"answer", "null"},
                       {"time_ms", std::to_string(now_ms - 600 + n * 10)},
                       {"uid", "before:block:" + std::to_string(n++)}});
+    }
     const std::string cfg = write_config("bmm:test:before", s);
     reset_schema(cfg);
     xadd_at("bmm:test:before", rs);
@@ -791,7 +882,9 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
     // The same share of another account, appended now with its time in epoch 0.
     const record r = share("tardy", "late-test:2", in_epoch0);
     std::string cmd = "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " XADD " + stream + " '*'";
-    for (const auto& [k, v] : r) cmd += " " + k + " '" + v + "'";
+    for (const auto& [k, v] : r) {
+        cmd += " " + k + " '" + v + "'";
+    }
     ASSERT_EQ(test::run_capture(cmd + " 2>&1").size(), std::string("1700000000000-0").size());
     ASSERT_TRUE(wait_for(
         [&] {

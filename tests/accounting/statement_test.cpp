@@ -150,11 +150,11 @@ const booked_ledger& ledger_once() {
                  "VALUES (1, 1, 1, '" +
                  txid + "', '00', '[]', '{\"rltc1qalice\": \"1000\"}', 10, 100, 'confirmed')"),
          "attempt");
-    std::vector<transfer> pay{{"payout:1:reserve:1", user_available("alice"), std::string(payout_in_flight_account),
+    std::vector<transfer> pay{{"payout:1:reserve:1", user_available("alice"), std::string(k_payout_in_flight_account),
                                "LTC", 1000, transfer_kind::payout_reserve, "payout:1"}};
     must(ledger_store::book_transfers(db, pay), "reserve");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::vector<transfer> sent{{"payout:1:sent:1", std::string(payout_in_flight_account), paid_out_account("LTC"),
+    std::vector<transfer> sent{{"payout:1:sent:1", std::string(k_payout_in_flight_account), paid_out_account("LTC"),
                                 "LTC", 1000, transfer_kind::payout_sent, "payout:1"}};
     must(ledger_store::book_transfers(db, sent), "sent");
     // Epoch 0 as if closed before sql/0018: its weights were never recorded.

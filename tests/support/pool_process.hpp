@@ -34,8 +34,11 @@ inline std::string bin(const std::string& name) {
 
 // The first free loopback port at or after `from` (steps of 7, below 60000).
 inline int free_port(int from) {
-    for (int p = from; p < 60000; p += 7)
-        if (port_free(p)) return p;
+    for (int p = from; p < 60000; p += 7) {
+        if (port_free(p)) {
+            return p;
+        }
+    }
     throw std::runtime_error("no free loopback port from " + std::to_string(from));
 }
 
@@ -53,8 +56,9 @@ void make_certificate(const std::string& cert, const std::string& key) {
     const std::string out =
         run_capture("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + key +
                     "' -out '" + cert + "' -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
-    if (!std::filesystem::exists(cert) || !std::filesystem::exists(key))
+    if (!std::filesystem::exists(cert) || !std::filesystem::exists(key)) {
         throw std::runtime_error("openssl could not make a test certificate: " + out);
+    }
 }
 
 // One [[port]] section for scrypt on the stack (difficulty 0.001: regtest's
@@ -91,14 +95,18 @@ struct pool_process {
         config = dir + "/bmm-stratum.toml";
         log = dir + "/bmm-stratum.log";
         stream = o.stream;
-        if (o.ports.empty()) throw std::runtime_error("pool_options.ports is empty");
+        if (o.ports.empty()) {
+            throw std::runtime_error("pool_options.ports is empty");
+        }
         port = o.ports.front();
         // The stack's settings for the chosen node: BMM_NODE_* (litecoind) or BMM_BTC_* (bcoin).
         const std::string node = o.btc ? "BMM_BTC_" : "BMM_NODE_";
         std::string toml =
             "[pool]\ninstance_id = " + std::to_string(o.instance_id) +
             (o.btc ? "\nalgorithm = \"sha256d\"\ncoin = \"BTC\"\n" : "\nalgorithm = \"scrypt\"\ncoin = \"LTC\"\n");
-        if (o.threads) toml += "threads = " + std::to_string(o.threads) + "\n";
+        if (o.threads) {
+            toml += "threads = " + std::to_string(o.threads) + "\n";
+        }
         toml += "address = \"" + st.setting(o.btc ? "BMM_BTC_POOL_ADDRESS" : "BMM_POOL_ADDRESS") +
                 "\"\ntag = \"/BMM pool/\"\n";
         toml += "[node]\nurl = \"" + st.setting(node + "RPC_URL") + "\"\nuser = \"${" + node +
@@ -121,20 +129,26 @@ struct pool_process {
         proc = std::make_unique<child_process>(argv, log, env);
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         auto any_closed = [&] {
-            for (int p : o.ports)
-                if (port_free(p)) return true;
+            for (int p : o.ports) {
+                if (port_free(p)) {
+                    return true;
+                }
+            }
             return false;
         };
         while (any_closed()) {
-            if (!proc->running() || std::chrono::steady_clock::now() > end)
+            if (!proc->running() || std::chrono::steady_clock::now() > end) {
                 throw std::runtime_error("bmm-stratum did not start; its log:\n" + read_text(log));
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
 
     // Graceful stop (SIGTERM, bounded).
     void stop() {
-        if (proc) proc->stop(SIGTERM, 15000);
+        if (proc) {
+            proc->stop(SIGTERM, 15000);
+        }
     }
 
     // The last `bytes` of the log, for failure messages.

@@ -23,19 +23,22 @@ public:
     child_process(const std::vector<std::string>& argv, const std::string& log_path,
                   const std::map<std::string, std::string>& env = {}) {
         pid_ = ::fork();
-        if (pid_ < 0) { throw std::runtime_error("fork failed");
-}
+        if (pid_ < 0) {
+            throw std::runtime_error("fork failed");
+        }
         if (pid_ == 0) {
             const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
                 ::dup2(fd, 1);
                 ::dup2(fd, 2);
             }
-            for (const auto& [k, v] : env) { ::setenv(k.c_str(), v.c_str(), 1);
-}
+            for (const auto& [k, v] : env) {
+                ::setenv(k.c_str(), v.c_str(), 1);
+            }
             std::vector<char*> args;
-            for (const auto& a : argv) { args.push_back(const_cast<char*>(a.c_str()));
-}
+            for (const auto& a : argv) {
+                args.push_back(const_cast<char*>(a.c_str()));
+            }
             args.push_back(nullptr);
             ::execv(args[0], args.data());
             std::perror("execv");
@@ -48,8 +51,9 @@ public:
 
     pid_t pid() const { return pid_; }
     bool running() {
-        if (pid_ <= 0) { return false;
-}
+        if (pid_ <= 0) {
+            return false;
+        }
         int status = 0;
         const pid_t r = ::waitpid(pid_, &status, WNOHANG);
         if (r == pid_) {
@@ -60,27 +64,31 @@ public:
         return true;
     }
     void signal(int sig) {
-        if (pid_ > 0) { ::kill(pid_, sig);
-}
+        if (pid_ > 0) {
+            ::kill(pid_, sig);
+        }
     }
     // Waits for the process to end; returns its exit code, or -1 on time-out.
     int wait(int timeout_ms) {
         const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
         while (running()) {
-            if (std::chrono::steady_clock::now() >= end) { return -1;
-}
+            if (std::chrono::steady_clock::now() >= end) {
+                return -1;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         return exit_;
     }
     // Sends `sig`, waits up to timeout_ms, then SIGKILL; returns the exit code.
     int stop(int sig = SIGTERM, int timeout_ms = 10000) {
-        if (!running()) { return exit_;
-}
+        if (!running()) {
+            return exit_;
+        }
         ::kill(pid_, sig);
         const int rc = wait(timeout_ms);
-        if (rc != -1) { return rc;
-}
+        if (rc != -1) {
+            return rc;
+        }
         ::kill(pid_, SIGKILL);
         return wait(2000);
     }
@@ -96,12 +104,14 @@ inline std::string run_capture(const std::string& cmd) {
     if (FILE* p = ::popen(cmd.c_str(), "r")) {
         char buf[4096];
         std::size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) { out.append(buf, n);
-}
+        while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
+            out.append(buf, n);
+        }
         ::pclose(p);
     }
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) { out.pop_back();
-}
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) {
+        out.pop_back();
+    }
     return out;
 }
 

@@ -68,7 +68,9 @@ public:
             for (int p = candidate; p < candidate + 11 && all; ++p) {
                 all = port_free(p);
             }
-            if (all) base = candidate;
+            if (all) {
+                base = candidate;
+            }
         }
         if (!base) {
             throw std::runtime_error("no 11 free loopback ports found for the test stack");

@@ -27,8 +27,9 @@ inline pg::connection db() {
     std::string why;
     for (int i = 0; i < 100; ++i) {
         auto c = pg::connection::open(s);
-        if (c) { return std::move(*c);
-}
+        if (c) {
+            return std::move(*c);
+        }
         why = c.error_message();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -40,13 +41,15 @@ inline std::vector<std::vector<std::string>> query(const std::string& sql,
                                                    const std::vector<std::optional<std::string>>& p = {}) {
     auto c = db();
     auto r = p.empty() ? c.exec(sql) : c.exec(sql, p);
-    if (!r) { throw std::runtime_error(r.error_message());
-}
+    if (!r) {
+        throw std::runtime_error(r.error_message());
+    }
     std::vector<std::vector<std::string>> out;
     for (int i = 0; i < r->rows(); ++i) {
         out.emplace_back();
-        for (int j = 0; j < r->columns(); ++j) { out.back().push_back(r->text(i, j));
-}
+        for (int j = 0; j < r->columns(); ++j) {
+            out.back().push_back(r->text(i, j));
+        }
     }
     return out;
 }

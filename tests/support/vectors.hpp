@@ -35,8 +35,9 @@ inline std::string read_text(const std::filesystem::path& p) {
 
 inline std::vector<unsigned char> hex_bytes(std::string_view h) {
     auto v = from_hex(h);
-    if (!v) { throw std::runtime_error("bad hex in test vector: " + std::string(h.substr(0, 40)));
-}
+    if (!v) {
+        throw std::runtime_error("bad hex in test vector: " + std::string(h.substr(0, 40)));
+    }
     return *v;
 }
 
@@ -52,25 +53,30 @@ struct reader {
     std::size_t pos = 0;
 
     void need(std::size_t n) const {
-        if (pos + n > buf.size()) { throw std::runtime_error("truncated serialisation");
-}
+        if (pos + n > buf.size()) {
+            throw std::runtime_error("truncated serialisation");
+        }
     }
     std::uint64_t le(int bytes) {
         need(static_cast<std::size_t>(bytes));
         std::uint64_t v = 0;
-        for (int i = bytes - 1; i >= 0; --i) { v = (v << 8) | buf[pos + static_cast<std::size_t>(i)];
-}
+        for (int i = bytes - 1; i >= 0; --i) {
+            v = (v << 8) | buf[pos + static_cast<std::size_t>(i)];
+        }
         pos += static_cast<std::size_t>(bytes);
         return v;
     }
     std::uint64_t varint() {
         const auto first = le(1);
-        if (first < 0xfd) { return first;
-}
-        if (first == 0xfd) { return le(2);
-}
-        if (first == 0xfe) { return le(4);
-}
+        if (first < 0xfd) {
+            return first;
+        }
+        if (first == 0xfd) {
+            return le(2);
+        }
+        if (first == 0xfe) {
+            return le(4);
+        }
         return le(8);
     }
     void skip(std::size_t n) {
@@ -102,8 +108,9 @@ inline std::vector<std::vector<unsigned char>> split_transactions(const std::vec
         txs.emplace_back(block.begin() + static_cast<std::ptrdiff_t>(start),
                          block.begin() + static_cast<std::ptrdiff_t>(r.pos));
     }
-    if (r.pos != block.size()) { throw std::runtime_error("trailing bytes after the last transaction");
-}
+    if (r.pos != block.size()) {
+        throw std::runtime_error("trailing bytes after the last transaction");
+    }
     return txs;
 }
 

@@ -32,19 +32,27 @@ void reopen() noexcept;
 
 template <class... Args>
 void debug(std::string_view c, fmt::format_string<Args...> f, Args&&... a) {
-    if (enabled(level::debug)) write(level::debug, c, fmt::format(f, std::forward<Args>(a)...));
+    if (enabled(level::debug)) {
+        write(level::debug, c, fmt::format(f, std::forward<Args>(a)...));
+    }
 }
 template <class... Args>
 void info(std::string_view c, fmt::format_string<Args...> f, Args&&... a) {
-    if (enabled(level::info)) write(level::info, c, fmt::format(f, std::forward<Args>(a)...));
+    if (enabled(level::info)) {
+        write(level::info, c, fmt::format(f, std::forward<Args>(a)...));
+    }
 }
 template <class... Args>
 void warn(std::string_view c, fmt::format_string<Args...> f, Args&&... a) {
-    if (enabled(level::warn)) write(level::warn, c, fmt::format(f, std::forward<Args>(a)...));
+    if (enabled(level::warn)) {
+        write(level::warn, c, fmt::format(f, std::forward<Args>(a)...));
+    }
 }
 template <class... Args>
 void error(std::string_view c, fmt::format_string<Args...> f, Args&&... a) {
-    if (enabled(level::error)) write(level::error, c, fmt::format(f, std::forward<Args>(a)...));
+    if (enabled(level::error)) {
+        write(level::error, c, fmt::format(f, std::forward<Args>(a)...));
+    }
 }
 
 // Allows `burst` events per `period`; the first event after a suppressed run

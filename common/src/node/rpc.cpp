@@ -30,7 +30,9 @@ rpc_client::rpc_client(rpc_endpoint endpoint) : endpoint_(std::move(endpoint)) {
 }
 
 rpc_client::~rpc_client() {
-    if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+    if (curl_) {
+        curl_easy_cleanup(static_cast<CURL*>(curl_));
+    }
 }
 
 // One HTTP POST of a JSON-RPC body to the node (the wallet's path when set):
@@ -94,8 +96,9 @@ result<rpc_client::http_reply> rpc_client::post(std::string_view what, const std
     if (reply.status == 401) {
         return fail(0, "HTTP 401: the node refused the RPC user or password");
     }
-    if (reply.status == 404 && !endpoint_.wallet.empty())
+    if (reply.status == 404 && !endpoint_.wallet.empty()) {
         return fail(0, "HTTP 404: no wallet '" + endpoint_.wallet + "' is loaded on the node");
+    }
     return reply;
 }
 

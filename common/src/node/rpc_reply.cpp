@@ -25,8 +25,11 @@ constexpr std::size_t k_message = 1000;  // bytes of the node's own error messag
 std::string excerpt(std::string_view text, std::size_t limit, bool utf8 = false) {
     std::string out;
     std::size_t n = std::min(text.size(), limit);
-    if (utf8)
-        while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
+    if (utf8) {
+        while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) {
+            --n;
+        }
+    }
     out.reserve(n + 16);
     for (std::size_t i = 0; i < n; ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
@@ -38,7 +41,9 @@ std::string excerpt(std::string_view text, std::size_t limit, bool utf8 = false)
             out += buf;
         }
     }
-    if (text.size() > n) out += "...";
+    if (text.size() > n) {
+        out += "...";
+    }
     return out;
 }
 
@@ -97,8 +102,9 @@ result<std::string> decode_reply(simdjson::dom::object reply, std::string_view b
             message = "(no message)";
         }
         // A code that does not fit an int is no code the node defines.
-        if (code && c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max())
+        if (code && c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max()) {
             *code = static_cast<int>(c);
+        }
         return error{"error " + std::to_string(c) + ": " + excerpt(message, k_message, true)};
     }
     simdjson::dom::element res;
@@ -119,8 +125,9 @@ result<std::string> parse_rpc_reply(std::string_view body, int* code) {
     }
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(body.data(), body.size()).get(doc))
+    if (parser.parse(body.data(), body.size()).get(doc)) {
         return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    }
     simdjson::dom::object reply;
     if (doc.get(reply)) {
         return error{"reply is not a JSON object: \"" + excerpt(body, k_excerpt) + "\""};
@@ -132,8 +139,9 @@ result<std::vector<result<std::string>>> parse_rpc_batch_reply(std::string_view 
                                                                std::size_t calls) {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
-    if (parser.parse(body.data(), body.size()).get(doc))
+    if (parser.parse(body.data(), body.size()).get(doc)) {
         return error{"reply is not JSON: \"" + excerpt(body, k_excerpt) + "\""};
+    }
     simdjson::dom::array answers;
     if (doc.get(answers)) {
         // A batch the node refuses as a whole comes back as one error object.

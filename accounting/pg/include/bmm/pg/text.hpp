@@ -58,9 +58,11 @@ std::string text_array_of(const Range& values) {
         if constexpr (requires {
                           *v;
                           std::string_view(*v);
-                      })
+                      }) {
             a.add(*v);
-        else a.add(v);
+        } else {
+            a.add(v);
+        }
     }
     return a.str();
 }

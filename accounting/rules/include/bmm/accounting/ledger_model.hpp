@@ -84,7 +84,7 @@ std::string user_immature(std::string_view user);   // user:<name>:immature
 // Where a block part destined for `account` waits until the block matures:
 // user:<n>:available -> user:<n>:immature, any other X -> X:immature.
 std::string immature_of(std::string_view account);
-inline constexpr std::string_view payout_in_flight_account = "payout:in-flight";
+inline constexpr std::string_view k_payout_in_flight_account = "payout:in-flight";
 std::string paid_out_account(std::string_view coin);      // system:paid-out:<CUR>
 std::string network_fees_account(std::string_view coin);  // system:network-fees:<COIN>
 
