@@ -402,6 +402,8 @@ result<bool> http_endpoint::start() {
     so.setting = "[metrics]";
     so.threads = 1;
     so.max_clients = opt_.max_clients;
+    // Scrapers are few and come from a few addresses (one Prometheus): the total cap is the limit.
+    so.max_clients_per_address = opt_.max_clients;
     so.max_header_bytes = opt_.max_request_bytes;
     so.request_timeout = opt_.request_timeout;
     http::router r;
