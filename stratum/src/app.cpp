@@ -163,7 +163,12 @@ int run(const app_options& options) {
     log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
               crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
 
-    share_sink sink({cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id});
+    sink_config sink_cfg{cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id};
+    sink_cfg.sync = cfg->journal_sync == "interval" ? journal_sync::interval
+                    : cfg->journal_sync == "none"   ? journal_sync::none
+                                                    : journal_sync::batch;
+    sink_cfg.sync_interval_ms = cfg->journal_sync_interval_ms;
+    share_sink sink(std::move(sink_cfg));
     std::atomic<server*> srv{nullptr};
     job_manager jobs(
         *cfg,

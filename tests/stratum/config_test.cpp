@@ -244,6 +244,8 @@ TEST(config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(cfg.redis_port, 6379);
     EXPECT_EQ(cfg.stream, "bmm:shares");
     EXPECT_EQ(cfg.spool_dir, "/tmp/spool");
+    EXPECT_EQ(cfg.journal_sync, "batch");
+    EXPECT_EQ(cfg.journal_sync_interval_ms, 50u);
     EXPECT_EQ(cfg.log_level, "info");
     ASSERT_EQ(cfg.ports.size(), 1u);
     EXPECT_EQ(cfg.ports[0].host, "127.0.0.1");
@@ -513,6 +515,17 @@ TEST(config, other_bad_values) {
                         "test.toml:2:7: ", "[pool] tag must be at most 40 bytes");
     EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = \"verbose\"\n",
                         "test.toml:15:9: ", "[log] level must be debug, info, warn or error");
+    EXPECT_CONFIG_ERROR(with_after(10, "journal_sync = \"always\""),
+                        "test.toml:11:16: ", "[redis] journal_sync must be \"batch\", \"interval\" or \"none\"");
+    EXPECT_CONFIG_ERROR(with_after(10, "journal_sync_interval_ms = 0"),
+                        "test.toml:11:28: ", "journal_sync_interval_ms");
+    {
+        auto r = parse_server_config(with_after(10, "journal_sync = \"interval\"\njournal_sync_interval_ms = 20"),
+                                     "test.toml");
+        ASSERT_TRUE(r) << r.error_message();
+        EXPECT_EQ(r->journal_sync, "interval");
+        EXPECT_EQ(r->journal_sync_interval_ms, 20u);
+    }
     EXPECT_CONFIG_ERROR(with_after(13, "tls = true"),
                         "test.toml:14:7: ", "[[port]] tls_cert is required when tls = true");
 }

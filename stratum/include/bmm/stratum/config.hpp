@@ -77,6 +77,11 @@ struct server_config {
     std::uint16_t redis_port = 6379;
     std::string stream = "bmm:shares";
     std::string spool_dir;  // the journal of verdicts not yet in Redis
+    // When the journal is flushed to the disk: "batch" (before each verdict is
+    // answered, one flush per batch of verdicts), "interval" (every
+    // journal_sync_interval_ms) or "none" (left to the kernel). share_sink.hpp.
+    std::string journal_sync = "batch";
+    unsigned journal_sync_interval_ms = 50;
 
     // [log]
     std::string log_level = "info";
