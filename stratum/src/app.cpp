@@ -226,6 +226,15 @@ int run(const app_options& options) {
     for (const auto& p : cfg->ports) {
         log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp", p.host,
                   p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
+        if (p.min_difficulty < share_cost_floor(cfg->algorithm)) {
+            log::warn("stratum",
+                      "port {}: min_difficulty {} lets a share cost a miner {:.0f} hashes, about {:.0f} times what "
+                      "checking and keeping it costs the pool; on a public port raise it to at least {} (docs/"
+                      "operations.md, \"Free shares\")",
+                      p.port, p.min_difficulty, miner_hashes_per_share(cfg->algorithm, p.min_difficulty),
+                      miner_hashes_per_share(cfg->algorithm, p.min_difficulty) / pool_hashes_per_share(cfg->algorithm),
+                      share_cost_floor(cfg->algorithm));
+        }
     }
 
     wait_for_stop(signals, jobs);
