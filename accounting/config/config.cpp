@@ -119,8 +119,9 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
     toml_reader i(section(root, "ingest", file, false), file, "ingest");
     i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts", "keep_days",
-            "claim_idle_ms"});
+            "claim_idle_ms", "stream_keep_seconds"});
     i.integer("claim_idle_ms", c.ingest.claim_idle_ms, 0, 86400000);
+    i.integer("stream_keep_seconds", c.ingest.stream_keep_seconds, -1, 86400 * 365);
     i.integer("batch_size", c.ingest.batch_size, 1, 1000000);
     i.integer("block_ms", c.ingest.block_ms, 1, 60000);
     i.integer("partition_days_ahead", c.ingest.partition_days_ahead, 0, 366);

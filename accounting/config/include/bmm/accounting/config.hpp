@@ -45,6 +45,11 @@ struct ingest_settings {
     // or this one) for this long are taken over and stored (XAUTOCLAIM);
     // 0: never. Longer than a round can take to store.
     int claim_idle_ms = 300000;
+    // Entries every consumer group has acknowledged are trimmed from the
+    // stream (XTRIM MINID, every 10 s) once they are older than this many
+    // seconds (kept a while for inspection and for readers outside the group);
+    // -1: never trimmed.
+    int stream_keep_seconds = 3600;
 };
 
 // [epochs]: the ledger side of the daemon (genesis premine, epoch closes,
