@@ -72,8 +72,8 @@ std::int64_t id_ms(std::string_view id) {
 // database counted as stored, and its newest settled entries are stored.
 void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t settled_ms,
                   std::vector<std::string>& problems) {
-    const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + " stream " +
-                              cfg.redis.stream;
+    const std::string where =
+        "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + " stream " + cfg.redis.stream;
     auto stored = db.exec("SELECT coalesce(sum(entries), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
                           {cfg.redis.stream, cfg.redis.group});
     if (!stored) {
@@ -147,7 +147,8 @@ void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t s
         problems.push_back("records: " + where + " entry " + id + " (uid " + uid_of[id] + ", appended " +
                            pg::timestamp_text(id_ms(id)) +
                            ") was delivered and acknowledged but is not stored: store it again from the stream "
-                           "(XRANGE " + cfg.redis.stream + " " + id + " " + id + ")");
+                           "(XRANGE " +
+                           cfg.redis.stream + " " + id + " " + id + ")");
     }
 }
 
@@ -185,8 +186,8 @@ void audit_records(const accountd_config& cfg, pg::connection& db, const world_a
     }
     const std::string since =
         o.days <= 0 ? std::string("-infinity") : pg::timestamp_text(now_ms() - std::int64_t{o.days} * 86400000);
-    auto gaps = db.exec("SELECT * FROM record_sequence_gaps($1::timestamptz, $2::bigint)",
-                        {since, std::to_string(settled_ms)});
+    auto gaps =
+        db.exec("SELECT * FROM record_sequence_gaps($1::timestamptz, $2::bigint)", {since, std::to_string(settled_ms)});
     if (!gaps) {
         problems.push_back("records: " + gaps.error_message());
         return;
@@ -267,8 +268,7 @@ result<std::map<std::string, wallet_coinbase>> wallet_coinbases(payout::node_wal
     for (auto t : txs) {
         std::string_view category, addr, hash;
         if (t["category"].get(category) || t["address"].get(addr) || addr != address ||
-            (category != "generate" && category != "immature" && category != "orphan") ||
-            t["blockhash"].get(hash)) {
+            (category != "generate" && category != "immature" && category != "orphan") || t["blockhash"].get(hash)) {
             continue;
         }
         wallet_coinbase c;
@@ -345,8 +345,9 @@ void audit_coin(const accountd_config& cfg, pg::connection& db, const std::strin
             auto it = all.find(hash);
             if (it == all.end()) {
                 problems.push_back("chain: " + coin + " block " + hash + " at height " + std::to_string(c.height) +
-                                   " is in the main chain and its coinbase pays the pool (" + cs.pool_address +
-                                   ", " + wallet + ") but it is not booked in blocks: a block the pool found and "
+                                   " is in the main chain and its coinbase pays the pool (" + cs.pool_address + ", " +
+                                   wallet +
+                                   ") but it is not booked in blocks: a block the pool found and "
                                    "lost (no record reached the database); book it (bmm-accountd books a block from "
                                    "its blocks_found row) and split its reward");
             } else if (it->second.status == "orphaned") {
@@ -359,7 +360,8 @@ void audit_coin(const accountd_config& cfg, pg::connection& db, const std::strin
             if (!cbs->count(b.hash) && b.found_ms < settled_ms) {
                 problems.push_back("chain: " + coin + " block " + b.hash + " (height " + std::to_string(b.height) +
                                    ", " + b.status + ") is booked but no coinbase of " + wallet + " paying " +
-                                   cs.pool_address + " is in it: its reward is not the pool's; check the block on "
+                                   cs.pool_address +
+                                   " is in it: its reward is not the pool's; check the block on "
                                    "the node and reverse its transfers if it does not pay the pool");
             }
         }

@@ -875,7 +875,7 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
                       {"reason", "-"},
                       {"block", "0"},
                       {"time_ms", std::to_string(ms)},
-                      {"hash", fake_pow(uid)},
+                      {"hash", fake_pow(account + uid)},
                       {"uid", uid}};
     };
     const std::int64_t in_epoch0 = s.genesis * 1000 + 300;

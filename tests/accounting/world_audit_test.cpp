@@ -8,7 +8,7 @@
 //   - a share row copied under its own uid, a share's proof-of-work hash
 //     credited to a second row, a stored share row deleted (records);
 //   - a stream entry deleted before bmm-accountd read it (records: the hole in
-//     its instance's sequence);
+//     its instance's sequence), more entries counted stored than Redis had;
 //   - coins sent out of the pool wallet with sendtoaddress after the blocks
 //     matured (wallet: less than the ledger owes).
 //
@@ -78,8 +78,7 @@ struct redis_conn {
                 m[std::string(f->element[k]->str, f->element[k]->len)] =
                     std::string(f->element[k + 1]->str, f->element[k + 1]->len);
             }
-            out.emplace_back(std::string(r->element[i]->element[0]->str, r->element[i]->element[0]->len),
-                             std::move(m));
+            out.emplace_back(std::string(r->element[i]->element[0]->str, r->element[i]->element[0]->len), std::move(m));
         }
         if (r) {
             freeReplyObject(r);
@@ -190,7 +189,8 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
             return clean.rc == 0;
         },
         90))
-        << clean.out << "\n" << test::read_text(acc_log);
+        << clean.out << "\n"
+        << test::read_text(acc_log);
     ASSERT_GE(std::stoi(scalar("SELECT count(*) FROM blocks WHERE coin = 'LTC'")), 2) << "too few blocks to test with";
     ASSERT_EQ(acc->stop(SIGTERM, 20000), 0) << test::read_text(acc_log);  // nothing heals a planted fault
     clean = audit(cfg);
@@ -210,9 +210,10 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
 
     // Chain 2: a block the node never saw, booked.
     const std::string fake(64, 'e');
-    query("INSERT INTO blocks (hash, coin, height, reward, finder, found_at, found_epoch, epoch) "
-          "VALUES ($1, 'LTC', 1, 625000000, 'alice', now() - interval '1 minute', 0, 0)",
-          {fake});
+    query(
+        "INSERT INTO blocks (hash, coin, height, reward, finder, found_at, found_epoch, epoch) "
+        "VALUES ($1, 'LTC', 1, 625000000, 'alice', now() - interval '1 minute', 0, 0)",
+        {fake});
     r = audit(cfg);
     EXPECT_EQ(r.rc, 1) << r.out;
     EXPECT_TRUE(has_line(r.out, {"chain: LTC block " + fake, "booked but the node does not know it"})) << r.out;
@@ -250,16 +251,23 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
     query("DELETE FROM shares WHERE uid = $1", {uid});
     r = audit(cfg);
     EXPECT_EQ(r.rc, 1) << r.out;
-    EXPECT_TRUE(has_line(r.out, {"records: bmm-stratum instance 7", "1 of its records (uid " + uid + ")",
-                                 "are not stored"}))
+    EXPECT_TRUE(
+        has_line(r.out, {"records: bmm-stratum instance 7", "1 of its records (uid " + uid + ")", "are not stored"}))
         << r.out;
     EXPECT_TRUE(has_line(r.out, {"records: Redis", "(uid " + uid + ",", "acknowledged but is not stored"})) << r.out;
     query("INSERT INTO shares SELECT * FROM planted_share");
     query("DROP TABLE planted_share");
+    // Records 4: the database counts more stream entries stored than Redis ever had added (Redis lost them).
+    query("UPDATE stream_state SET entries = entries + 1000 WHERE stream = $1", {stream});
+    r = audit(cfg);
+    EXPECT_EQ(r.rc, 1) << r.out;
+    EXPECT_TRUE(has_line(r.out, {"records: Redis", "entries added, but the database stored", "Redis lost entries"}))
+        << r.out;
+    query("UPDATE stream_state SET entries = entries - 1000 WHERE stream = $1", {stream});
     r = audit(cfg);
     ASSERT_EQ(r.rc, 0) << "the record faults are taken back\n" << r.out;
 
-    // Records 4: a stream entry deleted before bmm-accountd read it (kept for the end: it cannot be undone).
+    // Records 5: a stream entry deleted before bmm-accountd read it (kept for the end: it cannot be undone).
     redis_conn redis;
     const std::size_t before = redis.xrange(stream).size();
     mine("4", "2");
@@ -285,7 +293,8 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
                    has_line(r.out, {"records: bmm-stratum instance 7", "1 of its records (uid " + dropped_uid + ")"});
         },
         90))
-        << r.out << "\n" << test::read_text(acc_log);
+        << r.out << "\n"
+        << test::read_text(acc_log);
 
     // Wallet: the pool's blocks mature (101 blocks to another wallet), then the pool wallet's coins go there too.
     st().cli("createwallet sink");

@@ -115,7 +115,7 @@ private:
     result<bool> lock();
     void unlock();
     bool write_batch(const std::string& buf, std::size_t records);
-    bool write_locked(const std::string& buf, std::size_t records);  // mu_ held
+    bool write_locked(const std::string& buf, std::size_t records);                       // mu_ held
     std::optional<std::uint64_t> append_numbered(const std::vector<std::string>& lines);  // lines with "uid":""
     bool write_unwritten_blocks();  // blocks_mu_ held; true when none is left waiting
     void retry_unwritten_blocks();  // the publisher thread, about once a second
