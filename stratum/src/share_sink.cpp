@@ -132,6 +132,9 @@ result<bool> share_sink::start() {
     if (size > committed)
         log::info("sink", "journal {} holds {} bytes not yet in Redis: replaying them", journal, size - committed);
     thread_ = std::thread([this] { run(); });
+    if (cfg_.sync == journal_sync::interval) {
+        syncer_ = std::thread([this] { run_syncer(); });
+    }
     return true;
 }
 
@@ -150,7 +153,7 @@ std::string share_sink::next_uid() {
 std::optional<std::uint64_t> share_sink::append_numbered(const std::vector<std::string>& lines) {
     static constexpr std::string_view k_empty_uid = "\"uid\":\"\"";
     bool ok = false;
-    std::uint64_t first = 0;
+    std::uint64_t first = 0, end = 0;
     {
         std::lock_guard lock(mu_);
         first = seq_.load();
@@ -163,12 +166,17 @@ std::optional<std::uint64_t> share_sink::append_numbered(const std::vector<std::
         if (!ok) {
             seq_ = first;
         }
+        end = written_.load();
     }
     if (!ok) {
         return std::nullopt;
     }
     appended_ += lines.size();
     cv_.notify_one();
+    // [redis] journal_sync = batch: durable before the caller answers (written either way: the numbers stay used).
+    if (cfg_.sync == journal_sync::batch && !sync_to(end)) {
+        return std::nullopt;
+    }
     return first;
 }
 
@@ -256,14 +264,35 @@ bool share_sink::append(std::vector<record>& records) {
 
 // Appends whole lines in one write(); a batch goes in whole or not at all.
 bool share_sink::write_batch(const std::string& buf, std::size_t records) {
+    std::uint64_t end = 0;
     {
         std::lock_guard lock(mu_);
         if (!write_locked(buf, records)) {
             return false;
         }
+        end = written_.load();
     }
     appended_ += records;
     cv_.notify_one();
+    return cfg_.sync != journal_sync::batch || sync_to(end);
+}
+
+// Group commit: an fdatasync covers every write before it, so a caller whose
+// records an earlier flush already covered returns at once, and callers that
+// wait while one flush runs are all covered by the next.
+bool share_sink::sync_to(std::uint64_t end) {
+    std::lock_guard lock(sync_mu_);
+    if (synced_.load() >= end) {
+        return true;
+    }
+    const std::uint64_t target = written_.load();
+    if (::fdatasync(journal_fd_) != 0) {
+        log::error("sink", "cannot flush the journal in {} to the disk: {}; verdicts cannot be kept (check the disk)",
+                   cfg_.spool_dir, std::strerror(errno));
+        return false;
+    }
+    synced_ = target;
+    ++syncs_;
     return true;
 }
 
@@ -287,6 +316,19 @@ bool share_sink::write_locked(const std::string& buf, std::size_t records) {
     written_ += buf.size();
     backlog_records_ += records;
     return true;
+}
+
+void share_sink::run_syncer() {
+    const auto every = std::chrono::milliseconds(cfg_.sync_interval_ms);
+    while (!stopping_.load()) {
+        {
+            std::unique_lock lock(mu_);
+            sync_cv_.wait_for(lock, every, [this] { return stopping_.load(); });
+        }
+        if (written_.load() > synced_.load()) {
+            sync_to(written_.load());
+        }
+    }
 }
 
 void share_sink::commit(std::uint64_t offset) {
@@ -481,9 +523,17 @@ void share_sink::run() {
         std::unique_lock lock(mu_);
         // A fully published, large journal starts again from zero (appends,
         // which take the same lock, go on at the new end).
-        if (committed_ == written_ && written_ > cfg_.rewind_bytes && ::ftruncate(journal_fd_, 0) == 0) {
+        // Not while a flush runs (its target would outlive the rewind): the
+        // next round does it.
+        std::unique_lock sync_lock(sync_mu_, std::defer_lock);
+        if (committed_ == written_ && written_ > cfg_.rewind_bytes && sync_lock.try_lock() &&
+            ::ftruncate(journal_fd_, 0) == 0) {
             written_ = 0;
+            synced_ = 0;
             commit(0);
+        }
+        if (sync_lock.owns_lock()) {
+            sync_lock.unlock();
         }
         const bool caught_up = committed_.load() >= written_.load();
         const bool lost = !redis_ && !refused;
@@ -549,7 +599,14 @@ void share_sink::stop(unsigned timeout_ms) {
         stopping_ = true;
     }
     cv_.notify_one();
+    sync_cv_.notify_all();
     thread_.join();
+    if (syncer_.joinable()) {
+        syncer_.join();
+    }
+    if (cfg_.sync != journal_sync::none) {
+        sync_to(written_.load());
+    }
     {
         std::lock_guard lock(blocks_mu_);
         if (!write_unwritten_blocks()) {
@@ -571,7 +628,8 @@ sink_stats share_sink::stats() const {
     const std::uint64_t written = written_.load();
     return {published_.load(),       written - std::min(written, committed_.load()),
             redis_up_.load(),        appended_.load(),
-            backlog_records_.load(), written};
+            backlog_records_.load(), written,
+            syncs_.load(),           synced_.load()};
 }
 
 }  // namespace bmm::stratum
