@@ -171,7 +171,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password", "min_bmm_to_mine"});
+                    "node_user", "node_password", "min_bmm_to_mine", "pool_address"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
@@ -206,6 +206,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             k.string("node_url", cs.node.url);
             k.string("node_user", cs.node.user);
             k.string("node_password", cs.node.password);
+            k.string("pool_address", cs.pool_address);
             cs.node.currency = coin;
             c.coins.emplace(coin, std::move(cs));
         }

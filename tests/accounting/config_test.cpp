@@ -234,6 +234,20 @@ TEST(accountd_config, min_bmm_to_mine_per_coin) {
     }
 }
 
+// [coins.X] pool_address: the address the audit checks the wallet's coinbases for; unset by default.
+TEST(accountd_config, pool_address_per_coin) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto off = parse_accountd_config(base + "[coins.LTC]\n", "g.toml");
+    ASSERT_TRUE(off.ok()) << off.error_message();
+    EXPECT_EQ(off->coins.at("LTC").pool_address, "");
+    auto on = parse_accountd_config(base + "[coins.LTC]\npool_address = \"rltc1qpool\"\n", "g.toml");
+    ASSERT_TRUE(on.ok()) << on.error_message();
+    EXPECT_EQ(on->coins.at("LTC").pool_address, "rltc1qpool");
+    auto bad = parse_accountd_config(base + "[coins.LTC]\npool_address = 5\n", "g.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error_message().find("pool_address"), std::string::npos) << bad.error_message();
+}
+
 TEST(accountd_config, the_sample_in_deploy_parses) {
     const char* src = std::getenv("BMM_SOURCE_DIR");
     const std::string path = std::string(src && *src ? src : ".") + "/deploy/config/bmm-accountd.toml";

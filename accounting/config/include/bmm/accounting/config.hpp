@@ -74,6 +74,10 @@ struct coin_settings {
     // for bmm-stratum to authorise it on this coin; 0 = no gate.
     amount min_bmm_to_mine = 0;
     node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
+    // The address the pool's coinbases pay (bmm-stratum's [pool] address), held
+    // by the node wallet [payout] wallet. With it, `audit` checks that wallet's
+    // coinbases against the booked blocks and its balance against the ledger.
+    std::string pool_address;
 };
 
 // The read API (api.hpp). `bmm-accountd api` always serves it; `bmm-accountd
