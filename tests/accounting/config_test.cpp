@@ -227,8 +227,8 @@ TEST(accountd_config, min_bmm_to_mine_per_coin) {
     ASSERT_TRUE(on.ok()) << on.error_message();
     EXPECT_EQ(to_decimal(on->coins.at("LTC").min_bmm_to_mine), "1000000000000000000000");
     EXPECT_EQ(on->coins.at("BTC").min_bmm_to_mine, 5);
-    EXPECT_EQ(set->coins.at("LTC").algorithm, "scrypt") << "LTC's default";
-    EXPECT_EQ(set->coins.at("BTC").algorithm, "sha256d") << "BTC's default";
+    EXPECT_EQ(on->coins.at("LTC").algorithm, "scrypt") << "LTC's default";
+    EXPECT_EQ(on->coins.at("BTC").algorithm, "sha256d") << "BTC's default";
     {
         auto unknown = parse_accountd_config(base + "[coins.XMR]\n", "a.toml");
         ASSERT_FALSE(unknown.ok());

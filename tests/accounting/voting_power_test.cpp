@@ -466,7 +466,8 @@ TEST_F(voting_power_test, zz_audit_names_a_planted_fault_and_bmm_accountd_audit_
         const std::string log = st().dir() + "/vote/audit.log";
         std::filesystem::remove(log);
         test::child_process a({bin("bmm-accountd"), "audit", "--config", g->config}, log);
-        return std::make_pair(a.wait(60000), test::read_text(log));
+        const int rc = a.wait(60000);
+        return std::make_pair(rc, test::read_text(log));
     };
     {
         auto [rc, text] = run_audit();
