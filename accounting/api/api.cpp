@@ -675,13 +675,15 @@ std::string epochs_json(snapshot& db, long long limit, std::optional<long long> 
 // order), a page at a time, with the epoch's totals.
 std::string voting_power_json(snapshot& db, std::optional<long long> epoch, long long limit,
                               const std::optional<std::string>& after) {
-    pg::row_set e = epoch ? db.run("SELECT e.k, bmm_api_time(e.closed_at), t.holders, t.total::text, t.ledger_seq"
-                                   " FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k WHERE e.k = $1::bigint",
-                                   {std::to_string(*epoch)})
-                          : db.run("SELECT e.k, bmm_api_time(e.closed_at), t.holders, t.total::text, t.ledger_seq"
-                                   " FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k"
-                                   " WHERE e.closed_at IS NOT NULL ORDER BY e.k DESC LIMIT 1",
-                                   {});
+    pg::row_set e = epoch ? db.run(
+                                "SELECT e.k, bmm_api_time(e.closed_at), t.holders, t.total::text, t.ledger_seq"
+                                " FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k WHERE e.k = $1::bigint",
+                                {std::to_string(*epoch)})
+                          : db.run(
+                                "SELECT e.k, bmm_api_time(e.closed_at), t.holders, t.total::text, t.ledger_seq"
+                                " FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k"
+                                " WHERE e.closed_at IS NOT NULL ORDER BY e.k DESC LIMIT 1",
+                                {});
     if (e.rows() == 0) {
         throw http_error{404, epoch ? "no epoch " + std::to_string(*epoch) +
                                           "; epochs are numbered from 0 and /api/v1/epochs lists them"
@@ -695,8 +697,7 @@ std::string voting_power_json(snapshot& db, std::optional<long long> epoch, long
                                   "epoch, or leave epoch out for the latest)"};
     }
     if (e.is_null(0, 2)) {
-        throw http_error{404, "epoch " + k +
-                                  " closed before voting power was recorded (sql/0018); it has no snapshot"};
+        throw http_error{404, "epoch " + k + " closed before voting power was recorded (sql/0018); it has no snapshot"};
     }
     auto r = db.run(
         "SELECT name, ledger_account, bmm::text FROM voting_power WHERE epoch = $1::bigint"

@@ -186,13 +186,12 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             cs.rules.scheme = *sch;
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
-            cs.algorithm = coin == "LTC" || coin == "DOGE"  ? "scrypt"
-                           : coin == "BTC" || coin == "BCH" ? "sha256d"
-                                                            : "";
+            cs.algorithm = coin == "LTC" || coin == "DOGE" ? "scrypt" : coin == "BTC" || coin == "BCH" ? "sha256d" : "";
             k.string("algorithm", cs.algorithm);
             if (cs.algorithm != "scrypt" && cs.algorithm != "sha256d") {
                 throw config_error{(t->get("algorithm") ? k.at("algorithm") : config::where(file, t->source())) +
-                                   ": [" + sec + "] algorithm must be sha256d or scrypt (the default for LTC and DOGE "
+                                   ": [" + sec +
+                                   "] algorithm must be sha256d or scrypt (the default for LTC and DOGE "
                                    "is scrypt, for BTC and BCH sha256d; other coins must say)"};
             }
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);

@@ -172,8 +172,9 @@ int run_voting_power(const accountd_config& cfg, const voting_power_command& c) 
     if (!tx) {
         return fail(tx.error_message());
     }
-    const std::string sel = "SELECT e.k, e.closed_at IS NOT NULL, t.epoch IS NOT NULL, t.holders, t.total::text "
-                            "FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k ";
+    const std::string sel =
+        "SELECT e.k, e.closed_at IS NOT NULL, t.epoch IS NOT NULL, t.holders, t.total::text "
+        "FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k ";
     auto e = c.epoch ? db->exec(sel + "WHERE e.k = $1::bigint", {std::to_string(*c.epoch)})
                      : db->exec(sel + "WHERE e.closed_at IS NOT NULL ORDER BY e.k DESC LIMIT 1");
     if (!e) {
@@ -190,8 +191,8 @@ int run_voting_power(const accountd_config& cfg, const voting_power_command& c) 
     if (e->text(0, 2) != "t") {
         return fail("epoch " + k + " closed before voting power was recorded (sql/0018); it has no snapshot");
     }
-    auto rows = db->exec("SELECT name, bmm::text FROM voting_power WHERE epoch = $1::bigint ORDER BY name COLLATE \"C\"",
-                         {k});
+    auto rows =
+        db->exec("SELECT name, bmm::text FROM voting_power WHERE epoch = $1::bigint ORDER BY name COLLATE \"C\"", {k});
     if (!rows) {
         return fail("reading epoch " + k + "'s voting power: " + rows.error_message());
     }

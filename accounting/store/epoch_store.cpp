@@ -43,8 +43,8 @@ namespace {
 
 // Epoch k's dividend weights (sql/0018), inside the transaction that closes
 // it: one COPY and one INSERT, and the totals row that says they were recorded.
-result<bool> book_bmm_snapshot(pg::connection& db, const std::string& k,
-                               const std::map<std::string, amount>& holdings, const std::string& ledger_seq) {
+result<bool> book_bmm_snapshot(pg::connection& db, const std::string& k, const std::map<std::string, amount>& holdings,
+                               const std::string& ledger_seq) {
     amount total = 0;
     if (!holdings.empty()) {
         std::string data;
@@ -141,7 +141,8 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
                                    ": BMM holdings changed between reading them and booking the close (a BMM "
                                    "transfer was booked meanwhile); nothing booked, the close is tried again"})};
             }
-            auto seq = run(db, "reading the ledger's last transfer", "SELECT coalesce(max(seq), 0) FROM ledger_transfers");
+            auto seq =
+                run(db, "reading the ledger's last transfer", "SELECT coalesce(max(seq), 0) FROM ledger_transfers");
             if (!seq) {
                 return error{seq.error_message()};
             }

@@ -251,8 +251,7 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
                  (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
                   key.first.compare(key.first.size() - 10, 10, ":available") == 0))) {
                 // By holder name (ties go to the name that sorts first): user:<n>:available as <n>.
-                holdings[key.first.rfind("user:", 0) == 0 ? key.first.substr(5, key.first.size() - 15) : key.first] =
-                    v;
+                holdings[key.first.rfind("user:", 0) == 0 ? key.first.substr(5, key.first.size() - 15) : key.first] = v;
             }
         }
         // 1. fees and dividends, 3. miners' parts (emission, 2., does not touch LTC).

@@ -177,7 +177,9 @@ void fill() {
     // Epoch 0: alice, a-b and zed mine (the first close: only the premine is held);
     // 1: alice alone; 2: nobody (the emission is carried). Epoch 3 stays open.
     const std::vector<std::map<std::string, std::map<std::string, amount>>> work = {
-        {{"alice", {{"LTC", amount(3) << 100}}}, {"a-b", {{"LTC", amount(1) << 100}}}, {"zed", {{"LTC", amount(1) << 98}}}},
+        {{"alice", {{"LTC", amount(3) << 100}}},
+         {"a-b", {{"LTC", amount(1) << 100}}},
+         {"zed", {{"LTC", amount(1) << 98}}}},
         {{"alice", {{"LTC", amount(5)}}}},
         {},
     };
@@ -326,8 +328,8 @@ TEST_F(voting_power_test, snapshots_refuse_update_delete_and_truncate) {
     for (const std::string sql :
          {"UPDATE epoch_bmm_holdings SET bmm = bmm + 1 WHERE epoch = 1",
           "DELETE FROM epoch_bmm_holdings WHERE epoch = 1", "TRUNCATE epoch_bmm_holdings",
-          "UPDATE epoch_bmm_totals SET total = total + 1 WHERE epoch = 1", "DELETE FROM epoch_bmm_totals WHERE epoch = 2",
-          "TRUNCATE epoch_bmm_totals CASCADE"}) {
+          "UPDATE epoch_bmm_totals SET total = total + 1 WHERE epoch = 1",
+          "DELETE FROM epoch_bmm_totals WHERE epoch = 2", "TRUNCATE epoch_bmm_totals CASCADE"}) {
         auto r = g->db.exec(sql);
         ASSERT_FALSE(r.ok()) << sql;
         EXPECT_NE(r.error_message().find("voting-power snapshot and never changes"), std::string::npos)
@@ -399,8 +401,9 @@ TEST_F(voting_power_test, api_serves_the_snapshot_per_account_with_totals_and_pa
 }
 
 TEST_F(voting_power_test, the_account_view_shows_the_latest_voting_power) {
-    ASSERT_TRUE(g->db.exec("INSERT INTO accounts (name, kind) VALUES ('alice', 'user'), ('nobody', 'user') "
-                           "ON CONFLICT DO NOTHING")
+    ASSERT_TRUE(g->db
+                    .exec("INSERT INTO accounts (name, kind) VALUES ('alice', 'user'), ('nobody', 'user') "
+                          "ON CONFLICT DO NOTHING")
                     .ok());
     for (const std::string name : {"alice", "foundation:ecosystem", "nobody"}) {
         auto v = json("/api/v1/accounts/" + name)["voting_power"];
@@ -423,8 +426,8 @@ TEST_F(voting_power_test, the_account_view_shows_the_latest_voting_power) {
 // `bmm-accountd voting-power`: stdout and exit code.
 std::pair<int, std::string> cli(const std::string& args) {
     const std::string out = st().dir() + "/vote/cli.out", err = st().dir() + "/vote/cli.err";
-    const std::string cmd = bin("bmm-accountd") + " voting-power --config " + g->config + " " + args + " >" + out +
-                            " 2>" + err;
+    const std::string cmd =
+        bin("bmm-accountd") + " voting-power --config " + g->config + " " + args + " >" + out + " 2>" + err;
     const int rc = std::system(cmd.c_str());
     return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, test::read_text(out) + test::read_text(err)};
 }
@@ -458,8 +461,8 @@ TEST_F(voting_power_test, cli_prints_the_snapshot_as_csv_with_exact_decimals) {
 TEST_F(voting_power_test, zz_audit_names_a_planted_fault_and_bmm_accountd_audit_fails) {
     auto triggers = [](bool on) {
         for (const char* t : {"epoch_bmm_holdings", "epoch_bmm_totals"}) {
-            ASSERT_TRUE(g->db.exec(std::string("ALTER TABLE ") + t + (on ? " ENABLE" : " DISABLE") + " TRIGGER USER")
-                            .ok());
+            ASSERT_TRUE(
+                g->db.exec(std::string("ALTER TABLE ") + t + (on ? " ENABLE" : " DISABLE") + " TRIGGER USER").ok());
         }
     };
     auto run_audit = [] {
@@ -477,14 +480,15 @@ TEST_F(voting_power_test, zz_audit_names_a_planted_fault_and_bmm_accountd_audit_
     triggers(false);
     // 1. One holder's voting power raised by one base unit, and the total with it (so that
     //    the dividend-weight check, which only adds rows up, sees nothing).
-    ASSERT_TRUE(g->db.exec("UPDATE epoch_bmm_holdings SET bmm = bmm + 1 WHERE epoch = 2 AND account = "
-                           "'user:alice:available'; UPDATE epoch_bmm_totals SET total = total + 1 WHERE epoch = 2")
+    ASSERT_TRUE(g->db
+                    .exec("UPDATE epoch_bmm_holdings SET bmm = bmm + 1 WHERE epoch = 2 AND account = "
+                          "'user:alice:available'; UPDATE epoch_bmm_totals SET total = total + 1 WHERE epoch = 2")
                     .ok());
     triggers(true);
     auto lines = audit_lines();
     ASSERT_EQ(lines.size(), 2U) << (lines.empty() ? "" : lines[0]);
-    EXPECT_EQ(lines[0], "epoch 2 voting power of user:alice:available: the snapshot records " +
-                            to_decimal(alice + 1) + " BMM base units, but the ledger up to transfer " +
+    EXPECT_EQ(lines[0], "epoch 2 voting power of user:alice:available: the snapshot records " + to_decimal(alice + 1) +
+                            " BMM base units, but the ledger up to transfer " +
                             scalar("SELECT ledger_seq FROM epoch_bmm_totals WHERE epoch = 2") + " gives " +
                             to_decimal(alice));
     EXPECT_NE(lines[1].find("epoch 2 voting power total: the snapshot records " + to_decimal(expected_total(2) + 1) +
@@ -498,13 +502,15 @@ TEST_F(voting_power_test, zz_audit_names_a_planted_fault_and_bmm_accountd_audit_
     }
     // 2. A holder left out of epoch 1's snapshot, its total lowered to match.
     triggers(false);
-    ASSERT_TRUE(g->db.exec("UPDATE epoch_bmm_holdings SET bmm = bmm - 1 WHERE epoch = 2 AND account = "
-                           "'user:alice:available'; UPDATE epoch_bmm_totals SET total = total - 1 WHERE epoch = 2")
+    ASSERT_TRUE(g->db
+                    .exec("UPDATE epoch_bmm_holdings SET bmm = bmm - 1 WHERE epoch = 2 AND account = "
+                          "'user:alice:available'; UPDATE epoch_bmm_totals SET total = total - 1 WHERE epoch = 2")
                     .ok());
     const amount zed = g->snapshots[1].at("user:zed:available");
-    ASSERT_TRUE(g->db.exec("DELETE FROM epoch_bmm_holdings WHERE epoch = 1 AND account = 'user:zed:available'; "
-                           "UPDATE epoch_bmm_totals SET holders = holders - 1, total = total - " +
-                           to_decimal(zed) + " WHERE epoch = 1")
+    ASSERT_TRUE(g->db
+                    .exec("DELETE FROM epoch_bmm_holdings WHERE epoch = 1 AND account = 'user:zed:available'; "
+                          "UPDATE epoch_bmm_totals SET holders = holders - 1, total = total - " +
+                          to_decimal(zed) + " WHERE epoch = 1")
                     .ok());
     triggers(true);
     lines = audit_lines();
@@ -517,9 +523,10 @@ TEST_F(voting_power_test, zz_audit_names_a_planted_fault_and_bmm_accountd_audit_
     EXPECT_NE(lines[1].find("epoch 1 voting power total"), std::string::npos) << lines[1];
     // Back as it was: the audit is clean again.
     triggers(false);
-    ASSERT_TRUE(g->db.exec("INSERT INTO epoch_bmm_holdings (epoch, account, bmm) VALUES (1, 'user:zed:available', " +
-                           to_decimal(zed) + "); UPDATE epoch_bmm_totals SET holders = holders + 1, total = total + " +
-                           to_decimal(zed) + " WHERE epoch = 1")
+    ASSERT_TRUE(g->db
+                    .exec("INSERT INTO epoch_bmm_holdings (epoch, account, bmm) VALUES (1, 'user:zed:available', " +
+                          to_decimal(zed) + "); UPDATE epoch_bmm_totals SET holders = holders + 1, total = total + " +
+                          to_decimal(zed) + " WHERE epoch = 1")
                     .ok());
     triggers(true);
     EXPECT_TRUE(audit_lines().empty());
