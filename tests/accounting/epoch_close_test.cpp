@@ -164,6 +164,7 @@ TEST(epoch_close, dividend_ties_go_to_the_account_name_that_sorts_first) {
     ASSERT_TRUE(out.ok()) << out.error_message();
     EXPECT_EQ(value_of(out->transfers, "block:t1:dividend:user:alice:available"), amount(1));
     EXPECT_EQ(find(out->transfers, "block:t1:dividend:foundation:x"), nullptr);
+    ASSERT_NE(find(out->transfers, "block:t1:dividend:user:alice:available"), nullptr);
     EXPECT_EQ(find(out->transfers, "block:t1:dividend:user:alice:available")->credit, "user:alice:immature");
 
     in.bmm_holdings = {{"user:a-b:available", 1}, {"user:a:available", 1}};
