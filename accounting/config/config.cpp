@@ -171,7 +171,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password", "min_bmm_to_mine", "pool_address"});
+                    "node_user", "node_password", "min_bmm_to_mine", "pool_address", "algorithm"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
@@ -187,6 +187,14 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             cs.rules.scheme = *sch;
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
+            cs.algorithm = coin == "LTC" || coin == "DOGE" ? "scrypt" : coin == "BTC" || coin == "BCH" ? "sha256d" : "";
+            k.string("algorithm", cs.algorithm);
+            if (cs.algorithm != "scrypt" && cs.algorithm != "sha256d") {
+                throw config_error{(t->get("algorithm") ? k.at("algorithm") : config::where(file, t->source())) +
+                                   ": [" + sec +
+                                   "] algorithm must be sha256d or scrypt (the default for LTC and DOGE "
+                                   "is scrypt, for BTC and BCH sha256d; other coins must say)"};
+            }
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
             k.integer("maturity", cs.maturity, 1, 100000);
             std::string min_bmm = "0";

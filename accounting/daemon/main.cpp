@@ -159,6 +159,14 @@ int main(int argc, char** argv) {
     deposit_cmd->add_option("--txid", dep.txid, "the token transfer: 0x and 64 hex digits")->required();
     deposit_cmd->add_option("--by", dep.by, "who books it (kept with the deposit)")->required();
 
+    voting_power_command vp;
+    auto* vp_cmd = app.add_subcommand(
+        "voting-power",
+        "print an epoch's voting-power snapshot (available BMM per holder at its close) as CSV for a vote");
+    add_config(vp_cmd);
+    vp_cmd->add_option("--epoch", vp.epoch, "the epoch (default: the latest closed one)");
+    vp_cmd->add_option("--format", vp.format, "output format: csv")->check(CLI::IsMember({"csv"}));
+
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
     }
@@ -202,6 +210,9 @@ int main(int argc, char** argv) {
 
     if (*deposit_cmd) {
         return run_bmm_deposit(*cfg, dep);
+    }
+    if (*vp_cmd) {
+        return run_voting_power(*cfg, vp);
     }
 
     account_command ac;

@@ -69,6 +69,9 @@ struct epoch_settings {
 // [coins.<COIN>]: one coin the pool mines: its reward rules, maturity and node.
 struct coin_settings {
     coin_rules rules;
+    // The proof-of-work algorithm (sha256d, scrypt), shown by /api/v1/pool beside
+    // resource_weight_ppm; default by coin: LTC and DOGE scrypt, BTC and BCH sha256d.
+    std::string algorithm;
     int maturity = 100;  // confirmations before a block's rewards are available
     // "Buy BMM first, then mine": available BMM (base units) an account needs
     // for bmm-stratum to authorise it on this coin; 0 = no gate.
