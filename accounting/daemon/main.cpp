@@ -145,6 +145,20 @@ int main(int argc, char** argv) {
     deposit_cmd->add_option("--txid", dep.txid, "the token transfer: 0x and 64 hex digits")->required();
     deposit_cmd->add_option("--by", dep.by, "who books it (kept with the deposit)")->required();
 
+    auto* block_cmd = app.add_subcommand("block", "blocks the epoch close could not split (parked)");
+    block_cmd->require_subcommand(1);
+    block_command blk;
+    auto* block_list_cmd = block_cmd->add_subcommand("list", "list the parked blocks and why each is parked");
+    add_config(block_list_cmd);
+    auto* block_resolve_cmd = block_cmd->add_subcommand(
+        "resolve",
+        "resolve a parked block: --as orphan (nothing is booked for it) or --finder NAME (its miners' part goes to "
+        "NAME alone at the close of the first open epoch)");
+    add_config(block_resolve_cmd);
+    block_resolve_cmd->add_option("hash", blk.hash, "the block's hash")->required();
+    block_resolve_cmd->add_option("--as", blk.as, "orphan");
+    block_resolve_cmd->add_option("--finder", blk.finder, "the account that gets the miners' part");
+
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
     }
@@ -187,6 +201,10 @@ int main(int argc, char** argv) {
 
     if (*deposit_cmd) {
         return run_bmm_deposit(*cfg, dep);
+    }
+    if (*block_cmd) {
+        blk.list = static_cast<bool>(*block_list_cmd);
+        return run_block_command(*cfg, blk);
     }
 
     account_command ac;
