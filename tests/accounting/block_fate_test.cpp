@@ -192,9 +192,15 @@ std::vector<record> epoch_records(std::int64_t t0, const std::vector<std::pair<s
     return rs;
 }
 
-std::string generate(int n, const std::string& addr) {
-    const std::string json = st().cli("generatetoaddress " + std::to_string(n) + " " + addr);
-    return json.substr(json.find('"') + 1, 64);  // the first block's hash
+// n blocks to a new address each time (a block mined again on the same parent
+// to the same address could be the very block invalidated before); the first one's hash.
+std::string generate(int n, const std::string&) {
+    const std::string to = st().cli("-rpcwallet=pool getnewaddress");
+    const std::string json = st().cli("generatetoaddress " + std::to_string(n) + " " + to);
+    if (json.find('"') == std::string::npos) {
+        throw std::runtime_error("generatetoaddress: " + json);
+    }
+    return json.substr(json.find('"') + 1, 64);
 }
 
 std::string sum_of(const std::string& kind, const std::string& hash) {
@@ -239,7 +245,11 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     generate(1, addr);  // two past it: the second reading is the verdict
     ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; },
                          30))
-        << test::read_text(log);
+        << test::read_text(log) << "\nnode: " << st().cli("getblockcount") << "\n"
+        << st().cli("getblockheader " + victim) << "\n"
+        << scalar("SELECT status || ' ' || orphan_readings || ' ' || coalesce(orphan_reading_height, -1) FROM blocks "
+                  "WHERE hash = $1",
+                  {victim});
     EXPECT_EQ(sum_of("block_orphan", victim), "5000000000");
     EXPECT_EQ(scalar("SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'user:early:immature'"), "0");
     auto a1 = audit(cfg, "orphaned");
