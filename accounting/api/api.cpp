@@ -841,8 +841,9 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
             w.sample("bmm_accountd_blocks", {{"state", "mature"}}, by[1]);
             w.sample("bmm_accountd_blocks", {{"state", "orphaned"}}, by[2]);
             w.sample("bmm_accountd_blocks", {{"state", "parked"}}, by[3]);
-            w.family("bmm_accountd_blocks_parked", "gauge",
-                     "Blocks an epoch close could not split, waiting for `bmm-accountd block resolve` (alert when > 0).");
+            w.family(
+                "bmm_accountd_blocks_parked", "gauge",
+                "Blocks an epoch close could not split, waiting for `bmm-accountd block resolve` (alert when > 0).");
             w.sample("bmm_accountd_blocks_parked", {}, by[3]);
             w.family("bmm_accountd_epochs_closed", "gauge", "Epochs closed in the database.");
             w.sample("bmm_accountd_epochs_closed", {}, std::stod(ep.text(0, 0)));

@@ -239,8 +239,8 @@ result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c
         if (readings == 0 || tip >= at + cs.orphan_reading_blocks) {
             ++readings;
             at = tip;
-            log::info("blocks", "{} block {} is off the main chain at node height {}: reading {} of {}", b.coin,
-                      b.hash, tip, readings, cs.orphan_readings);
+            log::info("blocks", "{} block {} is off the main chain at node height {}: reading {} of {}", b.coin, b.hash,
+                      tip, readings, cs.orphan_readings);
             if (readings < cs.orphan_readings || b.unknown_since_ms >= 0) {
                 if (auto s = block_store::set_block_readings(db, b.hash, readings, at, -1); !s) {
                     return error{s.error_message()};
@@ -250,12 +250,13 @@ result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c
         if (readings < cs.orphan_readings) {
             return false;
         }
-        verdict = std::to_string(readings) + " readings of confirmations -1, the last at node height " +
-                  std::to_string(at);
+        verdict =
+            std::to_string(readings) + " readings of confirmations -1, the last at node height " + std::to_string(at);
     } else if (b.orphan_readings > 0 || b.unknown_since_ms >= 0) {
         // Back in the main chain before the verdict: the readings start again.
-        log::info("blocks", "{} block {} is in the main chain again ({} confirmations): its orphan readings are cleared",
-                  b.coin, b.hash, conf);
+        log::info("blocks",
+                  "{} block {} is in the main chain again ({} confirmations): its orphan readings are cleared", b.coin,
+                  b.hash, conf);
         if (auto s = block_store::set_block_readings(db, b.hash, 0, -1, -1); !s) {
             return error{s.error_message()};
         }

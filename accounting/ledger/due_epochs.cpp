@@ -47,15 +47,16 @@ result<std::string> gather_pplns_window(pg::connection& db, block_input& bi, std
         return error{what + "finding its share: " + f.error_message()};
     }
     if (!*f) {
-        return std::string{what +
-                     "no share with this block_hash in shares (were its day's shares dropped? or was the "
-                     "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
-                     "it); it cannot be split"};
+        return std::string{
+            what +
+            "no share with this block_hash in shares (were its day's shares dropped? or was the "
+            "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
+            "it); it cannot be split"};
     }
     if (!(*f)->network_work) {
         return std::string{what +
-                     "its share has no network_work (a version 1 stream record without network_target: "
-                     "version 2 always carries it); it cannot be split by pplns"};
+                           "its share has no network_work (a version 1 stream record without network_target: "
+                           "version 2 always carries it); it cannot be split by pplns"};
     }
     auto nw = numeric(*(*f)->network_work, "shares.network_work");
     if (!nw) {

@@ -289,10 +289,14 @@ struct block_booking {
 // "<n>:<account>" or, for a first reversal, "<account>" (accounts never start with a digit).
 int generation_of(std::string_view tail) {
     const auto colon = tail.find(':');
-    if (colon == std::string_view::npos || colon == 0) return 1;
+    if (colon == std::string_view::npos || colon == 0) {
+        return 1;
+    }
     int n = 0;
     for (char ch : tail.substr(0, colon)) {
-        if (ch < '0' || ch > '9') return 1;
+        if (ch < '0' || ch > '9') {
+            return 1;
+        }
         n = n * 10 + (ch - '0');
     }
     return n;
@@ -332,7 +336,9 @@ result<block_booking> read_block(std::string_view hash, std::span<const transfer
                 break;
         }
     }
-    if (b.immature.empty()) return error{cat({"nothing is booked for block ", hash, ": close its epoch first"})};
+    if (b.immature.empty()) {
+        return error{cat({"nothing is booked for block ", hash, ": close its epoch first"})};
+    }
     return b;
 }
 
@@ -340,13 +346,19 @@ result<block_booking> read_block(std::string_view hash, std::span<const transfer
 
 result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, std::span<const transfer> booked) {
     auto b = read_block(hash, booked);
-    if (!b) return error{b.error_message()};
-    if (b->orphaned_now()) return error{cat({"block ", hash, " was orphaned; it cannot mature"})};
+    if (!b) {
+        return error{b.error_message()};
+    }
+    if (b->orphaned_now()) {
+        return error{cat({"block ", hash, " was orphaned; it cannot mature"})};
+    }
     std::vector<transfer> out;
     const std::string ref = cat({"block:", hash});
     for (const auto& [imm, v] : b->immature) {
         auto avail = available_of_immature(imm);
-        if (!avail) return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        if (!avail) {
+            return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        }
         out.push_back(
             transfer{cat({ref, ":mature:", *avail}), imm, *avail, b->coin, v, transfer_kind::block_mature, ref});
     }
@@ -355,15 +367,21 @@ result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, st
 
 result<std::vector<transfer>> block_orphan_transfers(std::string_view hash, std::span<const transfer> booked) {
     auto b = read_block(hash, booked);
-    if (!b) return error{b.error_message()};
-    if (b->orphaned_now()) return b->orphans.rbegin()->second;  // asked again: the same transfers
+    if (!b) {
+        return error{b.error_message()};
+    }
+    if (b->orphaned_now()) {
+        return b->orphans.rbegin()->second;  // asked again: the same transfers
+    }
     const int gen = static_cast<int>(b->orphans.size()) + 1;
     std::vector<transfer> out;
     const std::string ref = cat({"block:", hash});
     const std::string prefix = gen == 1 ? cat({ref, ":orphan:"}) : cat({ref, ":orphan:", std::to_string(gen), ":"});
     for (const auto& [imm, v] : b->immature) {
         auto avail = available_of_immature(imm);
-        if (!avail) return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        if (!avail) {
+            return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        }
         // Released already: taken back from the available account (a debt when it was spent).
         out.push_back(transfer{cat({prefix, *avail}), b->matured ? *avail : imm, coinbase_account(b->coin), b->coin, v,
                                transfer_kind::block_orphan, ref});
@@ -373,10 +391,14 @@ result<std::vector<transfer>> block_orphan_transfers(std::string_view hash, std:
 
 result<block_return> block_return_transfers(std::string_view hash, std::span<const transfer> booked) {
     auto b = read_block(hash, booked);
-    if (!b) return error{b.error_message()};
+    if (!b) {
+        return error{b.error_message()};
+    }
     block_return out;
     out.status = b->matured ? "mature" : "immature";
-    if (b->orphans.empty()) return error{cat({"block ", hash, " was never orphaned; there is nothing to return"})};
+    if (b->orphans.empty()) {
+        return error{cat({"block ", hash, " was never orphaned; there is nothing to return"})};
+    }
     const int gen = static_cast<int>(b->orphans.rbegin()->first);
     if (!b->orphaned_now()) {
         out.transfers = b->returns.rbegin()->second;  // asked again: the same transfers
@@ -385,7 +407,9 @@ result<block_return> block_return_transfers(std::string_view hash, std::span<con
     const std::string ref = cat({"block:", hash});
     for (const auto& o : b->orphans.rbegin()->second) {
         auto tail = std::string_view(o.id).substr(ref.size() + 8);  // after ":orphan:"
-        if (gen > 1) tail = tail.substr(tail.find(':') + 1);
+        if (gen > 1) {
+            tail = tail.substr(tail.find(':') + 1);
+        }
         out.transfers.push_back(transfer{cat({ref, ":return:", std::to_string(gen), ":", tail}), o.credit, o.debit,
                                          o.currency, o.value, transfer_kind::block_return, ref});
     }

@@ -176,15 +176,16 @@ result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epoc
 }
 
 result<std::vector<followed_block>> followed_blocks(pg::connection& db, std::string_view coin,
-                                                   std::int64_t settled_below) {
-    auto r = run(db, join({"reading the ", coin, " blocks to follow"}),
-                 "SELECT b.hash, b.coin, b.height, b.status, b.orphan_readings, coalesce(b.orphan_reading_height, -1), "
-                 "coalesce((extract(epoch FROM b.unknown_since) * 1000)::bigint, -1) "
-                 "FROM blocks b JOIN epochs e ON e.k = b.epoch "
-                 "WHERE e.closed_at IS NOT NULL AND b.coin = $1 AND (b.status = 'immature' OR "
-                 "(b.status IN ('mature', 'orphaned') AND b.height >= $2::bigint AND b.resolution IS DISTINCT FROM 'orphan')) "
-                 "ORDER BY b.found_at, b.hash",
-                 {std::string(coin), std::to_string(settled_below)});
+                                                    std::int64_t settled_below) {
+    auto r = run(
+        db, join({"reading the ", coin, " blocks to follow"}),
+        "SELECT b.hash, b.coin, b.height, b.status, b.orphan_readings, coalesce(b.orphan_reading_height, -1), "
+        "coalesce((extract(epoch FROM b.unknown_since) * 1000)::bigint, -1) "
+        "FROM blocks b JOIN epochs e ON e.k = b.epoch "
+        "WHERE e.closed_at IS NOT NULL AND b.coin = $1 AND (b.status = 'immature' OR "
+        "(b.status IN ('mature', 'orphaned') AND b.height >= $2::bigint AND b.resolution IS DISTINCT FROM 'orphan')) "
+        "ORDER BY b.found_at, b.hash",
+        {std::string(coin), std::to_string(settled_below)});
     if (!r) {
         return error{r.error_message()};
     }

@@ -225,8 +225,8 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
 
     // Booked at the close of epoch 0; the unknown block is orphaned once -5 has lasted 2 s.
     ASSERT_TRUE(wait_for([&] { return sum_of("block_miner", victim) != "0"; }, 60)) << test::read_text(log);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {unknown}) == "orphaned"; },
-                         60))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {unknown}) == "orphaned"; }, 60))
         << test::read_text(log);
     EXPECT_EQ(sum_of("block_orphan", unknown), "5000000000");
     EXPECT_NE(test::read_text(log).find("unknown to the node for"), std::string::npos);
@@ -234,8 +234,8 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
 
     // Off the main chain: one reading is not a verdict, nor two less than 2 heights apart.
     st().cli("invalidateblock " + victim);
-    ASSERT_TRUE(wait_for(
-        [&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
         << test::read_text(log);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // several steps of the daemon
     EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {victim}), "immature");
@@ -243,13 +243,14 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     EXPECT_EQ(scalar("SELECT status || ' ' || orphan_readings FROM blocks WHERE hash = $1", {victim}), "immature 1");
     generate(1, addr);  // two past it: the second reading is the verdict
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; },
-                         30))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 30))
         << test::read_text(log) << "\nnode: " << st().cli("getblockcount") << "\n"
         << st().cli("getblockheader " + victim) << "\n"
-        << scalar("SELECT status || ' ' || orphan_readings || ' ' || coalesce(orphan_reading_height, -1) FROM blocks "
-                  "WHERE hash = $1",
-                  {victim});
+        << scalar(
+               "SELECT status || ' ' || orphan_readings || ' ' || coalesce(orphan_reading_height, -1) FROM blocks "
+               "WHERE hash = $1",
+               {victim});
     EXPECT_EQ(sum_of("block_orphan", victim), "5000000000");
     EXPECT_EQ(scalar("SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'user:early:immature'"), "0");
     auto a1 = audit(cfg, "orphaned");
@@ -259,8 +260,8 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     st().cli("reconsiderblock " + victim);
     st().cli("invalidateblock " + rival);
     ASSERT_EQ(st().cli("getbestblockhash"), victim);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "immature"; },
-                         30))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "immature"; }, 30))
         << test::read_text(log);
     EXPECT_EQ(sum_of("block_return", victim), "5000000000");
     EXPECT_EQ(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'block_return' AND reference = $1 "
@@ -272,11 +273,11 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
 
     // Buried to maturity (3 confirmations): released.
     generate(2, addr);
-    ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "mature"; }, 30))
+    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "mature"; }, 30))
         << test::read_text(log);
-    const std::string early = scalar("SELECT balance FROM balances WHERE account = 'user:early:available' AND "
-                                     "currency = 'LTC'");
+    const std::string early = scalar(
+        "SELECT balance FROM balances WHERE account = 'user:early:available' AND "
+        "currency = 'LTC'");
     ASSERT_NE(early, "");
     ASSERT_GT(std::stoll(early), 0);
 
@@ -291,12 +292,12 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
 
     // ... when the block is orphaned after maturity: taken back from early's available balance, below zero.
     st().cli("invalidateblock " + victim);
-    ASSERT_TRUE(wait_for(
-        [&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
         << test::read_text(log);
     generate(2, addr);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; },
-                         30))
+    ASSERT_TRUE(
+        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 30))
         << test::read_text(log);
     EXPECT_EQ(scalar("SELECT balance FROM balances WHERE account = 'user:early:available' AND currency = 'LTC'"),
               "-" + early);
@@ -355,8 +356,9 @@ TEST(block_fate, a_pplns_block_without_its_finding_share_is_parked_and_later_epo
         << "epochs stopped closing:\n"
         << test::read_text(log);
     EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {parked}), "parked");
-    EXPECT_NE(scalar("SELECT parked_reason FROM blocks WHERE hash = $1", {parked}).find("no share with this block_hash"),
-              std::string::npos);
+    EXPECT_NE(
+        scalar("SELECT parked_reason FROM blocks WHERE hash = $1", {parked}).find("no share with this block_hash"),
+        std::string::npos);
     EXPECT_EQ(scalar("SELECT count(*) FROM ledger_transfers WHERE reference = $1", {"block:" + parked}), "0");
     const std::string text = test::read_text(log);
     EXPECT_NE(text.find("PARKED"), std::string::npos) << text;

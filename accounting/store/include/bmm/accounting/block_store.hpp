@@ -28,7 +28,7 @@ struct block_row {
     std::string finder;
     std::string found_at;  // timestamptz text
     std::uint64_t found_epoch = 0;
-    std::uint64_t epoch = 0;  // booked at this epoch's close
+    std::uint64_t epoch = 0;       // booked at this epoch's close
     bool split_to_finder = false;  // resolved by the operator with a finder (read only)
 };
 // Inserts the block (status immature) unless its hash is there; errors when
@@ -89,7 +89,7 @@ struct followed_block {
 // Of `coin`: the immature blocks of closed epochs, and the mature and orphaned
 // ones (not resolved by the operator) at height >= settled_below.
 result<std::vector<followed_block>> followed_blocks(pg::connection& db, std::string_view coin,
-                                                   std::int64_t settled_below);
+                                                    std::int64_t settled_below);
 // Stores a block's readings (-1: none).
 result<bool> set_block_readings(pg::connection& db, std::string_view hash, int orphan_readings,
                                 std::int64_t orphan_reading_height, std::int64_t unknown_since_ms);
