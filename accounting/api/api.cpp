@@ -321,13 +321,13 @@ std::string pool_stats(snapshot& db, const accountd_config& cfg) {
     j.end_array();
 
     auto blocks = db.run("SELECT status, count(*) FROM blocks GROUP BY status", {});
-    std::string by[3] = {"0", "0", "0"};
+    std::string by[4] = {"0", "0", "0", "0"};
     for (int i = 0; i < blocks.rows(); ++i) {
         const auto s = blocks.get(i, 0);
-        by[s == "immature" ? 0 : s == "mature" ? 1 : 2] = blocks.text(i, 1);
+        by[s == "immature" ? 0 : s == "mature" ? 1 : s == "orphaned" ? 2 : 3] = blocks.text(i, 1);
     }
     j.key("blocks").begin_object().key("immature").raw_number(by[0]).key("mature").raw_number(by[1]);
-    j.key("orphaned").raw_number(by[2]).end_object();
+    j.key("orphaned").raw_number(by[2]).key("parked").raw_number(by[3]).end_object();
 
     auto ep = db.run(
         "SELECT k, bmm_api_time(start_at), bmm_api_time(end_at), bmm_api_time(closed_at), emission::text,"
@@ -928,14 +928,19 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
                          std::stod(st.text(i, 2)));
             }
             w.family("bmm_accountd_blocks", "gauge", "Blocks the pool found, by state.");
-            u64 by[3] = {0, 0, 0};
+            u64 by[4] = {0, 0, 0, 0};
             for (int i = 0; i < blocks.rows(); ++i) {
                 const auto s = blocks.get(i, 0);
-                by[s == "immature" ? 0 : s == "mature" ? 1 : 2] = std::stoull(blocks.text(i, 1));
+                by[s == "immature" ? 0 : s == "mature" ? 1 : s == "orphaned" ? 2 : 3] = std::stoull(blocks.text(i, 1));
             }
             w.sample("bmm_accountd_blocks", {{"state", "immature"}}, by[0]);
             w.sample("bmm_accountd_blocks", {{"state", "mature"}}, by[1]);
             w.sample("bmm_accountd_blocks", {{"state", "orphaned"}}, by[2]);
+            w.sample("bmm_accountd_blocks", {{"state", "parked"}}, by[3]);
+            w.family(
+                "bmm_accountd_blocks_parked", "gauge",
+                "Blocks an epoch close could not split, waiting for `bmm-accountd block resolve` (alert when > 0).");
+            w.sample("bmm_accountd_blocks_parked", {}, by[3]);
             w.family("bmm_accountd_epochs_closed", "gauge", "Epochs closed in the database.");
             w.sample("bmm_accountd_epochs_closed", {}, std::stod(ep.text(0, 0)));
             w.family("bmm_accountd_epoch_last_closed", "gauge", "The number k of the last closed epoch (-1: none).");

@@ -171,7 +171,8 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password", "min_bmm_to_mine", "pool_address", "algorithm"});
+                    "node_user", "node_password", "min_bmm_to_mine", "pool_address", "algorithm",
+                    "orphan_readings", "orphan_reading_blocks", "unknown_orphan_seconds", "follow_past_maturity"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
@@ -197,6 +198,10 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
             k.integer("maturity", cs.maturity, 1, 100000);
+            k.integer("orphan_readings", cs.orphan_readings, 1, 1000);
+            k.integer("orphan_reading_blocks", cs.orphan_reading_blocks, 0, 100000);
+            k.integer("unknown_orphan_seconds", cs.unknown_orphan_seconds, 1, 100000000LL);
+            k.integer("follow_past_maturity", cs.follow_past_maturity, 0, 1000000);
             std::string min_bmm = "0";
             if (const auto* mb_node = t->get("min_bmm_to_mine"); mb_node && mb_node->is_integer()) {
                 min_bmm =

@@ -3,6 +3,7 @@
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/api.hpp"
 #include "bmm/accounting/bench_ingest.hpp"
+#include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/deposit_store.hpp"
 #include "bmm/accounting/ingest.hpp"
 #include "bmm/accounting/ledger_keeper.hpp"
@@ -204,6 +205,54 @@ int run_voting_power(const accountd_config& cfg, const voting_power_command& c) 
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fprintf(stderr, "epoch %s: %s holders, %s BMM in total (%s base units)\n", k.c_str(), e->text(0, 3).c_str(),
                  bmm_decimal(e->text(0, 4)).c_str(), e->text(0, 4).c_str());
+    return 0;
+}
+
+int run_block_command(const accountd_config& cfg, const block_command& c) {
+    auto db = open_current(cfg, false);
+    if (!db) {
+        return fail(db.error_message());
+    }
+    if (c.list) {
+        auto p = block_store::parked_blocks(*db);
+        if (!p) {
+            return fail(p.error_message());
+        }
+        for (const auto& b : *p) {
+            std::printf("%s %s height %lld found %s by %s: %s\n", b.hash.c_str(), b.coin.c_str(), b.height,
+                        b.found_at.c_str(), b.finder.c_str(), b.reason.c_str());
+        }
+        std::printf("%zu parked blocks\n", p->size());
+        return 0;
+    }
+    if (c.as.empty() == c.finder.empty() || (!c.as.empty() && c.as != "orphan")) {
+        return fail("block resolve " + c.hash + ": give either --as orphan or --finder NAME; nothing changed");
+    }
+    if (!c.finder.empty()) {
+        bool good = c.finder.size() <= 64;
+        for (char ch : c.finder) {
+            good = good && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                            ch == '_' || ch == '-');
+        }
+        if (!good) {
+            return fail("block resolve " + c.hash + ": --finder \"" + c.finder +
+                        "\" is not an account name (letters, digits, '_' and '-'); nothing changed");
+        }
+        auto known = db->exec("SELECT 1 FROM accounts WHERE name = $1", {c.finder});
+        if (!known) {
+            return fail(known.error_message());
+        }
+        if (known->rows() != 1) {
+            return fail("block resolve " + c.hash + ": there is no account " + c.finder +
+                        " (bmm-accountd account list); nothing changed");
+        }
+    }
+    auto r = block_store::resolve_parked_block(*db, c.hash, c.finder);
+    if (!r) {
+        return fail("block resolve: " + r.error_message() + "; nothing changed");
+    }
+    log::info("blocks", "parked block {} resolved: {}", c.hash, *r);
+    std::printf("block %s resolved: %s\n", c.hash.c_str(), r->c_str());
     return 0;
 }
 

@@ -49,4 +49,13 @@ struct voting_power_command {
 };
 int run_voting_power(const accountd_config& cfg, const voting_power_command& c);
 
+// `block list`: the parked blocks (a close could not split them); `block
+// resolve HASH --as orphan | --finder NAME`: the operator's verdict on one
+// (block_store::resolve_parked_block).
+struct block_command {
+    bool list = false;
+    std::string hash, as, finder;
+};
+int run_block_command(const accountd_config& cfg, const block_command& c);
+
 }  // namespace bmm::accounting

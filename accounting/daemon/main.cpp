@@ -166,6 +166,19 @@ int main(int argc, char** argv) {
     add_config(vp_cmd);
     vp_cmd->add_option("--epoch", vp.epoch, "the epoch (default: the latest closed one)");
     vp_cmd->add_option("--format", vp.format, "output format: csv")->check(CLI::IsMember({"csv"}));
+    auto* block_cmd = app.add_subcommand("block", "blocks the epoch close could not split (parked)");
+    block_cmd->require_subcommand(1);
+    block_command blk;
+    auto* block_list_cmd = block_cmd->add_subcommand("list", "list the parked blocks and why each is parked");
+    add_config(block_list_cmd);
+    auto* block_resolve_cmd = block_cmd->add_subcommand(
+        "resolve",
+        "resolve a parked block: --as orphan (nothing is booked for it) or --finder NAME (its miners' part goes to "
+        "NAME alone at the close of the first open epoch)");
+    add_config(block_resolve_cmd);
+    block_resolve_cmd->add_option("hash", blk.hash, "the block's hash")->required();
+    block_resolve_cmd->add_option("--as", blk.as, "orphan");
+    block_resolve_cmd->add_option("--finder", blk.finder, "the account that gets the miners' part");
 
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
@@ -213,6 +226,10 @@ int main(int argc, char** argv) {
     }
     if (*vp_cmd) {
         return run_voting_power(*cfg, vp);
+    }
+    if (*block_cmd) {
+        blk.list = static_cast<bool>(*block_list_cmd);
+        return run_block_command(*cfg, blk);
     }
 
     account_command ac;

@@ -149,51 +149,175 @@ result<std::size_t> block_tracker::record_unconfirmed_blocks(pg::connection& db,
     return recorded;
 }
 
-result<std::size_t> block_tracker::follow_blocks(pg::connection& db) {
-    auto r = block_store::immature_of_closed_epochs(db);
-    if (!r) return error{r.error_message()};
+result<std::size_t> block_tracker::follow_blocks(pg::connection& db, std::int64_t now_ms) {
     std::size_t changed = 0;
     simdjson::dom::parser parser;
-    for (const auto& [hash, coin] : *r) {
+    for (const auto& [coin, cs] : cfg_.coins) {
         auto* c = client(coin);
         if (!c) {
-            if (!warned_[coin])
+            if (!warned_[coin]) {
                 log::warn("blocks", "no node for {} ([coins.{}] node_url): its blocks stay immature", coin, coin);
+            }
             warned_[coin] = true;
             continue;
         }
-        node::rpc_failure why;
-        std::string params = "[\"";
-        params += hash;
-        params += "\"]";
-        auto h = c->call("getblockheader", params, std::chrono::seconds(30), &why);
-        if (!h) {
-            if (why.code == -5) {
-                log::warn("blocks", "the {} node does not know block {}; it stays immature", coin, hash);
-                continue;
+        auto count = c->call("getblockcount", "[]", std::chrono::seconds(30));
+        if (!count) {
+            // This coin's blocks wait; the other coins and the epoch closes go on.
+            if (!warned_["node:" + coin]) {
+                log::warn("blocks", "{}: {}; its blocks are not followed until the node answers", coin,
+                          count.error_message());
             }
-            return error{h.error_message()};
+            warned_["node:" + coin] = true;
+            continue;
         }
-        std::int64_t conf = 0;
-        auto doc = parser.parse(*h);
-        if (doc.error() || doc["confirmations"].get(conf))
-            return error{"getblockheader " + hash + ": the reply has no integer confirmations: " + h->substr(0, 200)};
-        const int maturity = cfg_.coins.at(coin).maturity;
-        std::string status;
-        if (conf == -1) status = "orphaned";
-        else if (conf >= maturity) status = "mature";
-        else continue;
-        auto booked = ledger_store::load_transfers(db, "block:" + hash);
-        if (!booked) return error{booked.error_message()};
-        auto ts = status == "mature" ? block_maturity_transfers(hash, *booked) : block_orphan_transfers(hash, *booked);
-        if (!ts) return error{"block " + hash + ": " + ts.error_message()};
-        auto done = block_store::book_block_status(db, hash, status, *ts);
-        if (!done) return error{done.error_message()};
-        log::info("blocks", "{} block {} is {} ({} confirmations): {} transfers booked", coin, hash, status, conf,
-                  done->booked);
-        ++changed;
+        warned_["node:" + coin] = false;
+        const std::int64_t tip = std::atoll(count->c_str());
+        // Matured and orphaned blocks deeper than maturity + follow_past_maturity are settled.
+        const std::int64_t settled_below = tip - cs.maturity - cs.follow_past_maturity;
+        auto r = block_store::followed_blocks(db, coin, settled_below);
+        if (!r) {
+            return error{r.error_message()};
+        }
+        for (const auto& b : *r) {
+            auto d = follow_block(db, *c, parser, cs, b, tip, now_ms);
+            if (!d) {
+                return error{d.error_message()};
+            }
+            changed += *d ? 1 : 0;
+        }
     }
     return changed;
+}
+
+// One block's step: the node's answer read into its readings, and its fate
+// booked when the readings decide it. Whether its status changed.
+result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c, simdjson::dom::parser& parser,
+                                         const coin_settings& cs, const block_store::followed_block& b,
+                                         std::int64_t tip, std::int64_t now_ms) {
+    node::rpc_failure why;
+    auto h = c.call("getblockheader", "[\"" + b.hash + "\"]", std::chrono::seconds(30), &why);
+    if (!h && why.code != -5) {
+        return error{h.error_message()};
+    }
+    std::int64_t conf = 0;
+    if (h) {
+        auto doc = parser.parse(*h);
+        if (doc.error() || doc["confirmations"].get(conf)) {
+            return error{"getblockheader " + b.hash + ": the reply has no integer confirmations: " + h->substr(0, 200)};
+        }
+    }
+    const bool orphaned = b.status == "orphaned";
+    std::string verdict;  // why it is orphaned now, when it is
+    if (!h) {
+        // Unknown to the node: orphaned once that has lasted unknown_orphan_seconds.
+        if (orphaned) {
+            return false;
+        }
+        const std::int64_t since = b.unknown_since_ms < 0 ? now_ms : b.unknown_since_ms;
+        if (b.unknown_since_ms < 0) {
+            log::warn("blocks",
+                      "the {} node does not know block {} (error -5); it is orphaned if that lasts {} s "
+                      "([coins.{}] unknown_orphan_seconds)",
+                      b.coin, b.hash, cs.unknown_orphan_seconds, b.coin);
+            if (auto s = block_store::set_block_readings(db, b.hash, b.orphan_readings, b.orphan_reading_height, since);
+                !s) {
+                return error{s.error_message()};
+            }
+        }
+        if (now_ms - since < cs.unknown_orphan_seconds * 1000) {
+            return false;
+        }
+        verdict = "unknown to the node for " + std::to_string((now_ms - since) / 1000) + " s";
+    } else if (conf == -1) {
+        // Off the main chain: orphaned after orphan_readings readings orphan_reading_blocks apart.
+        if (orphaned) {
+            return false;
+        }
+        int readings = b.orphan_readings;
+        std::int64_t at = b.orphan_reading_height;
+        if (readings == 0 || tip >= at + cs.orphan_reading_blocks) {
+            ++readings;
+            at = tip;
+            log::info("blocks", "{} block {} is off the main chain at node height {}: reading {} of {}", b.coin, b.hash,
+                      tip, readings, cs.orphan_readings);
+            if (readings < cs.orphan_readings || b.unknown_since_ms >= 0) {
+                if (auto s = block_store::set_block_readings(db, b.hash, readings, at, -1); !s) {
+                    return error{s.error_message()};
+                }
+            }
+        }
+        if (readings < cs.orphan_readings) {
+            return false;
+        }
+        verdict =
+            std::to_string(readings) + " readings of confirmations -1, the last at node height " + std::to_string(at);
+    } else if (b.orphan_readings > 0 || b.unknown_since_ms >= 0) {
+        // Back in the main chain before the verdict: the readings start again.
+        log::info("blocks",
+                  "{} block {} is in the main chain again ({} confirmations): its orphan readings are cleared", b.coin,
+                  b.hash, conf);
+        if (auto s = block_store::set_block_readings(db, b.hash, 0, -1, -1); !s) {
+            return error{s.error_message()};
+        }
+    }
+    auto booked = ledger_store::load_transfers(db, "block:" + b.hash);
+    if (!booked) {
+        return error{booked.error_message()};
+    }
+    if (!verdict.empty()) {
+        auto ts = block_orphan_transfers(b.hash, *booked);
+        if (!ts) {
+            return error{"block " + b.hash + ": " + ts.error_message()};
+        }
+        auto done = block_store::book_block_fate(db, b.hash, "orphaned", {"immature", "mature"}, *ts);
+        if (!done) {
+            return error{done.error_message()};
+        }
+        if (b.status == "mature") {
+            log::error("blocks",
+                       "{} block {} is orphaned after it matured ({}): its rewards are taken back from the "
+                       "available balances they went to ({} transfers); what was spent already is a debt that "
+                       "later earnings repay",
+                       b.coin, b.hash, verdict, done->booked);
+        } else {
+            log::info("blocks", "{} block {} is orphaned ({}): {} transfers booked", b.coin, b.hash, verdict,
+                      done->booked);
+        }
+        return true;
+    }
+    if (orphaned) {
+        if (conf < 1) {
+            return false;
+        }
+        auto ret = block_return_transfers(b.hash, *booked);
+        if (!ret) {
+            return error{"block " + b.hash + ": " + ret.error_message()};
+        }
+        auto done = block_store::book_block_fate(db, b.hash, ret->status, {"orphaned"}, ret->transfers);
+        if (!done) {
+            return error{done.error_message()};
+        }
+        log::warn("blocks",
+                  "{} block {} is back in the main chain ({} confirmations): its reversal is reversed, {} "
+                  "transfers booked, status {}",
+                  b.coin, b.hash, conf, done->booked, ret->status);
+        return true;
+    }
+    if (b.status != "immature" || conf < cs.maturity) {
+        return false;
+    }
+    auto ts = block_maturity_transfers(b.hash, *booked);
+    if (!ts) {
+        return error{"block " + b.hash + ": " + ts.error_message()};
+    }
+    auto done = block_store::book_block_fate(db, b.hash, "mature", {"immature"}, *ts);
+    if (!done) {
+        return error{done.error_message()};
+    }
+    log::info("blocks", "{} block {} is mature ({} confirmations): {} transfers booked", b.coin, b.hash, conf,
+              done->booked);
+    return true;
 }
 
 }  // namespace bmm::accounting

@@ -12,11 +12,18 @@
 //      (due_epochs.hpp), whatever the node says by then;
 //   3. only then is its status followed: getblockheader's confirmations >=
 //      [coins.X] maturity books the release (immature -> available);
-//      confirmations == -1 (not in the main chain) books the reversal.
+//      confirmations == -1 (not in the main chain) [coins.X] orphan_readings
+//      times, each at least orphan_reading_blocks node heights after the one
+//      before, books the reversal; so does an error -5 (unknown to the node)
+//      that lasts unknown_orphan_seconds. An orphaned block back in the main
+//      chain has its reversal reversed (status immature again, or mature when
+//      it had matured); a block orphaned after it matured is taken back from
+//      the available balances it went to (a debt when spent). Matured and
+//      orphaned blocks are followed until the tip is maturity +
+//      follow_past_maturity blocks past them.
 // So a block that matures or is orphaned before its epoch closes is booked
 // at the close and released or reversed right after it: the end state is the
 // same as for a slower block, and nothing depends on which came first.
-// A block the node does not know (error -5) is left immature and logged.
 //
 // Blocks no record says the node accepted (submitblock answered "duplicate",
 // "inconclusive", an error or nothing within its time-out, or bmm-stratum
@@ -33,6 +40,8 @@
 #include "bmm/node/rpc.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
+
+#include <simdjson.h>
 
 #include <chrono>
 #include <map>
@@ -52,11 +61,15 @@ public:
     // has them in its main chain; returns how many were recorded.
     result<std::size_t> record_unconfirmed_blocks(pg::connection& db, std::int64_t now_ms);
     static constexpr std::chrono::seconds k_answer_wait{65};  // bmm-stratum's submitblock time-out, and some
-    // Step 3 for every immature block whose epoch has closed; returns how many changed status.
-    result<std::size_t> follow_blocks(pg::connection& db);
+    // Step 3 for every immature block whose epoch has closed, and the matured
+    // and orphaned blocks not settled yet; returns how many changed status.
+    result<std::size_t> follow_blocks(pg::connection& db, std::int64_t now_ms);
 
 private:
     node::rpc_client* client(const std::string& coin);
+    result<bool> follow_block(pg::connection& db, node::rpc_client& c, simdjson::dom::parser& parser,
+                              const coin_settings& cs, const block_store::followed_block& b, std::int64_t tip,
+                              std::int64_t now_ms);
     result<bool> record_block(pg::connection& db, const block_store::found_block& f, std::int64_t first_open);
     std::set<std::string> left_;  // hashes buried off the main chain (asked no more)
     const accountd_config& cfg_;

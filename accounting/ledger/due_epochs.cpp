@@ -39,22 +39,24 @@ result<amount> numeric(std::string_view text, const char* what) {
 // is the block's (sql/0013); its network_work is the block's. Shares are read
 // newest first in time slices that double from a minute to a day, so that
 // the BRIN index on time bounds each read, down to the oldest kept day.
-result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint64_t n_ppm) {
+// Returns why the block cannot be split (it is then parked), or "" when it can.
+result<std::string> gather_pplns_window(pg::connection& db, block_input& bi, std::uint64_t n_ppm) {
     const std::string what = "block " + bi.hash + " (pplns): ";
     auto f = share_store::find_block_share(db, bi.hash, bi.coin);
     if (!f) {
         return error{what + "finding its share: " + f.error_message()};
     }
     if (!*f) {
-        return error{what +
-                     "no share with this block_hash in shares (were its day's shares dropped? or was the "
-                     "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
-                     "it); it cannot be split"};
+        return std::string{
+            what +
+            "no share with this block_hash in shares (were its day's shares dropped? or was the "
+            "finding share a version 1 stream record, which may lack block_hash; version 2 always carries "
+            "it); it cannot be split"};
     }
     if (!(*f)->network_work) {
-        return error{what +
-                     "its share has no network_work (a version 1 stream record without network_target: "
-                     "version 2 always carries it); it cannot be split by pplns"};
+        return std::string{what +
+                           "its share has no network_work (a version 1 stream record without network_target: "
+                           "version 2 always carries it); it cannot be split by pplns"};
     }
     auto nw = numeric(*(*f)->network_work, "shares.network_work");
     if (!nw) {
@@ -110,7 +112,7 @@ result<bool> gather_pplns_window(pg::connection& db, block_input& bi, std::uint6
         end_ms = lo_ms;
     }
     bi.pplns_shares.assign(newest_first.rbegin(), newest_first.rend());
-    return true;
+    return std::string();
 }
 
 }  // namespace
@@ -185,6 +187,7 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
         bi.reward = std::move(row.reward);
         bi.finder = std::move(row.finder);
         bi.found_epoch = row.found_epoch;
+        bi.split_to_finder = row.split_to_finder;
         if (bi.found_epoch != k) {
             // A block booked after its found epoch closed: the PP of that epoch.
             auto pp = epoch_store::pp_of(db, bi.found_epoch);
@@ -194,9 +197,22 @@ result<epoch_close_input> gather_epoch_input(pg::connection& db, const accountd_
             bi.found_epoch_pp = std::move(*pp);
         }
         if (auto cs = cfg.coins.find(bi.coin);
-            cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns) {
-            if (auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm); !g) {
+            !bi.split_to_finder && cs != cfg.coins.end() && cs->second.rules.scheme == payout_scheme::pplns) {
+            auto g = gather_pplns_window(db, bi, cs->second.rules.pplns_n_ppm);
+            if (!g) {
                 return error{"epoch " + ks + ": " + g.error_message()};
+            }
+            if (!g->empty()) {
+                // Cannot be split: parked for the operator; the epoch closes without it.
+                auto p = block_store::park_block(db, bi.hash, *g);
+                if (!p) {
+                    return error{"epoch " + ks + ": " + p.error_message()};
+                }
+                log::error("blocks",
+                           "{} block {} PARKED at the close of epoch {}: {}. Its reward is not booked until an "
+                           "operator runs `bmm-accountd block resolve {} --as orphan` or `... --finder NAME`",
+                           bi.coin, bi.hash, k, *g, bi.hash);
+                continue;
             }
         }
         in.blocks.push_back(std::move(bi));

@@ -204,7 +204,7 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
                     closed->closed,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - close_started).count());
             }
-            if (auto f = tracker.follow_blocks(db); !f) {
+            if (auto f = tracker.follow_blocks(db, now_ms()); !f) {
                 return error{f.error_message()};
             }
             // min_bmm_to_mine: who may mine, after every close and every minute.

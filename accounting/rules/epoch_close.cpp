@@ -232,7 +232,7 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
         const std::string source = coinbase_account(b.coin);
         const amount& miners = parts[i].miners;
         std::map<std::string, amount> w;
-        switch (r.scheme) {
+        switch (b.split_to_finder ? payout_scheme::solo : r.scheme) {
             case payout_scheme::pp:
                 w = b.found_epoch == in.k ? pp_weights : b.found_epoch_pp;
                 break;
@@ -284,15 +284,39 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
 
 namespace {
 
+// A block's bookings read back from its transfers: the parts credited at its
+// close, whether it was released, and its reversals and returns by generation
+// (the n-th orphan verdict books block:<hash>:orphan:<X> for n = 1 and
+// block:<hash>:orphan:<n>:<X> after; the n-th return block:<hash>:return:<n>:<X>).
 struct block_booking {
     std::string coin;
     std::map<std::string, amount> immature;  // immature account -> credited amount
     bool matured = false;
-    bool orphaned = false;
+    std::map<int, std::vector<transfer>> orphans;  // generation -> reversal transfers
+    std::map<int, std::vector<transfer>> returns;  // generation -> return transfers
+    bool orphaned_now() const { return orphans.size() > returns.size(); }
 };
+
+// The generation in an id's tail after "<ref>:orphan:" or "<ref>:return:":
+// "<n>:<account>" or, for a first reversal, "<account>" (accounts never start with a digit).
+int generation_of(std::string_view tail) {
+    const auto colon = tail.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+        return 1;
+    }
+    int n = 0;
+    for (char ch : tail.substr(0, colon)) {
+        if (ch < '0' || ch > '9') {
+            return 1;
+        }
+        n = n * 10 + (ch - '0');
+    }
+    return n;
+}
 
 result<block_booking> read_block(std::string_view hash, std::span<const transfer> booked) {
     const std::string ref = cat({"block:", hash});
+    const std::string orphan_prefix = cat({ref, ":orphan:"}), return_prefix = cat({ref, ":return:"});
     block_booking b;
     for (const auto& t : booked) {
         if (t.reference != ref) continue;
@@ -311,13 +335,22 @@ result<block_booking> read_block(std::string_view hash, std::span<const transfer
                 b.matured = true;
                 break;
             case transfer_kind::block_orphan:
-                b.orphaned = true;
+                if (t.id.rfind(orphan_prefix, 0) == 0) {
+                    b.orphans[generation_of(std::string_view(t.id).substr(orphan_prefix.size()))].push_back(t);
+                }
+                break;
+            case transfer_kind::block_return:
+                if (t.id.rfind(return_prefix, 0) == 0) {
+                    b.returns[generation_of(std::string_view(t.id).substr(return_prefix.size()))].push_back(t);
+                }
                 break;
             default:
                 break;
         }
     }
-    if (b.immature.empty()) return error{cat({"nothing is booked for block ", hash, ": close its epoch first"})};
+    if (b.immature.empty()) {
+        return error{cat({"nothing is booked for block ", hash, ": close its epoch first"})};
+    }
     return b;
 }
 
@@ -325,13 +358,19 @@ result<block_booking> read_block(std::string_view hash, std::span<const transfer
 
 result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, std::span<const transfer> booked) {
     auto b = read_block(hash, booked);
-    if (!b) return error{b.error_message()};
-    if (b->orphaned) return error{cat({"block ", hash, " was orphaned; it cannot mature"})};
+    if (!b) {
+        return error{b.error_message()};
+    }
+    if (b->orphaned_now()) {
+        return error{cat({"block ", hash, " was orphaned; it cannot mature"})};
+    }
     std::vector<transfer> out;
     const std::string ref = cat({"block:", hash});
     for (const auto& [imm, v] : b->immature) {
         auto avail = available_of_immature(imm);
-        if (!avail) return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        if (!avail) {
+            return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        }
         out.push_back(
             transfer{cat({ref, ":mature:", *avail}), imm, *avail, b->coin, v, transfer_kind::block_mature, ref});
     }
@@ -340,18 +379,51 @@ result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, st
 
 result<std::vector<transfer>> block_orphan_transfers(std::string_view hash, std::span<const transfer> booked) {
     auto b = read_block(hash, booked);
-    if (!b) return error{b.error_message()};
-    if (b->matured) {
-        return error{
-            cat({"block ", hash, " has matured already; reversing it needs an operator's correcting transfers"})};
+    if (!b) {
+        return error{b.error_message()};
     }
+    if (b->orphaned_now()) {
+        return b->orphans.rbegin()->second;  // asked again: the same transfers
+    }
+    const int gen = static_cast<int>(b->orphans.size()) + 1;
     std::vector<transfer> out;
     const std::string ref = cat({"block:", hash});
+    const std::string prefix = gen == 1 ? cat({ref, ":orphan:"}) : cat({ref, ":orphan:", std::to_string(gen), ":"});
     for (const auto& [imm, v] : b->immature) {
         auto avail = available_of_immature(imm);
-        if (!avail) return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
-        out.push_back(transfer{cat({ref, ":orphan:", *avail}), imm, coinbase_account(b->coin), b->coin, v,
+        if (!avail) {
+            return error{cat({"block ", hash, " credited ", imm, ", which is not an immature account"})};
+        }
+        // Released already: taken back from the available account (a debt when it was spent).
+        out.push_back(transfer{cat({prefix, *avail}), b->matured ? *avail : imm, coinbase_account(b->coin), b->coin, v,
                                transfer_kind::block_orphan, ref});
+    }
+    return out;
+}
+
+result<block_return> block_return_transfers(std::string_view hash, std::span<const transfer> booked) {
+    auto b = read_block(hash, booked);
+    if (!b) {
+        return error{b.error_message()};
+    }
+    block_return out;
+    out.status = b->matured ? "mature" : "immature";
+    if (b->orphans.empty()) {
+        return error{cat({"block ", hash, " was never orphaned; there is nothing to return"})};
+    }
+    const int gen = static_cast<int>(b->orphans.rbegin()->first);
+    if (!b->orphaned_now()) {
+        out.transfers = b->returns.rbegin()->second;  // asked again: the same transfers
+        return out;
+    }
+    const std::string ref = cat({"block:", hash});
+    for (const auto& o : b->orphans.rbegin()->second) {
+        auto tail = std::string_view(o.id).substr(ref.size() + 8);  // after ":orphan:"
+        if (gen > 1) {
+            tail = tail.substr(tail.find(':') + 1);
+        }
+        out.transfers.push_back(transfer{cat({ref, ":return:", std::to_string(gen), ":", tail}), o.credit, o.debit,
+                                         o.currency, o.value, transfer_kind::block_return, ref});
     }
     return out;
 }

@@ -164,6 +164,10 @@ std::vector<block> layout(const statement& s) {
         totals.lines.push_back({face::table, total_line("debits", decimal_text(sec.debits, sec.decimals))});
         totals.lines.push_back(
             {face::table, total_line("closing at " + time_text(s.to_us), decimal_text(sec.closing, sec.decimals))});
+        if (sec.balance == "available" && sec.closing < 0) {
+            totals.lines.push_back({face::table, total_line("debt (late orphans, repaid first)",
+                                                            decimal_text(amount(-sec.closing), sec.decimals))});
+        }
         totals.lines.push_back({face::table, ""});
         out.push_back(std::move(totals));
     }

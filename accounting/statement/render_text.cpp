@@ -3,7 +3,8 @@
 //
 // CSV: one header line, then per section an "opening" line (time = from), a
 // "transfer" line per row, "credits" and "debits" lines (their sums) and a
-// "closing" line (time = to). Amounts are base units; `decimals` says where
+// "closing" line (time = to), and a "debt" line when the available balance
+// closes below zero (blocks orphaned after maturity, docs/accounting.md). Amounts are base units; `decimals` says where
 // the point goes.
 
 #include "bmm/accounting/statement.hpp"
@@ -169,6 +170,10 @@ std::string render_csv(const statement& s) {
         csv_total(out, s, sec, "credits", "", to_decimal(sec.credits), "");
         csv_total(out, s, sec, "debits", "", to_decimal(sec.debits), "");
         csv_total(out, s, sec, "closing", time_text(s.to_us), "", to_decimal(sec.closing));
+        if (sec.balance == "available" && sec.closing < 0) {
+            // Below zero only by late orphans (docs/accounting.md): a debt later credits repay first.
+            csv_total(out, s, sec, "debt", time_text(s.to_us), "", to_decimal(amount(-sec.closing)));
+        }
     }
     return out;
 }
@@ -184,6 +189,9 @@ std::string render_json(const statement& s) {
         j.key("balance").str(sec.balance).key("ledger_account").str(sec.ledger_account);
         j.key("opening").str(to_decimal(sec.opening)).key("credits").str(to_decimal(sec.credits));
         j.key("debits").str(to_decimal(sec.debits)).key("closing").str(to_decimal(sec.closing));
+        if (sec.balance == "available" && sec.closing < 0) {
+            j.key("debt").str(to_decimal(amount(-sec.closing)));
+        }
         j.key("rows").begin_array();
         for (const auto& r : sec.rows) {
             json_row(j, r);

@@ -75,8 +75,10 @@ result<book_report> book_block_status(pg::connection& db, std::string_view hash,
 result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t k) {
     const std::string ks = std::to_string(k);
     auto b = run(db, join({"epoch ", ks, ": reading its blocks"}),
-                 "SELECT hash, coin, height, reward::text, finder, found_at::text, found_epoch, epoch FROM blocks "
-                 "WHERE epoch = $1::bigint ORDER BY hash",
+                 "SELECT hash, coin, height, reward::text, finder, found_at::text, found_epoch, epoch, "
+                 "resolution IS NOT DISTINCT FROM 'finder' FROM blocks "
+                 "WHERE epoch = $1::bigint AND status <> 'parked' AND resolution IS DISTINCT FROM 'orphan' "
+                 "ORDER BY hash",
                  {ks});
     if (!b) {
         return error{b.error_message()};
@@ -96,6 +98,7 @@ result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t
         r.found_at = b->text(i, 5);
         r.found_epoch = static_cast<std::uint64_t>(b->integer(i, 6));
         r.epoch = static_cast<std::uint64_t>(b->integer(i, 7));
+        r.split_to_finder = b->text(i, 8) == "t";
         out.push_back(std::move(r));
     }
     return out;
@@ -170,6 +173,145 @@ result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epoc
         out.emplace_back(r->text(i, 0), r->text(i, 1));
     }
     return out;
+}
+
+result<std::vector<followed_block>> followed_blocks(pg::connection& db, std::string_view coin,
+                                                    std::int64_t settled_below) {
+    auto r = run(
+        db, join({"reading the ", coin, " blocks to follow"}),
+        "SELECT b.hash, b.coin, b.height, b.status, b.orphan_readings, coalesce(b.orphan_reading_height, -1), "
+        "coalesce((extract(epoch FROM b.unknown_since) * 1000)::bigint, -1) "
+        "FROM blocks b JOIN epochs e ON e.k = b.epoch "
+        "WHERE e.closed_at IS NOT NULL AND b.coin = $1 AND (b.status = 'immature' OR "
+        "(b.status IN ('mature', 'orphaned') AND b.height >= $2::bigint AND b.resolution IS DISTINCT FROM 'orphan')) "
+        "ORDER BY b.found_at, b.hash",
+        {std::string(coin), std::to_string(settled_below)});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    std::vector<followed_block> out;
+    for (int i = 0; i < r->rows(); ++i) {
+        followed_block f;
+        f.hash = r->text(i, 0);
+        f.coin = r->text(i, 1);
+        f.height = r->integer(i, 2);
+        f.status = r->text(i, 3);
+        f.orphan_readings = static_cast<int>(r->integer(i, 4));
+        f.orphan_reading_height = r->integer(i, 5);
+        f.unknown_since_ms = r->integer(i, 6);
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+result<bool> set_block_readings(pg::connection& db, std::string_view hash, int orphan_readings,
+                                std::int64_t orphan_reading_height, std::int64_t unknown_since_ms) {
+    auto r = run(db, join({"recording the node's readings of block ", hash}),
+                 "UPDATE blocks SET orphan_readings = $2::integer, "
+                 "orphan_reading_height = nullif($3::bigint, -1), "
+                 "unknown_since = CASE WHEN $4::bigint < 0 THEN NULL ELSE to_timestamp($4::bigint / 1000.0) END "
+                 "WHERE hash = $1",
+                 {std::string(hash), std::to_string(orphan_readings), std::to_string(orphan_reading_height),
+                  std::to_string(unknown_since_ms)});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    return r->affected() > 0;
+}
+
+result<book_report> book_block_fate(pg::connection& db, std::string_view hash, std::string_view to,
+                                    std::initializer_list<std::string_view> from, std::span<const transfer> ts) {
+    return pg::in_transaction(db, [&]() -> result<book_report> {
+        const std::string h(hash);
+        auto row = run(db, join({"locking block ", h}), "SELECT status FROM blocks WHERE hash = $1 FOR UPDATE", {h});
+        if (!row) {
+            return error{row.error_message()};
+        }
+        if (row->rows() != 1) {
+            return error{join({"block ", h, " is not in blocks; record it first"})};
+        }
+        const std::string now = row->text(0, 0);
+        bool allowed = now == to;
+        for (auto f : from) {
+            allowed = allowed || now == f;
+        }
+        if (!allowed) {
+            return error{join({"block ", h, " is ", now, "; it cannot become ", to})};
+        }
+        auto rep = insert_transfers(db, ts);
+        if (!rep) {
+            return rep;
+        }
+        auto upd = run(db, join({"setting block ", h, " ", to}),
+                       "UPDATE blocks SET status = $2, status_at = now(), orphan_readings = 0, "
+                       "orphan_reading_height = NULL, unknown_since = NULL WHERE hash = $1 AND status <> $2",
+                       {h, std::string(to)});
+        if (!upd) {
+            return error{upd.error_message()};
+        }
+        return rep;
+    });
+}
+
+result<bool> park_block(pg::connection& db, std::string_view hash, std::string_view reason) {
+    auto r = run(db, join({"parking block ", hash}),
+                 "UPDATE blocks SET status = 'parked', status_at = now(), parked_reason = $2 "
+                 "WHERE hash = $1 AND status = 'immature' AND NOT EXISTS "
+                 "(SELECT 1 FROM ledger_transfers t WHERE t.reference = 'block:' || $1)",
+                 {std::string(hash), std::string(reason)});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    return r->affected() > 0;
+}
+
+result<std::vector<parked_block>> parked_blocks(pg::connection& db) {
+    auto r = run(db, "reading the parked blocks",
+                 "SELECT hash, coin, height, finder, found_at::text, coalesce(parked_reason, '') FROM blocks "
+                 "WHERE status = 'parked' ORDER BY found_at, hash");
+    if (!r) {
+        return error{r.error_message()};
+    }
+    std::vector<parked_block> out;
+    for (int i = 0; i < r->rows(); ++i) {
+        out.push_back({r->text(i, 0), r->text(i, 1), r->integer(i, 2), r->text(i, 3), r->text(i, 4), r->text(i, 5)});
+    }
+    return out;
+}
+
+result<std::string> resolve_parked_block(pg::connection& db, std::string_view hash, std::string_view finder) {
+    return pg::in_transaction(db, [&]() -> result<std::string> {
+        const std::string h(hash);
+        auto row = run(db, join({"locking block ", h}), "SELECT status FROM blocks WHERE hash = $1 FOR UPDATE", {h});
+        if (!row) {
+            return error{row.error_message()};
+        }
+        if (row->rows() != 1) {
+            return error{join({"block ", h, " is not in blocks (bmm-accountd block list shows the parked ones)"})};
+        }
+        if (row->text(0, 0) != "parked") {
+            return error{join({"block ", h, " is ", row->text(0, 0), ", not parked: nothing to resolve"})};
+        }
+        if (finder.empty()) {
+            auto upd = run(db, join({"resolving block ", h, " as an orphan"}),
+                           "UPDATE blocks SET status = 'orphaned', status_at = now(), resolution = 'orphan' "
+                           "WHERE hash = $1",
+                           {h});
+            if (!upd) {
+                return error{upd.error_message()};
+            }
+            return std::string("orphaned: nothing is booked for it");
+        }
+        auto upd = run(db, join({"resolving block ", h, " with finder ", finder}),
+                       "UPDATE blocks SET status = 'immature', status_at = now(), resolution = 'finder', finder = $2, "
+                       "epoch = greatest(found_epoch, coalesce((SELECT min(k) FROM epochs WHERE closed_at IS NULL), "
+                       "(SELECT max(k) + 1 FROM epochs), 0)) WHERE hash = $1 RETURNING epoch",
+                       {h, std::string(finder)});
+        if (!upd) {
+            return error{upd.error_message()};
+        }
+        return join({"its miners' part goes to ", finder, " at the close of epoch ", upd->text(0, 0)});
+    });
 }
 
 }  // namespace bmm::accounting::block_store

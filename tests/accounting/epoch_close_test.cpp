@@ -289,9 +289,6 @@ TEST(block_lifecycle, matures_or_reverses_never_both) {
     EXPECT_EQ(l.balance("system:coinbase:LTC", "LTC"), amount(-1000));
     // Asking again yields the same ids: nothing new.
     EXPECT_EQ(*l.apply_all(*block_maturity_transfers("h1", l.transfers())), 0u);
-    auto orphan = block_orphan_transfers("h1", l.transfers());
-    ASSERT_FALSE(orphan.ok());
-    EXPECT_NE(orphan.error_message().find("matured"), std::string::npos);
     EXPECT_FALSE(block_maturity_transfers("nope", l.transfers()).ok());
     EXPECT_TRUE(l.check_invariants().empty());
 
@@ -305,6 +302,61 @@ TEST(block_lifecycle, matures_or_reverses_never_both) {
     EXPECT_EQ(find(*rev, "block:h1:orphan:user:alice:available")->debit, "user:alice:immature");
     EXPECT_FALSE(block_maturity_transfers("h1", m.transfers()).ok());
     EXPECT_TRUE(m.check_invariants().empty());
+}
+
+// Issue 13 item 3: an orphan after maturity is taken back from the available
+// accounts (a debt when spent), a return reverses the latest reversal, and a
+// block may be orphaned and return again; every step idempotent by id.
+TEST(block_lifecycle, a_late_orphan_is_a_debt_and_a_return_reverses_the_reversal) {
+    auto out = close_epoch(hand_input(payout_scheme::pp));
+    ASSERT_TRUE(out.ok());
+    ledger l;
+    ASSERT_TRUE(l.apply_all(out->transfers).ok());
+    EXPECT_FALSE(block_return_transfers("h1", l.transfers()).ok()) << "never orphaned: nothing to return";
+
+    // Orphaned while immature, then back: immature again.
+    auto o1 = block_orphan_transfers("h1", l.transfers());
+    ASSERT_TRUE(o1.ok()) << o1.error_message();
+    ASSERT_EQ(*l.apply_all(*o1), 5u);
+    EXPECT_EQ(*l.apply_all(*block_orphan_transfers("h1", l.transfers())), 0u);
+    EXPECT_FALSE(block_maturity_transfers("h1", l.transfers()).ok());
+    auto r1 = block_return_transfers("h1", l.transfers());
+    ASSERT_TRUE(r1.ok()) << r1.error_message();
+    EXPECT_EQ(r1->status, "immature");
+    ASSERT_EQ(*l.apply_all(r1->transfers), 5u);
+    EXPECT_EQ(find(r1->transfers, "block:h1:return:1:user:alice:available")->credit, "user:alice:immature");
+    EXPECT_EQ(*l.apply_all(block_return_transfers("h1", l.transfers())->transfers), 0u);
+    EXPECT_EQ(l.balance("system:coinbase:LTC", "LTC"), amount(-1000));
+    EXPECT_EQ(l.balance("user:alice:immature", "LTC"), amount(594));
+
+    // Matures; alice spends it (a payout reserve); orphaned after maturity: a debt.
+    ASSERT_EQ(*l.apply_all(*block_maturity_transfers("h1", l.transfers())), 5u);
+    ASSERT_TRUE(l.apply(transfer{"payout:1:reserve:1", "user:alice:available", "payout:in-flight", "LTC", 594,
+                                 transfer_kind::payout_reserve, "payout:1"})
+                    .ok());
+    auto o2 = block_orphan_transfers("h1", l.transfers());
+    ASSERT_TRUE(o2.ok()) << o2.error_message();
+    const transfer* alice = find(*o2, "block:h1:orphan:2:user:alice:available");
+    ASSERT_NE(alice, nullptr);
+    EXPECT_EQ(alice->debit, "user:alice:available");
+    ASSERT_EQ(*l.apply_all(*o2), 5u);
+    EXPECT_EQ(l.balance("user:alice:available", "LTC"), amount(-594));
+    EXPECT_EQ(l.balance("system:coinbase:LTC", "LTC"), amount(0));
+    EXPECT_TRUE(l.check_invariants().empty()) << l.check_invariants().front();
+    // Beyond the debt: named.
+    ASSERT_TRUE(l.apply(transfer{"test:overdraw", "user:alice:available", "pool:fees:LTC", "LTC", 1,
+                                 transfer_kind::block_fee, "test"})
+                    .ok());
+    ASSERT_EQ(l.check_invariants().size(), 1u);
+    EXPECT_NE(l.check_invariants()[0].find("user:alice:available holds -595 LTC"), std::string::npos);
+
+    // Back again after the late orphan: mature again, the debt gone.
+    auto r2 = block_return_transfers("h1", l.transfers());
+    ASSERT_TRUE(r2.ok()) << r2.error_message();
+    EXPECT_EQ(r2->status, "mature");
+    ASSERT_EQ(*l.apply_all(r2->transfers), 5u);
+    EXPECT_EQ(l.balance("user:alice:available", "LTC"), amount(-1));
+    EXPECT_EQ(find(r2->transfers, "block:h1:return:2:user:alice:available")->credit, "user:alice:available");
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ std::string write_config(const std::string& stream, const settings& s) {
       << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
       << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
       << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme
-      << "\"\npplns_n_ppm = " << s.pplns_n_ppm << "\nmaturity = 100\n"
+      << "\"\npplns_n_ppm = " << s.pplns_n_ppm << "\nmaturity = 100\norphan_readings = 1\n"
       << "[log]\nlevel = \"info\"\n";
     return path;
 }

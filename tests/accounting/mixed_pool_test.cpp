@@ -96,7 +96,8 @@ std::string write_config(const std::string& stream, std::int64_t genesis) {
       << "[epochs]\nlength_seconds = " << k_epoch_seconds << "\ngenesis = " << genesis
       << "\nclose_grace_ms = 1500\nstep_ms = 200\n";
     for (const auto& [coin, w] : k_weight_ppm) {
-        f << "[coins." << coin << "]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n"
+        f << "[coins." << coin
+          << "]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\norphan_readings = 1\n"
           << "resource_weight_ppm = " << w << "\n";
         if (coin == "BTC") {
             f << "node_url = \"" << st().setting("BMM_BTC_RPC_URL") << "\"\nnode_user = \""

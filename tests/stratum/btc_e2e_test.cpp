@@ -280,7 +280,8 @@ std::string write_accountd_config(const std::string& stream) {
       << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
       << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
       << "[epochs]\nlength_seconds = 3\ngenesis = " << g_genesis << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.BTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\nnode_url = \""
+      << "[coins.BTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\norphan_readings = "
+         "1\nnode_url = \""
       << st.setting("BMM_BTC_RPC_URL") << "\"\nnode_user = \"" << st.setting("BMM_BTC_RPC_USER")
       << "\"\nnode_password = \"" << st.setting("BMM_BTC_RPC_PASSWORD") << "\"\n"
       << "[log]\nlevel = \"info\"\n";

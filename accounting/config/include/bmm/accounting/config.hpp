@@ -73,6 +73,12 @@ struct coin_settings {
     // resource_weight_ppm; default by coin: LTC and DOGE scrypt, BTC and BCH sha256d.
     std::string algorithm;
     int maturity = 100;  // confirmations before a block's rewards are available
+    // A block's fate on the node (docs/accounting.md, "Orphans, returns, debts and parked blocks"):
+    int orphan_readings = 2;                     // readings of confirmations == -1 before it is orphaned ...
+    int orphan_reading_blocks = 1;               // ... each at least this many node heights after the one before
+    std::int64_t unknown_orphan_seconds = 3600;  // unknown to the node (error -5) this long: orphaned
+    int follow_past_maturity = 100;              // matured and orphaned blocks are still followed (late orphans,
+                                                 // returns) until the tip is maturity + this many blocks past them
     // "Buy BMM first, then mine": available BMM (base units) an account needs
     // for bmm-stratum to authorise it on this coin; 0 = no gate.
     amount min_bmm_to_mine = 0;

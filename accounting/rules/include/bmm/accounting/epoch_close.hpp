@@ -108,6 +108,9 @@ struct block_input {
     // pplns: the coin's accepted shares, oldest first, ending with the finding share.
     std::vector<pplns_share> pplns_shares;
     amount network_work;  // pplns: work(network target of the block)
+    // Resolved by the operator with a finder (a parked block, sql/0022): the
+    // miners' part goes to `finder` alone, whatever the coin's scheme.
+    bool split_to_finder = false;
 };
 
 struct epoch_close_input {
@@ -156,9 +159,22 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in);
 // the ledger's transfers with reference "block:<hash>" (others are ignored).
 // Errors when the block was orphaned or nothing was booked for it.
 result<std::vector<transfer>> block_maturity_transfers(std::string_view hash, std::span<const transfer> booked);
-// The reversal of an orphaned block: X:immature -> system:coinbase:<COIN>, id
-// block:<hash>:orphan:<X>. Errors when the block has matured (a correction
-// then needs an operator) or nothing was booked for it.
+// The reversal of an orphaned block: X:immature -> system:coinbase:<COIN> or,
+// when the block had matured already (a late orphan), X -> system:coinbase:<COIN>
+// (X's balance may go below zero: a debt later credits repay first), id
+// block:<hash>:orphan:<X> for the first reversal and block:<hash>:orphan:<n>:<X>
+// for the n-th (a block may return and be orphaned again). Asked again while
+// the block is orphaned: the same transfers. Errors when nothing was booked.
 result<std::vector<transfer>> block_orphan_transfers(std::string_view hash, std::span<const transfer> booked);
+// The return of an orphaned block to the main chain: its latest reversal
+// reversed (system:coinbase:<COIN> -> what it debited), ids
+// block:<hash>:return:<n>:<X>; status "immature", or "mature" when it had
+// matured. Asked again after the return: the same transfers. Errors when the
+// block was never orphaned or nothing was booked for it.
+struct block_return {
+    std::vector<transfer> transfers;
+    std::string status;
+};
+result<block_return> block_return_transfers(std::string_view hash, std::span<const transfer> booked);
 
 }  // namespace bmm::accounting

@@ -54,7 +54,8 @@ enum class transfer_kind {
     block_miner,          // block:<hash>:miner:<user>
     block_undistributed,  // block:<hash>:undistributed:<part>   (part: dividend | miners)
     block_mature,         // block:<hash>:mature:<account>     immature -> available
-    block_orphan,         // block:<hash>:orphan:<account>     immature -> coinbase (reversal)
+    block_orphan,         // block:<hash>:orphan[:<n>]:<account> immature (or, late, available) -> coinbase
+    block_return,         // block:<hash>:return:<n>:<account> coinbase -> what the n-th reversal debited
     pps_credit,           // epoch:<k>:pps:<coin>:<user>
     // Payouts (bmm-payout), reference payout:<batch>, <line> the batch line number:
     payout_reserve,  // payout:<batch>:reserve:<line>  <holder available> -> payout:in-flight
@@ -147,7 +148,8 @@ public:
 
     // The invariants of ACCOUNTING.md, one readable line per problem (empty
     // when all hold): per currency balances sum to zero; no must_stay_non_negative
-    // account below zero; BMM issued <= 1,390,000,000 x 10^18, premine <= 10 %,
+    // account below zero (but by late-orphan debts: block_orphan transfers from
+    // an available account not returned); BMM issued <= 1,390,000,000 x 10^18, premine <= 10 %,
     // emission <= 90 %.
     std::vector<std::string> check_invariants() const;
 

@@ -9,6 +9,7 @@
 #include "bmm/result.hpp"
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,7 +28,8 @@ struct block_row {
     std::string finder;
     std::string found_at;  // timestamptz text
     std::uint64_t found_epoch = 0;
-    std::uint64_t epoch = 0;  // booked at this epoch's close
+    std::uint64_t epoch = 0;       // booked at this epoch's close
+    bool split_to_finder = false;  // resolved by the operator with a finder (read only)
 };
 // Inserts the block (status immature) unless its hash is there; errors when
 // it is there with other figures.
@@ -74,5 +76,40 @@ struct unconfirmed_block {
 result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& db, const std::string& coins);
 // (hash, coin) of every immature block whose booking epoch has closed.
 result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epochs(pg::connection& db);
+
+// A block whose fate the tracker follows on the node (sql/0022): immature
+// ones of closed epochs, and matured or orphaned ones not yet settled.
+struct followed_block {
+    std::string hash, coin, status;
+    long long height = 0;
+    int orphan_readings = 0;                  // confirmations == -1 readings so far
+    std::int64_t orphan_reading_height = -1;  // node height at the last one (-1: none)
+    std::int64_t unknown_since_ms = -1;       // first -5 answer of a run of them (-1: none)
+};
+// Of `coin`: the immature blocks of closed epochs, and the mature and orphaned
+// ones (not resolved by the operator) at height >= settled_below.
+result<std::vector<followed_block>> followed_blocks(pg::connection& db, std::string_view coin,
+                                                    std::int64_t settled_below);
+// Stores a block's readings (-1: none).
+result<bool> set_block_readings(pg::connection& db, std::string_view hash, int orphan_readings,
+                                std::int64_t orphan_reading_height, std::int64_t unknown_since_ms);
+// Books transfers and moves the block's status from one of `from` to `to`,
+// clearing its readings, in one transaction; nothing new when it is `to`
+// already (the same transfer ids); errors for any other status.
+result<book_report> book_block_fate(pg::connection& db, std::string_view hash, std::string_view to,
+                                    std::initializer_list<std::string_view> from, std::span<const transfer> ts);
+// Parks an immature block nothing is booked for (the close cannot split it);
+// whether it was parked now.
+result<bool> park_block(pg::connection& db, std::string_view hash, std::string_view reason);
+struct parked_block {
+    std::string hash, coin;
+    long long height = 0;
+    std::string finder, found_at, reason;
+};
+result<std::vector<parked_block>> parked_blocks(pg::connection& db);
+// The operator's resolution of a parked block: finder empty = orphaned
+// (nothing booked); else immature again, split to `finder` alone at the close
+// of the first open epoch. Returns what was done, in words.
+result<std::string> resolve_parked_block(pg::connection& db, std::string_view hash, std::string_view finder);
 
 }  // namespace bmm::accounting::block_store
