@@ -670,7 +670,7 @@ std::string epochs_json(snapshot& db, long long limit, std::optional<long long> 
     return j.take();
 }
 
-// /api/v1/voting-power: an epoch's voting-power snapshot (sql/0018, 0022):
+// /api/v1/voting-power: an epoch's voting-power snapshot (sql/0018, 0023):
 // the available BMM each holder held at its close, by holder name (bytewise
 // order), a page at a time, with the epoch's totals.
 std::string voting_power_json(snapshot& db, std::optional<long long> epoch, long long limit,

@@ -241,7 +241,7 @@ const transfer* ledger::find(std::string_view id) const {
 
 std::vector<std::string> ledger::check_invariants() const {
     std::vector<std::string> problems;
-    // Late-orphan debts: what an available account may be below zero by (sql/0022 account_debts).
+    // Late-orphan debts: what an available account may be below zero by (sql/0024 account_debts).
     std::map<std::pair<std::string, std::string>, amount> debts;
     for (const auto& t : log_) {
         if (t.kind == transfer_kind::block_orphan && !ends_with(t.debit, ":immature")) {

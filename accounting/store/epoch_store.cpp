@@ -121,7 +121,7 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
             return error{join({"epoch ", k, " has no row in epochs; create it (ensure_epoch) before closing it"})};
         }
         const bool closed = row->text(0, 0) == "t";
-        // The voting-power snapshot (sql/0022): no transfer is inserted by
+        // The voting-power snapshot (sql/0023): no transfer is inserted by
         // anyone else from here to the commit, every earlier one is committed,
         // so the holdings the close split dividends by must be the ledger's
         // now, and they are exactly the BMM moved by transfers up to ledger_seq.

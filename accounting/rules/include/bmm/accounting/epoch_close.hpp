@@ -108,7 +108,7 @@ struct block_input {
     // pplns: the coin's accepted shares, oldest first, ending with the finding share.
     std::vector<pplns_share> pplns_shares;
     amount network_work;  // pplns: work(network target of the block)
-    // Resolved by the operator with a finder (a parked block, sql/0022): the
+    // Resolved by the operator with a finder (a parked block, sql/0024): the
     // miners' part goes to `finder` alone, whatever the coin's scheme.
     bool split_to_finder = false;
 };

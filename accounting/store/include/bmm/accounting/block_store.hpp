@@ -77,7 +77,7 @@ result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& d
 // (hash, coin) of every immature block whose booking epoch has closed.
 result<std::vector<std::pair<std::string, std::string>>> immature_of_closed_epochs(pg::connection& db);
 
-// A block whose fate the tracker follows on the node (sql/0022): immature
+// A block whose fate the tracker follows on the node (sql/0024): immature
 // ones of closed epochs, and matured or orphaned ones not yet settled.
 struct followed_block {
     std::string hash, coin, status;
