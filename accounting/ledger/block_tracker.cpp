@@ -4,6 +4,7 @@
 #include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
+#include "bmm/json/writer.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/text.hpp"
 
@@ -53,6 +54,20 @@ result<bool> block_tracker::record_block(pg::connection& db, const block_store::
     }
     log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
               b.hash, b.height, b.finder, reward, b.epoch);
+    if (notifier_) {
+        json::writer w;
+        w.begin_object();
+        w.key("coin").str(b.coin);
+        w.key("hash").str(b.hash);
+        w.key("height").number(b.height);
+        w.key("reward").number(reward);
+        w.key("finder").str(b.finder);
+        w.key("found_at").str(b.found_at);
+        w.key("epoch").number(b.epoch);
+        w.key("maturity").number(cfg_.coins.count(b.coin) ? cfg_.coins.at(b.coin).maturity : 0);
+        w.end_object();
+        notifier_->send(notify::k_block_found, w.take());
+    }
     return true;
 }
 
@@ -191,6 +206,15 @@ result<std::size_t> block_tracker::follow_blocks(pg::connection& db) {
         if (!done) return error{done.error_message()};
         log::info("blocks", "{} block {} is {} ({} confirmations): {} transfers booked", coin, hash, status, conf,
                   done->booked);
+        if (notifier_) {
+            json::writer w;
+            w.begin_object();
+            w.key("coin").str(coin);
+            w.key("hash").str(hash);
+            w.key("confirmations").number(conf);
+            w.end_object();
+            notifier_->send(status == "orphaned" ? notify::k_block_orphaned : notify::k_block_mature, w.take());
+        }
         ++changed;
     }
     return changed;
