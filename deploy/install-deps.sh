@@ -29,6 +29,8 @@ packages=(
   openssl
   # systemd_test checks deploy/systemd/ (systemd-analyze) and its logrotate file
   systemd logrotate
+  # monitoring_test checks deploy/monitoring/'s alert rules (promtool, from Debian's prometheus)
+  prometheus
   # statement_test reads the statements' PDFs (pdftotext) and checks them (qpdf --check)
   poppler-utils qpdf
 )

@@ -8,6 +8,10 @@
 
 #include "commands.hpp"
 
+#include "bmm/json/writer.hpp"
+#include "bmm/notify/webhook.hpp"
+
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -74,6 +78,65 @@ result<batch> open_batch(const accountd_config& cfg, std::int64_t id, locked_db&
     return load_batch(l.db, id);
 }
 
+// [notify]: payout_sent when the run first broadcast the batch (it was
+// approved before; its txids), payout_failed when a transaction failed or the
+// run itself did (the error). bmm-payout exits right after: it waits for the
+// webhooks (with their retries) first.
+void notify_run(const accountd_config& cfg, pg::connection& db, std::int64_t id, const result<run_summary>& s,
+                std::string_view what, std::string_view state_before) {
+    if (cfg.notify.urls.empty()) {
+        return;
+    }
+    const bool sent = s && s->broadcast > 0 && state_before == "approved", failed = !s || s->failed > 0;
+    if (!sent && !failed) {
+        return;
+    }
+    notify::webhook hook(cfg.notify, "bmm-payout");
+    auto b = load_batch(db, id);
+    const auto event = [&](const char* name) {
+        json::writer w;
+        w.begin_object();
+        w.key("batch").number(id);
+        w.key("command").str(what);
+        if (b) {
+            w.key("currency").str(b->currency);
+            w.key("total").str(accounting::to_decimal(b->total));
+            w.key("state").str(b->state);
+            w.key("txids").begin_array();
+            for (const auto& a : b->attempts) {
+                if (a.state == "broadcast" || a.state == "confirmed") {
+                    w.str(a.txid);
+                }
+            }
+            w.end_array();
+        }
+        if (s) {
+            w.key("broadcast").number(s->broadcast);
+            w.key("confirmed").number(s->confirmed);
+            w.key("failed").number(s->failed);
+        } else {
+            w.key("error").str(s.error_message());
+        }
+        w.end_object();
+        hook.send(name, w.take());
+    };
+    if (sent) {
+        event(notify::k_payout_sent);
+    }
+    if (failed) {
+        event(notify::k_payout_failed);
+    }
+    // Every attempt and the waits between them.
+    auto limit = cfg.notify.timeout * cfg.notify.attempts;
+    auto wait = cfg.notify.backoff;
+    for (int i = 1; i < cfg.notify.attempts; ++i, wait = std::min(wait * 2, cfg.notify.max_backoff)) {
+        limit += wait;
+    }
+    if (!hook.flush(limit)) {
+        std::fprintf(stderr, "bmm-payout: a webhook notification was not delivered (see the log)\n");
+    }
+}
+
 int finish(const result<run_summary>& s, std::string_view what) {
     if (!s) {
         return fail(s.error_message());
@@ -103,7 +166,9 @@ int run_execute(const accountd_config& cfg, const execute_command& c) {
         }
         (*w)->set_passphrase(*p);
     }
-    return finish(execute_batch(l.db, **w, cfg.payout, c.id), "execute batch " + std::to_string(c.id));
+    const auto s = execute_batch(l.db, **w, cfg.payout, c.id);
+    notify_run(cfg, l.db, c.id, s, "execute", r->state);
+    return finish(s, "execute batch " + std::to_string(c.id));
 }
 
 int run_bump(const accountd_config& cfg, const bump_command& c) {
@@ -123,7 +188,9 @@ int run_bump(const accountd_config& cfg, const bump_command& c) {
         }
         (*w)->set_passphrase(*p);
     }
-    return finish(bump_batch(l.db, **w, cfg.payout, c.id, c.fee_rate), "bump batch " + std::to_string(c.id));
+    const auto s = bump_batch(l.db, **w, cfg.payout, c.id, c.fee_rate);
+    notify_run(cfg, l.db, c.id, s, "bump", r->state);
+    return finish(s, "bump batch " + std::to_string(c.id));
 }
 
 int run_reconcile(const accountd_config& cfg, std::optional<std::int64_t> id) {
@@ -137,7 +204,9 @@ int run_reconcile(const accountd_config& cfg, std::optional<std::int64_t> id) {
         if (!w) {
             return fail(w.error_message());
         }
-        return finish(reconcile_batch(l.db, **w, cfg.payout, *id), "reconcile batch " + std::to_string(*id));
+        const auto s = reconcile_batch(l.db, **w, cfg.payout, *id);
+        notify_run(cfg, l.db, *id, s, "reconcile", r->state);
+        return finish(s, "reconcile batch " + std::to_string(*id));
     }
     // Every coin with a node: its batches, under its lock.
     std::set<std::string> coins;
@@ -175,8 +244,9 @@ int run_reconcile(const accountd_config& cfg, std::optional<std::int64_t> id) {
             if (!w) {
                 return fail(w.error_message());
             }
-            const int one =
-                finish(reconcile_batch(*db, **w, cfg.payout, b_id), "reconcile batch " + std::to_string(b_id));
+            const auto s = reconcile_batch(*db, **w, cfg.payout, b_id);
+            notify_run(cfg, *db, b_id, s, "reconcile", b->state);
+            const int one = finish(s, "reconcile batch " + std::to_string(b_id));
             rc = std::max(rc, one);
         }
     }

@@ -10,6 +10,7 @@
 
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/ledger_model.hpp"
+#include "bmm/accounting/ops_metrics.hpp"
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/rules.hpp"
 #include "bmm/accounting/statement.hpp"
@@ -945,7 +946,7 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
             w.sample("bmm_accountd_epochs_closed", {}, std::stod(ep.text(0, 0)));
             w.family("bmm_accountd_epoch_last_closed", "gauge", "The number k of the last closed epoch (-1: none).");
             w.sample("bmm_accountd_epoch_last_closed", {}, std::stod(ep.text(0, 1)));
-            db_up = true;
+            db_up = write_ops_metrics(w, *conn, cfg);
         } catch (...) {
             pool.release(std::move(*conn));
             throw;
@@ -977,6 +978,7 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
         w.sample("bmm_accountd_epoch_close_last_seconds", {}, c->last_close_seconds);
     }
 
+    prometheus::write_process_metrics(w);
     w.family("bmm_accountd_api_requests_total", "counter",
              "Requests answered by route (\"\" unknown path, \"-\" refused before routing) and HTTP status.");
     for (const auto& n : server->stats()) {

@@ -3,6 +3,7 @@
 #include "bmm/config/toml_reader.hpp"
 #include "bmm/pg/text.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -80,7 +81,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     c.file = file;
     c.migrations_dir = BMM_SQL_DIR;
     toml_reader top(root, file, "");
-    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log", "payout"});
+    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log", "payout", "notify"});
 
     toml_reader p(section(root, "postgres", file, true), file, "postgres");
     p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
@@ -256,6 +257,32 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     }
 
     parse_payout(root, file, c.payout);
+
+    // [notify]: webhooks (bmm/notify/webhook.hpp); no urls, no notifications.
+    toml_reader nt(section(root, "notify", file, false), file, "notify");
+    nt.only({"webhook_urls", "timeout_ms", "attempts", "backoff_ms", "max_backoff_ms", "max_queue",
+             "worker_offline_minutes", "worker_check_seconds"});
+    nt.strings("webhook_urls", c.notify.urls);
+    for (auto& u : c.notify.urls) {
+        u = config::expand_env(u, nt.at("webhook_urls"), "[notify] webhook_urls");
+        if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+            throw config_error{nt.at("webhook_urls") + ": [notify] webhook_urls: '" + u +
+                               "' is not an http:// or https:// URL"};
+        }
+    }
+    std::int64_t ms = c.notify.timeout.count();
+    nt.integer("timeout_ms", ms, 100, 600000);
+    c.notify.timeout = std::chrono::milliseconds(ms);
+    nt.integer("attempts", c.notify.attempts, 1, 100);
+    ms = c.notify.backoff.count();
+    nt.integer("backoff_ms", ms, 1, 3600000);
+    c.notify.backoff = std::chrono::milliseconds(ms);
+    ms = c.notify.max_backoff.count();
+    nt.integer("max_backoff_ms", ms, 1, 3600000);
+    c.notify.max_backoff = std::chrono::milliseconds(ms);
+    nt.integer("max_queue", c.notify.max_queue, 1, 1000000);
+    nt.integer("worker_offline_minutes", c.notify.worker_offline_minutes, 1, 10080);
+    nt.integer("worker_check_seconds", c.notify.worker_check_seconds, 1, 3600);
 
     toml_reader l(section(root, "log", file, false), file, "log");
     l.only({"level"});

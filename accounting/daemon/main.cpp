@@ -83,6 +83,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 86400));
     audit_cmd->add_flag("--skip-chain", world.skip_chain,
                         "do not check the blocks against the nodes and wallets (a database of synthetic records)");
+    auto* check_cmd = app.add_subcommand(
+        "check-config",
+        "read and check the configuration file (the same loader run uses; ${NAME} from the environment), print "
+        "what it sets up, and exit: 0 when it is fine, 1 with the error. Nothing is connected to");
+    add_config(check_cmd);
     auto* api_cmd = app.add_subcommand(
         "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
     add_config(api_cmd);
@@ -187,6 +192,23 @@ int main(int argc, char** argv) {
     auto cfg = load(config_path, sql_dir);
     if (!cfg) {
         return fail(cfg.error_message());
+    }
+    if (*check_cmd) {
+        std::string coins;
+        for (const auto& [coin, c] : cfg->coins) {
+            coins += (coins.empty() ? "" : ", ") + coin + " (maturity " + std::to_string(c.maturity) + ")";
+        }
+        std::printf(
+            "%s: fine. PostgreSQL %s; stream %s as %s/%s; epochs %s; coins %s; API %s; "
+            "%zu webhook URL(s)\n",
+            config_path.c_str(), cfg->postgres.describe().c_str(), cfg->redis.stream.c_str(), cfg->redis.group.c_str(),
+            cfg->redis.consumer.c_str(),
+            cfg->epochs.enabled ? (std::to_string(cfg->epochs.length_seconds) + " s").c_str() : "off",
+            coins.empty() ? "none" : coins.c_str(),
+            cfg->api.present && cfg->api.enabled ? (cfg->api.host + ":" + std::to_string(cfg->api.port)).c_str()
+                                                 : "off",
+            cfg->notify.urls.size());
+        return 0;
     }
     if (std::string why; !log_file.empty() && !log::to_file(log_file, &why)) {
         return fail(why);

@@ -4,6 +4,7 @@
 #include "bmm/accounting/due_epochs.hpp"
 #include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/ledger_store.hpp"
+#include "bmm/json/writer.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/text.hpp"
 
@@ -53,6 +54,20 @@ result<bool> block_tracker::record_block(pg::connection& db, const block_store::
     }
     log::info("blocks", "{} block {} at height {} by {} recorded: reward {} booked at the close of epoch {}", b.coin,
               b.hash, b.height, b.finder, reward, b.epoch);
+    if (notifier_) {
+        json::writer w;
+        w.begin_object();
+        w.key("coin").str(b.coin);
+        w.key("hash").str(b.hash);
+        w.key("height").number(b.height);
+        w.key("reward").number(reward);
+        w.key("finder").str(b.finder);
+        w.key("found_at").str(b.found_at);
+        w.key("epoch").number(b.epoch);
+        w.key("maturity").number(cfg_.coins.count(b.coin) ? cfg_.coins.at(b.coin).maturity : 0);
+        w.end_object();
+        notifier_->send(notify::k_block_found, w.take());
+    }
     return true;
 }
 
@@ -147,6 +162,21 @@ result<std::size_t> block_tracker::record_unconfirmed_blocks(pg::connection& db,
         }
     }
     return recorded;
+}
+
+// A block's new fate to the webhooks ([notify]), when they are set.
+void block_tracker::notify_fate(const std::string& coin, const std::string& hash, std::int64_t confirmations,
+                                const char* event) {
+    if (!notifier_) {
+        return;
+    }
+    json::writer w;
+    w.begin_object();
+    w.key("coin").str(coin);
+    w.key("hash").str(hash);
+    w.key("confirmations").number(confirmations);
+    w.end_object();
+    notifier_->send(event, w.take());
 }
 
 result<std::size_t> block_tracker::follow_blocks(pg::connection& db, std::int64_t now_ms) {
@@ -284,6 +314,7 @@ result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c
             log::info("blocks", "{} block {} is orphaned ({}): {} transfers booked", b.coin, b.hash, verdict,
                       done->booked);
         }
+        notify_fate(b.coin, b.hash, h ? conf : -1, notify::k_block_orphaned);
         return true;
     }
     if (orphaned) {
@@ -317,6 +348,7 @@ result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c
     }
     log::info("blocks", "{} block {} is mature ({} confirmations): {} transfers booked", b.coin, b.hash, conf,
               done->booked);
+    notify_fate(b.coin, b.hash, conf, notify::k_block_mature);
     return true;
 }
 

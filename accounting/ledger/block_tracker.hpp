@@ -38,6 +38,7 @@
 #include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/config.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/notify/webhook.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
@@ -54,6 +55,9 @@ namespace bmm::accounting {
 class block_tracker {
 public:
     explicit block_tracker(const accountd_config& cfg) : cfg_(cfg) {}
+    // Where block_found (step 1), block_mature and block_orphaned (step 3)
+    // are sent ([notify]); none: not sent. It outlives the tracker.
+    void notify_to(notify::webhook* w) { notifier_ = w; }
 
     // Step 1 for every accepted pool block not yet in blocks; returns how many were recorded.
     result<std::size_t> record_new_blocks(pg::connection& db);
@@ -67,6 +71,7 @@ public:
 
 private:
     node::rpc_client* client(const std::string& coin);
+    void notify_fate(const std::string& coin, const std::string& hash, std::int64_t confirmations, const char* event);
     result<bool> follow_block(pg::connection& db, node::rpc_client& c, simdjson::dom::parser& parser,
                               const coin_settings& cs, const block_store::followed_block& b, std::int64_t tip,
                               std::int64_t now_ms);
@@ -75,6 +80,7 @@ private:
     const accountd_config& cfg_;
     std::map<std::string, std::unique_ptr<node::rpc_client>> clients_;
     std::map<std::string, bool> warned_;
+    notify::webhook* notifier_ = nullptr;
 };
 
 }  // namespace bmm::accounting

@@ -12,6 +12,7 @@
 #include "bmm/pg/connection.hpp"
 #include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
+#include "worker_watch.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -136,6 +137,10 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
         return;
     }
     block_tracker tracker(cfg_);
+    // [notify]: block_found, block_mature, block_orphaned, worker_offline.
+    notify::webhook hook(cfg_.notify, "bmm-accountd");
+    tracker.notify_to(&hook);
+    worker_watch workers(cfg_, hook);
     pg::connection db;
     std::optional<pg::advisory_lock> ledger_lock;  // on db; released before db is dropped
     bool said_locked = false, genesis = false;
@@ -206,6 +211,9 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             }
             if (auto f = tracker.follow_blocks(db, now_ms()); !f) {
                 return error{f.error_message()};
+            }
+            if (auto w = workers.step(db, now_ms()); !w) {
+                log::warn("notify", "{}", w.error_message());
             }
             // min_bmm_to_mine: who may mine, after every close and every minute.
             if (closed->closed > 0 || now_ms() - gate_published_ms >= 60000) {

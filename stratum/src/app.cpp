@@ -6,6 +6,7 @@
 
 #include "bmm/crypto/scrypt.hpp"
 #include "bmm/crypto/sha256.hpp"
+#include "bmm/git_commit.hpp"
 #include "bmm/log.hpp"
 #include "bmm/stratum/config.hpp"
 #include "bmm/stratum/job_manager.hpp"
@@ -82,6 +83,7 @@ metrics::process_info describe_process(const server_config& cfg) {
     metrics::process_info info;
     info.instance_id = cfg.instance_id;
     info.version = k_version;
+    info.commit = k_git_commit;
     info.coin = cfg.coin;
     info.algorithm = std::string(to_string(cfg.algorithm));
     info.node = node_label(cfg.node_url);
@@ -142,6 +144,26 @@ std::string node_label(const std::string& url) {
         rest = rest.substr(at + 1);
     }
     return rest;
+}
+
+int check_config(const std::string& path) {
+    auto cfg = load_server_config(path);
+    if (!cfg) {
+        std::fprintf(stderr, "bmm-stratum: bad configuration: %s\n", cfg.error_message().c_str());
+        return 2;
+    }
+    std::string ports;
+    for (const auto& p : cfg->ports) {
+        ports += (ports.empty() ? "" : ", ") + p.host + ":" + std::to_string(p.port) + (p.tls ? " (TLS)" : "");
+    }
+    std::printf(
+        "%s: fine. %s (%s), instance %d; ports %s; [limits] max_connections %zu (LimitNOFILE needs %zu); "
+        "metrics %s\n",
+        path.c_str(), cfg->coin.c_str(), std::string(to_string(cfg->algorithm)).c_str(),
+        static_cast<int>(cfg->instance_id), ports.c_str(), cfg->limits.max_connections,
+        cfg->limits.max_connections + 64,
+        cfg->metrics_port ? (cfg->metrics_host + ":" + std::to_string(cfg->metrics_port)).c_str() : "off");
+    return 0;
 }
 
 int run(const app_options& options) {

@@ -297,6 +297,13 @@ void job_manager::submit_loop() {
         if (accepted)
             log::info("block", "block {} at height {} found by {}.{} accepted by the node ({:.1f} ms)", b.hash_hex,
                       b.height, b.account, b.worker, ms);
+        else if (answer == "\"inconclusive\"" || answer == "\"duplicate\"")
+            // Valid, but not (yet) the tip: a competing block at the same
+            // height came first ("inconclusive"), or the node has it already
+            // ("duplicate"). Nothing is wrong with the pool; bmm-accountd
+            // records the block if it ends up in the main chain.
+            log::warn("block", "block {} at height {} found by {}.{} not accepted as the tip by the node: {}",
+                      b.hash_hex, b.height, b.account, b.worker, answer);
         else
             log::error("block", "block {} at height {} found by {}.{} REJECTED by the node: {}", b.hash_hex, b.height,
                        b.account, b.worker, answer);

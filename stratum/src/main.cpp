@@ -34,10 +34,17 @@ int main(int argc, char** argv) {
     app.add_option("--config", options.config_path, "the TOML configuration (see deploy/config/bmm-stratum.toml)")
         ->required();
     app.add_flag("--check", options.check_only, "check the configuration and the node, then exit");
+    bool check_config = false;
+    app.add_flag("--check-config", check_config,
+                 "read and check the configuration file alone (${NAME} from the environment, TLS files loaded), "
+                 "print what it sets up, and exit: 0 when fine, 2 with the error; nothing is connected to");
     app.add_option("--log-file", options.log_file,
                    "append the log to this file instead of stderr; SIGHUP reopens it (logrotate)");
     if (auto rc = bmm::cli::parse(app, argc, argv)) {
         return *rc;
+    }
+    if (check_config) {
+        return bmm::stratum::check_config(options.config_path);
     }
     return bmm::stratum::run(options);
 }

@@ -250,9 +250,11 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     text_writer w(labels{{"instance_id", std::to_string(info.instance_id)}});
     const std::uint64_t one = 1;
 
-    w.family("bmm_stratum_info", "gauge", "bmm-stratum's version, coin, algorithm and hash kernels (always 1).");
+    w.family("bmm_stratum_info", "gauge",
+             "bmm-stratum's version, git commit, coin, algorithm and hash kernels (always 1).");
     w.sample("bmm_stratum_info",
              {{"version", info.version},
+              {"commit", info.commit},
               {"coin", info.coin},
               {"algorithm", info.algorithm},
               {"sha256_kernel", info.sha256_kernel},
@@ -310,18 +312,20 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
         w.sample("bmm_stratum_accepted_work_hashes_total", port_labels[i], s.ports[i].work_accepted);
     w.family("bmm_stratum_hashrate_window_seconds", "gauge", "The window the hashrate estimates average over.");
     w.sample("bmm_stratum_hashrate_window_seconds", {}, s.window_seconds);
-    w.family("bmm_stratum_port_hashrate", "gauge",
+    w.family("bmm_stratum_port_hashrate_hashes_per_second", "gauge",
              "Estimated hashes per second on a port: accepted work over the window.");
     for (std::size_t i = 0; i < s.ports.size(); ++i)
-        w.sample("bmm_stratum_port_hashrate", port_labels[i], s.ports[i].hashrate);
-    w.family("bmm_stratum_worker_hashrate", "gauge",
+        w.sample("bmm_stratum_port_hashrate_hashes_per_second", port_labels[i], s.ports[i].hashrate);
+    w.family("bmm_stratum_worker_hashrate_hashes_per_second", "gauge",
              "Estimated hashes per second of a worker (account.worker, all its connections): accepted work over the "
              "window. Only the busiest workers, up to bmm_stratum_worker_series_limit.");
     for (const auto& wk : s.workers)
-        w.sample("bmm_stratum_worker_hashrate", {{"account", wk.account}, {"worker", wk.worker}}, wk.hashrate);
+        w.sample("bmm_stratum_worker_hashrate_hashes_per_second", {{"account", wk.account}, {"worker", wk.worker}},
+                 wk.hashrate);
     w.family("bmm_stratum_workers_active", "gauge", "Workers with accepted shares in the window.");
     w.sample("bmm_stratum_workers_active", {}, static_cast<std::uint64_t>(s.workers_active));
-    w.family("bmm_stratum_worker_series_limit", "gauge", "At most this many bmm_stratum_worker_hashrate series.");
+    w.family("bmm_stratum_worker_series_limit", "gauge",
+             "At most this many bmm_stratum_worker_hashrate_hashes_per_second series.");
     w.sample("bmm_stratum_worker_series_limit", {}, static_cast<std::uint64_t>(s.worker_series_limit));
 
     w.family("bmm_stratum_verify_batch_seconds", "histogram", "Time to hash one batch of shares (one loop turn).");
@@ -352,11 +356,14 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
              "Seconds since the current template was published to miners.");
     w.sample("bmm_stratum_template_age_seconds", node,
              jobs.template_unix_ms ? std::max(0.0, now_unix - static_cast<double>(jobs.template_unix_ms) / 1000) : 0.0);
-    w.family("bmm_stratum_template_published_unix_ms", "gauge", "When the current template was published (Unix ms).");
-    w.sample("bmm_stratum_template_published_unix_ms", node, static_cast<double>(jobs.template_unix_ms));
-    w.family("bmm_stratum_longpoll_answer_unix_ms", "gauge",
-             "When getblocktemplate's long poll last answered (Unix ms; 0: never).");
-    w.sample("bmm_stratum_longpoll_answer_unix_ms", node, static_cast<double>(jobs.longpoll_answer_unix_ms));
+    w.family("bmm_stratum_template_published_timestamp_seconds", "gauge",
+             "When the current template was published (Unix seconds, millisecond precision).");
+    w.sample("bmm_stratum_template_published_timestamp_seconds", node,
+             static_cast<double>(jobs.template_unix_ms) / 1000);
+    w.family("bmm_stratum_longpoll_answer_timestamp_seconds", "gauge",
+             "When getblocktemplate's long poll last answered (Unix seconds, millisecond precision; 0: never).");
+    w.sample("bmm_stratum_longpoll_answer_timestamp_seconds", node,
+             static_cast<double>(jobs.longpoll_answer_unix_ms) / 1000);
     w.family("bmm_stratum_templates_total", "counter",
              "Templates published: source poll (start-up, long poll, plain polling) or refresh.");
     w.sample("bmm_stratum_templates_total", {{"node", info.node}, {"source", "poll"}}, jobs.templates_poll);
@@ -380,6 +387,8 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
         w.family("bmm_stratum_spool_free_bytes", "gauge", "Free bytes on the spool directory's file system.");
         w.sample("bmm_stratum_spool_free_bytes", {{"dir", info.spool_dir}}, spool_free_bytes);
     }
+
+    prometheus::write_process_metrics(w);
 
     w.family("bmm_stratum_metrics_responses_total", "counter", "Responses of this endpoint by HTTP status.");
     for (std::size_t i = 0; i < http_stats::k_http_codes.size(); ++i)

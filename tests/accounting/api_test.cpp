@@ -1021,8 +1021,10 @@ TEST_F(api_test, metrics_report_blocks_epochs_redis_and_the_requests_by_route) {
     for (std::size_t at = 0; at < m.body.size(); at = m.body.find('\n', at) + 1) {
         const std::string line = m.body.substr(at, m.body.find('\n', at) - at);
         ++lines;
+        const bool ours = line.rfind("bmm_accountd_", 0) == 0 || line.rfind("process_", 0) == 0;
         EXPECT_TRUE(line.rfind("# HELP bmm_accountd_", 0) == 0 || line.rfind("# TYPE bmm_accountd_", 0) == 0 ||
-                    (line.rfind("bmm_accountd_", 0) == 0 && line.find(' ') != std::string::npos))
+                    line.rfind("# HELP process_", 0) == 0 || line.rfind("# TYPE process_", 0) == 0 ||
+                    (ours && line.find(' ') != std::string::npos))
             << line;
     }
     EXPECT_GT(lines, 20u);
@@ -1036,6 +1038,26 @@ TEST_F(api_test, metrics_report_blocks_epochs_redis_and_the_requests_by_route) {
     EXPECT_EQ(sample_of(m.body, "bmm_accountd_redis_up"), 1);
     EXPECT_TRUE(has_series(m.body, "bmm_accountd_ingest_pending_entries{stream=\"api-test\",group=\"accountd\"}"))
         << m.body;
+    // The alert rules' gauges (deploy/monitoring/): the audit's count is
+    // ledger_audit()'s, the open payout batches are the table's.
+    EXPECT_EQ(sample_of(m.body, "bmm_accountd_audit_problems"),
+              std::stod(scalar("SELECT count(*) FROM ledger_audit()")))
+        << m.body;
+    EXPECT_GT(sample_of(m.body, "bmm_accountd_audit_last_run_timestamp_seconds"), 1.7e9);
+    EXPECT_NE(m.body.find("# TYPE bmm_accountd_payout_batches_open gauge"), std::string::npos);
+    for (const std::string st : {"planned", "approved", "broadcast", "exported"}) {
+        const std::string n =
+            scalar("SELECT count(*) FROM payout_batches WHERE currency = 'LTC' AND state = '" + st + "'");
+        EXPECT_EQ(sample_of(m.body, "bmm_accountd_payout_batches_open{currency=\"LTC\",state=\"" + st + "\"}"),
+                  std::stod(n))
+            << st;
+    }
+    // process_*: the daemon's own descriptors and memory.
+    EXPECT_GT(sample_of(m.body, "process_open_fds"), 3);
+    EXPECT_GT(sample_of(m.body, "process_max_fds"), sample_of(m.body, "process_open_fds"));
+    EXPECT_GT(sample_of(m.body, "process_resident_memory_bytes"), 1e6);
+    EXPECT_TRUE(has_series(m.body, "process_cpu_seconds_total"));
+    EXPECT_TRUE(has_series(m.body, "process_start_time_seconds"));
     // `bmm-accountd api` runs no ingest and no ledger: their counters are left out.
     EXPECT_EQ(m.body.find("bmm_accountd_ingest_rounds_total"), std::string::npos);
     EXPECT_EQ(m.body.find("bmm_accountd_epoch_closes_total"), std::string::npos);

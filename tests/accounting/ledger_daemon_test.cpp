@@ -20,6 +20,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
+#include "../support/webhook_receiver.hpp"
 
 #include "bmm/pg/connection.hpp"
 #include "bmm/target.hpp"
@@ -101,6 +102,7 @@ struct settings {
     int batch = 500;
     std::string scheme = "pp";
     std::string pplns_n_ppm = "2000000";
+    std::string webhook_url;  // [notify] webhook_urls, when set
 };
 
 std::string write_config(const std::string& stream, const settings& s) {
@@ -121,6 +123,9 @@ std::string write_config(const std::string& stream, const settings& s) {
       << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme
       << "\"\npplns_n_ppm = " << s.pplns_n_ppm << "\nmaturity = 100\norphan_readings = 1\n"
       << "[log]\nlevel = \"info\"\n";
+    if (!s.webhook_url.empty()) {
+        f << "[notify]\nwebhook_urls = [\"" << s.webhook_url << "\"]\nattempts = 3\nbackoff_ms = 100\n";
+    }
     return path;
 }
 
@@ -337,6 +342,10 @@ void mine_and_check(const std::string& scheme) {
     s.genesis =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
         3;
+    // [notify]: the blocks' webhooks go to a receiver on loopback; its first
+    // answer is a 503, so the daemon's retry is what delivers the first one.
+    test::webhook_receiver hooks({503});
+    s.webhook_url = hooks.url("/bmm");
     const std::string cfg = write_config(stream, s);
     {
         test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
@@ -453,6 +462,31 @@ void mine_and_check(const std::string& scheme) {
     st().cli("generatetoaddress 101 " + addr);
     ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
         << test::read_text(acc_log);
+    // Webhooks (issue 16): block_found for every pool block the tracker
+    // recorded, block_orphaned for the victim, block_mature for the others;
+    // each a JSON POST naming the block.
+    const auto sent = [&](const char* event, const std::string& hash) {
+        for (const auto& r : hooks.requests()) {
+            if (r.method == "POST" && r.content_type == "application/json" &&
+                r.body.find(std::string("\"event\":\"") + event + "\"") != std::string::npos &&
+                r.body.find("\"hash\":\"" + hash + "\"") != std::string::npos &&
+                r.body.find("\"coin\":\"LTC\"") != std::string::npos) {
+                return true;
+            }
+        }
+        return false;
+    };
+    for (const auto& b : blocks) {
+        const char* fate = b.orphaned ? "block_orphaned" : "block_mature";
+        EXPECT_TRUE(wait_for([&] { return sent("block_found", b.hash) && sent(fate, b.hash); }, 30))
+            << "webhooks for " << b.hash << ": block_found " << sent("block_found", b.hash) << ", " << fate << " "
+            << sent(fate, b.hash) << "\n"
+            << test::read_text(acc_log);
+    }
+    // The first POST was answered 503: it arrived again (the retry).
+    const auto all = hooks.requests();
+    ASSERT_FALSE(all.empty());
+    EXPECT_GE(std::count_if(all.begin(), all.end(), [&](const auto& r) { return r.body == all[0].body; }), 2);
     // A pool block no record says the node accepted (answered "inconclusive":
     // a sibling at its height came first) still counts once it is in the main
     // chain: here when the victim's invalidation makes its sibling the tip. The

@@ -1,9 +1,10 @@
 // Every program's command line goes through CLI11 the same way
-// (common/include/bmm/cli.hpp): --version prints "<program> <version>" with
-// the project's version, --help exits 0 and lists the options, and a bad
-// option or value exits non-zero with a message naming the option. Runs the
-// real programs of this build; none of them gets far enough to need a stack.
+// (common/include/bmm/cli.hpp): --version prints "<program> <version>
+// (commit <commit>)" with the project's version and the git commit built, --help exits 0 and lists the options, and a
+// bad option or value exits non-zero with a message naming the option. Runs the real programs of this build; none of
+// them gets far enough to need a stack.
 
+#include "bmm/git_commit.hpp"
 #include "bmm/version.hpp"
 
 #include "../support/process.hpp"
@@ -56,7 +57,28 @@ TEST(cli, version_prints_program_and_project_version) {
     for (const auto& p : programs()) {
         const auto r = run(p.name, {"--version"});
         EXPECT_EQ(r.exit_code, 0) << p.name << ": " << r.output;
-        EXPECT_EQ(r.output, p.name + " " + k_version + "\n") << p.name;
+        EXPECT_EQ(r.output, p.name + " " + k_version + " (commit " + k_git_commit + ")\n") << p.name;
+    }
+}
+
+// The commit is a real commit of this repository (12 hex digits git knows,
+// "-dirty" when the tree had changes), the one the build was made from, not a
+// placeholder; every program of the build prints the same.
+TEST(cli, version_names_the_git_commit_built) {
+    const std::string head = run_capture("git -C '" BMM_SOURCE_DIR "' rev-parse --short=12 HEAD 2>/dev/null");
+    if (head.size() < 12) {
+        GTEST_SKIP() << "the source is not a git checkout";
+    }
+    const std::string commit = k_git_commit;
+    ASSERT_GE(commit.size(), 12u) << commit;
+    const std::string hash = commit.substr(0, 12);
+    EXPECT_EQ(hash.find_first_not_of("0123456789abcdef"), std::string::npos) << commit;
+    EXPECT_TRUE(commit.size() == 12 || commit.substr(12) == "-dirty") << commit;
+    const std::string known =
+        run_capture("git -C '" BMM_SOURCE_DIR "' cat-file -t " + hash + " 2>/dev/null; echo \"exit=$?\"");
+    EXPECT_NE(known.find("commit"), std::string::npos) << hash << " is not a commit of this repository: " << known;
+    for (const auto& p : programs()) {
+        EXPECT_NE(run(p.name, {"--version"}).output.find("(commit " + commit + ")"), std::string::npos) << p.name;
     }
 }
 

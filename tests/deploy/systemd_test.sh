@@ -50,6 +50,42 @@ for u in "${units[@]}"; do
   grep -q '^LimitNOFILE=[0-9]' "$u" && pass "$(basename "$u") sets LimitNOFILE" || fail "$(basename "$u") sets LimitNOFILE"
 done
 
+# The payout timer: it triggers a unit that exists here, which only runs
+# reconcile (plan, approve and execute stay with a person).
+for t in deploy/systemd/*.timer; do
+  [ -e "$t" ] || continue
+  svc=$(sed -n 's/^Unit=//p' "$t")
+  [ -n "$svc" ] || svc=$(basename "$t" .timer).service
+  if [ -e "deploy/systemd/$svc" ] && verify "$T/$(basename "$t")" "$T/$svc"; then
+    pass "$(basename "$t") triggers $svc, and both verify together"
+  else
+    fail "$(basename "$t") triggers $svc, and both verify together"
+  fi
+  grep -q '^OnUnitActiveSec=\|^OnCalendar=' "$t" && pass "$(basename "$t") runs on a schedule" || fail "$(basename "$t") runs on a schedule"
+done
+if grep -q '^ExecStart=/usr/local/bin/bmm-payout reconcile ' deploy/systemd/bmm-payout-reconcile.service &&
+  ! grep -Eq 'bmm-payout (plan|approve|execute|settle)' deploy/systemd/bmm-payout-reconcile.service; then
+  pass "bmm-payout-reconcile.service runs reconcile only"
+else
+  fail "bmm-payout-reconcile.service runs reconcile only"
+fi
+
+# LimitNOFILE is sized for the connection target: every miner is a
+# descriptor, and bmm-stratum keeps 64 for Redis, the node, logs and loops
+# (stratum/src/app.cpp), so the limit must be at least [limits]
+# max_connections + 64 for every production example in deploy/config/.
+nofile=$(sed -n 's/^LimitNOFILE=//p' deploy/systemd/bmm-stratum.service)
+for cfg in deploy/config/bmm-stratum-*net.toml; do
+  [ -e "$cfg" ] || continue
+  maxc=$(sed -n 's/^max_connections *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
+  maxc=${maxc:-100000}  # the default
+  if [ "$nofile" -ge $((maxc + 64)) ]; then
+    pass "LimitNOFILE=$nofile holds $(basename "$cfg")'s max_connections $maxc + 64"
+  else
+    fail "LimitNOFILE=$nofile is below $(basename "$cfg")'s max_connections $maxc + 64"
+  fi
+done
+
 # The negative control: the same check must refuse a unit with a typo.
 bad=$T/bmm-broken.service
 sed 's/^Restart=on-failure/Restrat=on-failure/' "${units[0]}" >"$bad"

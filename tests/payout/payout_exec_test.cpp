@@ -18,6 +18,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
+#include "../support/webhook_receiver.hpp"
 
 #include "bmm/accounting/migrations.hpp"
 #include "bmm/payout/wallet_tx.hpp"
@@ -306,6 +307,66 @@ TEST_F(payout_exec, end_to_end_two_accounts_one_address) {
     auto w = payout({"wallet-check", "--coin", "LTC"});
     EXPECT_EQ(w.code, 0) << w.out;
     EXPECT_NE(w.out.find("gap:"), std::string::npos) << w.out;
+}
+
+// Webhooks (issue 16): execute's first broadcast sends payout_sent with the
+// batch's txids (once: executing again sends none), and a run that fails
+// (the node unreachable) sends payout_failed with the error; both as JSON
+// POSTs to a receiver on loopback, the first one after a 503 and a retry.
+TEST_F(payout_exec, webhooks_on_payout_sent_and_failed) {
+    test::webhook_receiver hooks({503});
+    const std::string notify =
+        "[notify]\nwebhook_urls = [\"" + hooks.url("/payouts") + "\"]\nattempts = 3\nbackoff_ms = 100\n";
+    const std::string cfg = write_config("notify", "max_tx_weight = 41000\n" + notify);
+    auto b = new_batch(2, cfg);
+    ASSERT_GT(b.id, 0);
+    const std::string batch_field = "\"batch\":" + std::to_string(b.id) + ",";
+    auto e = payout({"execute", std::to_string(b.id)}, {}, cfg);
+    ASSERT_EQ(e.code, 0) << e.out;
+    // bmm-payout waited for the delivery before it exited.
+    const auto all = hooks.requests();
+    ASSERT_EQ(all.size(), 2u) << e.out;  // the 503, then the retry
+    EXPECT_EQ(all[0].body, all[1].body);
+    const auto& sent = all[1];
+    EXPECT_EQ(sent.method, "POST");
+    EXPECT_EQ(sent.path, "/payouts");
+    EXPECT_EQ(sent.content_type, "application/json");
+    EXPECT_NE(sent.body.find("\"event\":\"payout_sent\""), std::string::npos) << sent.body;
+    EXPECT_NE(sent.body.find("\"source\":\"bmm-payout\""), std::string::npos) << sent.body;
+    EXPECT_NE(sent.body.find(batch_field), std::string::npos) << sent.body;
+    EXPECT_NE(sent.body.find("\"currency\":\"LTC\""), std::string::npos) << sent.body;
+    const auto txids = query("SELECT txid FROM payout_attempts WHERE batch = $1", {std::to_string(b.id)});
+    ASSERT_FALSE(txids.empty());
+    for (const auto& t : txids) {
+        EXPECT_NE(sent.body.find("\"" + t[0] + "\""), std::string::npos) << t[0] << " not in " << sent.body;
+    }
+    // Executing again broadcasts the stored transactions again: not a new payout.
+    auto again = payout({"execute", std::to_string(b.id)}, {}, cfg);
+    EXPECT_EQ(again.code, 0) << again.out;
+    EXPECT_EQ(hooks.requests().size(), 2u);
+
+    // The node unreachable: reconcile fails, and says so.
+    std::string text = test::read_text(cfg);
+    const std::string url = st().setting("BMM_NODE_RPC_URL");
+    std::string closed_url;  // a loopback port nobody listens on any more
+    {
+        test::webhook_receiver gone;
+        closed_url = gone.url("/");
+    }
+    text.replace(text.find(url), url.size(), closed_url);
+    const std::string down = st().dir() + "/payout/notify-down.toml";
+    std::ofstream(down) << text;
+    auto r = payout({"reconcile", std::to_string(b.id)}, {}, down);
+    EXPECT_NE(r.code, 0) << r.out;
+    const auto failed = hooks.wait_for_body("\"event\":\"payout_failed\"", std::chrono::seconds(10));
+    EXPECT_NE(failed.body.find(batch_field), std::string::npos) << failed.body;
+    EXPECT_NE(failed.body.find("\"error\":\""), std::string::npos) << failed.body;
+    EXPECT_NE(failed.body.find("\"command\":\"reconcile\""), std::string::npos) << failed.body;
+
+    mine(6);
+    reconcile_until_finished(b.id, cfg);
+    EXPECT_EQ(batch_state(b.id), "confirmed");
+    expect_paid_once(b);
 }
 
 TEST_F(payout_exec, kill_at_every_fault_point_pays_once) {

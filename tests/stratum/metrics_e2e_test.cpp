@@ -297,9 +297,10 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     EXPECT_GE(diff, 0.001 * accepted * 0.999);
     EXPECT_NEAR(work / diff, 4294967296.0 / 65535.0, 0.01);
     // Hashrates: the worker and the port carry the work of the window.
-    const double worker_rate = s.at("bmm_stratum_worker_hashrate", "account=\"metrics\",worker=\"rig1\"");
+    const double worker_rate =
+        s.at("bmm_stratum_worker_hashrate_hashes_per_second", "account=\"metrics\",worker=\"rig1\"");
     EXPECT_GT(worker_rate, 0);
-    EXPECT_GE(s.at("bmm_stratum_port_hashrate", port_label()), worker_rate * 0.999);
+    EXPECT_GE(s.at("bmm_stratum_port_hashrate_hashes_per_second", port_label()), worker_rate * 0.999);
     EXPECT_GE(s.at("bmm_stratum_workers_active"), 1);
     // Verify time: every hashed share is in the histograms.
     EXPECT_GE(s.at("bmm_stratum_verify_share_seconds_count") - before.at("bmm_stratum_verify_share_seconds_count"),
@@ -314,7 +315,7 @@ TEST_F(metrics_e2e, counters_equal_what_bmm_miner_saw_and_the_node_accepted) {
     }
     EXPECT_EQ(s.at("bmm_stratum_job_broadcast_seconds_bucket", "le=\"+Inf\""),
               s.at("bmm_stratum_job_broadcast_seconds_count"));
-    EXPECT_GT(s.at("bmm_stratum_longpoll_answer_unix_ms", node), 0);
+    EXPECT_GT(s.at("bmm_stratum_longpoll_answer_timestamp_seconds", node), 0);
     EXPECT_EQ(s.at("bmm_stratum_template_height", node), static_cast<double>(block_count() + 1));
 }
 

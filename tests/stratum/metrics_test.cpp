@@ -14,10 +14,12 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <ctime>
 #include <map>
 #include <regex>
 #include <set>
@@ -322,6 +324,7 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     process_info info;
     info.instance_id = 7;
     info.version = "0.1.0";
+    info.commit = "0123456789ab";
     info.coin = "LTC";
     info.algorithm = "scrypt";
     info.node = "127.0.0.1:19443";
@@ -342,8 +345,9 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     EXPECT_EQ(at("bmm_stratum_shares_total{" + i + ",port=\"127.0.0.1:3333\",result=\"duplicate\"}"), "2");
     EXPECT_EQ(at("bmm_stratum_shares_total{" + i + ",port=\"127.0.0.1:3333\",result=\"not_recorded\"}"), "0");
     EXPECT_EQ(at("bmm_stratum_accepted_difficulty_total{" + i + ",port=\"127.0.0.1:3333\"}"), "0.04");
-    EXPECT_EQ(at("bmm_stratum_port_hashrate{" + i + ",port=\"127.0.0.1:3333\"}"), "12.5");
-    EXPECT_EQ(at("bmm_stratum_worker_hashrate{" + i + ",account=\"alice\",worker=\"rig \\\"1\\\"\"}"), "12.5");
+    EXPECT_EQ(at("bmm_stratum_port_hashrate_hashes_per_second{" + i + ",port=\"127.0.0.1:3333\"}"), "12.5");
+    EXPECT_EQ(at("bmm_stratum_worker_hashrate_hashes_per_second{" + i + ",account=\"alice\",worker=\"rig \\\"1\\\"\"}"),
+              "12.5");
     EXPECT_EQ(at("bmm_stratum_workers_active{" + i + "}"), "1");
     EXPECT_EQ(at("bmm_stratum_blocks_found_total{" + i + "}"), "4");
     EXPECT_EQ(at("bmm_stratum_connections_refused_total{" + i + "}"), "6");
@@ -355,7 +359,9 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     EXPECT_EQ(at("bmm_stratum_blocks_rejected_total{" + i + ",node=\"127.0.0.1:19443\"}"), "1");
     EXPECT_EQ(at("bmm_stratum_template_height{" + i + ",node=\"127.0.0.1:19443\"}"), "432");
     EXPECT_EQ(at("bmm_stratum_template_age_seconds{" + i + ",node=\"127.0.0.1:19443\"}"), "2");
-    EXPECT_EQ(at("bmm_stratum_longpoll_answer_unix_ms{" + i + ",node=\"127.0.0.1:19443\"}"), "1700000000500");
+    // Seconds with the milliseconds kept (the writer's shortest exact form).
+    EXPECT_EQ(std::stod(at("bmm_stratum_longpoll_answer_timestamp_seconds{" + i + ",node=\"127.0.0.1:19443\"}")),
+              1700000000.5);
     EXPECT_EQ(at("bmm_stratum_stream_backlog_records{" + i + "}"), "12");
     EXPECT_EQ(at("bmm_stratum_stream_backlog_bytes{" + i + "}"), "4800");
     EXPECT_EQ(at("bmm_stratum_spool_bytes{" + i + ",dir=\"/var/spool/bmm\"}"), "16000");
@@ -366,10 +372,40 @@ TEST(metrics_page, every_line_follows_the_format_and_the_numbers_are_the_inputs)
     EXPECT_EQ(at("bmm_stratum_verify_share_seconds_bucket{" + i + ",le=\"+Inf\"}"), "8");
     EXPECT_EQ(at("bmm_stratum_verify_share_seconds_count{" + i + "}"), "8");
     EXPECT_EQ(at("bmm_stratum_metrics_responses_total{" + i + ",code=\"200\"}"), "5");
-    EXPECT_EQ(
-        at("bmm_stratum_info{" + i +
-           ",version=\"0.1.0\",coin=\"LTC\",algorithm=\"scrypt\",sha256_kernel=\"\",scrypt_kernel=\"\",verifier=\"\"}"),
-        "1");
+    EXPECT_EQ(at("bmm_stratum_info{" + i +
+                 ",version=\"0.1.0\",commit=\"0123456789ab\",coin=\"LTC\",algorithm=\"scrypt\",sha256_kernel=\"\","
+                 "scrypt_kernel=\"\",verifier=\"\"}"),
+              "1");
+    // Prometheus conventions: times in _timestamp_seconds, a unit on hashrates.
+    EXPECT_EQ(at("bmm_stratum_template_published_timestamp_seconds{" + i + ",node=\"127.0.0.1:19443\"}"), "1700000000");
+    for (const auto& [k, v] : m) {
+        EXPECT_EQ(k.find("_unix_ms"), std::string::npos) << k;
+        if (k.find("hashrate") != std::string::npos && k.find("window") == std::string::npos &&
+            k.find("series_limit") == std::string::npos) {
+            EXPECT_NE(k.find("_hashes_per_second{"), std::string::npos) << k;
+        }
+    }
+    // process_*: this test process's own figures, from /proc.
+    rlimit rl{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    EXPECT_EQ(std::stod(at("process_max_fds{" + i + "}")), static_cast<double>(rl.rlim_cur));
+    EXPECT_GE(std::stod(at("process_open_fds{" + i + "}")), 3);  // stdin, stdout, stderr at least
+    EXPECT_LT(std::stod(at("process_open_fds{" + i + "}")), static_cast<double>(rl.rlim_cur));
+    EXPECT_GT(std::stod(at("process_resident_memory_bytes{" + i + "}")), 1e5);
+    EXPECT_GT(std::stod(at("process_virtual_memory_bytes{" + i + "}")),
+              std::stod(at("process_resident_memory_bytes{" + i + "}")));
+    EXPECT_GE(std::stod(at("process_cpu_seconds_total{" + i + "}")), 0);
+    const double started = std::stod(at("process_start_time_seconds{" + i + "}"));
+    const double now = static_cast<double>(::time(nullptr));
+    EXPECT_LE(started, now + 1);
+    EXPECT_GT(started, now - 3600);  // this test process started within the hour
+    // One more open descriptor shows on the next page.
+    const double fds_before = std::stod(at("process_open_fds{" + i + "}"));
+    const int extra = ::dup(1);
+    ASSERT_GE(extra, 0);
+    const auto m3 = parse_page(render(s, sink, jobs, info, http, 1'700'000'002.0, 1e9));
+    EXPECT_EQ(std::stod(m3.at("process_open_fds{" + i + "}")), fds_before + 1);
+    ::close(extra);
     // Without statvfs the free-space family is left out rather than made up.
     const auto m2 = parse_page(render(s, sink, jobs, info, http, 1'700'000'002.0, -1));
     for (const auto& [k, v] : m2) EXPECT_EQ(k.find("spool_free"), std::string::npos) << k;

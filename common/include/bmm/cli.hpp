@@ -1,9 +1,10 @@
 #pragma once
 // Command lines through CLI11, the same way in every program: --help and
-// --version print on stdout and exit 0; a bad command line prints one line
-// naming the option (prefixed with the program's name) and a pointer to
+// --version ("<program> <version> (commit <git commit>)") print on stdout and exit 0; a bad command line prints one
+// line naming the option (prefixed with the program's name) and a pointer to
 // --help on stderr, and exits 2.
 
+#include "bmm/git_commit.hpp"
 #include "bmm/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -16,10 +17,12 @@
 
 namespace bmm::cli {
 
-// Adds --version ("<program> <version>") and the program-prefixed error
+// Adds --version ("<program> <version> (commit <commit>)": the commit the
+// build was made from, "-dirty" when it had changes) and the program-prefixed error
 // messages to `app`.
 inline void setup(CLI::App& app, const std::string& program) {
-    app.set_version_flag("--version", program + " " + k_version, "print the program's name and version, then exit");
+    app.set_version_flag("--version", program + " " + k_version + " (commit " + k_git_commit + ")",
+                         "print the program's name, version and git commit, then exit");
     app.failure_message([program](const CLI::App*, const CLI::Error& e) {
         return program + ": " + e.what() + "\nRun with --help for more information.\n";
     });

@@ -380,9 +380,10 @@ result<bool> server::start() {
     // MHD_USE_ITC: connections come from our accept thread (MHD_add_connection).
     const unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
-    // The logger first, so that libmicrohttpd's complaints about the rest reach it.
+    // The logger is passed first of all, before MHD_OPTION_ARRAY (which
+    // libmicrohttpd counts as an option of its own: inside the array the
+    // logger would be the second and draw a start-up warning).
     std::vector<MHD_OptionItem> options = {
-        {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&impl::on_mhd_log), this},
         // A backstop: the accept thread keeps to max_clients and says 503 beyond.
         {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(opt_.max_clients + 4), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(std::max(1u, timeout_s)), nullptr},
@@ -395,8 +396,8 @@ result<bool> server::start() {
         options.push_back({MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(opt_.threads), nullptr});
     }
     options.push_back({MHD_OPTION_END, 0, nullptr});
-    impl_->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &impl::on_request, this, MHD_OPTION_ARRAY,
-                                     options.data(), MHD_OPTION_END);
+    impl_->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &impl::on_request, this, MHD_OPTION_EXTERNAL_LOGGER,
+                                     &impl::on_mhd_log, this, MHD_OPTION_ARRAY, options.data(), MHD_OPTION_END);
     if (!impl_->daemon) {
         return error{"cannot start the HTTP server on " + where + " (libmicrohttpd refused; see the log above)"};
     }

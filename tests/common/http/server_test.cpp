@@ -4,6 +4,7 @@
 #include "bmm/http/server.hpp"
 #include "../../support/raw_http.hpp"
 #include "bmm/http/prometheus.hpp"
+#include "bmm/log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace bmm::http {
@@ -296,6 +300,32 @@ TEST(http_server_start, a_taken_port_or_a_bad_host_is_a_clear_error) {
     auto rc = c.start();
     ASSERT_FALSE(rc);
     EXPECT_NE(rc.error_message().find("not an IP address"), std::string::npos) << rc.error_message();
+}
+
+// libmicrohttpd says nothing at start-up (it warned "MHD_OPTION_EXTERNAL_LOGGER
+// is not the first option" while the logger sat inside MHD_OPTION_ARRAY): its
+// messages reach our log as "libmicrohttpd: ...", and a start and stop with
+// every option (a thread pool too) writes none. Last in this file: the log
+// stays in the file afterwards.
+TEST(http_server_start, libmicrohttpd_starts_without_a_warning) {
+    const std::string path = ::testing::TempDir() + "/http_server_start.log";
+    std::remove(path.c_str());
+    std::string why;
+    ASSERT_TRUE(log::to_file(path, &why)) << why;
+    for (unsigned threads : {1u, 4u}) {
+        server_options o;
+        o.setting = "[api]";
+        o.threads = threads;
+        server a(o, sample_routes());
+        ASSERT_TRUE(a.start());
+        a.stop();
+    }
+    log::warn("http", "end of the start-up check");  // the file holds what was logged
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_NE(text.str().find("end of the start-up check"), std::string::npos) << text.str();
+    EXPECT_EQ(text.str().find("libmicrohttpd"), std::string::npos) << text.str();
 }
 
 }  // namespace

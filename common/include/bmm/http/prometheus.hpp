@@ -51,4 +51,11 @@ private:
     std::string out_;
 };
 
+// The process_* families every Prometheus client library exports, read from
+// /proc/self (Linux): process_cpu_seconds_total, process_open_fds,
+// process_max_fds (the soft RLIMIT_NOFILE: open files cap connections),
+// process_resident_memory_bytes, process_virtual_memory_bytes and
+// process_start_time_seconds. A value /proc does not give is left out.
+void write_process_metrics(text_writer& w);
+
 }  // namespace bmm::prometheus

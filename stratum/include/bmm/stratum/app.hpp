@@ -26,6 +26,11 @@ struct app_options {
 // calling thread receives them (sigwait); it also ignores SIGPIPE.
 int run(const app_options& options);
 
+// --check-config: loads `path` as run() would, prints a summary (coin,
+// ports, limits) on stdout and returns 0, or prints the error on stderr and
+// returns 2. Connects to nothing.
+int check_config(const std::string& path);
+
 // "host:port" of the node's RPC URL, the metrics' node label: the scheme,
 // any credentials ("user:password@") and the path are dropped, so a label
 // never carries a secret the URL holds.

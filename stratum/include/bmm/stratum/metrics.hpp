@@ -247,6 +247,7 @@ struct http_stats {
 struct process_info {
     std::uint32_t instance_id = 0;
     std::string version, coin, algorithm, node;  // node: host:port of [node] url
+    std::string commit;                          // the git commit built (bmm/git_commit.hpp)
     std::string sha256_kernel, scrypt_kernel, verifier_kernels;
     double start_time_unix = 0;
     std::string spool_dir;

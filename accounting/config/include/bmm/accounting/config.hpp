@@ -4,6 +4,7 @@
 // unknown settings are refused.
 
 #include "bmm/accounting/epoch_close.hpp"
+#include "bmm/notify/settings.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
@@ -134,6 +135,7 @@ struct accountd_config {
     std::map<std::string, coin_settings> coins;  // "LTC" -> ...
     api_settings api;
     payout_settings payout;
+    notify::webhook_settings notify;  // [notify]: webhooks on blocks, workers and payouts
     std::string log_level = "info";
 };
 
