@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -421,6 +422,57 @@ window_sum sums(const std::string& account, const std::string& worker, const std
     return w;
 }
 
+// The page's hashrate history: every 10-minute bucket of the last 24 h, the
+// last one ending with the current minute; computed here from the inserted rows.
+TEST_F(api_test, hashrate_history_from_the_minute_rollups) {
+    for (const std::string account : {"alice", ""}) {
+        auto h = get_json(account.empty() ? "/api/v1/pool/hashrate" : "/api/v1/accounts/" + account + "/hashrate");
+        EXPECT_EQ(s(h["window"]), "24h");
+        EXPECT_EQ(n(h["bucket_seconds"]), 600);
+        std::map<std::string, std::vector<unsigned long long>> want;
+        for (const auto& m : k_minutes) {
+            if ((!account.empty() && m.account != account) || m.minutes_ago > 1439) {
+                continue;
+            }
+            auto& v = want[m.coin];
+            v.resize(144);
+            v[143 - static_cast<std::size_t>(m.minutes_ago / 10)] += m.work;
+        }
+        std::map<std::string, std::vector<unsigned long long>> got;
+        long long previous = -1;
+        for (auto c : h["coins"].get_array()) {
+            auto& v = got[s(c["coin"])];
+            for (auto pt : c["points"].get_array()) {
+                v.push_back(static_cast<unsigned long long>(n(pt.at(1))) * 600);
+                if (previous >= 0 && v.size() > 1) {
+                    EXPECT_EQ(n(pt.at(0)) - previous, 600);
+                }
+                previous = n(pt.at(0));
+            }
+            previous = -1;
+        }
+        for (auto& [coin, v] : want) {
+            for (auto& x : v) {
+                x = x / 600 * 600;  // truncated to whole hashes per second
+            }
+        }
+        EXPECT_EQ(got, want) << (account.empty() ? "the pool" : account);
+    }
+    auto month = get_json("/api/v1/pool/hashrate?window=30d");
+    EXPECT_EQ(n(month["bucket_seconds"]), 21600);
+    EXPECT_EQ(count(month["coins"].at(0)["points"]), 120u);
+    EXPECT_NE(error_of("/api/v1/pool/hashrate?window=1y", 400).find("24h or 30d"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/nobody/hashrate", 404).find("no account"), std::string::npos);
+    // miners_active: accounts with an accepted share in the last 10 minutes.
+    std::set<std::string> miners;
+    for (const auto& m : k_minutes) {
+        if (m.minutes_ago <= 9 && m.accepted > 0) {
+            miners.insert(m.account);
+        }
+    }
+    EXPECT_EQ(n(get_json("/api/v1/pool")["miners_active"]), static_cast<long long>(miners.size()));
+}
+
 TEST_F(api_test, pool_stats_match_the_data) {
     auto p = get_json("/api/v1/pool");
     EXPECT_EQ(n(p["accounts"]), 6);  // alice, bob, carol and the foundation's three (sql/0017)
@@ -600,7 +652,14 @@ TEST_F(api_test, workers_hashrate_counts_and_last_share) {
         EXPECT_EQ(s(x["last_share_minute"]),
                   scalar("SELECT bmm_api_time(max(minute)) FROM share_minutes WHERE account = 'alice' AND worker = '" +
                          worker + "' AND coin = '" + coin + "'"));
+        // Online: a share in the last [web] offline_after_minutes (10 by default).
+        EXPECT_EQ(x["online"].get_bool().value() ? "t" : "f",
+                  scalar("SELECT max(minute) > date_trunc('minute', now()) - interval '10 minutes' FROM share_minutes"
+                         " WHERE account = 'alice' AND worker = '" +
+                         worker + "' AND coin = '" + coin + "'"))
+            << worker;
     }
+    EXPECT_EQ(n(w["offline_after_minutes"]), 10);
     EXPECT_EQ(seen, (std::vector<std::string>{"rig1/BTC", "rig1/LTC", "rig2/LTC"}));
     // LTC rig1: (600000000 + 1200000000) / 600 in 10 min, written out once as a check on sums().
     EXPECT_EQ(sums("alice", "rig1", "LTC").work10 / 600, 3000000u);
@@ -611,6 +670,7 @@ TEST_F(api_test, workers_hashrate_counts_and_last_share) {
     EXPECT_EQ(s(b["workers"].at(0)["worker"]), "rigA");
     EXPECT_EQ(n(b["workers"].at(0)["hashrate_1h"]), 0);
     EXPECT_EQ(n(b["workers"].at(0)["accepted_24h"]), 4);
+    EXPECT_FALSE(b["workers"].at(0)["online"].get_bool().value()) << "its last share is 2 h old";
     EXPECT_EQ(count(get_json("/api/v1/accounts/carol/workers")["workers"]), 0u);
 }
 
