@@ -23,8 +23,10 @@ packages=(
   nodejs
   # scripts
   curl jq python3 procps iproute2
-  # api_test opens the holders' web page in a headless browser
-  chromium
+  # api_test and web_test open the web page in headless Chromium (web_test drives it by WebDriver)
+  chromium chromium-driver
+  # the web page's charts: bmm-accountd serves Debian's Chart.js as /static/chart.js
+  libjs-chart.js
   # the openssl CLI: tests make self-signed certificates for the TLS port
   openssl
   # systemd_test checks deploy/systemd/ (systemd-analyze) and its logrotate file

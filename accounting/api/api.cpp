@@ -25,10 +25,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -256,6 +259,14 @@ void text_or_null(json::writer& j, const pg::row_set& r, int row, int col) {
     }
 }
 
+void text_or_null_number(json::writer& j, const pg::row_set& r, int row, int col) {
+    if (r.is_null(row, col)) {
+        j.null();
+    } else {
+        j.raw_number(r.get(row, col));
+    }
+}
+
 void amount_fields(json::writer& j, std::string_view currency) {
     j.key("currency").str(currency).key("decimals").number(currency_decimals(currency));
 }
@@ -267,6 +278,8 @@ std::string pool_stats(snapshot& db, const accountd_config& cfg) {
         "SELECT bmm_api_time(now()), (SELECT count(*) FROM accounts),"
         " (SELECT count(*) FROM (SELECT DISTINCT account, worker FROM share_minutes WHERE minute >= " BMM_T10
         ") w),"
+        " (SELECT count(DISTINCT account) FROM share_minutes WHERE minute >= " BMM_T10
+        " AND accepted > 0),"
         " (SELECT coalesce(sum(accepted), 0) FROM share_minutes WHERE minute >= " BMM_T60
         "),"
         " (SELECT coalesce(sum(rejected), 0) FROM share_minutes WHERE minute >= " BMM_T60 ")",
@@ -274,12 +287,14 @@ std::string pool_stats(snapshot& db, const accountd_config& cfg) {
     j.key("time").str(top.get(0, 0));
     j.key("accounts").raw_number(top.get(0, 1));
     j.key("workers_active").raw_number(top.get(0, 2));
+    // Accounts with an accepted share in the last 10 minutes: the miners mining now.
+    j.key("miners_active").raw_number(top.get(0, 3));
     j.key("shares_1h")
         .begin_object()
         .key("accepted")
-        .raw_number(top.get(0, 3))
+        .raw_number(top.get(0, 4))
         .key("rejected")
-        .raw_number(top.get(0, 4));
+        .raw_number(top.get(0, 5));
     j.end_object();
 
     auto coins = db.run("SELECT coin, coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
@@ -476,7 +491,7 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     return j.take();
 }
 
-std::string workers_json(snapshot& db, const std::string& name) {
+std::string workers_json(snapshot& db, const std::string& name, int offline_after_minutes) {
     account_row(db, name);
     auto w = db.run(
         "SELECT coin, worker,"
@@ -488,18 +503,22 @@ std::string workers_json(snapshot& db, const std::string& name) {
         " coalesce(sum(accepted) FILTER (WHERE minute >= " BMM_T60
         "), 0), coalesce(sum(rejected) FILTER (WHERE minute >= " BMM_T60
         "), 0),"
-        " sum(accepted), sum(rejected), coalesce(sum(blocks), 0)"
+        " sum(accepted), sum(rejected), coalesce(sum(blocks), 0),"
+        " max(minute) > date_trunc('minute', now()) - make_interval(mins => $2::int)"
         " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H " GROUP BY coin, worker ORDER BY worker, coin",
-        {name});
+        {name, std::to_string(offline_after_minutes)});
     json::writer j;
-    j.begin_object().key("account").str(name).key("workers").begin_array();
+    j.begin_object().key("account").str(name).key("offline_after_minutes").number(offline_after_minutes);
+    j.key("workers").begin_array();
     for (int i = 0; i < w.rows(); ++i) {
         j.begin_object().key("coin").str(w.get(i, 0)).key("worker").str(w.get(i, 1));
         j.key("hashrate_10m").raw_number(w.get(i, 2)).key("hashrate_1h").raw_number(w.get(i, 3));
         j.key("last_share_minute").str(w.get(i, 4));
         j.key("accepted_1h").raw_number(w.get(i, 5)).key("rejected_1h").raw_number(w.get(i, 6));
         j.key("accepted_24h").raw_number(w.get(i, 7)).key("rejected_24h").raw_number(w.get(i, 8));
-        j.key("blocks_24h").raw_number(w.get(i, 9)).end_object();
+        j.key("blocks_24h").raw_number(w.get(i, 9));
+        // Online: a share in the last offline_after_minutes minutes ([web]).
+        j.key("online").boolean(w.get(i, 10) == "t").end_object();
     }
     j.end_array().end_object();
     return j.take();
@@ -611,27 +630,68 @@ std::string ledger_json(snapshot& db, const std::string& name, long long limit,
     return j.take();
 }
 
-std::string blocks_json(snapshot& db, long long limit) {
+// The chain tip of each coin as the pool last saw it: the height of the
+// newest job a share was submitted on, less one (a job builds on the tip),
+// over the last hour of shares, or the pool's own newest block that is not
+// orphaned when that is higher. Without recent shares the tip is unknown.
+#define BMM_TIPS                                                                              \
+    "tips AS (SELECT s.coin, greatest(max(s.height) - 1, (SELECT max(b.height) FROM blocks b" \
+    " WHERE b.coin = s.coin AND b.status <> 'orphaned')) AS tip"                              \
+    " FROM shares s WHERE s.time >= now() - interval '1 hour' GROUP BY s.coin)"
+
+// Blocks newest first, with the confirmations the tip gives them and how many
+// are left before maturity ([coins.<COIN>] maturity, as the ledger counts:
+// tip - height + 1). Paged by "before" (the next_before of the last page).
+std::string blocks_json(snapshot& db, const accountd_config& cfg, long long limit,
+                        const std::optional<std::string>& before) {
+    std::optional<std::string> t, h;
+    if (before) {
+        std::tie(t, h) = parse_ledger_cursor(*before);
+    }
     auto r = db.run(
-        "SELECT hash, coin, height, reward::text, finder, bmm_api_time(found_at), found_epoch, epoch, status,"
-        " bmm_api_time(status_at) FROM blocks ORDER BY found_at DESC, hash DESC LIMIT $1::bigint",
-        {std::to_string(limit)});
+        "WITH " BMM_TIPS
+        " SELECT b.hash, b.coin, b.height, b.reward::text, b.finder, bmm_api_time(b.found_at), b.found_epoch, b.epoch,"
+        " b.status, bmm_api_time(b.status_at), CASE WHEN t.tip >= b.height THEN t.tip - b.height + 1 END"
+        " FROM blocks b LEFT JOIN tips t ON t.coin = b.coin"
+        " WHERE ($2::timestamptz IS NULL OR (b.found_at, b.hash COLLATE \"C\") < ($2::timestamptz, $3::text COLLATE "
+        "\"C\"))"
+        " ORDER BY b.found_at DESC, b.hash COLLATE \"C\" DESC LIMIT $1::bigint",
+        {std::to_string(limit), t, h});
     json::writer j;
     j.begin_object().key("blocks").begin_array();
     for (int i = 0; i < r.rows(); ++i) {
-        j.begin_object()
-            .key("hash")
-            .str(r.get(i, 0))
-            .key("coin")
-            .str(r.get(i, 1))
-            .key("height")
-            .raw_number(r.get(i, 2));
-        j.key("reward").str(r.get(i, 3)).key("decimals").number(currency_decimals(r.get(i, 1)));
+        const std::string coin(r.get(i, 1));
+        j.begin_object().key("hash").str(r.get(i, 0)).key("coin").str(coin).key("height").raw_number(r.get(i, 2));
+        j.key("reward").str(r.get(i, 3)).key("decimals").number(currency_decimals(coin));
         j.key("finder").str(r.get(i, 4)).key("found_at").str(r.get(i, 5)).key("found_epoch").raw_number(r.get(i, 6));
         j.key("epoch").raw_number(r.get(i, 7)).key("status").str(r.get(i, 8)).key("status_at").str(r.get(i, 9));
+        const auto c = cfg.coins.find(coin);
+        const long long maturity = c == cfg.coins.end() ? 0 : c->second.maturity;
+        j.key("maturity");
+        if (maturity > 0) {
+            j.number(maturity);
+        } else {
+            j.null();
+        }
+        j.key("confirmations");
+        text_or_null_number(j, r, i, 10);
+        j.key("confirmations_left");
+        if (r.get(i, 8) != "immature") {
+            j.number(0);
+        } else if (r.is_null(i, 10) || maturity == 0) {
+            j.null();
+        } else {
+            j.number(std::max(0LL, maturity - std::stoll(r.text(i, 10))));
+        }
         j.end_object();
     }
-    j.end_array().end_object();
+    j.end_array().key("next_before");
+    if (r.rows() == limit) {
+        j.str(r.text(r.rows() - 1, 5) + "/" + r.text(r.rows() - 1, 0));
+    } else {
+        j.null();
+    }
+    j.end_object();
     return j.take();
 }
 
@@ -730,6 +790,306 @@ std::string voting_power_json(snapshot& db, std::optional<long long> epoch, long
     return j.take();
 }
 
+// ---------------------------------------------------------------------------
+// The page's endpoints (issue 16): hashrate history, payments, pool facts
+// ---------------------------------------------------------------------------
+
+// A hashrate window: "24h" in 144 buckets of 10 minutes, "30d" in 120 of 6 hours.
+struct history_window {
+    std::string name;
+    long long bucket_seconds;
+    long long buckets;
+};
+
+history_window window_param(const request& r) {
+    const auto w = param(r, "window").value_or("24h");
+    if (w == "24h") {
+        return {w, 600, 144};
+    }
+    if (w == "30d") {
+        return {w, 21600, 120};
+    }
+    throw http_error{400, "parameter \"window\" must be 24h or 30d, not \"" + w.substr(0, 32) + "\""};
+}
+
+// Hashrate per coin and bucket from the per-minute rollups (share_minutes):
+// sum(work) / bucket seconds, truncated. The buckets end with the current
+// minute, so the last 24h bucket is the pool's (or account's) hashrate_10m.
+// Every bucket is listed (0 without shares); points are [unix seconds of the
+// bucket's start, hashes per second]. An empty account ("") is the pool.
+std::string hashrate_history_json(snapshot& db, const std::string& account, const history_window& w) {
+    auto r = db.run(
+        "WITH e AS (SELECT date_trunc('minute', now()) + interval '1 minute' AS t_end),"
+        " s AS (SELECT t_end - make_interval(secs => $1::bigint * $2::bigint) AS t0, t_end FROM e)"
+        " SELECT m.coin, floor(extract(epoch FROM m.minute - s.t0) / $1::bigint)::bigint,"
+        " trunc(sum(m.work) / $1::bigint)::text, extract(epoch FROM s.t0)::bigint"
+        " FROM share_minutes m, s WHERE m.minute >= s.t0 AND m.minute < s.t_end AND ($3 = '' OR m.account = $3)"
+        " GROUP BY m.coin, 2, s.t0 ORDER BY m.coin, 2",
+        {std::to_string(w.bucket_seconds), std::to_string(w.buckets), account});
+    auto start = db.run(
+        "SELECT extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - make_interval(secs => "
+        "$1::bigint "
+        "* $2::bigint))::bigint",
+        {std::to_string(w.bucket_seconds), std::to_string(w.buckets)});
+    const long long t0 = std::stoll(start.text(0, 0));
+    json::writer j;
+    j.begin_object().key("window").str(w.name).key("bucket_seconds").number(w.bucket_seconds);
+    j.key("start").number(t0);
+    j.key("coins").begin_array();
+    int i = 0;
+    while (i < r.rows()) {
+        const std::string coin(r.get(i, 0));
+        std::vector<std::string> v(static_cast<std::size_t>(w.buckets), "0");
+        for (; i < r.rows() && r.get(i, 0) == coin; ++i) {
+            const long long b = std::stoll(r.text(i, 1));
+            if (b >= 0 && b < w.buckets) {
+                v[static_cast<std::size_t>(b)] = r.text(i, 2);
+            }
+        }
+        j.begin_object().key("coin").str(coin).key("points").begin_array();
+        for (long long b = 0; b < w.buckets; ++b) {
+            j.begin_array().number(t0 + b * w.bucket_seconds).raw_number(v[static_cast<std::size_t>(b)]).end_array();
+        }
+        j.end_array().end_object();
+    }
+    j.end_array().end_object();
+    return j.take();
+}
+
+void payment_totals(snapshot& db, json::writer& j, const std::string& account);
+
+// Payout lines newest first (one account's, or all when account is empty),
+// each with its batch's state and the transaction that pays it: for a coin
+// the confirmed attempt's txid, else the latest attempt's; for BMM the
+// settlement's. Paged by "before" (the next_before of the last page, "<batch>.<line>").
+std::string payments_json(snapshot& db, const std::string& account, long long limit,
+                          std::optional<std::pair<long long, long long>> before) {
+    auto r = db.run(
+        "SELECT l.batch, l.line, l.account, b.currency, l.address, l.amount::text, l.state, b.state,"
+        " coalesce((SELECT a.txid FROM payout_attempts a WHERE a.batch = l.batch AND a.tx = l.tx"
+        "   ORDER BY (a.attempt = t.confirmed_attempt) DESC, a.attempt DESC LIMIT 1), b.settle_txid),"
+        " bmm_api_time(b.planned_at), bmm_api_time(b.finished_at)"
+        " FROM payout_lines l JOIN payout_batches b ON b.id = l.batch"
+        " LEFT JOIN payout_txs t ON t.batch = l.batch AND t.tx = l.tx"
+        " WHERE ($1 = '' OR l.account = $1) AND ($2::bigint IS NULL OR (l.batch, l.line) < ($2::bigint, $3::int))"
+        " ORDER BY l.batch DESC, l.line DESC LIMIT $4::bigint",
+        {account, before ? std::optional<std::string>(std::to_string(before->first)) : std::nullopt,
+         before ? std::optional<std::string>(std::to_string(before->second)) : std::nullopt, std::to_string(limit)});
+    json::writer j;
+    j.begin_object();
+    if (!account.empty()) {
+        j.key("account").str(account);
+    }
+    if (!account.empty()) {
+        payment_totals(db, j, account);
+    }
+    j.key("payments").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        j.begin_object().key("batch").raw_number(r.get(i, 0)).key("line").raw_number(r.get(i, 1));
+        j.key("account").str(r.get(i, 2));
+        amount_fields(j, r.get(i, 3));
+        j.key("address").str(r.get(i, 4)).key("amount").str(r.get(i, 5)).key("state").str(r.get(i, 6));
+        j.key("batch_state").str(r.get(i, 7)).key("txid");
+        text_or_null(j, r, i, 8);
+        j.key("planned_at").str(r.get(i, 9)).key("finished_at");
+        text_or_null(j, r, i, 10);
+        j.end_object();
+    }
+    j.end_array().key("next_before");
+    if (r.rows() == limit) {
+        j.str(r.text(r.rows() - 1, 0) + "." + r.text(r.rows() - 1, 1));
+    } else {
+        j.null();
+    }
+    j.end_object();
+    return j.take();
+}
+
+// Per currency, the account's lines reserved and not yet paid (in payout)
+// and paid (sent), over all its payout lines.
+void payment_totals(snapshot& db, json::writer& j, const std::string& account) {
+    auto r = db.run(
+        "SELECT b.currency, coalesce(sum(l.amount) FILTER (WHERE l.state = 'open'), 0)::text,"
+        " coalesce(sum(l.amount) FILTER (WHERE l.state = 'sent'), 0)::text"
+        " FROM payout_lines l JOIN payout_batches b ON b.id = l.batch WHERE l.account = $1"
+        " GROUP BY b.currency ORDER BY b.currency",
+        {account});
+    j.key("totals").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        j.begin_object();
+        amount_fields(j, r.get(i, 0));
+        j.key("in_payout").str(r.get(i, 1)).key("paid").str(r.get(i, 2)).end_object();
+    }
+    j.end_array();
+}
+
+// The dividends a holder was credited (block_dividend transfers), per block
+// (newest first, at most `limit`) and summed per epoch the block was booked in.
+std::string dividends_json(snapshot& db, const std::string& name, long long limit) {
+    account_row(db, name);
+    const auto holder = ledger_accounts_of(name);
+    auto per_block = db.run(
+        "SELECT b.epoch, b.hash, b.coin, b.height, b.status, t.currency, t.amount::text, bmm_api_time(b.found_at)"
+        " FROM ledger_transfers t JOIN blocks b ON b.hash = split_part(t.id, ':', 2)"
+        " WHERE t.kind = 'block_dividend' AND t.credit IN ($1, $2)"
+        " ORDER BY b.found_at DESC, b.hash DESC LIMIT $3::bigint",
+        {holder.available, holder.immature, std::to_string(limit)});
+    auto per_epoch = db.run(
+        "SELECT b.epoch, t.currency, sum(t.amount)::text, count(*) FROM ledger_transfers t"
+        " JOIN blocks b ON b.hash = split_part(t.id, ':', 2)"
+        " WHERE t.kind = 'block_dividend' AND t.credit IN ($1, $2)"
+        " GROUP BY b.epoch, t.currency ORDER BY b.epoch DESC, t.currency LIMIT $3::bigint",
+        {holder.available, holder.immature, std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("account").str(name).key("blocks").begin_array();
+    for (int i = 0; i < per_block.rows(); ++i) {
+        j.begin_object().key("epoch").raw_number(per_block.get(i, 0)).key("hash").str(per_block.get(i, 1));
+        j.key("coin").str(per_block.get(i, 2)).key("height").raw_number(per_block.get(i, 3));
+        j.key("status").str(per_block.get(i, 4));
+        amount_fields(j, per_block.get(i, 5));
+        j.key("amount").str(per_block.get(i, 6)).key("found_at").str(per_block.get(i, 7)).end_object();
+    }
+    j.end_array().key("epochs").begin_array();
+    for (int i = 0; i < per_epoch.rows(); ++i) {
+        j.begin_object().key("epoch").raw_number(per_epoch.get(i, 0));
+        amount_fields(j, per_epoch.get(i, 1));
+        j.key("amount").str(per_epoch.get(i, 2)).key("blocks").raw_number(per_epoch.get(i, 3)).end_object();
+    }
+    j.end_array().end_object();
+    return j.take();
+}
+
+std::optional<std::pair<long long, long long>> payment_cursor(const request& q) {
+    const auto v = param(q, "before");
+    if (!v) {
+        return std::nullopt;
+    }
+    const auto dot = v->find('.');
+    long long b = 0, l = 0;
+    bool ok = dot != std::string::npos && dot > 0 && dot + 1 < v->size() && v->size() <= 30;
+    for (std::size_t i = 0; ok && i < v->size(); ++i) {
+        const char c = (*v)[i];
+        if (i == dot) {
+            continue;
+        }
+        ok = c >= '0' && c <= '9';
+        long long& n = i < dot ? b : l;
+        n = n * 10 + (c - '0');
+    }
+    if (!ok || l > 2147483647LL) {
+        throw http_error{400,
+                         "parameter \"before\" must be a next_before value of an earlier page (\"<batch>.<line>\")"};
+    }
+    return std::pair{b, l};
+}
+
+// What the operator configured ([coins.*], [payout], [web], [epochs]) with
+// what the pool last saw of each chain (the newest share's job: height and
+// network work, i.e. the expected hashes per block) and the work of the
+// current round (accepted work since the coin's last block).
+std::string pool_facts_json(snapshot& db, const accountd_config& cfg) {
+    auto net =
+        db.run("WITH " BMM_TIPS
+               " SELECT DISTINCT ON (s.coin) s.coin, s.algorithm, t.tip, s.network_work::text FROM shares s"
+               " JOIN tips t ON t.coin = s.coin"
+               " WHERE s.time >= now() - interval '1 hour' AND s.network_work IS NOT NULL ORDER BY s.coin, s.time DESC",
+               {});
+    auto rounds = db.run(
+        "SELECT m.coin, coalesce(sum(m.work), 0)::text FROM share_minutes m"
+        " WHERE m.minute >= coalesce((SELECT date_trunc('minute', max(b.found_at)) FROM blocks b WHERE b.coin = "
+        "m.coin),"
+        " '-infinity') GROUP BY m.coin",
+        {});
+    auto find = [](const pg::row_set& r, const std::string& coin) {
+        for (int i = 0; i < r.rows(); ++i) {
+            if (r.get(i, 0) == coin) {
+                return i;
+            }
+        }
+        return -1;
+    };
+    std::set<std::string> coins;
+    for (const auto& [c, _] : cfg.coins) {
+        coins.insert(c);
+    }
+    for (const auto& [c, _] : cfg.web.stratum) {
+        coins.insert(c);
+    }
+    json::writer j;
+    j.begin_object().key("coins").begin_array();
+    for (const auto& coin : coins) {
+        j.begin_object().key("coin").str(coin);
+        amount_fields(j, coin);
+        const auto c = cfg.coins.find(coin);
+        const auto w = cfg.web.stratum.find(coin);
+        const int n = find(net, coin);
+        j.key("algorithm");
+        if (w != cfg.web.stratum.end()) {
+            j.str(w->second.algorithm);
+        } else if (n >= 0) {
+            j.str(net.get(n, 1));
+        } else {
+            j.null();
+        }
+        j.key("stratum").begin_array();
+        if (w != cfg.web.stratum.end()) {
+            for (const auto& u : w->second.urls) {
+                j.str(u);
+            }
+        }
+        j.end_array();
+        if (c != cfg.coins.end()) {
+            j.key("fee_ppm").number(c->second.rules.fee_ppm).key("holders_ppm").number(c->second.rules.holders_ppm);
+            j.key("scheme").str(to_string(c->second.rules.scheme));
+            j.key("maturity").number(c->second.maturity);
+            j.key("payout_threshold").str(to_decimal(payout_min_amount(cfg.payout, coin)));
+            j.key("min_bmm_to_mine").str(to_decimal(c->second.min_bmm_to_mine));
+        }
+        j.key("network_height");
+        if (n >= 0) {
+            j.raw_number(net.get(n, 2));
+        } else {
+            j.null();
+        }
+        j.key("network_work");
+        if (n >= 0) {
+            text_or_null(j, net, n, 3);
+        } else {
+            j.null();
+        }
+        const int rd = find(rounds, coin);
+        j.key("round_work").str(rd >= 0 ? rounds.text(rd, 1) : "0");
+        j.end_object();
+    }
+    j.end_array();
+    j.key("payout").begin_object().key("schedule").str(cfg.web.payout_schedule);
+    j.key("bmm_threshold").str(to_decimal(payout_min_amount(cfg.payout, bmm_currency)));
+    j.key("confirmations").number(cfg.payout.confirmations).end_object();
+    j.key("offline_after_minutes").number(cfg.web.offline_after_minutes);
+    j.key("epochs");
+    if (!cfg.epochs.enabled) {
+        j.null();
+    } else {
+        auto now = db.run("SELECT floor(extract(epoch FROM now()))::bigint", {});
+        const long long t = std::stoll(now.text(0, 0));
+        j.begin_object().key("length_seconds").number(cfg.epochs.length_seconds);
+        j.key("genesis").number(cfg.epochs.genesis).key("halving_period").number(cfg.epochs.halving_period);
+        j.key("current");
+        if (t < cfg.epochs.genesis) {
+            j.null();
+        } else {
+            const auto k = static_cast<std::uint64_t>((t - cfg.epochs.genesis) / cfg.epochs.length_seconds);
+            j.begin_object().key("k").number(k);
+            j.key("start").number(cfg.epochs.genesis + static_cast<long long>(k) * cfg.epochs.length_seconds);
+            amount_fields(j, bmm_currency);
+            j.key("emission").str(to_decimal(epoch_emission(k, cfg.epochs.halving_period))).end_object();
+        }
+        j.end_object();
+    }
+    j.end_object();
+    return j.take();
+}
+
 constexpr std::string_view k_prefix = "/api/v1/";
 
 std::string checked_name(std::string_view name) {
@@ -809,12 +1169,63 @@ response not_found(const request& req) {
 }
 
 response index_page(const request& req) {
-    only_params(req, {"account", "from", "to"});  // the page reads them itself (the statement period)
+    // The page reads them itself: an old ?account= link, the statement period, the refresh seconds.
+    only_params(req, {"account", "from", "to", "refresh"});
     response r{200, "text/html; charset=utf-8", std::string(api_index_html()), {}};
     r.headers.emplace_back("Content-Security-Policy",
-                           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                           "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
                            "connect-src 'self'; img-src 'self' data:");
     return r;
+}
+
+#ifndef BMM_CHART_JS
+#define BMM_CHART_JS "/usr/share/javascript/chart.js/chart.min.js"
+#endif
+
+// Chart.js from Debian's libjs-chart.js: the file found at build time, else
+// the package's usual places; read once it is there, and kept.
+std::optional<std::string> chart_js() {
+    static std::mutex m;
+    static std::optional<std::string> kept;
+    std::lock_guard lock(m);
+    if (kept) {
+        return kept;
+    }
+    for (const char* path :
+         {BMM_CHART_JS, "/usr/share/javascript/chart.js/chart.min.js", "/usr/share/javascript/chart.js/Chart.min.js",
+          "/usr/share/nodejs/chart.js/dist/chart.min.js"}) {
+        std::ifstream f(path, std::ios::binary);
+        if (!f) {
+            continue;
+        }
+        std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (!text.empty()) {
+            kept = std::move(text);
+            return kept;
+        }
+    }
+    return std::nullopt;
+}
+
+// /static/{file}: the page's script and style (embedded from accounting/web/)
+// and Chart.js.
+response static_file(const request& req) {
+    only_params(req, {});
+    const std::string_view f = req.path_param("file");
+    if (f == "chart.js") {
+        auto js = chart_js();
+        if (!js) {
+            throw http_error{404, "Chart.js is not installed on this host (" BMM_CHART_JS
+                                  "): install Debian's libjs-chart.js; the page works without its charts"};
+        }
+        return {200, "text/javascript; charset=utf-8", std::move(*js), {}};
+    }
+    const std::string_view body = api_web_asset(f);
+    if (body.empty()) {
+        throw http_error{404, "no such file; /static/ has app.js, app.css and chart.js"};
+    }
+    const bool js = f.size() > 3 && f.substr(f.size() - 3) == ".js";
+    return {200, js ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8", std::string(body), {}};
 }
 
 // ---------------------------------------------------------------------------
@@ -1085,6 +1496,52 @@ response statement_response(db_pool& pool, const request& q) {
     return out;
 }
 
+// The page's routes (issue 16): its static files and the endpoints above.
+template <class Get>
+void page_routes(Get& get, db_pool& pool, const accountd_config& cfg) {
+    get("/static/{file}", static_file);
+    get("/api/v1/pool/facts", [&pool, &cfg](const request& q) {
+        only_params(q, {});
+        return with_snapshot(pool, [&](snapshot& db) { return pool_facts_json(db, cfg); });
+    });
+    get("/api/v1/pool/hashrate", [&pool](const request& q) {
+        only_params(q, {"window"});
+        const auto w = window_param(q);
+        return with_snapshot(pool, [&](snapshot& db) { return hashrate_history_json(db, "", w); });
+    });
+    get("/api/v1/accounts/{name}/hashrate", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"window"});
+        const auto w = window_param(q);
+        return with_snapshot(pool, [&](snapshot& db) {
+            account_row(db, name);
+            return hashrate_history_json(db, name, w);
+        });
+    });
+    get("/api/v1/accounts/{name}/dividends", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit"});
+        const long long limit = limit_param(q);
+        return with_snapshot(pool, [&](snapshot& db) { return dividends_json(db, name, limit); });
+    });
+    get("/api/v1/payments", [&pool](const request& q) {
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = payment_cursor(q);
+        return with_snapshot(pool, [&](snapshot& db) { return payments_json(db, "", limit, before); });
+    });
+    get("/api/v1/accounts/{name}/payments", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit", "before"});
+        const long long limit = limit_param(q);
+        const auto before = payment_cursor(q);
+        return with_snapshot(pool, [&](snapshot& db) {
+            account_row(db, name);
+            return payments_json(db, name, limit, before);
+        });
+    });
+}
+
 // The route table. Each handler checks the path and query parameters
 // before it takes a connection, then reads one snapshot.
 http::router api_routes(db_pool& pool, const accountd_config& cfg, const process_counters* counters,
@@ -1100,11 +1557,16 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         only_params(q, {});
         return with_snapshot(pool, [&cfg](snapshot& db) { return pool_stats(db, cfg); });
     });
-    get("/api/v1/blocks", [&pool](const request& q) {
-        only_params(q, {"limit"});
+    get("/api/v1/blocks", [&pool, &cfg](const request& q) {
+        only_params(q, {"limit", "before"});
         const long long limit = limit_param(q);
-        return with_snapshot(pool, [&](snapshot& db) { return blocks_json(db, limit); });
+        const auto before = param(q, "before");
+        if (before) {
+            (void)parse_ledger_cursor(*before);
+        }
+        return with_snapshot(pool, [&](snapshot& db) { return blocks_json(db, cfg, limit, before); });
     });
+    page_routes(get, pool, cfg);
     get("/api/v1/epochs", [&pool](const request& q) {
         only_params(q, {"limit", "before"});
         const long long limit = limit_param(q);
@@ -1126,10 +1588,10 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         only_params(q, {});
         return with_snapshot(pool, [&](snapshot& db) { return account_info_json(db, name); });
     });
-    get("/api/v1/accounts/{name}/workers", [&pool](const request& q) {
+    get("/api/v1/accounts/{name}/workers", [&pool, &cfg](const request& q) {
         const std::string name = checked_name(q.path_param("name"));
         only_params(q, {});
-        return with_snapshot(pool, [&](snapshot& db) { return workers_json(db, name); });
+        return with_snapshot(pool, [&](snapshot& db) { return workers_json(db, name, cfg.web.offline_after_minutes); });
     });
     get("/api/v1/accounts/{name}/epochs", [&pool](const request& q) {
         const std::string name = checked_name(q.path_param("name"));

@@ -76,12 +76,52 @@ void parse_payout(const toml::table& root, const std::string& file, payout_setti
     }
 }
 
+// [web] and [web.stratum.<COIN>] (algorithm, urls): facts for the page.
+void parse_web(const toml::table& root, const std::string& file, web_settings& out) {
+    toml_reader w(section(root, "web", file, false), file, "web");
+    w.only({"payout_schedule", "offline_after_minutes", "stratum"});
+    w.string("payout_schedule", out.payout_schedule);
+    w.integer("offline_after_minutes", out.offline_after_minutes, 1, 1440);
+    const auto* web = root.get_as<toml::table>("web");
+    const toml::node* st = web ? web->get("stratum") : nullptr;
+    if (!st) {
+        return;
+    }
+    const auto* t = st->as_table();
+    if (!t) {
+        throw config_error{config::where(file, st->source()) +
+                           ": [web] stratum must be a table of coins, e.g. [web.stratum.LTC] algorithm = \"scrypt\""};
+    }
+    for (const auto& [key, value] : *t) {
+        const std::string coin(key.str());
+        const std::string sec = "web.stratum." + coin;
+        const auto* ct = value.as_table();
+        if (!ct || !is_currency_code(coin)) {
+            throw config_error{config::where(file, value.source()) + ": [" + sec +
+                               "] must be a table named by a coin (2 to 10 capital letters or digits), e.g. "
+                               "[web.stratum.LTC]"};
+        }
+        toml_reader c(*ct, file, sec);
+        c.only({"algorithm", "urls"});
+        web_stratum ws;
+        c.string("algorithm", ws.algorithm, true);
+        c.strings("urls", ws.urls);
+        for (const auto& u : ws.urls) {
+            if (u.rfind("stratum+", 0) != 0 || u.find("://") == std::string::npos) {
+                throw config_error{c.at("urls") + ": [" + sec + "] urls: \"" + u.substr(0, 80) +
+                                   "\" is not a Stratum URL (stratum+tcp://host:port or stratum+ssl://host:port)"};
+            }
+        }
+        out.stratum.emplace(coin, std::move(ws));
+    }
+}
+
 accountd_config parse(const toml::table& root, const std::string& file) {
     accountd_config c;
     c.file = file;
     c.migrations_dir = BMM_SQL_DIR;
     toml_reader top(root, file, "");
-    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log", "payout", "notify"});
+    top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log", "payout", "notify", "web"});
 
     toml_reader p(section(root, "postgres", file, true), file, "postgres");
     p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
@@ -257,6 +297,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     }
 
     parse_payout(root, file, c.payout);
+    parse_web(root, file, c.web);
 
     // [notify]: webhooks (bmm/notify/webhook.hpp); no urls, no notifications.
     toml_reader nt(section(root, "notify", file, false), file, "notify");

@@ -7,6 +7,7 @@
 // the model, computed here independently of the API's SQL. Also: 400/404/405
 // answers, malformed HTTP, pagination, the web page, and `run` serving the API.
 
+#include "../support/browser.hpp"
 #include "../support/process.hpp"
 #include "../support/stack_pg.hpp"
 
@@ -32,6 +33,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -420,6 +422,57 @@ window_sum sums(const std::string& account, const std::string& worker, const std
     return w;
 }
 
+// The page's hashrate history: every 10-minute bucket of the last 24 h, the
+// last one ending with the current minute; computed here from the inserted rows.
+TEST_F(api_test, hashrate_history_from_the_minute_rollups) {
+    for (const std::string account : {"alice", ""}) {
+        auto h = get_json(account.empty() ? "/api/v1/pool/hashrate" : "/api/v1/accounts/" + account + "/hashrate");
+        EXPECT_EQ(s(h["window"]), "24h");
+        EXPECT_EQ(n(h["bucket_seconds"]), 600);
+        std::map<std::string, std::vector<unsigned long long>> want;
+        for (const auto& m : k_minutes) {
+            if ((!account.empty() && m.account != account) || m.minutes_ago > 1439) {
+                continue;
+            }
+            auto& v = want[m.coin];
+            v.resize(144);
+            v[143 - static_cast<std::size_t>(m.minutes_ago / 10)] += m.work;
+        }
+        std::map<std::string, std::vector<unsigned long long>> got;
+        long long previous = -1;
+        for (auto c : h["coins"].get_array()) {
+            auto& v = got[s(c["coin"])];
+            for (auto pt : c["points"].get_array()) {
+                v.push_back(static_cast<unsigned long long>(n(pt.at(1))) * 600);
+                if (previous >= 0 && v.size() > 1) {
+                    EXPECT_EQ(n(pt.at(0)) - previous, 600);
+                }
+                previous = n(pt.at(0));
+            }
+            previous = -1;
+        }
+        for (auto& [coin, v] : want) {
+            for (auto& x : v) {
+                x = x / 600 * 600;  // truncated to whole hashes per second
+            }
+        }
+        EXPECT_EQ(got, want) << (account.empty() ? "the pool" : account);
+    }
+    auto month = get_json("/api/v1/pool/hashrate?window=30d");
+    EXPECT_EQ(n(month["bucket_seconds"]), 21600);
+    EXPECT_EQ(count(month["coins"].at(0)["points"]), 120u);
+    EXPECT_NE(error_of("/api/v1/pool/hashrate?window=1y", 400).find("24h or 30d"), std::string::npos);
+    EXPECT_NE(error_of("/api/v1/accounts/nobody/hashrate", 404).find("no account"), std::string::npos);
+    // miners_active: accounts with an accepted share in the last 10 minutes.
+    std::set<std::string> miners;
+    for (const auto& m : k_minutes) {
+        if (m.minutes_ago <= 9 && m.accepted > 0) {
+            miners.insert(m.account);
+        }
+    }
+    EXPECT_EQ(n(get_json("/api/v1/pool")["miners_active"]), static_cast<long long>(miners.size()));
+}
+
 TEST_F(api_test, pool_stats_match_the_data) {
     auto p = get_json("/api/v1/pool");
     EXPECT_EQ(n(p["accounts"]), 6);  // alice, bob, carol and the foundation's three (sql/0017)
@@ -599,7 +652,14 @@ TEST_F(api_test, workers_hashrate_counts_and_last_share) {
         EXPECT_EQ(s(x["last_share_minute"]),
                   scalar("SELECT bmm_api_time(max(minute)) FROM share_minutes WHERE account = 'alice' AND worker = '" +
                          worker + "' AND coin = '" + coin + "'"));
+        // Online: a share in the last [web] offline_after_minutes (10 by default).
+        EXPECT_EQ(x["online"].get_bool().value() ? "t" : "f",
+                  scalar("SELECT max(minute) > date_trunc('minute', now()) - interval '10 minutes' FROM share_minutes"
+                         " WHERE account = 'alice' AND worker = '" +
+                         worker + "' AND coin = '" + coin + "'"))
+            << worker;
     }
+    EXPECT_EQ(n(w["offline_after_minutes"]), 10);
     EXPECT_EQ(seen, (std::vector<std::string>{"rig1/BTC", "rig1/LTC", "rig2/LTC"}));
     // LTC rig1: (600000000 + 1200000000) / 600 in 10 min, written out once as a check on sums().
     EXPECT_EQ(sums("alice", "rig1", "LTC").work10 / 600, 3000000u);
@@ -610,6 +670,7 @@ TEST_F(api_test, workers_hashrate_counts_and_last_share) {
     EXPECT_EQ(s(b["workers"].at(0)["worker"]), "rigA");
     EXPECT_EQ(n(b["workers"].at(0)["hashrate_1h"]), 0);
     EXPECT_EQ(n(b["workers"].at(0)["accepted_24h"]), 4);
+    EXPECT_FALSE(b["workers"].at(0)["online"].get_bool().value()) << "its last share is 2 h old";
     EXPECT_EQ(count(get_json("/api/v1/accounts/carol/workers")["workers"]), 0u);
 }
 
@@ -730,6 +791,26 @@ TEST_F(api_test, blocks_and_epochs_newest_first) {
     EXPECT_EQ(got, (std::vector<std::string>{"00bb02 immature 625000001 8", "00aa01 mature 2500000000 8"}));
     EXPECT_EQ(s(b["blocks"].at(1)["found_at"]), "2026-01-02T12:00:00.000000Z");
     EXPECT_EQ(count(get_json("/api/v1/blocks?limit=1")["blocks"]), 1u);
+    // No shares here, so no chain tip: confirmations unknown, none left once mature.
+    EXPECT_TRUE(b["blocks"].at(0)["confirmations"].is_null());
+    EXPECT_TRUE(b["blocks"].at(0)["confirmations_left"].is_null());
+    EXPECT_EQ(n(b["blocks"].at(1)["confirmations_left"]), 0);
+    EXPECT_TRUE(b["blocks"].at(1)["maturity"].is_null()) << "api_test's configuration has no [coins.LTC]";
+    // Paged: the first page's next_before gives the second block.
+    auto p1 = get_json("/api/v1/blocks?limit=1");
+    const std::string next{std::string_view(p1["next_before"])};
+    std::string enc;
+    for (char c : next) {
+        if (c == ':' || c == '/') {
+            char e[4];
+            std::snprintf(e, sizeof e, "%%%02X", static_cast<unsigned char>(c));
+            enc += e;
+        } else {
+            enc += c;
+        }
+    }
+    auto p2 = get_json("/api/v1/blocks?limit=1&before=" + enc);
+    EXPECT_EQ(s(p2["blocks"].at(0)["hash"]), "00aa01");
 
     auto e = get_json("/api/v1/epochs?limit=2");
     ASSERT_EQ(count(e["epochs"]), 2u);
@@ -806,15 +887,24 @@ TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
     EXPECT_NE(r.header("Content-Security-Policy").find("connect-src 'self'"), std::string::npos);
-    for (const char* needle : {"<!doctype html>", "const API = \"/api/v1/\"", "\"accounts/\"", "/workers\"",
-                               "/epochs?limit=30\"", "get(\"pool\")"}) {
-        EXPECT_NE(r.body.find(needle), std::string::npos) << needle;
-    }
+    EXPECT_NE(r.header("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
     std::ifstream f(st().source_dir() + "/accounting/web/index.html");
     std::stringstream ss;
     ss << f.rdbuf();
     EXPECT_EQ(r.body, ss.str());  // served exactly as written
     EXPECT_EQ(request(g->port, "GET", "/?account=alice").status, 200);
+    auto js = request(g->port, "GET", "/static/app.js");
+    EXPECT_EQ(js.status, 200);
+    EXPECT_EQ(js.header("Content-Type"), "text/javascript; charset=utf-8");
+    for (const char* needle : {"const API = \"/api/v1/\"", "\"accounts/\"", "/workers\"", "/epochs?limit=30\"",
+                               "get(\"pool\")", "get(\"pool/facts\")", "/hashrate?window=24h\""}) {
+        EXPECT_NE(js.body.find(needle), std::string::npos) << needle;
+    }
+    std::ifstream jf(st().source_dir() + "/accounting/web/app.js");
+    std::stringstream jss;
+    jss << jf.rdbuf();
+    EXPECT_EQ(js.body, jss.str());
+    EXPECT_EQ(request(g->port, "GET", "/static/app.css").header("Content-Type"), "text/css; charset=utf-8");
 }
 
 // Base units as the page shows them: "1,234.5" (decimals places, trailing zeros cut).
@@ -835,24 +925,14 @@ std::string shown(const std::string& base_units, int decimals) {
 }
 
 TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
-    if (!std::filesystem::exists("/usr/bin/chromium")) {
+    if (!test::have_chromium()) {
         GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
     }
-    const std::string dir = st().dir() + "/api/chromium";
-    std::filesystem::create_directories(dir);
-    const std::string out = dir + "/dom.html";
-    test::child_process browser(
-        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
-         "http://127.0.0.1:" + std::to_string(g->port) + "/?account=alice&from=2000-01-01&to=2100-01-01"},
-        out, {{"HOME", dir}});
-    ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
-    const std::string dom = test::read_text(out);
+    // An old link (?account=) opens the miner view (#/accounts/alice).
+    const std::string dom =
+        test::chromium_dump_dom(st().dir() + "/api/chromium", "http://127.0.0.1:" + std::to_string(g->port) +
+                                                                  "/?account=alice&from=2000-01-01&to=2100-01-01");
     EXPECT_NE(dom.find("<span id=\"acc-name\">alice (user)</span>"), std::string::npos) << dom.substr(0, 4000);
-    EXPECT_NE(dom.find("6 accounts"), std::string::npos);
-    EXPECT_NE(dom.find("Foundation accounts: <a href=\"?account=foundation%3Aairdrop\">foundation:airdrop</a>"),
-              std::string::npos)
-        << dom.substr(0, 4000);
     // Every balance, formatted from the model's base units.
     for (const auto& [key, v] : g->model.balances()) {
         if (key.first != user_available("alice") || v == 0) {
@@ -861,11 +941,19 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
         const std::string cell = "<td class=\"n\">" + shown(to_decimal(v), currency_decimals(key.second)) + "</td>";
         EXPECT_NE(dom.find(cell), std::string::npos) << key.second << ": " << cell;
     }
-    for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<td>mxAliceOne</td>", "<td>0xAlice\"quote</td>"}) {
+    for (const char* text : {"<td>rig1</td>", "<td>rig2</td>", "<span class=\"mono\">mxAliceOne</span>",
+                             "<span class=\"mono\">0xAlice\"quote</span>"}) {
         EXPECT_NE(dom.find(text), std::string::npos) << text;
     }
-    // The statement of the period in the URL: each section's opening, closing and
-    // transfer count as the statement API gives them, and its three downloads.
+    EXPECT_NE(dom.find("<section id=\"view-account\" class=\"view\">"), std::string::npos)
+        << "the account view stayed hidden";
+    EXPECT_NE(dom.find("<p id=\"error\" role=\"alert\"></p>"), std::string::npos) << "the page shows an error";
+
+    // The holder view: the statement of the period in the URL, each section's opening,
+    // closing and transfer count as the statement API gives them, and its three downloads.
+    const std::string held = test::chromium_dump_dom(
+        st().dir() + "/api/chromium-holder",
+        "http://127.0.0.1:" + std::to_string(g->port) + "/?from=2000-01-01&to=2100-01-01#/accounts/alice/holder");
     const std::string q = "/api/v1/accounts/alice/statement?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
     auto st = get_json(q + "&format=json");
     std::size_t sections = 0;
@@ -876,11 +964,11 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
         const std::string kind{std::string_view(sec["balance"])};
         const std::string cells = "<td>" + cur + "</td><td>" + kind + "</td><td class=\"n\">" +
                                   shown(std::string(std::string_view(sec["opening"])), decimals) + "</td>";
-        EXPECT_NE(dom.find(cells), std::string::npos) << cells;
+        EXPECT_NE(held.find(cells), std::string::npos) << cells;
         const std::string closing = "<td class=\"n\">" +
                                     shown(std::string(std::string_view(sec["closing"])), decimals) +
                                     "</td><td class=\"n\">" + std::to_string(sec["rows"].get_array().size()) + "</td>";
-        EXPECT_NE(dom.find(closing), std::string::npos) << cur << " " << kind << ": " << closing;
+        EXPECT_NE(held.find(closing), std::string::npos) << cur << " " << kind << ": " << closing;
     }
     EXPECT_GE(sections, 2u) << "alice holds LTC and BMM";
     for (const char* f : {"csv", "pdf", "json"}) {
@@ -888,27 +976,20 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_the_account) {
             "href=\"/api/v1/accounts/alice/statement?from=2000-01-01T00:00:00Z&amp;"
             "to=2100-01-01T00:00:00Z&amp;format=" +
             std::string(f) + "\"";
-        EXPECT_NE(dom.find(href), std::string::npos) << href;
+        EXPECT_NE(held.find(href), std::string::npos) << href;
     }
-    EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
-    EXPECT_EQ(dom.find("<p id=\"error\" role=\"alert\"></p>") == std::string::npos, false) << "the page shows an error";
+    EXPECT_NE(held.find("<section id=\"view-holder\" class=\"view\">"), std::string::npos)
+        << "the holder view stayed hidden";
 }
 
 TEST_F(api_test, the_page_in_a_headless_browser_shows_a_foundation_account) {
-    if (!std::filesystem::exists("/usr/bin/chromium")) {
+    if (!test::have_chromium()) {
         GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
     }
-    const std::string dir = st().dir() + "/api/chromium-foundation";
-    std::filesystem::create_directories(dir);
-    const std::string out = dir + "/dom.html";
-    test::child_process browser(
-        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
-         "http://127.0.0.1:" + std::to_string(g->port) + "/?account=foundation%3Aecosystem"},
-        out, {{"HOME", dir}});
-    ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
-    const std::string dom = test::read_text(out);
-    EXPECT_NE(dom.find("<span id=\"acc-name\">foundation:ecosystem (foundation)</span>"), std::string::npos)
+    const std::string dom = test::chromium_dump_dom(
+        st().dir() + "/api/chromium-foundation",
+        "http://127.0.0.1:" + std::to_string(g->port) + "/#/accounts/foundation%3Aecosystem/holder");
+    EXPECT_NE(dom.find("<span id=\"hold-name\">foundation:ecosystem (foundation)</span>"), std::string::npos)
         << dom.substr(0, 4000);
     amount held = 0;
     for (const auto& [key, v] : g->model.balances()) {
@@ -916,9 +997,11 @@ TEST_F(api_test, the_page_in_a_headless_browser_shows_a_foundation_account) {
             held = v;
         }
     }
-    EXPECT_NE(dom.find("BMM held: " + shown(to_decimal(held), 18) + " (no wallet bound"), std::string::npos)
+    EXPECT_NE(dom.find("<dd id=\"hold-bmm-held\">" + shown(to_decimal(held), 18) + " BMM (no wallet bound"),
+              std::string::npos)
         << dom.substr(0, 4000);
-    EXPECT_EQ(dom.find("id=\"account\" hidden"), std::string::npos) << "the account section stayed hidden";
+    EXPECT_NE(dom.find("<section id=\"view-holder\" class=\"view\">"), std::string::npos)
+        << "the holder view stayed hidden";
 }
 
 TEST_F(api_test, concurrent_clients_get_the_same_answers) {

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace bmm::accounting {
 namespace {
@@ -260,6 +263,42 @@ TEST(accountd_config, pool_address_per_coin) {
     auto bad = parse_accountd_config(base + "[coins.LTC]\npool_address = 5\n", "g.toml");
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error_message().find("pool_address"), std::string::npos) << bad.error_message();
+}
+
+TEST(accountd_config, web_section_for_the_page) {
+    auto d = parse_accountd_config(k_minimal, "a.toml");
+    ASSERT_TRUE(d.ok()) << d.error_message();
+    EXPECT_EQ(d->web.offline_after_minutes, 10);
+    EXPECT_TRUE(d->web.stratum.empty());
+    auto c = parse_accountd_config(std::string(k_minimal) + R"(
+[web]
+payout_schedule = "hourly"
+offline_after_minutes = 5
+[web.stratum.LTC]
+algorithm = "scrypt"
+urls = ["stratum+tcp://pool.example.com:3333", "stratum+ssl://pool.example.com:3443"]
+[web.stratum.BTC]
+algorithm = "sha256d"
+)",
+                                   "w.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c->web.payout_schedule, "hourly");
+    EXPECT_EQ(c->web.offline_after_minutes, 5);
+    ASSERT_EQ(c->web.stratum.size(), 2u);
+    EXPECT_EQ(c->web.stratum.at("LTC").algorithm, "scrypt");
+    EXPECT_EQ(c->web.stratum.at("LTC").urls.size(), 2u);
+    EXPECT_TRUE(c->web.stratum.at("BTC").urls.empty());
+    for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
+             {"[web]\noffline_after_minutes = 0\n", "offline_after_minutes"},
+             {"[web.stratum.LTC]\nalgorithm = \"scrypt\"\nurls = [\"http://x:1\"]\n", "is not a Stratum URL"},
+             {"[web.stratum.ltc]\nalgorithm = \"scrypt\"\n", "must be a table named by a coin"},
+             {"[web.stratum.LTC]\nurls = []\n", "algorithm"},
+             {"[web]\ncolour = \"red\"\n", "colour"}}) {
+        auto r = parse_accountd_config(std::string(k_minimal) + bad, "w.toml");
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.error_message().find(says), std::string::npos) << r.error_message();
+        EXPECT_NE(r.error_message().find("w.toml:"), std::string::npos) << r.error_message();
+    }
 }
 
 TEST(accountd_config, the_sample_in_deploy_parses) {

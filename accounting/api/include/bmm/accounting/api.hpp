@@ -12,7 +12,16 @@
 //   GET /api/v1/accounts/{name}/statement     ?from&to[&currency][&format=json|csv|pdf]: the
 //                                             account's statement (statement.hpp); {name} may
 //                                             also be a foundation allocation (foundation:ecosystem)
-//   GET /api/v1/blocks                        blocks the pool found, newest first
+//   GET /api/v1/accounts/{name}/hashrate      ?window=24h|30d: hashrate per coin and bucket
+//   GET /api/v1/accounts/{name}/dividends     dividends credited per block and per epoch
+//   GET /api/v1/accounts/{name}/payments      the account's payout lines with their txids
+//   GET /api/v1/blocks                        blocks the pool found, newest first, with
+//                                             confirmations and confirmations left
+//   GET /api/v1/payments                      payout lines of every account, newest first
+//   GET /api/v1/pool/facts                    fee, scheme, maturity, thresholds, Stratum URLs per
+//                                             coin, network height and work, the current epoch
+//   GET /api/v1/pool/hashrate                 ?window=24h|30d: the pool's hashrate per coin
+//   GET /static/{app.js,app.css,chart.js}     the page's files (Chart.js: Debian's libjs-chart.js)
 //   GET /api/v1/epochs                        epochs, newest first
 //   GET /metrics                              ingest lag, rounds, rows, duplicates, epoch
 //                                             close time, blocks by state, API requests
@@ -44,6 +53,8 @@ int currency_decimals(std::string_view currency) noexcept;
 
 // The holders' web page (accounting/web/index.html, embedded at build time).
 std::string_view api_index_html() noexcept;
+// The page's other files (accounting/web/app.js, app.css), by name; empty for any other name.
+std::string_view api_web_asset(std::string_view name) noexcept;
 
 struct process_counters;  // process_counters.hpp
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bmm::accounting {
 
@@ -124,6 +125,18 @@ struct payout_settings {
 // units (0.01 of an 8-decimal coin) for coins and 10^18 (1 BMM) for BMM.
 amount payout_min_amount(const payout_settings& p, std::string_view currency);
 
+// [web]: what the page at "/" tells miners beyond the database: how to
+// connect (Stratum URLs per coin) and when payouts run. Display only.
+struct web_stratum {
+    std::string algorithm;          // "scrypt", "sha256d", ... (shown with the miner example)
+    std::vector<std::string> urls;  // "stratum+tcp://pool.example.com:3333", ...
+};
+struct web_settings {
+    std::string payout_schedule;                 // e.g. "every hour (bmm-payout.timer)"; "" = not shown
+    int offline_after_minutes = 10;              // a worker without shares this long is offline
+    std::map<std::string, web_stratum> stratum;  // [web.stratum.<COIN>]
+};
+
 struct accountd_config {
     std::string file;
     pg::settings postgres;
@@ -136,6 +149,7 @@ struct accountd_config {
     api_settings api;
     payout_settings payout;
     notify::webhook_settings notify;  // [notify]: webhooks on blocks, workers and payouts
+    web_settings web;
     std::string log_level = "info";
 };
 
