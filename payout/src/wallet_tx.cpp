@@ -445,8 +445,7 @@ result<bool> node_wallet::unlock_for_signing() {
     }
     auto u = call("walletpassphrase", "[" + q(passphrase_) + "," + std::to_string(k_unlock_seconds) + "]");
     if (!u) {
-        return error{"cannot unlock wallet \"" + wallet_name() +
-                     "\" with the passphrase file: " + u.error_message()};
+        return error{"cannot unlock wallet \"" + wallet_name() + "\" with the passphrase file: " + u.error_message()};
     }
     return true;
 }
@@ -974,8 +973,9 @@ result<std::string> node_wallet::build_raw(const std::vector<outpoint>& chosen, 
 // higher rate, so only the change pays the difference.
 result<signed_tx> node_wallet::bump(std::string_view old_hex, const tx_request& req) {
     if (flavour_ == wallet_flavour::bcoin) {
-        return error{"bcoin 1.0.2's mempool takes no replacements (replace-by-fee is off): a payout on bcoin "
-                     "cannot be bumped; it waits for a block (reconcile sends it again if it was dropped)"};
+        return error{
+            "bcoin 1.0.2's mempool takes no replacements (replace-by-fee is off): a payout on bcoin "
+            "cannot be bumped; it waits for a block (reconcile sends it again if it was dropped)"};
     }
     auto old = describe(old_hex);
     if (!old) {

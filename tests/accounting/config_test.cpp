@@ -266,7 +266,8 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
 
 TEST(accountd_config, payout_coins_name_the_wallet_node) {
     const std::string base = std::string(k_minimal);
-    auto ok = parse_accountd_config(base + "[payout.coins.BTC]\nnode = \"bcoin\"\nwallet_url = \"http://w:1/\"\n", "p.toml");
+    auto ok =
+        parse_accountd_config(base + "[payout.coins.BTC]\nnode = \"bcoin\"\nwallet_url = \"http://w:1/\"\n", "p.toml");
     ASSERT_TRUE(ok.ok()) << ok.error_message();
     EXPECT_EQ(ok->payout.coins.at("BTC").node, "bcoin");
     auto core = parse_accountd_config(base + "[payout.coins.LTC]\nnode = \"core\"\n", "p.toml");

@@ -12,6 +12,8 @@
 //  - a second batch killed right after the broadcast (after_broadcast): the
 //    rerun finds it in bcoin's mempool (-27) and marks it broadcast, paid once;
 //  - a bump is refused on bcoin (its mempool takes no replacements);
+//  - a third batch whose marked transaction bcoin's wallet sent beside
+//    bmm-payout (a lost store) is adopted, not paid again;
 //  - wallet-check --coin BTC reads bcoin's wallet.
 
 #include "../support/payout_db.hpp"
@@ -51,8 +53,8 @@ bool btc_ok(const std::string& method, const std::string& params) {
 }
 
 std::vector<std::string> mine(int n) {
-    const std::string r = btc("generatetoaddress", "[" + std::to_string(n) + ",\"" +
-                                                       st().setting("BMM_BTC_POOL_ADDRESS") + "\"]");
+    const std::string r =
+        btc("generatetoaddress", "[" + std::to_string(n) + ",\"" + st().setting("BMM_BTC_POOL_ADDRESS") + "\"]");
     std::vector<std::string> hashes;
     simdjson::dom::parser p;
     simdjson::dom::array arr;
@@ -95,6 +97,63 @@ void wait_wallet_depth(const std::string& txid, int depth) {
     ADD_FAILURE() << "bcoin's wallet does not see " << txid << " " << depth << " deep";
 }
 
+std::string hex_of(std::string_view text) {
+    static const char* k_digits = "0123456789abcdef";
+    std::string h;
+    for (unsigned char c : text) {
+        h += k_digits[c >> 4];
+        h += k_digits[c & 15];
+    }
+    return h;
+}
+
+// Sends, through bcoin's wallet and beside bmm-payout, a transaction paying
+// `outputs` with the OP_RETURN `marker` from one mature wallet coin (change
+// back to the wallet, a fee of 10,000 satoshis). Its txid.
+std::string send_marked_by_hand(const std::string& marker, const std::map<std::string, std::int64_t>& outputs) {
+    std::int64_t total = 0;
+    std::string outs;
+    for (const auto& [address, amount] : outputs) {
+        outs += "\"" + address + "\":" + format_coins(amount) + ",";
+        total += amount;
+    }
+    const std::string coins = btc("listunspent", "[100]", true);
+    simdjson::dom::parser p;
+    simdjson::dom::array arr;
+    std::string_view txid;
+    std::int64_t vout = -1, value = 0;
+    if (!p.parse(coins).get(arr)) {
+        for (auto c : arr) {
+            auto v = parse_coins(simdjson::minify(c["amount"]));
+            bool spendable = false;
+            if (!c["spendable"].get(spendable) && spendable && v && *v > total + 100000 && !c["txid"].get(txid) &&
+                !c["vout"].get(vout)) {
+                value = *v;
+                break;
+            }
+        }
+    }
+    if (value == 0) {
+        ADD_FAILURE() << "no wallet coin above " << total << ": " << coins.substr(0, 300);
+        return "";
+    }
+    const std::string marker_hex = hex_of(marker);
+    simdjson::dom::parser cp;
+    std::string_view change;
+    const std::string ca = btc("getrawchangeaddress", "[]", true);
+    EXPECT_FALSE(cp.parse(ca).get(change)) << ca;
+    outs += "\"data\":\"" + marker_hex + "\",\"" + std::string(change) + "\":" + format_coins(value - total - 10000);
+    const std::string raw =
+        btc("createrawtransaction",
+            "[[{\"txid\":\"" + std::string(txid) + "\",\"vout\":" + std::to_string(vout) + "}],{" + outs + "}]");
+    simdjson::dom::parser sp;
+    std::string_view hex;
+    const std::string signed_tx = btc("signrawtransactionwithwallet", "[" + raw + "]", true);
+    EXPECT_FALSE(sp.parse(signed_tx)["hex"].get(hex)) << signed_tx;
+    const std::string sent = btc("sendrawtransaction", "[\"" + std::string(hex) + "\"]");
+    return sent.size() == 66 ? sent.substr(1, 64) : "";
+}
+
 // A regtest address of nobody's wallet (bech32 "rb", bcoin's regtest prefix).
 std::string outside_address(std::uint8_t n) {
     std::vector<std::uint8_t> program(20, 0x5a);
@@ -106,8 +165,7 @@ std::string outside_address(std::uint8_t n) {
 std::string config_path() {
     static const std::string path = write_config(
         "btc", "[coins.BTC]\nnode_url = \"" + st().setting("BMM_BTC_RPC_URL") + "\"\nnode_user = \"" +
-                   st().setting("BMM_BTC_RPC_USER") + "\"\nnode_password = \"" +
-                   st().setting("BMM_BTC_RPC_PASSWORD") +
+                   st().setting("BMM_BTC_RPC_USER") + "\"\nnode_password = \"" + st().setting("BMM_BTC_RPC_PASSWORD") +
                    "\"\n[payout]\nconfirmations = 2\nfee_rate = 2\nmax_fee_rate = 100\n"
                    "[payout.coins.BTC]\nnode = \"bcoin\"\nwallet_url = \"" +
                    st().setting("BMM_BTC_WALLET_RPC_URL") + "\"\n");
@@ -267,8 +325,8 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     // Three real blocks of the pool's bcoin wallet, booked as the ledger
     // books mature blocks: each block's real reward, split among holders and
     // the pool's fees.
-    const auto hashes = mine(3);
-    ASSERT_EQ(hashes.size(), 3U);
+    const auto hashes = mine(4);
+    ASSERT_EQ(hashes.size(), 4U);
     std::vector<std::int64_t> reward;
     for (const auto& h : hashes) {
         reward.push_back(coinbase_value(h));
@@ -277,6 +335,7 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     const std::int64_t alice0 = reward[0] * 2 / 5 + 12345, fees0 = reward[0] / 50, bob0 = reward[0] - alice0 - fees0;
     const std::int64_t carol1 = reward[1] / 7 + 1, fees1 = reward[1] - carol1;
     const std::int64_t alice2 = reward[2] * 3 / 5, fees2 = reward[2] - alice2;
+    const std::int64_t carol3 = reward[3] / 3, fees3 = reward[3] - carol3;
     const std::string a1 = outside_address(1), a2 = outside_address(2), a3 = outside_address(3);
     for (const char* u : {"alice", "bob", "carol"}) {
         add_account(db, u);
@@ -303,8 +362,9 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     EXPECT_NE(killed.out.find("fault point after_store"), std::string::npos) << killed.out;
     const auto [txid, hex] = stored_attempt(db, id);
     ASSERT_EQ(txid.size(), 64U);
-    EXPECT_EQ(scalar(db, "SELECT state FROM payout_attempts WHERE batch = $1 AND txid = $2", {std::to_string(id), txid}),
-              "stored");
+    EXPECT_EQ(
+        scalar(db, "SELECT state FROM payout_attempts WHERE batch = $1 AND txid = $2", {std::to_string(id), txid}),
+        "stored");
     EXPECT_FALSE(btc_ok("getmempoolentry", "[\"" + txid + "\"]")) << "broadcast before the store committed";
     // The stored transaction pays the plan exactly, one marker, no replaceable inputs.
     {
@@ -318,16 +378,7 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
         }
         EXPECT_EQ(planned, want);
         EXPECT_EQ(markers, 1);
-        EXPECT_NE(hex.find("626d6d3a" + [&] {
-            std::string h;
-            for (char c : std::to_string(id) + ":1") {
-                static const char* d = "0123456789abcdef";
-                h += d[static_cast<unsigned char>(c) >> 4];
-                h += d[c & 15];
-            }
-            return h;
-        }()),
-                  std::string::npos)
+        EXPECT_NE(hex.find(marker_script_hex(marker_text(id, 1))), std::string::npos)
             << "the marker bmm:" << id << ":1";
     }
 
@@ -381,6 +432,32 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     expect_paid_on_chain(txid2, hex2, {{a1, alice2}});
     const auto paid2 = wallet_sends_by_address();
     EXPECT_EQ(paid2.contains(a1) ? paid2.at(a1) : 0, alice0 + alice2);
+    EXPECT_EQ(audit(db), std::vector<std::string>{});
+
+    // A third batch: a transaction carrying its marker, made and sent by
+    // bcoin's wallet beside bmm-payout (as if a run had lost its store), is
+    // adopted by execute: nothing else is built, the lines are paid once.
+    book_mature_block(db, "BTC", hashes[3], {{"user:carol:available", carol3}, {"pool:fees:BTC", fees3}});
+    const std::int64_t id3 = plan_and_approve(db);
+    ASSERT_GT(id3, id2);
+    const auto want3 = lines_by_address(db, id3);
+    ASSERT_EQ(want3.size(), 1U);
+    const std::string hand = send_marked_by_hand("bmm:" + std::to_string(id3) + ":1", want3);
+    ASSERT_EQ(hand.size(), 64U);
+    wait_wallet_depth(hand, 0);  // the wallet has taken it in
+    auto e3 = payout({"execute", std::to_string(id3)});
+    EXPECT_EQ(e3.code, 0) << e3.out;
+    EXPECT_NE(e3.out.find(hand + " with marker bmm:" + std::to_string(id3) + ":1: adopted"), std::string::npos)
+        << e3.out;
+    EXPECT_EQ(stored_attempt(db, id3).first, hand);
+    mine(2);
+    wait_wallet_depth(hand, 2);
+    auto rec3 = payout({"reconcile", std::to_string(id3)});
+    EXPECT_EQ(rec3.code, 0) << rec3.out;
+    EXPECT_EQ(scalar(db, "SELECT state FROM payout_batches WHERE id = $1", {std::to_string(id3)}), "confirmed");
+    expect_paid_on_chain(hand, stored_attempt(db, id3).second, want3);
+    const auto paid3 = wallet_sends_by_address();
+    EXPECT_EQ(paid3.contains(a3) ? paid3.at(a3) : 0, want.at(a3) + want3.at(a3));
     EXPECT_EQ(audit(db), std::vector<std::string>{});
 
     auto check = payout({"wallet-check", "--coin", "BTC"});
