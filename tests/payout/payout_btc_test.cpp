@@ -14,6 +14,8 @@
 //  - a bump is refused on bcoin (its mempool takes no replacements);
 //  - a third batch whose marked transaction bcoin's wallet sent beside
 //    bmm-payout (a lost store) is adopted, not paid again;
+//  - a fourth batch dropped (abandoned in the wallet, bcoin restarted with an
+//    empty mempool) is sent again by reconcile, then booked;
 //  - wallet-check --coin BTC reads bcoin's wallet.
 
 #include "../support/payout_db.hpp"
@@ -23,6 +25,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <csignal>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -152,6 +156,21 @@ std::string send_marked_by_hand(const std::string& marker, const std::map<std::s
     EXPECT_FALSE(sp.parse(signed_tx)["hex"].get(hex)) << signed_tx;
     const std::string sent = btc("sendrawtransaction", "[\"" + std::string(hex) + "\"]");
     return sent.size() == 66 ? sent.substr(1, 64) : "";
+}
+
+// Stops the stack's bcoin (SIGTERM to the pid its start wrote: this test's
+// own stack) and starts it again through deploy/stack.sh up.
+void restart_bcoin() {
+    std::ifstream f(st().dir() + "/bcoin/bcoin.pid");
+    pid_t pid = 0;
+    ASSERT_TRUE(f >> pid) << "no bcoin pid file";
+    ASSERT_GT(pid, 1);
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(::kill(pid, 0), 0) << "bcoin did not stop";
+    ASSERT_TRUE(st().up_again()) << "deploy/stack.sh up did not start bcoin again";
 }
 
 // A regtest address of nobody's wallet (bech32 "rb", bcoin's regtest prefix).
@@ -325,8 +344,8 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     // Three real blocks of the pool's bcoin wallet, booked as the ledger
     // books mature blocks: each block's real reward, split among holders and
     // the pool's fees.
-    const auto hashes = mine(4);
-    ASSERT_EQ(hashes.size(), 4U);
+    const auto hashes = mine(5);
+    ASSERT_EQ(hashes.size(), 5U);
     std::vector<std::int64_t> reward;
     for (const auto& h : hashes) {
         reward.push_back(coinbase_value(h));
@@ -336,6 +355,7 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     const std::int64_t carol1 = reward[1] / 7 + 1, fees1 = reward[1] - carol1;
     const std::int64_t alice2 = reward[2] * 3 / 5, fees2 = reward[2] - alice2;
     const std::int64_t carol3 = reward[3] / 3, fees3 = reward[3] - carol3;
+    const std::int64_t alice4 = reward[4] / 4 + 7, fees4 = reward[4] - alice4;
     const std::string a1 = outside_address(1), a2 = outside_address(2), a3 = outside_address(3);
     for (const char* u : {"alice", "bob", "carol"}) {
         add_account(db, u);
@@ -458,6 +478,33 @@ TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     expect_paid_on_chain(hand, stored_attempt(db, id3).second, want3);
     const auto paid3 = wallet_sends_by_address();
     EXPECT_EQ(paid3.contains(a3) ? paid3.at(a3) : 0, want.at(a3) + want3.at(a3));
+    EXPECT_EQ(audit(db), std::vector<std::string>{});
+
+    // A fourth batch, dropped: sent, then gone from the wallet
+    // (abandontransaction) and from the mempool (bcoin restarted: its mempool
+    // is not kept); reconcile finds it nowhere and sends the stored hex again.
+    book_mature_block(db, "BTC", hashes[4], {{"user:alice:available", alice4}, {"pool:fees:BTC", fees4}});
+    const std::int64_t id4 = plan_and_approve(db);
+    ASSERT_GT(id4, id3);
+    auto e4 = payout({"execute", std::to_string(id4)});
+    EXPECT_EQ(e4.code, 0) << e4.out;
+    const auto [txid4, hex4] = stored_attempt(db, id4);
+    wait_wallet_depth(txid4, 0);
+    EXPECT_EQ(btc("abandontransaction", "[\"" + txid4 + "\"]", true), "null");
+    restart_bcoin();
+    EXPECT_FALSE(btc_ok("getmempoolentry", "[\"" + txid4 + "\"]")) << "still in the mempool after the restart";
+    auto rec4 = payout({"reconcile", std::to_string(id4)});
+    EXPECT_EQ(rec4.code, 0) << rec4.out;
+    EXPECT_NE(rec4.out.find(txid4 + " was in neither mempool nor chain: sent again"), std::string::npos) << rec4.out;
+    EXPECT_TRUE(btc_ok("getmempoolentry", "[\"" + txid4 + "\"]"));
+    mine(2);
+    wait_wallet_depth(txid4, 2);
+    auto rec4b = payout({"reconcile", std::to_string(id4)});
+    EXPECT_EQ(rec4b.code, 0) << rec4b.out;
+    EXPECT_EQ(scalar(db, "SELECT state FROM payout_batches WHERE id = $1", {std::to_string(id4)}), "confirmed");
+    expect_paid_on_chain(txid4, hex4, {{a1, alice4}});
+    const auto paid4 = wallet_sends_by_address();
+    EXPECT_EQ(paid4.contains(a1) ? paid4.at(a1) : 0, alice0 + alice2 + alice4);
     EXPECT_EQ(audit(db), std::vector<std::string>{});
 
     auto check = payout({"wallet-check", "--coin", "BTC"});
