@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -258,7 +259,7 @@ void amount_fields(json::writer& j, std::string_view currency) {
     j.key("currency").str(currency).key("decimals").number(currency_decimals(currency));
 }
 
-std::string pool_stats(snapshot& db) {
+std::string pool_stats(snapshot& db, const accountd_config& cfg) {
     json::writer j;
     j.begin_object();
     auto top = db.run(
@@ -289,11 +290,32 @@ std::string pool_stats(snapshot& db) {
                         ")"
                         " FROM share_minutes WHERE minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
                         {});
-    j.key("coins").begin_array();
+    // Every configured coin (its algorithm and DPP weight, docs/accounting.md
+    // "Resource weights"), and any other coin shares arrived for, in name order.
+    std::map<std::string, int> seen;  // coin -> its row in `coins`, or -1
+    for (const auto& [coin, cs] : cfg.coins) {
+        seen.emplace(coin, -1);
+    }
     for (int i = 0; i < coins.rows(); ++i) {
-        j.begin_object().key("coin").str(coins.get(i, 0));
-        j.key("hashrate_10m").raw_number(coins.get(i, 1)).key("hashrate_1h").raw_number(coins.get(i, 2));
-        j.key("workers_active").raw_number(coins.get(i, 3)).key("accounts_active").raw_number(coins.get(i, 4));
+        seen[coins.text(i, 0)] = i;
+    }
+    j.key("coins").begin_array();
+    for (const auto& [coin, i] : seen) {
+        j.begin_object().key("coin").str(coin);
+        if (auto c = cfg.coins.find(coin); c != cfg.coins.end()) {
+            j.key("algorithm").str(c->second.algorithm);
+            j.key("resource_weight_ppm").raw_number(std::to_string(c->second.rules.resource_weight_ppm));
+            j.key("scheme").str(to_string(c->second.rules.scheme));
+        } else {
+            j.key("algorithm").null().key("resource_weight_ppm").null().key("scheme").null();
+        }
+        if (i >= 0) {
+            j.key("hashrate_10m").raw_number(coins.get(i, 1)).key("hashrate_1h").raw_number(coins.get(i, 2));
+            j.key("workers_active").raw_number(coins.get(i, 3)).key("accounts_active").raw_number(coins.get(i, 4));
+        } else {
+            j.key("hashrate_10m").raw_number("0").key("hashrate_1h").raw_number("0");
+            j.key("workers_active").raw_number("0").key("accounts_active").raw_number("0");
+        }
         j.end_object();
     }
     j.end_array();
@@ -420,6 +442,21 @@ std::string account_info_json(snapshot& db, const std::string& name) {
                ")"
                " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T60 " GROUP BY coin ORDER BY coin",
                {name});
+    // Voting power: the holder's BMM in the latest epoch snapshot (null before any).
+    auto vp = db.run(
+        "SELECT t.epoch, coalesce(h.bmm, 0)::text, t.total::text FROM epoch_bmm_totals t"
+        " LEFT JOIN epoch_bmm_holdings h ON h.epoch = t.epoch AND h.account = $1"
+        " ORDER BY t.epoch DESC LIMIT 1",
+        {avail});
+    j.key("voting_power");
+    if (vp.rows() == 0) {
+        j.null();
+    } else {
+        j.begin_object().key("epoch").raw_number(vp.get(0, 0));
+        amount_fields(j, bmm_currency);
+        j.key("bmm").str(vp.get(0, 1)).key("total").str(vp.get(0, 2)).end_object();
+    }
+
     j.key("hashrate").begin_array();
     for (int i = 0; i < h.rows(); ++i) {
         j.begin_object()
@@ -633,6 +670,65 @@ std::string epochs_json(snapshot& db, long long limit, std::optional<long long> 
     return j.take();
 }
 
+// /api/v1/voting-power: an epoch's voting-power snapshot (sql/0018, 0022):
+// the available BMM each holder held at its close, by holder name (bytewise
+// order), a page at a time, with the epoch's totals.
+std::string voting_power_json(snapshot& db, std::optional<long long> epoch, long long limit,
+                              const std::optional<std::string>& after) {
+    pg::row_set e = epoch ? db.run(
+                                "SELECT e.k, bmm_api_time(e.closed_at), t.holders, t.total::text, t.ledger_seq"
+                                " FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k WHERE e.k = $1::bigint",
+                                {std::to_string(*epoch)})
+                          : db.run(
+                                "SELECT e.k, bmm_api_time(e.closed_at), t.holders, t.total::text, t.ledger_seq"
+                                " FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k"
+                                " WHERE e.closed_at IS NOT NULL ORDER BY e.k DESC LIMIT 1",
+                                {});
+    if (e.rows() == 0) {
+        throw http_error{404, epoch ? "no epoch " + std::to_string(*epoch) +
+                                          "; epochs are numbered from 0 and /api/v1/epochs lists them"
+                                    : std::string("no epoch has closed yet; voting power is snapshotted at each "
+                                                  "epoch's close")};
+    }
+    const std::string k = e.text(0, 0);
+    if (e.is_null(0, 1)) {
+        throw http_error{404, "epoch " + k +
+                                  " is still open; its voting power is snapshotted when it closes (ask for a closed "
+                                  "epoch, or leave epoch out for the latest)"};
+    }
+    if (e.is_null(0, 2)) {
+        throw http_error{404, "epoch " + k + " closed before voting power was recorded (sql/0018); it has no snapshot"};
+    }
+    auto r = db.run(
+        "SELECT name, ledger_account, bmm::text FROM voting_power WHERE epoch = $1::bigint"
+        " AND ($2::text IS NULL OR name COLLATE \"C\" > $2::text COLLATE \"C\")"
+        " ORDER BY name COLLATE \"C\" LIMIT $3::bigint",
+        {k, after, std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("epoch").raw_number(k).key("closed_at").str(e.get(0, 1));
+    amount_fields(j, bmm_currency);
+    j.key("holders").raw_number(e.get(0, 2)).key("total").str(e.get(0, 3));
+    j.key("ledger_seq");
+    if (e.is_null(0, 4)) {
+        j.null();
+    } else {
+        j.raw_number(e.get(0, 4));
+    }
+    j.key("accounts").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        j.begin_object().key("account").str(r.get(i, 0)).key("ledger_account").str(r.get(i, 1));
+        j.key("bmm").str(r.get(i, 2)).end_object();
+    }
+    j.end_array().key("next_after");
+    if (r.rows() == limit) {
+        j.str(r.get(r.rows() - 1, 0));
+    } else {
+        j.null();
+    }
+    j.end_object();
+    return j.take();
+}
+
 constexpr std::string_view k_prefix = "/api/v1/";
 
 std::string checked_name(std::string_view name) {
@@ -708,7 +804,7 @@ response not_found(const request& req) {
     }
     throw http_error{404,
                      "no such page; the API has /api/v1/pool, /api/v1/accounts/{name}[/workers|/epochs|/ledger], "
-                     "/api/v1/blocks and /api/v1/epochs"};
+                     "/api/v1/blocks, /api/v1/epochs and /api/v1/voting-power"};
 }
 
 response index_page(const request& req) {
@@ -993,9 +1089,9 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
     };
     get("/", index_page);
     get("/index.html", index_page);
-    get("/api/v1/pool", [&pool](const request& q) {
+    get("/api/v1/pool", [&pool, &cfg](const request& q) {
         only_params(q, {});
-        return with_snapshot(pool, [](snapshot& db) { return pool_stats(db); });
+        return with_snapshot(pool, [&cfg](snapshot& db) { return pool_stats(db, cfg); });
     });
     get("/api/v1/blocks", [&pool](const request& q) {
         only_params(q, {"limit"});
@@ -1007,6 +1103,16 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         const long long limit = limit_param(q);
         const auto before = int_param(q, "before", 0, k_max_before_k);
         return with_snapshot(pool, [&](snapshot& db) { return epochs_json(db, limit, before); });
+    });
+    get("/api/v1/voting-power", [&pool](const request& q) {
+        only_params(q, {"epoch", "limit", "after"});
+        const auto epoch = int_param(q, "epoch", 0, k_max_before_k);
+        const long long limit = int_param(q, "limit", 1, k_max_limit).value_or(k_max_limit);
+        auto after = param(q, "after");
+        if (after) {
+            (void)checked_name(*after);
+        }
+        return with_snapshot(pool, [&](snapshot& db) { return voting_power_json(db, epoch, limit, after); });
     });
     get("/api/v1/accounts/{name}", [&pool](const request& q) {
         const std::string name = checked_name(q.path_param("name"));

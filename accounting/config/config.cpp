@@ -144,8 +144,9 @@ accountd_config parse(const toml::table& root, const std::string& file) {
 
     toml_reader i(section(root, "ingest", file, false), file, "ingest");
     i.only({"batch_size", "block_ms", "partition_days_ahead", "delete_acked", "auto_accounts", "keep_days",
-            "claim_idle_ms"});
+            "claim_idle_ms", "stream_keep_seconds"});
     i.integer("claim_idle_ms", c.ingest.claim_idle_ms, 0, 86400000);
+    i.integer("stream_keep_seconds", c.ingest.stream_keep_seconds, -1, 86400 * 365);
     i.integer("batch_size", c.ingest.batch_size, 1, 1000000);
     i.integer("block_ms", c.ingest.block_ms, 1, 60000);
     i.integer("partition_days_ahead", c.ingest.partition_days_ahead, 0, 366);
@@ -195,7 +196,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password", "min_bmm_to_mine"});
+                    "node_user", "node_password", "min_bmm_to_mine", "pool_address", "algorithm"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);
@@ -211,6 +212,14 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             cs.rules.scheme = *sch;
             k.integer("resource_weight_ppm", cs.rules.resource_weight_ppm, 1, 1000000000000LL);
+            cs.algorithm = coin == "LTC" || coin == "DOGE" ? "scrypt" : coin == "BTC" || coin == "BCH" ? "sha256d" : "";
+            k.string("algorithm", cs.algorithm);
+            if (cs.algorithm != "scrypt" && cs.algorithm != "sha256d") {
+                throw config_error{(t->get("algorithm") ? k.at("algorithm") : config::where(file, t->source())) +
+                                   ": [" + sec +
+                                   "] algorithm must be sha256d or scrypt (the default for LTC and DOGE "
+                                   "is scrypt, for BTC and BCH sha256d; other coins must say)"};
+            }
             k.integer("pplns_n_ppm", cs.rules.pplns_n_ppm, 1, 1000000000000LL);
             k.integer("maturity", cs.maturity, 1, 100000);
             std::string min_bmm = "0";
@@ -230,6 +239,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             k.string("node_url", cs.node.url);
             k.string("node_user", cs.node.user);
             k.string("node_password", cs.node.password);
+            k.string("pool_address", cs.pool_address);
             cs.node.currency = coin;
             c.coins.emplace(coin, std::move(cs));
         }

@@ -11,6 +11,7 @@
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
+#include "bmm/pg/transaction.hpp"
 
 #include <cstdio>
 #include <thread>
@@ -127,6 +128,82 @@ int run_bmm_deposit(const accountd_config& cfg, const deposit_command& c) {
         std::fprintf(stderr, "bmm-accountd: warning: %s; the running bmm-accountd publishes it within a minute\n",
                      g.error_message().c_str());
     }
+    return 0;
+}
+
+namespace {
+
+// base units -> "<int>.<18 digits>" (exact; no rounding).
+std::string bmm_decimal(const std::string& base_units) {
+    std::string digits = base_units;
+    if (digits.size() < 19) {
+        digits.insert(0, 19 - digits.size(), '0');
+    }
+    return digits.substr(0, digits.size() - 18) + "." + digits.substr(digits.size() - 18);
+}
+
+// A CSV field: quoted when it holds a comma, quote or line break.
+std::string csv_field(const std::string& v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) {
+        return v;
+    }
+    std::string out = "\"";
+    for (char ch : v) {
+        out += ch;
+        if (ch == '"') {
+            out += '"';
+        }
+    }
+    out += '"';
+    return out;
+}
+
+}  // namespace
+
+int run_voting_power(const accountd_config& cfg, const voting_power_command& c) {
+    if (c.format != "csv") {
+        return fail("voting-power: --format must be csv, not \"" + c.format + "\"");
+    }
+    auto db = open_current(cfg, false);
+    if (!db) {
+        return fail(db.error_message());
+    }
+    auto tx = pg::transaction::begin(*db, pg::transaction_mode::read_only_snapshot);
+    if (!tx) {
+        return fail(tx.error_message());
+    }
+    const std::string sel =
+        "SELECT e.k, e.closed_at IS NOT NULL, t.epoch IS NOT NULL, t.holders, t.total::text "
+        "FROM epochs e LEFT JOIN epoch_bmm_totals t ON t.epoch = e.k ";
+    auto e = c.epoch ? db->exec(sel + "WHERE e.k = $1::bigint", {std::to_string(*c.epoch)})
+                     : db->exec(sel + "WHERE e.closed_at IS NOT NULL ORDER BY e.k DESC LIMIT 1");
+    if (!e) {
+        return fail("reading the epoch: " + e.error_message());
+    }
+    if (e->rows() == 0) {
+        return fail(c.epoch ? "no epoch " + std::to_string(*c.epoch) + " (epochs are numbered from 0)"
+                            : std::string("no epoch has closed yet; voting power is snapshotted at each close"));
+    }
+    const std::string k = e->text(0, 0);
+    if (e->text(0, 1) != "t") {
+        return fail("epoch " + k + " is still open; its voting power is snapshotted when it closes");
+    }
+    if (e->text(0, 2) != "t") {
+        return fail("epoch " + k + " closed before voting power was recorded (sql/0018); it has no snapshot");
+    }
+    auto rows =
+        db->exec("SELECT name, bmm::text FROM voting_power WHERE epoch = $1::bigint ORDER BY name COLLATE \"C\"", {k});
+    if (!rows) {
+        return fail("reading epoch " + k + "'s voting power: " + rows.error_message());
+    }
+    std::string out = "epoch,account,bmm,bmm_base_units\n";
+    for (int i = 0; i < rows->rows(); ++i) {
+        const std::string units = rows->text(i, 1);
+        out += k + "," + csv_field(rows->text(i, 0)) + "," + bmm_decimal(units) + "," + units + "\n";
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fprintf(stderr, "epoch %s: %s holders, %s BMM in total (%s base units)\n", k.c_str(), e->text(0, 3).c_str(),
+                 bmm_decimal(e->text(0, 4)).c_str(), e->text(0, 4).c_str());
     return 0;
 }
 

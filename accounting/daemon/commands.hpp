@@ -40,4 +40,13 @@ struct deposit_command {
 };
 int run_bmm_deposit(const accountd_config& cfg, const deposit_command& c);
 
+// `voting-power [--epoch K] --format csv`: an epoch's voting-power snapshot
+// (sql/0022; default the latest closed epoch) on stdout as CSV, one holder a
+// line in bytewise name order, BMM as exact 18-decimal text and as base units.
+struct voting_power_command {
+    std::optional<std::uint64_t> epoch;
+    std::string format = "csv";
+};
+int run_voting_power(const accountd_config& cfg, const voting_power_command& c);
+
 }  // namespace bmm::accounting

@@ -67,8 +67,22 @@ int main(int argc, char** argv) {
         "epochs and follow blocks, with [api] also serve the API");
     add_config(run_cmd);
     auto* audit_cmd = app.add_subcommand(
-        "audit", "check the ledger's invariants (ledger_audit() and the C++ checks); exit 0 when clean, 1 otherwise");
+        "audit",
+        "check the ledger's invariants (ledger_audit() and the C++ checks) and the world outside it (the records "
+        "against the stream, the blocks against the chain and wallet, the wallet against the liabilities); exit 0 "
+        "when clean, 1 otherwise");
     add_config(audit_cmd);
+    world_audit_options world;
+    audit_cmd->add_option("--days", world.days, "check shares of the last N days (0: all kept); default 1")
+        ->check(CLI::Range(0, 100000));
+    std::int64_t grace_seconds = world.grace_ms / 1000;
+    audit_cmd
+        ->add_option("--grace-seconds", grace_seconds,
+                     "records and blocks younger than this are not judged yet (the ingest and the block tracker "
+                     "are still storing them); default 120")
+        ->check(CLI::Range(0, 86400));
+    audit_cmd->add_flag("--skip-chain", world.skip_chain,
+                        "do not check the blocks against the nodes and wallets (a database of synthetic records)");
     auto* api_cmd = app.add_subcommand(
         "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
     add_config(api_cmd);
@@ -145,6 +159,14 @@ int main(int argc, char** argv) {
     deposit_cmd->add_option("--txid", dep.txid, "the token transfer: 0x and 64 hex digits")->required();
     deposit_cmd->add_option("--by", dep.by, "who books it (kept with the deposit)")->required();
 
+    voting_power_command vp;
+    auto* vp_cmd = app.add_subcommand(
+        "voting-power",
+        "print an epoch's voting-power snapshot (available BMM per holder at its close) as CSV for a vote");
+    add_config(vp_cmd);
+    vp_cmd->add_option("--epoch", vp.epoch, "the epoch (default: the latest closed one)");
+    vp_cmd->add_option("--format", vp.format, "output format: csv")->check(CLI::IsMember({"csv"}));
+
     if (auto rc = cli::parse(app, argc, argv)) {
         return *rc;
     }
@@ -182,11 +204,15 @@ int main(int argc, char** argv) {
         return bench_statement(*cfg, stmt_opts);
     }
     if (*audit_cmd) {
-        return run_audit(*cfg);
+        world.grace_ms = grace_seconds * 1000;
+        return run_audit(*cfg, world);
     }
 
     if (*deposit_cmd) {
         return run_bmm_deposit(*cfg, dep);
+    }
+    if (*vp_cmd) {
+        return run_voting_power(*cfg, vp);
     }
 
     account_command ac;

@@ -720,8 +720,14 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
     } join_at_exit{s, reader};
 
     auto last_report = std::chrono::steady_clock::now();
+    auto last_trim = last_report - std::chrono::seconds(10);
     ingest_stats reported = stats_;
     while (!stop.load()) {
+        if (cfg_.ingest.stream_keep_seconds >= 0 && acker_.connected() &&
+            std::chrono::steady_clock::now() - last_trim >= std::chrono::seconds(10)) {
+            last_trim = std::chrono::steady_clock::now();
+            trim_stream();
+        }
         std::unique_ptr<batch> b;
         {
             std::unique_lock lock(s.mu);
@@ -765,6 +771,19 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         }
     }
     return true;
+}
+
+void ingestor::trim_stream() {
+    const auto now_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    auto r = acker_.trim_acknowledged(now_ms, static_cast<std::uint64_t>(cfg_.ingest.stream_keep_seconds) * 1000);
+    if (!r) {
+        log::warn("ingest", "cannot trim the stream: {}; acknowledged entries stay until the next try (in 10 s)",
+                  r.error_message());
+    } else if (*r > 0) {
+        log::debug("ingest", "trimmed {} entries every consumer group has acknowledged from {}", *r, acker_.stream());
+    }
 }
 
 int ingestor::run(const std::atomic<bool>& stop) {

@@ -7,6 +7,7 @@
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/share_store.hpp"
+#include "bmm/accounting/world_audit.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/pg/locks.hpp"
@@ -230,10 +231,15 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
     }
 }
 
-int run_audit(const accountd_config& cfg) {
+int run_audit(const accountd_config& cfg, const world_audit_options& world) {
     auto db = pg::connection::open(cfg.postgres);
     if (!db) {
         std::fprintf(stderr, "bmm-accountd audit: %s\n", db.error_message().c_str());
+        return 1;
+    }
+    // audit_shares() reads its window from this setting (sql/0022).
+    if (auto s = db->exec("SELECT set_config('bmm.audit_days', $1, false)", {std::to_string(world.days)}); !s) {
+        std::fprintf(stderr, "bmm-accountd audit: %s\n", s.error_message().c_str());
         return 1;
     }
     std::vector<std::string> problems;
@@ -285,6 +291,9 @@ int run_audit(const accountd_config& cfg) {
                                to_decimal(value) + ", the transfers add up to " +
                                to_decimal(model.balance(key.first, key.second)));
         }
+    }
+    for (auto& p : audit_world(cfg, *db, world)) {
+        problems.push_back(std::move(p));
     }
     for (const auto& p : problems) {
         std::printf("%s\n", p.c_str());

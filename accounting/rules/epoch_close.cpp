@@ -173,6 +173,17 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
     };
 
     // ---- 1. fees and dividends of the epoch's blocks ----
+    // Split by holder name (user:<name>:available as <name>, foundation:<x> as
+    // itself), so that equal remainders go to the name that sorts first, as
+    // in the emission and miners' splits. The two kinds of name never collide:
+    // a user name has no ':' and a foundation name always has one.
+    std::map<std::string, amount> holdings_by_name;
+    std::map<std::string, std::string> holder_of_name;
+    for (const auto& [holder, v] : in.bmm_holdings) {
+        std::string name = bmm_holder_name(holder);
+        holder_of_name.emplace(name, holder);
+        holdings_by_name.emplace(std::move(name), v);
+    }
     std::vector<block_parts> parts;
     for (const auto& b : in.blocks) {
         const coin_rules& r = cfg.coins.at(b.coin);
@@ -183,13 +194,14 @@ result<epoch_close_output> close_epoch(const epoch_close_input& in) {
         const std::string source = coinbase_account(b.coin);
         add(cat({ref, ":fee"}), source, immature_of(fees_account(b.coin)), b.coin, p->fee, transfer_kind::block_fee,
             ref);
-        auto split = split_largest_remainder(p->dividend, in.bmm_holdings);
+        auto split = split_largest_remainder(p->dividend, holdings_by_name);
         if (!split) return bad({"block ", b.hash, ": ", split.error_message()});
         if (split->empty()) {
             add(cat({ref, ":undistributed:dividend"}), source, immature_of(undistributed_account(b.coin)), b.coin,
                 p->dividend, transfer_kind::block_undistributed, ref);
         }
-        for (const auto& [holder, v] : *split) {
+        for (const auto& [name, v] : *split) {
+            const std::string& holder = holder_of_name.at(name);
             add(cat({ref, ":dividend:", holder}), source, immature_of(holder), b.coin, v, transfer_kind::block_dividend,
                 ref);
         }

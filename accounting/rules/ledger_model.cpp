@@ -124,6 +124,13 @@ bool is_bmm_holder_account(std::string_view account) {
     return false;
 }
 
+std::string bmm_holder_name(std::string_view holder_account) {
+    if (starts_with(holder_account, "user:") && ends_with(holder_account, ":available")) {
+        return std::string(holder_account.substr(5, holder_account.size() - 15));
+    }
+    return std::string(holder_account);
+}
+
 std::vector<transfer> genesis_transfers() {
     std::vector<transfer> out;
     for (const auto& [account, value] : bmm_premine()) {

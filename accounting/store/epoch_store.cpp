@@ -43,8 +43,8 @@ namespace {
 
 // Epoch k's dividend weights (sql/0018), inside the transaction that closes
 // it: one COPY and one INSERT, and the totals row that says they were recorded.
-result<bool> book_bmm_snapshot(pg::connection& db, const std::string& k,
-                               const std::map<std::string, amount>& holdings) {
+result<bool> book_bmm_snapshot(pg::connection& db, const std::string& k, const std::map<std::string, amount>& holdings,
+                               const std::string& ledger_seq) {
     amount total = 0;
     if (!holdings.empty()) {
         std::string data;
@@ -84,8 +84,9 @@ result<bool> book_bmm_snapshot(pg::connection& db, const std::string& k,
         }
     }
     auto tot = run(db, join({"recording epoch ", k, "'s BMM total"}),
-                   "INSERT INTO epoch_bmm_totals (epoch, holders, total) VALUES ($1::bigint, $2::bigint, $3::numeric)",
-                   {k, std::to_string(holdings.size()), to_decimal(total)});
+                   "INSERT INTO epoch_bmm_totals (epoch, holders, total, ledger_seq) "
+                   "VALUES ($1::bigint, $2::bigint, $3::numeric, $4::bigint)",
+                   {k, std::to_string(holdings.size()), to_decimal(total), ledger_seq});
     if (!tot) {
         return error{tot.error_message()};
     }
@@ -120,6 +121,33 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
             return error{join({"epoch ", k, " has no row in epochs; create it (ensure_epoch) before closing it"})};
         }
         const bool closed = row->text(0, 0) == "t";
+        // The voting-power snapshot (sql/0022): no transfer is inserted by
+        // anyone else from here to the commit, every earlier one is committed,
+        // so the holdings the close split dividends by must be the ledger's
+        // now, and they are exactly the BMM moved by transfers up to ledger_seq.
+        std::string ledger_seq;
+        if (!closed) {
+            if (auto l = run(db, join({"locking ledger_transfers for epoch ", k, "'s voting-power snapshot"}),
+                             "LOCK TABLE ledger_transfers IN SHARE ROW EXCLUSIVE MODE");
+                !l) {
+                return error{l.error_message()};
+            }
+            auto now_held = ledger_store::load_bmm_holdings(db);
+            if (!now_held) {
+                return error{now_held.error_message()};
+            }
+            if (*now_held != out.bmm_holdings) {
+                return error{join({"epoch ", k,
+                                   ": BMM holdings changed between reading them and booking the close (a BMM "
+                                   "transfer was booked meanwhile); nothing booked, the close is tried again"})};
+            }
+            auto seq =
+                run(db, "reading the ledger's last transfer", "SELECT coalesce(max(seq), 0) FROM ledger_transfers");
+            if (!seq) {
+                return error{seq.error_message()};
+            }
+            ledger_seq = seq->text(0, 0);
+        }
         if (closed &&
             (row->text(0, 1) != to_decimal(out.emission) || row->text(0, 2) != to_decimal(out.emission_paid) ||
              row->text(0, 3) != to_decimal(out.carried_emission))) {
@@ -194,7 +222,7 @@ result<book_report> book_epoch_close(pg::connection& db, const epoch_close_outpu
             }
             // Only with the close itself: a replay of an epoch closed before
             // sql/0018 must not record today's holdings as that epoch's.
-            if (auto h = book_bmm_snapshot(db, k, out.bmm_holdings); !h) {
+            if (auto h = book_bmm_snapshot(db, k, out.bmm_holdings, ledger_seq); !h) {
                 return error{h.error_message()};
             }
         }

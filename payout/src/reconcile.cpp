@@ -221,6 +221,7 @@ result<wallet_gap> wallet_check(pg::connection& db, node_wallet& w, std::string_
     }
     wallet_gap g;
     g.wallet = bal->trusted + bal->untrusted_pending;
+    g.immature = bal->immature;
     auto owed = db.exec(
         "SELECT coalesce(sum(balance), 0)::text FROM balances WHERE currency = $1 AND (account LIKE 'user:%' OR "
         "account LIKE 'foundation:%' OR account LIKE 'pool:%' OR account = 'payout:in-flight')",

@@ -138,29 +138,73 @@ result<bool> share_sink::start() {
     return true;
 }
 
-// instance:boot:sequence, unique across restarts (see start()).
+// instance:boot:sequence, unique across restarts (see start()). Called with
+// mu_ held: sequence numbers are given in journal order, and one given to a
+// batch the journal refused is given again (see append_numbered), so that each
+// run's records are 0, 1, 2, ... without a hole (the audit finds lost records
+// by their holes: sql/0022_audit_records.sql).
 std::string share_sink::next_uid() {
     return std::to_string(cfg_.instance_id) + ":" + boot_ + ":" + std::to_string(seq_++);
+}
+
+// `lines` are journal lines written with an empty uid ("uid":""): each gets its
+// uid here, under mu_, and the sequence moves on only if the journal took them.
+// Returns the first line's sequence number, nothing when the journal refused them.
+std::optional<std::uint64_t> share_sink::append_numbered(const std::vector<std::string>& lines) {
+    static constexpr std::string_view k_empty_uid = "\"uid\":\"\"";
+    bool ok = false;
+    std::uint64_t first = 0, end = 0;
+    {
+        std::lock_guard lock(mu_);
+        first = seq_.load();
+        std::string buf;
+        for (const auto& line : lines) {
+            const std::size_t at = line.rfind(k_empty_uid) + k_empty_uid.size() - 1;
+            buf.append(line, 0, at).append(next_uid()).append(line, at, std::string::npos);
+        }
+        ok = write_locked(buf, lines.size());
+        if (!ok) {
+            seq_ = first;
+        }
+        end = written_.load();
+    }
+    if (!ok) {
+        return std::nullopt;
+    }
+    appended_ += lines.size();
+    cv_.notify_one();
+    // [redis] journal_sync = batch: durable before the caller answers (written either way: the numbers stay used).
+    if (cfg_.sync == journal_sync::batch && !sync_to(end)) {
+        return std::nullopt;
+    }
+    return first;
 }
 
 bool share_sink::append(std::span<const ::bmm::record::share_record> shares) {
     if (shares.empty()) {
         return true;
     }
-    std::string buf;
+    std::vector<std::string> lines;
+    lines.reserve(shares.size());
     for (const auto& r : shares) {
-        buf += ::bmm::record::to_json_line(r, next_uid());
+        lines.push_back(::bmm::record::to_json_line(r, ""));
     }
-    return write_batch(buf, shares.size());
+    return append_numbered(lines).has_value();
 }
 
 bool share_sink::append(const ::bmm::record::block_record& block) {
-    return write_batch(::bmm::record::to_json_line(block, next_uid()), 1);
+    return append_numbered({::bmm::record::to_json_line(block, "")}).has_value();
 }
 
 bool share_sink::append_block(const ::bmm::record::block_record& block) {
     std::lock_guard lock(blocks_mu_);
-    unwritten_blocks_.push_back(::bmm::record::to_json_line(block, next_uid()));
+    std::string uid;
+    {
+        // Its sequence number is kept with the line until the journal takes it.
+        std::lock_guard numbering(mu_);
+        uid = next_uid();
+    }
+    unwritten_blocks_.push_back(::bmm::record::to_json_line(block, uid));
     return write_unwritten_blocks();
 }
 
@@ -205,12 +249,17 @@ void share_sink::retry_unwritten_blocks() {
 
 bool share_sink::append(std::vector<record>& records) {
     if (records.empty()) return true;
-    std::string buf;
+    std::vector<std::string> lines;
+    lines.reserve(records.size());
     for (auto& r : records) {
-        r.emplace_back("uid", next_uid());
-        buf += record_to_json_line(r);
+        r.emplace_back("uid", "");
+        lines.push_back(record_to_json_line(r));
     }
-    return write_batch(buf, records.size());
+    const auto first = append_numbered(lines);
+    for (std::size_t i = 0; first && i < records.size(); ++i) {
+        records[i].back().second = std::to_string(cfg_.instance_id) + ":" + boot_ + ":" + std::to_string(*first + i);
+    }
+    return first.has_value();
 }
 
 // Appends whole lines in one write(); a batch goes in whole or not at all.
@@ -218,24 +267,10 @@ bool share_sink::write_batch(const std::string& buf, std::size_t records) {
     std::uint64_t end = 0;
     {
         std::lock_guard lock(mu_);
-        if (!write_all(journal_fd_, buf.data(), buf.size())) {
-            const int err = errno;
-            log::error("sink", "cannot append to the journal in {}: {}; verdicts cannot be kept", cfg_.spool_dir,
-                       std::strerror(err));
-            // Part of the batch may have gone in: cut it off, so that no record
-            // of a refused batch is published and no torn line swallows the
-            // next one. Failing that, end the torn line so it is skipped.
-            if (::ftruncate(journal_fd_, static_cast<off_t>(written_.load())) != 0) {
-                struct stat st {};
-                if (::fstat(journal_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > written_.load() &&
-                    write_all(journal_fd_, "\n", 1))
-                    written_ = static_cast<std::uint64_t>(st.st_size) + 1;
-            }
+        if (!write_locked(buf, records)) {
             return false;
         }
-        written_ += buf.size();
         end = written_.load();
-        backlog_records_ += records;
     }
     appended_ += records;
     cv_.notify_one();
@@ -258,6 +293,28 @@ bool share_sink::sync_to(std::uint64_t end) {
     }
     synced_ = target;
     ++syncs_;
+    return true;
+}
+
+// write_batch with mu_ held.
+bool share_sink::write_locked(const std::string& buf, std::size_t records) {
+    if (!write_all(journal_fd_, buf.data(), buf.size())) {
+        const int err = errno;
+        log::error("sink", "cannot append to the journal in {}: {}; verdicts cannot be kept", cfg_.spool_dir,
+                   std::strerror(err));
+        // Part of the batch may have gone in: cut it off, so that no record
+        // of a refused batch is published and no torn line swallows the
+        // next one. Failing that, end the torn line so it is skipped.
+        if (::ftruncate(journal_fd_, static_cast<off_t>(written_.load())) != 0) {
+            struct stat st {};
+            if (::fstat(journal_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > written_.load() &&
+                write_all(journal_fd_, "\n", 1))
+                written_ = static_cast<std::uint64_t>(st.st_size) + 1;
+        }
+        return false;
+    }
+    written_ += buf.size();
+    backlog_records_ += records;
     return true;
 }
 

@@ -288,6 +288,35 @@ public:
         return n;
     }
 
+    // A second consumer group on `stream` (a reader outside bmm-accountd):
+    // reads `count` entries and acknowledges them; returns the last id read.
+    std::string group_reads_and_acks(const std::string& stream, const std::string& group, int count) {
+        if (auto* r = static_cast<redisReply*>(
+                redisCommand(c_, "XGROUP CREATE %s %s 0 MKSTREAM", stream.c_str(), group.c_str()))) {
+            freeReplyObject(r);
+        }
+        if (count == 0) {
+            return {};
+        }
+        auto* r = static_cast<redisReply*>(redisCommand(c_, "XREADGROUP GROUP %s watcher COUNT %d STREAMS %s >",
+                                                        group.c_str(), count, stream.c_str()));
+        std::string last;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+            const redisReply* entries = r->element[0]->element[1];
+            for (std::size_t i = 0; i < entries->elements; ++i) {
+                last.assign(entries->element[i]->element[0]->str, entries->element[i]->element[0]->len);
+                if (auto* a = static_cast<redisReply*>(
+                        redisCommand(c_, "XACK %s %s %s", stream.c_str(), group.c_str(), last.c_str()))) {
+                    freeReplyObject(a);
+                }
+            }
+        }
+        if (r) {
+            freeReplyObject(r);
+        }
+        return last;
+    }
+
 private:
     redisContext* c_;
 };
@@ -967,6 +996,41 @@ TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
     EXPECT_EQ(scalar("SELECT sum(entries) FROM stream_state WHERE stream = 'bmm:test:two'"), std::to_string(rs.size()));
     EXPECT_EQ(scalar("SELECT count(*) FROM stream_state WHERE stream = 'bmm:test:two' AND entries > 0"), "2")
         << "both consumers took part";
+}
+
+// [ingest] stream_keep_seconds: entries every consumer group has acknowledged
+// are trimmed; a group that has not read them (another reader) holds them.
+TEST(accountd, the_stream_is_trimmed_once_every_group_has_acknowledged) {
+    migrate_once();
+    constexpr int n = 3000;
+    const std::string stream = "bmm:test:trim";
+    auto rs = make_shares("trim", n, 17);
+    redis rd;
+    rd.group_reads_and_acks(stream, "watcher", 0);  // a second group, at the start, that has read nothing
+    test::child_process a(
+        {bin("bmm-accountd"), "run", "--config", write_config(stream, "trim-a", 1000, "stream_keep_seconds = 0\n")},
+        st().dir() + "/accountd/trim-a.log");
+    const std::string last = rd.xadd(stream, rs);
+    ASSERT_TRUE(wait_stored(stream, "trim-a", last, 120, &a));
+    // Two trim rounds (every 10 s): the watcher holds everything.
+    std::this_thread::sleep_for(std::chrono::seconds(21));
+    EXPECT_EQ(rd.length(stream), n) << "entries the watcher group has not read were trimmed";
+    // The watcher reads and acknowledges 2,000: those go, the rest stays.
+    rd.group_reads_and_acks(stream, "watcher", 2000);
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (rd.length(stream) != n - 2000 && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_EQ(rd.length(stream), n - 2000);
+    // The rest once the watcher has it too; the stored shares are all there.
+    rd.group_reads_and_acks(stream, "watcher", n);
+    end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (rd.length(stream) != 0 && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_EQ(rd.length(stream), 0);
+    EXPECT_EQ(a.stop(SIGTERM, 10000), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'trim:%'"), std::to_string(n));
 }
 
 TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {

@@ -215,7 +215,10 @@ struct model {
             bool user_avail = account.rfind("user:", 0) == 0 && account.size() > 15 &&
                               account.compare(account.size() - 10, 10, ":available") == 0;
             bool foundation = account.rfind("foundation:", 0) == 0 && account.find(':', 11) == std::string::npos;
-            if (user_avail || foundation) holders[account] = v;
+            // Keyed by holder name (docs/accounting.md: ties go to the account name that sorts
+            // first): user:<n>:available as <n>, foundation:<x> as itself.
+            if (user_avail) holders[account.substr(5, account.size() - 15)] = v;
+            if (foundation) holders[account] = v;
         }
 
         std::vector<mpz_class> miners_part;
@@ -235,7 +238,9 @@ struct model {
             credit("pool:fees:" + coin + ":immature", fee);
             weights d = split(div, holders);
             if (d.empty()) credit("pool:undistributed:" + coin + ":immature", div);
-            for (const auto& [h, v] : d) credit(immature(h), v);
+            for (const auto& [h, v] : d) {
+                credit(h.find(':') == std::string::npos ? "user:" + h + ":immature" : immature(h), v);
+            }
         }
 
         mpz_class due = emission(k) + carried;

@@ -227,11 +227,39 @@ TEST(accountd_config, min_bmm_to_mine_per_coin) {
     ASSERT_TRUE(on.ok()) << on.error_message();
     EXPECT_EQ(to_decimal(on->coins.at("LTC").min_bmm_to_mine), "1000000000000000000000");
     EXPECT_EQ(on->coins.at("BTC").min_bmm_to_mine, 5);
+    EXPECT_EQ(on->coins.at("LTC").algorithm, "scrypt") << "LTC's default";
+    EXPECT_EQ(on->coins.at("BTC").algorithm, "sha256d") << "BTC's default";
+    {
+        auto unknown = parse_accountd_config(base + "[coins.XMR]\n", "a.toml");
+        ASSERT_FALSE(unknown.ok());
+        EXPECT_NE(unknown.error_message().find("algorithm must be sha256d or scrypt"), std::string::npos)
+            << unknown.error_message();
+        auto given = parse_accountd_config(base + "[coins.DGB]\nalgorithm = \"sha256d\"\n", "a.toml");
+        ASSERT_TRUE(given.ok()) << given.error_message();
+        EXPECT_EQ(given->coins.at("DGB").algorithm, "sha256d");
+        auto wrong = parse_accountd_config(base + "[coins.LTC]\nalgorithm = \"x11\"\n", "a.toml");
+        ASSERT_FALSE(wrong.ok());
+        EXPECT_NE(wrong.error_message().find("algorithm"), std::string::npos) << wrong.error_message();
+    }
     for (const char* bad : {"\"-1\"", "\"1.5\"", "\"lots\"", "-3"}) {
         auto r = parse_accountd_config(base + "[coins.LTC]\nmin_bmm_to_mine = " + bad + "\n", "g.toml");
         ASSERT_FALSE(r.ok()) << bad;
         EXPECT_NE(r.error_message().find("min_bmm_to_mine"), std::string::npos) << r.error_message();
     }
+}
+
+// [coins.X] pool_address: the address the audit checks the wallet's coinbases for; unset by default.
+TEST(accountd_config, pool_address_per_coin) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto off = parse_accountd_config(base + "[coins.LTC]\n", "g.toml");
+    ASSERT_TRUE(off.ok()) << off.error_message();
+    EXPECT_EQ(off->coins.at("LTC").pool_address, "");
+    auto on = parse_accountd_config(base + "[coins.LTC]\npool_address = \"rltc1qpool\"\n", "g.toml");
+    ASSERT_TRUE(on.ok()) << on.error_message();
+    EXPECT_EQ(on->coins.at("LTC").pool_address, "rltc1qpool");
+    auto bad = parse_accountd_config(base + "[coins.LTC]\npool_address = 5\n", "g.toml");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error_message().find("pool_address"), std::string::npos) << bad.error_message();
 }
 
 TEST(accountd_config, the_sample_in_deploy_parses) {
@@ -255,6 +283,12 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     // Both coins of deploy/up.sh: BTC's blocks are followed on bcoin.
     EXPECT_EQ(c->coins.at("BTC").node.url, "http://127.0.0.1:19408/");
     EXPECT_EQ(c->coins.at("BTC").maturity, 100);
+    // Resource weights (docs/accounting.md): a difficulty-1 share is as much DPP on either
+    // coin: 2^16 scrypt hashes x LTC's weight = 2^32 sha256d hashes x BTC's.
+    EXPECT_EQ(c->coins.at("LTC").algorithm, "scrypt");
+    EXPECT_EQ(c->coins.at("BTC").algorithm, "sha256d");
+    EXPECT_EQ(amount(1ULL << 16U) * c->coins.at("LTC").rules.resource_weight_ppm,
+              amount(1ULL << 32U) * c->coins.at("BTC").rules.resource_weight_ppm);
     EXPECT_TRUE(validate_config(rules_of(*c)).ok());
     EXPECT_EQ(c->payout.wallet, "pool");
     EXPECT_EQ(payout_min_amount(c->payout, "LTC"), amount(10000000));

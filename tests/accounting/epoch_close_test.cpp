@@ -140,6 +140,63 @@ TEST(epoch_close, solo_pplns_and_pps_schemes) {
     EXPECT_EQ(*pps_credit(3, 7, 700, coin_rules{0, 0, payout_scheme::pps, 1000000, 1}), amount(300));
 }
 
+// docs/accounting.md: equal remainders go to the account name that sorts first,
+// in the dividend split as in the others, foundation accounts by their own
+// names. alice and foundation:x hold 1 BMM unit each and share a dividend of 1
+// unit: remainders 1 and 1, a tie. By name, "alice" < "foundation:x" and alice
+// gets it; by ledger account ("foundation:x" < "user:alice:available") the
+// foundation would. Likewise "a-b" against "a": by name "a" sorts first, by
+// ledger account "user:a-b:available" would ('-' < ':').
+TEST(epoch_close, dividend_ties_go_to_the_account_name_that_sorts_first) {
+    epoch_close_input in;
+    in.k = 0;
+    in.config = ltc_config(payout_scheme::pp);
+    in.bmm_holdings = {{"foundation:x", 1}, {"user:alice:available", 1}};
+    block_input b;
+    b.hash = "t1";
+    b.coin = "LTC";
+    b.height = 1;
+    b.reward = 5;  // fee floor(0.05) = 0, dividend floor(1.0) = 1, miners 4
+    b.finder = "alice";
+    b.found_epoch = 0;
+    in.blocks.push_back(b);
+    auto out = close_epoch(in);
+    ASSERT_TRUE(out.ok()) << out.error_message();
+    EXPECT_EQ(value_of(out->transfers, "block:t1:dividend:user:alice:available"), amount(1));
+    EXPECT_EQ(find(out->transfers, "block:t1:dividend:foundation:x"), nullptr);
+    ASSERT_NE(find(out->transfers, "block:t1:dividend:user:alice:available"), nullptr);
+    EXPECT_EQ(find(out->transfers, "block:t1:dividend:user:alice:available")->credit, "user:alice:immature");
+
+    in.bmm_holdings = {{"user:a-b:available", 1}, {"user:a:available", 1}};
+    out = close_epoch(in);
+    ASSERT_TRUE(out.ok()) << out.error_message();
+    EXPECT_EQ(value_of(out->transfers, "block:t1:dividend:user:a:available"), amount(1));
+    EXPECT_EQ(find(out->transfers, "block:t1:dividend:user:a-b:available"), nullptr);
+    // The snapshot (the voting power) is still by ledger account.
+    EXPECT_TRUE(out->bmm_holdings.contains("user:a-b:available"));
+}
+
+// PPS (docs/accounting.md, "pps"): each (account, coin, network work, expected
+// reward) group is credited floor(W x M / network_work), M the miners' part
+// of the expected reward; what the floors leave is never paid out: it stays in
+// pool:pps:<COIN>, whose debits are exactly the credits.
+TEST(epoch_close, pps_floors_per_group_and_the_fraction_stays_in_the_reserve) {
+    auto in = hand_input(payout_scheme::pps);
+    in.blocks.clear();
+    // M = 1000 - 10 - 200 = 790. carol: 1 x 790 / 3 = 263.33 -> 263;
+    // dan: 2 x 790 / 3 = 526.67 -> 526 (floored, not rounded).
+    in.pps = {{"carol", "LTC", 1, 3, 1000}, {"dan", "LTC", 2, 3, 1000}};
+    auto out = close_epoch(in);
+    ASSERT_TRUE(out.ok()) << out.error_message();
+    EXPECT_EQ(value_of(out->transfers, "epoch:0:pps:LTC:carol"), amount(263));
+    EXPECT_EQ(value_of(out->transfers, "epoch:0:pps:LTC:dan"), amount(526));
+    ledger l;
+    ASSERT_TRUE(l.apply_all(out->transfers).ok());
+    // 789 credited of the exact 790: the unit the floors left stays in the reserve.
+    EXPECT_EQ(l.balance("pool:pps:LTC", "LTC"), amount(-789));
+    EXPECT_EQ(l.balance("user:carol:available", "LTC") + l.balance("user:dan:available", "LTC"), amount(789));
+}
+
 TEST(epoch_close, no_pp_carries_emission_and_books_undistributed) {
     epoch_close_input in;
     in.k = 1461;  // first epoch of the second halving period

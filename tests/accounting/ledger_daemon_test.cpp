@@ -65,6 +65,14 @@ bool wait_for(F cond, int seconds) {
     return cond();
 }
 
+// A distinct stand-in proof-of-work hash per synthetic share (the audit
+// refuses one hash credited to two accepted shares).
+std::string fake_pow(const std::string& uid) {
+    char h[65];
+    std::snprintf(h, sizeof h, "%064zx", std::hash<std::string>{}(uid));
+    return h;
+}
+
 std::vector<record> xrange(const std::string& stream) {
     redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
     if (!c || c->err) {
@@ -250,7 +258,8 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
                 (key.first.rfind("foundation:", 0) == 0 ||
                  (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
                   key.first.compare(key.first.size() - 10, 10, ":available") == 0))) {
-                holdings[key.first] = v;
+                // By holder name (ties go to the name that sorts first): user:<n>:available as <n>.
+                holdings[key.first.rfind("user:", 0) == 0 ? key.first.substr(5, key.first.size() - 15) : key.first] = v;
             }
         }
         // 1. fees and dividends, 3. miners' parts (emission, 2., does not touch LTC).
@@ -267,7 +276,7 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
                 bal[{"pool:undistributed:LTC", "LTC"}] += div;
             }
             for (const auto& [a, v] : d) {
-                bal[{a, "LTC"}] += v;
+                bal[{a.find(':') == std::string::npos ? "user:" + a + ":available" : a, "LTC"}] += v;
             }
             if (s.scheme == "pps") {
                 bal[{"pool:pps:LTC", "LTC"}] += miners;
@@ -625,7 +634,7 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
                       {"reason", accepted ? "" : "low difficulty"},
                       {"block", "0"},
                       {"time_ms", std::to_string(ms)},
-                      {"hash", std::string(64, '0')},
+                      {"hash", fake_pow("kill:" + std::to_string(i))},
                       {"uid", "kill:" + std::to_string(i)}});
         if (i % 333 == 100) {
             char hash[65];
@@ -702,7 +711,8 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     const auto got = ledger_dump(k_last);
     EXPECT_EQ(got.size(), want.size());
     EXPECT_TRUE(got == want) << "the ledger after kill -9 differs from the uninterrupted run's";
-    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b},
+    // Its blocks are made up (no node has them): the chain is not asked.
+    test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg_b, "--skip-chain"},
                               st().dir() + "/accountd/audit-kill.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-kill.log");
 }
@@ -745,7 +755,7 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
                       {"reason", ""},
                       {"block", "0"},
                       {"time_ms", std::to_string(now_ms - 900 + i * 10)},
-                      {"hash", std::string(64, '0')},
+                      {"hash", fake_pow("before:" + std::to_string(i))},
                       {"uid", "before:" + std::to_string(i)}});
     }
     int n = 0;
@@ -866,7 +876,7 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
                       {"reason", "-"},
                       {"block", "0"},
                       {"time_ms", std::to_string(ms)},
-                      {"hash", std::string(64, '0')},
+                      {"hash", fake_pow(account + uid)},
                       {"uid", uid}};
     };
     const std::int64_t in_epoch0 = s.genesis * 1000 + 300;
@@ -912,6 +922,108 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
         << test::read_text(log);
     test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg}, st().dir() + "/accountd/audit-late.log");
     EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-late.log");
+}
+
+// A block found by a share rejected for accounting (stale) is still the pool's
+// block (docs/accounting.md): it is booked whole at its epoch's close. Its
+// finder is the account that sent the share: under solo the miners' part is
+// all its own; under pplns the window ends at that share, which adds no work,
+// so the miners' part goes to the accepted shares before it. The rejected
+// share counts in no DPP.
+TEST(ledger_daemon, a_block_found_by_a_rejected_share_is_booked_for_its_finder) {
+    const std::string addr = st().cli("-rpcwallet=pool getnewaddress");
+    for (const std::string scheme : {"solo", "pplns"}) {
+        SCOPED_TRACE(scheme);
+        st().cli("generatetoaddress 101 " + addr);
+        const std::int64_t tip = std::stoll(st().cli("getblockcount"));
+        const std::string hash = st().cli("getblockhash " + std::to_string(tip - 100));  // buried: mature at once
+        settings s;
+        s.length = 8;
+        s.scheme = scheme;
+        const std::int64_t now_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        s.genesis = now_ms / 1000 - 1;
+        const std::string target = target_from_difficulty(0.001, pow_algorithm::scrypt)->to_hex();
+        // The network target: 4 of these shares' work, so the pplns window (N = 2) is 8 shares.
+        const std::string network = target_from_difficulty(0.004, pow_algorithm::scrypt)->to_hex();
+        auto share = [&](const std::string& account, int i, bool accepted, const std::string& block_hash) {
+            record r{{"type", "share"},
+                     {"v", "2"},
+                     {"instance", "3"},
+                     {"coin", "LTC"},
+                     {"algorithm", "scrypt"},
+                     {"account", account},
+                     {"worker", "w"},
+                     {"ip", "127.0.0.1"},
+                     {"job", "1"},
+                     {"height", "500"},
+                     {"difficulty", "0.001"},
+                     {"target", target},
+                     {"network_target", network},
+                     {"reward", "5000000000"},
+                     {"accepted", accepted ? "1" : "0"},
+                     {"code", accepted ? "0" : "21"},
+                     {"reason", accepted ? "" : "stale share"},
+                     {"block", block_hash.empty() ? "0" : "1"},
+                     {"time_ms", std::to_string(now_ms - 900 + i * 10)},
+                     {"hash", std::string(64, '0')},
+                     {"uid", scheme + ":" + std::to_string(i)}};
+            if (!block_hash.empty()) {
+                r["block_hash"] = block_hash;
+            }
+            return r;
+        };
+        std::vector<record> rs;
+        for (int i = 0; i < 10; ++i) {
+            rs.push_back(share("helper", i, true, ""));
+        }
+        rs.push_back(share("finder", 10, false, hash));  // stale, but meets the network target
+        rs.push_back(share("after", 11, true, ""));      // after the block: outside its pplns window
+        rs.push_back({{"type", "block"},
+                      {"instance", "3"},
+                      {"coin", "LTC"},
+                      {"height", "1"},
+                      {"hash", hash},
+                      {"account", "finder"},
+                      {"worker", "w"},
+                      {"job", "1"},
+                      {"reward", "5000000000"},
+                      {"accepted", "1"},
+                      {"answer", "null"},
+                      {"time_ms", std::to_string(now_ms - 880 + 11 * 10)},
+                      {"uid", scheme + ":block"}});
+        const std::string stream = "bmm:test:rejected:" + scheme;
+        const std::string cfg = write_config(stream, s);
+        reset_schema(cfg);
+        xadd_at(stream, rs);
+        const std::string log = st().dir() + "/accountd/rejected-" + scheme + ".log";
+        test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
+        ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'mature'") == "1"; }, 60))
+            << test::read_text(log);
+        EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
+        EXPECT_EQ(scalar("SELECT finder FROM blocks WHERE hash = $1", {hash}), "finder");
+        EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_mature' AND reference = $1",
+                         {"block:" + hash}),
+                  "5000000000");
+        // R = 5000000000: fee 50000000, dividend 1000000000, miners 3950000000.
+        const std::string miners_of =
+            "SELECT coalesce(sum(amount), 0)::text FROM ledger_transfers WHERE kind = 'block_miner' "
+            "AND reference = $1 AND credit = $2";
+        if (scheme == "solo") {
+            EXPECT_EQ(scalar(miners_of, {"block:" + hash, "user:finder:immature"}), "3950000000");
+            EXPECT_EQ(scalar(miners_of, {"block:" + hash, "user:helper:immature"}), "0");
+        } else {
+            EXPECT_EQ(scalar(miners_of, {"block:" + hash, "user:helper:immature"}), "3950000000");
+            EXPECT_EQ(scalar(miners_of, {"block:" + hash, "user:finder:immature"}), "0");
+            EXPECT_EQ(scalar(miners_of, {"block:" + hash, "user:after:immature"}), "0");
+        }
+        EXPECT_EQ(scalar("SELECT count(*) FROM account_epochs WHERE account = 'finder' AND dpp > 0"), "0");
+        EXPECT_EQ(scalar("SELECT count(*) FROM account_epochs WHERE account = 'helper' AND dpp > 0"), "1");
+        test::child_process audit({bin("bmm-accountd"), "audit", "--config", cfg},
+                                  st().dir() + "/accountd/audit-rejected.log");
+        EXPECT_EQ(audit.wait(60000), 0) << test::read_text(st().dir() + "/accountd/audit-rejected.log");
+    }
 }
 
 // pplns and pps on the same mining run shape, each on a fresh ledger.

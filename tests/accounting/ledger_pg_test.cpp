@@ -61,7 +61,7 @@ protected:
         exec_ok(db_, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " +
                          schema + "; SET search_path TO " + schema);
         for (const char* f : {"0005_ledger.sql", "0006_epochs.sql", "0007_blocks.sql", "0008_ledger_audit.sql",
-                              "0018_bmm_holdings.sql"}) {
+                              "0018_bmm_holdings.sql", "0023_voting_power.sql"}) {
             exec_ok(db_, read_file(stack.source_dir() + "/sql/" + f));
         }
     }
@@ -333,6 +333,10 @@ TEST_F(ledger_pg_test, audit_names_each_planted_problem) {
     ASSERT_TRUE(bs::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());
     acc::epoch_close_output closed;
     closed.k = 0;
+    // The close's voting-power snapshot must be the ledger's holdings (sql/0022).
+    auto held = pg::load_bmm_holdings(db_);
+    ASSERT_TRUE(held.ok()) << held.error_message();
+    closed.bmm_holdings = *held;
     ASSERT_TRUE(es::book_epoch_close(db_, closed).ok());
 
     auto problems = pg::audit(db_);

@@ -201,7 +201,8 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
                 (key.first.rfind("foundation:", 0) == 0 ||
                  (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
                   key.first.compare(key.first.size() - 10, 10, ":available") == 0))) {
-                holdings[key.first] = v;
+                // By holder name (ties go to the name that sorts first): user:<n>:available as <n>.
+                holdings[key.first.rfind("user:", 0) == 0 ? key.first.substr(5, key.first.size() - 15) : key.first] = v;
             }
         }
         // Each coin's blocks of the epoch: fee, dividends to BMM holders, the
@@ -218,7 +219,7 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
                 bal[{"pool:undistributed:" + b.coin, b.coin}] += div;
             }
             for (const auto& [a, v] : d) {
-                bal[{a, b.coin}] += v;
+                bal[{a.find(':') == std::string::npos ? "user:" + a + ":available" : a, b.coin}] += v;
             }
             auto m = split(miners, pp);
             if (m.empty()) {

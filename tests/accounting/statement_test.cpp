@@ -157,10 +157,14 @@ const booked_ledger& ledger_once() {
     std::vector<transfer> sent{{"payout:1:sent:1", std::string(k_payout_in_flight_account), paid_out_account("LTC"),
                                 "LTC", 1000, transfer_kind::payout_sent, "payout:1"}};
     must(ledger_store::book_transfers(db, sent), "sent");
-    // Epoch 0 as if closed before sql/0018: its weights were never recorded.
+    // Epoch 0 as if closed before sql/0018: its weights were never recorded. The
+    // snapshot is immutable (sql/0022): its triggers are set aside for this.
     out.unrecorded_epoch = 0;
-    must(db.exec("DELETE FROM epoch_bmm_holdings WHERE epoch = 0; DELETE FROM epoch_bmm_totals WHERE epoch = 0"),
-         "unrecord");
+    must(
+        db.exec("ALTER TABLE epoch_bmm_holdings DISABLE TRIGGER USER; ALTER TABLE epoch_bmm_totals DISABLE TRIGGER "
+                "USER; DELETE FROM epoch_bmm_holdings WHERE epoch = 0; DELETE FROM epoch_bmm_totals WHERE epoch = 0; "
+                "ALTER TABLE epoch_bmm_holdings ENABLE TRIGGER USER; ALTER TABLE epoch_bmm_totals ENABLE TRIGGER USER"),
+        "unrecord");
 
     auto times = must(db.exec("SELECT DISTINCT (extract(epoch FROM created_at) * 1000000)::bigint AS us "
                               "FROM ledger_transfers ORDER BY us"),

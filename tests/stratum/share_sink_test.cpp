@@ -399,6 +399,11 @@ TEST_F(share_sink_test, two_threads_arrive_exactly_once_in_order_and_intact) {
         per_thread[t == "1"].push_back(r);
     }
     EXPECT_EQ(uids.size(), 2u * k_per_thread) << "uids are not unique";
+    // Sequence numbers follow the journal's order across threads: 0, 1, 2, ... in the stream.
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const std::string uid = field(got[i], "uid");
+        ASSERT_EQ(uid.substr(uid.rfind(':') + 1), std::to_string(i)) << uid;
+    }
     for (int t = 0; t < 2; ++t) {
         SCOPED_TRACE("thread " + std::to_string(t));
         // The caller's records received their uid, and arrive as appended.
@@ -814,7 +819,15 @@ TEST_F(share_sink_test, failed_append_leaves_no_torn_line) {
     appended.insert(appended.end(), more.begin(), more.end());
     ASSERT_TRUE(delivered(sink, redis.port(), stream_, 40)) << "backlog " << sink.stats().backlog_bytes;
     sink.stop(5000);
-    expect_exactly(read_stream(redis.port(), stream_), appended);
+    const auto got = read_stream(redis.port(), stream_);
+    expect_exactly(got, appended);
+    // The refused batch gave its sequence numbers back: the run's records are
+    // numbered 0..39 in stream order, without the hole the audit would report
+    // as lost records (sql/0022_audit_records.sql).
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const std::string uid = field(got[i], "uid");
+        EXPECT_EQ(uid.substr(uid.rfind(':') + 1), std::to_string(i)) << uid;
+    }
 }
 
 // [redis] journal_sync: `batch` flushes before append() returns (so before a

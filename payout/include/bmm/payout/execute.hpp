@@ -71,6 +71,7 @@ struct wallet_gap {
     std::int64_t wallet = 0;         // trusted + untrusted_pending
     std::int64_t owed = 0;           // ledger balances (holders, pool, in-flight)
     std::int64_t sent_unbooked = 0;  // lines + fees of broadcast, unconfirmed payout transactions
+    std::int64_t immature = 0;       // immature coinbases (not in `wallet`: not spendable yet; the audit counts them)
     std::int64_t gap() const { return wallet - (owed - sent_unbooked); }
 };
 result<wallet_gap> wallet_check(pg::connection& db, node_wallet& w, std::string_view currency);

@@ -45,6 +45,11 @@ struct ingest_settings {
     // or this one) for this long are taken over and stored (XAUTOCLAIM);
     // 0: never. Longer than a round can take to store.
     int claim_idle_ms = 300000;
+    // Entries every consumer group has acknowledged are trimmed from the
+    // stream (XTRIM MINID, every 10 s) once they are older than this many
+    // seconds (kept a while for inspection and for readers outside the group);
+    // -1: never trimmed.
+    int stream_keep_seconds = 3600;
 };
 
 // [epochs]: the ledger side of the daemon (genesis premine, epoch closes,
@@ -64,11 +69,18 @@ struct epoch_settings {
 // [coins.<COIN>]: one coin the pool mines: its reward rules, maturity and node.
 struct coin_settings {
     coin_rules rules;
+    // The proof-of-work algorithm (sha256d, scrypt), shown by /api/v1/pool beside
+    // resource_weight_ppm; default by coin: LTC and DOGE scrypt, BTC and BCH sha256d.
+    std::string algorithm;
     int maturity = 100;  // confirmations before a block's rewards are available
     // "Buy BMM first, then mine": available BMM (base units) an account needs
     // for bmm-stratum to authorise it on this coin; 0 = no gate.
     amount min_bmm_to_mine = 0;
     node_settings node;  // confirmations come from here; default: [node] when its currency is this coin
+    // The address the pool's coinbases pay (bmm-stratum's [pool] address), held
+    // by the node wallet [payout] wallet. With it, `audit` checks that wallet's
+    // coinbases against the booked blocks and its balance against the ledger.
+    std::string pool_address;
 };
 
 // The read API (api.hpp). `bmm-accountd api` always serves it; `bmm-accountd

@@ -82,6 +82,7 @@ private:
     void add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto);
     result<bool> resolve_accounts(batch& b);
     result<bool> store(batch& b);
+    void trim_stream();  // [ingest] stream_keep_seconds
     const std::pair<uint256, std::string>& work_of(std::string_view target_hex);
 
     accountd_config cfg_;

@@ -70,6 +70,14 @@ public:
     // XACK (and, with del, XDEL) of the ids, in one round trip.
     result<bool> ack(const std::vector<std::string>& ids, bool del);
 
+    // Trims the stream (XTRIM MINID) below the oldest entry some consumer
+    // group still needs: per group its oldest pending entry, or the entry after
+    // its last delivered one when nothing is pending; and never an entry newer
+    // than `keep_ms` before `now_ms` (by its id's time). Groups are read with
+    // XINFO GROUPS, so a group added later (another reader) holds back the
+    // trim from then on. Returns the entries removed.
+    result<std::size_t> trim_acknowledged(std::uint64_t now_ms, std::uint64_t keep_ms);
+
     const std::string& stream() const noexcept { return stream_; }
     const std::string& group() const noexcept { return group_; }
     const std::string& consumer() const noexcept { return consumer_; }

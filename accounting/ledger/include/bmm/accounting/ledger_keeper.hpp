@@ -15,6 +15,7 @@
 // in what is finally booked.
 
 #include "bmm/accounting/config.hpp"
+#include "bmm/accounting/world_audit.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/result.hpp"
 
@@ -48,7 +49,8 @@ result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& d
 
 // `bmm-accountd audit`: ledger_audit() and the C++ invariants
 // (ledger::check_invariants over every transfer, and the model's balances
-// against the balances view). Prints each problem; 0 when clean, 1 otherwise.
-int run_audit(const accountd_config& cfg);
+// against the balances view), then the checks of the world outside the ledger
+// (world_audit.hpp). Prints each problem; 0 when clean, 1 otherwise.
+int run_audit(const accountd_config& cfg, const world_audit_options& world = {});
 
 }  // namespace bmm::accounting

@@ -114,6 +114,9 @@ bool must_stay_non_negative(std::string_view account);
 // Accounts whose positive available BMM balance earns dividends: user:<n>:available
 // and the foundation:* allocations (not :immature, not system, pool or payout accounts).
 bool is_bmm_holder_account(std::string_view account);
+// A holder account's name, the key equal split remainders are ordered by:
+// user:<n>:available -> <n>, foundation:<x> -> foundation:<x> (as is).
+std::string bmm_holder_name(std::string_view holder_account);
 
 // The genesis premine as transfers from system:genesis:BMM (ids genesis:premine:<account>).
 std::vector<transfer> genesis_transfers();
