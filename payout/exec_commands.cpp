@@ -56,6 +56,13 @@ result<std::unique_ptr<node_wallet>> wallet_for(const accountd_config& cfg, std:
     if (node->url.empty()) {
         return error{std::string(currency) + " is not a coin paid through a node (BMM batches are exported)"};
     }
+    if (auto pc = cfg.payout.coins.find(std::string(currency));
+        pc != cfg.payout.coins.end() && pc->second.node == "bcoin") {
+        // bcoin: its wallet's RPC server is not the node's; one wallet (no /wallet/<name> paths).
+        return std::make_unique<node_wallet>(node::rpc_endpoint{pc->second.wallet_url, node->user, node->password, ""},
+                                             node::rpc_endpoint{node->url, node->user, node->password, ""}, chain,
+                                             wallet_flavour::bcoin);
+    }
     return std::make_unique<node_wallet>(node::rpc_endpoint{node->url, node->user, node->password, cfg.payout.wallet},
                                          chain);
 }

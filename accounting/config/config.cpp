@@ -30,7 +30,7 @@ bool is_currency_code(std::string_view s) {
 // as decimal text (BMM thresholds outgrow TOML's 64-bit integers).
 void parse_payout(const toml::table& root, const std::string& file, payout_settings& out) {
     toml_reader p(section(root, "payout", file, false), file, "payout");
-    p.only({"wallet", "min_amount", "confirmations", "fee_rate", "max_fee_rate", "max_tx_weight"});
+    p.only({"wallet", "min_amount", "confirmations", "fee_rate", "max_fee_rate", "max_tx_weight", "coins"});
     p.string("wallet", out.wallet);
     p.integer("confirmations", out.confirmations, 1, 10000);
     p.integer("fee_rate", out.fee_rate, 1, 100000);
@@ -41,6 +41,31 @@ void parse_payout(const toml::table& root, const std::string& file, payout_setti
                            ") must not be below fee_rate (" + std::to_string(out.fee_rate) + ")"};
     }
     const auto* payout = root.get_as<toml::table>("payout");
+    if (const auto* coins = payout ? payout->get_as<toml::table>("coins") : nullptr) {
+        for (const auto& [key, value] : *coins) {
+            const std::string cur(key.str());
+            const std::string sec = "payout.coins." + cur;
+            const auto* t = value.as_table();
+            if (!t || !is_currency_code(cur)) {
+                throw config_error{config::where(file, value.source()) + ": [" + sec +
+                                   "] must be a table named by a currency, e.g. [payout.coins.BTC]"};
+            }
+            toml_reader k(*t, file, sec);
+            k.only({"node", "wallet_url"});
+            payout_coin_settings pc;
+            k.string("node", pc.node);
+            k.string("wallet_url", pc.wallet_url);
+            if (pc.node != "core" && pc.node != "bcoin") {
+                throw config_error{k.at("node") + ": [" + sec + "] node must be \"core\" or \"bcoin\""};
+            }
+            if (pc.node == "bcoin" && pc.wallet_url.rfind("http://", 0) != 0) {
+                throw config_error{k.at("wallet_url") + ": [" + sec +
+                                   "] node = \"bcoin\" needs wallet_url, the http:// URL of bcoin's wallet RPC "
+                                   "server (its own port: --wallet-http-port)"};
+            }
+            out.coins[cur] = pc;
+        }
+    }
     const toml::node* mins = payout ? payout->get("min_amount") : nullptr;
     if (!mins) {
         return;

@@ -55,18 +55,22 @@ const WalletRPC = require('bcoin/lib/wallet/rpc');
     };
 }
 
-// Fix 4: `gettransaction` on a send reads details.fee, which the wallet's
-// Details records do not have (they have getFee()): give them the field.
+// Fix 4: `gettransaction` reads details.fee and details.confirmations, which
+// the wallet's Details records do not have (they have getFee() and
+// getDepth(height)): a send failed, and no answer had its confirmations.
+// Give them the fields.
 {
     const Wallet = require('bcoin/lib/wallet/wallet');
     const toDetails = Wallet.prototype.toDetails;
-    const withFee = (d) => {
+    const withFields = (d, height) => {
         if (d && d.fee === undefined && typeof d.getFee === 'function') d.fee = d.getFee();
+        if (d && d.confirmations === undefined && typeof d.getDepth === 'function') d.confirmations = d.getDepth(height);
         return d;
     };
     Wallet.prototype.toDetails = async function (wtxs) {
         const details = await toDetails.call(this, wtxs);
-        return Array.isArray(details) ? details.map(withFee) : withFee(details);
+        const height = this.wdb.state.height;
+        return Array.isArray(details) ? details.map((d) => withFields(d, height)) : withFields(details, height);
     };
 }
 
@@ -171,6 +175,90 @@ const WalletRPC = require('bcoin/lib/wallet/rpc');
                 if (this.attempt) this.refreshBlock();
             });
         }
+    };
+}
+
+// Fix 9 (payouts): sendrawtransaction answers as Bitcoin Core's does. bcoin's
+// only relays the transaction and always answers its txid, even when its own
+// mempool refused it; bmm-payout must know (a payout refused is not sent).
+// The mempool's verdict is given with Core's codes and words: already in the
+// mempool or the chain -27; an input missing or spent in the chain
+// (bcoin keeps such a transaction as an orphan) -25 "missing-inputs"; an
+// input spent by a mempool transaction -26 "txn-mempool-conflict"; any other
+// refusal -26 with bcoin's reason.
+{
+    const NodeRPC = require('bcoin/lib/node/rpc');
+    const TX = require('bcoin/lib/primitives/tx');
+    const {RPCError} = require('bweb');
+    const sendRawTransaction = NodeRPC.prototype.sendRawTransaction;
+    NodeRPC.prototype.sendRawTransaction = async function (args, help) {
+        const hex = Array.isArray(args) ? args[0] : undefined;
+        if (help || !this.mempool || typeof hex !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(hex)) {
+            return sendRawTransaction.call(this, args, help);
+        }
+        const tx = TX.fromRaw(Buffer.from(hex, 'hex'));
+        let missing;
+        try {
+            missing = await this.mempool.addTX(tx);
+        } catch (err) {
+            if (err.type !== 'VerifyError') throw err;
+            if (err.code === 'alreadyknown') throw new RPCError(-27, err.reason);
+            if (err.reason === 'bad-txns-inputs-spent') throw new RPCError(-26, 'txn-mempool-conflict');
+            throw new RPCError(-26, `${err.reason} (${err.code})`);
+        }
+        if (missing) {
+            this.mempool.removeOrphan(tx.hash('hex'));
+            throw new RPCError(-25, 'missing-inputs');
+        }
+        this.node.broadcast(tx);
+        return tx.txid();
+    };
+}
+
+// Fix 10 (payouts): the wallet signs a raw transaction. bcoin 1.0.2's wallet
+// RPC has no signing call (its node's signrawtransaction takes private keys;
+// its wallet signs only over its REST API, POST /wallet/:id/sign). This adds
+// Bitcoin Core's `signrawtransactionwithwallet "hex"` on the wallet's RPC
+// server, doing what that REST call does: the wallet's coins as the view,
+// the wallet's keys (unlocked by walletpassphrase when encrypted), SIGHASH_ALL.
+// Answer as Core: {hex, complete}.
+{
+    const MTX = require('bcoin/lib/primitives/mtx');
+    const {RPCError} = require('bweb');
+    WalletRPC.prototype.signRawTransactionWithWallet = async function (args, help) {
+        if (help || !Array.isArray(args) || args.length !== 1 || typeof args[0] !== 'string' ||
+            !/^([0-9a-fA-F]{2})+$/.test(args[0])) {
+            throw new RPCError(-1, 'signrawtransactionwithwallet "hexstring"');
+        }
+        const wallet = this.wallet;
+        const mtx = MTX.fromRaw(Buffer.from(args[0], 'hex'));
+        mtx.view = await wallet.getCoinView(mtx);
+        try {
+            await wallet.sign(mtx);
+        } catch (err) {
+            if (/passphrase|locked/i.test(err.message)) {
+                throw new RPCError(-13, 'Error: Please enter the wallet passphrase with walletpassphrase first.');
+            }
+            throw err;
+        }
+        return {hex: mtx.toRaw().toString('hex'), complete: mtx.isSigned()};
+    };
+    const init = WalletRPC.prototype.init;
+    WalletRPC.prototype.init = function () {
+        init.call(this);
+        this.add('signrawtransactionwithwallet', this.signRawTransactionWithWallet);
+    };
+}
+
+// Fix 11 (payouts): getwalletinfo has unlocked_until only for an encrypted
+// wallet, as in Core (bcoin gives 0 for a wallet that is not encrypted,
+// which reads as "encrypted and locked").
+{
+    const getWalletInfo = WalletRPC.prototype.getWalletInfo;
+    WalletRPC.prototype.getWalletInfo = async function (args, help) {
+        const info = await getWalletInfo.call(this, args, help);
+        if (this.wallet && this.wallet.master && !this.wallet.master.encrypted) delete info.unlocked_until;
+        return info;
     };
 }
 

@@ -33,8 +33,9 @@ std::string chain_of_address(std::string_view address) {
         return "";
     }
     const std::string hrp(address.substr(0, sep));
-    static const std::map<std::string, std::string> chains = {{"ltc", "main"}, {"tltc", "test"}, {"rltc", "regtest"},
-                                                              {"bc", "main"},  {"tb", "test"},   {"bcrt", "regtest"}};
+    static const std::map<std::string, std::string> chains = {{"ltc", "main"},  {"tltc", "test"}, {"rltc", "regtest"},
+                                                              {"bc", "main"},   {"tb", "test"},   {"bcrt", "regtest"},
+                                                              {"rb", "regtest"}};  // bcoin's regtest
     auto it = chains.find(hrp);
     return it == chains.end() ? "" : it->second;
 }

@@ -224,17 +224,28 @@ result<std::vector<outpoint>> parse_outpoints_json(std::string_view text) {
 node_wallet::node_wallet(node::rpc_endpoint endpoint, std::string chain)
     : rpc_(std::move(endpoint)), chain_(std::move(chain)) {}
 
+node_wallet::node_wallet(node::rpc_endpoint wallet_endpoint, node::rpc_endpoint node_endpoint, std::string chain,
+                         wallet_flavour flavour)
+    : rpc_(std::move(wallet_endpoint)),
+      node_rpc_(std::make_unique<node::rpc_client>(std::move(node_endpoint))),
+      flavour_(flavour),
+      chain_(std::move(chain)) {}
+
 result<std::string> node_wallet::call(std::string_view method, std::string_view params, node::rpc_failure* f) {
     return rpc_.call(method, params, std::chrono::seconds(120), f);
 }
 
+result<std::string> node_wallet::node_call(std::string_view method, std::string_view params, node::rpc_failure* f) {
+    return (node_rpc_ ? *node_rpc_ : rpc_).call(method, params, std::chrono::seconds(120), f);
+}
+
 result<std::vector<result<std::string>>> node_wallet::call_batch(std::string_view method,
                                                                  const std::vector<std::string>& params) {
-    return rpc_.call_batch(method, params, std::chrono::seconds(300));
+    return (node_rpc_ ? *node_rpc_ : rpc_).call_batch(method, params, std::chrono::seconds(300));
 }
 
 result<bool> node_wallet::check_chain() {
-    auto r = call("getblockchaininfo", "[]");
+    auto r = node_call("getblockchaininfo", "[]");
     if (!r) {
         return error{r.error_message()};
     }
@@ -242,7 +253,9 @@ result<bool> node_wallet::check_chain() {
     simdjson::dom::element doc;
     std::string_view chain;
     bool ibd = false;
-    if (p.parse(*r).get(doc) || doc["chain"].get(chain) || doc["initialblockdownload"].get(ibd)) {
+    // bcoin's answer has no initialblockdownload.
+    if (p.parse(*r).get(doc) || doc["chain"].get(chain) ||
+        (doc["initialblockdownload"].get(ibd) && flavour_ != wallet_flavour::bcoin)) {
         return error{"getblockchaininfo gave an unexpected answer: " + r->substr(0, 200)};
     }
     if (!chain_.empty() && chain != chain_) {
@@ -273,8 +286,8 @@ result<bool> node_wallet::locked() {
     return until == 0;
 }
 
-result<std::vector<node_wallet::coin>> node_wallet::spendable_coins() {
-    auto r = call("listunspent", "[1]");
+result<std::vector<node_wallet::listed_coin>> node_wallet::wallet_coins(int minconf) {
+    auto r = call("listunspent", "[" + std::to_string(minconf) + "]");
     if (!r) {
         return error{r.error_message()};
     }
@@ -285,15 +298,16 @@ result<std::vector<node_wallet::coin>> node_wallet::spendable_coins() {
     if (p.iterate(text).get(doc) || doc.get_array().get(arr)) {
         return error{"listunspent gave an unexpected answer: " + r->substr(0, 200)};
     }
-    std::vector<coin> out;
+    std::vector<listed_coin> out;
     for (auto e : arr) {
         simdjson::ondemand::object o;
         if (e.get_object().get(o)) {
             return error{"listunspent: an entry is not an object"};
         }
         std::string_view txid;
-        std::int64_t vout = -1;
-        bool spendable = false, safe = false;
+        std::int64_t vout = -1, confirmations = 0;
+        // bcoin's entries have no "safe" (its wallet lists only its own coins).
+        bool spendable = false, safe = flavour_ == wallet_flavour::bcoin;
         std::optional<std::int64_t> amount;
         for (auto field : o) {
             std::string_view key;
@@ -308,6 +322,8 @@ result<std::vector<node_wallet::coin>> node_wallet::spendable_coins() {
                 optional_field(field.value().get_bool(), spendable);
             } else if (key == "safe") {
                 optional_field(field.value().get_bool(), safe);
+            } else if (key == "confirmations") {
+                optional_field(field.value().get_int64(), confirmations);
             } else if (key == "amount") {
                 auto a = coins_of(field.value(), "listunspent amount");
                 if (!a) {
@@ -317,8 +333,56 @@ result<std::vector<node_wallet::coin>> node_wallet::spendable_coins() {
             }
         }
         // MWEB coins have no vout: a PSBT cannot spend them.
-        if (txid.size() == 64 && vout >= 0 && spendable && safe && amount) {
-            out.push_back({{std::string(txid), static_cast<int>(vout)}, *amount});
+        if (txid.size() != 64 || vout < 0 || !amount) {
+            continue;
+        }
+        listed_coin l{{{std::string(txid), static_cast<int>(vout)}, *amount}, spendable && safe};
+        if (flavour_ == wallet_flavour::bcoin) {
+            auto immature = immature_coinbase(l.c.at, confirmations);
+            if (!immature) {
+                return error{immature.error_message()};
+            }
+            if (*immature) {
+                continue;
+            }
+        }
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+// A coinbase output is spendable from 100 confirmations on (Core and bcoin).
+result<bool> node_wallet::immature_coinbase(const outpoint& o, std::int64_t confirmations) {
+    constexpr std::int64_t k_coinbase_maturity = 100;
+    if (confirmations >= k_coinbase_maturity) {
+        return false;
+    }
+    auto r = node_call("gettxout", "[" + q(o.txid) + "," + std::to_string(o.vout) + ",false]");
+    if (!r) {
+        return error{r.error_message()};
+    }
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    bool coinbase = false;
+    if (p.parse(*r).get(doc)) {
+        return error{"gettxout gave an unexpected answer: " + r->substr(0, 200)};
+    }
+    if (doc.is_null()) {
+        return false;  // unconfirmed (minconf 0) or spent: not a mature coinbase question
+    }
+    optional_field(doc["coinbase"].get_bool(), coinbase);
+    return coinbase;
+}
+
+result<std::vector<node_wallet::coin>> node_wallet::spendable_coins() {
+    auto listed = wallet_coins(1);
+    if (!listed) {
+        return error{listed.error_message()};
+    }
+    std::vector<coin> out;
+    for (const auto& l : *listed) {
+        if (l.spendable) {
+            out.push_back(l.c);
         }
     }
     std::sort(out.begin(), out.end(), [](const coin& a, const coin& b) {
@@ -368,29 +432,36 @@ result<std::vector<outpoint>> node_wallet::locked_outpoints() {
     return parse_outpoints_json(*r);
 }
 
+result<bool> node_wallet::unlock_for_signing() {
+    if (passphrase_.empty()) {
+        return false;
+    }
+    auto l = locked();
+    if (!l) {
+        return error{l.error_message()};
+    }
+    if (!*l) {
+        return false;
+    }
+    auto u = call("walletpassphrase", "[" + q(passphrase_) + "," + std::to_string(k_unlock_seconds) + "]");
+    if (!u) {
+        return error{"cannot unlock wallet \"" + wallet_name() + "\" with the passphrase file: " + u.error_message()};
+    }
+    return true;
+}
+
 result<std::string> node_wallet::sign(std::string_view psbt) {
-    bool unlocked = false;
-    if (!passphrase_.empty()) {
-        auto l = locked();
-        if (!l) {
-            return error{l.error_message()};
-        }
-        if (*l) {
-            auto u = call("walletpassphrase", "[" + q(passphrase_) + "," + std::to_string(k_unlock_seconds) + "]");
-            if (!u) {
-                return error{"cannot unlock wallet \"" + rpc_.endpoint().wallet +
-                             "\" with the passphrase file: " + u.error_message()};
-            }
-            unlocked = true;
-        }
+    auto unlocked = unlock_for_signing();
+    if (!unlocked) {
+        return error{unlocked.error_message()};
     }
     auto r = call("walletprocesspsbt", "[" + q(psbt) + ",true,\"ALL\",false]");
-    if (unlocked) {
+    if (*unlocked) {
         (void)call("walletlock", "[]");
     }
     if (!r) {
         if (r.error_message().find("-13") != std::string::npos) {
-            return error{"wallet \"" + rpc_.endpoint().wallet +
+            return error{"wallet \"" + wallet_name() +
                          "\" is encrypted and locked: give its passphrase with --passphrase-file FILE"};
         }
         return error{r.error_message()};
@@ -403,7 +474,7 @@ result<std::string> node_wallet::sign(std::string_view psbt) {
         return error{"walletprocesspsbt gave an unexpected answer: " + r->substr(0, 200)};
     }
     if (!complete) {
-        return error{"wallet \"" + rpc_.endpoint().wallet +
+        return error{"wallet \"" + wallet_name() +
                      "\" could not sign every input (is it encrypted and locked? give --passphrase-file)"};
     }
     auto f = call("finalizepsbt", "[" + q(signed_psbt) + ",true]");
@@ -446,7 +517,7 @@ namespace bmm::payout {
 namespace {}  // namespace
 
 result<signed_tx> node_wallet::decode(std::string_view hex) {
-    auto r = call("decoderawtransaction", "[" + q(hex) + "]");
+    auto r = node_call("decoderawtransaction", "[" + q(hex) + "]");
     if (!r) {
         return error{r.error_message()};
     }
@@ -571,10 +642,22 @@ result<signed_tx> node_wallet::decode(std::string_view hex) {
     if (t.txid.size() != 64 || t.vsize <= 0) {
         return error{bad};
     }
+    if (t.weight == 0) {
+        t.weight = t.vsize * 4;  // bcoin gives no weight; vsize is weight / 4 rounded up
+    }
     return t;
 }
 
 result<bool> node_wallet::is_mine(std::string_view address) {
+    if (flavour_ == wallet_flavour::bcoin) {
+        // No getaddressinfo: getaccount names the account of a wallet
+        // address and answers "" for any other.
+        auto a = call("getaccount", "[" + q(address) + "]");
+        if (!a) {
+            return error{a.error_message()};
+        }
+        return *a != "\"\"" && *a != "null";
+    }
     auto r = call("getaddressinfo", "[" + q(address) + "]");
     if (!r) {
         return error{r.error_message()};
@@ -700,6 +783,16 @@ std::int64_t change_of(const signed_tx& t, const tx_request& req) {
     return change;
 }
 
+// The weight of req's transaction before its inputs: overhead, marker, one
+// change output and the planned outputs (upper bounds).
+std::int64_t weight_without_inputs(const tx_request& req) {
+    std::int64_t weight = tx_overhead_weight(marker_text(req.batch, req.tx).size()) - k_input_allowance_weight;
+    for (const auto& o : req.outputs) {
+        weight += output_weight_estimate(o.address);
+    }
+    return weight;
+}
+
 }  // namespace
 
 result<signed_tx> node_wallet::build(const tx_request& req) {
@@ -707,11 +800,9 @@ result<signed_tx> node_wallet::build(const tx_request& req) {
         return error{"transaction " + std::to_string(req.tx) + " of batch " + std::to_string(req.batch) +
                      " has no outputs"};
     }
-    std::int64_t total = 0,
-                 weight = tx_overhead_weight(marker_text(req.batch, req.tx).size()) - k_input_allowance_weight;
+    std::int64_t total = 0, weight = weight_without_inputs(req);
     for (const auto& o : req.outputs) {
         total += o.amount;
-        weight += output_weight_estimate(o.address);
     }
     auto coins = spendable_coins();
     if (!coins) {
@@ -734,7 +825,7 @@ result<signed_tx> node_wallet::build(const tx_request& req) {
     }
     fee_cap = std::min(req.max_fee_rate * ((weight + 3) / 4), req.fee_budget);
     if (have < total + fee_cap) {
-        return error{"wallet \"" + rpc_.endpoint().wallet + "\" can spend " + format_coins(all) +
+        return error{"wallet \"" + wallet_name() + "\" can spend " + format_coins(all) +
                      " (confirmed, unlocked), needs " + format_coins(total) + " + fee cap " + format_coins(fee_cap) +
                      " for transaction " + std::to_string(req.tx) + " of batch " + std::to_string(req.batch) +
                      ": fund the wallet or wait for confirmations"};
@@ -748,32 +839,11 @@ result<signed_tx> node_wallet::build(const tx_request& req) {
 }
 
 result<signed_tx> node_wallet::fund_sign_check(const std::vector<outpoint>& chosen, const tx_request& req) {
-    json::writer outs;
-    outs.begin_array();
-    for (const auto& o : req.outputs) {
-        outs.begin_object().key(o.address).str(format_coins(o.amount)).end_object();
-    }
-    outs.begin_object().key("data").str(hex_of_text(marker_text(req.batch, req.tx))).end_object();
-    outs.end_array();
-    const std::string params = "[" + outpoints_json(chosen) + "," + outs.text() +
-                               ",0,{\"add_inputs\":false,\"lockUnspents\":true,\"replaceable\":true,\"fee_rate\":" +
-                               std::to_string(req.fee_rate) + "},false]";
-    auto r = call("walletcreatefundedpsbt", params);
-    if (!r) {
-        return error{"the wallet could not fund transaction " + std::to_string(req.tx) + " of batch " +
-                     std::to_string(req.batch) + ": " + r.error_message()};
-    }
     auto fail = [&](std::string message) -> result<signed_tx> {
         (void)unlock(chosen);
         return error{std::move(message)};
     };
-    simdjson::dom::parser p;
-    simdjson::dom::element doc;
-    std::string_view psbt;
-    if (p.parse(*r).get(doc) || doc["psbt"].get(psbt)) {
-        return fail("walletcreatefundedpsbt gave an unexpected answer: " + r->substr(0, 200));
-    }
-    auto hex = sign(psbt);
+    auto hex = flavour_ == wallet_flavour::bcoin ? build_raw(chosen, req) : build_psbt(chosen, req);
     if (!hex) {
         return fail(hex.error_message());
     }
@@ -799,11 +869,114 @@ result<signed_tx> node_wallet::fund_sign_check(const std::vector<outpoint>& chos
     return t;
 }
 
+result<std::string> node_wallet::build_psbt(const std::vector<outpoint>& chosen, const tx_request& req) {
+    json::writer outs;
+    outs.begin_array();
+    for (const auto& o : req.outputs) {
+        outs.begin_object().key(o.address).str(format_coins(o.amount)).end_object();
+    }
+    outs.begin_object().key("data").str(hex_of_text(marker_text(req.batch, req.tx))).end_object();
+    outs.end_array();
+    const std::string params = "[" + outpoints_json(chosen) + "," + outs.text() +
+                               ",0,{\"add_inputs\":false,\"lockUnspents\":true,\"replaceable\":true,\"fee_rate\":" +
+                               std::to_string(req.fee_rate) + "},false]";
+    auto r = call("walletcreatefundedpsbt", params);
+    if (!r) {
+        return error{"the wallet could not fund transaction " + std::to_string(req.tx) + " of batch " +
+                     std::to_string(req.batch) + ": " + r.error_message()};
+    }
+    simdjson::dom::parser p;
+    simdjson::dom::element doc;
+    std::string_view psbt;
+    if (p.parse(*r).get(doc) || doc["psbt"].get(psbt)) {
+        return error{"walletcreatefundedpsbt gave an unexpected answer: " + r->substr(0, 200)};
+    }
+    return sign(psbt);
+}
+
+// bcoin: no PSBT. The transaction is made whole here: the chosen inputs
+// (final sequence: bcoin's mempool refuses replaceable transactions), the
+// planned outputs, the marker and a change output to a fresh change address
+// of the wallet carrying what is left after fee_rate times the weight
+// estimate (an upper bound: P2WPKH inputs, the longest change script); then
+// the wallet signs it. The caller decodes and checks the result as any other.
+result<std::string> node_wallet::build_raw(const std::vector<outpoint>& chosen, const tx_request& req) {
+    constexpr std::int64_t k_dust = 546;  // change below this goes to the fee
+    std::int64_t in = 0, out = 0;
+    for (const auto& o : chosen) {
+        auto v = prevout_value(o);
+        if (!v) {
+            return error{v.error_message()};
+        }
+        in += *v;
+    }
+    for (const auto& o : req.outputs) {
+        out += o.amount;
+    }
+    const std::int64_t weight = weight_without_inputs(req) + static_cast<std::int64_t>(chosen.size()) * k_input_weight;
+    const std::int64_t fee = req.fee_rate * ((weight + 3) / 4);
+    const std::int64_t change = in - out - fee;
+    if (in - out < 0) {
+        return error{"the inputs chosen (" + format_coins(in) + ") do not cover transaction " + std::to_string(req.tx) +
+                     " of batch " + std::to_string(req.batch) + " (" + format_coins(out) + ")"};
+    }
+    json::writer outs;
+    outs.begin_object();
+    for (const auto& o : req.outputs) {
+        outs.key(o.address).raw(format_coins(o.amount));
+    }
+    outs.key("data").str(hex_of_text(marker_text(req.batch, req.tx)));
+    if (change >= k_dust) {
+        auto a = call("getrawchangeaddress", "[]");
+        simdjson::dom::parser p;
+        std::string_view address;
+        if (!a || p.parse(*a).get(address)) {
+            return error{"getrawchangeaddress failed: " + (a ? a->substr(0, 200) : a.error_message())};
+        }
+        outs.key(address).raw(format_coins(change));
+    }
+    outs.end_object();
+    auto raw = node_call("createrawtransaction", "[" + outpoints_json(chosen) + "," + outs.text() + "]");
+    simdjson::dom::parser p;
+    std::string_view unsigned_hex;
+    if (!raw || p.parse(*raw).get(unsigned_hex)) {
+        return error{"createrawtransaction failed for transaction " + std::to_string(req.tx) + " of batch " +
+                     std::to_string(req.batch) + ": " + (raw ? raw->substr(0, 200) : raw.error_message())};
+    }
+    auto unlocked = unlock_for_signing();
+    if (!unlocked) {
+        return error{unlocked.error_message()};
+    }
+    auto r = call("signrawtransactionwithwallet", "[" + q(unsigned_hex) + "]");
+    if (*unlocked) {
+        (void)call("walletlock", "[]");
+    }
+    if (!r) {
+        return error{"wallet \"" + wallet_name() + "\" could not sign: " + r.error_message() +
+                     " (is it encrypted and locked? give --passphrase-file)"};
+    }
+    simdjson::dom::element doc;
+    std::string_view hex;
+    bool complete = false;
+    if (p.parse(*r).get(doc) || doc["hex"].get(hex) || doc["complete"].get(complete)) {
+        return error{"signrawtransactionwithwallet gave an unexpected answer: " + r->substr(0, 200)};
+    }
+    if (!complete) {
+        return error{"wallet \"" + wallet_name() + "\" could not sign every input"};
+    }
+    return std::string(hex);
+}
+
 // psbtbumpfee is not used: litecoind 0.21.2 crashes on it (the node exits
 // mid-call, reproducibly on regtest with MWEB active). The replacement is
 // built like the original from the same inputs, outputs and marker at the
 // higher rate, so only the change pays the difference.
 result<signed_tx> node_wallet::bump(std::string_view old_hex, const tx_request& req) {
+    if (flavour_ == wallet_flavour::bcoin) {
+        return error{
+            "bcoin 1.0.2's mempool takes no replacements (replace-by-fee is off): a payout on bcoin "
+            "cannot be bumped; it waits for a block (reconcile sends it again if it was dropped)"};
+    }
     auto old = describe(old_hex);
     if (!old) {
         return error{"cannot read the transaction to bump: " + old.error_message()};
@@ -825,7 +998,7 @@ result<signed_tx> node_wallet::bump(std::string_view old_hex, const tx_request& 
 
 result<send_result> node_wallet::broadcast(std::string_view hex) {
     node::rpc_failure f;
-    auto r = call("sendrawtransaction", "[" + q(hex) + "]", &f);
+    auto r = node_call("sendrawtransaction", "[" + q(hex) + "]", &f);
     if (r) {
         return send_result{send_outcome::sent, ""};
     }
@@ -849,7 +1022,9 @@ result<tx_status> node_wallet::status(std::string_view txid) {
     node::rpc_failure f;
     auto r = call("gettransaction", "[" + q(txid) + ",true]", &f);
     if (!r) {
-        if (f.code == -5) {
+        // bcoin: -4 "TX not found." (it drops conflicted transactions too).
+        if (f.code == -5 || (flavour_ == wallet_flavour::bcoin && f.code == -4 &&
+                             f.message.find("TX not found") != std::string::npos)) {
             return s;
         }
         return error{r.error_message()};
@@ -873,7 +1048,7 @@ result<tx_status> node_wallet::status(std::string_view txid) {
     }
     if (s.confirmations == 0) {
         node::rpc_failure mf;
-        auto m = call("getmempoolentry", "[" + q(txid) + "]", &mf);
+        auto m = node_call("getmempoolentry", "[" + q(txid) + "]", &mf);
         if (m) {
             s.in_mempool = true;
         } else if (mf.code == 0) {
@@ -884,30 +1059,46 @@ result<tx_status> node_wallet::status(std::string_view txid) {
 }
 
 result<bool> node_wallet::spent_in_chain(const outpoint& o) {
-    auto r = call("gettxout", "[" + q(o.txid) + "," + std::to_string(o.vout) + ",false]");
+    auto r = node_call("gettxout", "[" + q(o.txid) + "," + std::to_string(o.vout) + ",false]");
     if (!r) {
         return error{r.error_message()};
     }
     return *r == "null";
 }
 
-result<std::vector<node_wallet::marked_tx>> node_wallet::find_marked(std::string_view marker_prefix) {
-    auto r = call("listsinceblock", "[]");
+result<std::vector<std::pair<std::string, std::int64_t>>> node_wallet::wallet_sends() {
+    // bcoin's listsinceblock without a block lists only the tip's
+    // transactions: listtransactions lists them all there.
+    const bool bcoin = flavour_ == wallet_flavour::bcoin;
+    auto r = bcoin ? call("listtransactions", "[\"*\",100000000]") : call("listsinceblock", "[]");
     if (!r) {
         return error{r.error_message()};
     }
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     simdjson::dom::array txs;
-    if (p.parse(*r).get(doc) || doc["transactions"].get(txs)) {
-        return error{"listsinceblock gave an unexpected answer: " + r->substr(0, 200)};
+    if (p.parse(*r).get(doc) || (bcoin ? doc.get(txs) : doc["transactions"].get(txs))) {
+        return error{"listing the wallet's transactions gave an unexpected answer: " + r->substr(0, 200)};
     }
-    std::set<std::string> sends;
+    std::map<std::string, std::int64_t> sends;
     for (auto e : txs) {
         std::string_view category, id;
-        if (!e["category"].get(category) && category == "send" && !e["txid"].get(id)) {
-            sends.emplace(id);
+        std::int64_t conf = 0;
+        if (!e["category"].get(category) && category == "send" && !e["txid"].get(id) && !e["confirmations"].get(conf)) {
+            sends.emplace(std::string(id), conf);
         }
+    }
+    return std::vector<std::pair<std::string, std::int64_t>>(sends.begin(), sends.end());
+}
+
+result<std::vector<node_wallet::marked_tx>> node_wallet::find_marked(std::string_view marker_prefix) {
+    auto all = wallet_sends();
+    if (!all) {
+        return error{all.error_message()};
+    }
+    std::set<std::string> sends;
+    for (const auto& [id, conf] : *all) {
+        sends.emplace(id);
     }
     // The marker's push: OP_RETURN, its length byte, then the text; the
     // prefix's hex must appear in the transaction's hex.
@@ -952,6 +1143,25 @@ result<std::vector<node_wallet::marked_tx>> node_wallet::find_marked(std::string
 }
 
 result<wallet_balances> node_wallet::balances() {
+    if (flavour_ == wallet_flavour::bcoin) {
+        // No getbalances: the coins themselves (immature coinbases apart;
+        // coins spent by the wallet's unconfirmed sends are not listed, their
+        // change is, with 0 confirmations).
+        auto all = wallet_coins(0);
+        auto confirmed = wallet_coins(1);
+        if (!all || !confirmed) {
+            return error{!all ? all.error_message() : confirmed.error_message()};
+        }
+        wallet_balances b;
+        for (const auto& l : *confirmed) {
+            b.trusted += l.c.amount;
+        }
+        for (const auto& l : *all) {
+            b.untrusted_pending += l.c.amount;
+        }
+        b.untrusted_pending -= b.trusted;
+        return b;
+    }
     auto r = call("getbalances", "[]");
     if (!r) {
         return error{r.error_message()};
@@ -985,7 +1195,7 @@ result<wallet_balances> node_wallet::balances() {
 }
 
 result<std::int64_t> node_wallet::block_height() {
-    auto r = call("getblockcount", "[]");
+    auto r = node_call("getblockcount", "[]");
     if (!r) {
         return error{r.error_message()};
     }
@@ -1001,23 +1211,14 @@ result<std::int64_t> node_wallet::block_height() {
 namespace bmm::payout {
 
 result<std::optional<int>> node_wallet::spender_depth(const outpoint& o, std::string_view except_txid) {
-    auto r = call("listsinceblock", "[]");
-    if (!r) {
-        return error{r.error_message()};
-    }
-    simdjson::dom::parser p;
-    simdjson::dom::element doc;
-    simdjson::dom::array txs;
-    if (p.parse(*r).get(doc) || doc["transactions"].get(txs)) {
-        return error{"listsinceblock gave an unexpected answer: " + r->substr(0, 200)};
+    auto all = wallet_sends();
+    if (!all) {
+        return error{all.error_message()};
     }
     std::map<std::string, std::int64_t> candidates;  // txid -> confirmations
-    for (auto e : txs) {
-        std::string_view category, id;
-        std::int64_t conf = 0;
-        if (!e["category"].get(category) && category == "send" && !e["txid"].get(id) && !e["confirmations"].get(conf) &&
-            id != except_txid) {
-            candidates.emplace(std::string(id), conf);
+    for (const auto& [id, conf] : *all) {
+        if (id != except_txid) {
+            candidates.emplace(id, conf);
         }
     }
     std::optional<int> deepest;

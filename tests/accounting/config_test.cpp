@@ -313,6 +313,7 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     ::setenv("BMM_BTC_RPC_URL", "http://127.0.0.1:19408/", 1);
     ::setenv("BMM_BTC_RPC_USER", "x", 1);
     ::setenv("BMM_BTC_RPC_PASSWORD", "x", 1);
+    ::setenv("BMM_BTC_WALLET_RPC_URL", "http://127.0.0.1:19409/", 1);
     ::setenv("BMM_EPOCH_GENESIS", "1767225600", 1);
     auto c = load_accountd_config(path);
     ASSERT_TRUE(c.ok()) << c.error_message();
@@ -330,6 +331,30 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     EXPECT_TRUE(validate_config(rules_of(*c)).ok());
     EXPECT_EQ(c->payout.wallet, "pool");
     EXPECT_EQ(payout_min_amount(c->payout, "LTC"), amount(10000000));
+    // BTC is paid through bcoin's wallet, a server of its own.
+    EXPECT_EQ(c->payout.coins.at("BTC").node, "bcoin");
+    EXPECT_EQ(c->payout.coins.at("BTC").wallet_url, "http://127.0.0.1:19409/");
+    EXPECT_FALSE(c->payout.coins.contains("LTC"));
+}
+
+TEST(accountd_config, payout_coins_name_the_wallet_node) {
+    const std::string base = std::string(k_minimal);
+    auto ok =
+        parse_accountd_config(base + "[payout.coins.BTC]\nnode = \"bcoin\"\nwallet_url = \"http://w:1/\"\n", "p.toml");
+    ASSERT_TRUE(ok.ok()) << ok.error_message();
+    EXPECT_EQ(ok->payout.coins.at("BTC").node, "bcoin");
+    auto core = parse_accountd_config(base + "[payout.coins.LTC]\nnode = \"core\"\n", "p.toml");
+    ASSERT_TRUE(core.ok()) << core.error_message();
+    for (const auto& [text, what] : std::vector<std::pair<std::string, std::string>>{
+             {"[payout.coins.BTC]\nnode = \"electrum\"\n", "node must be"},
+             {"[payout.coins.BTC]\nnode = \"bcoin\"\n", "wallet_url"},
+             {"[payout.coins.BTC]\nnode = \"bcoin\"\nwallet_url = \"w:1\"\n", "wallet_url"},
+             {"[payout.coins.BTC]\nnode = \"bcoin\"\nwallet = \"x\"\n", "wallet"},
+             {"[payout.coins.btc]\nnode = \"core\"\n", "payout.coins.btc"}}) {
+        auto r = parse_accountd_config(base + text, "p.toml");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error_message().find(what), std::string::npos) << r.error_message();
+    }
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ struct wallet_gap {
 result<wallet_gap> wallet_check(pg::connection& db, node_wallet& w, std::string_view currency);
 
 // The chain a batch's addresses belong to, from a bech32 prefix (ltc, tltc,
-// rltc; bc, tb, bcrt): "main", "test", "regtest"; empty when none says.
+// rltc; bc, tb, bcrt; rb, bcoin's regtest): "main", "test", "regtest"; empty when none says.
 std::string chain_of_address(std::string_view address);
 
 }  // namespace bmm::payout

@@ -1,7 +1,7 @@
 #pragma once
 // The coin side of a payout: the node's wallet builds, checks, signs,
 // broadcasts, follows and bumps the transactions of a batch (litecoind /
-// bitcoind 0.21 JSON-RPC).
+// bitcoind 0.21 JSON-RPC, or bcoin 1.0.2: see wallet_flavour).
 //
 // A batch's lines are packed into transactions of at most max_tx_weight
 // (pack_lines); each transaction carries an OP_RETURN marker
@@ -17,6 +17,7 @@
 #include "bmm/result.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -131,11 +132,29 @@ struct wallet_balances {
     std::int64_t trusted = 0, untrusted_pending = 0, immature = 0;
 };
 
+// Which node software holds the wallet.
+//  - core: Bitcoin Core / Litecoin Core 0.21: one RPC server for node and
+//    wallet; transactions are built as PSBTs (walletcreatefundedpsbt,
+//    walletprocesspsbt, finalizepsbt).
+//  - bcoin: bcoin 1.0.2 (deploy/bcoin): the wallet's RPC is a server of its
+//    own; no PSBT, so a transaction is built with createrawtransaction (the
+//    inputs chosen here, the change computed here at fee_rate from the
+//    weight estimate) and signed with signrawtransactionwithwallet (the
+//    launcher's name for the wallet's own signing). Its mempool takes no
+//    replacements, so bump refuses. Its answers differ in shape (no
+//    getbalances, getaddressinfo, listsinceblock without a block lists
+//    nothing); the differences are handled inside this class.
+enum class wallet_flavour { core, bcoin };
+
 class node_wallet {
 public:
     // endpoint.wallet names the wallet; chain is what getblockchaininfo must
     // say ("main", "test", "regtest"; empty: any).
     node_wallet(node::rpc_endpoint endpoint, std::string chain);
+    // bcoin: wallet calls go to wallet_endpoint, node calls to node_endpoint.
+    node_wallet(node::rpc_endpoint wallet_endpoint, node::rpc_endpoint node_endpoint, std::string chain,
+                wallet_flavour flavour);
+    wallet_flavour flavour() const noexcept { return flavour_; }
 
     // The node is on the configured chain and out of initial block download.
     result<bool> check_chain();
@@ -144,7 +163,7 @@ public:
     // The passphrase used to unlock the wallet for each signing, only for it.
     void set_passphrase(std::string passphrase) { passphrase_ = std::move(passphrase); }
     bool has_passphrase() const noexcept { return !passphrase_.empty(); }
-    const std::string& wallet_name() const noexcept { return rpc_.endpoint().wallet; }
+    std::string wallet_name() const { return flavour_ == wallet_flavour::bcoin ? "primary" : rpc_.endpoint().wallet; }
 
     // Confirmed (minconf 1), unlocked, safe, non-MWEB coins, sorted by amount
     // (largest first), then txid and vout: the candidates for inputs.
@@ -204,14 +223,36 @@ public:
     result<wallet_balances> balances();
     result<std::int64_t> block_height();
 
-    // One JSON-RPC call (the reply's "result" as JSON text); failure details in *f.
+    // One JSON-RPC call to the wallet (the reply's "result" as JSON text);
+    // failure details in *f.
     result<std::string> call(std::string_view method, std::string_view params, node::rpc_failure* f = nullptr);
-    // The same call once per params, in one JSON-RPC batch.
+    // One call to the node (the wallet's server for core).
+    result<std::string> node_call(std::string_view method, std::string_view params, node::rpc_failure* f = nullptr);
+    // The same node call once per params, in one JSON-RPC batch.
     result<std::vector<result<std::string>>> call_batch(std::string_view method,
                                                         const std::vector<std::string>& params);
 
 private:
+    // Every coin of the wallet with at least minconf confirmations (bcoin:
+    // without immature coinbases), unsorted.
+    struct listed_coin {
+        coin c;
+        bool spendable = false;
+    };
+    result<std::vector<listed_coin>> wallet_coins(int minconf);
+    // Whether the confirmed coin `o` is a coinbase output not yet spendable
+    // (bcoin's listunspent lists them; Core's does not).
+    result<bool> immature_coinbase(const outpoint& o, std::int64_t confirmations);
+    // The wallet's sends: txid -> confirmations (conflicted ones excluded).
+    result<std::vector<std::pair<std::string, std::int64_t>>> wallet_sends();
     result<std::string> sign(std::string_view psbt);
+    // The signed hex of a transaction from exactly `inputs` paying req: a
+    // PSBT funded by the wallet (core) or a raw transaction (bcoin).
+    result<std::string> build_psbt(const std::vector<outpoint>& inputs, const tx_request& req);
+    result<std::string> build_raw(const std::vector<outpoint>& inputs, const tx_request& req);
+    // Unlocks the wallet for a signing when it is locked and a passphrase is
+    // set; returns whether it did (then walletlock after the signing).
+    result<bool> unlock_for_signing();
     // walletcreatefundedpsbt from exactly `inputs` (locked), sign, check.
     result<signed_tx> fund_sign_check(const std::vector<outpoint>& inputs, const tx_request& req);
     result<bool> check_outputs(const signed_tx& t, const tx_request& req);
@@ -222,6 +263,8 @@ private:
     result<bool> is_mine(std::string_view address);
 
     node::rpc_client rpc_;
+    std::unique_ptr<node::rpc_client> node_rpc_;  // bcoin: the node's RPC server
+    wallet_flavour flavour_ = wallet_flavour::core;
     std::string chain_;
     std::string passphrase_;
 };

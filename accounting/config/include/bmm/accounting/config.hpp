@@ -109,6 +109,14 @@ struct api_settings {
     bool cors = false;                     // send Access-Control-Allow-Origin: * (dashboards on other origins)
 };
 
+// [payout.coins.<COIN>]: which node software holds a coin's payout wallet.
+struct payout_coin_settings {
+    std::string node = "core";  // "core" (Bitcoin/Litecoin Core: PSBTs) or "bcoin" (raw transactions)
+    // bcoin: its wallet's JSON-RPC server (it is not the node's); the user
+    // and password are the coin's node_user and node_password.
+    std::string wallet_url;
+};
+
 // [payout]: bmm-payout's settings (it reads the same file as bmm-accountd:
 // [postgres], [node], [coins.*] and this section).
 struct payout_settings {
@@ -120,6 +128,7 @@ struct payout_settings {
     std::int64_t fee_rate = 10;           // sat/vB (litoshi per virtual byte) a payout transaction pays
     std::int64_t max_fee_rate = 100;      // sat/vB: no fee bump goes above this
     std::int64_t max_tx_weight = 360000;  // weight units per payout transaction (standard: at most 400,000)
+    std::map<std::string, payout_coin_settings> coins;  // coins not listed: "core"
 };
 // The threshold of `currency`: [payout.min_amount] <CUR>, else 1,000,000 base
 // units (0.01 of an 8-decimal coin) for coins and 10^18 (1 BMM) for BMM.
