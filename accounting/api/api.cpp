@@ -491,10 +491,16 @@ std::string account_info_json(snapshot& db, const std::string& name) {
     return j.take();
 }
 
-std::string workers_json(snapshot& db, const std::string& name, int offline_after_minutes) {
+// A page of workers (by name, bytewise, after `after`), each with a row per coin.
+std::string workers_json(snapshot& db, const std::string& name, int offline_after_minutes, long long limit,
+                         const std::optional<std::string>& after) {
     account_row(db, name);
     auto w = db.run(
-        "SELECT coin, worker,"
+        "WITH page AS (SELECT worker FROM share_minutes WHERE account = $1"
+        " AND minute >= " BMM_T24H
+        " AND ($3::text IS NULL OR worker COLLATE \"C\" > $3::text COLLATE \"C\")"
+        " GROUP BY worker ORDER BY worker COLLATE \"C\" LIMIT $4::bigint)"
+        " SELECT coin, worker,"
         " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T10
         ") / 600), 0)::text,"
         " coalesce(trunc(sum(work) FILTER (WHERE minute >= " BMM_T60
@@ -505,8 +511,9 @@ std::string workers_json(snapshot& db, const std::string& name, int offline_afte
         "), 0),"
         " sum(accepted), sum(rejected), coalesce(sum(blocks), 0),"
         " max(minute) > date_trunc('minute', now()) - make_interval(mins => $2::int)"
-        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H " GROUP BY coin, worker ORDER BY worker, coin",
-        {name, std::to_string(offline_after_minutes)});
+        " FROM share_minutes WHERE account = $1 AND minute >= " BMM_T24H
+        " AND worker IN (SELECT worker FROM page) GROUP BY coin, worker ORDER BY worker COLLATE \"C\", coin",
+        {name, std::to_string(offline_after_minutes), after, std::to_string(limit)});
     json::writer j;
     j.begin_object().key("account").str(name).key("offline_after_minutes").number(offline_after_minutes);
     j.key("workers").begin_array();
@@ -520,7 +527,18 @@ std::string workers_json(snapshot& db, const std::string& name, int offline_afte
         // Online: a share in the last offline_after_minutes minutes ([web]).
         j.key("online").boolean(w.get(i, 10) == "t").end_object();
     }
-    j.end_array().end_object();
+    // The next page starts after the last worker of this one, when it was full.
+    std::size_t distinct = 0;
+    for (int i = 0; i < w.rows(); ++i) {
+        distinct += i == 0 || w.get(i, 1) != w.get(i - 1, 1) ? 1 : 0;
+    }
+    j.end_array().key("next_after");
+    if (w.rows() > 0 && static_cast<long long>(distinct) == limit) {
+        j.str(w.get(w.rows() - 1, 1));
+    } else {
+        j.null();
+    }
+    j.end_object();
     return j.take();
 }
 
@@ -1590,8 +1608,11 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
     });
     get("/api/v1/accounts/{name}/workers", [&pool, &cfg](const request& q) {
         const std::string name = checked_name(q.path_param("name"));
-        only_params(q, {});
-        return with_snapshot(pool, [&](snapshot& db) { return workers_json(db, name, cfg.web.offline_after_minutes); });
+        only_params(q, {"limit", "after"});
+        const long long limit = limit_param(q);
+        const auto after = param(q, "after");
+        return with_snapshot(
+            pool, [&](snapshot& db) { return workers_json(db, name, cfg.web.offline_after_minutes, limit, after); });
     });
     get("/api/v1/accounts/{name}/epochs", [&pool](const request& q) {
         const std::string name = checked_name(q.path_param("name"));

@@ -241,7 +241,7 @@ function txCell(x) {
 
 async function loadAccount(name) {
   const n = encodeURIComponent(name);
-  const [a, w, e, h, pay] = await Promise.all([get("accounts/" + n), get("accounts/" + n + "/workers"),
+  const [a, w, e, h, pay] = await Promise.all([get("accounts/" + n), get("accounts/" + n + "/workers?limit=1000"),
     get("accounts/" + n + "/epochs?limit=30"), get("accounts/" + n + "/hashrate?window=24h"),
     get("accounts/" + n + "/payments?limit=50")]);
   setText("acc-name", a.name + " (" + a.kind + ")");

@@ -663,6 +663,22 @@ TEST_F(api_test, workers_hashrate_counts_and_last_share) {
     EXPECT_EQ(seen, (std::vector<std::string>{"rig1/BTC", "rig1/LTC", "rig2/LTC"}));
     // LTC rig1: (600000000 + 1200000000) / 600 in 10 min, written out once as a check on sums().
     EXPECT_EQ(sums("alice", "rig1", "LTC").work10 / 600, 3000000u);
+    EXPECT_TRUE(w["next_after"].is_null()) << "one page holds every worker";
+
+    // Pages of one worker each: rig1 whole (both coins), then rig2, then the end.
+    auto p1 = get_json("/api/v1/accounts/alice/workers?limit=1");
+    ASSERT_EQ(count(p1["workers"]), 2u) << "a worker's coins stay on one page";
+    EXPECT_EQ(s(p1["workers"].at(0)["worker"]), "rig1");
+    EXPECT_EQ(s(p1["workers"].at(1)["worker"]), "rig1");
+    ASSERT_EQ(s(p1["next_after"]), "rig1");
+    auto p2 = get_json("/api/v1/accounts/alice/workers?limit=1&after=rig1");
+    ASSERT_EQ(count(p2["workers"]), 1u);
+    EXPECT_EQ(s(p2["workers"].at(0)["worker"]), "rig2");
+    EXPECT_EQ(s(p2["next_after"]), "rig2");
+    auto p3 = get_json("/api/v1/accounts/alice/workers?limit=1&after=rig2");
+    EXPECT_EQ(count(p3["workers"]), 0u);
+    EXPECT_TRUE(p3["next_after"].is_null());
+    EXPECT_NE(error_of("/api/v1/accounts/alice/workers?limit=0", 400).find("limit"), std::string::npos);
 
     // bob: rigA (2 h ago) is listed with zero hashrate; rigB (33 h ago) is not.
     auto b = get_json("/api/v1/accounts/bob/workers");
