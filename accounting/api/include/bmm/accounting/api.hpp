@@ -12,6 +12,13 @@
 //   GET /api/v1/accounts/{name}/statement     ?from&to[&currency][&format=json|csv|pdf]: the
 //                                             account's statement (statement.hpp); {name} may
 //                                             also be a foundation allocation (foundation:ecosystem)
+//   GET /api/v1/accounts/{name}/wallets/history   every change of the account's wallets, newest first
+//   POST /api/v1/accounts/{name}/wallets/challenge ?action=bind|unbind&currency&address[&share_ppm]:
+//                                             a nonce and the text to sign (wallet_binding.hpp)
+//   POST /api/v1/accounts/{name}/wallets/change    ?nonce&signature[&claim][&authorizer_currency&
+//                                             authorizer_address&authorizer_signature]: the change,
+//                                             proved; 400 with the reason when refused, 429 with
+//                                             Retry-After past [api] wallet_requests_per_minute_*
 //   GET /api/v1/blocks                        blocks the pool found, newest first
 //   GET /api/v1/epochs                        epochs, newest first
 //   GET /metrics                              ingest lag, rounds, rows, duplicates, epoch
@@ -22,7 +29,7 @@
 // integers (hashes per second, truncated). Times are ISO 8601 UTC strings.
 // Errors are {"error": "..."} with 400 (bad parameter), 404 (unknown path or
 // account), 405 (a method other than GET/HEAD) or 503 (database unavailable
-// or too slow). Queries are read-only (default_transaction_read_only) and
+// or too slow). Queries are read-only (but for the two wallet POSTs, on a connection of their own) (default_transaction_read_only) and
 // bounded by [api] statement_timeout_ms; each response reads one snapshot.
 //
 // Threads: libmicrohttpd's internal pool of [api] threads; each request takes
