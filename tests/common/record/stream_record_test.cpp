@@ -147,7 +147,8 @@ TEST(stream_record, a_share_may_carry_a_claim_digest) {
     ASSERT_TRUE(d2);
     EXPECT_FALSE(std::get<share_view>(d2->body).claim.has_value());
     // A version 1 record with a claim: read, claim and all.
-    auto v1 = wire(with(version1_share(), "claim", k_hash)).decode();
+    const wire v1_wire(with(version1_share(), "claim", k_hash));
+    auto v1 = v1_wire.decode();
     ASSERT_TRUE(v1) << v1.error_message();
     EXPECT_EQ(std::get<share_view>(v1->body).claim, std::optional<std::string_view>(k_hash));
     EXPECT_NE(refusal(with(version1_share(), "claim", "s3cret")).find("claim is not 64 hex digits"), std::string::npos);
