@@ -14,6 +14,7 @@
 //  - rate limits per client address and per account answer 429 with Retry-After;
 //  - the ingest stores the claim digest a share record carries for the
 //    account it makes (and not for an account that already existed).
+#include "../support/process.hpp"
 #include "../support/raw_http.hpp"
 #include "../support/stack_pg.hpp"
 
@@ -34,6 +35,7 @@
 
 #include <array>
 #include <atomic>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -380,6 +382,32 @@ TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
     EXPECT_EQ(scalar("SELECT count(*) FROM audit_wallet_bindings()"), "0")
         << scalar("SELECT string_agg(a, '; ') FROM audit_wallet_bindings() a");
     EXPECT_EQ(scalar("SELECT count(*) FROM ledger_audit() a WHERE a LIKE '%wallet%'"), "0");
+}
+
+// The page's wallet section in a headless browser: for the account in the
+// URL it lists the history the API gives (the changes of the test above).
+TEST_F(wallet_binding_test, the_page_shows_the_wallet_history) {
+    if (!std::filesystem::exists("/usr/bin/chromium")) {
+        GTEST_SKIP() << "chromium is not installed (deploy/install-deps.sh installs it)";
+    }
+    const std::string dir = st().dir() + "/wallet-chromium";
+    std::filesystem::create_directories(dir);
+    const std::string out = dir + "/dom.html";
+    test::child_process browser(
+        {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
+         "http://127.0.0.1:" + std::to_string(port_) + "/?account=farm1"},
+        out, {{"HOME", dir}});
+    ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
+    const std::string dom = test::read_text(out);
+    EXPECT_NE(dom.find("<section id=\"wallet-binding\">"), std::string::npos);
+    EXPECT_NE(dom.find("<input id=\"wb-account\""), std::string::npos);
+    const std::string a = *addr_a_;
+    for (const std::string& cell : {"<td>bind</td><td>LTC</td><td>" + a + "</td><td>1000000</td><td>claim_secret</td>",
+                                    std::string("<td>unbind</td><td>LTC</td>"), std::string("<td>bound_wallet</td>")}) {
+        EXPECT_NE(dom.find(cell), std::string::npos) << cell << "\n" << dom.substr(dom.find("wb-history"), 3000);
+    }
+    EXPECT_NE(dom.find("<p id=\"wb-result\" role=\"status\"></p>"), std::string::npos) << "the section shows an error";
 }
 
 TEST_F(wallet_binding_test, audit_finds_a_wallet_bound_behind_the_history) {
