@@ -1084,20 +1084,20 @@ response wallet_write(wallet_routes_state& st, const request& q, bool challenge)
     if (challenge) {
         only_params(q, {"action", "currency", "address", "share_ppm"});
     } else {
-        only_params(q, {"nonce", "signature", "claim", "authorizer_currency", "authorizer_address",
-                        "authorizer_signature"});
+        only_params(
+            q, {"nonce", "signature", "claim", "authorizer_currency", "authorizer_address", "authorizer_signature"});
     }
     if (auto wait = st.per_address.take(q.client); wait > 0) {
-        return with_retry_after(too_many(wait, "from your address (at most " +
-                                                   std::to_string(st.cfg.api.wallet_requests_per_minute_per_address) +
-                                                   " a minute)"),
-                                wait);
+        return with_retry_after(
+            too_many(wait, "from your address (at most " +
+                               std::to_string(st.cfg.api.wallet_requests_per_minute_per_address) + " a minute)"),
+            wait);
     }
     if (auto wait = st.per_account.take(name); wait > 0) {
-        return with_retry_after(too_many(wait, "for account " + name + " (at most " +
-                                                   std::to_string(st.cfg.api.wallet_requests_per_minute_per_account) +
-                                                   " a minute)"),
-                                wait);
+        return with_retry_after(
+            too_many(wait, "for account " + name + " (at most " +
+                               std::to_string(st.cfg.api.wallet_requests_per_minute_per_account) + " a minute)"),
+            wait);
     }
     address_validator v(st.cfg.node);
     json::writer j;
@@ -1236,7 +1236,8 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         return with_snapshot(pool, [&](snapshot& db) { return wallet_history_json(db, name, limit); });
     });
     for (const bool challenge : {true, false}) {
-        r.add("POST", challenge ? "/api/v1/accounts/{name}/wallets/challenge" : "/api/v1/accounts/{name}/wallets/change",
+        r.add("POST",
+              challenge ? "/api/v1/accounts/{name}/wallets/challenge" : "/api/v1/accounts/{name}/wallets/change",
               [&wallets, challenge](const request& q) {
                   return guarded(q, [&] { return wallet_write(wallets, q, challenge); });
               });

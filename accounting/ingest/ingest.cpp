@@ -136,7 +136,7 @@ struct ingestor::batch {
     // Per name, the first claim digest its shares carried this round (stored
     // for the accounts made in this round's transaction: wallet_binding.hpp).
     std::map<std::string, std::string, std::less<>> claims;
-    std::size_t skipped = 0;                 // entries at or below the stored last id
+    std::size_t skipped = 0;  // entries at or below the stored last id
     // Taken over with XAUTOCLAIM from the pending list (another consumer's,
     // gone for good, or ours): not in this consumer's id order, so they are
     // not checked against, and do not advance, the stored last id; repeats

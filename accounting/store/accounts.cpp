@@ -191,8 +191,8 @@ result<bool> address_validator::verify_message(std::string_view currency, std::s
         return upper(*got) == upper(*want);
     }
     if (cur != upper(node_.currency) || node_.url.empty()) {
-        return error{"cannot check a " + cur + " signature: no node for " + cur + " is configured ([node] currency is " +
-                     upper(node_.currency) + ")"};
+        return error{"cannot check a " + cur + " signature: no node for " + cur +
+                     " is configured ([node] currency is " + upper(node_.currency) + ")"};
     }
     node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
     std::string params = "[\"";
@@ -391,8 +391,8 @@ result<std::int64_t> record_wallet_history(pg::connection& db, const wallet_hist
         "authorizer, authorizer_signature, client) VALUES ($1, $2, $3, $4, $5::integer, $6, $7, $8, $9, $10, $11) "
         "RETURNING id",
         {h.account, h.action, h.currency, h.address,
-         h.share_ppm ? std::optional<std::string>(std::to_string(*h.share_ppm)) : std::nullopt, h.proof, h.nonce, h.signature,
-         h.authorizer, h.authorizer_signature, h.client});
+         h.share_ppm ? std::optional<std::string>(std::to_string(*h.share_ppm)) : std::nullopt, h.proof, h.nonce,
+         h.signature, h.authorizer, h.authorizer_signature, h.client});
     if (!r) {
         return error{r.error_message()};
     }

@@ -92,9 +92,10 @@ struct ownership {
 };
 
 result<ownership> load_ownership(pg::connection& db, std::string_view account) {
-    auto a = db.exec("SELECT kind, EXISTS (SELECT 1 FROM account_claims WHERE account = name) FROM accounts "
-                     "WHERE name = $1 FOR UPDATE",
-                     {std::string(account)});
+    auto a = db.exec(
+        "SELECT kind, EXISTS (SELECT 1 FROM account_claims WHERE account = name) FROM accounts "
+        "WHERE name = $1 FOR UPDATE",
+        {std::string(account)});
     if (!a) {
         return error{a.error_message()};
     }
@@ -116,9 +117,8 @@ result<ownership> load_ownership(pg::connection& db, std::string_view account) {
 }
 
 result<bool> claim_matches(pg::connection& db, std::string_view account, std::string_view secret) {
-    auto r = db.exec(
-        "SELECT claim_hash = sha256(salt || decode($2, 'hex')) FROM account_claims WHERE account = $1",
-        {std::string(account), claim_digest(secret)});
+    auto r = db.exec("SELECT claim_hash = sha256(salt || decode($2, 'hex')) FROM account_claims WHERE account = $1",
+                     {std::string(account), claim_digest(secret)});
     if (!r) {
         return error{r.error_message()};
     }
@@ -128,8 +128,8 @@ result<bool> claim_matches(pg::connection& db, std::string_view account, std::st
 }  // namespace
 
 std::string claim_digest(std::string_view secret) {
-    return to_hex(crypto::sha256_once(std::span<const unsigned char>(
-        reinterpret_cast<const unsigned char*>(secret.data()), secret.size())));
+    return to_hex(crypto::sha256_once(
+        std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(secret.data()), secret.size())));
 }
 
 result<wallet_challenge> issue_wallet_challenge(pg::connection& db, address_validator& v, const wallet_change& c,
@@ -309,8 +309,7 @@ result<wallet_change_done> apply_wallet_change(pg::connection& db, address_valid
             const auto& [ncur, naddr] = **named;
             if (address_signed && same_address(c.currency, c.address, ncur, naddr)) {
                 proof = "address_signature";
-            } else if (authorizer &&
-                       same_address(upper(*p.authorizer_currency), *p.authorizer_address, ncur, naddr)) {
+            } else if (authorizer && same_address(upper(*p.authorizer_currency), *p.authorizer_address, ncur, naddr)) {
                 proof = "bound_wallet";
                 authorizer_signature = *p.authorizer_signature;
             } else {
@@ -322,9 +321,9 @@ result<wallet_change_done> apply_wallet_change(pg::connection& db, address_valid
             // The authoriser given, else (an unbind) the unbound wallet's own signature.
             bool given_bound = false, self_signed = false;
             for (const auto& w : o->wallets) {
-                given_bound = given_bound || (authorizer && same_address(w.currency, w.address,
-                                                                          upper(*p.authorizer_currency),
-                                                                          *p.authorizer_address));
+                given_bound =
+                    given_bound || (authorizer && same_address(w.currency, w.address, upper(*p.authorizer_currency),
+                                                               *p.authorizer_address));
                 self_signed = self_signed || (c.action == "unbind" && address_signed &&
                                               same_address(w.currency, w.address, c.currency, c.address));
             }

@@ -51,8 +51,9 @@ result<std::optional<std::string>> password_claim(std::string_view password) {
         if (opt.substr(0, k_key.size()) == k_key) {
             const std::string_view secret = opt.substr(k_key.size());
             if (secret.size() < 12 || secret.size() > 128) {
-                return error{"claim=<secret> needs 12 to 128 characters (no ','); it is what proves the account is "
-                             "yours when you bind its first wallet"};
+                return error{
+                    "claim=<secret> needs 12 to 128 characters (no ','); it is what proves the account is "
+                    "yours when you bind its first wallet"};
             }
             return std::optional<std::string>(std::string(secret));
         }

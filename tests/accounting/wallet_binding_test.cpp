@@ -49,9 +49,9 @@ test::stack_environment& st() { return test::stack_environment::get(); }
 
 constexpr std::string_view k_claim = "farm1-claim-secret-42";
 // The fixed Ethereum key of these tests (never a real one).
-constexpr std::array<unsigned char, 32> k_eth_key = {
-    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
-    0x12, 0x23, 0x34, 0x45, 0x56, 0x67, 0x78, 0x89, 0x9a, 0xab, 0xbc, 0xcd, 0xde, 0xef, 0xf0, 0x02};
+constexpr std::array<unsigned char, 32> k_eth_key = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+                                                     0xcc, 0xdd, 0xee, 0xff, 0x01, 0x12, 0x23, 0x34, 0x45, 0x56, 0x67,
+                                                     0x78, 0x89, 0x9a, 0xab, 0xbc, 0xcd, 0xde, 0xef, 0xf0, 0x02};
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
@@ -243,9 +243,9 @@ TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
     ASSERT_EQ(ch.status, 200) << ch.body;
     EXPECT_EQ(ch.nonce.size(), 32u);
     for (const std::string& part :
-         {std::string("BMM test pool: wallet change\n"), std::string("account: farm1\n"),
-          std::string("action: bind\n"), std::string("currency: LTC\n"), "address: " + a + "\n",
-          std::string("share_ppm: 1000000\n"), "nonce: " + ch.nonce + "\n", std::string("expires: 20")}) {
+         {std::string("BMM test pool: wallet change\n"), std::string("account: farm1\n"), std::string("action: bind\n"),
+          std::string("currency: LTC\n"), "address: " + a + "\n", std::string("share_ppm: 1000000\n"),
+          "nonce: " + ch.nonce + "\n", std::string("expires: 20")}) {
         EXPECT_NE(ch.message.find(part), std::string::npos) << part << " not in\n" << ch.message;
     }
     const std::string sig_a = ltc_sign(a, ch.message);
@@ -255,8 +255,8 @@ TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
     auto no_claim = change("farm1", {{"nonce", ch.nonce}, {"signature", sig_a}});
     EXPECT_EQ(no_claim.status, 400);
     EXPECT_NE(no_claim.body.find("needs that claim secret"), std::string::npos) << no_claim.body;
-    auto wrong_sig = change("farm1", {{"nonce", ch.nonce}, {"signature", ltc_sign(c, ch.message)},
-                                      {"claim", std::string(k_claim)}});
+    auto wrong_sig =
+        change("farm1", {{"nonce", ch.nonce}, {"signature", ltc_sign(c, ch.message)}, {"claim", std::string(k_claim)}});
     EXPECT_EQ(wrong_sig.status, 400);
     EXPECT_NE(wrong_sig.body.find("is not " + a + "'s"), std::string::npos) << wrong_sig.body;
     // A tampered signature (one Base64 character changed) is no better.
@@ -276,8 +276,7 @@ TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
     auto other_account =
         change("orphan1", {{"nonce", ch.nonce}, {"signature", sig_a}, {"claim", std::string(k_claim)}});
     EXPECT_EQ(other_account.status, 400);
-    EXPECT_NE(other_account.body.find("was issued for account \\\"farm1\\\""), std::string::npos)
-        << other_account.body;
+    EXPECT_NE(other_account.body.find("was issued for account \\\"farm1\\\""), std::string::npos) << other_account.body;
     EXPECT_EQ(wallets("farm1"), "");
     EXPECT_EQ(history_count("farm1"), "0");
     EXPECT_EQ(scalar("SELECT count(*) FROM wallet_challenges WHERE account = 'farm1' AND used_at IS NOT NULL"), "0");
@@ -334,19 +333,22 @@ TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
                                  {"authorizer_signature", eth_sign(ch_b.message)}});
     ASSERT_EQ(b_ok.status, 200) << b_ok.body;
     // (wallets() lists by address in byte order.)
-    const std::string three = "BMM " + eth + " 1000000;" +
-                              (a < b ? "LTC " + a + " 600000;LTC " + b + " 400000;"
-                                     : "LTC " + b + " 400000;LTC " + a + " 600000;");
+    const std::string three =
+        "BMM " + eth + " 1000000;" +
+        (a < b ? "LTC " + a + " 600000;LTC " + b + " 400000;" : "LTC " + b + " 400000;LTC " + a + " 600000;");
     EXPECT_EQ(wallets("farm1"), three);
 
     // Expired: a challenge whose time is past (written as the API would have, an hour ago).
     const std::string old_nonce = "00000000000000000000000000000e0d";
-    const std::string old_message = "BMM test pool: wallet change\naccount: farm1\naction: unbind\ncurrency: LTC\n"
-                                    "address: " + b + "\nnonce: " + old_nonce + "\nexpires: (an hour ago)";
-    query("INSERT INTO wallet_challenges (nonce, account, action, currency, address, message, client, issued_at, "
-          "expires_at) VALUES ($1, 'farm1', 'unbind', 'LTC', $2, $3, 'test', now() - interval '2 hours', "
-          "now() - interval '1 hour') RETURNING nonce",
-          {old_nonce, b, old_message});
+    const std::string old_message =
+        "BMM test pool: wallet change\naccount: farm1\naction: unbind\ncurrency: LTC\n"
+        "address: " +
+        b + "\nnonce: " + old_nonce + "\nexpires: (an hour ago)";
+    query(
+        "INSERT INTO wallet_challenges (nonce, account, action, currency, address, message, client, issued_at, "
+        "expires_at) VALUES ($1, 'farm1', 'unbind', 'LTC', $2, $3, 'test', now() - interval '2 hours', "
+        "now() - interval '1 hour') RETURNING nonce",
+        {old_nonce, b, old_message});
     auto expired = change("farm1", {{"nonce", old_nonce}, {"signature", ltc_sign(b, old_message)}});
     EXPECT_EQ(expired.status, 400);
     EXPECT_NE(expired.body.find("expired at"), std::string::npos) << expired.body;
@@ -414,8 +416,9 @@ TEST_F(wallet_binding_test, audit_finds_a_wallet_bound_behind_the_history) {
     // Made to break the rule: a wallet written straight into the table has no history row.
     auto db = test::db();
     ASSERT_TRUE(create_account(db, "sneaky"));
-    ASSERT_TRUE(db.exec("INSERT INTO wallets (account, currency, address, share_ppm) VALUES "
-                        "('sneaky', 'LTC', 'mSneakySneakySneakySneakySneaky12', 1000000)"));
+    ASSERT_TRUE(
+        db.exec("INSERT INTO wallets (account, currency, address, share_ppm) VALUES "
+                "('sneaky', 'LTC', 'mSneakySneakySneakySneakySneaky12', 1000000)"));
     EXPECT_EQ(scalar("SELECT count(*) FROM audit_wallet_bindings() a WHERE a LIKE 'wallet LTC mSneaky% of sneaky%'"),
               "1");
     // The admin command's unbind removes it and writes its history row: nothing left to complain about.
@@ -431,9 +434,8 @@ TEST_F(wallet_binding_test, an_unowned_account_cannot_be_bound_by_anyone) {
     auto r = change("orphan1", {{"nonce", ch.nonce}, {"signature", ltc_sign(c, ch.message)}});
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find("has no owner"), std::string::npos) << r.body;
-    auto with_claim = change("orphan1", {{"nonce", ch.nonce},
-                                         {"signature", ltc_sign(c, ch.message)},
-                                         {"claim", std::string(k_claim)}});
+    auto with_claim = change(
+        "orphan1", {{"nonce", ch.nonce}, {"signature", ltc_sign(c, ch.message)}, {"claim", std::string(k_claim)}});
     EXPECT_EQ(with_claim.status, 400) << with_claim.body;
     EXPECT_EQ(wallets("orphan1"), "");
     EXPECT_EQ(history_count("orphan1"), "0");
@@ -524,9 +526,9 @@ void xadd_share(const std::string& stream, const std::string& account, std::opti
     r.reward = 1250000000;
     r.hash = "00000000000000000000000000000000000000000000000000000000000000ab";
     r.accepted = true;
-    r.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+    r.time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     r.claim = std::move(claim);
     const std::string line = record::to_json_line(r, "9:1:" + std::to_string(seq));
     auto fields = record::fields_from_json_line(std::string_view(line).substr(0, line.size() - 1));
@@ -541,7 +543,8 @@ void xadd_share(const std::string& stream, const std::string& account, std::opti
     }
     redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
     ASSERT_TRUE(c && !c->err);
-    auto* reply = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    auto* reply =
+        static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
     ASSERT_TRUE(reply && reply->type == REDIS_REPLY_STRING);
     freeReplyObject(reply);
     redisFree(c);

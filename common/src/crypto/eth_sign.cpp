@@ -38,7 +38,9 @@ std::string address_of_pubkey(const secp256k1_pubkey& pub) {
 }  // namespace
 
 std::array<unsigned char, 32> eip191_hash(std::string_view message) noexcept {
-    std::string data = "\x19" "Ethereum Signed Message:\n";
+    std::string data =
+        "\x19"
+        "Ethereum Signed Message:\n";
     data += std::to_string(message.size());
     data += message;
     return keccak256(std::string_view(data));
@@ -50,8 +52,9 @@ result<std::string> recover_personal_sign(std::string_view message, std::string_
         hex.remove_prefix(2);
     }
     if (hex.size() != 130) {
-        return error{"an Ethereum signature is 65 bytes (130 hex digits, r s v) as personal_sign gives it; this one has " +
-                     std::to_string(hex.size()) + " characters"};
+        return error{
+            "an Ethereum signature is 65 bytes (130 hex digits, r s v) as personal_sign gives it; this one has " +
+            std::to_string(hex.size()) + " characters"};
     }
     auto bytes = from_hex(hex);
     if (!bytes) {
@@ -72,8 +75,9 @@ result<std::string> recover_personal_sign(std::string_view message, std::string_
     const auto digest = eip191_hash(message);
     secp256k1_pubkey pub;
     if (!secp256k1_ecdsa_recover(context(), &pub, &sig, digest.data())) {
-        return error{"no public key recovers from this signature over the message: it was not made by personal_sign "
-                     "over exactly this text"};
+        return error{
+            "no public key recovers from this signature over the message: it was not made by personal_sign "
+            "over exactly this text"};
     }
     return address_of_pubkey(pub);
 }

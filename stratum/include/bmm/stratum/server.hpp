@@ -23,8 +23,8 @@
 #include "bmm/stratum/share_sink.hpp"
 
 #include <atomic>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -29,8 +29,9 @@
 // integers (hashes per second, truncated). Times are ISO 8601 UTC strings.
 // Errors are {"error": "..."} with 400 (bad parameter), 404 (unknown path or
 // account), 405 (a method other than GET/HEAD) or 503 (database unavailable
-// or too slow). Queries are read-only (but for the two wallet POSTs, on a connection of their own) (default_transaction_read_only) and
+// or too slow). Queries are read-only (default_transaction_read_only) and
 // bounded by [api] statement_timeout_ms; each response reads one snapshot.
+// The two wallet POSTs are the only writes, each on a connection of its own.
 //
 // Threads: libmicrohttpd's internal pool of [api] threads; each request takes
 // a PostgreSQL connection from a small pool (one per thread at most) and

@@ -60,8 +60,8 @@ result<wallet_challenge> issue_wallet_challenge(pg::connection& db, address_vali
 
 struct wallet_proof {
     std::string nonce;
-    std::string signature;              // by the change's address, over the challenge's message
-    std::optional<std::string> claim;   // the claim secret (an account without wallets)
+    std::string signature;             // by the change's address, over the challenge's message
+    std::optional<std::string> claim;  // the claim secret (an account without wallets)
     std::optional<std::string> authorizer_currency, authorizer_address, authorizer_signature;
     std::string client;
 };
