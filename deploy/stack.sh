@@ -50,6 +50,8 @@ Options:
   -h, --help             this text
 
 Environment: BMM_STACK_PG_BIN (default /usr/lib/postgresql/15/bin),
+BMM_STACK_REDIS_APPENDFSYNC (Redis' appendfsync: always, everysec or no;
+default always; docs/operations.md, "Durability", says what each keeps),
 BMM_STACK_LITECOIND (default /usr/lib/litecoin/litecoind),
 BMM_STACK_LITECOIN_CLI (default litecoin-cli), BMM_STACK_NODEJS (default node),
 BMM_STACK_BCOIN_HOME (default <repo>/deploy/bcoin, where install-deps.sh
@@ -418,6 +420,11 @@ redis_answers() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
 
 redis_up() {
   local conf=$REDIS_DIR/redis.conf logfile=$REDIS_DIR/redis.log
+  local redis_fsync=${BMM_STACK_REDIS_APPENDFSYNC:-always}
+  case $redis_fsync in
+    always|everysec|no) ;;
+    *) die "redis: BMM_STACK_REDIS_APPENDFSYNC is '$redis_fsync'; it must be always, everysec or no" ;;
+  esac
   mkdir -p "$REDIS_DIR/data"
   cat >"$conf" <<EOF
 # Written by deploy/stack.sh: loopback only, state in the stack folder,
@@ -430,7 +437,7 @@ pidfile $REDIS_DIR/redis.pid
 logfile $logfile
 dir $REDIS_DIR/data
 appendonly yes
-appendfsync everysec
+appendfsync $redis_fsync
 EOF
   if redis_pid >/dev/null; then
     log "redis: already running (pid $(redis_pid)) on 127.0.0.1:$REDIS_PORT"

@@ -163,7 +163,12 @@ int run(const app_options& options) {
     log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
               crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
 
-    share_sink sink({cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id});
+    sink_config sink_cfg{cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id};
+    sink_cfg.sync = cfg->journal_sync == "interval" ? journal_sync::interval
+                    : cfg->journal_sync == "none"   ? journal_sync::none
+                                                    : journal_sync::batch;
+    sink_cfg.sync_interval_ms = cfg->journal_sync_interval_ms;
+    share_sink sink(std::move(sink_cfg));
     std::atomic<server*> srv{nullptr};
     job_manager jobs(
         *cfg,
@@ -221,6 +226,15 @@ int run(const app_options& options) {
     for (const auto& p : cfg->ports) {
         log::info("stratum", "stratum+{}://{}:{} ready (start difficulty {}, {} to {})", p.tls ? "ssl" : "tcp", p.host,
                   p.port, p.start_difficulty, p.min_difficulty, p.max_difficulty);
+        if (p.min_difficulty < share_cost_floor(cfg->algorithm)) {
+            log::warn("stratum",
+                      "port {}: min_difficulty {} lets a share cost a miner {:.0f} hashes, about {:.0f} times what "
+                      "checking and keeping it costs the pool; on a public port raise it to at least {} (docs/"
+                      "operations.md, \"Free shares\")",
+                      p.port, p.min_difficulty, miner_hashes_per_share(cfg->algorithm, p.min_difficulty),
+                      miner_hashes_per_share(cfg->algorithm, p.min_difficulty) / pool_hashes_per_share(cfg->algorithm),
+                      share_cost_floor(cfg->algorithm));
+        }
     }
 
     wait_for_stop(signals, jobs);

@@ -77,11 +77,17 @@ server_config parse(const toml::table& root, const std::string& file) {
 
     const auto& redis = section(root, "redis", file, false);
     reader r(redis, file, "redis");
-    r.only({"host", "port", "stream", "spool_dir"});
+    r.only({"host", "port", "stream", "spool_dir", "journal_sync", "journal_sync_interval_ms"});
     r.string("host", c.redis_host);
     r.integer("port", c.redis_port, 1, 65535);
     r.string("stream", c.stream);
     r.string("spool_dir", c.spool_dir, true);
+    r.string("journal_sync", c.journal_sync);
+    if (c.journal_sync != "batch" && c.journal_sync != "interval" && c.journal_sync != "none")
+        throw config_error{r.at("journal_sync") +
+                           ": [redis] journal_sync must be \"batch\", \"interval\" or \"none\" (docs/operations.md, "
+                           "Durability)"};
+    r.integer("journal_sync_interval_ms", c.journal_sync_interval_ms, 1, 10000);
 
     const auto& log = section(root, "log", file, false);
     reader l(log, file, "log");
@@ -94,7 +100,8 @@ server_config parse(const toml::table& root, const std::string& file) {
     reader lm(limits, file, "limits");
     lm.only({"max_connections", "max_connections_per_ip", "max_line_bytes", "max_pending_requests",
              "max_workers_per_connection", "max_write_queue_bytes", "idle_timeout_seconds", "half_open_timeout_seconds",
-             "tls_handshake_timeout_seconds", "ban_threshold", "ban_half_life_seconds", "ban_seconds"});
+             "tls_handshake_timeout_seconds", "ban_threshold", "ban_half_life_seconds", "ban_seconds",
+             "max_shares_per_second", "free_rejects_per_minute"});
     limits_config& lim = c.limits;
     lm.integer("max_connections", lim.max_connections, 1, 10000000);
     lm.integer("max_connections_per_ip", lim.max_connections_per_ip, 1, 10000000);
@@ -108,6 +115,8 @@ server_config parse(const toml::table& root, const std::string& file) {
     lm.number("ban_threshold", lim.ban_threshold, 0, 1e9);
     lm.number("ban_half_life_seconds", lim.ban_half_life_seconds, 1, 86400 * 7);
     lm.number("ban_seconds", lim.ban_seconds, 1, 86400 * 365);
+    lm.number("max_shares_per_second", lim.max_shares_per_second, 0, 1e6);
+    lm.number("free_rejects_per_minute", lim.free_rejects_per_minute, 0, 1e6);
     if (lim.max_connections_per_ip > lim.max_connections)
         throw config_error{lm.at("max_connections_per_ip") +
                            ": [limits] max_connections_per_ip must not exceed max_connections"};
@@ -134,6 +143,7 @@ server_config parse(const toml::table& root, const std::string& file) {
         q.only({"host", "port", "tls", "tls_cert", "tls_key", "start_difficulty", "min_difficulty", "max_difficulty",
                 "target_share_seconds", "retarget_seconds"});
         port_config pc;
+        pc.min_difficulty = default_min_difficulty(c.algorithm);
         q.string("host", pc.host);
         q.integer("port", pc.port, 1, 65535);
         q.boolean("tls", pc.tls);
@@ -172,6 +182,23 @@ server_config parse(const toml::table& root, const std::string& file) {
 }
 
 }  // namespace
+
+double miner_hashes_per_share(pow_algorithm a, double difficulty) noexcept {
+    return difficulty * (a == pow_algorithm::sha256d ? 4294967296.0 : 65536.0);
+}
+
+// Measured on one core of this project's 2-core machine (docs/operations.md,
+// "Free shares"): about 150 us of the pool's CPU per share from the socket to
+// its database row, against 37 us per scrypt hash and 3 us per sha256d hash on
+// the same core.
+double pool_hashes_per_share(pow_algorithm a) noexcept { return a == pow_algorithm::sha256d ? 50 : 4; }
+
+double share_cost_floor(pow_algorithm a) noexcept {
+    const double wanted = k_share_cost_ratio * pool_hashes_per_share(a) / miner_hashes_per_share(a, 1);
+    return std::exp2(std::ceil(std::log2(wanted)));
+}
+
+double default_min_difficulty(pow_algorithm a) noexcept { return std::max(0.001, share_cost_floor(a)); }
 
 result<server_config> parse_server_config(std::string_view text, const std::string& name) {
     try {

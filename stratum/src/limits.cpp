@@ -17,6 +17,22 @@ double ban_score::add(double points, double now, double half_life) {
     return value;
 }
 
+bool token_bucket::take(double rate, double burst, double now) {
+    if (tokens < 0) {
+        tokens = burst;
+    } else if (now > at) {
+        tokens = std::min(burst, tokens + (now - at) * rate);
+    }
+    if (now > at) {
+        at = now;
+    }
+    if (tokens < 1) {
+        return false;
+    }
+    tokens -= 1;
+    return true;
+}
+
 admission::verdict admission::admit(const std::string& ip, double now) {
     std::lock_guard lock(mu_);
     if (auto b = bans_.find(ip); b != bans_.end()) {

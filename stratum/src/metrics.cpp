@@ -138,6 +138,8 @@ std::string_view to_string(share_result r) noexcept {
             return "not_recorded";
         case share_result::too_many_pending:
             return "too_many_pending";
+        case share_result::too_fast:
+            return "too_fast";
     }
     return "invalid";
 }
@@ -280,7 +282,9 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     w.family("bmm_stratum_shares_total", "counter",
              "Shares by the verdict the miner was told: accepted, stale and job_not_found (21), duplicate (22), "
              "low_difficulty (23), unauthorized (24), not_subscribed (25), invalid (20), not_recorded (20: the "
-             "journal could not be written), too_many_pending (20: [limits] max_pending_requests, not judged).");
+             "journal could not be written), too_many_pending (20: [limits] max_pending_requests, not judged), "
+             "too_fast (20: [limits] "
+             "max_shares_per_second, not judged).");
     for (std::size_t i = 0; i < s.ports.size(); ++i)
         for (std::size_t r = 0; r < k_share_results; ++r) {
             labels l = port_labels[i];

@@ -98,6 +98,8 @@ struct session {
     double connected_at = 0;
     unsigned bad_lines = 0;
     std::uint64_t accepted = 0, rejected = 0;
+    token_bucket submits;       // [limits] max_shares_per_second
+    token_bucket free_rejects;  // [limits] free_rejects_per_minute
 
     // Limits and TLS (server_io.cpp).
     std::unique_ptr<tls::connection> tls;  // null on plain TCP ports
@@ -170,6 +172,10 @@ void close_session(session* s, const char* why);
 // address is banned (logged once) and its connections on this loop closed.
 // Never called while iterating L.sessions.
 void penalise(session* s, const char* reason);
+// A share rejected without a ban reason of its own: free up to [limits]
+// free_rejects_per_minute on the connection, a ban point each past it. Stale
+// shares (21) never count: the pool's new jobs make them.
+void count_reject(session* s, int code);
 // Why the tick should close `s` now, or null.
 const char* limit_reached(const session& s, const limits_config& lim, double now);
 // Forgets ban scores that have decayed to nothing (once a minute).

@@ -238,6 +238,7 @@ void handle_submit(session* s, const request& r) {
     p.early_code = judged.early.code;
     p.early_message = std::move(judged.early.reason);
     if (judged.early.ban_reason) penalise(s, judged.early.ban_reason);
+    else count_reject(s, judged.early.code);
     if (judged.on_job) {
         p.j = held->second;
         p.difficulty = judged.difficulty;
@@ -258,16 +259,32 @@ void handle_submit(session* s, const request& r) {
 
 }  // namespace
 
+// [limits] max_shares_per_second: the connection's submits on average, bursts
+// up to five seconds' worth.
+bool within_share_rate(session* s) {
+    const double rate = s->loop->limits.max_shares_per_second;
+    return rate <= 0 || s->submits.take(rate, std::max(1.0, rate * 5), now_seconds());
+}
+
 void handle_request(session* s, const request& r) {
     const std::string& m = r.method;
-    if (m == "mining.submit" && s->pending < s->loop->limits.max_pending_requests) handle_submit(s, r);
-    // [limits] max_pending_requests: answered at once, neither judged nor recorded.
-    else if (m == "mining.submit") {
+    const bool submit = m == "mining.submit";
+    if (submit && s->pending >= s->loop->limits.max_pending_requests) {
+        // [limits] max_pending_requests: answered at once, neither judged nor recorded.
         constexpr auto unjudged = static_cast<std::size_t>(metrics::share_result::too_many_pending);
         s->loop->metrics->port(port_index(s)).shares[unjudged].add();
         send(s, reply_error(r.id_json, stratum_error::other,
                             "too many requests awaiting an answer; wait for the answers before sending more"));
-    } else if (m == "mining.subscribe") handle_subscribe(s, r);
+    } else if (submit && !within_share_rate(s)) {
+        // Neither hashed nor recorded: a flood costs the pool one comparison.
+        constexpr auto unjudged = static_cast<std::size_t>(metrics::share_result::too_fast);
+        s->loop->metrics->port(port_index(s)).shares[unjudged].add();
+        send(s, reply_error(r.id_json, stratum_error::other,
+                            "too many shares: more than [limits] max_shares_per_second on this connection; ask for "
+                            "a higher difficulty (password d=<difficulty>)"));
+        penalise(s, "shares past [limits] max_shares_per_second");
+    } else if (submit) handle_submit(s, r);
+    else if (m == "mining.subscribe") handle_subscribe(s, r);
     else if (m == "mining.authorize") handle_authorize(s, r);
     else if (m == "mining.configure") handle_configure(s, r);
     else if (m == "mining.suggest_difficulty") handle_suggest_difficulty(s, r);

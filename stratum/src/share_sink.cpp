@@ -132,6 +132,9 @@ result<bool> share_sink::start() {
     if (size > committed)
         log::info("sink", "journal {} holds {} bytes not yet in Redis: replaying them", journal, size - committed);
     thread_ = std::thread([this] { run(); });
+    if (cfg_.sync == journal_sync::interval) {
+        syncer_ = std::thread([this] { run_syncer(); });
+    }
     return true;
 }
 
@@ -212,6 +215,7 @@ bool share_sink::append(std::vector<record>& records) {
 
 // Appends whole lines in one write(); a batch goes in whole or not at all.
 bool share_sink::write_batch(const std::string& buf, std::size_t records) {
+    std::uint64_t end = 0;
     {
         std::lock_guard lock(mu_);
         if (!write_all(journal_fd_, buf.data(), buf.size())) {
@@ -230,11 +234,44 @@ bool share_sink::write_batch(const std::string& buf, std::size_t records) {
             return false;
         }
         written_ += buf.size();
+        end = written_.load();
         backlog_records_ += records;
     }
     appended_ += records;
     cv_.notify_one();
+    return cfg_.sync != journal_sync::batch || sync_to(end);
+}
+
+// Group commit: an fdatasync covers every write before it, so a caller whose
+// records an earlier flush already covered returns at once, and callers that
+// wait while one flush runs are all covered by the next.
+bool share_sink::sync_to(std::uint64_t end) {
+    std::lock_guard lock(sync_mu_);
+    if (synced_.load() >= end) {
+        return true;
+    }
+    const std::uint64_t target = written_.load();
+    if (::fdatasync(journal_fd_) != 0) {
+        log::error("sink", "cannot flush the journal in {} to the disk: {}; verdicts cannot be kept (check the disk)",
+                   cfg_.spool_dir, std::strerror(errno));
+        return false;
+    }
+    synced_ = target;
+    ++syncs_;
     return true;
+}
+
+void share_sink::run_syncer() {
+    const auto every = std::chrono::milliseconds(cfg_.sync_interval_ms);
+    while (!stopping_.load()) {
+        {
+            std::unique_lock lock(mu_);
+            sync_cv_.wait_for(lock, every, [this] { return stopping_.load(); });
+        }
+        if (written_.load() > synced_.load()) {
+            sync_to(written_.load());
+        }
+    }
 }
 
 void share_sink::commit(std::uint64_t offset) {
@@ -429,9 +466,17 @@ void share_sink::run() {
         std::unique_lock lock(mu_);
         // A fully published, large journal starts again from zero (appends,
         // which take the same lock, go on at the new end).
-        if (committed_ == written_ && written_ > cfg_.rewind_bytes && ::ftruncate(journal_fd_, 0) == 0) {
+        // Not while a flush runs (its target would outlive the rewind): the
+        // next round does it.
+        std::unique_lock sync_lock(sync_mu_, std::defer_lock);
+        if (committed_ == written_ && written_ > cfg_.rewind_bytes && sync_lock.try_lock() &&
+            ::ftruncate(journal_fd_, 0) == 0) {
             written_ = 0;
+            synced_ = 0;
             commit(0);
+        }
+        if (sync_lock.owns_lock()) {
+            sync_lock.unlock();
         }
         const bool caught_up = committed_.load() >= written_.load();
         const bool lost = !redis_ && !refused;
@@ -497,7 +542,14 @@ void share_sink::stop(unsigned timeout_ms) {
         stopping_ = true;
     }
     cv_.notify_one();
+    sync_cv_.notify_all();
     thread_.join();
+    if (syncer_.joinable()) {
+        syncer_.join();
+    }
+    if (cfg_.sync != journal_sync::none) {
+        sync_to(written_.load());
+    }
     {
         std::lock_guard lock(blocks_mu_);
         if (!write_unwritten_blocks()) {
@@ -519,7 +571,8 @@ sink_stats share_sink::stats() const {
     const std::uint64_t written = written_.load();
     return {published_.load(),       written - std::min(written, committed_.load()),
             redis_up_.load(),        appended_.load(),
-            backlog_records_.load(), written};
+            backlog_records_.load(), written,
+            syncs_.load(),           synced_.load()};
 }
 
 }  // namespace bmm::stratum

@@ -244,12 +244,16 @@ TEST(config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(cfg.redis_port, 6379);
     EXPECT_EQ(cfg.stream, "bmm:shares");
     EXPECT_EQ(cfg.spool_dir, "/tmp/spool");
+    EXPECT_EQ(cfg.journal_sync, "batch");
+    EXPECT_EQ(cfg.journal_sync_interval_ms, 50u);
     EXPECT_EQ(cfg.log_level, "info");
     ASSERT_EQ(cfg.ports.size(), 1u);
     EXPECT_EQ(cfg.ports[0].host, "127.0.0.1");
     EXPECT_EQ(cfg.ports[0].port, 3333);
     EXPECT_DOUBLE_EQ(cfg.ports[0].start_difficulty, 1);
-    EXPECT_DOUBLE_EQ(cfg.ports[0].min_difficulty, 0.001);
+    // scrypt: 1/16, the power of two where a share costs a miner 4,096 hashes,
+    // over k_share_cost_ratio times the pool's ~4.
+    EXPECT_DOUBLE_EQ(cfg.ports[0].min_difficulty, 0.0625);
     EXPECT_DOUBLE_EQ(cfg.ports[0].max_difficulty, 1e12);
     EXPECT_DOUBLE_EQ(cfg.ports[0].target_share_seconds, 10);
     EXPECT_DOUBLE_EQ(cfg.ports[0].retarget_seconds, 30);
@@ -513,6 +517,17 @@ TEST(config, other_bad_values) {
                         "test.toml:2:7: ", "[pool] tag must be at most 40 bytes");
     EXPECT_CONFIG_ERROR(std::string(k_minimal) + "[log]\nlevel = \"verbose\"\n",
                         "test.toml:15:9: ", "[log] level must be debug, info, warn or error");
+    EXPECT_CONFIG_ERROR(with_after(10, "journal_sync = \"always\""),
+                        "test.toml:11:16: ", "[redis] journal_sync must be \"batch\", \"interval\" or \"none\"");
+    EXPECT_CONFIG_ERROR(with_after(10, "journal_sync_interval_ms = 0"),
+                        "test.toml:11:28: ", "journal_sync_interval_ms");
+    {
+        auto r = parse_server_config(with_after(10, "journal_sync = \"interval\"\njournal_sync_interval_ms = 20"),
+                                     "test.toml");
+        ASSERT_TRUE(r) << r.error_message();
+        EXPECT_EQ(r->journal_sync, "interval");
+        EXPECT_EQ(r->journal_sync_interval_ms, 20u);
+    }
     EXPECT_CONFIG_ERROR(with_after(13, "tls = true"),
                         "test.toml:14:7: ", "[[port]] tls_cert is required when tls = true");
 }
@@ -520,6 +535,26 @@ TEST(config, other_bad_values) {
 // --------------------------------------------------------------------------
 // [limits]
 // --------------------------------------------------------------------------
+
+// A share must cost a miner k_share_cost_ratio times what it costs the pool:
+// the floor per algorithm, and the default minimum a port gets without one.
+TEST(config, minimum_difficulty_makes_a_share_cost_the_miner_far_more_than_the_pool) {
+    using bmm::pow_algorithm;
+    for (auto a : {pow_algorithm::scrypt, pow_algorithm::sha256d}) {
+        const double floor = bmm::stratum::share_cost_floor(a);
+        EXPECT_GE(bmm::stratum::miner_hashes_per_share(a, floor),
+                  bmm::stratum::k_share_cost_ratio * bmm::stratum::pool_hashes_per_share(a));
+        // The power of two below it does not make the ratio.
+        EXPECT_LT(bmm::stratum::miner_hashes_per_share(a, floor / 2),
+                  bmm::stratum::k_share_cost_ratio * bmm::stratum::pool_hashes_per_share(a));
+        EXPECT_GE(bmm::stratum::default_min_difficulty(a), floor);
+    }
+    EXPECT_DOUBLE_EQ(bmm::stratum::share_cost_floor(pow_algorithm::scrypt), 0.0625);
+    EXPECT_DOUBLE_EQ(bmm::stratum::default_min_difficulty(pow_algorithm::sha256d), 0.001);
+    auto r = parse_server_config(with_after(1, "algorithm = \"sha256d\""), "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_DOUBLE_EQ(r->ports[0].min_difficulty, 0.001);
+}
 
 TEST(config, every_limit_is_read) {
     auto r = parse_server_config(std::string(k_minimal) + R"([limits]
@@ -534,6 +569,8 @@ tls_handshake_timeout_seconds = 3.5
 ban_threshold = 0
 ban_half_life_seconds = 30
 ban_seconds = 86400
+max_shares_per_second = 7.5
+free_rejects_per_minute = 0
 )",
                                  "test.toml");
     ASSERT_TRUE(r) << r.error_message();
@@ -545,6 +582,8 @@ ban_seconds = 86400
     EXPECT_EQ(l.max_write_queue_bytes, 262144u);
     EXPECT_DOUBLE_EQ(l.idle_timeout_seconds, 120);
     EXPECT_DOUBLE_EQ(l.half_open_timeout_seconds, 5);
+    EXPECT_DOUBLE_EQ(l.max_shares_per_second, 7.5);
+    EXPECT_DOUBLE_EQ(l.free_rejects_per_minute, 0);
     EXPECT_DOUBLE_EQ(l.tls_handshake_timeout_seconds, 3.5);
     EXPECT_DOUBLE_EQ(l.ban_threshold, 0);  // bans off
     EXPECT_DOUBLE_EQ(l.ban_half_life_seconds, 30);

@@ -17,6 +17,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stratum_client.hpp"
+#include "../support/stream.hpp"
 
 #include <gtest/gtest.h>
 
@@ -31,6 +32,8 @@ using test::stack_environment;
 
 constexpr int k_per_ip = 3;
 constexpr int k_pending = 4;
+constexpr int k_share_rate = 20;    // [limits] max_shares_per_second: bursts of 100
+constexpr int k_free_rejects = 30;  // [limits] free_rejects_per_minute
 
 using test::bin;
 using test::free_port;
@@ -64,7 +67,9 @@ struct pool_process : test::pool_process {
                      "\nmax_line_bytes = 1024\nmax_pending_requests = " + std::to_string(k_pending) +
                      "\nmax_write_queue_bytes = 65536\nhalf_open_timeout_seconds = 3\n"
                      "tls_handshake_timeout_seconds = 2\nban_threshold = 10\nban_half_life_seconds = 600\n"
-                     "ban_seconds = 60\n";
+                     "ban_seconds = 60\nmax_shares_per_second = " +
+                     std::to_string(k_share_rate) + "\nfree_rejects_per_minute = " + std::to_string(k_free_rejects) +
+                     "\n";
         o.port_sections =
             test::stratum_port_toml(o.ports[0]) +
             test::stratum_port_toml(tls_port, "tls = true\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"\n");
@@ -303,6 +308,92 @@ TEST_F(limits_e2e, submits_over_max_pending_requests_get_an_error) {
     EXPECT_EQ(r.code, 21) << r.raw;
 }
 
+// Submits past [limits] max_shares_per_second are answered at once, neither
+// hashed nor recorded, and each adds a ban point: a flood ends in a ban.
+TEST_F(limits_e2e, a_submit_flood_past_max_shares_per_second_is_refused_unrecorded_and_banned) {
+    test::stratum_client c(g_pool->port, "127.0.0.1", "127.0.0.8");
+    std::string why;
+    ASSERT_TRUE(c.login("ratelimit.w1", &why)) << why;
+    const auto started = std::chrono::steady_clock::now();
+    int judged = 0, too_fast = 0, id = 1000;
+    bool closed = false;
+    // Rounds of k_pending submits (the pending limit is checked first), as
+    // fast as the answers come; bounded in count.
+    for (int round = 0; round < 100 && !closed; ++round) {
+        std::string lines;
+        const int first = id;
+        for (int i = 0; i < k_pending; ++i, ++id)
+            lines += "{\"id\":" + std::to_string(id) +
+                     ",\"method\":\"mining.submit\",\"params\":[\"ratelimit.w1\",\"ffffff\",\"00000000\",\"00000000\","
+                     "\"00000000\"]}\n";
+        if (!c.send_raw(lines)) break;
+        for (int i = first; i < id; ++i) {
+            auto r = c.reply(i, 2000);
+            if (!r.received) {
+                closed = true;
+                break;
+            }
+            if (r.code == 21) ++judged;  // judged: job not found
+            else if (r.code == 20 && r.message.rfind("too many shares", 0) == 0) ++too_fast;
+            else ADD_FAILURE() << r.raw;
+        }
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_TRUE(closed || c.wait_closed(3000)) << "the flooding connection was not closed";
+    ASSERT_TRUE(log_shows("banned 127.0.0.8 for 60 s: shares past [limits] max_shares_per_second"));
+    // The burst (five seconds' worth) and what the rate refilled were judged;
+    // the ban came at ban_threshold (10) refusals.
+    EXPECT_GE(judged, 5 * k_share_rate);
+    EXPECT_LE(judged, 5 * k_share_rate + static_cast<int>(k_share_rate * elapsed) + 1);
+    EXPECT_GE(too_fast, 1);
+    EXPECT_LE(too_fast, 10 + k_pending);  // the ban's round may answer the rest of its lines
+    // Recorded: the judged ones only (a rejected share is recorded).
+    auto recorded = [] {
+        int n = 0;
+        for (const auto& r : test::read_stream("bmm:shares:limits"))
+            if (r.count("account") && r.at("account") == "ratelimit") ++n;
+        return n;
+    };
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (recorded() < judged && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(recorded(), judged) << "refused submits were recorded";
+}
+
+// Shares that cost the pool a hash and miss the target are honest mistakes up
+// to [limits] free_rejects_per_minute; a low-difficulty flood past it is banned.
+TEST_F(limits_e2e, a_low_difficulty_flood_past_free_rejects_per_minute_is_banned) {
+    test::stratum_client c(g_pool->port, "127.0.0.1", "127.0.0.9");
+    std::string why;
+    ASSERT_TRUE(c.login("lowdiff.w1", &why)) << why;
+    int low = 0, other = 0;
+    bool closed = false;
+    for (int i = 0; i < 80 && !closed; ++i) {
+        // Missing the target of difficulty 2^-15 misses regtest's network
+        // target too (2^255): low difficulty, and no block.
+        const auto share = c.find_share(pow_algorithm::scrypt, 1.0 / 32768, /*want_low=*/true);
+        int id = 0;
+        try {
+            id = c.submit(share);
+        } catch (const std::exception&) {
+            closed = true;
+            break;
+        }
+        auto r = c.reply(id, 2000);
+        if (!r.received) closed = true;
+        else if (r.code == 23) ++low;
+        else ++other;  // stale (a block from another test moved the tip): free
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // well under max_shares_per_second
+    }
+    EXPECT_TRUE(closed || c.wait_closed(3000)) << "the low-difficulty flood was not closed";
+    ASSERT_TRUE(log_shows("banned 127.0.0.9 for 60 s: rejected shares past [limits] free_rejects_per_minute"));
+    // k_free_rejects free (plus what a minute's rate refilled meanwhile), then
+    // ban_threshold (10) points.
+    EXPECT_GE(low, k_free_rejects + 9);
+    EXPECT_LE(low, k_free_rejects + 10 + 5);
+}
+
 TEST_F(limits_e2e, start_up_warns_when_the_open_file_limit_caps_max_connections) {
     // 120 descriptors leave room for about 56 miners, below max_connections = 100.
     auto& st = stack_environment::get();
@@ -327,7 +418,7 @@ TEST_F(limits_e2e, stop_reports_refused_banned_and_closed_counts) {
                                              "closed by limits, ([0-9]+) TLS failures")))
         << log.substr(log.size() > 2000 ? log.size() - 2000 : 0);
     EXPECT_GE(std::stoi(m[1]), 8);  // 2 over the per-address limit, 6 banned
-    EXPECT_EQ(std::stoi(m[2]), 1);
+    EXPECT_EQ(std::stoi(m[2]), 3);  // the garbage, submit and low-difficulty floods
     EXPECT_GE(std::stoi(m[3]), 5);
     EXPECT_GE(std::stoi(m[4]), 1);
     // Start-up said what the open-file limit allows, beside [limits] max_connections.

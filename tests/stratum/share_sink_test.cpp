@@ -817,6 +817,72 @@ TEST_F(share_sink_test, failed_append_leaves_no_torn_line) {
     expect_exactly(read_stream(redis.port(), stream_), appended);
 }
 
+// [redis] journal_sync: `batch` flushes before append() returns (so before a
+// verdict is answered), sharing flushes between threads; `interval` flushes
+// within its interval without holding append(); `none` never flushes. Each
+// mode still delivers everything once.
+TEST_F(share_sink_test, journal_sync_batch_flushes_before_append_returns_and_groups_flushes) {
+    redis_server redis;
+    redis.start();
+    auto cfg = config(redis.port());
+    cfg.sync = bmm::stratum::journal_sync::batch;
+    share_sink sink(cfg);
+    ASSERT_TRUE(sink.start().ok());
+    for (int i = 0; i < 50; ++i) {
+        std::vector<record> one{make_record(0, i)};
+        ASSERT_TRUE(sink.append(one));
+        const auto st = sink.stats();
+        ASSERT_EQ(st.synced_bytes, st.journal_bytes) << "append " << i << " returned before its flush";
+    }
+    EXPECT_GE(sink.stats().syncs, 50u);
+    constexpr int k_per_thread = 300;
+    const auto before = sink.stats().syncs;
+    std::thread t0([&] { append_numbered(sink, 1, k_per_thread, 1); });
+    std::thread t1([&] { append_numbered(sink, 2, k_per_thread, 1); });
+    t0.join();
+    t1.join();
+    const auto st = sink.stats();
+    EXPECT_EQ(st.synced_bytes, st.journal_bytes);
+    EXPECT_GE(st.syncs - before, 1u);
+    EXPECT_LE(st.syncs - before, 2u * k_per_thread) << "more flushes than appends";
+    ASSERT_TRUE(delivered(sink, redis.port(), stream_, 50 + 2 * k_per_thread));
+    sink.stop(5000);
+    EXPECT_EQ(stream_length(redis.port(), stream_), 50LL + 2 * k_per_thread);
+}
+
+TEST_F(share_sink_test, journal_sync_interval_flushes_within_its_interval_and_none_never) {
+    redis_server redis;
+    redis.start();
+    {
+        auto cfg = config(redis.port());
+        cfg.sync = bmm::stratum::journal_sync::interval;
+        cfg.sync_interval_ms = 20;
+        share_sink sink(cfg);
+        ASSERT_TRUE(sink.start().ok());
+        append_numbered(sink, 0, 100, 10);
+        const auto size = sink.stats().journal_bytes;
+        EXPECT_TRUE(wait_until([&] { return sink.stats().synced_bytes >= size; }, 5s))
+            << "synced " << sink.stats().synced_bytes << " of " << size;
+        EXPECT_GE(sink.stats().syncs, 1u);
+        ASSERT_TRUE(delivered(sink, redis.port(), stream_, 100));
+        sink.stop(5000);
+    }
+    std::error_code ec;
+    fs::remove_all(spool_, ec);
+    {
+        auto cfg = config(redis.port(), 8);
+        cfg.sync = bmm::stratum::journal_sync::none;
+        share_sink sink(cfg);
+        ASSERT_TRUE(sink.start().ok());
+        append_numbered(sink, 0, 100, 10, 100);
+        ASSERT_TRUE(delivered(sink, redis.port(), stream_, 200));
+        sink.stop(5000);
+        EXPECT_EQ(sink.stats().syncs, 0u);
+        EXPECT_EQ(sink.stats().synced_bytes, 0u);
+    }
+    EXPECT_EQ(stream_length(redis.port(), stream_), 200LL);
+}
+
 // ---------------------------------------------------------------------------
 // 6. stop() is bounded; what is not in Redis stays in the journal.
 // ---------------------------------------------------------------------------

@@ -14,6 +14,9 @@
 #             submit-to-answer latency
 #   clean10k  10,000 connections; a new block on the node; when every miner got
 #             the clean job, against when the node answered the pool's long poll
+#   journalsync  [redis] journal_sync = batch, interval and none in turn (the
+#             shares1k saturated and half-load passes each): what flushing the
+#             journal before each answer costs in answers/s and latency
 #
 # sha256d needs a Bitcoin node; none ships in Debian, so the pool's node here is
 # tools/fake-node/bmm_fake_node.py, a benchmark stand-in serving a template
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    idle19k|idle50k|shares1k|clean10k) scenarios+=("$1"); shift ;;
+    idle19k|idle50k|shares1k|clean10k|journalsync) scenarios+=("$1"); shift ;;
     *) echo "farm-bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -130,6 +133,7 @@ host = "127.0.0.1"
 port = $redis_port
 stream = "bmm:farm-bench"
 spool_dir = "$out/spool-$2"
+journal_sync = "${journal_sync:-batch}"
 
 [log]
 level = "warn"
@@ -347,6 +351,23 @@ print("clean10k: block at height %d; node finished the long-poll answer at %.1f;
 EOF
 }
 
+# journalsync: the same load under each [redis] journal_sync mode, each on a
+# fresh spool folder, the saturated pass then a fixed steady rate (the same for
+# every mode, so that latencies compare).
+journal_sync_run() {
+  local mode
+  for mode in batch interval none; do
+    log "journalsync: journal_sync = $mode"
+    journal_sync=$mode
+    rm -rf "$out/spool-1"
+    start_servers 1 "$threads"
+    shares_pass "journalsync-$mode-saturated" --rate 0 --window 1
+    shares_pass "journalsync-$mode-steady" --rate "${BENCH_SYNC_RATE:-2}" --window 64
+    stop_servers
+  done
+  journal_sync=batch
+}
+
 echo "farm-bench: $(nproc) cores, open-file limit $(ulimit -Hn), ports $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -); logs in $out"
 for s in "${scenarios[@]}"; do
   case "$s" in
@@ -354,5 +375,6 @@ for s in "${scenarios[@]}"; do
     idle50k) idle_run idle50k 50000 3 3 12 ;;
     shares1k) shares_run ;;
     clean10k) clean_run ;;
+    journalsync) journal_sync_run ;;
   esac
 done

@@ -23,11 +23,26 @@ struct port_config {
     std::string tls_cert;  // PEM certificate chain (tls = true); checked at load
     std::string tls_key;   // PEM private key matching tls_cert
     double start_difficulty = 1;
-    double min_difficulty = 0.001;
+    double min_difficulty = 0.001;  // unset: default_min_difficulty(algorithm)
     double max_difficulty = 1e12;
     double target_share_seconds = 10;  // vardiff aims at one share per this many seconds
     double retarget_seconds = 30;      // how often vardiff may change a miner's difficulty
 };
+
+// What a share costs, in hashes of its algorithm: a miner's at difficulty
+// `d` is d x 2^32 (sha256d) or d x 2^16 (scrypt) hashes on average; the
+// pool's is one hash to check it plus parsing, answering, the journal, the
+// stream and its database row, measured as about 4 scrypt hashes or 50
+// sha256d hashes of one core (docs/operations.md, "Free shares").
+double miner_hashes_per_share(pow_algorithm a, double difficulty) noexcept;
+double pool_hashes_per_share(pow_algorithm a) noexcept;
+// The lowest difficulty (a power of two) at which a share costs the miner at
+// least k_share_cost_ratio times what it costs the pool; start-up warns of a
+// port whose min_difficulty is below it. A port without min_difficulty gets
+// the larger of it and 0.001 (scrypt 1/16, sha256d 0.001).
+inline constexpr double k_share_cost_ratio = 1000;
+double share_cost_floor(pow_algorithm a) noexcept;
+double default_min_difficulty(pow_algorithm a) noexcept;
 
 // [limits]: what one miner, one address, or the whole process may hold.
 // Every limit is enforced at accept, in the once-a-second tick, or by a
@@ -49,6 +64,16 @@ struct limits_config {
     double ban_threshold = 50;
     double ban_half_life_seconds = 60;
     double ban_seconds = 600;
+    // Submits per connection: max_shares_per_second on average, bursts up to
+    // five seconds' worth. Past it a submit is answered (error 20) without
+    // being hashed or recorded, and adds a point to the ban score. Vardiff aims
+    // at one share per target_share_seconds, far below; 0 turns it off.
+    double max_shares_per_second = 200;
+    // Rejected shares without a ban point of their own (low difficulty,
+    // duplicate, unauthorised, ...) are honest mistakes up to this many per
+    // minute per connection (bursts up to a minute's worth); each one past it
+    // adds a point to the ban score. Stale shares never count. 0: every one does.
+    double free_rejects_per_minute = 60;
 };
 
 struct server_config {
@@ -77,6 +102,11 @@ struct server_config {
     std::uint16_t redis_port = 6379;
     std::string stream = "bmm:shares";
     std::string spool_dir;  // the journal of verdicts not yet in Redis
+    // When the journal is flushed to the disk: "batch" (before each verdict is
+    // answered, one flush per batch of verdicts), "interval" (every
+    // journal_sync_interval_ms) or "none" (left to the kernel). share_sink.hpp.
+    std::string journal_sync = "batch";
+    unsigned journal_sync_interval_ms = 50;
 
     // [log]
     std::string log_level = "info";

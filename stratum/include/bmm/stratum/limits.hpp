@@ -25,6 +25,14 @@ struct ban_score {
     double value_at(double now, double half_life) const;
 };
 
+// A token bucket: `rate` tokens a second up to `burst`, starting full.
+struct token_bucket {
+    double tokens = -1;  // < 0: not used yet (full)
+    double at = 0;       // when tokens was last brought up to date
+    // Refills to `now` and takes one token; false (nothing taken) when empty.
+    bool take(double rate, double burst, double now);
+};
+
 class admission {
 public:
     explicit admission(const limits_config& limits) : limits_(limits) {}

@@ -135,8 +135,9 @@ enum class share_result : std::uint8_t {
     invalid,
     not_recorded,
     too_many_pending,
+    too_fast,
 };
-inline constexpr std::size_t k_share_results = 10;
+inline constexpr std::size_t k_share_results = 11;
 std::string_view to_string(share_result r) noexcept;
 // The result for a Stratum error code (0: accepted). `early`: judged before
 // hashing (code 21 is then "job not found", otherwise a stale share).

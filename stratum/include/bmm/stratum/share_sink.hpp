@@ -41,6 +41,15 @@ namespace bmm::stratum {
 // and becomes text only in its journal line.
 using record = ::bmm::record::text_fields;
 
+// When the journal reaches the disk ([redis] journal_sync; docs/operations.md,
+// "Durability"). `batch`: every append is flushed (fdatasync) before it returns,
+// so before the miner hears the verdict; appends from several loops share one
+// flush (group commit). `interval`: a thread flushes every sync_interval_ms; a
+// power cut loses at most that long of verdicts already answered. `none`: the
+// kernel writes when it likes (a crash of the process loses nothing, a power
+// cut up to the kernel's writeback delay, ~30 s by default).
+enum class journal_sync { batch, interval, none };
+
 struct sink_config {
     std::string redis_host = "127.0.0.1";
     std::uint16_t redis_port = 6379;
@@ -49,6 +58,8 @@ struct sink_config {
     std::uint32_t instance_id = 0;
     // A fully published journal larger than this starts again from zero.
     std::uint64_t rewind_bytes = 64ull << 20;
+    journal_sync sync = journal_sync::batch;
+    unsigned sync_interval_ms = 50;  // journal_sync::interval only
 };
 
 struct sink_stats {
@@ -59,6 +70,8 @@ struct sink_stats {
     std::uint64_t backlog_records = 0;  // journal records not yet in Redis (those left
                                         // from before a restart once the publisher has counted them)
     std::uint64_t journal_bytes = 0;    // size of journal.log: the spool on disk
+    std::uint64_t syncs = 0;            // journal flushes (fdatasync) since start
+    std::uint64_t synced_bytes = 0;     // the journal is on the disk up to here
 };
 
 class share_sink {
@@ -111,8 +124,10 @@ private:
     result<bool> lock();
     void unlock();
     bool write_batch(const std::string& buf, std::size_t records);
-    bool write_unwritten_blocks();  // blocks_mu_ held; true when none is left waiting
-    void retry_unwritten_blocks();  // the publisher thread, about once a second
+    bool sync_to(std::uint64_t end);  // flushes the journal at least up to `end` (group commit)
+    void run_syncer();                // journal_sync::interval's thread
+    bool write_unwritten_blocks();    // blocks_mu_ held; true when none is left waiting
+    void retry_unwritten_blocks();    // the publisher thread, about once a second
 
     sink_config cfg_;
     int journal_fd_ = -1;
@@ -132,6 +147,11 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::thread thread_;
+    std::thread syncer_;                    // journal_sync::interval only
+    std::mutex sync_mu_;                    // one fdatasync at a time; never held while waiting for mu_
+    std::condition_variable sync_cv_;       // wakes the syncer (with mu_) to stop
+    std::atomic<std::uint64_t> synced_{0};  // the journal is on disk up to here
+    std::atomic<std::uint64_t> syncs_{0};
     void* redis_ = nullptr;
     mutable std::mutex blocks_mu_;                   // taken before mu_, never after
     std::deque<std::string> unwritten_blocks_;       // journal lines of block records, oldest first
