@@ -181,20 +181,20 @@ protected:
         });
         ASSERT_TRUE(made) << made.error_message();
         ASSERT_TRUE(create_account(db, "orphan1"));
-        port_ = free_port();
-        server_ = new api_server(config(port_));
-        auto s = server_->start();
+        g_port = free_port();
+        g_server = new api_server(config(g_port));
+        auto s = g_server->start();
         ASSERT_TRUE(s) << s.error_message();
-        addr_a_ = new std::string(new_legacy_address());
-        addr_b_ = new std::string(new_legacy_address());
-        addr_c_ = new std::string(new_legacy_address());
-        ASSERT_EQ(addr_a_->size(), 34u) << *addr_a_;
+        g_addr_a = new std::string(new_legacy_address());
+        g_addr_b = new std::string(new_legacy_address());
+        g_addr_c = new std::string(new_legacy_address());
+        ASSERT_EQ(g_addr_a->size(), 34u) << *g_addr_a;
     }
     static void TearDownTestSuite() {
-        delete server_;
-        delete addr_a_;
-        delete addr_b_;
-        delete addr_c_;
+        delete g_server;
+        delete g_addr_a;
+        delete g_addr_b;
+        delete g_addr_c;
     }
 
     struct challenge {
@@ -208,12 +208,12 @@ protected:
         if (!share.empty()) {
             p.emplace_back("share_ppm", share);
         }
-        auto a = http(port_, "POST", "/api/v1/accounts/" + account + "/wallets/challenge", p);
+        auto a = http(g_port, "POST", "/api/v1/accounts/" + account + "/wallets/challenge", p);
         return {a.status, json_text(a.body, "nonce"), json_text(a.body, "message"), a.body};
     }
     static http_answer change(const std::string& account,
                               const std::vector<std::pair<std::string, std::string>>& params) {
-        return http(port_, "POST", "/api/v1/accounts/" + account + "/wallets/change", params);
+        return http(g_port, "POST", "/api/v1/accounts/" + account + "/wallets/change", params);
     }
     static std::string wallets(const std::string& account) {
         std::string out;
@@ -228,15 +228,15 @@ protected:
         return scalar("SELECT count(*) FROM wallet_history WHERE account = $1", {account});
     }
 
-    static inline int port_ = 0;
-    static inline api_server* server_ = nullptr;
-    static inline std::string *addr_a_ = nullptr, *addr_b_ = nullptr, *addr_c_ = nullptr;
+    static inline int g_port = 0;
+    static inline api_server* g_server = nullptr;
+    static inline std::string *g_addr_a = nullptr, *g_addr_b = nullptr, *g_addr_c = nullptr;
 };
 
 // One test: the steps depend on each other (the claim is spent by the first
 // binding, the bound wallet then authorises the next ones).
 TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
-    const std::string a = *addr_a_, b = *addr_b_, c = *addr_c_;
+    const std::string a = *g_addr_a, b = *g_addr_b, c = *g_addr_c;
 
     // The challenge names the pool, the account, the change and a nonce with an expiry.
     auto ch = ask("farm1", "bind", "LTC", a);
@@ -362,7 +362,7 @@ TEST_F(wallet_binding_test, claim_then_bound_wallets_own_the_account) {
     EXPECT_EQ(wallets("farm1"), "BMM " + eth + " 1000000;LTC " + a + " 1000000;");
 
     // The history: every change, newest first, with its proof.
-    auto h = http(port_, "GET", "/api/v1/accounts/farm1/wallets/history");
+    auto h = http(g_port, "GET", "/api/v1/accounts/farm1/wallets/history");
     ASSERT_EQ(h.status, 200) << h.body;
     simdjson::dom::parser p;
     simdjson::dom::array rows = p.parse(h.body)["history"];
@@ -398,13 +398,13 @@ TEST_F(wallet_binding_test, the_page_shows_the_wallet_history) {
     test::child_process browser(
         {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--no-first-run", "--user-data-dir=" + dir + "/profile", "--virtual-time-budget=10000", "--dump-dom",
-         "http://127.0.0.1:" + std::to_string(port_) + "/?account=farm1"},
+         "http://127.0.0.1:" + std::to_string(g_port) + "/?account=farm1"},
         out, {{"HOME", dir}});
     ASSERT_EQ(browser.wait(90000), 0) << test::read_text(out).substr(0, 2000);
     const std::string dom = test::read_text(out);
     EXPECT_NE(dom.find("<section id=\"wallet-binding\">"), std::string::npos);
     EXPECT_NE(dom.find("<input id=\"wb-account\""), std::string::npos);
-    const std::string a = *addr_a_;
+    const std::string a = *g_addr_a;
     for (const std::string& cell : {"<td>bind</td><td>LTC</td><td>" + a + "</td><td>1000000</td><td>claim_secret</td>",
                                     std::string("<td>unbind</td><td>LTC</td>"), std::string("<td>bound_wallet</td>")}) {
         EXPECT_NE(dom.find(cell), std::string::npos) << cell << "\n" << dom.substr(dom.find("wb-history"), 3000);
@@ -428,7 +428,7 @@ TEST_F(wallet_binding_test, audit_finds_a_wallet_bound_behind_the_history) {
 }
 
 TEST_F(wallet_binding_test, an_unowned_account_cannot_be_bound_by_anyone) {
-    const std::string c = *addr_c_;
+    const std::string c = *g_addr_c;
     auto ch = ask("orphan1", "bind", "LTC", c);
     ASSERT_EQ(ch.status, 200) << ch.body;
     auto r = change("orphan1", {{"nonce", ch.nonce}, {"signature", ltc_sign(c, ch.message)}});
@@ -456,7 +456,7 @@ TEST_F(wallet_binding_test, an_address_account_is_changed_only_by_its_address) {
     EXPECT_EQ(alone.status, 400);
     EXPECT_NE(alone.body.find("only a signature by that address"), std::string::npos) << alone.body;
     // Another LTC address as authoriser: a valid signature, but not the owner's.
-    const std::string c = *addr_c_;
+    const std::string c = *g_addr_c;
     auto other = change(n, {{"nonce", ch.nonce},
                             {"signature", eth_sign(ch.message)},
                             {"authorizer_currency", "LTC"},
@@ -491,7 +491,7 @@ TEST_F(wallet_binding_test, bad_requests_say_what_is_wrong) {
     auto seg = ask("farm1", "bind", "LTC", "not-an-address-at-all-xxxxxxxxxx");
     EXPECT_EQ(seg.status, 400);
     EXPECT_NE(seg.body.find("not a valid LTC address"), std::string::npos) << seg.body;
-    auto act = ask("farm1", "steal", "LTC", *addr_a_);
+    auto act = ask("farm1", "steal", "LTC", *g_addr_a);
     EXPECT_EQ(act.status, 400);
     EXPECT_NE(act.body.find("bind or unbind"), std::string::npos) << act.body;
     auto cur = ask("farm1", "bind", "DOGE", "DPxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
@@ -503,9 +503,9 @@ TEST_F(wallet_binding_test, bad_requests_say_what_is_wrong) {
     auto unknown = change("farm1", {{"nonce", std::string(32, 'a')}, {"signature", "x"}});
     EXPECT_EQ(unknown.status, 400);
     EXPECT_NE(unknown.body.find("unknown nonce"), std::string::npos) << unknown.body;
-    auto get_change = http(port_, "GET", "/api/v1/accounts/farm1/wallets/change");
+    auto get_change = http(g_port, "GET", "/api/v1/accounts/farm1/wallets/change");
     EXPECT_EQ(get_change.status, 405);
-    auto nobody = http(port_, "GET", "/api/v1/accounts/nobody-here/wallets/history");
+    auto nobody = http(g_port, "GET", "/api/v1/accounts/nobody-here/wallets/history");
     EXPECT_EQ(nobody.status, 404);
 }
 
@@ -559,7 +559,7 @@ TEST_F(wallet_binding_test, the_ingest_stores_a_claim_for_the_account_it_makes) 
     xadd_share("wallet-test", "orphan1", claim_digest("a-latecomer-secret"), 2);  // exists already: no claim
     xadd_share("wallet-test", "plainfarm", std::nullopt, 3);
     std::atomic<bool> stop{false};
-    ingestor ing(config(port_));
+    ingestor ing(config(g_port));
     std::thread t([&] { (void)ing.run(stop); });
     for (int i = 0; i < 600 && ing.entries_acked() < 3; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -46,13 +46,10 @@ template <class Body>
 auto in_transaction(connection& db, Body&& body, transaction_mode mode = transaction_mode::read_write)
     -> decltype(body()) {
     auto tx = transaction::begin(db, mode);
-    if (!tx) { return error{tx.error_message()};
-}
+    if (!tx) return error{tx.error_message()};
     auto out = body();
-    if (!out) { return out;  // ~transaction rolls back
-}
-    if (auto c = tx->commit(); !c) { return error{c.error_message()};
-}
+    if (!out) return out;  // ~transaction rolls back
+    if (auto c = tx->commit(); !c) return error{c.error_message()};
     return out;
 }
 
