@@ -16,6 +16,7 @@ packages=(
   libmicrohttpd-dev librapidcheck-dev
   libboost-dev libgmp-dev  # exact wide integers (accounting; GMP for the tests' reference model)
   libhpdf-dev  # statements as PDF (libharu, accounting/statement)
+  libsecp256k1-dev  # BMM (ERC-20) wallet proofs: personal_sign recovery (common/src/crypto/eth_sign.cpp)
   # the local stack and the tests' real parts
   postgresql postgresql-client redis-server redis-tools litecoind
   # bcoin, the stack's sha256d (Bitcoin) regtest node, runs on Node.js

@@ -14,6 +14,7 @@
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/rules.hpp"
 #include "bmm/accounting/statement.hpp"
+#include "bmm/accounting/wallet_binding.hpp"
 #include "bmm/http/prometheus.hpp"
 #include "bmm/http/server.hpp"
 #include "bmm/json/writer.hpp"
@@ -1560,10 +1561,201 @@ void page_routes(Get& get, db_pool& pool, const accountd_config& cfg) {
     });
 }
 
+// ---------------------------------------------------------------------------
+// Self-service wallets (wallet_binding.hpp): the only routes that write.
+// ---------------------------------------------------------------------------
+
+// Requests per key (a client address, an account) in fixed one-minute
+// windows; take() counts one and answers how many seconds to wait when the
+// window is full (0: go ahead).
+class rate_limiter {
+public:
+    explicit rate_limiter(int per_minute) : per_minute_(per_minute) {}
+
+    long long take(const std::string& key) {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(m_);
+        if (windows_.size() > k_max_keys) {
+            std::erase_if(windows_, [&](const auto& kv) { return now - kv.second.start >= k_window; });
+        }
+        auto& w = windows_[key];
+        if (w.count == 0 || now - w.start >= k_window) {
+            w = {now, 0};
+        }
+        if (w.count >= per_minute_) {
+            const auto left = std::chrono::ceil<std::chrono::seconds>(w.start + k_window - now).count();
+            return std::max<long long>(1, left);
+        }
+        ++w.count;
+        return 0;
+    }
+
+private:
+    static constexpr auto k_window = std::chrono::minutes(1);
+    static constexpr std::size_t k_max_keys = 100000;
+    struct window {
+        std::chrono::steady_clock::time_point start;
+        int count = 0;
+    };
+    int per_minute_;
+    std::mutex m_;
+    std::map<std::string, window> windows_;
+};
+
+struct wallet_routes_state {
+    explicit wallet_routes_state(const accountd_config& c)
+        : cfg(c),
+          per_address(c.api.wallet_requests_per_minute_per_address),
+          per_account(c.api.wallet_requests_per_minute_per_account) {}
+    const accountd_config& cfg;
+    rate_limiter per_address, per_account;
+};
+
+http_error too_many(long long wait, const std::string& what) {
+    return http_error{429, "too many wallet requests " + what + "; try again in " + std::to_string(wait) + " s"};
+}
+
+response with_retry_after(const http_error& e, long long wait) {
+    response r = json_error(e.status, e.message);
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    return r;
+}
+
+// Runs a change on a connection of its own (the pool's are read-only):
+// refusals are 400 with the store's message, a lost database 503.
+template <class T, class Fn>
+T on_write_connection(const accountd_config& cfg, Fn&& fn) {
+    auto db = pg::connection::open(cfg.postgres);
+    if (!db) {
+        throw db_failure{db.error_message(), false};
+    }
+    if (auto s = db->exec("SET statement_timeout = " + std::to_string(cfg.api.statement_timeout_ms) +
+                          "; SET TimeZone = 'UTC'; SET application_name = 'bmm-accountd-api-wallets'");
+        !s) {
+        throw db_failure{s.error_message(), false};
+    }
+    auto r = fn(*db);
+    if (!r) {
+        if (!db->healthy()) {
+            throw db_failure{r.error_message(), false};
+        }
+        throw http_error{400, r.error_message()};
+    }
+    return std::move(*r);
+}
+
+// A query value as sent; Base64's '+' arrives as ' ' from a form that did
+// not percent-encode it, and no signature has spaces.
+std::string signature_param(const request& q, std::string_view name) {
+    std::string v = param(q, name).value_or("");
+    for (char& c : v) {
+        if (c == ' ') {
+            c = '+';
+        }
+    }
+    return v;
+}
+
+response wallet_write(wallet_routes_state& st, const request& q, bool challenge) {
+    const std::string name = checked_name(q.path_param("name"));
+    if (challenge) {
+        only_params(q, {"action", "currency", "address", "share_ppm"});
+    } else {
+        only_params(
+            q, {"nonce", "signature", "claim", "authorizer_currency", "authorizer_address", "authorizer_signature"});
+    }
+    if (auto wait = st.per_address.take(q.client); wait > 0) {
+        return with_retry_after(
+            too_many(wait, "from your address (at most " +
+                               std::to_string(st.cfg.api.wallet_requests_per_minute_per_address) + " a minute)"),
+            wait);
+    }
+    if (auto wait = st.per_account.take(name); wait > 0) {
+        return with_retry_after(
+            too_many(wait, "for account " + name + " (at most " +
+                               std::to_string(st.cfg.api.wallet_requests_per_minute_per_account) + " a minute)"),
+            wait);
+    }
+    address_validator v(st.cfg.node);
+    json::writer j;
+    if (challenge) {
+        wallet_change c;
+        c.account = name;
+        c.action = param(q, "action").value_or("");
+        c.currency = param(q, "currency").value_or("");
+        c.address = param(q, "address").value_or("");
+        const auto share = int_param(q, "share_ppm", 1, k_ppm_total);
+        if (share) {
+            c.share_ppm = *share;
+        }
+        if (c.action.empty() || c.currency.empty() || c.address.empty()) {
+            throw http_error{400, "a challenge needs action (bind or unbind), currency and address"};
+        }
+        auto ch = on_write_connection<wallet_challenge>(st.cfg, [&](pg::connection& db) {
+            return issue_wallet_challenge(db, v, c, st.cfg.api.pool_name,
+                                          std::chrono::seconds(st.cfg.api.wallet_challenge_ttl_s), q.client);
+        });
+        j.begin_object().key("account").str(name).key("nonce").str(ch.nonce).key("message").str(ch.message);
+        j.key("expires_at").str(ch.expires_at).end_object();
+    } else {
+        wallet_proof p;
+        p.nonce = param(q, "nonce").value_or("");
+        p.signature = signature_param(q, "signature");
+        p.claim = param(q, "claim");
+        p.authorizer_currency = param(q, "authorizer_currency");
+        p.authorizer_address = param(q, "authorizer_address");
+        if (param(q, "authorizer_signature")) {
+            p.authorizer_signature = signature_param(q, "authorizer_signature");
+        }
+        p.client = q.client;
+        if (p.nonce.empty()) {
+            throw http_error{400, "a change needs the challenge's nonce and the signature (signature=...)"};
+        }
+        auto d = on_write_connection<wallet_change_done>(
+            st.cfg, [&](pg::connection& db) { return apply_wallet_change(db, v, name, p); });
+        log::info("api", "wallet {} of {}: {} {} ({} ppm) by {} from {}", d.action, d.account, d.currency, d.address,
+                  d.share_ppm, d.proof, q.client);
+        j.begin_object().key("account").str(d.account).key("action").str(d.action).key("currency").str(d.currency);
+        j.key("address").str(d.address).key("share_ppm").number(d.share_ppm).key("proof").str(d.proof);
+        j.key("history_id").number(d.history_id).end_object();
+    }
+    return response{200, std::string(k_json), j.take() + "\n", {}};
+}
+
+std::string wallet_history_json(snapshot& db, const std::string& name, long long limit) {
+    auto acc = db.run("SELECT 1 FROM accounts WHERE name = $1", {name});
+    if (acc.rows() == 0) {
+        throw http_error{404, "no account \"" + name + "\""};
+    }
+    auto r = db.run(
+        "SELECT id, bmm_api_time(at), action, currency, address, share_ppm, proof, authorizer, nonce "
+        "FROM wallet_history WHERE account = $1 ORDER BY id DESC LIMIT $2",
+        {name, std::to_string(limit)});
+    json::writer j;
+    j.begin_object().key("account").str(name).key("history").begin_array();
+    for (int i = 0; i < r.rows(); ++i) {
+        j.begin_object().key("id").raw_number(r.get(i, 0)).key("at").str(r.get(i, 1));
+        j.key("action").str(r.get(i, 2)).key("currency").str(r.get(i, 3)).key("address").str(r.get(i, 4));
+        j.key("share_ppm");
+        if (r.is_null(i, 5)) {
+            j.null();
+        } else {
+            j.raw_number(r.get(i, 5));
+        }
+        j.key("proof").str(r.get(i, 6)).key("authorizer");
+        text_or_null(j, r, i, 7);
+        j.key("nonce");
+        text_or_null(j, r, i, 8);
+        j.end_object();
+    }
+    j.end_array().end_object();
+    return j.take();
+}
+
 // The route table. Each handler checks the path and query parameters
 // before it takes a connection, then reads one snapshot.
 http::router api_routes(db_pool& pool, const accountd_config& cfg, const process_counters* counters,
-                        const http::server* const* server) {
+                        const http::server* const* server, wallet_routes_state& wallets) {
     http::router r;
     using endpoint = std::function<response(const request&)>;
     auto get = [&r](std::string_view pattern, endpoint e) {
@@ -1632,6 +1824,19 @@ http::router api_routes(db_pool& pool, const accountd_config& cfg, const process
         return with_snapshot(pool, [&](snapshot& db) { return ledger_json(db, name, limit, before); });
     });
     get("/api/v1/accounts/{name}/statement", [&pool](const request& q) { return statement_response(pool, q); });
+    get("/api/v1/accounts/{name}/wallets/history", [&pool](const request& q) {
+        const std::string name = checked_name(q.path_param("name"));
+        only_params(q, {"limit"});
+        const long long limit = limit_param(q);
+        return with_snapshot(pool, [&](snapshot& db) { return wallet_history_json(db, name, limit); });
+    });
+    for (const bool challenge : {true, false}) {
+        r.add("POST",
+              challenge ? "/api/v1/accounts/{name}/wallets/challenge" : "/api/v1/accounts/{name}/wallets/change",
+              [&wallets, challenge](const request& q) {
+                  return guarded(q, [&] { return wallet_write(wallets, q, challenge); });
+              });
+    }
     get("/metrics", [&pool, &cfg, counters, server](const request& q) {
         only_params(q, {});
         return response{
@@ -1657,9 +1862,13 @@ struct api_server::impl {
     // before the server exists: the route holds this pointer's address, set
     // once the server is made and before it starts.
     const http::server* server_ptr = nullptr;
+    wallet_routes_state wallets;
 
     impl(const accountd_config& c, const process_counters* pc)
-        : cfg(c), counters(pc), pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)) {}
+        : cfg(c),
+          counters(pc),
+          pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)),
+          wallets(cfg) {}
 };
 
 api_server::api_server(const accountd_config& c, const process_counters* counters)
@@ -1685,7 +1894,7 @@ result<bool> api_server::start() {
         o.headers.emplace_back("Access-Control-Allow-Origin", "*");
     }
     impl_->server = std::make_unique<http::server>(
-        std::move(o), api_routes(impl_->pool, impl_->cfg, impl_->counters, &impl_->server_ptr));
+        std::move(o), api_routes(impl_->pool, impl_->cfg, impl_->counters, &impl_->server_ptr, impl_->wallets));
     impl_->server_ptr = impl_->server.get();
     if (auto s = impl_->server->start(); !s) {
         impl_->server.reset();

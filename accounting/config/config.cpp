@@ -307,7 +307,8 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     c.api.present = root.contains("api");
     toml_reader a(section(root, "api", file, false), file, "api");
     a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections",
-            "max_connections_per_address", "connection_timeout_s", "cors"});
+            "max_connections_per_address", "connection_timeout_s", "cors", "pool_name", "wallet_challenge_ttl_s",
+            "wallet_requests_per_minute_per_address", "wallet_requests_per_minute_per_account"});
     a.boolean("enabled", c.api.enabled);
     a.string("host", c.api.host);
     a.integer("port", c.api.port, 1, 65535);
@@ -317,6 +318,14 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     a.integer("max_connections_per_address", c.api.max_connections_per_address, 1, 100000);
     a.integer("connection_timeout_s", c.api.connection_timeout_s, 1, 3600);
     a.boolean("cors", c.api.cors);
+    a.string("pool_name", c.api.pool_name);
+    a.integer("wallet_challenge_ttl_s", c.api.wallet_challenge_ttl_s, 30, 86400);
+    a.integer("wallet_requests_per_minute_per_address", c.api.wallet_requests_per_minute_per_address, 1, 100000);
+    a.integer("wallet_requests_per_minute_per_account", c.api.wallet_requests_per_minute_per_account, 1, 100000);
+    if (c.api.pool_name.empty() || c.api.pool_name.size() > 64 || c.api.pool_name.find('\n') != std::string::npos) {
+        throw config_error{a.at("pool_name") +
+                           ": [api] pool_name is named in every wallet challenge: 1 to 64 characters on one line"};
+    }
     if (c.api.host.empty()) {
         throw config_error{a.at("host") + ": [api] host must not be empty (e.g. \"127.0.0.1\")"};
     }

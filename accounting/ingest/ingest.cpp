@@ -3,6 +3,7 @@
 #include "bmm/accounting/epoch_store.hpp"
 #include "bmm/accounting/process_counters.hpp"
 #include "bmm/accounting/share_store.hpp"
+#include "bmm/accounting/wallet_binding.hpp"
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
@@ -132,7 +133,10 @@ struct ingestor::batch {
     std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
         auto_accounts;                       // name, (currency, address)
     std::vector<std::string> user_accounts;  // new names that are not payout addresses (kind user)
-    std::size_t skipped = 0;                 // entries at or below the stored last id
+    // Per name, the first claim digest its shares carried this round (stored
+    // for the accounts made in this round's transaction: wallet_binding.hpp).
+    std::map<std::string, std::string, std::less<>> claims;
+    std::size_t skipped = 0;  // entries at or below the stored last id
     // Taken over with XAUTOCLAIM from the pending list (another consumer's,
     // gone for good, or ours): not in this consumer's id order, so they are
     // not checked against, and do not advance, the stored last id; repeats
@@ -280,6 +284,9 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     b.days.insert(s.time_ms / k_day_ms);
     if (b.names.find(s.account) == b.names.end()) {
         b.names.emplace(s.account, s.coin);
+    }
+    if (s.claim && b.claims.find(s.account) == b.claims.end()) {
+        b.claims.emplace(s.account, *s.claim);
     }
 }
 
@@ -552,6 +559,17 @@ result<bool> ingestor::store(batch& b) {
         }
         users_made = *r;
         made += users_made;
+        std::vector<std::pair<std::string, std::string>> claims;
+        for (const auto& name : b.user_accounts) {
+            if (auto it = b.claims.find(name); it != b.claims.end()) {
+                claims.emplace_back(name, it->second);
+            }
+        }
+        if (!claims.empty()) {
+            if (auto c = store_claims(db_, claims); !c) {
+                return fail(c.error_message());
+            }
+        }
     }
     for (const auto& [name, wallet] : b.auto_accounts) {
         auto r = create_address_account(db_, name, wallet.first, wallet.second);

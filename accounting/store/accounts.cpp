@@ -2,6 +2,7 @@
 #include "bmm/accounting/rules.hpp"
 
 #include "bmm/crypto/address.hpp"
+#include "bmm/crypto/eth_sign.hpp"
 #include "bmm/crypto/keccak.hpp"
 #include "bmm/node/rpc.hpp"
 #include "bmm/pg/transaction.hpp"
@@ -171,6 +172,45 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     return out_t{{upper(node_.currency), std::string(canon)}};
 }
 
+result<bool> address_validator::verify_message(std::string_view currency, std::string_view address,
+                                               std::string_view message, std::string_view signature) {
+    const std::string cur = upper(currency);
+    if (signature.empty() || signature.size() > 200) {
+        return error{"no signature given (or longer than 200 characters): sign the challenge's message with the " +
+                     cur + " wallet of " + std::string(address)};
+    }
+    if (cur == "BMM") {
+        auto want = crypto::check_eth_address(address);
+        if (!want) {
+            return error{want.error_message()};
+        }
+        auto got = crypto::recover_personal_sign(message, signature);
+        if (!got) {
+            return error{"the BMM signature: " + got.error_message()};
+        }
+        return upper(*got) == upper(*want);
+    }
+    if (cur != upper(node_.currency) || node_.url.empty()) {
+        return error{"cannot check a " + cur + " signature: no node for " + cur +
+                     " is configured ([node] currency is " + upper(node_.currency) + ")"};
+    }
+    node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
+    std::string params = "[\"";
+    params += node::json_escape(address);
+    params += "\",\"";
+    params += node::json_escape(signature);
+    params += "\",\"";
+    params += node::json_escape(message);
+    params += "\"]";
+    auto r = rpc.call("verifymessage", params, std::chrono::seconds(10));
+    if (!r) {
+        // The node's own words (bad Base64, an address that "does not refer to key": a segwit one).
+        return error{"the node's verifymessage refused the " + cur + " signature: " + r.error_message() +
+                     " (sign with a legacy address's key: signmessage in the wallet)"};
+    }
+    return *r == "true";
+}
+
 // The one largest-remainder split of the ledger (rules.hpp), keyed by the
 // index as fixed-width digits, so that its tie rule (the name that sorts
 // first bytewise) is "the lower index" here; zero weights get 0.
@@ -243,14 +283,145 @@ result<bool> set_shares(pg::connection& db, const std::vector<wallet>& ws, const
 
 }  // namespace
 
-result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account,
-                           std::string_view currency_in, std::string_view address,
-                           std::optional<std::int64_t> share_ppm) {
+result<std::string> check_currency(std::string_view currency_in) {
     const std::string currency = upper(currency_in);
     if (currency.size() < 2 || currency.size() > 10 || !std::all_of(currency.begin(), currency.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c));
         })) {
         return error{"currency \"" + std::string(currency_in) + "\": 2 to 10 letters or digits, e.g. LTC, BTC, BMM"};
+    }
+    return currency;
+}
+
+result<wallet> bind_wallet_in_transaction(pg::connection& db, std::string_view account, const std::string& currency,
+                                          const std::string& canon, std::optional<std::int64_t> share_ppm) {
+    auto acc = db.exec("SELECT 1 FROM accounts WHERE name = $1", {std::string(account)});
+    if (!acc) {
+        return error{acc.error_message()};
+    }
+    if (acc->rows() == 0 && account.find(':') != std::string_view::npos) {
+        return error{"no account \"" + std::string(account) +
+                     "\": the foundation accounts are foundation:airdrop, foundation:developers and "
+                     "foundation:ecosystem (see: bmm-accountd account list)"};
+    }
+    if (acc->rows() == 0) {
+        return error{"no account \"" + std::string(account) + "\" (create it with: bmm-accountd account create " +
+                     std::string(account) + ")"};
+    }
+    auto ws = wallets_of(db, account, currency);
+    if (!ws) {
+        return error{ws.error_message()};
+    }
+    for (const auto& w : *ws) {
+        if (w.address == canon) {
+            return error{canon + " is already bound to " + std::string(account) + " for " + currency};
+        }
+    }
+    const std::int64_t share = share_ppm.value_or(ws->empty() ? k_ppm_total : 0);
+    if (!ws->empty() && !share_ppm) {
+        return error{std::string(account) + " already has " + std::to_string(ws->size()) + " " + currency +
+                     " wallet(s): give the new one's share with --share PPM (the others are scaled down to the rest)"};
+    }
+    if (ws->empty() && share != k_ppm_total) {
+        return error{"the first " + currency + " wallet of an account gets all of it: --share 1000000 or none"};
+    }
+    if (!ws->empty()) {
+        std::vector<std::int64_t> weights;
+        for (const auto& w : *ws) {
+            weights.push_back(w.share_ppm);
+        }
+        auto scaled = split_largest_remainder(k_ppm_total - share, weights);
+        for (std::size_t i = 0; i < scaled.size(); ++i) {
+            if (scaled[i] <= 0) {
+                return error{"with " + std::to_string(share) + " ppm for the new wallet, " + (*ws)[i].address +
+                             " would get nothing; unbind it first or give the new wallet less"};
+            }
+        }
+        if (auto s = set_shares(db, *ws, scaled); !s) {
+            return error{s.error_message()};
+        }
+    }
+    auto ins = db.exec("INSERT INTO wallets (account, currency, address, share_ppm) VALUES ($1, $2, $3, $4)",
+                       {std::string(account), currency, canon, std::to_string(share)});
+    if (!ins) {
+        return error{ins.error_message()};
+    }
+    return wallet{std::string(account), currency, canon, share};
+}
+
+result<bool> unbind_wallet_in_transaction(pg::connection& db, std::string_view account, const std::string& currency,
+                                          std::string_view address) {
+    auto ws = wallets_of(db, account, currency);
+    if (!ws) {
+        return error{ws.error_message()};
+    }
+    std::vector<wallet> rest;
+    bool found = false;
+    for (const auto& w : *ws) {
+        if (w.address == address) {
+            found = true;
+        } else {
+            rest.push_back(w);
+        }
+    }
+    if (!found) {
+        return error{std::string(address) + " is not bound to account \"" + std::string(account) + "\" for " +
+                     currency + " (see: bmm-accountd account list " + std::string(account) + ")"};
+    }
+    auto del = db.exec("DELETE FROM wallets WHERE account = $1 AND currency = $2 AND address = $3",
+                       {std::string(account), currency, std::string(address)});
+    if (!del) {
+        return error{del.error_message()};
+    }
+    if (!rest.empty()) {
+        std::vector<std::int64_t> weights;
+        for (const auto& w : rest) {
+            weights.push_back(w.share_ppm);
+        }
+        if (auto s = set_shares(db, rest, split_largest_remainder(k_ppm_total, weights)); !s) {
+            return s;
+        }
+    }
+    return true;
+}
+
+result<std::int64_t> record_wallet_history(pg::connection& db, const wallet_history_entry& h) {
+    auto r = db.exec(
+        "INSERT INTO wallet_history (account, action, currency, address, share_ppm, proof, nonce, signature, "
+        "authorizer, authorizer_signature, client) VALUES ($1, $2, $3, $4, $5::integer, $6, $7, $8, $9, $10, $11) "
+        "RETURNING id",
+        {h.account, h.action, h.currency, h.address,
+         h.share_ppm ? std::optional<std::string>(std::to_string(*h.share_ppm)) : std::nullopt, h.proof, h.nonce,
+         h.signature, h.authorizer, h.authorizer_signature, h.client});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    return r->integer(0, 0);
+}
+
+namespace {
+
+// The history row of a change made with `bmm-accountd account bind/unbind`.
+wallet_history_entry admin_entry(std::string account, std::string action, std::string currency, std::string address,
+                                 std::optional<std::int64_t> share_ppm) {
+    wallet_history_entry h;
+    h.account = std::move(account);
+    h.action = std::move(action);
+    h.currency = std::move(currency);
+    h.address = std::move(address);
+    h.share_ppm = share_ppm;
+    h.proof = "admin";
+    return h;
+}
+
+}  // namespace
+
+result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string_view account,
+                           std::string_view currency_in, std::string_view address,
+                           std::optional<std::int64_t> share_ppm) {
+    auto currency = check_currency(currency_in);
+    if (!currency) {
+        return error{currency.error_message()};
     }
     if (auto ok = check_holder_name(account); !ok) {
         return error{ok.error_message()};
@@ -258,64 +429,20 @@ result<wallet> bind_wallet(pg::connection& db, address_validator& v, std::string
     if (share_ppm && (*share_ppm <= 0 || *share_ppm > k_ppm_total)) {
         return error{"the share must be from 1 to 1000000 ppm (1000000 = 100 %)"};
     }
-    auto canon = v.check(currency, address);
+    auto canon = v.check(*currency, address);
     if (!canon) {
         return error{canon.error_message()};
     }
     return pg::in_transaction(db, [&]() -> result<wallet> {
-        auto acc = db.exec("SELECT 1 FROM accounts WHERE name = $1", {std::string(account)});
-        if (!acc) {
-            return error{acc.error_message()};
+        auto w = bind_wallet_in_transaction(db, account, *currency, *canon, share_ppm);
+        if (!w) {
+            return w;
         }
-        if (acc->rows() == 0 && account.find(':') != std::string_view::npos) {
-            return error{"no account \"" + std::string(account) +
-                         "\": the foundation accounts are foundation:airdrop, foundation:developers and "
-                         "foundation:ecosystem (see: bmm-accountd account list)"};
+        auto h = record_wallet_history(db, admin_entry(w->account, "bind", w->currency, w->address, w->share_ppm));
+        if (!h) {
+            return error{h.error_message()};
         }
-        if (acc->rows() == 0) {
-            return error{"no account \"" + std::string(account) + "\" (create it with: bmm-accountd account create " +
-                         std::string(account) + ")"};
-        }
-        auto ws = wallets_of(db, account, currency);
-        if (!ws) {
-            return error{ws.error_message()};
-        }
-        for (const auto& w : *ws) {
-            if (w.address == *canon) {
-                return error{*canon + " is already bound to " + std::string(account) + " for " + currency};
-            }
-        }
-        const std::int64_t share = share_ppm.value_or(ws->empty() ? k_ppm_total : 0);
-        if (!ws->empty() && !share_ppm) {
-            return error{
-                std::string(account) + " already has " + std::to_string(ws->size()) + " " + currency +
-                " wallet(s): give the new one's share with --share PPM (the others are scaled down to the rest)"};
-        }
-        if (ws->empty() && share != k_ppm_total) {
-            return error{"the first " + currency + " wallet of an account gets all of it: --share 1000000 or none"};
-        }
-        if (!ws->empty()) {
-            std::vector<std::int64_t> weights;
-            for (const auto& w : *ws) {
-                weights.push_back(w.share_ppm);
-            }
-            auto scaled = split_largest_remainder(k_ppm_total - share, weights);
-            for (std::size_t i = 0; i < scaled.size(); ++i) {
-                if (scaled[i] <= 0) {
-                    return error{"with " + std::to_string(share) + " ppm for the new wallet, " + (*ws)[i].address +
-                                 " would get nothing; unbind it first or give the new wallet less"};
-                }
-            }
-            if (auto s = set_shares(db, *ws, scaled); !s) {
-                return error{s.error_message()};
-            }
-        }
-        auto ins = db.exec("INSERT INTO wallets (account, currency, address, share_ppm) VALUES ($1, $2, $3, $4)",
-                           {std::string(account), currency, *canon, std::to_string(share)});
-        if (!ins) {
-            return error{ins.error_message()};
-        }
-        return wallet{std::string(account), currency, *canon, share};
+        return w;
     });
 }
 
@@ -323,36 +450,14 @@ result<bool> unbind_wallet(pg::connection& db, std::string_view account, std::st
                            std::string_view address) {
     const std::string currency = upper(currency_in);
     return pg::in_transaction(db, [&]() -> result<bool> {
-        auto ws = wallets_of(db, account, currency);
-        if (!ws) {
-            return error{ws.error_message()};
+        auto u = unbind_wallet_in_transaction(db, account, currency, address);
+        if (!u) {
+            return u;
         }
-        std::vector<wallet> rest;
-        bool found = false;
-        for (const auto& w : *ws) {
-            if (w.address == address) {
-                found = true;
-            } else {
-                rest.push_back(w);
-            }
-        }
-        if (!found) {
-            return error{std::string(address) + " is not bound to account \"" + std::string(account) + "\" for " +
-                         currency + " (see: bmm-accountd account list " + std::string(account) + ")"};
-        }
-        auto del = db.exec("DELETE FROM wallets WHERE account = $1 AND currency = $2 AND address = $3",
-                           {std::string(account), currency, std::string(address)});
-        if (!del) {
-            return error{del.error_message()};
-        }
-        if (!rest.empty()) {
-            std::vector<std::int64_t> weights;
-            for (const auto& w : rest) {
-                weights.push_back(w.share_ppm);
-            }
-            if (auto s = set_shares(db, rest, split_largest_remainder(k_ppm_total, weights)); !s) {
-                return s;
-            }
+        auto h = record_wallet_history(
+            db, admin_entry(std::string(account), "unbind", currency, std::string(address), std::nullopt));
+        if (!h) {
+            return error{h.error_message()};
         }
         return true;
     });
@@ -424,15 +529,20 @@ result<std::uint64_t> create_user_accounts(pg::connection& db, const std::string
 
 result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,
                                     std::string_view address) {
+    // The wallet and its history row (proof: the name is the address) in one statement.
     auto r = db.exec(
         "WITH a AS (INSERT INTO accounts (name, kind) VALUES ($1, 'address') "
-        "ON CONFLICT (name) DO NOTHING RETURNING name) "
-        "INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a",
+        "ON CONFLICT (name) DO NOTHING RETURNING name), "
+        "w AS (INSERT INTO wallets (account, currency, address, share_ppm) SELECT name, $2, $3, 1000000 FROM a "
+        "RETURNING account), "
+        "h AS (INSERT INTO wallet_history (account, action, currency, address, share_ppm, proof) "
+        "SELECT account, 'bind', $2, $3, 1000000, 'address_account' FROM w) "
+        "SELECT count(*) FROM w",
         {std::string(name), std::string(currency), std::string(address)});
     if (!r) {
         return error{r.error_message()};
     }
-    return r->affected() > 0;
+    return r->integer(0, 0) > 0;
 }
 
 }  // namespace bmm::accounting

@@ -50,6 +50,9 @@ namespace {
     if (!block_hash.empty()) {
         r.block_hash = block_hash;
     }
+    if (!p.name.claim_digest.empty()) {
+        r.claim = p.name.claim_digest;
+    }
     return r;
 }
 

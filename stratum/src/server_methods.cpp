@@ -7,6 +7,7 @@
 #include "bmm/stratum/mining_gate.hpp"
 #include "server_loop.hpp"
 
+#include "bmm/crypto/sha256.hpp"
 #include "bmm/hex.hpp"
 
 #include <algorithm>
@@ -78,6 +79,17 @@ void handle_authorize(session* s, const request& r) {
             log::info("stratum", "refused worker '{}' from {}: {}", user.substr(0, 64), s->ip, w.error_message());
         refuse_worker(s, r, w.error_message());
         return;
+    }
+    // claim=<secret>: only its sha256 goes further (into the share records).
+    auto claim = password_claim(pass);
+    if (!claim) {
+        refuse_worker(s, r, claim.error_message());
+        return;
+    }
+    if (*claim) {
+        const auto& secret = **claim;
+        w->claim_digest = to_hex(crypto::sha256_once(
+            std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(secret.data()), secret.size())));
     }
     // [limits] max_workers_per_connection: a worker past it is refused, adds
     // a ban point and is not kept (each kept worker holds memory until the
@@ -239,7 +251,7 @@ void handle_submit(session* s, const request& r) {
     } else if (auto w = parse_worker_name(p.worker)) {
         p.name = *w;
     } else {
-        p.name = {"", p.worker};
+        p.name = {"", p.worker, ""};
     }
     ++s->pending;
     L.batch.push_back(std::move(p));

@@ -42,4 +42,24 @@ bool password_difficulty(std::string_view password, double& out) {
     return false;
 }
 
+result<std::optional<std::string>> password_claim(std::string_view password) {
+    constexpr std::string_view k_key = "claim=";
+    std::size_t pos = 0;
+    while (pos <= password.size()) {
+        const std::size_t end = std::min(password.find(',', pos), password.size());
+        const std::string_view opt = password.substr(pos, end - pos);
+        if (opt.substr(0, k_key.size()) == k_key) {
+            const std::string_view secret = opt.substr(k_key.size());
+            if (secret.size() < 12 || secret.size() > 128) {
+                return error{
+                    "claim=<secret> needs 12 to 128 characters (no ','); it is what proves the account is "
+                    "yours when you bind its first wallet"};
+            }
+            return std::optional<std::string>(std::string(secret));
+        }
+        pos = end + 1;
+    }
+    return std::optional<std::string>{};
+}
+
 }  // namespace bmm::stratum

@@ -333,7 +333,7 @@ TEST_F(ledger_pg_test, audit_names_each_planted_problem) {
     ASSERT_TRUE(bs::record_block(db_, {"lost", "LTC", 9, 50, "zed", day(0), 0, 0}).ok());
     acc::epoch_close_output closed;
     closed.k = 0;
-    // The close's voting-power snapshot must be the ledger's holdings (sql/0022).
+    // The close's voting-power snapshot must be the ledger's holdings (sql/0023).
     auto held = pg::load_bmm_holdings(db_);
     ASSERT_TRUE(held.ok()) << held.error_message();
     closed.bmm_holdings = *held;

@@ -158,7 +158,7 @@ const booked_ledger& ledger_once() {
                                 "LTC", 1000, transfer_kind::payout_sent, "payout:1"}};
     must(ledger_store::book_transfers(db, sent), "sent");
     // Epoch 0 as if closed before sql/0018: its weights were never recorded. The
-    // snapshot is immutable (sql/0022): its triggers are set aside for this.
+    // snapshot is immutable (sql/0023): its triggers are set aside for this.
     out.unrecorded_epoch = 0;
     must(
         db.exec("ALTER TABLE epoch_bmm_holdings DISABLE TRIGGER USER; ALTER TABLE epoch_bmm_totals DISABLE TRIGGER "

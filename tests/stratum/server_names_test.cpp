@@ -99,6 +99,28 @@ TEST(password_difficulty, options) {
     EXPECT_EQ(difficulty_of("d=abc,d=8"), 8);
 }
 
+TEST(password_claim, the_secret_of_claim_option) {
+    auto none = password_claim("x,d=16");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+    auto one = password_claim("x,claim=my-farm-secret-7,d=16");
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one->value_or(""), "my-farm-secret-7");
+    auto first = password_claim("claim=abcdefghijklm");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->value_or(""), "abcdefghijklm");
+    for (const char* p : {"claim=short", "x,claim=", "claim=" /* empty */}) {
+        auto bad = password_claim(p);
+        ASSERT_FALSE(bad) << p;
+        EXPECT_NE(bad.error_message().find("12 to 128 characters"), std::string::npos) << p;
+    }
+    EXPECT_FALSE(password_claim("claim=" + std::string(129, 'a')));
+    // Not an option named claim: "xclaim=..." and "claims=..." are other words.
+    auto other = password_claim("xclaim=abcdefghijklmnop,claims=abcdefghijklmnop");
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(other->has_value());
+}
+
 TEST(password_difficulty, unusable_values) {
     for (const char* p : {"d=abc", "d=-1", "d=0", "d=", "d", "d=0.0", "d=-0", "d=12abc", "d=inf", "d=nan", "d=1e400",
                           "x,d=", "dd=5", "xd=5", "d:5", "difficulty=5"}) {

@@ -292,6 +292,41 @@ TEST_F(stratum_e2e, workers_past_max_workers_per_connection_are_refused_and_bann
     EXPECT_NE(test::read_text(g_pool->log).find("banned 127.0.0.21"), std::string::npos);
 }
 
+// claim=<secret> in the password (issue 15): the share records carry only the
+// secret's SHA-256 (the ingest stores it salted for the account it makes); a
+// secret too short to be one refuses the worker.
+TEST_F(stratum_e2e, a_claim_secret_travels_only_as_its_sha256) {
+    test::stratum_client c(g_pool->port);
+    std::string why;
+    ASSERT_TRUE(c.login("claimer.w0", &why)) << why;
+    auto short_claim = c.reply(c.request("mining.authorize", R"(["claimer.w2","x,claim=short"])"));
+    EXPECT_EQ(short_claim.code, 24) << short_claim.raw;
+    EXPECT_NE(short_claim.message.find("claim=<secret> needs 12 to 128 characters"), std::string::npos)
+        << short_claim.raw;
+    auto ok = c.reply(c.request("mining.authorize", R"(["claimer.w1","x,claim=claimer-farm-secret-1,d=0.001"])"));
+    ASSERT_TRUE(ok.ok) << ok.raw;
+    const std::string prev = c.job()->prevhash;
+    auto s = c.find_share(pow_algorithm::scrypt, c.difficulty());
+    auto mined = c.reply(c.submit(s, "claimer.w1"));
+    EXPECT_TRUE(mined.ok) << mined.raw;
+    // echo -n claimer-farm-secret-1 | sha256sum
+    const std::string digest = "5871bffb093506bab7f0aa0ba4b84ac2b8ea9e75e4c88da20b52fc406b6b4893";
+    bool found = false, leaked = false;
+    for (int i = 0; i < 50 && !found; ++i) {
+        for (auto& r : read_stream(g_pool->stream)) {
+            found = found || (r["worker"] == "w1" && r["account"] == "claimer" && r["claim"] == digest);
+            for (const auto& [k, v] : r) {
+                leaked = leaked || v.find("claimer-farm-secret-1") != std::string::npos;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(found) << "no share record of claimer.w1 with claim " << digest;
+    EXPECT_FALSE(leaked) << "the claim secret itself is in the stream";
+    EXPECT_EQ(test::read_text(g_pool->log).find("claimer-farm-secret-1"), std::string::npos);
+    await_new_tip(c, prev);
+}
+
 // A second bmm-stratum on the running pool's spool_dir (another port, the
 // same folder) refuses to start, naming the folder and the running pool.
 TEST_F(stratum_e2e, a_second_pool_on_the_same_spool_dir_refuses_to_start) {

@@ -255,6 +255,10 @@ struct server::impl {
         request req;
         req.method = method;
         req.path = url ? url : "";
+        if (const auto* info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            info && info->client_addr) {
+            req.client = address_key(info->client_addr);
+        }
         response res;
         std::string route = "-";
         // The request line passed the gate (accept_loop); the headers are checked here.

@@ -189,6 +189,7 @@ result<decoded> decode_share(fields_cursor& f, int version) {
     const std::string_view* network_target = f.get("network_target");
     const std::string_view* reward = f.get("reward");
     const std::string_view* block_hash = f.get("block_hash");
+    const std::string_view* claim = f.get("claim");
     if (!need.missing.empty()) {
         return error{std::move(need.missing)};
     }
@@ -237,6 +238,9 @@ result<decoded> decode_share(fields_cursor& f, int version) {
     if (block_hash && (!s.block || !hex64(*block_hash))) {
         return error{!s.block ? "block_hash on a share with block 0" : "block_hash is not 64 hex digits"};
     }
+    if (claim && !hex64(*claim)) {
+        return error{"claim is not 64 hex digits (sha256 of the password's claim secret)"};
+    }
     // What version 2 promises on top of version 1.
     if (version >= 2 && !s.target.empty() && (!network_target || !reward)) {
         return error{std::string("a version ") + std::to_string(version) + " share with a target and no " +
@@ -253,6 +257,9 @@ result<decoded> decode_share(fields_cursor& f, int version) {
     }
     if (block_hash) {
         s.block_hash = *block_hash;
+    }
+    if (claim) {
+        s.claim = *claim;
     }
     return decoded{version, s};
 }
@@ -356,6 +363,9 @@ std::string to_json_line(const share_record& r, std::string_view uid) {
     }
     if (r.block_hash) {
         j.add("block_hash", *r.block_hash);
+    }
+    if (r.claim) {
+        j.add("claim", *r.claim);
     }
     return std::move(j).finish();
 }

@@ -129,6 +129,31 @@ TEST(stream_record, share_round_trips_through_the_journal_line) {
     EXPECT_EQ(s->block_hash, std::optional<std::string_view>(k_block));
 }
 
+// The claim digest (issue 15): optional, checked as 64 hex digits, and a
+// record that carries it still decodes for a reader that ignores it (the
+// field is simply another one it does not know): the version stays 2.
+TEST(stream_record, a_share_may_carry_a_claim_digest) {
+    share_record r = full_share();
+    r.claim = k_hash;
+    const wire w = through_journal(to_json_line(r, "7:1700000000000:43"));
+    auto d = w.decode();
+    ASSERT_TRUE(d) << d.error_message();
+    EXPECT_EQ(d->version, 2);
+    const auto* s = std::get_if<share_view>(&d->body);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->claim, std::optional<std::string_view>(k_hash));
+    const wire plain = through_journal(to_json_line(full_share(), "7:1700000000000:44"));
+    auto d2 = plain.decode();
+    ASSERT_TRUE(d2);
+    EXPECT_FALSE(std::get<share_view>(d2->body).claim.has_value());
+    // A version 1 record with a claim: read, claim and all.
+    const wire v1_wire(with(version1_share(), "claim", k_hash));
+    auto v1 = v1_wire.decode();
+    ASSERT_TRUE(v1) << v1.error_message();
+    EXPECT_EQ(std::get<share_view>(v1->body).claim, std::optional<std::string_view>(k_hash));
+    EXPECT_NE(refusal(with(version1_share(), "claim", "s3cret")).find("claim is not 64 hex digits"), std::string::npos);
+}
+
 TEST(stream_record, every_optional_field_of_a_share_may_be_absent) {
     // A share naming an unknown job: no target, network target, reward, hash
     // or block; rejected.

@@ -53,6 +53,9 @@ struct request {
     std::vector<std::pair<std::string, std::string>> path_params;
     // The pattern of the route that matched ("" when none did).
     std::string route;
+    // The client's IP address, without the port ("" when unknown); behind a
+    // reverse proxy, the proxy's.
+    std::string client;
 
     // The "{name}" segment's value; empty if the route has none by that name.
     std::string_view path_param(std::string_view name) const noexcept;

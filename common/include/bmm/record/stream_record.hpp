@@ -14,6 +14,10 @@
 //   2  "v" = "2". The fields of version 1, plus a promise readers may rely on:
 //      a share with a target (every share judged against a known job) carries
 //      network_target and reward, and a share with block = 1 its block_hash.
+// Optional in every version: "claim", sha256 of the claim=<secret> the
+// worker's Stratum password carried (64 hex digits; the secret itself never
+// leaves bmm-stratum). A reader that predates it ignores it, as it ignores
+// any field it does not know, so the version stays 2.
 // A reader takes every version up to k_version and refuses a newer one, whose
 // meaning it cannot know: upgrade bmm-accountd before bmm-stratum. Records
 // without "v" stay readable as version 1, so journals an older bmm-stratum
@@ -63,6 +67,7 @@ struct share_record {
     std::optional<std::int64_t> reward;
     std::optional<std::string> hash;        // proof-of-work hash, hex, display order (a hashed share)
     std::optional<std::string> block_hash;  // the block it found, hex, display order; present = block 1
+    std::optional<std::string> claim;       // sha256(claim secret), hex: the worker's password had claim=<secret>
 };
 
 // One block submitted to the node, with the node's answer. bmm-stratum writes
@@ -116,6 +121,7 @@ struct share_view {
     std::optional<std::string_view> network_target;
     std::optional<std::int64_t> reward;
     std::optional<std::string_view> block_hash;
+    std::optional<std::string_view> claim;  // checked: 64 hex digits
 };
 
 struct block_view {

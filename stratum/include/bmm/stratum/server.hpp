@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,10 +94,18 @@ private:
 struct worker_name {
     std::string account;
     std::string worker;
+    // sha256 (hex) of the password's claim=<secret>, "" when none: it goes
+    // with the worker's shares so that bmm-accountd can tie the account it
+    // makes to the secret (wallet_binding.hpp); the secret stays here.
+    std::string claim_digest;
 };
 // Splits and checks a Stratum username; errors say what is wrong.
 result<worker_name> parse_worker_name(std::string_view username);
 // The d=<difficulty> option of a Stratum password, if any ("x", "d=2048", "x,d=0.5").
 bool password_difficulty(std::string_view password, double& out);
+// The claim=<secret> option of a Stratum password ("x,claim=s3cret-of-my-farm"):
+// the secret, nullopt when there is none, an error when it is too short
+// (under 12 characters) or long (over 128) to be a secret.
+result<std::optional<std::string>> password_claim(std::string_view password);
 
 }  // namespace bmm::stratum

@@ -22,6 +22,13 @@
 //                                             coin, network height and work, the current epoch
 //   GET /api/v1/pool/hashrate                 ?window=24h|30d: the pool's hashrate per coin
 //   GET /static/{app.js,app.css,chart.js}     the page's files (Chart.js: Debian's libjs-chart.js)
+//   GET /api/v1/accounts/{name}/wallets/history   every change of the account's wallets, newest first
+//   POST /api/v1/accounts/{name}/wallets/challenge ?action=bind|unbind&currency&address[&share_ppm]:
+//                                             a nonce and the text to sign (wallet_binding.hpp)
+//   POST /api/v1/accounts/{name}/wallets/change    ?nonce&signature[&claim][&authorizer_currency&
+//                                             authorizer_address&authorizer_signature]: the change,
+//                                             proved; 400 with the reason when refused, 429 with
+//                                             Retry-After past [api] wallet_requests_per_minute_*
 //   GET /api/v1/epochs                        epochs, newest first
 //   GET /metrics                              ingest lag, rounds, rows, duplicates, epoch
 //                                             close time, blocks by state, API requests
@@ -33,6 +40,7 @@
 // account), 405 (a method other than GET/HEAD) or 503 (database unavailable
 // or too slow). Queries are read-only (default_transaction_read_only) and
 // bounded by [api] statement_timeout_ms; each response reads one snapshot.
+// The two wallet POSTs are the only writes, each on a connection of its own.
 //
 // Threads: libmicrohttpd's internal pool of [api] threads; each request takes
 // a PostgreSQL connection from a small pool (one per thread at most) and

@@ -107,6 +107,13 @@ struct api_settings {
                                            // reverse proxy, raise it to max_connections
     int connection_timeout_s = 15;         // an idle or slow client is dropped after this long
     bool cors = false;                     // send Access-Control-Allow-Origin: * (dashboards on other origins)
+    // Self-service wallets (wallet_binding.hpp): the pool's name in the text
+    // a miner signs, how long a challenge is valid, and the POST requests
+    // (challenge, change) one client address and one account may make a minute.
+    std::string pool_name = "BMM pool";
+    int wallet_challenge_ttl_s = 600;
+    int wallet_requests_per_minute_per_address = 20;
+    int wallet_requests_per_minute_per_account = 10;
 };
 
 // [payout.coins.<COIN>]: which node software holds a coin's payout wallet.

@@ -36,6 +36,15 @@ public:
     // (the caller tries again later).
     result<std::optional<std::pair<std::string, std::string>>> classify(std::string_view name);
 
+    // Whether `signature` is `address`'s over exactly `message`: BMM by
+    // EIP-191 personal_sign (recovered with secp256k1, compared with the
+    // address), the node's currency by the node's verifymessage (Base64, as
+    // signmessage gives it; legacy addresses only). false: a well-formed
+    // signature by someone else or over another text; an error: malformed,
+    // or the node cannot be asked.
+    result<bool> verify_message(std::string_view currency, std::string_view address, std::string_view message,
+                                std::string_view signature);
+
 private:
     node_settings node_;
 };
@@ -86,6 +95,27 @@ result<std::uint64_t> create_user_accounts(pg::connection& db, const std::string
 // at 1,000,000 ppm, unless the account exists; whether it was made.
 result<bool> create_address_account(pg::connection& db, std::string_view name, std::string_view currency,
                                     std::string_view address);
+// Inside an open transaction (the admin commands above and the self-service
+// changes of wallet_binding.hpp share them): the change itself, without its
+// history row; `canon`, the address as the validator spelled it.
+result<wallet> bind_wallet_in_transaction(pg::connection& db, std::string_view account, const std::string& currency,
+                                          const std::string& canon, std::optional<std::int64_t> share_ppm);
+result<bool> unbind_wallet_in_transaction(pg::connection& db, std::string_view account, const std::string& currency,
+                                          std::string_view address);
+// A currency code upper-cased and checked (2 to 10 letters or digits).
+result<std::string> check_currency(std::string_view currency);
+
+// One row of wallet_history (sql/0025; append-only). proof: admin,
+// address_account, address_signature, claim_secret or bound_wallet.
+struct wallet_history_entry {
+    std::string account, action, currency, address;
+    std::optional<std::int64_t> share_ppm;
+    std::string proof;
+    std::optional<std::string> nonce, signature, authorizer, authorizer_signature, client;
+};
+// Appends it (inside the change's transaction); its id.
+result<std::int64_t> record_wallet_history(pg::connection& db, const wallet_history_entry& h);
+
 // One account (name set) or all, with their wallets.
 result<std::vector<account_info>> list_accounts(pg::connection& db, std::optional<std::string> name);
 
