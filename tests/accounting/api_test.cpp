@@ -912,8 +912,9 @@ TEST_F(api_test, the_web_page_is_served_and_uses_the_api) {
     auto js = request(g->port, "GET", "/static/app.js");
     EXPECT_EQ(js.status, 200);
     EXPECT_EQ(js.header("Content-Type"), "text/javascript; charset=utf-8");
-    for (const char* needle : {"const API = \"/api/v1/\"", "\"accounts/\"", "/workers\"", "/epochs?limit=30\"",
-                               "get(\"pool\")", "get(\"pool/facts\")", "/hashrate?window=24h\""}) {
+    for (const char* needle :
+         {"const API = \"/api/v1/\"", "\"accounts/\"", "/workers?limit=1000\"", "/epochs?limit=30\"", "get(\"pool\")",
+          "get(\"pool/facts\")", "/hashrate?window=24h\""}) {
         EXPECT_NE(js.body.find(needle), std::string::npos) << needle;
     }
     std::ifstream jf(st().source_dir() + "/accounting/web/app.js");

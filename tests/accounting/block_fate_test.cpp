@@ -169,7 +169,7 @@ std::vector<record> epoch_records(std::int64_t t0, const std::vector<std::pair<s
                       {"reason", ""},
                       {"block", "0"},
                       {"time_ms", std::to_string(t0 + i * 10)},
-                      {"hash", std::string(64, '0')},
+                      {"hash", test::fake_pow("fate:" + std::to_string(t0) + ":" + std::to_string(i))},
                       {"uid", "fate:" + std::to_string(t0) + ":" + std::to_string(i)}});
     }
     int n = 0;

@@ -23,7 +23,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=pool.example -days 2 \
 # What a host's secrets.env (or the local stack's stack.env) would give.
 export BMM_POOL_ADDRESS=ltc1qexampleexampleexampleexampleexample0 BMM_BTC_POOL_ADDRESS=bc1qexampleexample
 export BMM_NODE_RPC_URL=http://127.0.0.1:9332 BMM_NODE_RPC_USER=pool BMM_NODE_RPC_PASSWORD=secret
-export BMM_BTC_RPC_URL=http://127.0.0.1:8332 BMM_BTC_RPC_USER=pool BMM_BTC_RPC_PASSWORD=secret
+export BMM_BTC_RPC_URL=http://127.0.0.1:8332 BMM_BTC_RPC_USER=pool BMM_BTC_RPC_PASSWORD=secret BMM_BTC_WALLET_RPC_URL=http://127.0.0.1:18334
 export BMM_REDIS_HOST=127.0.0.1 BMM_REDIS_PORT=6379 BMM_STACK_DIR=$T/stack
 export BMM_PG_HOST=127.0.0.1 BMM_PG_PORT=5432 BMM_PG_USER=bmm BMM_PG_DB=bmm BMM_PG_PASSWORD=secret
 export BMM_EPOCH_GENESIS=1764547200 BMM_WEBHOOK_URL=https://hooks.example/bmm

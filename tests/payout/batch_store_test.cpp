@@ -322,6 +322,10 @@ TEST(batch_store, plan_10000_recipients) {
             "INSERT INTO wallets (account, currency, address, share_ppm) "
             "SELECT a, 'LTC', w, 1000000 FROM unnest($1::text[], $2::text[]) AS u(a, w)",
             {names.str(), addresses.str()});
+    exec_ok(db,  // each wallet's history row, as the admin command writes it (sql/0025)
+            "INSERT INTO wallet_history (account, action, currency, address, share_ppm, proof) "
+            "SELECT a, 'bind', 'LTC', w, 1000000, 'admin' FROM unnest($1::text[], $2::text[]) AS u(a, w)",
+            {names.str(), addresses.str()});
     const auto t0 = std::chrono::steady_clock::now();
     book_mature_block(db, "LTC", std::string(64, '4'), parts);
     const auto t1 = std::chrono::steady_clock::now();

@@ -141,6 +141,10 @@ TEST(payout_bench, execute_vs_sendmany) {
         "INSERT INTO wallets (account, currency, address, share_ppm) SELECT 'bench' || i, 'LTC', a, 1000000 "
         "FROM unnest($1::text[]) WITH ORDINALITY AS t(a, i)",
         {arr.str()});
+    test::query(  // each wallet's history row, as the admin command writes it (sql/0025)
+        "INSERT INTO wallet_history (account, action, currency, address, share_ppm, proof) SELECT 'bench' || i, "
+        "'bind', 'LTC', a, 1000000, 'admin' FROM unnest($1::text[]) WITH ORDINALITY AS t(a, i)",
+        {arr.str()});
     test::query(
         "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) SELECT "
         "'epoch:1:pps:LTC:bench' || g, 'pool:pps:LTC', 'user:bench' || g || ':available', 'LTC', 2000000 + g, "

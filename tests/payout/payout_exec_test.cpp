@@ -106,6 +106,10 @@ std::string account_with(std::int64_t litoshi, const std::string& address) {
     query("INSERT INTO wallets (account, currency, address, share_ppm) VALUES ($1, 'LTC', $2, 1000000)",
           {name, address});
     query(
+        "INSERT INTO wallet_history (account, action, currency, address, share_ppm, proof) "
+        "VALUES ($1, 'bind', 'LTC', $2, 1000000, 'admin')",
+        {name, address});
+    query(
         "INSERT INTO ledger_transfers (id, debit, credit, currency, amount, kind, reference) VALUES "
         "($1, 'pool:pps:LTC', $2, 'LTC', $3, 'pps_credit', 'epoch:1')",
         {"epoch:1:pps:LTC:" + name, "user:" + name + ":available", std::to_string(litoshi)});

@@ -176,8 +176,11 @@ inline void bind_wallets(pg::connection& db, const std::string& account, const s
                          const std::vector<std::pair<std::string, std::int64_t>>& wallets) {
     std::string sql = "BEGIN;";
     for (const auto& [address, ppm] : wallets) {
+        // As the admin command binds (sql/0025: every wallet has its history row).
         sql += "INSERT INTO wallets (account, currency, address, share_ppm) VALUES ('" + account + "', '" + currency +
                "', '" + address + "', " + std::to_string(ppm) + ");";
+        sql += "INSERT INTO wallet_history (account, action, currency, address, share_ppm, proof) VALUES ('" + account +
+               "', 'bind', '" + currency + "', '" + address + "', " + std::to_string(ppm) + ", 'admin');";
     }
     exec_ok(db, sql + "COMMIT;");
 }
