@@ -237,8 +237,8 @@ accountd_config parse(const toml::table& root, const std::string& file) {
             }
             toml_reader k(*t, file, sec);
             k.only({"fee_ppm", "holders_ppm", "scheme", "resource_weight_ppm", "pplns_n_ppm", "maturity", "node_url",
-                    "node_user", "node_password", "min_bmm_to_mine", "pool_address", "algorithm",
-                    "orphan_readings", "orphan_reading_blocks", "unknown_orphan_seconds", "follow_past_maturity"});
+                    "node_user", "node_password", "min_bmm_to_mine", "pool_address", "algorithm", "orphan_readings",
+                    "orphan_reading_blocks", "unknown_orphan_seconds", "follow_past_maturity"});
             coin_settings cs;
             k.integer("fee_ppm", cs.rules.fee_ppm, 0, 1000000);
             k.integer("holders_ppm", cs.rules.holders_ppm, 0, 1000000);

@@ -291,7 +291,9 @@ result<std::size_t> redis_stream::claim(int min_idle_ms, std::string& cursor, in
 }
 
 result<std::size_t> redis_stream::trim_acknowledged(std::uint64_t now_ms, std::uint64_t keep_ms) {
-    if (!c_) return error{describe() + ": not connected"};
+    if (!c_) {
+        return error{describe() + ": not connected"};
+    }
     using owned_reply = std::unique_ptr<redisReply, void (*)(void*)>;
     std::string failure;
     // One command; null (and `failure` set) when it fails.
@@ -318,9 +320,13 @@ result<std::size_t> redis_stream::trim_acknowledged(std::uint64_t now_ms, std::u
     stream_id keep_from{now_ms > keep_ms ? now_ms - keep_ms : 0, 0};
     stream_id min_id = keep_from;
     auto groups = command({"XINFO", "GROUPS", stream_});
-    if (!groups) return error{failure};
+    if (!groups) {
+        return error{failure};
+    }
     const redisReply* g = groups.get();
-    if (g->type != REDIS_REPLY_ARRAY || g->elements == 0) return std::size_t{0};  // no group: keep everything
+    if (g->type != REDIS_REPLY_ARRAY || g->elements == 0) {
+        return std::size_t{0};  // no group: keep everything
+    }
     for (std::size_t i = 0; i < g->elements; ++i) {
         const redisReply* info = g->element[i];
         std::string name, last;
@@ -328,29 +334,43 @@ result<std::size_t> redis_stream::trim_acknowledged(std::uint64_t now_ms, std::u
         for (std::size_t k = 0; info->type == REDIS_REPLY_ARRAY && k + 1 < info->elements; k += 2) {
             const std::string_view key(info->element[k]->str, info->element[k]->len);
             const redisReply* v = info->element[k + 1];
-            if (key == "name" && v->type == REDIS_REPLY_STRING) name.assign(v->str, v->len);
-            if (key == "last-delivered-id" && v->type == REDIS_REPLY_STRING) last.assign(v->str, v->len);
-            if (key == "pending" && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
+            if (key == "name" && v->type == REDIS_REPLY_STRING) {
+                name.assign(v->str, v->len);
+            }
+            if (key == "last-delivered-id" && v->type == REDIS_REPLY_STRING) {
+                last.assign(v->str, v->len);
+            }
+            if (key == "pending" && v->type == REDIS_REPLY_INTEGER) {
+                pending = v->integer;
+            }
         }
         stream_id needed;
         if (pending > 0) {
             // XPENDING's summary: [count, smallest id, greatest id, consumers].
             auto p = command({"XPENDING", stream_, name});
-            if (!p) return error{failure};
+            if (!p) {
+                return error{failure};
+            }
             const redisReply* pr = p.get();
             if (pr->type != REDIS_REPLY_ARRAY || pr->elements < 2 || pr->element[1]->type != REDIS_REPLY_STRING ||
-                !stream_id::parse(std::string_view(pr->element[1]->str, pr->element[1]->len), needed))
+                !stream_id::parse(std::string_view(pr->element[1]->str, pr->element[1]->len), needed)) {
                 return error{describe() + ": XPENDING of group " + name + " gave an unexpected reply"};
+            }
         } else {
-            if (!stream_id::parse(last, needed))
+            if (!stream_id::parse(last, needed)) {
                 return error{describe() + ": XINFO GROUPS gave group " + name + " no readable last-delivered-id"};
+            }
             needed.seq += 1;  // everything up to the last delivered one is acknowledged
         }
         min_id = std::min(min_id, needed);
     }
-    if (min_id == stream_id{}) return std::size_t{0};
+    if (min_id == stream_id{}) {
+        return std::size_t{0};
+    }
     auto trimmed = command({"XTRIM", stream_, "MINID", min_id.to_string()});
-    if (!trimmed) return error{failure};
+    if (!trimmed) {
+        return error{failure};
+    }
     return static_cast<std::size_t>(trimmed->type == REDIS_REPLY_INTEGER ? trimmed->integer : 0);
 }
 

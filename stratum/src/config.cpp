@@ -83,10 +83,11 @@ server_config parse(const toml::table& root, const std::string& file) {
     r.string("stream", c.stream);
     r.string("spool_dir", c.spool_dir, true);
     r.string("journal_sync", c.journal_sync);
-    if (c.journal_sync != "batch" && c.journal_sync != "interval" && c.journal_sync != "none")
+    if (c.journal_sync != "batch" && c.journal_sync != "interval" && c.journal_sync != "none") {
         throw config_error{r.at("journal_sync") +
                            ": [redis] journal_sync must be \"batch\", \"interval\" or \"none\" (docs/operations.md, "
                            "Durability)"};
+    }
     r.integer("journal_sync_interval_ms", c.journal_sync_interval_ms, 1, 10000);
 
     const auto& log = section(root, "log", file, false);

@@ -294,19 +294,20 @@ void job_manager::submit_loop() {
         // submitblock answers null when the block was accepted, else a reason.
         const bool accepted = r && *r == "null";
         const std::string answer = r ? *r : r.error_message();
-        if (accepted)
+        if (accepted) {
             log::info("block", "block {} at height {} found by {}.{} accepted by the node ({:.1f} ms)", b.hash_hex,
                       b.height, b.account, b.worker, ms);
-        else if (answer == "\"inconclusive\"" || answer == "\"duplicate\"")
+        } else if (answer == "\"inconclusive\"" || answer == "\"duplicate\"") {
             // Valid, but not (yet) the tip: a competing block at the same
             // height came first ("inconclusive"), or the node has it already
             // ("duplicate"). Nothing is wrong with the pool; bmm-accountd
             // records the block if it ends up in the main chain.
             log::warn("block", "block {} at height {} found by {}.{} not accepted as the tip by the node: {}",
                       b.hash_hex, b.height, b.account, b.worker, answer);
-        else
+        } else {
             log::error("block", "block {} at height {} found by {}.{} REJECTED by the node: {}", b.hash_hex, b.height,
                        b.account, b.worker, answer);
+        }
         on_block_(b, answer, accepted);
         // Counted once the answer is recorded, so that a reader who sees the
         // count also finds the block's record in the journal.

@@ -119,7 +119,9 @@ void process_batch(loop_ctx& L) {
             code = judged.code;
             reason = std::move(judged.reason);
             if (judged.ban_reason) penalise(p.s, judged.ban_reason);
-            else count_reject(p.s, code);
+            else {
+                count_reject(p.s, code);
+            }
         }
         const bool accepted = code == 0;
         accepted_flags[i] = accepted;

@@ -153,9 +153,13 @@ void penalise(session* s, const char* reason) {
 }
 
 void count_reject(session* s, int code) {
-    if (code == 0 || code == static_cast<int>(stratum_error::stale_job)) return;
+    if (code == 0 || code == static_cast<int>(stratum_error::stale_job)) {
+        return;
+    }
     const double per_minute = s->loop->limits.free_rejects_per_minute;
-    if (per_minute > 0 && s->free_rejects.take(per_minute / 60, per_minute, now_seconds())) return;
+    if (per_minute > 0 && s->free_rejects.take(per_minute / 60, per_minute, now_seconds())) {
+        return;
+    }
     penalise(s, "rejected shares past [limits] free_rejects_per_minute");
 }
 

@@ -238,7 +238,9 @@ void handle_submit(session* s, const request& r) {
     p.early_code = judged.early.code;
     p.early_message = std::move(judged.early.reason);
     if (judged.early.ban_reason) penalise(s, judged.early.ban_reason);
-    else count_reject(s, judged.early.code);
+    else {
+        count_reject(s, judged.early.code);
+    }
     if (judged.on_job) {
         p.j = held->second;
         p.difficulty = judged.difficulty;
@@ -283,13 +285,21 @@ void handle_request(session* s, const request& r) {
                             "too many shares: more than [limits] max_shares_per_second on this connection; ask for "
                             "a higher difficulty (password d=<difficulty>)"));
         penalise(s, "shares past [limits] max_shares_per_second");
-    } else if (submit) handle_submit(s, r);
-    else if (m == "mining.subscribe") handle_subscribe(s, r);
-    else if (m == "mining.authorize") handle_authorize(s, r);
-    else if (m == "mining.configure") handle_configure(s, r);
-    else if (m == "mining.suggest_difficulty") handle_suggest_difficulty(s, r);
-    else if (m == "mining.extranonce.subscribe") send(s, reply_result(r.id_json, "true"));
-    else send(s, reply_error(r.id_json, stratum_error::other, "unknown method " + m.substr(0, 64)));
+    } else if (submit) {
+        handle_submit(s, r);
+    } else if (m == "mining.subscribe") {
+        handle_subscribe(s, r);
+    } else if (m == "mining.authorize") {
+        handle_authorize(s, r);
+    } else if (m == "mining.configure") {
+        handle_configure(s, r);
+    } else if (m == "mining.suggest_difficulty") {
+        handle_suggest_difficulty(s, r);
+    } else if (m == "mining.extranonce.subscribe") {
+        send(s, reply_result(r.id_json, "true"));
+    } else {
+        send(s, reply_error(r.id_json, stratum_error::other, "unknown method " + m.substr(0, 64)));
+    }
 }
 
 }  // namespace bmm::stratum::detail

@@ -308,8 +308,9 @@ bool share_sink::write_locked(const std::string& buf, std::size_t records) {
         if (::ftruncate(journal_fd_, static_cast<off_t>(written_.load())) != 0) {
             struct stat st {};
             if (::fstat(journal_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > written_.load() &&
-                write_all(journal_fd_, "\n", 1))
+                write_all(journal_fd_, "\n", 1)) {
                 written_ = static_cast<std::uint64_t>(st.st_size) + 1;
+            }
         }
         return false;
     }

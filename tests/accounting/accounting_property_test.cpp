@@ -217,8 +217,12 @@ struct model {
             bool foundation = account.rfind("foundation:", 0) == 0 && account.find(':', 11) == std::string::npos;
             // Keyed by holder name (docs/accounting.md: ties go to the account name that sorts
             // first): user:<n>:available as <n>, foundation:<x> as itself.
-            if (user_avail) holders[account.substr(5, account.size() - 15)] = v;
-            if (foundation) holders[account] = v;
+            if (user_avail) {
+                holders[account.substr(5, account.size() - 15)] = v;
+            }
+            if (foundation) {
+                holders[account] = v;
+            }
         }
 
         std::vector<mpz_class> miners_part;
@@ -229,8 +233,10 @@ struct model {
             mpz_class fee = r * c.fee_ppm / 1000000;
             mpz_class div = r * c.holders_ppm / 1000000;
             miners_part.push_back(r - fee - div);
-            auto& [bcoin, credited] = pending[b.hash];
-            bcoin = coin;
+            // Plain references, not a structured binding: the lambda below captures it.
+            auto& entry = pending[b.hash];
+            auto& credited = entry.second;
+            entry.first = coin;
             auto credit = [&](const std::string& to, const mpz_class& v) {
                 move("system:coinbase:" + coin, to, coin, v);
                 if (v > 0) credited[to] += v;

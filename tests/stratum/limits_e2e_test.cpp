@@ -322,20 +322,27 @@ TEST_F(limits_e2e, a_submit_flood_past_max_shares_per_second_is_refused_unrecord
     for (int round = 0; round < 100 && !closed; ++round) {
         std::string lines;
         const int first = id;
-        for (int i = 0; i < k_pending; ++i, ++id)
+        for (int i = 0; i < k_pending; ++i, ++id) {
             lines += "{\"id\":" + std::to_string(id) +
                      ",\"method\":\"mining.submit\",\"params\":[\"ratelimit.w1\",\"ffffff\",\"00000000\",\"00000000\","
                      "\"00000000\"]}\n";
-        if (!c.send_raw(lines)) break;
+        }
+        if (!c.send_raw(lines)) {
+            break;
+        }
         for (int i = first; i < id; ++i) {
             auto r = c.reply(i, 2000);
             if (!r.received) {
                 closed = true;
                 break;
             }
-            if (r.code == 21) ++judged;  // judged: job not found
-            else if (r.code == 20 && r.message.rfind("too many shares", 0) == 0) ++too_fast;
-            else ADD_FAILURE() << r.raw;
+            if (r.code == 21) {
+                ++judged;  // judged: job not found
+            } else if (r.code == 20 && r.message.rfind("too many shares", 0) == 0) {
+                ++too_fast;
+            } else {
+                ADD_FAILURE() << r.raw;
+            }
         }
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -350,13 +357,17 @@ TEST_F(limits_e2e, a_submit_flood_past_max_shares_per_second_is_refused_unrecord
     // Recorded: the judged ones only (a rejected share is recorded).
     auto recorded = [] {
         int n = 0;
-        for (const auto& r : test::read_stream("bmm:shares:limits"))
-            if (r.count("account") && r.at("account") == "ratelimit") ++n;
+        for (const auto& r : test::read_stream("bmm:shares:limits")) {
+            if (r.count("account") && r.at("account") == "ratelimit") {
+                ++n;
+            }
+        }
         return n;
     };
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (recorded() < judged && std::chrono::steady_clock::now() < end)
+    while (recorded() < judged && std::chrono::steady_clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(recorded(), judged) << "refused submits were recorded";
 }
@@ -381,9 +392,13 @@ TEST_F(limits_e2e, a_low_difficulty_flood_past_free_rejects_per_minute_is_banned
             break;
         }
         auto r = c.reply(id, 2000);
-        if (!r.received) closed = true;
-        else if (r.code == 23) ++low;
-        else ++other;  // stale (a block from another test moved the tip): free
+        if (!r.received) {
+            closed = true;
+        } else if (r.code == 23) {
+            ++low;
+        } else {
+            ++other;  // stale (a block from another test moved the tip): free
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // well under max_shares_per_second
     }
     EXPECT_TRUE(closed || c.wait_closed(3000)) << "the low-difficulty flood was not closed";

@@ -106,14 +106,18 @@ TEST(ban_score, a_steady_trickle_stays_below_a_threshold_a_burst_crosses) {
 TEST(token_bucket, starts_full_refills_at_its_rate_and_never_past_its_burst) {
     bmm::stratum::token_bucket b;
     int taken = 0;
-    while (b.take(10, 5, 64.0)) ++taken;
+    while (b.take(10, 5, 64.0)) {
+        ++taken;
+    }
     EXPECT_EQ(taken, 5) << "a fresh bucket holds its burst";
     EXPECT_FALSE(b.take(10, 5, 64.0625)) << "0.625 of a token after 62.5 ms at 10/s";
     EXPECT_TRUE(b.take(10, 5, 64.125));
     EXPECT_FALSE(b.take(10, 5, 64.125));
     // An hour idle refills to the burst, not beyond.
     taken = 0;
-    while (b.take(10, 5, 3700.0)) ++taken;
+    while (b.take(10, 5, 3700.0)) {
+        ++taken;
+    }
     EXPECT_EQ(taken, 5);
     // A clock that steps back takes nothing it has not refilled.
     EXPECT_FALSE(b.take(10, 5, 3600.0));
@@ -123,8 +127,12 @@ TEST(token_bucket, a_steady_rate_at_the_limit_always_passes_one_above_does_not) 
     bmm::stratum::token_bucket at, above;
     int refused_at = 0, refused_above = 0;
     for (int i = 0; i < 1000; ++i) {
-        if (!at.take(20, 100, i / 20.0)) ++refused_at;
-        if (!above.take(20, 100, i / 40.0)) ++refused_above;
+        if (!at.take(20, 100, i / 20.0)) {
+            ++refused_at;
+        }
+        if (!above.take(20, 100, i / 40.0)) {
+            ++refused_above;
+        }
     }
     EXPECT_EQ(refused_at, 0);
     // 1,000 takes in 25 s at 20/s with a burst of 100: 100 + 500 pass.

@@ -110,8 +110,9 @@ double shares(const scrape& s, const std::string& result) {
 double all_shares(const scrape& s) {
     double n = 0;
     for (const char* r : {"accepted", "stale", "job_not_found", "duplicate", "low_difficulty", "unauthorized",
-                          "not_subscribed", "invalid", "not_recorded", "too_many_pending", "too_fast"})
+                          "not_subscribed", "invalid", "not_recorded", "too_many_pending", "too_fast"}) {
         n += shares(s, r);
+    }
     return n;
 }
 
