@@ -1,5 +1,7 @@
 #include "bmm/accounting/redis_stream.hpp"
 
+#include "bmm/accounting/redis_reply.hpp"
+
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -294,19 +296,10 @@ result<std::size_t> redis_stream::trim_acknowledged(std::uint64_t now_ms, std::u
     if (!c_) {
         return error{describe() + ": not connected"};
     }
-    using owned_reply = std::unique_ptr<redisReply, void (*)(void*)>;
     std::string failure;
     // One command; null (and `failure` set) when it fails.
-    auto command = [&](const std::vector<std::string>& args) -> owned_reply {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> argl;
-        for (const auto& a : args) {
-            argv.push_back(a.c_str());
-            argl.push_back(a.size());
-        }
-        owned_reply rep{
-            static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), argl.data())),
-            freeReplyObject};
+    auto command = [&](const std::vector<std::string>& args) -> redis_reply_ptr {
+        redis_reply_ptr rep = redis_command(c_, args);
         if (!rep) {
             failure = describe() + ": " + args[0] + " failed: " + c_->errstr;
             disconnect();
@@ -329,21 +322,11 @@ result<std::size_t> redis_stream::trim_acknowledged(std::uint64_t now_ms, std::u
     }
     for (std::size_t i = 0; i < g->elements; ++i) {
         const redisReply* info = g->element[i];
-        std::string name, last;
-        long long pending = 0;
-        for (std::size_t k = 0; info->type == REDIS_REPLY_ARRAY && k + 1 < info->elements; k += 2) {
-            const std::string_view key(info->element[k]->str, info->element[k]->len);
-            const redisReply* v = info->element[k + 1];
-            if (key == "name" && v->type == REDIS_REPLY_STRING) {
-                name.assign(v->str, v->len);
-            }
-            if (key == "last-delivered-id" && v->type == REDIS_REPLY_STRING) {
-                last.assign(v->str, v->len);
-            }
-            if (key == "pending" && v->type == REDIS_REPLY_INTEGER) {
-                pending = v->integer;
-            }
-        }
+        const std::string name = redis_text(redis_field(info, "name"));
+        const std::string last = redis_text(redis_field(info, "last-delivered-id"));
+        const redisReply* pending_field = redis_field(info, "pending");
+        const long long pending =
+            pending_field && pending_field->type == REDIS_REPLY_INTEGER ? pending_field->integer : 0;
         stream_id needed;
         if (pending > 0) {
             // XPENDING's summary: [count, smallest id, greatest id, consumers].

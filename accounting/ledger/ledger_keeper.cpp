@@ -6,6 +6,7 @@
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
 #include "bmm/accounting/process_counters.hpp"
+#include "bmm/accounting/redis_reply.hpp"
 #include "bmm/accounting/share_store.hpp"
 #include "bmm/accounting/world_audit.hpp"
 #include "bmm/log.hpp"
@@ -30,31 +31,7 @@ std::int64_t now_ms() {
         .count();
 }
 
-struct reply_free {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_free>;
-struct context_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-
-// A field of an XINFO reply (a flat array of name, value, ...).
-const redisReply* field(const redisReply* r, std::string_view name) {
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        return nullptr;
-    }
-    for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply* k = r->element[i];
-        if (k->type == REDIS_REPLY_STRING && std::string_view(k->str, k->len) == name) {
-            return r->element[i + 1];
-        }
-    }
-    return nullptr;
-}
-
-std::string text_of(const redisReply* r) {
-    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? std::string(r->str, r->len) : "";
-}
+using reply_ptr = redis_reply_ptr;
 
 // Redis' side of "every entry appended before t_ms is stored" (ingest.hpp
 // acknowledges an entry only after the COMMIT that stored it):
@@ -68,7 +45,7 @@ std::string text_of(const redisReply* r) {
 //     also covers another consumer of the group that is behind.
 result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms, bool stored_at_or_past) {
     timeval tv{5, 0};
-    std::unique_ptr<redisContext, context_free> c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
+    redis_context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
     const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
     if (!c || c->err) {
         return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
@@ -84,8 +61,8 @@ result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms,
         }
         std::string delivered;
         for (std::size_t i = 0; i < groups->elements; ++i) {
-            if (text_of(field(groups->element[i], "name")) == cfg.redis.group) {
-                delivered = text_of(field(groups->element[i], "last-delivered-id"));
+            if (redis_text(redis_field(groups->element[i], "name")) == cfg.redis.group) {
+                delivered = redis_text(redis_field(groups->element[i], "last-delivered-id"));
             }
         }
         if (delivered.empty()) {
@@ -95,7 +72,7 @@ result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms,
         if (!info) {
             return error{where + ": XINFO STREAM failed: " + c->errstr};
         }
-        if (text_of(field(info.get(), "last-generated-id")) != delivered) {
+        if (redis_text(redis_field(info.get(), "last-generated-id")) != delivered) {
             return false;
         }
     }

@@ -2,6 +2,7 @@
 
 #include "bmm/accounting/ledger_model.hpp"
 #include "bmm/accounting/ledger_store.hpp"
+#include "bmm/accounting/redis_reply.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -9,28 +10,6 @@
 #include <memory>
 
 namespace bmm::accounting {
-namespace {
-
-struct reply_free {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_free>;
-struct context_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-
-reply_ptr command(redisContext* c, const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
-    return reply_ptr(
-        static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-}
-
-}  // namespace
 
 std::vector<std::string> accounts_allowed_to_mine(const std::map<std::string, amount>& holdings, const amount& min) {
     std::vector<std::string> out;
@@ -57,7 +36,7 @@ result<std::size_t> publish_mining_gate(const accountd_config& cfg, pg::connecti
     }
     const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
     timeval tv{5, 0};
-    std::unique_ptr<redisContext, context_free> c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
+    redis_context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
     if (!c || c->err) {
         return error{"mining gate: cannot connect to " + where + ": " + (c ? c->errstr : "out of memory")};
     }
@@ -82,7 +61,7 @@ result<std::size_t> publish_mining_gate(const accountd_config& cfg, pg::connecti
         cmds.push_back({"SET", key + ":min", to_decimal(cs.min_bmm_to_mine)});
         cmds.push_back({"EXEC"});
         for (const auto& cmd : cmds) {
-            auto r = command(c.get(), cmd);
+            auto r = redis_command(c.get(), cmd);
             if (!r || r->type == REDIS_REPLY_ERROR) {
                 return error{"mining gate: " + cmd.front() + " " + key + " on " + where +
                              " failed: " + (r ? std::string(r->str, r->len) : std::string(c->errstr))};

@@ -6,12 +6,14 @@
 #include "bmm/accounting/world_audit.hpp"
 
 #include "bmm/accounting/ledger_keeper.hpp"
+#include "bmm/accounting/redis_reply.hpp"
 #include "bmm/node/rpc.hpp"
 #include "bmm/payout/execute.hpp"
 #include "bmm/payout/wallet_tx.hpp"
 #include "bmm/pg/text.hpp"
 
 #include <hiredis/hiredis.h>
+
 #include <simdjson.h>
 
 #include <chrono>
@@ -27,39 +29,8 @@ std::int64_t now_ms() {
         .count();
 }
 
-struct reply_free {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_free>;
-struct context_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-using context_ptr = std::unique_ptr<redisContext, context_free>;
-
-// The value after `name` in a flat name/value array (XINFO replies, entry fields).
-const redisReply* value_of(const redisReply* r, std::string_view name) {
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        return nullptr;
-    }
-    for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply* k = r->element[i];
-        if ((k->type == REDIS_REPLY_STRING || k->type == REDIS_REPLY_STATUS) &&
-            std::string_view(k->str, k->len) == name) {
-            return r->element[i + 1];
-        }
-    }
-    return nullptr;
-}
-
-std::string text(const redisReply* r) {
-    if (!r) {
-        return "";
-    }
-    if (r->type == REDIS_REPLY_INTEGER) {
-        return std::to_string(r->integer);
-    }
-    return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ? std::string(r->str, r->len) : "";
-}
+using reply_ptr = redis_reply_ptr;
+using context_ptr = redis_context_ptr;
 
 std::int64_t id_ms(std::string_view id) {
     const auto dash = id.find('-');
@@ -98,7 +69,7 @@ void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t s
         }
         return;
     }
-    const std::string added = text(value_of(info.get(), "entries-added"));
+    const std::string added = redis_text(redis_field(info.get(), "entries-added"));
     if (!added.empty() && std::atoll(added.c_str()) < counted) {
         problems.push_back("records: " + where + " has had " + added + " entries added, but the database stored " +
                            std::to_string(counted) +
@@ -122,8 +93,8 @@ void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t s
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) {
             continue;
         }
-        const std::string id = text(e->element[0]);
-        const std::string uid = text(value_of(e->element[1], "uid"));
+        const std::string id = redis_text(e->element[0]);
+        const std::string uid = redis_text(redis_field(e->element[1], "uid"));
         ids.push_back(id);
         uids.push_back(uid);
         uid_of[id] = uid;
