@@ -179,7 +179,7 @@ start_svc() {
   fi
   log "$host: starting $name (log $r/var/log/bmm-cluster/$name.log)"
   ip netns exec "$(ns_of "$host")" setpriv --reuid="$user" --regid="$user" --init-groups -- "$@" \
-    </dev/null >>"$r/var/log/bmm-cluster/$name.log" 2>&1 9>&- &
+    </dev/null >>"$r/var/log/bmm-cluster/$name.log" 2>&1 8>&- &
   echo "$! $what" >"$(pidfile_of "$host" "$name")"
 }
 
@@ -235,7 +235,9 @@ net_down() {
       warn "$h: processes left in $ns: $(echo $left): TERM"
       # shellcheck disable=SC2086
       kill -TERM $left 2>/dev/null || true
-      for pid in $left; do wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true; done
+      for pid in $left; do wait_gone "$pid" 5 || break; done
+      for pid in $left; do [ ! -e "/proc/$pid" ] || kill -KILL "$pid" 2>/dev/null || true; done
+      for pid in $left; do wait_gone "$pid" 5 || warn "$h: pid $pid does not exit"; done
     fi
     ip netns del "$ns" 2>/dev/null || warn "could not delete namespace $ns"
   done
@@ -251,7 +253,7 @@ coin_stack() {
   local h=coin
   in_ns coin env BMM_STACK_TIMEOUT="$TIMEOUT" \
     BMM_STACK_NODE_A_ARGS="-rpcbind=127.0.0.1 -rpcbind=$(host_ip $h) -rpcallowip=127.0.0.1 -rpcallowip=10.77.0.0/24" \
-    bash "$REPO_ROOT/deploy/stack.sh" "$@" --dir "$(hroot coin)/stack" --base-port 19400
+    bash "$REPO_ROOT/deploy/stack.sh" "$@" --dir "$(hroot coin)/stack" --base-port 19400 8>&-
 }
 
 coin_up() {
@@ -604,12 +606,17 @@ cmd_down() {
     for h in ac1 ac2; do stop_svc "$h" pgbouncer 10; done
     for h in rd1 rd2 rd3; do stop_svc "$h" sentinel 10; done
     for h in rd1 rd2 rd3; do stop_svc "$h" redis 20; done
-    # Patroni stops its PostgreSQL on TERM: all three at once.
-    for h in pg1 pg2 pg3; do
-      local pid
-      pid=$(svc_pid "$h" patroni) && kill -TERM "$pid" 2>/dev/null && log "$h: stopping patroni (pid $pid)"
-    done
-    for h in pg1 pg2 pg3; do stop_svc "$h" patroni 40; done
+    # Patroni stops its PostgreSQL on TERM. The leader goes first, while its
+    # standbys still stream: with synchronous_mode_strict a leader left
+    # without a standby cannot finish a commit, and a backend ending during
+    # its shutdown waits for one. The sync standby takes over and goes next.
+    local order=() leader sync
+    leader=$(patroni_leader 2>/dev/null || true)
+    sync=$(patroni_role_host sync_standby 2>/dev/null || true)
+    for h in pg1 pg2 pg3; do [ "$(host_ip "$h")" = "$leader" ] && order+=("$h"); done
+    for h in pg1 pg2 pg3; do [ "$(host_ip "$h")" = "$sync" ] && order+=("$h"); done
+    for h in pg1 pg2 pg3; do [[ " ${order[*]} " == *" $h "* ]] || order+=("$h"); done
+    for h in "${order[@]}"; do stop_svc "$h" patroni 40; done
     for h in pg1 pg2 pg3; do stop_svc "$h" etcd 10; done
     if [ -e /run/netns/bmm-coin ] && [ -e "$(hroot coin)/stack/.bmm-stack" ]; then
       coin_stack down >"$(hroot coin)/stack-down.log" 2>&1 || warn "coin: deploy/stack.sh down failed (log $(hroot coin)/stack-down.log)"
