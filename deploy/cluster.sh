@@ -138,9 +138,12 @@ svc_pid() {
   pid_is "$pid" "${what:-$2}" || return 1
   echo "$pid"
 }
+# A process that exited but is not reaped yet (a zombie; our daemons are
+# reparented to PID 1) counts as gone.
+alive() { [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 wait_gone() {
   local pid=$1 limit=$2 n=0
-  while [ -e "/proc/$pid" ]; do
+  while alive "$pid"; do
     [ "$n" -ge $((limit * 10)) ] && return 1
     sleep 0.1
     n=$((n + 1))
@@ -183,17 +186,28 @@ start_svc() {
   echo "$! $what" >"$(pidfile_of "$host" "$name")"
 }
 
-stop_svc() {
-  local host=$1 name=$2 limit=${3:-30} pid
-  pid=$(svc_pid "$host" "$name") || return 0
-  log "$host: stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_gone "$pid" "$limit"; then
-    warn "$host: $name (pid $pid) still running after ${limit}s: KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 5 || true
-  fi
-  rm -f "$(pidfile_of "$host" "$name")"
+stop_svc() { stop_svcs "${3:-30}" "$2" "$1"; }
+# stop_svcs LIMIT NAME HOST...: TERM service NAME on every HOST at once, wait
+# up to LIMIT seconds for all, then KILL what is left.
+stop_svcs() {
+  local limit=$1 name=$2 host pid pids=() hosts=() i
+  shift 2
+  for host in "$@"; do
+    pid=$(svc_pid "$host" "$name") || { rm -f "$(pidfile_of "$host" "$name")"; continue; }
+    log "$host: stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$pid")
+    hosts+=("$host")
+  done
+  local t0=$SECONDS
+  for i in "${!pids[@]}"; do
+    if ! wait_gone "${pids[$i]}" $((limit - (SECONDS - t0) > 1 ? limit - (SECONDS - t0) : 1)); then
+      warn "${hosts[$i]}: $name (pid ${pids[$i]}) still running after ${limit}s: KILL"
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
+      wait_gone "${pids[$i]}" 5 || true
+    fi
+    rm -f "$(pidfile_of "${hosts[$i]}" "$name")"
+  done
 }
 
 in_ns() { local h=$1; shift; ip netns exec "$(ns_of "$h")" "$@"; }
@@ -236,7 +250,7 @@ net_down() {
       # shellcheck disable=SC2086
       kill -TERM $left 2>/dev/null || true
       for pid in $left; do wait_gone "$pid" 5 || break; done
-      for pid in $left; do [ ! -e "/proc/$pid" ] || kill -KILL "$pid" 2>/dev/null || true; done
+      for pid in $left; do ! alive "$pid" || kill -KILL "$pid" 2>/dev/null || true; done
       for pid in $left; do wait_gone "$pid" 5 || warn "$h: pid $pid does not exit"; done
     fi
     ip netns del "$ns" 2>/dev/null || warn "could not delete namespace $ns"
@@ -601,11 +615,11 @@ cmd_down() {
     exec 8>"$STATE_DIR/.lock"
     flock -w "$TIMEOUT" 8 || warn "another cluster.sh holds $STATE_DIR/.lock: going on"
     local h
-    for h in st1 st2 st3; do stop_svc "$h" bmm-stratum 30; done
-    for h in ac1 ac2; do stop_svc "$h" bmm-accountd 60; done
-    for h in ac1 ac2; do stop_svc "$h" pgbouncer 10; done
-    for h in rd1 rd2 rd3; do stop_svc "$h" sentinel 10; done
-    for h in rd1 rd2 rd3; do stop_svc "$h" redis 20; done
+    stop_svcs 30 bmm-stratum st1 st2 st3
+    stop_svcs 60 bmm-accountd ac1 ac2
+    stop_svcs 10 pgbouncer ac1 ac2
+    stop_svcs 10 sentinel rd1 rd2 rd3
+    stop_svcs 20 redis rd1 rd2 rd3
     # Patroni stops its PostgreSQL on TERM. The leader goes first, while its
     # standbys still stream: with synchronous_mode_strict a leader left
     # without a standby cannot finish a commit, and a backend ending during
@@ -617,7 +631,7 @@ cmd_down() {
     for h in pg1 pg2 pg3; do [ "$(host_ip "$h")" = "$sync" ] && order+=("$h"); done
     for h in pg1 pg2 pg3; do [[ " ${order[*]} " == *" $h "* ]] || order+=("$h"); done
     for h in "${order[@]}"; do stop_svc "$h" patroni 40; done
-    for h in pg1 pg2 pg3; do stop_svc "$h" etcd 10; done
+    stop_svcs 10 etcd pg1 pg2 pg3
     if [ -e /run/netns/bmm-coin ] && [ -e "$(hroot coin)/stack/.bmm-stack" ]; then
       coin_stack down >"$(hroot coin)/stack-down.log" 2>&1 || warn "coin: deploy/stack.sh down failed (log $(hroot coin)/stack-down.log)"
     fi

@@ -209,6 +209,15 @@ wait "$ppid" 2>/dev/null || true
 
 # ------------------------------------------------------------------ down --
 
+# A crash left behind: kill -9 one Patroni (its PostgreSQL runs on without
+# it, in no pidfile of cluster.sh); `down` must still end it.
+for h in pg1 pg2 pg3; do
+  f=$DIR/hosts/$h/run/bmm-cluster/patroni.pid
+  [ -r "$f" ] || continue
+  read -r kpid _ <"$f"
+  if [ -e "/proc/$kpid" ]; then echo "cluster_test: kill -9 Patroni on $h (pid $kpid), leaving its PostgreSQL"; kill -KILL "$kpid"; break; fi
+done
+
 # Every process in the cluster's namespaces now (and the Redis killed above
 # is gone already): none may outlive `down`.
 NS_PIDS=$(for ns in $(ip netns list | awk '$1 ~ /^bmm-/ {print $1}'); do ip netns pids "$ns"; done | tr '\n' ' ')
