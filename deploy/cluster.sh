@@ -246,7 +246,7 @@ net_down() {
     # deploy/stack.sh inside it): TERM, a bounded wait, then KILL.
     left=$(ip netns pids "$ns" 2>/dev/null || true)
     if [ -n "$left" ]; then
-      warn "$h: processes left in $ns: $(echo $left): TERM"
+      warn "$h: processes left in $ns: $(tr "\n" " " <<<"$left"): TERM"
       # shellcheck disable=SC2086
       kill -TERM $left 2>/dev/null || true
       for pid in $left; do wait_gone "$pid" 5 || break; done
@@ -275,7 +275,8 @@ coin_up() {
   chmod 755 "$(hroot coin)"
   coin_stack up --no-bcoin >"$(hroot coin)/stack-up.log" 2>&1 ||
     { tail -n 20 "$(hroot coin)/stack-up.log" >&2; die "coin: deploy/stack.sh up failed (log $(hroot coin)/stack-up.log)"; }
-  local env=$(hroot coin)/stack/stack.env
+  local env
+  env=$(hroot coin)/stack/stack.env
   curl -sf --max-time 5 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
     -H 'content-type: text/plain' --data '{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}' \
     "http://$(host_ip coin):$COIN_RPC_PORT/" >/dev/null ||
@@ -668,7 +669,8 @@ cmd_status() {
   [ -e "$MARKER" ] || { [ -r /run/bmm-cluster.dir ] && STATE_DIR=$(cat /run/bmm-cluster.dir) && SECRETS=$STATE_DIR/secrets && MARKER=$STATE_DIR/.bmm-cluster; }
   printf '%-5s %-13s %-5s %s\n' HOST SERVICE STATE ROLE/DETAIL
   # coin
-  local env=$(hroot coin)/stack/stack.env height
+  local env height
+  env=$(hroot coin)/stack/stack.env
   if [ -r "$env" ] && height=$(curl -sf --max-time 3 --user "$(coin_env BMM_NODE_RPC_USER):$(coin_env BMM_NODE_RPC_PASSWORD)" \
       -H 'content-type: text/plain' --data '{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}' \
       "http://10.77.0.10:$COIN_RPC_PORT/" | jq -r .result); then
