@@ -106,6 +106,9 @@ case $config_mode in compat|target) ;; *) die "BMM_CLUSTER_CONFIG must be compat
 case $STATE_DIR in /*) ;; *) STATE_DIR=$PWD/$STATE_DIR ;; esac
 STATE_DIR=${STATE_DIR%/}
 [[ $STATE_DIR =~ ^[A-Za-z0-9_./+-]+$ ]] || die "state dir '$STATE_DIR' has characters other than A-Z a-z 0-9 _ . / + -"
+# PostgreSQL's socket DIR/hosts/pgN/run/postgresql/.s.PGSQL.5432 must fit in
+# sun_path (107 bytes).
+[ ${#STATE_DIR} -le 64 ] || die "state dir '$STATE_DIR' is too long for PostgreSQL's unix socket (64 characters at most)"
 [ "$(id -u)" -eq 0 ] || die "cluster.sh needs root (network namespaces, veths, a bridge)"
 SECRETS=$STATE_DIR/secrets
 MARKER=$STATE_DIR/.bmm-cluster
