@@ -39,6 +39,10 @@ Options:
                 they are (sentinels, hosts, streams, [api.read_postgres], Redis
                 password). Needs the merged redis, shards and pgha branches.
                 Without it (the default, "compat") see COMPAT below.
+  --bmm-conf DIR
+                with up: read the bmm programs' configs (bmm-stratum-stN.toml,
+                bmm-accountd-acN.toml) from DIR instead of deploy/cluster/bmm
+                (env BMM_CLUSTER_BMM_CONF; the fault test's short epochs)
   --timeout S   seconds to wait for each step (default 120)
   --purge       with down: delete the state folder too
 
@@ -83,6 +87,7 @@ veth_of() { echo "bmmv-$1"; }
 command=""
 STATE_DIR=${BMM_CLUSTER_DIR:-/var/tmp/bmm-cluster}
 TIMEOUT=120
+BMM_CONF=${BMM_CLUSTER_BMM_CONF:-}
 purge=0
 with_bmm=1
 config_mode=${BMM_CLUSTER_CONFIG:-compat}
@@ -95,12 +100,16 @@ while [ $# -gt 0 ]; do
     --purge) purge=1 ;;
     --no-bmm) with_bmm=0 ;;
     --target-config) config_mode=target ;;
+    --bmm-conf) [ $# -ge 2 ] || die "--bmm-conf needs a value"; BMM_CONF=$2; shift ;;
+    --bmm-conf=*) BMM_CONF=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
 done
 [ -n "$command" ] || { usage >&2; exit 2; }
+BMM_CONF=${BMM_CONF:-$CONF/bmm}
+[ -d "$BMM_CONF" ] || die "--bmm-conf '$BMM_CONF' is not a folder"
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout '$TIMEOUT' is not a number of seconds"
 case $config_mode in compat|target) ;; *) die "BMM_CLUSTER_CONFIG must be compat or target (got '$config_mode')" ;; esac
 case $STATE_DIR in /*) ;; *) STATE_DIR=$PWD/$STATE_DIR ;; esac
@@ -552,7 +561,7 @@ bmm_up() {
     h=ac$i
     r=$(hroot "$h")
     bmm_env "$h"
-    bmm_config "$h" "$CONF/bmm/bmm-accountd-$h.toml" "$r/etc/bmm/bmm-accountd.toml"
+    bmm_config "$h" "$BMM_CONF/bmm-accountd-$h.toml" "$r/etc/bmm/bmm-accountd.toml"
     chown root:bmm "$r/etc/bmm/bmm-accountd.toml"
     chmod 640 "$r/etc/bmm/bmm-accountd.toml"
     start_bmm "$h" bmm-accountd bmm-accountd run --config "$r/etc/bmm/bmm-accountd.toml"
@@ -567,7 +576,7 @@ bmm_up() {
     bmm_env "$h"
     mkdir -p "$r/var/lib/bmm/stratum/spool"
     chown -R bmm:bmm "$r/var/lib/bmm"
-    bmm_config "$h" "$CONF/bmm/bmm-stratum-$h.toml" "$r/etc/bmm/bmm-stratum.toml"
+    bmm_config "$h" "$BMM_CONF/bmm-stratum-$h.toml" "$r/etc/bmm/bmm-stratum.toml"
     chown root:bmm "$r/etc/bmm/bmm-stratum.toml"
     chmod 640 "$r/etc/bmm/bmm-stratum.toml"
     start_bmm "$h" bmm-stratum bmm-stratum --config "$r/etc/bmm/bmm-stratum.toml"

@@ -89,10 +89,31 @@ result<blocking_connection> blocking_connection::open(const std::string& host, c
             ::close(fd);
             continue;
         }
+        if (o.connect_timeout_ms > 0) {
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        }
         if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-            why = std::strerror(errno);
-            ::close(fd);
-            continue;
+            if (o.connect_timeout_ms <= 0 || errno != EINPROGRESS) {
+                why = std::strerror(errno);
+                ::close(fd);
+                continue;
+            }
+            pollfd p{fd, POLLOUT, 0};
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (::poll(&p, 1, o.connect_timeout_ms) <= 0) {
+                why = "no answer within " + std::to_string(o.connect_timeout_ms) + " ms";
+                ::close(fd);
+                continue;
+            }
+            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+                why = std::strerror(err ? err : errno);
+                ::close(fd);
+                continue;
+            }
+        }
+        if (o.connect_timeout_ms > 0) {
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         }
         c.fd_ = fd;
     }

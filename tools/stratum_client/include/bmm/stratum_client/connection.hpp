@@ -17,8 +17,10 @@ struct connect_options {
     std::string source;      // local address to connect from; empty: the system's choice
     int receive_buffer = 0;  // SO_RCVBUF in bytes; 0: the system's (small plays a miner that does not read)
     bool tls = false;
-    std::string ca;  // with tls: PEM CA (or self-signed certificate) the pool's certificate must
-                     // chain to, also checked against the host name or address; empty: not checked
+    std::string ca;              // with tls: PEM CA (or self-signed certificate) the pool's certificate must
+                                 // chain to, also checked against the host name or address; empty: not checked
+    int connect_timeout_ms = 0;  // > 0: give up a TCP connect after this long (a host cut off the
+                                 // network never answers); 0: the system's (minutes)
 };
 
 enum class read_status { data, timeout, closed };
