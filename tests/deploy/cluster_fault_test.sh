@@ -19,9 +19,9 @@
 # pgha branches (Sentinel-following programs, multi-host PostgreSQL):
 # redis_kill, pg_stop_ingest, pg_stop_close, pg_stop_payout, redis_partition.
 # They are written but NOT yet run: main's programs cannot follow a failover.
-set -euo pipefail
 # Functions are run through poll/check (SC2317); `a && b || c` is meant (SC2015).
 # shellcheck disable=SC2317,SC2015
+set -euo pipefail
 
 if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
   cat <<'EOF'
