@@ -180,15 +180,15 @@ std::vector<std::string> unbooked_chain_blocks(std::size_t* on_chain) {
     }
     *on_chain = blocks.size();
     std::map<std::string, std::vector<std::string>> booked;  // hash -> status, reward, closed, booked sum, orphans
-    for (const auto& r : query(
-             "SELECT b.hash, b.status, b.reward::text, (e.closed_at IS NOT NULL)::text, "
-             "coalesce((SELECT sum(amount) FROM ledger_transfers t WHERE t.reference = 'block:' || b.hash AND "
-             "t.debit = 'system:coinbase:LTC' AND t.kind IN ('block_fee', 'block_dividend', 'block_miner', "
-             "'block_undistributed')), 0)::text, "
-             "(SELECT count(*) FROM ledger_transfers t WHERE t.reference = 'block:' || b.hash AND "
-             "t.kind = 'block_orphan')::text "
-             "FROM blocks b LEFT JOIN epochs e ON e.k = b.epoch WHERE b.coin = 'LTC' AND b.height > $1",
-             {std::to_string(g->start_height)})) {
+    for (const auto& r :
+         query("SELECT b.hash, b.status, b.reward::text, (e.closed_at IS NOT NULL)::text, "
+               "coalesce((SELECT sum(amount) FROM ledger_transfers t WHERE t.reference = 'block:' || b.hash AND "
+               "t.debit = 'system:coinbase:LTC' AND t.kind IN ('block_fee', 'block_dividend', 'block_miner', "
+               "'block_undistributed')), 0)::text, "
+               "(SELECT count(*) FROM ledger_transfers t WHERE t.reference = 'block:' || b.hash AND "
+               "t.kind = 'block_orphan')::text "
+               "FROM blocks b LEFT JOIN epochs e ON e.k = b.epoch WHERE b.coin = 'LTC' AND b.height > $1",
+               {std::to_string(g->start_height)})) {
         booked[r[0]] = {r[1], r[2], r[3], r[4], r[5]};
     }
     std::vector<std::string> problems;
@@ -266,14 +266,12 @@ bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
 void sleep_ms(long long ms) { std::this_thread::sleep_for(milliseconds(ms)); }
 
-void restart_pool() {
-    g->pool.start(g->pool_opts);
-}
+void restart_pool() { g->pool.start(g->pool_opts); }
 
 // One round: miners mine, `fault` runs at a random point and returns once the
 // faulted part is back (or has been brought back), miners mine on, then stop.
 struct round_figures {
-    long long point_ms = 0, down_ms = 0, recovery_ms = -1, settle_ms = 0;
+    long long point_ms = 0, down_ms = 0, recovery_ms = -1, settle_ms = 0, stored_ms = 0, booked_ms = 0;
     std::size_t told = 0, blocks = 0, stored = 0;
     std::size_t chain_blocks = 0;
     std::string epochs_closed, blocks_split;
@@ -286,7 +284,8 @@ class fault : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         g = new suite_state;
-        g->seed = static_cast<std::uint64_t>(env_int("BMM_FAULT_SEED", static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff)));
+        g->seed = static_cast<std::uint64_t>(
+            env_int("BMM_FAULT_SEED", static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff)));
         g->rounds = static_cast<int>(env_int("BMM_FAULT_ROUNDS", 1));
         std::printf("fault suite: seed %llu, %d round(s) per fault (replay: BMM_FAULT_SEED=%llu BMM_FAULT_ROUNDS=%d)\n",
                     static_cast<unsigned long long>(g->seed), g->rounds, static_cast<unsigned long long>(g->seed),
@@ -349,7 +348,8 @@ protected:
     // fault_fn(rng, figures) does the fault and brings the part back.
     void run_rounds(const std::string& name, const std::function<void(std::mt19937_64&, round_figures&)>& fault_fn) {
         for (int round = 1; round <= g->rounds; ++round) {
-            SCOPED_TRACE(name + " round " + std::to_string(round) + " (BMM_FAULT_SEED=" + std::to_string(g->seed) + ")");
+            SCOPED_TRACE(name + " round " + std::to_string(round) + " (BMM_FAULT_SEED=" + std::to_string(g->seed) +
+                         ")");
             auto rng = rng_for(name, round);
             round_figures f;
             test::share_miners miners(g->port, name + std::to_string(round), k_miners, k_interval_ms);
@@ -377,8 +377,7 @@ protected:
             f.rejected = miners.rejected();
             f.unanswered = miners.unanswered();
             f.connections = miners.connections();
-            EXPECT_GT(f.recovery_ms, -1) << "no share was accepted within 60 s after the fault\n"
-                                         << g->pool.log_tail();
+            EXPECT_GT(f.recovery_ms, -1) << "no share was accepted within 60 s after the fault\n" << g->pool.log_tail();
             check(name, round, f);
         }
     }
@@ -395,18 +394,28 @@ protected:
                 return missing.empty();
             },
             120);
-        std::vector<std::string> unbooked;
+        f.stored_ms = ms_since(settle_start);
+        std::vector<std::string> unbooked, first_unbooked;
         test::wait_until(
             [&] {
                 unbooked = unbooked_chain_blocks(&f.chain_blocks);
+                if (first_unbooked.empty()) {
+                    first_unbooked = unbooked;
+                }
                 return unbooked.empty();
             },
             120);
+        f.booked_ms = ms_since(settle_start);
         const auto audit = g->acc.wait_audit_clean(120);
         f.settle_ms = ms_since(settle_start);
+        if (f.settle_ms > 10000) {
+            std::printf("FAULT %s round %d: slow to settle; first unbooked:\n%s", name.c_str(), round,
+                        head(first_unbooked).c_str());
+        }
         f.epochs_closed = scalar("SELECT count(*) FROM epochs WHERE closed_at IS NOT NULL");
         f.blocks_split = scalar(
-            "SELECT count(*) FROM blocks b JOIN epochs e ON e.k = b.epoch WHERE e.closed_at IS NOT NULL AND b.height > $1",
+            "SELECT count(*) FROM blocks b JOIN epochs e ON e.k = b.epoch WHERE e.closed_at IS NOT NULL AND b.height > "
+            "$1",
             {std::to_string(g->start_height)});
         f.stored = g->told.size() - missing.size();
 
@@ -431,11 +440,12 @@ protected:
         std::printf(
             "FAULT %s round %d: point %lld ms, fault %lld ms; told accepted %zu (rejected {%s}, unanswered %d, "
             "connections %d); all told stored once %zu/%zu; pool blocks on the chain %zu (since start); mining "
-            "again %lld ms after; settled (stored, booked, audit clean) %lld ms; epochs closed %s, blocks split at a "
+            "again %lld ms after; stored after %lld ms, booked after %lld ms, audit clean after %lld ms; epochs closed "
+            "%s, blocks split at a "
             "close %s%s%s\n",
-            name.c_str(), round, f.point_ms, f.down_ms, f.told, rejected.c_str(), f.unanswered, f.connections,
-            f.stored, g->told.size(), f.chain_blocks, f.recovery_ms, f.settle_ms, f.epochs_closed.c_str(), f.blocks_split.c_str(), f.note.empty() ? "" : "; ",
-            f.note.c_str());
+            name.c_str(), round, f.point_ms, f.down_ms, f.told, rejected.c_str(), f.unanswered, f.connections, f.stored,
+            g->told.size(), f.chain_blocks, f.recovery_ms, f.stored_ms, f.booked_ms, f.settle_ms,
+            f.epochs_closed.c_str(), f.blocks_split.c_str(), f.note.empty() ? "" : "; ", f.note.c_str());
         std::fflush(stdout);
     }
 };
@@ -494,8 +504,9 @@ TEST_F(fault, bmm_accountd_kill_9_at_random_and_during_an_epoch_close) {
     // The epochs closed across the kills are closed (the close resumed).
     ASSERT_TRUE(test::wait_until(
         [] {
-            return scalar("SELECT count(*) FROM epochs WHERE closed_at IS NULL AND end_at + interval '5 seconds' < "
-                          "now()") == "0";
+            return scalar(
+                       "SELECT count(*) FROM epochs WHERE closed_at IS NULL AND end_at + interval '5 seconds' < "
+                       "now()") == "0";
         },
         60))
         << g->acc.log_tail();

@@ -76,9 +76,8 @@ public:
           << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
           << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\nstream = \"" << o.stream
           << "\"\ngroup = \"" << o.group << "\"\nconsumer = \"" << o.consumer << "\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \""
-          << st.setting("BMM_NODE_RPC_USER") << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD")
-          << "\"\ncurrency = \"LTC\"\n"
+          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st.setting("BMM_NODE_RPC_USER")
+          << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
           << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
           << "[epochs]\nlength_seconds = " << o.epoch_seconds << "\ngenesis = " << o.genesis
           << "\nclose_grace_ms = " << o.close_grace_ms << "\nstep_ms = 200\n"
@@ -98,8 +97,8 @@ public:
     // `bmm-accountd run` (ingest, ledger, API if configured), its output appended to `log`;
     // `env`: more environment (BMM_ACCOUNTD_FAULT).
     void start(const std::map<std::string, std::string>& env = {}) {
-        proc_ = std::make_unique<child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", config},
-                                                log, env);
+        proc_ = std::make_unique<child_process>(
+            std::vector<std::string>{bin("bmm-accountd"), "run", "--config", config}, log, env);
     }
     bool running() { return proc_ && proc_->running(); }
     // kill -9, reaped (bounded).

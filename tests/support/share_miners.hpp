@@ -109,8 +109,8 @@ private:
                     {
                         std::lock_guard<std::mutex> l(m_);
                         if (r.ok && r.result == "true") {
-                            accepted_.push_back({h.pow, h.block, h.meets_network_target,
-                                                 std::chrono::steady_clock::now()});
+                            accepted_.push_back(
+                                {h.pow, h.block, h.meets_network_target, std::chrono::steady_clock::now()});
                         } else {
                             ++rejected_[r.code];
                         }

@@ -192,11 +192,13 @@ public:
     share_hashes hashes_of(const share_found& f, pow_algorithm algo) {
         namespace sc = bmm::stratum_client;
         const sc::job j = decoded(algo);
-        const verifier::share s{&j.data,  extranonce1, f.en2, f.ntime, f.nonce, f.version_bits,
-                                *target_from_difficulty(1, algo)};
+        const verifier::share s{
+            &j.data, extranonce1, f.en2, f.ntime, f.nonce, f.version_bits, *target_from_difficulty(1, algo)};
         verifier::verdict v;
         verifier_.verify(std::span<const verifier::share>(&s, 1), std::span<verifier::verdict>(&v, 1));
-        if (!v.ok()) throw std::runtime_error("the found share does not hash: " + std::string(verifier::describe(v.status)));
+        if (!v.ok()) {
+            throw std::runtime_error("the found share does not hash: " + std::string(verifier::describe(v.status)));
+        }
         auto display = [](const verifier::hash256& h) {
             verifier::hash256 r;
             std::copy(h.rbegin(), h.rend(), r.begin());
