@@ -474,7 +474,17 @@ TEST_F(fault, bmm_stratum_kill_9_while_mining) {
         EXPECT_NE(g->pool.log_tail(20000).find("fault point " + point + ": kill -9"), std::string::npos)
             << g->pool.log_tail();
         restart_pool();
-        f.note = "restarted after " + std::to_string(pause) + " ms; then killed at " + point;
+        // Then with Redis away, so that the journal holds a backlog nobody published: killed, restarted
+        // while Redis is still down, and Redis back: the backlog goes out from the journal.
+        (void)test::run_capture(redis_cli() + "shutdown 2>&1");
+        sleep_ms(uniform(rng, 500, 2000));
+        g->pool.proc->signal(SIGKILL);
+        g->pool.proc->wait(5000);
+        restart_pool();
+        sleep_ms(uniform(rng, 500, 1500));
+        ASSERT_TRUE(st().up_again());
+        f.note = "restarted after " + std::to_string(pause) + " ms; then killed at " + point +
+                 "; then killed with Redis down";
     });
 }
 
