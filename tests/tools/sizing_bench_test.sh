@@ -64,6 +64,10 @@ check(positive(pg["copy_table_bytes_per_row"]), "bytes per row of the fresh COPY
 check(pg["rollup_rows"] > 0 and abs(pg["rows_per_share"] - (1 + pg["rollup_rows"] / 3000)) < 1e-9,
       "rows per share = 1 share + its rollup rows")
 check(pg["accounts_made"] == 125, "1000 workers are 125 accounts of 8")
+c = m["accountd_classic"]
+check(c["workers"] == 1600 and c["spread_in_time"] is False and c["ingest"]["rows_stored"] == 3000,
+      "the classic bench-ingest ran: 1600 workers at one instant, every record stored")
+check(positive(s["ratios"]["ingest_many_workers_over_classic"]), "many workers against the classic shape")
 
 st = s["stratum"]
 check(st["processes"] == math.ceil(1000000 / st["connections_per_process"]), "processes = miners / per process")

@@ -21,7 +21,8 @@
 #             authorised connections on one bmm-stratum process, over plain TCP
 #             then over TLS (a self-signed P-256 certificate), the bench over
 #             BENCH_MEMORY_PROCESSES (default 2) processes and 4 source
-#             addresses: VmRSS and open files of the server before and after;
+#             addresses (BENCH_MEMORY_TLS_CONNECTIONS: another count for TLS,
+#             whose handshakes are slow on a busy machine): VmRSS and open files of the server before and after;
 #             writes memory.json (docs/sizing.md)
 #
 # sha256d needs a Bitcoin node; none ships in Debian, so the pool's node here is
@@ -151,6 +152,7 @@ max_connections = 100000
 max_connections_per_ip = 100000
 max_pending_requests = 100000
 ban_threshold = 0
+tls_handshake_timeout_seconds = 120
 
 [metrics]
 host = "127.0.0.1"
@@ -397,15 +399,19 @@ journal_sync_run() {
 }
 
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2> /dev/null | wc -l; }
+# The kernel's side, machine-wide (other programs move it too: a rough figure;
+# both ends of every loopback connection are sockets of this kernel).
+slab_kb() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
+tcp_mem_pages() { awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat; }
 
 # memory_pass NAME URL N PROCESSES RAMP: N idle connections (subscribed and
 # authorised) to server ${servers[0]} at URL, RAMP new ones a second; prints
 # one JSON object.
 memory_pass() {
   local name=$1 url=$2 n=$3 bp=$4 ramp=$5 pid=${servers[0]}
-  local rss0 rss1 fd0 fd1 held t0 settled=true
+  local rss0 rss1 fd0 fd1 slab0 slab1 tcpmem0 tcpmem1 held t0 settled=true
   sleep 1
-  rss0=$(rss_kb "$pid"); fd0=$(fd_count "$pid")
+  rss0=$(rss_kb "$pid"); fd0=$(fd_count "$pid"); slab0=$(slab_kb); tcpmem0=$(tcp_mem_pages)
   rm -f "$out/$name.ready"
   t0=$(now_ms)
   "$bench" --url "$url" --insecure --connections "$n" --ramp "$ramp" --processes "$bp" --source-count 4 --mode idle \
@@ -416,7 +422,7 @@ memory_pass() {
   wait_ready "$out/$name.ready" $((n / ramp + 50)) || { settled=false; log "$name: not settled; measuring what is held"; }
   local settle_ms=$(($(now_ms) - t0))
   sleep 3  # the pool's per-connection work done (jobs sent, buffers settled)
-  rss1=$(rss_kb "$pid"); fd1=$(fd_count "$pid")
+  rss1=$(rss_kb "$pid"); fd1=$(fd_count "$pid"); slab1=$(slab_kb); tcpmem1=$(tcp_mem_pages)
   held=$(held_now "$name"); held=${held:-0}
   kill -TERM "$bpid" 2> /dev/null || true
   wait "$bpid" || true
@@ -425,8 +431,12 @@ print(json.dumps({"connections": int(n), "held": held, "settled": ok == "true", 
   "rss_kb_before": int(r0), "rss_kb_after": int(r1), "open_files_before": int(f0), "open_files_after": int(f1),
   "bytes_per_connection": (int(r1) - int(r0)) * 1024 / held if held else 0,
   "open_files_per_connection": (int(f1) - int(f0)) / held if held else 0,
-  "failed": json.load(open(sys.argv[10]))["connections"]["failed"]}))' \
-    "$n" "$held" "$rss0" "$rss1" "$fd0" "$fd1" "$settle_ms" "$settled" "$ramp" "$out/$name.json"
+  "failed": json.load(open(sys.argv[10]))["connections"]["failed"],
+  "kernel_slab_kb_before": int(sys.argv[11]), "kernel_slab_kb_after": int(sys.argv[12]),
+  "kernel_tcp_mem_pages_before": int(sys.argv[13]), "kernel_tcp_mem_pages_after": int(sys.argv[14]),
+  "kernel_slab_bytes_per_socket": (int(sys.argv[12]) - int(sys.argv[11])) * 1024 / (2 * held) if held else 0}))' \
+    "$n" "$held" "$rss0" "$rss1" "$fd0" "$fd1" "$settle_ms" "$settled" "$ramp" "$out/$name.json" \
+    "$slab0" "$slab1" "$tcpmem0" "$tcpmem1"
 }
 
 # memory: plain TCP then TLS, each on a freshly started server.
@@ -441,7 +451,7 @@ memory_run() {
   start_servers 1 "$threads"
   # TLS handshakes (both ends on these cores) are slower: a gentler ramp, so
   # that none outlasts the pool's tls_handshake_timeout_seconds.
-  tls=$(memory_pass memory-tls "stratum+ssl://127.0.0.1:$tls_port" "$n" "$bp" 500)
+  tls=$(memory_pass memory-tls "stratum+ssl://127.0.0.1:$tls_port" "${BENCH_MEMORY_TLS_CONNECTIONS:-$n}" "$bp" 500)
   stop_servers
   printf '{"threads": %s, "tcp": %s, "tls": %s}\n' "$threads" "$tcp" "$tls" > "$out/memory.json"
   python3 - "$out/memory.json" <<'EOF'
@@ -449,9 +459,11 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 for k in ("tcp", "tls"):
     m = d[k]
-    print("memory-%s: held %d of %d in %.1f s; VmRSS %d -> %d kB = %.0f bytes per connection; open files %d -> %d"
+    print("memory-%s: held %d of %d in %.1f s; VmRSS %d -> %d kB = %.0f bytes per connection; open files %d -> %d;"
+          " kernel slab ~%.0f bytes per socket (machine-wide)%s"
           % (k, m["held"], m["connections"], m["settle_ms"] / 1000, m["rss_kb_before"], m["rss_kb_after"],
-             m["bytes_per_connection"], m["open_files_before"], m["open_files_after"]))
+             m["bytes_per_connection"], m["open_files_before"], m["open_files_after"], m["kernel_slab_bytes_per_socket"],
+             "" if m["failed"] == 0 else "; %d FAILED: the figure includes their half-made sessions" % m["failed"]))
 EOF
 }
 

@@ -24,7 +24,8 @@
 #   --stack-env FILE  a running stack's stack.env (deploy/stack.sh); without it a
 #                     stack is started in OUT/stack (no bcoin) and stopped after
 # Environment (sizes): SIZING_CONNECTIONS (idle connections per pass, default
-# 19000), SIZING_RECORDS (bench-ingest records, default 200000),
+# 19000; SIZING_TLS_CONNECTIONS over TLS, default the smaller of that and 5000),
+# SIZING_RECORDS (bench-ingest records, default 200000),
 # SIZING_WORKERS (default 100000), SIZING_SHARES_SECONDS (each shares1k pass,
 # default 20), SIZING_OPENSSL_SECONDS (default 3); the target:
 # SIZING_MINERS (default 1000000), SIZING_SHARES_PER_SECOND (default 100000),
@@ -73,8 +74,10 @@ sha256_kbps=$(awk '/^sha256 / {v=$NF} END {sub(/k$/, "", v); print v}' "$out/ope
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 
 # --- 2. bmm-stratum: memory per connection, answers per core -----------------
-log "farm-bench memory shares1k (${SIZING_CONNECTIONS:-19000} connections per pass)"
-BENCH_MEMORY_CONNECTIONS="${SIZING_CONNECTIONS:-19000}" BENCH_SHARES_SECONDS="${SIZING_SHARES_SECONDS:-20}" \
+log "farm-bench memory shares1k (${SIZING_CONNECTIONS:-19000} connections over TCP, ${SIZING_TLS_CONNECTIONS:-the smaller of that and 5000} over TLS)"
+conns=${SIZING_CONNECTIONS:-19000}
+tls_conns=${SIZING_TLS_CONNECTIONS:-$((conns < 5000 ? conns : 5000))}
+BENCH_MEMORY_CONNECTIONS="$conns" BENCH_MEMORY_TLS_CONNECTIONS="$tls_conns" BENCH_SHARES_SECONDS="${SIZING_SHARES_SECONDS:-20}" \
   "$here/farm-bench.sh" --build "$build" --out "$out/farm" memory shares1k > "$out/farm-bench.out" 2> "$out/farm-bench.err" \
   || { log "farm-bench failed; see $out/farm-bench.err"; exit 1; }
 cat "$out/farm-bench.out" >&2
@@ -86,14 +89,14 @@ if [ -z "$stack_env" ]; then
   # A base port whose eleven ports (deploy/stack.sh --help) are all free.
   base=""
   for _ in $(seq 50); do
-    local_base=$((41000 + (RANDOM % 400) * 11))
+    local_base=$((22000 + (RANDOM % 900) * 11))  # below the ephemeral range
     busy=0
     for p in $(seq "$local_base" $((local_base + 10))); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2> /dev/null; then busy=1; break; fi
     done
     [ "$busy" = 0 ] && { base=$local_base; break; }
   done
-  [ -n "$base" ] || { log "no eleven free ports for a stack near 41000"; exit 1; }
+  [ -n "$base" ] || { log "no eleven free ports for a stack between 22000 and 32000"; exit 1; }
   "$src/deploy/stack.sh" up --no-bcoin --dir "$out/stack" --base-port "$base" > "$out/stack.log" 2>&1 \
     || { log "the stack did not start; see $out/stack.log"; exit 1; }
   stack_env="$out/stack/stack.env"
@@ -131,6 +134,13 @@ log "bench-ingest: ${SIZING_RECORDS:-200000} records, ${SIZING_WORKERS:-100000} 
   --json "$out/bench-ingest.json" --config "$out/bench-ingest.toml" > "$out/bench-ingest.out" 2>&1 \
   || { cat "$out/bench-ingest.out" >&2; log "bench-ingest failed"; exit 1; }
 cat "$out/bench-ingest.out" >&2
+# The same records in bench-ingest's classic shape (1,600 workers, every share
+# at one instant: few rollup rows), to show what the rollups of many miners cost.
+log "bench-ingest: the classic shape (1,600 workers at one instant)"
+"$accountd" bench-ingest -n "${SIZING_RECORDS:-200000}" --json "$out/bench-ingest-classic.json" \
+  --config "$out/bench-ingest.toml" > "$out/bench-ingest-classic.out" 2>&1 \
+  || { cat "$out/bench-ingest-classic.out" >&2; log "bench-ingest (classic) failed"; exit 1; }
+cat "$out/bench-ingest-classic.out" >&2
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 # --- 4. the sizing -----------------------------------------------------------
@@ -143,6 +153,7 @@ miners, sps, keep, fd_limit = int(miners), float(sps), int(keep), int(fd_limit)
 memory = json.load(open(out + "/farm/memory.json"))
 shares = json.load(open(out + "/farm/shares1k-saturated.summary.json"))
 ingest = json.load(open(out + "/bench-ingest.json"))
+classic = json.load(open(out + "/bench-ingest-classic.json"))
 lo, hi = (int(p) for p in ports.split())
 sha256_per_s = float(sha_kbps) * 1000 / 64  # 64-byte blocks per second, one process
 
@@ -152,6 +163,7 @@ measured = {
     "baseline": {"openssl_sha256_64byte_blocks_per_second": sha256_per_s},
     "stratum": {"memory": memory, "shares_saturated": shares},
     "accountd": ingest,
+    "accountd_classic": classic,
     "redis_appendfsync": fsync,
 }
 
@@ -171,6 +183,7 @@ redis_per_process = 1 / (1 / r["xadd_entries_per_second"] + 1 / r["xreadgroup_xa
 redis_shards = math.ceil(sps / (redis_per_process * 0.5))  # each at half its measured ceiling
 redis_memory = sps * keep * r["memory_bytes_per_entry"]
 ing, pg = ingest["ingest"], ingest["postgres"]
+rollup_row_bytes = pg["rollup_bytes_per_share"] * ingest["records"] / pg["rollup_rows"] if pg["rollup_rows"] > 0 else 0
 consumers = math.ceil(sps / ing["shares_per_second"])
 sizing = {
     "target": {"miners": miners, "shares_per_second": sps, "stream_keep_seconds": keep},
@@ -183,16 +196,25 @@ sizing = {
     "redis": {"entries_per_second_per_process": redis_per_process, "shards_at_half_load": redis_shards,
               "memory_bytes_kept": redis_memory, "memory_bytes_per_second": sps * r["memory_bytes_per_entry"]},
     "ingest": {"shares_per_second_per_consumer": ing["shares_per_second"], "consumers": consumers},
-    "postgres": {"rows_per_second": sps * pg["rows_per_share"], "wal_bytes_per_second": sps * pg["wal_bytes_per_share"],
-                 # the shares' rows as a fresh table holds them (heap and indexes), and the
-                 # rollups' growth in this run
-                 "table_bytes_per_day": sps * 86400 * (pg["copy_table_bytes_per_row"] + pg["rollup_bytes_per_share"]),
+    # Each round of the ingest sees a worker at most once when rounds are
+    # shorter than a worker's 10 s between shares, as in the bench: one
+    # rollup row written (inserted, or updated) per share; one row inserted
+    # per worker and minute. WAL per share was measured in that regime.
+    "postgres": {"share_rows_per_second": sps, "rollup_rows_inserted_per_second": miners / 60,
+                 "rollup_rows_updated_per_second": max(sps - miners / 60, 0),
+                 "rows_per_second": sps + miners / 60, "row_writes_per_second": 2 * sps,
+                 "wal_bytes_per_second": sps * pg["wal_bytes_per_share"],
+                 # the shares' rows as a fresh table holds them (heap and indexes), and one
+                 # rollup row per worker and minute at the bytes a rollup row took here
+                 "share_table_bytes_per_day": sps * 86400 * pg["copy_table_bytes_per_row"],
+                 "rollup_table_bytes_per_day": miners * 1440 * rollup_row_bytes,
                  "copy_ceiling_rows_per_second": pg["copy_rows_per_second"]},
     "ratios": {
         "stratum_answers_per_core_over_sha256_blocks": answers_per_core / sha256_per_s,
         "redis_xadd_over_set": r["xadd_over_set"],
         "ingest_over_xreadgroup_xack": ing["over_xreadgroup_xack"],
         "ingest_over_copy": ing.get("over_copy", 0),
+        "ingest_many_workers_over_classic": ing["shares_per_second"] / classic["ingest"]["shares_per_second"],
         "wal_per_share_over_copy_wal_per_row": pg["wal_bytes_per_share"] / pg["copy_wal_bytes_per_row"]
         if pg["copy_wal_bytes_per_row"] > 0 else 0,
     },
@@ -213,10 +235,11 @@ print("  Redis: XADD %.0f/s (%.2f x SET), XREADGROUP+XACK %.0f/s -> %.0f entries
          redis_shards, r["memory_bytes_per_entry"], redis_memory / 1e9, keep))
 print("  ingest: %.0f shares/s per consumer (%.2f x XREADGROUP+XACK, %.2f x COPY) -> %d consumers"
       % (ing["shares_per_second"], ing["over_xreadgroup_xack"], ing.get("over_copy", 0), consumers))
-print("  PostgreSQL: %.3f rows, %.0f WAL bytes (plain COPY %.0f), %.0f table+index bytes per share -> %.0f rows/s,"
-      " %.1f MB/s WAL, %.2f TB/day of tables"
-      % (pg["rows_per_share"], pg["wal_bytes_per_share"], pg["copy_wal_bytes_per_row"],
-         pg["copy_table_bytes_per_row"] + pg["rollup_bytes_per_share"], s["postgres"]["rows_per_second"],
-         s["postgres"]["wal_bytes_per_second"] / 1e6, s["postgres"]["table_bytes_per_day"] / 1e12))
+p = s["postgres"]
+print("  PostgreSQL: %.0f WAL bytes per share (plain COPY %.0f per row), %.0f bytes per share row, %.0f per rollup row ->"
+      " %.0f rows inserted/s (%.0f row writes/s), %.1f MB/s WAL, %.2f TB/day of shares + %.2f TB/day of rollups"
+      % (pg["wal_bytes_per_share"], pg["copy_wal_bytes_per_row"], pg["copy_table_bytes_per_row"], rollup_row_bytes,
+         p["rows_per_second"], p["row_writes_per_second"], p["wal_bytes_per_second"] / 1e6,
+         p["share_table_bytes_per_day"] / 1e12, p["rollup_table_bytes_per_day"] / 1e12))
 print("sizing-bench: report in %s/sizing.json" % out)
 EOF
