@@ -51,9 +51,13 @@ bool read_replies(redisContext* rc, std::size_t count, const char* what) {
             return false;
         }
         const bool error = static_cast<redisReply*>(r)->type == REDIS_REPLY_ERROR;
-        if (error) std::fprintf(stderr, "bench-ingest: %s: %s\n", what, static_cast<redisReply*>(r)->str);
+        if (error) {
+            std::fprintf(stderr, "bench-ingest: %s: %s\n", what, static_cast<redisReply*>(r)->str);
+        }
         freeReplyObject(r);
-        if (error) return false;
+        if (error) {
+            return false;
+        }
     }
     return true;
 }
@@ -62,7 +66,9 @@ bool read_replies(redisContext* rc, std::size_t count, const char* what) {
 long long redis_integer(redisContext* rc, const std::string& command) {
     auto* r = static_cast<redisReply*>(redisCommand(rc, command.c_str()));
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    if (r) freeReplyObject(r);
+    if (r) {
+        freeReplyObject(r);
+    }
     return v;
 }
 
@@ -121,7 +127,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     const std::size_t workers = o.workers ? o.workers : 1600;
     const double diffs[] = {0.001, 0.01, 0.5, 16};
     uint256 targets[4];
-    for (int i = 0; i < 4; ++i) targets[i] = *target_from_difficulty(diffs[i], pow_algorithm::scrypt);
+    for (int i = 0; i < 4; ++i) {
+        targets[i] = *target_from_difficulty(diffs[i], pow_algorithm::scrypt);
+    }
     const uint256 network_target = *target_from_difficulty(2000000.0, pow_algorithm::scrypt);
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -132,7 +140,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     const std::int64_t first_ms = now_ms - static_cast<std::int64_t>(n) * step_us / 1000;
     std::uint64_t field_bytes = 0;
     long long redis_before = redis_integer(rc, "MEMORY USAGE " + cfg.redis.stream + " SAMPLES 0");
-    if (redis_before < 0) redis_before = 0;  // no stream yet
+    if (redis_before < 0) {
+        redis_before = 0;  // no stream yet
+    }
     auto fill_start = std::chrono::steady_clock::now();
     std::size_t queued = 0;
     record::share_record share;
@@ -153,7 +163,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
         const std::size_t w = i % workers;
         share.account = prefix + std::to_string(w / 8);
         share.worker = "w" + std::to_string(w % 8);
-        if (o.workers) share.time_ms = first_ms + static_cast<std::int64_t>(i) * step_us / 1000;
+        if (o.workers) {
+            share.time_ms = first_ms + static_cast<std::int64_t>(i) * step_us / 1000;
+        }
         share.difficulty = diffs[i % 4];
         share.target = targets[i % 4];
         share.accepted = ok;
@@ -174,11 +186,15 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
             argl.push_back(v.size());
             field_bytes += k.size() + v.size();
         }
-        if (queued == 0) redisAppendCommand(rc, "MULTI");
+        if (queued == 0) {
+            redisAppendCommand(rc, "MULTI");
+        }
         redisAppendCommandArgv(rc, static_cast<int>(argv.size()), argv.data(), argl.data());
         if (++queued == k_publisher_batch || i + 1 == n) {
             redisAppendCommand(rc, "EXEC");
-            if (!read_replies(rc, queued + 2, "XADD")) return 1;
+            if (!read_replies(rc, queued + 2, "XADD")) {
+                return 1;
+            }
             queued = 0;
         }
     }
@@ -192,9 +208,13 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     for (std::size_t i = 0; i < n; i += k_publisher_batch) {
         const std::size_t batch = std::min(k_publisher_batch, n - i);
         redisAppendCommand(rc, "MULTI");
-        for (std::size_t j = 0; j < batch; ++j) redisAppendCommand(rc, "SET %s xxx", set_key.c_str());
+        for (std::size_t j = 0; j < batch; ++j) {
+            redisAppendCommand(rc, "SET %s xxx", set_key.c_str());
+        }
         redisAppendCommand(rc, "EXEC");
-        if (!read_replies(rc, batch + 2, "SET")) return 1;
+        if (!read_replies(rc, batch + 2, "SET")) {
+            return 1;
+        }
     }
     const double set_s = seconds_since(set_start);
     freeReplyObject(redisCommand(rc, "DEL %s", set_key.c_str()));
@@ -207,7 +227,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
         auto* r = static_cast<redisReply*>(
             redisCommand(rc, "XRANGE %s %s + COUNT %d", cfg.redis.stream.c_str(), from.c_str(), cfg.ingest.batch_size));
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-            if (r) freeReplyObject(r);
+            if (r) {
+                freeReplyObject(r);
+            }
             break;
         }
         read += r->elements;
@@ -232,9 +254,13 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
             ids.clear();
             auto got = raw.read(">", cfg.ingest.batch_size, 0,
                                 [&](const stream_entry_view& e) { ids.emplace_back(e.id_text); });
-            if (!got || *got == 0) break;
+            if (!got || *got == 0) {
+                break;
+            }
             group_read += *got;
-            if (auto a = raw.ack(ids, false); !a) break;
+            if (auto a = raw.ack(ids, false); !a) {
+                break;
+            }
         }
         group_s = seconds_since(start);
     }
@@ -242,14 +268,17 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     // 3. The ingest itself, with PostgreSQL's WAL position and table sizes
     // around it (this database should have no other writer meanwhile).
     const auto mark0 = read_mark(*db);
-    if (!mark0) return 1;
+    if (!mark0) {
+        return 1;
+    }
     ingestor ing(cfg);
     std::atomic<bool> stop{false};
     auto ingest_start = std::chrono::steady_clock::now();
     std::thread runner([&] { ing.run(stop); });
     const auto deadline = ingest_start + std::chrono::seconds(600);
-    while (ing.entries_acked() < n && std::chrono::steady_clock::now() < deadline)
+    while (ing.entries_acked() < n && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     const double ingest_s = seconds_since(ingest_start);
     stop.store(true);
     runner.join();
@@ -261,7 +290,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
 
     const long long ingest_wal = wal_since(*db, mark0->wal_lsn);
     const auto mark1 = read_mark(*db);
-    if (!mark1) return 1;
+    if (!mark1) {
+        return 1;
+    }
     auto rollups = db->exec("SELECT count(*) FROM share_minutes WHERE account LIKE $1", {prefix + "%"});
     auto made_accounts = db->exec("SELECT count(*) FROM accounts WHERE name LIKE $1", {prefix + "%"});
     const long long rollup_rows = rollups ? rollups->integer(0, 0) : -1;
@@ -281,9 +312,14 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     }
     for (int i = 0; i < sample->rows(); ++i) {
         for (int c = 0; c < sample->columns(); ++c) {
-            if (c) copy += '\t';
-            if (sample->is_null(i, c)) copy += "\\N";
-            else pg::copy_escape(copy, sample->get(i, c));
+            if (c) {
+                copy += '\t';
+            }
+            if (sample->is_null(i, c)) {
+                copy += "\\N";
+            } else {
+                pg::copy_escape(copy, sample->get(i, c));
+            }
         }
         copy += '\n';
     }
@@ -294,8 +330,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     const long long copy_wal = copy_wal0 ? wal_since(*db, copy_wal0->text(0, 0)) : -1;
     auto copy_size = db->exec("SELECT pg_total_relation_size($1::regclass)", {copy_table});
     const long long copy_bytes = copy_size ? copy_size->integer(0, 0) : -1;
-    if (!cp)
+    if (!cp) {
         std::fprintf(stderr, "bench-ingest: baseline COPY failed (no COPY figures): %s\n", cp.error_message().c_str());
+    }
 
     const auto stored = rows ? rows->integer(0, 0) : -1;
     std::printf("bench-ingest: %zu share records (95 %% accepted, %zu accounts x 8 workers%s), batch %d\n", n,
@@ -310,16 +347,18 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
                 static_cast<double>(redis_after - redis_before) / per_share);
     std::printf("  baseline Redis XRANGE read:       %10.0f entries/s\n", static_cast<double>(read) / read_s);
     std::printf("  baseline Redis XREADGROUP+XACK:   %10.0f entries/s\n", static_cast<double>(group_read) / group_s);
-    if (cp)
+    if (cp) {
         std::printf("  baseline PostgreSQL COPY (same rows, one table like a partition): %10.0f rows/s\n",
                     static_cast<double>(sample->rows()) / copy_s);
+    }
     std::printf("  ingest (read+COPY+dedupe+rollups+commit+XACK): %10.0f shares/s (%lld rows stored)\n",
                 static_cast<double>(n) / ingest_s, stored);
     std::printf("  ingest / XREADGROUP+XACK baseline: %.2f\n",
                 (static_cast<double>(n) / ingest_s) / (static_cast<double>(group_read) / group_s));
-    if (cp)
+    if (cp) {
         std::printf("  ingest / COPY baseline: %.2f\n",
                     (static_cast<double>(n) / ingest_s) / (static_cast<double>(sample->rows()) / copy_s));
+    }
     std::printf(
         "  PostgreSQL per share (%zu workers%s): WAL %.0f bytes (plain COPY: %.0f), rows %.3f "
         "(1 share + %.3f rollup rows; %lld accounts made), table+index bytes %.0f (shares %.0f, "
@@ -350,9 +389,10 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
         j.key("rows_stored").number(stored);
         j.key("over_xreadgroup_xack")
             .number((static_cast<double>(n) / ingest_s) / (static_cast<double>(group_read) / group_s));
-        if (cp)
+        if (cp) {
             j.key("over_copy")
                 .number((static_cast<double>(n) / ingest_s) / (static_cast<double>(sample->rows()) / copy_s));
+        }
         j.end_object();
         j.key("postgres").begin_object();
         j.key("wal_bytes_per_share").number(static_cast<double>(ingest_wal) / per_share);
@@ -368,7 +408,9 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
         j.end_object().end_object();
         std::ofstream f(o.json_file, std::ios::trunc);
         f << j.text() << '\n';
-        if (!f) std::fprintf(stderr, "bench-ingest: cannot write %s\n", o.json_file.c_str());
+        if (!f) {
+            std::fprintf(stderr, "bench-ingest: cannot write %s\n", o.json_file.c_str());
+        }
     }
 
     // 5. Clean up.

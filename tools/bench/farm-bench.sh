@@ -336,9 +336,22 @@ clean_run() {
   sleep 2
   local tip
   curl -s "http://127.0.0.1:$((metrics_port + 1))/metrics" > "$out/$name.metrics-before" || true
+  # The server's CPU over the 5 s after the block: the clean job's cost.
+  local cpu0 cpu1 cpu_quiet0 cpu_quiet1
+  cpu_quiet0=$(cpu_ticks "${servers[0]}")
+  sleep 5
+  cpu_quiet1=$(cpu_ticks "${servers[0]}")
+  cpu0=$(cpu_ticks "${servers[0]}")
   tip=$(curl -s -u bench:bench --data '{"id":1,"method":"bench_newblock","params":[]}' "http://127.0.0.1:$node_port/")
   sleep 5
+  cpu1=$(cpu_ticks "${servers[0]}")
   curl -s "http://127.0.0.1:$((metrics_port + 1))/metrics" > "$out/$name.metrics-after" || true
+  python3 -c 'import sys; q0, q1, c0, c1, hz, held = (int(x) for x in sys.argv[1:])
+held = held or 1
+job = (c1 - c0 - (q1 - q0)) / hz
+print("clean10k: server CPU over the 5 s after the block %.0f ms (%.0f ms in the 5 quiet seconds before): the clean job"
+      " cost %.0f ms = %.1f us per connection" % ((c1 - c0) * 1000 / hz, (q1 - q0) * 1000 / hz, job * 1000, job * 1e6 / held))' \
+    "$cpu_quiet0" "$cpu_quiet1" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" "$(held_now "$name")"
   kill -TERM "$bpid" 2> /dev/null || true
   wait "$bpid" || true
   stop_servers
