@@ -69,11 +69,13 @@ out="$(cd "$out" && pwd)"
 threads="${BENCH_THREADS:-2}"
 shares_seconds="${BENCH_SHARES_SECONDS:-20}"
 
-# Free loopback ports: node, Redis, Stratum.
+# Free loopback ports: node, Redis, Stratum. Free means no socket at all on
+# the port, not only no listener: these ports lie in the ephemeral range, where
+# any client's connection (the bench's, another program's) may hold one.
 pick_port() {
   local p
   for p in $(seq "$1" 7 "$(($1 + 2000))"); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2> /dev/null; then echo "$p"; return; fi
+    if ! ss -tanH "( sport = :$p )" 2> /dev/null | grep -q .; then echo "$p"; return; fi
   done
   echo "farm-bench: no free port near $1" >&2; exit 2
 }

@@ -79,7 +79,7 @@ conns=${SIZING_CONNECTIONS:-19000}
 tls_conns=${SIZING_TLS_CONNECTIONS:-$((conns < 5000 ? conns : 5000))}
 BENCH_MEMORY_CONNECTIONS="$conns" BENCH_MEMORY_TLS_CONNECTIONS="$tls_conns" BENCH_SHARES_SECONDS="${SIZING_SHARES_SECONDS:-20}" \
   "$here/farm-bench.sh" --build "$build" --out "$out/farm" memory shares1k > "$out/farm-bench.out" 2> "$out/farm-bench.err" \
-  || { log "farm-bench failed; see $out/farm-bench.err"; exit 1; }
+  || { tail -20 "$out/farm-bench.err" >&2; log "farm-bench failed; see $out/farm-bench.err"; exit 1; }
 cat "$out/farm-bench.out" >&2
 
 # --- 3. Redis and PostgreSQL: bench-ingest on a stack ------------------------
