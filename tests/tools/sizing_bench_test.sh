@@ -47,6 +47,7 @@ for k in ("tcp", "tls"):
     check(mem["connections"] == 300 and mem["held"] == 300 and mem["failed"] == 0, k + ": all 300 connections held")
     check(mem["open_files_after"] - mem["open_files_before"] == 300, k + ": one open file per connection")
     check(mem["rss_kb_after"] >= mem["rss_kb_before"] > 0, k + ": VmRSS read before and after")
+    check(mem["server_held"] == 300 and mem["settled"] is True, k + ": the server holds all 300, settled")
     check(abs(mem["bytes_per_connection"] - (mem["rss_kb_after"] - mem["rss_kb_before"]) * 1024 / 300) < 1,
           k + ": bytes per connection = RSS growth / held")
 sh = m["stratum"]["shares_saturated"]

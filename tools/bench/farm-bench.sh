@@ -69,21 +69,22 @@ out="$(cd "$out" && pwd)"
 threads="${BENCH_THREADS:-2}"
 shares_seconds="${BENCH_SHARES_SECONDS:-20}"
 
-# Free loopback ports: node, Redis, Stratum. Free means no socket at all on
-# the port, not only no listener: these ports lie in the ephemeral range, where
-# any client's connection (the bench's, another program's) may hold one.
+# Free loopback ports: node, Redis, Stratum, below the ephemeral range
+# (32768-60999 here), where any client's connection (the bench's, another
+# program's) may take a port between this pick and the server's bind. Free
+# means no socket at all on the port, not only no listener.
 pick_port() {
   local p
-  for p in $(seq "$1" 7 "$(($1 + 2000))"); do
+  for p in $(seq "$1" 7 "$(($1 + 1400))"); do
     if ! ss -tanH "( sport = :$p )" 2> /dev/null | grep -q .; then echo "$p"; return; fi
   done
   echo "farm-bench: no free port near $1" >&2; exit 2
 }
-node_port=$(pick_port 38400)
-redis_port=$(pick_port 38600)
-stratum_port=$(pick_port 38800)
-metrics_port=$(pick_port 39000)  # instance i serves /metrics on metrics_port + i
-tls_port=$(pick_port 39200)
+node_port=$(pick_port 30400)
+redis_port=$(pick_port 30600)
+stratum_port=$(pick_port 30800)
+metrics_port=$(pick_port 31000)  # instance i serves /metrics on metrics_port + i
+tls_port=$(pick_port 31200)
 
 pids=()
 cleanup() {
@@ -198,7 +199,7 @@ start_servers() {
     servers+=($!)
     pids+=($!)
   done
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     local ready=0
     local listeners
     listeners=$(ss -ltnpH "sport = :$stratum_port" 2> /dev/null || true)
@@ -206,6 +207,7 @@ start_servers() {
     [ "$ready" = "$1" ] && { sleep 0.5; return; }
     sleep 0.1
   done
+  tail -n 3 "$out"/bmm-stratum-*.log >&2 || true
   echo "farm-bench: bmm-stratum did not start; see $out/bmm-stratum-*.log" >&2; exit 1
 }
 stop_servers() {
@@ -430,26 +432,30 @@ memory_pass() {
   rm -f "$out/$name.ready"
   t0=$(now_ms)
   "$bench" --url "$url" --insecure --connections "$n" --ramp "$ramp" --processes "$bp" --source-count 4 --mode idle \
-    --duration $((n / ramp + 60)) --ready-file "$out/$name.ready" --json "$out/$name.json" \
+    --duration $((n / ramp + 120)) --ready-file "$out/$name.ready" --json "$out/$name.json" \
     > "$out/$name.out" 2> "$out/$name.progress" &
   local bpid=$!
   pids+=("$bpid")
-  wait_ready "$out/$name.ready" $((n / ramp + 50)) || { settled=false; log "$name: not settled; measuring what is held"; }
+  wait_ready "$out/$name.ready" $((n / ramp + 60)) || { settled=false; log "$name: not settled; measuring what is held"; }
   local settle_ms=$(($(now_ms) - t0))
   sleep 3  # the pool's per-connection work done (jobs sent, buffers settled)
   rss1=$(rss_kb "$pid"); fd1=$(fd_count "$pid"); slab1=$(slab_kb); tcpmem1=$(tcp_mem_pages)
   held=$(held_now "$name"); held=${held:-0}
   kill -TERM "$bpid" 2> /dev/null || true
   wait "$bpid" || true
-  python3 -c 'import json,sys; n,held,r0,r1,f0,f1,ms,ok,ramp=sys.argv[1:10]; held=int(held)
-print(json.dumps({"connections": int(n), "held": held, "settled": ok == "true", "settle_ms": int(ms), "ramp": int(ramp),
+  # Per connection the server holds (its open files beyond those it had), so
+  # that a connection the bench counts but the server has closed, or the
+  # reverse, does not skew the figure.
+  python3 -c 'import json,sys; n,held,r0,r1,f0,f1,ms,ok,ramp=sys.argv[1:10]; held=int(held); server=int(f1)-int(f0)
+print(json.dumps({"connections": int(n), "held": held, "server_held": server, "settled": ok == "true",
+  "settle_ms": int(ms), "ramp": int(ramp),
   "rss_kb_before": int(r0), "rss_kb_after": int(r1), "open_files_before": int(f0), "open_files_after": int(f1),
-  "bytes_per_connection": (int(r1) - int(r0)) * 1024 / held if held else 0,
+  "bytes_per_connection": (int(r1) - int(r0)) * 1024 / server if server > 0 else 0,
   "open_files_per_connection": (int(f1) - int(f0)) / held if held else 0,
   "failed": json.load(open(sys.argv[10]))["connections"]["failed"],
   "kernel_slab_kb_before": int(sys.argv[11]), "kernel_slab_kb_after": int(sys.argv[12]),
   "kernel_tcp_mem_pages_before": int(sys.argv[13]), "kernel_tcp_mem_pages_after": int(sys.argv[14]),
-  "kernel_slab_bytes_per_socket": (int(sys.argv[12]) - int(sys.argv[11])) * 1024 / (2 * held) if held else 0}))' \
+  "kernel_slab_bytes_per_socket": (int(sys.argv[12]) - int(sys.argv[11])) * 1024 / (2 * server) if server > 0 else 0}))' \
     "$n" "$held" "$rss0" "$rss1" "$fd0" "$fd1" "$settle_ms" "$settled" "$ramp" "$out/$name.json" \
     "$slab0" "$slab1" "$tcpmem0" "$tcpmem1"
 }
@@ -478,7 +484,8 @@ for k in ("tcp", "tls"):
           " kernel slab ~%.0f bytes per socket (machine-wide)%s"
           % (k, m["held"], m["connections"], m["settle_ms"] / 1000, m["rss_kb_before"], m["rss_kb_after"],
              m["bytes_per_connection"], m["open_files_before"], m["open_files_after"], m["kernel_slab_bytes_per_socket"],
-             "" if m["failed"] == 0 else "; %d FAILED: the figure includes their half-made sessions" % m["failed"]))
+             ("" if m["failed"] == 0 else "; %d FAILED: the figure includes their half-made sessions" % m["failed"])
+             + ("" if m["settled"] else "; NOT SETTLED: sessions still in their handshake count in the figure")))
 EOF
 }
 
