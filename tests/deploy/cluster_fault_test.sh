@@ -35,7 +35,7 @@ shards and pgha branches).
 Env:
   CLUSTER_FAULT_LONG=1   the longer variant: the stratum host is cut for 180 s
                          (not 60) and the accounting kill is done 3 times,
-                         alternating hosts (about 12 minutes)
+                         alternating hosts (about 9 minutes)
   CLUSTER_TEST_BUDGET    seconds for the whole run (default 420, long 1200)
   BMM_BIN_DIR            the built programs (default <repo>/build/bin)
 
