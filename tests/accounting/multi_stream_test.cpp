@@ -15,6 +15,7 @@
 //   - Every share record of every stream is stored exactly once, with its
 //     instance; every closed epoch credits each account that has accepted
 //     shares in it; `bmm-accountd audit` (which reads every stream) is clean.
+//   - A stream with a backlog of many rounds does not starve a quiet one.
 //
 // Its own test binary: the ledger is one per database, so this file owns its stack.
 
@@ -308,6 +309,95 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
     for (auto& p : pools) {
         p->stop();
     }
+}
+
+// Fairness: a stream with a backlog of many rounds does not starve a quiet
+// one. 20,000 records wait in one stream, 5 in another, when bmm-accountd
+// (ingest only, rounds of 100) starts: the quiet stream's round is stored
+// among the first, long before the backlog is through. Each round is one
+// transaction, so the rows' xmin orders the rounds as they were committed.
+TEST(multi_stream, a_busy_stream_does_not_starve_a_quiet_one) {
+    const std::string busy = "bmm:fair:{1}", quiet = "bmm:fair:{2}";
+    const std::string dir = st().dir() + "/accountd";
+    std::filesystem::create_directories(dir);
+    const std::string cfg = dir + "/fair.toml";
+    std::ofstream(cfg) << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
+                       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB")
+                       << "\"\npassword = \"" << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \""
+                       << st().source_dir() << "/sql\"\n"
+                       << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT")
+                       << "\nstreams = [\"" << busy << "\", \"" << quiet
+                       << "\"]\ngroup = \"fair\"\nconsumer = \"fair\"\n"
+                       << "[ingest]\nbatch_size = 100\nblock_ms = 100\nauto_accounts = false\n"
+                       << "[log]\nlevel = \"info\"\n";
+    {
+        test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, dir + "/fair-migrate.log");
+        ASSERT_EQ(m.wait(60000), 0) << test::read_text(dir + "/fair-migrate.log");
+    }
+    redis_conn redis;
+    const std::int64_t t0 = now_ms();
+    const auto add = [&](const std::string& stream, int instance, int n) {
+        for (int i = 0; i < n; ++i) {
+            const std::string uid = "fair:" + std::to_string(instance) + ":" + std::to_string(i);
+            const std::vector<std::pair<std::string, std::string>> fields{
+                {"type", "share"},
+                {"instance", std::to_string(instance)},
+                {"coin", "LTC"},
+                {"algorithm", "scrypt"},
+                {"account", "fair" + std::to_string(instance)},
+                {"worker", "w"},
+                {"ip", "127.0.0.1"},
+                {"job", "1"},
+                {"height", "500"},
+                {"difficulty", "1"},
+                {"target", "0000ffff00000000000000000000000000000000000000000000000000000000"},
+                {"accepted", "1"},
+                {"code", "0"},
+                {"reason", ""},
+                {"block", "0"},
+                {"time_ms", std::to_string(t0 - 30000 + i)},
+                {"hash", test::fake_pow(uid)},
+                {"uid", uid}};
+            std::vector<std::string> args{"XADD", stream, "*"};
+            for (const auto& [k, v] : fields) {
+                args.push_back(k);
+                args.push_back(v);
+            }
+            std::vector<const char*> argv;
+            std::vector<std::size_t> argl;
+            for (const auto& a : args) {
+                argv.push_back(a.c_str());
+                argl.push_back(a.size());
+            }
+            redisAppendCommandArgv(redis.c, static_cast<int>(argv.size()), argv.data(), argl.data());
+        }
+        for (int i = 0; i < n; ++i) {
+            void* r = nullptr;
+            ASSERT_EQ(redisGetReply(redis.c, &r), REDIS_OK);
+            freeReplyObject(r);
+        }
+    };
+    constexpr int k_backlog = 20000, k_quiet = 5;
+    add(busy, 41, k_backlog);
+    add(quiet, 42, k_quiet);
+    const std::string log = dir + "/fair-run.log";
+    test::child_process acc({bin("bmm-accountd"), "run", "--config", cfg}, log);
+    const auto stored = [](int instance) {
+        return std::stoll(scalar("SELECT count(*) FROM shares WHERE instance = $1", {std::to_string(instance)}));
+    };
+    ASSERT_TRUE(wait_for([&] { return stored(41) == k_backlog && stored(42) == k_quiet; }, 120))
+        << test::read_text(log);
+    // Rounds of the busy stream committed after the quiet stream's last round.
+    const long long after =
+        std::stoll(scalar("SELECT count(DISTINCT xmin::text) FROM shares WHERE instance = 41 AND xmin::text::bigint > "
+                          "(SELECT max(xmin::text::bigint) FROM shares WHERE instance = 42)"));
+    const long long rounds = std::stoll(scalar("SELECT count(DISTINCT xmin::text) FROM shares WHERE instance = 41"));
+    std::cout << "[ info ] busy stream: " << rounds << " rounds, " << after
+              << " of them stored after the quiet stream's\n";
+    EXPECT_GE(rounds, k_backlog / 100);
+    EXPECT_GE(after, rounds / 2) << "the quiet stream waited for the busy stream's backlog";
+    EXPECT_EQ(scalar("SELECT count(*) - count(DISTINCT uid) FROM shares WHERE instance IN (41, 42)"), "0");
+    EXPECT_EQ(acc.stop(SIGTERM, 20000), 0) << test::read_text(log);
 }
 
 }  // namespace
