@@ -104,6 +104,7 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     const std::string pid = std::to_string(::getpid());
     accountd_config cfg = base;
     cfg.redis.stream = base.redis.stream + ":bench:" + pid;
+    cfg.redis.streams.clear();  // the bench reads its own stream only
     cfg.redis.group = "bench";
     cfg.redis.consumer = "bench";
     cfg.ingest.auto_accounts = false;

@@ -158,10 +158,35 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     p.string("migrations_dir", c.migrations_dir);
 
     toml_reader r(section(root, "redis", file, true), file, "redis");
-    r.only({"host", "port", "stream", "group", "consumer"});
+    r.only({"host", "port", "stream", "streams", "group", "consumer"});
     r.string("host", c.redis.host);
     r.integer("port", c.redis.port, 1, 65535);
     r.string("stream", c.redis.stream);
+    if (const auto* rt = root.get_as<toml::table>("redis"); rt && rt->contains("streams")) {
+        if (rt->contains("stream")) {
+            throw config_error{r.at("streams") +
+                               ": give [redis] streams = [...] or stream = \"...\", not both "
+                               "(stream = \"x\" is shorthand for streams = [\"x\"])"};
+        }
+        r.strings("streams", c.redis.streams);
+        if (c.redis.streams.empty()) {
+            throw config_error{r.at("streams") +
+                               ": [redis] streams must name at least one stream, e.g. "
+                               "[\"bmm:shares:{1}\", \"bmm:shares:{2}\"]"};
+        }
+        for (std::size_t a = 0; a < c.redis.streams.size(); ++a) {
+            if (c.redis.streams[a].empty()) {
+                throw config_error{r.at("streams") + ": [redis] streams: a stream name must not be empty"};
+            }
+            for (std::size_t b = 0; b < a; ++b) {
+                if (c.redis.streams[a] == c.redis.streams[b]) {
+                    throw config_error{r.at("streams") + ": [redis] streams names \"" + c.redis.streams[a] +
+                                       "\" twice; list each stream once"};
+                }
+            }
+        }
+        c.redis.stream = c.redis.streams.front();
+    }
     r.string("group", c.redis.group);
     r.string("consumer", c.redis.consumer);
     for (const char* k : {"stream", "group", "consumer"}) {

@@ -199,14 +199,17 @@ int main(int argc, char** argv) {
         return fail(cfg.error_message());
     }
     if (*check_cmd) {
-        std::string coins;
+        std::string coins, streams;
+        for (const auto& stream : cfg->redis.all_streams()) {
+            streams += (streams.empty() ? "" : ", ") + stream;
+        }
         for (const auto& [coin, c] : cfg->coins) {
             coins += (coins.empty() ? "" : ", ") + coin + " (maturity " + std::to_string(c.maturity) + ")";
         }
         std::printf(
-            "%s: fine. PostgreSQL %s; stream %s as %s/%s; epochs %s; coins %s; API %s; "
+            "%s: fine. PostgreSQL %s; stream(s) %s as %s/%s; epochs %s; coins %s; API %s; "
             "%zu webhook URL(s)\n",
-            config_path.c_str(), cfg->postgres.describe().c_str(), cfg->redis.stream.c_str(), cfg->redis.group.c_str(),
+            config_path.c_str(), cfg->postgres.describe().c_str(), streams.c_str(), cfg->redis.group.c_str(),
             cfg->redis.consumer.c_str(),
             cfg->epochs.enabled ? (std::to_string(cfg->epochs.length_seconds) + " s").c_str() : "off",
             coins.empty() ? "none" : coins.c_str(),

@@ -81,6 +81,10 @@ server_config parse(const toml::table& root, const std::string& file) {
     r.string("host", c.redis_host);
     r.integer("port", c.redis_port, 1, 65535);
     r.string("stream", c.stream);
+    if (c.stream.empty())
+        throw config_error{r.at("stream") +
+                           ": [redis] stream must not be empty, e.g. \"bmm:shares\" or, one per "
+                           "instance, \"bmm:shares:{1}\""};
     r.string("spool_dir", c.spool_dir, true);
     r.string("journal_sync", c.journal_sync);
     if (c.journal_sync != "batch" && c.journal_sync != "interval" && c.journal_sync != "none") {

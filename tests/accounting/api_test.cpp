@@ -1253,7 +1253,8 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
         << after << test::read_text(st().dir() + "/api/run.log");
     EXPECT_GE(sample_of(after, "bmm_accountd_ingest_rounds_total"),
               sample_of(first, "bmm_accountd_ingest_rounds_total") + 1);
-    EXPECT_TRUE(has_series(after, "bmm_accountd_ingest_last_entry_age_seconds{consumer=\"run\"}")) << after;
+    EXPECT_TRUE(has_series(after, "bmm_accountd_ingest_last_entry_age_seconds{stream=\"api-test\",consumer=\"run\"}"))
+        << after;
     EXPECT_EQ(sample_of(after, pending), 0);
     EXPECT_EQ(run.stop(SIGTERM, 15000), 0) << test::read_text(st().dir() + "/api/run.log");
 }

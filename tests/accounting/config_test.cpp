@@ -26,6 +26,7 @@ TEST(accountd_config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(c->postgres.port, 5432);
     EXPECT_EQ(c->redis.port, 6380);
     EXPECT_EQ(c->redis.stream, "bmm:shares");
+    EXPECT_EQ(c->redis.all_streams(), std::vector<std::string>{"bmm:shares"});
     EXPECT_EQ(c->redis.group, "bmm-accountd");
     EXPECT_EQ(c->ingest.batch_size, 10000);
     EXPECT_EQ(c->ingest.claim_idle_ms, 300000);
@@ -354,6 +355,33 @@ TEST(accountd_config, payout_coins_name_the_wallet_node) {
         auto r = parse_accountd_config(base + text, "p.toml");
         ASSERT_FALSE(r.ok()) << text;
         EXPECT_NE(r.error_message().find(what), std::string::npos) << r.error_message();
+    }
+}
+
+// [redis] streams: one stream per bmm-stratum instance (Redis Cluster hash
+// tags); stream = "x" is the one-element shorthand; both at once, an empty
+// list, an empty name or one named twice are refused.
+TEST(accountd_config, redis_streams_list_every_stream_read) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto many = parse_accountd_config(base + "streams = [\"bmm:shares:{1}\", \"bmm:shares:{2}\", \"bmm:shares:{3}\"]\n",
+                                      "s.toml");
+    ASSERT_TRUE(many.ok()) << many.error_message();
+    EXPECT_EQ(many->redis.all_streams(),
+              (std::vector<std::string>{"bmm:shares:{1}", "bmm:shares:{2}", "bmm:shares:{3}"}));
+    EXPECT_EQ(many->redis.stream, "bmm:shares:{1}");
+    auto one = parse_accountd_config(base + "stream = \"bmm:shares:{7}\"\n", "s.toml");
+    ASSERT_TRUE(one.ok()) << one.error_message();
+    EXPECT_EQ(one->redis.all_streams(), std::vector<std::string>{"bmm:shares:{7}"});
+    for (const auto& [text, what] :
+         std::vector<std::pair<std::string, std::string>>{{"stream = \"a\"\nstreams = [\"b\"]\n", "not both"},
+                                                          {"streams = []\n", "at least one stream"},
+                                                          {"streams = [\"a\", \"\"]\n", "must not be empty"},
+                                                          {"streams = [\"a\", \"b\", \"a\"]\n", "\"a\" twice"},
+                                                          {"streams = \"a\"\n", "streams"}}) {
+        auto r = parse_accountd_config(base + text, "s.toml");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error_message().find(what), std::string::npos) << r.error_message();
+        EXPECT_EQ(r.error_message().rfind("s.toml:", 0), 0u) << r.error_message();
     }
 }
 

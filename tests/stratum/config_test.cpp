@@ -530,6 +530,13 @@ TEST(config, other_bad_values) {
     }
     EXPECT_CONFIG_ERROR(with_after(13, "tls = true"),
                         "test.toml:14:7: ", "[[port]] tls_cert is required when tls = true");
+    EXPECT_CONFIG_ERROR(with_after(10, "stream = \"\""), "test.toml:11:10: ", "[redis] stream must not be empty");
+    {
+        // One stream per instance, with a Redis Cluster hash tag (docs/operations.md, "Several streams").
+        auto r = parse_server_config(with_after(10, "stream = \"bmm:shares:{2}\""), "test.toml");
+        ASSERT_TRUE(r) << r.error_message();
+        EXPECT_EQ(r->stream, "bmm:shares:{2}");
+    }
 }
 
 // --------------------------------------------------------------------------

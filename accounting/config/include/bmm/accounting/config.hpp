@@ -20,9 +20,21 @@ namespace bmm::accounting {
 struct redis_settings {
     std::string host = "127.0.0.1";
     int port = 6379;
-    std::string stream = "bmm:shares";    // bmm-stratum's [redis] stream
+    std::string stream = "bmm:shares";  // bmm-stratum's [redis] stream (the first of `streams`)
+    // Every stream this process reads (`streams = [...]`; `stream = "x"` is
+    // shorthand for one), e.g. one per bmm-stratum instance,
+    // "bmm:shares:{1}", "bmm:shares:{2}", ...: the braces are a Redis Cluster
+    // hash tag, so each stream can live on its own shard. The consumer group
+    // `group` is made on each. The epoch close waits until every one is
+    // stored past the epoch's cutoff (ledger_keeper.hpp). Empty: {stream}.
+    std::vector<std::string> streams;
     std::string group = "bmm-accountd";   // consumer group
     std::string consumer = "accountd-1";  // this consumer's name in the group (unique per process)
+
+    // The streams read: `streams`, or {stream} when it is empty.
+    std::vector<std::string> all_streams() const {
+        return streams.empty() ? std::vector<std::string>{stream} : streams;
+    }
 };
 
 struct node_settings {
