@@ -116,10 +116,44 @@ struct share_meta {
     uint256 work;
 };
 
+// A rejected share that is not a block: counted in share_minutes, never a row
+// of shares (sql/0026; issue 13, item 5). Its uid <instance>:<boot>:<seq>
+// makes the count exactly once (bmm_count_records()).
+struct counted_meta {
+    std::string key;  // as share_meta::key
+    std::int64_t minute_ms = 0, ms = 0, stream_ms = 0;
+    std::int64_t instance = 0, boot = 0, seq = 0;
+    int code = 0;
+};
+
+namespace {
+
+// The numbers of a uid <instance>:<boot>:<seq> (digits, each below 10^18);
+// false for any other uid (such a record is stored as a row, as before).
+bool parse_record_uid(std::string_view uid, std::int64_t& instance, std::int64_t& boot, std::int64_t& seq) {
+    std::int64_t* parts[3] = {&instance, &boot, &seq};
+    std::size_t at = 0;
+    for (int i = 0; i < 3; ++i) {
+        const std::size_t end = i < 2 ? uid.find(':', at) : uid.size();
+        if (end == std::string_view::npos || end == at || end - at > 18) {
+            return false;
+        }
+        const auto r = std::from_chars(uid.data() + at, uid.data() + end, *parts[i]);
+        if (r.ec != std::errc() || r.ptr != uid.data() + end) {
+            return false;
+        }
+        at = end + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
 struct ingestor::batch {
     lane* from = nullptr;  // the stream the round was read from
     std::string copy;      // shares rows in COPY text format
     std::vector<share_meta> rows;
+    std::vector<counted_meta> counted;     // rejected shares counted only (no row)
     std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
     std::size_t share_rows = 0;
     std::size_t repeats = 0;  // shares skipped as repeats (within the round or already stored)
@@ -198,6 +232,25 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     const auto& s = std::get<record::share_view>(decoded->body);
     if (!b.uids.insert(std::string(s.uid)).second) {  // the same record twice in one round
         ++b.repeats;
+        return;
+    }
+    if (b.names.find(s.account) == b.names.end()) {
+        b.names.emplace(s.account, s.coin);
+    }
+    if (s.claim && b.claims.find(s.account) == b.claims.end()) {
+        b.claims.emplace(s.account, *s.claim);
+    }
+    if (counted_meta c; !s.accepted && !s.block && parse_record_uid(s.uid, c.instance, c.boot, c.seq)) {
+        c.ms = s.time_ms;
+        c.minute_ms = s.time_ms / 60000 * 60000;
+        c.stream_ms = static_cast<std::int64_t>(e.id.ms);
+        c.code = static_cast<int>(s.code);
+        copy_escape(c.key, s.coin);
+        c.key += '\t';
+        copy_escape(c.key, s.account);
+        c.key += '\t';
+        copy_escape(c.key, s.worker);
+        b.counted.push_back(std::move(c));
         return;
     }
     if (b.copy.empty()) {
@@ -283,12 +336,6 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     }
     ++b.share_rows;
     b.days.insert(s.time_ms / k_day_ms);
-    if (b.names.find(s.account) == b.names.end()) {
-        b.names.emplace(s.account, s.coin);
-    }
-    if (s.claim && b.claims.find(s.account) == b.claims.end()) {
-        b.claims.emplace(s.account, *s.claim);
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -348,7 +395,7 @@ result<bool> ingestor::ensure_partitions_ahead() {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count() /
         k_day_ms;
-    if (today == ahead_checked_day_) {
+    if (today == ahead_checked_day_ && (keep_held_.empty() || std::chrono::steady_clock::now() < keep_recheck_)) {
         return true;
     }
     for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
@@ -361,12 +408,52 @@ result<bool> ingestor::ensure_partitions_ahead() {
         days_ready_.insert(d);
     }
     if (cfg_.ingest.keep_days > 0) {
-        auto r = share_store::drop_days_before(db_, today - cfg_.ingest.keep_days);
-        if (!r) {
-            return error{r.error_message()};
+        std::int64_t cutoff = today - cfg_.ingest.keep_days;
+        // Never drop a day an open epoch, a late share counted in one, or the
+        // pplns window of a block not yet split still reads (issue 13, item
+        // 11): the cutoff is held back to the day of the oldest such share,
+        // logged, and looked at again every minute until it is released.
+        std::string held;
+        if (cfg_.epochs.enabled) {
+            auto k = epoch_store::first_open_epoch(db_);
+            if (!k) {
+                return error{k.error_message()};
+            }
+            std::vector<std::pair<std::string, std::uint64_t>> pplns;
+            for (const auto& [coin, cs] : cfg_.coins) {
+                if (cs.rules.scheme == payout_scheme::pplns) {
+                    pplns.emplace_back(coin, cs.rules.pplns_n_ppm);
+                }
+            }
+            const std::int64_t open_start_ms =
+                (cfg_.epochs.genesis + static_cast<std::int64_t>(*k) * cfg_.epochs.length_seconds) * 1000;
+            auto need = share_store::shares_needed_before(db_, cutoff * k_day_ms, *k, open_start_ms, pplns);
+            if (!need) {
+                return error{"[ingest] keep_days: " + need.error_message()};
+            }
+            if (*need) {
+                const std::int64_t day = (*need)->from_ms >= 0 ? (*need)->from_ms / k_day_ms : -1;
+                held = "[ingest] keep_days = " + std::to_string(cfg_.ingest.keep_days) +
+                       " would drop the shares before " + timestamp_text(cutoff * k_day_ms) + "; kept from " +
+                       timestamp_text(std::max<std::int64_t>(day, 0) * k_day_ms) + " on, because " + (*need)->why;
+                cutoff = std::min(cutoff, day);
+            }
         }
-        for (const auto& name : *r) {
-            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", name, cfg_.ingest.keep_days);
+        if (held != keep_held_ && !held.empty()) {
+            log::warn("ingest", "{}", held);
+        } else if (held.empty() && !keep_held_.empty()) {
+            log::info("ingest", "[ingest] keep_days = {} is no longer held back", cfg_.ingest.keep_days);
+        }
+        keep_held_ = held;
+        keep_recheck_ = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        if (cutoff > 0) {
+            auto r = share_store::drop_days_before(db_, cutoff);
+            if (!r) {
+                return error{r.error_message()};
+            }
+            for (const auto& name : *r) {
+                log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", name, cfg_.ingest.keep_days);
+            }
         }
     }
     ahead_checked_day_ = today;
@@ -449,7 +536,7 @@ result<bool> ingestor::store(batch& b) {
     };
     std::uint64_t inserted = 0, late = 0;
     std::int64_t late_epoch = 0;
-    if (b.share_rows) {
+    if (b.share_rows || !b.counted.empty()) {
         // The shared side of the epoch close lock (due_epochs.hpp): no
         // close is between reading its shares and committing while this
         // transaction stores shares, so a share either is read by its
@@ -471,9 +558,54 @@ result<bool> ingestor::store(batch& b) {
         // are found by uid within the round's time span and left out. A
         // concurrent consumer storing the same uid in between makes the second
         // COPY fail too, and the round is read and tried again.
+        share_store::minute_sums minutes;
+        // Rejected shares counted only (sql/0026): per instance run, in
+        // (instance, boot) order and before anything else is written (the
+        // lock bmm_count_records() takes), only the numbers not counted
+        // before are counted: a repeat (sent again, read again after a crash
+        // between COMMIT and XACK, taken over) adds nothing.
+        if (!b.counted.empty()) {
+            auto t_count = std::chrono::steady_clock::now();
+            std::map<std::pair<std::int64_t, std::int64_t>, std::vector<const counted_meta*>> runs;
+            for (const auto& c : b.counted) {
+                runs[{c.instance, c.boot}].push_back(&c);
+            }
+            for (const auto& [run, recs] : runs) {
+                std::string seqs = "{", times = "{", stream_ms = "{";
+                for (const counted_meta* c : recs) {
+                    if (seqs.size() > 1) {
+                        seqs += ',';
+                        times += ',';
+                        stream_ms += ',';
+                    }
+                    seqs += std::to_string(c->seq);
+                    times += '"';
+                    append_timestamp(times, c->ms);
+                    times += '"';
+                    stream_ms += std::to_string(c->stream_ms);
+                }
+                seqs += '}';
+                times += '}';
+                stream_ms += '}';
+                auto fresh = share_store::count_records(db_, run.first, run.second, seqs, times, stream_ms);
+                if (!fresh) {
+                    return fail(fresh.error_message());
+                }
+                for (const counted_meta* c : recs) {
+                    if (!fresh->count(c->seq)) {
+                        continue;
+                    }
+                    share_store::minute_sum& x = minutes[{c->key, c->minute_ms}];
+                    ++x.rejected;
+                    ++x.by_code[c->code >= 21 && c->code <= 25 ? c->code - 20 : 0];
+                    ++inserted;
+                }
+            }
+            b.dedupe_ms += ms_since(t_count);
+        }
         std::unordered_set<std::string> stored;
         auto t_copy = std::chrono::steady_clock::now();
-        auto copied = share_store::copy_round(db_, b.copy);
+        auto copied = b.copy.empty() ? result<bool>(true) : share_store::copy_round(db_, b.copy);
         if (!copied) {
             return fail(copied.error_message());
         }
@@ -506,7 +638,6 @@ result<bool> ingestor::store(batch& b) {
             }
         }
         b.copy_ms += ms_since(t_copy);
-        share_store::minute_sums minutes;
         for (const auto& m : b.rows) {
             if (stored.count(m.uid)) {
                 continue;
@@ -616,7 +747,8 @@ result<bool> ingestor::store(batch& b) {
         known_accounts_.insert(std::move(name));
     }
     stats_.shares += inserted;
-    stats_.duplicates += (b.share_rows - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
+    stats_.duplicates +=
+        (b.share_rows + b.counted.size() - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
     stats_.blocks += blocks;
     stats_.bad += b.errors.size();
     stats_.accounts += made;

@@ -105,6 +105,7 @@ void audit_stream(const accountd_config& cfg, const std::string& stream, pg::con
         "SELECT i.id FROM unnest($1::text[], $2::text[]) AS i(id, uid) "
         "WHERE NOT EXISTS (SELECT 1 FROM shares s WHERE s.uid = i.uid) "
         "AND NOT EXISTS (SELECT 1 FROM blocks_found b WHERE b.uid = i.uid) "
+        "AND NOT bmm_record_counted(i.uid) "  // a rejected share counted, not a row (sql/0026)
         "AND NOT EXISTS (SELECT 1 FROM ingest_errors x WHERE x.stream = $3 AND (x.stream_id = i.id OR "
         "x.fields ->> 'uid' = i.uid)) ORDER BY i.id",
         {pg::text_array_of(ids), pg::text_array_of(uids), stream});

@@ -51,9 +51,11 @@ struct ingest_settings {
     bool delete_acked = false;     // XDEL entries once acknowledged (keeps the stream short)
     bool auto_accounts = true;     // a username that is a payout address gets it bound as its wallet
     // Daily shares partitions older than this many days are dropped (0: keep
-    // all). Keep at least what the reward schemes read (PPLNS windows, open
-    // epochs) and more than a record can wait in bmm-stratum's journal: a
-    // repeat of a record whose day was dropped would be stored again.
+    // all), never one an open epoch, a late share counted in one or the pplns
+    // window of a block not yet split still reads (the cutoff is held back and
+    // the reason logged: ingest.cpp). Keep more than a record can wait in
+    // bmm-stratum's journal: a repeat of a record whose day was dropped would
+    // be stored (or counted) again.
     int keep_days = 0;
     // Entries pending on a consumer of the group (another one, gone for good,
     // or this one) for this long are taken over and stored (XAUTOCLAIM);

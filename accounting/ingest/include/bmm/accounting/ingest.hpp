@@ -47,6 +47,7 @@
 #include "bmm/uint256.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -118,6 +119,10 @@ private:
     address_validator validator_;
     std::set<std::int64_t> days_ready_;  // UTC days (since 1970) whose partition exists
     std::int64_t ahead_checked_day_ = -1;
+    // Why [ingest] keep_days is held back ("" when it is not), and when to
+    // look again (every minute while it is held).
+    std::string keep_held_;
+    std::chrono::steady_clock::time_point keep_recheck_{};
     std::unordered_set<std::string> known_accounts_, not_addresses_;
     ingest_stats stats_;
     process_counters* published_ = nullptr;
