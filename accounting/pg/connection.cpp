@@ -259,7 +259,7 @@ result<connection> connection::open(const settings& s) {
 
 bool connection::healthy() const noexcept { return c_ && PQstatus(raw(c_.get())) == CONNECTION_OK; }
 
-bool connection::failed_by_failover() const noexcept { return !healthy() || is_failover_sqlstate(sqlstate_); }
+bool connection::failed_by_failover() const noexcept { return !healthy() || failover_; }
 
 void connection::also_per_transaction(std::string_view sql) {
     if (!per_tx_.empty()) {
@@ -281,7 +281,10 @@ result<row_set> connection::check(pg_result* r, std::string_view sql) {
     sqlstate_ = state ? state : "";
     std::string msg = r ? trim(PQresultErrorMessage(raw(r))) : trim(PQerrorMessage(raw(c_.get())));
     if (msg.empty()) msg = trim(PQerrorMessage(raw(c_.get())));
-    if (failed_by_failover()) ++g_failovers;
+    if (!healthy() || is_failover_sqlstate(sqlstate_)) {
+        failover_ = true;
+        ++g_failovers;
+    }
     return error{"PostgreSQL " + where_ + ": " + msg + " (in: " + first_line(sql) + ")"};
 }
 
@@ -327,7 +330,10 @@ result<bool> connection::copy_in(std::string_view copy_sql, std::string_view dat
         PQclear(r);
     }
     if (!ok) {
-        if (failed_by_failover()) ++g_failovers;
+        if (!healthy() || is_failover_sqlstate(sqlstate_)) {
+            failover_ = true;
+            ++g_failovers;
+        }
         return error{"PostgreSQL " + where_ + ": " + msg + " (in: " + first_line(copy_sql) + ")"};
     }
     return true;

@@ -105,9 +105,10 @@ public:
 
     // The SQLSTATE of the last failed statement ("" when unknown).
     const std::string& last_sqlstate() const noexcept { return sqlstate_; }
-    // The last failure was the server going away or turning read-only
-    // (is_failover_sqlstate, or the connection is no longer healthy): the
-    // work is worth running again from the start on a new connection.
+    // A statement on this connection failed because the server went away or
+    // turned read-only (is_failover_sqlstate), or the connection is no longer
+    // healthy: it stays so (a ROLLBACK after it does not clear it); the work
+    // is worth running again from the start on a new connection.
     bool failed_by_failover() const noexcept;
     // Run at the start of every transaction (transaction.hpp): the settings'
     // per_transaction_sql() and what also_per_transaction() added.
@@ -124,6 +125,7 @@ private:
     std::string where_;
     std::string sqlstate_;
     std::string per_tx_;
+    bool failover_ = false;
 };
 
 // Failures this thread's connections took for a failover so far (failed

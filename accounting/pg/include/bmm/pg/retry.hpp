@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -78,12 +79,13 @@ auto with_failover_retry(const settings& s, connection& db, std::string_view wha
             }
             db = std::move(*c);
         }
+        const std::uint64_t seen = failovers_seen();
         auto out = body(db);
         if (out) {
             retry.succeeded();
             return out;
         }
-        const bool failover = db.failed_by_failover();
+        const bool failover = db.failed_by_failover() || failovers_seen() != seen;
         if (failover) {
             db = connection();  // a server that turned read-only keeps the session open: leave it
         }
