@@ -1908,7 +1908,8 @@ result<bool> api_server::start() {
         impl_->server.reset();
         return error{"cannot serve the API: " + s.error_message()};
     }
-    log::info("api", "serving http://{}:{}/ ({} threads, statement timeout {} ms, reads from PostgreSQL {}, writes to {})",
+    log::info("api",
+              "serving http://{}:{}/ ({} threads, statement timeout {} ms, reads from PostgreSQL {}, writes to {})",
               a.host, impl_->server->port(), a.threads, a.statement_timeout_ms,
               (a.read_postgres ? *a.read_postgres : impl_->cfg.postgres).describe(), impl_->cfg.postgres.describe());
     return true;

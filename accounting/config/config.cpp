@@ -151,8 +151,8 @@ void parse_postgres(const toml::table& t, const std::string& file, const std::st
     if (read_side) {
         p.only({"host", "port", "hosts", "target_session_attrs", "user", "dbname", "password"});
     } else {
-        p.only({"host", "port", "hosts", "target_session_attrs", "failover_retry_seconds", "user", "dbname",
-                "password", "migrations_dir"});
+        p.only({"host", "port", "hosts", "target_session_attrs", "failover_retry_seconds", "user", "dbname", "password",
+                "migrations_dir"});
     }
     p.string("host", out.host);
     p.integer("port", out.port, 1, 65535);

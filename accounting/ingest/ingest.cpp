@@ -814,9 +814,9 @@ int ingestor::run(const std::atomic<bool>& stop) {
     // over; the next one connects to the new primary ([postgres] hosts) and
     // reads this consumer's pending entries again from the start (the stored
     // ones are found by stream_state and by uid: nothing is stored twice).
-    pg::failover_retry failover("storing the ingest's round",
-                                {std::chrono::milliseconds(100), std::chrono::milliseconds(1000),
-                                 std::chrono::milliseconds(0)});
+    pg::failover_retry failover(
+        "storing the ingest's round",
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
     while (!stop.load()) {
         const std::uint64_t before = acked_.load();
         const std::uint64_t failovers = pg::failovers_seen();

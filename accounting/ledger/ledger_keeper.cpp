@@ -130,9 +130,9 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
     // else; every booking in it is idempotent by id (blocks by hash, epoch
     // closes by k under FOR UPDATE, transfers by deterministic ids), and an
     // epoch close takes the epoch close lock again itself.
-    pg::failover_retry failover("the ledger step (blocks, epoch closes)",
-                                {std::chrono::milliseconds(100), std::chrono::milliseconds(1000),
-                                 std::chrono::milliseconds(0)});
+    pg::failover_retry failover(
+        "the ledger step (blocks, epoch closes)",
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
     while (!stop.load()) {
         const std::uint64_t failovers = pg::failovers_seen();
         auto step = [&]() -> result<bool> {

@@ -126,8 +126,8 @@ std::set<std::string> stream_share_uids(const std::string& stream) {
 }
 
 int http_status(int port, const std::string& path) {
-    const std::string code = test::run_capture("curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:" +
-                                               std::to_string(port) + path + "'");
+    const std::string code = test::run_capture(
+        "curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:" + std::to_string(port) + path + "'");
     return std::atoi(code.c_str());
 }
 
@@ -177,8 +177,8 @@ struct replica_set {
         bouncer_dir = root + "/pgbouncer";
         std::filesystem::create_directories(bouncer_dir);
         const std::string db = st().setting("BMM_PG_DB"), user = st().setting("BMM_PG_USER");
-        std::ofstream(bouncer_dir + "/users.txt") << "\"" << user << "\" \"" << st().setting("BMM_PG_PASSWORD")
-                                                  << "\"\n";
+        std::ofstream(bouncer_dir + "/users.txt")
+            << "\"" << user << "\" \"" << st().setting("BMM_PG_PASSWORD") << "\"\n";
         std::ofstream(bouncer_dir + "/pgbouncer.ini")
             << "[databases]\n"
             << db << " = host=127.0.0.1 port=" << replica_port << " dbname=" << db << "\n"
@@ -190,7 +190,8 @@ struct replica_set {
                           "/users.txt'");
         auto [p, pout] = as_postgres("pgbouncer -d " + bouncer_dir + "/pgbouncer.ini");
         if (p != 0) {
-            throw std::runtime_error("pgbouncer did not start: " + pout + test::read_text(bouncer_dir + "/pgbouncer.log"));
+            throw std::runtime_error("pgbouncer did not start: " + pout +
+                                     test::read_text(bouncer_dir + "/pgbouncer.log"));
         }
         bouncer_up = true;
         if (!wait_for([&] { return !test::port_free(bouncer_port); }, 20)) {
@@ -281,8 +282,8 @@ TEST(PgFailover, AccountdFollowsThePromotedReplicaAndStoresEverythingOnce) {
     // the API reads it there through PgBouncer.
     ASSERT_TRUE(wait_for([&] { return number_on(rs.primary_port, "SELECT count(*) FROM shares") >= 20; }, 60))
         << test::read_text(acc_log);
-    ASSERT_TRUE(wait_for([&] { return scalar_on(rs.replica_port, "SELECT count(*) FROM accounts WHERE name = 'alice'") == "1"; },
-                         30));
+    ASSERT_TRUE(wait_for(
+        [&] { return scalar_on(rs.replica_port, "SELECT count(*) FROM accounts WHERE name = 'alice'") == "1"; }, 30));
     ASSERT_TRUE(wait_for([&] { return http_status(api_port, "/api/v1/accounts/alice") == 200; }, 30))
         << test::read_text(acc_log);
     EXPECT_EQ(http_status(api_port, "/api/v1/accounts/nobody-here"), 404);
@@ -301,8 +302,9 @@ TEST(PgFailover, AccountdFollowsThePromotedReplicaAndStoresEverythingOnce) {
     ASSERT_TRUE(holder->exec("BEGIN; LOCK TABLE ledger_transfers IN ROW EXCLUSIVE MODE"));
     ASSERT_TRUE(wait_for(
         [&] {
-            return scalar_on(rs.primary_port, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE "
-                          "'LOCK TABLE ledger_transfers%'") == "1";
+            return scalar_on(rs.primary_port,
+                             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE "
+                             "'LOCK TABLE ledger_transfers%'") == "1";
         },
         60))
         << test::read_text(acc_log);
@@ -326,13 +328,15 @@ TEST(PgFailover, AccountdFollowsThePromotedReplicaAndStoresEverythingOnce) {
         << test::read_text(acc_log);
     const auto t_resumed = std::chrono::steady_clock::now();
     auto ms = [](auto a, auto b) { return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count(); };
-    std::cout << "ingest stalled " << ms(t_stop, t_resumed) << " ms from the primary's stop (" << ms(t_promote, t_resumed)
+    std::cout << "ingest stalled " << ms(t_stop, t_resumed) << " ms from the primary's stop ("
+              << ms(t_promote, t_resumed)
               << " ms after the promotion) to the first new share stored on the new primary\n";
 
     // The interrupted close completes on the new primary.
     ASSERT_TRUE(wait_for(
         [&] {
-            return scalar_on(rs.replica_port, "SELECT closed_at IS NOT NULL FROM epochs WHERE k = " + held_epoch) == "t";
+            return scalar_on(rs.replica_port, "SELECT closed_at IS NOT NULL FROM epochs WHERE k = " + held_epoch) ==
+                   "t";
         },
         60))
         << test::read_text(acc_log);
@@ -356,7 +360,9 @@ TEST(PgFailover, AccountdFollowsThePromotedReplicaAndStoresEverythingOnce) {
     // Epochs after the failover close too; each close is logged once.
     const std::string later = std::to_string(std::stoll(held_epoch) + 2);
     EXPECT_TRUE(wait_for(
-        [&] { return scalar_on(rs.replica_port, "SELECT closed_at IS NOT NULL FROM epochs WHERE k = " + later) == "t"; },
+        [&] {
+            return scalar_on(rs.replica_port, "SELECT closed_at IS NOT NULL FROM epochs WHERE k = " + later) == "t";
+        },
         60))
         << test::read_text(acc_log);
     EXPECT_EQ(acc->stop(SIGTERM, 20000), 0);

@@ -284,8 +284,7 @@ TEST(pg_retry, other_errors_are_not_retried_and_a_failover_is_given_up_after_the
 // closed port first, the stack's server second.
 TEST(pg_hosts, libpq_skips_a_dead_host_and_finds_the_writable_one) {
     pg::settings s = stack_settings();
-    s.hosts = {"127.0.0.1:" + std::to_string(bmm::test::free_port(43000)),
-               "127.0.0.1:" + std::to_string(s.port)};
+    s.hosts = {"127.0.0.1:" + std::to_string(bmm::test::free_port(43000)), "127.0.0.1:" + std::to_string(s.port)};
     auto c = pg::connection::open(s);
     ASSERT_TRUE(c.ok()) << c.error_message();
     auto r = c->exec("SELECT inet_server_port()::text, pg_is_in_recovery()::text, current_setting('TimeZone')");

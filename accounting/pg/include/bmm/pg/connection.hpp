@@ -9,10 +9,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct pg_conn;
