@@ -67,9 +67,9 @@ int serve_api(const accountd_config& cfg, std::atomic<bool>& stop) {
     return run_api(cfg, stop);
 }
 
-int migrate_and_bench_ingest(const accountd_config& cfg, std::size_t n) {
+int migrate_and_bench_ingest(const accountd_config& cfg, const bench_ingest_options& o) {
     if (auto db = open_current(cfg, true); !db) return fail(db.error_message());
-    return bench_ingest(cfg, n);
+    return bench_ingest(cfg, o);
 }
 
 int run_account_command(const accountd_config& cfg, const account_command& c) {

@@ -3,6 +3,7 @@
 // are printed to stderr as "bmm-accountd: ..."). main.cpp only parses the
 // command line and calls one of these.
 
+#include "bmm/accounting/bench_ingest.hpp"
 #include "bmm/accounting/config.hpp"
 
 #include <atomic>
@@ -23,7 +24,7 @@ int migrate_and_run(const accountd_config& cfg, bool only_migrate, std::atomic<b
 // `api`: the read API alone, once the schema is checked.
 int serve_api(const accountd_config& cfg, std::atomic<bool>& stop);
 // `bench-ingest`: migrations, then the ingest bench for n records.
-int migrate_and_bench_ingest(const accountd_config& cfg, std::size_t n);
+int migrate_and_bench_ingest(const accountd_config& cfg, const bench_ingest_options& o);
 
 // `account create|bind|unbind|list`.
 struct account_command {

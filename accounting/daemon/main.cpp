@@ -91,12 +91,17 @@ int main(int argc, char** argv) {
     auto* api_cmd = app.add_subcommand(
         "api", "serve only the read API and web page on [api] host/port (default 127.0.0.1:8390) until SIGTERM");
     add_config(api_cmd);
-    std::size_t bench_n = 200000;
+    bench_ingest_options ingest_opts;
     auto* bench_cmd =
         app.add_subcommand("bench-ingest", "measure the ingest rate (shares/s) against Redis and COPY baselines");
     add_config(bench_cmd);
-    bench_cmd->add_option("--records,-n", bench_n, "share records to write and ingest")
+    bench_cmd->add_option("--records,-n", ingest_opts.records, "share records to write and ingest")
         ->check(CLI::Range(1, 100000000));
+    bench_cmd
+        ->add_option("--workers", ingest_opts.workers,
+                     "distinct workers, each submitting a share every 10 s (default: 1,600 at one instant)")
+        ->check(CLI::Range(8, 10000000));
+    bench_cmd->add_option("--json", ingest_opts.json_file, "also write the figures to FILE as one JSON object");
     bench_epoch_options epoch_opts;
     auto* bench_epoch_cmd = app.add_subcommand(
         "bench-epoch", "measure the time to close one epoch for N accounts (in a schema of its own, dropped after)");
@@ -243,7 +248,7 @@ int main(int argc, char** argv) {
         return serve_api(*cfg, g_stop);
     }
     if (*bench_cmd) {
-        return migrate_and_bench_ingest(*cfg, bench_n);
+        return migrate_and_bench_ingest(*cfg, ingest_opts);
     }
     if (*bench_epoch_cmd) {
         return bench_epoch(*cfg, epoch_opts);

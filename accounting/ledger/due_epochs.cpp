@@ -8,6 +8,12 @@
 #include "bmm/pg/locks.hpp"
 #include "bmm/pg/text.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string_view>
+
 namespace bmm::accounting {
 
 std::int64_t epoch_start_ms(const epoch_settings& e, std::uint64_t k) {
@@ -23,6 +29,19 @@ std::int64_t epoch_of_ms(const epoch_settings& e, std::int64_t ms) {
 }
 
 namespace {
+
+// Fault points for tests (env BMM_ACCOUNTD_FAULT): kill -9 in the middle of
+// an epoch's close, with its input read and its result computed but not
+// booked (kill-before-epoch-booked), or right after its booking committed
+// (kill-after-epoch-booked). Unset in production: none applies.
+void epoch_fault_point(std::string_view where) {
+    const char* env = std::getenv("BMM_ACCOUNTD_FAULT");
+    if (env == nullptr || std::string_view(env).find(where) == std::string_view::npos) {
+        return;
+    }
+    log::warn("epochs", "fault point {} (BMM_ACCOUNTD_FAULT, for tests only): kill -9", where);
+    ::kill(::getpid(), SIGKILL);
+}
 
 result<amount> numeric(std::string_view text, const char* what) {
     auto a = parse_amount(text);
@@ -270,10 +289,12 @@ result<close_report> close_due_epochs(pg::connection& db, const accountd_config&
         if (!out) {
             return error{"epoch " + std::to_string(k) + ": " + out.error_message()};
         }
+        epoch_fault_point("kill-before-epoch-booked");
         auto booked = epoch_store::book_epoch_close(db, *out);
         if (!booked) {
             return error{booked.error_message()};
         }
+        epoch_fault_point("kill-after-epoch-booked");
         log::info("epochs",
                   "epoch {} closed: {} accounts, {} blocks, emission {} paid {} carried {}, {} transfers booked", k,
                   out->accounts.size(), in->blocks.size(), to_decimal(out->emission), to_decimal(out->emission_paid),

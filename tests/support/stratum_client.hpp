@@ -183,6 +183,30 @@ public:
         return !sc::scan_nonces(verifier_, w, nonce, 1).empty();
     }
 
+    // A found share's proof-of-work hash and block hash, hex in display order
+    // (as bmm-stratum records them: shares.hash, shares.block_hash), hashing it again.
+    struct share_hashes {
+        std::string pow, block;
+        bool meets_network_target = false;
+    };
+    share_hashes hashes_of(const share_found& f, pow_algorithm algo) {
+        namespace sc = bmm::stratum_client;
+        const sc::job j = decoded(algo);
+        const verifier::share s{
+            &j.data, extranonce1, f.en2, f.ntime, f.nonce, f.version_bits, *target_from_difficulty(1, algo)};
+        verifier::verdict v;
+        verifier_.verify(std::span<const verifier::share>(&s, 1), std::span<verifier::verdict>(&v, 1));
+        if (!v.ok()) {
+            throw std::runtime_error("the found share does not hash: " + std::string(verifier::describe(v.status)));
+        }
+        auto display = [](const verifier::hash256& h) {
+            verifier::hash256 r;
+            std::copy(h.rbegin(), h.rend(), r.begin());
+            return to_hex(r);
+        };
+        return {display(v.pow_hash), display(v.block_hash), v.meets_network_target};
+    }
+
     // mining.submit for a found share; returns the request id.
     int submit(const share_found& s, const std::string& worker = {}) {
         const int id = next_id_++;

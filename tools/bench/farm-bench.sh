@@ -17,6 +17,13 @@
 #   journalsync  [redis] journal_sync = batch, interval and none in turn (the
 #             shares1k saturated and half-load passes each): what flushing the
 #             journal before each answer costs in answers/s and latency
+#   memory    BENCH_MEMORY_CONNECTIONS (default 19,000) idle subscribed and
+#             authorised connections on one bmm-stratum process, over plain TCP
+#             then over TLS (a self-signed P-256 certificate), the bench over
+#             BENCH_MEMORY_PROCESSES (default 2) processes and 4 source
+#             addresses (BENCH_MEMORY_TLS_CONNECTIONS: another count for TLS,
+#             whose handshakes are slow on a busy machine): VmRSS and open files of the server before and after;
+#             writes memory.json (docs/sizing.md)
 #
 # sha256d needs a Bitcoin node; none ships in Debian, so the pool's node here is
 # tools/fake-node/bmm_fake_node.py, a benchmark stand-in serving a template
@@ -27,6 +34,7 @@
 # Usage: tools/bench/farm-bench.sh [--build DIR] [--out DIR] [--keep] [scenario...]
 #   --build DIR   the build folder with bin/bmm-stratum and bin/bmm-bench (default build)
 #   --out DIR     where logs, configs and JSON reports go (default a new /tmp folder)
+# Each shares pass also writes NAME.summary.json (answers/s, server CPU, latency).
 # Environment: BENCH_THREADS (bmm-stratum loops per process, default 2),
 # BENCH_SHARES_SECONDS (length of each shares run, default 20), BENCH_CLEAN_PROCESSES (bench
 # processes in clean10k, default 4: the arrival times include the bench's own work).
@@ -44,7 +52,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    idle19k|idle50k|shares1k|clean10k|journalsync) scenarios+=("$1"); shift ;;
+    idle19k|idle50k|shares1k|clean10k|journalsync|memory) scenarios+=("$1"); shift ;;
     *) echo "farm-bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,18 +69,22 @@ out="$(cd "$out" && pwd)"
 threads="${BENCH_THREADS:-2}"
 shares_seconds="${BENCH_SHARES_SECONDS:-20}"
 
-# Free loopback ports: node, Redis, Stratum.
+# Free loopback ports: node, Redis, Stratum, below the ephemeral range
+# (32768-60999 here), where any client's connection (the bench's, another
+# program's) may take a port between this pick and the server's bind. Free
+# means no socket at all on the port, not only no listener.
 pick_port() {
   local p
-  for p in $(seq "$1" 7 "$(($1 + 2000))"); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2> /dev/null; then echo "$p"; return; fi
+  for p in $(seq "$1" 7 "$(($1 + 1400))"); do
+    if ! ss -tanH "( sport = :$p )" 2> /dev/null | grep -q .; then echo "$p"; return; fi
   done
   echo "farm-bench: no free port near $1" >&2; exit 2
 }
-node_port=$(pick_port 38400)
-redis_port=$(pick_port 38600)
-stratum_port=$(pick_port 38800)
-metrics_port=$(pick_port 39000)  # instance i serves /metrics on metrics_port + i
+node_port=$(pick_port 30400)
+redis_port=$(pick_port 30600)
+stratum_port=$(pick_port 30800)
+metrics_port=$(pick_port 31000)  # instance i serves /metrics on metrics_port + i
+tls_port=$(pick_port 31200)
 
 pids=()
 cleanup() {
@@ -143,6 +155,7 @@ max_connections = 100000
 max_connections_per_ip = 100000
 max_pending_requests = 100000
 ban_threshold = 0
+tls_handshake_timeout_seconds = 120
 
 [metrics]
 host = "127.0.0.1"
@@ -157,6 +170,22 @@ max_difficulty = 1e-10
 target_share_seconds = 5
 retarget_seconds = 3600
 EOF
+  if [ -s "$out/tls.crt" ]; then
+    cat >> "$1" <<EOF
+
+[[port]]
+host = "127.0.0.1"
+port = $tls_port
+tls = true
+tls_cert = "$out/tls.crt"
+tls_key = "$out/tls.key"
+start_difficulty = 1e-10
+min_difficulty = 1e-10
+max_difficulty = 1e-10
+target_share_seconds = 5
+retarget_seconds = 3600
+EOF
+  fi
 }
 
 servers=()
@@ -170,7 +199,7 @@ start_servers() {
     servers+=($!)
     pids+=($!)
   done
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     local ready=0
     local listeners
     listeners=$(ss -ltnpH "sport = :$stratum_port" 2> /dev/null || true)
@@ -178,6 +207,7 @@ start_servers() {
     [ "$ready" = "$1" ] && { sleep 0.5; return; }
     sleep 0.1
   done
+  tail -n 3 "$out"/bmm-stratum-*.log >&2 || true
   echo "farm-bench: bmm-stratum did not start; see $out/bmm-stratum-*.log" >&2; exit 1
 }
 stop_servers() {
@@ -269,6 +299,10 @@ cpu = (int(c1) - int(c0)) / int(hz)
 wall = (int(t1) - int(t0)) / 1000
 bcpu = sum(float(x) for x in bench_cpu.split())
 s, l = d["shares"], d["latency_ms"]
+json.dump({"answered": s["answered"], "rejected": s["rejected"], "answers_per_second": s["answers_per_second"],
+           "server_cpu_seconds": cpu, "wall_seconds": wall, "server_cores": cpu / wall,
+           "answers_per_core_second": s["answered"] / cpu if cpu else 0, "latency_ms": l,
+           "bench_cores": bcpu / wall}, open(sys.argv[1].replace(".json", ".summary.json"), "w"))
 print("%s: %d answers (%d rejected), %.0f answers/s; server CPU %.2f s over %.1f s = %.2f cores -> %.0f answers/s "
       "per core used; latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms (bench CPU %.2f cores; load average %s -> %s)"
       % (name, s["answered"], s["rejected"], s["answers_per_second"], cpu, wall, cpu / wall,
@@ -306,9 +340,22 @@ clean_run() {
   sleep 2
   local tip
   curl -s "http://127.0.0.1:$((metrics_port + 1))/metrics" > "$out/$name.metrics-before" || true
+  # The server's CPU over the 5 s after the block: the clean job's cost.
+  local cpu0 cpu1 cpu_quiet0 cpu_quiet1
+  cpu_quiet0=$(cpu_ticks "${servers[0]}")
+  sleep 5
+  cpu_quiet1=$(cpu_ticks "${servers[0]}")
+  cpu0=$(cpu_ticks "${servers[0]}")
   tip=$(curl -s -u bench:bench --data '{"id":1,"method":"bench_newblock","params":[]}' "http://127.0.0.1:$node_port/")
   sleep 5
+  cpu1=$(cpu_ticks "${servers[0]}")
   curl -s "http://127.0.0.1:$((metrics_port + 1))/metrics" > "$out/$name.metrics-after" || true
+  python3 -c 'import sys; q0, q1, c0, c1, hz, held = (int(x) for x in sys.argv[1:])
+held = held or 1
+job = (c1 - c0 - (q1 - q0)) / hz
+print("clean10k: server CPU over the 5 s after the block %.0f ms (%.0f ms in the 5 quiet seconds before): the clean job"
+      " cost %.0f ms = %.1f us per connection" % ((c1 - c0) * 1000 / hz, (q1 - q0) * 1000 / hz, job * 1000, job * 1e6 / held))' \
+    "$cpu_quiet0" "$cpu_quiet1" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" "$(held_now "$name")"
   kill -TERM "$bpid" 2> /dev/null || true
   wait "$bpid" || true
   stop_servers
@@ -368,6 +415,80 @@ journal_sync_run() {
   journal_sync=batch
 }
 
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2> /dev/null | wc -l; }
+# The kernel's side, machine-wide (other programs move it too: a rough figure;
+# both ends of every loopback connection are sockets of this kernel).
+slab_kb() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
+tcp_mem_pages() { awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat; }
+
+# memory_pass NAME URL N PROCESSES RAMP: N idle connections (subscribed and
+# authorised) to server ${servers[0]} at URL, RAMP new ones a second; prints
+# one JSON object.
+memory_pass() {
+  local name=$1 url=$2 n=$3 bp=$4 ramp=$5 pid=${servers[0]}
+  local rss0 rss1 fd0 fd1 slab0 slab1 tcpmem0 tcpmem1 held t0 settled=true
+  sleep 1
+  rss0=$(rss_kb "$pid"); fd0=$(fd_count "$pid"); slab0=$(slab_kb); tcpmem0=$(tcp_mem_pages)
+  rm -f "$out/$name.ready"
+  t0=$(now_ms)
+  "$bench" --url "$url" --insecure --connections "$n" --ramp "$ramp" --processes "$bp" --source-count 4 --mode idle \
+    --duration $((n / ramp + 120)) --ready-file "$out/$name.ready" --json "$out/$name.json" \
+    > "$out/$name.out" 2> "$out/$name.progress" &
+  local bpid=$!
+  pids+=("$bpid")
+  wait_ready "$out/$name.ready" $((n / ramp + 60)) || { settled=false; log "$name: not settled; measuring what is held"; }
+  local settle_ms=$(($(now_ms) - t0))
+  sleep 3  # the pool's per-connection work done (jobs sent, buffers settled)
+  rss1=$(rss_kb "$pid"); fd1=$(fd_count "$pid"); slab1=$(slab_kb); tcpmem1=$(tcp_mem_pages)
+  held=$(held_now "$name"); held=${held:-0}
+  kill -TERM "$bpid" 2> /dev/null || true
+  wait "$bpid" || true
+  # Per connection the server holds (its open files beyond those it had), so
+  # that a connection the bench counts but the server has closed, or the
+  # reverse, does not skew the figure.
+  python3 -c 'import json,sys; n,held,r0,r1,f0,f1,ms,ok,ramp=sys.argv[1:10]; held=int(held); server=int(f1)-int(f0)
+print(json.dumps({"connections": int(n), "held": held, "server_held": server, "settled": ok == "true",
+  "settle_ms": int(ms), "ramp": int(ramp),
+  "rss_kb_before": int(r0), "rss_kb_after": int(r1), "open_files_before": int(f0), "open_files_after": int(f1),
+  "bytes_per_connection": (int(r1) - int(r0)) * 1024 / server if server > 0 else 0,
+  "open_files_per_connection": (int(f1) - int(f0)) / held if held else 0,
+  "failed": json.load(open(sys.argv[10]))["connections"]["failed"],
+  "kernel_slab_kb_before": int(sys.argv[11]), "kernel_slab_kb_after": int(sys.argv[12]),
+  "kernel_tcp_mem_pages_before": int(sys.argv[13]), "kernel_tcp_mem_pages_after": int(sys.argv[14]),
+  "kernel_slab_bytes_per_socket": (int(sys.argv[12]) - int(sys.argv[11])) * 1024 / (2 * server) if server > 0 else 0}))' \
+    "$n" "$held" "$rss0" "$rss1" "$fd0" "$fd1" "$settle_ms" "$settled" "$ramp" "$out/$name.json" \
+    "$slab0" "$slab1" "$tcpmem0" "$tcpmem1"
+}
+
+# memory: plain TCP then TLS, each on a freshly started server.
+memory_run() {
+  local n=${BENCH_MEMORY_CONNECTIONS:-19000} bp=${BENCH_MEMORY_PROCESSES:-2} tcp tls
+  [ -s "$out/tls.crt" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$out/tls.key" -out "$out/tls.crt" -subj /CN=farm-bench -days 2 2> /dev/null
+  log "memory: $n idle connections over TCP, then over TLS, one bmm-stratum ($threads loops)"
+  start_servers 1 "$threads"
+  tcp=$(memory_pass memory-tcp "stratum+tcp://127.0.0.1:$stratum_port" "$n" "$bp" 2000)
+  stop_servers
+  start_servers 1 "$threads"
+  # TLS handshakes (both ends on these cores) are slower: a gentler ramp, so
+  # that none outlasts the pool's tls_handshake_timeout_seconds.
+  tls=$(memory_pass memory-tls "stratum+ssl://127.0.0.1:$tls_port" "${BENCH_MEMORY_TLS_CONNECTIONS:-$n}" "$bp" 500)
+  stop_servers
+  printf '{"threads": %s, "tcp": %s, "tls": %s}\n' "$threads" "$tcp" "$tls" > "$out/memory.json"
+  python3 - "$out/memory.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("tcp", "tls"):
+    m = d[k]
+    print("memory-%s: held %d of %d in %.1f s; VmRSS %d -> %d kB = %.0f bytes per connection; open files %d -> %d;"
+          " kernel slab ~%.0f bytes per socket (machine-wide)%s"
+          % (k, m["held"], m["connections"], m["settle_ms"] / 1000, m["rss_kb_before"], m["rss_kb_after"],
+             m["bytes_per_connection"], m["open_files_before"], m["open_files_after"], m["kernel_slab_bytes_per_socket"],
+             ("" if m["failed"] == 0 else "; %d FAILED: the figure includes their half-made sessions" % m["failed"])
+             + ("" if m["settled"] else "; NOT SETTLED: sessions still in their handshake count in the figure")))
+EOF
+}
+
 echo "farm-bench: $(nproc) cores, open-file limit $(ulimit -Hn), ports $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -); logs in $out"
 for s in "${scenarios[@]}"; do
   case "$s" in
@@ -376,5 +497,6 @@ for s in "${scenarios[@]}"; do
     shares1k) shares_run ;;
     clean10k) clean_run ;;
     journalsync) journal_sync_run ;;
+    memory) memory_run ;;
   esac
 done
