@@ -68,6 +68,13 @@ public:
         if (!c) {
             return c;
         }
+        if (settings_.transaction_pooling) {
+            // [api.read_postgres]: PgBouncer in transaction pooling; nothing
+            // is set per session, every snapshot sets its own (transaction.hpp).
+            c->also_per_transaction("SELECT set_config('statement_timeout', '" + std::to_string(timeout_ms_) +
+                                    "', true)");
+            return c;
+        }
         std::string set = "SET statement_timeout = ";
         set += std::to_string(timeout_ms_);
         set +=
@@ -1886,7 +1893,8 @@ struct api_server::impl {
     impl(const accountd_config& c, const process_counters* pc)
         : cfg(c),
           counters(pc),
-          pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)),
+          pool(c.api.read_postgres ? *c.api.read_postgres : c.postgres, c.api.statement_timeout_ms,
+               static_cast<std::size_t>(c.api.threads)),
           wallets(cfg) {}
 };
 
@@ -1919,8 +1927,10 @@ result<bool> api_server::start() {
         impl_->server.reset();
         return error{"cannot serve the API: " + s.error_message()};
     }
-    log::info("api", "serving http://{}:{}/ ({} threads, statement timeout {} ms, PostgreSQL {})", a.host,
-              impl_->server->port(), a.threads, a.statement_timeout_ms, impl_->cfg.postgres.describe());
+    log::info("api",
+              "serving http://{}:{}/ ({} threads, statement timeout {} ms, reads from PostgreSQL {}, writes to {})",
+              a.host, impl_->server->port(), a.threads, a.statement_timeout_ms,
+              (a.read_postgres ? *a.read_postgres : impl_->cfg.postgres).describe(), impl_->cfg.postgres.describe());
     return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/pg/retry.hpp"
 #include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
 #include "bmm/record/stream_record.hpp"
@@ -1034,18 +1035,32 @@ int ingestor::run(const std::atomic<bool>& stop) {
               cfg_.postgres.describe());
     auto backoff = std::chrono::milliseconds(100);
     bool failing = false;
+    // PostgreSQL went away or turned read-only (a failover): the session is
+    // over; the next one connects to the new primary ([postgres] hosts) and
+    // reads this consumer's pending entries again from the start (the stored
+    // ones are found by stream_state and by uid: nothing is stored twice).
+    pg::failover_retry failover(
+        "storing the ingest's round",
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
     while (!stop.load()) {
         const std::uint64_t before = acked_.load();
+        const std::uint64_t failovers = pg::failovers_seen();
         auto r = run_session(stop, failing);
+        const bool by_failover = !r && pg::failovers_seen() != failovers;
         disconnect();
         if (r) {
             break;
         }
         if (acked_.load() != before) {
             backoff = std::chrono::milliseconds(100);
+            failover.succeeded();
+        }
+        failing = true;
+        if (by_failover) {
+            failover.again(true, r.error_message(), &stop);
+            continue;
         }
         log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
-        failing = true;
         const auto until = std::chrono::steady_clock::now() + backoff;
         while (!stop.load() && std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));

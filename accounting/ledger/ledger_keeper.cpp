@@ -12,6 +12,7 @@
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/pg/locks.hpp"
+#include "bmm/pg/retry.hpp"
 #include "bmm/pg/text.hpp"
 #include "worker_watch.hpp"
 
@@ -139,7 +140,17 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
     std::int64_t waited_cutoff = -1;  // the cutoff and stream a close was last said to wait for
     std::string waited_stream;
     std::int64_t backoff = 100;
+    // A failover (PostgreSQL went away or turned read-only) ends the step: the
+    // next one runs from the start on a new connection (the new primary among
+    // [postgres] hosts) and takes the ledger lock there again before anything
+    // else; every booking in it is idempotent by id (blocks by hash, epoch
+    // closes by k under FOR UPDATE, transfers by deterministic ids), and an
+    // epoch close takes the epoch close lock again itself.
+    pg::failover_retry failover(
+        "the ledger step (blocks, epoch closes)",
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
     while (!stop.load()) {
+        const std::uint64_t failovers = pg::failovers_seen();
         auto step = [&]() -> result<bool> {
             if (!db.is_open() || !db.healthy()) {
                 ledger_lock.reset();
@@ -233,6 +244,15 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             return true;
         };
         auto r = step();
+        if (!r && pg::failovers_seen() != failovers) {
+            ledger_lock.reset();
+            db = pg::connection();
+            failover.again(true, r.error_message(), &stop);
+            continue;
+        }
+        if (r) {
+            failover.succeeded();
+        }
         if (!r) {
             log::warn("ledger", "{}; retrying in {} ms", r.error_message(), backoff);
             ledger_lock.reset();

@@ -385,5 +385,73 @@ TEST(accountd_config, redis_streams_list_every_stream_read) {
     }
 }
 
+// [postgres] hosts (issue 17): libpq's multi-host conninfo, read-write by
+// default; [api.read_postgres] through a transaction-pooled PgBouncer.
+TEST(accountd_config, postgres_hosts_and_the_read_api_connection) {
+    ::unsetenv("PGOPTIONS");
+    auto c = parse_accountd_config(R"(
+[postgres]
+hosts = ["10.77.0.31:5432", "10.77.0.32:5433", "[::1]:5434", "db4"]
+user = "bmm"
+dbname = "bmm"
+failover_retry_seconds = 90
+[redis]
+[api]
+[api.read_postgres]
+hosts = ["10.77.0.41:6432"]
+)",
+                                   "h.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    const std::string ci = c->postgres.conninfo();
+    EXPECT_NE(ci.find("host='10.77.0.31,10.77.0.32,::1,db4'"), std::string::npos) << ci;
+    EXPECT_NE(ci.find("port='5432,5433,5434,5432'"), std::string::npos) << ci;
+    EXPECT_NE(ci.find("target_session_attrs='read-write'"), std::string::npos) << ci;
+    EXPECT_NE(ci.find("options='-c TimeZone=UTC'"), std::string::npos) << ci;
+    EXPECT_EQ(c->postgres.failover_retry_seconds, 90);
+    EXPECT_EQ(c->postgres.describe(), "bmm@10.77.0.31:5432,10.77.0.32:5433,[::1]:5434,db4/bmm");
+    ASSERT_TRUE(c->api.read_postgres.has_value());
+    const auto& r = *c->api.read_postgres;
+    EXPECT_TRUE(r.transaction_pooling);
+    EXPECT_EQ(r.user, "bmm") << "who connects comes from [postgres]";
+    const std::string rci = r.conninfo();
+    EXPECT_NE(rci.find("target_session_attrs='any'"), std::string::npos) << rci;
+    EXPECT_EQ(rci.find("options="), std::string::npos) << "PgBouncer refuses the options startup parameter: " << rci;
+    ::setenv("PGOPTIONS", "-c search_path=t1 --work_mem=8MB", 1);
+    EXPECT_EQ(r.per_transaction_sql(),
+              "SELECT set_config('TimeZone', 'UTC', true), set_config('search_path', 't1', true), "
+              "set_config('work_mem', '8MB', true)");
+    ::unsetenv("PGOPTIONS");
+    EXPECT_EQ(c->postgres.per_transaction_sql(), "") << "a direct connection sets them at connect time";
+
+    // One server: as before, nothing about sessions unless asked.
+    auto one = parse_accountd_config(k_minimal, "m.toml");
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->postgres.conninfo().find("target_session_attrs"), std::string::npos);
+    EXPECT_FALSE(one->api.read_postgres.has_value());
+
+    auto error_of = [](const std::string& postgres, const std::string& more = "") {
+        auto r = parse_accountd_config("[postgres]\nuser = \"u\"\ndbname = \"d\"\n" + postgres + "\n[redis]\n" + more,
+                                       "e.toml");
+        return r.ok() ? std::string("(accepted)") : r.error_message();
+    };
+    EXPECT_NE(error_of("host = \"a\"\nhosts = [\"b:1\"]").find("has both hosts and host/port"), std::string::npos);
+    EXPECT_NE(error_of("hosts = []").find("hosts is empty"), std::string::npos);
+    EXPECT_NE(error_of("hosts = [\"a:99999\"]").find("\"a:99999\" has no port from 1 to 65535"), std::string::npos)
+        << error_of("hosts = [\"a:99999\"]");
+    EXPECT_NE(error_of("hosts = [\"::1:5432\"]").find("IPv6 address without brackets"), std::string::npos);
+    EXPECT_NE(error_of("hosts = [\":5432\"]").find("has no host"), std::string::npos);
+    EXPECT_NE(error_of("hosts = [\"a:1\"]\ntarget_session_attrs = \"readwrite\"").find("is not one of any, read-write"),
+              std::string::npos);
+    EXPECT_NE(error_of("hosts = [\"a:1\"]\ntarget_session_attrs = \"standby\"").find("nothing can be written"),
+              std::string::npos);
+    EXPECT_NE(error_of("", "[api]\nread_postgres = 3\n").find("[api] read_postgres must be a table"),
+              std::string::npos);
+    EXPECT_NE(error_of("", "[api.read_postgres]\nuser = \"r\"\n").find("needs host (and port) or hosts"),
+              std::string::npos);
+    EXPECT_NE(error_of("", "[api.read_postgres]\nhost = \"p\"\nmigrations_dir = \"x\"\n").find("unknown setting"),
+              std::string::npos);
+    EXPECT_EQ(error_of("hosts = [\"a:1\", \"b\"]\ntarget_session_attrs = \"primary\""), "(accepted)");
+}
+
 }  // namespace
 }  // namespace bmm::accounting

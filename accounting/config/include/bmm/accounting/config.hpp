@@ -128,6 +128,11 @@ struct api_settings {
     int wallet_challenge_ttl_s = 600;
     int wallet_requests_per_minute_per_address = 20;
     int wallet_requests_per_minute_per_account = 10;
+    // [api.read_postgres]: the read API's queries go there (PgBouncer in
+    // transaction pooling in front of the replicas: no session state, no
+    // named prepared statements); writes (wallet POSTs) still go to
+    // [postgres]. Absent: the API reads from [postgres].
+    std::optional<pg::settings> read_postgres;
 };
 
 // [payout.coins.<COIN>]: which node software holds a coin's payout wallet.
