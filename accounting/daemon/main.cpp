@@ -199,10 +199,12 @@ int main(int argc, char** argv) {
             coins += (coins.empty() ? "" : ", ") + coin + " (maturity " + std::to_string(c.maturity) + ")";
         }
         std::printf(
-            "%s: fine. PostgreSQL %s; stream %s as %s/%s; epochs %s; coins %s; API %s; "
+            "%s: fine. PostgreSQL %s; %s%s; stream %s as %s/%s; epochs %s; coins %s; API %s; "
             "%zu webhook URL(s)\n",
-            config_path.c_str(), cfg->postgres.describe().c_str(), cfg->redis.stream.c_str(), cfg->redis.group.c_str(),
-            cfg->redis.consumer.c_str(),
+            config_path.c_str(), cfg->postgres.describe().c_str(), redis::describe(cfg->redis).c_str(),
+            cfg->redis.password_file.empty() ? " (no password)"
+                                             : (" (password in " + cfg->redis.password_file + ")").c_str(),
+            cfg->redis.stream.c_str(), cfg->redis.group.c_str(), cfg->redis.consumer.c_str(),
             cfg->epochs.enabled ? (std::to_string(cfg->epochs.length_seconds) + " s").c_str() : "off",
             coins.empty() ? "none" : coins.c_str(),
             cfg->api.present && cfg->api.enabled ? (cfg->api.host + ":" + std::to_string(cfg->api.port)).c_str()

@@ -296,8 +296,8 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
 
 ingestor::ingestor(accountd_config cfg)
     : cfg_(std::move(cfg)),
-      reader_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
-      acker_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      reader_(cfg_.redis, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
+      acker_(cfg_.redis, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
       validator_(cfg_.node) {}
 
 void ingestor::disconnect() {

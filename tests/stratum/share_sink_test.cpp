@@ -347,7 +347,7 @@ protected:
 
     sink_config config(std::uint16_t port, std::uint32_t instance = 7) const {
         sink_config c;
-        c.redis_port = port;
+        c.redis.port = port;
         c.stream = stream_;
         c.spool_dir = spool_;
         c.instance_id = instance;
