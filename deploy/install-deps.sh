@@ -18,7 +18,7 @@ packages=(
   libhpdf-dev  # statements as PDF (libharu, accounting/statement)
   libsecp256k1-dev  # BMM (ERC-20) wallet proofs: personal_sign recovery (common/src/crypto/eth_sign.cpp)
   # the local stack and the tests' real parts
-  postgresql postgresql-client redis-server redis-sentinel redis-tools litecoind
+  postgresql postgresql-client redis-server redis-tools litecoind
   # bcoin, the stack's sha256d (Bitcoin) regtest node, runs on Node.js
   # (npm comes below: a Node.js from elsewhere may bring its own)
   nodejs
@@ -36,6 +36,9 @@ packages=(
   prometheus
   # statement_test reads the statements' PDFs (pdftotext) and checks them (qpdf --check)
   poppler-utils qpdf
+  # deploy/cluster.sh and cluster_test: PostgreSQL run by Patroni on etcd, PgBouncer for the
+  # read API, Sentinel's unit and files for real hosts (docs/cluster.md)
+  patroni etcd-server etcd-client pgbouncer redis-sentinel
 )
 
 missing=()
@@ -89,7 +92,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian starts the packaged services on install; the project runs its own
 # instances on other ports, so stop and disable the system-wide ones when
 # a service manager is present. Failure here is harmless.
-for svc in redis-server redis-sentinel postgresql litecoind; do
+for svc in redis-server redis-sentinel postgresql litecoind etcd patroni pgbouncer; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
