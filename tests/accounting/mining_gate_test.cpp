@@ -24,7 +24,6 @@ namespace {
 const amount k_bmm = amount(1000000000) * amount(1000000000);  // 10^18 base units
 
 std::set<std::string> redis_set(const std::string& key) {
-    auto& st = test::stack_environment::get();
     redisContext* c = bmm::test::stack_redis();
     std::set<std::string> out;
     auto* r = static_cast<redisReply*>(redisCommand(c, "SMEMBERS %s", key.c_str()));
@@ -37,7 +36,6 @@ std::set<std::string> redis_set(const std::string& key) {
 }
 
 std::string redis_get(const std::string& key) {
-    auto& st = test::stack_environment::get();
     redisContext* c = bmm::test::stack_redis();
     auto* r = static_cast<redisReply*>(redisCommand(c, "GET %s", key.c_str()));
     std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "(nil)";

@@ -132,7 +132,6 @@ std::string cli(const std::string& args) { return stack_environment::get().cli(a
 long block_count() { return std::stol(cli("getblockcount")); }
 
 std::size_t stream_length() {
-    auto& st = stack_environment::get();
     redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         if (c) redisFree(c);
@@ -147,7 +146,6 @@ std::size_t stream_length() {
 
 // The stream's last records, one line each, for failure messages.
 std::string stream_tail(int n) {
-    auto& st = stack_environment::get();
     std::string out;
     redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {

@@ -23,7 +23,6 @@ using test::pool_process;
 using test::stack_environment;
 
 void redis(const std::vector<std::string>& args) {
-    auto& st = stack_environment::get();
     redisContext* c = bmm::test::stack_redis();
     ASSERT_TRUE(c && !c->err);
     std::vector<const char*> argv;
