@@ -1259,20 +1259,15 @@ response static_file(const request& req) {
 // /metrics
 // ---------------------------------------------------------------------------
 
-struct redis_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-
 // Entries of the consumer group delivered and not yet acknowledged
 // (XPENDING), and those not yet delivered at all (XINFO GROUPS "lag", Redis
 // 7; -1 when Redis does not say). Empty when Redis does not answer.
 std::optional<std::pair<long long, long long>> stream_backlog(const redis_settings& r, const std::string& stream) {
-    timeval tv{1, 0};
-    std::unique_ptr<redisContext, redis_free> c(redisConnectWithTimeout(r.host.c_str(), r.port, tv));
-    if (!c || c->err) {
+    auto conn = redis::connect(r, std::chrono::milliseconds(1000));
+    if (!conn) {
         return std::nullopt;
     }
-    redisSetTimeout(c.get(), tv);
+    const redis::context_ptr& c = conn->ctx;
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> p(
         static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s", stream.c_str(), r.group.c_str())),
         &freeReplyObject);

@@ -1,5 +1,6 @@
 #include "bmm/accounting/config.hpp"
 
+#include "bmm/config/redis_section.hpp"
 #include "bmm/config/toml_reader.hpp"
 #include "bmm/pg/text.hpp"
 
@@ -16,8 +17,10 @@ namespace bmm::accounting {
 namespace {
 
 using config::config_error;
+using config::read_redis_connection;
 using config::section;
 using config::toml_reader;
+using config::with_redis_connection_keys;
 
 bool is_currency_code(std::string_view s) {
     bool good = s.size() >= 2 && s.size() <= 10;
@@ -210,9 +213,8 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     p.string("migrations_dir", c.migrations_dir);
 
     toml_reader r(section(root, "redis", file, true), file, "redis");
-    r.only({"host", "port", "stream", "streams", "group", "consumer"});
-    r.string("host", c.redis.host);
-    r.integer("port", c.redis.port, 1, 65535);
+    r.only(with_redis_connection_keys({"stream", "streams", "group", "consumer"}));
+    read_redis_connection(r, c.redis);
     r.string("stream", c.redis.stream);
     if (const auto* rt = root.get_as<toml::table>("redis"); rt && rt->contains("streams")) {
         if (rt->contains("stream")) {

@@ -223,10 +223,12 @@ int main(int argc, char** argv) {
             }
         }
         std::printf(
-            "%s: fine. PostgreSQL %s; stream(s) %s as %s/%s; epochs %s; coins %s; API %s; "
+            "%s: fine. PostgreSQL %s; %s%s; stream(s) %s as %s/%s; epochs %s; coins %s; API %s; "
             "%zu webhook URL(s)\n",
-            config_path.c_str(), pg_text.c_str(), streams.c_str(), cfg->redis.group.c_str(),
-            cfg->redis.consumer.c_str(),
+            config_path.c_str(), pg_text.c_str(), redis::describe(cfg->redis).c_str(),
+            cfg->redis.password_file.empty() ? " (no password)"
+                                             : (" (password in " + cfg->redis.password_file + ")").c_str(),
+            streams.c_str(), cfg->redis.group.c_str(), cfg->redis.consumer.c_str(),
             cfg->epochs.enabled ? (std::to_string(cfg->epochs.length_seconds) + " s").c_str() : "off",
             coins.empty() ? "none" : coins.c_str(), api_text.c_str(), cfg->notify.urls.size());
         return 0;

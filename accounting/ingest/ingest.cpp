@@ -344,8 +344,8 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
 // ---------------------------------------------------------------------------
 
 ingestor::lane::lane(const accountd_config& cfg, const std::string& stream)
-    : reader(cfg.redis.host, cfg.redis.port, stream, cfg.redis.group, cfg.redis.consumer),
-      acker(cfg.redis.host, cfg.redis.port, stream, cfg.redis.group, cfg.redis.consumer) {}
+    : reader(cfg.redis, stream, cfg.redis.group, cfg.redis.consumer),
+      acker(cfg.redis, stream, cfg.redis.group, cfg.redis.consumer) {}
 
 ingestor::ingestor(accountd_config cfg) : cfg_(std::move(cfg)), validator_(cfg_.node) {
     for (const auto& stream : cfg_.redis.all_streams()) {

@@ -46,13 +46,12 @@ using reply_ptr = redis_reply_ptr;
 //     also covers another consumer of the group that is behind.
 result<bool> redis_stored_through(const accountd_config& cfg, const std::string& stream, std::int64_t t_ms,
                                   bool stored_at_or_past) {
-    timeval tv{5, 0};
-    redis_context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
-    if (!c || c->err) {
-        return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        return error{conn.error_message()};
     }
-    redisSetTimeout(c.get(), tv);
+    const redis_context_ptr& c = conn->ctx;
+    const std::string where = "Redis " + conn->address;
     if (!stored_at_or_past) {
         reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", stream.c_str())));
         if (!groups) {

@@ -43,7 +43,7 @@ std::int64_t id_ms(std::string_view id) {
 // database counted as stored, and its newest settled entries are stored.
 void audit_stream(const accountd_config& cfg, const std::string& stream, pg::connection& db, std::int64_t settled_ms,
                   std::vector<std::string>& problems) {
-    const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + " stream " + stream;
+    const std::string where = redis::describe(cfg.redis) + " stream " + stream;
     auto stored = db.exec("SELECT coalesce(sum(entries), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
                           {stream, cfg.redis.group});
     if (!stored) {
@@ -51,14 +51,13 @@ void audit_stream(const accountd_config& cfg, const std::string& stream, pg::con
         return;
     }
     const long long counted = stored->integer(0, 0);
-    timeval tv{5, 0};
-    context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    if (!c || c->err) {
-        problems.push_back("records: " + where + ": cannot connect (" + (c ? c->errstr : "out of memory") +
-                           "): the stream was not checked; start Redis and audit again");
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        problems.push_back("records: " + conn.error_message() +
+                           ": the stream was not checked; start Redis and audit again");
         return;
     }
-    redisSetTimeout(c.get(), tv);
+    const context_ptr& c = conn->ctx;
     reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", stream.c_str())));
     if (!info || info->type != REDIS_REPLY_ARRAY) {
         if (counted > 0) {
@@ -125,12 +124,11 @@ void audit_stream(const accountd_config& cfg, const std::string& stream, pg::con
 
 // Whether the stream exists in Redis (a pool that never recorded anything has none).
 result<bool> stream_exists(const accountd_config& cfg, const std::string& stream) {
-    timeval tv{5, 0};
-    context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    if (!c || c->err) {
-        return error{"Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": cannot connect"};
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        return error{conn.error_message()};
     }
-    redisSetTimeout(c.get(), tv);
+    const context_ptr& c = conn->ctx;
     reply_ptr r(static_cast<redisReply*>(redisCommand(c.get(), "EXISTS %s", stream.c_str())));
     if (!r || r->type != REDIS_REPLY_INTEGER) {
         return error{"Redis: EXISTS " + stream + " failed"};

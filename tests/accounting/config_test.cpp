@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -31,6 +34,51 @@ TEST(accountd_config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(c->ingest.batch_size, 10000);
     EXPECT_EQ(c->ingest.claim_idle_ms, 300000);
     EXPECT_TRUE(c->node.url.empty());
+}
+
+// [redis] password_file, sentinels and master_name (bmm/config/redis_section.hpp):
+// read, and refused with the key named when they cannot work.
+TEST(accountd_config, redis_password_file_and_sentinels) {
+    char dir[] = "/tmp/bmm-redis-cfg-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string pw = std::string(dir) + "/redis.password";
+    {
+        FILE* f = std::fopen(pw.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("s3cret\n", f);
+        std::fclose(f);
+    }
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto c =
+        parse_accountd_config(base + "password_file = \"" + pw +
+                                  "\"\nsentinels = [\"10.77.0.21:26379\", \"[::1]:26380\"]\nmaster_name = \"bmm\"\n",
+                              "r.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c->redis.password_file, pw);
+    ASSERT_EQ(c->redis.sentinels.size(), 2u);
+    EXPECT_EQ(c->redis.sentinels[1], "[::1]:26380");
+    EXPECT_EQ(c->redis.master_name, "bmm");
+    EXPECT_EQ(redis::describe(c->redis), "Redis primary bmm (Sentinels 10.77.0.21:26379, [::1]:26380)");
+
+    auto missing = parse_accountd_config(base + "password_file = \"" + std::string(dir) + "/nope\"\n", "r.toml");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error_message().find("r.toml:5:17: [redis] password_file " + std::string(dir) +
+                                           "/nope: cannot read it"),
+              std::string::npos)
+        << missing.error_message();
+
+    auto bad_sentinel = parse_accountd_config(base + "sentinels = [\"10.77.0.21\"]\n", "r.toml");
+    ASSERT_FALSE(bad_sentinel.ok());
+    EXPECT_NE(bad_sentinel.error_message().find("r.toml:5:13: [redis] sentinels: \"10.77.0.21\" is not host:port"),
+              std::string::npos)
+        << bad_sentinel.error_message();
+
+    auto no_name = parse_accountd_config(base + "sentinels = [\"127.0.0.1:26379\"]\nmaster_name = \"\"\n", "r.toml");
+    ASSERT_FALSE(no_name.ok());
+    EXPECT_NE(no_name.error_message().find("[redis] master_name must not be empty with sentinels"), std::string::npos)
+        << no_name.error_message();
+    std::remove(pw.c_str());
+    ::rmdir(dir);
 }
 
 TEST(accountd_config, environment_references_and_integers_as_strings) {
@@ -316,7 +364,14 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     ::setenv("BMM_BTC_RPC_PASSWORD", "x", 1);
     ::setenv("BMM_BTC_WALLET_RPC_URL", "http://127.0.0.1:19409/", 1);
     ::setenv("BMM_EPOCH_GENESIS", "1767225600", 1);
+    const std::string password_file = "/tmp/bmm-accountd-config-test-" + std::to_string(::getpid()) + ".password";
+    if (FILE* f = std::fopen(password_file.c_str(), "w")) {
+        std::fputs("x\n", f);
+        std::fclose(f);
+    }
+    ::setenv("BMM_REDIS_PASSWORD_FILE", password_file.c_str(), 1);
     auto c = load_accountd_config(path);
+    std::remove(password_file.c_str());
     ASSERT_TRUE(c.ok()) << c.error_message();
     EXPECT_TRUE(c->epochs.enabled);
     EXPECT_EQ(c->coins.at("LTC").node.url, "http://127.0.0.1:19443/");

@@ -6,6 +6,7 @@
 #include "bmm/accounting/epoch_close.hpp"
 #include "bmm/notify/settings.hpp"
 #include "bmm/pg/connection.hpp"
+#include "bmm/redis/connect.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -17,9 +18,10 @@
 
 namespace bmm::accounting {
 
-struct redis_settings {
-    std::string host = "127.0.0.1";
-    int port = 6379;
+// [redis]: where Redis is (host and port, or sentinels and master_name), its
+// password_file and connect_timeout_ms (bmm::redis::settings, which every
+// program that reads this file connects with), and the streams read.
+struct redis_settings : redis::settings {
     std::string stream = "bmm:shares";  // bmm-stratum's [redis] stream (the first of `streams`)
     // Every stream this process reads (`streams = [...]`; `stream = "x"` is
     // shorthand for one), e.g. one per bmm-stratum instance,
