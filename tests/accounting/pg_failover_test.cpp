@@ -97,7 +97,7 @@ long long number_on(int port, const std::string& sql) {
 
 // The unique share uids bmm-stratum wrote into the stream.
 std::set<std::string> stream_share_uids(const std::string& stream) {
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    redisContext* c = test::stack_redis();
     if (!c || c->err) {
         throw std::runtime_error("cannot connect to the test Redis");
     }
@@ -218,7 +218,7 @@ std::string write_config(const replica_set& rs, const std::string& stream, std::
       << "\"]\ntarget_session_attrs = \"read-write\"\nuser = \"" << st().setting("BMM_PG_USER") << "\"\ndbname = \""
       << st().setting("BMM_PG_DB") << "\"\npassword = \"" << st().setting("BMM_PG_PASSWORD")
       << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \"" << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstream = \"" << stream
       << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
