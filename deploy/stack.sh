@@ -415,7 +415,16 @@ pg_down() {
 # ---------------------------------------------------------------- redis --
 
 redis_pid() { pidfile_pid "$REDIS_DIR/redis.pid" redis-server; }
-redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# The password reaches redis-cli through REDISCLI_AUTH (its environment),
+# never its command line (where any user on the machine reads it in ps).
+redis_password_file() { echo "$SECRETS/redis_password"; }
+redis_cli() {
+  if [ -s "$(redis_password_file)" ]; then
+    REDISCLI_AUTH=$(cat "$(redis_password_file)") redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  else
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+  fi
+}
 redis_answers() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
 
 redis_up() {
@@ -426,9 +435,16 @@ redis_up() {
     *) die "redis: BMM_STACK_REDIS_APPENDFSYNC is '$redis_fsync'; it must be always, everysec or no" ;;
   esac
   mkdir -p "$REDIS_DIR/data"
+  # requirepass from a generated secret: the file is the password's only
+  # other copy, so the configuration is readable by its owner alone.
+  local password
+  password=$(secret redis_password)
+  (umask 077
   cat >"$conf" <<EOF
 # Written by deploy/stack.sh: loopback only, state in the stack folder,
-# append-only file on so a restart keeps the streams.
+# append-only file on so a restart keeps the streams; the password is
+# $SECRETS/redis_password ([redis] password_file).
+requirepass $password
 bind 127.0.0.1
 port $REDIS_PORT
 protected-mode yes
@@ -439,6 +455,8 @@ dir $REDIS_DIR/data
 appendonly yes
 appendfsync $redis_fsync
 EOF
+  )
+  chmod 600 "$conf"
   if redis_pid >/dev/null; then
     log "redis: already running (pid $(redis_pid)) on 127.0.0.1:$REDIS_PORT"
   else
@@ -934,6 +952,7 @@ BMM_PG_URL=$url
 BMM_PG_SOCKET_DIR=$PG_ROOT/run
 BMM_REDIS_HOST=127.0.0.1
 BMM_REDIS_PORT=$REDIS_PORT
+BMM_REDIS_PASSWORD_FILE=$(redis_password_file)
 BMM_NODE_RPC_URL=$node_url
 BMM_NODE_RPC_PORT=$NODE_RPC_PORT
 BMM_NODE_RPC_USER=$RPC_USER

@@ -8,9 +8,11 @@
 
 #include "bmm/accounting/config.hpp"
 #include "bmm/cli.hpp"
+#include "bmm/pg/retry.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -160,6 +162,28 @@ int main(int argc, char** argv) {
         return fail(cfg.error_message());
     }
     cfg->postgres.application_name = "bmm-payout";
+    // A failover (PostgreSQL went away or turned read-only) during a command
+    // that resumes from what is stored: the command runs again from the
+    // start on a new connection (the new primary among [postgres] hosts),
+    // taking the currency's payout lock there again. execute and reconcile
+    // are built for that (execute.hpp: nothing is broadcast that is not
+    // stored and committed first; a run again sends the same stored hex or
+    // adopts the wallet's marked transaction; the crash tests kill them at
+    // every step); show and wallet-check only read. plan, approve, export,
+    // settle and bump are the operator's to run again (the error says why).
+    auto resumable = [&](const char* what, auto&& run) {
+        pg::failover_retry retry(std::string("bmm-payout ") + what,
+                                 {std::chrono::milliseconds(200), std::chrono::milliseconds(2000),
+                                  std::chrono::seconds(cfg->postgres.failover_retry_seconds)});
+        for (;;) {
+            const std::uint64_t seen = pg::failovers_seen();
+            const int rc = run();
+            if (rc == 0 || pg::failovers_seen() == seen ||
+                !retry.again(true, "it stopped with exit code " + std::to_string(rc))) {
+                return rc;
+            }
+        }
+    };
     if (*statement_cmd) {
         return run_statement(*cfg, stmt);
     }
@@ -167,22 +191,22 @@ int main(int argc, char** argv) {
         return run_plan(*cfg, plan);
     }
     if (*show_cmd) {
-        return run_show(*cfg, id, json);
+        return resumable("show", [&] { return run_show(*cfg, id, json); });
     }
     if (*approve_cmd) {
         return run_approve(*cfg, id, by, digest);
     }
     if (*execute_cmd) {
-        return run_execute(*cfg, {id, passphrase_file});
+        return resumable("execute", [&] { return run_execute(*cfg, {id, passphrase_file}); });
     }
     if (*reconcile_cmd) {
-        return run_reconcile(*cfg, reconcile_id);
+        return resumable("reconcile", [&] { return run_reconcile(*cfg, reconcile_id); });
     }
     if (*bump_cmd) {
         return run_bump(*cfg, {id, bump_rate, passphrase_file});
     }
     if (*wallet_check_cmd) {
-        return run_wallet_check(*cfg, check_coin);
+        return resumable("wallet-check", [&] { return run_wallet_check(*cfg, check_coin); });
     }
     if (*export_cmd) {
         ex.id = id;

@@ -20,6 +20,7 @@
 #include "bmm/json/writer.hpp"
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
+#include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
 
 #include <hiredis/hiredis.h>
@@ -65,6 +66,13 @@ public:
         }
         auto c = pg::connection::open(settings_);
         if (!c) {
+            return c;
+        }
+        if (settings_.transaction_pooling) {
+            // [api.read_postgres]: PgBouncer in transaction pooling; nothing
+            // is set per session, every snapshot sets its own (transaction.hpp).
+            c->also_per_transaction("SELECT set_config('statement_timeout', '" + std::to_string(timeout_ms_) +
+                                    "', true)");
             return c;
         }
         std::string set = "SET statement_timeout = ";
@@ -1251,22 +1259,17 @@ response static_file(const request& req) {
 // /metrics
 // ---------------------------------------------------------------------------
 
-struct redis_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-
 // Entries of the consumer group delivered and not yet acknowledged
 // (XPENDING), and those not yet delivered at all (XINFO GROUPS "lag", Redis
 // 7; -1 when Redis does not say). Empty when Redis does not answer.
-std::optional<std::pair<long long, long long>> stream_backlog(const redis_settings& r) {
-    timeval tv{1, 0};
-    std::unique_ptr<redisContext, redis_free> c(redisConnectWithTimeout(r.host.c_str(), r.port, tv));
-    if (!c || c->err) {
+std::optional<std::pair<long long, long long>> stream_backlog(const redis_settings& r, const std::string& stream) {
+    auto conn = redis::connect(r, std::chrono::milliseconds(1000));
+    if (!conn) {
         return std::nullopt;
     }
-    redisSetTimeout(c.get(), tv);
+    const redis::context_ptr& c = conn->ctx;
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> p(
-        static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s", r.stream.c_str(), r.group.c_str())),
+        static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s", stream.c_str(), r.group.c_str())),
         &freeReplyObject);
     if (!p) {
         return std::nullopt;
@@ -1275,7 +1278,7 @@ std::optional<std::pair<long long, long long>> stream_backlog(const redis_settin
     const bool counted = p->type == REDIS_REPLY_ARRAY && p->elements >= 1 && p->element[0]->type == REDIS_REPLY_INTEGER;
     std::pair<long long, long long> out{counted ? p->element[0]->integer : 0, -1};
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> g(
-        static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", r.stream.c_str())), &freeReplyObject);
+        static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", stream.c_str())), &freeReplyObject);
     for (std::size_t i = 0; g && g->type == REDIS_REPLY_ARRAY && i < g->elements; ++i) {
         const redisReply* e = g->element[i];
         bool ours = false;
@@ -1316,18 +1319,34 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
                     pc->epoch_close_seconds_sum.load(std::memory_order_relaxed),
                     pc->last_epoch_close_seconds.load(std::memory_order_relaxed)};
     }
-    const auto backlog = stream_backlog(cfg.redis);
-    const prometheus::labels stream{{"stream", cfg.redis.stream}, {"group", cfg.redis.group}};
-    w.family("bmm_accountd_redis_up", "gauge", "1 when Redis answered this scrape.");
-    w.sample("bmm_accountd_redis_up", {}, u64{backlog ? 1u : 0u});
-    if (backlog) {
-        w.family("bmm_accountd_ingest_pending_entries", "gauge",
-                 "Stream entries delivered to the consumer group and not yet acknowledged (stored).");
-        w.sample("bmm_accountd_ingest_pending_entries", stream, static_cast<double>(backlog->first));
-        if (backlog->second >= 0) {
-            w.family("bmm_accountd_ingest_undelivered_entries", "gauge",
-                     "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).");
-            w.sample("bmm_accountd_ingest_undelivered_entries", stream, static_cast<double>(backlog->second));
+    // Per stream of [redis] streams (labelled stream and group).
+    const auto streams = cfg.redis.all_streams();
+    std::vector<std::optional<std::pair<long long, long long>>> backlogs;
+    bool redis_up = true, any_lag = false;
+    for (const auto& s : streams) {
+        backlogs.push_back(stream_backlog(cfg.redis, s));
+        redis_up = redis_up && backlogs.back();
+        any_lag = any_lag || (backlogs.back() && backlogs.back()->second >= 0);
+    }
+    w.family("bmm_accountd_redis_up", "gauge", "1 when Redis answered this scrape (for every stream).");
+    w.sample("bmm_accountd_redis_up", {}, u64{redis_up ? 1u : 0u});
+    w.family("bmm_accountd_ingest_pending_entries", "gauge",
+             "Stream entries delivered to the consumer group and not yet acknowledged (stored).");
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+        if (backlogs[i]) {
+            w.sample("bmm_accountd_ingest_pending_entries", {{"stream", streams[i]}, {"group", cfg.redis.group}},
+                     static_cast<double>(backlogs[i]->first));
+        }
+    }
+    if (any_lag) {
+        w.family("bmm_accountd_ingest_undelivered_entries", "gauge",
+                 "Stream entries not yet delivered to the consumer group (XINFO GROUPS lag).");
+        for (std::size_t i = 0; i < streams.size(); ++i) {
+            if (backlogs[i] && backlogs[i]->second >= 0) {
+                w.sample("bmm_accountd_ingest_undelivered_entries",
+                         {{"stream", streams[i]}, {"group", cfg.redis.group}},
+                         static_cast<double>(backlogs[i]->second));
+            }
         }
     }
 
@@ -1340,22 +1359,24 @@ std::string metrics_page(db_pool& pool, const accountd_config& cfg, const proces
         try {
             snapshot db(*conn);
             auto st = db.run(
-                "SELECT consumer, extract(epoch FROM now()) - last_ms / 1000.0, entries FROM stream_state"
-                " WHERE stream = $1 AND grp = $2 ORDER BY consumer",
-                {cfg.redis.stream, cfg.redis.group});
+                "SELECT consumer, extract(epoch FROM now()) - last_ms / 1000.0, entries, stream FROM stream_state"
+                " WHERE stream = ANY($1::text[]) AND grp = $2 ORDER BY stream, consumer",
+                {pg::text_array_of(streams), cfg.redis.group});
             auto blocks = db.run("SELECT status, count(*) FROM blocks GROUP BY status ORDER BY status", {});
             auto ep = db.run("SELECT count(*), coalesce(max(k), -1) FROM epochs WHERE closed_at IS NOT NULL", {});
             db.commit();
             w.family("bmm_accountd_ingest_last_entry_age_seconds", "gauge",
                      "Seconds since the stream entry last stored by each consumer was appended to the stream.");
             for (int i = 0; i < st.rows(); ++i) {
-                w.sample("bmm_accountd_ingest_last_entry_age_seconds", {{"consumer", std::string(st.get(i, 0))}},
+                w.sample("bmm_accountd_ingest_last_entry_age_seconds",
+                         {{"stream", std::string(st.get(i, 3))}, {"consumer", std::string(st.get(i, 0))}},
                          std::stod(st.text(i, 1)));
             }
             w.family("bmm_accountd_ingest_entries_stored", "gauge",
                      "Stream entries each consumer has stored (stream_state).");
             for (int i = 0; i < st.rows(); ++i) {
-                w.sample("bmm_accountd_ingest_entries_stored", {{"consumer", std::string(st.get(i, 0))}},
+                w.sample("bmm_accountd_ingest_entries_stored",
+                         {{"stream", std::string(st.get(i, 3))}, {"consumer", std::string(st.get(i, 0))}},
                          std::stod(st.text(i, 2)));
             }
             w.family("bmm_accountd_blocks", "gauge", "Blocks the pool found, by state.");
@@ -1867,7 +1888,8 @@ struct api_server::impl {
     impl(const accountd_config& c, const process_counters* pc)
         : cfg(c),
           counters(pc),
-          pool(c.postgres, c.api.statement_timeout_ms, static_cast<std::size_t>(c.api.threads)),
+          pool(c.api.read_postgres ? *c.api.read_postgres : c.postgres, c.api.statement_timeout_ms,
+               static_cast<std::size_t>(c.api.threads)),
           wallets(cfg) {}
 };
 
@@ -1900,8 +1922,10 @@ result<bool> api_server::start() {
         impl_->server.reset();
         return error{"cannot serve the API: " + s.error_message()};
     }
-    log::info("api", "serving http://{}:{}/ ({} threads, statement timeout {} ms, PostgreSQL {})", a.host,
-              impl_->server->port(), a.threads, a.statement_timeout_ms, impl_->cfg.postgres.describe());
+    log::info("api",
+              "serving http://{}:{}/ ({} threads, statement timeout {} ms, reads from PostgreSQL {}, writes to {})",
+              a.host, impl_->server->port(), a.threads, a.statement_timeout_ms,
+              (a.read_postgres ? *a.read_postgres : impl_->cfg.postgres).describe(), impl_->cfg.postgres.describe());
     return true;
 }
 

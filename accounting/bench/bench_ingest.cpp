@@ -104,16 +104,18 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     const std::string pid = std::to_string(::getpid());
     accountd_config cfg = base;
     cfg.redis.stream = base.redis.stream + ":bench:" + pid;
+    cfg.redis.streams.clear();  // the bench reads its own stream only
     cfg.redis.group = "bench";
     cfg.redis.consumer = "bench";
     cfg.ingest.auto_accounts = false;
     const std::string prefix = "bench-" + pid + "-";
 
-    redisContext* rc = redisConnect(cfg.redis.host.c_str(), cfg.redis.port);
-    if (!rc || rc->err) {
-        std::fprintf(stderr, "bench-ingest: cannot connect to Redis %s:%d\n", cfg.redis.host.c_str(), cfg.redis.port);
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(60000));
+    if (!conn) {
+        std::fprintf(stderr, "bench-ingest: %s\n", conn.error_message().c_str());
         return 1;
     }
+    redisContext* rc = conn->ctx.release();
     auto db = pg::connection::open(cfg.postgres);
     if (!db) {
         std::fprintf(stderr, "bench-ingest: %s\n", db.error_message().c_str());
@@ -243,7 +245,7 @@ int bench_ingest(const accountd_config& base, const bench_ingest_options& o) {
     std::size_t group_read = 0;
     double group_s = 0;
     {
-        redis_stream raw(cfg.redis.host, cfg.redis.port, cfg.redis.stream, "bench-raw", "raw");
+        redis_stream raw(cfg.redis, cfg.redis.stream, "bench-raw", "raw");
         if (auto c = raw.connect(); !c) {
             std::fprintf(stderr, "bench-ingest: %s\n", c.error_message().c_str());
             return 1;

@@ -1,8 +1,10 @@
 #include "bmm/accounting/config.hpp"
 
+#include "bmm/config/redis_section.hpp"
 #include "bmm/config/toml_reader.hpp"
 #include "bmm/pg/text.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -15,8 +17,10 @@ namespace bmm::accounting {
 namespace {
 
 using config::config_error;
+using config::read_redis_connection;
 using config::section;
 using config::toml_reader;
+using config::with_redis_connection_keys;
 
 bool is_currency_code(std::string_view s) {
     bool good = s.size() >= 2 && s.size() <= 10;
@@ -141,6 +145,62 @@ void parse_web(const toml::table& root, const std::string& file, web_settings& o
     }
 }
 
+// [postgres] and [api.read_postgres]: one server (host, port) or several
+// (hosts, target_session_attrs), who connects, and how long a failover is
+// waited for.
+void parse_postgres(const toml::table& t, const std::string& file, const std::string& sec, pg::settings& out,
+                    bool read_side) {
+    toml_reader p(t, file, sec);
+    if (read_side) {
+        p.only({"host", "port", "hosts", "target_session_attrs", "user", "dbname", "password"});
+    } else {
+        p.only({"host", "port", "hosts", "target_session_attrs", "failover_retry_seconds", "user", "dbname", "password",
+                "migrations_dir"});
+    }
+    p.string("host", out.host);
+    p.integer("port", out.port, 1, 65535);
+    p.strings("hosts", out.hosts);
+    if (t.contains("hosts")) {
+        if (t.contains("host") || t.contains("port")) {
+            throw config_error{p.at("hosts") + ": [" + sec +
+                               "] has both hosts and host/port: give either hosts = [\"host:port\", ...] (several "
+                               "servers, the primary found among them) or host and port (one server)"};
+        }
+        if (out.hosts.empty()) {
+            throw config_error{p.at("hosts") + ": [" + sec +
+                               "] hosts is empty: list the servers, e.g. hosts = [\"10.77.0.31:5432\", "
+                               "\"10.77.0.32:5432\"]"};
+        }
+        for (const auto& h : out.hosts) {
+            if (auto hp = pg::parse_host_port(h); !hp) {
+                throw config_error{p.at("hosts") + ": [" + sec + "] hosts: " + hp.error_message()};
+            }
+        }
+    }
+    p.string("target_session_attrs", out.target_session_attrs);
+    static const char* const k_attrs[] = {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"};
+    if (t.contains("target_session_attrs") &&
+        std::find(std::begin(k_attrs), std::end(k_attrs), out.target_session_attrs) == std::end(k_attrs)) {
+        throw config_error{p.at("target_session_attrs") + ": [" + sec + "] target_session_attrs \"" +
+                           out.target_session_attrs.substr(0, 40) +
+                           "\" is not one of any, read-write, read-only, primary, standby, prefer-standby" +
+                           (read_side ? "" : " (the daemons write: read-write)")};
+    }
+    if (!read_side && !out.target_session_attrs.empty() && out.target_session_attrs != "read-write" &&
+        out.target_session_attrs != "primary") {
+        throw config_error{p.at("target_session_attrs") + ": [" + sec + "] target_session_attrs = \"" +
+                           out.target_session_attrs +
+                           "\" could connect to a standby, where nothing can be written: use \"read-write\" "
+                           "(the default with hosts) or \"primary\""};
+    }
+    if (!read_side) {
+        p.integer("failover_retry_seconds", out.failover_retry_seconds, 1, 86400);
+    }
+    p.string("user", out.user, !read_side);
+    p.string("dbname", out.dbname, !read_side);
+    p.string("password", out.password);
+}
+
 accountd_config parse(const toml::table& root, const std::string& file) {
     accountd_config c;
     c.file = file;
@@ -148,20 +208,39 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     toml_reader top(root, file, "");
     top.only({"postgres", "redis", "node", "ingest", "epochs", "coins", "api", "log", "payout", "notify", "web"});
 
+    parse_postgres(section(root, "postgres", file, true), file, "postgres", c.postgres, false);
     toml_reader p(section(root, "postgres", file, true), file, "postgres");
-    p.only({"host", "port", "user", "dbname", "password", "migrations_dir"});
-    p.string("host", c.postgres.host);
-    p.integer("port", c.postgres.port, 1, 65535);
-    p.string("user", c.postgres.user, true);
-    p.string("dbname", c.postgres.dbname, true);
-    p.string("password", c.postgres.password);
     p.string("migrations_dir", c.migrations_dir);
 
     toml_reader r(section(root, "redis", file, true), file, "redis");
-    r.only({"host", "port", "stream", "group", "consumer"});
-    r.string("host", c.redis.host);
-    r.integer("port", c.redis.port, 1, 65535);
+    r.only(with_redis_connection_keys({"stream", "streams", "group", "consumer"}));
+    read_redis_connection(r, c.redis);
     r.string("stream", c.redis.stream);
+    if (const auto* rt = root.get_as<toml::table>("redis"); rt && rt->contains("streams")) {
+        if (rt->contains("stream")) {
+            throw config_error{r.at("streams") +
+                               ": give [redis] streams = [...] or stream = \"...\", not both "
+                               "(stream = \"x\" is shorthand for streams = [\"x\"])"};
+        }
+        r.strings("streams", c.redis.streams);
+        if (c.redis.streams.empty()) {
+            throw config_error{r.at("streams") +
+                               ": [redis] streams must name at least one stream, e.g. "
+                               "[\"bmm:shares:{1}\", \"bmm:shares:{2}\"]"};
+        }
+        for (std::size_t a = 0; a < c.redis.streams.size(); ++a) {
+            if (c.redis.streams[a].empty()) {
+                throw config_error{r.at("streams") + ": [redis] streams: a stream name must not be empty"};
+            }
+            for (std::size_t b = 0; b < a; ++b) {
+                if (c.redis.streams[a] == c.redis.streams[b]) {
+                    throw config_error{r.at("streams") + ": [redis] streams names \"" + c.redis.streams[a] +
+                                       "\" twice; list each stream once"};
+                }
+            }
+        }
+        c.redis.stream = c.redis.streams.front();
+    }
     r.string("group", c.redis.group);
     r.string("consumer", c.redis.consumer);
     for (const char* k : {"stream", "group", "consumer"}) {
@@ -308,7 +387,7 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     toml_reader a(section(root, "api", file, false), file, "api");
     a.only({"enabled", "host", "port", "threads", "statement_timeout_ms", "max_connections",
             "max_connections_per_address", "connection_timeout_s", "cors", "pool_name", "wallet_challenge_ttl_s",
-            "wallet_requests_per_minute_per_address", "wallet_requests_per_minute_per_account"});
+            "wallet_requests_per_minute_per_address", "wallet_requests_per_minute_per_account", "read_postgres"});
     a.boolean("enabled", c.api.enabled);
     a.string("host", c.api.host);
     a.integer("port", c.api.port, 1, 65535);
@@ -322,6 +401,32 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     a.integer("wallet_challenge_ttl_s", c.api.wallet_challenge_ttl_s, 30, 86400);
     a.integer("wallet_requests_per_minute_per_address", c.api.wallet_requests_per_minute_per_address, 1, 100000);
     a.integer("wallet_requests_per_minute_per_account", c.api.wallet_requests_per_minute_per_account, 1, 100000);
+    // [api.read_postgres]: where the read API reads (PgBouncer in transaction
+    // pooling in front of the replicas); who connects defaults to [postgres]'s.
+    const toml::table& api_table = section(root, "api", file, false);
+    if (const toml::node* rp = api_table.get("read_postgres")) {
+        const auto* rt = rp->as_table();
+        if (!rt) {
+            throw config_error{config::where(file, rp->source()) +
+                               ": [api] read_postgres must be a table: [api.read_postgres] hosts = [\"host:port\"]"};
+        }
+        if (!rt->contains("host") && !rt->contains("hosts")) {
+            throw config_error{config::where(file, rp->source()) +
+                               ": [api.read_postgres] needs host (and port) or hosts: where the read API reads, e.g. "
+                               "the PgBouncer in front of the replicas"};
+        }
+        pg::settings r;
+        r.user = c.postgres.user;
+        r.dbname = c.postgres.dbname;
+        r.password = c.postgres.password;
+        r.application_name = "bmm-accountd-api";
+        r.transaction_pooling = true;
+        parse_postgres(*rt, file, "api.read_postgres", r, true);
+        if (r.target_session_attrs.empty()) {
+            r.target_session_attrs = "any";  // replicas answer reads
+        }
+        c.api.read_postgres = r;
+    }
     if (c.api.pool_name.empty() || c.api.pool_name.size() > 64 || c.api.pool_name.find('\n') != std::string::npos) {
         throw config_error{a.at("pool_name") +
                            ": [api] pool_name is named in every wallet challenge: 1 to 64 characters on one line"};

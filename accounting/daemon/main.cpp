@@ -199,20 +199,38 @@ int main(int argc, char** argv) {
         return fail(cfg.error_message());
     }
     if (*check_cmd) {
-        std::string coins;
+        std::string coins, streams;
+        for (const auto& stream : cfg->redis.all_streams()) {
+            streams += (streams.empty() ? "" : ", ") + stream;
+        }
         for (const auto& [coin, c] : cfg->coins) {
             coins += (coins.empty() ? "" : ", ") + coin + " (maturity " + std::to_string(c.maturity) + ")";
         }
+        std::string pg_text = cfg->postgres.describe();
+        if (!cfg->postgres.hosts.empty() || !cfg->postgres.target_session_attrs.empty()) {
+            pg_text += " (target_session_attrs " +
+                       (cfg->postgres.target_session_attrs.empty() ? std::string("read-write")
+                                                                   : cfg->postgres.target_session_attrs) +
+                       ")";
+        }
+        pg_text += ", failover retries for " + std::to_string(cfg->postgres.failover_retry_seconds) + " s";
+        std::string api_text = "off";
+        if (cfg->api.present && cfg->api.enabled) {
+            api_text = cfg->api.host + ":" + std::to_string(cfg->api.port);
+            if (cfg->api.read_postgres) {
+                api_text += " reading from " + cfg->api.read_postgres->describe() + " (target_session_attrs " +
+                            cfg->api.read_postgres->target_session_attrs + ")";
+            }
+        }
         std::printf(
-            "%s: fine. PostgreSQL %s; stream %s as %s/%s; epochs %s; coins %s; API %s; "
+            "%s: fine. PostgreSQL %s; %s%s; stream(s) %s as %s/%s; epochs %s; coins %s; API %s; "
             "%zu webhook URL(s)\n",
-            config_path.c_str(), cfg->postgres.describe().c_str(), cfg->redis.stream.c_str(), cfg->redis.group.c_str(),
-            cfg->redis.consumer.c_str(),
+            config_path.c_str(), pg_text.c_str(), redis::describe(cfg->redis).c_str(),
+            cfg->redis.password_file.empty() ? " (no password)"
+                                             : (" (password in " + cfg->redis.password_file + ")").c_str(),
+            streams.c_str(), cfg->redis.group.c_str(), cfg->redis.consumer.c_str(),
             cfg->epochs.enabled ? (std::to_string(cfg->epochs.length_seconds) + " s").c_str() : "off",
-            coins.empty() ? "none" : coins.c_str(),
-            cfg->api.present && cfg->api.enabled ? (cfg->api.host + ":" + std::to_string(cfg->api.port)).c_str()
-                                                 : "off",
-            cfg->notify.urls.size());
+            coins.empty() ? "none" : coins.c_str(), api_text.c_str(), cfg->notify.urls.size());
         return 0;
     }
     if (std::string why; !log_file.empty() && !log::to_file(log_file, &why)) {

@@ -7,6 +7,7 @@
 
 #include "bmm/log.hpp"
 #include "bmm/node/rpc.hpp"
+#include "bmm/pg/retry.hpp"
 #include "bmm/pg/text.hpp"
 #include "bmm/pg/transaction.hpp"
 #include "bmm/record/stream_record.hpp"
@@ -40,9 +41,9 @@ namespace {
 
 constexpr std::int64_t k_day_ms = 86400000;
 
-// This consumer's row in stream_state.
-share_store::consumer consumer_of(const accountd_config& cfg) {
-    return {cfg.redis.stream, cfg.redis.group, cfg.redis.consumer};
+// This consumer's row of `stream` in stream_state.
+share_store::consumer consumer_of(const accountd_config& cfg, const std::string& stream) {
+    return {stream, cfg.redis.group, cfg.redis.consumer};
 }
 
 double ms_since(std::chrono::steady_clock::time_point t) {
@@ -116,9 +117,44 @@ struct share_meta {
     uint256 work;
 };
 
+// A rejected share that is not a block: counted in share_minutes, never a row
+// of shares (sql/0026; issue 13, item 5). Its uid <instance>:<boot>:<seq>
+// makes the count exactly once (bmm_count_records()).
+struct counted_meta {
+    std::string key;  // as share_meta::key
+    std::int64_t minute_ms = 0, ms = 0, stream_ms = 0;
+    std::int64_t instance = 0, boot = 0, seq = 0;
+    int code = 0;
+};
+
+namespace {
+
+// The numbers of a uid <instance>:<boot>:<seq> (digits, each below 10^18);
+// false for any other uid (such a record is stored as a row, as before).
+bool parse_record_uid(std::string_view uid, std::int64_t& instance, std::int64_t& boot, std::int64_t& seq) {
+    std::int64_t* parts[3] = {&instance, &boot, &seq};
+    std::size_t at = 0;
+    for (int i = 0; i < 3; ++i) {
+        const std::size_t end = i < 2 ? uid.find(':', at) : uid.size();
+        if (end == std::string_view::npos || end == at || end - at > 18) {
+            return false;
+        }
+        const auto r = std::from_chars(uid.data() + at, uid.data() + end, *parts[i]);
+        if (r.ec != std::errc() || r.ptr != uid.data() + end) {
+            return false;
+        }
+        at = end + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
 struct ingestor::batch {
-    std::string copy;  // shares rows in COPY text format
+    lane* from = nullptr;  // the stream the round was read from
+    std::string copy;      // shares rows in COPY text format
     std::vector<share_meta> rows;
+    std::vector<counted_meta> counted;     // rejected shares counted only (no row)
     std::unordered_set<std::string> uids;  // of this round, to drop repeats within it
     std::size_t share_rows = 0;
     std::size_t repeats = 0;  // shares skipped as repeats (within the round or already stored)
@@ -144,23 +180,22 @@ struct ingestor::batch {
     bool claimed = false;
     // Set in store(): shares in [late_from_ms, late_before_ms) are of closed epochs.
     std::int64_t late_from_ms = 0, late_before_ms = 0;
-    std::string failure;  // the read failed (nothing else is set)
     double read_ms = 0;
     double dedupe_ms = 0, copy_ms = 0, rollup_ms = 0, commit_ms = 0;  // parts of store(), for the debug log
 };
 
 // Work and its decimal text per target; miners keep one target for many
 // shares, so the 256-bit division and the decimal conversion run rarely.
-const std::pair<uint256, std::string>& ingestor::work_of(std::string_view target_hex) {
-    auto it = work_cache_.find(target_hex);
-    if (it != work_cache_.end()) {
+const std::pair<uint256, std::string>& ingestor::work_of(work_cache& cache, std::string_view target_hex) {
+    auto it = cache.find(target_hex);
+    if (it != cache.end()) {
         return it->second;
     }
-    if (work_cache_.size() > 100000) {
-        work_cache_.clear();
+    if (cache.size() > 100000) {
+        cache.clear();
     }
     const uint256 w = work_from_target(*uint256::from_hex(target_hex));
-    return work_cache_[std::string(target_hex)] = {w, w.to_decimal()};
+    return cache[std::string(target_hex)] = {w, w.to_decimal()};
 }
 
 void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto) {
@@ -175,14 +210,15 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     }
     if (e.deleted) {
         log::warn("ingest", "{} entry {} was deleted from the stream before it was stored; nothing to store",
-                  reader_.describe(), e.id_text);
+                  b.from->reader.describe(), e.id_text);
         return;
     }
     // What a record is, and which versions this build reads, is defined once
     // (bmm/record/stream_record.hpp); a refusal names what is wrong.
     auto decoded = record::decode(e.fields);
     if (!decoded) {
-        b.errors.push_back({reader_.stream(), std::string(e.id_text), fields_json(e.fields), decoded.error_message()});
+        b.errors.push_back(
+            {b.from->reader.stream(), std::string(e.id_text), fields_json(e.fields), decoded.error_message()});
         return;
     }
     if (const auto* blk = std::get_if<record::block_view>(&decoded->body)) {
@@ -199,6 +235,25 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
         ++b.repeats;
         return;
     }
+    if (b.names.find(s.account) == b.names.end()) {
+        b.names.emplace(s.account, s.coin);
+    }
+    if (s.claim && b.claims.find(s.account) == b.claims.end()) {
+        b.claims.emplace(s.account, *s.claim);
+    }
+    if (counted_meta c; !s.accepted && !s.block && parse_record_uid(s.uid, c.instance, c.boot, c.seq)) {
+        c.ms = s.time_ms;
+        c.minute_ms = s.time_ms / 60000 * 60000;
+        c.stream_ms = static_cast<std::int64_t>(e.id.ms);
+        c.code = static_cast<int>(s.code);
+        copy_escape(c.key, s.coin);
+        c.key += '\t';
+        copy_escape(c.key, s.account);
+        c.key += '\t';
+        copy_escape(c.key, s.worker);
+        b.counted.push_back(std::move(c));
+        return;
+    }
     if (b.copy.empty()) {
         b.copy.reserve(static_cast<std::size_t>(cfg_.ingest.batch_size) * 320);
     }
@@ -212,7 +267,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     m.code = static_cast<int>(s.code);
     const std::string* work_text = nullptr;
     if (m.accepted) {
-        const auto& w = work_of(s.target);
+        const auto& w = work_of(b.from->work, s.target);
         m.work = w.first;
         work_text = &w.second;
     }
@@ -250,7 +305,7 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     }
     o += '\t';
     if (s.network_target) {
-        o += work_of(*s.network_target).second;
+        o += work_of(b.from->work, *s.network_target).second;
     } else {
         o += "\\N";
     }
@@ -282,27 +337,27 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
     }
     ++b.share_rows;
     b.days.insert(s.time_ms / k_day_ms);
-    if (b.names.find(s.account) == b.names.end()) {
-        b.names.emplace(s.account, s.coin);
-    }
-    if (s.claim && b.claims.find(s.account) == b.claims.end()) {
-        b.claims.emplace(s.account, *s.claim);
-    }
 }
 
 // ---------------------------------------------------------------------------
 // 2. Storing a round
 // ---------------------------------------------------------------------------
 
-ingestor::ingestor(accountd_config cfg)
-    : cfg_(std::move(cfg)),
-      reader_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
-      acker_(cfg_.redis.host, cfg_.redis.port, cfg_.redis.stream, cfg_.redis.group, cfg_.redis.consumer),
-      validator_(cfg_.node) {}
+ingestor::lane::lane(const accountd_config& cfg, const std::string& stream)
+    : reader(cfg.redis, stream, cfg.redis.group, cfg.redis.consumer),
+      acker(cfg.redis, stream, cfg.redis.group, cfg.redis.consumer) {}
+
+ingestor::ingestor(accountd_config cfg) : cfg_(std::move(cfg)), validator_(cfg_.node) {
+    for (const auto& stream : cfg_.redis.all_streams()) {
+        lanes_.push_back(std::make_unique<lane>(cfg_, stream));
+    }
+}
 
 void ingestor::disconnect() {
-    reader_.disconnect();
-    acker_.disconnect();
+    for (auto& l : lanes_) {
+        l->reader.disconnect();
+        l->acker.disconnect();
+    }
     db_ = pg::connection();
 }
 
@@ -316,18 +371,22 @@ result<bool> ingestor::connect() {
     if (auto r = share_store::prepare_ingest_session(db_); !r) {
         return r;
     }
-    auto st = share_store::load_position(db_, consumer_of(cfg_));
-    if (!st) {
-        return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+    for (auto& l : lanes_) {
+        auto st = share_store::load_position(db_, consumer_of(cfg_, l->reader.stream()));
+        if (!st) {
+            return error{st.error_message() + " (has `bmm-accountd migrate` run?)"};
+        }
+        l->last = *st ? stream_id{(*st)->ms, (*st)->seq} : stream_id{};
     }
-    last_ = *st ? stream_id{(*st)->ms, (*st)->seq} : stream_id{};
     days_ready_.clear();
     ahead_checked_day_ = -1;
-    if (auto r = reader_.connect(); !r) {
-        return r;
-    }
-    if (auto r = acker_.connect(); !r) {
-        return r;
+    for (auto& l : lanes_) {
+        if (auto r = l->reader.connect(); !r) {
+            return r;
+        }
+        if (auto r = l->acker.connect(); !r) {
+            return r;
+        }
     }
     return true;
 }
@@ -337,7 +396,7 @@ result<bool> ingestor::ensure_partitions_ahead() {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count() /
         k_day_ms;
-    if (today == ahead_checked_day_) {
+    if (today == ahead_checked_day_ && (keep_held_.empty() || std::chrono::steady_clock::now() < keep_recheck_)) {
         return true;
     }
     for (std::int64_t d = today; d <= today + cfg_.ingest.partition_days_ahead; ++d) {
@@ -350,12 +409,52 @@ result<bool> ingestor::ensure_partitions_ahead() {
         days_ready_.insert(d);
     }
     if (cfg_.ingest.keep_days > 0) {
-        auto r = share_store::drop_days_before(db_, today - cfg_.ingest.keep_days);
-        if (!r) {
-            return error{r.error_message()};
+        std::int64_t cutoff = today - cfg_.ingest.keep_days;
+        // Never drop a day an open epoch, a late share counted in one, or the
+        // pplns window of a block not yet split still reads (issue 13, item
+        // 11): the cutoff is held back to the day of the oldest such share,
+        // logged, and looked at again every minute until it is released.
+        std::string held;
+        if (cfg_.epochs.enabled) {
+            auto k = epoch_store::first_open_epoch(db_);
+            if (!k) {
+                return error{k.error_message()};
+            }
+            std::vector<std::pair<std::string, std::uint64_t>> pplns;
+            for (const auto& [coin, cs] : cfg_.coins) {
+                if (cs.rules.scheme == payout_scheme::pplns) {
+                    pplns.emplace_back(coin, cs.rules.pplns_n_ppm);
+                }
+            }
+            const std::int64_t open_start_ms =
+                (cfg_.epochs.genesis + static_cast<std::int64_t>(*k) * cfg_.epochs.length_seconds) * 1000;
+            auto need = share_store::shares_needed_before(db_, cutoff * k_day_ms, *k, open_start_ms, pplns);
+            if (!need) {
+                return error{"[ingest] keep_days: " + need.error_message()};
+            }
+            if (*need) {
+                const std::int64_t day = (*need)->from_ms >= 0 ? (*need)->from_ms / k_day_ms : -1;
+                held = "[ingest] keep_days = " + std::to_string(cfg_.ingest.keep_days) +
+                       " would drop the shares before " + timestamp_text(cutoff * k_day_ms) + "; kept from " +
+                       timestamp_text(std::max<std::int64_t>(day, 0) * k_day_ms) + " on, because " + (*need)->why;
+                cutoff = std::min(cutoff, day);
+            }
         }
-        for (const auto& name : *r) {
-            log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", name, cfg_.ingest.keep_days);
+        if (held != keep_held_ && !held.empty()) {
+            log::warn("ingest", "{}", held);
+        } else if (held.empty() && !keep_held_.empty()) {
+            log::info("ingest", "[ingest] keep_days = {} is no longer held back", cfg_.ingest.keep_days);
+        }
+        keep_held_ = held;
+        keep_recheck_ = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        if (cutoff > 0) {
+            auto r = share_store::drop_days_before(db_, cutoff);
+            if (!r) {
+                return error{r.error_message()};
+            }
+            for (const auto& name : *r) {
+                log::info("ingest", "dropped {} (older than [ingest] keep_days = {})", name, cfg_.ingest.keep_days);
+            }
         }
     }
     ahead_checked_day_ = today;
@@ -438,7 +537,7 @@ result<bool> ingestor::store(batch& b) {
     };
     std::uint64_t inserted = 0, late = 0;
     std::int64_t late_epoch = 0;
-    if (b.share_rows) {
+    if (b.share_rows || !b.counted.empty()) {
         // The shared side of the epoch close lock (due_epochs.hpp): no
         // close is between reading its shares and committing while this
         // transaction stores shares, so a share either is read by its
@@ -460,9 +559,54 @@ result<bool> ingestor::store(batch& b) {
         // are found by uid within the round's time span and left out. A
         // concurrent consumer storing the same uid in between makes the second
         // COPY fail too, and the round is read and tried again.
+        share_store::minute_sums minutes;
+        // Rejected shares counted only (sql/0026): per instance run, in
+        // (instance, boot) order and before anything else is written (the
+        // lock bmm_count_records() takes), only the numbers not counted
+        // before are counted: a repeat (sent again, read again after a crash
+        // between COMMIT and XACK, taken over) adds nothing.
+        if (!b.counted.empty()) {
+            auto t_count = std::chrono::steady_clock::now();
+            std::map<std::pair<std::int64_t, std::int64_t>, std::vector<const counted_meta*>> runs;
+            for (const auto& c : b.counted) {
+                runs[{c.instance, c.boot}].push_back(&c);
+            }
+            for (const auto& [run, recs] : runs) {
+                std::string seqs = "{", times = "{", stream_ms = "{";
+                for (const counted_meta* c : recs) {
+                    if (seqs.size() > 1) {
+                        seqs += ',';
+                        times += ',';
+                        stream_ms += ',';
+                    }
+                    seqs += std::to_string(c->seq);
+                    times += '"';
+                    append_timestamp(times, c->ms);
+                    times += '"';
+                    stream_ms += std::to_string(c->stream_ms);
+                }
+                seqs += '}';
+                times += '}';
+                stream_ms += '}';
+                auto fresh = share_store::count_records(db_, run.first, run.second, seqs, times, stream_ms);
+                if (!fresh) {
+                    return fail(fresh.error_message());
+                }
+                for (const counted_meta* c : recs) {
+                    if (!fresh->count(c->seq)) {
+                        continue;
+                    }
+                    share_store::minute_sum& x = minutes[{c->key, c->minute_ms}];
+                    ++x.rejected;
+                    ++x.by_code[c->code >= 21 && c->code <= 25 ? c->code - 20 : 0];
+                    ++inserted;
+                }
+            }
+            b.dedupe_ms += ms_since(t_count);
+        }
         std::unordered_set<std::string> stored;
         auto t_copy = std::chrono::steady_clock::now();
-        auto copied = share_store::copy_round(db_, b.copy);
+        auto copied = b.copy.empty() ? result<bool>(true) : share_store::copy_round(db_, b.copy);
         if (!copied) {
             return fail(copied.error_message());
         }
@@ -495,7 +639,6 @@ result<bool> ingestor::store(batch& b) {
             }
         }
         b.copy_ms += ms_since(t_copy);
-        share_store::minute_sums minutes;
         for (const auto& m : b.rows) {
             if (stored.count(m.uid)) {
                 continue;
@@ -578,9 +721,9 @@ result<bool> ingestor::store(batch& b) {
         }
         made += *r ? 1 : 0;
     }
-    if (b.any && !b.claimed && last_ < b.last) {
-        auto r =
-            share_store::save_position(db_, consumer_of(cfg_), {b.last.ms, b.last.seq}, b.ack_ids.size() - b.skipped);
+    if (b.any && !b.claimed && b.from->last < b.last) {
+        auto r = share_store::save_position(db_, consumer_of(cfg_, b.from->reader.stream()), {b.last.ms, b.last.seq},
+                                            b.ack_ids.size() - b.skipped);
         if (!r) {
             return fail(r.error_message());
         }
@@ -593,8 +736,8 @@ result<bool> ingestor::store(batch& b) {
         return error{r.error_message()};
     }
     b.commit_ms = ms_since(t_commit);
-    if (!b.claimed && last_ < b.last) {
-        last_ = b.last;
+    if (!b.claimed && b.from->last < b.last) {
+        b.from->last = b.last;
     }
     for (const auto& [name, w] : b.auto_accounts) {
         known_accounts_.insert(name);
@@ -605,7 +748,8 @@ result<bool> ingestor::store(batch& b) {
         known_accounts_.insert(std::move(name));
     }
     stats_.shares += inserted;
-    stats_.duplicates += (b.share_rows - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
+    stats_.duplicates +=
+        (b.share_rows + b.counted.size() - inserted) + b.repeats + (b.blocks.size() - blocks) + b.skipped;
     stats_.blocks += blocks;
     stats_.bad += b.errors.size();
     stats_.accounts += made;
@@ -634,20 +778,34 @@ result<bool> ingestor::store(batch& b) {
 // 3. Rounds and the loop
 // ---------------------------------------------------------------------------
 
-// The reader thread of a session: reads rounds with XREADGROUP on its own
-// connection (this consumer's pending entries first, then new ones) and hands
-// them to the storing thread through a queue of at most two, so that Redis
-// and PostgreSQL work at the same time. Reading ahead is safe: an entry read
-// and not stored stays pending and is read again by the next session.
+// The reader threads of a session, one per stream: each reads rounds of its
+// stream with XREADGROUP on its own connection (this consumer's pending
+// entries first, then new ones) and hands them to the storing thread through
+// its stream's queue of at most two, so that Redis and PostgreSQL work at the
+// same time. The storing thread takes the streams' rounds in turn. Reading
+// ahead is safe: an entry read and not stored stays pending and is read again
+// by the next session.
 struct ingestor::session {
+    struct lane_queue {
+        std::deque<std::unique_ptr<batch>> queue;
+        bool storing = false;   // a round of the stream is being stored and acknowledged
+        stream_id stored_upto;  // the stream's stream_state last id (at the start, then after each round)
+    };
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<std::unique_ptr<batch>> queue;
+    std::deque<lane_queue> lanes;  // one per stream (a deque: the queues are not moved)
+    std::size_t next = 0;          // the stream whose round is taken first (round robin)
     bool stop = false;
-    stream_id stored_upto;  // stream_state's last id when the session began
 };
 
-void ingestor::read_rounds(session& s) {
+void ingestor::read_rounds(session& s, std::size_t k) {
+    lane& l = *lanes_[k];
+    session::lane_queue& q = s.lanes[k];
+    stream_id stored_upto;
+    {
+        std::lock_guard lock(s.mu);
+        stored_upto = q.stored_upto;
+    }
     bool pending = true;
     std::string from = "0";
     // [ingest] claim_idle_ms: entries pending that long on any consumer are
@@ -658,21 +816,23 @@ void ingestor::read_rounds(session& s) {
     const auto claim_every = std::chrono::milliseconds(std::max(500, cfg_.ingest.claim_idle_ms / 2));
     auto next_claim = std::chrono::steady_clock::now() + claim_every;
     std::string claim_cursor = "0-0";
+    auto backoff = std::chrono::milliseconds(100);
     for (;;) {
         {
             std::unique_lock lock(s.mu);
-            s.cv.wait(lock, [&] { return s.stop || s.queue.size() < 2; });
+            s.cv.wait(lock, [&] { return s.stop || q.queue.size() < 2; });
             if (s.stop) {
                 return;
             }
         }
         auto b = std::make_unique<batch>();
+        b->from = &l;
         const auto t0 = std::chrono::steady_clock::now();
         result<std::size_t> n = std::size_t{0};
         if (!pending && cfg_.ingest.claim_idle_ms > 0 && t0 >= next_claim) {
             b->claimed = true;
-            n = reader_.claim(cfg_.ingest.claim_idle_ms, claim_cursor, cfg_.ingest.batch_size,
-                              [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+            n = l.reader.claim(cfg_.ingest.claim_idle_ms, claim_cursor, cfg_.ingest.batch_size,
+                               [&](const stream_entry_view& e) { add_entry(*b, e, stored_upto); });
             if (n && claim_cursor == "0-0") {
                 next_claim = t0 + claim_every;  // scanned through
             }
@@ -680,33 +840,57 @@ void ingestor::read_rounds(session& s) {
                 log::warn("ingest",
                           "took over {} entries pending for over {} ms in group {} of {} (a consumer that "
                           "stopped or stalls); storing them (repeats are found by uid)",
-                          *n, cfg_.ingest.claim_idle_ms, reader_.group(), reader_.stream());
+                          *n, cfg_.ingest.claim_idle_ms, l.reader.group(), l.reader.stream());
             }
             if (n && *n == 0) {
                 continue;
             }
+        } else if (l.reader.connected()) {
+            n = l.reader.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
+                              [&](const stream_entry_view& e) { add_entry(*b, e, stored_upto); });
         } else {
-            n = reader_.read(pending ? from : ">", cfg_.ingest.batch_size, pending ? 0 : cfg_.ingest.block_ms,
-                             [&](const stream_entry_view& e) { add_entry(*b, e, s.stored_upto); });
+            n = error{l.reader.describe() + ": not connected"};
         }
         if (!n) {
-            b->failure = n.error_message();
-        } else if (*n == 0) {
+            // This stream alone: once every round read from it is stored and
+            // acknowledged, connect again (the group is made again if it went)
+            // and start over from its pending entries; the other streams go on.
+            log::error("ingest", "{}; reading this stream again in {} ms (the other streams go on)", n.error_message(),
+                       backoff.count());
+            l.reader.disconnect();
+            std::unique_lock lock(s.mu);
+            s.cv.wait_for(lock, backoff, [&] { return s.stop; });
+            s.cv.wait(lock, [&] { return s.stop || (q.queue.empty() && !q.storing); });
+            if (s.stop) {
+                return;
+            }
+            stored_upto = q.stored_upto;
+            lock.unlock();
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+            if (auto c = l.reader.connect(); !c) {
+                log::error("ingest", "{}", c.error_message());
+                continue;  // not connected: the next turn waits again
+            }
+            log::info("ingest", "{} read again from this consumer's pending entries (stored up to {})",
+                      l.reader.describe(), stored_upto.to_string());
+            pending = true;
+            from = "0";
+            continue;
+        }
+        backoff = std::chrono::milliseconds(100);
+        if (*n == 0) {
             pending = false;  // the pending entries are done (or nothing new came): read new ones
             continue;
-        } else if (pending && !b->claimed) {
+        }
+        if (pending && !b->claimed) {
             from = b->last.to_string();
         }
         b->read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        const bool failed = !b->failure.empty();
         {
             std::lock_guard lock(s.mu);
-            s.queue.push_back(std::move(b));
+            q.queue.push_back(std::move(b));
         }
         s.cv.notify_all();
-        if (failed) {
-            return;
-        }
     }
 }
 
@@ -718,72 +902,110 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
         return a;
     }
     if (failing) {
-        log::info("ingest", "connected again; ingest resumed from stream id {}", last_.to_string());
+        std::string at;
+        for (const auto& l : lanes_) {
+            at += (at.empty() ? "" : ", ") + l->reader.stream() + " " + l->last.to_string();
+        }
+        log::info("ingest", "connected again; ingest resumed from stream id(s) {}", at);
     }
     failing = false;
     session s;
-    s.stored_upto = last_;
-    std::thread reader([&] { read_rounds(s); });
+    s.lanes.resize(lanes_.size());
+    for (std::size_t k = 0; k < lanes_.size(); ++k) {
+        s.lanes[k].stored_upto = lanes_[k]->last;
+    }
+    std::vector<std::thread> readers;
     struct joiner {
         session& s;
-        std::thread& t;
+        std::vector<std::thread>& t;
         ~joiner() {
             {
                 std::lock_guard lock(s.mu);
                 s.stop = true;
             }
             s.cv.notify_all();
-            t.join();
+            for (auto& r : t) {
+                r.join();
+            }
         }
-    } join_at_exit{s, reader};
+    } join_at_exit{s, readers};
+    for (std::size_t k = 0; k < lanes_.size(); ++k) {
+        readers.emplace_back([this, &s, k] { read_rounds(s, k); });
+    }
 
     auto last_report = std::chrono::steady_clock::now();
     auto last_trim = last_report - std::chrono::seconds(10);
     ingest_stats reported = stats_;
     while (!stop.load()) {
-        if (cfg_.ingest.stream_keep_seconds >= 0 && acker_.connected() &&
+        if (cfg_.ingest.stream_keep_seconds >= 0 &&
             std::chrono::steady_clock::now() - last_trim >= std::chrono::seconds(10)) {
             last_trim = std::chrono::steady_clock::now();
-            trim_stream();
+            for (auto& l : lanes_) {
+                if (l->acker.connected()) {
+                    trim_stream(*l);
+                }
+            }
         }
         std::unique_ptr<batch> b;
+        std::size_t k = 0;
         {
+            // The next stream, after the one taken last, that has a round ready.
+            const auto ready = [&] {
+                for (std::size_t i = 0; i < s.lanes.size(); ++i) {
+                    const std::size_t j = (s.next + i) % s.lanes.size();
+                    if (!s.lanes[j].queue.empty()) {
+                        k = j;
+                        return true;
+                    }
+                }
+                return false;
+            };
             std::unique_lock lock(s.mu);
-            s.cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !s.queue.empty(); });
-            if (s.queue.empty()) {
+            if (!s.cv.wait_for(lock, std::chrono::milliseconds(200), ready)) {
                 continue;
             }
-            b = std::move(s.queue.front());
-            s.queue.pop_front();
+            b = std::move(s.lanes[k].queue.front());
+            s.lanes[k].queue.pop_front();
+            s.lanes[k].storing = true;
+            s.next = (k + 1) % s.lanes.size();
         }
         s.cv.notify_all();
-        if (!b->failure.empty()) {
-            return error{b->failure};
-        }
         if (auto a = ensure_partitions_ahead(); !a) {
             return a;
         }
+        lane& l = *b->from;
         const auto t1 = std::chrono::steady_clock::now();
         if (auto r = store(*b); !r) {
             return r;
         }
-        log::debug(
-            "ingest",
-            "round of {} entries: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, rollups {:.1f}, "
-            "commit {:.1f})",
-            b->ack_ids.size(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms, b->rollup_ms, b->commit_ms);
-        if (auto a = acker_.ack(b->ack_ids, cfg_.ingest.delete_acked); !a) {
+        log::debug("ingest",
+                   "round of {} entries of {}: read {:.1f} ms, stored in {:.1f} ms (dedupe {:.1f}, COPY {:.1f}, "
+                   "rollups {:.1f}, commit {:.1f})",
+                   b->ack_ids.size(), l.reader.stream(), b->read_ms, ms_since(t1), b->dedupe_ms, b->copy_ms,
+                   b->rollup_ms, b->commit_ms);
+        if (auto a = l.acker.ack(b->ack_ids, cfg_.ingest.delete_acked); !a) {
             return error{a.error_message() + " (the entries are stored; they are acknowledged after the reconnect)"};
         }
+        {
+            std::lock_guard lock(s.mu);
+            s.lanes[k].storing = false;
+            s.lanes[k].stored_upto = l.last;
+        }
+        s.cv.notify_all();
         stats_.entries += b->ack_ids.size();
         acked_.fetch_add(b->ack_ids.size());
         const auto now = std::chrono::steady_clock::now();
         if (now - last_report >= std::chrono::seconds(10)) {
             const double secs = std::chrono::duration<double>(now - last_report).count();
+            std::string at;
+            for (const auto& x : lanes_) {
+                at += (at.empty() ? "" : ", ") + (lanes_.size() > 1 ? x->reader.stream() + " " : "") +
+                      x->last.to_string();
+            }
             log::info("ingest", "{} entries ({:.0f}/s), {} shares, {} duplicates, {} blocks, {} unreadable; last id {}",
                       stats_.entries - reported.entries, static_cast<double>(stats_.entries - reported.entries) / secs,
                       stats_.shares - reported.shares, stats_.duplicates - reported.duplicates,
-                      stats_.blocks - reported.blocks, stats_.bad - reported.bad, last_.to_string());
+                      stats_.blocks - reported.blocks, stats_.bad - reported.bad, at);
             reported = stats_;
             last_report = now;
         }
@@ -791,36 +1013,54 @@ result<bool> ingestor::run_session(const std::atomic<bool>& stop, bool& failing)
     return true;
 }
 
-void ingestor::trim_stream() {
+void ingestor::trim_stream(lane& l) {
     const auto now_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
-    auto r = acker_.trim_acknowledged(now_ms, static_cast<std::uint64_t>(cfg_.ingest.stream_keep_seconds) * 1000);
+    auto r = l.acker.trim_acknowledged(now_ms, static_cast<std::uint64_t>(cfg_.ingest.stream_keep_seconds) * 1000);
     if (!r) {
         log::warn("ingest", "cannot trim the stream: {}; acknowledged entries stay until the next try (in 10 s)",
                   r.error_message());
     } else if (*r > 0) {
-        log::debug("ingest", "trimmed {} entries every consumer group has acknowledged from {}", *r, acker_.stream());
+        log::debug("ingest", "trimmed {} entries every consumer group has acknowledged from {}", *r, l.acker.stream());
     }
 }
 
 int ingestor::run(const std::atomic<bool>& stop) {
-    log::info("ingest", "reading {} as {}/{} into PostgreSQL {}", reader_.describe(), cfg_.redis.group,
-              cfg_.redis.consumer, cfg_.postgres.describe());
+    std::string streams;
+    for (const auto& l : lanes_) {
+        streams += (streams.empty() ? "" : ", ") + l->reader.describe();
+    }
+    log::info("ingest", "reading {} as {}/{} into PostgreSQL {}", streams, cfg_.redis.group, cfg_.redis.consumer,
+              cfg_.postgres.describe());
     auto backoff = std::chrono::milliseconds(100);
     bool failing = false;
+    // PostgreSQL went away or turned read-only (a failover): the session is
+    // over; the next one connects to the new primary ([postgres] hosts) and
+    // reads this consumer's pending entries again from the start (the stored
+    // ones are found by stream_state and by uid: nothing is stored twice).
+    pg::failover_retry failover(
+        "storing the ingest's round",
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
     while (!stop.load()) {
         const std::uint64_t before = acked_.load();
+        const std::uint64_t failovers = pg::failovers_seen();
         auto r = run_session(stop, failing);
+        const bool by_failover = !r && pg::failovers_seen() != failovers;
         disconnect();
         if (r) {
             break;
         }
         if (acked_.load() != before) {
             backoff = std::chrono::milliseconds(100);
+            failover.succeeded();
+        }
+        failing = true;
+        if (by_failover) {
+            failover.again(true, r.error_message(), &stop);
+            continue;
         }
         log::error("ingest", "{}; retrying in {} ms", r.error_message(), backoff.count());
-        failing = true;
         const auto until = std::chrono::steady_clock::now() + backoff;
         while (!stop.load() && std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -28,12 +28,8 @@ std::string stream_id::to_string() const {
     return s;
 }
 
-redis_stream::redis_stream(std::string host, int port, std::string stream, std::string group, std::string consumer)
-    : host_(std::move(host)),
-      port_(port),
-      stream_(std::move(stream)),
-      group_(std::move(group)),
-      consumer_(std::move(consumer)) {}
+redis_stream::redis_stream(redis::settings conn, std::string stream, std::string group, std::string consumer)
+    : conn_(std::move(conn)), stream_(std::move(stream)), group_(std::move(group)), consumer_(std::move(consumer)) {}
 
 redis_stream::~redis_stream() { disconnect(); }
 
@@ -43,10 +39,7 @@ void redis_stream::disconnect() noexcept {
 }
 
 std::string redis_stream::describe() const {
-    std::string s = "Redis ";
-    s += host_;
-    s += ':';
-    s += std::to_string(port_);
+    std::string s = redis::describe(conn_);
     s += " stream ";
     s += stream_;
     return s;
@@ -167,16 +160,14 @@ struct reply_ptr {
 
 result<bool> redis_stream::connect() {
     disconnect();
-    timeval tv{5, 0};
-    c_ = redisConnectWithTimeout(host_.c_str(), port_, tv);
-    if (!c_ || c_->err) {
-        std::string msg = c_ ? c_->errstr : "out of memory";
-        disconnect();
-        return error{"cannot connect to " + describe() + ": " + msg + " (check [redis] and that Redis runs)"};
+    // Socket timeout: above the longest BLOCK we ask for. Through Sentinel
+    // the primary is looked up again at every connect: a failover is followed
+    // by the reconnect that the lost connection (or a READONLY) leads to.
+    auto conn = redis::connect(conn_, std::chrono::milliseconds(70000));
+    if (!conn) {
+        return error{conn.error_message() + " (reading stream " + stream_ + ")"};
     }
-    // Socket timeout: above the longest BLOCK we ask for.
-    timeval io{70, 0};
-    redisSetTimeout(c_, io);
+    c_ = conn->ctx.release();
     const char* argv[] = {"XGROUP", "CREATE", stream_.c_str(), group_.c_str(), "0", "MKSTREAM"};
     const std::size_t argl[] = {6, 6, stream_.size(), group_.size(), 1, 8};
     reply_ptr rep{static_cast<redisReply*>(redisCommandArgv(c_, 6, argv, argl))};

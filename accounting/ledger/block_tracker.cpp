@@ -105,8 +105,15 @@ result<std::size_t> block_tracker::record_unconfirmed_blocks(pg::connection& db,
     for (const auto& u : *r) {
         const auto& f = u.block;
         const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(k_answer_wait).count();
-        if (left_.count(f.hash) || (!u.answered && now_ms - u.last_ms < wait_ms)) {
+        const bool waiting = !u.answered && now_ms - u.last_ms < wait_ms;
+        if (left_.count(f.hash) || (waiting && !u.restarted)) {
             continue;
+        }
+        if (waiting && announced_.insert(f.hash).second) {
+            log::info("blocks",
+                      "{} block {} at height {}: the bmm-stratum that recorded it before submitblock has started again "
+                      "since, so its answer never comes: asking the node now",
+                      f.coin, f.hash, f.height);
         }
         auto* c = client(f.coin);
         if (!c) {

@@ -33,7 +33,9 @@
 // until the chain is [coins.X] maturity blocks past its height (buried: it
 // can no longer become the pool's), then left, logged once. A block recorded
 // only before submitblock waits k_answer_wait for its answer first, so that
-// the answer's record, not this check, records a block bmm-stratum submitted.
+// the answer's record, not this check, records a block bmm-stratum submitted;
+// no wait once a share from a later start of that bmm-stratum instance is
+// stored (the process that submitted is gone: its answer never comes).
 
 #include "bmm/accounting/block_store.hpp"
 #include "bmm/accounting/config.hpp"
@@ -76,7 +78,8 @@ private:
                               const coin_settings& cs, const block_store::followed_block& b, std::int64_t tip,
                               std::int64_t now_ms);
     result<bool> record_block(pg::connection& db, const block_store::found_block& f, std::int64_t first_open);
-    std::set<std::string> left_;  // hashes buried off the main chain (asked no more)
+    std::set<std::string> left_;       // hashes buried off the main chain (asked no more)
+    std::set<std::string> announced_;  // hashes asked about early because their bmm-stratum restarted
     const accountd_config& cfg_;
     std::map<std::string, std::unique_ptr<node::rpc_client>> clients_;
     std::map<std::string, bool> warned_;

@@ -12,6 +12,7 @@
 #include "bmm/log.hpp"
 #include "bmm/pg/connection.hpp"
 #include "bmm/pg/locks.hpp"
+#include "bmm/pg/retry.hpp"
 #include "bmm/pg/text.hpp"
 #include "worker_watch.hpp"
 
@@ -43,18 +44,18 @@ using reply_ptr = redis_reply_ptr;
 //     between makes them differ) for an idle stream;
 //   - and none of them is still pending (XPENDING over ids below t_ms), which
 //     also covers another consumer of the group that is behind.
-result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms, bool stored_at_or_past) {
-    timeval tv{5, 0};
-    redis_context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
-    if (!c || c->err) {
-        return error{where + ": cannot connect" + (c ? std::string(": ") + c->errstr : std::string())};
+result<bool> redis_stored_through(const accountd_config& cfg, const std::string& stream, std::int64_t t_ms,
+                                  bool stored_at_or_past) {
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        return error{conn.error_message()};
     }
-    redisSetTimeout(c.get(), tv);
+    const redis_context_ptr& c = conn->ctx;
+    const std::string where = "Redis " + conn->address;
     if (!stored_at_or_past) {
-        reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", cfg.redis.stream.c_str())));
+        reply_ptr groups(static_cast<redisReply*>(redisCommand(c.get(), "XINFO GROUPS %s", stream.c_str())));
         if (!groups) {
-            return error{where + ": XINFO GROUPS failed: " + c->errstr};
+            return error{where + ": XINFO GROUPS " + stream + " failed: " + c->errstr};
         }
         if (groups->type != REDIS_REPLY_ARRAY) {
             return false;  // no stream yet
@@ -68,9 +69,9 @@ result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms,
         if (delivered.empty()) {
             return false;  // no group yet
         }
-        reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", cfg.redis.stream.c_str())));
+        reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", stream.c_str())));
         if (!info) {
-            return error{where + ": XINFO STREAM failed: " + c->errstr};
+            return error{where + ": XINFO STREAM " + stream + " failed: " + c->errstr};
         }
         if (redis_text(redis_field(info.get(), "last-generated-id")) != delivered) {
             return false;
@@ -80,13 +81,13 @@ result<bool> redis_stored_through(const accountd_config& cfg, std::int64_t t_ms,
         return true;
     }
     const std::string below = std::to_string(t_ms - 1) + "-18446744073709551615";
-    reply_ptr p(static_cast<redisReply*>(redisCommand(c.get(), "XPENDING %s %s - %s 1", cfg.redis.stream.c_str(),
-                                                      cfg.redis.group.c_str(), below.c_str())));
+    reply_ptr p(static_cast<redisReply*>(
+        redisCommand(c.get(), "XPENDING %s %s - %s 1", stream.c_str(), cfg.redis.group.c_str(), below.c_str())));
     if (!p) {
-        return error{where + ": XPENDING failed: " + c->errstr};
+        return error{where + ": XPENDING " + stream + " failed: " + c->errstr};
     }
     if (p->type == REDIS_REPLY_ERROR) {
-        return error{where + ": XPENDING: " + std::string(p->str, p->len)};
+        return error{where + ": XPENDING " + stream + ": " + std::string(p->str, p->len)};
     }
     return p->type == REDIS_REPLY_ARRAY && p->elements == 0;
 }
@@ -100,12 +101,25 @@ void sleep_until_stop(const std::atomic<bool>& stop, std::int64_t ms) {
 
 }  // namespace
 
-result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms) {
-    auto stored_ms = share_store::group_stored_ms(db, cfg.redis.stream, cfg.redis.group);
-    if (!stored_ms) {
-        return error{stored_ms.error_message()};
+result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms,
+                                   std::string* behind) {
+    for (const auto& stream : cfg.redis.all_streams()) {
+        auto stored_ms = share_store::group_stored_ms(db, stream, cfg.redis.group);
+        if (!stored_ms) {
+            return error{stored_ms.error_message()};
+        }
+        auto through = redis_stored_through(cfg, stream, t_ms, *stored_ms >= t_ms);
+        if (!through) {
+            return error{through.error_message()};
+        }
+        if (!*through) {
+            if (behind) {
+                *behind = stream;
+            }
+            return false;
+        }
     }
-    return redis_stored_through(cfg, t_ms, *stored_ms >= t_ms);
+    return true;
 }
 
 void ledger_keeper::run(const std::atomic<bool>& stop) {
@@ -122,8 +136,20 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
     std::optional<pg::advisory_lock> ledger_lock;  // on db; released before db is dropped
     bool said_locked = false, genesis = false;
     std::int64_t gate_published_ms = 0;
+    std::int64_t waited_cutoff = -1;  // the cutoff and stream a close was last said to wait for
+    std::string waited_stream;
     std::int64_t backoff = 100;
+    // A failover (PostgreSQL went away or turned read-only) ends the step: the
+    // next one runs from the start on a new connection (the new primary among
+    // [postgres] hosts) and takes the ledger lock there again before anything
+    // else; every booking in it is idempotent by id (blocks by hash, epoch
+    // closes by k under FOR UPDATE, transfers by deterministic ids), and an
+    // epoch close takes the epoch close lock again itself.
+    pg::failover_retry failover(
+        "the ledger step (blocks, epoch closes)",
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
     while (!stop.load()) {
+        const std::uint64_t failovers = pg::failovers_seen();
         auto step = [&]() -> result<bool> {
             if (!db.is_open() || !db.healthy()) {
                 ledger_lock.reset();
@@ -169,15 +195,29 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
                 return error{r.error_message()};
             }
             const auto close_started = std::chrono::steady_clock::now();
-            auto closed = close_due_epochs(
-                db, cfg_, now_ms(), [&](std::int64_t t) { return stream_stored_through(cfg_, db, t); },
-                [&]() -> result<bool> {
-                    auto r = tracker.record_new_blocks(db);
-                    if (!r) {
-                        return error{r.error_message()};
-                    }
-                    return true;
-                });
+            // Every stream ([redis] streams) stored past the cutoff; the one
+            // that holds a close back is named once per cutoff.
+            const auto stored_through = [&](std::int64_t t) -> result<bool> {
+                std::string behind;
+                auto r = stream_stored_through(cfg_, db, t, &behind);
+                if (r && !*r && (t != waited_cutoff || behind != waited_stream) &&
+                    now_ms() - t >= cfg_.epochs.close_grace_ms) {
+                    waited_cutoff = t;
+                    waited_stream = behind;
+                    log::info("epochs",
+                              "an epoch close waits for stream {}: not every entry appended before {} is stored "
+                              "yet (its readers are behind or cannot read it)",
+                              behind, pg::timestamp_text(t));
+                }
+                return r;
+            };
+            auto closed = close_due_epochs(db, cfg_, now_ms(), stored_through, [&]() -> result<bool> {
+                auto r = tracker.record_new_blocks(db);
+                if (!r) {
+                    return error{r.error_message()};
+                }
+                return true;
+            });
             if (!closed) {
                 return error{closed.error_message()};
             }
@@ -203,6 +243,15 @@ void ledger_keeper::run(const std::atomic<bool>& stop) {
             return true;
         };
         auto r = step();
+        if (!r && pg::failovers_seen() != failovers) {
+            ledger_lock.reset();
+            db = pg::connection();
+            failover.again(true, r.error_message(), &stop);
+            continue;
+        }
+        if (r) {
+            failover.succeeded();
+        }
         if (!r) {
             log::warn("ledger", "{}; retrying in {} ms", r.error_message(), backoff);
             ledger_lock.reset();

@@ -34,13 +34,12 @@ result<std::size_t> publish_mining_gate(const accountd_config& cfg, pg::connecti
     if (!holdings) {
         return error{"mining gate: " + holdings.error_message()};
     }
-    const std::string where = "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port);
-    timeval tv{5, 0};
-    redis_context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    if (!c || c->err) {
-        return error{"mining gate: cannot connect to " + where + ": " + (c ? c->errstr : "out of memory")};
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        return error{"mining gate: " + conn.error_message()};
     }
-    redisSetTimeout(c.get(), tv);
+    const redis_context_ptr& c = conn->ctx;
+    const std::string where = "Redis " + conn->address;
     std::size_t published = 0;
     for (const auto& [coin, cs] : cfg.coins) {
         const std::string key = "bmm:mining-gate:" + coin;

@@ -41,26 +41,24 @@ std::int64_t id_ms(std::string_view id) {
 
 // The stream against the database: the stream has not lost entries the
 // database counted as stored, and its newest settled entries are stored.
-void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t settled_ms,
+void audit_stream(const accountd_config& cfg, const std::string& stream, pg::connection& db, std::int64_t settled_ms,
                   std::vector<std::string>& problems) {
-    const std::string where =
-        "Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + " stream " + cfg.redis.stream;
+    const std::string where = redis::describe(cfg.redis) + " stream " + stream;
     auto stored = db.exec("SELECT coalesce(sum(entries), 0) FROM stream_state WHERE stream = $1 AND grp = $2",
-                          {cfg.redis.stream, cfg.redis.group});
+                          {stream, cfg.redis.group});
     if (!stored) {
         problems.push_back("records: " + stored.error_message());
         return;
     }
     const long long counted = stored->integer(0, 0);
-    timeval tv{5, 0};
-    context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    if (!c || c->err) {
-        problems.push_back("records: " + where + ": cannot connect (" + (c ? c->errstr : "out of memory") +
-                           "): the stream was not checked; start Redis and audit again");
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        problems.push_back("records: " + conn.error_message() +
+                           ": the stream was not checked; start Redis and audit again");
         return;
     }
-    redisSetTimeout(c.get(), tv);
-    reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", cfg.redis.stream.c_str())));
+    const context_ptr& c = conn->ctx;
+    reply_ptr info(static_cast<redisReply*>(redisCommand(c.get(), "XINFO STREAM %s", stream.c_str())));
     if (!info || info->type != REDIS_REPLY_ARRAY) {
         if (counted > 0) {
             problems.push_back("records: " + where + " does not exist, but " + std::to_string(counted) +
@@ -80,8 +78,8 @@ void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t s
     // The newest entries appended before settled_ms (every such entry is
     // stored: stream_stored_through): each one's uid is in the database.
     const std::string below = std::to_string(settled_ms - 1) + "-18446744073709551615";
-    reply_ptr tail(static_cast<redisReply*>(
-        redisCommand(c.get(), "XREVRANGE %s %s - COUNT 500", cfg.redis.stream.c_str(), below.c_str())));
+    reply_ptr tail(
+        static_cast<redisReply*>(redisCommand(c.get(), "XREVRANGE %s %s - COUNT 500", stream.c_str(), below.c_str())));
     if (!tail || tail->type != REDIS_REPLY_ARRAY) {
         problems.push_back("records: " + where + ": XREVRANGE failed: the stream's tail was not checked");
         return;
@@ -106,9 +104,10 @@ void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t s
         "SELECT i.id FROM unnest($1::text[], $2::text[]) AS i(id, uid) "
         "WHERE NOT EXISTS (SELECT 1 FROM shares s WHERE s.uid = i.uid) "
         "AND NOT EXISTS (SELECT 1 FROM blocks_found b WHERE b.uid = i.uid) "
+        "AND NOT bmm_record_counted(i.uid) "  // a rejected share counted, not a row (sql/0026)
         "AND NOT EXISTS (SELECT 1 FROM ingest_errors x WHERE x.stream = $3 AND (x.stream_id = i.id OR "
         "x.fields ->> 'uid' = i.uid)) ORDER BY i.id",
-        {pg::text_array_of(ids), pg::text_array_of(uids), cfg.redis.stream});
+        {pg::text_array_of(ids), pg::text_array_of(uids), stream});
     if (!found) {
         problems.push_back("records: " + found.error_message());
         return;
@@ -119,21 +118,20 @@ void audit_stream(const accountd_config& cfg, pg::connection& db, std::int64_t s
                            pg::timestamp_text(id_ms(id)) +
                            ") was delivered and acknowledged but is not stored: store it again from the stream "
                            "(XRANGE " +
-                           cfg.redis.stream + " " + id + " " + id + ")");
+                           stream + " " + id + " " + id + ")");
     }
 }
 
 // Whether the stream exists in Redis (a pool that never recorded anything has none).
-result<bool> stream_exists(const accountd_config& cfg) {
-    timeval tv{5, 0};
-    context_ptr c(redisConnectWithTimeout(cfg.redis.host.c_str(), cfg.redis.port, tv));
-    if (!c || c->err) {
-        return error{"Redis " + cfg.redis.host + ":" + std::to_string(cfg.redis.port) + ": cannot connect"};
+result<bool> stream_exists(const accountd_config& cfg, const std::string& stream) {
+    auto conn = redis::connect(cfg.redis, std::chrono::milliseconds(5000));
+    if (!conn) {
+        return error{conn.error_message()};
     }
-    redisSetTimeout(c.get(), tv);
-    reply_ptr r(static_cast<redisReply*>(redisCommand(c.get(), "EXISTS %s", cfg.redis.stream.c_str())));
+    const context_ptr& c = conn->ctx;
+    reply_ptr r(static_cast<redisReply*>(redisCommand(c.get(), "EXISTS %s", stream.c_str())));
     if (!r || r->type != REDIS_REPLY_INTEGER) {
-        return error{"Redis: EXISTS " + cfg.redis.stream + " failed"};
+        return error{"Redis: EXISTS " + stream + " failed"};
     }
     return r->integer > 0;
 }
@@ -141,16 +139,29 @@ result<bool> stream_exists(const accountd_config& cfg) {
 void audit_records(const accountd_config& cfg, pg::connection& db, const world_audit_options& o,
                    std::vector<std::string>& problems) {
     const std::int64_t settled_ms = now_ms() - o.grace_ms;
-    auto exists = stream_exists(cfg);
-    auto through = exists && *exists ? stream_stored_through(cfg, db, settled_ms) : result<bool>(true);
-    if (!exists || !through) {
-        problems.push_back("records: " + (!exists ? exists.error_message() : through.error_message()) +
-                           ": the records were not checked");
+    // Every stream of [redis] streams (one per bmm-stratum instance, or per
+    // shard); one that does not exist yet has recorded nothing.
+    accountd_config present = cfg;
+    present.redis.streams.clear();
+    for (const auto& stream : cfg.redis.all_streams()) {
+        auto exists = stream_exists(cfg, stream);
+        if (!exists) {
+            problems.push_back("records: " + exists.error_message() + ": the records were not checked");
+            return;
+        }
+        if (*exists) {
+            present.redis.streams.push_back(stream);
+        }
+    }
+    std::string behind;
+    auto through =
+        present.redis.streams.empty() ? result<bool>(true) : stream_stored_through(present, db, settled_ms, &behind);
+    if (!through) {
+        problems.push_back("records: " + through.error_message() + ": the records were not checked");
         return;
     }
     if (!*through) {
-        problems.push_back("records: the stream " + cfg.redis.stream + " is not stored up to " +
-                           pg::timestamp_text(settled_ms) +
+        problems.push_back("records: the stream " + behind + " is not stored up to " + pg::timestamp_text(settled_ms) +
                            " (bmm-accountd run is behind or stopped, or entries are pending on a consumer that is "
                            "gone): the records were not checked; audit again once it has caught up");
         return;
@@ -166,7 +177,9 @@ void audit_records(const accountd_config& cfg, pg::connection& db, const world_a
     for (int r = 0; r < gaps->rows(); ++r) {
         problems.push_back("records: " + gaps->text(r, 0));
     }
-    audit_stream(cfg, db, settled_ms, problems);
+    for (const auto& stream : present.redis.streams) {
+        audit_stream(cfg, stream, db, settled_ms, problems);
+    }
 }
 
 // ------------------------------------------------------------------ chain --

@@ -9,7 +9,13 @@ result<transaction> transaction::begin(connection& db, transaction_mode mode) {
     const char* begin_sql =
         mode == transaction_mode::read_only_snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
     if (auto r = db.exec(begin_sql); !r) return error{r.error_message()};
-    return transaction(db);
+    transaction tx(db);
+    // A transaction-pooled connection (settings::transaction_pooling) keeps
+    // no session settings: they are set for this transaction only.
+    if (!db.per_transaction_sql().empty()) {
+        if (auto r = db.exec(db.per_transaction_sql()); !r) return error{r.error_message()};
+    }
+    return tx;
 }
 
 transaction::~transaction() { rollback(); }

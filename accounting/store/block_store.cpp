@@ -137,14 +137,29 @@ result<std::vector<found_block>> new_pool_blocks(pg::connection& db, const std::
 }
 
 result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& db, const std::string& coins) {
+    // restarted: a share stored from a later boot of the instance that wrote
+    // the block's last record, so that process is gone and its answer to
+    // submitblock never comes (uid = <instance>:<boot>:<seq>, boot in ms).
+    // Asked only while the tracker still waits for the answer (the last
+    // 70 s), so the scan of shares stays short.
     auto r = run(db, "reading unconfirmed blocks from blocks_found",
-                 "SELECT f.hash, min(f.coin), min(f.height), min(f.reward), min(f.account), "
-                 "(extract(epoch FROM min(f.time)) * 1000)::bigint, bool_or(f.answer <> $2), "
-                 "(extract(epoch FROM max(f.time)) * 1000)::bigint, "
-                 "(array_agg(f.answer ORDER BY f.time DESC, f.uid COLLATE \"C\" DESC))[1] FROM blocks_found f "
+                 "WITH u AS (SELECT f.hash, min(f.coin) AS coin, min(f.height) AS height, min(f.reward) AS reward, "
+                 "min(f.account) AS account, min(f.time) AS first_time, bool_or(f.answer <> $2) AS answered, "
+                 "max(f.time) AS last_time, "
+                 "(array_agg(f.answer ORDER BY f.time DESC, f.uid COLLATE \"C\" DESC))[1] AS answer, "
+                 "(array_agg(f.uid ORDER BY f.time DESC, f.uid COLLATE \"C\" DESC))[1] AS last_uid "
+                 "FROM blocks_found f "
                  "WHERE f.coin = ANY($1::text[]) AND f.account <> '' AND position(':' IN f.account) = 0 "
                  "AND position(':' IN f.hash) = 0 AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.hash = f.hash) "
-                 "GROUP BY f.hash HAVING NOT bool_or(f.accepted) ORDER BY min(f.time), f.hash",
+                 "GROUP BY f.hash HAVING NOT bool_or(f.accepted)) "
+                 "SELECT u.hash, u.coin, u.height, u.reward, u.account, "
+                 "(extract(epoch FROM u.first_time) * 1000)::bigint, u.answered, "
+                 "(extract(epoch FROM u.last_time) * 1000)::bigint, u.answer, "
+                 "NOT u.answered AND u.last_time > now() - interval '70 seconds' AND u.last_uid ~ '^\\d+:\\d+:\\d+$' "
+                 "AND EXISTS (SELECT 1 FROM shares s WHERE s.time >= u.last_time "
+                 "AND s.instance = split_part(u.last_uid, ':', 1)::integer AND s.uid ~ '^\\d+:\\d+:\\d+$' "
+                 "AND split_part(s.uid, ':', 2)::numeric > split_part(u.last_uid, ':', 2)::numeric) "
+                 "FROM u ORDER BY u.first_time, u.hash",
                  {coins, std::string(record::k_block_answer_pending)});
     if (!r) {
         return error{r.error_message()};
@@ -156,6 +171,7 @@ result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& d
         u.answered = r->text(i, 6) == "t";
         u.last_ms = r->integer(i, 7);
         u.answer = r->text(i, 8);
+        u.restarted = r->text(i, 9) == "t";
         out.push_back(std::move(u));
     }
     return out;

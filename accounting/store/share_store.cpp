@@ -145,6 +145,75 @@ result<std::vector<std::string>> drop_days_before(pg::connection& db, std::int64
     return dropped;
 }
 
+result<std::optional<needed_shares>> shares_needed_before(
+    pg::connection& db, std::int64_t cutoff_ms, std::uint64_t first_open, std::int64_t open_start_ms,
+    const std::vector<std::pair<std::string, std::uint64_t>>& pplns) {
+    std::optional<needed_shares> need;
+    const auto keep = [&](std::int64_t ms, std::string why) {
+        if (ms < cutoff_ms && (!need || ms < need->from_ms)) {
+            need = needed_shares{ms, std::move(why)};
+        }
+    };
+    keep(open_start_ms, "epoch " + std::to_string(first_open) + " (from " + pg::timestamp_text(open_start_ms) +
+                            ") is not closed yet and counts its shares at its close");
+    auto late = plain(db,
+                      "SELECT (extract(epoch FROM min(time)) * 1000)::bigint FROM shares "
+                      "WHERE time < $1::timestamptz AND late_epoch >= $2::bigint",
+                      {pg::timestamp_text(cutoff_ms), std::to_string(first_open)});
+    if (!late) {
+        return error{"reading the late shares of the open epochs: " + late.error_message()};
+    }
+    if (!late->is_null(0, 0)) {
+        keep(late->integer(0, 0), "shares stored late count in open epoch " + std::to_string(first_open) +
+                                      " or later (shares.late_epoch) and are read at its close");
+    }
+    auto oldest = oldest_kept_day_ms(db);
+    if (!oldest) {
+        return error{"reading the oldest day of shares: " + oldest.error_message()};
+    }
+    for (const auto& [coin, n_ppm] : pplns) {
+        auto blocks = plain(db,
+                            "SELECT hash FROM blocks WHERE coin = $1 AND epoch >= $2::bigint AND status <> 'parked' "
+                            "AND resolution IS NULL ORDER BY found_at",
+                            {coin, std::to_string(first_open)});
+        if (!blocks) {
+            return error{"reading the blocks not yet split: " + blocks.error_message()};
+        }
+        for (int i = 0; i < blocks->rows(); ++i) {
+            const std::string hash = blocks->text(i, 0);
+            auto f = find_block_share(db, hash, coin);
+            if (!f) {
+                return error{"finding the share of block " + hash + ": " + f.error_message()};
+            }
+            if (!*f || !(*f)->network_work) {
+                continue;  // it cannot be split by pplns (it is parked at the close): no window to keep
+            }
+            const std::string why = coin + " block " + hash + " (pplns, not split until epoch " +
+                                    std::to_string(first_open) + " or later closes) needs its window of " +
+                                    std::to_string(n_ppm) + " ppm of network work back from its share at " +
+                                    pg::timestamp_text((*f)->ms);
+            if ((*f)->ms < cutoff_ms) {
+                keep(*oldest, why);
+                continue;
+            }
+            auto covered = plain(db,
+                                 "SELECT coalesce(sum(work), 0) >= div($4::numeric * $5::numeric, 1000000) FROM shares "
+                                 "WHERE accepted AND coin = $1 AND account <> '' AND position(':' IN account) = 0 "
+                                 "AND time >= $2::timestamptz AND time <= $3::timestamptz "
+                                 "AND (time, uid COLLATE \"C\") <= ($3::timestamptz, $6 COLLATE \"C\")",
+                                 {coin, pg::timestamp_text(cutoff_ms), pg::timestamp_text((*f)->ms),
+                                  *(*f)->network_work, std::to_string(n_ppm), (*f)->uid});
+            if (!covered) {
+                return error{"summing the window of block " + hash + ": " + covered.error_message()};
+            }
+            if (covered->text(0, 0) != "t") {
+                keep(*oldest, why);
+            }
+        }
+    }
+    return need;
+}
+
 result<bool> copy_round(pg::connection& db, std::string_view rows) {
     if (auto r = plain(db, "SAVEPOINT round_shares"); !r) {
         return error{r.error_message()};
@@ -192,6 +261,24 @@ result<std::uint64_t> mark_late(pg::connection& db, std::uint64_t epoch, std::in
         return error{u.error_message()};
     }
     return static_cast<std::uint64_t>(u->affected());
+}
+
+result<std::unordered_set<std::int64_t>> count_records(pg::connection& db, std::int64_t instance, std::int64_t boot,
+                                                       const std::string& seqs, const std::string& times,
+                                                       const std::string& stream_ms) {
+    auto r = plain(db,
+                   "SELECT unnest(bmm_count_records($1::bigint, $2::bigint, $3::bigint[], $4::timestamptz[], "
+                   "$5::bigint[]))",
+                   {std::to_string(instance), std::to_string(boot), seqs, times, stream_ms});
+    if (!r) {
+        return error{r.error_message()};
+    }
+    std::unordered_set<std::int64_t> fresh;
+    fresh.reserve(static_cast<std::size_t>(r->rows()));
+    for (int i = 0; i < r->rows(); ++i) {
+        fresh.insert(r->integer(i, 0));
+    }
+    return fresh;
 }
 
 result<bool> add_minutes(pg::connection& db, const minute_sums& sums) {

@@ -56,8 +56,8 @@ line(lambda: panel("Long poll: last answer age", [("time() - bmm_stratum_longpol
      lambda: panel("Share verify p99", [("histogram_quantile(0.99, sum by (le, instance) (rate(bmm_stratum_verify_share_seconds_bucket[5m])))", "{{instance}}")], "s", 16))
 row("Stream, spool, process")
 line(lambda: panel("Stream backlog (records)", [("bmm_stratum_stream_backlog_records", "stratum {{instance}}"),
-                                                ("bmm_accountd_ingest_undelivered_entries", "undelivered"),
-                                                ("bmm_accountd_ingest_pending_entries", "pending")], "short", 0),
+                                                ("bmm_accountd_ingest_undelivered_entries", "undelivered {{stream}}"),
+                                                ("bmm_accountd_ingest_pending_entries", "pending {{stream}}")], "short", 0),
      lambda: panel("Spool", [("bmm_stratum_spool_free_bytes", "free {{instance}}"), ("bmm_stratum_spool_bytes", "journal {{instance}}")], "bytes", 8),
      lambda: panel("Redis / PostgreSQL up", [("bmm_stratum_redis_up", "stratum redis {{instance}}"), ("bmm_accountd_redis_up", "accountd redis"),
                                              ("bmm_accountd_postgres_up", "accountd postgres")], "short", 16))
@@ -66,7 +66,7 @@ line(lambda: panel("Open files / limit", [("process_open_fds / process_max_fds",
      lambda: panel("CPU", [("rate(process_cpu_seconds_total[5m])", "{{job}} {{instance}}")], "short", 16))
 row("Accounting (bmm-accountd)")
 line(lambda: panel("Blocks by state", [("bmm_accountd_blocks", "{{state}}")], "short", 0),
-     lambda: panel("Ingest: last entry age", [("bmm_accountd_ingest_last_entry_age_seconds", "{{consumer}}")], "s", 8),
+     lambda: panel("Ingest: last entry age", [("bmm_accountd_ingest_last_entry_age_seconds", "{{stream}} {{consumer}}")], "s", 8),
      lambda: panel("Ingest rows (per second)", [("rate(bmm_accountd_ingest_share_rows_total[5m])", "shares"),
                                                 ("rate(bmm_accountd_ingest_duplicates_total[5m])", "duplicates"),
                                                 ("rate(bmm_accountd_ingest_bad_records_total[5m])", "unreadable")], "ops", 16))

@@ -157,11 +157,13 @@ int check_config(const std::string& path) {
         ports += (ports.empty() ? "" : ", ") + p.host + ":" + std::to_string(p.port) + (p.tls ? " (TLS)" : "");
     }
     std::printf(
-        "%s: fine. %s (%s), instance %d; ports %s; [limits] max_connections %zu (LimitNOFILE needs %zu); "
-        "metrics %s\n",
+        "%s: fine. %s (%s), instance %d; ports %s; %s%s, stream %s, wait_replicas %u; [limits] max_connections %zu "
+        "(LimitNOFILE needs %zu); metrics %s\n",
         path.c_str(), cfg->coin.c_str(), std::string(to_string(cfg->algorithm)).c_str(),
-        static_cast<int>(cfg->instance_id), ports.c_str(), cfg->limits.max_connections,
-        cfg->limits.max_connections + 64,
+        static_cast<int>(cfg->instance_id), ports.c_str(), redis::describe(cfg->redis).c_str(),
+        cfg->redis.password_file.empty() ? " (no password)"
+                                         : (" (password in " + cfg->redis.password_file + ")").c_str(),
+        cfg->stream.c_str(), cfg->wait_replicas, cfg->limits.max_connections, cfg->limits.max_connections + 64,
         cfg->metrics_port ? (cfg->metrics_host + ":" + std::to_string(cfg->metrics_port)).c_str() : "off");
     return 0;
 }
@@ -185,7 +187,9 @@ int run(const app_options& options) {
     log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
               crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
 
-    sink_config sink_cfg{cfg->redis_host, cfg->redis_port, cfg->stream, cfg->spool_dir, cfg->instance_id};
+    sink_config sink_cfg{cfg->redis, cfg->stream, cfg->spool_dir, cfg->instance_id};
+    sink_cfg.wait_replicas = cfg->wait_replicas;
+    sink_cfg.wait_timeout_ms = cfg->wait_timeout_ms;
     sink_cfg.sync = cfg->journal_sync == "interval" ? journal_sync::interval
                     : cfg->journal_sync == "none"   ? journal_sync::none
                                                     : journal_sync::batch;
@@ -218,7 +222,7 @@ int run(const app_options& options) {
         return 1;
     }
     // min_bmm_to_mine, as bmm-accountd publishes it (off until it says otherwise).
-    mining_gate gate({cfg->redis_host, cfg->redis_port, cfg->coin, std::chrono::milliseconds(2000)});
+    mining_gate gate({cfg->redis, cfg->coin, std::chrono::milliseconds(2000)});
     gate.start();
     server pool(*cfg, jobs, sink);
     pool.set_mining_gate(&gate);

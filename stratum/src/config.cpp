@@ -1,5 +1,6 @@
 #include "bmm/stratum/config.hpp"
 
+#include "bmm/config/redis_section.hpp"
 #include "bmm/config/toml_reader.hpp"
 #include "bmm/stratum/protocol.hpp"
 #include "bmm/stratum/tls.hpp"
@@ -77,10 +78,16 @@ server_config parse(const toml::table& root, const std::string& file) {
 
     const auto& redis = section(root, "redis", file, false);
     reader r(redis, file, "redis");
-    r.only({"host", "port", "stream", "spool_dir", "journal_sync", "journal_sync_interval_ms"});
-    r.string("host", c.redis_host);
-    r.integer("port", c.redis_port, 1, 65535);
+    r.only(config::with_redis_connection_keys(
+        {"stream", "spool_dir", "journal_sync", "journal_sync_interval_ms", "wait_replicas", "wait_timeout_ms"}));
+    config::read_redis_connection(r, c.redis);
+    r.integer("wait_replicas", c.wait_replicas, 0, 16);
+    r.integer("wait_timeout_ms", c.wait_timeout_ms, 1, 60000);
     r.string("stream", c.stream);
+    if (c.stream.empty())
+        throw config_error{r.at("stream") +
+                           ": [redis] stream must not be empty, e.g. \"bmm:shares\" or, one per "
+                           "instance, \"bmm:shares:{1}\""};
     r.string("spool_dir", c.spool_dir, true);
     r.string("journal_sync", c.journal_sync);
     if (c.journal_sync != "batch" && c.journal_sync != "interval" && c.journal_sync != "none") {

@@ -381,6 +381,13 @@ std::string render(const server_snapshot& s, const sink_stats& sink, const job_m
     w.sample("bmm_stratum_stream_published_total", {}, sink.published);
     w.family("bmm_stratum_redis_up", "gauge", "1 while the publisher holds a working Redis connection.");
     w.sample("bmm_stratum_redis_up", {}, static_cast<std::uint64_t>(sink.redis_up ? 1 : 0));
+    w.family("bmm_stratum_redis_wait_shortfalls_total", "counter",
+             "Batches fewer than [redis] wait_replicas replicas acknowledged within wait_timeout_ms (kept in the "
+             "journal and sent again).");
+    w.sample("bmm_stratum_redis_wait_shortfalls_total", {}, sink.wait_shortfalls);
+    w.family("bmm_stratum_redis_connects_total", "counter",
+             "Connections the publisher made to Redis (each failover or outage adds one).");
+    w.sample("bmm_stratum_redis_connects_total", {}, sink.redis_connects);
     w.family("bmm_stratum_spool_bytes", "gauge", "Size of journal.log in the spool directory.");
     w.sample("bmm_stratum_spool_bytes", {{"dir", info.spool_dir}}, sink.journal_bytes);
     if (spool_free_bytes >= 0) {

@@ -15,9 +15,6 @@ struct reply_free {
     void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
 };
 using reply_ptr = std::unique_ptr<redisReply, reply_free>;
-struct context_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
 
 bool is_zero(std::string_view digits) {
     return std::all_of(digits.begin(), digits.end(), [](char c) { return c == '0'; });
@@ -76,24 +73,22 @@ mining_gate::mining_gate(mining_gate_settings s)
 mining_gate::~mining_gate() { stop(); }
 
 bool mining_gate::refresh_now() {
-    timeval tv{2, 0};
-    std::unique_ptr<redisContext, context_free> c(redisConnectWithTimeout(s_.host.c_str(), s_.port, tv));
-    if (!c || c->err) {
+    auto conn = redis::connect(s_.redis, std::chrono::milliseconds(2000));
+    if (!conn) {
         if (!warned_) {
-            log::warn("gate", "cannot read the mining gate from Redis {}:{} ({}); {}", s_.host, s_.port,
-                      c ? c->errstr : "out of memory",
+            log::warn("gate", "cannot read the mining gate from {}; {}", conn.error_message(),
                       snapshot()->loaded ? "the last one read stays in force" : "no miner is refused until it can");
             warned_ = true;
         }
         return false;
     }
-    redisSetTimeout(c.get(), tv);
+    redisContext* c = conn->ctx.get();
     const std::string key = "bmm:mining-gate:" + s_.coin;
-    reply_ptr min(static_cast<redisReply*>(redisCommand(c.get(), "GET %s", (key + ":min").c_str())));
-    reply_ptr members(static_cast<redisReply*>(redisCommand(c.get(), "SMEMBERS %s", key.c_str())));
+    reply_ptr min(static_cast<redisReply*>(redisCommand(c, "GET %s", (key + ":min").c_str())));
+    reply_ptr members(static_cast<redisReply*>(redisCommand(c, "SMEMBERS %s", key.c_str())));
     if (!min || !members || min->type == REDIS_REPLY_ERROR || members->type != REDIS_REPLY_ARRAY) {
         if (!warned_) {
-            log::warn("gate", "the mining gate keys {} in Redis {}:{} could not be read", key, s_.host, s_.port);
+            log::warn("gate", "the mining gate keys {} in Redis {} could not be read", key, conn->address);
             warned_ = true;
         }
         return false;

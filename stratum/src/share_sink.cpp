@@ -424,6 +424,27 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
         refusal = "EXEC did not run the batch";
     }
     if (exec) freeReplyObject(exec);
+    // [redis] wait_replicas: the batch must be on that many replicas before
+    // the journal lets go of it, so that a promoted replica has every record
+    // the journal no longer holds. Fewer: the offset stays and the batch goes
+    // again on a fresh connection (the primary found anew), harmless by uid.
+    if (acked > 0 && cfg_.wait_replicas > 0) {
+        const redis::reply_ptr w =
+            redis::command(c, {"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(cfg_.wait_timeout_ms)});
+        if (!w) {
+            return publish_status::lost;
+        }
+        if (w->type != REDIS_REPLY_INTEGER || w->integer < static_cast<long long>(cfg_.wait_replicas)) {
+            ++wait_shortfalls_;
+            log::warn("sink",
+                      "only {} of the {} replica(s) [redis] wait_replicas asks for acknowledged a batch of {} records "
+                      "within {} ms; keeping them in the journal and sending them again (check the replicas: "
+                      "INFO replication)",
+                      w->type == REDIS_REPLY_INTEGER ? std::to_string(w->integer) : std::string("none"),
+                      cfg_.wait_replicas, acked, cfg_.wait_timeout_ms);
+            return publish_status::unreplicated;
+        }
+    }
     std::uint64_t new_offset = offset;
     std::uint64_t consumed = 0;
     for (std::size_t i = 0, n = 0; i < lines.size(); ++i) {
@@ -438,6 +459,11 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
         commit(offset);
     }
     if (!refusal.empty()) {
+        if (redis::is_failover_error(refusal)) {
+            log::warn("sink", "Redis at {} is not the writable primary now ({}); finding the primary again",
+                      redis_address_, refusal);
+            return publish_status::failover;
+        }
         log::error("sink", "Redis refused XADD to {}: {}", cfg_.stream, refusal);
         return publish_status::refused;
     }
@@ -478,23 +504,26 @@ void share_sink::run() {
     while (true) {
         retry_unwritten_blocks();
         if (!redis_) {
-            timeval tv{2, 0};
-            redisContext* c = redisConnectWithTimeout(cfg_.redis_host.c_str(), cfg_.redis_port, tv);
-            if (c && !c->err) {
-                redisSetTimeout(c, tv);
-                redis_ = c;
+            // WAIT blocks up to wait_timeout_ms: the socket waits longer.
+            const auto io = std::chrono::milliseconds(2000 + (cfg_.wait_replicas > 0 ? cfg_.wait_timeout_ms : 0));
+            auto conn = redis::connect(cfg_.redis, io);
+            if (conn) {
+                redis_ = conn->ctx.release();
+                redis_address_ = conn->address;
+                ++redis_connects_;
                 redis_up_ = true;
                 if (!refusing) backoff = std::chrono::milliseconds(100);
-                if (reported_down)
-                    log::info("sink", "Redis at {}:{} is back; sending the spooled backlog", cfg_.redis_host,
-                              cfg_.redis_port);
+                if (reported_down) {
+                    log::info("sink", "Redis at {} is back ({}); sending the spooled backlog", redis_address_,
+                              redis::describe(cfg_.redis));
+                }
                 reported_down = false;
             } else {
-                if (!reported_down)
-                    log::warn("sink", "Redis at {}:{} is unreachable ({}); spooling to {}/journal.log until it returns",
-                              cfg_.redis_host, cfg_.redis_port, c ? c->errstr : "out of memory", cfg_.spool_dir);
+                if (!reported_down) {
+                    log::warn("sink", "{}; spooling to {}/journal.log until it returns", conn.error_message(),
+                              cfg_.spool_dir);
+                }
                 reported_down = true;
-                if (c) redisFree(c);
                 redis_up_ = false;
             }
         }
@@ -504,14 +533,16 @@ void share_sink::run() {
             std::uint64_t offset = before;
             const publish_status st = publish_from(offset);
             progressed = offset > before;
-            if (st == publish_status::lost) {
-                if (!reported_down)
-                    log::warn("sink", "lost Redis at {}:{} ({}); spooling to {}/journal.log", cfg_.redis_host,
-                              cfg_.redis_port, static_cast<redisContext*>(redis_)->errstr, cfg_.spool_dir);
+            if (st == publish_status::lost || st == publish_status::failover) {
+                if (!reported_down && st == publish_status::lost) {
+                    log::warn("sink", "lost Redis at {} ({}); spooling to {}/journal.log", redis_address_,
+                              static_cast<redisContext*>(redis_)->errstr, cfg_.spool_dir);
+                }
                 reported_down = true;
                 redis_up_ = false;
             }
-            refused = st == publish_status::refused;
+            // A WAIT shortfall backs off like a refusal: the replicas need time.
+            refused = st == publish_status::refused || st == publish_status::unreplicated;
             refusing = refused || (refusing && !progressed);
             if (st != publish_status::ok) {
                 // A fresh connection after a refusal too: no transaction state
@@ -630,7 +661,8 @@ sink_stats share_sink::stats() const {
     return {published_.load(),       written - std::min(written, committed_.load()),
             redis_up_.load(),        appended_.load(),
             backlog_records_.load(), written,
-            syncs_.load(),           synced_.load()};
+            syncs_.load(),           synced_.load(),
+            wait_shortfalls_.load(), redis_connects_.load()};
 }
 
 }  // namespace bmm::stratum

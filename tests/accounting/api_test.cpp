@@ -68,7 +68,9 @@ std::string write_config(const std::string& tag, int api_port, int statement_tim
     f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"api-test\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
+      << "\nstream = \"api-test\"\n"
       << "group = \"accountd\"\nconsumer = \"" << tag << "\"\n"
       << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port
       << "\nthreads = 2\nstatement_timeout_ms = " << statement_timeout_ms << "\n"
@@ -1229,7 +1231,7 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
     EXPECT_TRUE(has_series(first, "bmm_accountd_epoch_close_last_seconds")) << first;
     {
         timeval tv{5, 0};
-        redisContext* c = redisConnectWithTimeout("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")), tv);
+        redisContext* c = bmm::test::stack_redis();
         ASSERT_TRUE(c && !c->err);
         auto* r = static_cast<redisReply*>(redisCommand(c, "XADD api-test * v not-a-record"));
         ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING);
@@ -1253,7 +1255,8 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
         << after << test::read_text(st().dir() + "/api/run.log");
     EXPECT_GE(sample_of(after, "bmm_accountd_ingest_rounds_total"),
               sample_of(first, "bmm_accountd_ingest_rounds_total") + 1);
-    EXPECT_TRUE(has_series(after, "bmm_accountd_ingest_last_entry_age_seconds{consumer=\"run\"}")) << after;
+    EXPECT_TRUE(has_series(after, "bmm_accountd_ingest_last_entry_age_seconds{stream=\"api-test\",consumer=\"run\"}"))
+        << after;
     EXPECT_EQ(sample_of(after, pending), 0);
     EXPECT_EQ(run.stop(SIGTERM, 15000), 0) << test::read_text(st().dir() + "/api/run.log");
 }

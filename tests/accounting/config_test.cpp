@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -26,10 +29,56 @@ TEST(accountd_config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(c->postgres.port, 5432);
     EXPECT_EQ(c->redis.port, 6380);
     EXPECT_EQ(c->redis.stream, "bmm:shares");
+    EXPECT_EQ(c->redis.all_streams(), std::vector<std::string>{"bmm:shares"});
     EXPECT_EQ(c->redis.group, "bmm-accountd");
     EXPECT_EQ(c->ingest.batch_size, 10000);
     EXPECT_EQ(c->ingest.claim_idle_ms, 300000);
     EXPECT_TRUE(c->node.url.empty());
+}
+
+// [redis] password_file, sentinels and master_name (bmm/config/redis_section.hpp):
+// read, and refused with the key named when they cannot work.
+TEST(accountd_config, redis_password_file_and_sentinels) {
+    char dir[] = "/tmp/bmm-redis-cfg-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string pw = std::string(dir) + "/redis.password";
+    {
+        FILE* f = std::fopen(pw.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("s3cret\n", f);
+        std::fclose(f);
+    }
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto c =
+        parse_accountd_config(base + "password_file = \"" + pw +
+                                  "\"\nsentinels = [\"10.77.0.21:26379\", \"[::1]:26380\"]\nmaster_name = \"bmm\"\n",
+                              "r.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c->redis.password_file, pw);
+    ASSERT_EQ(c->redis.sentinels.size(), 2u);
+    EXPECT_EQ(c->redis.sentinels[1], "[::1]:26380");
+    EXPECT_EQ(c->redis.master_name, "bmm");
+    EXPECT_EQ(redis::describe(c->redis), "Redis primary bmm (Sentinels 10.77.0.21:26379, [::1]:26380)");
+
+    auto missing = parse_accountd_config(base + "password_file = \"" + std::string(dir) + "/nope\"\n", "r.toml");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error_message().find("r.toml:5:17: [redis] password_file " + std::string(dir) +
+                                           "/nope: cannot read it"),
+              std::string::npos)
+        << missing.error_message();
+
+    auto bad_sentinel = parse_accountd_config(base + "sentinels = [\"10.77.0.21\"]\n", "r.toml");
+    ASSERT_FALSE(bad_sentinel.ok());
+    EXPECT_NE(bad_sentinel.error_message().find("r.toml:5:13: [redis] sentinels: \"10.77.0.21\" is not host:port"),
+              std::string::npos)
+        << bad_sentinel.error_message();
+
+    auto no_name = parse_accountd_config(base + "sentinels = [\"127.0.0.1:26379\"]\nmaster_name = \"\"\n", "r.toml");
+    ASSERT_FALSE(no_name.ok());
+    EXPECT_NE(no_name.error_message().find("[redis] master_name must not be empty with sentinels"), std::string::npos)
+        << no_name.error_message();
+    std::remove(pw.c_str());
+    ::rmdir(dir);
 }
 
 TEST(accountd_config, environment_references_and_integers_as_strings) {
@@ -315,7 +364,14 @@ TEST(accountd_config, the_sample_in_deploy_parses) {
     ::setenv("BMM_BTC_RPC_PASSWORD", "x", 1);
     ::setenv("BMM_BTC_WALLET_RPC_URL", "http://127.0.0.1:19409/", 1);
     ::setenv("BMM_EPOCH_GENESIS", "1767225600", 1);
+    const std::string password_file = "/tmp/bmm-accountd-config-test-" + std::to_string(::getpid()) + ".password";
+    if (FILE* f = std::fopen(password_file.c_str(), "w")) {
+        std::fputs("x\n", f);
+        std::fclose(f);
+    }
+    ::setenv("BMM_REDIS_PASSWORD_FILE", password_file.c_str(), 1);
     auto c = load_accountd_config(path);
+    std::remove(password_file.c_str());
     ASSERT_TRUE(c.ok()) << c.error_message();
     EXPECT_TRUE(c->epochs.enabled);
     EXPECT_EQ(c->coins.at("LTC").node.url, "http://127.0.0.1:19443/");
@@ -355,6 +411,101 @@ TEST(accountd_config, payout_coins_name_the_wallet_node) {
         ASSERT_FALSE(r.ok()) << text;
         EXPECT_NE(r.error_message().find(what), std::string::npos) << r.error_message();
     }
+}
+
+// [redis] streams: one stream per bmm-stratum instance (Redis Cluster hash
+// tags); stream = "x" is the one-element shorthand; both at once, an empty
+// list, an empty name or one named twice are refused.
+TEST(accountd_config, redis_streams_list_every_stream_read) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto many = parse_accountd_config(base + "streams = [\"bmm:shares:{1}\", \"bmm:shares:{2}\", \"bmm:shares:{3}\"]\n",
+                                      "s.toml");
+    ASSERT_TRUE(many.ok()) << many.error_message();
+    EXPECT_EQ(many->redis.all_streams(),
+              (std::vector<std::string>{"bmm:shares:{1}", "bmm:shares:{2}", "bmm:shares:{3}"}));
+    EXPECT_EQ(many->redis.stream, "bmm:shares:{1}");
+    auto one = parse_accountd_config(base + "stream = \"bmm:shares:{7}\"\n", "s.toml");
+    ASSERT_TRUE(one.ok()) << one.error_message();
+    EXPECT_EQ(one->redis.all_streams(), std::vector<std::string>{"bmm:shares:{7}"});
+    for (const auto& [text, what] :
+         std::vector<std::pair<std::string, std::string>>{{"stream = \"a\"\nstreams = [\"b\"]\n", "not both"},
+                                                          {"streams = []\n", "at least one stream"},
+                                                          {"streams = [\"a\", \"\"]\n", "must not be empty"},
+                                                          {"streams = [\"a\", \"b\", \"a\"]\n", "\"a\" twice"},
+                                                          {"streams = \"a\"\n", "streams"}}) {
+        auto r = parse_accountd_config(base + text, "s.toml");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error_message().find(what), std::string::npos) << r.error_message();
+        EXPECT_EQ(r.error_message().rfind("s.toml:", 0), 0u) << r.error_message();
+    }
+}
+
+// [postgres] hosts (issue 17): libpq's multi-host conninfo, read-write by
+// default; [api.read_postgres] through a transaction-pooled PgBouncer.
+TEST(accountd_config, postgres_hosts_and_the_read_api_connection) {
+    ::unsetenv("PGOPTIONS");
+    auto c = parse_accountd_config(R"(
+[postgres]
+hosts = ["10.77.0.31:5432", "10.77.0.32:5433", "[::1]:5434", "db4"]
+user = "bmm"
+dbname = "bmm"
+failover_retry_seconds = 90
+[redis]
+[api]
+[api.read_postgres]
+hosts = ["10.77.0.41:6432"]
+)",
+                                   "h.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    const std::string ci = c->postgres.conninfo();
+    EXPECT_NE(ci.find("host='10.77.0.31,10.77.0.32,::1,db4'"), std::string::npos) << ci;
+    EXPECT_NE(ci.find("port='5432,5433,5434,5432'"), std::string::npos) << ci;
+    EXPECT_NE(ci.find("target_session_attrs='read-write'"), std::string::npos) << ci;
+    EXPECT_NE(ci.find("options='-c TimeZone=UTC'"), std::string::npos) << ci;
+    EXPECT_EQ(c->postgres.failover_retry_seconds, 90);
+    EXPECT_EQ(c->postgres.describe(), "bmm@10.77.0.31:5432,10.77.0.32:5433,[::1]:5434,db4/bmm");
+    ASSERT_TRUE(c->api.read_postgres.has_value());
+    const auto& r = *c->api.read_postgres;
+    EXPECT_TRUE(r.transaction_pooling);
+    EXPECT_EQ(r.user, "bmm") << "who connects comes from [postgres]";
+    const std::string rci = r.conninfo();
+    EXPECT_NE(rci.find("target_session_attrs='any'"), std::string::npos) << rci;
+    EXPECT_EQ(rci.find("options="), std::string::npos) << "PgBouncer refuses the options startup parameter: " << rci;
+    ::setenv("PGOPTIONS", "-c search_path=t1 --work_mem=8MB", 1);
+    EXPECT_EQ(r.per_transaction_sql(),
+              "SELECT set_config('TimeZone', 'UTC', true), set_config('search_path', 't1', true), "
+              "set_config('work_mem', '8MB', true)");
+    ::unsetenv("PGOPTIONS");
+    EXPECT_EQ(c->postgres.per_transaction_sql(), "") << "a direct connection sets them at connect time";
+
+    // One server: as before, nothing about sessions unless asked.
+    auto one = parse_accountd_config(k_minimal, "m.toml");
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->postgres.conninfo().find("target_session_attrs"), std::string::npos);
+    EXPECT_FALSE(one->api.read_postgres.has_value());
+
+    auto error_of = [](const std::string& postgres, const std::string& more = "") {
+        auto r = parse_accountd_config("[postgres]\nuser = \"u\"\ndbname = \"d\"\n" + postgres + "\n[redis]\n" + more,
+                                       "e.toml");
+        return r.ok() ? std::string("(accepted)") : r.error_message();
+    };
+    EXPECT_NE(error_of("host = \"a\"\nhosts = [\"b:1\"]").find("has both hosts and host/port"), std::string::npos);
+    EXPECT_NE(error_of("hosts = []").find("hosts is empty"), std::string::npos);
+    EXPECT_NE(error_of("hosts = [\"a:99999\"]").find("\"a:99999\" has no port from 1 to 65535"), std::string::npos)
+        << error_of("hosts = [\"a:99999\"]");
+    EXPECT_NE(error_of("hosts = [\"::1:5432\"]").find("IPv6 address without brackets"), std::string::npos);
+    EXPECT_NE(error_of("hosts = [\":5432\"]").find("has no host"), std::string::npos);
+    EXPECT_NE(error_of("hosts = [\"a:1\"]\ntarget_session_attrs = \"readwrite\"").find("is not one of any, read-write"),
+              std::string::npos);
+    EXPECT_NE(error_of("hosts = [\"a:1\"]\ntarget_session_attrs = \"standby\"").find("nothing can be written"),
+              std::string::npos);
+    EXPECT_NE(error_of("", "[api]\nread_postgres = 3\n").find("[api] read_postgres must be a table"),
+              std::string::npos);
+    EXPECT_NE(error_of("", "[api.read_postgres]\nuser = \"r\"\n").find("needs host (and port) or hosts"),
+              std::string::npos);
+    EXPECT_NE(error_of("", "[api.read_postgres]\nhost = \"p\"\nmigrations_dir = \"x\"\n").find("unknown setting"),
+              std::string::npos);
+    EXPECT_EQ(error_of("hosts = [\"a:1\", \"b\"]\ntarget_session_attrs = \"primary\""), "(accepted)");
 }
 
 }  // namespace

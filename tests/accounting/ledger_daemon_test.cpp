@@ -69,7 +69,7 @@ bool wait_for(F cond, int seconds) {
 using test::fake_pow;
 
 std::vector<record> xrange(const std::string& stream) {
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         throw std::runtime_error("cannot connect to the test Redis");
     }
@@ -107,8 +107,9 @@ std::string write_config(const std::string& stream, const settings& s) {
     f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-      << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
+      << "\nstream = \"" << stream << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
       << "[ingest]\nbatch_size = " << s.batch << "\nblock_ms = 100\n"
@@ -581,7 +582,7 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
 // XADDs records with explicit ids "<time_ms>-<i>" (as if bmm-stratum had
 // written them live: a stream id's time is the share's time).
 void xadd_at(const std::string& stream, const std::vector<record>& rs) {
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         throw std::runtime_error("cannot connect to the test Redis");
     }
@@ -935,7 +936,7 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
 
     // The same share of another account, appended now with its time in epoch 0.
     const record r = share("tardy", "late-test:2", in_epoch0);
-    std::string cmd = "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " XADD " + stream + " '*'";
+    std::string cmd = st().redis_cli() + " XADD " + stream + " '*'";
     for (const auto& [k, v] : r) {
         cmd += " " + k + " '" + v + "'";
     }

@@ -24,8 +24,7 @@ namespace {
 const amount k_bmm = amount(1000000000) * amount(1000000000);  // 10^18 base units
 
 std::set<std::string> redis_set(const std::string& key) {
-    auto& st = test::stack_environment::get();
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     std::set<std::string> out;
     auto* r = static_cast<redisReply*>(redisCommand(c, "SMEMBERS %s", key.c_str()));
     for (std::size_t i = 0; r && i < r->elements; ++i) {
@@ -37,8 +36,7 @@ std::set<std::string> redis_set(const std::string& key) {
 }
 
 std::string redis_get(const std::string& key) {
-    auto& st = test::stack_environment::get();
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     auto* r = static_cast<redisReply*>(redisCommand(c, "GET %s", key.c_str()));
     std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "(nil)";
     freeReplyObject(r);
@@ -51,6 +49,7 @@ accountd_config config() {
     accountd_config c;
     c.redis.host = "127.0.0.1";
     c.redis.port = std::stoi(st.setting("BMM_REDIS_PORT"));
+    c.redis.password_file = st.setting("BMM_REDIS_PASSWORD_FILE");
     coin_settings ltc;
     ltc.min_bmm_to_mine = amount(1000) * k_bmm;
     c.coins.emplace("LTC", ltc);

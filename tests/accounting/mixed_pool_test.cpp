@@ -58,7 +58,7 @@ bool wait_for(F cond, int seconds) {
 }
 
 std::vector<record> xrange(const std::string& stream) {
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         throw std::runtime_error("cannot connect to the test Redis");
     }
@@ -88,8 +88,9 @@ std::string write_config(const std::string& stream, std::int64_t genesis) {
     f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\nstream = \"" << stream
-      << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
+      << "\nstream = \"" << stream << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
       << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"

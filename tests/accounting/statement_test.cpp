@@ -521,7 +521,9 @@ accountd_config api_config(int port) {
     t << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
       << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
       << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st.setting("BMM_REDIS_PASSWORD_FILE") << "\""
+      << "\n"
       << "[api]\nhost = \"127.0.0.1\"\nport = " << port << "\nthreads = 2\n";
     auto c = parse_accountd_config(t.str(), "statement_test.toml");
     if (!c) {
@@ -627,7 +629,9 @@ std::string payout_config() {
     f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
       << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
       << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\n";
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st.setting("BMM_REDIS_PASSWORD_FILE") << "\""
+      << "\n";
     return path;
 }
 

@@ -145,7 +145,8 @@ accountd_config config(int port, int per_address = 1000, int per_account = 1000)
     t << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT")
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
       << "\nstream = \"wallet-test\"\ngroup = \"accountd\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
@@ -541,7 +542,7 @@ void xadd_share(const std::string& stream, const std::string& account, std::opti
         argv.push_back(v.c_str());
         lens.push_back(v.size());
     }
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st().setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     ASSERT_TRUE(c && !c->err);
     auto* reply =
         static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));

@@ -24,13 +24,15 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=pool.example -days 2 \
 export BMM_POOL_ADDRESS=ltc1qexampleexampleexampleexampleexample0 BMM_BTC_POOL_ADDRESS=bc1qexampleexample
 export BMM_NODE_RPC_URL=http://127.0.0.1:9332 BMM_NODE_RPC_USER=pool BMM_NODE_RPC_PASSWORD=secret
 export BMM_BTC_RPC_URL=http://127.0.0.1:8332 BMM_BTC_RPC_USER=pool BMM_BTC_RPC_PASSWORD=secret BMM_BTC_WALLET_RPC_URL=http://127.0.0.1:18334
-export BMM_REDIS_HOST=127.0.0.1 BMM_REDIS_PORT=6379 BMM_STACK_DIR=$T/stack
+export BMM_REDIS_HOST=127.0.0.1 BMM_REDIS_PORT=6379 BMM_STACK_DIR=$T/stack BMM_REDIS_PASSWORD_FILE=$T/redis.password
+(umask 077; echo "example-redis-password" >"$T/redis.password")
 export BMM_PG_HOST=127.0.0.1 BMM_PG_PORT=5432 BMM_PG_USER=bmm BMM_PG_DB=bmm BMM_PG_PASSWORD=secret
 export BMM_EPOCH_GENESIS=1764547200 BMM_WEBHOOK_URL=https://hooks.example/bmm
 
 # The example with the TLS paths pointed at the pair made above.
 local_copy() {
-  sed -e "s|/etc/bmm/stratum-cert.pem|$T/cert.pem|" -e "s|/etc/bmm/stratum-key.pem|$T/key.pem|" "$1" >"$T/$(basename "$1")"
+  sed -e "s|/etc/bmm/stratum-cert.pem|$T/cert.pem|" -e "s|/etc/bmm/stratum-key.pem|$T/key.pem|" \
+    -e "s|/etc/bmm/redis.password|$T/redis.password|" "$1" >"$T/$(basename "$1")"
   echo "$T/$(basename "$1")"
 }
 
@@ -44,7 +46,8 @@ for f in deploy/config/bmm-stratum*.toml; do
   fi
 done
 for f in deploy/config/bmm-accountd*.toml; do
-  if out=$("$BIN_DIR/bmm-accountd" check-config --config "$f" 2>&1) && grep -q ': fine\.' <<<"$out"; then
+  c=$(local_copy "$f")
+  if out=$("$BIN_DIR/bmm-accountd" check-config --config "$c" 2>&1) && grep -q ': fine\.' <<<"$out"; then
     pass "bmm-accountd check-config $(basename "$f"): $out"
   else
     fail "bmm-accountd check-config $(basename "$f"): $out"
@@ -57,6 +60,7 @@ for f in deploy/config/*-mainnet.toml deploy/config/*-testnet.toml; do
   grep -q 'CHANGE:' "$f" && pass "$b marks what to change" || fail "$b marks what to change"
   if grep -Eqi 'regtest|BMM_STACK_DIR|stack\.env' "$f"; then fail "$b mentions the local stack"; else pass "$b has nothing of the local stack"; fi
   if grep -Eq '^[a-z_]*password *= *"[^$]' "$f"; then fail "$b holds a literal password"; else pass "$b keeps passwords in the environment"; fi
+  grep -Eq '^password_file = "/etc/bmm/redis.password"' "$f" && pass "$b gives Redis a password file" || fail "$b gives Redis a password file"
 done
 # Each coin has a mainnet and a testnet example, and the accountd file too.
 for want in bmm-stratum-ltc-mainnet bmm-stratum-ltc-testnet bmm-stratum-btc-mainnet bmm-stratum-btc-testnet \
@@ -81,7 +85,21 @@ if out=$(env -u BMM_PG_PASSWORD "$BIN_DIR/bmm-accountd" check-config --config de
 else
   grep -q 'BMM_PG_PASSWORD' <<<"$out" && pass "a missing secret is refused and named" || fail "a missing secret is named: $out"
 fi
-sed 's|webhook_urls = .*|webhook_urls = ["ftp://x"]|' deploy/config/bmm-accountd-mainnet.toml >"$T/bad-notify.toml"
+# A Redis password file that is not there is refused at check-config, named.
+if out=$(env BMM_REDIS_PASSWORD_FILE="$T/no-such-file" "$BIN_DIR/bmm-stratum" --check-config --config deploy/config/bmm-stratum.toml 2>&1); then
+  fail "a missing Redis password file is refused: $out"
+else
+  grep -q "password_file $T/no-such-file: cannot read it" <<<"$out" && pass "a missing Redis password file is refused and named" || fail "named: $out"
+fi
+c=$(local_copy deploy/config/bmm-accountd-mainnet.toml)
+sed -i 's|^password_file = .*|password_file = "'"$T"'/empty.password"|' "$c"
+: >"$T/empty.password"
+if out=$("$BIN_DIR/bmm-accountd" check-config --config "$c" 2>&1); then
+  fail "an empty Redis password file is refused: $out"
+else
+  grep -q "the first line is empty" <<<"$out" && pass "an empty Redis password file is refused and named" || fail "named: $out"
+fi
+sed 's|webhook_urls = .*|webhook_urls = ["ftp://x"]|' "$(local_copy deploy/config/bmm-accountd-mainnet.toml)" >"$T/bad-notify.toml"
 if out=$("$BIN_DIR/bmm-accountd" check-config --config "$T/bad-notify.toml" 2>&1); then
   fail "a webhook URL that is not http(s) is refused: $out"
 else

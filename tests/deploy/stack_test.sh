@@ -105,7 +105,36 @@ psql_url() {
   PGPASSWORD=$BMM_PG_PASSWORD psql -X -q -tA -w -v ON_ERROR_STOP=1 -h "$BMM_PG_HOST" -p "$BMM_PG_PORT" \
     -U "$BMM_PG_USER" -d "$BMM_PG_DB" "$@"
 }
-rcli() { redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" "$@"; }
+# Redis' password from its file through REDISCLI_AUTH, likewise.
+rcli() { REDISCLI_AUTH=$(cat "$BMM_REDIS_PASSWORD_FILE") redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" "$@"; }
+
+# Redis refuses a client without the password, and one with a wrong one.
+redis_wants_password() {
+  local out
+  out=$(redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" XLEN stack_probe 2>&1)
+  echo "without a password: $out"
+  grep -q NOAUTH <<<"$out" || return 1
+  out=$(REDISCLI_AUTH=not-the-password redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" XLEN stack_probe 2>&1)
+  echo "with a wrong one: $out"
+  grep -Eq 'WRONGPASS|NOAUTH' <<<"$out"
+}
+
+# No process on the machine has the stack's PostgreSQL or Redis password on
+# its command line (/proc/*/cmdline: what ps shows every user).
+no_password_on_command_lines() {
+  local f pw_pg pw_redis bad=0
+  pw_pg=$BMM_PG_PASSWORD
+  pw_redis=$(cat "$BMM_REDIS_PASSWORD_FILE")
+  [ -n "$pw_pg" ] && [ -n "$pw_redis" ] || return 1
+  for f in /proc/[0-9]*/cmdline; do
+    # The patterns through a file (printf is a builtin): grep's own command line stays clean.
+    if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -f <(printf '%s\n%s\n' "$pw_pg" "$pw_redis"); then
+      echo "password on the command line of pid ${f//[^0-9]/}: $(tr '\0' ' ' <"$f" | cut -c1-60)..."
+      bad=1
+    fi
+  done
+  [ "$bad" -eq 0 ]
+}
 
 # Every listening socket of our ports is on 127.0.0.1.
 loopback_only() {
@@ -128,7 +157,7 @@ nothing_listens() {
 env_has_keys() {
   local k
   for k in BMM_PG_HOST BMM_PG_PORT BMM_PG_DB BMM_PG_USER BMM_PG_PASSWORD BMM_PG_URL \
-    BMM_REDIS_HOST BMM_REDIS_PORT BMM_NODE_RPC_URL BMM_NODE_RPC_USER BMM_NODE_RPC_PASSWORD \
+    BMM_REDIS_HOST BMM_REDIS_PORT BMM_REDIS_PASSWORD_FILE BMM_NODE_RPC_URL BMM_NODE_RPC_USER BMM_NODE_RPC_PASSWORD \
     BMM_NODE_WALLET BMM_NODE2_RPC_URL BMM_NODE_P2P_PORT BMM_POOL_ADDRESS BMM_STACK_DIR \
     BMM_BTC_RPC_URL BMM_BTC_RPC_USER BMM_BTC_RPC_PASSWORD BMM_BTC_WALLET BMM_BTC_POOL_ADDRESS; do
     grep -q "^$k=." "$DIR/stack.env" || { echo "stack.env lacks $k" >&2; return 1; }
@@ -140,7 +169,8 @@ json_port_ok() { jq -e --argjson p "$BASE" '.BMM_PG_PORT == $p' "$DIR/stack.json
 
 secret_files_private() {
   [ "$(stat -c %a "$DIR/stack.env")" = 600 ] && [ "$(stat -c %a "$DIR/stack.json")" = 600 ] &&
-    [ "$(stat -c %a "$DIR/secrets/pg_password")" = 600 ]
+    [ "$(stat -c %a "$DIR/secrets/pg_password")" = 600 ] && [ "$(stat -c %a "$DIR/secrets/redis_password")" = 600 ] &&
+    [ "$(stat -c %a "$DIR/redis/redis.conf")" = 600 ]
 }
 
 template_height_ok() {
@@ -182,6 +212,8 @@ check "every port listens on 127.0.0.1 only" loopback_only
 check "postgres: SELECT 1 with stack.env's settings" test "$(psql_url -c 'SELECT 1')" = 1
 check "postgres: create a table and a row" psql_url -c 'CREATE TABLE stack_probe (v int); INSERT INTO stack_probe VALUES (42)'
 check "redis: PING" test "$(rcli PING)" = PONG
+check "redis: wants its password (requirepass from secrets/redis_password)" redis_wants_password
+check "no password on any process's command line" no_password_on_command_lines
 for i in 1 2 3; do rcli XADD stack_probe '*' n "$i" >/dev/null || true; done
 check "redis: XADD x3 then XLEN = 3" test "$(rcli XLEN stack_probe)" = 3
 check "node A: getblocktemplate (mweb, segwit) height >= 2" template_height_ok

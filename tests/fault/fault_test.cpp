@@ -248,7 +248,7 @@ std::string head(const std::vector<std::string>& v, std::size_t n = 10) {
 
 // ---------------------------------------------------------------- faults --
 
-std::string redis_cli() { return "redis-cli -h 127.0.0.1 -p " + st().setting("BMM_REDIS_PORT") + " "; }
+std::string redis_cli() { return st().redis_cli() + " "; }
 
 void pg_ctl_stop(const std::string& mode) {
     (void)test::run_capture("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D '" + st().dir() +

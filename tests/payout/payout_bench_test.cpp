@@ -99,6 +99,7 @@ TEST(payout_bench, execute_vs_sendmany) {
                        << "\"\npassword = \"" << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \""
                        << st().source_dir()
                        << "/sql\"\n[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT")
+                       << "\npassword_file = \"" << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
                        << "\n[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \""
                        << st().setting("BMM_NODE_RPC_USER") << "\"\npassword = \""
                        << st().setting("BMM_NODE_RPC_PASSWORD")

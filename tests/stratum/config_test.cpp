@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,13 @@ int line_of(const std::string& text, const std::string& prefix) {
     for (int n = 1; std::getline(in, line); ++n)
         if (line.rfind(prefix, 0) == 0) return n;
     return 0;
+}
+
+// A Redis password file for the shipped configs' ${BMM_REDIS_PASSWORD_FILE}.
+std::string test_password_file() {
+    const std::string path = "/tmp/bmm-stratum-config-test-" + std::to_string(::getpid()) + ".password";
+    std::ofstream(path) << "s3cret\n";
+    return path;
 }
 
 // The smallest valid file: line numbers in the tests below count from here.
@@ -128,6 +136,8 @@ TEST(config, shipped_stack_config_parses_with_its_environment) {
     scoped_env e("BMM_REDIS_HOST", "10.0.0.7");
     scoped_env f("BMM_REDIS_PORT", "6380");
     scoped_env g("BMM_STACK_DIR", "/var/lib/bmm-stack");
+    const std::string password_file = test_password_file();
+    scoped_env h("BMM_REDIS_PASSWORD_FILE", password_file.c_str());
 
     auto r = load_server_config(path.string());
     ASSERT_TRUE(r) << r.error_message();
@@ -147,8 +157,8 @@ TEST(config, shipped_stack_config_parses_with_its_environment) {
     EXPECT_EQ(cfg.rules, (std::vector<std::string>{"mweb", "segwit"}));
     EXPECT_DOUBLE_EQ(cfg.template_refresh_seconds, 20);
     EXPECT_DOUBLE_EQ(cfg.poll_seconds, 1);
-    EXPECT_EQ(cfg.redis_host, "10.0.0.7");
-    EXPECT_EQ(cfg.redis_port, 6380);
+    EXPECT_EQ(cfg.redis.host, "10.0.0.7");
+    EXPECT_EQ(cfg.redis.port, 6380);
     EXPECT_EQ(cfg.stream, "bmm:shares");
     EXPECT_EQ(cfg.spool_dir, "/var/lib/bmm-stack/spool");
     EXPECT_EQ(cfg.log_level, "info");
@@ -192,6 +202,8 @@ TEST(config, shipped_btc_stack_config_parses_with_its_environment) {
     scoped_env e("BMM_REDIS_HOST", "127.0.0.1");
     scoped_env f("BMM_REDIS_PORT", "6380");
     scoped_env g("BMM_STACK_DIR", "/var/lib/bmm-stack");
+    const std::string password_file = test_password_file();
+    scoped_env h("BMM_REDIS_PASSWORD_FILE", password_file.c_str());
 
     auto r = load_server_config(path.string());
     ASSERT_TRUE(r) << r.error_message();
@@ -240,8 +252,8 @@ TEST(config, minimal_file_gets_the_defaults) {
     EXPECT_EQ(cfg.node_user, "u");
     EXPECT_EQ(cfg.node_password, "p");
     EXPECT_EQ(cfg.rules, (std::vector<std::string>{"mweb", "segwit"}));
-    EXPECT_EQ(cfg.redis_host, "127.0.0.1");
-    EXPECT_EQ(cfg.redis_port, 6379);
+    EXPECT_EQ(cfg.redis.host, "127.0.0.1");
+    EXPECT_EQ(cfg.redis.port, 6379);
     EXPECT_EQ(cfg.stream, "bmm:shares");
     EXPECT_EQ(cfg.spool_dir, "/tmp/spool");
     EXPECT_EQ(cfg.journal_sync, "batch");
@@ -330,8 +342,8 @@ max_difficulty = 1
     EXPECT_EQ(cfg.rules, (std::vector<std::string>{"segwit"}));
     EXPECT_DOUBLE_EQ(cfg.template_refresh_seconds, 3600);
     EXPECT_DOUBLE_EQ(cfg.poll_seconds, 0.05);
-    EXPECT_EQ(cfg.redis_host, "redis");
-    EXPECT_EQ(cfg.redis_port, 65535);
+    EXPECT_EQ(cfg.redis.host, "redis");
+    EXPECT_EQ(cfg.redis.port, 65535);
     EXPECT_EQ(cfg.stream, "s");
     EXPECT_EQ(cfg.log_level, "debug");
     ASSERT_EQ(cfg.ports.size(), 2u);
@@ -347,6 +359,35 @@ max_difficulty = 1
     EXPECT_EQ(cfg.ports[1].port, 65535);
     EXPECT_DOUBLE_EQ(cfg.ports[1].start_difficulty, 1e-12);
     EXPECT_DOUBLE_EQ(cfg.ports[1].max_difficulty, 1);
+}
+
+TEST(config, redis_sentinels_password_file_and_wait) {
+    const std::string pw = test_password_file();
+    auto r = parse_server_config(with_line(10, "spool_dir = \"/tmp/spool\"\npassword_file = \"" + pw +
+                                                   "\"\nsentinels = [\"127.0.0.1:26379\", \"127.0.0.1:26380\"]\n"
+                                                   "master_name = \"pool\"\nwait_replicas = 1\nwait_timeout_ms = 250"),
+                                 "test.toml");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(r->redis.password_file, pw);
+    EXPECT_EQ(r->redis.sentinels, (std::vector<std::string>{"127.0.0.1:26379", "127.0.0.1:26380"}));
+    EXPECT_EQ(r->redis.master_name, "pool");
+    EXPECT_EQ(r->wait_replicas, 1u);
+    EXPECT_EQ(r->wait_timeout_ms, 250u);
+    EXPECT_EQ(r->redis.connect_timeout_ms, 2000);
+    // Defaults: no password, no Sentinel, no WAIT.
+    auto d = parse_server_config(k_minimal, "test.toml");
+    ASSERT_TRUE(d) << d.error_message();
+    EXPECT_TRUE(d->redis.password_file.empty());
+    EXPECT_TRUE(d->redis.sentinels.empty());
+    EXPECT_EQ(d->wait_replicas, 0u);
+    EXPECT_EQ(error_of(with_line(10, "spool_dir = \"/tmp/spool\"\npassword_file = \"/nonexistent/redis.password\"")),
+              "test.toml:11:17: [redis] password_file /nonexistent/redis.password: cannot read it (No such file or "
+              "directory): it must hold Redis' password on its first line, readable by this program's user");
+    EXPECT_EQ(error_of(with_line(10, "spool_dir = \"/tmp/spool\"\nsentinels = [\"127.0.0.1\"]")),
+              "test.toml:11:13: [redis] sentinels: \"127.0.0.1\" is not host:port, e.g. \"10.77.0.21:26379\"");
+    EXPECT_EQ(error_of(with_line(10, "spool_dir = \"/tmp/spool\"\nwait_replicas = 17")),
+              "test.toml:11:17: [redis] wait_replicas must be an integer from 0 to 16");
+    std::remove(pw.c_str());
 }
 
 TEST(config, version_mask_accepts_hex_digits_only) {
@@ -377,7 +418,7 @@ TEST(config, integers_may_come_from_the_environment_as_strings) {
     EXPECT_EQ(r->instance_id, 42u);
     auto s = parse_server_config(with_after(10, "port = \"${BMM_TEST_CFG_REDIS_PORT}\""), "test.toml");
     ASSERT_TRUE(s) << s.error_message();
-    EXPECT_EQ(s->redis_port, 6390);
+    EXPECT_EQ(s->redis.port, 6390);
 }
 
 TEST(config, load_reads_a_file_and_names_it) {
@@ -530,6 +571,13 @@ TEST(config, other_bad_values) {
     }
     EXPECT_CONFIG_ERROR(with_after(13, "tls = true"),
                         "test.toml:14:7: ", "[[port]] tls_cert is required when tls = true");
+    EXPECT_CONFIG_ERROR(with_after(10, "stream = \"\""), "test.toml:11:10: ", "[redis] stream must not be empty");
+    {
+        // One stream per instance, with a Redis Cluster hash tag (docs/operations.md, "Several streams").
+        auto r = parse_server_config(with_after(10, "stream = \"bmm:shares:{2}\""), "test.toml");
+        ASSERT_TRUE(r) << r.error_message();
+        EXPECT_EQ(r->stream, "bmm:shares:{2}");
+    }
 }
 
 // --------------------------------------------------------------------------

@@ -132,8 +132,7 @@ std::string cli(const std::string& args) { return stack_environment::get().cli(a
 long block_count() { return std::stol(cli("getblockcount")); }
 
 std::size_t stream_length() {
-    auto& st = stack_environment::get();
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         if (c) redisFree(c);
         return 0;
@@ -147,9 +146,8 @@ std::size_t stream_length() {
 
 // The stream's last records, one line each, for failure messages.
 std::string stream_tail(int n) {
-    auto& st = stack_environment::get();
     std::string out;
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         if (c) redisFree(c);
         return "(Redis unreachable)";
@@ -378,7 +376,7 @@ TEST_F(metrics_e2e, backlog_counts_the_spool_while_redis_is_away) {
               static_cast<double>(std::filesystem::file_size(g_pool->dir + "/spool/journal.log")));
     EXPECT_GT(s.at("bmm_stratum_spool_free_bytes", spool_dir), 0);
 
-    const std::string redis_cli = "redis-cli -h 127.0.0.1 -p " + st.setting("BMM_REDIS_PORT");
+    const std::string redis_cli = st.redis_cli();
     test::run_capture(redis_cli + " shutdown 2>&1");
     ASSERT_NE(test::run_capture(redis_cli + " ping 2>&1"), "PONG") << "Redis is still up";
     const double appended = s.at("bmm_stratum_stream_appended_total");

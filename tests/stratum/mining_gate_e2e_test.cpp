@@ -23,8 +23,7 @@ using test::pool_process;
 using test::stack_environment;
 
 void redis(const std::vector<std::string>& args) {
-    auto& st = stack_environment::get();
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     ASSERT_TRUE(c && !c->err);
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;

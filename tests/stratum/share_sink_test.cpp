@@ -347,7 +347,7 @@ protected:
 
     sink_config config(std::uint16_t port, std::uint32_t instance = 7) const {
         sink_config c;
-        c.redis_port = port;
+        c.redis.port = port;
         c.stream = stream_;
         c.spool_dir = spool_;
         c.instance_id = instance;
@@ -1112,6 +1112,54 @@ TEST_F(share_sink_test, an_older_journal_and_typed_records_publish_and_decode) {
     EXPECT_EQ(b.time_ms, block.time_ms);
     uids.insert(b.uid);
     EXPECT_EQ(uids.size(), 3u) << "every typed record has a uid of its own";
+}
+
+// [redis] wait_replicas (issue 17): a batch leaves the journal only once a
+// replica has it. Without a replica WAIT answers 0: the records stay in the
+// journal, the shortfall is counted, and they are sent again; with a replica
+// attached they are let go, and every uid is in the stream (a resend repeats
+// one, which the consumer drops; none is lost).
+TEST_F(share_sink_test, wait_replicas_keeps_a_batch_until_a_replica_has_it) {
+    redis_server primary;
+    primary.start();
+    sink_config c = config(primary.port());
+    c.wait_replicas = 1;
+    c.wait_timeout_ms = 100;
+    share_sink sink(c);
+    auto started = sink.start();
+    ASSERT_TRUE(started.ok()) << started.error_message();
+    std::vector<record> batch;
+    for (int i = 0; i < 5; ++i) {
+        batch.push_back(make_record(3, i));
+    }
+    ASSERT_TRUE(sink.append(batch));
+    ASSERT_TRUE(wait_until([&] { return sink.stats().wait_shortfalls >= 2; }, k_deliver_timeout));
+    EXPECT_EQ(sink.stats().backlog_records, 5u) << "kept in the journal while no replica has them";
+    EXPECT_GT(sink.stats().backlog_bytes, 0u);
+    EXPECT_GE(stream_length(primary.port(), stream_), 10) << "sent, and sent again";
+
+    redis_server replica;
+    replica.start();
+    auto r = redis_command(replica.port(), {"REPLICAOF", "127.0.0.1", std::to_string(primary.port())});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS) << (r && r->str ? r->str : "no answer");
+    ASSERT_TRUE(wait_until([&] { return sink.stats().backlog_bytes == 0; }, k_deliver_timeout))
+        << "the journal did not let go once a replica was attached";
+    EXPECT_EQ(sink.stats().backlog_records, 0u);
+    std::set<std::string> uids;
+    for (const auto& rec : read_stream(primary.port(), stream_)) {
+        for (const auto& [k, v] : rec) {
+            if (k == "uid") {
+                uids.insert(v);
+            }
+        }
+    }
+    EXPECT_EQ(uids.size(), 5u) << "every record in the stream, repeats aside";
+    const auto shortfalls = sink.stats().wait_shortfalls;
+    std::vector<record> more = {make_record(4, 0)};
+    ASSERT_TRUE(sink.append(more));
+    ASSERT_TRUE(wait_until([&] { return sink.stats().backlog_bytes == 0; }, k_deliver_timeout));
+    EXPECT_EQ(sink.stats().wait_shortfalls, shortfalls) << "a replica acknowledges: no shortfall";
+    sink.stop(1000);
 }
 
 }  // namespace

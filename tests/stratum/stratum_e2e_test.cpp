@@ -446,7 +446,7 @@ TEST_F(stratum_e2e, the_stream_holds_exactly_the_verdicts_the_miner_saw_even_wit
     for (int i = 0; i < 3; ++i) round();
 
     // Redis goes away: verdicts still reach the miner, and are spooled.
-    const std::string redis_cli = "redis-cli -h 127.0.0.1 -p " + st.setting("BMM_REDIS_PORT");
+    const std::string redis_cli = st.redis_cli();
     test::run_capture(redis_cli + " shutdown 2>&1");
     ASSERT_NE(test::run_capture(redis_cli + " ping 2>&1"), "PONG") << "Redis is still up";
     for (int i = 0; i < 3; ++i) round();

@@ -74,7 +74,9 @@ inline std::string write_config(const std::string& name, const std::string& extr
     f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
       << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
       << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st.setting("BMM_REDIS_PASSWORD_FILE") << "\""
+      << "\n"
       << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st.setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
       << extra;

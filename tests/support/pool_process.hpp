@@ -81,6 +81,9 @@ struct pool_options {
     std::vector<std::string> extra_args;     // more command-line arguments, e.g. --log-file F
     std::map<std::string, std::string> env;  // more environment, e.g. BMM_STRATUM_FAULT
     bool btc = false;                        // sha256d on the stack's bcoin (stack_environment with_bcoin)
+    // [redis] lines in place of the stack's host, port and password_file
+    // (e.g. sentinels, master_name, wait_replicas); stream and spool_dir stay.
+    std::string redis_connection;
 };
 
 struct pool_process {
@@ -115,8 +118,12 @@ struct pool_process {
             toml += "rules = [\"segwit\"]\n";
         }
         toml += "template_refresh_seconds = 30\npoll_seconds = 0.2\n";
-        toml += "[redis]\nhost = \"127.0.0.1\"\nport = " + st.setting("BMM_REDIS_PORT") + "\nstream = \"" + stream +
-                "\"\nspool_dir = \"" + dir + "/spool\"\n";
+        toml +=
+            "[redis]\n" +
+            (o.redis_connection.empty() ? "host = \"127.0.0.1\"\nport = " + st.setting("BMM_REDIS_PORT") +
+                                              "\npassword_file = \"" + st.setting("BMM_REDIS_PASSWORD_FILE") + "\"\n"
+                                        : o.redis_connection) +
+            "stream = \"" + stream + "\"\nspool_dir = \"" + dir + "/spool\"\n";
         toml += "[log]\nlevel = \"" + o.log_level + "\"\n";
         toml += o.sections;
         toml += o.port_sections.empty() ? stratum_port_toml(port) : o.port_sections;

@@ -6,6 +6,7 @@
 // binary: register it with ::testing::AddGlobalTestEnvironment.
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <simdjson.h>
 #include <sys/socket.h>
@@ -112,6 +113,12 @@ public:
         }
         return it->second;
     }
+    // redis-cli for the stack's Redis, its password in REDISCLI_AUTH (read
+    // from the password file by the shell: never on a command line).
+    std::string redis_cli() const {
+        return "REDISCLI_AUTH=\"$(cat '" + setting("BMM_REDIS_PASSWORD_FILE") + "')\" redis-cli -h 127.0.0.1 -p " +
+               setting("BMM_REDIS_PORT");
+    }
     const std::string& dir() const { return dir_; }
     const std::string& source_dir() const { return source_; }
 
@@ -166,5 +173,26 @@ private:
     std::map<std::string, std::string> settings_;
     static inline stack_environment* instance_ = nullptr;
 };
+
+// A hiredis connection to the stack's Redis, authenticated with the stack's
+// password (its err is set when either failed; the caller frees it).
+inline redisContext* stack_redis() {
+    const auto& st = stack_environment::get();
+    redisContext* c = redisConnect("127.0.0.1", std::stoi(st.setting("BMM_REDIS_PORT")));
+    if (!c || c->err) {
+        return c;
+    }
+    const std::string password = read_text(st.setting("BMM_REDIS_PASSWORD_FILE"));
+    const std::string first = password.substr(0, password.find('\n'));
+    auto* r = static_cast<redisReply*>(redisCommand(c, "AUTH %b", first.data(), first.size()));
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        c->err = REDIS_ERR_OTHER;
+        std::snprintf(c->errstr, sizeof c->errstr, "AUTH failed: %s", r ? r->str : "no answer");
+    }
+    if (r) {
+        freeReplyObject(r);
+    }
+    return c;
+}
 
 }  // namespace bmm::test

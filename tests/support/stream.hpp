@@ -18,7 +18,7 @@ using stream_record = std::map<std::string, std::string>;
 // cannot be reached.
 inline std::vector<stream_record> read_stream(const std::string& stream) {
     std::vector<stream_record> out;
-    redisContext* c = redisConnect("127.0.0.1", std::stoi(stack_environment::get().setting("BMM_REDIS_PORT")));
+    redisContext* c = bmm::test::stack_redis();
     if (!c || c->err) {
         if (c) redisFree(c);
         return out;

@@ -116,6 +116,7 @@ migrations_dir = "$src/sql"
 [redis]
 host = "$BMM_REDIS_HOST"
 port = $BMM_REDIS_PORT
+password_file = "$BMM_REDIS_PASSWORD_FILE"
 stream = "bmm:sizing"
 group = "accountd"
 consumer = "sizing"
@@ -129,7 +130,7 @@ currency = "LTC"
 [log]
 level = "warn"
 EOF
-redis_fsync=$(redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" config get appendfsync 2> /dev/null | tail -1 || true)
+redis_fsync=$(REDISCLI_AUTH=$(cat "$BMM_REDIS_PASSWORD_FILE") redis-cli -h "$BMM_REDIS_HOST" -p "$BMM_REDIS_PORT" config get appendfsync 2> /dev/null | tail -1 || true)
 log "bench-ingest: ${SIZING_RECORDS:-200000} records, ${SIZING_WORKERS:-100000} workers (Redis appendfsync ${redis_fsync:-?})"
 "$accountd" bench-ingest -n "${SIZING_RECORDS:-200000}" --workers "${SIZING_WORKERS:-100000}" \
   --json "$out/bench-ingest.json" --config "$out/bench-ingest.toml" > "$out/bench-ingest.out" 2>&1 \

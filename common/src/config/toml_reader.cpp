@@ -106,7 +106,9 @@ void toml_reader::boolean(const char* key, bool& out) const {
     out = *v;
 }
 
-void toml_reader::only(std::initializer_list<const char*> keys) const {
+void toml_reader::only(std::initializer_list<const char*> keys) const { only(std::vector<const char*>(keys)); }
+
+void toml_reader::only(const std::vector<const char*>& keys) const {
     for (const auto& [k, v] : t_) {
         bool known = false;
         for (const char* key : keys) known = known || k.str() == key;

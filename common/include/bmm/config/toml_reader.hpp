@@ -49,6 +49,7 @@ public:
     void boolean(const char* key, bool& out) const;
     void strings(const char* key, std::vector<std::string>& out) const;
     void only(std::initializer_list<const char*> keys) const;
+    void only(const std::vector<const char*>& keys) const;
 
 private:
     const toml::table& t_;

@@ -7,6 +7,7 @@
 // password stay out of the file); a reference to an unset variable is an
 // error.
 
+#include "bmm/redis/connect.hpp"
 #include "bmm/result.hpp"
 #include "bmm/target.hpp"
 
@@ -97,9 +98,14 @@ struct server_config {
     double template_refresh_seconds = 20;  // a fresh template (fees) at least this often
     double poll_seconds = 1;               // fallback polling when long polling is unavailable
 
-    // [redis]
-    std::string redis_host = "127.0.0.1";
-    std::uint16_t redis_port = 6379;
+    // [redis]: where Redis is (host and port, or sentinels and master_name),
+    // password_file, connect_timeout_ms (bmm/redis/connect.hpp).
+    redis::settings redis;
+    // Before the publisher moves its journal offset past a batch, WAIT until
+    // that many replicas have it (at most wait_timeout_ms); fewer: the batch
+    // is sent again later (share_sink.hpp). 0: no WAIT.
+    unsigned wait_replicas = 0;
+    unsigned wait_timeout_ms = 1000;
     std::string stream = "bmm:shares";
     std::string spool_dir;  // the journal of verdicts not yet in Redis
     // When the journal is flushed to the disk: "batch" (before each verdict is

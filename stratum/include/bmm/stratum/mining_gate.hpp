@@ -13,6 +13,8 @@
 // successful read the gate is open (mining is not refused for what the pool
 // cannot check yet), and a warning says so.
 
+#include "bmm/redis/connect.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,8 +29,7 @@
 namespace bmm::stratum {
 
 struct mining_gate_settings {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 6379;
+    redis::settings redis;  // [redis]: the same server the shares go to
     std::string coin = "LTC";
     std::chrono::milliseconds refresh{2000};
 };

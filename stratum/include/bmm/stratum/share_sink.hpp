@@ -22,6 +22,7 @@
 // after the journal by the hole it leaves (sql/0022_audit_records.sql).
 
 #include "bmm/record/stream_record.hpp"
+#include "bmm/redis/connect.hpp"
 #include "bmm/result.hpp"
 
 #include <atomic>
@@ -55,8 +56,7 @@ using record = ::bmm::record::text_fields;
 enum class journal_sync { batch, interval, none };
 
 struct sink_config {
-    std::string redis_host = "127.0.0.1";
-    std::uint16_t redis_port = 6379;
+    redis::settings redis;  // where Redis is, directly or through Sentinel; the password file
     std::string stream = "bmm:shares";
     std::string spool_dir;  // holds journal.log and journal.offset
     std::uint32_t instance_id = 0;
@@ -64,6 +64,13 @@ struct sink_config {
     std::uint64_t rewind_bytes = 64ull << 20;
     journal_sync sync = journal_sync::batch;
     unsigned sync_interval_ms = 50;  // journal_sync::interval only
+    // After each batch, WAIT until this many replicas have it (at most
+    // wait_timeout_ms) before the journal offset moves past it; when fewer
+    // acknowledge, the offset stays, the shortfall is counted and logged, and
+    // the batch is sent again on a fresh connection (a resend is harmless:
+    // the consumer keeps one record per uid). 0: no WAIT.
+    unsigned wait_replicas = 0;
+    unsigned wait_timeout_ms = 1000;
 };
 
 struct sink_stats {
@@ -76,6 +83,8 @@ struct sink_stats {
     std::uint64_t journal_bytes = 0;    // size of journal.log: the spool on disk
     std::uint64_t syncs = 0;            // journal flushes (fdatasync) since start
     std::uint64_t synced_bytes = 0;     // the journal is on the disk up to here
+    std::uint64_t wait_shortfalls = 0;  // batches fewer than wait_replicas replicas acknowledged (sent again)
+    std::uint64_t redis_connects = 0;   // connections made to Redis (a failover or an outage adds one)
 };
 
 class share_sink {
@@ -119,7 +128,9 @@ public:
     sink_stats stats() const;
 
 private:
-    enum class publish_status { ok, refused, lost };
+    // unreplicated: WAIT saw fewer than wait_replicas replicas; failover:
+    // the server is no longer the writable primary (READONLY, ...).
+    enum class publish_status { ok, refused, lost, unreplicated, failover };
     void run();
     publish_status publish_from(std::uint64_t& offset);
     void commit(std::uint64_t offset);
@@ -158,7 +169,10 @@ private:
     std::condition_variable sync_cv_;       // wakes the syncer (with mu_) to stop
     std::atomic<std::uint64_t> synced_{0};  // the journal is on disk up to here
     std::atomic<std::uint64_t> syncs_{0};
+    std::atomic<std::uint64_t> wait_shortfalls_{0};
+    std::atomic<std::uint64_t> redis_connects_{0};
     void* redis_ = nullptr;
+    std::string redis_address_;                      // the server redis_ is connected to (publisher thread only)
     mutable std::mutex blocks_mu_;                   // taken before mu_, never after
     std::deque<std::string> unwritten_blocks_;       // journal lines of block records, oldest first
     std::chrono::steady_clock::time_point retried_;  // the publisher's last retry of them

@@ -6,6 +6,7 @@
 #include "bmm/accounting/epoch_close.hpp"
 #include "bmm/notify/settings.hpp"
 #include "bmm/pg/connection.hpp"
+#include "bmm/redis/connect.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -17,12 +18,25 @@
 
 namespace bmm::accounting {
 
-struct redis_settings {
-    std::string host = "127.0.0.1";
-    int port = 6379;
-    std::string stream = "bmm:shares";    // bmm-stratum's [redis] stream
+// [redis]: where Redis is (host and port, or sentinels and master_name), its
+// password_file and connect_timeout_ms (bmm::redis::settings, which every
+// program that reads this file connects with), and the streams read.
+struct redis_settings : redis::settings {
+    std::string stream = "bmm:shares";  // bmm-stratum's [redis] stream (the first of `streams`)
+    // Every stream this process reads (`streams = [...]`; `stream = "x"` is
+    // shorthand for one), e.g. one per bmm-stratum instance,
+    // "bmm:shares:{1}", "bmm:shares:{2}", ...: the braces are a Redis Cluster
+    // hash tag, so each stream can live on its own shard. The consumer group
+    // `group` is made on each. The epoch close waits until every one is
+    // stored past the epoch's cutoff (ledger_keeper.hpp). Empty: {stream}.
+    std::vector<std::string> streams;
     std::string group = "bmm-accountd";   // consumer group
     std::string consumer = "accountd-1";  // this consumer's name in the group (unique per process)
+
+    // The streams read: `streams`, or {stream} when it is empty.
+    std::vector<std::string> all_streams() const {
+        return streams.empty() ? std::vector<std::string>{stream} : streams;
+    }
 };
 
 struct node_settings {
@@ -39,9 +53,11 @@ struct ingest_settings {
     bool delete_acked = false;     // XDEL entries once acknowledged (keeps the stream short)
     bool auto_accounts = true;     // a username that is a payout address gets it bound as its wallet
     // Daily shares partitions older than this many days are dropped (0: keep
-    // all). Keep at least what the reward schemes read (PPLNS windows, open
-    // epochs) and more than a record can wait in bmm-stratum's journal: a
-    // repeat of a record whose day was dropped would be stored again.
+    // all), never one an open epoch, a late share counted in one or the pplns
+    // window of a block not yet split still reads (the cutoff is held back and
+    // the reason logged: ingest.cpp). Keep more than a record can wait in
+    // bmm-stratum's journal: a repeat of a record whose day was dropped would
+    // be stored (or counted) again.
     int keep_days = 0;
     // Entries pending on a consumer of the group (another one, gone for good,
     // or this one) for this long are taken over and stored (XAUTOCLAIM);
@@ -114,6 +130,11 @@ struct api_settings {
     int wallet_challenge_ttl_s = 600;
     int wallet_requests_per_minute_per_address = 20;
     int wallet_requests_per_minute_per_account = 10;
+    // [api.read_postgres]: the read API's queries go there (PgBouncer in
+    // transaction pooling in front of the replicas: no session state, no
+    // named prepared statements); writes (wallet POSTs) still go to
+    // [postgres]. Absent: the API reads from [postgres].
+    std::optional<pg::settings> read_postgres;
 };
 
 // [payout.coins.<COIN>]: which node software holds a coin's payout wallet.

@@ -25,6 +25,19 @@
 // reconnects with a growing back-off (0.1 s to 5 s) and starts over from the
 // pending entries. A reader thread reads the next rounds while the current
 // one is stored (at most two ahead), on its own Redis connection.
+//
+// Several streams ([redis] streams, e.g. one per bmm-stratum instance,
+// "bmm:shares:{1}", "bmm:shares:{2}", ...): each has its own reader thread,
+// its own two Redis connections (reading; acknowledging and trimming), its
+// own consumer group (made when missing), pending list and claims, and its
+// own stream_state row. Each XREADGROUP names ONE stream (in Redis Cluster
+// the keys of one command must share a hash slot). A round holds the entries
+// of one stream; the storing thread takes the streams' rounds in turn
+// (round robin over the streams that have one ready), so a busy stream
+// cannot starve a quiet one: a round of a stream waits for at most one round
+// of each other stream. A stream that cannot be read (its Redis shard away,
+// its key refused) is retried by its reader alone, with a growing back-off,
+// once what was read from it is stored: the other streams go on.
 
 #include "bmm/accounting/accounts.hpp"
 #include "bmm/accounting/config.hpp"
@@ -34,11 +47,14 @@
 #include "bmm/uint256.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace bmm::accounting {
 
@@ -74,31 +90,40 @@ public:
 private:
     struct batch;
     struct session;
-    result<bool> connect();
-    void disconnect();
-    result<bool> run_session(const std::atomic<bool>& stop, bool& failing);
-    void read_rounds(session& s);  // the reader thread
-    result<bool> ensure_partitions_ahead();
-    void add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto);
-    result<bool> resolve_accounts(batch& b);
-    result<bool> store(batch& b);
-    void trim_stream();  // [ingest] stream_keep_seconds
-    const std::pair<uint256, std::string>& work_of(std::string_view target_hex);
-
-    accountd_config cfg_;
-    // Reader thread: reader_, work_cache_. Storing thread: everything else.
-    redis_stream reader_, acker_;
-    pg::connection db_;
-    address_validator validator_;
-    stream_id last_;                     // the last id stored (stream_state), valid when connected
-    std::set<std::int64_t> days_ready_;  // UTC days (since 1970) whose partition exists
-    std::int64_t ahead_checked_day_ = -1;
-    std::unordered_set<std::string> known_accounts_, not_addresses_;
     struct text_hash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
-    std::unordered_map<std::string, std::pair<uint256, std::string>, text_hash, std::equal_to<>> work_cache_;
+    using work_cache = std::unordered_map<std::string, std::pair<uint256, std::string>, text_hash, std::equal_to<>>;
+    // One stream read. Its reader thread: reader, work. The storing thread: acker, last.
+    struct lane {
+        lane(const accountd_config& cfg, const std::string& stream);
+        redis_stream reader, acker;
+        stream_id last;  // the last id stored (stream_state), valid when connected
+        work_cache work;
+    };
+    result<bool> connect();
+    void disconnect();
+    result<bool> run_session(const std::atomic<bool>& stop, bool& failing);
+    void read_rounds(session& s, std::size_t k);  // the reader thread of lanes_[k]
+    result<bool> ensure_partitions_ahead();
+    void add_entry(batch& b, const stream_entry_view& e, const stream_id& stored_upto);
+    result<bool> resolve_accounts(batch& b);
+    result<bool> store(batch& b);
+    void trim_stream(lane& l);  // [ingest] stream_keep_seconds
+    static const std::pair<uint256, std::string>& work_of(work_cache& cache, std::string_view target_hex);
+
+    accountd_config cfg_;
+    std::vector<std::unique_ptr<lane>> lanes_;  // one per stream, in [redis] streams order
+    pg::connection db_;
+    address_validator validator_;
+    std::set<std::int64_t> days_ready_;  // UTC days (since 1970) whose partition exists
+    std::int64_t ahead_checked_day_ = -1;
+    // Why [ingest] keep_days is held back ("" when it is not), and when to
+    // look again (every minute while it is held).
+    std::string keep_held_;
+    std::chrono::steady_clock::time_point keep_recheck_{};
+    std::unordered_set<std::string> known_accounts_, not_addresses_;
     ingest_stats stats_;
     process_counters* published_ = nullptr;
     std::atomic<std::uint64_t> acked_{0};

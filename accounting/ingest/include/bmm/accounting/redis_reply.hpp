@@ -3,6 +3,8 @@
 // name/value arrays Redis answers XINFO with (and an entry's fields): one
 // copy for the audit, the ledger keeper and the stream's trim.
 
+#include "bmm/redis/connect.hpp"
+
 #include <hiredis/hiredis.h>
 
 #include <memory>
@@ -12,26 +14,14 @@
 
 namespace bmm::accounting {
 
-struct redis_reply_free {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-using redis_reply_ptr = std::unique_ptr<redisReply, redis_reply_free>;
-struct redis_context_free {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-using redis_context_ptr = std::unique_ptr<redisContext, redis_context_free>;
+// The owned pointers and the argv command are common/'s (bmm/redis/connect.hpp).
+using redis_reply_ptr = redis::reply_ptr;
+using redis_context_ptr = redis::context_ptr;
 
 // One command from its arguments (binary-safe); null when the connection
 // failed (the context's errstr says why).
 inline redis_reply_ptr redis_command(redisContext* c, const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
-    return redis_reply_ptr(
-        static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    return redis::command(c, args);
 }
 
 // The value after `name` in a flat name/value array; null when `r` is not an

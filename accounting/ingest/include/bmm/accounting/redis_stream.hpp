@@ -3,6 +3,7 @@
 // XREADGROUP, XACK. Blocking (hiredis' synchronous API) with a socket timeout,
 // one connection, one thread.
 
+#include "bmm/redis/connect.hpp"
 #include "bmm/result.hpp"
 
 #include <cstdint>
@@ -41,7 +42,9 @@ struct stream_entry_view {
 
 class redis_stream {
 public:
-    redis_stream(std::string host, int port, std::string stream, std::string group, std::string consumer);
+    // `conn`: where Redis is (directly or through Sentinel) and its password
+    // (bmm/redis/connect.hpp); each connect() finds the primary anew.
+    redis_stream(redis::settings conn, std::string stream, std::string group, std::string consumer);
     ~redis_stream();
     redis_stream(const redis_stream&) = delete;
     redis_stream& operator=(const redis_stream&) = delete;
@@ -87,8 +90,7 @@ private:
     result<std::size_t> each_entry(const void* entries, const char* command,
                                    const std::function<void(const stream_entry_view&)>& each);
 
-    std::string host_;
-    int port_;
+    redis::settings conn_;
     std::string stream_, group_, consumer_;
     redisContext* c_ = nullptr;
     std::shared_ptr<reply_arena> arena_;  // the nodes of read()'s replies (redis_stream.cpp)

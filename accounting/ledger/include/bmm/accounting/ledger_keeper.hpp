@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace bmm::accounting {
 
@@ -39,13 +40,18 @@ private:
     process_counters* counters_;
 };
 
-// Whether every stream entry appended before `t_ms` is stored: the group's
-// entries below t_ms have all been delivered (stream_state holds a stored id at
-// or past t_ms, or, for an idle stream, the group has been handed the whole
-// stream) and none of them is pending (XPENDING), so each was acknowledged
-// after the commit that stored it. Exact for several consumers in the group.
-// Call only once the clock is past t_ms.
-result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms);
+// Whether every stream entry appended before `t_ms` is stored, in EVERY
+// stream of [redis] streams: in each, the group's entries below t_ms have all
+// been delivered (stream_state holds a stored id of that stream at or past
+// t_ms, or, for an idle stream, the group has been handed the whole stream:
+// last-delivered-id = last-generated-id) and none of them is pending
+// (XPENDING), so each was acknowledged after the commit that stored it. Exact
+// for several consumers in the group. An idle stream (its bmm-stratum quiet or
+// stopped) holds nothing back: all of it is delivered. Call only once the
+// clock is past t_ms. When false, `behind` (if given) names the first stream
+// not stored through t_ms.
+result<bool> stream_stored_through(const accountd_config& cfg, pg::connection& db, std::int64_t t_ms,
+                                   std::string* behind = nullptr);
 
 // `bmm-accountd audit`: ledger_audit() and the C++ invariants
 // (ledger::check_invariants over every transfer, and the model's balances

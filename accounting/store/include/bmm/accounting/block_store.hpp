@@ -71,7 +71,8 @@ struct unconfirmed_block {
     found_block block;  // the first record's fields
     bool answered = false;
     std::int64_t last_ms = 0;
-    std::string answer;  // the last record's answer
+    std::string answer;      // the last record's answer
+    bool restarted = false;  // the bmm-stratum that wrote the last record has started again since
 };
 result<std::vector<unconfirmed_block>> unconfirmed_pool_blocks(pg::connection& db, const std::string& coins);
 // (hash, coin) of every immature block whose booking epoch has closed.

@@ -53,6 +53,24 @@ result<bool> ensure_day(pg::connection& db, std::int64_t day);
 // Drops the partitions of days before `day`; the names of those dropped.
 result<std::vector<std::string>> drop_days_before(pg::connection& db, std::int64_t day);
 
+// What [ingest] keep_days may not drop (issue 13, item 11): the oldest share
+// before `cutoff_ms` that is still needed, and why; nullopt when none is.
+// Needed are the shares of the first open epoch (`first_open`, starting at
+// `open_start_ms`) and later ones, the shares stored late that count in an
+// open epoch (shares.late_epoch), and the pplns window of every block not
+// yet split (booked at the close of an open epoch, not parked, not resolved
+// by the operator) of the coins in `pplns` (coin, N in ppm): when the
+// accepted work from cutoff_ms up to its finding share does not cover
+// N x network work, its window reaches before the cutoff and every day kept
+// is needed.
+struct needed_shares {
+    std::int64_t from_ms = 0;
+    std::string why;
+};
+result<std::optional<needed_shares>> shares_needed_before(
+    pg::connection& db, std::int64_t cutoff_ms, std::uint64_t first_open, std::int64_t open_start_ms,
+    const std::vector<std::pair<std::string, std::uint64_t>>& pplns);
+
 // COPY of a round's shares (`rows`: COPY text in the columns of shares) under
 // a savepoint. True when stored. False when a row's (uid, time) is stored
 // already: then none of them is (back at the savepoint) and the caller leaves
@@ -68,6 +86,17 @@ result<std::unordered_set<std::string>> stored_uids(pg::connection& db, const st
 // the number of shares marked.
 result<std::uint64_t> mark_late(pg::connection& db, std::uint64_t epoch, std::int64_t from_ms, std::int64_t before_ms,
                                 const std::string& uids);
+
+// Counts a round's rejected records of one bmm-stratum instance's journal run
+// (uid <instance>:<boot>:<seq>) that are stored as counts only, not rows
+// (sql/0026, bmm_count_records()): `seqs`, `times` (timestamptz) and
+// `stream_ms` are parallel array literals. Returns the sequence numbers not
+// counted before; the others are repeats and must not be counted again.
+// Takes a lock per (instance, boot) until the transaction ends: call in
+// (instance, boot) order, before the round writes anything else.
+result<std::unordered_set<std::int64_t>> count_records(pg::connection& db, std::int64_t instance, std::int64_t boot,
+                                                       const std::string& seqs, const std::string& times,
+                                                       const std::string& stream_ms);
 
 // One share_minutes row's increments. Work is summed as low 256 bits plus a
 // count of 2^256 carries, so that a sum never overflows on the way.
