@@ -13,7 +13,9 @@ result<transaction> transaction::begin(connection& db, transaction_mode mode) {
     // A transaction-pooled connection (settings::transaction_pooling) keeps
     // no session settings: they are set for this transaction only.
     if (!db.per_transaction_sql().empty()) {
-        if (auto r = db.exec(db.per_transaction_sql()); !r) return error{r.error_message()};
+        if (auto r = db.exec(db.per_transaction_sql()); !r) {
+            return error{r.error_message()};
+        }
     }
     return tx;
 }

@@ -84,10 +84,11 @@ server_config parse(const toml::table& root, const std::string& file) {
     r.integer("wait_replicas", c.wait_replicas, 0, 16);
     r.integer("wait_timeout_ms", c.wait_timeout_ms, 1, 60000);
     r.string("stream", c.stream);
-    if (c.stream.empty())
+    if (c.stream.empty()) {
         throw config_error{r.at("stream") +
                            ": [redis] stream must not be empty, e.g. \"bmm:shares\" or, one per "
                            "instance, \"bmm:shares:{1}\""};
+    }
     r.string("spool_dir", c.spool_dir, true);
     r.string("journal_sync", c.journal_sync);
     if (c.journal_sync != "batch" && c.journal_sync != "interval" && c.journal_sync != "none") {

@@ -137,9 +137,9 @@ std::string write_config(const std::string& consumer, std::int64_t genesis) {
     f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
       << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \"" << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstreams = [\"" << stream_of(1)
-      << "\", \"" << stream_of(2) << "\", \"" << stream_of(3) << "\"]\ngroup = \"accountd\"\nconsumer = \"" << consumer
-      << "\"\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
+      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstreams = [\"" << stream_of(1) << "\", \"" << stream_of(2)
+      << "\", \"" << stream_of(3) << "\"]\ngroup = \"accountd\"\nconsumer = \"" << consumer << "\"\n"
       << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
       << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
       << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
@@ -326,8 +326,8 @@ TEST(multi_stream, a_busy_stream_does_not_starve_a_quiet_one) {
                        << "\"\npassword = \"" << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \""
                        << st().source_dir() << "/sql\"\n"
                        << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT")
-                       << "\npassword_file = \"" << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstreams = [\"" << busy << "\", \"" << quiet
-                       << "\"]\ngroup = \"fair\"\nconsumer = \"fair\"\n"
+                       << "\npassword_file = \"" << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstreams = [\""
+                       << busy << "\", \"" << quiet << "\"]\ngroup = \"fair\"\nconsumer = \"fair\"\n"
                        << "[ingest]\nbatch_size = 100\nblock_ms = 100\nauto_accounts = false\n"
                        << "[log]\nlevel = \"info\"\n";
     {

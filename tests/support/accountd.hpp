@@ -74,8 +74,9 @@ public:
         f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
           << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
           << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\npassword_file = \"" << st.setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstream = \"" << o.stream
-          << "\"\ngroup = \"" << o.group << "\"\nconsumer = \"" << o.consumer << "\"\n"
+          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\npassword_file = \""
+          << st.setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstream = \"" << o.stream << "\"\ngroup = \"" << o.group
+          << "\"\nconsumer = \"" << o.consumer << "\"\n"
           << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st.setting("BMM_NODE_RPC_USER")
           << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
           << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
