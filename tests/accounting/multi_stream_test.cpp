@@ -19,6 +19,7 @@
 //
 // Its own test binary: the ledger is one per database, so this file owns its stack.
 
+#include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
@@ -48,18 +49,6 @@ stack_environment& st() { return stack_environment::get(); }
 
 constexpr std::int64_t k_length_s = 4;     // [epochs] length_seconds
 constexpr std::int64_t k_grace_ms = 1000;  // [epochs] close_grace_ms
-
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -218,11 +207,11 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
     // 1. Instances 1 and 2 mine, instance 3 is idle: the epochs of their shares close.
     mine(1, "alice.r1", "5");
     mine(2, "bob.r1", "5");
-    ASSERT_TRUE(wait_for([&] { return stored(1) >= 5 && stored(2) >= 5; }, 60)) << logs();
+    ASSERT_TRUE(test::wait_until([&] { return stored(1) >= 5 && stored(2) >= 5; }, 60)) << logs();
     const std::int64_t last_share_ms =
         std::stoll(scalar("SELECT (extract(epoch FROM max(time)) * 1000)::bigint FROM shares"));
     const long long k_last = (last_share_ms - genesis * 1000) / (k_length_s * 1000);
-    ASSERT_TRUE(wait_for([&] { return last_closed() >= k_last; }, 60))
+    ASSERT_TRUE(test::wait_until([&] { return last_closed() >= k_last; }, 60))
         << "an idle stream (instance 3) held the close of epoch " << k_last << " back\n"
         << logs();
     EXPECT_EQ(stored(3), 0);
@@ -243,9 +232,10 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
     }
     const long long alice_before = stored(1);
     mine(1, "alice.r2", "3");
-    ASSERT_TRUE(wait_for([&] { return stored(1) >= alice_before + 3; }, 60)) << "stream 1 stopped with stream 3\n"
-                                                                             << logs();
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(test::wait_until([&] { return stored(1) >= alice_before + 3; }, 60))
+        << "stream 1 stopped with stream 3\n"
+        << logs();
+    ASSERT_TRUE(test::wait_until(
         [&] {
             return std::stoll(scalar("SELECT coalesce(max(last_ms), 0) FROM stream_state WHERE grp = 'accountd' AND "
                                      "stream = $1",
@@ -253,7 +243,7 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
         },
         30));
     // The ledger looked at least a few times since (step_ms 200) and waits for stream 3, naming it.
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(test::wait_until(
         [&] {
             const std::string l = logs();
             return l.find("an epoch close waits for stream " + stream_of(3)) != std::string::npos;
@@ -265,8 +255,8 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
 
     // 3. Reading allowed again: stream 3 is stored, and epoch k3 closes with carol's shares in it.
     allow_reading_every_stream(redis);
-    ASSERT_TRUE(wait_for([&] { return stored(3) >= static_cast<long long>(carol.size()); }, 60)) << logs();
-    ASSERT_TRUE(wait_for([&] { return last_closed() >= k3; }, 60)) << logs();
+    ASSERT_TRUE(test::wait_until([&] { return stored(3) >= static_cast<long long>(carol.size()); }, 60)) << logs();
+    ASSERT_TRUE(test::wait_until([&] { return last_closed() >= k3; }, 60)) << logs();
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE instance = 3 AND late_epoch IS NOT NULL"), "0")
         << "instance 3's shares were stored after their epoch closed";
     EXPECT_NE(scalar("SELECT dpp FROM account_epochs WHERE account = 'carol' AND k = $1", {std::to_string(k3)}), "");
@@ -385,7 +375,7 @@ TEST(multi_stream, a_busy_stream_does_not_starve_a_quiet_one) {
     const auto stored = [](int instance) {
         return std::stoll(scalar("SELECT count(*) FROM shares WHERE instance = $1", {std::to_string(instance)}));
     };
-    ASSERT_TRUE(wait_for([&] { return stored(41) == k_backlog && stored(42) == k_quiet; }, 120))
+    ASSERT_TRUE(test::wait_until([&] { return stored(41) == k_backlog && stored(42) == k_quiet; }, 120))
         << test::read_text(log);
     // Rounds of the busy stream committed after the quiet stream's last round.
     const long long after =

@@ -16,6 +16,7 @@
 //
 // Its own test binary: `bmm-accountd audit` checks the whole database.
 
+#include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
@@ -42,18 +43,6 @@ using test::scalar;
 using test::stack_environment;
 
 stack_environment& st() { return stack_environment::get(); }
-
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
 
 std::int64_t now_s() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -265,7 +254,7 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
         auto m = minute_sums("hostile");
         return m["rejected"] == rejected && m["accepted"] == told[0];
     };
-    ASSERT_TRUE(wait_for(stored_as_told, 90)) << test::read_text(acc_log);
+    ASSERT_TRUE(test::wait_until(stored_as_told, 90)) << test::read_text(acc_log);
     const auto expect_counts = [&](const std::string& when) {
         SCOPED_TRACE(when);
         auto m = minute_sums("hostile");
@@ -298,7 +287,7 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
         again.push_back(e.second);
     }
     const std::string last = redis.xadd(stream, again);
-    ASSERT_TRUE(wait_for([&] { return stored_through(stream, last); }, 90)) << test::read_text(acc_log);
+    ASSERT_TRUE(test::wait_until([&] { return stored_through(stream, last); }, 90)) << test::read_text(acc_log);
     expect_counts("every record sent again");
 
     // Redelivery 2: bmm-accountd killed, and the whole stream read again from its start, as when a crash came
@@ -309,7 +298,7 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
     redis.command("XGROUP SETID %s accountd 0", stream, "");
     acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
                                                 acc_log);
-    ASSERT_TRUE(wait_for([&] { return stored_through(stream, last); }, 90)) << test::read_text(acc_log);
+    ASSERT_TRUE(test::wait_until([&] { return stored_through(stream, last); }, 90)) << test::read_text(acc_log);
     expect_counts("the stream read again from its start");
     EXPECT_TRUE(query("SELECT uid, time::text, work::text, hash FROM shares WHERE account = 'honest' ORDER BY uid") ==
                 honest)
@@ -400,7 +389,7 @@ TEST(rejected_counts, bytes_per_100000_rejected_shares_as_counts_and_as_rows) {
         const long long before = store_bytes();
         const std::string last = redis.xadd(stream, rs);
         test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/bytes.log");
-        EXPECT_TRUE(wait_for([&] { return stored_through(stream, last); }, 120))
+        EXPECT_TRUE(test::wait_until([&] { return stored_through(stream, last); }, 120))
             << test::read_text(st().dir() + "/accountd/bytes.log");
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
         return store_bytes() - before;
@@ -466,7 +455,7 @@ TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_dro
     const std::string log1 = st().dir() + "/accountd/keep-open.log";
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", open_cfg}, log1);
-        ASSERT_TRUE(wait_for([&] { return stored_through(stream, last); }, 60)) << test::read_text(log1);
+        ASSERT_TRUE(test::wait_until([&] { return stored_through(stream, last); }, 60)) << test::read_text(log1);
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     }
     ASSERT_EQ(scalar("SELECT count(*) FROM shares WHERE account = 'keeper'"), "40");
@@ -475,7 +464,8 @@ TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_dro
     const std::string log2 = st().dir() + "/accountd/keep-held.log";
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", held_cfg}, log2);
-        ASSERT_TRUE(wait_for([&] { return log_text(log2).find("keep_days = 1 would drop") != std::string::npos; }, 60))
+        ASSERT_TRUE(
+            test::wait_until([&] { return log_text(log2).find("keep_days = 1 would drop") != std::string::npos; }, 60))
             << test::read_text(log2);
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     }
@@ -490,7 +480,7 @@ TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_dro
     const std::string log3 = st().dir() + "/accountd/keep-close.log";
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", close_cfg}, log3);
-        ASSERT_TRUE(wait_for(
+        ASSERT_TRUE(test::wait_until(
             [&] { return scalar("SELECT count(*) FROM epochs WHERE k = 0 AND closed_at IS NOT NULL") == "1"; }, 60))
             << test::read_text(log3);
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
@@ -500,7 +490,7 @@ TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_dro
     const std::string log4 = st().dir() + "/accountd/keep-drop.log";
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", close_cfg}, log4);
-        ASSERT_TRUE(wait_for([&] { return scalar("SELECT to_regclass($1) IS NULL", {d2}) == "t"; }, 60))
+        ASSERT_TRUE(test::wait_until([&] { return scalar("SELECT to_regclass($1) IS NULL", {d2}) == "t"; }, 60))
             << test::read_text(log4);
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     }
