@@ -343,6 +343,14 @@ protected:
     static long long uniform(std::mt19937_64& r, long long lo, long long hi) {
         return std::uniform_int_distribution<long long>(lo, hi)(r);
     }
+    // Leaves what a case stopped down for a random lo..hi ms, then starts the
+    // stack's parts again (deploy/stack.sh up); the round's note says how long.
+    static void stay_down_then_start(std::mt19937_64& rng, round_figures& f, long long lo, long long hi) {
+        const long long down = uniform(rng, lo, hi);
+        sleep_ms(down);
+        ASSERT_TRUE(st().up_again());
+        f.note = "down " + std::to_string(down) + " ms";
+    }
 
     // Runs `rounds` rounds of `fault_fn`, checking everything after each.
     // fault_fn(rng, figures) does the fault and brings the part back.
@@ -525,10 +533,7 @@ TEST_F(fault, bmm_accountd_kill_9_at_random_and_during_an_epoch_close) {
 TEST_F(fault, redis_stopped_then_started) {
     run_rounds("redis-stop", [](std::mt19937_64& rng, round_figures& f) {
         (void)test::run_capture(redis_cli() + "shutdown 2>&1");
-        const long long down = uniform(rng, 1000, 3000);
-        sleep_ms(down);
-        ASSERT_TRUE(st().up_again());
-        f.note = "down " + std::to_string(down) + " ms";
+        stay_down_then_start(rng, f, 1000, 3000);
     });
 }
 
@@ -538,30 +543,21 @@ TEST_F(fault, redis_kill_9_then_started_from_its_append_only_file) {
         ASSERT_TRUE(alive(pid)) << "no Redis pid";
         ::kill(pid, SIGKILL);
         ASSERT_TRUE(test::wait_until([&] { return !alive(pid); }, 10));
-        const long long down = uniform(rng, 500, 2500);
-        sleep_ms(down);
-        ASSERT_TRUE(st().up_again());
-        f.note = "down " + std::to_string(down) + " ms";
+        stay_down_then_start(rng, f, 500, 2500);
     });
 }
 
 TEST_F(fault, postgresql_stopped_fast_then_started) {
     run_rounds("pg-fast", [](std::mt19937_64& rng, round_figures& f) {
         pg_ctl_stop("fast");
-        const long long down = uniform(rng, 1000, 3000);
-        sleep_ms(down);
-        ASSERT_TRUE(st().up_again());
-        f.note = "down " + std::to_string(down) + " ms";
+        stay_down_then_start(rng, f, 1000, 3000);
     });
 }
 
 TEST_F(fault, postgresql_crashed_immediate_then_started) {
     run_rounds("pg-immediate", [](std::mt19937_64& rng, round_figures& f) {
         pg_ctl_stop("immediate");
-        const long long down = uniform(rng, 1000, 3000);
-        sleep_ms(down);
-        ASSERT_TRUE(st().up_again());
-        f.note = "down " + std::to_string(down) + " ms";
+        stay_down_then_start(rng, f, 1000, 3000);
     });
 }
 
