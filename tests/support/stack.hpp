@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -155,6 +156,18 @@ private:
 
     void stop() {
         if (dir_.empty()) {
+            return;
+        }
+        // BMM_KEEP_STACK=1: stop the services but keep their data and logs (and the
+        // tests' files under base_) to look at after a failure.
+        const char* keep = std::getenv("BMM_KEEP_STACK");
+        if (keep && *keep && std::string(keep) != "0") {
+            const std::string down =
+                "bash '" + source_ + "/deploy/stack.sh' down --dir '" + dir_ + "' > /dev/null 2>&1";
+            (void)std::system(down.c_str());
+            std::fprintf(stderr, "BMM_KEEP_STACK: the stack's files are kept in %s\n", base_.c_str());
+            dir_.clear();
+            instance_ = nullptr;
             return;
         }
         const std::string cmd =
