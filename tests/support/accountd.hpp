@@ -8,6 +8,8 @@
 #include "pool_process.hpp"
 #include "process.hpp"
 #include "stack.hpp"
+#include "stack_pg.hpp"
+#include "wait.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -23,21 +25,70 @@
 
 namespace bmm::test {
 
-// Polls `done` every 200 ms until it holds or `seconds` have passed; whether it held.
-inline bool wait_until(const std::function<bool()>& done, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return done();
+// The sections of a bmm-accountd configuration that every test writes the
+// same way from the stack's settings (stack.json).
+
+// [postgres]: the stack's database, migrations from the checkout's sql/.
+inline std::string postgres_toml() {
+    const auto& st = stack_environment::get();
+    return "[postgres]\nhost = \"127.0.0.1\"\nport = " + st.setting("BMM_PG_PORT") + "\nuser = \"" +
+           st.setting("BMM_PG_USER") + "\"\ndbname = \"" + st.setting("BMM_PG_DB") + "\"\npassword = \"" +
+           st.setting("BMM_PG_PASSWORD") + "\"\nmigrations_dir = \"" + st.source_dir() + "/sql\"\n";
 }
 
-inline std::int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
+// [redis]: the stack's Redis and its password file, then `lines` (the
+// stream or streams, group, consumer and whatever else the test sets).
+inline std::string redis_toml_lines(const std::string& lines) {
+    const auto& st = stack_environment::get();
+    return "[redis]\nhost = \"127.0.0.1\"\nport = " + st.setting("BMM_REDIS_PORT") + "\npassword_file = \"" +
+           st.setting("BMM_REDIS_PASSWORD_FILE") + "\"\n" + lines;
+}
+// [redis] for one stream, read by `consumer` of `group`.
+inline std::string redis_toml(const std::string& stream, const std::string& consumer = "one",
+                              const std::string& group = "accountd") {
+    return redis_toml_lines("stream = \"" + stream + "\"\ngroup = \"" + group + "\"\nconsumer = \"" + consumer +
+                            "\"\n");
+}
+
+// [node]: the stack's litecoind A.
+inline std::string node_toml() {
+    const auto& st = stack_environment::get();
+    return "[node]\nurl = \"" + st.setting("BMM_NODE_RPC_URL") + "\"\nuser = \"" + st.setting("BMM_NODE_RPC_USER") +
+           "\"\npassword = \"" + st.setting("BMM_NODE_RPC_PASSWORD") + "\"\ncurrency = \"LTC\"\n";
+}
+
+// [ingest] and [epochs] with the values most tests use.
+inline std::string ingest_toml(int batch_size = 500, int block_ms = 100) {
+    return "[ingest]\nbatch_size = " + std::to_string(batch_size) + "\nblock_ms = " + std::to_string(block_ms) + "\n";
+}
+inline std::string epochs_toml(std::int64_t length_seconds, std::int64_t genesis, int close_grace_ms = 1500) {
+    return "[epochs]\nlength_seconds = " + std::to_string(length_seconds) + "\ngenesis = " + std::to_string(genesis) +
+           "\nclose_grace_ms = " + std::to_string(close_grace_ms) + "\nstep_ms = 200\n";
+}
+
+// Writes `text` to <stack dir>/<folder>/<file> (the folder made); the path.
+inline std::string write_stack_file(const std::string& folder, const std::string& file, const std::string& text) {
+    const std::string dir = stack_environment::get().dir() + "/" + folder;
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/" + file;
+    std::ofstream(path) << text;
+    return path;
+}
+
+// `bmm-accountd migrate --config config`, its output in `log`; throws with
+// that output when it fails.
+inline void migrate_accountd(const std::string& config, const std::string& log) {
+    child_process m({bin("bmm-accountd"), "migrate", "--config", config}, log);
+    if (m.wait(60000) != 0) {
+        throw std::runtime_error("bmm-accountd migrate failed:\n" + read_text(log));
+    }
+}
+
+// An empty schema, migrated with `config`: a fresh ledger for a test's next run.
+inline void reset_schema(const std::string& config) {
+    query("DROP SCHEMA public CASCADE");
+    query("CREATE SCHEMA public");
+    migrate_accountd(config, stack_environment::get().dir() + "/accountd/migrate.log");
 }
 
 struct accountd_options {
@@ -59,6 +110,19 @@ struct audit_result {
     std::string out;
 };
 
+// `bmm-accountd audit --config config` (grace 0: every record counts as
+// settled) and `extra`, its output in `log`; bounded at two minutes.
+inline audit_result run_audit(const std::string& config, const std::string& log,
+                              const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{bin("bmm-accountd"), "audit", "--config", config, "--grace-seconds", "0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    child_process a(argv, log);
+    audit_result r;
+    r.rc = a.wait(120000);
+    r.out = read_text(log);
+    return r;
+}
+
 class accountd_process {
 public:
     std::string dir, config, log;
@@ -71,28 +135,15 @@ public:
         config = dir + "/bmm-accountd.toml";
         log = dir + "/run.log";
         std::ofstream f(config);
-        f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_PG_PORT") << "\nuser = \""
-          << st.setting("BMM_PG_USER") << "\"\ndbname = \"" << st.setting("BMM_PG_DB") << "\"\npassword = \""
-          << st.setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st.source_dir() << "/sql\"\n"
-          << "[redis]\nhost = \"127.0.0.1\"\nport = " << st.setting("BMM_REDIS_PORT") << "\npassword_file = \""
-          << st.setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstream = \"" << o.stream << "\"\ngroup = \"" << o.group
-          << "\"\nconsumer = \"" << o.consumer << "\"\n"
-          << "[node]\nurl = \"" << st.setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st.setting("BMM_NODE_RPC_USER")
-          << "\"\npassword = \"" << st.setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-          << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
-          << "[epochs]\nlength_seconds = " << o.epoch_seconds << "\ngenesis = " << o.genesis
-          << "\nclose_grace_ms = " << o.close_grace_ms << "\nstep_ms = 200\n"
+        f << postgres_toml() << redis_toml(o.stream, o.consumer, o.group) << node_toml() << ingest_toml()
+          << epochs_toml(o.epoch_seconds, o.genesis, o.close_grace_ms)
           << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << o.scheme
           << "\"\nmaturity = " << o.maturity << "\npool_address = \"" << st.setting("BMM_POOL_ADDRESS") << "\"\n"
           << "[payout]\nwallet = \"" << o.wallet << "\"\n"
           << "[log]\nlevel = \"" << o.log_level << "\"\n"
           << o.sections;
         f.close();
-        const std::string mlog = dir + "/migrate.log";
-        child_process m({bin("bmm-accountd"), "migrate", "--config", config}, mlog);
-        if (m.wait(60000) != 0) {
-            throw std::runtime_error("bmm-accountd migrate failed:\n" + read_text(mlog));
-        }
+        migrate_accountd(config, dir + "/migrate.log");
     }
 
     // `bmm-accountd run` (ingest, ledger, API if configured), its output appended to `log`;
@@ -115,12 +166,7 @@ public:
     // `bmm-accountd audit` (grace 0: every record counts as settled); bounded at two minutes.
     audit_result audit(const std::vector<std::string>& extra = {}) {
         const std::string alog = dir + "/audit-" + std::to_string(++audits_) + ".log";
-        std::vector<std::string> argv{bin("bmm-accountd"), "audit", "--config", config, "--grace-seconds", "0"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        child_process a(argv, alog);
-        audit_result r;
-        r.rc = a.wait(120000);
-        r.out = read_text(alog);
+        audit_result r = run_audit(config, alog, extra);
         std::filesystem::remove(alog);
         return r;
     }
