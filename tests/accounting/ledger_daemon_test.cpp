@@ -16,8 +16,11 @@
 // Its own test binary: the ledger is one per database, so this file owns its
 // stack (and resets the schema between its runs).
 
+#include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/redis.hpp"
+#include "../support/reference_model.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 #include "../support/webhook_receiver.hpp"
@@ -27,7 +30,6 @@
 #include "bmm/uint256.hpp"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
 #include <boost/multiprecision/cpp_int.hpp>
 
 #include <fstream>
@@ -49,47 +51,12 @@ stack_environment& st() { return stack_environment::get(); }
 
 using test::bin;
 
-using test::db;
 using test::query;
 using test::scalar;
 
-// Waits (bounded) until `cond` holds.
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
-
 using test::fake_pow;
-
-std::vector<record> xrange(const std::string& stream) {
-    redisContext* c = bmm::test::stack_redis();
-    if (!c || c->err) {
-        throw std::runtime_error("cannot connect to the test Redis");
-    }
-    std::vector<record> out;
-    auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
-    for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-        const redisReply* f = r->element[i]->element[1];
-        record m;
-        for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
-            m[std::string(f->element[k]->str, f->element[k]->len)] =
-                std::string(f->element[k + 1]->str, f->element[k + 1]->len);
-        }
-        out.push_back(std::move(m));
-    }
-    if (r) {
-        freeReplyObject(r);
-    }
-    redisFree(c);
-    return out;
-}
+using test::reset_schema;
+using test::wait_until;
 
 struct settings {
     std::int64_t genesis = 0, length = 3;
@@ -100,95 +67,25 @@ struct settings {
 };
 
 std::string write_config(const std::string& stream, const settings& s) {
-    const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/ledger.toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"" << stream << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = " << s.batch << "\nblock_ms = 100\n"
-      << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
-      << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme
-      << "\"\npplns_n_ppm = " << s.pplns_n_ppm << "\nmaturity = 100\norphan_readings = 1\n"
-      << "[log]\nlevel = \"info\"\n";
+    std::string toml = test::postgres_toml() + test::redis_toml(stream) + test::node_toml() +
+                       test::ingest_toml(s.batch) + test::epochs_toml(s.length, s.genesis) +
+                       "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" + s.scheme +
+                       "\"\npplns_n_ppm = " + s.pplns_n_ppm + "\nmaturity = 100\norphan_readings = 1\n" +
+                       "[log]\nlevel = \"info\"\n";
     if (!s.webhook_url.empty()) {
-        f << "[notify]\nwebhook_urls = [\"" << s.webhook_url << "\"]\nattempts = 3\nbackoff_ms = 100\n";
+        toml += "[notify]\nwebhook_urls = [\"" + s.webhook_url + "\"]\nattempts = 3\nbackoff_ms = 100\n";
     }
-    return path;
+    return test::write_stack_file("accountd", "ledger.toml", toml);
 }
 
 // ---------------------------------------------------------------------------
-// The independent computation (ACCOUNTING.md, written out plainly here).
+// The independent computation (docs/accounting.md): the money rules in
+// tests/support/reference_model.hpp, and here what only this test needs.
 // ---------------------------------------------------------------------------
 
-// Largest remainder: floor(A W_i / sum), leftovers one each to the largest
-// remainders, ties to the name that sorts first.
-std::map<std::string, big> split(const big& a, const std::map<std::string, big>& w) {
-    big sum = 0;
-    for (const auto& [k, v] : w) {
-        sum += v;
-    }
-    std::map<std::string, big> out;
-    if (sum == 0) {
-        return out;
-    }
-    big given = 0;
-    std::vector<std::pair<big, std::string>> rem;
-    for (const auto& [k, v] : w) {
-        if (v == 0) {
-            continue;
-        }
-        out[k] = a * v / sum;
-        given += out[k];
-        rem.emplace_back(a * v % sum, k);
-    }
-    std::sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) {
-        return x.first != y.first ? x.first > y.first : x.second < y.second;
-    });
-    for (std::size_t i = 0; given < a; ++i, ++given) {
-        out[rem[i].second] += 1;
-    }
-    return out;
-}
-
-big work_of(const std::string& target_hex) {
-    big t = 0;
-    for (char c : target_hex) {
-        t = t * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return (big(1) << 256) / (t + 1);
-}
-
-// A share: when, whose, its work; for pplns and pps also its uid, the hash of
-// the block it found (else empty), the work of its job's network target and
-// the job's expected reward.
-struct share_rec {
-    std::int64_t ms;
-    std::string account;
-    big work;
-    std::string uid;
-    std::string block_hash;
-    big network_work;
-    big expected;
-    // The epoch it counts in when it was stored after its own epoch closed
-    // (docs/accounting.md: the first open epoch; shares.late_epoch), else -1.
-    std::int64_t late_epoch = -1;
-};
-struct block_rec {
-    std::string hash;
-    std::int64_t ms;
-    big reward;
-    bool orphaned;
-    std::string finder;
-    std::int64_t epoch = -1;  // booked at this epoch's close; -1: the epoch it was found in
-};
+using test::reference::block_rec;
+using test::reference::share_rec;
+using test::reference::work_of;
 
 // pplns weights of a block (ACCOUNTING.md): its finding share is the one
 // whose record names the block's hash; walk the accepted shares (by time,
@@ -224,74 +121,34 @@ std::map<std::string, big> pplns_weights_of(const std::vector<share_rec>& shares
 
 // Final (account, currency) balances of user, foundation and pool accounts
 // once every non-orphaned block has matured, after epochs 0..last closed.
-std::map<std::pair<std::string, std::string>, big> expected_balances(const std::vector<share_rec>& shares,
-                                                                     const std::vector<block_rec>& blocks,
-                                                                     const settings& s, std::int64_t last) {
-    std::map<std::pair<std::string, std::string>, big> bal;
-    const big unit = big(1000000000000000000ULL);
-    bal[{"foundation:airdrop", "BMM"}] = 27800000 * unit;
-    bal[{"foundation:developers", "BMM"}] = 27800000 * unit;
-    bal[{"foundation:ecosystem", "BMM"}] = 83400000 * unit;
-    const big e0 = big(1251000000) * unit / (2 * 1461);
-    auto epoch_of = [&](std::int64_t ms) {
-        return ms < s.genesis * 1000 ? -1 : (ms - s.genesis * 1000) / (s.length * 1000);
-    };
+test::reference::balances expected_balances(const std::vector<share_rec>& shares, const std::vector<block_rec>& blocks,
+                                            const settings& s, std::int64_t last) {
+    namespace ref = test::reference;
+    ref::balances bal;
+    ref::add_genesis(bal);
+    auto epoch_of = [&](std::int64_t ms) { return ref::epoch_of(ms, s.genesis, s.length); };
     std::map<std::string, std::uint32_t> streak;
     big carried = 0;
     for (std::int64_t k = 0; k <= last; ++k) {
-        std::map<std::string, big> work;
+        std::map<std::string, big> dpp;
         for (const auto& sh : shares) {
             if ((sh.late_epoch >= 0 ? sh.late_epoch : epoch_of(sh.ms)) == k) {
-                work[sh.account] += sh.work;
+                dpp[sh.account] += sh.work * 1000000;
             }
         }
-        std::map<std::string, big> pp;
-        std::map<std::string, std::uint32_t> next;
-        for (const auto& [u, w] : work) {
-            const big dpp = w * 1000000;
-            const std::uint32_t sk = dpp >= 1 ? streak[u] + 1 : 0;
-            next[u] = sk;
-            const std::uint32_t e = sk == 0 ? 0 : std::min<std::uint32_t>(15000, 10000 + 100 * (sk - 1));
-            pp[u] = dpp * e;
-        }
-        streak = next;  // a user without work this epoch is back to 0
-        std::map<std::string, big> holdings;
-        for (const auto& [key, v] : bal) {
-            if (key.second == "BMM" && v > 0 &&
-                (key.first.rfind("foundation:", 0) == 0 ||
-                 (key.first.rfind("user:", 0) == 0 && key.first.size() > 10 &&
-                  key.first.compare(key.first.size() - 10, 10, ":available") == 0))) {
-                // By holder name (ties go to the name that sorts first): user:<n>:available as <n>.
-                holdings[key.first.rfind("user:", 0) == 0 ? key.first.substr(5, key.first.size() - 15) : key.first] = v;
-            }
-        }
+        const auto pp = ref::pp_of_epoch(dpp, streak);  // a user without work this epoch is back to 0
+        const auto holdings = ref::bmm_holdings(bal);
         // 1. fees and dividends, 3. miners' parts (emission, 2., does not touch LTC).
-        const big e_k = e0 >> static_cast<unsigned>(k / 1461);
         for (const auto& b : blocks) {
             if ((b.epoch >= 0 ? b.epoch : epoch_of(b.ms)) != k || b.orphaned) {
                 continue;
             }
-            const big fee = b.reward * 10000 / 1000000, div = b.reward * 200000 / 1000000,
-                      miners = b.reward - fee - div;
-            bal[{"pool:fees:LTC", "LTC"}] += fee;
-            auto d = split(div, holdings);
-            if (d.empty()) {
-                bal[{"pool:undistributed:LTC", "LTC"}] += div;
-            }
-            for (const auto& [a, v] : d) {
-                bal[{a.find(':') == std::string::npos ? "user:" + a + ":available" : a, "LTC"}] += v;
-            }
+            const big miners = ref::book_fee_and_dividends(bal, "LTC", b.reward, holdings);
             if (s.scheme == "pps") {
                 bal[{"pool:pps:LTC", "LTC"}] += miners;
                 continue;
             }
-            auto m = split(miners, s.scheme == "pplns" ? pplns_weights_of(shares, b, s.pplns_n_ppm) : pp);
-            if (m.empty()) {
-                bal[{"pool:undistributed:LTC", "LTC"}] += miners;
-            }
-            for (const auto& [u, v] : m) {
-                bal[{"user:" + u + ":available", "LTC"}] += v;
-            }
+            ref::pay_users(bal, "LTC", miners, s.scheme == "pplns" ? pplns_weights_of(shares, b, s.pplns_n_ppm) : pp);
         }
         // pps: each (user, network work, expected reward) group of the
         // epoch's accepted work earns floor(sum w x M / network work), M the
@@ -311,16 +168,7 @@ std::map<std::pair<std::string, std::string>, big> expected_balances(const std::
                 bal[{"pool:pps:LTC", "LTC"}] -= c;
             }
         }
-        const big pay = e_k + carried;
-        auto em = split(pay, pp);
-        if (em.empty()) {
-            carried = pay;
-        } else {
-            carried = 0;
-        }
-        for (const auto& [u, v] : em) {
-            bal[{"user:" + u + ":available", "BMM"}] += v;
-        }
+        carried = ref::pay_emission(bal, ref::emission_of(k) + carried, pp);
     }
     return bal;
 }
@@ -345,10 +193,7 @@ void mine_and_check(const std::string& scheme) {
     test::webhook_receiver hooks({503});
     s.webhook_url = hooks.url("/bmm");
     const std::string cfg = write_config(stream, s);
-    {
-        test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
-        ASSERT_EQ(m.wait(60000), 0) << test::read_text(st().dir() + "/accountd/migrate.log");
-    }
+    ASSERT_NO_THROW(test::migrate_accountd(cfg, st().dir() + "/accountd/migrate.log"));
 
     const int port = test::free_port_near(30000);
     test::pool_process pool;
@@ -403,7 +248,7 @@ void mine_and_check(const std::string& scheme) {
     EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
 
     // The raw records, as bmm-stratum wrote them.
-    const auto records = xrange(stream);
+    const auto records = test::redis_conn().records(stream);
     std::vector<share_rec> shares;
     std::vector<block_rec> blocks;
     std::set<std::string> uids;
@@ -413,18 +258,23 @@ void mine_and_check(const std::string& scheme) {
         }
         const std::int64_t ms = std::stoll(r.at("time_ms"));
         if (r.at("type") == "share" && r.at("accepted") == "1") {
-            shares.push_back({ms, r.at("account"), work_of(r.at("target")), r.at("uid"),
-                              r.count("block_hash") ? r.at("block_hash") : std::string(),
-                              work_of(r.at("network_target")), big(r.at("reward"))});
+            shares.push_back({.ms = ms,
+                              .account = r.at("account"),
+                              .work = work_of(r.at("target")),
+                              .uid = r.at("uid"),
+                              .block_hash = r.count("block_hash") ? r.at("block_hash") : std::string(),
+                              .network_work = work_of(r.at("network_target")),
+                              .expected = big(r.at("reward"))});
         }
         if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= s.genesis * 1000) {
-            blocks.push_back({r.at("hash"), ms, big(r.at("reward")), false, r.at("account")});
+            blocks.push_back(
+                {.hash = r.at("hash"), .ms = ms, .reward = big(r.at("reward")), .finder = r.at("account")});
         }
     }
     ASSERT_GE(blocks.size(), 2u) << "the miners found too few blocks to test with";
 
     // Every pool block recorded and its epoch closed (booked immature).
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(wait_until(
         [&] {
             return scalar("SELECT count(*) FROM blocks b JOIN epochs e ON e.k = b.epoch AND e.closed_at IS NOT NULL") ==
                    std::to_string(blocks.size());
@@ -450,15 +300,15 @@ void mine_and_check(const std::string& scheme) {
         << "the newest pool block is the node's tip";
     st().cli("invalidateblock " + victim.hash);
     victim.orphaned = true;
-    ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim.hash}) == "orphaned"; }, 60))
+    ASSERT_TRUE(wait_until(
+        [&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim.hash}) == "orphaned"; }, 60))
         << test::read_text(acc_log);
     EXPECT_NE(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
                      {"block:" + victim.hash}),
               "0");
     const std::string addr = st().cli("-rpcwallet=pool getnewaddress");
     st().cli("generatetoaddress 101 " + addr);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
+    ASSERT_TRUE(wait_until([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
         << test::read_text(acc_log);
     // Webhooks (issue 16): block_found for every pool block the tracker
     // recorded, block_orphaned for the victim, block_mature for the others;
@@ -476,7 +326,7 @@ void mine_and_check(const std::string& scheme) {
     };
     for (const auto& b : blocks) {
         const char* fate = b.orphaned ? "block_orphaned" : "block_mature";
-        EXPECT_TRUE(wait_for([&] { return sent("block_found", b.hash) && sent(fate, b.hash); }, 30))
+        EXPECT_TRUE(wait_until([&] { return sent("block_found", b.hash) && sent(fate, b.hash); }, 30))
             << "webhooks for " << b.hash << ": block_found " << sent("block_found", b.hash) << ", " << fate << " "
             << sent(fate, b.hash) << "\n"
             << test::read_text(acc_log);
@@ -500,8 +350,9 @@ void mine_and_check(const std::string& scheme) {
             continue;
         }
         const std::int64_t ms = std::stoll(r.at("time_ms"));
-        auto [it, fresh] =
-            unaccepted.emplace(r.at("hash"), block_rec{r.at("hash"), ms, big(r.at("reward")), false, r.at("account")});
+        auto [it, fresh] = unaccepted.emplace(
+            r.at("hash"),
+            block_rec{.hash = r.at("hash"), .ms = ms, .reward = big(r.at("reward")), .finder = r.at("account")});
         it->second.ms = std::min(it->second.ms, ms);
     }
     for (auto& [hash, b] : unaccepted) {
@@ -513,7 +364,8 @@ void mine_and_check(const std::string& scheme) {
         if (conf.empty() || conf == "null" || std::stoll(conf) < 1) {
             continue;
         }
-        ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {h}) == "mature"; }, 30))
+        ASSERT_TRUE(
+            wait_until([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {h}) == "mature"; }, 30))
             << h << " is in the main chain: booked and released\n"
             << test::read_text(acc_log);
         b.epoch = std::stoll(scalar("SELECT epoch FROM blocks WHERE hash = $1", {h}));
@@ -539,26 +391,8 @@ void mine_and_check(const std::string& scheme) {
         }
     }
     const auto want = expected_balances(shares, blocks, s, last);
-    std::map<std::pair<std::string, std::string>, big> got;
-    for (const auto& row : query("SELECT account, currency, balance::text FROM balances WHERE balance <> 0 AND "
-                                 "(account LIKE 'user:%' OR account LIKE 'foundation:%' OR account LIKE 'pool:%')")) {
-        got[{row[0], row[1]}] = big(row[2]);
-    }
-    std::map<std::pair<std::string, std::string>, big> want_nonzero;
-    for (const auto& [k, v] : want) {
-        if (v != 0) {
-            want_nonzero[k] = v;
-        }
-    }
-    EXPECT_EQ(got.size(), want_nonzero.size());
-    for (const auto& [k, v] : want_nonzero) {
-        auto it = got.find(k);
-        ASSERT_NE(it, got.end()) << k.first << " " << k.second << " expected " << v;
-        EXPECT_EQ(it->second, v) << k.first << " " << k.second;
-    }
-    for (const auto& [k, v] : got) {
-        EXPECT_TRUE(want_nonzero.count(k)) << k.first << " " << k.second << " = " << v;
-    }
+    const auto got = test::reference::ledger_balances();
+    ASSERT_NO_FATAL_FAILURE(test::reference::expect_balances(got, want));
     for (const char* u : {"alice", "bob", "carol"}) {
         EXPECT_TRUE(got.count({std::string("user:") + u + ":available", "BMM"})) << u << " earned no BMM";
     }
@@ -578,49 +412,6 @@ TEST(ledger_daemon, mined_blocks_epochs_maturity_and_an_orphan_equal_an_independ
 // ---------------------------------------------------------------------------
 // kill -9 during ingest and epoch closes
 // ---------------------------------------------------------------------------
-
-// XADDs records with explicit ids "<time_ms>-<i>" (as if bmm-stratum had
-// written them live: a stream id's time is the share's time).
-void xadd_at(const std::string& stream, const std::vector<record>& rs) {
-    redisContext* c = bmm::test::stack_redis();
-    if (!c || c->err) {
-        throw std::runtime_error("cannot connect to the test Redis");
-    }
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-        const std::string id = rs[i].at("time_ms") + "-" + std::to_string(i);
-        std::vector<const char*> argv = {"XADD", stream.c_str(), id.c_str()};
-        std::vector<std::size_t> argl = {4, stream.size(), id.size()};
-        for (const auto& [k, v] : rs[i]) {
-            argv.push_back(k.c_str());
-            argl.push_back(k.size());
-            argv.push_back(v.c_str());
-            argl.push_back(v.size());
-        }
-        auto* r =
-            static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
-        const bool ok = r && r->type == REDIS_REPLY_STRING;
-        if (r) {
-            freeReplyObject(r);
-        }
-        if (!ok) {
-            throw std::runtime_error("XADD " + id + " failed");
-        }
-    }
-    redisFree(c);
-}
-
-// An empty schema, migrated: a fresh ledger for the next run.
-void reset_schema(const std::string& cfg) {
-    auto c = db();
-    auto r = c.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    if (!r) {
-        throw std::runtime_error(r.error_message());
-    }
-    test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
-    if (m.wait(60000) != 0) {
-        throw std::runtime_error(test::read_text(st().dir() + "/accountd/migrate.log"));
-    }
-}
 
 // What the ledger holds for epochs up to `last`, as text rows.
 std::vector<std::vector<std::string>> ledger_dump(std::int64_t last) {
@@ -720,10 +511,10 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     // The uninterrupted run.
     const std::string cfg_a = write_config("bmm:test:kill-a", s);
     reset_schema(cfg_a);
-    xadd_at("bmm:test:kill-a", rs);
+    test::redis_conn().xadd_at("bmm:test:kill-a", rs);
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_a}, st().dir() + "/accountd/kill-a.log");
-        ASSERT_TRUE(wait_for([&] { return closed_through(k_last) && ledger_running("kill-a.log"); }, 120))
+        ASSERT_TRUE(wait_until([&] { return closed_through(k_last) && ledger_running("kill-a.log"); }, 120))
             << test::read_text(st().dir() + "/accountd/kill-a.log");
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     }
@@ -734,7 +525,7 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     // The same records, with kill -9 at random moments.
     const std::string cfg_b = write_config("bmm:test:kill-b", s);
     reset_schema(cfg_b);
-    xadd_at("bmm:test:kill-b", rs);
+    test::redis_conn().xadd_at("bmm:test:kill-b", rs);
     std::mt19937 when(7);
     int kills = 0;
     for (int i = 0; i < 10 && !closed_through(k_last); ++i) {
@@ -749,7 +540,7 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     EXPECT_GE(kills, 3) << "the run ended before enough kills";
     {
         test::child_process p({bin("bmm-accountd"), "run", "--config", cfg_b}, st().dir() + "/accountd/kill-b-end.log");
-        ASSERT_TRUE(wait_for([&] { return closed_through(k_last) && ledger_running("kill-b-end.log"); }, 120))
+        ASSERT_TRUE(wait_until([&] { return closed_through(k_last) && ledger_running("kill-b-end.log"); }, 120))
             << test::read_text(st().dir() + "/accountd/kill-b-end.log");
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     }
@@ -821,12 +612,12 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     }
     const std::string cfg = write_config("bmm:test:before", s);
     reset_schema(cfg);
-    xadd_at("bmm:test:before", rs);
+    test::redis_conn().xadd_at("bmm:test:before", rs);
     const std::string log = st().dir() + "/accountd/before.log";
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
 
     // Recorded while epoch 0 is open: immature, nothing booked, status not followed yet.
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks") == "2"; }, 30)) << test::read_text(log);
+    ASSERT_TRUE(wait_until([&] { return scalar("SELECT count(*) FROM blocks") == "2"; }, 30)) << test::read_text(log);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const bool still_open = scalar("SELECT count(*) FROM epochs WHERE k = 0 AND closed_at IS NOT NULL") == "0";
     if (still_open) {
@@ -836,7 +627,7 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     EXPECT_TRUE(still_open) << "epoch 0 closed before the test could look (a slow machine?)";
 
     // After the close: booked immature, then released or reversed at the next step.
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 60))
+    ASSERT_TRUE(wait_until([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 60))
         << test::read_text(log);
     EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
     EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {mature_hash}), "mature");
@@ -869,7 +660,7 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
     const std::string transfers = scalar("SELECT count(*) || ' ' || sum(amount) FROM ledger_transfers");
     {
         test::child_process again({bin("bmm-accountd"), "run", "--config", cfg}, st().dir() + "/accountd/again.log");
-        ASSERT_TRUE(wait_for(
+        ASSERT_TRUE(wait_until(
             [&] {
                 std::ifstream f(st().dir() + "/accountd/again.log");
                 std::stringstream ss;
@@ -927,10 +718,10 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
     const std::int64_t in_epoch0 = s.genesis * 1000 + 300;
     const std::string stream = "bmm:test:late", cfg = write_config(stream, s);
     reset_schema(cfg);
-    xadd_at(stream, {share("ontime", "late-test:1", in_epoch0)});
+    test::redis_conn().xadd_at(stream, {share("ontime", "late-test:1", in_epoch0)});
     const std::string log = st().dir() + "/accountd/late.log";
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(wait_until(
         [&] { return scalar("SELECT count(*) FROM epochs WHERE k = 1 AND closed_at IS NOT NULL") == "1"; }, 30))
         << test::read_text(log);
 
@@ -941,7 +732,7 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
         cmd += " " + k + " '" + v + "'";
     }
     ASSERT_EQ(test::run_capture(cmd + " 2>&1").size(), std::string("1700000000000-0").size());
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(wait_until(
         [&] {
             return scalar("SELECT coalesce(late_epoch::text, 'in time') FROM shares WHERE uid = 'late-test:2'") != "";
         },
@@ -952,7 +743,7 @@ TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_op
     EXPECT_GE(std::stoll(k), 2);
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE late_epoch IS NOT NULL"), "1")
         << "the share in time is not late";
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(wait_until(
         [&] {
             return scalar("SELECT count(*) FROM epochs WHERE k = $1::bigint AND closed_at IS NOT NULL", {k}) == "1";
         },
@@ -1041,10 +832,11 @@ TEST(ledger_daemon, a_block_found_by_a_rejected_share_is_booked_for_its_finder) 
         const std::string stream = "bmm:test:rejected:" + scheme;
         const std::string cfg = write_config(stream, s);
         reset_schema(cfg);
-        xadd_at(stream, rs);
+        test::redis_conn().xadd_at(stream, rs);
         const std::string log = st().dir() + "/accountd/rejected-" + scheme + ".log";
         test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
-        ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'mature'") == "1"; }, 60))
+        ASSERT_TRUE(
+            wait_until([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'mature'") == "1"; }, 60))
             << test::read_text(log);
         EXPECT_EQ(p.stop(SIGTERM, 20000), 0);
         EXPECT_EQ(scalar("SELECT finder FROM blocks WHERE hash = $1", {hash}), "finder");
