@@ -17,15 +17,16 @@
 //
 // Its own test binary: the ledger is one per database.
 
+#include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/redis.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 
 #include "bmm/target.hpp"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
 
 #include <filesystem>
 #include <fstream>
@@ -38,28 +39,12 @@ namespace {
 using test::stack_environment;
 using record = std::map<std::string, std::string>;
 using test::bin;
-using test::db;
 using test::query;
+using test::reset_schema;
 using test::scalar;
+using test::wait_until;
 
 stack_environment& st() { return stack_environment::get(); }
-
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 struct settings {
     std::int64_t genesis = 0, length = 3;
@@ -68,69 +53,19 @@ struct settings {
 };
 
 std::string write_config(const std::string& stream, const settings& s) {
-    const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/fate.toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"" << stream << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
-      << "[epochs]\nlength_seconds = " << s.length << "\ngenesis = " << s.genesis
-      << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" << s.scheme
-      << "\"\npplns_n_ppm = 2000000\nmaturity = 3\norphan_readings = 2\norphan_reading_blocks = 2\n"
-      << "unknown_orphan_seconds = 2\n"
-      << "[payout]\nwallet = \"pool\"\n"
-      << (s.api_port > 0 ? "[api]\nhost = \"127.0.0.1\"\nport = " + std::to_string(s.api_port) + "\n" : "")
-      << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file(
+        "accountd", "fate.toml",
+        test::postgres_toml() + test::redis_toml(stream) + test::node_toml() + test::ingest_toml() +
+            test::epochs_toml(s.length, s.genesis) + "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"" +
+            s.scheme +
+            "\"\npplns_n_ppm = 2000000\nmaturity = 3\norphan_readings = 2\norphan_reading_blocks = 2\n"
+            "unknown_orphan_seconds = 2\n"
+            "[payout]\nwallet = \"pool\"\n" +
+            (s.api_port > 0 ? "[api]\nhost = \"127.0.0.1\"\nport = " + std::to_string(s.api_port) + "\n" : "") +
+            "[log]\nlevel = \"info\"\n");
 }
 
-void xadd_at(const std::string& stream, const std::vector<record>& rs) {
-    redisContext* c = bmm::test::stack_redis();
-    if (!c || c->err) {
-        throw std::runtime_error("cannot connect to the test Redis");
-    }
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-        const std::string id = rs[i].at("time_ms") + "-" + std::to_string(i);
-        std::vector<const char*> argv = {"XADD", stream.c_str(), id.c_str()};
-        std::vector<std::size_t> argl = {4, stream.size(), id.size()};
-        for (const auto& [k, v] : rs[i]) {
-            argv.push_back(k.c_str());
-            argl.push_back(k.size());
-            argv.push_back(v.c_str());
-            argl.push_back(v.size());
-        }
-        auto* r =
-            static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
-        const bool ok = r && r->type == REDIS_REPLY_STRING;
-        if (r) {
-            freeReplyObject(r);
-        }
-        if (!ok) {
-            throw std::runtime_error("XADD " + id + " failed");
-        }
-    }
-    redisFree(c);
-}
-
-void reset_schema(const std::string& cfg) {
-    auto c = db();
-    auto r = c.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    if (!r) {
-        throw std::runtime_error(r.error_message());
-    }
-    test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
-    if (m.wait(60000) != 0) {
-        throw std::runtime_error(test::read_text(st().dir() + "/accountd/migrate.log"));
-    }
-}
+void xadd_at(const std::string& stream, const std::vector<record>& rs) { test::redis_conn().xadd_at(stream, rs); }
 
 // Runs a program to its end; its exit code and output.
 struct ran {
@@ -216,7 +151,7 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     const std::string unknown(64, 'e');  // a block no node has ever seen
 
     settings s;
-    const std::int64_t t0 = now_ms();
+    const std::int64_t t0 = test::unix_ms();
     s.genesis = t0 / 1000 - 1;
     const std::string cfg = write_config("bmm:test:fate", s);
     reset_schema(cfg);
@@ -225,9 +160,9 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
 
     // Booked at the close of epoch 0; the unknown block is orphaned once -5 has lasted 2 s.
-    ASSERT_TRUE(wait_for([&] { return sum_of("block_miner", victim) != "0"; }, 60)) << test::read_text(log);
+    ASSERT_TRUE(wait_until([&] { return sum_of("block_miner", victim) != "0"; }, 60)) << test::read_text(log);
     ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {unknown}) == "orphaned"; }, 60))
+        wait_until([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {unknown}) == "orphaned"; }, 60))
         << test::read_text(log);
     EXPECT_EQ(sum_of("block_orphan", unknown), "5000000000");
     EXPECT_NE(test::read_text(log).find("unknown to the node for"), std::string::npos);
@@ -236,7 +171,7 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     // Off the main chain: one reading is not a verdict, nor two less than 2 heights apart.
     st().cli("invalidateblock " + victim);
     ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
+        wait_until([&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
         << test::read_text(log);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // several steps of the daemon
     EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {victim}), "immature");
@@ -245,7 +180,7 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     EXPECT_EQ(scalar("SELECT status || ' ' || orphan_readings FROM blocks WHERE hash = $1", {victim}), "immature 1");
     generate(1, addr);  // two past it: the second reading is the verdict
     ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 30))
+        wait_until([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 30))
         << test::read_text(log) << "\nnode: " << st().cli("getblockcount") << "\n"
         << st().cli("getblockheader " + victim) << "\n"
         << scalar(
@@ -262,7 +197,7 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     st().cli("invalidateblock " + rival);
     ASSERT_EQ(st().cli("getbestblockhash"), victim);
     ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "immature"; }, 30))
+        wait_until([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "immature"; }, 30))
         << test::read_text(log);
     EXPECT_EQ(sum_of("block_return", victim), "5000000000");
     EXPECT_EQ(scalar("SELECT count(*) FROM ledger_transfers WHERE kind = 'block_return' AND reference = $1 "
@@ -274,7 +209,8 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
 
     // Buried to maturity (3 confirmations): released.
     generate(2, addr);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "mature"; }, 30))
+    ASSERT_TRUE(
+        wait_until([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "mature"; }, 30))
         << test::read_text(log);
     const std::string early = scalar(
         "SELECT balance FROM balances WHERE account = 'user:early:available' AND "
@@ -294,11 +230,11 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
     // ... when the block is orphaned after maturity: taken back from early's available balance, below zero.
     st().cli("invalidateblock " + victim);
     ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
+        wait_until([&] { return scalar("SELECT orphan_readings FROM blocks WHERE hash = $1", {victim}) == "1"; }, 30))
         << test::read_text(log);
     generate(2, addr);
     ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 30))
+        wait_until([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 30))
         << test::read_text(log);
     EXPECT_EQ(scalar("SELECT balance FROM balances WHERE account = 'user:early:available' AND currency = 'LTC'"),
               "-" + early);
@@ -311,7 +247,7 @@ TEST(block_fate, orphan_readings_apart_a_return_rebooks_and_a_late_orphan_is_a_d
 
     // The statement shows the reversal from available and the debt.
     auto stmt = run({bin("bmm-payout"), "statement", "early", "--from", std::to_string(t0 / 1000 - 60), "--to",
-                     std::to_string(now_ms() / 1000 + 60), "--currency", "LTC", "--format", "csv", "-c", cfg},
+                     std::to_string(test::unix_ms() / 1000 + 60), "--currency", "LTC", "--format", "csv", "-c", cfg},
                     "statement");
     ASSERT_EQ(stmt.code, 0) << stmt.out;
     EXPECT_NE(stmt.out.find("block:" + victim + ":orphan:2:user:early:available"), std::string::npos) << stmt.out;
@@ -344,7 +280,7 @@ TEST(block_fate, a_pplns_block_without_its_finding_share_is_parked_and_later_epo
     settings s;
     s.scheme = "pplns";
     s.api_port = test::free_port_near(30600);
-    const std::int64_t t0 = now_ms();
+    const std::int64_t t0 = test::unix_ms();
     s.genesis = t0 / 1000 - 1;
     const std::string cfg = write_config("bmm:test:parked", s);
     reset_schema(cfg);
@@ -352,8 +288,8 @@ TEST(block_fate, a_pplns_block_without_its_finding_share_is_parked_and_later_epo
     const std::string log = st().dir() + "/accountd/parked.log";
     test::child_process p({bin("bmm-accountd"), "run", "--config", cfg}, log);
 
-    ASSERT_TRUE(
-        wait_for([&] { return std::stoi(scalar("SELECT count(*) FROM epochs WHERE closed_at IS NOT NULL")) >= 3; }, 60))
+    ASSERT_TRUE(wait_until(
+        [&] { return std::stoi(scalar("SELECT count(*) FROM epochs WHERE closed_at IS NOT NULL")) >= 3; }, 60))
         << "epochs stopped closing:\n"
         << test::read_text(log);
     EXPECT_EQ(scalar("SELECT status FROM blocks WHERE hash = $1", {parked}), "parked");
@@ -389,7 +325,7 @@ TEST(block_fate, a_pplns_block_without_its_finding_share_is_parked_and_later_epo
     auto ok = run({bin("bmm-accountd"), "block", "resolve", parked, "--finder", "late", "--config", cfg}, "resolve");
     ASSERT_EQ(ok.code, 0) << ok.out;
     // Booked at the close of the first open epoch: the miners' part to late alone.
-    ASSERT_TRUE(wait_for([&] { return sum_of("block_miner", parked) != "0"; }, 60)) << test::read_text(log);
+    ASSERT_TRUE(wait_until([&] { return sum_of("block_miner", parked) != "0"; }, 60)) << test::read_text(log);
     EXPECT_EQ(scalar("SELECT string_agg(credit, ',') FROM ledger_transfers WHERE kind = 'block_miner' AND "
                      "reference = $1",
                      {"block:" + parked}),
