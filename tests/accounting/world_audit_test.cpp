@@ -14,13 +14,14 @@
 //
 // Its own test binary: the ledger is one per database, so this file owns its stack.
 
+#include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/redis.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <filesystem>
@@ -33,103 +34,27 @@
 namespace bmm::accounting {
 namespace {
 
+using test::audit_result;
 using test::bin;
 using test::query;
 using test::scalar;
 using test::stack_environment;
+using test::wait_until;
 
 stack_environment& st() { return stack_environment::get(); }
 
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
-
-std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-// One Redis command's reply, flattened for the few shapes used here.
-struct redis_conn {
-    redisContext* c = nullptr;
-    redis_conn() {
-        c = bmm::test::stack_redis();
-        if (!c || c->err) {
-            throw std::runtime_error("cannot connect to the test Redis");
-        }
-    }
-    ~redis_conn() { redisFree(c); }
-    // XRANGE as (id, fields) pairs.
-    std::vector<std::pair<std::string, std::map<std::string, std::string>>> xrange(const std::string& stream) {
-        std::vector<std::pair<std::string, std::map<std::string, std::string>>> out;
-        auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
-        for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-            const redisReply* f = r->element[i]->element[1];
-            std::map<std::string, std::string> m;
-            for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
-                m[std::string(f->element[k]->str, f->element[k]->len)] =
-                    std::string(f->element[k + 1]->str, f->element[k + 1]->len);
-            }
-            out.emplace_back(std::string(r->element[i]->element[0]->str, r->element[i]->element[0]->len), std::move(m));
-        }
-        if (r) {
-            freeReplyObject(r);
-        }
-        return out;
-    }
-    long long integer(const char* fmt, const std::string& a, const std::string& b = "") {
-        auto* r = static_cast<redisReply*>(redisCommand(c, fmt, a.c_str(), b.c_str()));
-        const long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-        if (r) {
-            freeReplyObject(r);
-        }
-        return v;
-    }
-};
-
 std::string write_config(const std::string& stream, std::int64_t genesis) {
-    const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/world.toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"" << stream << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
-      << "[epochs]\nlength_seconds = 3\ngenesis = " << genesis << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\npool_address = \""
-      << st().setting("BMM_POOL_ADDRESS") << "\"\n"
-      << "[payout]\nwallet = \"pool\"\n"
-      << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file(
+        "accountd", "world.toml",
+        test::postgres_toml() + test::redis_toml(stream) + test::node_toml() + test::ingest_toml() +
+            test::epochs_toml(3, genesis) +
+            "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\npool_address = \"" +
+            st().setting("BMM_POOL_ADDRESS") + "\"\n" + "[payout]\nwallet = \"pool\"\n" + "[log]\nlevel = \"info\"\n");
 }
-
-struct audit_result {
-    int rc = -1;
-    std::string out;
-};
 
 audit_result audit(const std::string& cfg) {
     static int n = 0;
-    const std::string log = st().dir() + "/accountd/audit-" + std::to_string(++n) + ".log";
-    test::child_process a({bin("bmm-accountd"), "audit", "--config", cfg, "--grace-seconds", "0"}, log);
-    audit_result r;
-    r.rc = a.wait(120000);
-    r.out = test::read_text(log);
-    return r;
+    return test::run_audit(cfg, st().dir() + "/accountd/audit-" + std::to_string(++n) + ".log");
 }
 
 bool has_line(const std::string& out, const std::vector<std::string>& parts) {
@@ -153,14 +78,11 @@ std::string seq_of(const std::string& uid) { return uid.substr(uid.rfind(':') + 
 
 TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wallet) {
     const std::string stream = "bmm:test:world";
-    const std::int64_t genesis = now_s() + 2;
+    const std::int64_t genesis = test::unix_seconds() + 2;
     const std::string cfg = write_config(stream, genesis);
-    {
-        test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
-        ASSERT_EQ(m.wait(60000), 0) << test::read_text(st().dir() + "/accountd/migrate.log");
-    }
+    ASSERT_NO_THROW(test::migrate_accountd(cfg, st().dir() + "/accountd/migrate.log"));
     // The pool starts after genesis, so its templates' (and blocks') times are in the ledger's epochs.
-    std::this_thread::sleep_for(std::chrono::milliseconds((genesis - now_s()) * 1000 + 1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds((genesis - test::unix_seconds()) * 1000 + 1500));
     const int port = test::free_port_near(30200);
     test::pool_process pool;
     test::pool_options o;
@@ -184,7 +106,7 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
 
     // Clean once the ingest and the block tracker have stored and booked everything.
     audit_result clean;
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(wait_until(
         [&] {
             clean = audit(cfg);
             return clean.rc == 0;
@@ -269,17 +191,18 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
     ASSERT_EQ(r.rc, 0) << "the record faults are taken back\n" << r.out;
 
     // Records 5: a stream entry deleted before bmm-accountd read it (kept for the end: it cannot be undone).
-    redis_conn redis;
-    const std::size_t before = redis.xrange(stream).size();
+    test::redis_conn redis;
+    const std::size_t before = redis.entries(stream).size();
     mine("4", "2");
-    ASSERT_TRUE(wait_for([&] { return redis.xrange(stream).size() >= before + 4; }, 30));
+    ASSERT_TRUE(wait_until([&] { return redis.entries(stream).size() >= before + 4; }, 30));
     std::this_thread::sleep_for(std::chrono::seconds(1));  // the pool's last records published
-    const auto entries = redis.xrange(stream);
+    const auto entries = redis.entries(stream);
     std::string dropped_id, dropped_uid;
     for (std::size_t i = before; i + 1 < entries.size() && dropped_id.empty(); ++i) {
-        if (entries[i].second.at("type") == "share") {
-            dropped_id = entries[i].first;
-            dropped_uid = entries[i].second.at("uid");
+        const auto fields = entries[i].map();
+        if (fields.at("type") == "share") {
+            dropped_id = entries[i].id;
+            dropped_uid = fields.at("uid");
         }
     }
     ASSERT_FALSE(dropped_id.empty());
@@ -287,7 +210,7 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
     acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
                                                 acc_log);
     // Stored, and every new block booked, once the only problem left is the hole.
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(wait_until(
         [&] {
             r = audit(cfg);
             return r.rc == 1 && r.out.find(", 1 problems") != std::string::npos &&
@@ -301,7 +224,7 @@ TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wall
     st().cli("createwallet sink");
     const std::string sink = st().cli("-rpcwallet=sink getnewaddress");
     st().cli("generatetoaddress 101 " + sink);
-    ASSERT_TRUE(wait_for([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
+    ASSERT_TRUE(wait_until([&] { return scalar("SELECT count(*) FROM blocks WHERE status = 'immature'") == "0"; }, 90))
         << test::read_text(acc_log);
     ASSERT_EQ(acc->stop(SIGTERM, 20000), 0) << test::read_text(acc_log);
     r = audit(cfg);
