@@ -22,11 +22,11 @@
 #include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/redis.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <filesystem>
@@ -50,62 +50,20 @@ stack_environment& st() { return stack_environment::get(); }
 constexpr std::int64_t k_length_s = 4;     // [epochs] length_seconds
 constexpr std::int64_t k_grace_ms = 1000;  // [epochs] close_grace_ms
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string stream_of(int k) { return "bmm:shares:{" + std::to_string(k) + "}"; }
 
-// One Redis connection to the stack's Redis.
-struct redis_conn {
-    redisContext* c = nullptr;
-    redis_conn() {
-        c = test::stack_redis();
-        if (!c || c->err) {
-            throw std::runtime_error("cannot connect to the test Redis");
+using test::redis_conn;
+
+// The uids of the share records of `stream`.
+std::set<std::string> share_uids(redis_conn& redis, const std::string& stream) {
+    std::set<std::string> out;
+    for (auto& m : redis.records(stream)) {
+        if (m["type"] == "share") {
+            out.insert(m["uid"]);
         }
     }
-    ~redis_conn() { redisFree(c); }
-    redis_conn(const redis_conn&) = delete;
-    redis_conn& operator=(const redis_conn&) = delete;
-    // A command's status or error text ("" when there is no reply).
-    std::string run(const std::vector<std::string>& args) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> argl;
-        for (const auto& a : args) {
-            argv.push_back(a.c_str());
-            argl.push_back(a.size());
-        }
-        auto* r =
-            static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data()));
-        std::string out = r && r->str ? std::string(r->str, r->len) : "";
-        if (r) {
-            freeReplyObject(r);
-        }
-        return out;
-    }
-    // The uids of the share records of `stream`.
-    std::set<std::string> share_uids(const std::string& stream) {
-        std::set<std::string> out;
-        auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
-        for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-            const redisReply* f = r->element[i]->element[1];
-            std::map<std::string, std::string> m;
-            for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
-                m[std::string(f->element[k]->str, f->element[k]->len)] =
-                    std::string(f->element[k + 1]->str, f->element[k + 1]->len);
-            }
-            if (m["type"] == "share") {
-                out.insert(m["uid"]);
-            }
-        }
-        if (r) {
-            freeReplyObject(r);
-        }
-        return out;
-    }
-};
+    return out;
+}
 
 // Redis refuses XREADGROUP on stream 3 to the default user (every client
 // here): a reader that cannot read one stream, for real.
@@ -119,26 +77,14 @@ void allow_reading_every_stream(redis_conn& r) {
 }
 
 std::string write_config(const std::string& consumer, std::int64_t genesis) {
-    const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/" + consumer + ".toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstreams = [\"" << stream_of(1) << "\", \"" << stream_of(2)
-      << "\", \"" << stream_of(3) << "\"]\ngroup = \"accountd\"\nconsumer = \"" << consumer << "\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
-      << "[epochs]\nlength_seconds = " << k_length_s << "\ngenesis = " << genesis << "\nclose_grace_ms = " << k_grace_ms
-      << "\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\npool_address = \""
-      << st().setting("BMM_POOL_ADDRESS") << "\"\n"
-      << "[payout]\nwallet = \"pool\"\n"
-      << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file(
+        "accountd", consumer + ".toml",
+        test::postgres_toml() +
+            test::redis_toml_lines("streams = [\"" + stream_of(1) + "\", \"" + stream_of(2) + "\", \"" + stream_of(3) +
+                                   "\"]\ngroup = \"accountd\"\nconsumer = \"" + consumer + "\"\n") +
+            test::node_toml() + test::ingest_toml() + test::epochs_toml(k_length_s, genesis, k_grace_ms) +
+            "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\npool_address = \"" +
+            st().setting("BMM_POOL_ADDRESS") + "\"\n" + "[payout]\nwallet = \"pool\"\n" + "[log]\nlevel = \"info\"\n");
 }
 
 // The number of the last closed epoch, -1 when none is.
@@ -160,14 +106,10 @@ std::vector<std::vector<std::string>> uncredited(std::int64_t genesis) {
 }
 
 TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_close) {
-    const std::int64_t genesis = now_ms() / 1000 + 2;
+    const std::int64_t genesis = test::unix_ms() / 1000 + 2;
     const std::string cfg_one = write_config("one", genesis), cfg_two = write_config("two", genesis);
-    {
-        test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg_one},
-                              st().dir() + "/accountd/migrate.log");
-        ASSERT_EQ(m.wait(60000), 0) << test::read_text(st().dir() + "/accountd/migrate.log");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(genesis * 1000 - now_ms() + 1500));
+    ASSERT_NO_THROW(test::migrate_accountd(cfg_one, st().dir() + "/accountd/migrate.log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(genesis * 1000 - test::unix_ms() + 1500));
 
     // Three bmm-stratum instances, each with its own stream.
     std::vector<std::unique_ptr<test::pool_process>> pools;
@@ -221,13 +163,13 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
     refuse_reading_stream_3(redis);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // reads under way (BLOCK 100 ms) end
     mine(3, "carol.r1", "4");
-    const std::set<std::string> carol = redis.share_uids(stream_of(3));
+    const std::set<std::string> carol = share_uids(redis, stream_of(3));
     ASSERT_GE(carol.size(), 4u);
-    const std::int64_t carol_last_ms = now_ms();  // no share of carol's is later
+    const std::int64_t carol_last_ms = test::unix_ms();  // no share of carol's is later
     const long long k3 = (carol_last_ms - genesis * 1000) / (k_length_s * 1000);
     const std::int64_t cutoff = genesis * 1000 + (k3 + 1) * k_length_s * 1000 + k_grace_ms;
     // Streams 1 and 2 are stored past epoch k3's cutoff while stream 3 lags.
-    while (now_ms() < cutoff + 200) {
+    while (test::unix_ms() < cutoff + 200) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     const long long alice_before = stored(1);
@@ -266,7 +208,7 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
 
     // 4. Every share record of each stream stored exactly once, with its instance.
     for (int k = 1; k <= 3; ++k) {
-        const auto uids = redis.share_uids(stream_of(k));
+        const auto uids = share_uids(redis, stream_of(k));
         const auto rows = query("SELECT uid FROM shares WHERE instance = $1", {std::to_string(k)});
         std::multiset<std::string> db_uids;
         for (const auto& r : rows) {
@@ -280,7 +222,7 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
     for (int k = 1; k <= 3; ++k) {
         EXPECT_GE(
             std::stoll(scalar("SELECT coalesce(sum(entries), 0) FROM stream_state WHERE stream = $1", {stream_of(k)})),
-            static_cast<long long>(redis.share_uids(stream_of(k)).size()))
+            static_cast<long long>(share_uids(redis, stream_of(k)).size()))
             << stream_of(k);
     }
 
@@ -309,27 +251,20 @@ TEST(multi_stream, three_instances_two_readers_a_lagging_stream_holds_its_epoch_
 TEST(multi_stream, a_busy_stream_does_not_starve_a_quiet_one) {
     const std::string busy = "bmm:fair:{1}", quiet = "bmm:fair:{2}";
     const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string cfg = dir + "/fair.toml";
-    std::ofstream(cfg) << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-                       << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB")
-                       << "\"\npassword = \"" << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \""
-                       << st().source_dir() << "/sql\"\n"
-                       << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT")
-                       << "\npassword_file = \"" << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstreams = [\""
-                       << busy << "\", \"" << quiet << "\"]\ngroup = \"fair\"\nconsumer = \"fair\"\n"
-                       << "[ingest]\nbatch_size = 100\nblock_ms = 100\nauto_accounts = false\n"
-                       << "[log]\nlevel = \"info\"\n";
-    {
-        test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, dir + "/fair-migrate.log");
-        ASSERT_EQ(m.wait(60000), 0) << test::read_text(dir + "/fair-migrate.log");
-    }
+    const std::string cfg = test::write_stack_file(
+        "accountd", "fair.toml",
+        test::postgres_toml() +
+            test::redis_toml_lines("streams = [\"" + busy + "\", \"" + quiet +
+                                   "\"]\ngroup = \"fair\"\nconsumer = \"fair\"\n") +
+            "[ingest]\nbatch_size = 100\nblock_ms = 100\nauto_accounts = false\n" + "[log]\nlevel = \"info\"\n");
+    ASSERT_NO_THROW(test::migrate_accountd(cfg, dir + "/fair-migrate.log"));
     redis_conn redis;
-    const std::int64_t t0 = now_ms();
+    const std::int64_t t0 = test::unix_ms();
     const auto add = [&](const std::string& stream, int instance, int n) {
+        std::vector<std::vector<std::pair<std::string, std::string>>> rs;
         for (int i = 0; i < n; ++i) {
             const std::string uid = "fair:" + std::to_string(instance) + ":" + std::to_string(i);
-            const std::vector<std::pair<std::string, std::string>> fields{
+            std::vector<std::pair<std::string, std::string>> fields{
                 {"type", "share"},
                 {"instance", std::to_string(instance)},
                 {"coin", "LTC"},
@@ -348,24 +283,9 @@ TEST(multi_stream, a_busy_stream_does_not_starve_a_quiet_one) {
                 {"time_ms", std::to_string(t0 - 30000 + i)},
                 {"hash", test::fake_pow(uid)},
                 {"uid", uid}};
-            std::vector<std::string> args{"XADD", stream, "*"};
-            for (const auto& [k, v] : fields) {
-                args.push_back(k);
-                args.push_back(v);
-            }
-            std::vector<const char*> argv;
-            std::vector<std::size_t> argl;
-            for (const auto& a : args) {
-                argv.push_back(a.c_str());
-                argl.push_back(a.size());
-            }
-            redisAppendCommandArgv(redis.c, static_cast<int>(argv.size()), argv.data(), argl.data());
+            rs.push_back(std::move(fields));
         }
-        for (int i = 0; i < n; ++i) {
-            void* r = nullptr;
-            ASSERT_EQ(redisGetReply(redis.c, &r), REDIS_OK);
-            freeReplyObject(r);
-        }
+        ASSERT_NO_THROW(redis.xadd(stream, rs));
     };
     constexpr int k_backlog = 20000, k_quiet = 5;
     add(busy, 41, k_backlog);

@@ -19,12 +19,12 @@
 #include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/redis.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 #include "../support/stratum_client.hpp"
 
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <filesystem>
@@ -44,103 +44,11 @@ using test::stack_environment;
 
 stack_environment& st() { return stack_environment::get(); }
 
-std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string write_config(const std::string& name, const std::string& stream, const std::string& more) {
-    const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/" + name + ".toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\"\nstream = \"" << stream
-      << "\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << more << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file(
+        "accountd", name + ".toml",
+        test::postgres_toml() + test::redis_toml(stream) + test::node_toml() + more + "[log]\nlevel = \"info\"\n");
 }
-
-void reset_schema(const std::string& cfg) {
-    query("DROP SCHEMA public CASCADE");
-    query("CREATE SCHEMA public");
-    test::child_process m({bin("bmm-accountd"), "migrate", "--config", cfg}, st().dir() + "/accountd/migrate.log");
-    ASSERT_EQ(m.wait(60000), 0) << test::read_text(st().dir() + "/accountd/migrate.log");
-}
-
-// A Redis connection for the few stream commands used here.
-struct redis_conn {
-    redisContext* c = nullptr;
-    redis_conn() {
-        c = test::stack_redis();
-        if (!c || c->err) {
-            throw std::runtime_error("cannot connect to the test Redis");
-        }
-    }
-    ~redis_conn() { redisFree(c); }
-    using entry = std::pair<std::string, std::vector<std::pair<std::string, std::string>>>;
-    std::vector<entry> xrange(const std::string& stream) {
-        std::vector<entry> out;
-        auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
-        for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
-            const redisReply* f = r->element[i]->element[1];
-            entry e{std::string(r->element[i]->element[0]->str, r->element[i]->element[0]->len), {}};
-            for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
-                e.second.emplace_back(std::string(f->element[k]->str, f->element[k]->len),
-                                      std::string(f->element[k + 1]->str, f->element[k + 1]->len));
-            }
-            out.push_back(std::move(e));
-        }
-        if (r) {
-            freeReplyObject(r);
-        }
-        return out;
-    }
-    // XADDs each record (fields as given) to `stream`, pipelined; the last id.
-    std::string xadd(const std::string& stream,
-                     const std::vector<std::vector<std::pair<std::string, std::string>>>& rs) {
-        std::string last;
-        std::size_t queued = 0;
-        for (std::size_t i = 0; i < rs.size(); ++i) {
-            std::vector<const char*> argv = {"XADD", stream.c_str(), "*"};
-            std::vector<std::size_t> argl = {4, stream.size(), 1};
-            for (const auto& [k, v] : rs[i]) {
-                argv.push_back(k.c_str());
-                argl.push_back(k.size());
-                argv.push_back(v.c_str());
-                argl.push_back(v.size());
-            }
-            redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), argl.data());
-            if (++queued == 1000 || i + 1 == rs.size()) {
-                for (; queued; --queued) {
-                    void* reply = nullptr;
-                    if (redisGetReply(c, &reply) != REDIS_OK) {
-                        throw std::runtime_error("XADD failed");
-                    }
-                    auto* r = static_cast<redisReply*>(reply);
-                    if (r->type != REDIS_REPLY_STRING) {
-                        freeReplyObject(r);
-                        throw std::runtime_error("XADD failed");
-                    }
-                    last.assign(r->str, r->len);
-                    freeReplyObject(r);
-                }
-            }
-        }
-        return last;
-    }
-    void command(const std::string& a, const std::string& b, const std::string& cc) {
-        auto* r = static_cast<redisReply*>(redisCommand(c, a.c_str(), b.c_str(), cc.c_str()));
-        if (r) {
-            freeReplyObject(r);
-        }
-    }
-};
 
 // A log's text so far ("" before the process made it).
 std::string log_text(const std::string& path) {
@@ -185,7 +93,7 @@ long long store_bytes() {
 TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_reason_never_stored_as_rows) {
     const std::string stream = "bmm:test:rejects";
     const std::string cfg = write_config("rejects", stream, "[ingest]\nbatch_size = 500\nblock_ms = 100\n");
-    reset_schema(cfg);
+    ASSERT_NO_THROW(test::reset_schema(cfg));
     const int port = test::free_port_near(31200);
     test::pool_process pool;
     test::pool_options o;
@@ -280,11 +188,11 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
 
     // Redelivery 1: every record of the stream sent again with a new stream id (bmm-stratum's journal
     // sending what Redis took but did not confirm).
-    redis_conn redis;
-    const auto entries = redis.xrange(stream);
+    test::redis_conn redis;
+    const auto entries = redis.entries(stream);
     std::vector<std::vector<std::pair<std::string, std::string>>> again;
     for (const auto& e : entries) {
-        again.push_back(e.second);
+        again.push_back(e.fields);
     }
     const std::string last = redis.xadd(stream, again);
     ASSERT_TRUE(test::wait_until([&] { return stored_through(stream, last); }, 90)) << test::read_text(acc_log);
@@ -295,7 +203,7 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
     acc->signal(SIGKILL);
     acc->wait(20000);
     query("DELETE FROM stream_state WHERE stream = $1", {stream});
-    redis.command("XGROUP SETID %s accountd 0", stream, "");
+    redis.run({"XGROUP", "SETID", stream, "accountd", "0"});
     acc = std::make_unique<test::child_process>(std::vector<std::string>{bin("bmm-accountd"), "run", "--config", cfg},
                                                 acc_log);
     ASSERT_TRUE(test::wait_until([&] { return stored_through(stream, last); }, 90)) << test::read_text(acc_log);
@@ -351,7 +259,7 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
 TEST(rejected_counts, bytes_per_100000_rejected_shares_as_counts_and_as_rows) {
     const std::string stream = "bmm:test:rejects-bytes";
     const std::string cfg = write_config("rejects-bytes", stream, "[ingest]\nbatch_size = 5000\nblock_ms = 100\n");
-    reset_schema(cfg);
+    ASSERT_NO_THROW(test::reset_schema(cfg));
     query("SELECT bmm_ensure_share_partition((now() AT TIME ZONE 'UTC')::date)");
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -384,7 +292,7 @@ TEST(rejected_counts, bytes_per_100000_rejected_shares_as_counts_and_as_rows) {
         }
         return rs;
     };
-    redis_conn redis;
+    test::redis_conn redis;
     const auto ingest = [&](const std::vector<std::vector<std::pair<std::string, std::string>>>& rs) {
         const long long before = store_bytes();
         const std::string last = redis.xadd(stream, rs);
@@ -409,7 +317,7 @@ TEST(rejected_counts, bytes_per_100000_rejected_shares_as_counts_and_as_rows) {
 
 TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_drops_them_once_it_is_closed) {
     // Epoch 0 is [3 days ago, 1 day ago) (UTC midnights): its shares are older than keep_days = 1.
-    const std::int64_t today = now_s() / 86400 * 86400;
+    const std::int64_t today = test::unix_seconds() / 86400 * 86400;
     const std::int64_t genesis = today - 3 * 86400;
     const std::string stream = "bmm:test:keep";
     const auto config = [&](const std::string& name, const std::string& ingest, std::int64_t grace_ms) {
@@ -422,7 +330,7 @@ TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_dro
     };
     // A grace of two days: epoch 0 (ended a day ago) stays open.
     const std::string open_cfg = config("keep-open", "", 172800000);
-    reset_schema(open_cfg);
+    ASSERT_NO_THROW(test::reset_schema(open_cfg));
     std::vector<std::vector<std::pair<std::string, std::string>>> rs;
     for (int i = 0; i < 40; ++i) {
         const std::int64_t ms = (genesis + 3600 + (i % 2) * 86400) * 1000 + i;  // days -3 and -2
@@ -445,7 +353,7 @@ TEST(rejected_counts, keep_days_keeps_the_partitions_an_open_epoch_needs_and_dro
                       {"hash", test::fake_pow("keep:" + std::to_string(i))},
                       {"uid", "5:1:" + std::to_string(i)}});
     }
-    redis_conn redis;
+    test::redis_conn redis;
     const std::string last = redis.xadd(stream, rs);
     const auto day_name = [](std::int64_t s) {
         return scalar("SELECT 'shares_' || to_char(to_timestamp($1::bigint) AT TIME ZONE 'UTC', 'YYYYMMDD')",
