@@ -10,6 +10,7 @@
 // stay free of errors. A screenshot of each view is kept in
 // <build>/test-artifacts/web_test/.
 
+#include "../support/accountd.hpp"
 #include "../support/browser.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
@@ -39,23 +40,6 @@ stack_environment& st() { return stack_environment::get(); }
 constexpr std::int64_t k_epoch_seconds = 4;
 const std::string k_bmm_wallet = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const std::string k_settle_txid = "0x" + std::string(60, 'a') + "beef";
-
-std::int64_t now_s() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
 
 std::string artifacts_dir() {
     const char* d = std::getenv("BMM_BIN_DIR");
@@ -96,27 +80,15 @@ struct world {
 world* g = nullptr;
 
 std::string write_config(int api_port, int stratum_port, std::int64_t genesis) {
-    const std::string dir = st().dir() + "/web";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/accountd.toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"bmm:test:web\"\ngroup = \"accountd\"\nconsumer = \"one\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = 500\nblock_ms = 100\n"
-      << "[epochs]\nlength_seconds = " << k_epoch_seconds << "\ngenesis = " << genesis
-      << "\nclose_grace_ms = 1500\nstep_ms = 200\n"
-      << "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n"
-      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port << "\nthreads = 2\n"
-      << "[web]\npayout_schedule = \"every hour, from the threshold up\"\noffline_after_minutes = 10\n"
-      << "[web.stratum.LTC]\nalgorithm = \"scrypt\"\nurls = [\"stratum+tcp://127.0.0.1:" << stratum_port << "\"]\n"
-      << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file(
+        "web", "accountd.toml",
+        test::postgres_toml() + test::redis_toml("bmm:test:web") + test::node_toml() + test::ingest_toml() +
+            test::epochs_toml(k_epoch_seconds, genesis) +
+            "[coins.LTC]\nfee_ppm = 10000\nholders_ppm = 200000\nscheme = \"pp\"\nmaturity = 100\n" +
+            "[api]\nhost = \"127.0.0.1\"\nport = " + std::to_string(api_port) + "\nthreads = 2\n" +
+            "[web]\npayout_schedule = \"every hour, from the threshold up\"\noffline_after_minutes = 10\n" +
+            "[web.stratum.LTC]\nalgorithm = \"scrypt\"\nurls = [\"stratum+tcp://127.0.0.1:" +
+            std::to_string(stratum_port) + "\"]\n" + "[log]\nlevel = \"info\"\n");
 }
 
 int run(const std::vector<std::string>& args, const std::string& log) {
@@ -162,7 +134,7 @@ protected:
         g = new world;
         g->api_port = test::free_port_near(32000 + 2200);
         const int stratum_port = test::free_port_near(28000 + 1100);
-        const std::int64_t genesis = now_s() + 2;
+        const std::int64_t genesis = test::unix_seconds() + 2;
         g->cfg = write_config(g->api_port, stratum_port, genesis);
         const std::string dir = st().dir() + "/web";
         ASSERT_EQ(run({test::bin("bmm-accountd"), "migrate", "--config", g->cfg}, dir + "/migrate.log"), 0)
@@ -186,7 +158,7 @@ protected:
             std::vector<std::string>{test::bin("bmm-accountd"), "run", "--config", g->cfg}, g->acc_log);
 
         // Three miners, four workers, a few shares each (on regtest nearly every share is a block).
-        std::this_thread::sleep_for(std::chrono::seconds(std::max<std::int64_t>(0, genesis - now_s())));
+        std::this_thread::sleep_for(std::chrono::seconds(std::max<std::int64_t>(0, genesis - test::unix_seconds())));
         std::vector<std::unique_ptr<test::child_process>> miners;
         std::vector<std::string> logs;
         for (const char* user : {"alice.r1", "alice.r2", "bob.r1", "carol.s1"}) {
@@ -202,7 +174,7 @@ protected:
             ASSERT_EQ(miners[i]->wait(90000), 0) << test::read_text(logs[i]);
         }
         // Every block booked in a closed epoch, and alice paid BMM for her PP.
-        ASSERT_TRUE(wait_for(
+        ASSERT_TRUE(test::wait_until(
             [] {
                 return scalar("SELECT count(*) FROM blocks") != "0" &&
                        scalar(
@@ -377,7 +349,7 @@ TEST_F(web_test, every_view_shows_the_apis_figures_navigates_updates_live_and_lo
             ASSERT_EQ(want.size(), 144u);
             same = want.back() == str(p2["coins"].at(0)["hashrate_10m"]);
             // The page's chart holds the API's points (refreshed every 2 s).
-            if (!wait_for([&] { return chart_points(b, "chart-pool-24h")["LTC"] == want; }, 6)) {
+            if (!test::wait_until([&] { return chart_points(b, "chart-pool-24h")["LTC"] == want; }, 6)) {
                 same = false;
             }
         }
@@ -564,10 +536,10 @@ TEST_F(web_test, every_view_shows_the_apis_figures_navigates_updates_live_and_lo
              "--quiet"},
             dir + "/miner-dave.log");
         ASSERT_EQ(dave.wait(90000), 0) << test::read_text(dir + "/miner-dave.log");
-        ASSERT_TRUE(wait_for([] { return str(api("/api/v1/pool")["miners_active"]) == "4"; }, 30));
+        ASSERT_TRUE(test::wait_until([] { return str(api("/api/v1/pool")["miners_active"]) == "4"; }, 30));
         EXPECT_TRUE(b.wait_until("return document.getElementById('pool-miners').textContent === '4';", 20));
         const std::string now = str(api("/api/v1/pool")["shares_1h"]["accepted"]);
-        EXPECT_TRUE(wait_for([&] { return text_of(b, "pool-shares") == now; }, 20)) << before << " -> " << now;
+        EXPECT_TRUE(test::wait_until([&] { return text_of(b, "pool-shares") == now; }, 20)) << before << " -> " << now;
         EXPECT_NE(text_of(b, "pool-shares"), before);
         EXPECT_EQ(b.run("return window.__not_reloaded;"), "42") << "the page was reloaded";
         EXPECT_EQ(console_errors(b), "");
