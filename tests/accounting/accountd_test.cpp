@@ -19,9 +19,11 @@
 //    alice.rig1, shown by the API with the foundation's), and sql/0017 makes
 //    the accounts missing before it.
 
+#include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
 #include "../support/raw_http.hpp"
+#include "../support/redis.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 
@@ -58,21 +60,9 @@ std::string sql_dir() { return st().source_dir() + "/sql"; }
 // A configuration for one stream and consumer, with literal values.
 std::string write_config(const std::string& stream, const std::string& consumer, int batch = 2000,
                          const std::string& ingest_extra = "") {
-    const std::string dir = st().dir() + "/accountd";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/" + consumer + ".toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << sql_dir() << "\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"" << stream << "\"\ngroup = \"accountd\"\nconsumer = \"" << consumer << "\"\n"
-      << "[node]\nurl = \"" << st().setting("BMM_NODE_RPC_URL") << "\"\nuser = \"" << st().setting("BMM_NODE_RPC_USER")
-      << "\"\npassword = \"" << st().setting("BMM_NODE_RPC_PASSWORD") << "\"\ncurrency = \"LTC\"\n"
-      << "[ingest]\nbatch_size = " << batch << "\nblock_ms = 200\n"
-      << ingest_extra << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file("accountd", consumer + ".toml",
+                                  test::postgres_toml() + test::redis_toml(stream, consumer) + test::node_toml() +
+                                      test::ingest_toml(batch, 200) + ingest_extra + "[log]\nlevel = \"info\"\n");
 }
 
 using test::db;
@@ -209,79 +199,12 @@ const std::string& field(const record& r, const std::string& k) {
     throw std::runtime_error("record without " + k);
 }
 
-class redis {
+// The stack's Redis (tests/support/redis.hpp) with the consumer-group
+// commands only this test uses.
+class redis : public test::redis_conn {
 public:
-    redis() {
-        c_ = bmm::test::stack_redis();
-        if (!c_ || c_->err) {
-            throw std::runtime_error("cannot connect to the test Redis");
-        }
-    }
-    ~redis() { redisFree(c_); }
-    // Pipelined XADDs; returns the last id.
-    std::string xadd(const std::string& stream, const std::vector<record>& rs) {
-        std::string last;
-        std::size_t queued = 0;
-        for (std::size_t i = 0; i < rs.size(); ++i) {
-            std::vector<const char*> argv = {"XADD", stream.c_str(), "*"};
-            std::vector<std::size_t> argl = {4, stream.size(), 1};
-            for (const auto& [k, v] : rs[i]) {
-                argv.push_back(k.c_str());
-                argl.push_back(k.size());
-                argv.push_back(v.c_str());
-                argl.push_back(v.size());
-            }
-            redisAppendCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), argl.data());
-            if (++queued == 1000 || i + 1 == rs.size()) {
-                for (; queued; --queued) {
-                    void* r = nullptr;
-                    if (redisGetReply(c_, &r) != REDIS_OK) {
-                        throw std::runtime_error("XADD failed");
-                    }
-                    auto* rep = static_cast<redisReply*>(r);
-                    if (rep->type == REDIS_REPLY_STRING) {
-                        last.assign(rep->str, rep->len);
-                    }
-                    freeReplyObject(r);
-                }
-            }
-        }
-        return last;
-    }
-    // The stream's records and the last id, oldest first.
-    std::vector<record> xrange(const std::string& stream, std::string* last_id) {
-        std::vector<record> out;
-        auto* r = static_cast<redisReply*>(redisCommand(c_, "XRANGE %s - +", stream.c_str()));
-        if (r && r->type == REDIS_REPLY_ARRAY) {
-            for (std::size_t i = 0; i < r->elements; ++i) {
-                const redisReply* entry = r->element[i];
-                if (last_id) {
-                    last_id->assign(entry->element[0]->str, entry->element[0]->len);
-                }
-                const redisReply* fields = entry->element[1];
-                record m;
-                for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
-                    m.emplace_back(std::string(fields->element[k]->str, fields->element[k]->len),
-                                   std::string(fields->element[k + 1]->str, fields->element[k + 1]->len));
-                }
-                out.push_back(std::move(m));
-            }
-        }
-        if (r) {
-            freeReplyObject(r);
-        }
-        return out;
-    }
-    long long length(const std::string& stream) {
-        auto* r = static_cast<redisReply*>(redisCommand(c_, "XLEN %s", stream.c_str()));
-        long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-        if (r) {
-            freeReplyObject(r);
-        }
-        return n;
-    }
     long long pending(const std::string& stream, const std::string& group) {
-        auto* r = static_cast<redisReply*>(redisCommand(c_, "XPENDING %s %s", stream.c_str(), group.c_str()));
+        auto* r = static_cast<redisReply*>(redisCommand(c, "XPENDING %s %s", stream.c_str(), group.c_str()));
         long long n = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : -1;
         if (r) {
             freeReplyObject(r);
@@ -293,21 +216,21 @@ public:
     // reads `count` entries and acknowledges them; returns the last id read.
     std::string group_reads_and_acks(const std::string& stream, const std::string& group, int count) {
         if (auto* r = static_cast<redisReply*>(
-                redisCommand(c_, "XGROUP CREATE %s %s 0 MKSTREAM", stream.c_str(), group.c_str()))) {
+                redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", stream.c_str(), group.c_str()))) {
             freeReplyObject(r);
         }
         if (count == 0) {
             return {};
         }
-        auto* r = static_cast<redisReply*>(redisCommand(c_, "XREADGROUP GROUP %s watcher COUNT %d STREAMS %s >",
-                                                        group.c_str(), count, stream.c_str()));
+        auto* r = static_cast<redisReply*>(
+            redisCommand(c, "XREADGROUP GROUP %s watcher COUNT %d STREAMS %s >", group.c_str(), count, stream.c_str()));
         std::string last;
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
             const redisReply* entries = r->element[0]->element[1];
             for (std::size_t i = 0; i < entries->elements; ++i) {
                 last.assign(entries->element[i]->element[0]->str, entries->element[i]->element[0]->len);
                 if (auto* a = static_cast<redisReply*>(
-                        redisCommand(c_, "XACK %s %s %s", stream.c_str(), group.c_str(), last.c_str()))) {
+                        redisCommand(c, "XACK %s %s %s", stream.c_str(), group.c_str(), last.c_str()))) {
                     freeReplyObject(a);
                 }
             }
@@ -317,9 +240,6 @@ public:
         }
         return last;
     }
-
-private:
-    redisContext* c_;
 };
 
 // Waits until the consumer has stored up to `last_id` (bounded).
@@ -984,10 +904,7 @@ TEST(accountd, two_consumers_share_a_group_and_delete_what_they_stored) {
                           st().dir() + "/accountd/two-b.log");
     std::this_thread::sleep_for(std::chrono::seconds(1));
     rd.xadd("bmm:test:two", rs);
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (rd.length("bmm:test:two") != 0 && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    test::wait_until([&] { return rd.length("bmm:test:two") == 0; }, 120);
     EXPECT_EQ(rd.length("bmm:test:two"), 0) << "every entry is deleted once stored";
     EXPECT_EQ(a.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(b.stop(SIGTERM, 10000), 0);
@@ -1018,17 +935,11 @@ TEST(accountd, the_stream_is_trimmed_once_every_group_has_acknowledged) {
     EXPECT_EQ(rd.length(stream), n) << "entries the watcher group has not read were trimmed";
     // The watcher reads and acknowledges 2,000: those go, the rest stays.
     rd.group_reads_and_acks(stream, "watcher", 2000);
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (rd.length(stream) != n - 2000 && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+    test::wait_until([&] { return rd.length(stream) == n - 2000; }, 30);
     EXPECT_EQ(rd.length(stream), n - 2000);
     // The rest once the watcher has it too; the stored shares are all there.
     rd.group_reads_and_acks(stream, "watcher", n);
-    end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (rd.length(stream) != 0 && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+    test::wait_until([&] { return rd.length(stream) == 0; }, 30);
     EXPECT_EQ(rd.length(stream), 0);
     EXPECT_EQ(a.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'trim:%'"), std::to_string(n));
@@ -1066,10 +977,7 @@ TEST(accountd, entries_pending_on_a_consumer_that_is_gone_are_taken_over) {
     test::child_process p(
         {bin("bmm-accountd"), "run", "--config", write_config(stream, "live", 1000, "claim_idle_ms = 1000\n")},
         log + ".2");
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (rd.pending(stream, "accountd") != 0 && std::chrono::steady_clock::now() < end) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+    test::wait_until([&] { return rd.pending(stream, "accountd") == 0; }, 60);
     EXPECT_EQ(p.stop(SIGTERM, 10000), 0);
     EXPECT_EQ(rd.pending(stream, "accountd"), 0) << test::read_text(log + ".2");
     EXPECT_EQ(scalar("SELECT count(*) FROM shares WHERE uid LIKE 'clm:%'"), "5000");
@@ -1137,9 +1045,13 @@ TEST(accountd, ingests_what_the_real_bmm_stratum_writes) {
     EXPECT_EQ(pool.proc->stop(SIGTERM, 20000), 0);
 
     redis rd;
-    std::string last;
-    const auto records = rd.xrange(stream, &last);
-    ASSERT_FALSE(records.empty());
+    const auto entries = rd.entries(stream);
+    ASSERT_FALSE(entries.empty());
+    const std::string last = entries.back().id;
+    std::vector<record> records;
+    for (const auto& e : entries) {
+        records.push_back(e.fields);
+    }
     test::child_process acc({bin("bmm-accountd"), "run", "--config", write_config(stream, "pool")},
                             st().dir() + "/accountd/pool.log");
     ASSERT_TRUE(wait_stored(stream, "pool", last, 60, &acc)) << test::read_text(st().dir() + "/accountd/pool.log");
@@ -1443,16 +1355,6 @@ std::vector<std::string> found_blocks(const std::string& log) {
     return out;
 }
 
-bool wait_for(const std::function<bool()>& done, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (done()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return done();
-}
 
 // The journal lines of block `hash`.
 std::vector<std::string> journal_block_lines(const std::string& spool, const std::string& hash) {
@@ -1515,7 +1417,7 @@ bool booked(const std::string& stream, const std::string& consumer, const std::v
             std::string* log_text) {
     const std::string log = st().dir() + "/accountd/" + consumer + ".log";
     test::child_process acc({bin("bmm-accountd"), "run", "--config", write_ledger_config(stream, consumer)}, log);
-    const bool all = wait_for(
+    const bool all = test::wait_until(
         [&] {
             for (const auto& h : hashes) {
                 if (scalar("SELECT count(*) FROM blocks WHERE hash = $1", {h}) != "1") {
@@ -1536,7 +1438,8 @@ TEST(accountd, a_block_record_is_in_the_journal_before_submitblock) {
     test::pool_process pool;
     ASSERT_NO_THROW(pool.start(block_pool("pool-kill-before", "bmm:test:kill-before", "kill-before-submitblock")));
     mine(pool, "killbefore.rig1", 3);
-    ASSERT_TRUE(wait_for([&] { return !pool.proc->running(); }, 30)) << "the fault point did not kill bmm-stratum";
+    ASSERT_TRUE(test::wait_until([&] { return !pool.proc->running(); }, 30))
+        << "the fault point did not kill bmm-stratum";
     const auto hashes = found_blocks(pool.log);
     ASSERT_GE(hashes.size(), 1u) << pool.log_tail();
     const auto lines = journal_block_lines(pool.dir + "/spool", hashes[0]);
@@ -1552,7 +1455,8 @@ TEST(accountd, a_block_submitted_before_a_kill_9_is_found_on_the_chain_and_booke
     test::pool_process pool;
     ASSERT_NO_THROW(pool.start(block_pool("pool-kill-after", stream, "kill-after-submitblock")));
     mine(pool, "killafter.rig1", 3);
-    ASSERT_TRUE(wait_for([&] { return !pool.proc->running(); }, 30)) << "the fault point did not kill bmm-stratum";
+    ASSERT_TRUE(test::wait_until([&] { return !pool.proc->running(); }, 30))
+        << "the fault point did not kill bmm-stratum";
     // The first block found is the one submitted before the kill (others
     // found at once wait in the queue and die with the process).
     const auto found = found_blocks(pool.log);
@@ -1626,8 +1530,8 @@ TEST(accountd, a_block_found_with_the_spool_disk_full_is_submitted_and_booked_on
     (void)std::system(("dd if=/dev/zero of='" + spool + "/filler' bs=4k 2>/dev/null").c_str());
     ASSERT_NE(std::system(("echo x >> '" + spool + "/journal.log' 2>/dev/null").c_str()), 0) << "the disk is not full";
     mine(pool, "fulldisk.rig1", 1);
-    ASSERT_TRUE(
-        wait_for([&] { return pool.log_tail(100000).find("BLOCK RECORD NOT WRITTEN") != std::string::npos; }, 30))
+    ASSERT_TRUE(test::wait_until(
+        [&] { return pool.log_tail(100000).find("BLOCK RECORD NOT WRITTEN") != std::string::npos; }, 30))
         << pool.log_tail();
     const auto found = found_blocks(pool.log);
     const auto [hashes, off_chain] = by_chain(found);
@@ -1638,7 +1542,8 @@ TEST(accountd, a_block_found_with_the_spool_disk_full_is_submitted_and_booked_on
     }
     // Room again: the records kept in memory land within a few seconds.
     std::filesystem::remove(spool + "/filler");
-    ASSERT_TRUE(wait_for([&] { return pool.log_tail(100000).find("are in the journal now") != std::string::npos; }, 15))
+    ASSERT_TRUE(
+        test::wait_until([&] { return pool.log_tail(100000).find("are in the journal now") != std::string::npos; }, 15))
         << pool.log_tail();
     for (const auto& h : hashes) {
         const auto lines = journal_block_lines(spool, h);
