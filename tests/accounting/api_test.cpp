@@ -7,6 +7,7 @@
 // the model, computed here independently of the API's SQL. Also: 400/404/405
 // answers, malformed HTTP, pagination, the web page, and `run` serving the API.
 
+#include "../support/accountd.hpp"
 #include "../support/browser.hpp"
 #include "../support/process.hpp"
 #include "../support/stack_pg.hpp"
@@ -46,37 +47,15 @@ namespace pgl = bmm::accounting::ledger_store;
 
 stack_environment& st() { return stack_environment::get(); }
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
-
-int free_port(int from) {
-    for (int p = from; p < from + 2000; ++p) {
-        if (test::port_free(p)) {
-            return p;
-        }
-    }
-    throw std::runtime_error("no free loopback port");
-}
+using test::bin;
+using test::free_port;
 
 std::string write_config(const std::string& tag, int api_port, int statement_timeout_ms = 5000) {
-    const std::string dir = st().dir() + "/api";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/" + tag + ".toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"api-test\"\n"
-      << "group = \"accountd\"\nconsumer = \"" << tag << "\"\n"
-      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port
-      << "\nthreads = 2\nstatement_timeout_ms = " << statement_timeout_ms << "\n"
-      << "connection_timeout_s = 3\n"
-      << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file("api", tag + ".toml",
+                                  test::postgres_toml() + test::redis_toml("api-test", tag) +
+                                      "[api]\nhost = \"127.0.0.1\"\nport = " + std::to_string(api_port) +
+                                      "\nthreads = 2\nstatement_timeout_ms = " + std::to_string(statement_timeout_ms) +
+                                      "\n" + "connection_timeout_s = 3\n" + "[log]\nlevel = \"info\"\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -346,13 +325,7 @@ protected:
         g->db = test::db();
         g->port = free_port(32000);
         g->config = write_config("api", g->port);
-        {
-            const std::string log = st().dir() + "/api/migrate.log";
-            test::child_process m({bin("bmm-accountd"), "migrate", "--config", g->config}, log);
-            if (m.wait(60000) != 0) {
-                throw std::runtime_error("migrate failed: " + test::read_text(log));
-            }
-        }
+        test::migrate_accountd(g->config, st().dir() + "/api/migrate.log");
         fill_database();
         g->api = std::make_unique<test::child_process>(
             std::vector<std::string>{bin("bmm-accountd"), "api", "--config", g->config}, st().dir() + "/api/api.log");

@@ -12,6 +12,7 @@
 //    view's voting_power, /api/v1/pool's coins with algorithm and weight;
 //  - `bmm-accountd voting-power --format csv` prints the snapshot exactly.
 
+#include "../support/accountd.hpp"
 #include "../support/process.hpp"
 #include "../support/stack_pg.hpp"
 
@@ -40,37 +41,16 @@ using test::stack_environment;
 
 stack_environment& st() { return stack_environment::get(); }
 
-std::string bin(const std::string& name) {
-    const char* d = std::getenv("BMM_BIN_DIR");
-    return std::string(d && *d ? d : "build/bin") + "/" + name;
-}
-
-int free_port(int from) {
-    for (int p = from; p < from + 2000; ++p) {
-        if (test::port_free(p)) {
-            return p;
-        }
-    }
-    throw std::runtime_error("no free loopback port");
-}
+using test::bin;
+using test::free_port;
 
 std::string write_config(int api_port) {
-    const std::string dir = st().dir() + "/vote";
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/accountd.toml";
-    std::ofstream f(path);
-    f << "[postgres]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_PG_PORT") << "\nuser = \""
-      << st().setting("BMM_PG_USER") << "\"\ndbname = \"" << st().setting("BMM_PG_DB") << "\"\npassword = \""
-      << st().setting("BMM_PG_PASSWORD") << "\"\nmigrations_dir = \"" << st().source_dir() << "/sql\"\n"
-      << "[redis]\nhost = \"127.0.0.1\"\nport = " << st().setting("BMM_REDIS_PORT") << "\npassword_file = \""
-      << st().setting("BMM_REDIS_PASSWORD_FILE") << "\""
-      << "\nstream = \"vote-test\"\n"
-      << "group = \"accountd\"\nconsumer = \"vote\"\n"
-      << "[coins.LTC]\nresource_weight_ppm = 65536000000\n"
-      << "[coins.BTC]\nresource_weight_ppm = 1000000\n"
-      << "[api]\nhost = \"127.0.0.1\"\nport = " << api_port << "\nthreads = 2\nconnection_timeout_s = 3\n"
-      << "[log]\nlevel = \"info\"\n";
-    return path;
+    return test::write_stack_file("vote", "accountd.toml",
+                                  test::postgres_toml() + test::redis_toml("vote-test", "vote") +
+                                      "[coins.LTC]\nresource_weight_ppm = 65536000000\n" +
+                                      "[coins.BTC]\nresource_weight_ppm = 1000000\n" +
+                                      "[api]\nhost = \"127.0.0.1\"\nport = " + std::to_string(api_port) +
+                                      "\nthreads = 2\nconnection_timeout_s = 3\n" + "[log]\nlevel = \"info\"\n");
 }
 
 // One GET over a fresh connection (5 s per read or write): status and body.
@@ -230,11 +210,7 @@ protected:
         g->db = test::db();
         g->port = free_port(33500);
         g->config = write_config(g->port);
-        const std::string log = st().dir() + "/vote/migrate.log";
-        test::child_process m({bin("bmm-accountd"), "migrate", "--config", g->config}, log);
-        if (m.wait(60000) != 0) {
-            throw std::runtime_error("migrate failed: " + test::read_text(log));
-        }
+        test::migrate_accountd(g->config, st().dir() + "/vote/migrate.log");
         fill();
         g->api = std::make_unique<test::child_process>(
             std::vector<std::string>{bin("bmm-accountd"), "api", "--config", g->config}, st().dir() + "/vote/api.log");
