@@ -20,6 +20,7 @@
 #include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/records.hpp"
 #include "../support/redis.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
@@ -89,40 +90,13 @@ ran audit(const std::string& cfg, const std::string& name) {
 std::vector<record> epoch_records(std::int64_t t0, const std::vector<std::pair<std::string, std::string>>& blocks) {
     std::vector<record> rs;
     for (int i = 0; i < 20; ++i) {
-        rs.push_back({{"type", "share"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"algorithm", "scrypt"},
-                      {"account", i % 2 ? "early" : "late"},
-                      {"worker", "w"},
-                      {"ip", "127.0.0.1"},
-                      {"job", "1"},
-                      {"height", "500"},
-                      {"difficulty", "1"},
-                      {"target", target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex()},
-                      {"accepted", "1"},
-                      {"code", "0"},
-                      {"reason", ""},
-                      {"block", "0"},
-                      {"time_ms", std::to_string(t0 + i * 10)},
-                      {"hash", test::fake_pow("fate:" + std::to_string(t0) + ":" + std::to_string(i))},
-                      {"uid", "fate:" + std::to_string(t0) + ":" + std::to_string(i)}});
+        rs.push_back(test::share_record(i % 2 ? "early" : "late",
+                                        target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex(),
+                                        t0 + i * 10, "fate:" + std::to_string(t0) + ":" + std::to_string(i)));
     }
     int n = 0;
     for (const auto& [hash, height] : blocks) {
-        rs.push_back({{"type", "block"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"height", height},
-                      {"hash", hash},
-                      {"account", "early"},
-                      {"worker", "w"},
-                      {"job", "1"},
-                      {"reward", "5000000000"},
-                      {"accepted", "1"},
-                      {"answer", "null"},
-                      {"time_ms", std::to_string(t0 + 300 + n * 10)},
-                      {"uid", "fate:block:" + hash}});
+        rs.push_back(test::block_record(hash, height, "early", "5000000000", t0 + 300 + n * 10, "fate:block:" + hash));
         ++n;
     }
     return rs;
