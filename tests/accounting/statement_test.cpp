@@ -496,23 +496,12 @@ TEST(statement_db, pdf_shows_the_csv_totals_and_passes_qpdf) {
 // ---------------------------------------------------------------------------
 // The read API serves the same bytes.
 
-struct http_answer {
-    int status = 0;
-    std::string headers, body;
-};
+using test::http_answer;
 
 http_answer http_get(std::uint16_t port, const std::string& target) {
     const std::string raw =
         test::http_exchange(port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", false);
-    http_answer a;
-    const auto head_end = raw.find("\r\n\r\n");
-    if (raw.size() < 12 || head_end == std::string::npos) {
-        return a;
-    }
-    a.status = std::stoi(raw.substr(9, 3));
-    a.headers = raw.substr(0, head_end);
-    a.body = raw.substr(head_end + 4);
-    return a;
+    return test::parse_http_answer(raw);
 }
 
 accountd_config api_config(int port) {

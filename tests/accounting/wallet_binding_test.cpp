@@ -96,10 +96,7 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
-struct http_answer {
-    int status = 0;
-    std::string headers, body;
-};
+using test::http_answer;
 
 http_answer http(int port, const std::string& method, const std::string& target,
                  const std::vector<std::pair<std::string, std::string>>& params = {}) {
@@ -110,15 +107,7 @@ http_answer http(int port, const std::string& method, const std::string& target,
     const std::string raw = test::http_exchange(
         static_cast<std::uint16_t>(port),
         method + " " + t + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    http_answer a;
-    const auto head_end = raw.find("\r\n\r\n");
-    if (raw.size() < 12 || head_end == std::string::npos) {
-        return a;
-    }
-    a.status = std::stoi(raw.substr(9, 3));
-    a.headers = raw.substr(0, head_end);
-    a.body = raw.substr(head_end + 4);
-    return a;
+    return test::parse_http_answer(raw);
 }
 
 std::string json_text(const std::string& body, const char* key) {

@@ -72,4 +72,22 @@ inline std::string http_exchange(std::uint16_t port, std::string_view request, b
     return r;
 }
 
+// An answer split into its status, its header lines (the status line
+// first) and its body; status 0 when `raw` is no HTTP answer.
+struct http_answer {
+    int status = 0;
+    std::string headers, body;
+};
+inline http_answer parse_http_answer(const std::string& raw) {
+    http_answer a;
+    const auto head_end = raw.find("\r\n\r\n");
+    if (raw.size() < 12 || head_end == std::string::npos) {
+        return a;
+    }
+    a.status = std::stoi(raw.substr(9, 3));
+    a.headers = raw.substr(0, head_end);
+    a.body = raw.substr(head_end + 4);
+    return a;
+}
+
 }  // namespace bmm::test
