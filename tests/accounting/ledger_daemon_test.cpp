@@ -19,6 +19,7 @@
 #include "../support/accountd.hpp"
 #include "../support/pool_process.hpp"
 #include "../support/process.hpp"
+#include "../support/records.hpp"
 #include "../support/redis.hpp"
 #include "../support/reference_model.hpp"
 #include "../support/stack.hpp"
@@ -185,9 +186,7 @@ void mine_and_check(const std::string& scheme) {
     if (scheme == "pplns") {
         s.pplns_n_ppm = "3000000000";
     }
-    s.genesis =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
-        3;
+    s.genesis = test::unix_seconds() + 3;
     // [notify]: the blocks' webhooks go to a receiver on loopback; its first
     // answer is a 503, so the daemon's retry is what delivers the first one.
     test::webhook_receiver hooks({503});
@@ -222,9 +221,7 @@ void mine_and_check(const std::string& scheme) {
         {"alice.r1", "0.001", "12"}, {"bob.r1", "0.004", "6"}, {"carol.r1", "0.016", "3"}};
     for (int round = 0; round < 4; ++round) {
         const std::int64_t start_ms = (s.genesis + round * s.length) * 1000;
-        const std::int64_t wait = start_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count();
+        const std::int64_t wait = start_ms - test::unix_ms();
         if (wait > 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(wait + 50));
         }
@@ -440,9 +437,7 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
     settings s;
     s.length = 2;
     s.batch = 20;
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const std::int64_t now_ms = test::unix_ms();
     s.genesis = now_ms / 1000 - 60;
     std::mt19937 rng(4242);
     std::vector<record> rs;
@@ -454,40 +449,22 @@ TEST(ledger_daemon, kill_9_during_ingest_and_closes_gives_the_ledger_of_an_unint
         account += std::to_string(rng() % 6);
         worker += std::to_string(rng() % 3);
         const bool accepted = rng() % 8 != 0;
-        rs.push_back({{"type", "share"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"algorithm", "scrypt"},
-                      {"account", account},
-                      {"worker", worker},
-                      {"ip", "127.0.0.1"},
-                      {"job", "1"},
-                      {"height", "500"},
-                      {"difficulty", "1"},
-                      {"target", target_from_difficulty(diffs[rng() % 4], pow_algorithm::scrypt)->to_hex()},
-                      {"accepted", accepted ? "1" : "0"},
-                      {"code", accepted ? "0" : "23"},
-                      {"reason", accepted ? "" : "low difficulty"},
-                      {"block", "0"},
-                      {"time_ms", std::to_string(ms)},
-                      {"hash", fake_pow("kill:" + std::to_string(i))},
-                      {"uid", "kill:" + std::to_string(i)}});
+        auto share =
+            test::share_record(account, target_from_difficulty(diffs[rng() % 4], pow_algorithm::scrypt)->to_hex(), ms,
+                               "kill:" + std::to_string(i));
+        share["worker"] = worker;
+        share["accepted"] = accepted ? "1" : "0";
+        share["code"] = accepted ? "0" : "23";
+        share["reason"] = accepted ? "" : "low difficulty";
+        rs.push_back(std::move(share));
         if (i % 333 == 100) {
             char hash[65];
             std::snprintf(hash, sizeof hash, "%064x", 0xb10c00 + i);
-            rs.push_back({{"type", "block"},
-                          {"instance", "3"},
-                          {"coin", "LTC"},
-                          {"height", std::to_string(600 + i)},
-                          {"hash", hash},
-                          {"account", account},
-                          {"worker", "w0"},
-                          {"job", "1"},
-                          {"reward", std::to_string(1250000000 + rng() % 100000)},
-                          {"accepted", "1"},
-                          {"answer", "null"},
-                          {"time_ms", std::to_string(ms)},
-                          {"uid", "kill:block:" + std::to_string(i)}});
+            auto block =
+                test::block_record(hash, std::to_string(600 + i), account, std::to_string(1250000000 + rng() % 100000),
+                                   ms, "kill:block:" + std::to_string(i));
+            block["worker"] = "w0";
+            rs.push_back(std::move(block));
         }
     }
     const std::int64_t last_epoch = (rs.back().count("time_ms") ? std::stoll(rs.back().at("time_ms")) : 0) / 1000;
@@ -568,47 +545,19 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
 
     settings s;
     s.length = 8;
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const std::int64_t now_ms = test::unix_ms();
     s.genesis = now_ms / 1000 - 1;
     std::vector<record> rs;
     for (int i = 0; i < 20; ++i) {
-        std::string account = i % 2 ? "early" : "late";
-        rs.push_back({{"type", "share"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"algorithm", "scrypt"},
-                      {"account", account},
-                      {"worker", "w"},
-                      {"ip", "127.0.0.1"},
-                      {"job", "1"},
-                      {"height", "500"},
-                      {"difficulty", "1"},
-                      {"target", target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex()},
-                      {"accepted", "1"},
-                      {"code", "0"},
-                      {"reason", ""},
-                      {"block", "0"},
-                      {"time_ms", std::to_string(now_ms - 900 + i * 10)},
-                      {"hash", fake_pow("before:" + std::to_string(i))},
-                      {"uid", "before:" + std::to_string(i)}});
+        rs.push_back(test::share_record(i % 2 ? "early" : "late",
+                                        target_from_difficulty(0.001 * (1 + i % 3), pow_algorithm::scrypt)->to_hex(),
+                                        now_ms - 900 + i * 10, "before:" + std::to_string(i)));
     }
     int n = 0;
     for (const std::string& h : {mature_hash, orphan_hash}) {
-        rs.push_back({{"type", "block"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"height", "1"},
-                      {"hash", h},
-                      {"account", "early"},
-                      {"worker", "w"},
-                      {"job", "1"},
-                      {"reward", "5000000000"},
-                      {"accepted", "1"},
-                      {"answer", "null"},
-                      {"time_ms", std::to_string(now_ms - 600 + n * 10)},
-                      {"uid", "before:block:" + std::to_string(n++)}});
+        rs.push_back(test::block_record(h, "1", "early", "5000000000", now_ms - 600 + n * 10,
+                                        "before:block:" + std::to_string(n)));
+        ++n;
     }
     const std::string cfg = write_config("bmm:test:before", s);
     reset_schema(cfg);
@@ -690,30 +639,15 @@ TEST(ledger_daemon, a_block_orphaned_or_matured_before_its_epoch_closes_is_booke
 TEST(ledger_daemon, a_share_stored_after_its_epoch_closed_counts_in_the_first_open_epoch) {
     settings s;
     s.length = 2;
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const std::int64_t now_ms = test::unix_ms();
     s.genesis = now_ms / 1000 - 1;
     const std::string target = target_from_difficulty(0.004, pow_algorithm::scrypt)->to_hex();
     auto share = [&](const std::string& account, const std::string& uid, std::int64_t ms) {
-        return record{{"type", "share"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"algorithm", "scrypt"},
-                      {"account", account},
-                      {"worker", "w"},
-                      {"ip", "127.0.0.1"},
-                      {"job", "1"},
-                      {"height", "500"},
-                      {"difficulty", "0.004"},
-                      {"target", target},
-                      {"accepted", "1"},
-                      {"code", "0"},
-                      {"reason", "-"},
-                      {"block", "0"},
-                      {"time_ms", std::to_string(ms)},
-                      {"hash", fake_pow(account + uid)},
-                      {"uid", uid}};
+        auto r = test::share_record(account, target, ms, uid);
+        r["difficulty"] = "0.004";
+        r["reason"] = "-";
+        r["hash"] = fake_pow(account + uid);
+        return r;
     };
     const std::int64_t in_epoch0 = s.genesis * 1000 + 300;
     const std::string stream = "bmm:test:late", cfg = write_config(stream, s);
@@ -776,35 +710,21 @@ TEST(ledger_daemon, a_block_found_by_a_rejected_share_is_booked_for_its_finder) 
         settings s;
         s.length = 8;
         s.scheme = scheme;
-        const std::int64_t now_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
+        const std::int64_t now_ms = test::unix_ms();
         s.genesis = now_ms / 1000 - 1;
         const std::string target = target_from_difficulty(0.001, pow_algorithm::scrypt)->to_hex();
         // The network target: 4 of these shares' work, so the pplns window (N = 2) is 8 shares.
         const std::string network = target_from_difficulty(0.004, pow_algorithm::scrypt)->to_hex();
         auto share = [&](const std::string& account, int i, bool accepted, const std::string& block_hash) {
-            record r{{"type", "share"},
-                     {"v", "2"},
-                     {"instance", "3"},
-                     {"coin", "LTC"},
-                     {"algorithm", "scrypt"},
-                     {"account", account},
-                     {"worker", "w"},
-                     {"ip", "127.0.0.1"},
-                     {"job", "1"},
-                     {"height", "500"},
-                     {"difficulty", "0.001"},
-                     {"target", target},
-                     {"network_target", network},
-                     {"reward", "5000000000"},
-                     {"accepted", accepted ? "1" : "0"},
-                     {"code", accepted ? "0" : "21"},
-                     {"reason", accepted ? "" : "stale share"},
-                     {"block", block_hash.empty() ? "0" : "1"},
-                     {"time_ms", std::to_string(now_ms - 900 + i * 10)},
-                     {"hash", fake_pow(scheme + ":" + std::to_string(i))},
-                     {"uid", scheme + ":" + std::to_string(i)}};
+            auto r = test::share_record(account, target, now_ms - 900 + i * 10, scheme + ":" + std::to_string(i));
+            r["v"] = "2";
+            r["difficulty"] = "0.001";
+            r["network_target"] = network;
+            r["reward"] = "5000000000";
+            r["accepted"] = accepted ? "1" : "0";
+            r["code"] = accepted ? "0" : "21";
+            r["reason"] = accepted ? "" : "stale share";
+            r["block"] = block_hash.empty() ? "0" : "1";
             if (!block_hash.empty()) {
                 r["block_hash"] = block_hash;
             }
@@ -816,19 +736,7 @@ TEST(ledger_daemon, a_block_found_by_a_rejected_share_is_booked_for_its_finder) 
         }
         rs.push_back(share("finder", 10, false, hash));  // stale, but meets the network target
         rs.push_back(share("after", 11, true, ""));      // after the block: outside its pplns window
-        rs.push_back({{"type", "block"},
-                      {"instance", "3"},
-                      {"coin", "LTC"},
-                      {"height", "1"},
-                      {"hash", hash},
-                      {"account", "finder"},
-                      {"worker", "w"},
-                      {"job", "1"},
-                      {"reward", "5000000000"},
-                      {"accepted", "1"},
-                      {"answer", "null"},
-                      {"time_ms", std::to_string(now_ms - 880 + 11 * 10)},
-                      {"uid", scheme + ":block"}});
+        rs.push_back(test::block_record(hash, "1", "finder", "5000000000", now_ms - 880 + 11 * 10, scheme + ":block"));
         const std::string stream = "bmm:test:rejected:" + scheme;
         const std::string cfg = write_config(stream, s);
         reset_schema(cfg);
