@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -121,6 +122,11 @@ public:
                setting("BMM_REDIS_PORT");
     }
     const std::string& dir() const { return dir_; }
+    // What the last up_again() printed (deploy/stack.sh up: e.g. a tie between the nodes' tips broken).
+    std::string up_again_log() const {
+        std::ifstream in(base_ + "/up-again.log");
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
     const std::string& source_dir() const { return source_; }
 
     // deploy/stack.sh up again, with the options the stack started with:
