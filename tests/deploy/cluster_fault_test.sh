@@ -118,6 +118,9 @@ poll() {
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { awk -v n="$1" 'BEGIN {printf "%.1f", n / 1000}'; }
+# The figures of the run, printed as one table at the end: figure CASE WHAT VALUE.
+FIGURES=()
+figure() { FIGURES+=("$1|$2|$3"); }
 
 # ------------------------------------------------------------- the configs --
 # deploy/cluster/bmm with short epochs (EPOCH_S), a short grace, a short
@@ -322,6 +325,7 @@ case_stratum_cut() {
   if poll "$CUT" moved; then
     first=$(awk -v t="$t_cut" -v h="$ip:3333" '$1 > t && $2 != h {print $1 - t; exit}' "$W/m1.acc")
     CUT_RESUME_MS=$first
+    figure stratum_cut "cut -> the st1 miner has a share accepted on another host" "$(secs "$first") s"
     pass "stratum_cut: the miner of st1 mines on $(awk -v t="$t_cut" -v h="$ip:3333" '$1 > t && $2 != h {print $2; exit}' "$W/m1.acc") $(secs "$first") s after the cut"
   else
     CUT_RESUME_MS=none
@@ -338,7 +342,7 @@ case_stratum_cut() {
   t_back=$(now_ms)
   note "stratum_cut: bmmv-st1 up again after $(secs $((t_back - t_cut))) s"
   drained() { [ "$(q -c "CREATE TEMP TABLE c (hash text)" -c "\\copy c FROM '$W/local-cut.txt'" -c "SELECT count(*) FROM shares s JOIN c USING (hash)" | tail -n 1)" = "$n_local_cut" ]; }
-  if poll 60 drained; then pass "stratum_cut: st1's journal drained: the $n_local_cut shares it accepted while cut off are stored, $POLL_S s after the restore"
+  if poll 60 drained; then figure stratum_cut "restore -> st1's journal drained into PostgreSQL" "$POLL_S s"; pass "stratum_cut: st1's journal drained: the $n_local_cut shares it accepted while cut off are stored, $POLL_S s after the restore"
   else fail "stratum_cut: st1's journal did not drain within 60 s of the restore"; fi
   stop_miner local
   back_on_st1() { timeout 30 "$MINER" --url "$(url "$ip")" --user fault.after --shares 2 --seconds 25 --quiet --accepted-log "$W/after.acc" >/dev/null 2>&1; }
@@ -406,6 +410,9 @@ case_accountd_kill() {
   if poll $((CLAIM_MS / 1000 + 30)) claimed; then t_claim=$(( $(now_ms) - t_kill )); pass "accountd_kill #$round: nothing left pending on the dead consumer $consumer ($(secs "$t_claim") s after the kill; claim_idle_ms $CLAIM_MS)"
   else fail "accountd_kill #$round: $consumer's pending entries taken over by $live (left: $(pending_of "$consumer"))"; fi
   note "accountd_kill: $live's log: $(grep -h 'took over' "$DIR/hosts/$live/var/log/bmm-cluster/bmm-accountd.log" | tail -n 1 | cut -c1-200)"
+  figure "accountd_kill#$round" "kill -9 -> the other host holds the ledger lock" "$(secs "${t_lock/none/0}") s"
+  figure "accountd_kill#$round" "kill -9 -> the next epoch closed" "$(secs "${t_close/none/0}") s"
+  figure "accountd_kill#$round" "kill -9 -> the dead consumer's pending entries claimed" "$(secs "${t_claim/none/0}") s"
   KILL_RESULTS+=("#$round $holder killed $( [ $caught = yes ] && echo during || echo between) a close: ledger lock $(secs "${t_lock/none/0}") s, next epoch closed $(secs "${t_close/none/0}") s, pending claimed $(secs "${t_claim/none/0}") s")
   # Back: the killed host starts again and only ingests now.
   if cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1; then pass "accountd_kill #$round: $holder's bmm-accountd starts again (cluster.sh up)"
@@ -427,10 +434,15 @@ case_redis_kill() {
   local before; before=$(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) ))
   t0=$(now_ms); kill -KILL "$rpid"
   promoted() { m=$(redis-cli -h 10.77.0.22 -p 26379 --raw SENTINEL get-master-addr-by-name bmm | head -n 1); [ -n "$m" ] && [ "$m" != "$p" ]; }
-  check "redis_kill: the Sentinels promote a replica" poll 60 promoted
+  if poll 60 promoted; then
+    pass "redis_kill: the Sentinels promote a replica ($m, $POLL_S s after kill -9 of $p)"
+    figure redis_kill "Sentinel promotion (kill -9 -> new primary)" "$POLL_S s"
+  else
+    fail "redis_kill: the Sentinels promote a replica within 60 s"
+    figure redis_kill "Sentinel promotion (kill -9 -> new primary)" "none in 60 s"
+  fi
   more() { [ $(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) )) -gt $((before + 10)) ]; }
   check "redis_kill: mining goes on" poll 60 more
-  note "redis_kill: Sentinel promotion $(secs $(( $(now_ms) - t0 ))) s"
   after_fault redis_kill ac1 m1 m2 m3
 }
 # Stop the Patroni leader (SIGTERM) at a moment $1 and check that Patroni's
@@ -441,7 +453,13 @@ pg_stop_at() {
   read -r ppid _ <"$DIR/hosts/$ph/run/bmm-cluster/patroni.pid"
   kill -TERM "$ppid"
   new_leader() { local l; l=$(pg_leader); [ -n "$l" ] && [ "$l" != "$leader" ]; }
-  check "$what: Patroni promotes the sync standby" poll 90 new_leader
+  if poll 90 new_leader; then
+    pass "$what: Patroni promotes the sync standby ($(pg_leader) leads $POLL_S s after the leader $leader was stopped)"
+    figure "$what" "Patroni promotion (stop leader -> new leader)" "$POLL_S s"
+  else
+    fail "$what: Patroni promotes the sync standby within 90 s"
+    figure "$what" "Patroni promotion (stop leader -> new leader)" "none in 90 s"
+  fi
   cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1 || fail "$what: cluster.sh up brings the old leader back as a replica"
 }
 case_pg_stop_ingest() {
@@ -456,17 +474,87 @@ case_pg_stop_close() {
   pg_stop_at pg_stop_close
   after_fault pg_stop_close ac1 m1 m2 m3
 }
+# A program run on accounting host ac1 with its env file and config:
+# on_ac1 PROGRAM ARGS... (the config is appended as --config).
+on_ac1() {
+  local r=$DIR/hosts/ac1 prog=$1
+  shift
+  ip netns exec bmm-ac1 env -i PATH=/usr/bin:/bin bash -c "set -a; . '$r/etc/bmm/bmm.env'; set +a; exec \"\$0\" \"\$@\"" \
+    "$BIN_DIR/$prog" "$@" --config "$r/etc/bmm/bmm-accountd.toml"
+}
+# litecoin-cli on the coin host against node A or B (its datadir's conf).
+lcli() { ip netns exec bmm-coin litecoin-cli -datadir="$DIR/hosts/coin/stack/node$1" "${@:2}"; }
+# A decimal coin amount (litecoin-cli/jq text, e.g. 0.1 or 12.34567891) in litoshi, exactly.
+to_sat() { awk -v a="$1" 'BEGIN { n = split(a, p, "."); f = (n > 1 ? p[2] : ""); while (length(f) < 8) f = f "0"; printf "%s%s\n", p[1], f }' | sed -E 's/^(-?)0+([0-9])/\1\2/'; }
 case_pg_stop_payout() {
   need_target pg_stop_payout || return 0
-  local r=$DIR/hosts/ac1
-  ip netns exec bmm-ac1 env -i PATH=/usr/bin:/bin bash -c "set -a; . '$r/etc/bmm/bmm.env'; set +a; \
-    exec '$BIN_DIR/bmm-payout' run --config '$r/etc/bmm/bmm-accountd.toml' --currency LTC" >"$W/payout.log" 2>&1 &
-  local ppid=$!
+  local a1 a2 batch digest i rc state lines
+  # Two payout addresses of the account "fault" (50 % each: two lines) in a
+  # wallet "recv" of node B; its blocks mature with 101 blocks mined on node A
+  # to a third address (not the pool's: the ledger books only pool blocks).
+  lcli B -named createwallet wallet_name=recv >/dev/null 2>&1 || lcli B loadwallet recv >/dev/null 2>&1 || true
+  a1=$(lcli B -rpcwallet=recv getnewaddress "" bech32)
+  a2=$(lcli B -rpcwallet=recv getnewaddress "" bech32)
+  on_ac1 bmm-accountd account bind fault LTC "$a1" >"$W/bind.log" 2>&1 &&
+    on_ac1 bmm-accountd account bind fault LTC "$a2" --share 500000 >>"$W/bind.log" 2>&1 ||
+    { fail "pg_stop_payout: bmm-accountd account bind fault LTC (two wallets)"; cat "$W/bind.log"; return; }
+  lcli A generatetoaddress 101 "$(lcli B -rpcwallet=recv getnewaddress "" bech32)" >/dev/null
+  available() {
+    AVAIL=$(q -c "SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'user:fault:available' AND currency = 'LTC'")
+    [ "${AVAIL:-0}" -ge 20000000 ]
+  }
+  if ! poll 90 available; then fail "pg_stop_payout: the account fault has 0.2 LTC available after 101 blocks (has ${AVAIL:-?})"; return; fi
+  pass "pg_stop_payout: the account fault has $AVAIL litoshi available (its blocks matured)"
+  on_ac1 bmm-payout plan --coin LTC >"$W/plan.log" 2>&1 || { fail "pg_stop_payout: bmm-payout plan --coin LTC"; cat "$W/plan.log"; return; }
+  batch=$(awk '$1 == "batch" && $3 == "planned:" {print $2}' "$W/plan.log")
+  digest=$(awk '$1 == "digest" {print $2}' "$W/plan.log")
+  on_ac1 bmm-payout show "$batch" --json >"$W/batch.json" 2>"$W/show.err" || true
+  jq -r '.lines[] | select(.account == "fault") | "\(.address) \(.amount)"' "$W/batch.json" >"$W/lines.txt" 2>/dev/null || true
+  lines=$(wc -l <"$W/lines.txt")
+  check "pg_stop_payout: batch ${batch:-?} planned with the two lines of fault ($(tr '\n' ' ' <"$W/lines.txt"))" test "$lines" = 2
+  on_ac1 bmm-payout approve "$batch" --by fault-test --digest "$digest" >"$W/approve.log" 2>&1 ||
+    { fail "pg_stop_payout: bmm-payout approve $batch"; cat "$W/approve.log"; return; }
+  # execute, and the PostgreSQL primary stopped while it runs.
+  on_ac1 bmm-payout execute "$batch" >"$W/execute.log" 2>&1 &
+  local epid=$! t0
+  t0=$(now_ms)
+  sleep 0.$((RANDOM % 3))
   pg_stop_at pg_stop_payout
-  wait "$ppid" || true
-  # every payout paid exactly once, on the node: bmm-payout reconcile
-  check "pg_stop_payout: bmm-payout reconcile finds every payout paid once" ip netns exec bmm-ac1 env -i PATH=/usr/bin:/bin bash -c \
-    "set -a; . '$r/etc/bmm/bmm.env'; set +a; exec '$BIN_DIR/bmm-payout' reconcile --config '$r/etc/bmm/bmm-accountd.toml' --currency LTC"
+  rc=0; wait "$epid" || rc=$?
+  local took retries
+  took=$(secs $(( $(now_ms) - t0 )))
+  retries=$(grep -c 'a failover?' "$W/execute.log" || true)
+  note "pg_stop_payout: execute ran ${took} s with the primary stopped in it and exited $rc; it ran again from the start $retries time(s) after a failover error: $(grep -m 1 'a failover?' "$W/execute.log" | cut -c1-160)"
+  figure pg_stop_payout "execute started -> done (its own failover retries: $retries)" "$took s"
+  for i in 1 2 3 4 5; do
+    [ "$rc" -ne 0 ] || break
+    rc=0; on_ac1 bmm-payout execute "$batch" >>"$W/execute.log" 2>&1 || rc=$?
+    note "pg_stop_payout: execute again (#$i) exited $rc"
+    [ "$rc" -eq 0 ] || sleep 2
+  done
+  check "pg_stop_payout: bmm-payout execute $batch finished (exit 0) across the failover" test "$rc" = 0
+  # [payout] confirmations = 6: mine them (to the third address), reconcile.
+  lcli A generatetoaddress 7 "$(lcli B -rpcwallet=recv getnewaddress "" bech32)" >/dev/null
+  confirmed() {
+    on_ac1 bmm-payout reconcile "$batch" >>"$W/reconcile.log" 2>&1 || true
+    on_ac1 bmm-payout show "$batch" --json >"$W/batch.json" 2>/dev/null && state=$(jq -r .state "$W/batch.json") && [ "$state" = confirmed ]
+  }
+  if poll 60 confirmed; then pass "pg_stop_payout: bmm-payout reconcile books batch $batch confirmed"
+  else fail "pg_stop_payout: bmm-payout reconcile books batch $batch confirmed within 60 s (state ${state:-?})"; fi
+  # On the node: each address received exactly its line's amount, in one
+  # transaction; the pool's wallet sent to it once.
+  local addr amount got n_recv n_send bad=0
+  lcli B -rpcwallet=recv listtransactions "*" 10000 0 true >"$W/recv.json"
+  lcli A -rpcwallet=pool listtransactions "*" 10000 0 true >"$W/pool.json"
+  while read -r addr amount; do
+    got=$(to_sat "$(lcli B -rpcwallet=recv getreceivedbyaddress "$addr" 0)")
+    n_recv=$(jq --arg a "$addr" '[.[] | select(.category == "receive" and .address == $a)] | length' "$W/recv.json")
+    n_send=$(jq --arg a "$addr" '[.[] | select(.category == "send" and .address == $a)] | length' "$W/pool.json")
+    note "pg_stop_payout: $addr: line $amount, received $got in $n_recv transaction(s), the pool wallet sent to it $n_send time(s)"
+    [ "$got" = "$amount" ] && [ "$n_recv" = 1 ] && [ "$n_send" = 1 ] || bad=$((bad + 1))
+  done <"$W/lines.txt"
+  check "pg_stop_payout: on the node every payout line was paid exactly once (each address received its amount once, one send each)" \
+    test "$bad" = 0 -a "$lines" = 2
   after_fault pg_stop_payout ac1 m1 m2 m3
 }
 case_redis_partition() {
@@ -487,13 +575,25 @@ case_redis_partition() {
 }
 
 # ------------------------------------------------------------------- run ----
+# The longest time any of the miners m1-m3 went without an accepted share
+# between $1 and $2 (ms): "miner NAME S s".
+acc_gap() {
+  local m g best=0 who=-
+  for m in m1 m2 m3; do
+    g=$(awk -v a="$1" -v b="$2" 'BEGIN {p = a; g = 0} $1 >= a && $1 <= b {if ($1 - p > g) g = $1 - p; p = $1} END {if (b - p > g) g = b - p; print g}' "$W/$m.acc")
+    [ "$g" -le "$best" ] || { best=$g; who=$m; }
+  done
+  echo "$(secs "$best") s ($who)"
+}
 for c in "${CASES[@]}"; do
+  c_t0=$(now_ms)
   case $c in
     stratum_cut) case_stratum_cut ;;
     accountd_kill) for ((i = 1; i <= KILLS; i++)); do case_accountd_kill "$i"; done ;;
     redis_kill|pg_stop_ingest|pg_stop_close|pg_stop_payout|redis_partition) "case_$c" ;;
     *) fail "unknown case '$c' (see --help)" ;;
   esac
+  figure "$c" "longest time a miner had no share accepted during the case" "$(acc_gap "$c_t0" "$(now_ms)")"
   [ "$SECONDS" -lt "$BUDGET" ] || { fail "the budget of ${BUDGET} s ran out after case $c"; break; }
 done
 
@@ -510,4 +610,11 @@ after_fault final ac1 m1 m2 m3
 gap=$(for m in m1 m2 m3; do summary "$m" max_answer_gap_seconds; done | sort -g | tail -n 1)
 note "figures: stratum cut -> the st1 miner accepted elsewhere $( [ "${CUT_RESUME_MS:-none}" = none ] && echo none || secs "$CUT_RESUME_MS") s; longest time a miner got no answer ${gap:-?} s"
 for r in "${KILL_RESULTS[@]}"; do note "figures: accountd_kill $r"; done
+echo
+echo "cluster_fault_test: figures (mode $MODE)"
+printf '  %-16s %-62s %s\n' CASE FIGURE VALUE
+for f in "${FIGURES[@]}"; do IFS='|' read -r a b c <<<"$f"; printf '  %-16s %-62s %s\n' "$a" "$b" "$c"; done
+for m in m1 m2 m3; do
+  printf '  %-16s %-62s %s\n' "whole run" "$m: longest without an answer / give-up to next accepted" "$(summary "$m" max_answer_gap_seconds) s / $(summary "$m" max_resume_seconds) s"
+done
 finish
