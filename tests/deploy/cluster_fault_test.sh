@@ -10,15 +10,21 @@
 #                    closes an epoch (short epochs in this test's configs); the
 #                    other takes the ledger over, claims the dead consumer's
 #                    pending entries and closes the next epochs.
+#   redis_kill       kill -9 the Redis primary: the Sentinels promote a
+#                    replica, bmm-stratum and bmm-accountd follow, mining goes on.
+#   pg_stop_ingest   stop the Patroni leader while the ingest runs,
+#   pg_stop_close    ... when an epoch close is due,
+#   pg_stop_payout   ... while `bmm-payout execute` pays a batch (two lines,
+#                    from matured blocks), then reconcile: Patroni promotes the
+#                    sync standby; every line paid exactly once, on the node.
+#   redis_partition  cut the Redis primary off (its veth down): it refuses
+#                    writes (min-replicas-to-write), the Sentinels promote a
+#                    replica, the old primary follows it once back.
 # After each: every share the miners were told was accepted is stored once and
 # none twice, every block on the chain that pays the pool is booked once, and
-# `bmm-accountd audit` is clean. Prints the times (mined again, longest time
-# without an answer, takeover); nothing asserts a duration.
-#
-# CLUSTER_TEST_CONFIG=target adds the cases that need the redis, shards and
-# pgha branches (Sentinel-following programs, multi-host PostgreSQL):
-# redis_kill, pg_stop_ingest, pg_stop_close, pg_stop_payout, redis_partition.
-# They are written but NOT yet run: main's programs cannot follow a failover.
+# `bmm-accountd audit` is clean. Prints the times (promotions, mined again,
+# longest time without an answer, takeover) in one table at the end; nothing
+# asserts a duration.
 # Functions are run through poll/check (SC2317); `a && b || c` is meant (SC2015).
 # shellcheck disable=SC2317,SC2015
 set -euo pipefail
@@ -27,16 +33,15 @@ if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
   cat <<'EOF'
 Usage: tests/deploy/cluster_fault_test.sh [CASE...]     (root; label integration)
 
-CASEs (default: all of the mode): stratum_cut accountd_kill; with
-CLUSTER_TEST_CONFIG=target also redis_kill pg_stop_ingest pg_stop_close
-pg_stop_payout redis_partition (not yet run: they need the merged redis,
-shards and pgha branches).
+CASEs (default: all seven, about 5 minutes): stratum_cut accountd_kill
+redis_kill pg_stop_ingest pg_stop_close pg_stop_payout redis_partition.
+--ci: the bounded subset ctest runs (CI_CASES below).
 
 Env:
   CLUSTER_FAULT_LONG=1   the longer variant: the stratum host is cut for 180 s
                          (not 60) and the accounting kill is done 3 times,
-                         alternating hosts (about 9 minutes)
-  CLUSTER_TEST_BUDGET    seconds for the whole run (default 420, long 1200)
+                         alternating hosts (about 11 minutes with all seven cases)
+  CLUSTER_TEST_BUDGET    seconds for the whole run (default 900, long 1200)
   BMM_BIN_DIR            the built programs (default <repo>/build/bin)
 
 Needs what tests/deploy/cluster_test.sh needs (deploy/install-deps.sh, root,
@@ -50,19 +55,18 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLUSTER=$REPO_ROOT/deploy/cluster.sh
 BIN_DIR=${BMM_BIN_DIR:-$REPO_ROOT/build/bin}
 export BMM_BIN_DIR=$BIN_DIR
-MODE=${CLUSTER_TEST_CONFIG:-compat}
-unset BMM_CLUSTER_DIR BMM_CLUSTER_CONFIG BMM_CLUSTER_BMM_CONF
+unset BMM_CLUSTER_DIR BMM_CLUSTER_BMM_CONF
 LONG=${CLUSTER_FAULT_LONG:-0}
 if [ "$LONG" = 1 ]; then CUT=180; KILLS=3; BUDGET=${CLUSTER_TEST_BUDGET:-1200}
-else CUT=60; KILLS=1; BUDGET=${CLUSTER_TEST_BUDGET:-420}; fi
+else CUT=60; KILLS=1; BUDGET=${CLUSTER_TEST_BUDGET:-900}; fi
 EPOCH_S=20        # epoch length in this test's accounting configs
 CLAIM_MS=5000     # [ingest] claim_idle_ms there
 
+ALL_CASES=(stratum_cut accountd_kill redis_kill pg_stop_ingest pg_stop_close pg_stop_payout redis_partition)
+CI_CASES=(accountd_kill redis_kill pg_stop_close pg_stop_payout redis_partition)
 CASES=("$@")
-if [ ${#CASES[@]} -eq 0 ]; then
-  CASES=(stratum_cut accountd_kill)
-  [ "$MODE" != target ] || CASES+=(redis_kill pg_stop_ingest pg_stop_close pg_stop_payout redis_partition)
-fi
+if [ ${#CASES[@]} -eq 0 ]; then CASES=("${ALL_CASES[@]}")
+elif [ "${CASES[*]}" = --ci ]; then CASES=("${CI_CASES[@]}"); fi
 
 passed=0
 failed=0
@@ -87,7 +91,7 @@ rmdir "$DIR"   # cluster.sh makes it
 W=$(mktemp -d /var/tmp/bmm-fault-work.XXXXXX)
 chmod 755 "$W"
 LOG=$W/cluster.log
-note "state $DIR, work $W, mode $MODE, budget ${BUDGET}s, cut ${CUT}s, accounting kills $KILLS"
+note "state $DIR, work $W, budget ${BUDGET}s, cut ${CUT}s, accounting kills $KILLS"
 MINER_PIDS=()
 
 cleanup() {
@@ -143,7 +147,6 @@ done
 chmod -R a+rX "$CONF"
 
 UP_ARGS=(--bmm-conf "$CONF")
-[ "$MODE" != target ] || UP_ARGS+=(--target-config)
 cluster() { timeout "$(left)" bash "$CLUSTER" "$@" --dir "$DIR"; }
 
 t0=$SECONDS
@@ -157,21 +160,35 @@ pass "deploy/cluster.sh up with ${EPOCH_S} s epochs ($((SECONDS - t0)) s)"
 
 # ------------------------------------------------------------- helpers ------
 
-REDIS_PW=""
-[ "$(cat "$DIR/redis_auth" 2>/dev/null)" != on ] || REDIS_PW=$(cat "$DIR/secrets/redis_password")
-rcli() { if [ -n "$REDIS_PW" ]; then REDISCLI_AUTH=$REDIS_PW redis-cli --no-auth-warning -h "$1" "${@:2}"; else redis-cli -h "$1" "${@:2}"; fi; }
+REDIS_PW=$(cat "$DIR/secrets/redis_password")
+rcli() { REDISCLI_AUTH=$REDIS_PW redis-cli --no-auth-warning -h "$1" "${@:2}"; }
 redis_primary() { local ip; for ip in 10.77.0.21 10.77.0.22 10.77.0.23; do [ "$(rcli "$ip" --raw ROLE 2>/dev/null | head -n 1)" = master ] && { echo "$ip"; return 0; }; done; return 1; }
-pg_leader() { local ip; for ip in 10.77.0.31 10.77.0.32 10.77.0.33; do curl -sf --max-time 2 "http://$ip:8008/cluster" 2>/dev/null |
-  jq -r '.members[] | select(.role == "leader" and .state == "running") | .host' | head -n 1 && return 0; done; return 1; }
-# psql as bmm on the leader (asked again when it does not answer).
+pg_leader() {
+  local ip l
+  for ip in 10.77.0.31 10.77.0.32 10.77.0.33; do
+    l=$(curl -sf --max-time 2 "http://$ip:8008/cluster" 2>/dev/null | jq -r '.members[] | select(.role == "leader" and .state == "running") | .host' | head -n 1) || continue
+    [ -z "$l" ] || { echo "$l"; return 0; }
+  done
+  return 1
+}
+# psql as bmm on the leader. The leader is remembered; when a query there
+# fails it is asked again and the query tried once more (q often runs in a
+# $(...) subshell, whose LEADER="" the shell never sees: pg_stop_at resets it
+# after a promotion).
 LEADER=""
 q() {
-  [ -n "$LEADER" ] || LEADER=$(pg_leader) || true
-  PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") PGCONNECT_TIMEOUT=5 psql -X -tA -v ON_ERROR_STOP=1 -h "$LEADER" -U bmm -d bmm "$@" ||
-    { LEADER=""; return 1; }
+  local try
+  for try in 1 2; do
+    [ -n "$LEADER" ] || LEADER=$(pg_leader) || true
+    if PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") PGCONNECT_TIMEOUT=5 psql -X -tA -v ON_ERROR_STOP=1 -h "${LEADER:-none}" -U bmm -d bmm "$@" \
+      2> >(sed "s/^/$(date +%T) ${LEADER:-none} (try $try): /" >>"$W/q.err"); then
+      return 0
+    fi
+    LEADER=""
+  done
+  return 1
 }
-STREAM=bmm:shares   # compat: one stream (target: bmm:shares:{1..3}, see below)
-streams() { if [ "$MODE" = target ]; then echo 'bmm:shares:{1}' 'bmm:shares:{2}' 'bmm:shares:{3}'; else echo "$STREAM"; fi; }
+streams() { echo 'bmm:shares:{1}' 'bmm:shares:{2}' 'bmm:shares:{3}'; }   # one per stratum instance
 pending_of() { # pending_of CONSUMER: entries pending on it over every stream
   local s n=0 m
   for s in $(streams); do
@@ -420,14 +437,9 @@ case_accountd_kill() {
   after_fault "accountd_kill #$round" "$live" m1 m2 m3
 }
 
-# ------------------------------------- target cases (not yet run) ----------
-# These need the merged redis (Sentinel, WAIT), shards (streams) and pgha
-# (hosts, retried transactions) branches: with main's programs a Redis or
-# PostgreSQL failover leaves bmm-stratum and bmm-accountd on the old address.
-need_target() { [ "$MODE" = target ] || { note "$1: skipped (needs CLUSTER_TEST_CONFIG=target: the merged redis, shards and pgha branches)"; return 1; }; }
+# --------------------------------------- Redis and PostgreSQL failovers ----
 
 case_redis_kill() {
-  need_target redis_kill || return 0
   local p rh rpid t0 m
   p=$(redis_primary); rh=rd${p##*.2}
   read -r rpid _ <"$DIR/hosts/$rh/run/bmm-cluster/redis.pid"
@@ -454,6 +466,7 @@ pg_stop_at() {
   kill -TERM "$ppid"
   new_leader() { local l; l=$(pg_leader); [ -n "$l" ] && [ "$l" != "$leader" ]; }
   if poll 90 new_leader; then
+    LEADER=""
     pass "$what: Patroni promotes the sync standby ($(pg_leader) leads $POLL_S s after the leader $leader was stopped)"
     figure "$what" "Patroni promotion (stop leader -> new leader)" "$POLL_S s"
   else
@@ -463,12 +476,10 @@ pg_stop_at() {
   cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1 || fail "$what: cluster.sh up brings the old leader back as a replica"
 }
 case_pg_stop_ingest() {
-  need_target pg_stop_ingest || return 0
   pg_stop_at pg_stop_ingest   # the miners keep the ingest busy
   after_fault pg_stop_ingest ac1 m1 m2 m3
 }
 case_pg_stop_close() {
-  need_target pg_stop_close || return 0
   local end=$(( ( $(date +%s) - GENESIS) / EPOCH_S * EPOCH_S + GENESIS + EPOCH_S + 3 ))
   sleep $(( end - $(date +%s) > 0 ? end - $(date +%s) : 0 ))   # the close is due now
   pg_stop_at pg_stop_close
@@ -487,7 +498,6 @@ lcli() { ip netns exec bmm-coin litecoin-cli -datadir="$DIR/hosts/coin/stack/nod
 # A decimal coin amount (litecoin-cli/jq text, e.g. 0.1 or 12.34567891) in litoshi, exactly.
 to_sat() { awk -v a="$1" 'BEGIN { n = split(a, p, "."); f = (n > 1 ? p[2] : ""); while (length(f) < 8) f = f "0"; printf "%s%s\n", p[1], f }' | sed -E 's/^(-?)0+([0-9])/\1\2/'; }
 case_pg_stop_payout() {
-  need_target pg_stop_payout || return 0
   local a1 a2 batch digest i rc state lines
   # Two payout addresses of the account "fault" (50 % each: two lines) in a
   # wallet "recv" of node B; its blocks mature with 101 blocks mined on node A
@@ -558,11 +568,10 @@ case_pg_stop_payout() {
   after_fault pg_stop_payout ac1 m1 m2 m3
 }
 case_redis_partition() {
-  need_target redis_partition || return 0
   local p h t_cut ip others=() auth=()
   p=$(redis_primary); h=rd${p##*.2}
   for ip in 10.77.0.21 10.77.0.22 10.77.0.23; do [ "$ip" = "$p" ] || others+=("$ip"); done
-  [ -z "$REDIS_PW" ] || auth=(env "REDISCLI_AUTH=$REDIS_PW")
+  auth=(env "REDISCLI_AUTH=$REDIS_PW")
   local before; before=$(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) ))
   # The primary cut off from the Sentinels, the replicas and every client
   # (its veth down). With min-replicas-to-write 1 it refuses writes once no
@@ -628,6 +637,7 @@ for c in "${CASES[@]}"; do
     *) fail "unknown case '$c' (see --help)" ;;
   esac
   figure "$c" "longest time a miner had no share accepted during the case" "$(acc_gap "$c_t0" "$(now_ms)")"
+  figure "$c" "the case took (fault, recovery and the checks after it)" "$(secs $(( $(now_ms) - c_t0 ))) s"
   [ "$SECONDS" -lt "$BUDGET" ] || { fail "the budget of ${BUDGET} s ran out after case $c"; break; }
 done
 
@@ -645,10 +655,11 @@ gap=$(for m in m1 m2 m3; do summary "$m" max_answer_gap_seconds; done | sort -g 
 note "figures: stratum cut -> the st1 miner accepted elsewhere $( [ "${CUT_RESUME_MS:-none}" = none ] && echo none || secs "$CUT_RESUME_MS") s; longest time a miner got no answer ${gap:-?} s"
 for r in "${KILL_RESULTS[@]}"; do note "figures: accountd_kill $r"; done
 echo
-echo "cluster_fault_test: figures (mode $MODE)"
+echo "cluster_fault_test: figures"
 printf '  %-16s %-62s %s\n' CASE FIGURE VALUE
 for f in "${FIGURES[@]}"; do IFS='|' read -r a b c <<<"$f"; printf '  %-16s %-62s %s\n' "$a" "$b" "$c"; done
 for m in m1 m2 m3; do
   printf '  %-16s %-62s %s\n' "whole run" "$m: longest without an answer / give-up to next accepted" "$(summary "$m" max_answer_gap_seconds) s / $(summary "$m" max_resume_seconds) s"
 done
+note "the run took $SECONDS s before the cluster goes down (cases: ${CASES[*]})"
 finish
