@@ -227,11 +227,17 @@ struct wallet_coinbase {
 };
 
 // Every booked, not orphaned block of `coin` is known to its node, and in the
-// main chain once mature.
-void audit_booked_on_node(const std::string& coin, node::rpc_client& node, const std::vector<booked_block>& booked,
-                          std::vector<std::string>& problems) {
+// main chain once mature. Returns the immature booked blocks that are on a side
+// chain now: they wait for the block tracker's orphan verdict ([coins.X]
+// orphan_readings, which need the chain to move on), and the wallet no longer
+// lists their coinbase as in a block (a reorg, also one the node makes on a
+// restart between tips of equal work, leaves it unconfirmed).
+std::set<std::string> audit_booked_on_node(const std::string& coin, node::rpc_client& node,
+                                           const std::vector<booked_block>& booked,
+                                           std::vector<std::string>& problems) {
+    std::set<std::string> off_chain;
     if (booked.empty()) {
-        return;
+        return off_chain;
     }
     simdjson::dom::parser parser;
     for (const auto& b : booked) {
@@ -247,7 +253,7 @@ void audit_booked_on_node(const std::string& coin, node::rpc_client& node, const
         }
         if (!r) {
             problems.push_back("chain: " + coin + ": " + r.error_message() + ": the booked blocks were not checked");
-            return;
+            return off_chain;
         }
         std::int64_t conf = 0;
         auto doc = parser.parse(*r);
@@ -260,8 +266,11 @@ void audit_booked_on_node(const std::string& coin, node::rpc_client& node, const
             problems.push_back("chain: " + coin + " block " + b.hash + " (height " + std::to_string(b.height) +
                                ") is mature in the ledger but not in the node's main chain: its released rewards "
                                "are owed by no coinbase; book a correction");
+        } else if (conf < 0) {
+            off_chain.insert(b.hash);
         }
     }
+    return off_chain;
 }
 
 // The wallet's coinbases that pay `address`, by block hash.
@@ -323,7 +332,7 @@ void audit_coin(const accountd_config& cfg, pg::connection& db, const std::strin
         all.emplace(b.hash, b);
     }
     node::rpc_client node(node::rpc_endpoint{cs.node.url, cs.node.user, cs.node.password, ""});
-    audit_booked_on_node(coin, node, booked, problems);
+    const std::set<std::string> off_chain = audit_booked_on_node(coin, node, booked, problems);
     if (cs.pool_address.empty()) {
         return;
     }
@@ -369,7 +378,7 @@ void audit_coin(const accountd_config& cfg, pg::connection& db, const std::strin
             }
         }
         for (const auto& b : booked) {
-            if (!cbs->count(b.hash) && b.found_ms < settled_ms) {
+            if (!cbs->count(b.hash) && b.found_ms < settled_ms && !off_chain.count(b.hash)) {
                 problems.push_back("chain: " + coin + " block " + b.hash + " (height " + std::to_string(b.height) +
                                    ", " + b.status + ") is booked but no coinbase of " + wallet + " paying " +
                                    cs.pool_address +

@@ -45,31 +45,7 @@ result<book_report> book_block_status(pg::connection& db, std::string_view hash,
     if (status != "mature" && status != "orphaned") {
         return error{join({"block status must be mature or orphaned, not ", status})};
     }
-    return pg::in_transaction(db, [&]() -> result<book_report> {
-        const std::string h(hash);
-        auto row = run(db, join({"locking block ", h}), "SELECT status FROM blocks WHERE hash = $1 FOR UPDATE", {h});
-        if (!row) {
-            return error{row.error_message()};
-        }
-        if (row->rows() != 1) {
-            return error{join({"block ", h, " is not in blocks; record it first"})};
-        }
-        const std::string now = row->text(0, 0);
-        if (now != "immature" && now != status) {
-            return error{join({"block ", h, " is ", now, " already; it cannot become ", status})};
-        }
-        auto rep = insert_transfers(db, ts);
-        if (!rep) {
-            return rep;
-        }
-        auto upd = run(db, join({"setting block ", h, " ", status}),
-                       "UPDATE blocks SET status = $2, status_at = now() WHERE hash = $1 AND status <> $2",
-                       {h, std::string(status)});
-        if (!upd) {
-            return error{upd.error_message()};
-        }
-        return rep;
-    });
+    return book_block_fate(db, hash, status, {"immature"}, ts);
 }
 
 result<std::vector<block_row>> blocks_of_epoch(pg::connection& db, std::uint64_t k) {
@@ -252,7 +228,7 @@ result<book_report> book_block_fate(pg::connection& db, std::string_view hash, s
             allowed = allowed || now == f;
         }
         if (!allowed) {
-            return error{join({"block ", h, " is ", now, "; it cannot become ", to})};
+            return error{join({"block ", h, " is ", now, " already; it cannot become ", to})};
         }
         auto rep = insert_transfers(db, ts);
         if (!rep) {

@@ -1,5 +1,5 @@
 // The ledger in a real PostgreSQL (tests/support/stack.hpp): migrations
-// 0005..0008 applied to a fresh schema per test, epochs closed by the rules
+// 0005..0008, 0018, 0023 and 0024 (block fate) applied to a fresh schema per test, epochs closed by the rules
 // library and booked through bmm_ledger_pg, compared after every step with
 // the in-memory ledger model, and the SQL audit checked both ways (silent on
 // a sound ledger, naming each planted problem).
@@ -61,7 +61,7 @@ protected:
         exec_ok(db_, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " +
                          schema + "; SET search_path TO " + schema);
         for (const char* f : {"0005_ledger.sql", "0006_epochs.sql", "0007_blocks.sql", "0008_ledger_audit.sql",
-                              "0018_bmm_holdings.sql", "0023_voting_power.sql"}) {
+                              "0018_bmm_holdings.sql", "0023_voting_power.sql", "0024_block_fate.sql"}) {
             exec_ok(db_, read_file(stack.source_dir() + "/sql/" + f));
         }
     }

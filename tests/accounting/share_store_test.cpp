@@ -219,6 +219,71 @@ TEST_F(share_store_test, the_pplns_reads_find_the_block_share_and_slice_newest_f
     EXPECT_EQ(calls, 2);
 }
 
+// [ingest] keep_days (issue 13, item 11): shares_needed_before() holds the
+// drop's cutoff back to the oldest share the ledger still reads: the first
+// open epoch's, a late share counted in an open epoch, and the pplns window of
+// a block not split yet (kept whole when the shares after the cutoff do not
+// cover it).
+TEST_F(share_store_test, keep_days_is_held_back_for_late_shares_and_unsplit_pplns_windows) {
+    const std::int64_t cutoff = k_day0 + 2 * k_day;  // keep_days would drop days 0 and 1
+    const std::int64_t open_start = cutoff + 1000;   // epoch 5, the first open one, starts after the cutoff
+    const std::vector<std::pair<std::string, std::uint64_t>> pplns{{"LTC", 2000000}};  // N = 2
+    const auto needed = [&](const std::vector<std::pair<std::string, std::uint64_t>>& schemes) {
+        auto n = ss::shares_needed_before(db_, cutoff, 5, open_start, schemes);
+        EXPECT_TRUE(n.ok()) << n.error_message();
+        return n.ok() ? *n : std::optional<ss::needed_shares>();
+    };
+    round([&] {
+        ASSERT_TRUE(ss::copy_round(db_, share_row(k_day0 + 1000, "old", "alice", "10") +
+                                            share_row(k_day0 + k_day + 1000, "late4", "bob", "10") +
+                                            share_row(k_day0 + k_day + 2000, "late5", "carol", "10"))
+                        .ok());
+    });
+    EXPECT_FALSE(needed(pplns).has_value()) << "nothing before the cutoff is read any more";
+    const auto open = ss::shares_needed_before(db_, cutoff, 5, k_day0 + 500, pplns);
+    ASSERT_TRUE(open.ok() && open->has_value());
+    EXPECT_EQ((*open)->from_ms, k_day0 + 500);
+    EXPECT_NE((*open)->why.find("epoch 5"), std::string::npos) << (*open)->why;
+
+    // A late share counted in closed epoch 4 is not read again; one counted in open epoch 5 is.
+    ASSERT_TRUE(db_.exec("UPDATE shares SET late_epoch = 4 WHERE uid = 'late4'").ok());
+    EXPECT_FALSE(needed(pplns).has_value());
+    ASSERT_TRUE(db_.exec("UPDATE shares SET late_epoch = 5 WHERE uid = 'late5'").ok());
+    auto late = needed(pplns);
+    ASSERT_TRUE(late.has_value());
+    EXPECT_EQ(late->from_ms, k_day0 + k_day + 2000);
+    EXPECT_NE(late->why.find("late"), std::string::npos) << late->why;
+    ASSERT_TRUE(db_.exec("UPDATE shares SET late_epoch = NULL WHERE uid = 'late5'").ok());
+
+    // A pplns block booked in open epoch 5, its share after the cutoff, network work 100: its window is 200 of
+    // work back from that share; 10 after the cutoff does not cover it, so every kept day is needed.
+    const std::string h(64, 'c');
+    round([&] {
+        ASSERT_TRUE(
+            ss::copy_round(db_, share_row(cutoff + 5000, "found", "dave", "10", true, "100", h, "625000000")).ok());
+    });
+    ASSERT_TRUE(db_.exec("INSERT INTO blocks (hash, coin, height, reward, finder, found_at, found_epoch, epoch) "
+                         "VALUES ('" +
+                         h + "', 'LTC', 100, 625000000, 'dave', '" + pg::timestamp_text(cutoff + 5000) + "', 5, 5)")
+                    .ok());
+    auto window = needed(pplns);
+    ASSERT_TRUE(window.has_value());
+    EXPECT_EQ(window->from_ms, k_day0) << "the oldest kept day";
+    EXPECT_NE(window->why.find("block " + h + " (pplns"), std::string::npos) << window->why;
+    EXPECT_FALSE(needed({}).has_value()) << "the same block under pp needs no window";
+
+    // Shares after the cutoff that cover the window (10 + 190 = 200): nothing before the cutoff is needed.
+    round([&] { ASSERT_TRUE(ss::copy_round(db_, share_row(cutoff + 4000, "cover", "erin", "190")).ok()); });
+    EXPECT_FALSE(needed(pplns).has_value());
+
+    // Once epoch 5 has closed (the first open one is 6), the block is split: its window is not read again.
+    ASSERT_TRUE(db_.exec("DELETE FROM shares WHERE uid = 'cover'").ok());
+    ASSERT_TRUE(needed(pplns).has_value());
+    auto after_close = ss::shares_needed_before(db_, cutoff, 6, open_start, pplns);
+    ASSERT_TRUE(after_close.ok()) << after_close.error_message();
+    EXPECT_FALSE(after_close->has_value());
+}
+
 TEST_F(share_store_test, stream_positions_and_partitions) {
     const ss::consumer me{"shares", "accountd", "c1"};
     auto none = ss::load_position(db_, me);

@@ -439,7 +439,11 @@ protected:
         EXPECT_EQ(twice_pow, "0") << "accepted proof-of-work hashes stored twice";
         EXPECT_TRUE(unbooked.empty()) << "main-chain blocks paying the pool not booked once:\n"
                                       << head(unbooked) << g->acc.log_tail();
-        EXPECT_EQ(audit.rc, 0) << "bmm-accountd audit is not clean:\n" << audit.out << "\n" << g->acc.log_tail();
+        EXPECT_EQ(audit.rc, 0) << "bmm-accountd audit is not clean:\n"
+                               << audit.out << "\n"
+                               << g->acc.log_tail() << "\nnode A's chain tips:\n"
+                               << st().cli("getchaintips") << "\nthe last deploy/stack.sh up:\n"
+                               << st().up_again_log();
 
         std::string rejected;
         for (const auto& [code, n] : f.rejected) {

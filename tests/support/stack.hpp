@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -120,6 +122,11 @@ public:
                setting("BMM_REDIS_PORT");
     }
     const std::string& dir() const { return dir_; }
+    // What the last up_again() printed (deploy/stack.sh up: e.g. a tie between the nodes' tips broken).
+    std::string up_again_log() const {
+        std::ifstream in(base_ + "/up-again.log");
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
     const std::string& source_dir() const { return source_; }
 
     // deploy/stack.sh up again, with the options the stack started with:
@@ -155,6 +162,18 @@ private:
 
     void stop() {
         if (dir_.empty()) {
+            return;
+        }
+        // BMM_KEEP_STACK=1: stop the services but keep their data and logs (and the
+        // tests' files under base_) to look at after a failure.
+        const char* keep = std::getenv("BMM_KEEP_STACK");
+        if (keep && *keep && std::string(keep) != "0") {
+            const std::string down =
+                "bash '" + source_ + "/deploy/stack.sh' down --dir '" + dir_ + "' > /dev/null 2>&1";
+            (void)std::system(down.c_str());
+            std::fprintf(stderr, "BMM_KEEP_STACK: the stack's files are kept in %s\n", base_.c_str());
+            dir_.clear();
+            instance_ = nullptr;
             return;
         }
         const std::string cmd =

@@ -35,9 +35,10 @@ struct block_row {
 // it is there with other figures.
 result<bool> record_block(pg::connection& db, const block_row& b);
 
-// Books a block's release (status "mature", block_maturity_transfers) or
-// reversal ("orphaned", block_orphan_transfers) and sets its status, in one
-// transaction. Errors when the block is unknown or already in the other state.
+// Books an immature block's release (status "mature", block_maturity_transfers)
+// or reversal ("orphaned", block_orphan_transfers) and sets its status, in one
+// transaction: book_block_fate from "immature". Errors when the block is
+// unknown or already in the other state.
 result<book_report> book_block_status(pg::connection& db, std::string_view hash, std::string_view status,
                                       std::span<const transfer> ts);
 
