@@ -30,6 +30,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -239,7 +240,12 @@ std::vector<std::string> processes_showing(const std::vector<std::string>& secre
         if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
             continue;
         }
-        std::string cmd = test::read_text(e.path().string() + "/cmdline");
+        std::string cmd;
+        try {
+            cmd = test::read_text(e.path().string() + "/cmdline");
+        } catch (const std::exception&) {
+            continue;  // the process ended since the listing (other tests' processes come and go)
+        }
         std::replace(cmd.begin(), cmd.end(), '\0', ' ');
         for (const auto& s : secrets) {
             if (!s.empty() && cmd.find(s) != std::string::npos) {
