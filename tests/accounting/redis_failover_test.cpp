@@ -323,6 +323,23 @@ std::string accountd_config(const redis_topology& t, const std::string& stream, 
     return path;
 }
 
+// `bmm-accountd audit` of the records only (--skip-chain, no grace) with one
+// more entry counted for `stream` in stream_state than were stored (what a
+// failover to a replica that lacked an entry leaves); its output. The count is
+// put back after.
+std::string audit_with_one_more_counted(const std::string& cfg, const std::string& stream, const std::string& name) {
+    const std::string sql = "UPDATE stream_state SET entries = entries + $1::bigint WHERE stream = $2 RETURNING 1";
+    EXPECT_EQ(scalar(sql, {"1", stream}), "1");
+    const std::string log = st().dir() + "/accountd/audit-" + name + ".log";
+    test::child_process a({bin("bmm-accountd"), "audit", "--config", cfg, "--skip-chain", "--grace-seconds", "0"}, log);
+    a.wait(120000);
+    EXPECT_EQ(scalar(sql, {"-1", stream}), "1");
+    return test::read_text(log);
+}
+bool names_shortfall(const std::string& out, const std::string& stream) {
+    return out.find("stream " + stream + " has had") != std::string::npos;
+}
+
 // bmm-accountd with [redis] wait_replicas = 1 stores a round only once WAIT
 // saw it on a replica: with both replicas stopped (SIGSTOP) the primary still
 // takes bmm-stratum's records (min-replicas-max-lag 10 s has not run out) and
@@ -408,6 +425,13 @@ TEST(redis_failover, accountd_stores_nothing_a_replica_does_not_have) {
     std::fflush(stdout);
     EXPECT_EQ(acc.stop(SIGTERM, 20000), 0) << test::read_text(acc_log);
     pool.stop();
+    // The audit's entries-added check is strict on a primary that never was a
+    // replica (INFO replication second_repl_offset -1).
+    EXPECT_EQ(t.info_field(t.ports[0], "second_repl_offset"), "-1");
+    const std::string strict = audit_with_one_more_counted(cfg, stream, "replica-wait-strict");
+    EXPECT_TRUE(names_shortfall(strict, stream))
+        << "the audit did not name an entry counted that the never-promoted primary lacks:\n"
+        << strict;
     // The failover test below needs both replicas online again.
     ASSERT_TRUE(wait_for([&] { return t.info_field(t.ports[0], "connected_slaves") == "2"; }, 30));
 }
@@ -561,6 +585,16 @@ TEST(redis_failover, primary_killed_mid_run_every_accepted_share_stored_once) {
     RecordProperty("longest_answer_gap_ms", static_cast<int>(longest_gap_ms));
     EXPECT_EQ(acc.stop(SIGTERM, 20000), 0) << test::read_text(acc_log);
     pool.stop();
+    // On the promoted replica (second_repl_offset set) an entry counted that
+    // it lacks is what a failover leaves: accepted, the record sequence check
+    // finding no hole.
+    EXPECT_NE(t.info_field(new_primary.load(), "second_repl_offset"), "-1");
+    const std::string promoted = audit_with_one_more_counted(cfg, stream, "failover-promoted");
+    EXPECT_FALSE(names_shortfall(promoted, stream)) << promoted;
+    // ... and because the stream was checked, not skipped.
+    EXPECT_EQ(promoted.find("not checked"), std::string::npos) << promoted;
+    EXPECT_EQ(promoted.find("is not stored up to"), std::string::npos) << promoted;
+    std::printf("audit after the failover: %s\n", promoted.substr(0, 400).c_str());
 }
 
 }  // namespace
