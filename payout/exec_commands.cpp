@@ -154,6 +154,21 @@ int finish(const result<run_summary>& s, std::string_view what) {
     return s->unknown > 0 ? 3 : 0;
 }
 
+// The node wallet that pays batch `b`, given the passphrase in `passphrase_file` (none: not encrypted).
+result<std::unique_ptr<node_wallet>> wallet_for_batch(const accountd_config& cfg, const batch& b,
+                                                      const std::string& passphrase_file) {
+    auto w = wallet_for(cfg, b.currency, chain_of(b));
+    if (!w || passphrase_file.empty()) {
+        return w;
+    }
+    auto p = read_passphrase(passphrase_file);
+    if (!p) {
+        return error{p.error_message()};
+    }
+    (*w)->set_passphrase(*p);
+    return w;
+}
+
 }  // namespace
 
 int run_execute(const accountd_config& cfg, const execute_command& c) {
@@ -162,16 +177,9 @@ int run_execute(const accountd_config& cfg, const execute_command& c) {
     if (!r) {
         return fail(r.error_message());
     }
-    auto w = wallet_for(cfg, r->currency, chain_of(*r));
+    auto w = wallet_for_batch(cfg, *r, c.passphrase_file);
     if (!w) {
         return fail(w.error_message());
-    }
-    if (!c.passphrase_file.empty()) {
-        auto p = read_passphrase(c.passphrase_file);
-        if (!p) {
-            return fail(p.error_message());
-        }
-        (*w)->set_passphrase(*p);
     }
     const auto s = execute_batch(l.db, **w, cfg.payout, c.id);
     notify_run(cfg, l.db, c.id, s, "execute", r->state);
@@ -184,16 +192,9 @@ int run_bump(const accountd_config& cfg, const bump_command& c) {
     if (!r) {
         return fail(r.error_message());
     }
-    auto w = wallet_for(cfg, r->currency, chain_of(*r));
+    auto w = wallet_for_batch(cfg, *r, c.passphrase_file);
     if (!w) {
         return fail(w.error_message());
-    }
-    if (!c.passphrase_file.empty()) {
-        auto p = read_passphrase(c.passphrase_file);
-        if (!p) {
-            return fail(p.error_message());
-        }
-        (*w)->set_passphrase(*p);
     }
     const auto s = bump_batch(l.db, **w, cfg.payout, c.id, c.fee_rate);
     notify_run(cfg, l.db, c.id, s, "bump", r->state);

@@ -125,6 +125,28 @@ result<bool> set_lines(pg::connection& db, std::int64_t id, std::optional<int> t
     return true;
 }
 
+// Closes the open lines of a batch (of one transaction, when tx is set) inside
+// the open transaction: one transfer per line (payout_sent: the lines become
+// "sent"; payout_return: "returned"), and `extra` (a network fee), all booked new.
+result<bool> close_open_lines(pg::connection& db, std::int64_t id, std::string_view currency, std::optional<int> tx,
+                              transfer_kind kind, std::optional<transfer> extra = std::nullopt) {
+    auto lines = open_lines(db, id, tx);
+    if (!lines) {
+        return error{lines.error_message()};
+    }
+    auto ts = line_transfers(id, currency, *lines, kind);
+    if (!ts) {
+        return error{ts.error_message()};
+    }
+    if (extra) {
+        ts->push_back(std::move(*extra));
+    }
+    if (auto ok = book_new(db, *ts); !ok) {
+        return ok;
+    }
+    return set_lines(db, id, tx, kind == transfer_kind::payout_sent ? "sent" : "returned", lines->size());
+}
+
 // A coin batch finishes once no transaction is open (batch_store.hpp).
 result<bool> finish_if_done(pg::connection& db, std::int64_t id) {
     auto r = run(db, "counting the batch's transactions",
@@ -577,18 +599,7 @@ result<bool> cancel_batch(pg::connection& db, std::int64_t id) {
                          " has signed transactions stored; it cannot be cancelled (they may be "
                          "broadcast); reconcile it instead"};
         }
-        auto lines = open_lines(db, id, std::nullopt);
-        if (!lines) {
-            return error{lines.error_message()};
-        }
-        auto ts = line_transfers(id, b->currency, *lines, transfer_kind::payout_return);
-        if (!ts) {
-            return error{ts.error_message()};
-        }
-        if (auto ok = book_new(db, *ts); !ok) {
-            return error{ok.error_message()};
-        }
-        if (auto ok = set_lines(db, id, std::nullopt, "returned", lines->size()); !ok) {
+        if (auto ok = close_open_lines(db, id, b->currency, std::nullopt, transfer_kind::payout_return); !ok) {
             return ok;
         }
         auto u = run(db, "cancelling the batch",
@@ -765,23 +776,17 @@ result<bool> confirm_tx(pg::connection& db, std::int64_t id, int tx, int attempt
         if (!at) {
             return error{at.error_message()};
         }
-        auto lines = open_lines(db, id, tx);
-        if (!lines) {
-            return error{lines.error_message()};
-        }
-        auto ts = line_transfers(id, b->currency, *lines, transfer_kind::payout_sent);
-        if (!ts) {
-            return error{ts.error_message()};
-        }
+        std::optional<transfer> fee;
         if (at->fee > 0) {
-            ts->push_back(transfer{transfer_id(id, "fee", tx), accounting::fees_account(b->currency),
-                                   accounting::network_fees_account(b->currency), b->currency, at->fee,
-                                   transfer_kind::payout_fee, reference_of(id)});
+            fee = transfer{transfer_id(id, "fee", tx),
+                           accounting::fees_account(b->currency),
+                           accounting::network_fees_account(b->currency),
+                           b->currency,
+                           at->fee,
+                           transfer_kind::payout_fee,
+                           reference_of(id)};
         }
-        if (auto ok = book_new(db, *ts); !ok) {
-            return error{ok.error_message()};
-        }
-        if (auto ok = set_lines(db, id, tx, "sent", lines->size()); !ok) {
+        if (auto ok = close_open_lines(db, id, b->currency, tx, transfer_kind::payout_sent, std::move(fee)); !ok) {
             return ok;
         }
         const sql::params p{std::to_string(id), std::to_string(tx), std::to_string(attempt)};
@@ -807,18 +812,7 @@ result<bool> fail_tx(pg::connection& db, std::int64_t id, int tx) {
         if (auto st = lock_tx(db, id, tx, "failing it", {"building", "stored", "broadcast"}); !st) {
             return error{st.error_message()};
         }
-        auto lines = open_lines(db, id, tx);
-        if (!lines) {
-            return error{lines.error_message()};
-        }
-        auto ts = line_transfers(id, b->currency, *lines, transfer_kind::payout_return);
-        if (!ts) {
-            return error{ts.error_message()};
-        }
-        if (auto ok = book_new(db, *ts); !ok) {
-            return error{ok.error_message()};
-        }
-        if (auto ok = set_lines(db, id, tx, "returned", lines->size()); !ok) {
+        if (auto ok = close_open_lines(db, id, b->currency, tx, transfer_kind::payout_return); !ok) {
             return ok;
         }
         const sql::params p{std::to_string(id), std::to_string(tx)};
@@ -885,18 +879,7 @@ result<bool> settle(pg::connection& db, std::int64_t id, std::string_view txid, 
         if (!b) {
             return error{b.error_message()};
         }
-        auto lines = open_lines(db, id, std::nullopt);
-        if (!lines) {
-            return error{lines.error_message()};
-        }
-        auto ts = line_transfers(id, b->currency, *lines, transfer_kind::payout_sent);
-        if (!ts) {
-            return error{ts.error_message()};
-        }
-        if (auto ok = book_new(db, *ts); !ok) {
-            return error{ok.error_message()};
-        }
-        if (auto ok = set_lines(db, id, std::nullopt, "sent", lines->size()); !ok) {
+        if (auto ok = close_open_lines(db, id, b->currency, std::nullopt, transfer_kind::payout_sent); !ok) {
             return ok;
         }
         auto u = run(db, "settling the batch",
