@@ -40,7 +40,7 @@ redis_kill pg_stop_ingest pg_stop_close pg_stop_payout redis_partition.
 Env:
   CLUSTER_FAULT_LONG=1   the longer variant: the stratum host is cut for 180 s
                          (not 60) and the accounting kill is done 3 times,
-                         alternating hosts (about 11 minutes with all seven cases)
+                         alternating hosts (about 8 minutes with all seven cases)
   CLUSTER_TEST_BUDGET    seconds for the whole run (default 900, long 1200)
   BMM_BIN_DIR            the built programs (default <repo>/build/bin)
 
