@@ -34,11 +34,6 @@ Options:
                 machine has them (etc/, var/lib/, var/log/, run/), secrets in
                 DIR/secrets
   --no-bmm      with up: start the infrastructure only, no bmm programs
-  --target-config
-                with up: run the bmm programs on deploy/cluster/bmm/*.toml as
-                they are (sentinels, hosts, streams, [api.read_postgres], Redis
-                password). Needs the merged redis, shards and pgha branches.
-                Without it (the default, "compat") see COMPAT below.
   --bmm-conf DIR
                 with up: read the bmm programs' configs (bmm-stratum-stN.toml,
                 bmm-accountd-acN.toml) from DIR instead of deploy/cluster/bmm
@@ -46,13 +41,9 @@ Options:
   --timeout S   seconds to wait for each step (default 120)
   --purge       with down: delete the state folder too
 
-COMPAT (the one place to flip after merging): main's bmm-stratum and
-bmm-accountd do not know the multi-host keys yet, so by default cluster.sh
-writes their runtime configs from deploy/cluster/bmm/*.toml with the current
-Redis primary's host/port instead of sentinels, one stream "bmm:shares", the
-current Patroni leader's host/port instead of hosts, no [api.read_postgres],
-and Redis without a password (main cannot AUTH). See compat_filter below.
-Env BMM_CLUSTER_CONFIG=target is the same as --target-config.
+The bmm programs run on deploy/cluster/bmm/*.toml as they are: Redis through
+the Sentinels with its password, WAIT, a stream per stratum instance,
+PostgreSQL through the hosts list, the read API through PgBouncer.
 
 Env BMM_BIN_DIR: where the bmm programs are (default <repo>/build/bin).
 EOF
@@ -90,7 +81,6 @@ TIMEOUT=120
 BMM_CONF=${BMM_CLUSTER_BMM_CONF:-}
 purge=0
 with_bmm=1
-config_mode=${BMM_CLUSTER_CONFIG:-compat}
 while [ $# -gt 0 ]; do
   case $1 in
     up|down|status) [ -z "$command" ] || die "one command at a time"; command=$1 ;;
@@ -99,7 +89,6 @@ while [ $# -gt 0 ]; do
     --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; TIMEOUT=$2; shift ;;
     --purge) purge=1 ;;
     --no-bmm) with_bmm=0 ;;
-    --target-config) config_mode=target ;;
     --bmm-conf) [ $# -ge 2 ] || die "--bmm-conf needs a value"; BMM_CONF=$2; shift ;;
     --bmm-conf=*) BMM_CONF=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
@@ -111,7 +100,6 @@ done
 BMM_CONF=${BMM_CONF:-$CONF/bmm}
 [ -d "$BMM_CONF" ] || die "--bmm-conf '$BMM_CONF' is not a folder"
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout '$TIMEOUT' is not a number of seconds"
-case $config_mode in compat|target) ;; *) die "BMM_CLUSTER_CONFIG must be compat or target (got '$config_mode')" ;; esac
 case $STATE_DIR in /*) ;; *) STATE_DIR=$PWD/$STATE_DIR ;; esac
 STATE_DIR=${STATE_DIR%/}
 [[ $STATE_DIR =~ ^[A-Za-z0-9_./+-]+$ ]] || die "state dir '$STATE_DIR' has characters other than A-Z a-z 0-9 _ . / + -"
@@ -383,21 +371,15 @@ EOF
 
 redis_password() { secret redis_password; }
 rcli() {
-  local ip=$1 pw
+  local ip=$1
   shift
-  pw=$(redis_auth_for_cli)
-  if [ -n "$pw" ]; then REDISCLI_AUTH=$pw redis-cli --no-auth-warning -h "$ip" "$@"; else redis-cli -h "$ip" "$@"; fi
+  REDISCLI_AUTH=$(redis_password) redis-cli --no-auth-warning -h "$ip" "$@"
 }
-# COMPAT: main's programs cannot AUTH, so the compat cluster runs Redis
-# without requirepass (BMM_CLUSTER_CONFIG=target turns it on).
-redis_auth_for_cli() { if [ "$(cat "$STATE_DIR/redis_auth" 2>/dev/null)" = on ]; then redis_password; fi; }
 
 redis_up() {
-  local h r auth
-  # The Redis password is chosen once per state folder (a running cluster
-  # keeps what it started with).
-  [ -s "$STATE_DIR/redis_auth" ] || { if [ "$config_mode" = target ]; then echo on; else echo off; fi >"$STATE_DIR/redis_auth"; }
-  auth=$(cat "$STATE_DIR/redis_auth")
+  local h r
+  # The Redis password is chosen once per state folder (secrets/redis_password).
+  echo on >"$STATE_DIR/redis_auth"   # read by the tests (Redis asks for the password)
   for h in rd1 rd2 rd3; do
     r=$(hroot "$h")
     mkdir -p "$r/etc/redis" "$r/var/lib/redis" "$r/var/log/redis" "$r/run/redis" "$r/run/sentinel"
@@ -407,12 +389,11 @@ redis_up() {
     if [ ! -s "$r/etc/redis/redis.conf" ]; then
       {
         map_paths "$h" <"$CONF/redis/redis-$h.conf"
-        if [ "$auth" = on ]; then printf 'requirepass %s\nmasterauth %s\n' "$(redis_password)" "$(redis_password)"
-        else printf '# COMPAT: no password (main cannot AUTH yet), so protected mode must go\nprotected-mode no\n'; fi
+        printf 'requirepass %s\nmasterauth %s\n' "$(redis_password)" "$(redis_password)"
       } >"$r/etc/redis/redis.conf"
       {
         map_paths "$h" <"$CONF/redis/sentinel-$h.conf"
-        if [ "$auth" = on ]; then printf 'sentinel auth-pass bmm %s\n' "$(redis_password)"; fi
+        printf 'sentinel auth-pass bmm %s\n' "$(redis_password)"
       } >"$r/etc/redis/sentinel.conf"
       chown redis:redis "$r/etc/redis/redis.conf" "$r/etc/redis/sentinel.conf"
       chmod 640 "$r/etc/redis/redis.conf" "$r/etc/redis/sentinel.conf"
@@ -486,45 +467,9 @@ ensure_bmm_user() {
   useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin bmm
 }
 
-# ===================================================================== COMPAT
-# The one place that adapts deploy/cluster/bmm/*.toml to what main's programs
-# read today. After the redis, shards and pgha branches are merged, run with
-# --target-config (or set config_mode=target as the default above) and delete
-# this filter: the files then run unchanged.
-#   [redis]    sentinels/master_name/password_file/wait_* -> host/port of the
-#              current primary; streams = [...] and "bmm:shares:{N}" -> the
-#              one stream "bmm:shares"
-#   [postgres] hosts/target_session_attrs -> host/port of the current leader
-#   [api.read_postgres] dropped (the API reads on its own connections)
-compat_filter() {
-  local redis_host=$1 pg_host=$2
-  awk -v rh="$redis_host" -v ph="$pg_host" '
-    /^\[/ {
-      section = $0; sub(/[[:space:]]*#.*/, "", section)
-      skip = (section == "[api.read_postgres]")
-      if (skip) next
-      print
-      if (section == "[redis]") { print "host = \"" rh "\"  # COMPAT: the Redis primary at start"; print "port = 6379" }
-      if (section == "[postgres]") { print "host = \"" ph "\"  # COMPAT: the Patroni leader at start"; print "port = 5432" }
-      next
-    }
-    skip { next }
-    section == "[redis]" && $1 ~ /^(sentinels|master_name|password_file|wait_replicas|wait_timeout_ms)$/ { next }
-    section == "[redis]" && $1 == "streams" { print "stream = \"bmm:shares\"  # COMPAT: one stream"; next }
-    section == "[redis]" && $1 == "stream" { print "stream = \"bmm:shares\"  # COMPAT: one stream"; next }
-    section == "[postgres]" && $1 ~ /^(hosts|target_session_attrs)$/ { next }
-    { print }'
-}
-# ============================================================================
-
-bmm_config() {
-  local h=$1 src=$2 out=$3
-  if [ "$config_mode" = target ]; then
-    map_paths "$h" <"$src" >"$out"
-  else
-    map_paths "$h" <"$src" | compat_filter "$(redis_primary)" "$(patroni_leader)" >"$out"
-  fi
-}
+# The bmm programs' runtime config: the operator's file with the machine
+# paths moved under the host's folder (map_paths).
+bmm_config() { map_paths "$1" <"$2" >"$3"; }
 
 bmm_env() {
   local h=$1 r
@@ -556,7 +501,6 @@ bmm_up() {
   fi
   ensure_bmm_user
   local h r i
-  log "bmm programs: config mode $config_mode"
   for i in 1 2; do
     h=ac$i
     r=$(hroot "$h")

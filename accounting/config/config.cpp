@@ -213,8 +213,10 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     p.string("migrations_dir", c.migrations_dir);
 
     toml_reader r(section(root, "redis", file, true), file, "redis");
-    r.only(with_redis_connection_keys({"stream", "streams", "group", "consumer"}));
+    r.only(with_redis_connection_keys({"stream", "streams", "group", "consumer", "wait_replicas", "wait_timeout_ms"}));
     read_redis_connection(r, c.redis);
+    r.integer("wait_replicas", c.redis.wait_replicas, 0, 16);
+    r.integer("wait_timeout_ms", c.redis.wait_timeout_ms, 1, 60000);
     r.string("stream", c.redis.stream);
     if (const auto* rt = root.get_as<toml::table>("redis"); rt && rt->contains("streams")) {
         if (rt->contains("stream")) {

@@ -160,10 +160,10 @@ struct reply_ptr {
 
 result<bool> redis_stream::connect() {
     disconnect();
-    // Socket timeout: above the longest BLOCK we ask for. Through Sentinel
+    // Socket timeout: above the longest BLOCK we ask for (set_io_timeout). Through Sentinel
     // the primary is looked up again at every connect: a failover is followed
     // by the reconnect that the lost connection (or a READONLY) leads to.
-    auto conn = redis::connect(conn_, std::chrono::milliseconds(70000));
+    auto conn = redis::connect(conn_, std::chrono::milliseconds(io_timeout_ms_));
     if (!conn) {
         return error{conn.error_message() + " (reading stream " + stream_ + ")"};
     }
@@ -220,7 +220,39 @@ result<std::size_t> redis_stream::read(std::string_view from, int count, int blo
     const redisReply* s = rep.r->element[0];
     if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 || s->element[1]->type != REDIS_REPLY_ARRAY)
         return error{describe() + ": XREADGROUP gave an unexpected reply"};
+    if (auto w = wait_for_replicas("XREADGROUP", s->element[1]->elements); !w) {
+        return error{w.error_message()};
+    }
     return each_entry(s->element[1], "XREADGROUP", each);
+}
+
+result<bool> redis_stream::wait_for_replicas(const char* command, std::size_t entries) {
+    if (wait_replicas_ <= 0 || entries == 0) {
+        return true;
+    }
+    // WAIT counts the replicas that acknowledged this connection's replication
+    // offset, which is the primary's offset after the read: every entry read
+    // (written before it) is then on those replicas. The reply of the read
+    // lives in the arena, untouched by this one (hiredis' own objects).
+    redis::reply_ptr w = redis::command(c_, {"WAIT", std::to_string(wait_replicas_), std::to_string(wait_timeout_ms_)});
+    if (!w) {
+        std::string msg = c_->errstr;
+        disconnect();
+        return error{describe() + ": WAIT after " + command + " failed: " + msg};
+    }
+    if (w->type != REDIS_REPLY_INTEGER || w->integer < wait_replicas_) {
+        const std::string got = w->type == REDIS_REPLY_INTEGER ? std::to_string(w->integer)
+                                : w->type == REDIS_REPLY_ERROR ? std::string(w->str, w->len)
+                                                               : std::string("an unexpected reply");
+        disconnect();
+        return error{describe() + ": " + std::to_string(entries) + " entries read with " + command +
+                     " are not known to be on a replica (WAIT " + std::to_string(wait_replicas_) + " " +
+                     std::to_string(wait_timeout_ms_) + " answered " + got +
+                     ", [redis] wait_replicas): this primary may be cut off from its replicas and lose them in a "
+                     "failover, so they are not stored now; they stay pending and are read again after looking "
+                     "the primary up again"};
+    }
+    return true;
 }
 
 // Calls `each` for the entries of an XREADGROUP or XAUTOCLAIM reply:
@@ -280,6 +312,9 @@ result<std::size_t> redis_stream::claim(int min_idle_ms, std::string& cursor, in
         r->element[1]->type != REDIS_REPLY_ARRAY)
         return error{describe() + ": XAUTOCLAIM gave an unexpected reply"};
     cursor.assign(r->element[0]->str, r->element[0]->len);
+    if (auto w = wait_for_replicas("XAUTOCLAIM", r->element[1]->elements); !w) {
+        return error{w.error_message()};
+    }
     return each_entry(r->element[1], "XAUTOCLAIM", each);
 }
 

@@ -27,7 +27,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLUSTER=$REPO_ROOT/deploy/cluster.sh
 BIN_DIR=${BMM_BIN_DIR:-$REPO_ROOT/build/bin}
 export BMM_BIN_DIR=$BIN_DIR
-unset BMM_CLUSTER_DIR BMM_CLUSTER_CONFIG
+unset BMM_CLUSTER_DIR BMM_CLUSTER_BMM_CONF
 BUDGET=${CLUSTER_TEST_BUDGET:-420}
 
 passed=0
@@ -66,11 +66,6 @@ trap 'exit 130' INT TERM
 
 left() { local l=$((BUDGET - SECONDS)); [ "$l" -gt 0 ] || l=1; echo "$l"; }
 cluster() { timeout "$(left)" bash "$CLUSTER" "$@" --dir "$DIR"; }
-# CLUSTER_TEST_CONFIG=target runs the bmm programs on deploy/cluster/bmm/*.toml
-# unchanged (Redis with a password): for main once the redis, shards and
-# pgha branches are in (docs/cluster.md, "Compat").
-UP_ARGS=()
-[ "${CLUSTER_TEST_CONFIG:-compat}" = target ] && UP_ARGS+=(--target-config)
 
 # Bounded polling: poll SECONDS command... ; sets POLL_S to the seconds taken.
 poll() {
@@ -87,7 +82,7 @@ poll() {
 # ------------------------------------------------------------------- up --
 
 t0=$SECONDS
-if ! cluster up --timeout 150 "${UP_ARGS[@]}" >"$LOG" 2>&1; then
+if ! cluster up --timeout 150 >"$LOG" 2>&1; then
   tail -n 40 "$LOG"
   fail "deploy/cluster.sh up"
   finish
@@ -100,9 +95,8 @@ cat "$DIR.status" 2>/dev/null; rm -f "$DIR.status"
 
 RD=(10.77.0.21 10.77.0.22 10.77.0.23)
 PG=(10.77.0.31 10.77.0.32 10.77.0.33)
-REDIS_PW=""
-[ "$(cat "$DIR/redis_auth" 2>/dev/null)" != on ] || REDIS_PW=$(cat "$DIR/secrets/redis_password")
-rcli() { if [ -n "$REDIS_PW" ]; then REDISCLI_AUTH=$REDIS_PW redis-cli --no-auth-warning -h "$1" "${@:2}"; else redis-cli -h "$1" "${@:2}"; fi; }
+REDIS_PW=$(cat "$DIR/secrets/redis_password")
+rcli() { REDISCLI_AUTH=$REDIS_PW redis-cli --no-auth-warning -h "$1" "${@:2}"; }
 role_of() { rcli "$1" --raw ROLE 2>/dev/null | head -n 1; }
 replicas_of() { rcli "$1" INFO replication 2>/dev/null | tr -d '\r' | awk -F: '$1 == "connected_slaves" {print $2}'; }
 sentinel_says() { redis-cli -h "$1" -p 26379 --raw SENTINEL get-master-addr-by-name bmm 2>/dev/null | head -n 1; }
@@ -120,6 +114,8 @@ s1=$(sentinel_says 10.77.0.21); s2=$(sentinel_says 10.77.0.22); s3=$(sentinel_sa
 check "sentinel: 3 Sentinels agree on the primary ($s1 $s2 $s3)" test "$s1" = "$P" -a "$s2" = "$P" -a "$s3" = "$P"
 check "redis: min-replicas-to-write 1 on the primary" \
   test "$(rcli "$P" --raw CONFIG GET min-replicas-to-write | tail -n 1)" = 1
+check "redis: min-replicas-max-lag 3 on the primary (a cut-off primary refuses writes within seconds)" \
+  test "$(rcli "$P" --raw CONFIG GET min-replicas-max-lag | tail -n 1)" = 3
 
 # --------------------------------------------------------- etcd + patroni --
 

@@ -32,6 +32,16 @@ struct redis_settings : redis::settings {
     std::vector<std::string> streams;
     std::string group = "bmm-accountd";   // consumer group
     std::string consumer = "accountd-1";  // this consumer's name in the group (unique per process)
+    // Before a round read from a stream is stored, WAIT until this many
+    // replicas have everything the primary had when it answered (the
+    // entries read included), at most wait_timeout_ms; when fewer did, the
+    // round is not stored, the connection is dropped and the primary looked
+    // up again (the entries stay pending and are read again). A primary cut
+    // off from its replicas can thus not hand out entries that a failover
+    // later loses: what the database stores is on a replica too. 0 = no
+    // WAIT (one Redis, no replicas).
+    int wait_replicas = 0;
+    int wait_timeout_ms = 1000;
 
     // The streams read: `streams`, or {stream} when it is empty.
     std::vector<std::string> all_streams() const {

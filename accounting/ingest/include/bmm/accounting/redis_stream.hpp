@@ -55,6 +55,18 @@ public:
     bool connected() const noexcept { return c_ != nullptr; }
     void disconnect() noexcept;
 
+    // [redis] wait_replicas / wait_timeout_ms (config.hpp): read() and
+    // claim() run WAIT <replicas> <timeout_ms> after a reply with entries and
+    // fail (disconnected, `each` not called) when fewer replicas acknowledged.
+    void set_wait(int replicas, int timeout_ms) noexcept {
+        wait_replicas_ = replicas;
+        wait_timeout_ms_ = timeout_ms;
+    }
+    // The socket's read/write timeout from the next connect() (default 70 s,
+    // above any BLOCK): how long a primary that stopped answering (a host cut
+    // off) holds a read up before the primary is looked up again.
+    void set_io_timeout(int ms) noexcept { io_timeout_ms_ = ms; }
+
     // XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS s <from>: from ">" reads
     // new entries, from an id reads this consumer's pending entries after it.
     // Calls `each` per entry in order; returns the count.
@@ -92,7 +104,14 @@ private:
 
     redis::settings conn_;
     std::string stream_, group_, consumer_;
+    // WAIT after a reply with entries; an error (and disconnected) when
+    // fewer than wait_replicas_ replicas acknowledged.
+    result<bool> wait_for_replicas(const char* command, std::size_t entries);
+
     redisContext* c_ = nullptr;
+    int wait_replicas_ = 0;
+    int wait_timeout_ms_ = 1000;
+    int io_timeout_ms_ = 70000;
     std::shared_ptr<reply_arena> arena_;  // the nodes of read()'s replies (redis_stream.cpp)
 };
 
