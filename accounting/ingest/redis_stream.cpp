@@ -231,9 +231,19 @@ result<bool> redis_stream::wait_for_replicas(const char* command, std::size_t en
         return true;
     }
     // WAIT counts the replicas that acknowledged this connection's replication
-    // offset, which is the primary's offset after the read: every entry read
-    // (written before it) is then on those replicas. The reply of the read
-    // lives in the arena, untouched by this one (hiredis' own objects).
+    // offset: the primary's offset after this connection's last command that
+    // was replicated. A read that changes no group state (the pending entries
+    // read again on a new connection, a claim of nothing new) replicates
+    // nothing, and WAIT would count replicas that never had the entries; so a
+    // small marker key (same hash tag as the stream, expiring) is written first:
+    // the offset is then past every entry read. The reply of the read lives in
+    // the arena, untouched by these (hiredis' own objects).
+    redis::reply_ptr m = redis::command(c_, {"SET", stream_ + ":wait:" + group_ + ":" + consumer_, "1", "PX", "60000"});
+    if (!m || m->type == REDIS_REPLY_ERROR) {
+        std::string msg = m ? std::string(m->str, m->len) : std::string(c_->errstr);
+        disconnect();
+        return error{describe() + ": the marker write before WAIT after " + command + " failed: " + msg};
+    }
     redis::reply_ptr w = redis::command(c_, {"WAIT", std::to_string(wait_replicas_), std::to_string(wait_timeout_ms_)});
     if (!w) {
         std::string msg = c_->errstr;
