@@ -19,6 +19,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
+#include "../support/wait.hpp"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
@@ -40,16 +41,9 @@ stack_environment& st() { return stack_environment::get(); }
 
 constexpr std::int64_t k_epoch_seconds = 4;
 
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return cond();
+// Polls every 100 ms: the figures this test reports depend on it.
+bool wait_for(const std::function<bool()>& cond, int seconds) {
+    return test::wait_until(cond, seconds, std::chrono::milliseconds(100));
 }
 
 std::int64_t now_ms() {
@@ -95,7 +89,7 @@ long long number_on(int port, const std::string& sql) {
     return v.empty() || v.rfind("error", 0) == 0 ? -1 : std::stoll(v);
 }
 
-// The unique share uids bmm-stratum wrote into the stream.
+// The uids of the shares bmm-stratum wrote into the stream that are stored as rows (accepted, or a block).
 std::set<std::string> stream_share_uids(const std::string& stream) {
     redisContext* c = test::stack_redis();
     if (!c || c->err) {
@@ -105,16 +99,22 @@ std::set<std::string> stream_share_uids(const std::string& stream) {
     auto* r = static_cast<redisReply*>(redisCommand(c, "XRANGE %s - +", stream.c_str()));
     for (std::size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
         const redisReply* f = r->element[i]->element[1];
-        std::string type, uid;
+        std::string type, uid, accepted, block;
         for (std::size_t k = 0; k + 1 < f->elements; k += 2) {
             const std::string key(f->element[k]->str, f->element[k]->len);
+            const std::string value(f->element[k + 1]->str, f->element[k + 1]->len);
             if (key == "type") {
-                type.assign(f->element[k + 1]->str, f->element[k + 1]->len);
+                type = value;
             } else if (key == "uid") {
-                uid.assign(f->element[k + 1]->str, f->element[k + 1]->len);
+                uid = value;
+            } else if (key == "accepted") {
+                accepted = value;
+            } else if (key == "block") {
+                block = value;
             }
         }
-        if (type == "share") {
+        // A rejected share that is not a block is only counted (share_minutes), never a row (sql/0026).
+        if (type == "share" && (accepted == "1" || block == "1")) {
             out.insert(uid);
         }
     }
