@@ -20,6 +20,7 @@
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
 #include "../support/stratum_client.hpp"
+#include "../support/wait.hpp"
 
 #include "bmm/redis/connect.hpp"
 
@@ -53,16 +54,9 @@ double ms_between(clock_type::time_point a, clock_type::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = clock_type::now() + std::chrono::seconds(seconds);
-    while (clock_type::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return cond();
+// Polls every 50 ms: the figures this test reports depend on it.
+bool wait_for(const std::function<bool()>& cond, int seconds) {
+    return test::wait_until(cond, seconds, std::chrono::milliseconds(50));
 }
 
 // A primary, two replicas and three Sentinels, each a child process with its

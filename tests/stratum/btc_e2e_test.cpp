@@ -17,6 +17,7 @@
 #include "../support/process.hpp"
 #include "../support/stack.hpp"
 #include "../support/stack_pg.hpp"
+#include "../support/wait.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -250,19 +251,6 @@ TEST_F(btc_e2e, a_segwit_transaction_in_the_mempool_is_mined_through_the_pool) {
     EXPECT_TRUE(found) << "transaction " << txid << " is in no block from " << before + 1;
 }
 
-// Waits (bounded) until `cond` holds.
-template <class F>
-bool wait_for(F cond, int seconds) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return cond();
-}
-
 // bmm-accountd on the pool's stream (all of it, from this binary's start): epochs of 3 s, [coins.BTC] followed on
 // bcoin ([node], for address checks, is the stack's litecoind).
 std::string write_accountd_config(const std::string& stream) {
@@ -308,7 +296,7 @@ TEST_F(btc_e2e, a_pool_block_invalidated_on_bcoin_is_reversed_in_the_ledger) {
     const std::string victim = btc_string("getblockhash", "[" + std::to_string(tip) + "]");
     const std::string kept = btc_string("getblockhash", "[" + std::to_string(tip - 1) + "]");
     // Booked: recorded from the stream, and its reward split at its epoch's close.
-    ASSERT_TRUE(wait_for(
+    ASSERT_TRUE(test::wait_until(
         [&] {
             return scalar("SELECT count(*) FROM ledger_transfers WHERE reference = $1", {"block:" + victim}) != "0" &&
                    scalar("SELECT count(*) FROM ledger_transfers WHERE reference = $1", {"block:" + kept}) != "0";
@@ -323,8 +311,8 @@ TEST_F(btc_e2e, a_pool_block_invalidated_on_bcoin_is_reversed_in_the_ledger) {
     ASSERT_EQ(btc("invalidateblock", "[\"" + victim + "\"]"), "null");
     ASSERT_EQ(block_count(), tip - 1);
     ASSERT_NE(btc("getblockheader", "[\"" + victim + "\"]").find("\"confirmations\":-1"), std::string::npos);
-    ASSERT_TRUE(
-        wait_for([&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 60))
+    ASSERT_TRUE(test::wait_until(
+        [&] { return scalar("SELECT status FROM blocks WHERE hash = $1", {victim}) == "orphaned"; }, 60))
         << test::read_text(log);
     EXPECT_EQ(scalar("SELECT sum(amount) FROM ledger_transfers WHERE kind = 'block_orphan' AND reference = $1",
                      {"block:" + victim}),

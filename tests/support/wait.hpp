@@ -9,14 +9,16 @@
 
 namespace bmm::test {
 
-// Polls `done` every 200 ms until it holds or `seconds` have passed; whether it held.
-inline bool wait_until(const std::function<bool()>& done, int seconds) {
+// Polls `done` every `poll` (200 ms) until it holds or `seconds` have passed;
+// whether it held. A test that reports how long something took polls faster.
+inline bool wait_until(const std::function<bool()>& done, int seconds,
+                       std::chrono::milliseconds poll = std::chrono::milliseconds(200)) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
         if (done()) {
             return true;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::this_thread::sleep_for(poll);
     }
     return done();
 }
