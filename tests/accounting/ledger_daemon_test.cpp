@@ -129,6 +129,7 @@ test::reference::balances expected_balances(const std::vector<share_rec>& shares
     ref::add_genesis(bal);
     auto epoch_of = [&](std::int64_t ms) { return ref::epoch_of(ms, s.genesis, s.length); };
     std::map<std::string, std::uint32_t> streak;
+    std::map<std::int64_t, std::map<std::string, big>> pp_by_epoch;
     big carried = 0;
     for (std::int64_t k = 0; k <= last; ++k) {
         std::map<std::string, big> dpp;
@@ -138,6 +139,7 @@ test::reference::balances expected_balances(const std::vector<share_rec>& shares
             }
         }
         const auto pp = ref::pp_of_epoch(dpp, streak);  // a user without work this epoch is back to 0
+        pp_by_epoch[k] = pp;
         const auto holdings = ref::bmm_holdings(bal);
         // 1. fees and dividends, 3. miners' parts (emission, 2., does not touch LTC).
         for (const auto& b : blocks) {
@@ -149,7 +151,11 @@ test::reference::balances expected_balances(const std::vector<share_rec>& shares
                 bal[{"pool:pps:LTC", "LTC"}] += miners;
                 continue;
             }
-            ref::pay_users(bal, "LTC", miners, s.scheme == "pplns" ? pplns_weights_of(shares, b, s.pplns_n_ppm) : pp);
+            // A block booked in a later epoch than the one it was found in
+            // (recorded after that one closed) is split by its found epoch's PP.
+            ref::pay_users(
+                bal, "LTC", miners,
+                s.scheme == "pplns" ? pplns_weights_of(shares, b, s.pplns_n_ppm) : pp_by_epoch[epoch_of(b.ms)]);
         }
         // pps: each (user, network work, expected reward) group of the
         // epoch's accepted work earns floor(sum w x M / network work), M the
