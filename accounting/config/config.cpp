@@ -213,10 +213,10 @@ accountd_config parse(const toml::table& root, const std::string& file) {
     p.string("migrations_dir", c.migrations_dir);
 
     toml_reader r(section(root, "redis", file, true), file, "redis");
-    r.only(with_redis_connection_keys({"stream", "streams", "group", "consumer", "wait_replicas", "wait_timeout_ms"}));
+    r.only(with_redis_connection_keys(
+        {"stream", "streams", "group", "consumer", config::k_wait_replicas_key, config::k_wait_timeout_key}));
     read_redis_connection(r, c.redis);
-    r.integer("wait_replicas", c.redis.wait_replicas, 0, 16);
-    r.integer("wait_timeout_ms", c.redis.wait_timeout_ms, 1, 60000);
+    config::read_replica_wait(r, c.redis.wait);
     r.string("stream", c.redis.stream);
     if (const auto* rt = root.get_as<toml::table>("redis"); rt && rt->contains("streams")) {
         if (rt->contains("stream")) {

@@ -346,11 +346,11 @@ void ingestor::add_entry(batch& b, const stream_entry_view& e, const stream_id& 
 ingestor::lane::lane(const accountd_config& cfg, const std::string& stream)
     : reader(cfg.redis, stream, cfg.redis.group, cfg.redis.consumer),
       acker(cfg.redis, stream, cfg.redis.group, cfg.redis.consumer) {
-    reader.set_wait(cfg.redis.wait_replicas, cfg.redis.wait_timeout_ms);
+    reader.set_wait(cfg.redis.wait);
     // A read waits at most block_ms for entries, then WAIT at most
     // wait_timeout_ms: a primary silent for 5 s longer is taken for gone (a
     // host cut off from the network) and looked up again through Sentinel.
-    reader.set_io_timeout(cfg.ingest.block_ms + (cfg.redis.wait_replicas > 0 ? cfg.redis.wait_timeout_ms : 0) + 5000);
+    reader.set_io_timeout(cfg.ingest.block_ms + (cfg.redis.wait.replicas > 0 ? cfg.redis.wait.timeout_ms : 0) + 5000);
 }
 
 ingestor::ingestor(accountd_config cfg) : cfg_(std::move(cfg)), validator_(cfg_.node) {

@@ -227,7 +227,7 @@ result<std::size_t> redis_stream::read(std::string_view from, int count, int blo
 }
 
 result<bool> redis_stream::wait_for_replicas(const char* command, std::size_t entries) {
-    if (wait_replicas_ <= 0 || entries == 0) {
+    if (wait_.replicas <= 0 || entries == 0) {
         return true;
     }
     // WAIT counts the replicas that acknowledged this connection's replication
@@ -244,20 +244,16 @@ result<bool> redis_stream::wait_for_replicas(const char* command, std::size_t en
         disconnect();
         return error{describe() + ": the marker write before WAIT after " + command + " failed: " + msg};
     }
-    redis::reply_ptr w = redis::command(c_, {"WAIT", std::to_string(wait_replicas_), std::to_string(wait_timeout_ms_)});
-    if (!w) {
-        std::string msg = c_->errstr;
+    const redis::wait_answer w = redis::wait_for_replicas(c_, wait_);
+    if (w.lost) {
         disconnect();
-        return error{describe() + ": WAIT after " + command + " failed: " + msg};
+        return error{describe() + ": WAIT after " + command + " failed: " + w.acknowledged};
     }
-    if (w->type != REDIS_REPLY_INTEGER || w->integer < wait_replicas_) {
-        const std::string got = w->type == REDIS_REPLY_INTEGER ? std::to_string(w->integer)
-                                : w->type == REDIS_REPLY_ERROR ? std::string(w->str, w->len)
-                                                               : std::string("an unexpected reply");
+    if (!w.enough) {
         disconnect();
         return error{describe() + ": " + std::to_string(entries) + " entries read with " + command +
-                     " are not known to be on a replica (WAIT " + std::to_string(wait_replicas_) + " " +
-                     std::to_string(wait_timeout_ms_) + " answered " + got +
+                     " are not known to be on a replica (WAIT " + std::to_string(wait_.replicas) + " " +
+                     std::to_string(wait_.timeout_ms) + " answered " + w.acknowledged +
                      ", [redis] wait_replicas): this primary may be cut off from its replicas and lose them in a "
                      "failover, so they are not stored now; they stay pending and are read again after looking "
                      "the primary up again"};

@@ -163,7 +163,7 @@ int check_config(const std::string& path) {
         static_cast<int>(cfg->instance_id), ports.c_str(), redis::describe(cfg->redis).c_str(),
         cfg->redis.password_file.empty() ? " (no password)"
                                          : (" (password in " + cfg->redis.password_file + ")").c_str(),
-        cfg->stream.c_str(), cfg->wait_replicas, cfg->limits.max_connections, cfg->limits.max_connections + 64,
+        cfg->stream.c_str(), cfg->wait.replicas, cfg->limits.max_connections, cfg->limits.max_connections + 64,
         cfg->metrics_port ? (cfg->metrics_host + ":" + std::to_string(cfg->metrics_port)).c_str() : "off");
     return 0;
 }
@@ -188,8 +188,7 @@ int run(const app_options& options) {
               crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
 
     sink_config sink_cfg{cfg->redis, cfg->stream, cfg->spool_dir, cfg->instance_id};
-    sink_cfg.wait_replicas = cfg->wait_replicas;
-    sink_cfg.wait_timeout_ms = cfg->wait_timeout_ms;
+    sink_cfg.wait = cfg->wait;
     sink_cfg.sync = cfg->journal_sync == "interval" ? journal_sync::interval
                     : cfg->journal_sync == "none"   ? journal_sync::none
                                                     : journal_sync::batch;

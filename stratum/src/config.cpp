@@ -78,11 +78,10 @@ server_config parse(const toml::table& root, const std::string& file) {
 
     const auto& redis = section(root, "redis", file, false);
     reader r(redis, file, "redis");
-    r.only(config::with_redis_connection_keys(
-        {"stream", "spool_dir", "journal_sync", "journal_sync_interval_ms", "wait_replicas", "wait_timeout_ms"}));
+    r.only(config::with_redis_connection_keys({"stream", "spool_dir", "journal_sync", "journal_sync_interval_ms",
+                                               config::k_wait_replicas_key, config::k_wait_timeout_key}));
     config::read_redis_connection(r, c.redis);
-    r.integer("wait_replicas", c.wait_replicas, 0, 16);
-    r.integer("wait_timeout_ms", c.wait_timeout_ms, 1, 60000);
+    config::read_replica_wait(r, c.wait);
     r.string("stream", c.stream);
     if (c.stream.empty()) {
         throw config_error{r.at("stream") +

@@ -428,20 +428,18 @@ share_sink::publish_status share_sink::publish_from(std::uint64_t& offset) {
     // the journal lets go of it, so that a promoted replica has every record
     // the journal no longer holds. Fewer: the offset stays and the batch goes
     // again on a fresh connection (the primary found anew), harmless by uid.
-    if (acked > 0 && cfg_.wait_replicas > 0) {
-        const redis::reply_ptr w =
-            redis::command(c, {"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(cfg_.wait_timeout_ms)});
-        if (!w) {
+    if (acked > 0 && cfg_.wait.replicas > 0) {
+        const redis::wait_answer w = redis::wait_for_replicas(c, cfg_.wait);
+        if (w.lost) {
             return publish_status::lost;
         }
-        if (w->type != REDIS_REPLY_INTEGER || w->integer < static_cast<long long>(cfg_.wait_replicas)) {
+        if (!w.enough) {
             ++wait_shortfalls_;
             log::warn("sink",
                       "only {} of the {} replica(s) [redis] wait_replicas asks for acknowledged a batch of {} records "
                       "within {} ms; keeping them in the journal and sending them again (check the replicas: "
                       "INFO replication)",
-                      w->type == REDIS_REPLY_INTEGER ? std::to_string(w->integer) : std::string("none"),
-                      cfg_.wait_replicas, acked, cfg_.wait_timeout_ms);
+                      w.acknowledged, cfg_.wait.replicas, acked, cfg_.wait.timeout_ms);
             return publish_status::unreplicated;
         }
     }
@@ -505,7 +503,7 @@ void share_sink::run() {
         retry_unwritten_blocks();
         if (!redis_) {
             // WAIT blocks up to wait_timeout_ms: the socket waits longer.
-            const auto io = std::chrono::milliseconds(2000 + (cfg_.wait_replicas > 0 ? cfg_.wait_timeout_ms : 0));
+            const auto io = std::chrono::milliseconds(2000 + (cfg_.wait.replicas > 0 ? cfg_.wait.timeout_ms : 0));
             auto conn = redis::connect(cfg_.redis, io);
             if (conn) {
                 redis_ = conn->ctx.release();

@@ -371,15 +371,15 @@ TEST(config, redis_sentinels_password_file_and_wait) {
     EXPECT_EQ(r->redis.password_file, pw);
     EXPECT_EQ(r->redis.sentinels, (std::vector<std::string>{"127.0.0.1:26379", "127.0.0.1:26380"}));
     EXPECT_EQ(r->redis.master_name, "pool");
-    EXPECT_EQ(r->wait_replicas, 1u);
-    EXPECT_EQ(r->wait_timeout_ms, 250u);
+    EXPECT_EQ(r->wait.replicas, 1);
+    EXPECT_EQ(r->wait.timeout_ms, 250);
     EXPECT_EQ(r->redis.connect_timeout_ms, 2000);
     // Defaults: no password, no Sentinel, no WAIT.
     auto d = parse_server_config(k_minimal, "test.toml");
     ASSERT_TRUE(d) << d.error_message();
     EXPECT_TRUE(d->redis.password_file.empty());
     EXPECT_TRUE(d->redis.sentinels.empty());
-    EXPECT_EQ(d->wait_replicas, 0u);
+    EXPECT_EQ(d->wait.replicas, 0);
     EXPECT_EQ(error_of(with_line(10, "spool_dir = \"/tmp/spool\"\npassword_file = \"/nonexistent/redis.password\"")),
               "test.toml:11:17: [redis] password_file /nonexistent/redis.password: cannot read it (No such file or "
               "directory): it must hold Redis' password on its first line, readable by this program's user");

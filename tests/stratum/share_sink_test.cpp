@@ -1123,8 +1123,8 @@ TEST_F(share_sink_test, wait_replicas_keeps_a_batch_until_a_replica_has_it) {
     redis_server primary;
     primary.start();
     sink_config c = config(primary.port());
-    c.wait_replicas = 1;
-    c.wait_timeout_ms = 100;
+    c.wait.replicas = 1;
+    c.wait.timeout_ms = 100;
     share_sink sink(c);
     auto started = sink.start();
     ASSERT_TRUE(started.ok()) << started.error_message();

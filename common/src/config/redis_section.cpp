@@ -31,4 +31,9 @@ void read_redis_connection(const toml_reader& r, redis::settings& out) {
     }
 }
 
+void read_replica_wait(const toml_reader& r, redis::replica_wait& out) {
+    r.integer(k_wait_replicas_key, out.replicas, 0, 16);
+    r.integer(k_wait_timeout_key, out.timeout_ms, 1, 60000);
+}
+
 }  // namespace bmm::config

@@ -260,4 +260,23 @@ bool is_failover_reply(const redisReply* r) {
     return r && r->type == REDIS_REPLY_ERROR && is_failover_error(std::string_view(r->str, r->len));
 }
 
+wait_answer wait_for_replicas(redisContext* c, const replica_wait& w) {
+    wait_answer a;
+    const reply_ptr r = command(c, {"WAIT", std::to_string(w.replicas), std::to_string(w.timeout_ms)});
+    if (!r) {
+        a.lost = true;
+        a.acknowledged = std::string("no reply: ") + c->errstr;
+        return a;
+    }
+    if (r->type == REDIS_REPLY_INTEGER) {
+        a.enough = r->integer >= w.replicas;
+        a.acknowledged = std::to_string(r->integer);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        a.acknowledged = std::string(r->str, r->len);
+    } else {
+        a.acknowledged = "an unexpected reply";
+    }
+    return a;
+}
+
 }  // namespace bmm::redis

@@ -20,4 +20,13 @@ std::vector<const char*> with_redis_connection_keys(std::initializer_list<const 
 // empty); throws config_error.
 void read_redis_connection(const toml_reader& r, redis::settings& out);
 
+// The keys read_replica_wait reads ("wait_replicas", "wait_timeout_ms"), for
+// the sections of the programs that WAIT.
+inline constexpr const char* k_wait_replicas_key = "wait_replicas";
+inline constexpr const char* k_wait_timeout_key = "wait_timeout_ms";
+
+// Reads wait_replicas (0 to 16) and wait_timeout_ms (1 to 60000) into `out`
+// (absent ones keep their value); throws config_error.
+void read_replica_wait(const toml_reader& r, redis::replica_wait& out);
+
 }  // namespace bmm::config

@@ -94,4 +94,24 @@ reply_ptr command(redisContext* c, const std::vector<std::string>& args);
 bool is_failover_error(std::string_view error_text);
 bool is_failover_reply(const redisReply* r);
 
+// [redis] wait_replicas / wait_timeout_ms (bmm-stratum's publisher and
+// bmm-accountd's ingest; bmm/config/redis_section.hpp reads them): after
+// writing, WAIT until `replicas` replicas acknowledged everything this
+// connection wrote, at most `timeout_ms`. 0 replicas: no WAIT.
+struct replica_wait {
+    int replicas = 0;
+    int timeout_ms = 1000;
+};
+
+// What WAIT answered.
+struct wait_answer {
+    bool lost = false;         // no reply: the connection failed (`text` says why)
+    bool enough = false;       // at least the replicas asked for acknowledged
+    std::string acknowledged;  // for messages: the count, or the error or unexpected reply
+};
+
+// Runs WAIT w.replicas w.timeout_ms on `c` (the socket's timeout must be above
+// timeout_ms). Call only with w.replicas > 0.
+wait_answer wait_for_replicas(redisContext* c, const replica_wait& w);
+
 }  // namespace bmm::redis

@@ -104,8 +104,7 @@ struct server_config {
     // Before the publisher moves its journal offset past a batch, WAIT until
     // that many replicas have it (at most wait_timeout_ms); fewer: the batch
     // is sent again later (share_sink.hpp). 0: no WAIT.
-    unsigned wait_replicas = 0;
-    unsigned wait_timeout_ms = 1000;
+    redis::replica_wait wait;
     std::string stream = "bmm:shares";
     std::string spool_dir;  // the journal of verdicts not yet in Redis
     // When the journal is flushed to the disk: "batch" (before each verdict is

@@ -69,8 +69,7 @@ struct sink_config {
     // acknowledge, the offset stays, the shortfall is counted and logged, and
     // the batch is sent again on a fresh connection (a resend is harmless:
     // the consumer keeps one record per uid). 0: no WAIT.
-    unsigned wait_replicas = 0;
-    unsigned wait_timeout_ms = 1000;
+    redis::replica_wait wait;
 };
 
 struct sink_stats {

@@ -40,8 +40,7 @@ struct redis_settings : redis::settings {
     // off from its replicas can thus not hand out entries that a failover
     // later loses: what the database stores is on a replica too. 0 = no
     // WAIT (one Redis, no replicas).
-    int wait_replicas = 0;
-    int wait_timeout_ms = 1000;
+    redis::replica_wait wait;
 
     // The streams read: `streams`, or {stream} when it is empty.
     std::vector<std::string> all_streams() const {

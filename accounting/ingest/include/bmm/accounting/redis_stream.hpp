@@ -58,10 +58,7 @@ public:
     // [redis] wait_replicas / wait_timeout_ms (config.hpp): read() and
     // claim() run WAIT <replicas> <timeout_ms> after a reply with entries and
     // fail (disconnected, `each` not called) when fewer replicas acknowledged.
-    void set_wait(int replicas, int timeout_ms) noexcept {
-        wait_replicas_ = replicas;
-        wait_timeout_ms_ = timeout_ms;
-    }
+    void set_wait(const redis::replica_wait& w) noexcept { wait_ = w; }
     // The socket's read/write timeout from the next connect() (default 70 s,
     // above any BLOCK): how long a primary that stopped answering (a host cut
     // off) holds a read up before the primary is looked up again.
@@ -109,8 +106,7 @@ private:
     result<bool> wait_for_replicas(const char* command, std::size_t entries);
 
     redisContext* c_ = nullptr;
-    int wait_replicas_ = 0;
-    int wait_timeout_ms_ = 1000;
+    redis::replica_wait wait_;
     int io_timeout_ms_ = 70000;
     std::shared_ptr<reply_arena> arena_;  // the nodes of read()'s replies (redis_stream.cpp)
 };
