@@ -562,7 +562,7 @@ pg_stop_at() {
     fail "$what: Patroni promotes the sync standby within 90 s"
     figure "$what" "Patroni promotion (stop leader -> new leader)" "none in 90 s"
   fi
-  cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1 || fail "$what: cluster.sh up brings the old leader back as a replica"
+  cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1 || { fail "$what: cluster.sh up brings the old leader back as a replica"; tail -n 15 "$LOG"; }
 }
 case_pg_stop_ingest() {
   pg_stop_at pg_stop_ingest   # the miners keep the ingest busy
