@@ -288,9 +288,11 @@ coin_up() {
     -H 'content-type: text/plain' --data '{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}' \
     "http://$(host_ip coin):$COIN_RPC_PORT/" >/dev/null ||
     die "coin: litecoind A does not answer RPC on $(host_ip coin):$COIN_RPC_PORT from the bridge"
-  bcoin_call node getblockcount >/dev/null ||
+  # Bounded waits: a bcoin busy with a burst of blocks (its wallet indexes
+  # every coinbase that pays the pool) may answer late.
+  wait_until "$TIMEOUT" "coin: bcoin RPC from the bridge" bcoin_answers node getblockcount ||
     die "coin: bcoin does not answer RPC on $(host_ip coin):$BCOIN_RPC_PORT from the bridge"
-  bcoin_call wallet getwalletinfo >/dev/null ||
+  wait_until "$TIMEOUT" "coin: bcoin wallet RPC from the bridge" bcoin_answers wallet getwalletinfo ||
     die "coin: bcoin's wallet does not answer RPC on $(host_ip coin):$BCOIN_WALLET_PORT from the bridge"
   log "coin: litecoind A and B up, rpc $(host_ip coin):$COIN_RPC_PORT; bcoin up, rpc $(host_ip coin):$BCOIN_RPC_PORT, wallet rpc $(host_ip coin):$BCOIN_WALLET_PORT"
 }
@@ -302,9 +304,10 @@ bcoin_call() {
   local port=$BCOIN_RPC_PORT
   [ "$1" = wallet ] && port=$BCOIN_WALLET_PORT
   jq -cn --arg m "$2" --argjson p "${3:-[]}" '{method: $m, params: $p, id: 1}' |
-    curl -sf --max-time 10 -K "$(hroot coin)/stack/secrets/bcoin_curl" --data-binary @- "http://$(host_ip coin):$port/" |
+    curl -sf --max-time 20 -K "$(hroot coin)/stack/secrets/bcoin_curl" --data-binary @- "http://$(host_ip coin):$port/" |
     jq -ce 'select(.error == null) | .result'
 }
+bcoin_answers() { bcoin_call "$@" >/dev/null 2>&1; }
 
 coin_env() { grep "^$1=" "$(hroot coin)/stack/stack.env" | cut -d= -f2-; }
 
