@@ -282,14 +282,10 @@ coin_up() {
   chmod 755 "$(hroot coin)"
   coin_stack up >"$(hroot coin)/stack-up.log" 2>&1 ||
     { tail -n 20 "$(hroot coin)/stack-up.log" >&2; die "coin: deploy/stack.sh up failed (log $(hroot coin)/stack-up.log)"; }
-  local env
-  env=$(hroot coin)/stack/stack.env
-  curl -sf --max-time 5 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
-    -H 'content-type: text/plain' --data '{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}' \
-    "http://$(host_ip coin):$COIN_RPC_PORT/" >/dev/null ||
-    die "coin: litecoind A does not answer RPC on $(host_ip coin):$COIN_RPC_PORT from the bridge"
-  # Bounded waits: a bcoin busy with a burst of blocks (its wallet indexes
+  # Bounded waits: a node busy with a burst of blocks (bcoin's wallet indexes
   # every coinbase that pays the pool) may answer late.
+  wait_until "$TIMEOUT" "coin: litecoind A RPC from the bridge" litecoind_answers ||
+    die "coin: litecoind A does not answer RPC on $(host_ip coin):$COIN_RPC_PORT from the bridge"
   wait_until "$TIMEOUT" "coin: bcoin RPC from the bridge" bcoin_answers node getblockcount ||
     die "coin: bcoin does not answer RPC on $(host_ip coin):$BCOIN_RPC_PORT from the bridge"
   wait_until "$TIMEOUT" "coin: bcoin wallet RPC from the bridge" bcoin_answers wallet getwalletinfo ||
@@ -308,6 +304,13 @@ bcoin_call() {
     jq -ce 'select(.error == null) | .result'
 }
 bcoin_answers() { bcoin_call "$@" >/dev/null 2>&1; }
+litecoind_answers() {
+  local env
+  env=$(hroot coin)/stack/stack.env
+  curl -sf --max-time 10 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
+    -H 'content-type: text/plain' --data '{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}' \
+    "http://$(host_ip coin):$COIN_RPC_PORT/" >/dev/null 2>&1
+}
 
 coin_env() { grep "^$1=" "$(hroot coin)/stack/stack.env" | cut -d= -f2-; }
 

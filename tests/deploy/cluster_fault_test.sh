@@ -395,7 +395,7 @@ after_fault() {
 
 # --------------------------------------------------------- stratum_cut ------
 case_stratum_cut() {
-  local ip=${ST[0]} t_cut t_back first n_during_db pair m lm port coin
+  local ip=${ST[0]} t_cut t_back first n_during_db m lm port coin
   declare -A n_local_cut=()
   # A miner of each coin on the host itself: it keeps mining into st1's
   # journals (bmm-stratum's and bmm-stratum-btc's) while the host is cut off

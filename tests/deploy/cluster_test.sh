@@ -195,15 +195,13 @@ check "no share of carol stored twice (by uid)" test "$(pg_bmm -c "SELECT count(
 # The BTC blocks since the miners started whose coinbase carries the pool's
 # tag (/BMM pool/): each once in blocks and once accepted in blocks_found.
 btc_pool_blocks() {
-  local top h req
+  local top h hash
   top=$(btc_rpc getblockcount) || return 1
   : >"$W/btc_blocks.txt"
   for ((h = BTC_H0 + 1; h <= top; h++)); do
-    req=$(jq -cn --argjson h "$h" '{method: "getblockhash", params: [$h], id: 1}')
-    curl -sf --max-time 30 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary "$req" http://10.77.0.10:19408/ | jq -r .result |
-      xargs -I{} jq -cn --arg b {} '{method: "getblock", params: [$b, true, true], id: 1}' |
-      curl -sf --max-time 30 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @- http://10.77.0.10:19408/ |
-      jq -r '.result | select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/btc_blocks.txt" || return 1
+    hash=$(btc_rpc getblockhash "[$h]" | tr -d '"') || return 1
+    btc_rpc getblock "[\"$hash\", true, true]" |
+      jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/btc_blocks.txt" || return 1
   done
   BTC_BLOCKS=$(wc -l <"$W/btc_blocks.txt")
 }
