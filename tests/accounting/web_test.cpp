@@ -415,9 +415,18 @@ TEST_F(web_test, every_view_shows_the_apis_figures_navigates_updates_live_and_lo
         EXPECT_NE(payments[0].find("|BMM|" + shown(str(line["amount"]), 18) + "|"), std::string::npos) << payments[0];
         EXPECT_NE(payments[0].find("|" + k_settle_txid), std::string::npos) << payments[0];
         EXPECT_EQ(str(line["txid"]), k_settle_txid);
-        // Epochs: one row per epoch the API lists.
-        auto e = api("/api/v1/accounts/alice/epochs?limit=30");
-        EXPECT_EQ(rows_of(b, "acc-epochs").size(), e["epochs"].get_array().size());
+        // Epochs: one row per epoch the API lists. An epoch closes every 4 s
+        // and the page reads again every 2 s: compared until both have read
+        // the same state (a real difference stays and fails).
+        std::size_t api_epochs = 0, page_epochs = 0;
+        EXPECT_TRUE(test::wait_until(
+            [&] {
+                api_epochs = api("/api/v1/accounts/alice/epochs?limit=30")["epochs"].get_array().size();
+                page_epochs = rows_of(b, "acc-epochs").size();
+                return api_epochs == page_epochs;
+            },
+            12))
+            << page_epochs << " epoch rows on the page, " << api_epochs << " in the API";
         const auto pts = chart_points(b, "chart-account-24h")["LTC"];
         EXPECT_EQ(pts.size(), 144u);
         EXPECT_TRUE(std::any_of(pts.begin(), pts.end(), [](const std::string& y) { return y != "0"; }));
@@ -431,19 +440,35 @@ TEST_F(web_test, every_view_shows_the_apis_figures_navigates_updates_live_and_lo
     {
         const std::string who = "foundation:ecosystem";
         open(b, "#/accounts/" + who + "/holder", "holder");
-        auto a = api("/api/v1/accounts/foundation%3Aecosystem");
-        auto d = api("/api/v1/accounts/foundation%3Aecosystem/dividends?limit=100");
         EXPECT_EQ(text_of(b, "hold-name"), who + " (foundation)");
-        EXPECT_EQ(text_of(b, "hold-bmm-held").substr(0, text_of(b, "hold-bmm-held").find(" BMM")),
-                  shown(str(a["bmm_held"]["amount"]), 18));
-        std::vector<std::string> want;
-        for (auto x : d["epochs"].get_array()) {
-            want.push_back(str(x["epoch"]) + "|" + str(x["currency"]) + "|" + str(x["blocks"]) + "|" +
-                           shown(str(x["amount"]), static_cast<int>(std::int64_t(x["decimals"]))));
-        }
-        ASSERT_FALSE(want.empty()) << "the foundation holds BMM, so it earns dividends: " << d.text;
-        EXPECT_EQ(rows_of(b, "hold-epochs"), want);
-        EXPECT_EQ(rows_of(b, "hold-blocks").size(), d["blocks"].get_array().size());
+        // The page and the API compared until both read the same state (an
+        // epoch closes every 4 s, the page reads again every 2 s).
+        std::vector<std::string> want, got_epochs;
+        std::string held, page_held, dividends;
+        std::size_t api_blocks = 0, page_blocks = 0;
+        EXPECT_TRUE(test::wait_until(
+            [&] {
+                auto a = api("/api/v1/accounts/foundation%3Aecosystem");
+                auto d = api("/api/v1/accounts/foundation%3Aecosystem/dividends?limit=100");
+                dividends = d.text;
+                held = shown(str(a["bmm_held"]["amount"]), 18);
+                want.clear();
+                for (auto x : d["epochs"].get_array()) {
+                    want.push_back(str(x["epoch"]) + "|" + str(x["currency"]) + "|" + str(x["blocks"]) + "|" +
+                                   shown(str(x["amount"]), static_cast<int>(std::int64_t(x["decimals"]))));
+                }
+                api_blocks = d["blocks"].get_array().size();
+                const std::string h = text_of(b, "hold-bmm-held");
+                page_held = h.substr(0, h.find(" BMM"));
+                got_epochs = rows_of(b, "hold-epochs");
+                page_blocks = rows_of(b, "hold-blocks").size();
+                return page_held == held && got_epochs == want && page_blocks == api_blocks;
+            },
+            12))
+            << "BMM held: page " << page_held << ", API " << held << "; dividend epochs: page " << got_epochs.size()
+            << " rows, API " << want.size() << "; blocks: page " << page_blocks << ", API " << api_blocks;
+        ASSERT_FALSE(want.empty()) << "the foundation holds BMM, so it earns dividends: " << dividends;
+        EXPECT_EQ(got_epochs, want);
         // The statement and its three downloads (the API's bytes).
         ASSERT_TRUE(
             b.wait_until("return document.querySelectorAll('#stmt-links a').length === 3 &&"
