@@ -11,9 +11,13 @@ Usage: deploy/cluster.sh up|down|status [options]     (as root)
 
 Hosts (network namespace bmm-<host>, address on bmm-br0; the root namespace
 is 10.77.0.1):
-  coin  10.77.0.10      litecoind regtest A (wallet "pool") and B, peered
-                        (deploy/stack.sh run inside the namespace)
-  st1-3 10.77.0.11-13   bmm-stratum instance 1-3, port 3333
+  coin  10.77.0.10      litecoind regtest A (wallet "pool") and B, peered,
+                        rpc 19402; bcoin regtest (sha256d, wallet "primary"),
+                        rpc 19408, wallet rpc 19409 (deploy/stack.sh run
+                        inside the namespace)
+  st1-3 10.77.0.11-13   bmm-stratum instance 1-3 (scrypt, LTC), port 3333,
+                        metrics 9310; bmm-stratum instance 4-6 (sha256d, BTC),
+                        port 3334, metrics 9311
   rd1-3 10.77.0.21-23   redis-server (rd1 the first primary) + redis-sentinel
   pg1-3 10.77.0.31-33   etcd member + Patroni running PostgreSQL 15
   ac1-2 10.77.0.41-42   PgBouncer (6432, transaction pooling) + bmm-accountd
@@ -36,7 +40,8 @@ Options:
   --no-bmm      with up: start the infrastructure only, no bmm programs
   --bmm-conf DIR
                 with up: read the bmm programs' configs (bmm-stratum-stN.toml,
-                bmm-accountd-acN.toml) from DIR instead of deploy/cluster/bmm
+                bmm-stratum-btc-stN.toml, bmm-accountd-acN.toml) from DIR
+                instead of deploy/cluster/bmm
                 (env BMM_CLUSTER_BMM_CONF; the fault test's short epochs)
   --timeout S   seconds to wait for each step (default 120)
   --purge       with down: delete the state folder too
@@ -60,6 +65,8 @@ BRIDGE=bmm-br0
 BRIDGE_ADDR=10.77.0.1
 HOSTS=(coin st1 st2 st3 rd1 rd2 rd3 pg1 pg2 pg3 ac1 ac2)
 COIN_RPC_PORT=19402     # deploy/stack.sh's node A rpc at its default base port 19400
+BCOIN_RPC_PORT=19408    # ... its bcoin rpc (base + 8) and wallet rpc (base + 9)
+BCOIN_WALLET_PORT=19409
 PG_BIN=/usr/lib/postgresql/15/bin
 
 host_ip() {
@@ -265,7 +272,7 @@ net_down() {
 
 coin_stack() {
   local h=coin
-  in_ns coin env BMM_STACK_TIMEOUT="$TIMEOUT" \
+  in_ns coin env BMM_STACK_TIMEOUT="$TIMEOUT" BMM_STACK_BCOIN_HTTP_HOST="$(host_ip $h)" \
     BMM_STACK_NODE_A_ARGS="-rpcbind=127.0.0.1 -rpcbind=$(host_ip $h) -rpcallowip=127.0.0.1 -rpcallowip=10.77.0.0/24" \
     bash "$REPO_ROOT/deploy/stack.sh" "$@" --dir "$(hroot coin)/stack" --base-port 19400 8>&-
 }
@@ -273,15 +280,36 @@ coin_stack() {
 coin_up() {
   mkdir -p "$(hroot coin)"
   chmod 755 "$(hroot coin)"
-  coin_stack up --no-bcoin >"$(hroot coin)/stack-up.log" 2>&1 ||
+  coin_stack up >"$(hroot coin)/stack-up.log" 2>&1 ||
     { tail -n 20 "$(hroot coin)/stack-up.log" >&2; die "coin: deploy/stack.sh up failed (log $(hroot coin)/stack-up.log)"; }
+  # Bounded waits: a node busy with a burst of blocks (bcoin's wallet indexes
+  # every coinbase that pays the pool) may answer late.
+  wait_until "$TIMEOUT" "coin: litecoind A RPC from the bridge" litecoind_answers ||
+    die "coin: litecoind A does not answer RPC on $(host_ip coin):$COIN_RPC_PORT from the bridge"
+  wait_until "$TIMEOUT" "coin: bcoin RPC from the bridge" bcoin_answers node getblockcount ||
+    die "coin: bcoin does not answer RPC on $(host_ip coin):$BCOIN_RPC_PORT from the bridge"
+  wait_until "$TIMEOUT" "coin: bcoin wallet RPC from the bridge" bcoin_answers wallet getwalletinfo ||
+    die "coin: bcoin's wallet does not answer RPC on $(host_ip coin):$BCOIN_WALLET_PORT from the bridge"
+  log "coin: litecoind A and B up, rpc $(host_ip coin):$COIN_RPC_PORT; bcoin up, rpc $(host_ip coin):$BCOIN_RPC_PORT, wallet rpc $(host_ip coin):$BCOIN_WALLET_PORT"
+}
+
+# JSON-RPC to the coin host's bcoin from here: bcoin_call node|wallet METHOD
+# [PARAMS-JSON]; prints the result (JSON). Credentials through curl's config
+# file (deploy/stack.sh's, mode 600), never on a command line.
+bcoin_call() {
+  local port=$BCOIN_RPC_PORT
+  [ "$1" = wallet ] && port=$BCOIN_WALLET_PORT
+  jq -cn --arg m "$2" --argjson p "${3:-[]}" '{method: $m, params: $p, id: 1}' |
+    curl -sf --max-time 20 -K "$(hroot coin)/stack/secrets/bcoin_curl" --data-binary @- "http://$(host_ip coin):$port/" |
+    jq -ce 'select(.error == null) | .result'
+}
+bcoin_answers() { bcoin_call "$@" >/dev/null 2>&1; }
+litecoind_answers() {
   local env
   env=$(hroot coin)/stack/stack.env
-  curl -sf --max-time 5 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
+  curl -sf --max-time 10 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
     -H 'content-type: text/plain' --data '{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}' \
-    "http://$(host_ip coin):$COIN_RPC_PORT/" >/dev/null ||
-    die "coin: litecoind A does not answer RPC on $(host_ip coin):$COIN_RPC_PORT from the bridge"
-  log "coin: litecoind A and B up, rpc $(host_ip coin):$COIN_RPC_PORT"
+    "http://$(host_ip coin):$COIN_RPC_PORT/" >/dev/null 2>&1
 }
 
 coin_env() { grep "^$1=" "$(hroot coin)/stack/stack.env" | cut -d= -f2-; }
@@ -479,6 +507,8 @@ bmm_env() {
   (umask 027
   printf '%s\n' "BMM_POOL_ADDRESS=$(coin_env BMM_POOL_ADDRESS)" \
     "BMM_NODE_RPC_USER=$(coin_env BMM_NODE_RPC_USER)" "BMM_NODE_RPC_PASSWORD=$(coin_env BMM_NODE_RPC_PASSWORD)" \
+    "BMM_BTC_POOL_ADDRESS=$(coin_env BMM_BTC_POOL_ADDRESS)" \
+    "BMM_BTC_RPC_USER=$(coin_env BMM_BTC_RPC_USER)" "BMM_BTC_RPC_PASSWORD=$(coin_env BMM_BTC_RPC_PASSWORD)" \
     "BMM_PG_PASSWORD=$(secret pg_bmm)" "BMM_EPOCH_GENESIS=$(cat "$STATE_DIR/epoch-genesis")" >"$r/etc/bmm/bmm.env"
   redis_password >"$r/etc/bmm/redis.password")
   chown root:bmm "$r/etc/bmm" "$r/etc/bmm/bmm.env" "$r/etc/bmm/redis.password"
@@ -514,24 +544,35 @@ bmm_up() {
       curl -sf --max-time 2 -o /dev/null "http://$(host_ip "$h"):8390/api/v1/pool" ||
       { tail -n 20 "$r/var/log/bmm-cluster/bmm-accountd.log" >&2; die "bmm-accountd on $h does not answer (log $r/var/log/bmm-cluster/bmm-accountd.log)"; }
   done
+  # Two bmm-stratum per stratum host: scrypt (LTC, instance 1-3, port 3333)
+  # and sha256d (BTC, instance 4-6, port 3334), each with its own config,
+  # journal (spool) folder and stream.
+  local name
   for i in 1 2 3; do
     h=st$i
     r=$(hroot "$h")
     bmm_env "$h"
-    mkdir -p "$r/var/lib/bmm/stratum/spool"
+    mkdir -p "$r/var/lib/bmm/stratum/spool" "$r/var/lib/bmm/stratum-btc/spool"
     chown -R bmm:bmm "$r/var/lib/bmm"
-    bmm_config "$h" "$BMM_CONF/bmm-stratum-$h.toml" "$r/etc/bmm/bmm-stratum.toml"
-    chown root:bmm "$r/etc/bmm/bmm-stratum.toml"
-    chmod 640 "$r/etc/bmm/bmm-stratum.toml"
-    start_bmm "$h" bmm-stratum bmm-stratum --config "$r/etc/bmm/bmm-stratum.toml"
+    for name in bmm-stratum bmm-stratum-btc; do
+      bmm_config "$h" "$BMM_CONF/$name-$h.toml" "$r/etc/bmm/$name.toml"
+      chown root:bmm "$r/etc/bmm/$name.toml"
+      chmod 640 "$r/etc/bmm/$name.toml"
+      start_bmm "$h" "$name" bmm-stratum --config "$r/etc/bmm/$name.toml"
+    done
   done
+  local port
   for i in 1 2 3; do
-    wait_until "$TIMEOUT" "bmm-stratum on st$i: port 3333" stratum_listens "st$i" ||
-      { tail -n 20 "$(hroot "st$i")/var/log/bmm-cluster/bmm-stratum.log" >&2; die "bmm-stratum on st$i does not listen"; }
+    for port in 3333 3334; do
+      name=bmm-stratum
+      [ "$port" = 3333 ] || name=bmm-stratum-btc
+      wait_until "$TIMEOUT" "$name on st$i: port $port" stratum_listens "st$i" "$port" ||
+        { tail -n 20 "$(hroot "st$i")/var/log/bmm-cluster/$name.log" >&2; die "$name on st$i does not listen on $port"; }
+    done
   done
-  log "bmm programs: bmm-accountd on ac1, ac2; bmm-stratum on st1-st3 (stratum+tcp://10.77.0.11-13:3333)"
+  log "bmm programs: bmm-accountd on ac1, ac2; bmm-stratum on st1-st3 (scrypt stratum+tcp://10.77.0.11-13:3333, sha256d stratum+tcp://10.77.0.11-13:3334)"
 }
-stratum_listens() { timeout 2 bash -c "exec 3<>/dev/tcp/$(host_ip "$1")/3333" 2>/dev/null; }
+stratum_listens() { timeout 2 bash -c "exec 3<>/dev/tcp/$(host_ip "$1")/${2:-3333}" 2>/dev/null; }
 
 # ------------------------------------------------------------------ commands --
 
@@ -573,6 +614,7 @@ cmd_down() {
     flock -w "$TIMEOUT" 8 || warn "another cluster.sh holds $STATE_DIR/.lock: going on"
     local h
     stop_svcs 30 bmm-stratum st1 st2 st3
+    stop_svcs 30 bmm-stratum-btc st1 st2 st3
     stop_svcs 60 bmm-accountd ac1 ac2
     stop_svcs 10 pgbouncer ac1 ac2
     stop_svcs 10 sentinel rd1 rd2 rd3
@@ -617,13 +659,13 @@ cmd_down() {
 
 cmd_status() {
   local bad=0 h ip role detail
-  row() { printf '%-5s %-13s %-5s %s\n' "$1" "$2" "$3" "$4"; [ "$3" = up ] || bad=$((bad + 1)); }
+  row() { printf '%-5s %-15s %-5s %s\n' "$1" "$2" "$3" "$4"; [ "$3" = up ] || bad=$((bad + 1)); }
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     echo "cluster: down (no bridge $BRIDGE)"
     return 1
   fi
   [ -e "$MARKER" ] || { [ -r /run/bmm-cluster.dir ] && STATE_DIR=$(cat /run/bmm-cluster.dir) && SECRETS=$STATE_DIR/secrets && MARKER=$STATE_DIR/.bmm-cluster; }
-  printf '%-5s %-13s %-5s %s\n' HOST SERVICE STATE ROLE/DETAIL
+  printf '%-5s %-15s %-5s %s\n' HOST SERVICE STATE ROLE/DETAIL
   # coin
   local env height
   env=$(hroot coin)/stack/stack.env
@@ -633,6 +675,12 @@ cmd_status() {
     row coin litecoind up "node A rpc 10.77.0.10:$COIN_RPC_PORT height $height (node B peered inside the host)"
   else
     row coin litecoind DOWN "rpc 10.77.0.10:$COIN_RPC_PORT"
+  fi
+  if [ -r "$(hroot coin)/stack/secrets/bcoin_curl" ] && height=$(bcoin_call node getblockcount) &&
+    bcoin_call wallet getwalletinfo >/dev/null; then
+    row coin bcoin up "rpc 10.77.0.10:$BCOIN_RPC_PORT wallet rpc 10.77.0.10:$BCOIN_WALLET_PORT height $height"
+  else
+    row coin bcoin DOWN "rpc 10.77.0.10:$BCOIN_RPC_PORT wallet rpc 10.77.0.10:$BCOIN_WALLET_PORT"
   fi
   # etcd
   local health
@@ -688,8 +736,10 @@ cmd_status() {
   done
   for h in st1 st2 st3; do
     ip=$(host_ip "$h")
-    if svc_pid "$h" bmm-stratum >/dev/null && stratum_listens "$h"; then row "$h" bmm-stratum up "pid $(svc_pid "$h" bmm-stratum), stratum+tcp://$ip:3333"
-    else row "$h" bmm-stratum DOWN "stratum+tcp://$ip:3333"; fi
+    if svc_pid "$h" bmm-stratum >/dev/null && stratum_listens "$h" 3333; then row "$h" bmm-stratum up "pid $(svc_pid "$h" bmm-stratum), scrypt LTC stratum+tcp://$ip:3333"
+    else row "$h" bmm-stratum DOWN "scrypt LTC stratum+tcp://$ip:3333"; fi
+    if svc_pid "$h" bmm-stratum-btc >/dev/null && stratum_listens "$h" 3334; then row "$h" bmm-stratum-btc up "pid $(svc_pid "$h" bmm-stratum-btc), sha256d BTC stratum+tcp://$ip:3334"
+    else row "$h" bmm-stratum-btc DOWN "sha256d BTC stratum+tcp://$ip:3334"; fi
   done
   [ "$bad" -eq 0 ]
 }

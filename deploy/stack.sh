@@ -56,6 +56,10 @@ BMM_STACK_LITECOIND (default /usr/lib/litecoin/litecoind),
 BMM_STACK_LITECOIN_CLI (default litecoin-cli), BMM_STACK_NODEJS (default node),
 BMM_STACK_BCOIN_HOME (default <repo>/deploy/bcoin, where install-deps.sh
 installed bcoin),
+BMM_STACK_BCOIN_HTTP_HOST (default 127.0.0.1: the address bcoin's node and
+wallet RPC servers listen on, also the one stack.sh calls and writes to
+stack.env; e.g. a host's private address so that other hosts reach them, as
+deploy/cluster.sh does; 0.0.0.0 listens everywhere and is called on 127.0.0.1),
 BMM_STACK_NODE_A_ARGS, BMM_STACK_NODE_B_ARGS (extra litecoind options, split
 on spaces, for the nodes `up` starts, e.g. "-mempoolreplacement=1"; a node
 already running keeps its options).
@@ -727,6 +731,13 @@ BCOIN_NODE=${BMM_STACK_NODEJS:-node}
 BCOIN_WALLET=primary
 # Segwit on bcoin's regtest is a BIP9 deployment: active from height 432.
 BCOIN_SEGWIT_HEIGHT=432
+# Where bcoin's node and wallet RPC servers listen; stack.sh calls them there
+# (on 127.0.0.1 when they listen on every address).
+BCOIN_HTTP_HOST=${BMM_STACK_BCOIN_HTTP_HOST:-127.0.0.1}
+[[ $BCOIN_HTTP_HOST =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] ||
+  die "BMM_STACK_BCOIN_HTTP_HOST '$BCOIN_HTTP_HOST' is not an IPv4 address (e.g. 127.0.0.1 or 10.77.0.10)"
+BCOIN_CALL_HOST=$BCOIN_HTTP_HOST
+[ "$BCOIN_HTTP_HOST" != 0.0.0.0 ] || BCOIN_CALL_HOST=127.0.0.1
 
 bcoin_dir() { echo "$STACK_DIR/bcoin"; }
 bcoin_log() { echo "$(bcoin_dir)/regtest/debug.log"; }
@@ -767,7 +778,7 @@ bcoin_rpc() {
   local port=$BCOIN_RPC_PORT out
   [ "$1" = wallet ] && port=$BCOIN_WALLET_PORT
   out=$(jq -cn --arg m "$2" --argjson p "${3:-[]}" '{method: $m, params: $p, id: 1}' |
-    curl -sS -m 120 -K "$(bcoin_curl_conf)" --data-binary @- "http://127.0.0.1:$port/" 2>&1) || {
+    curl -sS -m 120 -K "$(bcoin_curl_conf)" --data-binary @- "http://$BCOIN_CALL_HOST:$port/" 2>&1) || {
     echo "$out" >&2
     return 1
   }
@@ -788,11 +799,12 @@ bcoin_write_conf() {
   (
     umask 077
     cat >"$dir/regtest/bcoin.conf.tmp" <<BCOIN_CONF
-# Written by deploy/stack.sh: bcoin regtest node, loopback only, no peers
-# (it does not listen and dials only the stack's unused port base+10).
+# Written by deploy/stack.sh: bcoin regtest node, RPC on $BCOIN_HTTP_HOST
+# (BMM_STACK_BCOIN_HTTP_HOST), no peers (it does not listen and dials only the
+# stack's unused port base+10).
 network: regtest
 api-key: $BCOIN_PASSWORD
-http-host: 127.0.0.1
+http-host: $BCOIN_HTTP_HOST
 http-port: $BCOIN_RPC_PORT
 host: 127.0.0.1
 port: $BCOIN_P2P_PORT
@@ -814,18 +826,18 @@ bcoin_start() {
   command -v "$BCOIN_NODE" >/dev/null || die "bcoin: no '$BCOIN_NODE' (Node.js) on PATH: run deploy/install-deps.sh"
   bcoin_write_conf
   if bcoin_pid >/dev/null; then
-    log "bcoin: already running (pid $(bcoin_pid)), rpc 127.0.0.1:$BCOIN_RPC_PORT"
+    log "bcoin: already running (pid $(bcoin_pid)), rpc $BCOIN_CALL_HOST:$BCOIN_RPC_PORT"
     return 0
   fi
   port_in_use "$BCOIN_RPC_PORT" && die "bcoin: rpc port $BCOIN_RPC_PORT is already in use by another program"
   port_in_use "$BCOIN_WALLET_PORT" && die "bcoin: wallet rpc port $BCOIN_WALLET_PORT is already in use by another program"
-  log "bcoin: starting, rpc 127.0.0.1:$BCOIN_RPC_PORT, wallet rpc 127.0.0.1:$BCOIN_WALLET_PORT (log: $logfile)"
+  log "bcoin: starting, rpc $BCOIN_HTTP_HOST:$BCOIN_RPC_PORT, wallet rpc $BCOIN_HTTP_HOST:$BCOIN_WALLET_PORT (log: $logfile)"
   # --wallet-prefix: the wallet ignores --prefix (see deploy/bcoin/bmm-bcoin.js).
   (
     cd "$BCOIN_HOME"
     NODE_BACKEND=js exec nohup "$BCOIN_NODE" bmm-bcoin.js \
       --network=regtest --prefix="$dir" --wallet-prefix="$dir/regtest" \
-      --wallet-http-host=127.0.0.1 --wallet-http-port="$BCOIN_WALLET_PORT" --wallet-witness=true
+      --wallet-http-host="$BCOIN_HTTP_HOST" --wallet-http-port="$BCOIN_WALLET_PORT" --wallet-witness=true
   ) </dev/null >>"$dir/start.log" 2>&1 9>&- &
   echo $! >"$dir/bcoin.pid"
 }
@@ -911,12 +923,12 @@ bcoin_ports_taken() {
 bcoin_settings() {
   bcoin_pid >/dev/null || return 0
   printf '%s\n' \
-    "BMM_BTC_RPC_URL=http://127.0.0.1:$BCOIN_RPC_PORT/" \
+    "BMM_BTC_RPC_URL=http://$BCOIN_CALL_HOST:$BCOIN_RPC_PORT/" \
     "BMM_BTC_RPC_PORT=$BCOIN_RPC_PORT" \
     "BMM_BTC_RPC_USER=$RPC_USER" \
     "BMM_BTC_RPC_PASSWORD=$(cat "$SECRETS/bcoin_password")" \
     "BMM_BTC_WALLET=$BCOIN_WALLET" \
-    "BMM_BTC_WALLET_RPC_URL=http://127.0.0.1:$BCOIN_WALLET_PORT/" \
+    "BMM_BTC_WALLET_RPC_URL=http://$BCOIN_CALL_HOST:$BCOIN_WALLET_PORT/" \
     "BMM_BTC_WALLET_RPC_PORT=$BCOIN_WALLET_PORT" \
     "BMM_BTC_CURL_CONFIG=$(bcoin_curl_conf)" \
     "BMM_BTC_DATADIR=$(bcoin_dir)" \
@@ -927,9 +939,9 @@ bcoin_status() {
   local info
   BCOIN_PASSWORD=$(cat "$SECRETS/bcoin_password" 2>/dev/null || true)
   if [ -r "$(bcoin_curl_conf)" ] && info=$(bcoin_rpc node getblockchaininfo 2>/dev/null); then
-    report 0 bcoin "rpc 127.0.0.1:$BCOIN_RPC_PORT wallet rpc 127.0.0.1:$BCOIN_WALLET_PORT height $(jq -r .blocks <<<"$info") (log: $(bcoin_log))"
+    report 0 bcoin "rpc $BCOIN_CALL_HOST:$BCOIN_RPC_PORT wallet rpc $BCOIN_CALL_HOST:$BCOIN_WALLET_PORT height $(jq -r .blocks <<<"$info") (log: $(bcoin_log))"
   elif [ -e "$(bcoin_dir)" ]; then
-    report 1 bcoin "rpc 127.0.0.1:$BCOIN_RPC_PORT (log: $(bcoin_log))"
+    report 1 bcoin "rpc $BCOIN_CALL_HOST:$BCOIN_RPC_PORT (log: $(bcoin_log))"
   fi
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Fault suite of issue 17 on the simulated hosts of deploy/cluster.sh
-# (docs/cluster.md, "The fault suite"). With bmm-miner (scrypt) mining through
-# all three stratum hosts, each with the three URLs as failover pools:
+# (docs/cluster.md, "The fault suite"). With bmm-miner mining through all
+# three stratum hosts, scrypt (m1-m3, port 3333, LTC on litecoind) and sha256d
+# (b1-b3, port 3334, BTC on bcoin), each with the three URLs as failover pools:
 #   stratum_cut      cut one stratum host off the network (its veth down) for
 #                    CUT seconds, then restore it: its miners move to the other
-#                    hosts; a miner on the host itself keeps mining into its
-#                    journal, which drains into Redis when the host is back.
+#                    hosts; a miner of each coin on the host itself keeps
+#                    mining into its journal, which drains into Redis when the
+#                    host is back.
 #   accountd_kill    kill -9 the bmm-accountd that runs the ledger while it
 #                    closes an epoch (short epochs in this test's configs); the
 #                    other takes the ledger over, claims the dead consumer's
@@ -21,7 +23,8 @@
 #                    writes (min-replicas-to-write), the Sentinels promote a
 #                    replica, the old primary follows it once back.
 # After each: every share the miners were told was accepted is stored once and
-# none twice, every block on the chain that pays the pool is booked once, and
+# none twice (each coin checked), every block on either chain (litecoind's,
+# bcoin's) that pays the pool is booked once, and
 # `bmm-accountd audit` is clean. Prints the times (promotions, mined again,
 # longest time without an answer, takeover) in one table at the end; nothing
 # asserts a duration.
@@ -140,10 +143,16 @@ for f in "$REPO_ROOT"/deploy/cluster/bmm/bmm-accountd-ac*.toml; do
   grep -q "^length_seconds = $EPOCH_S\$" "$CONF/$(basename "$f")" && grep -Eq "^claim_idle_ms = $CLAIM_MS( |$)" "$CONF/$(basename "$f")" ||
     { fail "the test's accounting config from $f (length_seconds, claim_idle_ms)"; finish; exit 1; }
 done
-for f in "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-st*.toml; do
+for f in "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-st*.toml "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-btc-st*.toml; do
   sed -E -e 's/^target_share_seconds = .*/target_share_seconds = 1/' -e 's/^retarget_seconds = .*/retarget_seconds = 5/' \
     "$f" >"$CONF/$(basename "$f")"
+  grep -q '^target_share_seconds = 1$' "$CONF/$(basename "$f")" || { fail "the test's stratum config from $f (target_share_seconds)"; finish; exit 1; }
 done
+# sha256d: start at the difficulty a CPU bmm-miner settles at here (the
+# minimum, 0.0001: it does well under a share a second there), so that a
+# miner moving to another host is not judged by vardiff's way down (from
+# 0.001 its first share on the next host took 16 s on a loaded machine).
+sed -i -E 's/^start_difficulty = .*/start_difficulty = 0.0001/' "$CONF"/bmm-stratum-btc-st*.toml
 chmod -R a+rX "$CONF"
 
 UP_ARGS=(--bmm-conf "$CONF")
@@ -188,7 +197,8 @@ q() {
   done
   return 1
 }
-streams() { echo 'bmm:shares:{1}' 'bmm:shares:{2}' 'bmm:shares:{3}'; }   # one per stratum instance
+# one per stratum instance: scrypt 1-3, sha256d 4-6
+streams() { echo 'bmm:shares:{1}' 'bmm:shares:{2}' 'bmm:shares:{3}' 'bmm:shares:{4}' 'bmm:shares:{5}' 'bmm:shares:{6}'; }
 pending_of() { # pending_of CONSUMER: entries pending on it over every stream
   local s n=0 m
   for s in $(streams); do
@@ -213,19 +223,36 @@ coin_rpc() {
     -H 'content-type: text/plain' --data "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"$1\",\"params\":${2:-[]}}" \
     "http://10.77.0.10:19402/" | jq -c .result
 }
+# bcoin (BTC) on the coin host, from the root namespace through the bridge;
+# curl reads the credentials from deploy/stack.sh's config file (mode 600).
+btc_post() { curl -sf --max-time 60 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @"$1" "http://10.77.0.10:19408/"; }
+btc_rpc() {
+  jq -cn --arg m "$1" --argjson p "${2:-[]}" '{method: $m, params: $p, id: 1}' >"$W/btc-rpc1.json"
+  btc_post "$W/btc-rpc1.json" | jq -c .result
+}
 H0=$(coin_rpc getblockcount)
-note "chain height at start $H0, Redis primary $(redis_primary), PostgreSQL leader $(pg_leader)"
+BTC_H0=$(btc_rpc getblockcount)
+note "chain height at start: litecoind $H0, bcoin $BTC_H0; Redis primary $(redis_primary), PostgreSQL leader $(pg_leader)"
 
 # ------------------------------------------------------------------ miners --
 MINER=$BIN_DIR/bmm-miner
 ST=(10.77.0.11 10.77.0.12 10.77.0.13)
-url() { echo "stratum+tcp://$1:3333"; }
-# start_miner NAME NAMESPACE|- URL... : a miner "fault.NAME" in the background.
+# The miners: scrypt (LTC, port 3333) m1-m3 and sha256d (BTC, port 3334)
+# b1-b3; a miner's coin is its name's: b* mine sha256d.
+LTC_MINERS=(m1 m2 m3)
+BTC_MINERS=(b1 b2 b3)
+MINERS=("${LTC_MINERS[@]}" "${BTC_MINERS[@]}")
+is_btc() { [[ $1 == b* ]]; }
+port_of() { if is_btc "$1"; then echo 3334; else echo 3333; fi; }
+url() { echo "stratum+tcp://$1:${2:-3333}"; }
+# start_miner NAME NAMESPACE|- HOST-IP... : a miner "fault.NAME" in the
+# background, the hosts in this order as failover pools.
 start_miner() {
-  local name=$1 ns=$2 args=() u
+  local name=$1 ns=$2 args=() u algo=scrypt
   shift 2
-  for u in "$@"; do args+=(--url "$(url "$u")"); done
-  local cmd=("$MINER" "${args[@]}" --user "fault.$name" --shares 1000000 --submits 10000000 --seconds "$(left)"
+  is_btc "$name" && algo=sha256d
+  for u in "$@"; do args+=(--url "$(url "$u" "$(port_of "$name")")"); done
+  local cmd=("$MINER" --algo "$algo" "${args[@]}" --user "fault.$name" --shares 1000000 --submits 10000000 --seconds "$(left)"
     --timeout 5 --batch 8 --accepted-log "$W/$name.acc")
   : >"$W/$name.acc"
   if [ "$ns" = - ]; then "${cmd[@]}" >"$W/$name.out" 2>"$W/$name.err" &
@@ -246,12 +273,20 @@ summary() { tail -n 1 "$W/$1.out" 2>/dev/null | jq -r ".$2" 2>/dev/null; }
 start_miner m1 - "${ST[0]}" "${ST[1]}" "${ST[2]}"
 start_miner m2 - "${ST[1]}" "${ST[2]}" "${ST[0]}"
 start_miner m3 bmm-coin "${ST[2]}" "${ST[0]}" "${ST[1]}"
-mining() { [ "$(accepted_n m1)" -ge 3 ] && [ "$(accepted_n m2)" -ge 3 ] && [ "$(accepted_n m3)" -ge 3 ]; }
-if ! check "three miners (failover URLs, each starting on another stratum host) have shares accepted" poll 60 mining; then
+start_miner b1 - "${ST[0]}" "${ST[1]}" "${ST[2]}"
+start_miner b2 - "${ST[1]}" "${ST[2]}" "${ST[0]}"
+start_miner b3 bmm-coin "${ST[2]}" "${ST[0]}" "${ST[1]}"
+mining() { local m; for m in "$@"; do [ "$(accepted_n "$m")" -ge 3 ] || return 1; done; }
+if ! check "three scrypt miners (failover URLs, each starting on another stratum host) have shares accepted" poll 60 mining "${LTC_MINERS[@]}"; then
   tail -n 5 "$W"/m*.err
 fi
+if ! check "three sha256d miners (BTC, port 3334, the same failover URLs) have shares accepted" poll 60 mining "${BTC_MINERS[@]}"; then
+  tail -n 5 "$W"/b*.err
+fi
 hosts_of() { awk '{print $2}' "$W/$1.acc" | sort -u | tr '\n' ' '; }
-note "m1 on $(hosts_of m1), m2 on $(hosts_of m2), m3 on $(hosts_of m3)"
+note "m1 on $(hosts_of m1), m2 on $(hosts_of m2), m3 on $(hosts_of m3); b1 on $(hosts_of b1), b2 on $(hosts_of b2), b3 on $(hosts_of b3)"
+# The accepted shares of the miners NAMES... so far.
+accepted_sum() { local m n=0; for m in "$@"; do n=$((n + $(accepted_n "$m"))); done; echo "$n"; }
 
 # Every accepted share of the miners NAMES... stored exactly once (by its
 # proof-of-work hash, as the pool stores it), none twice.
@@ -297,14 +332,37 @@ chain_pool_blocks() {
   SCANNED=$top
   BLOCKS=$(wc -l <"$W/chain_blocks.txt")
 }
-blocks_booked_once() {
+blocks_booked_once() { # blocks_booked_once FILE (block hashes, one a line)
   local missing twice
-  missing=$(q -c "CREATE TEMP TABLE chain (hash text)" -c "\\copy chain FROM '$W/chain_blocks.txt'" -c "SELECT count(*) FROM chain c
+  missing=$(q -c "CREATE TEMP TABLE chain (hash text)" -c "\\copy chain FROM '$1'" -c "SELECT count(*) FROM chain c
     WHERE (SELECT count(*) FROM blocks b WHERE b.hash = c.hash) <> 1
        OR (SELECT count(*) FROM blocks_found f WHERE f.hash = c.hash AND f.accepted) <> 1" | tail -n 1) || return 1
   twice=$(q -c "SELECT count(*) FROM (SELECT hash FROM blocks_found WHERE accepted GROUP BY hash HAVING count(*) > 1) d")
   BLOCKS_MISSING=$missing
   [ "$missing" = 0 ] && [ "$twice" = 0 ]
+}
+# The same for bcoin: its blocks since the last scan whose coinbase carries
+# the pool's tag (getblock HASH true true: the transactions decoded).
+BTC_SCANNED=$BTC_H0
+: >"$W/btc_chain_blocks.txt"
+btc_batch() { # btc_batch METHOD PARAMS-JSON-ARRAY... -> one result a line
+  local m=$1
+  shift
+  printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {method: $m, params: .value, id: .key}]' >"$W/btc-rpc.json"
+  btc_post "$W/btc-rpc.json" | jq -c 'sort_by(.id)[] | .result'
+}
+btc_chain_pool_blocks() {
+  local top h params=() hashes=()
+  top=$(btc_rpc getblockcount)
+  for ((h = BTC_SCANNED + 1; h <= top; h++)); do params+=("[$h]"); done
+  if [ ${#params[@]} -gt 0 ]; then
+    mapfile -t hashes < <(btc_batch getblockhash "${params[@]}" | tr -d '"')
+    params=()
+    for h in "${hashes[@]}"; do params+=("[\"$h\", true, true]"); done
+    btc_batch getblock "${params[@]}" | jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/btc_chain_blocks.txt"
+  fi
+  BTC_SCANNED=$top
+  BTC_BLOCKS=$(wc -l <"$W/btc_chain_blocks.txt")
 }
 audit_clean() { # bmm-accountd audit, run on a live accounting host with its config
   local h=$1 r=$DIR/hosts/$1
@@ -316,54 +374,85 @@ audit_clean() { # bmm-accountd audit, run on a live accounting host with its con
 after_fault() {
   local what=$1 live=$2
   shift 2
-  if poll 90 stored_once "$@"; then pass "$what: every share the miners were told was accepted is stored ($(cat "$W"/*.acc | wc -l) so far)"
-  else fail "$what: accepted shares missing in PostgreSQL: ${MISSING:-?}"; fi
+  local ltc=() btc=() m
+  for m in "$@"; do if is_btc "$m"; then btc+=("$m"); else ltc+=("$m"); fi; done
+  if poll 90 stored_once "${ltc[@]}"; then pass "$what: every LTC share the scrypt miners were told was accepted is stored ($(accepted_sum "${ltc[@]}") so far)"
+  else fail "$what: accepted LTC shares missing in PostgreSQL: ${MISSING:-?}"; fi
+  if [ ${#btc[@]} -gt 0 ]; then
+    if poll 90 stored_once "${btc[@]}"; then pass "$what: every BTC share the sha256d miners were told was accepted is stored ($(accepted_sum "${btc[@]}") so far)"
+    else fail "$what: accepted BTC shares missing in PostgreSQL: ${MISSING:-?}"; fi
+  fi
   check "$what: no share stored twice (by proof-of-work hash and by uid)" no_share_twice
   chain_pool_blocks
-  if poll 60 blocks_booked_once; then pass "$what: every pool block on the chain since height $H0 is booked once ($BLOCKS blocks)"
-  else fail "$what: pool blocks on the chain not booked once: ${BLOCKS_MISSING:-?} of ${BLOCKS:-?}"; fi
+  if poll 60 blocks_booked_once "$W/chain_blocks.txt"; then pass "$what: every pool block on litecoind's chain since height $H0 is booked once ($BLOCKS blocks)"
+  else fail "$what: pool blocks on litecoind's chain not booked once: ${BLOCKS_MISSING:-?} of ${BLOCKS:-?}"; fi
+  btc_chain_pool_blocks
+  if poll 60 blocks_booked_once "$W/btc_chain_blocks.txt"; then pass "$what: every pool block on bcoin's chain since height $BTC_H0 is booked once ($BTC_BLOCKS blocks)"
+  else fail "$what: pool blocks on bcoin's chain not booked once: ${BLOCKS_MISSING:-?} of ${BTC_BLOCKS:-?}"; fi
   if poll 60 audit_clean "$live"; then pass "$what: bmm-accountd audit clean (on $live)"
   else fail "$what: bmm-accountd audit (on $live)"; tail -n 20 "$W/audit-$live.log"; fi
 }
 
 # --------------------------------------------------------- stratum_cut ------
 case_stratum_cut() {
-  local ip=${ST[0]} t_cut t_back first n_during_db n_local_cut
-  # A miner on the host itself: it keeps mining into st1's journal while the
-  # host is cut off (its traffic stays on the host's loopback route).
+  local ip=${ST[0]} t_cut t_back first n_during_db m lm port coin
+  declare -A n_local_cut=()
+  # A miner of each coin on the host itself: it keeps mining into st1's
+  # journals (bmm-stratum's and bmm-stratum-btc's) while the host is cut off
+  # (its traffic stays on the host's loopback route).
   start_miner local bmm-st1 "$ip"
-  poll 30 bash -c "[ \$(wc -l <'$W/local.acc') -ge 2 ]" || fail "stratum_cut: the miner on st1 itself has shares accepted"
-  [ "$(awk '{print $2}' "$W/m1.acc" | tail -n 1)" = "$ip:3333" ] || note "m1 is not on $ip before the cut (on $(awk '{print $2}' "$W/m1.acc" | tail -n 1))"
+  start_miner blocal bmm-st1 "$ip"
+  poll 30 bash -c "[ \$(wc -l <'$W/local.acc') -ge 2 ] && [ \$(wc -l <'$W/blocal.acc') -ge 2 ]" ||
+    fail "stratum_cut: the miners on st1 itself (scrypt and sha256d) have shares accepted"
+  for m in m1 b1; do
+    port=$(port_of $m)
+    [ "$(awk '{print $2}' "$W/$m.acc" | tail -n 1)" = "$ip:$port" ] || note "$m is not on $ip:$port before the cut (on $(awk '{print $2}' "$W/$m.acc" | tail -n 1))"
+  done
   t_cut=$(now_ms)
   note "stratum_cut: ip link set bmmv-st1 down ($ip off the network for ${CUT} s)"
   ip link set bmmv-st1 down
-  # m1 started on st1: it must be accepted on another host.
-  moved() { awk -v t="$t_cut" -v h="$ip:3333" '$1 > t && $2 != h' "$W/m1.acc" | grep -q .; }
-  if poll "$CUT" moved; then
-    first=$(awk -v t="$t_cut" -v h="$ip:3333" '$1 > t && $2 != h {print $1 - t; exit}' "$W/m1.acc")
-    figure stratum_cut "cut -> the st1 miner has a share accepted on another host" "$(secs "$first") s"
-    pass "stratum_cut: the miner of st1 mines on $(awk -v t="$t_cut" -v h="$ip:3333" '$1 > t && $2 != h {print $2; exit}' "$W/m1.acc") $(secs "$first") s after the cut"
-  else
-    figure stratum_cut "cut -> the st1 miner has a share accepted on another host" "none in ${CUT} s"
-    fail "stratum_cut: the miner of st1 moved to another host within ${CUT} s"
-  fi
+  # m1 (scrypt) and b1 (sha256d) started on st1: each must be accepted on another host.
+  moved() { awk -v t="$t_cut" -v h="$ip:$(port_of "$1")" '$1 > t && $2 != h' "$W/$1.acc" | grep -q .; }
+  for m in m1 b1; do
+    coin=LTC; is_btc $m && coin=BTC
+    if poll "$(( CUT - ($(now_ms) - t_cut) / 1000 > 1 ? CUT - ($(now_ms) - t_cut) / 1000 : 1 ))" moved "$m"; then
+      first=$(awk -v t="$t_cut" -v h="$ip:$(port_of $m)" '$1 > t && $2 != h {print $1 - t; exit}' "$W/$m.acc")
+      figure stratum_cut "cut -> the st1 $coin miner ($m) has a share accepted on another host" "$(secs "$first") s"
+      pass "stratum_cut: the $coin miner of st1 ($m) mines on $(awk -v t="$t_cut" -v h="$ip:$(port_of $m)" '$1 > t && $2 != h {print $2; exit}' "$W/$m.acc") $(secs "$first") s after the cut"
+    else
+      figure stratum_cut "cut -> the st1 $coin miner ($m) has a share accepted on another host" "none in ${CUT} s"
+      fail "stratum_cut: the $coin miner of st1 ($m) moved to another host within ${CUT} s"
+    fi
+  done
   sleep "$(( CUT - ($(now_ms) - t_cut) / 1000 > 0 ? CUT - ($(now_ms) - t_cut) / 1000 : 0 ))"
-  # What st1 accepted while cut off is in its journal, not in PostgreSQL.
-  n_local_cut=$(awk -v a=$((t_cut + 2000)) '$1 > a' "$W/local.acc" | wc -l)
-  awk -v a=$((t_cut + 2000)) '$1 > a {print $3}' "$W/local.acc" >"$W/local-cut.txt"
-  n_during_db=$(q -c "CREATE TEMP TABLE c (hash text)" -c "\\copy c FROM '$W/local-cut.txt'" -c "SELECT count(*) FROM shares s JOIN c USING (hash)" 2>/dev/null | tail -n 1)
-  check "stratum_cut: st1 accepted shares while cut off ($n_local_cut from the miner on the host)" test "$n_local_cut" -gt 0
-  check "stratum_cut: none of them reached PostgreSQL during the cut (stored: ${n_during_db:-?})" test "${n_during_db:-x}" = 0
+  # What st1 accepted while cut off is in its journals, not in PostgreSQL.
+  for lm in local blocal; do
+    coin=LTC; is_btc $lm && coin=BTC
+    # (counted from the file written: the miner may log one more meanwhile)
+    awk -v a=$((t_cut + 2000)) '$1 > a {print $3}' "$W/$lm.acc" >"$W/$lm-cut.txt"
+    n_local_cut[$lm]=$(wc -l <"$W/$lm-cut.txt")
+    n_during_db=$(q -c "CREATE TEMP TABLE c (hash text)" -c "\\copy c FROM '$W/$lm-cut.txt'" -c "SELECT count(*) FROM shares s JOIN c USING (hash)" 2>/dev/null | tail -n 1)
+    check "stratum_cut: st1 accepted $coin shares while cut off (${n_local_cut[$lm]} from the miner $lm on the host)" test "${n_local_cut[$lm]}" -gt 0
+    check "stratum_cut: none of those $coin shares reached PostgreSQL during the cut (stored: ${n_during_db:-?})" test "${n_during_db:-x}" = 0
+  done
   ip link set bmmv-st1 up
   t_back=$(now_ms)
   note "stratum_cut: bmmv-st1 up again after $(secs $((t_back - t_cut))) s"
-  drained() { [ "$(q -c "CREATE TEMP TABLE c (hash text)" -c "\\copy c FROM '$W/local-cut.txt'" -c "SELECT count(*) FROM shares s JOIN c USING (hash)" | tail -n 1)" = "$n_local_cut" ]; }
-  if poll 60 drained; then figure stratum_cut "restore -> st1's journal drained into PostgreSQL" "$POLL_S s"; pass "stratum_cut: st1's journal drained: the $n_local_cut shares it accepted while cut off are stored, $POLL_S s after the restore"
-  else fail "stratum_cut: st1's journal did not drain within 60 s of the restore"; fi
-  stop_miner local
-  back_on_st1() { timeout 30 "$MINER" --url "$(url "$ip")" --user fault.after --shares 2 --seconds 25 --quiet --accepted-log "$W/after.acc" >/dev/null 2>&1; }
-  check "stratum_cut: st1 takes miners again after the restore" back_on_st1
-  after_fault stratum_cut ac1 m1 m2 m3 local after
+  drained() { [ "$(q -c "CREATE TEMP TABLE c (hash text)" -c "\\copy c FROM '$W/$1-cut.txt'" -c "SELECT count(*) FROM shares s JOIN c USING (hash)" | tail -n 1)" = "${n_local_cut[$1]}" ]; }
+  for lm in local blocal; do
+    coin=LTC; is_btc $lm && coin=BTC
+    if poll 60 drained "$lm"; then
+      figure stratum_cut "restore -> st1's $coin journal drained into PostgreSQL" "$POLL_S s"
+      pass "stratum_cut: st1's $coin journal drained: the ${n_local_cut[$lm]} shares it accepted while cut off are stored, $POLL_S s after the restore"
+    else fail "stratum_cut: st1's $coin journal did not drain within 60 s of the restore"; fi
+    stop_miner "$lm"
+  done
+  back_on_st1() {
+    timeout 30 "$MINER" --url "$(url "$ip")" --user fault.after --shares 2 --seconds 25 --quiet --accepted-log "$W/after.acc" >/dev/null 2>&1 &&
+      timeout 30 "$MINER" --algo sha256d --url "$(url "$ip" 3334)" --user fault.bafter --shares 2 --seconds 25 --quiet --accepted-log "$W/bafter.acc" >/dev/null 2>&1
+  }
+  check "stratum_cut: st1 takes miners again after the restore (scrypt on 3333, sha256d on 3334)" back_on_st1
+  after_fault stratum_cut ac1 "${MINERS[@]}" local after blocal bafter
 }
 
 # -------------------------------------------------------- accountd_kill -----
@@ -432,7 +521,7 @@ case_accountd_kill() {
   # Back: the killed host starts again and only ingests now.
   if cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1; then pass "accountd_kill #$round: $holder's bmm-accountd starts again (cluster.sh up)"
   else fail "accountd_kill #$round: cluster.sh up restarts $holder's bmm-accountd"; tail -n 10 "$LOG"; fi
-  after_fault "accountd_kill #$round" "$live" m1 m2 m3
+  after_fault "accountd_kill #$round" "$live" "${MINERS[@]}"
 }
 
 # --------------------------------------- Redis and PostgreSQL failovers ----
@@ -441,7 +530,7 @@ case_redis_kill() {
   local p rh rpid t0 m
   p=$(redis_primary); rh=rd${p##*.2}
   read -r rpid _ <"$DIR/hosts/$rh/run/bmm-cluster/redis.pid"
-  local before; before=$(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) ))
+  local before btc_before; before=$(accepted_sum "${LTC_MINERS[@]}"); btc_before=$(accepted_sum "${BTC_MINERS[@]}")
   t0=$(now_ms); kill -KILL "$rpid"
   promoted() { m=$(redis-cli -h 10.77.0.22 -p 26379 --raw SENTINEL get-master-addr-by-name bmm | head -n 1); [ -n "$m" ] && [ "$m" != "$p" ]; }
   if poll 60 promoted; then
@@ -451,9 +540,11 @@ case_redis_kill() {
     fail "redis_kill: the Sentinels promote a replica within 60 s"
     figure redis_kill "Sentinel promotion (kill -9 -> new primary)" "none in 60 s"
   fi
-  more() { [ $(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) )) -gt $((before + 10)) ]; }
-  check "redis_kill: mining goes on" poll 60 more
-  after_fault redis_kill ac1 m1 m2 m3
+  more() { [ "$(accepted_sum "${LTC_MINERS[@]}")" -gt $((before + 10)) ]; }
+  btc_more() { [ "$(accepted_sum "${BTC_MINERS[@]}")" -gt $((btc_before + 10)) ]; }
+  check "redis_kill: mining goes on (scrypt, LTC)" poll 60 more
+  check "redis_kill: mining goes on (sha256d, BTC)" poll 60 btc_more
+  after_fault redis_kill ac1 "${MINERS[@]}"
 }
 # Stop the Patroni leader (SIGTERM) at a moment $1 and check that Patroni's
 # sync standby leads and the programs go on with it.
@@ -471,17 +562,17 @@ pg_stop_at() {
     fail "$what: Patroni promotes the sync standby within 90 s"
     figure "$what" "Patroni promotion (stop leader -> new leader)" "none in 90 s"
   fi
-  cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1 || fail "$what: cluster.sh up brings the old leader back as a replica"
+  cluster up "${UP_ARGS[@]}" >>"$LOG" 2>&1 || { fail "$what: cluster.sh up brings the old leader back as a replica"; tail -n 15 "$LOG"; }
 }
 case_pg_stop_ingest() {
   pg_stop_at pg_stop_ingest   # the miners keep the ingest busy
-  after_fault pg_stop_ingest ac1 m1 m2 m3
+  after_fault pg_stop_ingest ac1 "${MINERS[@]}"
 }
 case_pg_stop_close() {
   local end=$(( ( $(date +%s) - GENESIS) / EPOCH_S * EPOCH_S + GENESIS + EPOCH_S + 3 ))
   sleep $(( end - $(date +%s) > 0 ? end - $(date +%s) : 0 ))   # the close is due now
   pg_stop_at pg_stop_close
-  after_fault pg_stop_close ac1 m1 m2 m3
+  after_fault pg_stop_close ac1 "${MINERS[@]}"
 }
 # A program run on accounting host ac1 with its env file and config:
 # on_ac1 PROGRAM ARGS... (the config is appended as --config).
@@ -563,14 +654,14 @@ case_pg_stop_payout() {
   done <"$W/lines.txt"
   check "pg_stop_payout: on the node every payout line was paid exactly once (each address received its amount once, one send each)" \
     test "$bad" = 0 -a "$lines" = 2
-  after_fault pg_stop_payout ac1 m1 m2 m3
+  after_fault pg_stop_payout ac1 "${MINERS[@]}"
 }
 case_redis_partition() {
   local p h t_cut ip others=() auth=()
   p=$(redis_primary); h=rd${p##*.2}
   for ip in 10.77.0.21 10.77.0.22 10.77.0.23; do [ "$ip" = "$p" ] || others+=("$ip"); done
   auth=(env "REDISCLI_AUTH=$REDIS_PW")
-  local before; before=$(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) ))
+  local before btc_before; before=$(accepted_sum "${LTC_MINERS[@]}"); btc_before=$(accepted_sum "${BTC_MINERS[@]}")
   # The primary cut off from the Sentinels, the replicas and every client
   # (its veth down). With min-replicas-to-write 1 it refuses writes once no
   # replica acknowledged for min-replicas-max-lag (3 s in deploy/cluster/redis);
@@ -596,8 +687,10 @@ case_redis_partition() {
   else
     fail "redis_partition: the Sentinels promote a replica within 60 s of the cut"
   fi
-  more() { [ $(( $(accepted_n m1) + $(accepted_n m2) + $(accepted_n m3) )) -gt $((before + 10)) ]; }
-  check "redis_partition: mining goes on" poll 60 more
+  more() { [ "$(accepted_sum "${LTC_MINERS[@]}")" -gt $((before + 10)) ]; }
+  btc_more() { [ "$(accepted_sum "${BTC_MINERS[@]}")" -gt $((btc_before + 10)) ]; }
+  check "redis_partition: mining goes on (scrypt, LTC)" poll 60 more
+  check "redis_partition: mining goes on (sha256d, BTC)" poll 60 btc_more
   # The cut-off primary never heard of the failover: it is still a primary
   # (refusing writes) until the partition ends and the Sentinels demote it.
   check "redis_partition: the cut-off server still says it is a primary (it refuses writes, see above)" \
@@ -612,16 +705,17 @@ case_redis_partition() {
     fail "redis_partition: the old primary follows the new one within 60 s of the partition's end"
   fi
   note "redis_partition: cut for $(secs $((t_up - t_cut))) s"
-  after_fault redis_partition ac1 m1 m2 m3
+  after_fault redis_partition ac1 "${MINERS[@]}"
 }
 
 # ------------------------------------------------------------------- run ----
-# The longest time any of the miners m1-m3 went without an accepted share
-# between $1 and $2 (ms): "miner NAME S s".
+# The longest time any of the miners NAMES... went without an accepted share
+# between $1 and $2 (ms): "S s (NAME)".
 acc_gap() {
-  local m g best=0 who=-
-  for m in m1 m2 m3; do
-    g=$(awk -v a="$1" -v b="$2" 'BEGIN {p = a; g = 0} $1 >= a && $1 <= b {if ($1 - p > g) g = $1 - p; p = $1} END {if (b - p > g) g = b - p; print g}' "$W/$m.acc")
+  local a=$1 b=$2 m g best=0 who=-
+  shift 2
+  for m in "$@"; do
+    g=$(awk -v a="$a" -v b="$b" 'BEGIN {p = a; g = 0} $1 >= a && $1 <= b {if ($1 - p > g) g = $1 - p; p = $1} END {if (b - p > g) g = b - p; print g}' "$W/$m.acc")
     [ "$g" -le "$best" ] || { best=$g; who=$m; }
   done
   echo "$(secs "$best") s ($who)"
@@ -634,26 +728,29 @@ for c in "${CASES[@]}"; do
     redis_kill|pg_stop_ingest|pg_stop_close|pg_stop_payout|redis_partition) "case_$c" ;;
     *) fail "unknown case '$c' (see --help)" ;;
   esac
-  figure "$c" "longest time a miner had no share accepted during the case" "$(acc_gap "$c_t0" "$(now_ms)")"
+  c_t1=$(now_ms)
+  figure "$c" "longest time a scrypt miner (m1-m3) had no share accepted in the case" "$(acc_gap "$c_t0" "$c_t1" "${LTC_MINERS[@]}")"
+  figure "$c" "longest time a sha256d miner (b1-b3) had no share accepted in the case" "$(acc_gap "$c_t0" "$c_t1" "${BTC_MINERS[@]}")"
   figure "$c" "the case took (fault, recovery and the checks after it)" "$(secs $(( $(now_ms) - c_t0 ))) s"
   [ "$SECONDS" -lt "$BUDGET" ] || { fail "the budget of ${BUDGET} s ran out after case $c"; break; }
 done
 
-for m in m1 m2 m3; do stop_miner "$m"; done
-for m in m1 m2 m3; do
+for m in "${MINERS[@]}"; do stop_miner "$m"; done
+for m in "${MINERS[@]}"; do
   note "$m: $(head -n 1 "$W/$m.out" 2>/dev/null); connects $(summary "$m" connects), failovers $(summary "$m" failovers), longest without an answer $(summary "$m" max_answer_gap_seconds) s, longest from giving up a pool to the next accepted share $(summary "$m" max_resume_seconds) s"
 done
 # Only a run that cut st1 off moves its miner (a run of other cases alone does not).
 if [[ " ${CASES[*]} " == *" stratum_cut "* ]]; then
-  check "the miner that started on st1 failed over (failovers >= 1)" test "$(summary m1 failovers)" -ge 1 2>/dev/null
+  check "the scrypt miner that started on st1 failed over (failovers >= 1)" test "$(summary m1 failovers)" -ge 1 2>/dev/null
+  check "the sha256d miner that started on st1 failed over (failovers >= 1)" test "$(summary b1 failovers)" -ge 1 2>/dev/null
 fi
-after_fault final ac1 m1 m2 m3
+after_fault final ac1 "${MINERS[@]}"
 
 echo
 echo "cluster_fault_test: figures"
 printf '  %-16s %-68s %s\n' CASE FIGURE VALUE
 for f in "${FIGURES[@]}"; do IFS='|' read -r a b c <<<"$f"; printf '  %-16s %-68s %s\n' "$a" "$b" "$c"; done
-for m in m1 m2 m3; do
+for m in "${MINERS[@]}"; do
   printf '  %-16s %-68s %s\n' "whole run" "$m: longest without an answer / give-up to next accepted" "$(summary "$m" max_answer_gap_seconds) s / $(summary "$m" max_resume_seconds) s"
 done
 note "the run took $SECONDS s before the cluster goes down (cases: ${CASES[*]})"

@@ -2,8 +2,10 @@
 # Integration test of deploy/cluster.sh: the pool on 12 hosts simulated with
 # network namespaces on this machine (docs/cluster.md). Brings the cluster up
 # in a throwaway state folder, checks Redis replication and Sentinel, Patroni
-# (leader, sync standby), etcd, a synchronous write, miners on all three
-# stratum hosts with their shares stored through Redis and bmm-accountd, then
+# (leader, sync standby), etcd, a synchronous write, miners (scrypt on port
+# 3333, sha256d on 3334) on all three stratum hosts with every accepted share
+# stored once through Redis and bmm-accountd, the BTC blocks they found
+# booked once on bcoin's chain, `bmm-accountd audit` clean, then
 # one Redis failover (kill -9 the primary) and one Patroni failover (stop the
 # leader), and that `down` leaves no namespace, veth, bridge or process.
 # Prints one line per check, the measured times and "N passed, M failed".
@@ -51,13 +53,15 @@ DIR=$(mktemp -d /var/tmp/bmm-cluster-test.XXXXXX)
 rmdir "$DIR"   # cluster.sh makes it (an empty or missing folder)
 echo "cluster_test: state $DIR, budget ${BUDGET}s"
 LOG=$DIR.log
+W=$DIR.work   # the miners' accepted-share logs
+mkdir -p "$W"
 
 cleanup() {
   local rc=$?
   if [ -e "$DIR" ] || ip link show bmm-br0 >/dev/null 2>&1; then
     timeout 150 bash "$CLUSTER" down --dir "$DIR" --purge >>"$LOG" 2>&1 || true
   fi
-  rm -rf "$DIR"
+  rm -rf "$DIR" "$W"
   rm -f "$LOG"
   exit "$rc"
 }
@@ -145,16 +149,79 @@ check "postgresql: the sync standby refuses writes (read-only)" \
 # ----------------------------------------------------------------- mining --
 
 MINER=$BIN_DIR/bmm-miner
-mine() { timeout 90 "$@" --shares 3 --seconds 60 --quiet >/dev/null 2>&1; }
-check "miner from the root namespace on st1 (10.77.0.11): 3 shares accepted" mine "$MINER" --url stratum+tcp://10.77.0.11:3333 --user carol.st1
-check "miner from the root namespace on st2 (10.77.0.12): 3 shares accepted" mine "$MINER" --url stratum+tcp://10.77.0.12:3333 --user carol.st2
+# bcoin's RPC from the root namespace, through the bridge (curl reads the
+# credentials from deploy/stack.sh's config file): btc_rpc METHOD [PARAMS].
+btc_rpc() {
+  jq -cn --arg m "$1" --argjson p "${2:-[]}" '{method: $m, params: $p, id: 1}' |
+    curl -sf --max-time 30 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @- http://10.77.0.10:19408/ | jq -c .result
+}
+BTC_H0=$(btc_rpc getblockcount || echo 0)
+mine() { local log=$1; shift; timeout 90 "$@" --shares 3 --seconds 60 --quiet --accepted-log "$W/$log.acc" >/dev/null 2>&1; }
+# sha256d (BTC, bmm-stratum instances 4-6 on port 3334) in the background
+# while the scrypt ones mine, one of them from the coin host's namespace.
+mine b1 "$MINER" --algo sha256d --url stratum+tcp://10.77.0.11:3334 --user carol.b1 & b1=$!
+mine b2 "$MINER" --algo sha256d --url stratum+tcp://10.77.0.12:3334 --user carol.b2 & b2=$!
+mine b3 ip netns exec bmm-coin "$MINER" --algo sha256d --url stratum+tcp://10.77.0.13:3334 --user carol.b3 & b3=$!
+check "miner from the root namespace on st1 (10.77.0.11): 3 shares accepted" mine l1 "$MINER" --url stratum+tcp://10.77.0.11:3333 --user carol.st1
+check "miner from the root namespace on st2 (10.77.0.12): 3 shares accepted" mine l2 "$MINER" --url stratum+tcp://10.77.0.12:3333 --user carol.st2
 check "miner from the coin host's namespace on st3 (10.77.0.13): 3 shares accepted" \
-  mine ip netns exec bmm-coin "$MINER" --url stratum+tcp://10.77.0.13:3333 --user carol.st3
+  mine l3 ip netns exec bmm-coin "$MINER" --url stratum+tcp://10.77.0.13:3333 --user carol.st3
+check "sha256d miner from the root namespace on st1 (10.77.0.11:3334): 3 shares accepted" wait "$b1"
+check "sha256d miner from the root namespace on st2 (10.77.0.12:3334): 3 shares accepted" wait "$b2"
+check "sha256d miner from the coin host's namespace on st3 (10.77.0.13:3334): 3 shares accepted" wait "$b3"
 pg_bmm() { PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") PGCONNECT_TIMEOUT=5 psql -X -tA -h "$LEADER" -U bmm -d bmm "$@"; }
-stored() { [ "$(pg_bmm -c "SELECT count(DISTINCT instance) FROM shares WHERE account = 'carol' AND accepted")" = 3 ] &&
-  [ "$(pg_bmm -c "SELECT count(*) FROM shares WHERE account = 'carol' AND accepted")" -ge 9 ]; }
-check "shares of all three stratum instances reach PostgreSQL through Redis and bmm-accountd" poll 60 stored
-echo "cluster_test: shares stored per instance: $(pg_bmm -c "SELECT string_agg(instance || ':' || n, ' ') FROM (SELECT instance, count(*) n FROM shares WHERE account = 'carol' GROUP BY 1 ORDER BY 1) s" 2>/dev/null)"
+stored() { [ "$(pg_bmm -c "SELECT count(DISTINCT instance) FROM shares WHERE account = 'carol' AND accepted AND coin = '$1'")" = 3 ] &&
+  [ "$(pg_bmm -c "SELECT count(*) FROM shares WHERE account = 'carol' AND accepted AND coin = '$1'")" -ge 9 ]; }
+check "LTC shares of all three scrypt stratum instances (1-3) reach PostgreSQL through Redis and bmm-accountd" poll 60 stored LTC
+check "BTC shares of all three sha256d stratum instances (4-6) reach PostgreSQL through Redis and bmm-accountd" poll 60 stored BTC
+echo "cluster_test: shares stored per instance: $(pg_bmm -c "SELECT string_agg(instance || ':' || coin || ':' || n, ' ') FROM (SELECT instance, coin, count(*) n FROM shares WHERE account = 'carol' GROUP BY 1, 2 ORDER BY 1) s" 2>/dev/null)"
+# Every share a miner was told was accepted (its proof-of-work hash, as the
+# pool stores it) is stored exactly once, accepted, under the coin it mined.
+once_each() { # once_each COIN LOGS...: prints the hashes not stored exactly once
+  local coin=$1 f=$W/told-$1.txt
+  shift
+  (cd "$W" && awk '{print $3}' "$@") | sort -u >"$f"
+  [ -s "$f" ] || { echo "no accepted share logged"; return 0; }
+  pg_bmm -q -v ON_ERROR_STOP=1 -c "CREATE TEMP TABLE told (hash text)" -c "\\copy told FROM '$f'" \
+    -c "SELECT t.hash FROM told t WHERE (SELECT count(*) FROM shares s WHERE s.hash = t.hash AND s.account = 'carol' AND s.accepted AND s.coin = '$coin') <> 1"
+}
+for coin in LTC BTC; do
+  if [ "$coin" = LTC ]; then logs=(l1.acc l2.acc l3.acc); else logs=(b1.acc b2.acc b3.acc); fi
+  told=$(cat "${logs[@]/#/$W/}" 2>/dev/null | wc -l)
+  not_once=$(once_each "$coin" "${logs[@]}" 2>&1 | grep -c . || true)
+  check "$coin: each of the $told shares the miners were told was accepted is stored exactly once (not once: $not_once)" test "$told" -ge 9 -a "$not_once" = 0
+done
+check "no share of carol stored twice (by uid)" test "$(pg_bmm -c "SELECT count(*) - count(DISTINCT uid) FROM shares WHERE account = 'carol'")" = 0
+# The BTC blocks since the miners started whose coinbase carries the pool's
+# tag (/BMM pool/): each once in blocks and once accepted in blocks_found.
+btc_pool_blocks() {
+  local top h hash
+  top=$(btc_rpc getblockcount) || return 1
+  : >"$W/btc_blocks.txt"
+  for ((h = BTC_H0 + 1; h <= top; h++)); do
+    hash=$(btc_rpc getblockhash "[$h]" | tr -d '"') || return 1
+    btc_rpc getblock "[\"$hash\", true, true]" |
+      jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/btc_blocks.txt" || return 1
+  done
+  BTC_BLOCKS=$(wc -l <"$W/btc_blocks.txt")
+}
+btc_booked_once() {
+  [ "$(pg_bmm -v ON_ERROR_STOP=1 -c "CREATE TEMP TABLE chain (hash text)" -c "\\copy chain FROM '$W/btc_blocks.txt'" -c "SELECT count(*) FROM chain c
+    WHERE (SELECT count(*) FROM blocks b WHERE b.hash = c.hash AND b.coin = 'BTC') <> 1
+       OR (SELECT count(*) FROM blocks_found f WHERE f.hash = c.hash AND f.coin = 'BTC' AND f.accepted) <> 1" | tail -n 1)" = 0 ] &&
+    [ "$(pg_bmm -c "SELECT count(*) FROM (SELECT hash FROM blocks_found WHERE accepted GROUP BY hash HAVING count(*) > 1) d")" = 0 ]
+}
+BTC_BLOCKS=0
+btc_pool_blocks || true
+check "BTC: the pool found blocks on bcoin's chain (${BTC_BLOCKS} since height $BTC_H0)" test "$BTC_BLOCKS" -ge 1
+check "BTC: every pool block on bcoin's chain since height $BTC_H0 is booked once (blocks, blocks_found)" poll 60 btc_booked_once
+audit_clean() {
+  local r=$DIR/hosts/ac1
+  ip netns exec bmm-ac1 env -i PATH=/usr/bin:/bin bash -c "set -a; . '$r/etc/bmm/bmm.env'; set +a; \
+    exec '$BIN_DIR/bmm-accountd' audit --config '$r/etc/bmm/bmm-accountd.toml' --grace-seconds 15" >"$W/audit.log" 2>&1
+}
+if poll 60 audit_clean; then pass "bmm-accountd audit clean on ac1 (LTC and BTC blocks checked on their nodes): $(tail -n 1 "$W/audit.log")"
+else fail "bmm-accountd audit on ac1"; tail -n 20 "$W/audit.log"; fi
 check "a query through PgBouncer (ac1:6432, transaction pooling, to pg2) reads the shares" \
   test "$(PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") psql -X -tA -h 10.77.0.41 -p 6432 -U bmm -d bmm -c 'SELECT count(*) > 0 FROM shares' 2>/dev/null)" = t
 

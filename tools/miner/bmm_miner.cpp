@@ -138,6 +138,7 @@ std::optional<int> parse_args(int argc, char** argv, options& o) {
 struct tally {
     unsigned accepted = 0, rejected = 0, sent = 0, jobs = 0, clean_jobs = 0;
     unsigned connects = 0, failovers = 0, unanswered = 0;
+    unsigned progress_at = 0;  // `sent` when the last progress line was printed
     std::map<std::string, unsigned> reasons;
     std::optional<clock_type::time_point> last_answer;  // to any submit
     std::optional<clock_type::time_point> gave_up;      // a connection, with no share accepted since
@@ -365,7 +366,10 @@ std::string miner::session(sc::blocking_connection& c, const sc::pool_url& url) 
             break;
         }
         s.advance_nonce(o.batch);
-        if (!o.quiet && t.sent && t.sent % 50 == 0) {
+        // Once per 50 submits: a batch without a share (often, in sha256d)
+        // leaves `sent` where it was and must not print the line again.
+        if (!o.quiet && t.sent && t.sent % 50 == 0 && t.sent != t.progress_at) {
+            t.progress_at = t.sent;
             std::fprintf(stderr, "bmm-miner: %u submitted, %u accepted, %u rejected\n", t.sent, t.accepted, t.rejected);
         }
     }
