@@ -305,32 +305,48 @@ no_share_twice() {
   [ "$(q -c "SELECT count(*) FROM (SELECT hash FROM shares WHERE account = 'fault' AND hash <> '' GROUP BY hash HAVING count(*) > 1) d")" = 0 ] &&
     [ "$(q -c "SELECT count(*) - count(DISTINCT uid) FROM shares WHERE account = 'fault'")" = 0 ]
 }
-# Every block since H0 whose coinbase carries the pool's tag (the pool found
-# it) is in blocks once and in blocks_found once.
-SCANNED=$H0
-: >"$W/chain_blocks.txt"
-# JSON-RPC batch: rpc_batch METHOD PARAMS-JSON-ARRAY... -> one result a line.
-rpc_batch() {
-  local env=$DIR/hosts/coin/stack/stack.env m=$1
-  shift
-  printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {jsonrpc: "1.0", id: .key, method: $m, params: .value}]' >"$W/rpc.json"
+# Every block since the start whose coinbase carries the pool's tag (the pool
+# found it) is in blocks once and in blocks_found once; per coin, each chain
+# scanned from the height after its last scan into $W/pool-blocks-<COIN>.txt.
+declare -A CHAIN_NODE=([LTC]=litecoind [BTC]=bcoin) SCAN_FROM=([LTC]=$H0 [BTC]=$BTC_H0)
+declare -A SCANNED=([LTC]=$H0 [BTC]=$BTC_H0) BLOCKS=([LTC]=0 [BTC]=0)
+: >"$W/pool-blocks-LTC.txt"
+: >"$W/pool-blocks-BTC.txt"
+ltc_post() { # litecoind A's RPC: ltc_post FILE (the request)
+  local env=$DIR/hosts/coin/stack/stack.env
   curl -sf --max-time 60 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
-    -H 'content-type: text/plain' --data-binary @"$W/rpc.json" "http://10.77.0.10:19402/" | jq -c 'sort_by(.id)[] | .result'
+    -H 'content-type: text/plain' --data-binary @"$1" "http://10.77.0.10:19402/"
 }
-# The blocks since the last scan whose coinbase carries the pool's tag
-# (/BMM pool/ in its scriptSig): the pool found them.
-chain_pool_blocks() {
-  local top h params=() hashes=()
-  top=$(coin_rpc getblockcount)
-  for ((h = SCANNED + 1; h <= top; h++)); do params+=("[$h]"); done
+# JSON-RPC batch to the coin's node: chain_batch COIN METHOD PARAMS-JSON-ARRAY...
+# -> one result a line.
+chain_batch() {
+  local coin=$1 m=$2 f=$W/rpc-$1.json
+  shift 2
+  if [ "$coin" = LTC ]; then
+    printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {jsonrpc: "1.0", id: .key, method: $m, params: .value}]' >"$f"
+    ltc_post "$f"
+  else
+    printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {method: $m, params: .value, id: .key}]' >"$f"
+    btc_post "$f"
+  fi | jq -c 'sort_by(.id)[] | .result'
+}
+# The coin's blocks since its last scan whose coinbase carries the pool's tag
+# (/BMM pool/ in its scriptSig): the pool found them. getblock decodes the
+# transactions with verbosity 2 on litecoind, with (true, true) on bcoin.
+chain_pool_blocks() { # chain_pool_blocks COIN
+  local coin=$1 top h params=() hashes=() decoded=2
+  [ "$coin" = BTC ] && decoded='true, true'
+  if [ "$coin" = LTC ]; then top=$(coin_rpc getblockcount); else top=$(btc_rpc getblockcount); fi
+  for ((h = SCANNED[$coin] + 1; h <= top; h++)); do params+=("[$h]"); done
   if [ ${#params[@]} -gt 0 ]; then
-    mapfile -t hashes < <(rpc_batch getblockhash "${params[@]}" | tr -d '"')
+    mapfile -t hashes < <(chain_batch "$coin" getblockhash "${params[@]}" | tr -d '"')
     params=()
-    for h in "${hashes[@]}"; do params+=("[\"$h\", 2]"); done
-    rpc_batch getblock "${params[@]}" | jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/chain_blocks.txt"
+    for h in "${hashes[@]}"; do params+=("[\"$h\", $decoded]"); done
+    chain_batch "$coin" getblock "${params[@]}" |
+      jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/pool-blocks-$coin.txt"
   fi
-  SCANNED=$top
-  BLOCKS=$(wc -l <"$W/chain_blocks.txt")
+  SCANNED[$coin]=$top
+  BLOCKS[$coin]=$(wc -l <"$W/pool-blocks-$coin.txt")
 }
 blocks_booked_once() { # blocks_booked_once FILE (block hashes, one a line)
   local missing twice
@@ -340,29 +356,6 @@ blocks_booked_once() { # blocks_booked_once FILE (block hashes, one a line)
   twice=$(q -c "SELECT count(*) FROM (SELECT hash FROM blocks_found WHERE accepted GROUP BY hash HAVING count(*) > 1) d")
   BLOCKS_MISSING=$missing
   [ "$missing" = 0 ] && [ "$twice" = 0 ]
-}
-# The same for bcoin: its blocks since the last scan whose coinbase carries
-# the pool's tag (getblock HASH true true: the transactions decoded).
-BTC_SCANNED=$BTC_H0
-: >"$W/btc_chain_blocks.txt"
-btc_batch() { # btc_batch METHOD PARAMS-JSON-ARRAY... -> one result a line
-  local m=$1
-  shift
-  printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {method: $m, params: .value, id: .key}]' >"$W/btc-rpc.json"
-  btc_post "$W/btc-rpc.json" | jq -c 'sort_by(.id)[] | .result'
-}
-btc_chain_pool_blocks() {
-  local top h params=() hashes=()
-  top=$(btc_rpc getblockcount)
-  for ((h = BTC_SCANNED + 1; h <= top; h++)); do params+=("[$h]"); done
-  if [ ${#params[@]} -gt 0 ]; then
-    mapfile -t hashes < <(btc_batch getblockhash "${params[@]}" | tr -d '"')
-    params=()
-    for h in "${hashes[@]}"; do params+=("[\"$h\", true, true]"); done
-    btc_batch getblock "${params[@]}" | jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/btc_chain_blocks.txt"
-  fi
-  BTC_SCANNED=$top
-  BTC_BLOCKS=$(wc -l <"$W/btc_chain_blocks.txt")
 }
 audit_clean() { # bmm-accountd audit, run on a live accounting host with its config
   local h=$1 r=$DIR/hosts/$1
@@ -383,12 +376,12 @@ after_fault() {
     else fail "$what: accepted BTC shares missing in PostgreSQL: ${MISSING:-?}"; fi
   fi
   check "$what: no share stored twice (by proof-of-work hash and by uid)" no_share_twice
-  chain_pool_blocks
-  if poll 60 blocks_booked_once "$W/chain_blocks.txt"; then pass "$what: every pool block on litecoind's chain since height $H0 is booked once ($BLOCKS blocks)"
-  else fail "$what: pool blocks on litecoind's chain not booked once: ${BLOCKS_MISSING:-?} of ${BLOCKS:-?}"; fi
-  btc_chain_pool_blocks
-  if poll 60 blocks_booked_once "$W/btc_chain_blocks.txt"; then pass "$what: every pool block on bcoin's chain since height $BTC_H0 is booked once ($BTC_BLOCKS blocks)"
-  else fail "$what: pool blocks on bcoin's chain not booked once: ${BLOCKS_MISSING:-?} of ${BTC_BLOCKS:-?}"; fi
+  local coin
+  for coin in LTC BTC; do
+    chain_pool_blocks "$coin"
+    if poll 60 blocks_booked_once "$W/pool-blocks-$coin.txt"; then pass "$what: every pool block on ${CHAIN_NODE[$coin]}'s chain since height ${SCAN_FROM[$coin]} is booked once (${BLOCKS[$coin]} blocks)"
+    else fail "$what: pool blocks on ${CHAIN_NODE[$coin]}'s chain not booked once: ${BLOCKS_MISSING:-?} of ${BLOCKS[$coin]}"; fi
+  done
   if poll 60 audit_clean "$live"; then pass "$what: bmm-accountd audit clean (on $live)"
   else fail "$what: bmm-accountd audit (on $live)"; tail -n 20 "$W/audit-$live.log"; fi
 }
