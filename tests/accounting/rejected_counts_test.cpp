@@ -133,7 +133,7 @@ TEST(rejected_counts, a_flood_of_rejected_shares_is_counted_once_per_minute_and_
         };
         for (int i = 0; i < 1000; ++i) {
             c.drain(0);
-            // Missing a target of difficulty 2^-15 misses regtest's network target too: never a block.
+            // Misses the target of difficulty 2^-15 and the network target: never a block.
             auto s = c.find_share(pow_algorithm::scrypt, 1.0 / 32768, /*want_low=*/true);
             answer(c.submit(s));
             answer(c.submit(s));

@@ -381,8 +381,8 @@ TEST_F(limits_e2e, a_low_difficulty_flood_past_free_rejects_per_minute_is_banned
     int low = 0, other = 0;
     bool closed = false;
     for (int i = 0; i < 80 && !closed; ++i) {
-        // Missing the target of difficulty 2^-15 misses regtest's network
-        // target too (2^255): low difficulty, and no block.
+        // Misses the target of difficulty 2^-15 and the network target:
+        // low difficulty, and no block.
         const auto share = c.find_share(pow_algorithm::scrypt, 1.0 / 32768, /*want_low=*/true);
         int id = 0;
         try {

@@ -155,7 +155,10 @@ public:
     }
 
     // Finds a share for the current job: extranonce2 and nonce whose hash
-    // meets (or, with want_low, misses) the target for `difficulty`.
+    // meets (or, with want_low, misses) the target for `difficulty`. A share
+    // found with want_low also misses the network target: regtest's target
+    // (0x207fffff) lies above that of difficulty 2^-15, so a hash can miss a
+    // share target and still be a block, which the pool would submit.
     struct share_found {
         std::string job_id, en2, ntime, nonce, version_bits;
     };
@@ -168,7 +171,10 @@ public:
         const sc::share_work w{&j, extranonce1, en2_hex, version_bits, *target_from_difficulty(difficulty, algo)};
         for (std::uint32_t base = 0;; base += 16) {
             const auto found = sc::scan_nonces(verifier_, w, base, 16, want_low);
-            if (!found.empty()) return {job_->id, en2_hex, job_->ntime, be32_hex(found.front()), version_bits};
+            for (const auto nonce : found) {
+                share_found f{job_->id, en2_hex, job_->ntime, be32_hex(nonce), version_bits};
+                if (!want_low || !hashes_of(f, algo).meets_network_target) return f;
+            }
             if (base > 100000000) throw std::runtime_error("no share found");
         }
     }
