@@ -39,7 +39,7 @@ Options:
                 DIR/secrets
   --no-bmm      with up: start the infrastructure only, no bmm programs
   --bmm-conf DIR
-                with up: read the bmm programs' configs (bmm-stratum-stN.toml,
+                with up: read the bmm programs' configs (bmm-stratum-ltc-stN.toml,
                 bmm-stratum-btc-stN.toml, bmm-accountd-acN.toml) from DIR
                 instead of deploy/cluster/bmm
                 (env BMM_CLUSTER_BMM_CONF; the fault test's short epochs)
@@ -552,9 +552,9 @@ bmm_up() {
     h=st$i
     r=$(hroot "$h")
     bmm_env "$h"
-    mkdir -p "$r/var/lib/bmm/stratum/spool" "$r/var/lib/bmm/stratum-btc/spool"
+    mkdir -p "$r/var/lib/bmm/stratum-ltc/spool" "$r/var/lib/bmm/stratum-btc/spool"
     chown -R bmm:bmm "$r/var/lib/bmm"
-    for name in bmm-stratum bmm-stratum-btc; do
+    for name in bmm-stratum-ltc bmm-stratum-btc; do
       bmm_config "$h" "$BMM_CONF/$name-$h.toml" "$r/etc/bmm/$name.toml"
       chown root:bmm "$r/etc/bmm/$name.toml"
       chmod 640 "$r/etc/bmm/$name.toml"
@@ -564,7 +564,7 @@ bmm_up() {
   local port
   for i in 1 2 3; do
     for port in 3333 3334; do
-      name=bmm-stratum
+      name=bmm-stratum-ltc
       [ "$port" = 3333 ] || name=bmm-stratum-btc
       wait_until "$TIMEOUT" "$name on st$i: port $port" stratum_listens "st$i" "$port" ||
         { tail -n 20 "$(hroot "st$i")/var/log/bmm-cluster/$name.log" >&2; die "$name on st$i does not listen on $port"; }
@@ -613,7 +613,7 @@ cmd_down() {
     exec 8>"$STATE_DIR/.lock"
     flock -w "$TIMEOUT" 8 || warn "another cluster.sh holds $STATE_DIR/.lock: going on"
     local h
-    stop_svcs 30 bmm-stratum st1 st2 st3
+    stop_svcs 30 bmm-stratum-ltc st1 st2 st3
     stop_svcs 30 bmm-stratum-btc st1 st2 st3
     stop_svcs 60 bmm-accountd ac1 ac2
     stop_svcs 10 pgbouncer ac1 ac2
@@ -736,8 +736,8 @@ cmd_status() {
   done
   for h in st1 st2 st3; do
     ip=$(host_ip "$h")
-    if svc_pid "$h" bmm-stratum >/dev/null && stratum_listens "$h" 3333; then row "$h" bmm-stratum up "pid $(svc_pid "$h" bmm-stratum), scrypt LTC stratum+tcp://$ip:3333"
-    else row "$h" bmm-stratum DOWN "scrypt LTC stratum+tcp://$ip:3333"; fi
+    if svc_pid "$h" bmm-stratum-ltc >/dev/null && stratum_listens "$h" 3333; then row "$h" bmm-stratum-ltc up "pid $(svc_pid "$h" bmm-stratum-ltc), scrypt LTC stratum+tcp://$ip:3333"
+    else row "$h" bmm-stratum-ltc DOWN "scrypt LTC stratum+tcp://$ip:3333"; fi
     if svc_pid "$h" bmm-stratum-btc >/dev/null && stratum_listens "$h" 3334; then row "$h" bmm-stratum-btc up "pid $(svc_pid "$h" bmm-stratum-btc), sha256d BTC stratum+tcp://$ip:3334"
     else row "$h" bmm-stratum-btc DOWN "sha256d BTC stratum+tcp://$ip:3334"; fi
   done

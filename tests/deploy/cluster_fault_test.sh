@@ -143,7 +143,7 @@ for f in "$REPO_ROOT"/deploy/cluster/bmm/bmm-accountd-ac*.toml; do
   grep -q "^length_seconds = $EPOCH_S\$" "$CONF/$(basename "$f")" && grep -Eq "^claim_idle_ms = $CLAIM_MS( |$)" "$CONF/$(basename "$f")" ||
     { fail "the test's accounting config from $f (length_seconds, claim_idle_ms)"; finish; exit 1; }
 done
-for f in "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-st*.toml "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-btc-st*.toml; do
+for f in "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-ltc-st*.toml "$REPO_ROOT"/deploy/cluster/bmm/bmm-stratum-btc-st*.toml; do
   sed -E -e 's/^target_share_seconds = .*/target_share_seconds = 1/' -e 's/^retarget_seconds = .*/retarget_seconds = 5/' \
     "$f" >"$CONF/$(basename "$f")"
   grep -q '^target_share_seconds = 1$' "$CONF/$(basename "$f")" || { fail "the test's stratum config from $f (target_share_seconds)"; finish; exit 1; }

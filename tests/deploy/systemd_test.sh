@@ -24,11 +24,14 @@ verify() {
   return 0
 }
 
+# A template (name@.service) is checked as an instance of it: bmm-stratum@ltc.
 units=()
 for f in deploy/systemd/*.service deploy/systemd/*.timer; do
   [ -e "$f" ] || continue
-  sed "s|/usr/local/bin/|$BIN_DIR/|g" "$f" >"$T/$(basename "$f")"
-  units+=("$T/$(basename "$f")")
+  name=$(basename "$f")
+  name=${name/@./@ltc.}
+  sed "s|/usr/local/bin/|$BIN_DIR/|g" "$f" >"$T/$name"
+  units+=("$T/$name")
 done
 [ "${#units[@]}" -ge 2 ] || { echo "systemd_test: no units found in deploy/systemd"; exit 1; }
 
@@ -74,7 +77,7 @@ fi
 # descriptor, and bmm-stratum keeps 64 for Redis, the node, logs and loops
 # (stratum/src/app.cpp), so the limit must be at least [limits]
 # max_connections + 64 for every production example in deploy/config/.
-nofile=$(sed -n 's/^LimitNOFILE=//p' deploy/systemd/bmm-stratum.service)
+nofile=$(sed -n 's/^LimitNOFILE=//p' deploy/systemd/bmm-stratum@.service)
 for cfg in deploy/config/bmm-stratum-*net.toml; do
   [ -e "$cfg" ] || continue
   maxc=$(sed -n 's/^max_connections *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
@@ -83,6 +86,53 @@ for cfg in deploy/config/bmm-stratum-*net.toml; do
     pass "LimitNOFILE=$nofile holds $(basename "$cfg")'s max_connections $maxc + 64"
   else
     fail "LimitNOFILE=$nofile is below $(basename "$cfg")'s max_connections $maxc + 64"
+  fi
+done
+
+# bmm-stratum@.service: each instance (bmm-stratum@ltc, bmm-stratum@btc) has
+# its own config and its own state folder, so two never share a journal.
+u=deploy/systemd/bmm-stratum@.service
+if grep -q '^ExecStart=.* --config /etc/bmm/bmm-stratum-%i\.toml$' "$u" && grep -q '^StateDirectory=bmm/stratum-%i$' "$u"; then
+  pass "bmm-stratum@.service: config /etc/bmm/bmm-stratum-%i.toml, state folder /var/lib/bmm/stratum-%i"
+else
+  fail "bmm-stratum@.service: config /etc/bmm/bmm-stratum-%i.toml, state folder /var/lib/bmm/stratum-%i"
+fi
+# And every production example's spool folder is the state folder of the
+# instance its coin names (bmm-stratum-ltc-*.toml -> bmm-stratum@ltc).
+for cfg in deploy/config/bmm-stratum-*-*net.toml; do
+  coin=$(basename "$cfg" | cut -d- -f3)
+  if grep -q "^spool_dir = \"/var/lib/bmm/stratum-$coin/spool\"" "$cfg"; then
+    pass "$(basename "$cfg"): spool in /var/lib/bmm/stratum-$coin (bmm-stratum@$coin)"
+  else
+    fail "$(basename "$cfg"): spool in /var/lib/bmm/stratum-$coin (bmm-stratum@$coin)"
+  fi
+done
+
+# The cluster's drop-ins (deploy/cluster/systemd/UNIT.d/) load on their unit
+# without a word: the unit found by name on a unit path holding both, as
+# systemd finds them in /etc/systemd/system (a template's drop-in serves
+# every instance: checked on bmm-stratum@btc).
+mkdir -p "$T/unitpath"
+for d in deploy/cluster/systemd/*.service.d; do
+  [ -d "$d" ] || continue
+  unit=$(basename "$d" .d)
+  sed "s|/usr/local/bin/|$BIN_DIR/|g" "deploy/systemd/$unit" >"$T/unitpath/$unit"
+  mkdir -p "$T/unitpath/$unit.d"
+  cp "$d"/*.conf "$T/unitpath/$unit.d/"
+  name=${unit/@./@btc.}
+  if [ -e "deploy/systemd/$unit" ] && SYSTEMD_UNIT_PATH="$T/unitpath:" verify "$name"; then
+    pass "$name with its cluster drop-in ($d)"
+  else
+    fail "$name with its cluster drop-in ($d)"
+  fi
+  grep -q '^EnvironmentFile=/etc/bmm/bmm.env$' "$d"/*.conf && pass "$d gives the unit /etc/bmm/bmm.env" ||
+    fail "$d gives the unit /etc/bmm/bmm.env"
+  # Negative control: a mistake in the drop-in is named.
+  echo "Restrat=on-failure" >>"$T/unitpath/$unit.d/$(basename "$(ls "$d"/*.conf | head -1)")"
+  if SYSTEMD_UNIT_PATH="$T/unitpath:" verify "$name" >/dev/null; then
+    fail "a mistake in $name's drop-in is refused"
+  else
+    pass "a mistake in $name's drop-in is refused"
   fi
 done
 
