@@ -81,6 +81,32 @@ TEST(accountd_config, redis_password_file_and_sentinels) {
     ::rmdir(dir);
 }
 
+// [redis] wait_replicas and wait_timeout_ms (issue 17): a round is stored only
+// once that many replicas have it; absent, no WAIT; out of range, refused with
+// the key and its place named.
+TEST(accountd_config, redis_wait_replicas_and_timeout) {
+    const std::string base = "[postgres]\nuser = \"u\"\ndbname = \"d\"\n[redis]\n";
+    auto c = parse_accountd_config(base + "wait_replicas = 2\nwait_timeout_ms = 750\n", "w.toml");
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c->redis.wait.replicas, 2);
+    EXPECT_EQ(c->redis.wait.timeout_ms, 750);
+
+    auto d = parse_accountd_config(base, "w.toml");
+    ASSERT_TRUE(d.ok()) << d.error_message();
+    EXPECT_EQ(d->redis.wait.replicas, 0) << "no WAIT unless asked for";
+
+    auto many = parse_accountd_config(base + "wait_replicas = 17\n", "w.toml");
+    ASSERT_FALSE(many.ok());
+    EXPECT_NE(many.error_message().find("w.toml:5:17: [redis] wait_replicas must be an integer from 0 to 16"),
+              std::string::npos)
+        << many.error_message();
+    auto zero = parse_accountd_config(base + "wait_replicas = 1\nwait_timeout_ms = 0\n", "w.toml");
+    ASSERT_FALSE(zero.ok());
+    EXPECT_NE(zero.error_message().find("[redis] wait_timeout_ms must be an integer from 1 to 60000"),
+              std::string::npos)
+        << zero.error_message();
+}
+
 TEST(accountd_config, environment_references_and_integers_as_strings) {
     ::setenv("BMM_TEST_PG_PORT", "41234", 1);
     ::setenv("BMM_TEST_PG_PASSWORD", "s3cret", 1);
