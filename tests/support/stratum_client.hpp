@@ -173,7 +173,9 @@ public:
             const auto found = sc::scan_nonces(verifier_, w, base, 16, want_low);
             for (const auto nonce : found) {
                 share_found f{job_->id, en2_hex, job_->ntime, be32_hex(nonce), version_bits};
-                if (!want_low || !hashes_of(f, algo).meets_network_target) return f;
+                if (!want_low || !hashes_of(f, algo).meets_network_target) {
+                    return f;
+                }
             }
             if (base > 100000000) throw std::runtime_error("no share found");
         }
