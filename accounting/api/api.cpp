@@ -1697,7 +1697,7 @@ response wallet_write(wallet_routes_state& st, const request& q, bool challenge)
                                std::to_string(st.cfg.api.wallet_requests_per_minute_per_account) + " a minute)"),
             wait);
     }
-    address_validator v(st.cfg.node);
+    address_validator v(st.cfg);
     json::writer j;
     if (challenge) {
         wallet_change c;

@@ -82,7 +82,7 @@ int run_account_command(const accountd_config& cfg, const account_command& c) {
             std::printf("account %s created\n", c.name.c_str());
             break;
         case verb::bind: {
-            address_validator validator(cfg.node);
+            address_validator validator(cfg);
             auto r = bind_wallet(*db, validator, c.name, c.currency, c.address, c.share);
             if (!r) return fail(r.error_message());
             std::printf("%s: %s wallet %s bound with %lld ppm\n", c.name.c_str(), r->currency.c_str(),

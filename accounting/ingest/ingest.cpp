@@ -353,7 +353,7 @@ ingestor::lane::lane(const accountd_config& cfg, const std::string& stream)
     reader.set_io_timeout(cfg.ingest.block_ms + (cfg.redis.wait.replicas > 0 ? cfg.redis.wait.timeout_ms : 0) + 5000);
 }
 
-ingestor::ingestor(accountd_config cfg) : cfg_(std::move(cfg)), validator_(cfg_.node) {
+ingestor::ingestor(accountd_config cfg) : cfg_(std::move(cfg)), validator_(cfg_) {
     for (const auto& stream : cfg_.redis.all_streams()) {
         lanes_.push_back(std::make_unique<lane>(cfg_, stream));
     }

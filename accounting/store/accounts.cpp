@@ -83,19 +83,57 @@ error mweb_refused(std::string_view address) {
 
 }  // namespace
 
+address_validator::address_validator(node_settings node, std::vector<node_settings> coin_nodes)
+    : node_currency_(upper(node.currency)) {
+    if (!node.url.empty()) {
+        nodes_.push_back(std::move(node));
+    }
+    for (auto& n : coin_nodes) {
+        if (!n.url.empty()) {
+            nodes_.push_back(std::move(n));
+        }
+    }
+}
+
+address_validator::address_validator(const accountd_config& c)
+    : address_validator(c.node, [&c] {
+          std::vector<node_settings> nodes;
+          for (const auto& [coin, cs] : c.coins) {
+              nodes.push_back(cs.node);
+          }
+          return nodes;
+      }()) {}
+
+const node_settings* address_validator::node_for(std::string_view currency) const {
+    // A coin's own node before [node] (the first of nodes_ when it has a URL).
+    const node_settings* found = nullptr;
+    for (const auto& n : nodes_) {
+        if (upper(n.currency) == upper(currency)) {
+            found = &n;
+        }
+    }
+    return found;
+}
+
+error address_validator::no_node(const std::string& currency, std::string_view what) const {
+    return error{"cannot check a " + currency + " " + std::string(what) + ": no node for " + currency +
+                 " is configured (give [coins." + currency + "] node_url, node_user and node_password; [node] is " +
+                 (node_currency_.empty() ? std::string("not set") : "for " + node_currency_) + ")"};
+}
+
 result<std::string> address_validator::check(std::string_view currency, std::string_view address) {
     const std::string cur = upper(currency);
     if (cur == "BMM") {
         return crypto::check_eth_address(address);
     }
-    if (cur != upper(node_.currency) || node_.url.empty()) {
-        return error{"cannot check a " + cur + " address: no node for " + cur + " is configured ([node] currency is " +
-                     upper(node_.currency) + (node_.url.empty() ? ", and [node] url is not set)" : ")")};
+    const node_settings* node = node_for(cur);
+    if (!node) {
+        return no_node(cur, "address");
     }
     if (address.empty() || address.size() > 128) {
         return error{quoted(address) + " is not a " + cur + " address"};
     }
-    node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
+    node::rpc_client rpc({node->url, node->user, node->password, ""});
     std::string params = "[\"";
     params += node::json_escape(address);
     params += "\"]";
@@ -135,19 +173,44 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
         return out_t{};
     }
     // Coin addresses are 26 to 90 characters; shorter names are not asked about.
-    if (name.size() < 26 || node_.url.empty()) {
+    if (name.size() < 26) {
         return out_t{};
     }
+    // Each coin with a node in turn, [node]'s coin first (a legacy testnet
+    // address parses for Bitcoin and Litecoin alike: the pool's main coin
+    // takes it, as before there were several); each coin once.
+    std::vector<std::string> coins{node_currency_};
+    for (const auto& node : nodes_) {
+        if (std::find(coins.begin(), coins.end(), upper(node.currency)) == coins.end()) {
+            coins.push_back(upper(node.currency));
+        }
+    }
+    for (const auto& cur : coins) {
+        const node_settings* node = node_for(cur);
+        if (!node) {
+            continue;
+        }
+        auto c = classify_on(*node, name);
+        if (!c || c->has_value()) {
+            return c;
+        }
+    }
+    return out_t{};
+}
+
+result<std::optional<std::pair<std::string, std::string>>> address_validator::classify_on(const node_settings& node,
+                                                                                          std::string_view name) {
+    using out_t = std::optional<std::pair<std::string, std::string>>;
     // Only names that are addresses by their own syntax and checksum cost a
     // node round trip (random names used to stall the ingest). MWEB addresses
     // cannot be paid by the payout tool, so they are plain names here.
-    if (!crypto::address_networks_of(node_.currency).empty()) {
-        auto local = crypto::decode_address_of(name, node_.currency);
+    if (!crypto::address_networks_of(node.currency).empty()) {
+        auto local = crypto::decode_address_of(name, node.currency);
         if (!local || local->kind == crypto::address_kind::mweb) {
             return out_t{};
         }
     }
-    node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
+    node::rpc_client rpc({node.url, node.user, node.password, ""});
     std::string params = "[\"";
     params += node::json_escape(name);
     params += "\"]";
@@ -169,7 +232,7 @@ result<std::optional<std::pair<std::string, std::string>>> address_validator::cl
     if (doc["address"].get(canon)) {
         canon = name;
     }
-    return out_t{{upper(node_.currency), std::string(canon)}};
+    return out_t{{upper(node.currency), std::string(canon)}};
 }
 
 result<bool> address_validator::verify_message(std::string_view currency, std::string_view address,
@@ -190,11 +253,11 @@ result<bool> address_validator::verify_message(std::string_view currency, std::s
         }
         return upper(*got) == upper(*want);
     }
-    if (cur != upper(node_.currency) || node_.url.empty()) {
-        return error{"cannot check a " + cur + " signature: no node for " + cur +
-                     " is configured ([node] currency is " + upper(node_.currency) + ")"};
+    const node_settings* node = node_for(cur);
+    if (!node) {
+        return no_node(cur, "signature");
     }
-    node::rpc_client rpc({node_.url, node_.user, node_.password, ""});
+    node::rpc_client rpc({node->url, node->user, node->password, ""});
     std::string params = "[\"";
     params += node::json_escape(address);
     params += "\",\"";

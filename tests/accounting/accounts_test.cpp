@@ -90,5 +90,54 @@ TEST(accounts, classify_asks_the_node_only_about_names_that_parse_as_addresses) 
     EXPECT_FALSE(real.ok());
 }
 
+// Several coins: each coin's addresses go to its own node ([coins.<COIN>]
+// node_url), [node] serves its own coin. The nodes here do not exist, so an
+// error from check/classify shows which coin's node was asked; a coin with
+// no node is refused with what to configure.
+TEST(accounts, each_coin_is_checked_by_its_own_node) {
+    accountd_config c;
+    c.node.url = "http://127.0.0.1:9/";
+    c.node.currency = "LTC";
+    coin_settings btc;
+    btc.node.url = "http://127.0.0.1:7/";
+    btc.node.currency = "BTC";
+    c.coins.emplace("BTC", btc);
+    address_validator v(c);
+
+    auto b = v.check("BTC", "rb1qcvu3k8alf5f6t6929lxuzeker773l0g9487vag");
+    ASSERT_FALSE(b.ok());
+    EXPECT_NE(b.error_message().find("127.0.0.1:7"), std::string::npos) << b.error_message();
+    auto l = v.check("LTC", "rltc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3p937dx");
+    ASSERT_FALSE(l.ok());
+    EXPECT_NE(l.error_message().find("127.0.0.1:9"), std::string::npos) << l.error_message();
+
+    auto doge = v.check("DOGE", "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L");
+    ASSERT_FALSE(doge.ok());
+    EXPECT_NE(doge.error_message().find("no node for DOGE is configured (give [coins.DOGE] node_url"),
+              std::string::npos)
+        << doge.error_message();
+    auto sig = v.verify_message("DOGE", "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L", "m", "c2ln");
+    ASSERT_FALSE(sig.ok());
+    EXPECT_NE(sig.error_message().find("no node for DOGE"), std::string::npos) << sig.error_message();
+
+    // A username that is a BTC address by its own syntax goes to the BTC node,
+    // an LTC one to the LTC node; other names to none.
+    auto cb = v.classify("rb1qcvu3k8alf5f6t6929lxuzeker773l0g9487vag");
+    ASSERT_FALSE(cb.ok());
+    EXPECT_NE(cb.error_message().find("127.0.0.1:7"), std::string::npos) << cb.error_message();
+    auto cl = v.classify("rltc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3p937dx");
+    ASSERT_FALSE(cl.ok());
+    EXPECT_NE(cl.error_message().find("127.0.0.1:9"), std::string::npos) << cl.error_message();
+    auto plain = v.classify("alice_rig_number_one_in_the_farm");
+    ASSERT_TRUE(plain.ok()) << plain.error_message();
+    EXPECT_FALSE(plain->has_value());
+
+    // [node] alone keeps serving its coin; BTC then has no node.
+    address_validator only_ltc(c.node);
+    auto none = only_ltc.check("BTC", "rb1qcvu3k8alf5f6t6929lxuzeker773l0g9487vag");
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.error_message().find("no node for BTC is configured"), std::string::npos) << none.error_message();
+}
+
 }  // namespace
 }  // namespace bmm::accounting

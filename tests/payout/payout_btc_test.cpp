@@ -339,6 +339,43 @@ void expect_paid_on_chain(const std::string& txid, const std::string& hex,
     EXPECT_EQ(found, want);
 }
 
+// `bmm-accountd account bind NAME BTC ADDRESS`, the operator's way to give a
+// BTC payout address, asks bcoin ([coins.BTC] node_url: [node] is the LTC
+// node here) and stores the address; a Litecoin address is refused by bcoin
+// and nothing is stored; a coin without a node is refused with what to set.
+TEST(payout_btc, account_bind_checks_a_btc_address_on_bcoin) {
+    auto db = fresh_schema(test_schema());
+    add_account(db, "dave");
+    auto accountd = [](std::vector<std::string> args) {
+        static int n = 0;
+        const std::string log = st().dir() + "/payout/btc-accountd-" + std::to_string(++n) + ".log";
+        std::vector<std::string> argv{test::bin("bmm-accountd")};
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.push_back("--config");
+        argv.push_back(config_path());
+        test::child_process p(argv, log);
+        run_result r;
+        r.code = p.wait(60000);
+        r.out = test::read_text(log);
+        return r;
+    };
+    const std::string a = outside_address(9);
+    auto ok = accountd({"account", "bind", "dave", "BTC", a});
+    ASSERT_EQ(ok.code, 0) << ok.out;
+    EXPECT_NE(ok.out.find("dave: BTC wallet " + a + " bound with 1000000 ppm"), std::string::npos) << ok.out;
+    EXPECT_EQ(scalar(db, "SELECT address || ' ' || share_ppm FROM wallets WHERE account = 'dave' AND currency = 'BTC'"),
+              a + " 1000000");
+
+    auto ltc = accountd({"account", "bind", "dave", "BTC", "rltc1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3p937dx"});
+    EXPECT_NE(ltc.code, 0) << ltc.out;
+    EXPECT_NE(ltc.out.find("is not a valid BTC address"), std::string::npos) << ltc.out;
+    auto doge = accountd({"account", "bind", "dave", "DOGE", "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L"});
+    EXPECT_NE(doge.code, 0) << doge.out;
+    EXPECT_NE(doge.out.find("no node for DOGE is configured"), std::string::npos) << doge.out;
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM wallets WHERE account = 'dave'"), "1")
+        << "a refused bind stores nothing";
+}
+
 TEST(payout_btc, bcoin_plan_execute_kill_reconcile_pays_once) {
     auto db = fresh_schema(test_schema());
     // Three real blocks of the pool's bcoin wallet, booked as the ledger

@@ -151,6 +151,9 @@ const std::vector<address_network>& known_address_networks() {
         {"BTC", "main", {0}, {5}, "bc", ""},
         {"BTC", "test", {111}, {196}, "tb", ""},
         {"BTC", "regtest", {111}, {196}, "bcrt", ""},
+        // bcoin's regtest (the sha256d node of the stack) spells its Bech32
+        // prefix "rb" where Bitcoin Core's says "bcrt"; the same chain rules.
+        {"BTC", "regtest-bcoin", {111}, {196}, "rb", ""},
         // Litecoin keeps the old P2SH version (5 on main, 196 on test) beside
         // its own (50 'M', 58 'Q'): both are valid there.
         {"LTC", "main", {48}, {50, 5}, "ltc", "ltcmweb"},

@@ -97,6 +97,19 @@ TEST(Address, Base58RoundTripsAndKnownMainnetAddresses) {
     EXPECT_FALSE(base58check_decode("0OIl"));
 }
 
+// bcoin's regtest writes Bech32 with "rb" (Bitcoin Core's regtest: "bcrt"):
+// an address bcoin's wallet gave (POST /wallet/recv/address) is a BTC one.
+TEST(Address, BcoinRegtestPrefix) {
+    auto d = decode_address_of("rb1qcvu3k8alf5f6t6929lxuzeker773l0g9487vag", "BTC");
+    ASSERT_TRUE(d) << d.error_message();
+    EXPECT_EQ(d->kind, address_kind::witness_v0_keyhash);
+    EXPECT_EQ(d->network->name, "regtest-bcoin");
+    EXPECT_EQ(to_hex(std::span<const std::uint8_t>(d->script_pubkey.data(), d->script_pubkey.size())),
+              "0014c3391b1fbf4d13a5e8aa2fcdc166d91fbd1fbd05");
+    EXPECT_FALSE(decode_address_of("rb1qcvu3k8alf5f6t6929lxuzeker773l0g9487vaq", "BTC")) << "a checksum typo";
+    EXPECT_FALSE(decode_address_of("rb1qcvu3k8alf5f6t6929lxuzeker773l0g9487vag", "LTC"));
+}
+
 TEST(Address, LitecoinSegwitAndMwebPrefixes) {
     std::vector<std::uint8_t> program(20, 0x11);
     auto data = convert_bits(program, 8, 5, true);

@@ -22,14 +22,15 @@ namespace bmm::crypto {
 // One chain's address parameters.
 struct address_network {
     std::string_view coin;  // "BTC", "LTC"
-    std::string_view name;  // "main", "test", "regtest"
+    std::string_view name;  // "main", "test", "regtest", "regtest-bcoin"
     std::vector<std::uint8_t> p2pkh_versions;
     std::vector<std::uint8_t> p2sh_versions;
     std::string_view bech32_hrp;  // "bc", "ltc", "rltc", ...
     std::string_view mweb_hrp;    // "ltcmweb", "tmweb"; empty for coins without MWEB
 };
 
-// The networks known here, in a fixed order (BTC main, test, regtest; LTC main, test, regtest).
+// The networks known here, in a fixed order (BTC main, test, regtest, bcoin's
+// regtest; LTC main, test, regtest).
 const std::vector<address_network>& known_address_networks();
 // The networks of one coin ("LTC", "BTC"; case-insensitive); empty for another coin.
 std::vector<const address_network*> address_networks_of(std::string_view coin);

@@ -22,18 +22,24 @@ namespace bmm::accounting {
 
 constexpr std::int64_t k_ppm_total = 1000000;
 
-// Checks payout addresses: BMM (ERC-20) by the EIP-55 checksum, the node's
-// currency by the node's validateaddress.
+// Checks payout addresses: BMM (ERC-20) by the EIP-55 checksum, a coin by
+// its node's validateaddress. A coin's node is its [coins.<COIN>] node_url
+// when it has one, else [node] when [node] currency is that coin.
 class address_validator {
 public:
-    explicit address_validator(node_settings node) : node_(std::move(node)) {}
+    // `node`: [node]; `coin_nodes`: the [coins.*] nodes (currency set, those
+    // without a URL are ignored).
+    explicit address_validator(node_settings node, std::vector<node_settings> coin_nodes = {});
+    // The nodes of a whole configuration ([node] and every [coins.*]).
+    explicit address_validator(const accountd_config& c);
 
     // The address's canonical spelling, or an error that says why it is refused.
     result<std::string> check(std::string_view currency, std::string_view address);
 
-    // For usernames: when `name` is a payout address, its (currency, address);
-    // nullopt when it is a plain name; an error when the node cannot be asked
-    // (the caller tries again later).
+    // For usernames: when `name` is a payout address of a coin with a node,
+    // its (currency, address) ([node]'s coin asked first); nullopt when it is
+    // a plain name; an error when a node cannot be asked (the caller tries
+    // again later).
     result<std::optional<std::pair<std::string, std::string>>> classify(std::string_view name);
 
     // Whether `signature` is `address`'s over exactly `message`: BMM by
@@ -46,7 +52,16 @@ public:
                                 std::string_view signature);
 
 private:
-    node_settings node_;
+    // The node that validates `currency`'s addresses, or nullptr.
+    const node_settings* node_for(std::string_view currency) const;
+    // An error that says no node validates `currency` and how to give one.
+    error no_node(const std::string& currency, std::string_view what) const;
+    // classify for one coin's node.
+    result<std::optional<std::pair<std::string, std::string>>> classify_on(const node_settings& node,
+                                                                           std::string_view name);
+
+    std::vector<node_settings> nodes_;  // [node] first, then the [coins.*] ones, each with a URL
+    std::string node_currency_;         // [node] currency, for the messages
 };
 
 // A valid account name: 1 to 128 letters, digits, '_' and '-' (what a Stratum
