@@ -16,9 +16,11 @@
 #                    replica, bmm-stratum and bmm-accountd follow, mining goes on.
 #   pg_stop_ingest   stop the Patroni leader while the ingest runs,
 #   pg_stop_close    ... when an epoch close is due,
-#   pg_stop_payout   ... while `bmm-payout execute` pays a batch (two lines,
-#                    from matured blocks), then reconcile: Patroni promotes the
-#                    sync standby; every line paid exactly once, on the node.
+#   pg_stop_payout   ... while `bmm-payout execute` pays two batches at once,
+#                    LTC through litecoind's wallet and BTC through bcoin's
+#                    (two lines each, from matured blocks), then reconcile:
+#                    Patroni promotes the sync standby; every line paid
+#                    exactly once, on the nodes.
 #   redis_partition  cut the Redis primary off (its veth down): it refuses
 #                    writes (min-replicas-to-write), the Sentinels promote a
 #                    replica, the old primary follows it once back.
@@ -71,23 +73,10 @@ CASES=("$@")
 if [ ${#CASES[@]} -eq 0 ]; then CASES=("${ALL_CASES[@]}")
 elif [ "${CASES[*]}" = --ci ]; then CASES=("${CI_CASES[@]}"); fi
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+# shellcheck source=tests/deploy/cluster_lib.sh
+. "$REPO_ROOT/tests/deploy/cluster_lib.sh"
 note() { echo "cluster_fault_test: $*"; }
-
-[ "$(id -u)" -eq 0 ] || { note "needs root (network namespaces)"; fail "run as root"; finish; exit 1; }
-for p in bmm-stratum bmm-accountd bmm-miner; do
-  [ -x "$BIN_DIR/$p" ] || { fail "$BIN_DIR/$p is built (ninja -C build $p)"; finish; exit 1; }
-done
-if ip link show bmm-br0 >/dev/null 2>&1; then
-  fail "no other cluster is up (bmm-br0 exists: deploy/cluster.sh down)"
-  finish
-  exit 1
-fi
+cluster_preflight cluster_fault_test
 
 DIR=$(mktemp -d /var/tmp/bmm-fault.XXXXXX)
 rmdir "$DIR"   # cluster.sh makes it
@@ -111,18 +100,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-left() { local l=$((BUDGET - SECONDS)); [ "$l" -gt 0 ] || l=1; echo "$l"; }
-# Bounded polling: poll SECONDS command... ; sets POLL_S to the seconds taken.
-poll() {
-  local limit=$1 t0
-  shift
-  t0=$(date +%s%N)
-  while ! "$@" 2>/dev/null; do
-    if [ $(( ($(date +%s%N) - t0) / 1000000000 )) -ge "$limit" ] || [ "$SECONDS" -ge "$BUDGET" ]; then return 1; fi
-    sleep 0.2
-  done
-  POLL_S=$(awk -v n=$(( $(date +%s%N) - t0 )) 'BEGIN {printf "%.1f", n / 1e9}')
-}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { awk -v n="$1" 'BEGIN {printf "%.1f", n / 1000}'; }
 # The figures of the run, printed as one table at the end: figure CASE WHAT VALUE.
@@ -172,31 +149,6 @@ pass "deploy/cluster.sh up with ${EPOCH_S} s epochs ($((SECONDS - t0)) s)"
 REDIS_PW=$(cat "$DIR/secrets/redis_password")
 rcli() { REDISCLI_AUTH=$REDIS_PW redis-cli --no-auth-warning -h "$1" "${@:2}"; }
 redis_primary() { local ip; for ip in 10.77.0.21 10.77.0.22 10.77.0.23; do [ "$(rcli "$ip" --raw ROLE 2>/dev/null | head -n 1)" = master ] && { echo "$ip"; return 0; }; done; return 1; }
-pg_leader() {
-  local ip l
-  for ip in 10.77.0.31 10.77.0.32 10.77.0.33; do
-    l=$(curl -sf --max-time 2 "http://$ip:8008/cluster" 2>/dev/null | jq -r '.members[] | select(.role == "leader" and .state == "running") | .host' | head -n 1) || continue
-    [ -z "$l" ] || { echo "$l"; return 0; }
-  done
-  return 1
-}
-# psql as bmm on the leader. The leader is remembered; when a query there
-# fails it is asked again and the query tried once more (q often runs in a
-# $(...) subshell, whose LEADER="" the shell never sees: pg_stop_at resets it
-# after a promotion).
-LEADER=""
-q() {
-  local try
-  for try in 1 2; do
-    [ -n "$LEADER" ] || LEADER=$(pg_leader) || true
-    if PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") PGCONNECT_TIMEOUT=5 psql -X -tA -v ON_ERROR_STOP=1 -h "${LEADER:-none}" -U bmm -d bmm "$@" \
-      2> >(sed "s/^/$(date +%T) ${LEADER:-none} (try $try): /" >>"$W/q.err"); then
-      return 0
-    fi
-    LEADER=""
-  done
-  return 1
-}
 # one per stratum instance: scrypt 1-3, sha256d 4-6
 streams() { echo 'bmm:shares:{1}' 'bmm:shares:{2}' 'bmm:shares:{3}' 'bmm:shares:{4}' 'bmm:shares:{5}' 'bmm:shares:{6}'; }
 pending_of() { # pending_of CONSUMER: entries pending on it over every stream
@@ -216,19 +168,6 @@ lock_holder() {
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                AND l.objid::bigint = (hashtext('$1')::bigint & 4294967295) LIMIT 1" 2>/dev/null) || return 1
   [ -n "$ip" ] && host_of_ip "$ip"
-}
-coin_rpc() {
-  local env=$DIR/hosts/coin/stack/stack.env
-  curl -sf --max-time 10 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
-    -H 'content-type: text/plain' --data "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"$1\",\"params\":${2:-[]}}" \
-    "http://10.77.0.10:19402/" | jq -c .result
-}
-# bcoin (BTC) on the coin host, from the root namespace through the bridge;
-# curl reads the credentials from deploy/stack.sh's config file (mode 600).
-btc_post() { curl -sf --max-time 60 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @"$1" "http://10.77.0.10:19408/"; }
-btc_rpc() {
-  jq -cn --arg m "$1" --argjson p "${2:-[]}" '{method: $m, params: $p, id: 1}' >"$W/btc-rpc1.json"
-  btc_post "$W/btc-rpc1.json" | jq -c .result
 }
 H0=$(coin_rpc getblockcount)
 BTC_H0=$(btc_rpc getblockcount)
@@ -308,60 +247,8 @@ no_share_twice() {
 # Every block since the start whose coinbase carries the pool's tag (the pool
 # found it) is in blocks once and in blocks_found once; per coin, each chain
 # scanned from the height after its last scan into $W/pool-blocks-<COIN>.txt.
-declare -A CHAIN_NODE=([LTC]=litecoind [BTC]=bcoin) SCAN_FROM=([LTC]=$H0 [BTC]=$BTC_H0)
-declare -A SCANNED=([LTC]=$H0 [BTC]=$BTC_H0) BLOCKS=([LTC]=0 [BTC]=0)
-: >"$W/pool-blocks-LTC.txt"
-: >"$W/pool-blocks-BTC.txt"
-ltc_post() { # litecoind A's RPC: ltc_post FILE (the request)
-  local env=$DIR/hosts/coin/stack/stack.env
-  curl -sf --max-time 60 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
-    -H 'content-type: text/plain' --data-binary @"$1" "http://10.77.0.10:19402/"
-}
-# JSON-RPC batch to the coin's node: chain_batch COIN METHOD PARAMS-JSON-ARRAY...
-# -> one result a line.
-chain_batch() {
-  local coin=$1 m=$2 f=$W/rpc-$1.json
-  shift 2
-  if [ "$coin" = LTC ]; then
-    printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {jsonrpc: "1.0", id: .key, method: $m, params: .value}]' >"$f"
-    ltc_post "$f"
-  else
-    printf '%s\n' "$@" | jq -sc --arg m "$m" '[to_entries[] | {method: $m, params: .value, id: .key}]' >"$f"
-    btc_post "$f"
-  fi | jq -c 'sort_by(.id)[] | .result'
-}
-# The coin's blocks since its last scan whose coinbase carries the pool's tag
-# (/BMM pool/ in its scriptSig): the pool found them. getblock decodes the
-# transactions with verbosity 2 on litecoind, with (true, true) on bcoin.
-chain_pool_blocks() { # chain_pool_blocks COIN
-  local coin=$1 top h params=() hashes=() decoded=2
-  [ "$coin" = BTC ] && decoded='true, true'
-  if [ "$coin" = LTC ]; then top=$(coin_rpc getblockcount); else top=$(btc_rpc getblockcount); fi
-  for ((h = SCANNED[$coin] + 1; h <= top; h++)); do params+=("[$h]"); done
-  if [ ${#params[@]} -gt 0 ]; then
-    mapfile -t hashes < <(chain_batch "$coin" getblockhash "${params[@]}" | tr -d '"')
-    params=()
-    for h in "${hashes[@]}"; do params+=("[\"$h\", $decoded]"); done
-    chain_batch "$coin" getblock "${params[@]}" |
-      jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/pool-blocks-$coin.txt"
-  fi
-  SCANNED[$coin]=$top
-  BLOCKS[$coin]=$(wc -l <"$W/pool-blocks-$coin.txt")
-}
-blocks_booked_once() { # blocks_booked_once FILE (block hashes, one a line)
-  local missing twice
-  missing=$(q -c "CREATE TEMP TABLE chain (hash text)" -c "\\copy chain FROM '$1'" -c "SELECT count(*) FROM chain c
-    WHERE (SELECT count(*) FROM blocks b WHERE b.hash = c.hash) <> 1
-       OR (SELECT count(*) FROM blocks_found f WHERE f.hash = c.hash AND f.accepted) <> 1" | tail -n 1) || return 1
-  twice=$(q -c "SELECT count(*) FROM (SELECT hash FROM blocks_found WHERE accepted GROUP BY hash HAVING count(*) > 1) d")
-  BLOCKS_MISSING=$missing
-  [ "$missing" = 0 ] && [ "$twice" = 0 ]
-}
-audit_clean() { # bmm-accountd audit, run on a live accounting host with its config
-  local h=$1 r=$DIR/hosts/$1
-  ip netns exec "bmm-$h" env -i PATH=/usr/bin:/bin bash -c "set -a; . '$r/etc/bmm/bmm.env'; set +a; \
-    exec '$BIN_DIR/bmm-accountd' audit --config '$r/etc/bmm/bmm-accountd.toml' --grace-seconds 15" >"$W/audit-$h.log" 2>&1
-}
+chain_scan_from LTC "$H0"
+chain_scan_from BTC "$BTC_H0"
 # The checks after a fault: the miners' accepted shares stored once, no
 # share twice, blocks booked once, the audit clean (on host $2).
 after_fault() {
@@ -378,7 +265,7 @@ after_fault() {
   check "$what: no share stored twice (by proof-of-work hash and by uid)" no_share_twice
   local coin
   for coin in LTC BTC; do
-    chain_pool_blocks "$coin"
+    chain_pool_blocks "$coin" || fail "$what: the scan of ${CHAIN_NODE[$coin]}'s chain for the pool's blocks (its node did not answer)"
     if poll 60 blocks_booked_once "$W/pool-blocks-$coin.txt"; then pass "$what: every pool block on ${CHAIN_NODE[$coin]}'s chain since height ${SCAN_FROM[$coin]} is booked once (${BLOCKS[$coin]} blocks)"
     else fail "$what: pool blocks on ${CHAIN_NODE[$coin]}'s chain not booked once: ${BLOCKS_MISSING:-?} of ${BLOCKS[$coin]}"; fi
   done
@@ -567,74 +454,109 @@ case_pg_stop_close() {
   pg_stop_at pg_stop_close
   after_fault pg_stop_close ac1 "${MINERS[@]}"
 }
-# A program run on accounting host ac1 with its env file and config:
-# on_ac1 PROGRAM ARGS... (the config is appended as --config).
-on_ac1() {
-  local r=$DIR/hosts/ac1 prog=$1
-  shift
-  ip netns exec bmm-ac1 env -i PATH=/usr/bin:/bin bash -c "set -a; . '$r/etc/bmm/bmm.env'; set +a; exec \"\$0\" \"\$@\"" \
-    "$BIN_DIR/$prog" "$@" --config "$r/etc/bmm/bmm-accountd.toml"
-}
 # litecoin-cli on the coin host against node A or B (its datadir's conf).
 lcli() { ip netns exec bmm-coin litecoin-cli -datadir="$DIR/hosts/coin/stack/node$1" "${@:2}"; }
 # A decimal coin amount (litecoin-cli/jq text, e.g. 0.1 or 12.34567891) in litoshi, exactly.
 to_sat() { awk -v a="$1" 'BEGIN { n = split(a, p, "."); f = (n > 1 ? p[2] : ""); while (length(f) < 8) f = f "0"; printf "%s%s\n", p[1], f }' | sed -E 's/^(-?)0+([0-9])/\1\2/'; }
+# bcoin's wallet HTTP API (a wallet "recv" beside the pool's "primary"):
+# btc_wallet_http METHOD PATH [JSON-BODY] -> the answer.
+btc_wallet_http() {
+  local body=()
+  [ "$1" = GET ] || body=(-H 'content-type: application/json' --data "${3:-"{}"}")
+  curl -sf --max-time 60 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" -X "$1" "${body[@]}" "http://10.77.0.10:19409$2"
+}
+btc_recv_address() { btc_wallet_http POST /wallet/recv/address '{"account": "default"}' | jq -er .address; }
+# plan_approved COIN: plans a batch of COIN (bmm-payout plan), checks that it
+# pays fault's two lines (written to $W/lines-COIN.txt: address amount) and
+# approves it; sets BATCH[COIN]. Returns 1 (after a FAIL) if it could not.
+declare -A BATCH=()
+plan_approved() {
+  local coin=$1 batch digest lines
+  on_ac ac1 bmm-payout plan --coin "$coin" >"$W/plan-$coin.log" 2>&1 ||
+    { fail "pg_stop_payout: bmm-payout plan --coin $coin"; cat "$W/plan-$coin.log"; return 1; }
+  batch=$(awk '$1 == "batch" && $3 == "planned:" {print $2}' "$W/plan-$coin.log")
+  digest=$(awk '$1 == "digest" {print $2}' "$W/plan-$coin.log")
+  on_ac ac1 bmm-payout show "$batch" --json >"$W/batch-$coin.json" 2>"$W/show.err" || true
+  jq -r '.lines[] | select(.account == "fault") | "\(.address) \(.amount)"' "$W/batch-$coin.json" >"$W/lines-$coin.txt" 2>/dev/null || true
+  lines=$(wc -l <"$W/lines-$coin.txt")
+  check "pg_stop_payout: $coin batch ${batch:-?} planned with the two lines of fault ($(tr '\n' ' ' <"$W/lines-$coin.txt"))" test "$lines" = 2 ||
+    return 1
+  on_ac ac1 bmm-payout approve "$batch" --by fault-test --digest "$digest" >"$W/approve-$coin.log" 2>&1 ||
+    { fail "pg_stop_payout: bmm-payout approve $batch ($coin)"; cat "$W/approve-$coin.log"; return 1; }
+  BATCH[$coin]=$batch
+}
+# Until fault has at least $2 base units of coin $1 available (sets AVAIL).
+available() {
+  AVAIL=$(q -c "SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'user:fault:available' AND currency = '$1'")
+  [ "${AVAIL:-0}" -ge "$2" ]
+}
 case_pg_stop_payout() {
-  local a1 a2 batch digest i rc state lines
-  # Two payout addresses of the account "fault" (50 % each: two lines) in a
-  # wallet "recv" of node B; its blocks mature with 101 blocks mined on node A
-  # to a third address (not the pool's: the ledger books only pool blocks).
+  local a1 a2 b1 b2 i rc state coin
+  # Two payout addresses of the account "fault" per coin (50 % each: two
+  # lines): LTC in a wallet "recv" of litecoind B, whose blocks mature with
+  # 101 blocks mined on node A to a third address (not the pool's: the ledger
+  # books only pool blocks); BTC in a wallet "recv" of bcoin beside the
+  # pool's, whose blocks (the sha256d miners find one with nearly every
+  # share) mature with 100 blocks mined to a third address of it.
   lcli B -named createwallet wallet_name=recv >/dev/null 2>&1 || lcli B loadwallet recv >/dev/null 2>&1 || true
   a1=$(lcli B -rpcwallet=recv getnewaddress "" bech32)
   a2=$(lcli B -rpcwallet=recv getnewaddress "" bech32)
-  on_ac1 bmm-accountd account bind fault LTC "$a1" >"$W/bind.log" 2>&1 &&
-    on_ac1 bmm-accountd account bind fault LTC "$a2" --share 500000 >>"$W/bind.log" 2>&1 ||
+  on_ac ac1 bmm-accountd account bind fault LTC "$a1" >"$W/bind.log" 2>&1 &&
+    on_ac ac1 bmm-accountd account bind fault LTC "$a2" --share 500000 >>"$W/bind.log" 2>&1 ||
     { fail "pg_stop_payout: bmm-accountd account bind fault LTC (two wallets)"; cat "$W/bind.log"; return; }
+  btc_wallet_http PUT /wallet/recv '{"witness": true}' >/dev/null 2>&1 || true
+  b1=$(btc_recv_address) && b2=$(btc_recv_address) ||
+    { fail "pg_stop_payout: two addresses of a wallet recv on bcoin (its wallet HTTP API: PUT /wallet/recv, POST /wallet/recv/address)"; return; }
+  on_ac ac1 bmm-accountd account bind fault BTC "$b1" >>"$W/bind.log" 2>&1 &&
+    on_ac ac1 bmm-accountd account bind fault BTC "$b2" --share 500000 >>"$W/bind.log" 2>&1 ||
+    { fail "pg_stop_payout: bmm-accountd account bind fault BTC (two addresses of bcoin's wallet recv: '$b1' '$b2')"; cat "$W/bind.log"; return; }
   lcli A generatetoaddress 101 "$(lcli B -rpcwallet=recv getnewaddress "" bech32)" >/dev/null
-  available() {
-    AVAIL=$(q -c "SELECT coalesce(sum(balance), 0) FROM balances WHERE account = 'user:fault:available' AND currency = 'LTC'")
-    [ "${AVAIL:-0}" -ge 20000000 ]
-  }
-  if ! poll 90 available; then fail "pg_stop_payout: the account fault has 0.2 LTC available after 101 blocks (has ${AVAIL:-?})"; return; fi
-  pass "pg_stop_payout: the account fault has $AVAIL litoshi available (its blocks matured)"
-  on_ac1 bmm-payout plan --coin LTC >"$W/plan.log" 2>&1 || { fail "pg_stop_payout: bmm-payout plan --coin LTC"; cat "$W/plan.log"; return; }
-  batch=$(awk '$1 == "batch" && $3 == "planned:" {print $2}' "$W/plan.log")
-  digest=$(awk '$1 == "digest" {print $2}' "$W/plan.log")
-  on_ac1 bmm-payout show "$batch" --json >"$W/batch.json" 2>"$W/show.err" || true
-  jq -r '.lines[] | select(.account == "fault") | "\(.address) \(.amount)"' "$W/batch.json" >"$W/lines.txt" 2>/dev/null || true
-  lines=$(wc -l <"$W/lines.txt")
-  check "pg_stop_payout: batch ${batch:-?} planned with the two lines of fault ($(tr '\n' ' ' <"$W/lines.txt"))" test "$lines" = 2
-  on_ac1 bmm-payout approve "$batch" --by fault-test --digest "$digest" >"$W/approve.log" 2>&1 ||
-    { fail "pg_stop_payout: bmm-payout approve $batch"; cat "$W/approve.log"; return; }
-  # execute, and the PostgreSQL primary stopped while it runs.
-  on_ac1 bmm-payout execute "$batch" >"$W/execute.log" 2>&1 &
-  local epid=$! t0
+  btc_rpc generatetoaddress "[100, \"$(btc_recv_address)\"]" >/dev/null || { fail "pg_stop_payout: 100 blocks mined on bcoin"; return; }
+  for coin in LTC BTC; do
+    if ! poll 90 available "$coin" 20000000; then fail "pg_stop_payout: the account fault has 0.2 $coin available after its blocks matured (has ${AVAIL:-?})"; return; fi
+    pass "pg_stop_payout: the account fault has $AVAIL base units of $coin available (its blocks matured)"
+    plan_approved "$coin" || return
+  done
+  # execute both batches, and the PostgreSQL primary stopped while they run.
+  local t0 took retries
+  declare -A epid=()
   t0=$(now_ms)
+  for coin in LTC BTC; do
+    on_ac ac1 bmm-payout execute "${BATCH[$coin]}" >"$W/execute-$coin.log" 2>&1 &
+    epid[$coin]=$!
+  done
   sleep 0.$((RANDOM % 3))
   pg_stop_at pg_stop_payout
-  rc=0; wait "$epid" || rc=$?
-  local took retries
-  took=$(secs $(( $(now_ms) - t0 )))
-  retries=$(grep -c 'a failover?' "$W/execute.log" || true)
-  note "pg_stop_payout: execute ran ${took} s with the primary stopped in it and exited $rc; it ran again from the start $retries time(s) after a failover error: $(grep -m 1 'a failover?' "$W/execute.log" | cut -c1-160)"
-  figure pg_stop_payout "execute started -> done (its own failover retries: $retries)" "$took s"
-  for i in 1 2 3 4 5; do
-    [ "$rc" -ne 0 ] || break
-    rc=0; on_ac1 bmm-payout execute "$batch" >>"$W/execute.log" 2>&1 || rc=$?
-    note "pg_stop_payout: execute again (#$i) exited $rc"
-    [ "$rc" -eq 0 ] || sleep 2
+  for coin in LTC BTC; do
+    rc=0; wait "${epid[$coin]}" || rc=$?
+    took=$(secs $(( $(now_ms) - t0 )))
+    retries=$(grep -c 'a failover?' "$W/execute-$coin.log" || true)
+    note "pg_stop_payout: $coin execute ran ${took} s with the primary stopped in it and exited $rc; it ran again from the start $retries time(s) after a failover error: $(grep -m 1 'a failover?' "$W/execute-$coin.log" | cut -c1-160)"
+    figure pg_stop_payout "$coin execute started -> done (its own failover retries: $retries)" "$took s"
+    for i in 1 2 3 4 5; do
+      [ "$rc" -ne 0 ] || break
+      rc=0; on_ac ac1 bmm-payout execute "${BATCH[$coin]}" >>"$W/execute-$coin.log" 2>&1 || rc=$?
+      note "pg_stop_payout: $coin execute again (#$i) exited $rc"
+      [ "$rc" -eq 0 ] || sleep 2
+    done
+    check "pg_stop_payout: bmm-payout execute ${BATCH[$coin]} ($coin) finished (exit 0) across the failover" test "$rc" = 0 ||
+      tail -n 5 "$W/execute-$coin.log"
   done
-  check "pg_stop_payout: bmm-payout execute $batch finished (exit 0) across the failover" test "$rc" = 0
-  # [payout] confirmations = 6: mine them (to the third address), reconcile.
+  # [payout] confirmations = 6: mine them (to third addresses), reconcile.
   lcli A generatetoaddress 7 "$(lcli B -rpcwallet=recv getnewaddress "" bech32)" >/dev/null
+  btc_rpc generatetoaddress "[7, \"$(btc_recv_address)\"]" >/dev/null || fail "pg_stop_payout: 7 blocks mined on bcoin"
   confirmed() {
-    on_ac1 bmm-payout reconcile "$batch" >>"$W/reconcile.log" 2>&1 || true
-    on_ac1 bmm-payout show "$batch" --json >"$W/batch.json" 2>/dev/null && state=$(jq -r .state "$W/batch.json") && [ "$state" = confirmed ]
+    on_ac ac1 bmm-payout reconcile "${BATCH[$1]}" >>"$W/reconcile-$1.log" 2>&1 || true
+    on_ac ac1 bmm-payout show "${BATCH[$1]}" --json >"$W/batch-$1.json" 2>/dev/null && state=$(jq -r .state "$W/batch-$1.json") && [ "$state" = confirmed ]
   }
-  if poll 60 confirmed; then pass "pg_stop_payout: bmm-payout reconcile books batch $batch confirmed"
-  else fail "pg_stop_payout: bmm-payout reconcile books batch $batch confirmed within 60 s (state ${state:-?})"; fi
-  # On the node: each address received exactly its line's amount, in one
-  # transaction; the pool's wallet sent to it once.
+  for coin in LTC BTC; do
+    if poll 60 confirmed "$coin"; then pass "pg_stop_payout: bmm-payout reconcile books $coin batch ${BATCH[$coin]} confirmed"
+    else fail "pg_stop_payout: bmm-payout reconcile books $coin batch ${BATCH[$coin]} confirmed within 60 s (state ${state:-?})"; fi
+  done
+  # On the nodes: each address received exactly its line's amount, in one
+  # transaction. LTC: node B's wallet recv received it once and the pool's
+  # wallet on node A sent to it once. BTC: bcoin's wallet recv holds one coin
+  # at the address, of exactly the amount.
   local addr amount got n_recv n_send bad=0
   lcli B -rpcwallet=recv listtransactions "*" 10000 0 true >"$W/recv.json"
   lcli A -rpcwallet=pool listtransactions "*" 10000 0 true >"$W/pool.json"
@@ -642,11 +564,18 @@ case_pg_stop_payout() {
     got=$(to_sat "$(lcli B -rpcwallet=recv getreceivedbyaddress "$addr" 0)")
     n_recv=$(jq --arg a "$addr" '[.[] | select(.category == "receive" and .address == $a)] | length' "$W/recv.json")
     n_send=$(jq --arg a "$addr" '[.[] | select(.category == "send" and .address == $a)] | length' "$W/pool.json")
-    note "pg_stop_payout: $addr: line $amount, received $got in $n_recv transaction(s), the pool wallet sent to it $n_send time(s)"
+    note "pg_stop_payout: LTC $addr: line $amount, received $got in $n_recv transaction(s), the pool wallet sent to it $n_send time(s)"
     [ "$got" = "$amount" ] && [ "$n_recv" = 1 ] && [ "$n_send" = 1 ] || bad=$((bad + 1))
-  done <"$W/lines.txt"
-  check "pg_stop_payout: on the node every payout line was paid exactly once (each address received its amount once, one send each)" \
-    test "$bad" = 0 -a "$lines" = 2
+  done <"$W/lines-LTC.txt"
+  btc_wallet_http GET /wallet/recv/coin >"$W/recv-btc.json" 2>/dev/null || echo '[]' >"$W/recv-btc.json"
+  while read -r addr amount; do
+    got=$(jq --arg a "$addr" '[.[] | select(.address == $a) | .value] | add // 0' "$W/recv-btc.json")
+    n_recv=$(jq --arg a "$addr" '[.[] | select(.address == $a)] | length' "$W/recv-btc.json")
+    note "pg_stop_payout: BTC $addr: line $amount, bcoin's wallet recv holds $got in $n_recv coin(s) there"
+    [ "$got" = "$amount" ] && [ "$n_recv" = 1 ] || bad=$((bad + 1))
+  done <"$W/lines-BTC.txt"
+  check "pg_stop_payout: on the nodes every payout line was paid exactly once (LTC and BTC: each address received its amount once)" \
+    test "$bad" = 0 -a "$(cat "$W/lines-LTC.txt" "$W/lines-BTC.txt" | wc -l)" = 4
   after_fault pg_stop_payout ac1 "${MINERS[@]}"
 }
 case_redis_partition() {

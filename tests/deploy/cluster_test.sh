@@ -31,23 +31,9 @@ BIN_DIR=${BMM_BIN_DIR:-$REPO_ROOT/build/bin}
 export BMM_BIN_DIR=$BIN_DIR
 unset BMM_CLUSTER_DIR BMM_CLUSTER_BMM_CONF
 BUDGET=${CLUSTER_TEST_BUDGET:-420}
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
-
-[ "$(id -u)" -eq 0 ] || { echo "cluster_test: needs root (network namespaces)"; fail "run as root"; finish; exit 1; }
-for p in bmm-stratum bmm-accountd bmm-miner; do
-  [ -x "$BIN_DIR/$p" ] || { fail "$BIN_DIR/$p is built (ninja -C build $p)"; finish; exit 1; }
-done
-if ip link show bmm-br0 >/dev/null 2>&1; then
-  fail "no other cluster is up (bmm-br0 exists: deploy/cluster.sh down)"
-  finish
-  exit 1
-fi
+# shellcheck source=tests/deploy/cluster_lib.sh
+. "$REPO_ROOT/tests/deploy/cluster_lib.sh"
+cluster_preflight cluster_test
 
 DIR=$(mktemp -d /var/tmp/bmm-cluster-test.XXXXXX)
 rmdir "$DIR"   # cluster.sh makes it (an empty or missing folder)
@@ -68,20 +54,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-left() { local l=$((BUDGET - SECONDS)); [ "$l" -gt 0 ] || l=1; echo "$l"; }
 cluster() { timeout "$(left)" bash "$CLUSTER" "$@" --dir "$DIR"; }
-
-# Bounded polling: poll SECONDS command... ; sets POLL_S to the seconds taken.
-poll() {
-  local limit=$1 t0
-  shift
-  t0=$(date +%s%N)
-  while ! "$@" 2>/dev/null; do
-    if [ $(( ($(date +%s%N) - t0) / 1000000000 )) -ge "$limit" ]; then return 1; fi
-    sleep 0.2
-  done
-  POLL_S=$(awk -v n=$(( $(date +%s%N) - t0 )) 'BEGIN {printf "%.1f", n / 1e9}')
-}
 
 # ------------------------------------------------------------------- up --
 
@@ -126,9 +99,9 @@ check "redis: min-replicas-max-lag 3 on the primary (a cut-off primary refuses w
 check "etcd: 3 members healthy" bash -c "ETCDCTL_API=3 etcdctl --endpoints http://10.77.0.31:2379,http://10.77.0.32:2379,http://10.77.0.33:2379 --dial-timeout 3s endpoint health 2>&1 | grep -c 'is healthy' | grep -qx 3"
 pcluster() { curl -sf --max-time 3 "http://$1:8008/cluster"; }
 member_with() { pcluster 10.77.0.31 2>/dev/null | jq -r --arg r "$1" '.members[] | select(.role == $r and (.state == "running" or .state == "streaming")) | .host' | head -n 1; }
-LEADER=$(member_with leader || true)
+PG_LEAD=$(member_with leader || true)
 SYNC=$(member_with sync_standby || true)
-check "patroni: a leader ($LEADER)" test -n "$LEADER"
+check "patroni: a leader ($PG_LEAD)" test -n "$PG_LEAD"
 check "patroni: a sync standby ($SYNC)" test -n "$SYNC"
 PATRONI_CONF=$DIR/hosts/pg1/etc/patroni/config.yml
 check "patronictl list names a Leader and a Sync Standby" \
@@ -138,9 +111,9 @@ check "patroni: synchronous_mode and synchronous_mode_strict in the DCS config" 
 
 psu() { local h=$1; shift; PGPASSWORD=$(cat "$DIR/secrets/pg_superuser") PGCONNECT_TIMEOUT=5 psql -X -tA -v ON_ERROR_STOP=1 -h "$h" -U postgres -d postgres "$@"; }
 check "postgresql: the leader reports its standby $SYNC as sync" \
-  test "$(psu "$LEADER" -c "SELECT sync_state FROM pg_stat_replication WHERE client_addr = '$SYNC'" 2>/dev/null)" = sync
+  test "$(psu "$PG_LEAD" -c "SELECT sync_state FROM pg_stat_replication WHERE client_addr = '$SYNC'" 2>/dev/null)" = sync
 TOKEN=cluster-test-$RANDOM$RANDOM
-psu "$LEADER" -c "CREATE TABLE IF NOT EXISTS cluster_test (token text PRIMARY KEY)" -c "INSERT INTO cluster_test VALUES ('$TOKEN')" >/dev/null 2>&1 || true
+psu "$PG_LEAD" -c "CREATE TABLE IF NOT EXISTS cluster_test (token text PRIMARY KEY)" -c "INSERT INTO cluster_test VALUES ('$TOKEN')" >/dev/null 2>&1 || true
 on_standby() { [ "$(psu "$SYNC" -c "SELECT count(*) FROM cluster_test WHERE token = '$TOKEN'")" = 1 ]; }
 check "postgresql: a row committed on the leader is on the sync standby" poll 15 on_standby
 check "postgresql: the sync standby refuses writes (read-only)" \
@@ -149,13 +122,10 @@ check "postgresql: the sync standby refuses writes (read-only)" \
 # ----------------------------------------------------------------- mining --
 
 MINER=$BIN_DIR/bmm-miner
-# bcoin's RPC from the root namespace, through the bridge (curl reads the
-# credentials from deploy/stack.sh's config file): btc_rpc METHOD [PARAMS].
-btc_rpc() {
-  jq -cn --arg m "$1" --argjson p "${2:-[]}" '{method: $m, params: $p, id: 1}' |
-    curl -sf --max-time 30 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @- http://10.77.0.10:19408/ | jq -c .result
-}
-BTC_H0=$(btc_rpc getblockcount || echo 0)
+# The chains' heights before the miners start: their pool blocks since are
+# checked below (chain_pool_blocks, blocks_booked_once: cluster_lib.sh).
+chain_scan_from LTC "$(coin_rpc getblockcount || echo 0)"
+chain_scan_from BTC "$(btc_rpc getblockcount || echo 0)"
 mine() { local log=$1; shift; timeout 90 "$@" --shares 3 --seconds 60 --quiet --accepted-log "$W/$log.acc" >/dev/null 2>&1; }
 # sha256d (BTC, bmm-stratum instances 4-6 on port 3334) in the background
 # while the scrypt ones mine, one of them from the coin host's namespace.
@@ -169,12 +139,11 @@ check "miner from the coin host's namespace on st3 (10.77.0.13): 3 shares accept
 check "sha256d miner from the root namespace on st1 (10.77.0.11:3334): 3 shares accepted" wait "$b1"
 check "sha256d miner from the root namespace on st2 (10.77.0.12:3334): 3 shares accepted" wait "$b2"
 check "sha256d miner from the coin host's namespace on st3 (10.77.0.13:3334): 3 shares accepted" wait "$b3"
-pg_bmm() { PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") PGCONNECT_TIMEOUT=5 psql -X -tA -h "$LEADER" -U bmm -d bmm "$@"; }
-stored() { [ "$(pg_bmm -c "SELECT count(DISTINCT instance) FROM shares WHERE account = 'carol' AND accepted AND coin = '$1'")" = 3 ] &&
-  [ "$(pg_bmm -c "SELECT count(*) FROM shares WHERE account = 'carol' AND accepted AND coin = '$1'")" -ge 9 ]; }
+stored() { [ "$(q -c "SELECT count(DISTINCT instance) FROM shares WHERE account = 'carol' AND accepted AND coin = '$1'")" = 3 ] &&
+  [ "$(q -c "SELECT count(*) FROM shares WHERE account = 'carol' AND accepted AND coin = '$1'")" -ge 9 ]; }
 check "LTC shares of all three scrypt stratum instances (1-3) reach PostgreSQL through Redis and bmm-accountd" poll 60 stored LTC
 check "BTC shares of all three sha256d stratum instances (4-6) reach PostgreSQL through Redis and bmm-accountd" poll 60 stored BTC
-echo "cluster_test: shares stored per instance: $(pg_bmm -c "SELECT string_agg(instance || ':' || coin || ':' || n, ' ') FROM (SELECT instance, coin, count(*) n FROM shares WHERE account = 'carol' GROUP BY 1, 2 ORDER BY 1) s" 2>/dev/null)"
+echo "cluster_test: shares stored per instance: $(q -c "SELECT string_agg(instance || ':' || coin || ':' || n, ' ') FROM (SELECT instance, coin, count(*) n FROM shares WHERE account = 'carol' GROUP BY 1, 2 ORDER BY 1) s" 2>/dev/null)"
 # Every share a miner was told was accepted (its proof-of-work hash, as the
 # pool stores it) is stored exactly once, accepted, under the coin it mined.
 once_each() { # once_each COIN LOGS...: prints the hashes not stored exactly once
@@ -182,8 +151,9 @@ once_each() { # once_each COIN LOGS...: prints the hashes not stored exactly onc
   shift
   (cd "$W" && awk '{print $3}' "$@") | sort -u >"$f"
   [ -s "$f" ] || { echo "no accepted share logged"; return 0; }
-  pg_bmm -q -v ON_ERROR_STOP=1 -c "CREATE TEMP TABLE told (hash text)" -c "\\copy told FROM '$f'" \
-    -c "SELECT t.hash FROM told t WHERE (SELECT count(*) FROM shares s WHERE s.hash = t.hash AND s.account = 'carol' AND s.accepted AND s.coin = '$coin') <> 1"
+  q -q -c "CREATE TEMP TABLE told (hash text)" -c "\\copy told FROM '$f'" \
+    -c "SELECT t.hash FROM told t WHERE (SELECT count(*) FROM shares s WHERE s.hash = t.hash AND s.account = 'carol' AND s.accepted AND s.coin = '$coin') <> 1" ||
+    echo "the query failed (see $W/q.err)"
 }
 for coin in LTC BTC; do
   if [ "$coin" = LTC ]; then logs=(l1.acc l2.acc l3.acc); else logs=(b1.acc b2.acc b3.acc); fi
@@ -191,37 +161,18 @@ for coin in LTC BTC; do
   not_once=$(once_each "$coin" "${logs[@]}" 2>&1 | grep -c . || true)
   check "$coin: each of the $told shares the miners were told was accepted is stored exactly once (not once: $not_once)" test "$told" -ge 9 -a "$not_once" = 0
 done
-check "no share of carol stored twice (by uid)" test "$(pg_bmm -c "SELECT count(*) - count(DISTINCT uid) FROM shares WHERE account = 'carol'")" = 0
-# The BTC blocks since the miners started whose coinbase carries the pool's
-# tag (/BMM pool/): each once in blocks and once accepted in blocks_found.
-btc_pool_blocks() {
-  local top h hash
-  top=$(btc_rpc getblockcount) || return 1
-  : >"$W/btc_blocks.txt"
-  for ((h = BTC_H0 + 1; h <= top; h++)); do
-    hash=$(btc_rpc getblockhash "[$h]" | tr -d '"') || return 1
-    btc_rpc getblock "[\"$hash\", true, true]" |
-      jq -r 'select(.tx[0].vin[0].coinbase | test("2f424d4d20706f6f6c2f")) | .hash' >>"$W/btc_blocks.txt" || return 1
-  done
-  BTC_BLOCKS=$(wc -l <"$W/btc_blocks.txt")
-}
-btc_booked_once() {
-  [ "$(pg_bmm -v ON_ERROR_STOP=1 -c "CREATE TEMP TABLE chain (hash text)" -c "\\copy chain FROM '$W/btc_blocks.txt'" -c "SELECT count(*) FROM chain c
-    WHERE (SELECT count(*) FROM blocks b WHERE b.hash = c.hash AND b.coin = 'BTC') <> 1
-       OR (SELECT count(*) FROM blocks_found f WHERE f.hash = c.hash AND f.coin = 'BTC' AND f.accepted) <> 1" | tail -n 1)" = 0 ] &&
-    [ "$(pg_bmm -c "SELECT count(*) FROM (SELECT hash FROM blocks_found WHERE accepted GROUP BY hash HAVING count(*) > 1) d")" = 0 ]
-}
-BTC_BLOCKS=0
-btc_pool_blocks || true
-check "BTC: the pool found blocks on bcoin's chain (${BTC_BLOCKS} since height $BTC_H0)" test "$BTC_BLOCKS" -ge 1
-check "BTC: every pool block on bcoin's chain since height $BTC_H0 is booked once (blocks, blocks_found)" poll 60 btc_booked_once
-audit_clean() {
-  local r=$DIR/hosts/ac1
-  ip netns exec bmm-ac1 env -i PATH=/usr/bin:/bin bash -c "set -a; . '$r/etc/bmm/bmm.env'; set +a; \
-    exec '$BIN_DIR/bmm-accountd' audit --config '$r/etc/bmm/bmm-accountd.toml' --grace-seconds 15" >"$W/audit.log" 2>&1
-}
-if poll 60 audit_clean; then pass "bmm-accountd audit clean on ac1 (LTC and BTC blocks checked on their nodes): $(tail -n 1 "$W/audit.log")"
-else fail "bmm-accountd audit on ac1"; tail -n 20 "$W/audit.log"; fi
+check "no share of carol stored twice (by uid)" test "$(q -c "SELECT count(*) - count(DISTINCT uid) FROM shares WHERE account = 'carol'")" = 0
+# The blocks since the miners started whose coinbase carries the pool's tag
+# (/BMM pool/), on litecoind's and on bcoin's chain: each once in blocks and
+# once accepted in blocks_found.
+for coin in LTC BTC; do
+  check "$coin: a scan of ${CHAIN_NODE[$coin]}'s chain since height ${SCAN_FROM[$coin]}" chain_pool_blocks "$coin"
+  check "$coin: the pool found blocks on ${CHAIN_NODE[$coin]}'s chain (${BLOCKS[$coin]} since height ${SCAN_FROM[$coin]})" test "${BLOCKS[$coin]}" -ge 1
+  check "$coin: every pool block on ${CHAIN_NODE[$coin]}'s chain since height ${SCAN_FROM[$coin]} is booked once (blocks, blocks_found)" \
+    poll 60 blocks_booked_once "$W/pool-blocks-$coin.txt"
+done
+if poll 60 audit_clean ac1; then pass "bmm-accountd audit clean on ac1 (LTC and BTC blocks checked on their nodes): $(tail -n 1 "$W/audit-ac1.log")"
+else fail "bmm-accountd audit on ac1"; tail -n 20 "$W/audit-ac1.log"; fi
 check "a query through PgBouncer (ac1:6432, transaction pooling, to pg2) reads the shares" \
   test "$(PGPASSWORD=$(cat "$DIR/secrets/pg_bmm") psql -X -tA -h 10.77.0.41 -p 6432 -U bmm -d bmm -c 'SELECT count(*) > 0 FROM shares' 2>/dev/null)" = t
 
@@ -256,16 +207,16 @@ fi
 
 # ------------------------------------------------------ patroni failover --
 
-ph=$(host_of_ip "$LEADER")
+ph=$(host_of_ip "$PG_LEAD")
 read -r ppid _ <"$DIR/hosts/$ph/run/bmm-cluster/patroni.pid"
-echo "cluster_test: stop the Patroni leader $LEADER ($ph, pid $ppid, SIGTERM); its sync standby is $SYNC"
+echo "cluster_test: stop the Patroni leader $PG_LEAD ($ph, pid $ppid, SIGTERM); its sync standby is $SYNC"
 kill -TERM "$ppid"
 new_leader() { [ "$(member_with leader)" = "$SYNC" ]; }
-pcluster() { local ip; for ip in "${PG[@]}"; do [ "$ip" = "$LEADER" ] && continue; curl -sf --max-time 3 "http://$ip:8008/cluster" && return 0; done; return 1; }
+pcluster() { local ip; for ip in "${PG[@]}"; do [ "$ip" = "$PG_LEAD" ] && continue; curl -sf --max-time 3 "http://$ip:8008/cluster" && return 0; done; return 1; }
 member_with() { pcluster | jq -r --arg r "$1" '.members[] | select(.role == $r and (.state == "running" or .state == "streaming")) | .host' | head -n 1; }
 if poll 90 new_leader; then
   PG_FAILOVER=$POLL_S
-  pass "patroni failover: the sync standby $SYNC leads ${PG_FAILOVER} s after the leader $LEADER was stopped"
+  pass "patroni failover: the sync standby $SYNC leads ${PG_FAILOVER} s after the leader $PG_LEAD was stopped"
   check "patroni failover: the row committed before is on the new leader" \
     test "$(psu "$SYNC" -c "SELECT count(*) FROM cluster_test WHERE token = '$TOKEN'" 2>/dev/null)" = 1
   writable() { psu "$SYNC" -c "INSERT INTO cluster_test VALUES ('after-$TOKEN') ON CONFLICT DO NOTHING" >/dev/null; }
