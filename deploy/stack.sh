@@ -594,9 +594,20 @@ wallet_up() {
       cli A createwallet "$WALLET" >/dev/null
     fi
   fi
-  local file=$STACK_DIR/pool_address addr=""
+  local file=$STACK_DIR/pool_address addr="" info
   [ -s "$file" ] && addr=$(cat "$file")
-  if [ -z "$addr" ] || ! wcli getaddressinfo "$addr" 2>/dev/null | jq -e '.ismine == true' >/dev/null; then
+  # The saved address is kept unless the wallet says it is not its own; a
+  # node that cannot answer stops the stack (a new address would move the
+  # pool's rewards for no reason).
+  if [ -n "$addr" ]; then
+    info=$(wcli getaddressinfo "$addr" 2>&1) ||
+      die "litecoind A: getaddressinfo $addr (the pool address saved in $file) failed: $info"
+    if ! jq -e '.ismine == true' <<<"$info" >/dev/null; then
+      warn "litecoind A: the saved pool address $addr is not in wallet $WALLET: taking a new one (what was paid to $addr stays there)"
+      addr=""
+    fi
+  fi
+  if [ -z "$addr" ]; then
     addr=$(wcli getnewaddress "" bech32)
     echo "$addr" >"$file"
     log "litecoind A: new pool address $addr"
@@ -862,11 +873,20 @@ bcoin_wait() {
 # The pool's BTC address: a bech32 (rb1q...) address of the wallet, kept
 # across restarts in <dir>/btc_pool_address.
 bcoin_address_up() {
-  local file=$STACK_DIR/btc_pool_address addr=""
+  local file=$STACK_DIR/btc_pool_address addr="" account
   [ -s "$file" ] && addr=$(cat "$file")
   # bcoin has no getaddressinfo: getaccount names the account of a wallet
-  # address and answers "" for any other.
-  if [ -z "$addr" ] || [ -z "$(bcoin_rpc wallet getaccount "[\"$addr\"]" 2>/dev/null)" ]; then
+  # address and answers "" for any other. As for litecoind: kept unless the
+  # wallet says it is not its own; no answer stops the stack.
+  if [ -n "$addr" ]; then
+    account=$(bcoin_rpc wallet getaccount "[\"$addr\"]" 2>&1) ||
+      die "bcoin: getaccount $addr (the pool address saved in $file) failed: $account (log: $(bcoin_log))"
+    if [ -z "$account" ]; then
+      warn "bcoin: the saved pool address $addr is not in the wallet: taking a new one (what was paid to $addr stays there)"
+      addr=""
+    fi
+  fi
+  if [ -z "$addr" ]; then
     addr=$(bcoin_rpc wallet getnewaddress) || die "bcoin: getnewaddress failed (log: $(bcoin_log))"
     echo "$addr" >"$file"
     log "bcoin: new pool address $addr"
