@@ -191,18 +191,24 @@ std::string config_path() {
     return path;
 }
 
-run_result payout(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
+// `program` (bmm-payout, bmm-accountd) with `args` and this test's config.
+run_result run_with_config(const std::string& program, std::vector<std::string> args,
+                           const std::map<std::string, std::string>& env = {}) {
     static int n = 0;
     const std::string log = st().dir() + "/payout/btc-run-" + std::to_string(++n) + ".log";
-    std::vector<std::string> argv{test::bin("bmm-payout")};
+    std::vector<std::string> argv{test::bin(program)};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("-c");
+    argv.push_back("--config");
     argv.push_back(config_path());
     test::child_process p(argv, log, env);
     run_result r;
     r.code = p.wait(120000);
     r.out = test::read_text(log);
     return r;
+}
+
+run_result payout(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
+    return run_with_config("bmm-payout", std::move(args), env);
 }
 
 std::string scalar(pg::connection& db, const std::string& sql, const std::vector<std::optional<std::string>>& p = {}) {
@@ -346,19 +352,7 @@ void expect_paid_on_chain(const std::string& txid, const std::string& hex,
 TEST(payout_btc, account_bind_checks_a_btc_address_on_bcoin) {
     auto db = fresh_schema(test_schema());
     add_account(db, "dave");
-    auto accountd = [](std::vector<std::string> args) {
-        static int n = 0;
-        const std::string log = st().dir() + "/payout/btc-accountd-" + std::to_string(++n) + ".log";
-        std::vector<std::string> argv{test::bin("bmm-accountd")};
-        argv.insert(argv.end(), args.begin(), args.end());
-        argv.push_back("--config");
-        argv.push_back(config_path());
-        test::child_process p(argv, log);
-        run_result r;
-        r.code = p.wait(60000);
-        r.out = test::read_text(log);
-        return r;
-    };
+    auto accountd = [](std::vector<std::string> args) { return run_with_config("bmm-accountd", std::move(args)); };
     const std::string a = outside_address(9);
     auto ok = accountd({"account", "bind", "dave", "BTC", a});
     ASSERT_EQ(ok.code, 0) << ok.out;
