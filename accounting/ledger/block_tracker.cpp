@@ -271,6 +271,15 @@ result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c
         if (orphaned) {
             return false;
         }
+        // The reading's height is the node's tip now, after the header: `tip`
+        // was read before it, and a reorg in between (an invalidated branch)
+        // would date the reading at a height the chain no longer has, putting
+        // the next reading off until the chain grows past it again.
+        auto count = c.call("getblockcount", "[]", std::chrono::seconds(30));
+        if (!count) {
+            return error{count.error_message()};
+        }
+        tip = std::atoll(count->c_str());
         int readings = b.orphan_readings;
         std::int64_t at = b.orphan_reading_height;
         if (readings == 0 || tip >= at + cs.orphan_reading_blocks) {
