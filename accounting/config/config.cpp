@@ -417,17 +417,17 @@ accountd_config parse(const toml::table& root, const std::string& file) {
                                ": [api.read_postgres] needs host (and port) or hosts: where the read API reads, e.g. "
                                "the PgBouncer in front of the replicas"};
         }
-        pg::settings r;
-        r.user = c.postgres.user;
-        r.dbname = c.postgres.dbname;
-        r.password = c.postgres.password;
-        r.application_name = "bmm-accountd-api";
-        r.transaction_pooling = true;
-        parse_postgres(*rt, file, "api.read_postgres", r, true);
-        if (r.target_session_attrs.empty()) {
-            r.target_session_attrs = "any";  // replicas answer reads
+        pg::settings rs;
+        rs.user = c.postgres.user;
+        rs.dbname = c.postgres.dbname;
+        rs.password = c.postgres.password;
+        rs.application_name = "bmm-accountd-api";
+        rs.transaction_pooling = true;
+        parse_postgres(*rt, file, "api.read_postgres", rs, true);
+        if (rs.target_session_attrs.empty()) {
+            rs.target_session_attrs = "any";  // replicas answer reads
         }
-        c.api.read_postgres = r;
+        c.api.read_postgres = rs;
     }
     if (c.api.pool_name.empty() || c.api.pool_name.size() > 64 || c.api.pool_name.find('\n') != std::string::npos) {
         throw config_error{a.at("pool_name") +

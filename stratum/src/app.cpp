@@ -187,7 +187,11 @@ int run(const app_options& options) {
     log::info("stratum", "cpu [{}]; sha256 {}; scrypt {}", crypto::detect_cpu_features().describe(),
               crypto::sha256_default_selection().describe(), crypto::scrypt_default_selection().describe());
 
-    sink_config sink_cfg{cfg->redis, cfg->stream, cfg->spool_dir, cfg->instance_id};
+    sink_config sink_cfg;
+    sink_cfg.redis = cfg->redis;
+    sink_cfg.stream = cfg->stream;
+    sink_cfg.spool_dir = cfg->spool_dir;
+    sink_cfg.instance_id = cfg->instance_id;
     sink_cfg.wait = cfg->wait;
     sink_cfg.sync = cfg->journal_sync == "interval" ? journal_sync::interval
                     : cfg->journal_sync == "none"   ? journal_sync::none

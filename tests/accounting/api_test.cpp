@@ -1203,7 +1203,6 @@ TEST_F(api_test, run_serves_the_api_next_to_the_ingest) {
     EXPECT_TRUE(has_series(first, "bmm_accountd_epoch_closes_total")) << first;
     EXPECT_TRUE(has_series(first, "bmm_accountd_epoch_close_last_seconds")) << first;
     {
-        timeval tv{5, 0};
         redisContext* c = bmm::test::stack_redis();
         ASSERT_TRUE(c && !c->err);
         auto* r = static_cast<redisReply*>(redisCommand(c, "XADD api-test * v not-a-record"));

@@ -511,9 +511,9 @@ hosts = ["10.77.0.41:6432"]
     EXPECT_FALSE(one->api.read_postgres.has_value());
 
     auto error_of = [](const std::string& postgres, const std::string& more = "") {
-        auto r = parse_accountd_config("[postgres]\nuser = \"u\"\ndbname = \"d\"\n" + postgres + "\n[redis]\n" + more,
-                                       "e.toml");
-        return r.ok() ? std::string("(accepted)") : r.error_message();
+        auto parsed = parse_accountd_config(
+            "[postgres]\nuser = \"u\"\ndbname = \"d\"\n" + postgres + "\n[redis]\n" + more, "e.toml");
+        return parsed.ok() ? std::string("(accepted)") : parsed.error_message();
     };
     EXPECT_NE(error_of("host = \"a\"\nhosts = [\"b:1\"]").find("has both hosts and host/port"), std::string::npos);
     EXPECT_NE(error_of("hosts = []").find("hosts is empty"), std::string::npos);

@@ -190,11 +190,20 @@ TEST(mixed_pool, ltc_btc_and_bmm_balances_equal_an_independent_computation_from_
         }
         const std::int64_t ms = std::stoll(r.at("time_ms"));
         if (r.at("type") == "share" && r.at("accepted") == "1") {
-            shares.push_back(
-                {.ms = ms, .coin = r.at("coin"), .account = r.at("account"), .work = work_of(r.at("target"))});
+            test::reference::share_rec s;
+            s.ms = ms;
+            s.coin = r.at("coin");
+            s.account = r.at("account");
+            s.work = work_of(r.at("target"));
+            shares.push_back(std::move(s));
         }
         if (r.at("type") == "block" && r.at("accepted") == "1" && ms >= genesis * 1000) {
-            blocks.push_back({.coin = r.at("coin"), .hash = r.at("hash"), .ms = ms, .reward = big(r.at("reward"))});
+            test::reference::block_rec b;
+            b.coin = r.at("coin");
+            b.hash = r.at("hash");
+            b.ms = ms;
+            b.reward = big(r.at("reward"));
+            blocks.push_back(std::move(b));
             ++blocks_of[r.at("coin")];
         }
     }

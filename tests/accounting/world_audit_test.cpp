@@ -74,8 +74,6 @@ bool has_line(const std::string& out, const std::vector<std::string>& parts) {
     return false;
 }
 
-std::string seq_of(const std::string& uid) { return uid.substr(uid.rfind(':') + 1); }
-
 TEST(world_audit, names_each_fault_planted_in_the_chain_the_records_and_the_wallet) {
     const std::string stream = "bmm:test:world";
     const std::int64_t genesis = test::unix_seconds() + 2;

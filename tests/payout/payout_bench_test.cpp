@@ -203,15 +203,15 @@ TEST(payout_bench, execute_vs_sendmany) {
     // Baseline: sendmany with the same outputs, split the same way.
     double send_s = 0;
     for (int t = 1; t <= txs; ++t) {
-        json::writer w;
-        w.begin_object();
+        json::writer outputs;
+        outputs.begin_object();
         for (const auto& row :
              query("SELECT address, amount FROM payout_lines WHERE batch = $1 AND tx = $2", {id, std::to_string(t)})) {
-            w.key(row[0]).str(format_coins(std::stoll(row[1])));
+            outputs.key(row[0]).str(format_coins(std::stoll(row[1])));
         }
-        w.end_object();
+        outputs.end_object();
         const auto t0 = std::chrono::steady_clock::now();
-        auto s = a.call("sendmany", "[\"\"," + w.text() + "]", std::chrono::seconds(600));
+        auto s = a.call("sendmany", "[\"\"," + outputs.text() + "]", std::chrono::seconds(600));
         send_s += seconds_since(t0);
         ASSERT_TRUE(s) << s.error_message();
     }
