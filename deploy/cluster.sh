@@ -343,8 +343,11 @@ patroni_up() {
     map_paths "$h" <"$CONF/patroni/patroni-$h.yml" >"$r/etc/patroni/config.yml"
     (umask 077; printf 'PATRONI_SUPERUSER_PASSWORD=%s\nPATRONI_REPLICATION_PASSWORD=%s\n' \
       "$(secret pg_superuser)" "$(secret pg_replication)" >"$r/etc/patroni_env.conf")
-    chown postgres:postgres "$r/etc/patroni_env.conf" "$r/var/lib/postgresql/15" "$r/run/postgresql"
-    chown -R postgres:postgres "$r/var/lib/postgresql"
+    chown postgres:postgres "$r/etc/patroni_env.conf" "$r/var/lib/postgresql" "$r/var/lib/postgresql/15" "$r/run/postgresql"
+    # The whole tree only while nothing runs in it: a live PostgreSQL makes
+    # and removes files (temporary relations) under chown -R, which then
+    # fails on a file gone in between (it made `up` after a failover fail).
+    svc_pid "$h" patroni >/dev/null || chown -R postgres:postgres "$r/var/lib/postgresql"
     chmod 755 "$r" "$r/var" "$r/var/lib" "$r/run"
     start_svc "$h" postgres patroni /usr/bin/patroni env -i PATH=/usr/bin:/bin HOME=/var/lib/postgresql bash -c \
       "set -a; . '$r/etc/patroni_env.conf'; exec /usr/bin/patroni '$r/etc/patroni/config.yml'"
@@ -553,7 +556,10 @@ bmm_up() {
     r=$(hroot "$h")
     bmm_env "$h"
     mkdir -p "$r/var/lib/bmm/stratum-ltc/spool" "$r/var/lib/bmm/stratum-btc/spool"
-    chown -R bmm:bmm "$r/var/lib/bmm"
+    chown bmm:bmm "$r/var/lib/bmm" "$r/var/lib/bmm/stratum-ltc" "$r/var/lib/bmm/stratum-ltc/spool" \
+      "$r/var/lib/bmm/stratum-btc" "$r/var/lib/bmm/stratum-btc/spool"
+    # Recursively only while neither journal is being written (as for PostgreSQL above).
+    svc_pid "$h" bmm-stratum-ltc >/dev/null || svc_pid "$h" bmm-stratum-btc >/dev/null || chown -R bmm:bmm "$r/var/lib/bmm"
     for name in bmm-stratum-ltc bmm-stratum-btc; do
       bmm_config "$h" "$BMM_CONF/$name-$h.toml" "$r/etc/bmm/$name.toml"
       chown root:bmm "$r/etc/bmm/$name.toml"
