@@ -217,7 +217,7 @@ result<std::size_t> block_tracker::follow_blocks(pg::connection& db, std::int64_
             return error{r.error_message()};
         }
         for (const auto& b : *r) {
-            auto d = follow_block(db, *c, parser, cs, b, tip, now_ms);
+            auto d = follow_block(db, *c, parser, cs, b, now_ms);
             if (!d) {
                 return error{d.error_message()};
             }
@@ -231,7 +231,7 @@ result<std::size_t> block_tracker::follow_blocks(pg::connection& db, std::int64_
 // booked when the readings decide it. Whether its status changed.
 result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c, simdjson::dom::parser& parser,
                                          const coin_settings& cs, const block_store::followed_block& b,
-                                         std::int64_t tip, std::int64_t now_ms) {
+                                         std::int64_t now_ms) {
     node::rpc_failure why;
     auto h = c.call("getblockheader", "[\"" + b.hash + "\"]", std::chrono::seconds(30), &why);
     if (!h && why.code != -5) {
@@ -271,15 +271,15 @@ result<bool> block_tracker::follow_block(pg::connection& db, node::rpc_client& c
         if (orphaned) {
             return false;
         }
-        // The reading's height is the node's tip now, after the header: `tip`
-        // was read before it, and a reorg in between (an invalidated branch)
-        // would date the reading at a height the chain no longer has, putting
-        // the next reading off until the chain grows past it again.
+        // The reading's height is the node's tip now, after the header: the
+        // tip follow_blocks read before it could be from before a reorg (an
+        // invalidated branch), a height the chain no longer has, putting the
+        // next reading off until the chain grows past it again.
         auto count = c.call("getblockcount", "[]", std::chrono::seconds(30));
         if (!count) {
             return error{count.error_message()};
         }
-        tip = std::atoll(count->c_str());
+        const std::int64_t tip = std::atoll(count->c_str());
         int readings = b.orphan_readings;
         std::int64_t at = b.orphan_reading_height;
         if (readings == 0 || tip >= at + cs.orphan_reading_blocks) {

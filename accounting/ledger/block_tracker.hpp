@@ -75,8 +75,7 @@ private:
     node::rpc_client* client(const std::string& coin);
     void notify_fate(const std::string& coin, const std::string& hash, std::int64_t confirmations, const char* event);
     result<bool> follow_block(pg::connection& db, node::rpc_client& c, simdjson::dom::parser& parser,
-                              const coin_settings& cs, const block_store::followed_block& b, std::int64_t tip,
-                              std::int64_t now_ms);
+                              const coin_settings& cs, const block_store::followed_block& b, std::int64_t now_ms);
     result<bool> record_block(pg::connection& db, const block_store::found_block& f, std::int64_t first_open);
     std::set<std::string> left_;       // hashes buried off the main chain (asked no more)
     std::set<std::string> announced_;  // hashes asked about early because their bmm-stratum restarted
