@@ -60,13 +60,11 @@ ltc_post() {
   curl -sf --max-time 60 --user "$(grep '^BMM_NODE_RPC_USER=' "$env" | cut -d= -f2-):$(grep '^BMM_NODE_RPC_PASSWORD=' "$env" | cut -d= -f2-)" \
     -H 'content-type: text/plain' --data-binary @"$1" "http://10.77.0.10:19402/"
 }
-# bcoin's node (btc_post FILE) and wallet (btc_wallet_post FILE) JSON-RPC;
-# curl reads the credentials from deploy/stack.sh's config file (mode 600).
+# bcoin's node JSON-RPC: btc_post FILE; curl reads the credentials from
+# deploy/stack.sh's config file (mode 600).
 btc_post() { curl -sf --max-time 60 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @"$1" "http://10.77.0.10:19408/"; }
-btc_wallet_post() { curl -sf --max-time 60 -K "$DIR/hosts/coin/stack/secrets/bcoin_curl" --data-binary @"$1" "http://10.77.0.10:19409/"; }
 # One call's result (JSON): coin_rpc METHOD [PARAMS] (litecoind A),
-# btc_rpc METHOD [PARAMS] (bcoin's node), btc_wallet_rpc METHOD [PARAMS]
-# (bcoin's wallet "primary", the pool's).
+# btc_rpc METHOD [PARAMS] (bcoin's node).
 coin_rpc() {
   jq -cn --arg m "$1" --argjson p "${2:-[]}" '{jsonrpc: "1.0", id: 1, method: $m, params: $p}' >"$W/ltc-rpc1.json"
   ltc_post "$W/ltc-rpc1.json" | jq -c .result
@@ -74,10 +72,6 @@ coin_rpc() {
 btc_rpc() {
   jq -cn --arg m "$1" --argjson p "${2:-[]}" '{method: $m, params: $p, id: 1}' >"$W/btc-rpc1.json"
   btc_post "$W/btc-rpc1.json" | jq -c .result
-}
-btc_wallet_rpc() {
-  jq -cn --arg m "$1" --argjson p "${2:-[]}" '{method: $m, params: $p, id: 1}' >"$W/btc-wrpc1.json"
-  btc_wallet_post "$W/btc-wrpc1.json" | jq -c .result
 }
 # A JSON-RPC batch to a coin's node, one call per params array:
 # chain_batch COIN METHOD PARAMS-JSON-ARRAY... -> one result a line, in order.
